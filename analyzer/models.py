@@ -1,0 +1,155 @@
+"""Model registry: every emotion model is a folder under ``models/`` loaded by name or path.
+
+A model folder holds ``model.json`` (its config: kind, loader, labels, anything the loader needs),
+its weights, ``MODEL_CARD.md`` and ``SHA256SUMS`` (``sha256  filename`` lines, checked on load).
+``model.json["loader"]`` names the class that reads the folder, as ``module:Class`` inside the
+``analyzer`` package; the class has ``from_folder(folder, config)`` and ``predict(...)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from .labels import LABELS
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+MODELS_ENV = "EMOTRACE_MODELS"  # extra folder searched first for models named without a path
+KINDS = ("ser", "fer")
+
+
+class ModelError(RuntimeError):
+    """A model folder is missing, incomplete, corrupt or of the wrong kind."""
+
+
+@dataclass(frozen=True)
+class EmotionScores:
+    """What every emotion model returns for a batch of N inputs.
+
+    probs: float32 [N, 7], rows sum to 1, columns in ``LABELS`` order.
+    arousal, valence: float32 [N] in [-1, 1].
+    confidence: float32 [N] in [0, 1]; how far the model's own output can be trusted for that input
+        (calibrated top-class probability, lowered for poor inputs).
+    """
+
+    probs: np.ndarray
+    arousal: np.ndarray
+    valence: np.ndarray
+    confidence: np.ndarray
+
+    def __post_init__(self) -> None:
+        n = len(self.probs)
+        if self.probs.ndim != 2 or self.probs.shape[1] != len(LABELS):
+            raise ValueError(f"probs must be [N, {len(LABELS)}], got {self.probs.shape}")
+        for name in ("arousal", "valence", "confidence"):
+            if getattr(self, name).shape != (n,):
+                raise ValueError(f"{name} must have shape ({n},)")
+
+    def __len__(self) -> int:
+        return len(self.probs)
+
+    @classmethod
+    def empty(cls) -> EmotionScores:
+        z = np.zeros(0, dtype=np.float32)
+        return cls(np.zeros((0, len(LABELS)), dtype=np.float32), z, z.copy(), z.copy())
+
+
+class EmotionModel(Protocol):
+    """The one call shape shared by speech and face emotion models.
+
+    ``inputs`` are what the modality's preprocessing yields: 16 kHz float32 mono waveforms for
+    speech, aligned face crops for faces. ``groups`` optionally names the speaker (or face track)
+    of each input, so a model may compare an input with the rest of the same person's inputs.
+    """
+
+    name: str
+    kind: str
+    labels: tuple[str, ...]
+
+    def predict(
+        self, inputs: Sequence[np.ndarray], *, groups: Sequence[str] | None = None
+    ) -> EmotionScores: ...
+
+
+def resolve_model_dir(name_or_path: str | os.PathLike) -> Path:
+    """Find a model folder: an existing path, else a name under $EMOTRACE_MODELS or ``models/``."""
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return path
+    search = [Path(p) for p in os.environ.get(MODELS_ENV, "").split(os.pathsep) if p]
+    for root in [*search, MODELS_DIR]:
+        if (root / str(name_or_path)).is_dir():
+            return root / str(name_or_path)
+    known = ", ".join(list_models()) or "none"
+    raise ModelError(f"no model folder named {name_or_path!r} (known models: {known})")
+
+
+def list_models(kind: str | None = None) -> list[str]:
+    """Names of the model folders under ``models/`` (optionally of one kind)."""
+    names = []
+    if MODELS_DIR.is_dir():
+        for folder in sorted(MODELS_DIR.iterdir()):
+            cfg = folder / "model.json"
+            if cfg.is_file():
+                if kind is None or json.loads(cfg.read_text()).get("kind") == kind:
+                    names.append(folder.name)
+    return names
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_checksums(folder: Path) -> None:
+    """Write ``SHA256SUMS`` for every file in ``folder`` except the card and the sums file."""
+    lines = [
+        f"{sha256_file(f)}  {f.name}"
+        for f in sorted(folder.iterdir())
+        if f.is_file() and f.name not in {"SHA256SUMS", "MODEL_CARD.md"}
+    ]
+    (folder / "SHA256SUMS").write_text("\n".join(lines) + "\n")
+
+
+def verify_checksums(folder: Path) -> None:
+    sums = folder / "SHA256SUMS"
+    if not sums.is_file():
+        raise ModelError(f"{folder} has no SHA256SUMS")
+    for line in sums.read_text().splitlines():
+        if not line.strip():
+            continue
+        expected, name = line.split(maxsplit=1)
+        target = folder / name.strip()
+        if not target.is_file():
+            raise ModelError(f"{folder.name}: {name} listed in SHA256SUMS is missing")
+        if sha256_file(target) != expected:
+            raise ModelError(f"{folder.name}: checksum mismatch for {name} (corrupt or edited)")
+
+
+def load_model(name_or_path: str | os.PathLike, kind: str) -> EmotionModel:
+    """Load a model folder by name or path, check its checksums and kind, and return the model."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}")
+    folder = resolve_model_dir(name_or_path)
+    cfg_path = folder / "model.json"
+    if not cfg_path.is_file():
+        raise ModelError(f"{folder} has no model.json")
+    config = json.loads(cfg_path.read_text())
+    if config.get("kind") != kind:
+        raise ModelError(f"{folder.name} is a {config.get('kind')!r} model, not {kind!r}")
+    verify_checksums(folder)
+    module_name, _, class_name = str(config.get("loader", "")).partition(":")
+    if not module_name.startswith("analyzer.") or not class_name:
+        raise ModelError(f"{folder.name}: loader must be 'analyzer.<module>:<Class>'")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    return cls.from_folder(folder, config)
