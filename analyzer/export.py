@@ -1,0 +1,305 @@
+"""Exports of analysed calls for reviewers' other tools.
+
+One call: JSON, CSV, Parquet (the result's own writers), ELAN ``.eaf`` (pympi), Praat ``TextGrid``
+(praatio) and WebVTT (webvtt-py). The time-aligned formats get one tier per speaker holding the
+fused emotion of each speech turn, and one "annotations" tier holding the reviewers' notes, label
+corrections and coaching flags. Several calls: one combined CSV or Parquet table.
+
+Annotations are read by attribute (``kind, start, end, speaker, text, corrected_label, author``),
+so anything shaped like :class:`analyzer.store.Annotation` works.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .result import AnalysisResult, write_atomic
+
+FORMATS = ("json", "csv", "parquet", "eaf", "textgrid", "vtt")
+SUFFIXES = {
+    "json": ".json", "csv": ".csv", "parquet": ".parquet",
+    "eaf": ".eaf", "textgrid": ".TextGrid", "vtt": ".vtt",
+}
+ANNOTATION_TIER = "annotations"
+POINT_S = 0.5  # seconds given to a point annotation in formats that need intervals
+MIN_INTERVAL_S = 0.001  # intervals shorter than this (after rounding to ms) are dropped
+
+
+def speaker_name(result: AnalysisResult, speaker_id: str | None) -> str:
+    """``role (id)`` when a role is known, the id otherwise."""
+    if speaker_id is None:
+        return ""
+    for s in result.speakers:
+        if s.id == speaker_id:
+            return f"{s.role} ({s.id})" if s.role and s.role != s.id else s.id
+    return speaker_id
+
+
+def speaker_turns(result: AnalysisResult) -> dict[str, list[tuple[float, float, str]]]:
+    """Per speaker, the non-overlapping (start, end, emotion) of its speech turns, in order.
+
+    Falls back to the fixed-grid windows for a speaker that has no turn segments.
+    """
+    out: dict[str, list[tuple[float, float, str]]] = {}
+    for spk in result.speakers:
+        segs = result.segments_of("turn", spk.id) or [
+            s for s in result.segments_of("window", spk.id) if s.speech
+        ]
+        rows, last_end = [], 0.0
+        for s in sorted(segs, key=lambda s: (s.start, s.end)):
+            start, end = max(round(s.start, 3), last_end), round(s.end, 3)
+            if end - start >= MIN_INTERVAL_S:
+                rows.append((start, end, s.emotion))
+                last_end = end
+        out[spk.id] = rows
+    return out
+
+
+def annotation_text(a: Any) -> str:
+    """One line for an annotation: ``[kind] text -> label (author)``."""
+    parts = [f"[{a.kind}]"]
+    if getattr(a, "speaker", None):
+        parts.append(f"{a.speaker}:")
+    if a.text:
+        parts.append(a.text)
+    if getattr(a, "corrected_label", None):
+        parts.append(f"-> {a.corrected_label}")
+    if getattr(a, "author", None):
+        parts.append(f"({a.author})")
+    return " ".join(parts)
+
+
+def _annotation_spans(result: AnalysisResult, annotations: Iterable[Any]):
+    """(start, end, text) per annotation; call-level ones span the call, points get POINT_S."""
+    total = float(result.media.duration_s)
+    spans = []
+    for a in annotations:
+        if a.start is None:
+            start, end = 0.0, total
+        else:
+            start = min(float(a.start), total)
+            end = max(float(a.end if a.end is not None else a.start), start + POINT_S)
+            end = min(end, total) if total > start else start + POINT_S
+        spans.append((round(start, 3), round(end, 3), annotation_text(a)))
+    return sorted(spans)
+
+
+# ---- single-call formats ------------------------------------------------------------------------
+
+
+def write_eaf(
+    result: AnalysisResult,
+    path: str | os.PathLike,
+    annotations: Sequence[Any] = (),
+    *,
+    media_path: str | os.PathLike | None = None,
+) -> Path:
+    """ELAN: a tier per speaker (emotion per turn), an annotations tier, the media linked.
+
+    ``media_path`` is the file ELAN should open (default: the analysed file's path).
+    """
+    import pympi
+
+    eaf = pympi.Elan.Eaf(author="emotrace")
+    eaf.remove_tier("default")
+    eaf.add_linked_file(str(media_path or result.media.path), mimetype=_mimetype(result))
+    for spk, rows in speaker_turns(result).items():
+        tier = speaker_name(result, spk)
+        eaf.add_tier(tier)
+        for start, end, label in rows:
+            eaf.add_annotation(tier, round(start * 1000), round(end * 1000), label)
+    eaf.add_tier(ANNOTATION_TIER)
+    for start, end, label in _annotation_spans(result, annotations):
+        eaf.add_annotation(ANNOTATION_TIER, round(start * 1000), round(end * 1000), label)
+    return _write_via_temp(path, lambda tmp: eaf.to_file(str(tmp)))
+
+
+def write_textgrid(
+    result: AnalysisResult, path: str | os.PathLike, annotations: Sequence[Any] = ()
+) -> Path:
+    """Praat: an interval tier per speaker (emotion per turn) and a point tier of annotations."""
+    from praatio import textgrid
+
+    total = max(round(float(result.media.duration_s), 3), 0.001)
+    tg = textgrid.Textgrid(minTimestamp=0.0, maxTimestamp=total)
+    for spk, rows in speaker_turns(result).items():
+        entries = [(s, min(e, total), lab) for s, e, lab in rows if s < total]
+        tg.addTier(textgrid.IntervalTier(speaker_name(result, spk), entries, 0.0, total))
+    points, used = [], set()
+    for start, _end, label in _annotation_spans(result, annotations):
+        t = min(start, total)
+        while t in used:  # Praat needs distinct point times in one tier
+            t = round(t + 0.001, 3)
+        used.add(t)
+        points.append((t, label))
+    tg.addTier(textgrid.PointTier(ANNOTATION_TIER, points, 0.0, max(total, *used, 0.0)))
+    return _write_via_temp(
+        path, lambda tmp: tg.save(str(tmp), format="long_textgrid", includeBlankSpaces=True)
+    )
+
+
+def vtt_cues(
+    result: AnalysisResult,
+    annotations: Sequence[Any] = (),
+    *,
+    label_names: dict[str, str] | None = None,
+) -> list[tuple[float, float, str]]:
+    """(start, end, text) subtitle cues: each speaker's emotion per turn, then annotations.
+
+    ``label_names`` translates emotion labels (e.g. into Chinese); by default labels are shown
+    as they are.
+    """
+    names = label_names or {}
+    cues = []
+    for spk, rows in speaker_turns(result).items():
+        who = speaker_name(result, spk)
+        for start, end, label in rows:
+            cues.append((start, end, f"{who}: {names.get(label, label)}"))
+    timed = [a for a in annotations if a.start is not None]
+    cues.extend(_annotation_spans(result, timed))
+    return sorted(cues)
+
+
+def vtt_text(cues: Iterable[tuple[float, float, str]]) -> str:
+    """WebVTT document text for ``cues``."""
+    import webvtt
+
+    doc = webvtt.WebVTT()
+    for start, end, label in cues:
+        doc.captions.append(webvtt.Caption(_vtt_time(start), _vtt_time(end), label))
+    buf = io.StringIO()
+    doc.write(buf)
+    return buf.getvalue()
+
+
+def write_vtt(
+    result: AnalysisResult,
+    path: str | os.PathLike,
+    annotations: Sequence[Any] = (),
+    *,
+    label_names: dict[str, str] | None = None,
+) -> Path:
+    """WebVTT subtitles of the current emotion per speaker (and the timed annotations)."""
+    text = vtt_text(vtt_cues(result, annotations, label_names=label_names))
+    return write_atomic(path, text.encode("utf-8"))
+
+
+def export_call(
+    result: AnalysisResult,
+    fmt: str,
+    path: str | os.PathLike,
+    annotations: Sequence[Any] = (),
+    *,
+    media_path: str | os.PathLike | None = None,
+) -> Path:
+    """Write one call in ``fmt`` (one of ``FORMATS``) to ``path``; returns the path.
+
+    JSON holds the model output under "result" and the annotations beside it. CSV and Parquet
+    hold the segment table, model output only; annotations go in JSON and the time-aligned formats.
+    """
+    fmt = fmt.lower()
+    if fmt == "json":
+        doc = {
+            "result": result.to_dict(),
+            "annotations": [_annotation_dict(a) for a in annotations],
+        }
+        data = json.dumps(doc, ensure_ascii=False, indent=1, allow_nan=False)
+        return write_atomic(path, data.encode("utf-8"))
+    if fmt == "csv":
+        return result.write_csv(path)
+    if fmt == "parquet":
+        return result.write_parquet(path)
+    if fmt == "eaf":
+        return write_eaf(result, path, annotations, media_path=media_path)
+    if fmt == "textgrid":
+        return write_textgrid(result, path, annotations)
+    if fmt == "vtt":
+        return write_vtt(result, path, annotations)
+    raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+# ---- several calls ------------------------------------------------------------------------------
+
+
+def combined_frame(items: Iterable[tuple[Any, AnalysisResult, Sequence[Any]]], what: str = "segments"):
+    """One table for many calls: ``what`` rows of each result, prefixed by call columns.
+
+    ``items`` yields (call record, result, annotations), e.g. from :meth:`Store.results`;
+    ``what`` is "segments", "events" or "annotations".
+    """
+    import pandas as pd
+
+    frames = []
+    for record, result, notes in items:
+        if what == "annotations":
+            frame = pd.DataFrame([_annotation_dict(a) for a in notes])
+        else:
+            frame = result.to_dataframe(what)
+        frame.insert(0, "call_id", record.id)
+        frame.insert(1, "call_name", record.name)
+        frame.insert(2, "uploaded_by", record.uploaded_by)
+        frame.insert(3, "call_created_at", record.created_at)
+        if what == "segments":
+            frame.insert(4, "n_annotations", len(notes))
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=["call_id", "call_name", "uploaded_by", "call_created_at"])
+    return pd.concat(frames, ignore_index=True, sort=False)
+
+
+def write_combined(
+    items: Iterable[tuple[Any, AnalysisResult, Sequence[Any]]],
+    path: str | os.PathLike,
+    fmt: str = "csv",
+    what: str = "segments",
+) -> Path:
+    """Write :func:`combined_frame` as CSV or Parquet, atomically."""
+    frame = combined_frame(items, what)
+    if fmt == "csv":
+        return write_atomic(path, frame.to_csv(index=False).encode("utf-8"))
+    if fmt == "parquet":
+        return _write_via_temp(path, lambda tmp: frame.to_parquet(tmp, index=False))
+    raise ValueError("combined exports are 'csv' or 'parquet'")
+
+
+# ---- helpers ------------------------------------------------------------------------------------
+
+
+def _annotation_dict(a: Any) -> dict:
+    if hasattr(a, "to_dict"):
+        return a.to_dict()
+    keys = ("kind", "start", "end", "speaker", "text", "corrected_label", "author", "created_at")
+    return {k: getattr(a, k, None) for k in keys}
+
+
+def _vtt_time(t: float) -> str:
+    ms = round(max(t, 0.0) * 1000)
+    h, rest = divmod(ms, 3_600_000)
+    m, rest = divmod(rest, 60_000)
+    s, ms = divmod(rest, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
+
+
+def _mimetype(result: AnalysisResult) -> str:
+    suffix = Path(result.media.path).suffix.lower()
+    known = {".wav": "audio/x-wav", ".mp3": "audio/mpeg", ".mp4": "video/mp4", ".m4a": "audio/mp4"}
+    return known.get(suffix, "video/*" if result.media.has_video else "audio/*")
+
+
+def _write_via_temp(path: str | os.PathLike, write) -> Path:
+    """Let ``write(tmp_path)`` produce the file, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
