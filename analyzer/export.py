@@ -238,6 +238,7 @@ def combined_frame(items: Iterable[tuple[Any, AnalysisResult, Sequence[Any]]], w
     for record, result, notes in items:
         if what == "annotations":
             frame = pd.DataFrame([_annotation_dict(a) for a in notes])
+            frame = frame.drop(columns=["call_id"], errors="ignore")
         else:
             frame = result.to_dataframe(what)
         frame.insert(0, "call_id", record.id)

@@ -1,0 +1,111 @@
+"""Exports read back by the tools' own parsers: ELAN, Praat, WebVTT, JSON, CSV, Parquet."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from fake_results import make_result, write_tone_wav
+
+from analyzer import export
+from analyzer.store import CallFilter, Store
+
+
+@pytest.fixture
+def stored(tmp_path):
+    wav = write_tone_wav(tmp_path / "in.wav", 1.0)
+    store = Store(tmp_path / "home")
+    record = store.add_call(make_result(str(wav)), wav, uploaded_by="ana", name="angry.wav")
+    store.add_annotation(record.id, author="ana", kind="note", text="tone rises", start=6.0,
+                         end=7.5, speaker="S1")
+    store.add_annotation(record.id, author="ben", kind="label_correction", start=6.0, end=8.0,
+                         speaker="S1", corrected_label="sad")
+    store.add_annotation(record.id, author="ben", kind="coaching_flag", text="whole call")
+    yield store, record
+    store.close()
+
+
+def _load(store, record):
+    return store.load_result(record.id), store.list_annotations(record.id)
+
+
+def test_elan_has_a_tier_per_speaker_and_the_annotations(stored, tmp_path):
+    import pympi
+
+    store, record = stored
+    result, notes = _load(store, record)
+    path = export.export_call(result, "eaf", tmp_path / "c.eaf", notes,
+                              media_path=record.media_path)
+    eaf = pympi.Elan.Eaf(str(path))
+    assert set(eaf.get_tier_names()) == {"agent (S0)", "customer (S1)", "annotations"}
+    customer = sorted(eaf.get_annotation_data_for_tier("customer (S1)"))
+    assert customer[0] == (2000, 4000, "neutral") and customer[-1][2] == "angry"
+    texts = [a[2] for a in eaf.get_annotation_data_for_tier("annotations")]
+    assert any("tone rises" in s for s in texts) and any("-> sad" in s for s in texts)
+    whole = [a for a in eaf.get_annotation_data_for_tier("annotations") if "whole call" in a[2]]
+    assert whole[0][:2] == (0, 12000)
+    assert eaf.media_descriptors[0]["MEDIA_URL"].endswith(record.media_path)
+
+
+def test_textgrid_reads_back_in_praatio(stored, tmp_path):
+    from praatio import textgrid
+
+    store, record = stored
+    result, notes = _load(store, record)
+    path = export.export_call(result, "textgrid", tmp_path / "c.TextGrid", notes)
+    tg = textgrid.openTextgrid(str(path), includeEmptyIntervals=False)
+    assert tg.tierNames == ("agent (S0)", "customer (S1)", "annotations")
+    labels = [e.label for e in tg.getTier("customer (S1)").entries]
+    assert labels == ["neutral", "angry", "angry"]  # the customer turns angry at 6 s
+    points = tg.getTier("annotations").entries
+    assert len(points) == 3 and len({p.time for p in points}) == 3  # distinct times for Praat
+
+
+def test_webvtt_cues_follow_turns_and_translate(stored, tmp_path):
+    import webvtt
+
+    store, record = stored
+    result, notes = _load(store, record)
+    path = export.write_vtt(result, tmp_path / "c.vtt", notes, label_names={"angry": "愤怒"})
+    captions = webvtt.read(str(path))
+    starts = [c.start_in_seconds for c in captions]
+    assert starts == sorted(starts)
+    texts = [c.text for c in captions]
+    assert "customer (S1): 愤怒" in texts and "agent (S0): neutral" in texts
+    assert any("tone rises" in s for s in texts)
+    assert not any("whole call" in s for s in texts)  # call-level flags are not subtitles
+
+
+def test_json_csv_parquet(stored, tmp_path):
+    store, record = stored
+    result, notes = _load(store, record)
+    doc = json.loads(export.export_call(result, "json", tmp_path / "c.json", notes).read_text())
+    assert doc["result"] == result.to_dict()
+    assert [a["kind"] for a in doc["annotations"]] == [a.kind for a in notes]
+    csv = pd.read_csv(export.export_call(result, "csv", tmp_path / "c.csv"))
+    parquet = pd.read_parquet(export.export_call(result, "parquet", tmp_path / "c.parquet"))
+    assert len(csv) == len(parquet) == len(result.segments)
+    assert {"start", "end", "speaker", "emotion", "p_angry"} <= set(parquet.columns)
+    with pytest.raises(ValueError, match="unknown export format"):
+        export.export_call(result, "docx", tmp_path / "c.docx")
+
+
+def test_combined_export_of_a_filtered_set(stored, tmp_path):
+    store, record = stored
+    wav = write_tone_wav(tmp_path / "calm.wav", 1.0)
+    calm = store.add_call(make_result(str(wav), angry_customer=False), wav, uploaded_by="ben")
+    negative = store.list_calls(CallFilter(min_negative=0.2))
+    assert [c.id for c in negative] == [record.id]
+    frame = pd.read_csv(export.write_combined(store.results(negative), tmp_path / "n.csv"))
+    assert set(frame["call_id"]) == {record.id}
+    assert (frame["n_annotations"] == 3).all() and (frame["call_name"] == "angry.wav").all()
+
+    both = store.results(store.list_calls())
+    path = export.write_combined(both, tmp_path / "all.parquet", "parquet")
+    frame = pd.read_parquet(path)
+    assert set(frame["call_id"]) == {record.id, calm.id}
+    notes = export.combined_frame(store.results(store.list_calls()), "annotations")
+    assert len(notes) == 3 and set(notes["author"]) == {"ana", "ben"}
+    empty = export.combined_frame([], "segments")
+    assert list(empty.columns)[:2] == ["call_id", "call_name"] and empty.empty

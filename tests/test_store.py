@@ -1,0 +1,227 @@
+"""The call library: saves, filters, annotations, deletes, crashes, concurrency, migrations."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from fake_results import make_result, write_tone_wav
+from sqlalchemy import text
+
+from analyzer.store import SCHEMA_VERSION, CallFilter, Store, StoreError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def wav(tmp_path):
+    return write_tone_wav(tmp_path / "in.wav", 1.0)
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(tmp_path / "home") as s:
+        yield s
+
+
+def test_saved_call_survives_reopening(store, wav):
+    record = store.add_call(make_result(str(wav)), wav, uploaded_by="ana", name="call one")
+    assert Path(record.media_path).read_bytes() == wav.read_bytes()  # a copy, not a move
+    assert record.roles == ("agent", "customer") and record.n_events == 2
+    assert record.negative_share == pytest.approx(1 / 3, abs=1e-6)
+    note = store.add_annotation(record.id, author="ben", kind="note", text="listen", start=3.5)
+    store.close()
+
+    again = Store(store.home)
+    [found] = again.list_calls()
+    assert found == record
+    result = again.load_result(record.id)
+    assert result.to_dict() == make_result(str(wav)).to_dict()
+    [note_again] = again.list_annotations(record.id)
+    assert note_again == note and note_again.end == 3.5
+    again.close()
+
+
+def test_filters(store, wav):
+    angry = store.add_call(make_result(str(wav)), wav, uploaded_by="ana", name="Angry customer")
+    calm = store.add_call(make_result(str(wav), angry_customer=False, duration=30.0), wav,
+                          uploaded_by="ben", name="calm call")
+    ids = lambda f: {c.id for c in store.list_calls(f)}  # noqa: E731
+    assert ids(CallFilter()) == {angry.id, calm.id}
+    assert ids(CallFilter(text="ANGRY")) == {angry.id}
+    assert ids(CallFilter(min_negative=0.2)) == {angry.id}
+    assert ids(CallFilter(min_duration_s=20)) == {calm.id}
+    assert ids(CallFilter(max_duration_s=20)) == {angry.id}
+    assert ids(CallFilter(role="Customer")) == {angry.id, calm.id}
+    assert ids(CallFilter(role="supervisor")) == set()
+    assert ids(CallFilter(event_kind="escalation")) == {angry.id, calm.id}
+    assert ids(CallFilter(event_kind="overtalk")) == set()
+    assert ids(CallFilter(uploaded_by="ben")) == {calm.id}
+    today = angry.created_at[:10]
+    assert ids(CallFilter(date_from=today, date_to=today)) == {angry.id, calm.id}
+    assert ids(CallFilter(date_to="2000-01-01")) == set()
+    assert [c.id for c in store.list_calls()][0] == calm.id  # newest first
+
+
+def test_annotations_are_validated_and_kept_apart_from_model_output(store, wav):
+    record = store.add_call(make_result(str(wav)), wav, uploaded_by="ana")
+    before = Path(record.result_path).read_bytes()
+    fix = store.add_annotation(record.id, author="ana", kind="label_correction", start=6,
+                               end=8, speaker="S1", corrected_label="sad")
+    flag = store.add_annotation(record.id, author="ana", kind="coaching_flag", text="good")
+    assert fix.corrected_label == "sad" and flag.start is None
+    assert Path(record.result_path).read_bytes() == before
+    with pytest.raises(StoreError, match="label"):
+        store.add_annotation(record.id, author="ana", kind="label_correction", start=1)
+    with pytest.raises(StoreError, match="kind"):
+        store.add_annotation(record.id, author="ana", kind="opinion", text="x")
+    with pytest.raises(StoreError, match="start <= end"):
+        store.add_annotation(record.id, author="ana", kind="note", text="x", start=5, end=2)
+    with pytest.raises(StoreError, match="no call"):
+        store.add_annotation("nope", author="ana", kind="note", text="x")
+    store.delete_annotation(fix.id)
+    assert [a.id for a in store.list_annotations(record.id)] == [flag.id]
+
+
+def test_delete_removes_row_annotations_and_derived_files(store, wav):
+    record = store.add_call(make_result(str(wav)), wav, uploaded_by="ana")
+    store.add_annotation(record.id, author="ana", kind="note", text="x", start=1)
+    (store.derived_dir(record.id) / "subtitles.en.vtt").write_text("WEBVTT\n")
+    folder = record.folder
+    assert folder.exists()
+    store.delete_call(record.id)
+    assert not folder.exists()
+    assert store.list_calls() == [] and store.list_annotations() == []
+    assert wav.exists()  # the user's original file is never touched
+    with pytest.raises(StoreError):
+        store.get_call(record.id)
+
+
+def test_failure_mid_save_leaves_no_call(store, wav, monkeypatch):
+    def broken_insert(record):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(store, "_insert_call", broken_insert)
+    with pytest.raises(OSError):
+        store.add_call(make_result(str(wav)), wav, uploaded_by="ana")
+    assert store.list_calls() == []
+    assert list(store.calls_dir.iterdir()) == []
+
+
+CRASH_SCRIPT = """
+import os, sys
+sys.path[:0] = [{root!r}, {tests!r}]
+from fake_results import make_result
+from analyzer.store import Store
+store = Store({home!r})
+store._insert_call = lambda record: os._exit(3)  # the process dies before the row exists
+store.add_call(make_result({wav!r}), {wav!r}, uploaded_by="ana")
+"""
+
+
+def test_hard_crash_mid_save_leaves_no_half_written_call(store, wav):
+    script = CRASH_SCRIPT.format(root=str(ROOT), tests=str(ROOT / "tests"),
+                                 home=str(store.home), wav=str(wav))
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    assert proc.returncode == 3, proc.stderr.decode()
+    reopened = Store(store.home)
+    assert reopened.list_calls() == []
+    leftovers = list(reopened.calls_dir.iterdir())
+    assert len(leftovers) == 1  # the files were written, the row never was
+    assert reopened.sweep(older_than_s=3600) == []  # too young: could be a save in progress
+    assert reopened.sweep(older_than_s=0) == leftovers
+    assert list(reopened.calls_dir.iterdir()) == []
+    reopened.close()
+
+
+def test_concurrent_writes_from_threads(store, wav):
+    errors = []
+
+    def worker(k):
+        try:
+            for i in range(4):
+                rec = store.add_call(make_result(str(wav), seed=i), wav, uploaded_by=f"u{k}")
+                store.add_annotation(rec.id, author=f"u{k}", kind="note", text=str(i), start=i)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(3)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
+    assert len(store.list_calls()) == 12 and len(store.list_annotations()) == 12
+
+
+WRITER_SCRIPT = """
+import sys
+sys.path[:0] = [{root!r}, {tests!r}]
+from fake_results import make_result
+from analyzer.store import Store
+store = Store({home!r})
+for i in range(3):
+    rec = store.add_call(make_result({wav!r}, seed=i), {wav!r}, uploaded_by=sys.argv[1])
+    store.add_annotation(rec.id, author=sys.argv[1], kind="note", text="x", start=1.0)
+"""
+
+
+def test_concurrent_writes_from_processes(tmp_path, wav):
+    home = tmp_path / "shared-home"  # both processes create and migrate the same new database
+    script = WRITER_SCRIPT.format(root=str(ROOT), tests=str(ROOT / "tests"), home=str(home),
+                                  wav=str(wav))
+    procs = [subprocess.Popen([sys.executable, "-c", script, name], stderr=subprocess.PIPE)
+             for name in ("p1", "p2")]
+    for p in procs:
+        assert p.wait(timeout=120) == 0, p.stderr.read().decode()
+    with Store(home) as store:
+        calls = store.list_calls()
+        assert len(calls) == 6 and {c.uploaded_by for c in calls} == {"p1", "p2"}
+        assert len(store.list_annotations()) == 6
+        assert store.schema_version() == SCHEMA_VERSION
+
+
+def test_schema_version_recorded_and_old_database_migrated(tmp_path, wav):
+    home = tmp_path / "old"
+    old = Store(home, migrate=False)
+    assert old.schema_version() == 0
+    old.migrate(target=1)  # a database as the first release wrote it
+    assert old.schema_version() == 1
+    call_dir = old.calls_dir / "c1"
+    make_result(str(wav)).save_json(call_dir / "result.json")
+    with old.engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO calls VALUES ('c1', 'old call', 'ana', '2025-01-02T03:04:05+00:00', "
+            f"'{wav}', '{call_dir / 'result.json'}', 12.0, '[\"agent\", \"customer\"]', 0.33, 2)"
+        ))
+    old.close()
+
+    store = Store(home)  # opening migrates
+    assert store.schema_version() == SCHEMA_VERSION
+    [call] = store.list_calls(CallFilter(event_kind="interruption"))
+    assert call.id == "c1" and call.event_kinds == ("escalation", "interruption")
+    assert store.list_calls(CallFilter(date_to="2025-01-02"))[0].id == "c1"
+    store.add_annotation("c1", author="ben", kind="note", text="after upgrade", start=0.0)
+    store.close()
+
+
+def test_newer_database_is_refused(tmp_path):
+    home = tmp_path / "future"
+    Store(home).close()
+    with Store(home, migrate=False) as s, s.engine.begin() as conn:
+        conn.execute(text("UPDATE schema_version SET version = :v"), {"v": SCHEMA_VERSION + 1})
+    with pytest.raises(StoreError, match="newer"):
+        Store(home)
+
+
+def test_result_json_is_complete_json(store, wav):
+    record = store.add_call(make_result(str(wav)), wav, uploaded_by="ana")
+    data = json.loads(Path(record.result_path).read_text(encoding="utf-8"))
+    assert data["schema_version"] and len(data["segments"]) > 0
+    assert not any(p.name.startswith(".") for p in record.folder.iterdir())  # no temp files left
+    assert os.path.basename(record.media_path) == "media.wav"
