@@ -1,0 +1,231 @@
+"""The face stage's output: per-frame face presence and per-track arrays of cues and expression.
+
+``FaceTimeline`` holds the analysed frame times and one ``FaceTrack`` per person seen; the engine
+turns :meth:`FaceTimeline.rows` into ``result.FaceFrame`` rows, and the fusion stage reads
+:meth:`FaceTimeline.evidence` per speaker segment.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..labels import LABELS
+from ..segment import Segment
+from .cues import CUE_NAMES
+
+
+def _frozen(a: np.ndarray | None, dtype=np.float64) -> np.ndarray | None:
+    if a is None:
+        return None
+    a = np.array(a, dtype=dtype)  # a copy, so the caller's buffer stays theirs
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True, eq=False)  # arrays inside: compare by identity
+class FaceTrack:
+    """One person's face over time: n observations (one per analysed frame it was seen in).
+
+    times: float64 [n] seconds, increasing.
+    frames: int64 [n], index of each observation's frame in ``FaceTimeline.times``.
+    boxes: float64 [n, 4], landmark bounding box (x0, y0, x1, y1) in px.
+    cues: name -> float64 [n], the cues of ``cues.CUE_NAMES`` (units there).
+    quality: float64 [n] in [0, 1], how usable the face is (size, sharpness, pose, framing).
+    confidence: float64 [n] in [0, 1], trust in this observation's emotion evidence: the model's
+        confidence times ``quality``; without an expression model, ``quality`` alone.
+    probs: float64 [n, 7] in ``LABELS`` order, temporally smoothed per track (weighted by
+        ``confidence``; a row is NaN where its stretch of the track had no usable frame); None
+        without a model.
+    arousal, valence: float64 [n] in [-1, 1], smoothed like ``probs``; None without a model.
+    raw_probs, raw_arousal, raw_valence: the model's per-frame output before smoothing (same
+        shapes); None without a model.
+    """
+
+    id: int
+    times: np.ndarray
+    frames: np.ndarray
+    boxes: np.ndarray
+    cues: dict[str, np.ndarray]
+    quality: np.ndarray
+    confidence: np.ndarray
+    probs: np.ndarray | None = None
+    arousal: np.ndarray | None = None
+    valence: np.ndarray | None = None
+    raw_probs: np.ndarray | None = None
+    raw_arousal: np.ndarray | None = None
+    raw_valence: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        n = len(self.times)
+        object.__setattr__(self, "times", _frozen(self.times))
+        object.__setattr__(self, "frames", _frozen(self.frames, np.int64))
+        object.__setattr__(self, "boxes", _frozen(np.reshape(self.boxes, (n, 4))))
+        object.__setattr__(self, "cues", {k: _frozen(v) for k, v in self.cues.items()})
+        arrays = ("quality", "confidence", "arousal", "valence", "raw_arousal", "raw_valence")
+        for name in (*arrays, "probs", "raw_probs"):
+            object.__setattr__(self, name, _frozen(getattr(self, name)))
+        for name in ("frames", *arrays):
+            value = getattr(self, name)
+            if value is not None and value.shape != (n,):
+                raise ValueError(f"track {self.id}: {name} must have shape ({n},)")
+        for name, value in self.cues.items():
+            if value.shape != (n,):
+                raise ValueError(f"track {self.id}: cue {name} must have shape ({n},)")
+        for name in ("probs", "raw_probs"):
+            value = getattr(self, name)
+            if value is not None and value.shape != (n, len(LABELS)):
+                raise ValueError(f"track {self.id}: {name} must have shape ({n}, {len(LABELS)})")
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    @property
+    def segment(self) -> Segment:
+        """From the first observation to the last (end inclusive of the last frame's time)."""
+        return Segment(float(self.times[0]), float(self.times[-1])) if len(self) else Segment(0, 0)
+
+    def in_segment(self, segment: Segment) -> np.ndarray:
+        """bool [n]: observations with ``segment.start <= time < segment.end``."""
+        return (self.times >= segment.start) & (self.times < segment.end)
+
+
+@dataclass(frozen=True, eq=False)  # arrays inside: compare by identity
+class FaceTimeline:
+    """Every analysed frame of one video and the face tracks found in it.
+
+    times: float64 [T] seconds of the analysed frames, increasing.
+    faces: int64 [T], how many faces each frame holds (0: no face; cues are never guessed).
+    tracks: the face tracks, ids 0, 1, 2... in order of first appearance.
+    frame_size: (height, width) in px of the analysed frames, None when there were none.
+    model: name of the expression model used, None for cues only.
+    """
+
+    times: np.ndarray
+    faces: np.ndarray
+    tracks: tuple[FaceTrack, ...] = ()
+    frame_size: tuple[int, int] | None = None
+    model: str | None = None
+    _by_id: dict[int, FaceTrack] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "times", _frozen(self.times))
+        object.__setattr__(self, "faces", _frozen(self.faces, np.int64))
+        object.__setattr__(self, "tracks", tuple(self.tracks))
+        if self.faces.shape != self.times.shape:
+            raise ValueError("faces must have the same shape as times")
+        self._by_id.update({t.id: t for t in self.tracks})
+
+    @property
+    def has_face(self) -> np.ndarray:
+        """bool [T]: the frame holds at least one face."""
+        return self.faces > 0
+
+    @property
+    def track_ids(self) -> list[int]:
+        return [t.id for t in self.tracks]
+
+    def track(self, track_id: int) -> FaceTrack:
+        return self._by_id[int(track_id)]
+
+    def cue_names(self) -> tuple[str, ...]:
+        """Keys of every row's ``cues``: CUE_NAMES, quality, then arousal/valence with a model."""
+        extra = ("arousal", "valence") if self.model is not None else ()
+        return (*CUE_NAMES, "quality", *extra)
+
+    def rows(self, speakers: dict[int, str] | None = None) -> Iterator[dict]:
+        """One dict per (frame, face), in time order, with the keys of ``result.FaceFrame``.
+
+        Frames without a face give one row with ``face`` False, ``track`` None and every cue NaN.
+        ``speakers`` maps track ids to speaker ids (see ``assign_tracks_to_speakers``).
+        ``probs`` (label -> float) and ``emotion`` come from the smoothed probabilities; with no
+        model they are None and ``confidence`` is None.
+        """
+        speakers = speakers or {}
+        names = self.cue_names()
+        nan_cues = dict.fromkeys(names, math.nan)
+        by_frame: list[list[tuple[FaceTrack, int]]] = [[] for _ in range(len(self.times))]
+        for track in self.tracks:
+            for i, frame in enumerate(track.frames):
+                by_frame[frame].append((track, i))
+        for frame, seen in enumerate(by_frame):
+            time = float(self.times[frame])
+            if not seen:
+                yield {
+                    "time": time, "face": False, "track": None, "speaker": None,
+                    "cues": dict(nan_cues), "emotion": None, "probs": None, "confidence": None,
+                }
+                continue
+            for track, i in sorted(seen, key=lambda s: s[0].id):
+                cues = {name: float(track.cues[name][i]) for name in CUE_NAMES}
+                cues["quality"] = float(track.quality[i])
+                probs = emotion = confidence = None
+                if track.probs is not None:
+                    cues["arousal"] = float(track.arousal[i])
+                    cues["valence"] = float(track.valence[i])
+                    confidence = float(track.confidence[i])
+                    if np.isfinite(track.probs[i]).all():
+                        probs = {label: float(p) for label, p in zip(LABELS, track.probs[i])}
+                        emotion = LABELS[int(np.argmax(track.probs[i]))]
+                yield {
+                    "time": time, "face": True, "track": track.id,
+                    "speaker": speakers.get(track.id), "cues": cues, "emotion": emotion,
+                    "probs": probs, "confidence": confidence,
+                }
+
+    def evidence(self, track_id: int, segment: Segment) -> dict | None:
+        """What one face track shows during ``segment``, for fusion; None when it is not seen.
+
+        Returns a dict:
+          track: the id; frames: observations inside the segment; coverage: their share of the
+          analysed frames inside the segment, in [0, 1];
+          quality: mean quality; confidence: mean of the observations' confidence (model
+          confidence x quality; quality alone without a model), not yet scaled by coverage;
+          cues: name -> mean over the segment (NaN-aware);
+          cues_rel: name -> that mean minus the track's median over the whole video (the person's
+            own baseline, which makes the heuristic [0, 1] cues comparable across people);
+          probs: label -> confidence-weighted mean of the UNSMOOTHED per-frame probabilities
+            (fusion smooths on its own), emotion: its arg-max, arousal, valence: weighted means;
+            all None without a model.
+        """
+        track = self._by_id.get(int(track_id))
+        if track is None:
+            return None
+        in_frames = int(((self.times >= segment.start) & (self.times < segment.end)).sum())
+        mask = track.in_segment(segment)
+        n = int(mask.sum())
+        if n == 0 or in_frames == 0:
+            return None
+        cues, rel = {}, {}
+        for name in CUE_NAMES:
+            values = track.cues[name]
+            seg = values[mask]
+            mean = float(np.nanmean(seg)) if np.isfinite(seg).any() else math.nan
+            base = float(np.nanmedian(values)) if np.isfinite(values).any() else math.nan
+            cues[name], rel[name] = mean, mean - base
+        out = {
+            "track": track.id,
+            "frames": n,
+            "coverage": min(1.0, n / in_frames),
+            "quality": float(track.quality[mask].mean()),
+            "confidence": float(track.confidence[mask].mean()),
+            "cues": cues,
+            "cues_rel": rel,
+            "probs": None,
+            "emotion": None,
+            "arousal": None,
+            "valence": None,
+        }
+        if track.raw_probs is not None:
+            w = track.confidence[mask]
+            w = w / w.sum() if w.sum() > 0 else np.full(n, 1.0 / n)
+            probs = w @ track.raw_probs[mask]
+            probs = probs / probs.sum() if probs.sum() > 0 else np.full(len(LABELS), 1 / len(LABELS))
+            out["probs"] = {label: float(p) for label, p in zip(LABELS, probs)}
+            out["emotion"] = LABELS[int(np.argmax(probs))]
+            out["arousal"] = float(w @ track.raw_arousal[mask])
+            out["valence"] = float(w @ track.raw_valence[mask])
+        return out
