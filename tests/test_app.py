@@ -1,0 +1,171 @@
+"""The review app end to end through gradio_client, with the real engine on the bundled sample.
+
+The app runs in-process (``prevent_thread_lock``) behind a bcrypt login; the test uploads the
+sample, waits for the analysis, reads the stored call back, annotates, exports, then opens the
+data folder with a fresh Store and finds the call and the annotation again.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import logging
+import socket
+from pathlib import Path
+
+import pytest
+from fake_results import write_tone_wav
+
+from analyzer import auth, views
+from analyzer.i18n import STRINGS, t
+from analyzer.media import MediaError
+from analyzer.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "assets" / "sample_call.wav"
+USER, PASSWORD = "ana", "correct horse"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_engine():
+    """The real engine (``analyzer.Analyzer``), as ``make run`` uses it."""
+    from analyzer import Analyzer
+
+    return Analyzer()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    import app
+
+    home = tmp_path_factory.mktemp("home")
+    store = Store(home)
+    users = auth.Users({USER: auth.hash_password(PASSWORD)}, "test")
+    demo = app.build_app(store, make_engine(), samples=(SAMPLE,))
+    url = app.launch(demo, store, users, port=free_port(), prevent_thread_lock=True, quiet=True)
+    assert url.startswith("http://127.0.0.1:")
+    yield url, store, demo
+    demo.close()
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def client(served):
+    from gradio_client import Client
+
+    return Client(served[0], auth=(USER, PASSWORD), verbose=False)
+
+
+def test_login_is_required(served):
+    from gradio_client import Client
+
+    with pytest.raises(Exception, match="(?i)login|auth|credentials|401|403"):
+        Client(served[0], auth=(USER, "wrong"), verbose=False)
+
+
+def test_sample_end_to_end(served, client, tmp_path):
+    from gradio_client import handle_file
+
+    _, store, _ = served
+    status, call_id = client.predict(
+        [handle_file(str(SAMPLE))], "agent_customer", 0, 5, "en",
+        api_name="/analyze",
+    )
+    assert call_id and "sample_call.wav" in status
+
+    record = store.get_call(call_id)
+    assert record.uploaded_by == USER and record.name == "sample_call.wav"
+    assert Path(record.media_path).read_bytes() == SAMPLE.read_bytes()
+    assert set(record.roles) == {"agent", "customer"}
+    result = store.load_result(call_id)
+    assert result.media.duration_s == pytest.approx(record.duration_s)
+    assert any(s.kind == "turn" for s in result.segments)
+
+    opened = client.predict(call_id, "en", api_name="/open_call")
+    assert opened[0] == call_id
+    assert opened[2] is not None  # the timeline figure
+    segments = opened[4]
+    assert len(segments["data"]) == len([s for s in result.segments if s.kind == "turn"])
+
+    start = result.segments[0].start
+    msg, *_ = client.predict(call_id, "note", f"{start:.2f}", "", "", "customer sighs", "",
+                             "en", api_name="/add_annotation")
+    assert msg == t("msg_annotation_added", "en")
+    client.predict(call_id, "coaching_flag", "", "", "", "good recovery", "", "en",
+                   api_name="/add_annotation")
+
+    exported = {fmt: Path(client.predict(call_id, fmt, "en", api_name="/export"))
+                for fmt in ("eaf", "vtt", "json")}
+    assert "customer sighs" in exported["eaf"].read_text(encoding="utf-8")
+    assert exported["vtt"].read_text(encoding="utf-8").startswith("WEBVTT")
+    combined = Path(client.predict("sample", "", "", "", "", "", "", "all", "csv", "en",
+                                   api_name="/export_listed"))
+    assert call_id in combined.read_text(encoding="utf-8")
+
+    again = Store(store.home)  # a restart: a new Store on the same data folder
+    assert [c.id for c in again.list_calls()] == [call_id]
+    notes = again.list_annotations(call_id)
+    assert {(a.kind, a.author, a.text) for a in notes} == {
+        ("note", USER, "customer sighs"), ("coaching_flag", USER, "good recovery")}
+    assert again.load_result(call_id).to_dict() == result.to_dict()
+    again.close()
+
+
+def test_bad_file_gets_a_clear_message(served, client, tmp_path):
+    from gradio_client import handle_file
+
+    fake = tmp_path / "looks_like_audio.wav"
+    fake.write_text("this is a text file with an audio name\n" * 20)
+    with pytest.raises(Exception, match="looks_like_audio.wav: not a readable audio or video"):
+        client.predict([handle_file(str(fake))], "auto", 0, 5, "en", api_name="/analyze")
+    assert all(c.name != fake.name for c in served[1].list_calls())
+
+
+def test_upload_limits_are_checked_from_content(tmp_path):
+    wav = write_tone_wav(tmp_path / "tone.bin", 2.0)  # a WAV whatever its name says
+    assert views.check_upload(wav, views.UploadLimits()).has_audio
+    with pytest.raises(MediaError, match="limit is"):
+        views.check_upload(wav, views.UploadLimits(max_bytes=1000))
+    with pytest.raises(MediaError, match="limit is 0 min"):
+        views.check_upload(wav, views.UploadLimits(max_duration_s=1.0))
+    with pytest.raises(MediaError, match="上限"):
+        views.check_upload(wav, views.UploadLimits(max_bytes=1000), lang="zh")
+    limits = views.UploadLimits.from_env({"EMOTRACE_MAX_UPLOAD_MB": "5",
+                                          "EMOTRACE_MAX_MINUTES": "30"})
+    assert limits.max_bytes == 5 * views.MB and limits.max_duration_s == 1800
+
+
+def test_users_from_env_file_and_default(tmp_path, caplog):
+    hashed = auth.hash_password("pw")
+    inline = auth.load_users(env={"EMOTRACE_USERS": f"ana:{hashed},ben:{hashed}"})
+    assert inline.check("ana", "pw") and inline("ben", "pw") and not inline.check("ana", "x")
+    assert not inline.check("carl", "pw")
+
+    toml = tmp_path / "users.toml"
+    toml.write_text(f'[users]\nana = "{hashed}"\n', encoding="utf-8")
+    from_file = auth.load_users(env={"EMOTRACE_USERS": str(toml)})
+    assert from_file.check("ana", "pw") and from_file.source == str(toml)
+    assert auth.load_users(tmp_path, env={}).check("ana", "pw")  # users.toml in the home
+    (tmp_path / "bad.json").write_text("[1, 2]")
+    with pytest.raises(auth.AuthConfigError, match="bad.json"):
+        auth.load_users(env={"EMOTRACE_USERS": str(tmp_path / "bad.json")})
+
+    with caplog.at_level(logging.WARNING, logger="analyzer.auth"):
+        default = auth.load_users(tmp_path / "empty", env={})
+    assert default.is_default and default.check(auth.DEV_USER, auth.DEV_PASSWORD)
+    assert "development login" in caplog.text
+
+
+def test_every_string_has_both_languages():
+    assert set(STRINGS["en"]) == set(STRINGS["zh"])
+    assert t("tab_review", "zh") != t("tab_review", "en")
+    assert t("no_such_key", "zh") == "no_such_key"
