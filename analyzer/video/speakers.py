@@ -4,7 +4,9 @@ A talking mouth moves: the frame-to-frame change of the ``mouth_open`` cue, aver
 window, is high while its owner speaks and low while they listen. Its Pearson correlation with a
 speaker's voice activity (averaged over the same window) is the evidence; a track is given to a
 speaker only when that correlation is clearly positive and clearly the track's best, so weak or
-ambiguous evidence leaves the track unassigned rather than guessed.
+ambiguous evidence leaves the track unassigned rather than guessed. Samples within one window
+are not independent, so a track offers about evidence_s / WINDOW_S independent samples; r must
+also clear MIN_Z / sqrt(that), which matters for tracks of a minute or less.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ MAX_STEP_S = 0.5  # s, observations further apart than this give no movement sam
 MIN_EVIDENCE_S = 3.0  # s of movement samples a track needs before it can be assigned
 MIN_CORRELATION = 0.2  # Pearson r below which mouth movement is not evidence of speaking
 MIN_MARGIN = 0.1  # r by which the chosen speaker must beat the track's next-best speaker
+MIN_Z = 2.5  # r * sqrt(evidence_s / WINDOW_S) at or above which r is not chance (short tracks)
 
 
 def _window_mean(times: np.ndarray, values: np.ndarray, window_s: float) -> np.ndarray:
@@ -126,7 +129,7 @@ def assign_tracks_to_speakers(
     assignment on r, in rounds (so that a person whose face was lost and found again, as two
     tracks never on screen together, can get the same speaker); a pair is kept only when
     r >= min_corr and r beats every other speaker's r for that track by ``min_margin``, and two
-    tracks visible at the same time never share a speaker.
+    tracks visible at the same time never share a speaker. Short tracks need a higher r (MIN_Z).
     """
     from scipy.optimize import linear_sum_assignment
 
@@ -149,7 +152,9 @@ def assign_tracks_to_speakers(
         others = np.delete(r, j, axis=1)
         if others.shape[1]:
             best_other[:, j] = others.max(axis=1)
-    good = (r >= min_corr) & (r - best_other >= min_margin)
+    evidence = np.array([stats[t]["evidence_s"] for t in eligible])
+    needed = np.maximum(min_corr, MIN_Z / np.sqrt(np.maximum(evidence / WINDOW_S, 1.0)))
+    good = (r >= needed[:, None]) & (r - best_other >= min_margin)
 
     assigned: dict[int, str] = {}
     remaining = list(range(len(eligible)))
