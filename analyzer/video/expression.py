@@ -1,0 +1,200 @@
+"""Facial-expression model: a compact CNN over aligned grey face crops, plus track smoothing.
+
+Inputs are :func:`analyzer.video.align.align_face` outputs (uint8 [S, S]); the model reads them at
+its own input size (``model.json["input_size"]``, FER+ 48 px). Probabilities are temperature-scaled
+(temperature fitted on deduplicated FER+ valid data, stored in ``model.json``); arousal and valence
+are not learned but derived from the probabilities with
+:func:`analyzer.labels.derive_valence_arousal`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from ..labels import LABELS, derive_valence_arousal
+from ..models import EmotionScores
+
+WEIGHTS_FILE = "weights.pt"
+BATCH = 256  # crops per forward pass in predict (bounds memory on long videos)
+STD_FLOOR = 8.0  # grey levels; per-crop contrast normalisation never divides by less (flat crops)
+
+
+def _conv(cin: int, cout: int) -> list[nn.Module]:
+    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True)]
+
+
+class FerNet(nn.Module):
+    """VGG-style CNN: 1x48x48 grey -> 7 logits (``LABELS`` order).
+
+    Four stages at 48, 24, 12 and 6 px with widths w, 2w, 4w, 8w (one conv in the first stage, two
+    in the others), global average pooling, dropout, linear. Each crop is standardised to zero mean
+    and unit contrast inside the network, so lighting differences between calls matter less.
+    """
+
+    def __init__(self, width: int = 16, n_classes: int = len(LABELS), dropout: float = 0.3):
+        super().__init__()
+        w = width
+        self.features = nn.Sequential(
+            *_conv(1, w), nn.MaxPool2d(2),
+            *_conv(w, 2 * w), *_conv(2 * w, 2 * w), nn.MaxPool2d(2),
+            *_conv(2 * w, 4 * w), *_conv(4 * w, 4 * w), nn.MaxPool2d(2),
+            *_conv(4 * w, 8 * w), *_conv(8 * w, 8 * w),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        )  # fmt: skip
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(8 * w, n_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: float [B, 1, H, W] grey levels 0..255 -> logits [B, n_classes]."""
+        mean = x.mean(dim=(2, 3), keepdim=True)
+        std = x.std(dim=(2, 3), keepdim=True).clamp_min(STD_FLOOR)
+        return self.head(self.features((x - mean) / std))
+
+
+def crops_to_tensor(crops: Sequence[np.ndarray], size: int) -> torch.Tensor:
+    """Stack uint8 [S, S] crops (resized to ``size`` if needed) into float [N, 1, size, size]."""
+    batch = np.empty((len(crops), size, size), dtype=np.float32)
+    for i, crop in enumerate(crops):
+        crop = np.asarray(crop)
+        if crop.ndim == 3:
+            crop = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+        if crop.shape != (size, size):
+            shrink = crop.shape[0] > size
+            crop = cv2.resize(
+                crop, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+            )
+        batch[i] = crop
+    return torch.from_numpy(batch)[:, None]
+
+
+class ExpressionModel:
+    """The FER model behind ``load_model(name, "fer")``.
+
+    ``predict(crops)`` takes aligned crops (uint8 [S, S], from ``align_face``) and returns
+    ``EmotionScores``: calibrated probabilities [N, 7], valence/arousal derived from them, and
+    confidence = calibrated top probability (the engine multiplies it by ``face_quality``).
+    """
+
+    kind = "fer"
+    labels = LABELS
+
+    def __init__(
+        self, net: FerNet, *, name: str = "fer", input_size: int = 48,
+        temperature: float = 1.0, flip_tta: bool = True,
+    ):  # fmt: skip
+        self.net = net.eval()
+        self.name = name
+        self.input_size = int(input_size)
+        self.temperature = float(temperature)
+        self.flip_tta = bool(flip_tta)  # average logits of the crop and its mirror image
+
+    @classmethod
+    def from_folder(cls, folder: str | Path, config: dict | None = None) -> ExpressionModel:
+        """Load ``weights.pt`` with the architecture and calibration named in ``model.json``."""
+        folder = Path(folder)
+        if config is None:
+            config = json.loads((folder / "model.json").read_text())
+        if tuple(config.get("labels", LABELS)) != LABELS:
+            raise ValueError(f"{folder.name}: labels {config.get('labels')} differ from {LABELS}")
+        net = FerNet(width=int(config["width"]))
+        state = torch.load(folder / config.get("weights", WEIGHTS_FILE), map_location="cpu")
+        net.load_state_dict(state)
+        return cls(
+            net, name=folder.name, input_size=config.get("input_size", 48),
+            temperature=config.get("temperature", 1.0), flip_tta=config.get("flip_tta", True),
+        )  # fmt: skip
+
+    def logits(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        """Uncalibrated logits float32 [N, 7] (flip-averaged when ``flip_tta``)."""
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(crops), BATCH):
+                x = crops_to_tensor(crops[start : start + BATCH], self.input_size)
+                if self.flip_tta:
+                    both = self.net(torch.cat([x, x.flip(3)]))
+                    out.append(((both[: len(x)] + both[len(x) :]) / 2).numpy())
+                else:
+                    out.append(self.net(x).numpy())
+        if not out:
+            return np.zeros((0, len(LABELS)), dtype=np.float32)
+        return np.concatenate(out).astype(np.float32)
+
+    def predict(
+        self, inputs: Sequence[np.ndarray], *, groups: Sequence[str] | None = None
+    ) -> EmotionScores:
+        """Scores for aligned crops. ``groups`` (face-track ids) is accepted and unused: each crop
+        is scored alone; smooth along a track with :func:`smooth_track`."""
+        if len(inputs) == 0:
+            return EmotionScores.empty()
+        probs = softmax(self.logits(inputs) / self.temperature)
+        valence, arousal = derive_valence_arousal(probs)
+        return EmotionScores(
+            probs=probs.astype(np.float32),
+            arousal=arousal.astype(np.float32),
+            valence=valence.astype(np.float32),
+            confidence=probs.max(axis=1).astype(np.float32),
+        )
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of float [N, K]."""
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+HALF_LIFE_S = 0.5  # s, a frame's influence on its neighbours halves every half second
+MAX_GAP_S = 1.0  # s, frames further apart than this (face lost, cut) are smoothed separately
+
+
+def smooth_track(
+    times: np.ndarray, probs: np.ndarray, *, half_life_s: float = HALF_LIFE_S,
+    max_gap_s: float = MAX_GAP_S, weights: np.ndarray | None = None,
+) -> np.ndarray:  # fmt: skip
+    """Smooth per-frame probabilities along one face track; float [N, K] rows summing to 1.
+
+    times: [N] seconds, increasing. probs: [N, K] per-frame probabilities. weights: optional [N]
+    per-frame trust (e.g. confidence x face quality); rows with weight 0 or NaN probabilities do
+    not influence others. Each output row is the weighted mean of the frames of its run under a
+    two-sided exponential kernel 0.5 ** (|dt| / half_life_s), computed in O(N) with a forward and
+    a backward pass; runs are split where consecutive frames are more than ``max_gap_s`` apart, so
+    nothing leaks across a gap. Non-causal on purpose (offline analysis: no lag). A one-frame blip
+    is outvoted by its neighbours while a change that lasts longer than about a half-life is kept.
+    Rows that were NaN, or whose run has no weight, come back NaN.
+    """
+    times = np.asarray(times, dtype=np.float64)
+    probs = np.asarray(probs, dtype=np.float64)
+    n = len(times)
+    if probs.ndim != 2 or len(probs) != n:
+        raise ValueError(f"probs must be [N, K] with N = len(times) = {n}, got {probs.shape}")
+    if n and np.any(np.diff(times) < 0):
+        raise ValueError("times must be non-decreasing")
+    if half_life_s <= 0:
+        return probs.copy()
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64).copy()
+    bad = ~np.isfinite(probs).all(axis=1) | ~np.isfinite(w)
+    w[bad] = 0.0
+    values = np.where(bad[:, None], 0.0, probs) * w[:, None]
+
+    dt = np.diff(times)
+    decay = np.where(dt > max_gap_s, 0.0, 0.5 ** (dt / half_life_s))  # [N-1], link i-1 -> i
+    fwd_v, fwd_w = values.copy(), w.copy()
+    for i in range(1, n):
+        fwd_v[i] += decay[i - 1] * fwd_v[i - 1]
+        fwd_w[i] += decay[i - 1] * fwd_w[i - 1]
+    bwd_v, bwd_w = values.copy(), w.copy()
+    for i in range(n - 2, -1, -1):
+        bwd_v[i] += decay[i] * bwd_v[i + 1]
+        bwd_w[i] += decay[i] * bwd_w[i + 1]
+    total_v = fwd_v + bwd_v - values  # the frame itself was counted in both passes
+    total_w = fwd_w + bwd_w - w
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = total_v / total_w[:, None]
+    out[bad | (total_w <= 0)] = np.nan
+    return out
