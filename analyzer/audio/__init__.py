@@ -1,0 +1,1 @@
+"""Audio stages: voice activity, speakers, prosody and speech emotion."""

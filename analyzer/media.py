@@ -1,0 +1,185 @@
+"""Media input through PyAV (which bundles FFmpeg): probe, decode audio, stream video frames.
+
+Audio comes back as 16 kHz float32 per channel; video frames are streamed at the analysis rate
+with their timestamps, so a long video is never held in memory at once.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from .result import MediaInfo
+
+AUDIO_CHUNK_S = 60.0  # seconds of output audio accumulated per block while decoding
+
+
+class MediaError(ValueError):
+    """The input cannot be analysed; the message says why in one line."""
+
+
+@dataclass(frozen=True)
+class VideoFrame:
+    """One decoded video frame: RGB uint8 [H, W, 3] at ``time`` seconds from the start."""
+
+    time: float
+    image: np.ndarray
+
+
+def _open(path: str | os.PathLike):
+    import av
+
+    p = Path(path)
+    if not p.exists():
+        raise MediaError(f"{p}: file not found")
+    if p.is_dir():
+        raise MediaError(f"{p}: is a folder, not a media file")
+    if p.stat().st_size == 0:
+        raise MediaError(f"{p}: file is empty")
+    try:
+        return av.open(str(p), metadata_errors="ignore")
+    except av.error.FFmpegError as exc:
+        raise MediaError(f"{p.name}: not a readable audio or video file ({_reason(exc)})") from exc
+
+
+def _reason(exc: Exception) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return text.split(":")[0].strip().lower() or type(exc).__name__
+
+
+def probe_media(path: str | os.PathLike) -> MediaInfo:
+    """Read the container's header: streams, duration, channels, sample rate, frame size."""
+    container = _open(path)
+    try:
+        audio = container.streams.audio[0] if container.streams.audio else None
+        video = _video_stream(container)
+        if audio is None and video is None:
+            raise MediaError(f"{Path(path).name}: contains no audio or video stream")
+        duration = _duration(container, audio, video)
+        return MediaInfo(
+            path=str(path),
+            duration_s=duration,
+            has_video=video is not None,
+            has_audio=audio is not None,
+            channels=int(audio.codec_context.channels) if audio is not None else 0,
+            sample_rate=int(audio.codec_context.sample_rate or 0) if audio is not None else 0,
+            video_fps=float(video.average_rate) if video is not None and video.average_rate else None,
+            width=int(video.codec_context.width) if video is not None else None,
+            height=int(video.codec_context.height) if video is not None else None,
+            container=container.format.name,
+        )
+    finally:
+        container.close()
+
+
+def _video_stream(container):
+    """The first real video stream (cover art in audio files is an attached picture, skipped)."""
+    for stream in container.streams.video:
+        if not stream.disposition & 0x400:  # AV_DISPOSITION_ATTACHED_PIC
+            return stream
+    return None
+
+
+def _duration(container, audio, video) -> float:
+    for stream in (audio, video):
+        if stream is not None and stream.duration and stream.time_base:
+            return float(stream.duration * stream.time_base)
+    if container.duration:
+        return container.duration / 1_000_000.0
+    return 0.0
+
+
+def load_audio(path: str | os.PathLike, *, sample_rate: int = 16000) -> np.ndarray:
+    """Decode every audio channel, resampled to ``sample_rate``.
+
+    Returns float32 [channels, samples] in [-1, 1]. Raises MediaError when there is no audio
+    track or nothing decodes.
+    """
+    import av
+
+    container = _open(path)
+    name = Path(path).name
+    try:
+        if not container.streams.audio:
+            raise MediaError(f"{name}: has no audio track")
+        stream = container.streams.audio[0]
+        channels = max(1, int(stream.codec_context.channels or 1))
+        layout = {1: "mono", 2: "stereo"}.get(channels) or stream.codec_context.layout.name
+        resampler = av.AudioResampler(format="fltp", layout=layout, rate=sample_rate)
+        blocks: list[np.ndarray] = []
+        pending: list[np.ndarray] = []
+        pending_n = 0
+        bad_packets = 0
+        for packet in container.demux(stream):
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError:
+                bad_packets += 1  # a damaged packet loses its few ms, not the whole file
+                if bad_packets > 50:
+                    raise MediaError(f"{name}: audio stream is corrupt (too many bad packets)")
+                continue
+            for frame in frames:
+                for out in resampler.resample(frame):
+                    pending.append(out.to_ndarray().reshape(channels, -1))
+                    pending_n += out.samples
+            if pending_n >= AUDIO_CHUNK_S * sample_rate:
+                blocks.append(np.concatenate(pending, axis=1))
+                pending, pending_n = [], 0
+        for out in resampler.resample(None):
+            pending.append(out.to_ndarray().reshape(channels, -1))
+        if pending:
+            blocks.append(np.concatenate(pending, axis=1))
+    except av.error.FFmpegError as exc:
+        raise MediaError(f"{name}: audio could not be decoded ({_reason(exc)})") from exc
+    finally:
+        container.close()
+    if not blocks or sum(b.shape[1] for b in blocks) == 0:
+        raise MediaError(f"{name}: audio track holds no decodable samples")
+    audio = np.concatenate(blocks, axis=1).astype(np.float32, copy=False)
+    np.clip(audio, -1.0, 1.0, out=audio)
+    return audio
+
+
+def iter_video_frames(
+    path: str | os.PathLike, *, fps: float = 5.0, max_side: int = 640
+) -> Iterator[VideoFrame]:
+    """Yield RGB frames at about ``fps`` per second with their timestamps (seconds).
+
+    Frames are downscaled so that the longer side is at most ``max_side`` pixels. Damaged packets
+    are skipped. One frame is in memory at a time.
+    """
+    import av
+
+    container = _open(path)
+    try:
+        stream = _video_stream(container)
+        if stream is None:
+            return
+        stream.thread_type = "AUTO"
+        width, height = stream.codec_context.width, stream.codec_context.height
+        scale = min(1.0, max_side / max(width, height, 1))
+        out_w, out_h = max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
+        step = 1.0 / fps
+        next_t = 0.0
+        bad_packets = 0
+        for packet in container.demux(stream):
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError:
+                bad_packets += 1
+                if bad_packets > 100:
+                    raise MediaError(f"{Path(path).name}: video stream is corrupt")
+                continue
+            for frame in frames:
+                t = frame.time
+                if t is None or t + 1e-6 < next_t:
+                    continue
+                next_t = (np.floor(t / step + 1e-6) + 1) * step
+                image = frame.to_ndarray(format="rgb24", width=out_w, height=out_h)
+                yield VideoFrame(max(0.0, float(t)), image)
+    finally:
+        container.close()

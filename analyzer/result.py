@@ -1,0 +1,470 @@
+"""The typed result of one analysis, its JSON schema and its tabular views.
+
+JSON times are seconds rounded to milliseconds; ``SCHEMA_VERSION`` changes whenever a key's meaning
+changes. ``AnalysisResult.from_dict(r.to_dict())`` round-trips.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from .labels import LABELS, NEGATIVE_LABELS
+from .segment import Segment
+
+SCHEMA_VERSION = "1.0"
+SEGMENT_KINDS = ("turn", "window")
+EVENT_KINDS = (
+    "escalation",
+    "de-escalation",
+    "long_silence",
+    "overtalk",
+    "interruption",
+    "rate_spike",
+)
+
+
+def _ms(t: float | None) -> float | None:
+    return None if t is None else round(float(t), 3)
+
+
+def _num(x: Any, digits: int = 4) -> Any:
+    """JSON-safe number: NaN/inf become None, floats are rounded."""
+    if x is None:
+        return None
+    if isinstance(x, bool):
+        return x
+    if isinstance(x, (int,)) and not isinstance(x, bool):
+        return int(x)
+    try:
+        f = float(x)
+    except (TypeError, ValueError):
+        return x
+    return None if not math.isfinite(f) else round(f, digits)
+
+
+def _clean(obj: Any) -> Any:
+    """Recursively make evidence dicts JSON-safe."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, str) or obj is None:
+        return obj
+    if hasattr(obj, "tolist"):
+        return _clean(obj.tolist())
+    return _num(obj)
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What the input file holds."""
+
+    path: str
+    duration_s: float
+    has_video: bool
+    has_audio: bool
+    channels: int
+    sample_rate: int  # Hz, of the original audio stream
+    video_fps: float | None = None
+    width: int | None = None
+    height: int | None = None
+    container: str | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "path": self.path,
+            "name": Path(self.path).name,
+            "duration_s": _ms(self.duration_s),
+            "has_video": self.has_video,
+            "has_audio": self.has_audio,
+            "channels": self.channels,
+            "sample_rate": self.sample_rate,
+            "video_fps": _num(self.video_fps, 3),
+            "width": self.width,
+            "height": self.height,
+            "container": self.container,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> MediaInfo:
+        return cls(
+            path=d["path"],
+            duration_s=d["duration_s"],
+            has_video=d["has_video"],
+            has_audio=d.get("has_audio", True),
+            channels=d["channels"],
+            sample_rate=d["sample_rate"],
+            video_fps=d.get("video_fps"),
+            width=d.get("width"),
+            height=d.get("height"),
+            container=d.get("container"),
+        )
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """One person in the call. ``channel`` is set for channel-separated calls."""
+
+    id: str
+    role: str | None = None  # "agent", "customer" or a user-given name; None when unknown
+    channel: int | None = None
+    face_track: int | None = None  # the face track matched to this voice, if any
+    talk_time_s: float = 0.0
+    source: str = "channel"  # how the speaker was found: "channel" or "diarization"
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "role": self.role,
+            "channel": self.channel,
+            "face_track": self.face_track,
+            "talk_time_s": _ms(self.talk_time_s),
+            "source": self.source,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Speaker:
+        return cls(
+            d["id"],
+            d.get("role"),
+            d.get("channel"),
+            d.get("face_track"),
+            d.get("talk_time_s", 0.0),
+            d.get("source", "channel"),
+        )
+
+
+@dataclass(frozen=True)
+class EmotionSegment:
+    """Fused emotion of one speaker over one stretch of time.
+
+    ``modalities`` maps "voice", "face" and "prosody" to the evidence each gave for this segment
+    (its own probabilities or arousal, its confidence, the weight fusion gave it, and raw features).
+    """
+
+    kind: str  # "turn" (a speech turn) or "window" (the fixed grid)
+    segment: Segment
+    speaker: str
+    emotion: str  # arg-max of probs
+    probs: dict[str, float]
+    arousal: float  # [-1, 1]
+    valence: float  # [-1, 1]
+    confidence: float  # [0, 1]
+    modalities: dict[str, dict] = field(default_factory=dict)
+    overlap: bool = False  # another speaker talks during part of this segment
+    speech: bool = True  # False for grid windows where this speaker is silent
+
+    @property
+    def start(self) -> float:
+        return self.segment.start
+
+    @property
+    def end(self) -> float:
+        return self.segment.end
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "start": _ms(self.start),
+            "end": _ms(self.end),
+            "speaker": self.speaker,
+            "emotion": self.emotion,
+            "probs": {k: _num(self.probs.get(k, 0.0)) for k in LABELS},
+            "arousal": _num(self.arousal),
+            "valence": _num(self.valence),
+            "confidence": _num(self.confidence),
+            "overlap": self.overlap,
+            "speech": self.speech,
+            "modalities": _clean(self.modalities),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> EmotionSegment:
+        return cls(
+            kind=d["kind"],
+            segment=Segment(d["start"], d["end"]),
+            speaker=d["speaker"],
+            emotion=d["emotion"],
+            probs=dict(d["probs"]),
+            arousal=d["arousal"],
+            valence=d["valence"],
+            confidence=d["confidence"],
+            modalities=d.get("modalities", {}),
+            overlap=d.get("overlap", False),
+            speech=d.get("speech", True),
+        )
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something a reviewer should look at, with the evidence behind it."""
+
+    kind: str  # one of EVENT_KINDS
+    segment: Segment
+    speaker: str | None  # who it concerns (None for a silence of the whole call)
+    description: str
+    evidence: dict = field(default_factory=dict)
+    other: str | None = None  # the other party (e.g. who was interrupted)
+
+    @property
+    def start(self) -> float:
+        return self.segment.start
+
+    @property
+    def end(self) -> float:
+        return self.segment.end
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "start": _ms(self.start),
+            "end": _ms(self.end),
+            "speaker": self.speaker,
+            "other": self.other,
+            "description": self.description,
+            "evidence": _clean(self.evidence),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Event:
+        return cls(
+            d["kind"],
+            Segment(d["start"], d["end"]),
+            d.get("speaker"),
+            d.get("description", ""),
+            d.get("evidence", {}),
+            d.get("other"),
+        )
+
+
+@dataclass(frozen=True)
+class FaceFrame:
+    """One analysed video frame for one face track, or a frame where no face was found.
+
+    With ``face`` False every cue is NaN and ``track`` is None: no face is never guessed.
+    """
+
+    time: float
+    face: bool
+    track: int | None = None
+    speaker: str | None = None
+    cues: dict[str, float] = field(default_factory=dict)  # yaw/pitch/roll (deg), gaze, smile...
+    emotion: str | None = None
+    probs: dict[str, float] | None = None
+    confidence: float | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "time": _ms(self.time),
+            "face": self.face,
+            "track": self.track,
+            "speaker": self.speaker,
+            "cues": _clean(self.cues),
+            "emotion": self.emotion,
+            "probs": _clean(self.probs) if self.probs is not None else None,
+            "confidence": _num(self.confidence),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> FaceFrame:
+        cues = {k: (math.nan if v is None else v) for k, v in (d.get("cues") or {}).items()}
+        return cls(
+            d["time"],
+            d["face"],
+            d.get("track"),
+            d.get("speaker"),
+            cues,
+            d.get("emotion"),
+            d.get("probs"),
+            d.get("confidence"),
+        )
+
+
+@dataclass
+class AnalysisResult:
+    """Everything one analysis found in one file.
+
+    segments: fused emotion per speaker, both per speech turn (kind "turn") and on a fixed grid
+        (kind "window").
+    turns: the raw speech turns per speaker (from voice activity and speaker attribution).
+    faces: per analysed video frame, one row per face track (or one "no face" row).
+    summary: per speaker id, the call summary (emotion shares, quarter means, trend).
+    notes: plain-language caveats a reviewer should read (e.g. a model that was not available).
+    """
+
+    media: MediaInfo
+    speakers: list[Speaker]
+    segments: list[EmotionSegment]
+    events: list[Event]
+    turns: list[tuple[str, Segment]] = field(default_factory=list)
+    faces: list[FaceFrame] = field(default_factory=list)
+    summary: dict[str, dict] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    models: dict[str, str | None] = field(default_factory=dict)
+    config: dict = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds spent per stage
+    schema_version: str = SCHEMA_VERSION
+
+    # ---- views -----------------------------------------------------------------------------
+    def speaker(self, speaker_id: str) -> Speaker:
+        for s in self.speakers:
+            if s.id == speaker_id:
+                return s
+        raise KeyError(speaker_id)
+
+    def segments_of(self, kind: str = "window", speaker: str | None = None) -> list[EmotionSegment]:
+        return [
+            s for s in self.segments if s.kind == kind and (speaker is None or s.speaker == speaker)
+        ]
+
+    def negative_share(self) -> float:
+        """Share of speech-turn time whose fused emotion is negative (sad/angry/fearful/disgust)."""
+        turns = [s for s in self.segments if s.kind == "turn"]
+        total = sum(s.segment.duration for s in turns)
+        neg = sum(s.segment.duration for s in turns if s.emotion in NEGATIVE_LABELS)
+        return neg / total if total > 0 else 0.0
+
+    # ---- serialisation ---------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {
+            "schema_version": self.schema_version,
+            "media": self.media.to_dict(),
+            "speakers": [s.to_dict() for s in self.speakers],
+            "segments": [s.to_dict() for s in self.segments],
+            "events": [e.to_dict() for e in self.events],
+            "turns": [
+                {"speaker": spk, "start": _ms(seg.start), "end": _ms(seg.end)}
+                for spk, seg in self.turns
+            ],
+            "faces": [f.to_dict() for f in self.faces],
+            "summary": _clean(self.summary),
+            "notes": list(self.notes),
+            "models": dict(self.models),
+            "config": _clean(self.config),
+            "timings": {k: _num(v, 3) for k, v in self.timings.items()},
+        }
+
+    def to_json(self, *, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent, allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> AnalysisResult:
+        version = str(d.get("schema_version", ""))
+        if version.split(".")[0] != SCHEMA_VERSION.split(".")[0]:
+            raise ValueError(f"unsupported schema_version {version!r} (this is {SCHEMA_VERSION})")
+        return cls(
+            media=MediaInfo.from_dict(d["media"]),
+            speakers=[Speaker.from_dict(s) for s in d["speakers"]],
+            segments=[EmotionSegment.from_dict(s) for s in d["segments"]],
+            events=[Event.from_dict(e) for e in d["events"]],
+            turns=[(t["speaker"], Segment(t["start"], t["end"])) for t in d.get("turns", [])],
+            faces=[FaceFrame.from_dict(f) for f in d.get("faces", [])],
+            summary=d.get("summary", {}),
+            notes=list(d.get("notes", [])),
+            models=dict(d.get("models", {})),
+            config=d.get("config", {}),
+            timings=dict(d.get("timings", {})),
+            schema_version=version,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> AnalysisResult:
+        return cls.from_dict(json.loads(text))
+
+    def save_json(self, path: str | os.PathLike) -> Path:
+        """Write the JSON atomically (temp file + rename): a crash never leaves half a file."""
+        return write_atomic(path, self.to_json(indent=1).encode("utf-8"))
+
+    # ---- tables ----------------------------------------------------------------------------
+    def segment_rows(self) -> list[dict]:
+        """One flat row per fused segment: times, speaker, role, label, scores, evidence."""
+        roles = {s.id: s.role for s in self.speakers}
+        rows = []
+        for s in self.segments:
+            row = {
+                "file": Path(self.media.path).name,
+                "kind": s.kind,
+                "start": _ms(s.start),
+                "end": _ms(s.end),
+                "speaker": s.speaker,
+                "role": roles.get(s.speaker),
+                "emotion": s.emotion,
+                "arousal": _num(s.arousal),
+                "valence": _num(s.valence),
+                "confidence": _num(s.confidence),
+                "overlap": s.overlap,
+                "speech": s.speech,
+            }
+            for label in LABELS:
+                row[f"p_{label}"] = _num(s.probs.get(label, 0.0))
+            for modality, ev in s.modalities.items():
+                for key, value in _flatten(ev):
+                    row[f"{modality}.{key}"] = _clean(value)
+            rows.append(row)
+        return rows
+
+    def to_dataframe(self, what: str = "segments"):
+        """A pandas DataFrame of ``segments`` (default), ``events``, ``faces`` or ``turns``."""
+        import pandas as pd
+
+        if what == "segments":
+            return pd.DataFrame(self.segment_rows())
+        if what == "events":
+            return pd.DataFrame([e.to_dict() | {"evidence": json.dumps(e.to_dict()["evidence"])}
+                                 for e in self.events])
+        if what == "faces":
+            rows = []
+            for f in self.faces:
+                d = f.to_dict()
+                cues = d.pop("cues")
+                probs = d.pop("probs") or {}
+                rows.append(d | cues | {f"p_{k}": v for k, v in probs.items()})
+            return pd.DataFrame(rows)
+        if what == "turns":
+            return pd.DataFrame(self.to_dict()["turns"])
+        raise ValueError("what must be one of: segments, events, faces, turns")
+
+    def write_csv(self, path: str | os.PathLike, what: str = "segments") -> Path:
+        data = self.to_dataframe(what).to_csv(index=False).encode("utf-8")
+        return write_atomic(path, data)
+
+    def write_parquet(self, path: str | os.PathLike, what: str = "segments") -> Path:
+        frame = self.to_dataframe(what)
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp")
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+        return path
+
+
+def _flatten(ev: dict, prefix: str = "") -> Iterable[tuple[str, Any]]:
+    for key, value in ev.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            yield from _flatten(value, name + ".")
+        else:
+            yield name, value
+
+
+def write_atomic(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
