@@ -12,6 +12,7 @@ import pytest
 from analyzer.labels import LABELS
 from analyzer.media import VideoFrame, iter_video_frames
 from analyzer.models import EmotionScores
+from analyzer.result import FaceFrame
 from analyzer.segment import Segment
 from analyzer.video import (
     CUE_NAMES,
@@ -240,8 +241,16 @@ def test_video_no_face_frames_exactly_where_the_wall_was_and_stable_tracks(
     # Evidence over a span: coverage is the share of its frames with that face.
     ev = timeline.evidence(0, Segment(1.0, 3.0))  # face in 7 of its 10 frames
     assert ev["frames"] == 7 and ev["coverage"] == pytest.approx(0.7)
-    assert ev["probs"] is None and set(ev["cues"]) == set(CUE_NAMES)
+    assert ev["tracks"] == [0] and ev["probs"] is None and set(ev["cues"]) == set(CUE_NAMES)
     assert timeline.evidence(1, Segment(0.0, 3.0)) is None
+    # Both tracks of the one person together: the face is there in 8 of the 10 frames.
+    ev = timeline.evidence([0, 1], Segment(3.0, 7.0))
+    assert ev["tracks"] == [0, 1] and ev["frames"] == 10 and ev["coverage"] == pytest.approx(0.5)
+
+    # The rows are exactly result.FaceFrame's fields, and no-face NaN cues turn into JSON nulls.
+    faces = [FaceFrame(**row) for row in rows]
+    blank_row = faces[int(np.flatnonzero(~expected)[0])].to_dict()
+    assert blank_row["face"] is False and set(blank_row["cues"].values()) == {None}
 
 
 def test_tracker_keeps_ids_of_moving_faces_and_ends_tracks_after_a_gap():

@@ -8,7 +8,7 @@ turns :meth:`FaceTimeline.rows` into ``result.FaceFrame`` rows, and the fusion s
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -176,42 +176,53 @@ class FaceTimeline:
                     "probs": probs, "confidence": confidence,
                 }
 
-    def evidence(self, track_id: int, segment: Segment) -> dict | None:
-        """What one face track shows during ``segment``, for fusion; None when it is not seen.
+    def evidence(self, track_ids: int | Iterable[int], segment: Segment) -> dict | None:
+        """What one person's face shows during ``segment``, for fusion; None when it is not seen.
 
+        track_ids: one track id, or several (the tracks of one speaker, e.g. a face lost and found
+        again; they should not be on screen together). Unknown ids are ignored.
         Returns a dict:
-          track: the id; frames: observations inside the segment; coverage: their share of the
-          analysed frames inside the segment, in [0, 1];
+          tracks: the ids seen in the segment; frames: their observations inside it;
+          coverage: frames / analysed frames inside the segment, in [0, 1];
           quality: mean quality; confidence: mean of the observations' confidence (model
-          confidence x quality; quality alone without a model), not yet scaled by coverage;
-          cues: name -> mean over the segment (NaN-aware);
-          cues_rel: name -> that mean minus the track's median over the whole video (the person's
-            own baseline, which makes the heuristic [0, 1] cues comparable across people);
+            confidence x quality; quality alone without a model), not scaled by coverage;
+          cues: name -> mean over the segment (NaN-aware; NaN if never finite);
+          cues_rel: name -> mean of (value - its track's median over the whole video): the
+            person's own baseline makes the heuristic [0, 1] cues comparable across people;
           probs: label -> confidence-weighted mean of the UNSMOOTHED per-frame probabilities
-            (fusion smooths on its own), emotion: its arg-max, arousal, valence: weighted means;
-            all None without a model.
+            (fusion smooths on its own); emotion: its arg-max; arousal, valence: weighted means
+            of the unsmoothed values; all four None without a model.
         """
-        track = self._by_id.get(int(track_id))
-        if track is None:
-            return None
+        ids = [track_ids] if isinstance(track_ids, (int, np.integer)) else list(track_ids)
+        tracks = [self._by_id[int(i)] for i in ids if int(i) in self._by_id]
         in_frames = int(((self.times >= segment.start) & (self.times < segment.end)).sum())
-        mask = track.in_segment(segment)
-        n = int(mask.sum())
-        if n == 0 or in_frames == 0:
+        masks = [t.in_segment(segment) for t in tracks]
+        seen = [(t, m) for t, m in zip(tracks, masks) if m.any()]
+        if not seen or in_frames == 0:
             return None
-        cues, rel = {}, {}
-        for name in CUE_NAMES:
-            values = track.cues[name]
-            seg = values[mask]
-            mean = float(np.nanmean(seg)) if np.isfinite(seg).any() else math.nan
-            base = float(np.nanmedian(values)) if np.isfinite(values).any() else math.nan
-            cues[name], rel[name] = mean, mean - base
+        n = sum(int(m.sum()) for _, m in seen)
+
+        def gather(get) -> np.ndarray:
+            return np.concatenate([np.asarray(get(t))[m] for t, m in seen])
+
+        def nanmean(values: np.ndarray) -> float:
+            return float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
+
+        def baseline(values: np.ndarray) -> float:
+            return float(np.nanmedian(values)) if np.isfinite(values).any() else math.nan
+
+        cues = {name: nanmean(gather(lambda t, k=name: t.cues[k])) for name in CUE_NAMES}
+        rel = {
+            name: nanmean(gather(lambda t, k=name: t.cues[k] - baseline(t.cues[k])))
+            for name in CUE_NAMES
+        }
+        confidence = gather(lambda t: t.confidence)
         out = {
-            "track": track.id,
+            "tracks": [t.id for t, _ in seen],
             "frames": n,
             "coverage": min(1.0, n / in_frames),
-            "quality": float(track.quality[mask].mean()),
-            "confidence": float(track.confidence[mask].mean()),
+            "quality": float(gather(lambda t: t.quality).mean()),
+            "confidence": float(confidence.mean()),
             "cues": cues,
             "cues_rel": rel,
             "probs": None,
@@ -219,13 +230,12 @@ class FaceTimeline:
             "arousal": None,
             "valence": None,
         }
-        if track.raw_probs is not None:
-            w = track.confidence[mask]
-            w = w / w.sum() if w.sum() > 0 else np.full(n, 1.0 / n)
-            probs = w @ track.raw_probs[mask]
+        if all(t.raw_probs is not None for t, _ in seen):
+            w = confidence / confidence.sum() if confidence.sum() > 0 else np.full(n, 1.0 / n)
+            probs = w @ gather(lambda t: t.raw_probs)
             probs = probs / probs.sum() if probs.sum() > 0 else np.full(len(LABELS), 1 / len(LABELS))
             out["probs"] = {label: float(p) for label, p in zip(LABELS, probs)}
             out["emotion"] = LABELS[int(np.argmax(probs))]
-            out["arousal"] = float(w @ track.raw_arousal[mask])
-            out["valence"] = float(w @ track.raw_valence[mask])
+            out["arousal"] = float(w @ gather(lambda t: t.raw_arousal))
+            out["valence"] = float(w @ gather(lambda t: t.raw_valence))
         return out
