@@ -40,8 +40,9 @@ PROGRESS = gr.Progress()  # gradio's marker default: a handler with it gets a li
 
 # Moves the player to the time the last handler chose (gradio has no seek API of its own).
 SEEK_JS = """(t) => {
-  const m = document.querySelector('#player video, #player audio');
-  if (m && t !== null && t !== undefined && !isNaN(t)) { m.currentTime = Number(t); }
+  if (t === null || t === undefined || isNaN(t)) { return t; }
+  document.querySelectorAll('#player-video video, #player-audio audio')
+    .forEach((m) => { m.currentTime = Number(t); });
   return t;
 }"""
 
@@ -143,7 +144,8 @@ def build_app(
         """Everything the review tab shows for one call."""
         if not call_id:
             empty = _frame([], views.segment_headers(lg))
-            return (None, None, "", empty, _frame([], views.event_headers(lg)),
+            return (gr.Video(value=None, visible=False), gr.Audio(value=None, visible=True), None,
+                    "", empty, _frame([], views.event_headers(lg)),
                     _frame([], views.annotation_headers(lg)), gr.update(choices=[]), {})
         record = store.get_call(call_id)
         result = store.load_result(call_id)
@@ -151,10 +153,15 @@ def build_app(
         names = {label: emotion_name(label, lg) for label in LABELS}
         vtt = export.write_vtt(result, store.derived_dir(call_id) / f"subtitles.{lg}.vtt", notes,
                                label_names=names)
-        player = gr.Video(value=record.media_path, subtitles=str(vtt))
+        if record.has_video:
+            players = (gr.Video(value=record.media_path, subtitles=str(vtt), visible=True),
+                       gr.Audio(value=None, visible=False))
+        else:
+            players = (gr.Video(value=None, visible=False),
+                       gr.Audio(value=record.media_path, subtitles=str(vtt), visible=True))
         speakers = [(export.speaker_name(result, s.id), s.id) for s in result.speakers]
         return (
-            player,
+            *players,
             timeline_figure(result, notes, lang=lg),
             f"**{record.name}** · {record.uploaded_by} · {record.duration_s:.1f} s\n\n"
             + views.summary_text(result, lg),
@@ -197,7 +204,7 @@ def build_app(
         except ValueError as exc:
             raise gr.Error(str(exc)) from None
         shown = review(call_id, lg)
-        return t("msg_annotation_added", lg), shown[0], shown[1], shown[5]
+        return t("msg_annotation_added", lg), *shown[:3], shown[6]
 
     def export_open(call_id, fmt, lg):
         if not call_id:
@@ -300,8 +307,10 @@ def build_app(
             with tr(gr.Tab(t("tab_review", lang), id="review"), "tab_review"):
                 with gr.Row():
                     with gr.Column(scale=2):
-                        player = tr(gr.Video(label=t("player", lang), elem_id="player",
-                                             interactive=False), "player")
+                        video = tr(gr.Video(label=t("player", lang), elem_id="player-video",
+                                            interactive=False, visible=False), "player")
+                        audio = tr(gr.Audio(label=t("player", lang), elem_id="player-audio",
+                                            interactive=False, type="filepath"), "player")
                         summary = gr.Markdown(elem_id="summary")
                     with gr.Column(scale=3):
                         timeline = tr(gr.Plot(label=t("timeline", lang), elem_id="timeline"),
@@ -346,7 +355,7 @@ def build_app(
                     x_btn = tr(gr.Button(t("export", lang)), "export", "value")
                     x_file = tr(gr.File(label=t("download", lang)), "download")
 
-        review_out = [player, timeline, summary, segments, events, notes_table, a_speaker,
+        review_out = [video, audio, timeline, summary, segments, events, notes_table, a_speaker,
                       evidence]
         library_out = [calls, pick]
         options = [roles, n_speakers, fps, language]
@@ -372,7 +381,7 @@ def build_app(
             None, [seek], None, js=SEEK_JS)
         a_add.click(add_annotation,
                     [current, a_kind, a_start, a_end, a_speaker, a_text, a_label, language],
-                    [status, player, timeline, notes_table], api_name="add_annotation")
+                    [status, video, audio, timeline, notes_table], api_name="add_annotation")
         x_btn.click(export_open, [current, x_fmt, language], [x_file], api_name="export")
         combined_btn.click(export_listed, [*filters[:-1], combined_fmt, language],
                            [combined_file], api_name="export_listed")

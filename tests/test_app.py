@@ -92,8 +92,8 @@ def test_sample_end_to_end(served, client, tmp_path):
 
     opened = client.predict(call_id, "en", api_name="/open_call")
     assert opened[0] == call_id
-    assert opened[2] is not None  # the timeline figure
-    segments = opened[4]
+    assert opened[3] is not None  # the timeline figure
+    segments = opened[5]
     assert len(segments["data"]) == len([s for s in result.segments if s.kind == "turn"])
 
     start = result.segments[0].start
