@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+import numpy as np
+
 from .labels import LABELS, NEGATIVE_LABELS
 from .segment import Segment
 
@@ -37,9 +39,9 @@ def _num(x: Any, digits: int = 4) -> Any:
     """JSON-safe number: NaN/inf become None, floats are rounded."""
     if x is None:
         return None
-    if isinstance(x, bool):
-        return x
-    if isinstance(x, (int,)) and not isinstance(x, bool):
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
+    if isinstance(x, (int, np.integer)):
         return int(x)
     try:
         f = float(x)
@@ -179,8 +181,8 @@ class EmotionSegment:
             "arousal": _num(self.arousal),
             "valence": _num(self.valence),
             "confidence": _num(self.confidence),
-            "overlap": self.overlap,
-            "speech": self.speech,
+            "overlap": bool(self.overlap),
+            "speech": bool(self.speech),
             "modalities": _clean(self.modalities),
         }
 
@@ -262,7 +264,7 @@ class FaceFrame:
     def to_dict(self) -> dict:
         return {
             "time": _ms(self.time),
-            "face": self.face,
+            "face": bool(self.face),
             "track": self.track,
             "speaker": self.speaker,
             "cues": _clean(self.cues),
@@ -398,8 +400,8 @@ class AnalysisResult:
                 "arousal": _num(s.arousal),
                 "valence": _num(s.valence),
                 "confidence": _num(s.confidence),
-                "overlap": s.overlap,
-                "speech": s.speech,
+                "overlap": bool(s.overlap),
+                "speech": bool(s.speech),
             }
             for label in LABELS:
                 row[f"p_{label}"] = _num(s.probs.get(label, 0.0))

@@ -21,7 +21,8 @@ EMBED_HOP_S = 0.25  # s between embedded windows
 MERGE_DISTANCE = 0.42  # cosine distance under which clusters merge when the count is estimated
 MIN_CLUSTER_SHARE = 0.07  # clusters with less of the speech than this are folded into others
 MIN_TURN_S = 0.4  # s; shorter speaker runs inside continuous speech are relabelled to a neighbour
-CROSSTALK_DB = 18.0  # dB; a channel quieter than the other by more than this is bleed, not speech
+CROSSTALK_DB = 15.0  # dB; a channel quieter than the other by more than this is bleed, not speech
+CROSSTALK_WINDOW_S = 0.5  # s over which channel levels are compared for bleed
 
 
 @dataclass(frozen=True)
@@ -274,8 +275,15 @@ def channel_turns(
         [_hysteresis(p, threshold, max(0.05, threshold - 0.15)) for p in speech_probs]
     )
     if len(active) > 1:
-        loudest = rms_db.max(axis=0)
-        bleed = active & (rms_db < loudest[None, :] - CROSSTALK_DB)
+        # Compare levels over half a second, not per hop: inside word gaps both channels are
+        # quiet and a hop-level comparison would let the bleed through in fragments.
+        k = max(1, int(CROSSTALK_WINDOW_S / VAD_HOP_S))
+        power = 10 ** (rms_db / 10)
+        kernel = np.ones(k) / k
+        level = 10 * np.log10(
+            np.stack([np.convolve(p, kernel, mode="same") for p in power]) + 1e-10
+        )
+        bleed = active & (level < level.max(axis=0)[None, :] - CROSSTALK_DB)
         active &= ~bleed
     turns: list[tuple[str, Segment]] = []
     for ch, mask in enumerate(active):

@@ -1,0 +1,143 @@
+"""Fusion: per speaker and per segment, combine voice, face and prosody evidence.
+
+Each modality brings what it has (categorical probabilities, arousal, valence) with a confidence
+that already reflects its availability for this segment (how much of the segment the speaker
+talks, whether the face is seen, overlap, input quality). The fused probabilities are a
+confidence-weighted log-linear pool, so a confident modality dominates and an absent one counts
+for nothing; arousal and valence are confidence-weighted means. Nothing is invented: a segment
+with no categorical evidence has no emotion label.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .labels import LABELS
+
+# How much each modality is trusted at equal confidence. Voice leads: it is the modality the
+# product is built around and the one measured best on unseen people; the face model is strong
+# on posed images but calls show faces at odd angles and light.
+MODALITY_PRIOR = {"voice": 1.0, "face": 0.7, "prosody": 0.5}
+MIN_EVIDENCE = 0.05  # total weight under which a segment is reported as without evidence
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One modality's say about one segment."""
+
+    modality: str  # "voice", "face" or "prosody"
+    confidence: float  # [0, 1], availability already folded in
+    probs: np.ndarray | None = None  # [7] in LABELS order, or None (prosody has no categories)
+    arousal: float | None = None
+    valence: float | None = None
+    details: dict | None = None  # raw numbers kept for the reviewer (features, cues, coverage)
+
+    def to_dict(self, weight: float) -> dict:
+        out = {
+            "confidence": round(float(self.confidence), 4),
+            "weight": round(float(weight), 4),
+            "arousal": None if self.arousal is None else round(float(self.arousal), 4),
+            "valence": None if self.valence is None else round(float(self.valence), 4),
+        }
+        if self.probs is not None:
+            out["probs"] = {k: round(float(p), 4) for k, p in zip(LABELS, self.probs)}
+            out["emotion"] = LABELS[int(np.argmax(self.probs))]
+        if self.details:
+            out.update(self.details)
+        return out
+
+
+@dataclass(frozen=True)
+class Fused:
+    probs: np.ndarray | None  # [7] or None without categorical evidence
+    arousal: float | None
+    valence: float | None
+    confidence: float
+    weights: dict[str, float]
+
+    @property
+    def emotion(self) -> str | None:
+        return None if self.probs is None else LABELS[int(np.argmax(self.probs))]
+
+
+def fuse(evidence: list[Evidence]) -> Fused:
+    """Combine one segment's evidence (any subset of modalities, possibly none)."""
+    weights = {e.modality: MODALITY_PRIOR.get(e.modality, 0.5) * e.confidence for e in evidence}
+    cat = [e for e in evidence if e.probs is not None and weights[e.modality] > 0]
+    probs = None
+    if cat and sum(weights[e.modality] for e in cat) >= MIN_EVIDENCE:
+        w = np.array([weights[e.modality] for e in cat])
+        w = w / w.sum()
+        logp = sum(wi * np.log(np.clip(e.probs, 1e-6, 1.0)) for wi, e in zip(w, cat))
+        probs = np.exp(logp - logp.max())
+        probs = probs / probs.sum()
+    arousal = _weighted([(e.arousal, weights[e.modality]) for e in evidence])
+    valence = _weighted(
+        [(e.valence, weights[e.modality]) for e in evidence if e.modality != "prosody"]
+    )
+    total = sum(weights.values())
+    if total < MIN_EVIDENCE:
+        confidence = 0.0
+    else:
+        # Mean confidence of what spoke, raised when modalities agree on the label.
+        mean_conf = sum(weights[e.modality] * e.confidence for e in evidence) / total
+        agree = 1.0
+        if probs is not None and len(cat) > 1:
+            top = int(np.argmax(probs))
+            agree = float(np.mean([np.argmax(e.probs) == top for e in cat]))
+        confidence = float(np.clip(mean_conf * (0.75 + 0.25 * agree), 0.0, 1.0))
+    return Fused(probs, arousal, valence, confidence, weights)
+
+
+def _weighted(pairs: list[tuple[float | None, float]]) -> float | None:
+    pairs = [(v, w) for v, w in pairs if v is not None and np.isfinite(v) and w > 0]
+    if not pairs or sum(w for _, w in pairs) < MIN_EVIDENCE:
+        return None
+    return float(np.clip(sum(v * w for v, w in pairs) / sum(w for _, w in pairs), -1.0, 1.0))
+
+
+def smooth_series(
+    times: np.ndarray,
+    probs: np.ndarray,
+    values: np.ndarray,
+    confidence: np.ndarray,
+    *,
+    half_life_s: float,
+    edge: float = 0.35,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Edge-preserving smoothing of one speaker's grid (a bilateral filter in time).
+
+    times [N] s; probs [N, 7] (NaN rows: no evidence); values [N, V] (arousal, valence; NaN
+    allowed); confidence [N]. Neighbours count by temporal closeness (half-life ``half_life_s``),
+    by their confidence, and by similarity to the window being smoothed (total-variation
+    distance of probabilities scaled by ``edge``), so a blip is absorbed while a sustained change
+    keeps its step. Returns smoothed (probs, values).
+    """
+    n = len(times)
+    if n == 0 or half_life_s <= 0:
+        return probs, values
+    reach = int(np.ceil(3 * half_life_s / max(np.median(np.diff(times)) if n > 1 else 1.0, 1e-3)))
+    has_p = np.isfinite(probs).all(axis=1)
+    out_p = probs.copy()
+    out_v = values.copy()
+    for i in range(n):
+        lo, hi = max(0, i - reach), min(n, i + reach + 1)
+        dt = np.abs(times[lo:hi] - times[i])
+        w = 0.5 ** (dt / half_life_s) * np.clip(confidence[lo:hi], 1e-3, 1.0)
+        if has_p[i]:
+            tv = 0.5 * np.nansum(np.abs(probs[lo:hi] - probs[i]), axis=1)
+            w = w * np.exp(-tv / edge)
+            ok = has_p[lo:hi]
+            if ok.any():
+                p = (w[ok, None] * probs[lo:hi][ok]).sum(axis=0)
+                out_p[i] = p / p.sum()
+        for k in range(values.shape[1]):
+            if not np.isfinite(values[i, k]):
+                continue
+            col = values[lo:hi, k]
+            ok = np.isfinite(col)
+            wv = w[ok] * np.exp(-np.abs(col[ok] - values[i, k]) / (2 * edge))
+            out_v[i, k] = float((wv * col[ok]).sum() / wv.sum())
+    return out_p, out_v
