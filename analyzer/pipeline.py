@@ -28,7 +28,9 @@ from .segment import Segment
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, int, int], None]  # (step, done, total)
+# progress(step, done, total): after each stage, step is the stage name and done/total count
+# stages (see STEPS); while faces are analysed, step is "video frames" and done/total count frames.
+Progress = Callable[[str, int, int], None]
 
 DEFAULT_MODELS = {"ser": "ser-whisper-tiny-head", "fer": "fer-resnet-ferplus"}
 SER_PIECE_S = 3.0  # s; speech is scored in pieces of about this length, once, then pooled
@@ -204,7 +206,7 @@ class Analyzer:
             total = int(duration * cfg.fps) + 1
 
             def face_progress(step: str, done: int, total_frames: int) -> None:
-                report("faces", done, total_frames)
+                report("video frames", done, total_frames)
 
             timeline = face.analyze(
                 iter_video_frames(path, fps=cfg.fps, max_side=cfg.max_video_side),

@@ -1,0 +1,40 @@
+# Two commands do everything: `make run` (install, then open the review app on the sample)
+# and `make test` (install, then the whole test suite).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export GRADIO_ANALYTICS_ENABLED := False
+export HF_HUB_OFFLINE := 1
+export HF_HUB_DISABLE_TELEMETRY := 1
+
+.PHONY: install run test lint analyze-sample lock clean
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# --no-deps: the lock lists every package at an exact version (torch is the local CPU build)
+	$(PY) -m pip install -q --no-deps -r requirements.lock
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(PY) app.py
+
+analyze-sample: install
+	$(VENV)/bin/emotrace analyze assets/sample_call.wav assets/sample_video_call.mp4 --out out/
+
+test: install
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check analyzer tests benchmarks app.py
+
+lock:
+	$(PY) -m pip freeze --exclude-editable | grep -iv '^emotrace' > requirements.lock.new
+	mv requirements.lock.new requirements.lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache
