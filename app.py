@@ -33,8 +33,11 @@ from analyzer.store import ANNOTATION_KINDS, CallFilter, Store, StoreError
 log = logging.getLogger("emotrace.app")
 ASSETS = Path(__file__).resolve().parent / "assets"
 SAMPLES = (ASSETS / "sample_call.wav", ASSETS / "sample_video_call.mp4")
-ROLE_CHOICES = {"auto": None, "agent_customer": ("agent", "customer"),
-                "customer_agent": ("customer", "agent")}
+ROLE_CHOICES = {
+    "auto": None,
+    "agent_customer": ("agent", "customer"),
+    "customer_agent": ("customer", "agent"),
+}
 EXPORT_FORMATS = export.FORMATS
 PROGRESS = gr.Progress()  # gradio's marker default: a handler with it gets a live progress bar
 
@@ -109,12 +112,10 @@ def build_app(
         lines = ([t("msg_analyzed", lg, names=", ".join(done))] if done else []) + failed
         return "\n\n".join(lines), last_id
 
-    def analyze_files(files, roles, n_speakers, fps, lg, request: gr.Request,
-                      progress=PROGRESS):
+    def analyze_files(files, roles, n_speakers, fps, lg, request: gr.Request, progress=PROGRESS):
         return analyze_paths(files, roles, n_speakers, fps, lg, request, progress)
 
-    def analyze_sample(sample, roles, n_speakers, fps, lg, request: gr.Request,
-                       progress=PROGRESS):
+    def analyze_sample(sample, roles, n_speakers, fps, lg, request: gr.Request, progress=PROGRESS):
         path = Path(sample) if sample else None
         if path is None or not path.exists():
             raise gr.Error(t("msg_no_sample", lg, path=str(path)))
@@ -123,10 +124,13 @@ def build_app(
     def search(text, date_from, date_to, min_d, max_d, role, min_neg, event_kind, lg):
         try:
             f = CallFilter(
-                text=text or None, date_from=date_from or None, date_to=date_to or None,
+                text=text or None,
+                date_from=date_from or None,
+                date_to=date_to or None,
                 min_duration_s=views.parse_optional_float(min_d),
                 max_duration_s=views.parse_optional_float(max_d),
-                role=role or None, min_negative=views.parse_optional_float(min_neg),
+                role=role or None,
+                min_negative=views.parse_optional_float(min_neg),
                 event_kind=None if event_kind in (None, "", "all") else event_kind,
             )
         except ValueError:
@@ -144,21 +148,34 @@ def build_app(
         """Everything the review tab shows for one call."""
         if not call_id:
             empty = _frame([], views.segment_headers(lg))
-            return (gr.Video(value=None, visible=False), gr.Audio(value=None, visible=True), None,
-                    "", empty, _frame([], views.event_headers(lg)),
-                    _frame([], views.annotation_headers(lg)), gr.update(choices=[]), {})
+            return (
+                gr.Video(value=None, visible=False),
+                gr.Audio(value=None, visible=True),
+                None,
+                "",
+                empty,
+                _frame([], views.event_headers(lg)),
+                _frame([], views.annotation_headers(lg)),
+                gr.update(choices=[]),
+                {},
+            )
         record = store.get_call(call_id)
         result = store.load_result(call_id)
         notes = store.list_annotations(call_id)
         names = {label: emotion_name(label, lg) for label in LABELS}
-        vtt = export.write_vtt(result, store.derived_dir(call_id) / f"subtitles.{lg}.vtt", notes,
-                               label_names=names)
+        vtt = export.write_vtt(
+            result, store.derived_dir(call_id) / f"subtitles.{lg}.vtt", notes, label_names=names
+        )
         if record.has_video:
-            players = (gr.Video(value=record.media_path, subtitles=str(vtt), visible=True),
-                       gr.Audio(value=None, visible=False))
+            players = (
+                gr.Video(value=record.media_path, subtitles=str(vtt), visible=True),
+                gr.Audio(value=None, visible=False),
+            )
         else:
-            players = (gr.Video(value=None, visible=False),
-                       gr.Audio(value=record.media_path, subtitles=str(vtt), visible=True))
+            players = (
+                gr.Video(value=None, visible=False),
+                gr.Audio(value=record.media_path, subtitles=str(vtt), visible=True),
+            )
         speakers = [(export.speaker_name(result, s.id), s.id) for s in result.speakers]
         return (
             *players,
@@ -191,15 +208,19 @@ def build_app(
         row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
         return events[row].start if 0 <= row < len(events) else None
 
-    def add_annotation(call_id, kind, start, end, speaker, text, label, lg,
-                       request: gr.Request):
+    def add_annotation(call_id, kind, start, end, speaker, text, label, lg, request: gr.Request):
         if not call_id:
             raise gr.Error(t("msg_no_call", lg))
         try:
             store.add_annotation(
-                call_id, author=user_of(request), kind=kind, text=text or "",
-                start=views.parse_optional_float(start), end=views.parse_optional_float(end),
-                speaker=speaker or None, corrected_label=label or None,
+                call_id,
+                author=user_of(request),
+                kind=kind,
+                text=text or "",
+                start=views.parse_optional_float(start),
+                end=views.parse_optional_float(end),
+                speaker=speaker or None,
+                corrected_label=label or None,
             )
         except ValueError as exc:
             raise gr.Error(str(exc)) from None
@@ -211,9 +232,15 @@ def build_app(
             raise gr.Error(t("msg_no_call", lg))
         record = store.get_call(call_id)
         path = store.derived_dir(call_id) / (Path(record.name).stem + export.SUFFIXES[fmt])
-        return str(export.export_call(store.load_result(call_id), fmt, path,
-                                      store.list_annotations(call_id),
-                                      media_path=record.media_path))
+        return str(
+            export.export_call(
+                store.load_result(call_id),
+                fmt,
+                path,
+                store.list_annotations(call_id),
+                media_path=record.media_path,
+            )
+        )
 
     def export_listed(*args):
         fmt, lg = args[-2], args[-1]
@@ -243,34 +270,62 @@ def build_app(
         with gr.Row():
             tr(gr.Markdown(t("title", lang)), "title", "value")
             language = gr.Radio(
-                [(name, code) for code, name in LANGUAGES.items()], value=lang,
-                label=t("language", lang), elem_id="language", scale=0, min_width=240,
+                [(name, code) for code, name in LANGUAGES.items()],
+                value=lang,
+                label=t("language", lang),
+                elem_id="language",
+                scale=0,
+                min_width=240,
             )
         tr(gr.Markdown(t("intro", lang)), "intro", "value")
         if dev_login:
             tr(gr.Markdown(t("dev_login", lang)), "dev_login", "value")
         with gr.Tabs(selected="analyze") as tabs:
             with tr(gr.Tab(t("tab_analyze", lang), id="analyze"), "tab_analyze"):
-                files = tr(gr.File(label=t("files", lang), file_count="multiple",
-                                   type="filepath"), "files")
+                files = tr(
+                    gr.File(label=t("files", lang), file_count="multiple", type="filepath"), "files"
+                )
                 with gr.Row():
-                    roles = gr.Dropdown(choices(["auto", "agent_customer", "customer_agent"],
-                                                "roles_")(lang), value="auto",
-                                        label=t("roles", lang))
-                    texts.append((roles, lambda lg: {"label": t("roles", lg), "choices": choices(
-                        ["auto", "agent_customer", "customer_agent"], "roles_")(lg)}))
-                    n_speakers = tr(gr.Number(0, precision=0, minimum=0, maximum=8,
-                                              label=t("num_speakers", lang)), "num_speakers")
-                    fps = tr(gr.Slider(1, 15, value=base_config.fps, step=1,
-                                       label=t("fps", lang)), "fps")
+                    roles = gr.Dropdown(
+                        choices(["auto", "agent_customer", "customer_agent"], "roles_")(lang),
+                        value="auto",
+                        label=t("roles", lang),
+                    )
+                    texts.append(
+                        (
+                            roles,
+                            lambda lg: {
+                                "label": t("roles", lg),
+                                "choices": choices(
+                                    ["auto", "agent_customer", "customer_agent"], "roles_"
+                                )(lg),
+                            },
+                        )
+                    )
+                    n_speakers = tr(
+                        gr.Number(
+                            0, precision=0, minimum=0, maximum=8, label=t("num_speakers", lang)
+                        ),
+                        "num_speakers",
+                    )
+                    fps = tr(
+                        gr.Slider(1, 15, value=base_config.fps, step=1, label=t("fps", lang)), "fps"
+                    )
                 with gr.Row():
-                    analyze_btn = tr(gr.Button(t("analyze", lang), variant="primary",
-                                               elem_id="analyze"), "analyze", "value")
-                    sample = gr.Dropdown([(p.name, str(p)) for p in samples],
-                                         value=str(samples[0]) if samples else None,
-                                         show_label=False, container=False)
-                    sample_btn = tr(gr.Button(t("sample", lang), elem_id="analyze-sample"),
-                                    "sample", "value")
+                    analyze_btn = tr(
+                        gr.Button(t("analyze", lang), variant="primary", elem_id="analyze"),
+                        "analyze",
+                        "value",
+                    )
+                    sample = gr.Dropdown(
+                        [(p.name, str(p)) for p in samples],
+                        value=str(samples[0]) if samples else None,
+                        show_label=False,
+                        container=False,
+                    )
+                    sample_btn = tr(
+                        gr.Button(t("sample", lang), elem_id="analyze-sample"), "sample", "value"
+                    )
                 status = tr(gr.Markdown(elem_id="status"), "status")
             with tr(gr.Tab(t("tab_library", lang), id="library"), "tab_library"):
                 with gr.Row():
@@ -283,110 +338,208 @@ def build_app(
                     f_max = tr(gr.Textbox(label=t("max_duration", lang)), "max_duration")
                     f_neg = tr(gr.Textbox(label=t("min_negative", lang)), "min_negative")
                     kinds = ["all", "any", *EVENT_KINDS]
-                    f_event = gr.Dropdown(_event_choices(kinds, lang), value="all",
-                                          label=t("event_kind", lang))
-                    texts.append((f_event, lambda lg: {"label": t("event_kind", lg),
-                                                       "choices": _event_choices(kinds, lg)}))
+                    f_event = gr.Dropdown(
+                        _event_choices(kinds, lang), value="all", label=t("event_kind", lang)
+                    )
+                    texts.append(
+                        (
+                            f_event,
+                            lambda lg: {
+                                "label": t("event_kind", lg),
+                                "choices": _event_choices(kinds, lg),
+                            },
+                        )
+                    )
                 filters = [f_text, f_from, f_to, f_min, f_max, f_role, f_neg, f_event, language]
                 refresh = tr(gr.Button(t("refresh", lang)), "refresh", "value")
-                calls = tr(gr.Dataframe(_frame([], views.call_headers(lang)), interactive=False,
-                                        label=t("calls", lang), elem_id="calls"), "calls")
+                calls = tr(
+                    gr.Dataframe(
+                        _frame([], views.call_headers(lang)),
+                        interactive=False,
+                        label=t("calls", lang),
+                        elem_id="calls",
+                    ),
+                    "calls",
+                )
                 with gr.Row():
-                    pick = tr(gr.Dropdown([], label=t("call", lang), elem_id="pick",
-                                          allow_custom_value=True), "call")
+                    pick = tr(
+                        gr.Dropdown(
+                            [], label=t("call", lang), elem_id="pick", allow_custom_value=True
+                        ),
+                        "call",
+                    )
                     open_btn = tr(gr.Button(t("open", lang), variant="primary"), "open", "value")
-                    delete_btn = tr(gr.Button(t("delete", lang), variant="stop"), "delete",
-                                    "value")
+                    delete_btn = tr(gr.Button(t("delete", lang), variant="stop"), "delete", "value")
                 with gr.Row():
-                    combined_fmt = tr(gr.Radio(["csv", "parquet"], value="csv",
-                                               label=t("combined_format", lang)),
-                                      "combined_format")
-                    combined_btn = tr(gr.Button(t("combined_export", lang)), "combined_export",
-                                      "value")
+                    combined_fmt = tr(
+                        gr.Radio(["csv", "parquet"], value="csv", label=t("combined_format", lang)),
+                        "combined_format",
+                    )
+                    combined_btn = tr(
+                        gr.Button(t("combined_export", lang)), "combined_export", "value"
+                    )
                     combined_file = tr(gr.File(label=t("download", lang)), "download")
             with tr(gr.Tab(t("tab_review", lang), id="review"), "tab_review"):
                 with gr.Row():
                     with gr.Column(scale=2):
-                        video = tr(gr.Video(label=t("player", lang), elem_id="player-video",
-                                            interactive=False, visible=False), "player")
-                        audio = tr(gr.Audio(label=t("player", lang), elem_id="player-audio",
-                                            interactive=False, type="filepath"), "player")
+                        video = tr(
+                            gr.Video(
+                                label=t("player", lang),
+                                elem_id="player-video",
+                                interactive=False,
+                                visible=False,
+                            ),
+                            "player",
+                        )
+                        audio = tr(
+                            gr.Audio(
+                                label=t("player", lang),
+                                elem_id="player-audio",
+                                interactive=False,
+                                type="filepath",
+                            ),
+                            "player",
+                        )
                         summary = gr.Markdown(elem_id="summary")
                     with gr.Column(scale=3):
-                        timeline = tr(gr.Plot(label=t("timeline", lang), elem_id="timeline"),
-                                      "timeline")
-                events = tr(gr.Dataframe(_frame([], views.event_headers(lang)),
-                                         interactive=False, label=t("events", lang),
-                                         elem_id="events"), "events")
+                        timeline = tr(
+                            gr.Plot(label=t("timeline", lang), elem_id="timeline"), "timeline"
+                        )
+                events = tr(
+                    gr.Dataframe(
+                        _frame([], views.event_headers(lang)),
+                        interactive=False,
+                        label=t("events", lang),
+                        elem_id="events",
+                    ),
+                    "events",
+                )
                 with gr.Row():
                     with gr.Column(scale=3):
-                        segments = tr(gr.Dataframe(_frame([], views.segment_headers(lang)),
-                                                   interactive=False, label=t("segments", lang),
-                                                   elem_id="segments", max_height=320),
-                                      "segments")
+                        segments = tr(
+                            gr.Dataframe(
+                                _frame([], views.segment_headers(lang)),
+                                interactive=False,
+                                label=t("segments", lang),
+                                elem_id="segments",
+                                max_height=320,
+                            ),
+                            "segments",
+                        )
                     with gr.Column(scale=2):
-                        evidence = tr(gr.JSON(label=t("evidence", lang), elem_id="evidence"),
-                                      "evidence")
-                notes_table = tr(gr.Dataframe(_frame([], views.annotation_headers(lang)),
-                                              interactive=False, label=t("annotations", lang),
-                                              elem_id="annotations"), "annotations")
+                        evidence = tr(
+                            gr.JSON(label=t("evidence", lang), elem_id="evidence"), "evidence"
+                        )
+                notes_table = tr(
+                    gr.Dataframe(
+                        _frame([], views.annotation_headers(lang)),
+                        interactive=False,
+                        label=t("annotations", lang),
+                        elem_id="annotations",
+                    ),
+                    "annotations",
+                )
                 with gr.Row():
-                    a_kind = gr.Dropdown(choices(ANNOTATION_KINDS, "kind_")(lang), value="note",
-                                         label=t("ann_kind", lang))
-                    texts.append((a_kind, lambda lg: {"label": t("ann_kind", lg),
-                                                      "choices": choices(ANNOTATION_KINDS,
-                                                                         "kind_")(lg)}))
+                    a_kind = gr.Dropdown(
+                        choices(ANNOTATION_KINDS, "kind_")(lang),
+                        value="note",
+                        label=t("ann_kind", lang),
+                    )
+                    texts.append(
+                        (
+                            a_kind,
+                            lambda lg: {
+                                "label": t("ann_kind", lg),
+                                "choices": choices(ANNOTATION_KINDS, "kind_")(lg),
+                            },
+                        )
+                    )
                     a_start = tr(gr.Textbox(label=t("ann_start", lang)), "ann_start")
                     a_end = tr(gr.Textbox(label=t("ann_end", lang)), "ann_end")
-                    a_speaker = tr(gr.Dropdown([], label=t("ann_speaker", lang),
-                                               allow_custom_value=True), "ann_speaker")
-                    a_label = gr.Dropdown([("", "")] + [(emotion_name(x, lang), x) for x in LABELS],
-                                          value="", label=t("ann_label", lang))
-                    texts.append((a_label, lambda lg: {
-                        "label": t("ann_label", lg),
-                        "choices": [("", "")] + [(emotion_name(x, lg), x) for x in LABELS]}))
+                    a_speaker = tr(
+                        gr.Dropdown([], label=t("ann_speaker", lang), allow_custom_value=True),
+                        "ann_speaker",
+                    )
+                    a_label = gr.Dropdown(
+                        [("", "")] + [(emotion_name(x, lang), x) for x in LABELS],
+                        value="",
+                        label=t("ann_label", lang),
+                    )
+                    texts.append(
+                        (
+                            a_label,
+                            lambda lg: {
+                                "label": t("ann_label", lg),
+                                "choices": [("", "")] + [(emotion_name(x, lg), x) for x in LABELS],
+                            },
+                        )
+                    )
                 with gr.Row():
                     a_text = tr(gr.Textbox(label=t("ann_text", lang), scale=3), "ann_text")
-                    a_add = tr(gr.Button(t("ann_add", lang), variant="primary"), "ann_add",
-                               "value")
+                    a_add = tr(gr.Button(t("ann_add", lang), variant="primary"), "ann_add", "value")
                 with gr.Row():
-                    x_fmt = tr(gr.Dropdown(list(EXPORT_FORMATS), value="json",
-                                           label=t("export_format", lang)), "export_format")
+                    x_fmt = tr(
+                        gr.Dropdown(
+                            list(EXPORT_FORMATS), value="json", label=t("export_format", lang)
+                        ),
+                        "export_format",
+                    )
                     x_btn = tr(gr.Button(t("export", lang)), "export", "value")
                     x_file = tr(gr.File(label=t("download", lang)), "download")
 
-        review_out = [video, audio, timeline, summary, segments, events, notes_table, a_speaker,
-                      evidence]
+        review_out = [
+            video,
+            audio,
+            timeline,
+            summary,
+            segments,
+            events,
+            notes_table,
+            a_speaker,
+            evidence,
+        ]
         library_out = [calls, pick]
         options = [roles, n_speakers, fps, language]
 
         # ---- wiring ---------------------------------------------------------------------------
-        for trigger, fn, first in ((analyze_btn, analyze_files, files),
-                                   (sample_btn, analyze_sample, sample)):
+        for trigger, fn, first in (
+            (analyze_btn, analyze_files, files),
+            (sample_btn, analyze_sample, sample),
+        ):
             api = "analyze" if fn is analyze_files else "analyze_sample"
             trigger.click(fn, [first, *options], [status, current], api_name=api).success(
                 list_library, filters, library_out, api_name=False
-            ).then(open_call, [current, language], [current, *review_out, tabs],
-                   api_name=False)
+            ).then(open_call, [current, language], [current, *review_out, tabs], api_name=False)
         refresh.click(list_library, filters, library_out, api_name="list_calls")
         demo.load(list_library, filters, library_out, api_name=False)
-        open_btn.click(open_call, [pick, language], [current, *review_out, tabs],
-                       api_name="open_call")
-        delete_btn.click(delete_call, [pick, language], [status, current, *review_out],
-                         api_name="delete_call").then(list_library, filters, library_out,
-                                                      api_name=False)
+        open_btn.click(
+            open_call, [pick, language], [current, *review_out, tabs], api_name="open_call"
+        )
+        delete_btn.click(
+            delete_call, [pick, language], [status, current, *review_out], api_name="delete_call"
+        ).then(list_library, filters, library_out, api_name=False)
         segments.select(select_segment, [current], [seek, evidence], api_name=False).then(
-            None, [seek], None, js=SEEK_JS)
+            None, [seek], None, js=SEEK_JS
+        )
         events.select(select_event, [current], [seek], api_name=False).then(
-            None, [seek], None, js=SEEK_JS)
-        a_add.click(add_annotation,
-                    [current, a_kind, a_start, a_end, a_speaker, a_text, a_label, language],
-                    [status, video, audio, timeline, notes_table], api_name="add_annotation")
+            None, [seek], None, js=SEEK_JS
+        )
+        a_add.click(
+            add_annotation,
+            [current, a_kind, a_start, a_end, a_speaker, a_text, a_label, language],
+            [status, video, audio, timeline, notes_table],
+            api_name="add_annotation",
+        )
         x_btn.click(export_open, [current, x_fmt, language], [x_file], api_name="export")
-        combined_btn.click(export_listed, [*filters[:-1], combined_fmt, language],
-                           [combined_file], api_name="export_listed")
-        language.change(switch_language, [language, current],
-                        [c for c, _ in texts] + review_out, api_name=False)
+        combined_btn.click(
+            export_listed,
+            [*filters[:-1], combined_fmt, language],
+            [combined_file],
+            api_name="export_listed",
+        )
+        language.change(
+            switch_language, [language, current], [c for c, _ in texts] + review_out, api_name=False
+        )
     return demo
 
 
@@ -395,8 +548,16 @@ def _event_choices(kinds, lg):
     return [(names.get(k, k), k) for k in kinds]
 
 
-def launch(demo: gr.Blocks, store: Store, users: Users | None, *, host: str | None = None,
-           port: int | None = None, limits: views.UploadLimits | None = None, **kwargs):
+def launch(
+    demo: gr.Blocks,
+    store: Store,
+    users: Users | None,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    limits: views.UploadLimits | None = None,
+    **kwargs,
+):
     """Start the server (127.0.0.1 unless ``EMOTRACE_HOST`` says otherwise); returns its URL."""
     limits = limits or views.UploadLimits()
     host = host or os.environ.get("EMOTRACE_HOST", "127.0.0.1")

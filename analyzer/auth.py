@@ -114,7 +114,9 @@ def load_users(
     log.warning(
         "no users configured: using the development login %s/%s; set %s or write "
         "users.toml in the data folder before anyone else can reach this app",
-        DEV_USER, DEV_PASSWORD, ENV_VAR,
+        DEV_USER,
+        DEV_PASSWORD,
+        ENV_VAR,
     )
     return Users({DEV_USER: hash_password(DEV_PASSWORD)}, "development default")
 

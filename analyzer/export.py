@@ -22,8 +22,12 @@ from .result import AnalysisResult, write_atomic
 
 FORMATS = ("json", "csv", "parquet", "eaf", "textgrid", "vtt")
 SUFFIXES = {
-    "json": ".json", "csv": ".csv", "parquet": ".parquet",
-    "eaf": ".eaf", "textgrid": ".TextGrid", "vtt": ".vtt",
+    "json": ".json",
+    "csv": ".csv",
+    "parquet": ".parquet",
+    "eaf": ".eaf",
+    "textgrid": ".TextGrid",
+    "vtt": ".vtt",
 }
 ANNOTATION_TIER = "annotations"
 POINT_S = 0.5  # seconds given to a point annotation in formats that need intervals
@@ -41,7 +45,9 @@ def speaker_name(result: AnalysisResult, speaker_id: str | None) -> str:
 
 
 def speaker_turns(result: AnalysisResult) -> dict[str, list[tuple[float, float, str]]]:
-    """Per speaker, the non-overlapping (start, end, emotion) of its speech turns, in order.
+    """Per speaker, the non-overlapping (start, end, label) of its speech turns, in order.
+
+    The label is the fused emotion, or the arousal when no emotion model was available.
 
     Falls back to the fixed-grid windows for a speaker that has no turn segments.
     """
@@ -54,10 +60,19 @@ def speaker_turns(result: AnalysisResult) -> dict[str, list[tuple[float, float, 
         for s in sorted(segs, key=lambda s: (s.start, s.end)):
             start, end = max(round(s.start, 3), last_end), round(s.end, 3)
             if end - start >= MIN_INTERVAL_S:
-                rows.append((start, end, s.emotion))
+                rows.append((start, end, turn_label(s)))
                 last_end = end
         out[spk.id] = rows
     return out
+
+
+def turn_label(segment) -> str:
+    """The emotion label of a segment; its arousal when no emotion model gave a label."""
+    if segment.emotion:
+        return segment.emotion
+    if segment.arousal is not None:
+        return f"arousal {segment.arousal:+.2f}"
+    return ""
 
 
 def annotation_text(a: Any) -> str:
@@ -226,7 +241,9 @@ def export_call(
 # ---- several calls ------------------------------------------------------------------------------
 
 
-def combined_frame(items: Iterable[tuple[Any, AnalysisResult, Sequence[Any]]], what: str = "segments"):
+def combined_frame(
+    items: Iterable[tuple[Any, AnalysisResult, Sequence[Any]]], what: str = "segments"
+):
     """One table for many calls: ``what`` rows of each result, prefixed by call columns.
 
     ``items`` yields (call record, result, annotations), e.g. from :meth:`Store.results`;

@@ -11,12 +11,22 @@ DEFAULT_LANGUAGE = "en"
 
 EMOTION_NAMES = {
     "en": {
-        "neutral": "neutral", "happy": "happy", "sad": "sad", "angry": "angry",
-        "fearful": "fearful", "disgust": "disgust", "surprised": "surprised",
+        "neutral": "neutral",
+        "happy": "happy",
+        "sad": "sad",
+        "angry": "angry",
+        "fearful": "fearful",
+        "disgust": "disgust",
+        "surprised": "surprised",
     },
     "zh": {
-        "neutral": "中性", "happy": "高兴", "sad": "悲伤", "angry": "愤怒",
-        "fearful": "恐惧", "disgust": "厌恶", "surprised": "惊讶",
+        "neutral": "中性",
+        "happy": "高兴",
+        "sad": "悲伤",
+        "angry": "愤怒",
+        "fearful": "恐惧",
+        "disgust": "厌恶",
+        "surprised": "惊讶",
     },
 }
 
@@ -99,7 +109,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "msg_failed": "Not analyzed: {error}",
         "msg_no_files": "Choose one or more audio or video files first.",
         "msg_too_big": "{name}: file is {size_mb:.0f} MB, the limit is {limit_mb:.0f} MB",
-        "msg_too_long": "{name}: the recording lasts {minutes:.1f} min, the limit is {limit:.0f} min",
+        "msg_too_long": "{name}: the recording lasts {minutes:.1f} min, "
+        "the limit is {limit:.0f} min",
         "msg_no_audio": "{name}: has no audio track to analyze",
         "msg_no_sample": "The bundled sample is missing: {path}",
         "msg_no_call": "Open a call first (Call library tab).",
@@ -110,6 +121,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "lane_events": "events",
         "lane_annotations": "annotations",
         "arousal": "arousal",
+        "unknown": "no emotion label",
         "valence": "valence",
         "time_s": "time (s)",
         "summary_line": "{who}: {top} ({share:.0%}); trend: {trend}",
@@ -204,6 +216,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "lane_events": "事件",
         "lane_annotations": "标注",
         "arousal": "唤醒度",
+        "unknown": "无情绪标签",
         "valence": "效价",
         "time_s": "时间（秒）",
         "summary_line": "{who}：{top}（{share:.0%}）；趋势：{trend}",

@@ -25,13 +25,12 @@ EMOTION_COLORS = {
     "surprised": "#ff8c00",
 }
 SPEAKER_DASH = ("solid", "dash", "dot", "dashdot")
+UNKNOWN_COLOR = "#c7ccd6"  # turns without an emotion label
 EVENT_COLOR = "#444444"
 ANNOTATION_COLOR = "#00838f"
 
 
-def timeline_figure(
-    result: AnalysisResult, annotations: Sequence[Any] = (), *, lang: str = "en"
-):
+def timeline_figure(result: AnalysisResult, annotations: Sequence[Any] = (), *, lang: str = "en"):
     """The review timeline of ``result`` with ``annotations`` marked; a plotly Figure."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -43,25 +42,30 @@ def timeline_figure(
     ev_lane, ann_lane = t("lane_events", lang), t("lane_annotations", lang)
 
     # Lanes: one bar per turn, one trace per emotion so that the legend names the colours.
-    for label in LABELS:
+    # A turn without a label (no emotion model installed) is drawn as an unlabelled bar.
+    for label in (*LABELS, None):
         segs = [s for s in result.segments if s.kind == "turn" and s.emotion == label]
         if not segs:
             continue
+        name = emotion_name(label, lang) if label else t("unknown", lang)
         fig.add_trace(
             go.Bar(
                 orientation="h",
                 y=[lanes.get(s.speaker, s.speaker) for s in segs],
                 x=[max(s.end - s.start, 0.01) for s in segs],
                 base=[s.start for s in segs],
-                marker_color=EMOTION_COLORS.get(label, "#777777"),
-                name=emotion_name(label, lang),
+                marker_color=EMOTION_COLORS.get(label, UNKNOWN_COLOR),
+                name=name,
                 legendgroup="emotion",
-                customdata=[[s.start, s.end, s.confidence] for s in segs],
+                customdata=[[s.start, s.end, s.confidence, s.arousal] for s in segs],
                 hovertemplate="%{customdata[0]:.1f}–%{customdata[1]:.1f} s, "
-                + emotion_name(label, lang)
-                + " (%{customdata[2]:.2f})<extra>%{y}</extra>",
+                + name
+                + " (%{customdata[2]:.2f}), "
+                + t("arousal", lang)
+                + " %{customdata[3]:.2f}<extra>%{y}</extra>",
             ),
-            row=1, col=1,
+            row=1,
+            col=1,
         )
     if result.events:
         fig.add_trace(
@@ -74,7 +78,8 @@ def timeline_figure(
                 hovertemplate="%{x:.1f} s: %{text}<extra></extra>",
                 name=ev_lane,
             ),
-            row=1, col=1,
+            row=1,
+            col=1,
         )
         for e in result.events:
             fig.add_vline(x=e.start, line_dash="dot", line_color=EVENT_COLOR, opacity=0.5)
@@ -90,7 +95,8 @@ def timeline_figure(
                 hovertemplate="%{x:.1f} s: %{text}<extra></extra>",
                 name=ann_lane,
             ),
-            row=1, col=1,
+            row=1,
+            col=1,
         )
 
     # Curves: arousal (solid markers) and valence per speaker on the fixed grid.
@@ -114,7 +120,8 @@ def timeline_figure(
                     legendgroup=key,
                     hovertemplate="%{x:.1f} s: %{y:.2f}<extra>" + t(key, lang) + "</extra>",
                 ),
-                row=2, col=1,
+                row=2,
+                col=1,
             )
 
     order = [ann_lane, ev_lane] + list(reversed(list(lanes.values())))

@@ -56,7 +56,8 @@ def _now() -> str:
 
 def _migrate_1(conn: Connection) -> None:
     """The first schema: calls and annotations."""
-    conn.execute(text("""
+    conn.execute(
+        text("""
         CREATE TABLE calls (
             id TEXT PRIMARY KEY,
             name TEXT NOT NULL,
@@ -68,8 +69,10 @@ def _migrate_1(conn: Connection) -> None:
             roles TEXT NOT NULL,
             negative_share REAL NOT NULL,
             n_events INTEGER NOT NULL
-        )"""))
-    conn.execute(text("""
+        )""")
+    )
+    conn.execute(
+        text("""
         CREATE TABLE annotations (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             call_id TEXT NOT NULL REFERENCES calls(id) ON DELETE CASCADE,
@@ -81,7 +84,8 @@ def _migrate_1(conn: Connection) -> None:
             kind TEXT NOT NULL,
             text TEXT NOT NULL DEFAULT '',
             corrected_label TEXT
-        )"""))
+        )""")
+    )
     conn.execute(text("CREATE INDEX ix_annotations_call ON annotations(call_id)"))
     conn.execute(text("CREATE INDEX ix_calls_created ON calls(created_at)"))
 
@@ -350,9 +354,11 @@ class Store:
     def _insert_call(self, record: CallRecord) -> None:
         with self.engine.begin() as conn:
             conn.execute(
-                text(f"INSERT INTO calls ({_CALL_COLUMNS}) VALUES (:id, :name, :uploaded_by, "
-                     ":created_at, :media_path, :result_path, :duration_s, :roles, "
-                     ":negative_share, :n_events, :event_kinds, :has_video)"),
+                text(
+                    f"INSERT INTO calls ({_CALL_COLUMNS}) VALUES (:id, :name, :uploaded_by, "
+                    ":created_at, :media_path, :result_path, :duration_s, :roles, "
+                    ":negative_share, :n_events, :event_kinds, :has_video)"
+                ),
                 {
                     **record.to_dict(),
                     "media_path": record.media_path,
@@ -502,9 +508,16 @@ class Store:
                 },
             ).lastrowid
         return Annotation(
-            int(new_id), call_id, author, created, kind,
-            None if start is None else float(start), None if end is None else float(end),
-            speaker or None, (text or "").strip(), corrected_label,
+            int(new_id),
+            call_id,
+            author,
+            created,
+            kind,
+            None if start is None else float(start),
+            None if end is None else float(end),
+            speaker or None,
+            (text or "").strip(),
+            corrected_label,
         )
 
     def list_annotations(self, call_id: str | None = None) -> list[Annotation]:

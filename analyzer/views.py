@@ -65,8 +65,11 @@ def check_upload(
     if info.duration_s > limits.max_duration_s:
         raise MediaError(
             t(
-                "msg_too_long", lang, name=shown,
-                minutes=info.duration_s / 60, limit=limits.max_duration_s / 60,
+                "msg_too_long",
+                lang,
+                name=shown,
+                minutes=info.duration_s / 60,
+                limit=limits.max_duration_s / 60,
             )
         )
     return info
@@ -80,8 +83,13 @@ def call_rows(calls: Sequence[Any]) -> list[list]:
     """Library table rows: id, name, created, uploader, duration, roles, negative share, events."""
     return [
         [
-            c.id, c.name, c.created_at.replace("+00:00", "").replace("T", " "), c.uploaded_by,
-            _fmt(c.duration_s, 1), ", ".join(c.roles), _fmt(c.negative_share, 2),
+            c.id,
+            c.name,
+            c.created_at.replace("+00:00", "").replace("T", " "),
+            c.uploaded_by,
+            _fmt(c.duration_s, 1),
+            ", ".join(c.roles),
+            _fmt(c.negative_share, 2),
             ", ".join(c.event_kinds) if c.event_kinds else "",
         ]
         for c in calls
@@ -89,29 +97,49 @@ def call_rows(calls: Sequence[Any]) -> list[list]:
 
 
 def call_headers(lang: str) -> list[str]:
-    keys = ("col_name", "col_created", "col_by", "col_duration", "col_roles", "col_negative",
-            "col_events")
+    keys = (
+        "col_name",
+        "col_created",
+        "col_by",
+        "col_duration",
+        "col_roles",
+        "col_negative",
+        "col_events",
+    )
     return ["id"] + [t(k, lang) for k in keys]
 
 
 def turn_segments(result: AnalysisResult) -> list:
     """The speech-turn segments in time order: the rows of the segment table."""
-    return sorted((s for s in result.segments if s.kind == "turn"), key=lambda s: (s.start, s.speaker))
+    turns = (s for s in result.segments if s.kind == "turn")
+    return sorted(turns, key=lambda s: (s.start, s.speaker))
 
 
 def segment_rows(result: AnalysisResult, lang: str = "en") -> list[list]:
     return [
         [
-            _fmt(s.start), _fmt(s.end), speaker_name(result, s.speaker),
-            emotion_name(s.emotion, lang), _fmt(s.confidence), _fmt(s.arousal), _fmt(s.valence),
+            _fmt(s.start),
+            _fmt(s.end),
+            speaker_name(result, s.speaker),
+            emotion_name(s.emotion, lang) if s.emotion else t("unknown", lang),
+            _fmt(s.confidence),
+            _fmt(s.arousal),
+            _fmt(s.valence),
         ]
         for s in turn_segments(result)
     ]
 
 
 def segment_headers(lang: str) -> list[str]:
-    keys = ("col_start", "col_end", "col_speaker", "col_emotion", "col_confidence",
-            "col_arousal", "col_valence")
+    keys = (
+        "col_start",
+        "col_end",
+        "col_speaker",
+        "col_emotion",
+        "col_confidence",
+        "col_arousal",
+        "col_valence",
+    )
     return [t(k, lang) for k in keys]
 
 
@@ -134,33 +162,52 @@ def event_headers(lang: str) -> list[str]:
 def annotation_rows(annotations: Sequence[Any], lang: str = "en") -> list[list]:
     return [
         [
-            _fmt(a.start), _fmt(a.end), t(f"kind_{a.kind}", lang), a.speaker or "",
-            a.text, emotion_name(a.corrected_label, lang) if a.corrected_label else "", a.author,
+            _fmt(a.start),
+            _fmt(a.end),
+            t(f"kind_{a.kind}", lang),
+            a.speaker or "",
+            a.text,
+            emotion_name(a.corrected_label, lang) if a.corrected_label else "",
+            a.author,
         ]
         for a in annotations
     ]
 
 
 def annotation_headers(lang: str) -> list[str]:
-    keys = ("col_start", "col_end", "col_kind", "col_speaker", "col_text", "col_label",
-            "col_author")
+    keys = (
+        "col_start",
+        "col_end",
+        "col_kind",
+        "col_speaker",
+        "col_text",
+        "col_label",
+        "col_author",
+    )
     return [t(k, lang) for k in keys]
 
 
 def evidence(result: AnalysisResult, index: int) -> dict:
-    """Per-modality evidence of the ``index``-th row of the segment table (empty if out of range)."""
+    """Per-modality evidence of the ``index``-th segment-table row (empty when out of range)."""
     segs = turn_segments(result)
     if not 0 <= index < len(segs):
         return {}
     s = segs[index]
-    return json.loads(json.dumps({
-        "start": round(s.start, 3),
-        "end": round(s.end, 3),
-        "speaker": speaker_name(result, s.speaker),
-        "fused": {"emotion": s.emotion, "confidence": s.to_dict()["confidence"],
-                  "probs": s.to_dict()["probs"]},
-        **{m: s.to_dict()["modalities"].get(m, {}) for m in ("voice", "face", "prosody")},
-    }))
+    return json.loads(
+        json.dumps(
+            {
+                "start": round(s.start, 3),
+                "end": round(s.end, 3),
+                "speaker": speaker_name(result, s.speaker),
+                "fused": {
+                    "emotion": s.emotion,
+                    "confidence": s.to_dict()["confidence"],
+                    "probs": s.to_dict()["probs"],
+                },
+                **{m: s.to_dict()["modalities"].get(m, {}) for m in ("voice", "face", "prosody")},
+            }
+        )
+    )
 
 
 def summary_text(result: AnalysisResult, lang: str = "en") -> str:
@@ -168,14 +215,22 @@ def summary_text(result: AnalysisResult, lang: str = "en") -> str:
     lines = []
     for spk in result.speakers:
         summ = result.summary.get(spk.id) or {}
-        shares = summ.get("shares") or summ.get("emotion_shares") or {}
-        if shares:
+        shares = summ.get("emotion_share") or summ.get("shares") or {}
+        trend = summ.get("trend", "-")
+        if isinstance(trend, dict):
+            trend = trend.get("direction", "-")
+        if any(shares.values()):
             top = max(shares, key=lambda k: shares[k] or 0.0)
-            lines.append(t(
-                "summary_line", lang, who=speaker_name(result, spk.id),
-                top=emotion_name(top, lang), share=float(shares[top] or 0.0),
-                trend=summ.get("trend", "-"),
-            ))
+            lines.append(
+                t(
+                    "summary_line",
+                    lang,
+                    who=speaker_name(result, spk.id),
+                    top=emotion_name(top, lang),
+                    share=float(shares[top] or 0.0),
+                    trend=trend,
+                )
+            )
     lines.append(f"{t('col_events', lang)}: {len(result.events)}")
     lines.extend(f"- {n}" for n in result.notes)
     return "\n\n".join(lines)

@@ -54,9 +54,11 @@ def open_browser(playwright, user_data_dir: str | os.PathLike):
 
 def outside_requests(urls: list[str]) -> list[str]:
     """The URLs that went anywhere but this machine (data: and blob: URLs stay local)."""
-    return [u for u in urls
-            if urlparse(u).scheme not in ("data", "blob")
-            and urlparse(u).hostname not in LOCAL_HOSTS]
+    return [
+        u
+        for u in urls
+        if urlparse(u).scheme not in ("data", "blob") and urlparse(u).hostname not in LOCAL_HOSTS
+    ]
 
 
 def log_in(page, url: str, user: str, password: str) -> None:

@@ -31,12 +31,19 @@ def write_tone_wav(path: Path, seconds: float = 2.0, rate: int = 8000) -> Path:
     return path
 
 
-def make_result(media_path: str = "call.wav", *, duration: float = 12.0, seed: int = 0,
-                angry_customer: bool = True) -> AnalysisResult:
+def make_result(
+    media_path: str = "call.wav",
+    *,
+    duration: float = 12.0,
+    seed: int = 0,
+    angry_customer: bool = True,
+) -> AnalysisResult:
     """Two speakers alternating 2-second turns; the customer turns angry in the second half."""
     rng = np.random.default_rng(seed)
-    speakers = [Speaker("S0", "agent", 0, talk_time_s=duration / 2),
-                Speaker("S1", "customer", 1, talk_time_s=duration / 2)]
+    speakers = [
+        Speaker("S0", "agent", 0, talk_time_s=duration / 2),
+        Speaker("S1", "customer", 1, talk_time_s=duration / 2),
+    ]
     segments, turns = [], []
     t = 0.0
     k = 0
@@ -49,37 +56,62 @@ def make_result(media_path: str = "call.wav", *, duration: float = 12.0, seed: i
         val, aro = derive_valence_arousal(probs)
         seg = Segment(t, t + 2.0)
         turns.append((spk, seg))
-        segments.append(EmotionSegment(
-            "turn", seg, spk, label, dict(zip(LABELS, probs.round(4).tolist())),
-            float(aro), float(val), float(0.6 + 0.3 * rng.random()),
-            modalities={
-                "voice": {"probs": {label: 0.7}, "confidence": 0.8, "weight": 0.6},
-                "prosody": {"arousal": float(aro), "pitch_hz": 180.0, "weight": 0.4},
-                "face": {},
-            },
-        ))
+        segments.append(
+            EmotionSegment(
+                "turn",
+                seg,
+                spk,
+                label,
+                dict(zip(LABELS, probs.round(4).tolist(), strict=True)),
+                float(aro),
+                float(val),
+                float(0.6 + 0.3 * rng.random()),
+                modalities={
+                    "voice": {"probs": {label: 0.7}, "confidence": 0.8, "weight": 0.6},
+                    "prosody": {"arousal": float(aro), "pitch_hz": 180.0, "weight": 0.4},
+                    "face": {},
+                },
+            )
+        )
         t += 2.0
         k += 1
     for spk in ("S0", "S1"):
         for w0 in np.arange(0.0, duration - 2.9, 0.5):
             aro = float(np.tanh(w0 / duration - 0.3 + 0.1 * rng.standard_normal()))
-            segments.append(EmotionSegment(
-                "window", Segment(float(w0), float(w0) + 3.0), spk, "neutral",
-                {label: (1.0 if label == "neutral" else 0.0) for label in LABELS},
-                aro, -aro / 2, 0.5,
-            ))
+            segments.append(
+                EmotionSegment(
+                    "window",
+                    Segment(float(w0), float(w0) + 3.0),
+                    spk,
+                    "neutral",
+                    {label: (1.0 if label == "neutral" else 0.0) for label in LABELS},
+                    aro,
+                    -aro / 2,
+                    0.5,
+                )
+            )
     events = [
-        Event("escalation", Segment(duration / 2, duration), "S1",
-              "customer arousal rises", {"delta_arousal": 0.5}, None),
+        Event(
+            "escalation",
+            Segment(duration / 2, duration),
+            "S1",
+            "customer arousal rises",
+            {"delta_arousal": 0.5},
+            None,
+        ),
         Event("interruption", Segment(3.9, 4.4), "S1", "customer cuts in", {}, "S0"),
     ]
     summary = {
-        "S0": {"shares": {"neutral": 1.0}, "trend": "flat"},
-        "S1": {"shares": {"neutral": 0.5, "angry": 0.5}, "trend": "rising"},
+        "S0": {"emotion_share": {"neutral": 1.0}, "trend": {"direction": "steady"}},
+        "S1": {
+            "emotion_share": {"neutral": 0.5, "angry": 0.5},
+            "trend": {"direction": "worsening"},
+        },
     }
     media = MediaInfo(str(media_path), duration, False, True, 2, 8000, container="wav")
-    return AnalysisResult(media, speakers, segments, events, turns, [], summary,
-                          ["synthetic result for tests"])
+    return AnalysisResult(
+        media, speakers, segments, events, turns, [], summary, ["synthetic result for tests"]
+    )
 
 
 class FakeAnalyzer:

@@ -12,16 +12,18 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-import screenshot
+import screenshot  # the browser driver, shared with the README screenshot script
+
+ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not screenshot.CHROMIUM.exists(),
-                       reason="needs Debian's chromium at /usr/bin/chromium (apt-get install "
-                              "chromium)"),
+    pytest.mark.skipif(
+        not screenshot.CHROMIUM.exists(),
+        reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)",
+    ),
 ]
 USER, PASSWORD = "reviewer", "s3cret pass"
 
@@ -38,8 +40,9 @@ def sample_files():
 
 def test_review_in_browser(tmp_path):
     playwright = pytest.importorskip("playwright.sync_api")
-    url, demo, store = screenshot.serve(tmp_path / "home", USER, PASSWORD, make_engine(),
-                                        samples=sample_files())
+    url, demo, store = screenshot.serve(
+        tmp_path / "home", USER, PASSWORD, make_engine(), samples=sample_files()
+    )
     try:
         with playwright.sync_playwright() as pw:
             context = screenshot.open_browser(pw, tmp_path / "profile")
@@ -66,7 +69,8 @@ def test_review_in_browser(tmp_path):
             page.wait_for_function(
                 "(t) => Array.from(document.querySelectorAll('#player-audio audio'))"
                 ".some((m) => Math.abs(m.currentTime - t) < 0.6)",
-                arg=target, timeout=15_000,
+                arg=target,
+                timeout=15_000,
             )
             assert "voice" in page.locator("#evidence").inner_text()
 

@@ -17,10 +17,18 @@ def stored(tmp_path):
     wav = write_tone_wav(tmp_path / "in.wav", 1.0)
     store = Store(tmp_path / "home")
     record = store.add_call(make_result(str(wav)), wav, uploaded_by="ana", name="angry.wav")
-    store.add_annotation(record.id, author="ana", kind="note", text="tone rises", start=6.0,
-                         end=7.5, speaker="S1")
-    store.add_annotation(record.id, author="ben", kind="label_correction", start=6.0, end=8.0,
-                         speaker="S1", corrected_label="sad")
+    store.add_annotation(
+        record.id, author="ana", kind="note", text="tone rises", start=6.0, end=7.5, speaker="S1"
+    )
+    store.add_annotation(
+        record.id,
+        author="ben",
+        kind="label_correction",
+        start=6.0,
+        end=8.0,
+        speaker="S1",
+        corrected_label="sad",
+    )
     store.add_annotation(record.id, author="ben", kind="coaching_flag", text="whole call")
     yield store, record
     store.close()
@@ -35,8 +43,9 @@ def test_elan_has_a_tier_per_speaker_and_the_annotations(stored, tmp_path):
 
     store, record = stored
     result, notes = _load(store, record)
-    path = export.export_call(result, "eaf", tmp_path / "c.eaf", notes,
-                              media_path=record.media_path)
+    path = export.export_call(
+        result, "eaf", tmp_path / "c.eaf", notes, media_path=record.media_path
+    )
     eaf = pympi.Elan.Eaf(str(path))
     assert set(eaf.get_tier_names()) == {"agent (S0)", "customer (S1)", "annotations"}
     customer = sorted(eaf.get_annotation_data_for_tier("customer (S1)"))
@@ -109,3 +118,18 @@ def test_combined_export_of_a_filtered_set(stored, tmp_path):
     assert len(notes) == 3 and set(notes["author"]) == {"ana", "ben"}
     empty = export.combined_frame([], "segments")
     assert list(empty.columns)[:2] == ["call_id", "call_name"] and empty.empty
+
+
+def test_turns_without_an_emotion_model_export_their_arousal(tmp_path):
+    import dataclasses
+
+    import webvtt
+
+    from analyzer.plots import timeline_figure
+
+    result = make_result("call.wav")
+    result.segments = [dataclasses.replace(s, emotion=None, valence=None) for s in result.segments]
+    cues = [c.text for c in webvtt.read(str(export.write_vtt(result, tmp_path / "a.vtt")))]
+    assert cues[0].startswith("agent (S0): arousal ")
+    fig = timeline_figure(result)
+    assert any(trace.name == "no emotion label" for trace in fig.data)

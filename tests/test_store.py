@@ -50,8 +50,12 @@ def test_saved_call_survives_reopening(store, wav):
 
 def test_filters(store, wav):
     angry = store.add_call(make_result(str(wav)), wav, uploaded_by="ana", name="Angry customer")
-    calm = store.add_call(make_result(str(wav), angry_customer=False, duration=30.0), wav,
-                          uploaded_by="ben", name="calm call")
+    calm = store.add_call(
+        make_result(str(wav), angry_customer=False, duration=30.0),
+        wav,
+        uploaded_by="ben",
+        name="calm call",
+    )
 
     def ids(f):
         return {c.id for c in store.list_calls(f)}
@@ -75,8 +79,15 @@ def test_filters(store, wav):
 def test_annotations_are_validated_and_kept_apart_from_model_output(store, wav):
     record = store.add_call(make_result(str(wav)), wav, uploaded_by="ana")
     before = Path(record.result_path).read_bytes()
-    fix = store.add_annotation(record.id, author="ana", kind="label_correction", start=6,
-                               end=8, speaker="S1", corrected_label="sad")
+    fix = store.add_annotation(
+        record.id,
+        author="ana",
+        kind="label_correction",
+        start=6,
+        end=8,
+        speaker="S1",
+        corrected_label="sad",
+    )
     flag = store.add_annotation(record.id, author="ana", kind="coaching_flag", text="good")
     assert fix.corrected_label == "sad" and flag.start is None
     assert Path(record.result_path).read_bytes() == before
@@ -129,10 +140,12 @@ store.add_call(make_result({wav!r}), {wav!r}, uploaded_by="ana")
 
 
 def test_hard_crash_mid_save_leaves_no_half_written_call(store, wav):
-    script = CRASH_SCRIPT.format(root=str(ROOT), tests=str(ROOT / "tests"),
-                                 home=str(store.home), wav=str(wav))
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120,
-                          check=False)
+    script = CRASH_SCRIPT.format(
+        root=str(ROOT), tests=str(ROOT / "tests"), home=str(store.home), wav=str(wav)
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, timeout=120, check=False
+    )
     assert proc.returncode == 3, proc.stderr.decode()
     reopened = Store(store.home)
     assert reopened.list_calls() == []
@@ -178,10 +191,13 @@ for i in range(3):
 
 def test_concurrent_writes_from_processes(tmp_path, wav):
     home = tmp_path / "shared-home"  # both processes create and migrate the same new database
-    script = WRITER_SCRIPT.format(root=str(ROOT), tests=str(ROOT / "tests"), home=str(home),
-                                  wav=str(wav))
-    procs = [subprocess.Popen([sys.executable, "-c", script, name], stderr=subprocess.PIPE)
-             for name in ("p1", "p2")]
+    script = WRITER_SCRIPT.format(
+        root=str(ROOT), tests=str(ROOT / "tests"), home=str(home), wav=str(wav)
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, name], stderr=subprocess.PIPE)
+        for name in ("p1", "p2")
+    ]
     for p in procs:
         assert p.wait(timeout=120) == 0, p.stderr.read().decode()
     with Store(home) as store:
@@ -200,10 +216,13 @@ def test_schema_version_recorded_and_old_database_migrated(tmp_path, wav):
     call_dir = old.calls_dir / "c1"
     make_result(str(wav)).save_json(call_dir / "result.json")
     with old.engine.begin() as conn:
-        conn.execute(text(
-            "INSERT INTO calls VALUES ('c1', 'old call', 'ana', '2025-01-02T03:04:05+00:00', "
-            f"'{wav}', '{call_dir / 'result.json'}', 12.0, '[\"agent\", \"customer\"]', 0.33, 2)"
-        ))
+        conn.execute(
+            text(
+                "INSERT INTO calls VALUES ('c1', 'old call', 'ana', '2025-01-02T03:04:05+00:00', "
+                ':media, :result, 12.0, \'["agent", "customer"]\', 0.33, 2)'
+            ),
+            {"media": str(wav), "result": str(call_dir / "result.json")},
+        )
     old.close()
 
     store = Store(home)  # opening migrates
