@@ -23,9 +23,7 @@ MU_LAW_MU = 255  # G.711 mu-law companding constant (8-bit codes)
 def _as_float32(wave: np.ndarray) -> np.ndarray:
     wave = np.asarray(wave, dtype=np.float32)
     if wave.ndim != 1:
-        raise ValueError(
-            f"expected a mono waveform [n_samples], got shape {wave.shape}"
-        )
+        raise ValueError(f"expected a mono waveform [n_samples], got shape {wave.shape}")
     return wave
 
 
@@ -36,13 +34,9 @@ def mu_law_roundtrip(wave: np.ndarray, *, mu: int = MU_LAW_MU) -> np.ndarray:
     """
     x = np.clip(_as_float32(wave), -1.0, 1.0)
     compressed = np.sign(x) * np.log1p(mu * np.abs(x)) / np.log1p(mu)
-    codes = np.round(
-        (compressed + 1.0) / 2.0 * mu
-    )  # integers 0..mu, i.e. 8 bits for mu=255
+    codes = np.round((compressed + 1.0) / 2.0 * mu)  # integers 0..mu, i.e. 8 bits for mu=255
     expanded = codes / mu * 2.0 - 1.0
-    return (np.sign(expanded) * np.expm1(np.abs(expanded) * np.log1p(mu)) / mu).astype(
-        np.float32
-    )
+    return (np.sign(expanded) * np.expm1(np.abs(expanded) * np.log1p(mu)) / mu).astype(np.float32)
 
 
 def telephone_channel(
@@ -109,9 +103,7 @@ def add_reverb(
     x = _as_float32(wave)
     n_taps = max(int(rt60_s * SAMPLE_RATE_HZ), 1)
     t_s = np.arange(n_taps) / SAMPLE_RATE_HZ
-    decay = 10.0 ** (
-        -3.0 * t_s / max(rt60_s, 1e-3)
-    )  # amplitude reaches -60 dB at rt60_s
+    decay = 10.0 ** (-3.0 * t_s / max(rt60_s, 1e-3))  # amplitude reaches -60 dB at rt60_s
     response = rng.standard_normal(n_taps) * decay
     response /= np.sqrt(np.sum(response**2)) + 1e-12
     tail = signal.fftconvolve(x, response)[: len(x)]

