@@ -98,6 +98,17 @@ def _weighted(pairs: list[tuple[float | None, float]]) -> float | None:
     return float(np.clip(sum(v * w for v, w in pairs) / sum(w for _, w in pairs), -1.0, 1.0))
 
 
+def _running_median(x: np.ndarray, radius: int) -> np.ndarray:
+    """Median over +-radius rows of the finite rows of ``x`` [N, K] (NaN rows stay NaN)."""
+    from scipy.ndimage import median_filter
+
+    out = np.full_like(x, np.nan)
+    ok = np.isfinite(x).all(axis=1)
+    if ok.any():
+        out[ok] = median_filter(x[ok], size=(2 * radius + 1, 1), mode="nearest")
+    return out
+
+
 def smooth_series(
     times: np.ndarray,
     probs: np.ndarray,
@@ -107,18 +118,26 @@ def smooth_series(
     half_life_s: float,
     edge: float = 0.35,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Edge-preserving smoothing of one speaker's grid (a bilateral filter in time).
+    """Smooth one speaker's grid without smearing real changes.
 
     times [N] s; probs [N, 7] (NaN rows: no evidence); values [N, V] (arousal, valence; NaN
-    allowed); confidence [N]. Neighbours count by temporal closeness (half-life ``half_life_s``),
-    by their confidence, and by similarity to the window being smoothed (total-variation
-    distance of probabilities scaled by ``edge``), so a blip is absorbed while a sustained change
-    keeps its step. Returns smoothed (probs, values).
+    allowed); confidence [N]. A running median over about one half-life on each side gives a
+    guide that drops short blips but keeps steps exactly; each window is then the
+    confidence- and time-weighted mean (half-life ``half_life_s``) of the neighbours that agree
+    with the guide at that window (total-variation distance scaled by ``edge``): a joint
+    bilateral filter. Returns smoothed (probs, values).
     """
     n = len(times)
     if n == 0 or half_life_s <= 0:
         return probs, values
-    reach = int(np.ceil(3 * half_life_s / max(np.median(np.diff(times)) if n > 1 else 1.0, 1e-3)))
+    step = float(np.median(np.diff(times))) if n > 1 else 1.0
+    radius = max(1, int(round(half_life_s / max(step, 1e-3))))
+    reach = 3 * radius
+    guide_p = _running_median(probs, radius)
+    guide_p = guide_p / np.nansum(guide_p, axis=1, keepdims=True).clip(1e-9)
+    guide_v = np.stack(
+        [_running_median(values[:, [k]], radius)[:, 0] for k in range(values.shape[1])], axis=1
+    )
     has_p = np.isfinite(probs).all(axis=1)
     out_p = probs.copy()
     out_v = values.copy()
@@ -127,17 +146,18 @@ def smooth_series(
         dt = np.abs(times[lo:hi] - times[i])
         w = 0.5 ** (dt / half_life_s) * np.clip(confidence[lo:hi], 1e-3, 1.0)
         if has_p[i]:
-            tv = 0.5 * np.nansum(np.abs(probs[lo:hi] - probs[i]), axis=1)
-            w = w * np.exp(-tv / edge)
+            tv = 0.5 * np.nansum(np.abs(probs[lo:hi] - guide_p[i]), axis=1)
+            wp = w * np.exp(-tv / edge)
             ok = has_p[lo:hi]
-            if ok.any():
-                p = (w[ok, None] * probs[lo:hi][ok]).sum(axis=0)
+            if ok.any() and wp[ok].sum() > 0:
+                p = (wp[ok, None] * probs[lo:hi][ok]).sum(axis=0)
                 out_p[i] = p / p.sum()
         for k in range(values.shape[1]):
             if not np.isfinite(values[i, k]):
                 continue
             col = values[lo:hi, k]
             ok = np.isfinite(col)
-            wv = w[ok] * np.exp(-np.abs(col[ok] - values[i, k]) / (2 * edge))
-            out_v[i, k] = float((wv * col[ok]).sum() / wv.sum())
+            wv = w[ok] * np.exp(-np.abs(col[ok] - guide_v[i, k]) / (2 * edge))
+            if wv.sum() > 0:
+                out_v[i, k] = float((wv * col[ok]).sum() / wv.sum())
     return out_p, out_v

@@ -60,10 +60,15 @@ class SpeakerEncoder:
         embeddings [W, 256] L2-normalised). Silence is cut out first, so a window spans speech
         only and a turn change across a pause falls between windows.
         """
-        from resemblyzer.audio import normalize_volume, wav_to_mel_spectrogram
+        from resemblyzer.audio import wav_to_mel_spectrogram
 
-        wav = normalize_volume(audio.astype(np.float32), -30, increase_only=False)
-        mel = wav_to_mel_spectrogram(wav)  # [frames, 40], 10 ms hop
+        # Level to -30 dBFS RMS, as the encoder was trained; measured on speech only.
+        voiced = np.concatenate(
+            [audio[int(s.start * sr) : int(s.end * sr)] for s in speech] or [audio[:0]]
+        )
+        rms = float(np.sqrt(np.mean(voiced**2))) if len(voiced) else 0.0
+        gain = 10 ** (-30 / 20) / rms if rms > 1e-6 else 1.0
+        mel = wav_to_mel_spectrogram((audio * gain).astype(np.float32))  # [frames, 40], 10 ms
         n = len(mel)
         keep = np.zeros(n, dtype=bool)
         for seg in speech:
@@ -173,6 +178,8 @@ def diarize(
     ``ids[k]`` (default "S1", "S2", ... by decreasing talk time). Overlapping speech is estimated
     where the windows covering a frame disagree about who is speaking.
     """
+    if not speech:
+        return Turns([], [])
     duration = len(audio) / 16000
     frames, emb = encoder.embed_windows(audio, speech)
     n_frames = int(np.ceil(duration / FRAME_S))

@@ -1,0 +1,55 @@
+"""Shared fixtures: offline settings, synthetic speech, and one Analyzer for the session."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_SPEECH = ROOT.parent / "shared" / "data" / "speech"
+SR = 16000
+
+
+def speak(text: str, voice: str = "en-us", *, speed: int = 160, pitch: int = 50) -> np.ndarray:
+    """Speech from espeak-ng as float32 mono at 16 kHz (the test is skipped without espeak-ng)."""
+    import librosa
+    import soundfile as sf
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    out = subprocess.run(
+        ["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "--stdout", text],
+        check=True,
+        capture_output=True,
+    ).stdout
+    audio, rate = sf.read(io.BytesIO(out), dtype="float32")
+    return librosa.resample(audio, orig_sr=rate, target_sr=SR).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def analyzer():
+    from analyzer import Analyzer
+
+    a = Analyzer()
+    yield a
+    a.close()
+
+
+@pytest.fixture(scope="session")
+def sample_call() -> Path:
+    return ROOT / "assets" / "sample_call.wav"
+
+
+@pytest.fixture(scope="session")
+def sample_video() -> Path:
+    return ROOT / "assets" / "sample_video_call.mp4"

@@ -1,0 +1,169 @@
+"""Voice activity, speakers and prosody on signals made in the test."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import SR, speak
+
+from analyzer.audio.der import diarization_error_rate
+from analyzer.audio.prosody import analyze_frames, speaker_zscores, turn_features
+from analyzer.audio.speakers import (
+    SpeakerEncoder,
+    channel_turns,
+    cluster_embeddings,
+    diarize,
+    overlap_segments,
+)
+from analyzer.audio.vad import VoiceActivityDetector, silences, speech_segments
+from analyzer.segment import Segment
+
+
+@pytest.fixture(scope="module")
+def vad():
+    return VoiceActivityDetector()
+
+
+def test_segment_arithmetic():
+    a, b = Segment(1.0, 3.0), Segment(2.5, 4.0)
+    assert a.duration == 2.0 and a.overlaps(b) and a.overlap(b) == 0.5
+    assert a.intersection(b) == Segment(2.5, 3.0)
+    assert Segment(0, 1).intersection(Segment(1, 2)) is None
+    assert sorted([b, a]) == [a, b]
+    with pytest.raises(ValueError):
+        Segment(2.0, 1.0)
+
+
+def test_vad_finds_the_silence_where_it_was_put(vad):
+    words = speak("Good morning, thank you for calling customer service today.")
+    gap_s = 2.0
+    rng = np.random.default_rng(0)
+    audio = np.concatenate([words, np.zeros(int(gap_s * SR), np.float32), words])
+    audio += rng.normal(0, 1e-3, len(audio)).astype(np.float32)
+    speech = speech_segments(vad.probabilities(audio), duration_s=len(audio) / SR)
+    quiet = silences(speech, len(audio) / SR, min_s=1.0)
+    assert len(quiet) == 1
+    start, end = len(words) / SR, len(words) / SR + gap_s
+    # espeak leaves a short tail of near-silence after the last word.
+    assert abs(quiet[0].start - start) < 0.35 and abs(quiet[0].end - end) < 0.2
+
+
+def test_vad_on_pure_silence_and_noise(vad):
+    assert speech_segments(vad.probabilities(np.zeros(SR * 3, np.float32))) == []
+    noise = np.random.default_rng(1).normal(0, 0.05, SR * 3).astype(np.float32)
+    assert sum(s.duration for s in speech_segments(vad.probabilities(noise))) < 0.5
+    assert len(vad.probabilities(np.zeros(0, np.float32))) == 0
+
+
+def conversation():
+    """Two clearly different synthetic voices taking turns, with the true turns."""
+    a = dict(voice="en-us+f3", pitch=70, speed=170)
+    b = dict(voice="en+m1", pitch=25, speed=140)
+    lines = [
+        (a, "Hello, thank you for calling, how can I help you today?"),
+        (b, "My order has not arrived and I have been waiting for two weeks now."),
+        (a, "I am sorry to hear that, let me check the tracking number for you."),
+        (b, "Please do, I need it before the weekend, it is a birthday present."),
+        (a, "I can see it left our warehouse yesterday, it will arrive on Friday."),
+        (b, "Friday is fine, thank you very much for checking that for me."),
+    ]
+    audio, ref, t = [], [], 0.3
+    audio.append(np.zeros(int(0.3 * SR), np.float32))
+    for i, (v, text) in enumerate(lines):
+        x = speak(text, v["voice"], speed=v["speed"], pitch=v["pitch"])
+        audio.append(x)
+        ref.append(("A" if v is a else "B", Segment(t, t + len(x) / SR)))
+        gap = 0.5 + 0.1 * i
+        audio.append(np.zeros(int(gap * SR), np.float32))
+        t += len(x) / SR + gap
+    return np.concatenate(audio), ref
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    return SpeakerEncoder()
+
+
+def test_two_voices_come_out_as_two_speakers(vad, encoder):
+    audio, ref = conversation()
+    speech = speech_segments(vad.probabilities(audio), duration_s=len(audio) / SR)
+    hyp = diarize(audio, speech, encoder)
+    assert len(hyp.speakers) == 2
+    der = diarization_error_rate(ref, hyp.turns, collar_s=0.25)
+    assert der["confusion"] < 0.05
+    # Every true speaker change has a detected change within 0.3 s.
+    changes = [seg.start for _, seg in ref[1:]]
+    found = [seg.start for _, seg in hyp.turns]
+    for t in changes:
+        assert min(abs(t - f) for f in found) < 0.3
+
+
+def test_known_speaker_count_is_respected(encoder):
+    rng = np.random.default_rng(3)
+    centres = rng.normal(size=(3, 16))
+    emb = np.concatenate([c + 0.05 * rng.normal(size=(20, 16)) for c in centres])
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    assert cluster_embeddings(emb, num_speakers=3).max() == 2
+    labels = cluster_embeddings(emb)
+    assert len(set(labels)) == 3
+    # The three groups are recovered exactly (up to naming).
+    for g in range(3):
+        assert len(set(labels[g * 20 : (g + 1) * 20])) == 1
+    assert cluster_embeddings(emb[:20]).max() == 0  # one voice stays one speaker
+
+
+def test_channel_turns_reject_crosstalk():
+    hops = 200
+    probs = np.zeros((2, hops))
+    probs[0, 20:80] = 0.95
+    probs[1, 20:80] = 0.9  # the agent's voice leaking into the customer line
+    probs[1, 120:180] = 0.95
+    level = np.full((2, hops), -70.0)
+    level[0, 20:80] = -20.0
+    level[1, 20:80] = -45.0  # 25 dB down: bleed
+    level[1, 120:180] = -22.0
+    turns = channel_turns(probs, level, duration_s=hops * 0.032, ids=["agent", "customer"])
+    assert [spk for spk, _ in turns.turns] == ["agent", "customer"]
+    assert turns.turns[1][1].start > 3.5
+    assert turns.overlaps == []
+
+
+def test_overlap_segments_marks_both_talking():
+    turns = [("a", Segment(0, 5)), ("b", Segment(4, 8)), ("a", Segment(7.5, 9))]
+    assert overlap_segments(turns) == [Segment(4, 5), Segment(7.5, 8)]
+
+
+def harmonic(f0: float, seconds: float, amp: float = 0.3) -> np.ndarray:
+    t = np.arange(int(seconds * SR)) / SR
+    return (amp * sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 6))).astype(np.float32)
+
+
+def test_pitch_and_loudness_of_known_signals():
+    x = np.concatenate([harmonic(150, 1.0), np.zeros(SR // 2, np.float32), harmonic(220, 1.0, 0.05)])
+    frames = analyze_frames(x)
+    f0 = frames.f0_hz
+    assert abs(np.nanmedian(f0[10:90]) - 150) < 3
+    assert abs(np.nanmedian(f0[160:240]) - 220) < 4
+    assert np.isnan(f0[110:140]).all()  # silence is unvoiced, not guessed
+    assert frames.loudness_db[50] - frames.loudness_db[200] > 12  # 0.3 vs 0.05 amplitude
+
+
+def test_turn_features_are_speaker_relative():
+    turns = [harmonic(120, 1.5, a) for a in (0.1, 0.1, 0.1, 0.1, 0.4)]
+    audio = np.concatenate([np.concatenate([t, np.zeros(SR // 2, np.float32)]) for t in turns])
+    frames = analyze_frames(audio)
+    segs = [Segment(i * 2.0, i * 2.0 + 1.5) for i in range(5)]
+    feats = [turn_features(frames, s, speech=segs) for s in segs]
+    z = speaker_zscores(feats)
+    assert z[-1]["z_loudness_db"] > 2.0  # the loud turn stands out for this speaker
+    assert abs(z[0]["z_loudness_db"]) < 0.5
+    assert all(abs(f["f0_median_hz"] - 120) < 3 for f in feats)
+
+
+def test_der_counts_confusion_and_misses():
+    ref = [("a", Segment(0, 10)), ("b", Segment(10, 20))]
+    assert diarization_error_rate(ref, [("x", Segment(0, 10)), ("y", Segment(10, 20))])["der"] == 0
+    half = diarization_error_rate(ref, [("x", Segment(0, 20))])
+    assert abs(half["confusion"] - 0.5) < 0.01
+    miss = diarization_error_rate(ref, [("x", Segment(0, 10))])
+    assert abs(miss["missed"] - 0.5) < 0.01

@@ -1,0 +1,226 @@
+"""The engine end to end: the sample call, the JSON contract, the CLI, fusion and events."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import SR, speak
+
+from analyzer import AnalysisConfig, AnalysisResult
+from analyzer.cli import main as cli
+from analyzer.events import detect_overtalk, detect_shifts
+from analyzer.fusion import Evidence, fuse, smooth_series
+from analyzer.labels import LABELS
+from analyzer.result import EmotionSegment
+from analyzer.segment import Segment
+
+
+@pytest.fixture(scope="module")
+def call_result(analyzer, sample_call):
+    return analyzer.analyze(sample_call)
+
+
+def test_sample_call_speakers_turns_and_silence(call_result, sample_call):
+    truth = json.loads(sample_call.with_suffix(".truth.json").read_text())
+    r = call_result
+    assert {(s.id, s.role, s.channel) for s in r.speakers} == {
+        ("agent", "agent", 0),
+        ("customer", "customer", 1),
+    }
+    # Each true turn is covered by detected speech of the right speaker.
+    for t in truth["turns"]:
+        seg = Segment(t["start"], t["end"])
+        mine = sum(seg.overlap(g) for s, g in r.turns if s == t["speaker"])
+        assert mine > 0.7 * seg.duration, t
+    # The long silence the script put in is reported as an event.
+    gap = truth["silences_over_5s"][0]
+    silences = [e for e in r.events if e.kind == "long_silence"]
+    assert len(silences) == 1
+    assert abs(silences[0].start - gap["start"]) < 0.5 and abs(silences[0].end - gap["end"]) < 0.5
+    # The customer cuts in on the agent once in the script.
+    cuts = [e for e in r.events if e.kind == "interruption"]
+    assert any(e.speaker == "customer" and e.other == "agent" and 39 < e.start < 42 for e in cuts)
+
+
+def test_grid_and_turn_segments(call_result):
+    r = call_result
+    for spk in ("agent", "customer"):
+        windows = r.segments_of("window", spk)
+        starts = np.array([w.start for w in windows])
+        assert np.allclose(np.diff(starts), 0.5)  # hop <= 0.5 s by contract
+        assert windows[-1].end >= r.media.duration_s - 0.5
+        turns = r.segments_of("turn", spk)
+        assert len(turns) >= 4
+        for s in turns:
+            assert "prosody" in s.modalities and s.speech
+            assert s.arousal is None or -1 <= s.arousal <= 1
+            if s.probs:
+                assert abs(sum(s.probs.values()) - 1) < 1e-3 and s.emotion in LABELS
+    # Windows where a speaker is silent carry no speech evidence.
+    silent = [w for w in r.segments_of("window", "agent") if 20.0 <= w.start and w.end <= 25.0]
+    assert silent and all(not w.speech and "voice" not in w.modalities for w in silent)
+
+
+def test_result_round_trips_and_tables(call_result, tmp_path):
+    r = call_result
+    path = r.save_json(tmp_path / "r.json")
+    back = AnalysisResult.from_json(path.read_text())
+    assert back.to_dict() == r.to_dict()
+    frame = r.to_dataframe()
+    assert len(frame) == len(r.segments)
+    assert {"start", "end", "speaker", "emotion", "arousal", "p_angry"} <= set(frame.columns)
+    r.write_csv(tmp_path / "r.csv")
+    r.write_parquet(tmp_path / "r.parquet")
+    import pandas as pd
+
+    assert len(pd.read_parquet(tmp_path / "r.parquet")) == len(r.segments)
+    assert not list(tmp_path.glob(".*"))  # no temporary files left behind
+
+
+def test_cli_contract_and_errors(tmp_path, sample_call, capsys):
+    junk = tmp_path / "junk.wav"
+    junk.write_bytes(b"RIFF" + bytes(100))
+    rc = cli(["analyze", str(tmp_path / "missing.wav"), str(junk), str(sample_call),
+              "--out", str(tmp_path / "out"), "--quiet", "--csv"])
+    assert rc == 1  # some inputs failed...
+    err = capsys.readouterr().err.strip().splitlines()
+    assert any("missing.wav: file not found" in line for line in err)
+    assert any("junk.wav" in line for line in err)
+    data = json.loads((tmp_path / "out" / "sample_call.json").read_text())  # ...others did not
+    assert (tmp_path / "out" / "sample_call.csv").is_file()
+    assert {"schema_version", "media", "speakers", "segments", "events"} <= set(data)
+    assert {"duration_s", "has_video", "channels", "sample_rate"} <= set(data["media"])
+    assert data["media"]["channels"] == 2 and data["media"]["sample_rate"] == 8000
+    for s in data["speakers"]:
+        assert {"id", "role", "channel"} <= set(s)
+    kinds = {s["kind"] for s in data["segments"]}
+    assert kinds == {"turn", "window"}
+    for s in data["segments"]:
+        assert {"kind", "start", "end", "speaker", "emotion", "probs", "arousal", "valence",
+                "confidence", "modalities"} <= set(s)
+        assert s["start"] == round(s["start"], 3)
+
+
+def test_channel_roles_can_be_given(analyzer, sample_call, tmp_path):
+    cfg = analyzer.config.replace(channels=("customer", "agent"))  # deliberately swapped
+    r = analyzer.analyze(sample_call, config=cfg)
+    assert r.speaker("customer").channel == 0 and r.speaker("agent").channel == 1
+    assert r.turns[0][0] == "customer"  # channel 0 speaks first
+
+
+def test_agent_is_guessed_from_the_channel_that_opens(analyzer, tmp_path):
+    agent = speak("Thank you for calling, this is Maria, how can I help?", "en-us+f3")
+    customer = speak("Hi, I have a problem with my bill this month.", "en+m3")
+    n = len(agent) + len(customer) + SR
+    left, right = np.zeros(n, np.float32), np.zeros(n, np.float32)
+    right[: len(agent)] = agent  # the agent is on the RIGHT channel here
+    left[len(agent) + SR // 2 : len(agent) + SR // 2 + len(customer)] = customer
+    path = tmp_path / "swapped.wav"
+    sf.write(path, np.stack([left, right], axis=1), SR)
+    r = analyzer.analyze(path)
+    assert r.speaker("agent").channel == 1 and r.speaker("customer").channel == 0
+    assert any("agent channel guessed" in n for n in r.notes)
+
+
+def test_silent_recording_gives_an_empty_but_valid_result(analyzer, tmp_path):
+    path = tmp_path / "silence.wav"
+    sf.write(path, np.zeros(SR * 4, np.float32), SR)
+    r = analyzer.analyze(path)
+    assert r.turns == [] and any("no speech" in n for n in r.notes)
+    json.loads(r.to_json())
+
+
+def test_no_face_video_gives_no_face_rows(analyzer, tmp_path):
+    from test_media import write_video
+
+    words = speak("There is nobody on camera in this recording.")
+    frames = [np.full((96, 128, 3), 120, np.uint8) for _ in range(int(len(words) / SR * 10))]
+    path = tmp_path / "wall.mp4"
+    write_video(path, frames, fps=10, audio=words)
+    r = analyzer.analyze(path)
+    assert r.media.has_video and r.faces
+    assert all(not f.face and f.track is None for f in r.faces)
+    assert all(np.isnan(v) for f in r.faces for v in f.cues.values())
+    assert all("face" not in s.modalities for s in r.segments)
+    assert any("no face" in n for n in r.notes)
+
+
+def test_video_call_links_the_face_to_the_voice(analyzer, sample_video):
+    truth = json.loads(sample_video.with_suffix(".truth.json").read_text())
+    r = analyzer.analyze(sample_video)
+    gap = Segment(truth["no_face"]["start"], truth["no_face"]["end"])
+    inside = [f for f in r.faces if gap.start + 0.2 < f.time < gap.end - 0.2]
+    assert inside and all(not f.face for f in inside)
+    outside = [f for f in r.faces if f.time < gap.start - 0.3]
+    assert outside and all(f.face for f in outside)
+    assert r.speakers[0].face_track is not None
+    assert any("face" in s.modalities for s in r.segments if s.kind == "turn")
+
+
+# ---- fusion and events on hand-made evidence -------------------------------------------------
+def onehot(label: str, p: float = 0.9) -> np.ndarray:
+    v = np.full(len(LABELS), (1 - p) / (len(LABELS) - 1))
+    v[LABELS.index(label)] = p
+    return v
+
+
+def test_fusion_weighs_by_confidence_and_availability():
+    angry_voice = Evidence("voice", 0.9, onehot("angry"), 0.8, -0.6)
+    happy_face = Evidence("face", 0.2, onehot("happy"), 0.4, 0.8)
+    f = fuse([angry_voice, happy_face])
+    assert f.emotion == "angry" and f.weights["voice"] > f.weights["face"]
+    absent_face = Evidence("face", 0.0, onehot("happy"), 0.4, 0.8)
+    assert np.allclose(fuse([angry_voice, absent_face]).probs, fuse([angry_voice]).probs)
+    nothing = fuse([])
+    assert nothing.probs is None and nothing.confidence == 0.0 and nothing.emotion is None
+    prosody_only = fuse([Evidence("prosody", 0.5, None, 0.7, None)])
+    assert prosody_only.probs is None and prosody_only.arousal == pytest.approx(0.7)
+
+
+def test_smoothing_removes_a_blip_but_keeps_a_step():
+    t = np.arange(40) * 0.5
+    labels = ["neutral"] * 20 + ["angry"] * 20
+    labels[8] = "happy"  # a one-window blip
+    probs = np.stack([onehot(x, 0.8) for x in labels])
+    values = np.stack([[0.0 if x == "neutral" else 0.8, 0.0] for x in labels])
+    p, _ = smooth_series(t, probs, values, np.full(40, 0.8), half_life_s=1.5)
+    out = [LABELS[i] for i in p.argmax(axis=1)]
+    assert out[8] == "neutral"
+    assert out[:20] == ["neutral"] * 20 and out[21:] == ["angry"] * 19
+
+
+def window(t: float, arousal: float, valence: float, label: str) -> EmotionSegment:
+    return EmotionSegment("window", Segment(t, t + 3), "customer", label, {}, arousal, valence,
+                          0.8)
+
+
+def test_escalation_needs_a_sustained_shift():
+    calm = [window(i * 0.5, -0.2, 0.1, "neutral") for i in range(60)]
+    angry = [window(30 + i * 0.5, 0.7, -0.6, "angry") for i in range(30)]
+    events = detect_shifts(calm + angry, speaker="customer", min_shift_s=6, threshold=0.35)
+    assert [e.kind for e in events] == ["escalation"]
+    assert 28 <= events[0].start <= 31
+    assert events[0].evidence["emotion_after"] == "angry"
+    blip = calm[:30] + [window(15 + i * 0.5, 0.7, -0.6, "angry") for i in range(3)] + calm[33:]
+    assert detect_shifts(blip, speaker="customer", min_shift_s=6, threshold=0.35) == []
+
+
+def test_interruption_versus_overtalk():
+    cut = detect_overtalk([("agent", Segment(0, 6)), ("customer", Segment(5, 9))], min_cut_s=0.3)
+    assert [(e.kind, e.speaker, e.other) for e in cut] == [("interruption", "customer", "agent")]
+    both = detect_overtalk([("agent", Segment(0, 10)), ("customer", Segment(4, 6))],
+                           min_cut_s=0.3)
+    assert [e.kind for e in both] == ["overtalk"]
+    backchannel = detect_overtalk([("agent", Segment(0, 10)), ("customer", Segment(4, 4.2))],
+                                  min_cut_s=0.3)
+    assert backchannel == []
+
+
+def test_config_rejects_bad_options():
+    with pytest.raises(ValueError):
+        AnalysisConfig(hop_s=1.0)
+    with pytest.raises(ValueError):
+        AnalysisConfig(fps=0)
