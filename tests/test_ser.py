@@ -1,0 +1,285 @@
+"""Speech emotion: augmentation, model plumbing, the shipped model, training and evaluation."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from analyzer.audio import augment
+from analyzer.audio.ser import (
+    FEATURE_DIM,
+    SAMPLE_RATE_HZ,
+    SpeechEmotionModel,
+    save_model_folder,
+    speaker_offsets,
+    trim_silence,
+)
+from analyzer.labels import LABELS
+from analyzer.models import ModelError, load_model, write_checksums
+from analyzer.train.ser import (
+    DEFAULT_MODEL,
+    HeadOptions,
+    clip_windows,
+    evaluate_ser,
+    load_audio,
+    relative_training_rows,
+    train_ser,
+)
+
+SR = SAMPLE_RATE_HZ
+SHARED_MANIFEST = Path("/work/shared/data/speech/manifest.csv")
+
+
+def tone(freq_hz: float, seconds: float = 1.0, amp: float = 0.3) -> np.ndarray:
+    t = np.arange(int(seconds * SR)) / SR
+    return (amp * np.sin(2 * np.pi * freq_hz * t)).astype(np.float32)
+
+
+def voice(seed: int, seconds: float = 1.5, f0_hz: float = 150.0) -> np.ndarray:
+    """A seeded buzzy vowel-like signal: harmonics of a wobbling f0 plus a little noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SR)) / SR
+    f0 = f0_hz * (1 + 0.05 * np.sin(2 * np.pi * rng.uniform(2, 5) * t))
+    phase = 2 * np.pi * np.cumsum(f0) / SR
+    wave = sum(np.sin(k * phase) / k for k in range(1, 12)) * np.hanning(len(t))
+    return (0.2 * wave + 0.005 * rng.standard_normal(len(t))).astype(np.float32)
+
+
+def band_power_db(wave: np.ndarray, freq_hz: float) -> float:
+    spectrum = np.abs(np.fft.rfft(wave * np.hanning(len(wave)))) ** 2
+    freqs = np.fft.rfftfreq(len(wave), 1 / SR)
+    band = np.abs(freqs - freq_hz) < 50
+    return float(10 * np.log10(spectrum[band].sum() + 1e-20))
+
+
+# ----------------------------------------------------------------------------- augmentation
+
+
+def test_telephone_channel_keeps_voice_band_and_removes_the_rest():
+    wave = tone(1000) + tone(6000) + tone(100)
+    phone = augment.telephone_channel(wave)
+    assert phone.shape == wave.shape and phone.dtype == np.float32
+    assert band_power_db(phone, 1000) > band_power_db(wave, 1000) - 3  # in band: kept
+    assert band_power_db(phone, 6000) < band_power_db(wave, 6000) - 40  # above 4 kHz: gone
+    assert band_power_db(phone, 100) < band_power_db(wave, 100) - 20  # below 300 Hz: cut
+
+
+def test_mu_law_roundtrip_is_close_and_quantised():
+    wave = tone(440, 0.2)
+    back = augment.mu_law_roundtrip(wave)
+    assert np.max(np.abs(back - wave)) < 0.02
+    assert len(np.unique(back)) <= 256
+
+
+def test_add_noise_reaches_the_requested_snr_and_is_seeded():
+    wave = tone(300, 2.0)
+    for color in ("white", "pink"):
+        noisy = augment.add_noise(wave, snr_db=10.0, rng=np.random.default_rng(1), color=color)
+        snr = 10 * np.log10(np.mean(wave**2) / np.mean((noisy - wave) ** 2))
+        assert abs(snr - 10.0) < 0.5
+    a = augment.add_noise(wave, snr_db=5, rng=np.random.default_rng(3))
+    b = augment.add_noise(wave, snr_db=5, rng=np.random.default_rng(3))
+    assert np.array_equal(a, b)
+
+
+def test_reverb_keeps_level_and_smears_in_time():
+    click = np.zeros(SR, dtype=np.float32)
+    click[1000] = 1.0
+    wet = augment.add_reverb(click, rt60_s=0.4, rng=np.random.default_rng(0))
+    assert wet.shape == click.shape
+    assert np.isclose(np.sqrt(np.mean(wet**2)), np.sqrt(np.mean(click**2)), rtol=1e-3)
+    assert np.abs(wet[1000 + SR // 10 :]).max() > 0  # a tail after 100 ms
+    assert np.abs(wet[:1000]).max() < 1e-6  # causal (up to FFT round-off)
+
+
+def test_gain_in_decibels_and_clipping():
+    wave = tone(200, 0.1, amp=0.5)
+    assert np.isclose(np.abs(augment.change_gain(wave, gain_db=-6.0206)).max(), 0.25, rtol=1e-3)
+    assert np.abs(augment.change_gain(wave, gain_db=20)).max() <= 1.0
+    assert np.array_equal(wave, tone(200, 0.1, amp=0.5))  # input untouched
+
+
+# ----------------------------------------------------------------------------- model plumbing
+
+
+def tiny_arrays(seed: int = 0, hidden: int = 16) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    k = len(LABELS)
+    return {
+        "mean": np.zeros(FEATURE_DIM, np.float32),
+        "scale": np.ones(FEATURE_DIM, np.float32),
+        "offset_scale": np.ones(FEATURE_DIM, np.float32),
+        "abs_W0": rng.normal(0, 0.1, (FEATURE_DIM, hidden)).astype(np.float32),
+        "abs_b0": np.zeros(hidden, np.float32),
+        "abs_W1": rng.normal(0, 0.1, (hidden, k)).astype(np.float32),
+        "abs_b1": np.zeros(k, np.float32),
+        "rel_W0": rng.normal(0, 0.1, (2 * FEATURE_DIM, k)).astype(np.float32),
+        "rel_b0": np.zeros(k, np.float32),
+    }
+
+
+@pytest.fixture()
+def tiny_model_dir(tmp_path: Path) -> Path:
+    folder = save_model_folder(tmp_path / "ser-tiny", tiny_arrays(), {"temperature_abs": 1.5})
+    write_checksums(folder)
+    return folder
+
+
+def test_tiny_model_folder_loads_and_predicts(tiny_model_dir: Path):
+    model = load_model(tiny_model_dir, "ser")
+    assert isinstance(model, SpeechEmotionModel) and model.labels == LABELS
+    waves = [voice(0), voice(1, 3.0), np.zeros(SR, np.float32), voice(2, 0.1)]
+    scores = model.predict(waves)
+    assert scores.probs.shape == (4, len(LABELS))
+    assert np.allclose(scores.probs.sum(axis=1), 1, atol=1e-5)
+    assert np.all((scores.arousal >= -1) & (scores.arousal <= 1))
+    assert np.all((scores.valence >= -1) & (scores.valence <= 1))
+    assert scores.confidence[2] == 0  # silence: nothing to trust
+    assert scores.confidence[3] < scores.confidence[0]  # 0.1 s: less trusted than 1.5 s
+    assert len(model.predict([])) == 0
+
+
+def test_features_do_not_depend_on_batch_neighbours(tiny_model_dir: Path):
+    model = load_model(tiny_model_dir, "ser")
+    alone, _ = model.encoder.embed([voice(5, 2.0)])
+    together, _ = model.encoder.embed([voice(6, 3.7), voice(5, 2.0), voice(7, 0.5)])
+    assert np.allclose(alone[0], together[1], atol=1e-5)
+
+
+def test_small_groups_fall_back_to_the_absolute_head(tiny_model_dir: Path):
+    model = load_model(tiny_model_dir, "ser")
+    feats = np.random.default_rng(0).normal(size=(12, FEATURE_DIM)).astype(np.float32)
+    groups = ["a"] * 5 + ["b"] * 7  # both below the 8-window minimum
+    plain = model.predict_features(feats).probs
+    assert np.allclose(model.predict_features(feats, groups=groups).probs, plain)
+    grouped = model.predict_features(feats, groups=["a"] * 12).probs
+    assert not np.allclose(grouped, plain)
+    offsets, used = speaker_offsets(feats, ["a"] * 8 + ["b"] * 4, min_windows=8)
+    assert used.tolist() == [True] * 8 + [False] * 4
+    assert np.allclose(offsets[:8].mean(axis=0), 0, atol=1e-5) and np.all(offsets[8:] == 0)
+
+
+def test_relative_training_includes_single_emotion_groups():
+    rng = np.random.default_rng(0)
+    feats = rng.normal(size=(70, 4))
+    y = np.repeat(np.arange(7), 10)
+    rows, offsets = relative_training_rows(feats, y, np.zeros(70), options=HeadOptions())
+    # some groups are one emotion only: their offsets are relative to that emotion's own mean
+    angry = np.flatnonzero(y == 3)
+    angry_mean = feats[angry].mean(axis=0)
+    blocks = [
+        i for i in range(len(rows) - 9) if set(rows[i : i + 10].tolist()) == set(angry.tolist())
+    ]
+    assert any(
+        np.allclose(offsets[i : i + 10], feats[rows[i : i + 10]] - angry_mean) for i in blocks
+    )
+
+
+def test_trim_silence_and_windows():
+    wave = np.concatenate([np.zeros(SR), voice(0, 1.0), np.zeros(SR)])
+    trimmed = trim_silence(wave)
+    assert 1.0 <= len(trimmed) / SR < 1.5
+    assert len(clip_windows(np.zeros(5 * SR, np.float32))) == 1
+    windows = clip_windows(np.zeros(9 * SR, np.float32))
+    assert len(windows) == 4 and all(len(w) == 4 * SR for w in windows)
+
+
+# ----------------------------------------------------------------------------- the shipped model
+
+
+def test_shipped_model_loads_by_name_and_predicts():
+    model = load_model(DEFAULT_MODEL, "ser")
+    config = json.loads(
+        (Path(__file__).parent.parent / "models" / DEFAULT_MODEL / "model.json").read_text()
+    )
+    assert config["kind"] == "ser" and config["labels"] == list(LABELS)
+    waves = [voice(i, 2.0, f0_hz=120 + 20 * i) for i in range(10)]
+    scores = model.predict(waves, groups=["spk"] * 10)
+    assert scores.probs.shape == (10, 7) and scores.probs.dtype == np.float32
+    assert np.allclose(scores.probs.sum(axis=1), 1, atol=1e-5)
+    assert np.all((scores.confidence >= 0) & (scores.confidence <= 1))
+
+
+def test_corrupt_checksum_is_refused(tmp_path: Path):
+    source = Path(__file__).parent.parent / "models" / DEFAULT_MODEL
+    copy = shutil.copytree(source, tmp_path / "ser-corrupt")
+    weights = copy / "head.npz"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="checksum"):
+        load_model(copy, "ser")
+
+
+@pytest.mark.skipif(not SHARED_MANIFEST.is_file(), reason="shared RAVDESS data not present")
+def test_speaker_angry_throughout_stays_angry():
+    """A speaker angry in every window: passing the speaker as a group must not turn it neutral."""
+    with open(SHARED_MANIFEST, newline="") as fh:
+        rows = [
+            r
+            for r in csv.DictReader(fh)
+            if r["speaker"] == "ravdess_03" and r["label"] == "angry" and r["intensity"] == "strong"
+        ]
+    waves = [load_audio(SHARED_MANIFEST.parent.parent / r["path"]) for r in rows]
+    model = load_model(DEFAULT_MODEL, "ser")
+    angry = LABELS.index("angry")
+    grouped = model.predict(waves, groups=["caller"] * len(waves)).probs.argmax(axis=1)
+    assert len(waves) >= 8
+    assert np.mean(grouped == angry) >= 0.75
+    assert np.mean(grouped == LABELS.index("neutral")) == 0
+
+
+# ----------------------------------------------------------------------------- train and evaluate
+
+
+def write_clips(folder: Path) -> Path:
+    """A manifest of synthetic clips: two speakers x 7 labels, odd formats, one unknown label."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for s, (speaker, gender, f0) in enumerate((("s1", "male", 110.0), ("s2", "female", 210.0))):
+        for k, label in enumerate(LABELS):
+            name = f"{speaker}_{label}.wav"
+            wave = voice(10 * s + k, 1.0 + 0.1 * k, f0_hz=f0 * (1 + 0.08 * k))
+            if label == "sad":  # 8 kHz stereo file: resampled and mixed down
+                wave8 = wave[::2]
+                sf.write(folder / name, np.stack([wave8, wave8], axis=1), 8000)
+            else:
+                sf.write(folder / name, wave, SR)
+            rows.append({"path": name, "speaker": speaker, "gender": gender, "label": label})
+    long_clip = np.concatenate([voice(99, 3.0, 150), voice(98, 3.0, 150), voice(97, 3.0, 150)])
+    sf.write(folder / "long.flac", long_clip, SR)  # 9 s: windowed, probabilities averaged
+    rows.append({"path": "long.flac", "speaker": "s1", "gender": "male", "label": "happy"})
+    sf.write(folder / "bored.wav", voice(7), SR)
+    rows.append({"path": "bored.wav", "speaker": "s1", "gender": "male", "label": "bored"})
+    rows.append({"path": "missing.wav", "speaker": "s2", "gender": "female", "label": "sad"})
+    manifest = folder / "manifest.csv"
+    with open(manifest, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["path", "speaker", "gender", "label"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return manifest
+
+
+def test_train_then_evaluate_on_a_tiny_manifest(tmp_path: Path):
+    manifest = write_clips(tmp_path / "data")
+    folder = train_ser(
+        manifest,
+        out=tmp_path / "ser-test",
+        channels=("clean", "telephone"),
+        options=HeadOptions(hidden=0, epochs=3, random_groups=2),
+    )
+    assert (folder / "SHA256SUMS").is_file() and (folder / "head.npz").is_file()
+    report = evaluate_ser(manifest, model=folder)
+    assert report["skipped"] == 2  # the unknown label and the missing file
+    assert report["n"] == 15  # 14 labelled clips + the long one
+    assert set(report["per_class"]) <= set(LABELS) and report["labels"] == list(LABELS)
+    assert np.array(report["confusion"]).sum() == 15
+    assert set(report["per_gender"]) == {"male", "female"}
+    assert 0 <= report["ece"] <= 1 and report["used_groups"] is True
+    json.dumps(report)  # JSON-ready
