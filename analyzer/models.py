@@ -23,6 +23,8 @@ from .labels import LABELS
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 MODELS_ENV = "EMOTRACE_MODELS"  # extra folder searched first for models named without a path
 KINDS = ("ser", "fer")
+# The shipped model of each kind, used when a caller asks for "default".
+DEFAULT_MODELS = {"ser": "ser-whisper-tiny-head", "fer": "fer-ferplus-vgg"}
 
 
 class ModelError(RuntimeError):

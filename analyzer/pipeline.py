@@ -22,7 +22,7 @@ from .config import AnalysisConfig
 from .fusion import Evidence, fuse, smooth_series
 from .labels import LABELS, derive_valence_arousal
 from .media import MediaError, iter_video_frames, load_audio, probe_media
-from .models import EmotionModel, ModelError, load_model, resolve_model_dir
+from .models import DEFAULT_MODELS, EmotionModel, ModelError, load_model, resolve_model_dir
 from .result import AnalysisResult, EmotionSegment, FaceFrame, Speaker
 from .segment import Segment
 
@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 # stages (see STEPS); while faces are analysed, step is "video frames" and done/total count frames.
 Progress = Callable[[str, int, int], None]
 
-DEFAULT_MODELS = {"ser": "ser-whisper-tiny-head", "fer": "fer-resnet-ferplus"}
 SER_PIECE_S = 3.0  # s; speech is scored in pieces of about this length, once, then pooled
 SER_MIN_PIECE_S = 0.4  # s; shorter leftovers are merged into their neighbour
 SAME_CHANNEL_CORR = 0.98  # channels this correlated are one mix duplicated, not two speakers
