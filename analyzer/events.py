@@ -80,9 +80,11 @@ def detect_shifts(
         if last is not None and start < last.end:
             continue
         verb = "rises" if kind == "escalation" else "settles"
+        labels = ""
+        if evidence["emotion_before"] and evidence["emotion_after"]:
+            labels = f"{evidence['emotion_before']} -> {evidence['emotion_after']}, "
         desc = (
-            f"{speaker}: emotion {verb} ({evidence['emotion_before']} -> "
-            f"{evidence['emotion_after']}, arousal {evidence['arousal_before']:+.2f} -> "
+            f"{speaker}: emotion {verb} ({labels}arousal {evidence['arousal_before']:+.2f} -> "
             f"{evidence['arousal_after']:+.2f})"
         )
         events.append(Event(kind, Segment(start, end), speaker, desc, evidence))
