@@ -13,14 +13,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from analyzer.models import load_model
-from analyzer.train.fer import DEFAULT_MODEL
-from analyzer.video.align import align_face, face_quality
+ROOT = Path(__file__).resolve().parent.parent  # the repository, so `analyzer` imports from here
+sys.path.insert(0, str(ROOT))
+
+from analyzer.models import load_model  # noqa: E402
+from analyzer.train.fer import DEFAULT_MODEL  # noqa: E402
+from analyzer.video.align import align_face, face_quality  # noqa: E402
 
 
 def _ms(fn, calls: int) -> np.ndarray:

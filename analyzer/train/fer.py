@@ -306,6 +306,16 @@ def fit_temperature(logits: np.ndarray, truth: np.ndarray) -> float:
     return float(fine[np.argmin([nll(t) for t in fine])])
 
 
+WARMUP = 0.05  # fraction of training spent ramping the learning rate up
+
+
+def _lr_factor(done: float) -> float:
+    """Learning-rate multiplier at training progress ``done`` in [0, 1]: warm-up, then cosine."""
+    if done < WARMUP:
+        return done / WARMUP
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (done - WARMUP) / (1.0 - WARMUP))))
+
+
 def train_fer(
     npz: str | os.PathLike,
     out: str | os.PathLike,
@@ -320,14 +330,19 @@ def train_fer(
     threads: int = 1,
     cache_dir: str | os.PathLike | None = None,
     name: str | None = None,
+    time_budget_s: float | None = None,
 ) -> Path:
     """Train FerNet on the FER+ ``train`` rows of ``npz`` and write a model folder to ``out``.
 
-    AdamW with a one-cycle schedule, soft-target cross-entropy on vote distributions, augmented
+    AdamW with linear warm-up then cosine decay of the learning rate, soft-target cross-entropy on vote distributions, augmented
     aligned crops, an exponential moving average of the weights (what is shipped). The temperature
     is fitted on the ``valid`` rows that are not duplicates of train images (majority labels), as
     is the choice of mirror test-time augmentation. Writes model.json, weights.pt, training.json
-    and SHA256SUMS; returns the folder. CPU cost: about 100 s per epoch per thread at width 16.
+    and SHA256SUMS; returns the folder. CPU cost: about 100-150 s of one core per epoch at width 16.
+
+    ``time_budget_s`` bounds wall time on a shared machine: the schedule then advances with
+    whichever is further along, steps or elapsed time, and training stops at the end of it (so
+    fewer than ``epochs`` epochs may run; training.json records how many).
     """
     import torch
     from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
@@ -354,11 +369,10 @@ def train_fer(
 
     net = FerNet(width=width).to(memory_format=torch.channels_last)
     ema = AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(0.998), use_buffers=True)
-    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
+    opt = torch.optim.AdamW(net.parameters(), lr=lr * _lr_factor(0.0), weight_decay=weight_decay)
     steps_per_epoch = len(train_idx) // batch_size
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=lr, total_steps=epochs * steps_per_epoch, pct_start=0.15
-    )
+    total_steps = epochs * steps_per_epoch
+    start, step = time.time(), 0
     history = []
     # Augmentation (OpenCV, releases the GIL) runs one batch ahead in a thread.
     pool = ThreadPoolExecutor(max_workers=1)
@@ -382,17 +396,26 @@ def train_fer(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            sched.step()
+            step += 1
+            done = step / total_steps
+            if time_budget_s:
+                done = max(done, (time.time() - start) / time_budget_s)
+            for group in opt.param_groups:
+                group["lr"] = lr * _lr_factor(done)
             ema.update_parameters(net)
             total += loss.item()
+            if done >= 1.0:
+                break
         model = ExpressionModel(ema.module, temperature=1.0, flip_tta=False)
         acc = float((model.logits(valid_x).argmax(1) == valid_truth).mean())
         ema.module.train()  # ExpressionModel put it in eval mode; EMA updates do not care
-        history.append({"epoch": epoch + 1, "loss": round(total / steps_per_epoch, 4),
+        history.append({"epoch": epoch + 1, "loss": round(total / (b + 1), 4), "steps": b + 1,
                         "valid_dedup_acc": round(acc, 4), "s": round(time.time() - t0, 1)})  # fmt: skip
         print(json.dumps(history[-1]), flush=True)
         if progress is not None:
             progress("epoch", epoch + 1, epochs)
+        if done >= 1.0:
+            break
 
     pool.shutdown()
     final = ema.module.eval()
@@ -423,6 +446,7 @@ def train_fer(
     report = {
         "npz": str(npz), "epochs": epochs, "width": width, "batch_size": batch_size, "lr": lr,
         "weight_decay": weight_decay, "seed": seed, "n_train": len(train_idx),
+        "time_budget_s": time_budget_s, "epochs_run": len(history),
         "n_train_rows": int((split == "train").sum()),
         "n_train_dropped_nf": int(((split == "train") & ~keep).sum()),
         "n_no_face_train": int(((split == "train") & ~found).sum()),
@@ -468,7 +492,8 @@ def evaluate_fer(
 
     fer = load_model(model, "fer")
     if len(rows):
-        landmarks = cached_landmarks(images[rows], cache_dir=cache_dir)
+        # Landmarks of the whole file, so one cache serves every split and the training run.
+        landmarks = cached_landmarks(images, cache_dir=cache_dir)[rows]
         matrices, found = alignment_matrices(landmarks)
         crops = augment_batch(images[rows], matrices, np.random.default_rng(0), train=False)
         probs = fer.predict(list(crops)).probs
@@ -498,6 +523,8 @@ def add_train_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--cache-dir", default=None, help=f"landmark cache (${CACHE_ENV})")
+    parser.add_argument("--time-budget-min", type=float, default=None,
+                        help="stop after this many minutes, annealing the schedule to fit")  # fmt: skip
 
 
 def run_train(args: argparse.Namespace) -> None:
@@ -508,6 +535,7 @@ def run_train(args: argparse.Namespace) -> None:
         args.npz, args.out, progress=progress, epochs=args.epochs, width=args.width,
         batch_size=args.batch_size, lr=args.lr, seed=args.seed, threads=args.threads,
         cache_dir=args.cache_dir,
+        time_budget_s=args.time_budget_min * 60 if args.time_budget_min else None,
     )  # fmt: skip
     print(folder)
 
