@@ -100,10 +100,10 @@ def duplicate_mask(images: np.ndarray, selected: np.ndarray) -> np.ndarray:
     """True for selected rows whose pixels also occur in an unselected row, or earlier among the
     selected ones (FER2013 holds exact duplicates, some across train/valid). bool [N]."""
     keys = [hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in images]
-    outside = {k for k, s in zip(keys, selected) if not s}
+    outside = {k for k, s in zip(keys, selected, strict=True) if not s}
     seen: set[bytes] = set()
     dup = np.zeros(len(images), dtype=bool)
-    for i, (k, s) in enumerate(zip(keys, selected)):
+    for i, (k, s) in enumerate(zip(keys, selected, strict=True)):
         if s:
             dup[i] = k in outside or k in seen
             seen.add(k)
@@ -248,7 +248,7 @@ def augment_batch(
     import cv2
 
     out = np.empty((len(images), CROP, CROP), dtype=np.uint8)
-    for i, (img, m) in enumerate(zip(images, matrices)):
+    for i, (img, m) in enumerate(zip(images, matrices, strict=True)):
         if not train:
             out[i] = cv2.warpAffine(img, m, (CROP, CROP), flags=cv2.INTER_LINEAR,
                                     borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
@@ -334,11 +334,12 @@ def train_fer(
 ) -> Path:
     """Train FerNet on the FER+ ``train`` rows of ``npz`` and write a model folder to ``out``.
 
-    AdamW with linear warm-up then cosine decay of the learning rate, soft-target cross-entropy on vote distributions, augmented
-    aligned crops, an exponential moving average of the weights (what is shipped). The temperature
-    is fitted on the ``valid`` rows that are not duplicates of train images (majority labels), as
-    is the choice of mirror test-time augmentation. Writes model.json, weights.pt, training.json
-    and SHA256SUMS; returns the folder. CPU cost: about 100-150 s of one core per epoch at width 16.
+    AdamW with linear warm-up then cosine decay of the learning rate, soft-target cross-entropy
+    on vote distributions, augmented aligned crops, an exponential moving average of the weights
+    (what is shipped). The temperature, and whether to average with the mirrored crop, are chosen
+    on the ``valid`` rows that are not duplicates of train images (majority labels). Writes
+    model.json, weights.pt, training.json and SHA256SUMS; returns the folder. CPU cost: about
+    100-150 s of one core per epoch at width 16.
 
     ``time_budget_s`` bounds wall time on a shared machine: the schedule then advances with
     whichever is further along, steps or elapsed time, and training stops at the end of it (so
@@ -409,8 +410,9 @@ def train_fer(
         model = ExpressionModel(ema.module, temperature=1.0, flip_tta=False)
         acc = float((model.logits(valid_x).argmax(1) == valid_truth).mean())
         ema.module.train()  # ExpressionModel put it in eval mode; EMA updates do not care
-        history.append({"epoch": epoch + 1, "loss": round(total / (b + 1), 4), "steps": b + 1,
-                        "valid_dedup_acc": round(acc, 4), "s": round(time.time() - t0, 1)})  # fmt: skip
+        row = {"epoch": epoch + 1, "loss": round(total / (b + 1), 4), "steps": b + 1}
+        row.update(valid_dedup_acc=round(acc, 4), s=round(time.time() - t0, 1))
+        history.append(row)
         print(json.dumps(history[-1]), flush=True)
         if progress is not None:
             progress("epoch", epoch + 1, epochs)
@@ -523,8 +525,9 @@ def add_train_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--cache-dir", default=None, help=f"landmark cache (${CACHE_ENV})")
-    parser.add_argument("--time-budget-min", type=float, default=None,
-                        help="stop after this many minutes, annealing the schedule to fit")  # fmt: skip
+    parser.add_argument(
+        "--time-budget-min", type=float, default=None, help="stop after this many minutes"
+    )
 
 
 def run_train(args: argparse.Namespace) -> None:
