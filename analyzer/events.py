@@ -42,10 +42,12 @@ def detect_shifts(
     v = np.array([np.nan if w.valence is None else w.valence for w in speech], dtype=float)
     score = np.nan_to_num(a) - np.nan_to_num(v)  # up = more aroused and/or more negative
     found: list[tuple[float, float, str, dict]] = []
+    lo = np.searchsorted(t, t - BASELINE_S, side="left")
+    hi = np.searchsorted(t, t + min_shift_s, side="right")
     for i in range(len(t)):
-        before = (t < t[i]) & (t >= t[i] - BASELINE_S)
-        after = (t >= t[i]) & (t <= t[i] + min_shift_s)
-        if before.sum() < 3 or after.sum() < 3 or t[after][-1] - t[i] < 0.6 * min_shift_s:
+        before = slice(lo[i], i)
+        after = slice(i, hi[i])
+        if i - lo[i] < 3 or hi[i] - i < 3 or t[hi[i] - 1] - t[i] < 0.6 * min_shift_s:
             continue
         delta = np.median(score[after]) - np.median(score[before])
         if abs(delta) < threshold:
@@ -65,7 +67,7 @@ def detect_shifts(
             "emotion_before": _dominant(speech, before),
             "emotion_after": _dominant(speech, after),
         }
-        found.append((float(t[i]), float(t[after][-1]), kind, evidence))
+        found.append((float(t[i]), float(t[hi[i] - 1]), kind, evidence))
     events: list[Event] = []
     for start, end, kind, evidence in found:
         last = events[-1] if events else None
@@ -91,8 +93,8 @@ def detect_shifts(
     return events
 
 
-def _dominant(windows: list[EmotionSegment], mask: np.ndarray) -> str | None:
-    labels = [w.emotion for w, m in zip(windows, mask) if m and w.emotion is not None]
+def _dominant(windows: list[EmotionSegment], part: slice) -> str | None:
+    labels = [w.emotion for w in windows[part] if w.emotion is not None]
     if not labels:
         return None
     return max(set(labels), key=labels.count)

@@ -24,7 +24,7 @@ from .labels import LABELS, derive_valence_arousal
 from .media import MediaError, iter_video_frames, load_audio, probe_media
 from .models import DEFAULT_MODELS, EmotionModel, ModelError, load_model, resolve_model_dir
 from .result import AnalysisResult, EmotionSegment, FaceFrame, Speaker
-from .segment import Segment
+from .segment import Segment, SegmentIndex
 
 log = logging.getLogger(__name__)
 
@@ -229,19 +229,21 @@ class Analyzer:
         mark("faces")
 
         # ---- fusion ------------------------------------------------------------------------
-        overlaps = turns.overlaps
+        overlaps = SegmentIndex(turns.overlaps)
         segments: list[EmotionSegment] = []
         for spk in talk:
-            own = turns.of(spk)
+            own = SegmentIndex(turns.of(spk))
+            mine = [i for i, (s, _) in enumerate(pieces) if s == spk]
+            spk_pieces = (SegmentIndex([pieces[i][1] for i in mine]), np.array(mine, dtype=int))
             tracks = [t for t, sp in track_speaker.items() if sp == spk]
-            for k, seg in enumerate(own):
+            for k, seg in enumerate(own.segments):
                 evidence = self._evidence(
-                    seg, spk, own, overlaps, pieces, piece_scores, timeline, tracks,
+                    seg, own, overlaps, spk_pieces, piece_scores, timeline, tracks,
                     prosody={"features": turn_feats[spk][k], "z": turn_z[spk][k]},
                 )
                 segments.append(_segment("turn", seg, spk, evidence, overlaps, speech=True))
             segments.extend(
-                self._grid(spk, own, overlaps, pieces, piece_scores, timeline, tracks,
+                self._grid(spk, own, overlaps, spk_pieces, piece_scores, timeline, tracks,
                            turn_feats[spk], turn_z[spk], duration, cfg)
             )
         segments.sort(key=lambda s: (s.kind != "turn", s.start, s.speaker))
@@ -316,24 +318,30 @@ class Analyzer:
             return ["agent", "customer"], ["agent", "customer"], "guessed"
         return [f"ch{i}" for i in range(n)], None, "none"
 
-    def _evidence(self, seg, spk, own, overlaps, pieces, scores, timeline, tracks, prosody):
-        """Evidence of every modality for speaker ``spk`` over ``seg``."""
+    def _evidence(self, seg, own, overlaps, pieces, scores, timeline, tracks, prosody):
+        """Evidence of every modality for one speaker over ``seg``.
+
+        own: that speaker's turns; overlaps: stretches where two speak; pieces: (index of the
+        speaker's scored speech pieces, their rows in ``scores``).
+        """
         out: list[Evidence] = []
-        speech_s = sum(seg.overlap(g) for g in own)
+        speech_s = own.total(seg)
         coverage = min(1.0, speech_s / max(seg.duration, 1e-6))
-        overlap_s = sum(seg.overlap(o) for o in overlaps)
+        overlap_s = overlaps.total(seg)
         overlap_share = overlap_s / max(speech_s, 1e-6) if speech_s else 0.0
-        if scores is not None and speech_s > 0:
-            idx = [i for i, (s, p) in enumerate(pieces) if s == spk and p.overlaps(seg)]
-            if idx:
-                w = np.array([pieces[i][1].overlap(seg) for i in idx])
-                w = w * scores.confidence[idx] + 1e-6
+        piece_index, rows = pieces
+        if scores is not None and speech_s > 0 and len(piece_index):
+            shared = piece_index.overlaps(seg)
+            hit = shared > 0
+            if hit.any():
+                idx = rows[hit]
+                w = shared[hit] * scores.confidence[idx] + 1e-6
                 probs = (w[:, None] * scores.probs[idx]).sum(axis=0) / w.sum()
                 val, aro = derive_valence_arousal(probs)
                 conf = float(np.average(scores.confidence[idx], weights=w))
                 conf *= min(1.0, coverage * 1.5) * (1.0 - 0.5 * min(1.0, overlap_share))
                 out.append(Evidence("voice", conf, probs, float(aro), float(val),
-                                    {"pieces": len(idx), "speech_s": speech_s}))
+                                    {"pieces": int(hit.sum()), "speech_s": speech_s}))
         if prosody is not None and speech_s > 0:
             aro = pros.prosodic_arousal(prosody["z"])
             conf = 0.6 * min(1.0, coverage * 1.5) * min(1.0, speech_s / 1.0)
@@ -364,13 +372,14 @@ class Analyzer:
         for s in starts:
             seg = Segment(float(s), float(min(duration, s + cfg.window_s)))
             # Prosody of a window: the turn it overlaps most.
-            best = max(range(len(own)), key=lambda k: own[k].overlap(seg), default=None)
+            shared = own.overlaps(seg)
             prosody = None
-            if best is not None and own[best].overlap(seg) > 0:
+            if len(own) and shared.max() > 0:
+                best = int(np.argmax(shared))
                 prosody = {"features": feats[best], "z": zs[best]}
-            evidence = self._evidence(seg, spk, own, overlaps, pieces, scores, timeline, tracks,
+            evidence = self._evidence(seg, own, overlaps, pieces, scores, timeline, tracks,
                                       prosody)
-            speech = bool(sum(seg.overlap(g) for g in own) >= min(0.3, seg.duration / 2))
+            speech = bool(shared.sum() >= min(0.3, seg.duration / 2))
             rows.append((seg, evidence, speech))
         fused = [fuse(e) for _, e, _ in rows]
         times = np.array([seg.middle for seg, _, _ in rows])
@@ -407,7 +416,7 @@ def _make_segment(kind, seg, spk, evidence, f, probs, arousal, valence, overlaps
         valence=valence,
         confidence=f.confidence,
         modalities=modalities,
-        overlap=bool(any(seg.overlaps(o) for o in overlaps) and speech),
+        overlap=bool(speech and overlaps.total(seg) > 0),
         speech=speech,
     )
 

@@ -47,3 +47,27 @@ def to_seconds(index: int | float, rate: float) -> float:
 def to_index(seconds: float, rate: float) -> int:
     """Convert seconds to the nearest frame or sample index at ``rate`` (per second)."""
     return int(round(seconds * rate))
+
+
+class SegmentIndex:
+    """Many segments as arrays, for fast overlap queries (the fusion grid asks thousands)."""
+
+    def __init__(self, segments: list[Segment]) -> None:
+        import numpy as np
+
+        self.segments = list(segments)
+        self.starts = np.array([s.start for s in self.segments], dtype=np.float64)
+        self.ends = np.array([s.end for s in self.segments], dtype=np.float64)
+
+    def __len__(self) -> int:
+        return len(self.segments)
+
+    def overlaps(self, seg: Segment):
+        """Seconds each indexed segment shares with ``seg``: float64 [len(self)]."""
+        import numpy as np
+
+        return np.clip(np.minimum(self.ends, seg.end) - np.maximum(self.starts, seg.start), 0, None)
+
+    def total(self, seg: Segment) -> float:
+        """Seconds of ``seg`` covered by the indexed segments (assumed not to overlap each other)."""
+        return float(self.overlaps(seg).sum()) if len(self) else 0.0

@@ -76,12 +76,8 @@ def analyze_frames(
     computed at 8 kHz since voice pitch lies far below 4 kHz.
     """
     audio = np.asarray(audio, dtype=np.float32)
-    loud_frames = frame_signal(audio, sr=sr)
-    t = len(loud_frames)
-    loud = (20 * np.log10(np.sqrt(np.mean(loud_frames**2, axis=1) + 1e-12) + 1e-9)).astype(
-        np.float32
-    )
-    del loud_frames
+    loud = frame_loudness(audio, sr=sr)
+    t = len(loud)
     f0 = np.full(t, np.nan, dtype=np.float32)
     clarity = np.zeros(t, dtype=np.float32)
     pitch_sr = 8000
@@ -125,6 +121,24 @@ def analyze_frames(
         clarity[idx] = c
         f0[idx] = np.where(c >= VOICING_CLARITY, pitch_sr / lag, np.nan)
     return ProsodyFrames(f0, clarity, loud)
+
+
+def frame_loudness(audio: np.ndarray, *, sr: int) -> np.ndarray:
+    """RMS level in dBFS of the WIN_S window centred on every HOP_S frame: float32 [T].
+
+    Computed from per-hop energies (a sum over WIN_S / HOP_S hops), so memory stays linear in
+    the signal rather than in frames x window.
+    """
+    hop = int(HOP_S * sr)
+    per = int(round(WIN_S / HOP_S))  # hops per window
+    n = int(np.ceil(len(audio) / hop))
+    padded = np.zeros(n * hop, dtype=np.float32)
+    padded[: len(audio)] = audio
+    energy = np.einsum("ij,ij->i", padded.reshape(n, hop), padded.reshape(n, hop))
+    # Frame i is centred on sample i * hop: it spans hops i - per/2 .. i + per/2 - 1.
+    padded_e = np.concatenate([np.zeros(per // 2), energy, np.zeros(per)])
+    window = np.convolve(padded_e, np.ones(per), mode="valid")[:n]
+    return (10 * np.log10(window / (per * hop) + 1e-12)).astype(np.float32)
 
 
 def _to_8k(audio: np.ndarray, sr: int) -> np.ndarray:

@@ -267,7 +267,7 @@ class SpeechEmotionModel:
         self.temperature_rel = float(config.get("temperature_rel", 1.0))
         self.min_group_windows = int(config.get("min_group_windows", 8))
         # share of the relative head in the log-probabilities of grouped windows (rest: absolute)
-        self.relative_weight = float(config.get("relative_weight", 1.0))
+        self.relative_weight = float(config.get("relative_weight", 0.5))
         if tuple(config.get("labels", LABELS)) != LABELS:
             raise ModelError(f"{name}: labels in model.json differ from analyzer.labels.LABELS")
         self._encoder = encoder

@@ -434,6 +434,7 @@ def fit_model_arrays(
     weights = balance_weights(speakers, genders) if options.balance else np.ones(len(y))
     config = {
         "min_group_windows": options.min_group_windows,
+        "relative_weight": options.relative_weight,
         "head_options": asdict(options),
     }
     if held.any() and (~held).any():
