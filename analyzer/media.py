@@ -15,7 +15,6 @@ import numpy as np
 
 from .result import MediaInfo
 
-AUDIO_CHUNK_S = 60.0  # seconds of output audio accumulated per block while decoding
 
 
 class MediaError(ValueError):
@@ -110,10 +109,24 @@ def load_audio(path: str | os.PathLike, *, sample_rate: int = 16000) -> np.ndarr
         channels = max(1, int(stream.codec_context.channels or 1))
         layout = {1: "mono", 2: "stereo"}.get(channels) or stream.codec_context.layout.name
         resampler = av.AudioResampler(format="fltp", layout=layout, rate=sample_rate)
-        blocks: list[np.ndarray] = []
-        pending: list[np.ndarray] = []
-        pending_n = 0
+        # Decode into one preallocated buffer sized from the header (grown if the header was
+        # short), so a long call never needs twice its size in memory.
+        expected = _duration(container, stream, None)
+        audio = np.zeros((channels, int((expected + 1.0) * sample_rate)), dtype=np.float32)
+        filled = 0
         bad_packets = 0
+
+        def put(out) -> None:
+            nonlocal audio, filled
+            block = out.to_ndarray().reshape(channels, -1)
+            n = block.shape[1]
+            if filled + n > audio.shape[1]:
+                grown = np.zeros((channels, max(2 * audio.shape[1], filled + n)), np.float32)
+                grown[:, :filled] = audio[:, :filled]
+                audio = grown
+            audio[:, filled : filled + n] = block
+            filled += n
+
         for packet in container.demux(stream):
             try:
                 frames = packet.decode()
@@ -124,22 +137,16 @@ def load_audio(path: str | os.PathLike, *, sample_rate: int = 16000) -> np.ndarr
                 continue
             for frame in frames:
                 for out in resampler.resample(frame):
-                    pending.append(out.to_ndarray().reshape(channels, -1))
-                    pending_n += out.samples
-            if pending_n >= AUDIO_CHUNK_S * sample_rate:
-                blocks.append(np.concatenate(pending, axis=1))
-                pending, pending_n = [], 0
+                    put(out)
         for out in resampler.resample(None):
-            pending.append(out.to_ndarray().reshape(channels, -1))
-        if pending:
-            blocks.append(np.concatenate(pending, axis=1))
+            put(out)
     except av.error.FFmpegError as exc:
         raise MediaError(f"{name}: audio could not be decoded ({_reason(exc)})") from exc
     finally:
         container.close()
-    if not blocks or sum(b.shape[1] for b in blocks) == 0:
+    if filled == 0:
         raise MediaError(f"{name}: audio track holds no decodable samples")
-    audio = np.concatenate(blocks, axis=1).astype(np.float32, copy=False)
+    audio = audio[:, :filled]
     np.clip(audio, -1.0, 1.0, out=audio)
     return audio
 

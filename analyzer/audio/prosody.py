@@ -64,7 +64,7 @@ def frame_signal(audio: np.ndarray, *, sr: int, win_s: float = WIN_S, hop_s: flo
 
 
 def analyze_frames(
-    audio: np.ndarray, *, sr: int = 16000, speech: list[Segment] | None = None, block: int = 20000
+    audio: np.ndarray, *, sr: int = 16000, speech: list[Segment] | None = None, block: int = 4000
 ) -> ProsodyFrames:
     """Pitch, voicing clarity and loudness every 10 ms.
 
@@ -97,11 +97,15 @@ def analyze_frames(
     # Autocorrelation of the window itself, to undo its taper (Boersma's correction).
     w_ac = np.fft.irfft(np.abs(np.fft.rfft(window, nfft)) ** 2)[: lag_max + 2]
     w_ac = (w_ac / w_ac[0]).astype(np.float32)
+    from scipy import fft as sfft  # keeps float32 (numpy's FFT doubles the memory)
+
     for a in range(0, len(rows), block):
         idx = rows[a : a + block]
         fr = frames_all[idx]
         x = (fr - fr.mean(axis=1, keepdims=True)) * window
-        ac = np.fft.irfft(np.abs(np.fft.rfft(x, nfft, axis=1)) ** 2, axis=1)[:, : lag_max + 2]
+        spec = sfft.rfft(x, nfft, axis=1)
+        ac = sfft.irfft((spec.real**2 + spec.imag**2), nfft, axis=1)[:, : lag_max + 2]
+        del spec
         ac = ac / np.maximum(ac[:, :1], 1e-12) / np.maximum(w_ac[None, :], 1e-3)
         seg = ac[:, lag_min : lag_max + 1]
         best = seg.max(axis=1)
