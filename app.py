@@ -586,7 +586,12 @@ def main() -> None:
     store.sweep()
     users = load_users(store.home)
     limits = views.UploadLimits.from_env()
-    demo = build_app(store, Analyzer(), limits=limits, dev_login=users.is_default)
+    analyzer = Analyzer()
+    if not store.list_calls():
+        # First start: put the bundled sample call in the library, so the review works at once.
+        print("emotrace: analysing the bundled sample call for the library...", flush=True)
+        store.add_call(analyzer.analyze(SAMPLES[0]), SAMPLES[0], uploaded_by="emotrace")
+    demo = build_app(store, analyzer, limits=limits, dev_login=users.is_default)
     host = os.environ.get("EMOTRACE_HOST", "127.0.0.1")
     port = int(os.environ.get("EMOTRACE_PORT", "7860"))
     print(f"emotrace: data in {store.home}; open http://{host}:{port}", flush=True)
