@@ -87,8 +87,11 @@ def run_analyze(args: argparse.Namespace) -> int:
     try:
         for path in args.files:
             name = Path(path).name
-            bar = None if args.quiet else tqdm(total=8, desc=name, unit="step", leave=True,
-                                               file=sys.stderr)
+            bar = (
+                None
+                if args.quiet
+                else tqdm(total=8, desc=name, unit="step", leave=True, file=sys.stderr)
+            )
 
             def progress(step: str, done: int, total: int, bar=bar) -> None:
                 if bar is None:
@@ -117,8 +120,10 @@ def run_analyze(args: argparse.Namespace) -> int:
             if args.parquet:
                 result.write_parquet(stem.with_suffix(".parquet"))
             n_ev = len(result.events)
-            print(f"{name}: {result.media.duration_s:.1f} s, {len(result.speakers)} speakers, "
-                  f"{n_ev} events -> {stem.with_suffix('.json')}")
+            print(
+                f"{name}: {result.media.duration_s:.1f} s, {len(result.speakers)} speakers, "
+                f"{n_ev} events -> {stem.with_suffix('.json')}"
+            )
     finally:
         analyzer.close()
     return 1 if failed else 0

@@ -61,7 +61,9 @@ def detect_shifts(
         evidence = {
             "arousal_before": float(np.median(a[before])),
             "arousal_after": float(np.median(a[after])),
-            "valence_before": float(np.nanmedian(v[before])) if np.isfinite(v[before]).any() else None,
+            "valence_before": float(np.nanmedian(v[before]))
+            if np.isfinite(v[before]).any()
+            else None,
             "valence_after": float(np.nanmedian(v[after])) if np.isfinite(v[after]).any() else None,
             "shift": float(delta),
             "emotion_before": _dominant(speech, before),
@@ -76,8 +78,9 @@ def detect_shifts(
                 evidence = evidence | {"onset": last.evidence.get("onset", last.start)}
             else:
                 evidence = last.evidence
-            events[-1] = Event(kind, Segment(last.start, max(end, last.end)), speaker,
-                               last.description, evidence)
+            events[-1] = Event(
+                kind, Segment(last.start, max(end, last.end)), speaker, last.description, evidence
+            )
             continue
         if last is not None and start < last.end:
             continue
@@ -150,15 +153,25 @@ def detect_overtalk(turns: list[tuple[str, Segment]], *, min_cut_s: float) -> li
             }
             if cut_off:
                 events.append(
-                    Event("interruption", inter, spk_b,
-                          f"{spk_b} cut in on {spk_a} ({inter.duration:.1f} s overlap)",
-                          evidence, other=spk_a)
+                    Event(
+                        "interruption",
+                        inter,
+                        spk_b,
+                        f"{spk_b} cut in on {spk_a} ({inter.duration:.1f} s overlap)",
+                        evidence,
+                        other=spk_a,
+                    )
                 )
             elif inter.duration >= OVERTALK_MIN_S:
                 events.append(
-                    Event("overtalk", inter, spk_b,
-                          f"{spk_a} and {spk_b} talk at once for {inter.duration:.1f} s",
-                          evidence, other=spk_a)
+                    Event(
+                        "overtalk",
+                        inter,
+                        spk_b,
+                        f"{spk_a} and {spk_b} talk at once for {inter.duration:.1f} s",
+                        evidence,
+                        other=spk_a,
+                    )
                 )
     return events
 
@@ -173,9 +186,13 @@ def detect_rate_spikes(turn_segments: list[EmotionSegment]) -> list[Event]:
             continue
         rate = prosody.get("features", {}).get("rate_syll_s")
         events.append(
-            Event("rate_spike", seg.segment, seg.speaker,
-                  f"{seg.speaker} speaks fast ({rate:.1f} syll/s, z={z:+.1f})",
-                  {"rate_syll_s": rate, "z": z})
+            Event(
+                "rate_spike",
+                seg.segment,
+                seg.speaker,
+                f"{seg.speaker} speaks fast ({rate:.1f} syll/s, z={z:+.1f})",
+                {"rate_syll_s": rate, "z": z},
+            )
         )
     return events
 
@@ -217,8 +234,11 @@ def summarize(
         trend = {
             "arousal": da,
             "valence": dv,
-            "direction": "worsening" if dv < -0.1 or da > 0.2 else
-            "improving" if dv > 0.1 or da < -0.2 else "steady",
+            "direction": "worsening"
+            if dv < -0.1 or da > 0.2
+            else "improving"
+            if dv > 0.1 or da < -0.2
+            else "steady",
         }
     negative = sum(shares[k] for k in NEGATIVE_LABELS)
     return {

@@ -7,14 +7,13 @@ with their timestamps, so a long video is never held in memory at once.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
 from .result import MediaInfo
-
 
 
 class MediaError(ValueError):
@@ -66,7 +65,9 @@ def probe_media(path: str | os.PathLike) -> MediaInfo:
             has_audio=audio is not None,
             channels=int(audio.codec_context.channels) if audio is not None else 0,
             sample_rate=int(audio.codec_context.sample_rate or 0) if audio is not None else 0,
-            video_fps=float(video.average_rate) if video is not None and video.average_rate else None,
+            video_fps=float(video.average_rate)
+            if video is not None and video.average_rate
+            else None,
             width=int(video.codec_context.width) if video is not None else None,
             height=int(video.codec_context.height) if video is not None else None,
             container=container.format.name,
@@ -133,7 +134,9 @@ def load_audio(path: str | os.PathLike, *, sample_rate: int = 16000) -> np.ndarr
             except av.error.FFmpegError:
                 bad_packets += 1  # a damaged packet loses its few ms, not the whole file
                 if bad_packets > 50:
-                    raise MediaError(f"{name}: audio stream is corrupt (too many bad packets)")
+                    raise MediaError(
+                        f"{name}: audio stream is corrupt (too many bad packets)"
+                    ) from None
                 continue
             for frame in frames:
                 for out in resampler.resample(frame):
@@ -179,7 +182,7 @@ def iter_video_frames(
             except av.error.FFmpegError:
                 bad_packets += 1
                 if bad_packets > 100:
-                    raise MediaError(f"{Path(path).name}: video stream is corrupt")
+                    raise MediaError(f"{Path(path).name}: video stream is corrupt") from None
                 continue
             for frame in frames:
                 t = frame.time

@@ -128,8 +128,13 @@ class Analyzer:
             ids, roles, why = self._channel_roles(audio.shape[0], cfg, probs, duration)
             rms = _hop_levels(sources)
             turns = channel_turns(
-                probs, rms, threshold=cfg.vad_threshold, min_speech_s=cfg.min_speech_s,
-                min_silence_s=cfg.min_silence_s, duration_s=duration, ids=ids,
+                probs,
+                rms,
+                threshold=cfg.vad_threshold,
+                min_speech_s=cfg.min_speech_s,
+                min_silence_s=cfg.min_silence_s,
+                duration_s=duration,
+                ids=ids,
             )
             if cfg.channels is None and cfg.detect_agent and audio.shape[0] == 2:
                 agent, why = guess_agent_channel(turns, ids)
@@ -137,8 +142,12 @@ class Analyzer:
                     ids = ids[::-1]
                     roles = list(ids)
                     turns = Turns(
-                        [({"agent": "customer", "customer": "agent"}[s], g)
-                         for s, g in turns.turns], turns.overlaps)
+                        [
+                            ({"agent": "customer", "customer": "agent"}[s], g)
+                            for s, g in turns.turns
+                        ],
+                        turns.overlaps,
+                    )
                 notes.append(f"agent channel guessed: {why} (override with --channels)")
             speakers = [
                 Speaker(ids[ch], roles[ch] if roles else None, ch, source="channel")
@@ -151,21 +160,25 @@ class Analyzer:
             p = self.vad.probabilities(mono)
             mark("voice")
             speech = speech_segments(
-                p, threshold=cfg.vad_threshold, min_speech_s=cfg.min_speech_s,
-                min_silence_s=cfg.min_silence_s, duration_s=duration,
+                p,
+                threshold=cfg.vad_threshold,
+                min_speech_s=cfg.min_speech_s,
+                min_silence_s=cfg.min_silence_s,
+                duration_s=duration,
             )
             turns = diarize(
-                mono, speech, self.speaker_encoder,
-                num_speakers=cfg.num_speakers, max_speakers=cfg.max_speakers,
+                mono,
+                speech,
+                self.speaker_encoder,
+                num_speakers=cfg.num_speakers,
+                max_speakers=cfg.max_speakers,
             )
             speakers = [Speaker(s, None, None, source="diarization") for s in turns.speakers]
             if cfg.channels and len(cfg.channels) >= len(speakers):
                 notes.append("role names ignored: the audio is not channel-separated")
             source_of = {s.id: 0 for s in speakers}
         talk = {s.id: sum(g.duration for g in turns.of(s.id)) for s in speakers}
-        speakers = [
-            Speaker(s.id, s.role, s.channel, None, talk[s.id], s.source) for s in speakers
-        ]
+        speakers = [Speaker(s.id, s.role, s.channel, None, talk[s.id], s.source) for s in speakers]
         mark("speakers")
         if not turns.turns:
             notes.append("no speech was found in the recording")
@@ -173,7 +186,8 @@ class Analyzer:
         # ---- prosody -----------------------------------------------------------------------
         frames = {
             ch: pros.analyze_frames(
-                sources[ch], sr=sr,
+                sources[ch],
+                sr=sr,
                 speech=[g for s, g in turns.turns if source_of[s] == ch],
             )
             for ch in sorted(set(source_of.values()))
@@ -209,7 +223,8 @@ class Analyzer:
 
             timeline = face.analyze(
                 iter_video_frames(path, fps=cfg.fps, max_side=cfg.max_video_side),
-                total=total, progress=face_progress,
+                total=total,
+                progress=face_progress,
             )
             from .video import assign_tracks_to_speakers
 
@@ -217,9 +232,14 @@ class Analyzer:
                 timeline, {s.id: turns.of(s.id) for s in speakers}
             )
             speakers = [
-                Speaker(s.id, s.role, s.channel,
-                        next((t for t, sp in track_speaker.items() if sp == s.id), None),
-                        s.talk_time_s, s.source)
+                Speaker(
+                    s.id,
+                    s.role,
+                    s.channel,
+                    next((t for t, sp in track_speaker.items() if sp == s.id), None),
+                    s.talk_time_s,
+                    s.source,
+                )
                 for s in speakers
             ]
             if not timeline.has_face.any():
@@ -238,13 +258,30 @@ class Analyzer:
             tracks = [t for t, sp in track_speaker.items() if sp == spk]
             for k, seg in enumerate(own.segments):
                 evidence = self._evidence(
-                    seg, own, overlaps, spk_pieces, piece_scores, timeline, tracks,
+                    seg,
+                    own,
+                    overlaps,
+                    spk_pieces,
+                    piece_scores,
+                    timeline,
+                    tracks,
                     prosody={"features": turn_feats[spk][k], "z": turn_z[spk][k]},
                 )
                 segments.append(_segment("turn", seg, spk, evidence, overlaps, speech=True))
             segments.extend(
-                self._grid(spk, own, overlaps, spk_pieces, piece_scores, timeline, tracks,
-                           turn_feats[spk], turn_z[spk], duration, cfg)
+                self._grid(
+                    spk,
+                    own,
+                    overlaps,
+                    spk_pieces,
+                    piece_scores,
+                    timeline,
+                    tracks,
+                    turn_feats[spk],
+                    turn_z[spk],
+                    duration,
+                    cfg,
+                )
             )
         segments.sort(key=lambda s: (s.kind != "turn", s.start, s.speaker))
         mark("fusion")
@@ -304,7 +341,7 @@ class Analyzer:
         a, b = audio[0], audio[1]
         if np.allclose(a, b, atol=1e-4):
             return False
-        corr = float(np.corrcoef(a[:: 4], b[:: 4])[0, 1]) if a.std() > 0 and b.std() > 0 else 0.0
+        corr = float(np.corrcoef(a[::4], b[::4])[0, 1]) if a.std() > 0 and b.std() > 0 else 0.0
         return not corr > SAME_CHANNEL_CORR
 
     def _channel_roles(self, n, cfg, probs, duration):
@@ -340,14 +377,25 @@ class Analyzer:
                 val, aro = derive_valence_arousal(probs)
                 conf = float(np.average(scores.confidence[idx], weights=w))
                 conf *= min(1.0, coverage * 1.5) * (1.0 - 0.5 * min(1.0, overlap_share))
-                out.append(Evidence("voice", conf, probs, float(aro), float(val),
-                                    {"pieces": int(hit.sum()), "speech_s": speech_s}))
+                out.append(
+                    Evidence(
+                        "voice",
+                        conf,
+                        probs,
+                        float(aro),
+                        float(val),
+                        {"pieces": int(hit.sum()), "speech_s": speech_s},
+                    )
+                )
         if prosody is not None and speech_s > 0:
             aro = pros.prosodic_arousal(prosody["z"])
             conf = 0.6 * min(1.0, coverage * 1.5) * min(1.0, speech_s / 1.0)
             z = {k[2:]: v for k, v in prosody["z"].items()}
-            out.append(Evidence("prosody", conf, None, aro, None,
-                                {"features": prosody["features"], "z": z}))
+            out.append(
+                Evidence(
+                    "prosody", conf, None, aro, None, {"features": prosody["features"], "z": z}
+                )
+            )
         if timeline is not None and tracks:
             best = timeline.evidence(tracks, seg)
             if best is not None:
@@ -355,15 +403,19 @@ class Analyzer:
                 probs = None
                 if best["probs"] is not None:
                     probs = np.array([best["probs"][k] for k in LABELS])
-                details = {"tracks": best["tracks"], "coverage": best["coverage"],
-                           "quality": best["quality"], "cues": best["cues"],
-                           "cues_rel": best["cues_rel"]}
-                out.append(Evidence("face", conf, probs, best["arousal"], best["valence"],
-                                    details))
+                details = {
+                    "tracks": best["tracks"],
+                    "coverage": best["coverage"],
+                    "quality": best["quality"],
+                    "cues": best["cues"],
+                    "cues_rel": best["cues_rel"],
+                }
+                out.append(Evidence("face", conf, probs, best["arousal"], best["valence"], details))
         return out
 
-    def _grid(self, spk, own, overlaps, pieces, scores, timeline, tracks, feats, zs,
-              duration, cfg) -> list[EmotionSegment]:
+    def _grid(
+        self, spk, own, overlaps, pieces, scores, timeline, tracks, feats, zs, duration, cfg
+    ) -> list[EmotionSegment]:
         """The fixed grid for one speaker: windows of ``window_s`` every ``hop_s``, smoothed."""
         starts = np.arange(0.0, max(duration - cfg.window_s, 0.0) + 1e-9, cfg.hop_s)
         if len(starts) == 0:
@@ -377,16 +429,23 @@ class Analyzer:
             if len(own) and shared.max() > 0:
                 best = int(np.argmax(shared))
                 prosody = {"features": feats[best], "z": zs[best]}
-            evidence = self._evidence(seg, own, overlaps, pieces, scores, timeline, tracks,
-                                      prosody)
+            evidence = self._evidence(seg, own, overlaps, pieces, scores, timeline, tracks, prosody)
             speech = bool(shared.sum() >= min(0.3, seg.duration / 2))
             rows.append((seg, evidence, speech))
         fused = [fuse(e) for _, e, _ in rows]
         times = np.array([seg.middle for seg, _, _ in rows])
-        probs = np.array([f.probs if f.probs is not None else np.full(len(LABELS), np.nan)
-                          for f in fused])
-        values = np.array([[np.nan if f.arousal is None else f.arousal,
-                            np.nan if f.valence is None else f.valence] for f in fused])
+        probs = np.array(
+            [f.probs if f.probs is not None else np.full(len(LABELS), np.nan) for f in fused]
+        )
+        values = np.array(
+            [
+                [
+                    np.nan if f.arousal is None else f.arousal,
+                    np.nan if f.valence is None else f.valence,
+                ]
+                for f in fused
+            ]
+        )
         conf = np.array([f.confidence for f in fused])
         probs_s, values_s = smooth_series(times, probs, values, conf, half_life_s=cfg.smoothing_s)
         out = []
@@ -400,8 +459,9 @@ class Analyzer:
 
 def _segment(kind, seg, spk, evidence, overlaps, *, speech) -> EmotionSegment:
     f = fuse(evidence)
-    return _make_segment(kind, seg, spk, evidence, f, f.probs, f.arousal, f.valence, overlaps,
-                         speech)
+    return _make_segment(
+        kind, seg, spk, evidence, f, f.probs, f.arousal, f.valence, overlaps, speech
+    )
 
 
 def _make_segment(kind, seg, spk, evidence, f, probs, arousal, valence, overlaps, speech):

@@ -10,9 +10,10 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -418,8 +419,12 @@ class AnalysisResult:
         if what == "segments":
             return pd.DataFrame(self.segment_rows())
         if what == "events":
-            return pd.DataFrame([e.to_dict() | {"evidence": json.dumps(e.to_dict()["evidence"])}
-                                 for e in self.events])
+            return pd.DataFrame(
+                [
+                    e.to_dict() | {"evidence": json.dumps(e.to_dict()["evidence"])}
+                    for e in self.events
+                ]
+            )
         if what == "faces":
             rows = []
             for f in self.faces:

@@ -69,5 +69,5 @@ class SegmentIndex:
         return np.clip(np.minimum(self.ends, seg.end) - np.maximum(self.starts, seg.start), 0, None)
 
     def total(self, seg: Segment) -> float:
-        """Seconds of ``seg`` covered by the indexed segments (assumed not to overlap each other)."""
+        """Seconds of ``seg`` covered by the indexed segments (assumed mutually disjoint)."""
         return float(self.overlaps(seg).sum()) if len(self) else 0.0

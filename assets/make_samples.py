@@ -34,19 +34,30 @@ CALM = ["-v", "en+m3", "-s", "155", "-p", "40", "-a", "100"]
 UPSET = ["-v", "en+m3", "-s", "200", "-p", "75", "-a", "200"]
 SCRIPT = [
     ("agent", "Thank you for calling, my name is Anna. How can I help you today?", AGENT, 0.5),
-    ("customer", "Hello. I am calling about my internet connection. It stopped working yesterday.",
-     CALM, 0.6),
-    ("agent", "I am sorry to hear that. Let me look at your account. One moment please.", AGENT,
-     0.5),
+    (
+        "customer",
+        "Hello. I am calling about my internet connection. It stopped working yesterday.",
+        CALM,
+        0.6,
+    ),
+    (
+        "agent",
+        "I am sorry to hear that. Let me look at your account. One moment please.",
+        AGENT,
+        0.5,
+    ),
     ("customer", "Sure, take your time.", CALM, 0.4),
     ("agent", "I can see an outage in your area. A technician can visit next week.", AGENT, 6.5),
-    ("customer", "Next week? This is unacceptable! I have called three times already!", UPSET,
-     0.3),
+    ("customer", "Next week? This is unacceptable! I have called three times already!", UPSET, 0.3),
     ("customer", "I work from home. You are wasting my time!", UPSET, 0.3),
     ("agent", "I understand, and I am sorry. Let me see what I can do for you right", AGENT, 0.4),
     ("customer", "No, I want this fixed today!", UPSET, -1.2),
-    ("agent", "I have booked a technician for tomorrow morning, and a refund for this month.",
-     AGENT, 0.6),
+    (
+        "agent",
+        "I have booked a technician for tomorrow morning, and a refund for this month.",
+        AGENT,
+        0.6,
+    ),
     ("customer", "Tomorrow morning. Okay. Thank you, that helps.", CALM, 0.5),
     ("agent", "You are welcome. Is there anything else I can do for you?", AGENT, 0.5),
     ("customer", "No, that is all. Thanks, goodbye.", CALM, 0.4),
@@ -83,8 +94,14 @@ def make_call(path: Path) -> dict:
         audio = speak(text, opts, CALL_SR)
         start = max(0.0, t + gap)
         pieces.append((who, start, audio))
-        turns.append({"speaker": who, "start": round(start, 3),
-                      "end": round(start + len(audio) / CALL_SR, 3), "text": text})
+        turns.append(
+            {
+                "speaker": who,
+                "start": round(start, 3),
+                "end": round(start + len(audio) / CALL_SR, 3),
+                "text": text,
+            }
+        )
         t = max(t, start + len(audio) / CALL_SR)
     n = int((t + 1.0) * CALL_SR)
     for who in channels:
@@ -103,8 +120,14 @@ def make_call(path: Path) -> dict:
         if s - end >= 5.0:
             silences.append({"start": end, "end": s})
         end = max(end, e)
-    return {"file": path.name, "channels": ["agent", "customer"], "sample_rate": CALL_SR,
-            "duration_s": n / CALL_SR, "turns": turns, "silences_over_5s": silences}
+    return {
+        "file": path.name,
+        "channels": ["agent", "customer"],
+        "sample_rate": CALL_SR,
+        "duration_s": n / CALL_SR,
+        "turns": turns,
+        "silences_over_5s": silences,
+    }
 
 
 def face_frames(n_frames: int, covered: tuple[float, float], mouth: np.ndarray) -> list:
@@ -149,8 +172,14 @@ def make_video(path: Path) -> dict:
         speech = speak(text, opts, VIDEO_SR)
         audio.append(np.zeros(int(gap * VIDEO_SR), np.float32))
         audio.append(speech)
-        turns.append({"speaker": "S1", "start": round(t + gap, 3),
-                      "end": round(t + gap + len(speech) / VIDEO_SR, 3), "text": text})
+        turns.append(
+            {
+                "speaker": "S1",
+                "start": round(t + gap, 3),
+                "end": round(t + gap + len(speech) / VIDEO_SR, 3),
+                "text": text,
+            }
+        )
         t += gap + len(speech) / VIDEO_SR
     audio.append(np.zeros(int(0.8 * VIDEO_SR), np.float32))
     wav = np.concatenate(audio)
@@ -186,8 +215,13 @@ def make_video(path: Path) -> dict:
     for packet in aus.encode():
         container.mux(packet)
     container.close()
-    return {"file": path.name, "duration_s": duration, "fps": VIDEO_FPS, "turns": turns,
-            "no_face": {"start": round(covered[0], 3), "end": round(covered[1], 3)}}
+    return {
+        "file": path.name,
+        "duration_s": duration,
+        "fps": VIDEO_FPS,
+        "turns": turns,
+        "no_face": {"start": round(covered[0], 3), "end": round(covered[1], 3)},
+    }
 
 
 def main() -> None:
@@ -195,8 +229,10 @@ def main() -> None:
     (HERE / "sample_call.truth.json").write_text(json.dumps(call, indent=1) + "\n")
     video = make_video(HERE / "sample_video_call.mp4")
     (HERE / "sample_video_call.truth.json").write_text(json.dumps(video, indent=1) + "\n")
-    print(f"wrote {call['file']} ({call['duration_s']:.1f} s) and {video['file']} "
-          f"({video['duration_s']:.1f} s)")
+    print(
+        f"wrote {call['file']} ({call['duration_s']:.1f} s) and {video['file']} "
+        f"({video['duration_s']:.1f} s)"
+    )
 
 
 if __name__ == "__main__":

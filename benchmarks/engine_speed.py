@@ -122,16 +122,22 @@ def main() -> None:
         t0 = time.perf_counter()
         analyzer = Analyzer()
         load_s = time.perf_counter() - t0
-        print(f"models loaded in {load_s:.1f} s (ser={analyzer.ser and analyzer.ser.name}, "
-              f"fer={analyzer.fer and analyzer.fer.name})")
+        print(
+            f"models loaded in {load_s:.1f} s (ser={analyzer.ser and analyzer.ser.name}, "
+            f"fer={analyzer.fer and analyzer.fer.name})"
+        )
         t0 = time.perf_counter()
         result = analyzer.analyze(call)
         took = time.perf_counter() - t0
         stages = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
-        print(f"audio-only stereo call: {dur / 60:.1f} min in {took:.1f} s -> "
-              f"RTF {took / dur:.4f} ({stages})")
-        print(f"  peak memory so far: {peak_mb():.0f} MB; {len(result.turns)} turns, "
-              f"{len(result.segments)} segments, {len(result.events)} events")
+        print(
+            f"audio-only stereo call: {dur / 60:.1f} min in {took:.1f} s -> "
+            f"RTF {took / dur:.4f} ({stages})"
+        )
+        print(
+            f"  peak memory so far: {peak_mb():.0f} MB; {len(result.turns)} turns, "
+            f"{len(result.segments)} segments, {len(result.events)} events"
+        )
         if not args.skip_video:
             video = Path(tmp) / "video.mp4"
             vdur = looped_video(video, args.video_seconds)
@@ -139,8 +145,10 @@ def main() -> None:
             vres = analyzer.analyze(video)
             took = time.perf_counter() - t0
             stages = ", ".join(f"{k} {v:.1f}s" for k, v in vres.timings.items())
-            print(f"video call at {analyzer.config.fps:g} fps: {vdur:.0f} s in {took:.1f} s -> "
-                  f"RTF {took / vdur:.3f} ({stages})")
+            print(
+                f"video call at {analyzer.config.fps:g} fps: {vdur:.0f} s in {took:.1f} s -> "
+                f"RTF {took / vdur:.3f} ({stages})"
+            )
         print(f"peak resident memory: {peak_mb():.0f} MB")
         analyzer.close()
 

@@ -83,8 +83,18 @@ def test_result_round_trips_and_tables(call_result, tmp_path):
 def test_cli_contract_and_errors(tmp_path, sample_call, capsys):
     junk = tmp_path / "junk.wav"
     junk.write_bytes(b"RIFF" + bytes(100))
-    rc = cli(["analyze", str(tmp_path / "missing.wav"), str(junk), str(sample_call),
-              "--out", str(tmp_path / "out"), "--quiet", "--csv"])
+    rc = cli(
+        [
+            "analyze",
+            str(tmp_path / "missing.wav"),
+            str(junk),
+            str(sample_call),
+            "--out",
+            str(tmp_path / "out"),
+            "--quiet",
+            "--csv",
+        ]
+    )
     assert rc == 1  # some inputs failed...
     err = capsys.readouterr().err.strip().splitlines()
     assert any("missing.wav: file not found" in line for line in err)
@@ -99,8 +109,18 @@ def test_cli_contract_and_errors(tmp_path, sample_call, capsys):
     kinds = {s["kind"] for s in data["segments"]}
     assert kinds == {"turn", "window"}
     for s in data["segments"]:
-        assert {"kind", "start", "end", "speaker", "emotion", "probs", "arousal", "valence",
-                "confidence", "modalities"} <= set(s)
+        assert {
+            "kind",
+            "start",
+            "end",
+            "speaker",
+            "emotion",
+            "probs",
+            "arousal",
+            "valence",
+            "confidence",
+            "modalities",
+        } <= set(s)
         assert s["start"] == round(s["start"], 3)
 
 
@@ -193,8 +213,7 @@ def test_smoothing_removes_a_blip_but_keeps_a_step():
 
 
 def window(t: float, arousal: float, valence: float, label: str) -> EmotionSegment:
-    return EmotionSegment("window", Segment(t, t + 3), "customer", label, {}, arousal, valence,
-                          0.8)
+    return EmotionSegment("window", Segment(t, t + 3), "customer", label, {}, arousal, valence, 0.8)
 
 
 def test_escalation_needs_a_sustained_shift():
@@ -211,11 +230,11 @@ def test_escalation_needs_a_sustained_shift():
 def test_interruption_versus_overtalk():
     cut = detect_overtalk([("agent", Segment(0, 6)), ("customer", Segment(5, 9))], min_cut_s=0.3)
     assert [(e.kind, e.speaker, e.other) for e in cut] == [("interruption", "customer", "agent")]
-    both = detect_overtalk([("agent", Segment(0, 10)), ("customer", Segment(4, 6))],
-                           min_cut_s=0.3)
+    both = detect_overtalk([("agent", Segment(0, 10)), ("customer", Segment(4, 6))], min_cut_s=0.3)
     assert [e.kind for e in both] == ["overtalk"]
-    backchannel = detect_overtalk([("agent", Segment(0, 10)), ("customer", Segment(4, 4.2))],
-                                  min_cut_s=0.3)
+    backchannel = detect_overtalk(
+        [("agent", Segment(0, 10)), ("customer", Segment(4, 4.2))], min_cut_s=0.3
+    )
     assert backchannel == []
 
 

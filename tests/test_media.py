@@ -158,8 +158,12 @@ def test_bad_inputs_give_one_line_errors(tmp_path):
     junk.write_bytes(np.random.default_rng(0).integers(0, 255, 5000, dtype=np.uint8).tobytes())
     text = tmp_path / "notes.wav"
     text.write_text("this is not audio\n" * 50)
-    for path, words in [(missing, "not found"), (empty, "empty"), (junk, "not a readable"),
-                        (text, "not a readable")]:
+    for path, words in [
+        (missing, "not found"),
+        (empty, "empty"),
+        (junk, "not a readable"),
+        (text, "not a readable"),
+    ]:
         with pytest.raises(MediaError) as err:
             load_audio(path)
         message = str(err.value)

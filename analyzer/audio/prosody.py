@@ -35,7 +35,12 @@ TURN_FEATURES = (
     "voiced_ratio",
 )
 # Features whose speaker-relative z-scores feed the prosodic arousal estimate, with weights.
-AROUSAL_WEIGHTS = {"loudness_db": 0.4, "f0_median_hz": 0.3, "f0_range_st": 0.15, "rate_syll_s": 0.15}
+AROUSAL_WEIGHTS = {
+    "loudness_db": 0.4,
+    "f0_median_hz": 0.3,
+    "f0_range_st": 0.15,
+    "rate_syll_s": 0.15,
+}
 
 
 @dataclass(frozen=True)
@@ -192,7 +197,9 @@ def turn_features(frames: ProsodyFrames, seg: Segment, *, speech: list[Segment])
     out["rate_syll_s"] = speaking_rate(part, seg.duration)
     pauses = [g for g in _gaps_inside(seg, speech) if g.duration >= 0.15]
     out["pause_count"] = float(len(pauses))
-    out["pause_ratio"] = float(sum(g.duration for g in pauses) / seg.duration) if seg.duration else 0.0
+    out["pause_ratio"] = (
+        float(sum(g.duration for g in pauses) / seg.duration) if seg.duration else 0.0
+    )
     return out
 
 

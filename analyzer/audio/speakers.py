@@ -17,10 +17,13 @@ from .vad import VAD_HOP_S, mask_to_segments
 
 FRAME_S = 0.01  # s; the diarization frame grid (the voice encoder's mel hop)
 EMBED_WIN_S = 1.5  # s of speech per embedded window
-EMBED_HOP_S = 0.25  # s between embedded windows
+EMBED_HOP_S = 0.5  # s between embedded windows (the LSTM's cost grows with 1 / hop)
+MIN_EMBED_S = 0.3  # s; shorter speech segments are not embedded (labelled by resegmentation)
+UNIT_MAX_S = 3.0  # s; longest clustering unit (longer speech segments are cut into pieces)
 MERGE_DISTANCE = 0.42  # cosine distance under which clusters merge when the count is estimated
 MIN_CLUSTER_SHARE = 0.07  # clusters with less of the speech than this are folded into others
-MIN_TURN_S = 0.4  # s; shorter speaker runs inside continuous speech are relabelled to a neighbour
+SIM_SCALE = 20.0  # per-frame log-evidence per unit of cosine similarity in resegmentation
+CHANGE_COST = 30.0  # log-cost of a speaker change inside continuous speech (none at a pause)
 CROSSTALK_DB = 15.0  # dB; a channel quieter than the other by more than this is bleed, not speech
 CROSSTALK_WINDOW_S = 0.5  # s over which channel levels are compared for bleed
 
@@ -52,64 +55,74 @@ class SpeakerEncoder:
 
     def embed_windows(
         self, audio: np.ndarray, speech: list[Segment], *, sr: int = 16000
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Embed overlapping windows of the speech-only part of ``audio``.
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Embed windows of speech, each inside one speech segment.
 
-        audio: float32 [samples] at 16 kHz; speech: where voice activity was found.
-        Returns (frames [W, F] int indices on the 10 ms grid that each window covers, -1 padded;
-        embeddings [W, 256] L2-normalised). Silence is cut out first, so a window spans speech
-        only and a turn change across a pause falls between windows.
+        audio: float32 [samples] at 16 kHz; speech: pause-delimited voice-activity segments.
+        Segments longer than EMBED_WIN_S get windows every EMBED_HOP_S (the last one flush with
+        the segment's end); shorter ones (at least MIN_EMBED_S) one window over the whole segment.
+        Returns (frames [W, 2] int first/last+1 frame on the 10 ms grid, segment [W] index into
+        ``speech``, embeddings [W, 256] L2-normalised).
         """
         from resemblyzer.audio import wav_to_mel_spectrogram
 
+        empty = (np.zeros((0, 2), int), np.zeros(0, int), np.zeros((0, 256), np.float32))
+        if not speech:
+            return empty
         # Level to -30 dBFS RMS, as the encoder was trained; measured on speech only.
-        voiced = np.concatenate(
-            [audio[int(s.start * sr) : int(s.end * sr)] for s in speech] or [audio[:0]]
-        )
+        voiced = np.concatenate([audio[int(s.start * sr) : int(s.end * sr)] for s in speech])
         rms = float(np.sqrt(np.mean(voiced**2))) if len(voiced) else 0.0
         gain = 10 ** (-30 / 20) / rms if rms > 1e-6 else 1.0
         mel = wav_to_mel_spectrogram((audio * gain).astype(np.float32))  # [frames, 40], 10 ms
-        n = len(mel)
-        keep = np.zeros(n, dtype=bool)
-        for seg in speech:
-            keep[int(seg.start / FRAME_S) : int(np.ceil(seg.end / FRAME_S))] = True
-        index = np.flatnonzero(keep[:n])
         win, hop = int(EMBED_WIN_S / FRAME_S), int(EMBED_HOP_S / FRAME_S)
-        if len(index) < win // 3:
-            return np.zeros((0, win), dtype=int), np.zeros((0, 256), dtype=np.float32)
-        starts = list(range(0, max(1, len(index) - win + 1), hop))
-        if starts[-1] + win < len(index):
-            starts.append(len(index) - win)
-        frames = np.full((len(starts), win), -1, dtype=int)
-        batch = np.zeros((len(starts), win, mel.shape[1]), dtype=np.float32)
-        for i, s in enumerate(starts):
-            idx = index[s : s + win]
-            frames[i, : len(idx)] = idx
-            batch[i, : len(idx)] = mel[idx]
-        out = []
+        spans, owner = [], []
+        for i, seg in enumerate(speech):
+            a = int(seg.start / FRAME_S)
+            b = min(int(np.ceil(seg.end / FRAME_S)), len(mel))
+            if b - a < int(MIN_EMBED_S / FRAME_S):
+                continue
+            starts = list(range(a, max(a + 1, b - win + 1), hop))
+            if starts[-1] + win < b:
+                starts.append(b - win)
+            spans += [(s0, min(s0 + win, b)) for s0 in starts]
+            owner += [i] * len(starts)
+        if not spans:
+            return empty
+        spans_a = np.array(spans)
+        out = np.zeros((len(spans), 256), dtype=np.float32)
+        # The encoder is an LSTM whose last state is the embedding: windows of one length are
+        # batched, never padded.
+        lengths = spans_a[:, 1] - spans_a[:, 0]
         with self._torch.inference_mode():
-            for b in range(0, len(batch), 128):
-                out.append(self._encoder(self._torch.from_numpy(batch[b : b + 128])).numpy())
-        return frames, np.concatenate(out).astype(np.float32)
+            for n in np.unique(lengths):
+                rows = np.flatnonzero(lengths == n)
+                for b0 in range(0, len(rows), 256):
+                    r = rows[b0 : b0 + 256]
+                    batch = np.stack([mel[spans_a[j, 0] : spans_a[j, 1]] for j in r])
+                    out[r] = self._encoder(self._torch.from_numpy(batch)).numpy()
+        return spans_a, np.array(owner), out
 
 
 def cluster_embeddings(
     embeddings: np.ndarray,
     *,
+    weights: np.ndarray | None = None,
     num_speakers: int | None = None,
     max_speakers: int = 4,
     merge_distance: float = MERGE_DISTANCE,
 ) -> np.ndarray:
-    """Cluster L2-normalised embeddings [W, D] into speaker labels [W] (0..k-1, by size).
+    """Cluster L2-normalised embeddings [W, D] into speaker labels [W] (0..k-1, by weight).
 
-    With ``num_speakers`` the dendrogram is cut into exactly that many clusters (fewer if there
-    are fewer windows); otherwise it is cut at ``merge_distance`` and clusters holding less than
-    MIN_CLUSTER_SHARE of the windows are folded into the nearest large one (at most
-    ``max_speakers`` remain).
+    weights: [W] (e.g. seconds of speech each embedding stands for; default 1).
+    With ``num_speakers`` the dendrogram (average linkage, cosine) is cut into exactly that many
+    clusters (fewer if there are fewer items); otherwise it is cut at ``merge_distance`` and
+    clusters holding less than MIN_CLUSTER_SHARE of the weight are folded into the nearest
+    large one (at most ``max_speakers`` remain). A few weighted nearest-centroid passes follow.
     """
     from scipy.cluster.hierarchy import fcluster, linkage
 
     w = len(embeddings)
+    weights = np.ones(w) if weights is None else np.asarray(weights, float)
     if w == 0:
         return np.zeros(0, dtype=int)
     if w == 1 or num_speakers == 1:
@@ -117,17 +130,22 @@ def cluster_embeddings(
     tree = linkage(embeddings, method="average", metric="cosine")
     if num_speakers:
         labels = fcluster(tree, t=min(num_speakers, w), criterion="maxclust") - 1
+        labels = _reassign(embeddings, labels, weights)
     else:
         labels = fcluster(tree, t=merge_distance, criterion="distance") - 1
-        labels = _fold_small(embeddings, labels, max_speakers)
-    labels = _reassign(embeddings, labels)
-    # Relabel by cluster size so label 0 is the speaker with the most speech.
-    order = np.argsort(-np.bincount(labels))
+        labels = _fold_small(embeddings, labels, weights, max_speakers)
+        labels = _reassign(embeddings, labels, weights)
+        labels = _fold_small(embeddings, labels, weights, max_speakers)
+    # Relabel by weight so label 0 is the speaker with the most speech.
+    order = np.argsort(-np.bincount(labels, weights=weights))
     return np.argsort(order)[labels]
 
 
-def _centroids(embeddings: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    cents = np.stack([embeddings[labels == k].mean(axis=0) for k in range(labels.max() + 1)])
+def _centroids(embeddings: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    cents = np.stack(
+        [(embeddings[labels == k] * weights[labels == k, None]).sum(axis=0)
+         for k in range(labels.max() + 1)]
+    )
     return cents / np.linalg.norm(cents, axis=1, keepdims=True).clip(1e-9)
 
 
@@ -136,31 +154,61 @@ def _compact(labels: np.ndarray) -> np.ndarray:
     return inverse
 
 
-def _fold_small(embeddings: np.ndarray, labels: np.ndarray, max_speakers: int) -> np.ndarray:
+def _fold_small(
+    embeddings: np.ndarray, labels: np.ndarray, weights: np.ndarray, max_speakers: int
+) -> np.ndarray:
     labels = _compact(labels)
     while True:
-        sizes = np.bincount(labels)
-        small = [k for k in range(len(sizes)) if sizes[k] < MIN_CLUSTER_SHARE * len(labels)]
+        sizes = np.bincount(labels, weights=weights)
+        small = [k for k in range(len(sizes)) if sizes[k] < MIN_CLUSTER_SHARE * weights.sum()]
         if len(sizes) > max_speakers:
             small = [int(np.argmin(sizes))]
         if not small or len(sizes) == 1:
             return labels
-        cents = _centroids(embeddings, labels)
-        k = small[0]
+        cents = _centroids(embeddings, labels, weights)
+        k = min(small, key=lambda j: sizes[j])
         sims = cents @ cents[k]
         sims[k] = -np.inf
         labels = _compact(np.where(labels == k, int(np.argmax(sims)), labels))
 
 
-def _reassign(embeddings: np.ndarray, labels: np.ndarray, rounds: int = 2) -> np.ndarray:
-    """A couple of nearest-centroid passes: fixes windows that average linkage chained wrongly."""
+def _reassign(
+    embeddings: np.ndarray, labels: np.ndarray, weights: np.ndarray, rounds: int = 3
+) -> np.ndarray:
+    """A few nearest-centroid passes: fixes items that average linkage chained wrongly."""
     labels = _compact(labels)
     for _ in range(rounds):
-        new = _compact(np.argmax(embeddings @ _centroids(embeddings, labels).T, axis=1))
+        new = _compact(np.argmax(embeddings @ _centroids(embeddings, labels, weights).T, axis=1))
         if np.array_equal(new, labels):
             break
         labels = new
     return labels
+
+
+def _units(spans: np.ndarray, owner: np.ndarray, emb: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Clustering units: each speech segment cut into pieces of at most UNIT_MAX_S; a unit's
+    embedding is the mean of its windows' embeddings. Returns (unit [W] per window, unit
+    embeddings [U, D] L2-normalised, unit weights [U] in seconds)."""
+    unit = np.zeros(len(emb), dtype=int)
+    n = 0
+    for seg in np.unique(owner):
+        rows = np.flatnonzero(owner == seg)
+        a, b = spans[rows, 0].min(), spans[rows, 1].max()
+        pieces = max(1, int(round((b - a) * FRAME_S / UNIT_MAX_S)))
+        centre = (spans[rows, 0] + spans[rows, 1]) / 2
+        unit[rows] = n + np.minimum(((centre - a) / (b - a) * pieces).astype(int), pieces - 1)
+        n += pieces
+    unit = _compact(unit)
+    k = unit.max() + 1
+    uemb = np.zeros((k, emb.shape[1]))
+    np.add.at(uemb, unit, emb)
+    uemb /= np.linalg.norm(uemb, axis=1, keepdims=True).clip(1e-9)
+    weight = np.zeros(k)
+    first, last = np.full(k, np.inf), np.zeros(k)
+    np.minimum.at(first, unit, spans[:, 0])
+    np.maximum.at(last, unit, spans[:, 1])
+    weight = (last - first) * FRAME_S
+    return unit, uemb, weight
 
 
 def diarize(
@@ -174,90 +222,89 @@ def diarize(
 ) -> Turns:
     """Speaker turns for mixed (single-channel) audio.
 
-    audio: float32 [samples] at 16 kHz; speech: voice-activity segments. Speaker ids are
-    ``ids[k]`` (default "S1", "S2", ... by decreasing talk time). Overlapping speech is estimated
-    where the windows covering a frame disagree about who is speaking.
+    audio: float32 [samples] at 16 kHz; speech: voice-activity segments (pause-delimited).
+    Speaker ids are ``ids[k]`` (default "S1", "S2", ... by decreasing talk time).
+
+    1. Windows of speech (never across a pause) are embedded with the voice encoder.
+    2. Clustering units are speech segments (cut into pieces of at most UNIT_MAX_S); each is the
+       mean of its windows. The units are clustered (average linkage, cosine, weighted by their
+       duration); the count is the number of clusters under MERGE_DISTANCE unless given.
+    3. Resegmentation: every 10 ms speech frame gets each speaker's similarity (windows'
+       cosine to the speaker centroids, Hann-weighted towards window centres) and a Viterbi pass
+       picks the labels, with a speaker change costing CHANGE_COST inside continuous speech and
+       nothing across a pause.
+    4. Overlapped speech is not estimated from the voice: ``overlaps`` is left empty.
     """
     if not speech:
         return Turns([], [])
     duration = len(audio) / 16000
-    frames, emb = encoder.embed_windows(audio, speech)
-    n_frames = int(np.ceil(duration / FRAME_S))
+    spans, owner, emb = encoder.embed_windows(audio, speech)
     if len(emb) == 0:
-        if not speech:
-            return Turns([], [])
         name = (ids or ["S1"])[0]
         return Turns([(name, s) for s in speech], [])
-    labels = cluster_embeddings(emb, num_speakers=num_speakers, max_speakers=max_speakers)
-    k = int(labels.max()) + 1
+    unit, uemb, uweight = _units(spans, owner, emb)
+    ulabels = cluster_embeddings(
+        uemb, weights=uweight, num_speakers=num_speakers, max_speakers=max_speakers
+    )
+    k = int(ulabels.max()) + 1
     names = ids if ids and len(ids) >= k else [f"S{i + 1}" for i in range(k)]
+    cents = _centroids(uemb, ulabels, uweight)
 
-    # Each window votes for its label on the frames it covers, weighted towards its centre
-    # (a Hann taper), so a change inside continuous speech lands between window centres.
-    votes = np.zeros((n_frames, k), dtype=np.float32)
-    taper = np.hanning(frames.shape[1] + 2)[1:-1].astype(np.float32)
-    for row, lab in zip(frames, labels):
-        valid = row >= 0
-        idx = row[valid]
-        idx = idx[idx < n_frames]
-        votes[idx, lab] += taper[: len(idx)]
-    speech_mask = np.zeros(n_frames, dtype=bool)
-    for seg in speech:
-        speech_mask[int(seg.start / FRAME_S) : int(np.ceil(seg.end / FRAME_S))] = True
-    total = votes.sum(axis=1)
-    frame_label = np.where(total > 0, votes.argmax(axis=1), -1)
-    frame_label[~speech_mask] = -1
-    frame_label = _fill_unvoted(frame_label, speech_mask)
-    frame_label = _remove_short_runs(frame_label, int(MIN_TURN_S / FRAME_S))
+    n_frames = int(np.ceil(duration / FRAME_S)) + 1
+    sims = emb @ cents.T  # [W, k]
+    score = np.zeros((n_frames, k))
+    mass = np.zeros(n_frames)
+    for (a, b), s in zip(spans, sims):
+        taper = np.hanning(b - a + 2)[1:-1]
+        score[a:b] += taper[:, None] * s[None, :]
+        mass[a:b] += taper
+    seg_of = np.full(n_frames, -1)
+    for i, seg in enumerate(speech):
+        seg_of[int(seg.start / FRAME_S) : min(int(np.ceil(seg.end / FRAME_S)), n_frames)] = i
+    speech_idx = np.flatnonzero(seg_of >= 0)
+    frame_label = np.full(n_frames, -1)
+    if k == 1:
+        frame_label[speech_idx] = 0
+    else:
+        voted = mass > 0
+        score[voted] /= mass[voted, None]
+        frame_label[speech_idx] = _viterbi(
+            score[speech_idx], voted[speech_idx], seg_of[speech_idx], SIM_SCALE, CHANGE_COST
+        )
 
     turns: list[tuple[str, Segment]] = []
     for lab in range(k):
         for seg in mask_to_segments(frame_label == lab, hop_s=FRAME_S, min_off_s=0.0):
-            turns.append((names[lab], seg))
+            turns.append((names[lab], Segment(seg.start, min(seg.end, duration))))
     turns.sort(key=lambda t: (t[1].start, t[0]))
-
-    # Frames where two labels hold comparable vote mass inside speech: likely both talking.
-    share = np.divide(votes.max(axis=1), total, out=np.ones_like(total), where=total > 0)
-    second = np.sort(votes, axis=1)[:, -2] if k > 1 else np.zeros(n_frames)
-    ambiguous = speech_mask & (share < 0.6) & (second > 0.5)
-    overlaps = mask_to_segments(ambiguous, hop_s=FRAME_S, min_on_s=0.3, min_off_s=0.1)
-    return Turns(turns, overlaps)
+    return Turns(turns, [])
 
 
-def _fill_unvoted(labels: np.ndarray, speech: np.ndarray) -> np.ndarray:
-    """Speech frames no window voted on take the nearest voted label."""
-    out = labels.copy()
-    missing = speech & (out < 0)
-    if not missing.any():
-        return out
-    voted = np.flatnonzero(out >= 0)
-    if len(voted) == 0:
-        out[missing] = 0
-        return out
-    pos = np.searchsorted(voted, np.flatnonzero(missing)).clip(0, len(voted) - 1)
-    prev = voted[(pos - 1).clip(0)]
-    nxt = voted[pos]
-    miss = np.flatnonzero(missing)
-    choose = np.where(np.abs(miss - prev) <= np.abs(nxt - miss), prev, nxt)
-    out[miss] = out[choose]
-    return out
+def _viterbi(
+    score: np.ndarray, voted: np.ndarray, segment: np.ndarray, scale: float, change_cost: float
+) -> np.ndarray:
+    """Best label path over speech frames.
 
-
-def _remove_short_runs(labels: np.ndarray, min_len: int) -> np.ndarray:
-    """Relabel runs shorter than ``min_len`` frames that sit inside continuous speech."""
-    out = labels.copy()
-    edges = np.flatnonzero(np.diff(out)) + 1
-    bounds = np.concatenate([[0], edges, [len(out)]])
-    for a, b in zip(bounds[:-1], bounds[1:]):
-        if out[a] < 0 or b - a >= min_len:
-            continue
-        left = out[a - 1] if a > 0 else -1
-        right = out[b] if b < len(out) else -1
-        if left >= 0:
-            out[a:b] = left
-        elif right >= 0:
-            out[a:b] = right
-    return out
+    score: [T, k] similarities (frames no window covered carry no evidence); segment: [T] speech
+    segment index per frame. A change costs ``change_cost`` between frames of one segment and
+    nothing between segments. Returns labels [T].
+    """
+    t_n, k = score.shape
+    emit = np.where(voted[:, None], scale * score, 0.0)
+    back = np.zeros((t_n, k), dtype=np.int8)
+    acc = emit[0].copy()
+    same = segment[1:] == segment[:-1]
+    eye = np.eye(k, dtype=bool)
+    for t in range(1, t_n):
+        cost = change_cost if same[t - 1] else 0.0
+        cand = acc[:, None] - np.where(eye, 0.0, cost)  # [from, to]
+        back[t] = np.argmax(cand, axis=0)
+        acc = cand[back[t], np.arange(k)] + emit[t]
+    path = np.zeros(t_n, dtype=int)
+    path[-1] = int(np.argmax(acc))
+    for t in range(t_n - 1, 0, -1):
+        path[t - 1] = back[t, path[t]]
+    return path
 
 
 def channel_turns(

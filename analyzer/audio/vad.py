@@ -128,9 +128,7 @@ def mask_to_segments(
             runs.append([s, e])
     limit = duration_s if duration_s is not None else len(mask) * hop_s
     return [
-        Segment(max(0.0, s - pad_s), min(limit, e + pad_s))
-        for s, e in runs
-        if e - s >= min_on_s
+        Segment(max(0.0, s - pad_s), min(limit, e + pad_s)) for s, e in runs if e - s >= min_on_s
     ]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -28,7 +28,9 @@ def classification_report(
             continue
         recall = confusion[i, i] / support
         precision = confusion[i, i] / max(confusion[:, i].sum(), 1)
-        f1s.append(0.0 if recall + precision == 0 else 2 * precision * recall / (precision + recall))
+        f1s.append(
+            0.0 if recall + precision == 0 else 2 * precision * recall / (precision + recall)
+        )
         per_class[label] = round(float(recall), 4)
     return {
         "n": n,

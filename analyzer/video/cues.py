@@ -106,7 +106,7 @@ def _norm(v: np.ndarray) -> np.ndarray:
 
 
 def _safe(x: np.ndarray) -> np.ndarray:
-    """``x`` with zero-ish lengths replaced by NaN, so dividing by it yields NaN without a warning."""
+    """``x`` with zero-ish lengths replaced by NaN, so dividing by it gives NaN, no warning."""
     return np.where(x > 1e-9, x, np.nan)
 
 
@@ -280,8 +280,10 @@ def compute_cues(
     cues["smile"] = 0.5 * (_ramp(lift, *SMILE_LIFT) + _ramp(width, *SMILE_WIDTH))
 
     eye_line = 0.25 * (
-        pts[:, RIGHT_EYE_OUTER] + pts[:, RIGHT_EYE_INNER]
-        + pts[:, LEFT_EYE_OUTER] + pts[:, LEFT_EYE_INNER]
+        pts[:, RIGHT_EYE_OUTER]
+        + pts[:, RIGHT_EYE_INNER]
+        + pts[:, LEFT_EYE_OUTER]
+        + pts[:, LEFT_EYE_INNER]
     )
     brows = pts[:, list(RIGHT_BROW_UPPER) + list(LEFT_BROW_UPPER)].mean(axis=1)
     cues["brow_raise"] = _ramp(height_above(brows, eye_line), *BROW_HEIGHT)
@@ -309,7 +311,7 @@ def compute_cues(
 def face_cues(
     landmarks: np.ndarray, *, image_size: tuple[int, int] | None = None
 ) -> dict[str, float]:
-    """The cues of one face ([478, 2|3] pixel landmarks) as plain floats; see :func:`compute_cues`."""
+    """The cues of one face ([478, 2|3] pixel landmarks) as floats; see :func:`compute_cues`."""
     return {name: float(v[0]) for name, v in compute_cues(landmarks, image_size=image_size).items()}
 
 

@@ -141,11 +141,14 @@ def assign_tracks_to_speakers(
     if len(speakers) == 1 and int(timeline.faces.max(initial=0)) <= 1:
         only = speakers[0]
         return {
-            t: only for t in eligible
+            t: only
+            for t in eligible
             if not stats[t]["r"][only] <= -min_corr  # NaN (no contrast) still assigns
         }
 
-    r = np.array([[stats[t]["r"][s] for s in speakers] for t in eligible]).reshape(-1, len(speakers))
+    r = np.array([[stats[t]["r"][s] for s in speakers] for t in eligible]).reshape(
+        -1, len(speakers)
+    )
     r = np.where(np.isfinite(r), r, -np.inf)
     best_other = np.full(r.shape, -np.inf)
     for j in range(len(speakers)):

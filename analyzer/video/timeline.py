@@ -155,8 +155,14 @@ class FaceTimeline:
             time = float(self.times[frame])
             if not seen:
                 yield {
-                    "time": time, "face": False, "track": None, "speaker": None,
-                    "cues": dict(nan_cues), "emotion": None, "probs": None, "confidence": None,
+                    "time": time,
+                    "face": False,
+                    "track": None,
+                    "speaker": None,
+                    "cues": dict(nan_cues),
+                    "emotion": None,
+                    "probs": None,
+                    "confidence": None,
                 }
                 continue
             for track, i in sorted(seen, key=lambda s: s[0].id):
@@ -171,9 +177,14 @@ class FaceTimeline:
                         probs = {label: float(p) for label, p in zip(LABELS, track.probs[i])}
                         emotion = LABELS[int(np.argmax(track.probs[i]))]
                 yield {
-                    "time": time, "face": True, "track": track.id,
-                    "speaker": speakers.get(track.id), "cues": cues, "emotion": emotion,
-                    "probs": probs, "confidence": confidence,
+                    "time": time,
+                    "face": True,
+                    "track": track.id,
+                    "speaker": speakers.get(track.id),
+                    "cues": cues,
+                    "emotion": emotion,
+                    "probs": probs,
+                    "confidence": confidence,
                 }
 
     def evidence(self, track_ids: int | Iterable[int], segment: Segment) -> dict | None:
@@ -233,7 +244,9 @@ class FaceTimeline:
         if all(t.raw_probs is not None for t, _ in seen):
             w = confidence / confidence.sum() if confidence.sum() > 0 else np.full(n, 1.0 / n)
             probs = w @ gather(lambda t: t.raw_probs)
-            probs = probs / probs.sum() if probs.sum() > 0 else np.full(len(LABELS), 1 / len(LABELS))
+            probs = (
+                probs / probs.sum() if probs.sum() > 0 else np.full(len(LABELS), 1 / len(LABELS))
+            )
             out["probs"] = {label: float(p) for label, p in zip(LABELS, probs)}
             out["emotion"] = LABELS[int(np.argmax(probs))]
             out["arousal"] = float(w @ gather(lambda t: t.raw_arousal))
