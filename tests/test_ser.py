@@ -219,12 +219,14 @@ def test_corrupt_checksum_is_refused(tmp_path: Path):
 
 @pytest.mark.skipif(not SHARED_MANIFEST.is_file(), reason="shared RAVDESS data not present")
 def test_speaker_angry_throughout_stays_angry():
-    """A speaker angry in every window: passing the speaker as a group must not turn it neutral."""
+    """A speaker angry in every window: passing the speaker as a group must not turn it neutral.
+
+    Plumbing check on clips the shipped model was trained on (the held-out version of this case is
+    the "one-emotion" row of benchmarks/ser_experiments.py).
+    """
     with open(SHARED_MANIFEST, newline="") as fh:
         rows = [
-            r
-            for r in csv.DictReader(fh)
-            if r["speaker"] == "ravdess_03" and r["label"] == "angry" and r["intensity"] == "strong"
+            r for r in csv.DictReader(fh) if r["speaker"] == "ravdess_03" and r["label"] == "angry"
         ]
     waves = [load_audio(SHARED_MANIFEST.parent.parent / r["path"]) for r in rows]
     model = load_model(DEFAULT_MODEL, "ser")
