@@ -1,13 +1,21 @@
 """Simulated conversations built from the shared acted-speech clips, with known turns.
 
 Used by the diarization benchmark: two (or more) different actors take turns with gaps and
-some overlapping starts, as in a call. Leading and trailing silence of each clip is trimmed so
-the reference turns are where the voice really is.
+some overlapping starts, as in a call.
+
+The reference marks where a voice is, not where a clip is: each clip is run through the silero
+VAD on its own, before mixing, and its speech intervals (pauses under 0.3 s bridged, the same
+convention as the analyzer's VAD) become that speaker's reference turns. Clip edges, quiet tails
+and the pauses between clips of one turn are therefore silence in the reference. Where two
+speakers' intervals intersect (overlapping turn starts) both are active in the reference.
+Clips in which the VAD finds no voice at all (13 strongly shouted RAVDESS clips, 10 of them by
+actor 06) are left out: there is no reference for them and no diarizer would see them.
 """
 
 from __future__ import annotations
 
 import csv
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +25,8 @@ from analyzer.segment import Segment
 
 SR = 16000
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+REF_MIN_PAUSE_S = 0.3  # s; pauses inside a clip shorter than this stay inside the reference turn
+REF_PAD_S = 0.03  # s; each reference interval is padded like the analyzer's speech segments
 
 
 def load_manifest(root: Path = DATA) -> list[dict]:
@@ -24,11 +34,31 @@ def load_manifest(root: Path = DATA) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
-def _trim(wav: np.ndarray, top_db: float = 30.0) -> np.ndarray:
-    import librosa
+@lru_cache(maxsize=1)
+def _vad():
+    from analyzer.audio.vad import VoiceActivityDetector
 
-    trimmed, _ = librosa.effects.trim(wav, top_db=top_db, frame_length=512, hop_length=128)
-    return trimmed
+    return VoiceActivityDetector()
+
+
+@lru_cache(maxsize=4096)
+def load_clip(path: Path) -> tuple[np.ndarray, tuple[Segment, ...]]:
+    """A clip cut to its voice (from its first to its last VAD speech interval, padded) and
+    the speech intervals inside the cut clip (seconds from the cut's start)."""
+    from analyzer.audio.vad import speech_segments
+
+    wav = sf.read(path, dtype="float32")[0]
+    speech = speech_segments(
+        _vad().probabilities(wav),
+        min_silence_s=REF_MIN_PAUSE_S,
+        pad_s=REF_PAD_S,
+        duration_s=len(wav) / SR,
+    )
+    if not speech:  # the VAD hears no voice (a few shouted RAVDESS clips): unusable here
+        return wav[:0], ()
+    a, b = int(speech[0].start * SR), int(np.ceil(speech[-1].end * SR))
+    off = a / SR
+    return wav[a:b], tuple(Segment(s.start - off, min(s.end - off, (b - a) / SR)) for s in speech)
 
 
 def simulate_call(
@@ -43,38 +73,49 @@ def simulate_call(
 ) -> tuple[np.ndarray, list[tuple[str, Segment]]]:
     """A mono call of ``n_turns`` alternating turns by ``speakers`` (manifest speaker ids).
 
-    Each turn is 1-3 clips of that speaker joined by short pauses; turns are separated by gaps
-    of 0.2-1.5 s, or overlap by 0.3-0.8 s with probability ``overlap_prob``.
-    ``emotions`` restricts each speaker to some labels (a caller stays in a narrow emotional
-    range, unlike an actor cycling through all seven).
-    Returns (audio float32 [samples] at 16 kHz, reference turns).
+    Each turn is 1-3 clips of that speaker joined by pauses of 0.1-0.5 s; turns are separated
+    by gaps of 0.2-1.5 s, or start 0.3-0.8 s before the previous turn ends with probability
+    ``overlap_prob``. ``emotions`` restricts each speaker to some labels (a caller stays in a
+    narrow emotional range, unlike an actor cycling through all seven).
+    Returns (audio float32 [samples] at 16 kHz, reference turns: (speaker, Segment) per VAD
+    speech interval of each clip, sorted by start).
     """
     rng = np.random.default_rng(seed)
     emotions = emotions or {}
     by_spk = {
-        s: [r for r in rows if r["speaker"] == s and r["label"] in emotions.get(s, {r["label"]})]
+        s: [
+            r
+            for r in rows
+            if r["speaker"] == s
+            and r["label"] in emotions.get(s, {r["label"]})
+            and load_clip(root / r["path"])[1]
+        ]
         for s in speakers
     }
-    pieces: list[tuple[int, np.ndarray, str]] = []
+    pieces: list[tuple[int, np.ndarray]] = []
     t = int(0.5 * SR)
     ref: list[tuple[str, Segment]] = []
     for i in range(n_turns):
         spk = speakers[i % len(speakers)]
-        clips = [
-            _trim(sf.read(root / by_spk[spk][j]["path"], dtype="float32")[0])
-            for j in rng.choice(len(by_spk[spk]), size=rng.integers(1, 4), replace=False)
-        ]
-        gap = np.zeros(int(rng.uniform(0.1, 0.5) * SR), dtype=np.float32)
-        turn = np.concatenate([x for c in clips for x in (c, gap)][:-1])
+        picks = rng.choice(len(by_spk[spk]), size=min(rng.integers(1, 4), len(by_spk[spk])),
+                           replace=False)
+        clips = [load_clip(root / by_spk[spk][j]["path"]) for j in picks]
+        pauses = [int(rng.uniform(0.1, 0.5) * SR) for _ in clips[1:]] + [0]
         if i > 0 and rng.random() < overlap_prob:
             t -= int(rng.uniform(0.3, 0.8) * SR)
         elif i > 0:
             t += int(rng.uniform(0.2, 1.5) * SR)
-        pieces.append((t, turn, spk))
-        ref.append((spk, Segment(t / SR, (t + len(turn)) / SR)))
+        parts, pos = [], 0
+        for (wav, speech), pause in zip(clips, pauses):
+            ref += [(spk, Segment((t + pos) / SR + s.start, (t + pos) / SR + s.end)) for s in speech]
+            parts += [wav, np.zeros(pause, dtype=np.float32)]
+            pos += len(wav) + pause
+        turn = np.concatenate(parts)
+        pieces.append((t, turn))
         t += len(turn)
     audio = np.zeros(t + int(0.5 * SR), dtype=np.float32)
-    for start, turn, _ in pieces:
+    for start, turn in pieces:
         audio[start : start + len(turn)] += turn
     audio += rng.normal(0, 1e-3, len(audio)).astype(np.float32)  # a faint line-noise floor
+    ref.sort(key=lambda r: (r[1].start, r[0]))
     return np.clip(audio, -1, 1), ref

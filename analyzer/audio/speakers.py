@@ -21,6 +21,7 @@ EMBED_HOP_S = 0.5  # s between embedded windows (the LSTM's cost grows with 1 / 
 MIN_EMBED_S = 0.3  # s; shorter speech segments are not embedded (labelled by resegmentation)
 UNIT_MAX_S = 3.0  # s; longest clustering unit (longer speech segments are cut into pieces)
 MERGE_DISTANCE = 0.42  # cosine distance under which clusters merge when the count is estimated
+PRUNE_SHARE = 0.3  # share of each unit's most similar units kept in the spectral affinity
 MIN_CLUSTER_SHARE = 0.07  # clusters with less of the speech than this are folded into others
 SIM_SCALE = 20.0  # per-frame log-evidence per unit of cosine similarity in resegmentation
 CHANGE_COST = 30.0  # log-cost of a speaker change inside continuous speech (none at a pause)
@@ -128,7 +129,13 @@ def cluster_embeddings(
     if w == 1 or num_speakers == 1:
         return np.zeros(w, dtype=int)
     tree = linkage(embeddings, method="average", metric="cosine")
-    if num_speakers:
+    if num_speakers is None and tree[-1, 2] < merge_distance:
+        return np.zeros(w, dtype=int)  # even the two most distant groups are one voice
+    if w > 2 * max_speakers:
+        # Spectral clustering of the pruned cosine affinity; the count from the eigengap.
+        labels = _spectral(embeddings, num_speakers=num_speakers, max_speakers=max_speakers)
+        labels = _reassign(embeddings, labels, weights)
+    elif num_speakers:
         labels = fcluster(tree, t=min(num_speakers, w), criterion="maxclust") - 1
         labels = _reassign(embeddings, labels, weights)
     else:
@@ -139,6 +146,39 @@ def cluster_embeddings(
     # Relabel by weight so label 0 is the speaker with the most speech.
     order = np.argsort(-np.bincount(labels, weights=weights))
     return np.argsort(order)[labels]
+
+
+def _spectral(embeddings: np.ndarray, *, num_speakers: int | None, max_speakers: int) -> np.ndarray:
+    """Spectral clustering (Ng-Jordan-Weiss) of a row-pruned cosine affinity.
+
+    Each row keeps its PRUNE_SHARE most similar items (the rest is noise between different
+    voices that blurs the block structure); the count, unless given, is the largest eigengap of
+    the normalised Laplacian among 2..max_speakers (one speaker is decided before, by distance).
+    """
+    from scipy.cluster.vq import kmeans2
+
+    aff = np.clip(embeddings @ embeddings.T, 0.0, None)
+    keep = max(2, int(PRUNE_SHARE * len(aff)))
+    thr = np.sort(aff, axis=1)[:, -keep][:, None]
+    aff = np.where(aff >= thr, aff, 0.0)
+    aff = (aff + aff.T) / 2
+    d = 1 / np.sqrt(aff.sum(axis=1).clip(1e-9))
+    lap = np.eye(len(aff)) - d[:, None] * aff * d[None, :]
+    vals, vecs = np.linalg.eigh(lap)
+    if num_speakers:
+        k = min(num_speakers, len(aff))
+    else:
+        top = min(max_speakers, len(aff) - 1)
+        k = 2 + int(np.argmax(np.diff(vals[: top + 1])[1:])) if top >= 2 else top
+    v = vecs[:, :k]
+    v = v / np.linalg.norm(v, axis=1, keepdims=True).clip(1e-9)
+    best, best_inertia = None, np.inf
+    for seed in range(5):  # k-means restarts, seeded: the result is deterministic
+        cents, labels = kmeans2(v, k, minit="++", seed=seed)
+        inertia = ((v - cents[labels]) ** 2).sum()
+        if inertia < best_inertia:
+            best, best_inertia = labels, inertia
+    return _compact(best)
 
 
 def _centroids(embeddings: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -237,14 +277,40 @@ def diarize(
     """
     if not speech:
         return Turns([], [])
-    duration = len(audio) / 16000
     spans, owner, emb = encoder.embed_windows(audio, speech)
+    return diarize_embedded(
+        spans, owner, emb, speech, len(audio) / 16000,
+        num_speakers=num_speakers, max_speakers=max_speakers, ids=ids,
+    )
+
+
+def diarize_embedded(
+    spans: np.ndarray,
+    owner: np.ndarray,
+    emb: np.ndarray,
+    speech: list[Segment],
+    duration: float,
+    *,
+    num_speakers: int | None = None,
+    max_speakers: int = 4,
+    ids: list[str] | None = None,
+    merge_distance: float = MERGE_DISTANCE,
+    change_cost: float = CHANGE_COST,
+) -> Turns:
+    """Steps 2-4 of ``diarize`` on windows already embedded by ``SpeakerEncoder.embed_windows``
+    (duration in seconds); the benchmark's tuning loop calls it on cached embeddings."""
+    if not speech:
+        return Turns([], [])
     if len(emb) == 0:
         name = (ids or ["S1"])[0]
         return Turns([(name, s) for s in speech], [])
     unit, uemb, uweight = _units(spans, owner, emb)
     ulabels = cluster_embeddings(
-        uemb, weights=uweight, num_speakers=num_speakers, max_speakers=max_speakers
+        uemb,
+        weights=uweight,
+        num_speakers=num_speakers,
+        max_speakers=max_speakers,
+        merge_distance=merge_distance,
     )
     k = int(ulabels.max()) + 1
     names = ids if ids and len(ids) >= k else [f"S{i + 1}" for i in range(k)]
@@ -269,7 +335,7 @@ def diarize(
         voted = mass > 0
         score[voted] /= mass[voted, None]
         frame_label[speech_idx] = _viterbi(
-            score[speech_idx], voted[speech_idx], seg_of[speech_idx], SIM_SCALE, CHANGE_COST
+            score[speech_idx], voted[speech_idx], seg_of[speech_idx], SIM_SCALE, change_cost
         )
 
     turns: list[tuple[str, Segment]] = []
