@@ -20,7 +20,8 @@ EMBED_WIN_S = 1.5  # s of speech per embedded window
 EMBED_HOP_S = 0.5  # s between embedded windows (the LSTM's cost grows with 1 / hop)
 MIN_EMBED_S = 0.3  # s; shorter speech segments are not embedded (labelled by resegmentation)
 UNIT_MAX_S = 3.0  # s; longest clustering unit (longer speech segments are cut into pieces)
-MERGE_DISTANCE = 0.42  # cosine distance under which clusters merge when the count is estimated
+MERGE_DISTANCE = 0.34  # cosine; a dendrogram whose top merge is nearer than this is one speaker
+CENTROID_MERGE = 0.2  # cosine; spectral clusters with centroids nearer than this are merged
 PRUNE_SHARE = 0.3  # share of each unit's most similar units kept in the spectral affinity
 MIN_CLUSTER_SHARE = 0.07  # clusters with less of the speech than this are folded into others
 SIM_SCALE = 20.0  # per-frame log-evidence per unit of cosine similarity in resegmentation
@@ -135,6 +136,8 @@ def cluster_embeddings(
         # Spectral clustering of the pruned cosine affinity; the count from the eigengap.
         labels = _spectral(embeddings, num_speakers=num_speakers, max_speakers=max_speakers)
         labels = _reassign(embeddings, labels, weights)
+        if num_speakers is None:
+            labels = _merge_close(embeddings, labels, weights, CENTROID_MERGE)
     elif num_speakers:
         labels = fcluster(tree, t=min(num_speakers, w), criterion="maxclust") - 1
         labels = _reassign(embeddings, labels, weights)
@@ -179,6 +182,23 @@ def _spectral(embeddings: np.ndarray, *, num_speakers: int | None, max_speakers:
         if inertia < best_inertia:
             best, best_inertia = labels, inertia
     return _compact(best)
+
+
+def _merge_close(
+    embeddings: np.ndarray, labels: np.ndarray, weights: np.ndarray, distance: float
+) -> np.ndarray:
+    """Merge the two clusters with the closest centroids while they are nearer than
+    ``distance`` (cosine): the eigengap over-splits one voice heard in two emotions."""
+    labels = _compact(labels)
+    while labels.max() > 0:
+        cents = _centroids(embeddings, labels, weights)
+        dist = 1 - cents @ cents.T
+        np.fill_diagonal(dist, np.inf)
+        a, b = np.unravel_index(np.argmin(dist), dist.shape)
+        if dist[a, b] >= distance:
+            break
+        labels = _reassign(embeddings, _compact(np.where(labels == b, a, labels)), weights)
+    return labels
 
 
 def _centroids(embeddings: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> np.ndarray:
