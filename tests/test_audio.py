@@ -98,6 +98,22 @@ def test_two_voices_come_out_as_two_speakers(vad, encoder):
         assert min(abs(t - f) for f in found) < 0.3
 
 
+def test_one_voice_stays_one_speaker(vad, encoder):
+    v = dict(voice="en-us+f3", pitch=70, speed=170)
+    lines = [
+        "Hello, thank you for calling, how can I help you today?",
+        "I am sorry to hear that, let me check the tracking number for you.",
+        "I can see it left our warehouse yesterday, it will arrive on Friday.",
+        "Is there anything else I can help you with this afternoon?",
+    ]
+    gap = np.zeros(int(0.6 * SR), np.float32)
+    audio = np.concatenate(
+        [x for line in lines for x in (speak(line, v["voice"], speed=v["speed"], pitch=v["pitch"]), gap)]
+    )
+    speech = speech_segments(vad.probabilities(audio), duration_s=len(audio) / SR)
+    assert len(diarize(audio, speech, encoder).speakers) == 1
+
+
 def test_known_speaker_count_is_respected(encoder):
     rng = np.random.default_rng(3)
     centres = rng.normal(size=(3, 16))
