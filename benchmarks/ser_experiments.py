@@ -143,7 +143,7 @@ def whisper_experiments(rows, tables, *, split_eval: str, options: HeadOptions) 
                 arrays[f"rel_W{k}"], arrays[f"rel_b{k}"] = w, b  # unused: no groups
             model = SpeechEmotionModel(label, arrays, {}, encoder=None)
             evaluate(f"{label} [{tag}]", model, "none")
-        if len(channels) >= 2:
+        if channels == ("clean", "telephone"):  # the shipped recipe
             genders = np.array([GENDER[s] for s in spk])
             arrays, config = fit_model_arrays(feats, y, spk, chan, options=options, genders=genders)
             model = SpeechEmotionModel("2head", arrays, config, encoder=None)
