@@ -46,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--speakers", type=_speakers, default=None, help="auto (default) or N")
     an.add_argument("--fps", type=float, default=5.0, help="video analysis rate (default 5)")
     an.add_argument("--no-video", action="store_true", help="skip the video stream")
+    an.add_argument(
+        "--transcribe",
+        action="store_true",
+        help="add the words modality (English ASR, complaint/empathy phrases; slower)",
+    )
     an.add_argument("--csv", action="store_true", help="also write <name>.csv (segments)")
     an.add_argument("--parquet", action="store_true", help="also write <name>.parquet")
     an.add_argument("--ser-model", default="default", help="speech emotion model name or path")
@@ -78,6 +83,7 @@ def run_analyze(args: argparse.Namespace) -> int:
         num_speakers=args.speakers,
         fps=args.fps,
         video=not args.no_video,
+        transcribe=args.transcribe,
         ser_model=None if args.ser_model == "none" else args.ser_model,
         fer_model=None if args.fer_model == "none" else args.fer_model,
     )

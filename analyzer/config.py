@@ -30,6 +30,8 @@ class AnalysisConfig:
     ser_model: str | None = "default"  # speech emotion model name/path; None: prosody only
     fer_model: str | None = "default"  # facial emotion model name/path; None: cues only
     smoothing_s: float = 1.5  # half-life of the temporal smoothing of fused scores, seconds
+    transcribe: bool = False  # words modality: English ASR + phrase/sentiment cues (slow: ~0.3 RTF)
+    complaint_window_s: float = 300.0  # complaints by one speaker this close count as repeated
     extras: dict = field(default_factory=dict, compare=False)  # free-form, stored with the result
 
     def __post_init__(self) -> None:

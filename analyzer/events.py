@@ -197,6 +197,32 @@ def detect_rate_spikes(turn_segments: list[EmotionSegment]) -> list[Event]:
     return events
 
 
+def detect_repeated_complaints(
+    turn_segments: list[EmotionSegment], *, window_s: float
+) -> list[Event]:
+    """A speaker who complains in two or more turns close together (text.repeated_complaints)."""
+    from .text import repeated_complaints
+
+    items = [
+        (s.speaker, s.segment, s.modalities["text"])
+        for s in turn_segments
+        if "text" in s.modalities
+    ]
+    events = []
+    for speaker, span, phrases in repeated_complaints(items, window_s=window_s):
+        quoted = ", ".join(f'"{p}"' for p in phrases[:4])
+        events.append(
+            Event(
+                "repeated_complaint",
+                span,
+                speaker,
+                f"{speaker} complains {len(phrases)} times: {quoted}",
+                {"phrases": phrases, "count": len(phrases)},
+            )
+        )
+    return events
+
+
 def summarize(
     speaker: str,
     turns: list[EmotionSegment],
@@ -241,6 +267,7 @@ def summarize(
             else "steady",
         }
     negative = sum(shares[k] for k in NEGATIVE_LABELS)
+    words = [s.modalities["text"] for s in turns if "text" in s.modalities]
     return {
         "talk_time_s": float(sum(s.segment.duration for s in turns)),
         "turns": len(turns),
@@ -252,4 +279,7 @@ def summarize(
             kind: sum(1 for e in events if e.speaker == speaker and e.kind == kind)
             for kind in ("escalation", "de-escalation", "interruption", "rate_spike")
         },
+        "complaint_phrases": sum(len(w.get("complaints", [])) for w in words),
+        "empathy_phrases": sum(len(w.get("empathy", [])) for w in words),
+        "transcribed_turns": len(words),
     }

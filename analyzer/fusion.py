@@ -19,7 +19,7 @@ from .labels import LABELS
 # How much each modality is trusted at equal confidence. Voice leads: it is the modality the
 # product is built around and the one measured best on unseen people; the face model is strong
 # on posed images but calls show faces at odd angles and light.
-MODALITY_PRIOR = {"voice": 1.0, "face": 0.7, "prosody": 0.5}
+MODALITY_PRIOR = {"voice": 1.0, "face": 0.7, "prosody": 0.5, "text": 0.6}
 MIN_EVIDENCE = 0.05  # total weight under which a segment is reported as without evidence
 
 
@@ -27,7 +27,7 @@ MIN_EVIDENCE = 0.05  # total weight under which a segment is reported as without
 class Evidence:
     """One modality's say about one segment."""
 
-    modality: str  # "voice", "face" or "prosody"
+    modality: str  # "voice", "face", "prosody" or "text"
     confidence: float  # [0, 1], availability already folded in
     probs: np.ndarray | None = None  # [7] in LABELS order, or None (prosody has no categories)
     arousal: float | None = None

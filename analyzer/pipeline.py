@@ -35,7 +35,11 @@ Progress = Callable[[str, int, int], None]
 SER_PIECE_S = 3.0  # s; speech is scored in pieces of about this length, once, then pooled
 SER_MIN_PIECE_S = 0.4  # s; shorter leftovers are merged into their neighbour
 SAME_CHANNEL_CORR = 0.98  # channels this correlated are one mix duplicated, not two speakers
-STEPS = ("decode", "voice", "speakers", "prosody", "speech emotion", "faces", "fusion", "events")
+STEPS = (
+    "decode", "voice", "speakers", "prosody", "speech emotion", "words", "faces", "fusion",
+    "events",
+)  # fmt: skip
+COMPLAINT_VALENCE = -0.6  # a turn with a complaint phrase is at most this positive
 
 
 def _noop(step: str, done: int, total: int) -> None:
@@ -50,6 +54,7 @@ class Analyzer:
         self.vad = VoiceActivityDetector()
         self._encoder: SpeakerEncoder | None = None
         self._faces = None
+        self._transcriber = None
         self.notes: list[str] = []
         self.ser = self._load("ser", self.config.ser_model)
         self.fer = self._load("fer", self.config.fer_model)
@@ -75,6 +80,14 @@ class Analyzer:
         if self._encoder is None:
             self._encoder = SpeakerEncoder()
         return self._encoder
+
+    @property
+    def transcriber(self):
+        if self._transcriber is None:
+            from .text import Transcriber
+
+            self._transcriber = Transcriber()
+        return self._transcriber
 
     def face_analyzer(self):
         if self._faces is None:
@@ -212,6 +225,26 @@ class Analyzer:
             piece_scores = self.ser.predict(waves, groups=[spk for spk, _ in pieces])
         mark("speech emotion")
 
+        # ---- words (optional): transcripts, complaint and empathy phrases, sentiment --------
+        turn_text: dict[str, list[dict | None]] = {spk: [None] * len(turns.of(spk)) for spk in talk}
+        if cfg.transcribe and turns.turns:
+            from .text import text_evidence
+
+            for spk in talk:
+                segs = turns.of(spk)
+                texts = self.transcriber.transcribe(sources[source_of[spk]], segs)
+                for k, tt in enumerate(texts):
+                    if tt.text.strip():
+                        turn_text[spk][k] = text_evidence(tt.text) | {
+                            "text": tt.text.strip(),
+                            "asr_confidence": tt.confidence,
+                        }
+            notes.append(
+                "words: English speech recognition (Whisper tiny.en); "
+                "read transcripts as approximate"
+            )
+        mark("words")
+
         # ---- faces -------------------------------------------------------------------------
         timeline, track_speaker = None, {}
         if info.has_video and cfg.video:
@@ -266,6 +299,7 @@ class Analyzer:
                     timeline,
                     tracks,
                     prosody={"features": turn_feats[spk][k], "z": turn_z[spk][k]},
+                    words=turn_text[spk][k],
                 )
                 segments.append(_segment("turn", seg, spk, evidence, overlaps, speech=True))
             segments.extend(
@@ -279,6 +313,7 @@ class Analyzer:
                     tracks,
                     turn_feats[spk],
                     turn_z[spk],
+                    turn_text[spk],
                     duration,
                     cfg,
                 )
@@ -291,6 +326,10 @@ class Analyzer:
         events = ev.detect_silences(quiet, min_s=cfg.long_silence_s, turns=turns.turns)
         events += ev.detect_overtalk(turns.turns, min_cut_s=cfg.interruption_min_s)
         events += ev.detect_rate_spikes([s for s in segments if s.kind == "turn"])
+        if cfg.transcribe:
+            events += ev.detect_repeated_complaints(
+                [s for s in segments if s.kind == "turn"], window_s=cfg.complaint_window_s
+            )
         for spk in talk:
             windows = [s for s in segments if s.kind == "window" and s.speaker == spk]
             events += ev.detect_shifts(
@@ -355,7 +394,7 @@ class Analyzer:
             return ["agent", "customer"], ["agent", "customer"], "guessed"
         return [f"ch{i}" for i in range(n)], None, "none"
 
-    def _evidence(self, seg, own, overlaps, pieces, scores, timeline, tracks, prosody):
+    def _evidence(self, seg, own, overlaps, pieces, scores, timeline, tracks, prosody, words=None):
         """Evidence of every modality for one speaker over ``seg``.
 
         own: that speaker's turns; overlaps: stretches where two speak; pieces: (index of the
@@ -396,6 +435,13 @@ class Analyzer:
                     "prosody", conf, None, aro, None, {"features": prosody["features"], "z": z}
                 )
             )
+        if words is not None and speech_s > 0:
+            valence = words["valence"]
+            if words["complaints"]:
+                valence = min(valence, COMPLAINT_VALENCE)
+            conf = float(words["asr_confidence"]) * min(1.0, coverage * 1.5)
+            details = {k: words[k] for k in ("text", "language", "complaints", "empathy")}
+            out.append(Evidence("text", conf, None, None, valence, details))
         if timeline is not None and tracks:
             best = timeline.evidence(tracks, seg)
             if best is not None:
@@ -414,7 +460,7 @@ class Analyzer:
         return out
 
     def _grid(
-        self, spk, own, overlaps, pieces, scores, timeline, tracks, feats, zs, duration, cfg
+        self, spk, own, overlaps, pieces, scores, timeline, tracks, feats, zs, texts, duration, cfg
     ) -> list[EmotionSegment]:
         """The fixed grid for one speaker: windows of ``window_s`` every ``hop_s``, smoothed."""
         starts = np.arange(0.0, max(duration - cfg.window_s, 0.0) + 1e-9, cfg.hop_s)
@@ -423,13 +469,16 @@ class Analyzer:
         rows = []
         for s in starts:
             seg = Segment(float(s), float(min(duration, s + cfg.window_s)))
-            # Prosody of a window: the turn it overlaps most.
+            # Prosody and words of a window: those of the turn it overlaps most.
             shared = own.overlaps(seg)
-            prosody = None
+            prosody = words = None
             if len(own) and shared.max() > 0:
                 best = int(np.argmax(shared))
                 prosody = {"features": feats[best], "z": zs[best]}
-            evidence = self._evidence(seg, own, overlaps, pieces, scores, timeline, tracks, prosody)
+                words = texts[best]
+            evidence = self._evidence(
+                seg, own, overlaps, pieces, scores, timeline, tracks, prosody, words
+            )
             speech = bool(shared.sum() >= min(0.3, seg.duration / 2))
             rows.append((seg, evidence, speech))
         fused = [fuse(e) for _, e, _ in rows]

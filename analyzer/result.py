@@ -29,6 +29,7 @@ EVENT_KINDS = (
     "overtalk",
     "interruption",
     "rate_spike",
+    "repeated_complaint",
 )
 
 

@@ -486,4 +486,36 @@ class Transcriber:
                 w_end = min(max(offset_s + w.end, w_start), turn.end)
                 words.append((round(w_start, 3), round(w_end, 3), w.word.strip()))
         confidence = float(np.average(scores, weights=weights)) if scores else 0.0
-        return TurnText(turn, " ".join(texts), tuple(words), float(np.clip(confidence, 0.0, 1.0)))
+        text, looped = collapse_loops(" ".join(texts))
+        if looped:  # greedy decoding got stuck repeating itself: keep the text, trust it less
+            confidence *= 0.5
+            words = words[: len(text.split())]
+        return TurnText(turn, text, tuple(words), float(np.clip(confidence, 0.0, 1.0)))
+
+
+def collapse_loops(text: str, *, max_ngram: int = 8, min_repeats: int = 3) -> tuple[str, bool]:
+    """Collapse an n-gram repeated ``min_repeats`` or more times in a row to one copy.
+
+    Greedy Whisper decoding without temperature fallback sometimes loops ("can I help you, can I
+    help you, ..."). Returns (text, whether a loop was collapsed).
+    """
+    tokens = text.split()
+    out: list[str] = []
+    i, looped = 0, False
+    while i < len(tokens):
+        collapsed = False
+        for n in range(1, min(max_ngram, len(tokens) - i) + 1):
+            gram = tokens[i : i + n]
+            reps = 1
+            while tokens[i + reps * n : i + (reps + 1) * n] == gram:
+                reps += 1
+            # A word said three times can be emphasis ("no, no, no"); five is a decoding loop.
+            if reps >= (min_repeats if n > 1 else min_repeats + 2):
+                out.extend(gram)
+                i += reps * n
+                looped = collapsed = True
+                break
+        if not collapsed:
+            out.append(tokens[i])
+            i += 1
+    return " ".join(out), looped

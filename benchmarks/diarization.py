@@ -90,8 +90,10 @@ def main() -> None:
             f"{len(hyp.speakers)}  | {g['der']:.3f}    {gc['der']:.3f}"
         )
     for key in ("estimated", "given"):
-        plain = {p: np.mean([r[0][p] for r in results[key]]) for p in
-                 ("der", "missed", "false_alarm", "confusion")}
+        plain = {
+            p: np.mean([r[0][p] for r in results[key]])
+            for p in ("der", "missed", "false_alarm", "confusion")
+        }
         collar = np.mean([r[1]["der"] for r in results[key]])
         label = "speakers estimated" if key == "estimated" else "num_speakers=2   "
         print(

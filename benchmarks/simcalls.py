@@ -97,8 +97,9 @@ def simulate_call(
     ref: list[tuple[str, Segment]] = []
     for i in range(n_turns):
         spk = speakers[i % len(speakers)]
-        picks = rng.choice(len(by_spk[spk]), size=min(rng.integers(1, 4), len(by_spk[spk])),
-                           replace=False)
+        picks = rng.choice(
+            len(by_spk[spk]), size=min(rng.integers(1, 4), len(by_spk[spk])), replace=False
+        )
         clips = [load_clip(root / by_spk[spk][j]["path"]) for j in picks]
         pauses = [int(rng.uniform(0.1, 0.5) * SR) for _ in clips[1:]] + [0]
         if i > 0 and rng.random() < overlap_prob:
@@ -107,7 +108,9 @@ def simulate_call(
             t += int(rng.uniform(0.2, 1.5) * SR)
         parts, pos = [], 0
         for (wav, speech), pause in zip(clips, pauses):
-            ref += [(spk, Segment((t + pos) / SR + s.start, (t + pos) / SR + s.end)) for s in speech]
+            ref += [
+                (spk, Segment((t + pos) / SR + s.start, (t + pos) / SR + s.end)) for s in speech
+            ]
             parts += [wav, np.zeros(pause, dtype=np.float32)]
             pos += len(wav) + pause
         turn = np.concatenate(parts)

@@ -108,7 +108,11 @@ def test_one_voice_stays_one_speaker(vad, encoder):
     ]
     gap = np.zeros(int(0.6 * SR), np.float32)
     audio = np.concatenate(
-        [x for line in lines for x in (speak(line, v["voice"], speed=v["speed"], pitch=v["pitch"]), gap)]
+        [
+            x
+            for line in lines
+            for x in (speak(line, v["voice"], speed=v["speed"], pitch=v["pitch"]), gap)
+        ]
     )
     speech = speech_segments(vad.probabilities(audio), duration_s=len(audio) / SR)
     assert len(diarize(audio, speech, encoder).speakers) == 1
@@ -155,7 +159,9 @@ def harmonic(f0: float, seconds: float, amp: float = 0.3) -> np.ndarray:
 
 
 def test_pitch_and_loudness_of_known_signals():
-    x = np.concatenate([harmonic(150, 1.0), np.zeros(SR // 2, np.float32), harmonic(220, 1.0, 0.05)])
+    x = np.concatenate(
+        [harmonic(150, 1.0), np.zeros(SR // 2, np.float32), harmonic(220, 1.0, 0.05)]
+    )
     frames = analyze_frames(x)
     f0 = frames.f0_hz
     assert abs(np.nanmedian(f0[10:90]) - 150) < 3

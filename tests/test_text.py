@@ -104,3 +104,13 @@ def test_transcriber_reads_a_spoken_complaint():
         "i want to speak to a manager",
     ]
     assert out[1] == TurnText(blip, "", (), 0.0)
+
+
+def test_decoding_loops_are_collapsed_but_emphasis_is_kept():
+    from analyzer.text import collapse_loops
+
+    text = "How can I help you, " + "can I help you, " * 20 + "can I"
+    out, looped = collapse_loops(text)
+    assert looped and 1 <= out.count("help") <= 2 and len(out) < 60
+    assert collapse_loops("no no no, please") == ("no no no, please", False)
+    assert collapse_loops("I am fine, thank you") == ("I am fine, thank you", False)
