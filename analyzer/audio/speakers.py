@@ -75,7 +75,7 @@ class SpeakerEncoder:
         voiced = np.concatenate([audio[int(s.start * sr) : int(s.end * sr)] for s in speech])
         rms = float(np.sqrt(np.mean(voiced**2))) if len(voiced) else 0.0
         gain = 10 ** (-30 / 20) / rms if rms > 1e-6 else 1.0
-        mel = wav_to_mel_spectrogram((audio * gain).astype(np.float32))  # [frames, 40], 10 ms
+        mel = _mel_in_blocks(audio, gain, wav_to_mel_spectrogram, sr=sr)  # [frames, 40], 10 ms
         win, hop = int(EMBED_WIN_S / FRAME_S), int(EMBED_HOP_S / FRAME_S)
         spans, owner = [], []
         for i, seg in enumerate(speech):
@@ -103,6 +103,29 @@ class SpeakerEncoder:
                     batch = np.stack([mel[spans_a[j, 0] : spans_a[j, 1]] for j in r])
                     out[r] = self._encoder(self._torch.from_numpy(batch)).numpy()
         return spans_a, np.array(owner), out
+
+
+MEL_BLOCK_S = 60.0  # s of audio per mel block: bounds the STFT's memory on long calls
+
+
+def _mel_in_blocks(audio: np.ndarray, gain: float, to_mel, *, sr: int) -> np.ndarray:
+    """The encoder's mel frames [frames, 40] of ``audio * gain``, computed block by block.
+
+    Each block is extended by half an analysis window on both sides and trimmed back, so the
+    frames match a single pass up to floating point.
+    """
+    hop = int(sr * FRAME_S)
+    n_frames = 1 + len(audio) // hop
+    block = int(MEL_BLOCK_S * sr) // hop * hop
+    pad = 2 * hop  # more than half of the 25 ms window
+    out = []
+    for start in range(0, max(len(audio), 1), block):
+        lo = max(0, start - pad)
+        chunk = (audio[lo : start + block + pad] * gain).astype(np.float32)
+        mel = to_mel(chunk)
+        skip = (start - lo) // hop
+        out.append(mel[skip : skip + block // hop])
+    return np.concatenate(out)[:n_frames]
 
 
 def cluster_embeddings(
