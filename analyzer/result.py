@@ -144,8 +144,22 @@ class Speaker:
         )
 
 
+class _Timed:
+    """``start`` and ``end`` of a record that holds a ``segment``."""
+
+    segment: Segment
+
+    @property
+    def start(self) -> float:
+        return self.segment.start
+
+    @property
+    def end(self) -> float:
+        return self.segment.end
+
+
 @dataclass(frozen=True)
-class EmotionSegment:
+class EmotionSegment(_Timed):
     """Fused emotion of one speaker over one stretch of time.
 
     ``modalities`` maps "voice", "face" and "prosody" to the evidence each gave for this segment
@@ -163,14 +177,6 @@ class EmotionSegment:
     modalities: dict[str, dict] = field(default_factory=dict)
     overlap: bool = False  # another speaker talks during part of this segment
     speech: bool = True  # False for grid windows where this speaker is silent
-
-    @property
-    def start(self) -> float:
-        return self.segment.start
-
-    @property
-    def end(self) -> float:
-        return self.segment.end
 
     def to_dict(self) -> dict:
         return {
@@ -206,7 +212,7 @@ class EmotionSegment:
 
 
 @dataclass(frozen=True)
-class Event:
+class Event(_Timed):
     """Something a reviewer should look at, with the evidence behind it."""
 
     kind: str  # one of EVENT_KINDS
@@ -215,14 +221,6 @@ class Event:
     description: str
     evidence: dict = field(default_factory=dict)
     other: str | None = None  # the other party (e.g. who was interrupted)
-
-    @property
-    def start(self) -> float:
-        return self.segment.start
-
-    @property
-    def end(self) -> float:
-        return self.segment.end
 
     def to_dict(self) -> dict:
         return {
