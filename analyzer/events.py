@@ -176,6 +176,37 @@ def detect_overtalk(turns: list[tuple[str, Segment]], *, min_cut_s: float) -> li
     return events
 
 
+def detect_mixed_cut_ins(
+    turns: list[tuple[str, Segment]], overlaps: list[Segment], *, min_cut_s: float
+) -> list[Event]:
+    """Interruptions in single-channel audio, where turns never overlap on paper.
+
+    Diarization gives one speaker per instant, so a cut-in shows as a change from A to B with
+    no pause and an estimated stretch of overlapped speech at the change. The event is B
+    interrupting A, with the estimated overlap as its span.
+    """
+    events = []
+    ordered = sorted(turns, key=lambda x: x[1].start)
+    for (spk_a, a), (spk_b, b) in zip(ordered, ordered[1:]):
+        if spk_a == spk_b or b.start - a.end > 0.05:
+            continue
+        change = Segment(a.end - 1.0, b.start + 1.0)
+        mixed = [o for o in overlaps if o.overlaps(change) and o.duration >= min_cut_s]
+        if not mixed:
+            continue
+        span = Segment(min(o.start for o in mixed), max(o.end for o in mixed))
+        events.append(
+            Event(
+                "interruption", span, spk_b,
+                f"{spk_b} cut in on {spk_a} (estimated {span.duration:.1f} s overlap)",
+                {"overlap_s": span.duration, "estimated": True,
+                 "interrupted_turn_start": a.start, "interrupted_turn_end": a.end},
+                other=spk_a,
+            )
+        )  # fmt: skip
+    return events
+
+
 def detect_rate_spikes(turn_segments: list[EmotionSegment]) -> list[Event]:
     """Turns spoken much faster than the speaker's own usual rate in this call."""
     events = []

@@ -325,6 +325,10 @@ class Analyzer:
         quiet = silences([g for _, g in turns.turns], duration, min_s=cfg.long_silence_s)
         events = ev.detect_silences(quiet, min_s=cfg.long_silence_s, turns=turns.turns)
         events += ev.detect_overtalk(turns.turns, min_cut_s=cfg.interruption_min_s)
+        if not split:  # one channel: cut-ins are only visible as estimated overlap at a change
+            events += ev.detect_mixed_cut_ins(
+                turns.turns, turns.overlaps, min_cut_s=cfg.interruption_min_s * 0.5
+            )
         events += ev.detect_rate_spikes([s for s in segments if s.kind == "turn"])
         if cfg.transcribe:
             events += ev.detect_repeated_complaints(

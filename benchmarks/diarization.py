@@ -26,7 +26,7 @@ import time
 import numpy as np
 
 from analyzer.audio.der import diarization_error_rate
-from analyzer.audio.speakers import SpeakerEncoder, diarize
+from analyzer.audio.speakers import SpeakerEncoder, diarize, overlap_segments
 from analyzer.audio.vad import VoiceActivityDetector, speech_segments
 from benchmarks.simcalls import SR, load_manifest, simulate_call
 
@@ -62,6 +62,7 @@ def main() -> None:
     vad, encoder = VoiceActivityDetector(), SpeakerEncoder()
     results = {"estimated": [], "given": []}
     counts, seconds, audio_s = [], 0.0, 0.0
+    overlap = np.zeros(3)  # true positive, false positive, false negative frames (k=2)
     print(f"{'validation' if args.validation else 'test'} calls: {args.calls}")
     header = "call                     emotions                          min   "
     print(header + "DER    DER.25  miss   FA     conf   k  | DER(k=2) DER.25(k=2)")
@@ -81,6 +82,7 @@ def main() -> None:
                 )
             )
         counts.append(len(hyp.speakers))
+        overlap += _overlap_frames(overlap_segments(ref), hyp2.overlaps, dur)
         d, dc = results["estimated"][-1]
         g, gc = results["given"][-1]
         emo = ";".join("/".join(sorted(e)) for e in emotions.values())
@@ -102,7 +104,25 @@ def main() -> None:
             f"confusion {plain['confusion']:.3f}"
         )
     print(f"speaker count correct: {np.mean(np.array(counts) == 2):.0%}  (estimates {counts})")
+    tp, fp, fn = overlap
+    print(
+        f"overlapped speech (k=2): precision {tp / max(tp + fp, 1):.2f}, "
+        f"recall {tp / max(tp + fn, 1):.2f} of {(tp + fn) * 0.01:.0f} s"
+    )
     print(f"diarization CPU time: {seconds / (audio_s / 60):.2f} s per minute of audio")
+
+
+def _overlap_frames(truth, found, duration: float) -> np.ndarray:
+    """(true positive, false positive, false negative) 10 ms frames of overlap detection."""
+    n = int(duration * 100) + 1
+    masks = []
+    for segs in (truth, found):
+        m = np.zeros(n, dtype=bool)
+        for s in segs:
+            m[int(s.start * 100) : int(s.end * 100)] = True
+        masks.append(m)
+    t, f = masks
+    return np.array([(t & f).sum(), (~t & f).sum(), (t & ~f).sum()], dtype=float)
 
 
 if __name__ == "__main__":

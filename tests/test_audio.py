@@ -98,6 +98,27 @@ def test_two_voices_come_out_as_two_speakers(vad, encoder):
         assert min(abs(t - f) for f in found) < 0.3
 
 
+def test_a_cut_in_is_marked_as_overlap_on_mono_audio(vad, encoder):
+    a = speak("I am sorry to hear that, let me check the tracking number for you, one moment.",
+              "en-us+f3", speed=170, pitch=70)
+    b = speak("No, I want this fixed today, I have waited long enough for this order.",
+              "en+m1", speed=140, pitch=25)
+    cut = len(a) - int(1.2 * SR)  # b starts 1.2 s before a finishes
+    audio = np.zeros(cut + len(b) + SR, np.float32)
+    audio[: len(a)] += a
+    audio[cut : cut + len(b)] += b
+    # The same two voices earlier in the call, so both are known before the cut-in.
+    intro = np.concatenate([a, np.zeros(SR // 2, np.float32), b, np.zeros(SR // 2, np.float32)])
+    audio = np.concatenate([intro, audio])
+    speech = speech_segments(vad.probabilities(audio), duration_s=len(audio) / SR)
+    hyp = diarize(audio, speech, encoder, num_speakers=2)
+    truth = Segment((len(intro) + cut) / SR, (len(intro) + len(a)) / SR)
+    assert hyp.overlaps, "no overlap marked"
+    near = [o for o in hyp.overlaps if o.start < truth.end + 0.5 and o.end > truth.start - 0.5]
+    assert near
+    assert sum(o.duration for o in hyp.overlaps) < 4.0  # not the whole call
+
+
 def test_one_voice_stays_one_speaker(vad, encoder):
     v = dict(voice="en-us+f3", pitch=70, speed=170)
     lines = [

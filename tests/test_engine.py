@@ -243,3 +243,14 @@ def test_config_rejects_bad_options():
         AnalysisConfig(hop_s=1.0)
     with pytest.raises(ValueError):
         AnalysisConfig(fps=0)
+
+
+def test_cut_in_on_mono_audio_from_estimated_overlap():
+    from analyzer.events import detect_mixed_cut_ins
+
+    turns = [("S1", Segment(0, 5.0)), ("S2", Segment(5.0, 9.0)), ("S1", Segment(10, 12))]
+    events = detect_mixed_cut_ins(turns, [Segment(4.7, 5.1)], min_cut_s=0.15)
+    assert [(e.kind, e.speaker, e.other) for e in events] == [("interruption", "S2", "S1")]
+    # A change after a pause, or with no estimated overlap, is no interruption.
+    assert detect_mixed_cut_ins(turns, [], min_cut_s=0.15) == []
+    assert detect_mixed_cut_ins(turns, [Segment(9.2, 9.5)], min_cut_s=0.15) == []

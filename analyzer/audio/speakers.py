@@ -26,6 +26,9 @@ PRUNE_SHARE = 0.3  # share of each unit's most similar units kept in the spectra
 MIN_CLUSTER_SHARE = 0.07  # clusters with less of the speech than this are folded into others
 SIM_SCALE = 20.0  # per-frame log-evidence per unit of cosine similarity in resegmentation
 CHANGE_COST = 30.0  # log-cost of a speaker change inside continuous speech (none at a pause)
+OVERLAP_REACH_S = 0.5  # s around an in-speech speaker change searched for overlapped speech
+OVERLAP_MARGIN = 0.1  # cosine; top-two similarities closer than this look mixed (validation)
+OVERLAP_MIN_S = 0.2  # s; shorter ambiguous runs are not reported
 CROSSTALK_DB = 15.0  # dB; a channel quieter than the other by more than this is bleed, not speech
 CROSSTALK_WINDOW_S = 0.5  # s over which channel levels are compared for bleed
 
@@ -226,8 +229,10 @@ def _merge_close(
 
 def _centroids(embeddings: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> np.ndarray:
     cents = np.stack(
-        [(embeddings[labels == k] * weights[labels == k, None]).sum(axis=0)
-         for k in range(labels.max() + 1)]
+        [
+            (embeddings[labels == k] * weights[labels == k, None]).sum(axis=0)
+            for k in range(labels.max() + 1)
+        ]
     )
     return cents / np.linalg.norm(cents, axis=1, keepdims=True).clip(1e-9)
 
@@ -316,14 +321,21 @@ def diarize(
        cosine to the speaker centroids, Hann-weighted towards window centres) and a Viterbi pass
        picks the labels, with a speaker change costing CHANGE_COST inside continuous speech and
        nothing across a pause.
-    4. Overlapped speech is not estimated from the voice: ``overlaps`` is left empty.
+    4. Overlapped speech is estimated only around speaker changes inside continuous speech
+       (cut-ins), where the windows resemble both speakers (see _overlap_near_changes).
     """
     if not speech:
         return Turns([], [])
     spans, owner, emb = encoder.embed_windows(audio, speech)
     return diarize_embedded(
-        spans, owner, emb, speech, len(audio) / 16000,
-        num_speakers=num_speakers, max_speakers=max_speakers, ids=ids,
+        spans,
+        owner,
+        emb,
+        speech,
+        len(audio) / 16000,
+        num_speakers=num_speakers,
+        max_speakers=max_speakers,
+        ids=ids,
     )
 
 
@@ -386,7 +398,41 @@ def diarize_embedded(
         for seg in mask_to_segments(frame_label == lab, hop_s=FRAME_S, min_off_s=0.0):
             turns.append((names[lab], Segment(seg.start, min(seg.end, duration))))
     turns.sort(key=lambda t: (t[1].start, t[0]))
-    return Turns(turns, [])
+    overlaps = []
+    if k > 1:
+        overlaps = _overlap_near_changes(score, mass > 0, frame_label, seg_of, duration)
+    return Turns(turns, overlaps)
+
+
+def _overlap_near_changes(
+    score: np.ndarray,
+    voted: np.ndarray,
+    labels: np.ndarray,
+    seg_of: np.ndarray,
+    duration: float,
+) -> list[Segment]:
+    """Likely overlapped speech: around a speaker change inside continuous speech (a cut-in,
+    no pause between the voices), the frames whose windows resemble both speakers about equally.
+
+    score: [frames, k] centroid similarity per frame; labels: Viterbi labels (-1 off speech);
+    seg_of: speech segment index per frame. A frame counts when it lies within
+    OVERLAP_REACH_S of such a change and its top two similarities differ by less than
+    OVERLAP_MARGIN; runs shorter than OVERLAP_MIN_S are dropped.
+    """
+    reach = int(OVERLAP_REACH_S / FRAME_S)
+    top2 = np.sort(score, axis=1)[:, -2:]
+    close = voted & (labels >= 0) & (top2[:, 1] - top2[:, 0] < OVERLAP_MARGIN)
+    near = np.zeros(len(labels), dtype=bool)
+    change = np.flatnonzero(
+        (labels[1:] != labels[:-1])
+        & (labels[1:] >= 0)
+        & (labels[:-1] >= 0)
+        & (seg_of[1:] == seg_of[:-1])
+    )
+    for c in change:
+        near[max(0, c - reach) : c + reach] = True
+    found = mask_to_segments(close & near, hop_s=FRAME_S, min_on_s=OVERLAP_MIN_S, min_off_s=0.1)
+    return [Segment(s.start, min(s.end, duration)) for s in found]
 
 
 def _viterbi(
