@@ -22,6 +22,7 @@ MIN_EMBED_S = 0.3  # s; shorter speech segments are not embedded (labelled by re
 UNIT_MAX_S = 3.0  # s; longest clustering unit (longer speech segments are cut into pieces)
 MERGE_DISTANCE = 0.34  # cosine; a dendrogram whose top merge is nearer than this is one speaker
 CENTROID_MERGE = 0.2  # cosine; spectral clusters with centroids nearer than this are merged
+EXTRA_SPEAKER_COST = 0.05  # silhouette a third (fourth) speaker must add (validation calls)
 PRUNE_SHARE = 0.3  # share of each unit's most similar units kept in the spectral affinity
 MIN_CLUSTER_SHARE = 0.07  # clusters with less of the speech than this are folded into others
 SIM_SCALE = 20.0  # per-frame log-evidence per unit of cosine similarity in resegmentation
@@ -181,11 +182,11 @@ def _spectral(embeddings: np.ndarray, *, num_speakers: int | None, max_speakers:
     """Spectral clustering (Ng-Jordan-Weiss) of a row-pruned cosine affinity.
 
     Each row keeps its PRUNE_SHARE most similar items (the rest is noise between different
-    voices that blurs the block structure); the count, unless given, is the largest eigengap of
-    the normalised Laplacian among 2..max_speakers (one speaker is decided before, by distance).
+    voices that blurs the block structure). The count, unless given, is the k in
+    2..max_speakers whose clustering has the best cosine silhouette, less EXTRA_SPEAKER_COST per
+    speaker beyond two (most calls are two-party; a third voice must earn its place); one
+    speaker is decided before, by distance.
     """
-    from scipy.cluster.vq import kmeans2
-
     aff = np.clip(embeddings @ embeddings.T, 0.0, None)
     keep = max(2, int(PRUNE_SHARE * len(aff)))
     thr = np.sort(aff, axis=1)[:, -keep][:, None]
@@ -193,16 +194,31 @@ def _spectral(embeddings: np.ndarray, *, num_speakers: int | None, max_speakers:
     aff = (aff + aff.T) / 2
     d = 1 / np.sqrt(aff.sum(axis=1).clip(1e-9))
     lap = np.eye(len(aff)) - d[:, None] * aff * d[None, :]
-    vals, vecs = np.linalg.eigh(lap)
+    _, vecs = np.linalg.eigh(lap)
     if num_speakers:
-        k = min(num_speakers, len(aff))
-    else:
-        top = min(max_speakers, len(aff) - 1)
-        k = 2 + int(np.argmax(np.diff(vals[: top + 1])[1:])) if top >= 2 else top
+        return _embed_kmeans(vecs, min(num_speakers, len(aff)))
+    from sklearn.metrics import silhouette_score
+
+    best, best_score = None, -np.inf
+    for k in range(2, min(max_speakers, len(aff) - 1) + 1):
+        labels = _embed_kmeans(vecs, k)
+        if labels.max() < 1:
+            continue
+        score = silhouette_score(embeddings, labels, metric="cosine")
+        score -= EXTRA_SPEAKER_COST * (k - 2)
+        if score > best_score:
+            best, best_score = labels, score
+    return best if best is not None else np.zeros(len(aff), dtype=int)
+
+
+def _embed_kmeans(vecs: np.ndarray, k: int) -> np.ndarray:
+    """k-means on the first k eigenvectors (rows normalised), best of 5 seeded restarts."""
+    from scipy.cluster.vq import kmeans2
+
     v = vecs[:, :k]
     v = v / np.linalg.norm(v, axis=1, keepdims=True).clip(1e-9)
     best, best_inertia = None, np.inf
-    for seed in range(5):  # k-means restarts, seeded: the result is deterministic
+    for seed in range(5):  # seeded: the result is deterministic
         cents, labels = kmeans2(v, k, minit="++", seed=seed)
         inertia = ((v - cents[labels]) ** 2).sum()
         if inertia < best_inertia:
