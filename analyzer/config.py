@@ -29,6 +29,7 @@ class AnalysisConfig:
     interruption_min_s: float = 0.3  # overlap needed before a cut-in counts, seconds
     ser_model: str | None = "default"  # speech emotion model name/path; None: prosody only
     fer_model: str | None = "default"  # facial emotion model name/path; None: cues only
+    ser_threads: int = 2  # CPU threads of the speech encoder (it runs alone in its stage)
     smoothing_s: float = 1.5  # half-life of the temporal smoothing of fused scores, seconds
     transcribe: bool = False  # words modality: English ASR + phrase/sentiment cues (slow: ~0.3 RTF)
     complaint_window_s: float = 300.0  # complaints by one speaker this close count as repeated

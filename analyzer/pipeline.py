@@ -8,6 +8,7 @@ fusion (turns and a fixed grid) -> events and summary.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -51,7 +52,7 @@ class Analyzer:
 
     def __init__(self, config: AnalysisConfig | None = None) -> None:
         self.config = config or AnalysisConfig()
-        self.vad = VoiceActivityDetector()
+        self.vad = VoiceActivityDetector(threads=min(2, os.cpu_count() or 1))
         self._encoder: SpeakerEncoder | None = None
         self._faces = None
         self._transcriber = None
@@ -73,7 +74,10 @@ class Analyzer:
                 )
                 return None
             name = DEFAULT_MODELS[kind]
-        return load_model(name, kind)
+        model = load_model(name, kind)
+        if kind == "ser" and hasattr(model, "threads"):
+            model.threads = max(1, min(self.config.ser_threads, os.cpu_count() or 1))
+        return model
 
     @property
     def speaker_encoder(self) -> SpeakerEncoder:
