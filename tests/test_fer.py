@@ -169,3 +169,18 @@ def test_smooth_track_keeps_changes_and_removes_blips():
     holes[40] = np.nan
     filled = smooth_track(times, holes)
     assert np.isnan(filled[40]).all() and np.isfinite(filled[41]).all()
+
+
+def test_batched_inference_matches_one_by_one_and_moves_devices():
+    import torch
+
+    from analyzer import load_model
+
+    model = load_model("fer-ferplus-vgg", "fer")
+    crops = np.random.default_rng(0).integers(0, 255, (10, 48, 48), dtype=np.uint8)
+    batched = model.to("cpu", batch_size=4).predict(list(crops)).probs
+    single = np.concatenate([model.predict([c]).probs for c in crops])
+    assert np.allclose(batched, single, atol=1e-5)
+    if torch.cuda.is_available():  # on a GPU machine: the same scores from the GPU
+        gpu = model.to("cuda", batch_size=256).predict(list(crops)).probs
+        assert np.allclose(gpu, batched, atol=1e-3)

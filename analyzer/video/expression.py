@@ -110,6 +110,16 @@ class ExpressionModel:
         self.input_size = int(input_size)
         self.temperature = float(temperature)
         self.flip_tta = bool(flip_tta)  # average logits of the crop and its mirror image
+        self.device = torch.device("cpu")
+        self.batch_size = BATCH  # crops per forward pass; raise it on a GPU
+
+    def to(self, device: str | torch.device, *, batch_size: int | None = None) -> ExpressionModel:
+        """Run on ``device`` (e.g. "cuda"), optionally with larger batches; returns self."""
+        self.device = torch.device(device)
+        self.net = self.net.to(self.device)
+        if batch_size:
+            self.batch_size = int(batch_size)
+        return self
 
     @classmethod
     def from_folder(cls, folder: str | Path, config: dict | None = None) -> ExpressionModel:
@@ -131,13 +141,14 @@ class ExpressionModel:
         """Uncalibrated logits float32 [N, 7] (flip-averaged when ``flip_tta``)."""
         out = []
         with torch.inference_mode():
-            for start in range(0, len(crops), BATCH):
-                x = crops_to_tensor(crops[start : start + BATCH], self.input_size)
+            for start in range(0, len(crops), self.batch_size):
+                x = crops_to_tensor(crops[start : start + self.batch_size], self.input_size)
+                x = x.to(self.device)
                 if self.flip_tta:
                     both = self.net(torch.cat([x, x.flip(3)]))
-                    out.append(((both[: len(x)] + both[len(x) :]) / 2).numpy())
+                    out.append(((both[: len(x)] + both[len(x) :]) / 2).cpu().numpy())
                 else:
-                    out.append(self.net(x).numpy())
+                    out.append(self.net(x).cpu().numpy())
         if not out:
             return np.zeros((0, len(LABELS)), dtype=np.float32)
         return np.concatenate(out).astype(np.float32)
