@@ -11,6 +11,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,14 @@ from .config import AnalysisConfig
 from .fusion import Evidence, fuse, smooth_series
 from .labels import LABELS, derive_valence_arousal
 from .media import MediaError, iter_video_frames, load_audio, probe_media
-from .models import DEFAULT_MODELS, EmotionModel, ModelError, load_model, resolve_model_dir
+from .models import (
+    DEFAULT_MODELS,
+    EmotionModel,
+    EmotionScores,
+    ModelError,
+    load_model,
+    resolve_model_dir,
+)
 from .result import AnalysisResult, EmotionSegment, FaceFrame, Speaker
 from .segment import Segment, SegmentIndex
 
@@ -291,37 +299,22 @@ class Analyzer:
         for spk in talk:
             own = SegmentIndex(turns.of(spk))
             mine = [i for i, (s, _) in enumerate(pieces) if s == spk]
-            spk_pieces = (SegmentIndex([pieces[i][1] for i in mine]), np.array(mine, dtype=int))
-            tracks = [t for t, sp in track_speaker.items() if sp == spk]
-            for k, seg in enumerate(own.segments):
-                evidence = self._evidence(
-                    seg,
-                    own,
-                    overlaps,
-                    spk_pieces,
-                    piece_scores,
-                    timeline,
-                    tracks,
-                    prosody={"features": turn_feats[spk][k], "z": turn_z[spk][k]},
-                    words=turn_text[spk][k],
-                )
-                segments.append(_segment("turn", seg, spk, evidence, overlaps, speech=True))
-            segments.extend(
-                self._grid(
-                    spk,
-                    own,
-                    overlaps,
-                    spk_pieces,
-                    piece_scores,
-                    timeline,
-                    tracks,
-                    turn_feats[spk],
-                    turn_z[spk],
-                    turn_text[spk],
-                    duration,
-                    cfg,
-                )
+            src = _Sources(
+                own=own,
+                overlaps=overlaps,
+                pieces=SegmentIndex([pieces[i][1] for i in mine]),
+                rows=np.array(mine, dtype=int),
+                scores=piece_scores,
+                timeline=timeline,
+                tracks=[t for t, sp in track_speaker.items() if sp == spk],
+                feats=turn_feats[spk],
+                zs=turn_z[spk],
+                texts=turn_text[spk],
             )
+            for k, seg in enumerate(own.segments):
+                evidence = self._evidence(seg, src, k)
+                segments.append(_segment("turn", seg, spk, evidence, overlaps, speech=True))
+            segments.extend(self._grid(spk, src, duration, cfg))
         segments.sort(key=lambda s: (s.kind != "turn", s.start, s.speaker))
         mark("fusion")
 
@@ -402,23 +395,28 @@ class Analyzer:
             return ["agent", "customer"], ["agent", "customer"], "guessed"
         return [f"ch{i}" for i in range(n)], None, "none"
 
-    def _evidence(self, seg, own, overlaps, pieces, scores, timeline, tracks, prosody, words=None):
+    def _evidence(self, seg: Segment, src: _Sources, turn: int | None) -> list[Evidence]:
         """Evidence of every modality for one speaker over ``seg``.
 
-        own: that speaker's turns; overlaps: stretches where two speak; pieces: (index of the
-        speaker's scored speech pieces, their rows in ``scores``).
+        turn: index of the speaker's turn whose prosody and words apply (None: none does).
         """
+        own, overlaps, scores, timeline, tracks = (
+            src.own, src.overlaps, src.scores, src.timeline, src.tracks
+        )  # fmt: skip
+        prosody = words = None
+        if turn is not None:
+            prosody = {"features": src.feats[turn], "z": src.zs[turn]}
+            words = src.texts[turn]
         out: list[Evidence] = []
         speech_s = own.total(seg)
         coverage = min(1.0, speech_s / max(seg.duration, 1e-6))
         overlap_s = overlaps.total(seg)
         overlap_share = overlap_s / max(speech_s, 1e-6) if speech_s else 0.0
-        piece_index, rows = pieces
-        if scores is not None and speech_s > 0 and len(piece_index):
-            shared = piece_index.overlaps(seg)
+        if scores is not None and speech_s > 0 and len(src.pieces):
+            shared = src.pieces.overlaps(seg)
             hit = shared > 0
             if hit.any():
-                idx = rows[hit]
+                idx = src.rows[hit]
                 w = shared[hit] * scores.confidence[idx] + 1e-6
                 probs = (w[:, None] * scores.probs[idx]).sum(axis=0) / w.sum()
                 val, aro = derive_valence_arousal(probs)
@@ -468,7 +466,7 @@ class Analyzer:
         return out
 
     def _grid(
-        self, spk, own, overlaps, pieces, scores, timeline, tracks, feats, zs, texts, duration, cfg
+        self, spk: str, src: _Sources, duration: float, cfg: AnalysisConfig
     ) -> list[EmotionSegment]:
         """The fixed grid for one speaker: windows of ``window_s`` every ``hop_s``, smoothed."""
         starts = np.arange(0.0, max(duration - cfg.window_s, 0.0) + 1e-9, cfg.hop_s)
@@ -478,15 +476,9 @@ class Analyzer:
         for s in starts:
             seg = Segment(float(s), float(min(duration, s + cfg.window_s)))
             # Prosody and words of a window: those of the turn it overlaps most.
-            shared = own.overlaps(seg)
-            prosody = words = None
-            if len(own) and shared.max() > 0:
-                best = int(np.argmax(shared))
-                prosody = {"features": feats[best], "z": zs[best]}
-                words = texts[best]
-            evidence = self._evidence(
-                seg, own, overlaps, pieces, scores, timeline, tracks, prosody, words
-            )
+            shared = src.own.overlaps(seg)
+            best = int(np.argmax(shared)) if len(src.own) and shared.max() > 0 else None
+            evidence = self._evidence(seg, src, best)
             speech = bool(shared.sum() >= min(0.3, seg.duration / 2))
             rows.append((seg, evidence, speech))
         fused = [fuse(e) for _, e, _ in rows]
@@ -510,8 +502,27 @@ class Analyzer:
             p = None if not np.isfinite(probs_s[i]).all() else probs_s[i]
             a = None if not np.isfinite(values_s[i, 0]) else float(values_s[i, 0])
             v = None if not np.isfinite(values_s[i, 1]) else float(values_s[i, 1])
-            out.append(_make_segment("window", seg, spk, evidence, f, p, a, v, overlaps, speech))
+            out.append(
+                _make_segment("window", seg, spk, evidence, f, p, a, v, src.overlaps, speech)
+            )
         return out
+
+
+@dataclass(frozen=True)
+class _Sources:
+    """Everything fusion reads about one speaker: turns, overlaps, scored speech pieces, faces,
+    and per-turn prosody and words."""
+
+    own: SegmentIndex  # the speaker's turns
+    overlaps: SegmentIndex  # stretches where two speak at once
+    pieces: SegmentIndex  # the speaker's speech pieces scored by the speech model
+    rows: np.ndarray  # [pieces] row of each piece in ``scores``
+    scores: EmotionScores | None
+    timeline: object | None  # video.FaceTimeline
+    tracks: list[int]  # face tracks matched to the speaker
+    feats: list[dict]  # per turn: prosodic features
+    zs: list[dict]  # per turn: their speaker z-scores
+    texts: list[dict | None]  # per turn: words evidence (None without transcription)
 
 
 def _segment(kind, seg, spk, evidence, overlaps, *, speech) -> EmotionSegment:
