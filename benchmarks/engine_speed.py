@@ -104,6 +104,14 @@ def looped_video(path: Path, seconds: float) -> float:
     return n / fps
 
 
+def timed(analyzer, path: Path):
+    """(result, seconds, per-stage summary) of one analysis."""
+    t0 = time.perf_counter()
+    result = analyzer.analyze(path)
+    took = time.perf_counter() - t0
+    return result, took, ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
+
+
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -126,10 +134,7 @@ def main() -> None:
             f"models loaded in {load_s:.1f} s (ser={analyzer.ser and analyzer.ser.name}, "
             f"fer={analyzer.fer and analyzer.fer.name})"
         )
-        t0 = time.perf_counter()
-        result = analyzer.analyze(call)
-        took = time.perf_counter() - t0
-        stages = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
+        result, took, stages = timed(analyzer, call)
         print(
             f"audio-only stereo call: {dur / 60:.1f} min in {took:.1f} s -> "
             f"RTF {took / dur:.4f} ({stages})"
@@ -141,10 +146,7 @@ def main() -> None:
         if not args.skip_video:
             video = Path(tmp) / "video.mp4"
             vdur = looped_video(video, args.video_seconds)
-            t0 = time.perf_counter()
-            vres = analyzer.analyze(video)
-            took = time.perf_counter() - t0
-            stages = ", ".join(f"{k} {v:.1f}s" for k, v in vres.timings.items())
+            _, took, stages = timed(analyzer, video)
             print(
                 f"video call at {analyzer.config.fps:g} fps: {vdur:.0f} s in {took:.1f} s -> "
                 f"RTF {took / vdur:.3f} ({stages})"
