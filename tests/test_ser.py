@@ -105,6 +105,21 @@ def test_gain_in_decibels_and_clipping():
     assert np.array_equal(wave, tone(200, 0.1, amp=0.5))  # input untouched
 
 
+def test_shift_voice_moves_pitch_by_semitones_and_keeps_duration():
+    wave = tone(200, 1.0, amp=0.5)
+
+    def peak_hz(x: np.ndarray) -> float:
+        spectrum = np.abs(np.fft.rfft(x[SR // 4 : 3 * SR // 4] * np.hanning(SR // 2)))
+        return float(np.fft.rfftfreq(SR // 2, 1 / SR)[spectrum.argmax()])
+
+    lower = augment.shift_voice(wave, semitones=-3)
+    higher = augment.shift_voice(wave, semitones=3)
+    assert lower.shape == wave.shape and lower.dtype == np.float32
+    assert abs(peak_hz(lower) - 200 * 2 ** (-3 / 12)) < 6  # 168 Hz; the bins are 2 Hz apart
+    assert abs(peak_hz(higher) - 200 * 2 ** (3 / 12)) < 6  # 238 Hz
+    assert np.array_equal(wave, tone(200, 1.0, amp=0.5))  # input untouched
+
+
 # ----------------------------------------------------------------------------- model plumbing
 
 

@@ -132,6 +132,21 @@ def random_gain(
     return change_gain(wave, gain_db=float(rng.uniform(*range_db)))
 
 
+def shift_voice(wave: np.ndarray, *, semitones: float) -> np.ndarray:
+    """Move pitch and formants together by ``semitones`` (negative: lower), keeping the duration.
+
+    A shift of -3 semitones scales every frequency by 0.84, about the ratio between typical
+    female and male formants, so a female voice comes out male-like and a male voice deeper; +3
+    does the reverse. Speaking rate is unchanged (it is an emotion cue). wave: float32 [n] at
+    16 kHz. Returns float32 [n]. Deterministic.
+    """
+    import librosa
+
+    x = _as_float32(wave)
+    shifted = librosa.effects.pitch_shift(x, sr=SAMPLE_RATE_HZ, n_steps=float(semitones))
+    return _fit_length(np.asarray(shifted, dtype=np.float32), len(x))
+
+
 def _fit_length(wave: np.ndarray, n: int) -> np.ndarray:
     """Trim or zero-pad ``wave`` to ``n`` samples (resampling round trips can be off by one)."""
     out = np.zeros(n, dtype=np.float32)

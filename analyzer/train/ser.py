@@ -48,7 +48,9 @@ DEFAULT_MODEL = "ser-whisper-tiny-head"
 MAX_CLIP_S = 6.0  # clips up to this long are encoded whole
 WINDOW_S = 4.0  # longer clips are cut into windows of this length ...
 WINDOW_HOP_S = 2.0  # ... starting every this many seconds
-CHANNELS = ("clean", "telephone", "noisy")  # audio conditions a clip can be rendered in
+# audio conditions a clip can be rendered in (see render_channel)
+CHANNELS = ("clean", "telephone", "noisy", "lower", "higher")
+VOICE_SHIFT_SEMITONES = 3.0  # size of the "lower" / "higher" voice shifts
 ENCODE_CHUNK = 32  # clips decoded and encoded per step (bounds memory)
 
 Progress = Callable[[str, int, int], None]
@@ -145,6 +147,13 @@ def render_channel(wave: np.ndarray, channel: str, *, key: str) -> np.ndarray:
         wave = augment.add_reverb(wave, rt60_s=float(rng.uniform(0.2, 0.7)), rng=rng, wet=0.4)
         wave = augment.add_noise(wave, snr_db=float(rng.uniform(5, 25)), rng=rng, color="pink")
         return augment.random_gain(wave, rng=rng)
+    if channel in ("lower", "higher"):
+        # the other gender's voice range, heard through a telephone line half of the time
+        sign = -1.0 if channel == "lower" else 1.0
+        wave = augment.shift_voice(wave, semitones=sign * VOICE_SHIFT_SEMITONES)
+        if zlib.crc32(f"{key}|{channel}".encode()) % 2:
+            wave = augment.telephone_channel(wave)
+        return wave
     raise ValueError(f"channel must be one of {CHANNELS}")
 
 
