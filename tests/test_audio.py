@@ -99,10 +99,18 @@ def test_two_voices_come_out_as_two_speakers(vad, encoder):
 
 
 def test_a_cut_in_is_marked_as_overlap_on_mono_audio(vad, encoder):
-    a = speak("I am sorry to hear that, let me check the tracking number for you, one moment.",
-              "en-us+f3", speed=170, pitch=70)
-    b = speak("No, I want this fixed today, I have waited long enough for this order.",
-              "en+m1", speed=140, pitch=25)
+    a = speak(
+        "I am sorry to hear that, let me check the tracking number for you, one moment.",
+        "en-us+f3",
+        speed=170,
+        pitch=70,
+    )
+    b = speak(
+        "No, I want this fixed today, I have waited long enough for this order.",
+        "en+m1",
+        speed=140,
+        pitch=25,
+    )
     cut = len(a) - int(1.2 * SR)  # b starts 1.2 s before a finishes
     audio = np.zeros(cut + len(b) + SR, np.float32)
     audio[: len(a)] += a
@@ -151,6 +159,33 @@ def test_known_speaker_count_is_respected(encoder):
     for g in range(3):
         assert len(set(labels[g * 20 : (g + 1) * 20])) == 1
     assert cluster_embeddings(emb[:20]).max() == 0  # one voice stays one speaker
+
+
+def test_one_voice_drifting_between_moods_is_not_two_voices():
+    # One voice drifting from one mood to another: the two halves' centroids lie further apart
+    # than two distinct voices' do, but the halves touch, so it stays one speaker.
+    rng = np.random.default_rng(0)
+    centre, mood = rng.normal(size=(2, 32))
+    centre /= np.linalg.norm(centre)
+    mood -= (mood @ centre) * centre
+    mood /= np.linalg.norm(mood)
+    drift = centre + 0.9 * np.linspace(-1, 1, 60)[:, None] * mood
+    voices = np.concatenate(
+        [np.tile(centre + 0.4 * mood, (30, 1)), np.tile(centre - 0.4 * mood, (30, 1))]
+    )
+    one, two = (x + 0.04 * rng.normal(size=x.shape) for x in (drift, voices))
+    one, two = (x / np.linalg.norm(x, axis=1, keepdims=True) for x in (one, two))
+    gaps = [_centroid_gap(x, cluster_embeddings(x, num_speakers=2)) for x in (one, two)]
+    assert gaps[0] > gaps[1] > 0.2  # by centroids alone the drift looks more like two voices
+    assert cluster_embeddings(one).max() == 0
+    labels = cluster_embeddings(two)
+    assert len(set(labels[:30])) == 1 and len(set(labels[30:])) == 1 and labels.max() == 1
+
+
+def _centroid_gap(x: np.ndarray, labels: np.ndarray) -> float:
+    """Cosine distance between the centroids of clusters 0 and 1."""
+    a, b = (x[labels == k].mean(axis=0) for k in (0, 1))
+    return float(1 - a @ b / np.linalg.norm(a) / np.linalg.norm(b))
 
 
 def test_channel_turns_reject_crosstalk():

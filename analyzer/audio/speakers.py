@@ -1,9 +1,9 @@
 """Who spoke when: one speaker per channel for channel-separated calls, diarization for mixed audio.
 
 Diarization embeds short windows of speech with the GE2E voice encoder that ships inside
-Resemblyzer, clusters the windows (agglomerative, cosine, average linkage; the number of speakers
-is estimated by a distance threshold unless given) and votes the window labels back onto a 10 ms
-frame grid.
+Resemblyzer, clusters stretches of speech (spectral clustering of a pruned cosine affinity; the
+number of speakers, unless given, is the most clusters that stay apart, see ``cluster_embeddings``)
+and resegments the 10 ms frame grid with a Viterbi pass over the windows' speaker similarities.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ EMBED_WIN_S = 1.5  # s of speech per embedded window
 EMBED_HOP_S = 0.5  # s between embedded windows (the LSTM's cost grows with 1 / hop)
 MIN_EMBED_S = 0.3  # s; shorter speech segments are not embedded (labelled by resegmentation)
 UNIT_MAX_S = 3.0  # s; longest clustering unit (longer speech segments are cut into pieces)
-MERGE_DISTANCE = 0.34  # cosine; a dendrogram whose top merge is nearer than this is one speaker
-CENTROID_MERGE = 0.2  # cosine; spectral clusters with centroids nearer than this are merged
-EXTRA_SPEAKER_COST = 0.05  # silhouette a third (fourth) speaker must add (validation calls)
+SPLIT_DISTANCE = 0.23  # cosine; two clusters are one voice when their near pairs are nearer
+NEAR_SHARE = 0.1  # share of the cross-cluster pairs (the nearest) that decides a split
+EXTRA_SPEAKER_DISTANCE = 0.03  # cosine added to SPLIT_DISTANCE per speaker beyond two
 PRUNE_SHARE = 0.3  # share of each unit's most similar units kept in the spectral affinity
 MIN_CLUSTER_SHARE = 0.07  # clusters with less of the speech than this are folded into others
 SIM_SCALE = 20.0  # per-frame log-evidence per unit of cosine similarity in resegmentation
@@ -138,55 +138,89 @@ def cluster_embeddings(
     weights: np.ndarray | None = None,
     num_speakers: int | None = None,
     max_speakers: int = 4,
-    merge_distance: float = MERGE_DISTANCE,
+    split_distance: float | None = None,
 ) -> np.ndarray:
     """Cluster L2-normalised embeddings [W, D] into speaker labels [W] (0..k-1, by weight).
 
     weights: [W] (e.g. seconds of speech each embedding stands for; default 1).
-    With ``num_speakers`` the dendrogram (average linkage, cosine) is cut into exactly that many
-    clusters (fewer if there are fewer items); otherwise it is cut at ``merge_distance`` and
-    clusters holding less than MIN_CLUSTER_SHARE of the weight are folded into the nearest
-    large one (at most ``max_speakers`` remain). A few weighted nearest-centroid passes follow.
+    With ``num_speakers`` the items are split into exactly that many clusters (fewer if there
+    are fewer items). Otherwise k = 2, 3, ... ``max_speakers`` clusterings are tried in turn
+    and the last one kept in which every two clusters are distinct voices (see ``_distinct``:
+    ``split_distance`` apart, default SPLIT_DISTANCE, plus EXTRA_SPEAKER_DISTANCE per speaker
+    beyond two, as most calls are two-party) and every cluster holds at least
+    MIN_CLUSTER_SHARE of the weight; one speaker when even the two-way split fails. A split is
+    spectral clustering for more than 2 * max_speakers items, average linkage below that, and
+    is followed by a few weighted nearest-centroid passes.
     """
-    from scipy.cluster.hierarchy import fcluster, linkage
-
     w = len(embeddings)
     weights = np.ones(w) if weights is None else np.asarray(weights, float)
+    split_distance = SPLIT_DISTANCE if split_distance is None else split_distance
     if w == 0:
         return np.zeros(0, dtype=int)
     if w == 1 or num_speakers == 1:
         return np.zeros(w, dtype=int)
-    tree = linkage(embeddings, method="average", metric="cosine")
-    if num_speakers is None and tree[-1, 2] < merge_distance:
-        return np.zeros(w, dtype=int)  # even the two most distant groups are one voice
-    if w > 2 * max_speakers:
-        # Spectral clustering of the pruned cosine affinity; the count from the eigengap.
-        labels = _spectral(embeddings, num_speakers=num_speakers, max_speakers=max_speakers)
-        labels = _reassign(embeddings, labels, weights)
-        if num_speakers is None:
-            labels = _merge_close(embeddings, labels, weights, CENTROID_MERGE)
-    elif num_speakers:
-        labels = fcluster(tree, t=min(num_speakers, w), criterion="maxclust") - 1
-        labels = _reassign(embeddings, labels, weights)
+    split = _splitter(embeddings, weights, max_speakers)
+    if num_speakers:
+        labels = split(min(num_speakers, w))
     else:
-        labels = fcluster(tree, t=merge_distance, criterion="distance") - 1
-        labels = _fold_small(embeddings, labels, weights, max_speakers)
-        labels = _reassign(embeddings, labels, weights)
-        labels = _fold_small(embeddings, labels, weights, max_speakers)
+        labels = np.zeros(w, dtype=int)
+        for k in range(2, min(max_speakers, w) + 1):
+            cand = split(k)
+            need = split_distance + EXTRA_SPEAKER_DISTANCE * (k - 2)
+            if cand.max() < k - 1 or not _distinct(embeddings, cand, weights, need):
+                break
+            labels = cand
     # Relabel by weight so label 0 is the speaker with the most speech.
     order = np.argsort(-np.bincount(labels, weights=weights))
     return np.argsort(order)[labels]
 
 
-def _spectral(embeddings: np.ndarray, *, num_speakers: int | None, max_speakers: int) -> np.ndarray:
-    """Spectral clustering (Ng-Jordan-Weiss) of a row-pruned cosine affinity.
+def _splitter(embeddings: np.ndarray, weights: np.ndarray, max_speakers: int):
+    """A function k -> labels [W]: the k-way clustering, each computed once."""
+    from scipy.cluster.hierarchy import fcluster, linkage
 
-    Each row keeps its PRUNE_SHARE most similar items (the rest is noise between different
-    voices that blurs the block structure). The count, unless given, is the k in
-    2..max_speakers whose clustering has the best cosine silhouette, less EXTRA_SPEAKER_COST per
-    speaker beyond two (most calls are two-party; a third voice must earn its place); one
-    speaker is decided before, by distance.
+    if len(embeddings) > 2 * max_speakers:
+        vecs = _spectral_vectors(embeddings)
+
+        def split(k: int) -> np.ndarray:
+            return _reassign(embeddings, _embed_kmeans(vecs, k), weights)
+
+    else:
+        tree = linkage(embeddings, method="average", metric="cosine")
+
+        def split(k: int) -> np.ndarray:
+            labels = fcluster(tree, t=k, criterion="maxclust") - 1
+            return _reassign(embeddings, labels, weights)
+
+    return split
+
+
+def _distinct(
+    embeddings: np.ndarray, labels: np.ndarray, weights: np.ndarray, distance: float
+) -> bool:
+    """Whether every cluster holds MIN_CLUSTER_SHARE of the weight and every two clusters are
+    ``distance`` apart: fewer than NEAR_SHARE of their cross pairs nearer than that (cosine).
+
+    A voice heard in two moods makes two tight clusters with centroids as far apart as two
+    similar voices, but the clusters touch: some items of one have near twins in the other.
+    A quantile of the cross distances, unlike the nearest pair, hardly moves with the number
+    of items (the call's length).
     """
+    if np.bincount(labels, weights=weights).min() < MIN_CLUSTER_SHARE * weights.sum():
+        return False
+    sims = embeddings @ embeddings.T
+    for a in range(labels.max() + 1):
+        for b in range(a):
+            cross = sims[np.ix_(labels == a, labels == b)]
+            if 1 - np.quantile(cross, 1 - NEAR_SHARE) < distance:
+                return False
+    return True
+
+
+def _spectral_vectors(embeddings: np.ndarray) -> np.ndarray:
+    """Eigenvectors [W, W] (ascending eigenvalues) of the normalised Laplacian of a
+    row-pruned cosine affinity: each row keeps its PRUNE_SHARE most similar items (the rest
+    is noise between different voices that blurs the block structure)."""
     aff = np.clip(embeddings @ embeddings.T, 0.0, None)
     keep = max(2, int(PRUNE_SHARE * len(aff)))
     thr = np.sort(aff, axis=1)[:, -keep][:, None]
@@ -194,21 +228,7 @@ def _spectral(embeddings: np.ndarray, *, num_speakers: int | None, max_speakers:
     aff = (aff + aff.T) / 2
     d = 1 / np.sqrt(aff.sum(axis=1).clip(1e-9))
     lap = np.eye(len(aff)) - d[:, None] * aff * d[None, :]
-    _, vecs = np.linalg.eigh(lap)
-    if num_speakers:
-        return _embed_kmeans(vecs, min(num_speakers, len(aff)))
-    from sklearn.metrics import silhouette_score
-
-    best, best_score = None, -np.inf
-    for k in range(2, min(max_speakers, len(aff) - 1) + 1):
-        labels = _embed_kmeans(vecs, k)
-        if labels.max() < 1:
-            continue
-        score = silhouette_score(embeddings, labels, metric="cosine")
-        score -= EXTRA_SPEAKER_COST * (k - 2)
-        if score > best_score:
-            best, best_score = labels, score
-    return best if best is not None else np.zeros(len(aff), dtype=int)
+    return np.linalg.eigh(lap)[1]
 
 
 def _embed_kmeans(vecs: np.ndarray, k: int) -> np.ndarray:
@@ -226,23 +246,6 @@ def _embed_kmeans(vecs: np.ndarray, k: int) -> np.ndarray:
     return _compact(best)
 
 
-def _merge_close(
-    embeddings: np.ndarray, labels: np.ndarray, weights: np.ndarray, distance: float
-) -> np.ndarray:
-    """Merge the two clusters with the closest centroids while they are nearer than
-    ``distance`` (cosine): the eigengap over-splits one voice heard in two emotions."""
-    labels = _compact(labels)
-    while labels.max() > 0:
-        cents = _centroids(embeddings, labels, weights)
-        dist = 1 - cents @ cents.T
-        np.fill_diagonal(dist, np.inf)
-        a, b = np.unravel_index(np.argmin(dist), dist.shape)
-        if dist[a, b] >= distance:
-            break
-        labels = _reassign(embeddings, _compact(np.where(labels == b, a, labels)), weights)
-    return labels
-
-
 def _centroids(embeddings: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> np.ndarray:
     cents = np.stack(
         [
@@ -256,24 +259,6 @@ def _centroids(embeddings: np.ndarray, labels: np.ndarray, weights: np.ndarray) 
 def _compact(labels: np.ndarray) -> np.ndarray:
     _, inverse = np.unique(labels, return_inverse=True)
     return inverse
-
-
-def _fold_small(
-    embeddings: np.ndarray, labels: np.ndarray, weights: np.ndarray, max_speakers: int
-) -> np.ndarray:
-    labels = _compact(labels)
-    while True:
-        sizes = np.bincount(labels, weights=weights)
-        small = [k for k in range(len(sizes)) if sizes[k] < MIN_CLUSTER_SHARE * weights.sum()]
-        if len(sizes) > max_speakers:
-            small = [int(np.argmin(sizes))]
-        if not small or len(sizes) == 1:
-            return labels
-        cents = _centroids(embeddings, labels, weights)
-        k = min(small, key=lambda j: sizes[j])
-        sims = cents @ cents[k]
-        sims[k] = -np.inf
-        labels = _compact(np.where(labels == k, int(np.argmax(sims)), labels))
 
 
 def _reassign(
@@ -331,8 +316,8 @@ def diarize(
 
     1. Windows of speech (never across a pause) are embedded with the voice encoder.
     2. Clustering units are speech segments (cut into pieces of at most UNIT_MAX_S); each is the
-       mean of its windows. The units are clustered (average linkage, cosine, weighted by their
-       duration); the count is the number of clusters under MERGE_DISTANCE unless given.
+       mean of its windows. The units are clustered (``cluster_embeddings``, weighted by their
+       duration); the count, unless given, is the most clusters that are distinct voices.
     3. Resegmentation: every 10 ms speech frame gets each speaker's similarity (windows'
        cosine to the speaker centroids, Hann-weighted towards window centres) and a Viterbi pass
        picks the labels, with a speaker change costing CHANGE_COST inside continuous speech and
@@ -365,7 +350,7 @@ def diarize_embedded(
     num_speakers: int | None = None,
     max_speakers: int = 4,
     ids: list[str] | None = None,
-    merge_distance: float = MERGE_DISTANCE,
+    split_distance: float | None = None,
     change_cost: float = CHANGE_COST,
 ) -> Turns:
     """Steps 2-4 of ``diarize`` on windows already embedded by ``SpeakerEncoder.embed_windows``
@@ -381,7 +366,7 @@ def diarize_embedded(
         weights=uweight,
         num_speakers=num_speakers,
         max_speakers=max_speakers,
-        merge_distance=merge_distance,
+        split_distance=split_distance,
     )
     k = int(ulabels.max()) + 1
     names = ids if ids and len(ids) >= k else [f"S{i + 1}" for i in range(k)]
