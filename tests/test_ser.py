@@ -25,6 +25,7 @@ from analyzer.models import ModelError, load_model, write_checksums
 from analyzer.train.ser import (
     DEFAULT_MODEL,
     HeadOptions,
+    _channel_subsets,
     clip_windows,
     evaluate_ser,
     load_audio,
@@ -288,7 +289,7 @@ def test_train_then_evaluate_on_a_tiny_manifest(tmp_path: Path):
     folder = train_ser(
         manifest,
         out=tmp_path / "ser-test",
-        channels=("clean", "telephone"),
+        channels=("clean", "telephone", "swapped"),
         options=HeadOptions(hidden=0, epochs=3, random_groups=2),
     )
     assert (folder / "SHA256SUMS").is_file() and (folder / "head.npz").is_file()
@@ -300,3 +301,9 @@ def test_train_then_evaluate_on_a_tiny_manifest(tmp_path: Path):
     assert set(report["per_gender"]) == {"male", "female"}
     assert 0 <= report["ece"] <= 1 and report["used_groups"] is True
     json.dumps(report)  # JSON-ready
+
+
+def test_swapped_channel_moves_each_gender_towards_the_other():
+    rows = [{"gender": "female"}, {"gender": "male"}, {"gender": ""}, {"gender": "Female"}]
+    pairs = _channel_subsets(rows, ("clean", "swapped"))
+    assert pairs == [("clean", [0, 1, 2, 3]), ("lower", [0, 3]), ("higher", [1])]

@@ -467,6 +467,25 @@ def fit_model_arrays(
 # ----------------------------------------------------------------------------- public entry points
 
 
+def _channel_subsets(rows: Sequence[dict], channels: Sequence[str]) -> list[tuple[str, list[int]]]:
+    """(rendered channel, row indices) pairs for the training ``channels``.
+
+    "swapped" is not a rendering of its own: female rows are rendered "lower" and male rows
+    "higher", i.e. each voice is moved towards the other gender's range (rows of unknown gender
+    get no swapped copy). Every other channel covers all rows.
+    """
+    pairs: list[tuple[str, list[int]]] = []
+    for channel in channels:
+        if channel != "swapped":
+            pairs.append((channel, list(range(len(rows)))))
+            continue
+        for gender, rendered in (("female", "lower"), ("male", "higher")):
+            subset = [i for i, r in enumerate(rows) if (r.get("gender") or "").lower() == gender]
+            if subset:
+                pairs.append((rendered, subset))
+    return pairs
+
+
 def train_ser(
     manifest: str | Path,
     root: str | Path | None = None,
@@ -481,7 +500,8 @@ def train_ser(
     """Train a speech emotion model folder from a manifest; returns the folder.
 
     Every row whose label is in ``LABELS`` is used, in each of ``channels`` (see
-    ``render_channel``). Rows without a ``speaker`` column count as one speaker per file.
+    ``render_channel``; "swapped" renders female rows "lower" and male rows "higher").
+    Rows without a ``speaker`` column count as one speaker per file.
     The folder gets model.json, head.npz, SHA256SUMS and a MODEL_CARD.md stub if none exists.
     """
     rows, root = read_manifest(manifest, root)
@@ -493,20 +513,21 @@ def train_ser(
 
     torch.set_num_threads(threads)  # heads are small; leave the other cores to the machine
     feats, ys, spk, chan, gen = [], [], [], [], []
-    for channel in channels:
+    for channel, subset in _channel_subsets(rows, channels):
         table = extract_features(
-            rows,
+            [rows[i] for i in subset],
             root,
             channel=channel,
             encoder=encoder,
             cache_dir=cache_dir,
             progress=progress,
         )
+        clip_rows = [rows[i] for i in np.asarray(subset, dtype=int)[table.clip]]
         feats.append(table.features)
-        ys.append([LABELS.index(rows[i]["label"]) for i in table.clip])
-        spk.append([rows[i].get("speaker") or rows[i]["path"] for i in table.clip])
-        chan.append([channel] * len(table.clip))
-        gen.append([rows[i].get("gender") or "unknown" for i in table.clip])
+        ys.append([LABELS.index(r["label"]) for r in clip_rows])
+        spk.append([r.get("speaker") or r["path"] for r in clip_rows])
+        chan.append([channel] * len(clip_rows))
+        gen.append([r.get("gender") or "unknown" for r in clip_rows])
     features = np.vstack(feats)
     if len(features) == 0:
         raise ValueError(f"{manifest}: no readable audio")
@@ -605,7 +626,7 @@ def add_train_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--channels",
         default="clean,telephone",
-        help=f"comma-separated, from {CHANNELS}",
+        help=f"comma-separated, from {CHANNELS + ('swapped',)}",
     )
     parser.add_argument("--hidden", type=int, default=HeadOptions.hidden, help="0: linear head")
     parser.add_argument("--epochs", type=int, default=HeadOptions.epochs)
