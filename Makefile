@@ -36,5 +36,27 @@ lock:
 	$(PY) -m pip freeze --exclude-editable | grep -iv '^emotrace' > requirements.lock.new
 	mv requirements.lock.new requirements.lock
 
+# Optional SpeechBrain environment for analyzer/train/speechbrain_ecapa.py (a comparison candidate,
+# not the product): requirements.lock without its CPU torch, then requirements-speechbrain.lock
+# (torch 2.14.1, a CUDA build that needs its CUDA libraries even on CPU, torchaudio 2.11.0,
+# speechbrain 1.1.2). About 7.8 GB and 5 minutes; `make speechbrain-env SB_VENV=dir` elsewhere.
+SB_VENV ?= .venv-sb
+SB_PY := $(SB_VENV)/bin/python
+SB_STAMP := $(SB_VENV)/.installed
+
+.PHONY: speechbrain-env
+
+$(SB_STAMP): pyproject.toml requirements.lock requirements-speechbrain.lock
+	$(PYTHON) -m venv $(SB_VENV)
+	$(SB_PY) -m pip install -q --upgrade pip
+	grep -v '^torch==' requirements.lock > $(SB_VENV)/requirements-base.lock
+	$(SB_PY) -m pip install -q --no-deps -r $(SB_VENV)/requirements-base.lock \
+		-r requirements-speechbrain.lock
+	$(SB_PY) -m pip install -q --no-deps -e .
+	$(SB_PY) -c "import speechbrain, torchaudio, analyzer"
+	touch $(SB_STAMP)
+
+speechbrain-env: $(SB_STAMP)
+
 clean:
 	rm -rf $(VENV) .pytest_cache
