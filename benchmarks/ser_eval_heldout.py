@@ -22,7 +22,13 @@ from pathlib import Path
 import numpy as np
 
 from analyzer.labels import LABELS
-from analyzer.train.ser import evaluate_ser, read_manifest, resolve_audio_path, train_ser
+from analyzer.train.ser import (
+    TRAIN_CHANNELS,
+    evaluate_ser,
+    read_manifest,
+    resolve_audio_path,
+    train_ser,
+)
 
 DEFAULT_MANIFEST = Path("/work/shared/data/speech/manifest.csv")
 N_ACTORS = 20
@@ -72,7 +78,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--root", default=None)
     parser.add_argument("--folds", type=int, default=5, choices=(1, 5))
     parser.add_argument("--cache-dir", default="/tmp/ser_cache")
-    parser.add_argument("--channels", default="clean,telephone", help="training channels")
+    parser.add_argument("--channels", default=",".join(TRAIN_CHANNELS), help="training channels")
     args = parser.parse_args(argv)
     rows, root = read_manifest(args.manifest, args.root)
     actors = [f"ravdess_{a:02d}" for a in range(1, N_ACTORS + 1)]
