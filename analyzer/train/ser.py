@@ -12,8 +12,9 @@ into ``WINDOW_S`` windows; at evaluation the windows' probabilities are averaged
 
 Training (``train_ser``) freezes the Whisper encoder and fits two small dense heads on pooled
 features of every clip in each requested channel (by default ``TRAIN_CHANNELS``: as recorded,
-telephone-simulated, and with the voice shifted down and up); see ``analyzer.audio.ser`` for the heads. A temperature per head is fitted on speakers
-held out for calibration, then the heads are refitted on everyone.
+telephone-simulated, and with the voice shifted down and up); see ``analyzer.audio.ser`` for the
+heads. A temperature per head is fitted on speakers held out for calibration, then the heads are
+refitted on everyone.
 """
 
 from __future__ import annotations
@@ -434,15 +435,18 @@ def fit_model_arrays(
     *,
     options: HeadOptions,
     genders: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
 ) -> tuple[dict[str, np.ndarray], dict]:
     """Fit heads and temperatures on windows with labels, speakers and channel names.
 
+    weights: row weights [n]; by default ``balance_weights`` (with ``options.balance``) or none.
     Returns (arrays for head.npz, config entries for model.json). Temperatures come from a fit
     that leaves ``calibration_speakers`` out; the heads are then refitted on every speaker.
     """
     context = np.char.add(np.char.add(speakers.astype(str), "|"), channels.astype(str))
     held = np.isin(speakers, sorted(calibration_speakers(speakers.tolist())))
-    weights = balance_weights(speakers, genders) if options.balance else np.ones(len(y))
+    if weights is None:
+        weights = balance_weights(speakers, genders) if options.balance else np.ones(len(y))
     config = {
         "min_group_windows": options.min_group_windows,
         "relative_weight": options.relative_weight,

@@ -1,0 +1,122 @@
+"""Quick 5-fold comparison of speech-emotion training variants on cached encoder features.
+
+    python benchmarks/ser_variants.py --channels clean,telephone,lower,higher
+    python benchmarks/ser_variants.py --channels clean,telephone,swapped
+    python benchmarks/ser_variants.py --male-weight 1.3        # male rows weighted 1.3x
+    python benchmarks/ser_variants.py --seeds 3                # average of 3 head seeds
+
+The folds are those of ``ser_eval_heldout.py`` (5 x 4 RAVDESS actors; TESS always in training)
+and the heads are fitted by the same ``fit_model_arrays``, but on features read straight from the
+cache (``extract_features``; run ``ser_eval_heldout.py`` or ``emotrace train ser --cache-dir``
+once to fill it for the channels used), with no model folders written. Clips are single windows
+here (all shared clips are under 6 s), so window predictions are clip predictions. Prints, per
+condition, pooled accuracy and per-gender accuracy over the 1200 held-out clips.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+
+from analyzer.audio.ser import SpeechEmotionModel
+from analyzer.labels import LABELS
+from analyzer.train.ser import (
+    TRAIN_CHANNELS,
+    HeadOptions,
+    _channel_subsets,
+    balance_weights,
+    extract_features,
+    fit_model_arrays,
+    read_manifest,
+)
+from benchmarks.ser_eval_heldout import DEFAULT_MANIFEST, N_ACTORS
+
+EVAL_CHANNELS = ("clean", "telephone")
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--manifest", default=str(DEFAULT_MANIFEST))
+    parser.add_argument("--cache-dir", default="/tmp/ser_cache")
+    parser.add_argument("--channels", default=",".join(TRAIN_CHANNELS), help="training channels")
+    parser.add_argument("--male-weight", type=float, default=1.0, help="extra weight, male rows")
+    parser.add_argument("--seeds", type=int, default=1, help="heads averaged (seeds 0..N-1)")
+    args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)
+    rows, root = read_manifest(args.manifest)
+    rows = [r for r in rows if r["label"] in LABELS]
+    speaker = np.array([r["speaker"] for r in rows])
+    gender = np.array([r["gender"] for r in rows])
+    label = np.array([LABELS.index(r["label"]) for r in rows])
+    channels = [c for c in args.channels.split(",") if c]
+    tables = []  # (channel, row index [M], table) for every rendered subset, from the cache
+    for channel, subset in _channel_subsets(rows, [*channels, *EVAL_CHANNELS]):
+        table = extract_features(
+            [rows[i] for i in subset], root, channel=channel, encoder=None, cache_dir=args.cache_dir
+        )
+        tables.append((channel, np.asarray(subset)[table.clip], table))
+    n_train = len(_channel_subsets(rows, channels))
+    actors = [f"ravdess_{a:02d}" for a in range(1, N_ACTORS + 1)]
+    hits: dict[str, list[np.ndarray]] = {}
+    held_rows: dict[str, list[np.ndarray]] = {}
+    for k in range(0, N_ACTORS, 4):
+        held = actors[k : k + 4]
+        parts = [(ch, idx, t) for ch, idx, t in tables[:n_train]]
+        keep = [~np.isin(speaker[idx], held) for _, idx, _ in parts]
+        idx_all = np.concatenate([idx[m] for (_, idx, _), m in zip(parts, keep)])
+        features = np.vstack([t.features[m] for (_, _, t), m in zip(parts, keep)])
+        chan = np.concatenate([np.full(m.sum(), ch) for (ch, _, _), m in zip(parts, keep)])
+        weights = balance_weights(speaker[idx_all], gender[idx_all])
+        weights = weights * np.where(gender[idx_all] == "male", args.male_weight, 1.0)
+        models = []
+        for seed in range(args.seeds):
+            arrays, config = fit_model_arrays(
+                features,
+                label[idx_all],
+                speaker[idx_all],
+                chan,
+                options=HeadOptions(seed=seed),
+                weights=weights / weights.mean(),
+            )
+            models.append(SpeechEmotionModel("variant", arrays, config, encoder=None))
+        for ch, idx, table in tables[n_train:]:
+            mask = np.isin(speaker[idx], held)
+            for grouped in (True, False):
+                groups = list(speaker[idx[mask]]) if grouped else None
+                probs = sum(
+                    m.predict_features(
+                        table.features[mask], table.speech_s[mask], groups=groups
+                    ).probs
+                    for m in models
+                )
+                key = f"{ch}{'+groups' if grouped else ''}"
+                hits.setdefault(key, []).append(probs.argmax(axis=1) == label[idx[mask]])
+                held_rows.setdefault(key, []).append(idx[mask])
+        print(f"fold {held[0]}..{held[-1]} done", flush=True)
+    summary = {}
+    for key, parts_hit in hits.items():
+        ok, idx = np.concatenate(parts_hit), np.concatenate(held_rows[key])
+        summary[key] = {
+            "n": int(len(ok)),
+            "accuracy": round(float(ok.mean()), 4),
+            "per_gender": {
+                g: round(float(ok[gender[idx] == g].mean()), 4) for g in ("male", "female")
+            },
+        }
+        g = summary[key]["per_gender"]
+        print(
+            f"{key:18s} acc {ok.mean():.3f}  male {g['male']:.3f}  female {g['female']:.3f}  "
+            f"gap {g['female'] - g['male']:+.3f}"
+        )
+    result = {"channels": channels, "male_weight": args.male_weight, "seeds": args.seeds}
+    result["conditions"] = summary
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()
