@@ -25,8 +25,8 @@ from analyzer.labels import LABELS
 from analyzer.train.ser import (
     TRAIN_CHANNELS,
     HeadOptions,
-    _channel_subsets,
     balance_weights,
+    channel_subsets,
     extract_features,
     fit_model_arrays,
     read_manifest,
@@ -54,18 +54,18 @@ def main(argv=None) -> dict:
     label = np.array([LABELS.index(r["label"]) for r in rows])
     channels = [c for c in args.channels.split(",") if c]
     tables = []  # (channel, row index [M], table) for every rendered subset, from the cache
-    for channel, subset in _channel_subsets(rows, [*channels, *EVAL_CHANNELS]):
+    for channel, subset in channel_subsets(rows, [*channels, *EVAL_CHANNELS]):
         table = extract_features(
             [rows[i] for i in subset], root, channel=channel, encoder=None, cache_dir=args.cache_dir
         )
         tables.append((channel, np.asarray(subset)[table.clip], table))
-    n_train = len(_channel_subsets(rows, channels))
+    n_train = len(channel_subsets(rows, channels))
     actors = [f"ravdess_{a:02d}" for a in range(1, N_ACTORS + 1)]
     hits: dict[str, list[np.ndarray]] = {}
     held_rows: dict[str, list[np.ndarray]] = {}
     for k in range(0, N_ACTORS, 4):
         held = actors[k : k + 4]
-        parts = [(ch, idx, t) for ch, idx, t in tables[:n_train]]
+        parts = tables[:n_train]
         keep = [~np.isin(speaker[idx], held) for _, idx, _ in parts]
         idx_all = np.concatenate([idx[m] for (_, idx, _), m in zip(parts, keep)])
         features = np.vstack([t.features[m] for (_, _, t), m in zip(parts, keep)])

@@ -25,7 +25,7 @@ from analyzer.models import ModelError, load_model, write_checksums
 from analyzer.train.ser import (
     DEFAULT_MODEL,
     HeadOptions,
-    _channel_subsets,
+    channel_subsets,
     clip_windows,
     evaluate_ser,
     load_audio,
@@ -305,5 +305,5 @@ def test_train_then_evaluate_on_a_tiny_manifest(tmp_path: Path):
 
 def test_swapped_channel_moves_each_gender_towards_the_other():
     rows = [{"gender": "female"}, {"gender": "male"}, {"gender": ""}, {"gender": "Female"}]
-    pairs = _channel_subsets(rows, ("clean", "swapped"))
+    pairs = channel_subsets(rows, ("clean", "swapped"))
     assert pairs == [("clean", [0, 1, 2, 3]), ("lower", [0, 3]), ("higher", [1])]

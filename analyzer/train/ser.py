@@ -473,7 +473,7 @@ def fit_model_arrays(
 # ----------------------------------------------------------------------------- public entry points
 
 
-def _channel_subsets(rows: Sequence[dict], channels: Sequence[str]) -> list[tuple[str, list[int]]]:
+def channel_subsets(rows: Sequence[dict], channels: Sequence[str]) -> list[tuple[str, list[int]]]:
     """(rendered channel, row indices) pairs for the training ``channels``.
 
     "swapped" is not a rendering of its own: female rows are rendered "lower" and male rows
@@ -519,7 +519,7 @@ def train_ser(
 
     torch.set_num_threads(threads)  # heads are small; leave the other cores to the machine
     feats, ys, spk, chan, gen = [], [], [], [], []
-    for channel, subset in _channel_subsets(rows, channels):
+    for channel, subset in channel_subsets(rows, channels):
         table = extract_features(
             [rows[i] for i in subset],
             root,
