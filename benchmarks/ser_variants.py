@@ -3,12 +3,12 @@
     python benchmarks/ser_variants.py --channels clean,telephone,lower,higher
     python benchmarks/ser_variants.py --channels clean,telephone,swapped
     python benchmarks/ser_variants.py --male-weight 1.3        # male rows weighted 1.3x
-    python benchmarks/ser_variants.py --seeds 3                # average of 3 head seeds
+    python benchmarks/ser_variants.py --members 3              # ensemble of 3 seeded heads
 
 The folds are those of ``ser_eval_heldout.py`` (5 x 4 RAVDESS actors; TESS always in training)
 and the heads are fitted by the same ``fit_model_arrays``, but on features read straight from the
-cache (``extract_features``; run ``ser_eval_heldout.py`` or ``emotrace train ser --cache-dir``
-once to fill it for the channels used), with no model folders written. Clips are single windows
+cache (``extract_features``; clips missing from it are encoded and added, which takes about
+five minutes per channel on two cores), with no model folders written. Clips are single windows
 here (all shared clips are under 6 s), so window predictions are clip predictions. Prints, per
 condition, pooled accuracy and per-gender accuracy over the 1200 held-out clips.
 """
@@ -20,7 +20,7 @@ import json
 
 import numpy as np
 
-from analyzer.audio.ser import SpeechEmotionModel
+from analyzer.audio.ser import SpeechEmotionModel, WhisperEncoder
 from analyzer.labels import LABELS
 from analyzer.train.ser import (
     TRAIN_CHANNELS,
@@ -42,7 +42,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--cache-dir", default="/tmp/ser_cache")
     parser.add_argument("--channels", default=",".join(TRAIN_CHANNELS), help="training channels")
     parser.add_argument("--male-weight", type=float, default=1.0, help="extra weight, male rows")
-    parser.add_argument("--seeds", type=int, default=1, help="heads averaged (seeds 0..N-1)")
+    parser.add_argument("--members", type=int, default=1, help="ensemble size (HeadOptions)")
+    parser.add_argument("--threads", type=int, default=2, help="encoder threads (cache misses)")
     args = parser.parse_args(argv)
     import torch
 
@@ -53,10 +54,15 @@ def main(argv=None) -> dict:
     gender = np.array([r["gender"] for r in rows])
     label = np.array([LABELS.index(r["label"]) for r in rows])
     channels = [c for c in args.channels.split(",") if c]
+    encoder = WhisperEncoder(threads=args.threads)
     tables = []  # (channel, row index [M], table) for every rendered subset, from the cache
     for channel, subset in channel_subsets(rows, [*channels, *EVAL_CHANNELS]):
         table = extract_features(
-            [rows[i] for i in subset], root, channel=channel, encoder=None, cache_dir=args.cache_dir
+            [rows[i] for i in subset],
+            root,
+            channel=channel,
+            encoder=encoder,
+            cache_dir=args.cache_dir,
         )
         tables.append((channel, np.asarray(subset)[table.clip], table))
     n_train = len(channel_subsets(rows, channels))
@@ -72,27 +78,22 @@ def main(argv=None) -> dict:
         chan = np.concatenate([np.full(m.sum(), ch) for (ch, _, _), m in zip(parts, keep)])
         weights = balance_weights(speaker[idx_all], gender[idx_all])
         weights = weights * np.where(gender[idx_all] == "male", args.male_weight, 1.0)
-        models = []
-        for seed in range(args.seeds):
-            arrays, config = fit_model_arrays(
-                features,
-                label[idx_all],
-                speaker[idx_all],
-                chan,
-                options=HeadOptions(seed=seed),
-                weights=weights / weights.mean(),
-            )
-            models.append(SpeechEmotionModel("variant", arrays, config, encoder=None))
+        arrays, config = fit_model_arrays(
+            features,
+            label[idx_all],
+            speaker[idx_all],
+            chan,
+            options=HeadOptions(members=args.members),
+            weights=weights / weights.mean(),
+        )
+        model = SpeechEmotionModel("variant", arrays, config, encoder=None)
         for ch, idx, table in tables[n_train:]:
             mask = np.isin(speaker[idx], held)
             for grouped in (True, False):
                 groups = list(speaker[idx[mask]]) if grouped else None
-                probs = sum(
-                    m.predict_features(
-                        table.features[mask], table.speech_s[mask], groups=groups
-                    ).probs
-                    for m in models
-                )
+                probs = model.predict_features(
+                    table.features[mask], table.speech_s[mask], groups=groups
+                ).probs
                 key = f"{ch}{'+groups' if grouped else ''}"
                 hits.setdefault(key, []).append(probs.argmax(axis=1) == label[idx[mask]])
                 held_rows.setdefault(key, []).append(idx[mask])
@@ -112,7 +113,7 @@ def main(argv=None) -> dict:
             f"{key:18s} acc {ok.mean():.3f}  male {g['male']:.3f}  female {g['female']:.3f}  "
             f"gap {g['female'] - g['male']:+.3f}"
         )
-    result = {"channels": channels, "male_weight": args.male_weight, "seeds": args.seeds}
+    result = {"channels": channels, "male_weight": args.male_weight, "members": args.members}
     result["conditions"] = summary
     print(json.dumps(result))
     return result

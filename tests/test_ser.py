@@ -16,6 +16,7 @@ from analyzer.audio.ser import (
     FEATURE_DIM,
     SAMPLE_RATE_HZ,
     SpeechEmotionModel,
+    log_softmax,
     save_model_folder,
     speaker_offsets,
     trim_silence,
@@ -28,7 +29,9 @@ from analyzer.train.ser import (
     channel_subsets,
     clip_windows,
     evaluate_ser,
+    extract_features,
     load_audio,
+    read_manifest,
     relative_training_rows,
     train_ser,
 )
@@ -181,6 +184,39 @@ def test_small_groups_fall_back_to_the_absolute_head(tiny_model_dir: Path):
     assert np.allclose(offsets[:8].mean(axis=0), 0, atol=1e-5) and np.all(offsets[8:] == 0)
 
 
+def test_ensemble_averages_its_members_logits(tmp_path: Path):
+    first, second = tiny_arrays(0), tiny_arrays(1)
+    arrays = {**first}
+    for key in ("offset_scale", "abs_W0", "abs_b0", "abs_W1", "abs_b1", "rel_W0", "rel_b0"):
+        head, rest = key.split("_", 1)
+        arrays[f"{head}1_{rest}" if head != "offset" else "offset_scale1"] = second[key] * (
+            0.5 if key == "offset_scale" else 1.0
+        )
+    folder = save_model_folder(tmp_path / "ser-pair", arrays, {"temperature_rel": 2.0})
+    write_checksums(folder)
+    pair = load_model(folder, "ser")
+    assert len(pair.members) == 2
+    singles = [
+        SpeechEmotionModel("a", first, {"temperature_rel": 2.0}),
+        SpeechEmotionModel("b", {**second, "offset_scale": second["offset_scale"] * 0.5}, {}),
+    ]
+    feats = np.random.default_rng(3).normal(size=(10, FEATURE_DIM)).astype(np.float32)
+    for groups in (None, ["a"] * 10):
+        pair.relative_weight = singles[0].relative_weight = singles[1].relative_weight = 1.0
+        singles[1].temperature_rel = 2.0
+        logits, used = pair.logits(feats, groups=groups)
+        member = [m.logits(feats, groups=groups)[0] for m in singles]
+        # log-softmax drops a constant per row, so averaging log-probabilities of the members at
+        # temperature 1 is the same as averaging their raw logits: the ensemble must match that
+        if groups is None:
+            expected = log_softmax(np.mean(member, axis=0))
+        else:
+            expected = log_softmax(np.mean([2.0 * m for m in member], axis=0) / 2.0)
+        assert np.allclose(logits, expected, atol=1e-5)
+        assert not np.allclose(logits, member[0], atol=1e-3)
+        assert used.all() == (groups is not None)
+
+
 def test_relative_training_includes_single_emotion_groups():
     rng = np.random.default_rng(0)
     feats = rng.normal(size=(70, 4))
@@ -290,9 +326,12 @@ def test_train_then_evaluate_on_a_tiny_manifest(tmp_path: Path):
         manifest,
         out=tmp_path / "ser-test",
         channels=("clean", "telephone", "swapped"),
-        options=HeadOptions(hidden=0, epochs=3, random_groups=2),
+        options=HeadOptions(hidden=0, epochs=3, random_groups=2, members=2),
     )
     assert (folder / "SHA256SUMS").is_file() and (folder / "head.npz").is_file()
+    model = load_model(folder, "ser")
+    assert len(model.members) == 2  # two seeded heads, not one head saved twice
+    assert not np.allclose(model.members[0][0][0][0], model.members[1][0][0][0])
     report = evaluate_ser(manifest, model=folder)
     assert report["skipped"] == 2  # the unknown label and the missing file
     assert report["n"] == 15  # 14 labelled clips + the long one
@@ -307,3 +346,28 @@ def test_swapped_channel_moves_each_gender_towards_the_other():
     rows = [{"gender": "female"}, {"gender": "male"}, {"gender": ""}, {"gender": "Female"}]
     pairs = channel_subsets(rows, ("clean", "swapped"))
     assert pairs == [("clean", [0, 1, 2, 3]), ("lower", [0, 3]), ("higher", [1])]
+
+
+def test_feature_cache_survives_a_copied_data_folder(tmp_path: Path):
+    manifest = write_clips(tmp_path / "data")
+    rows, root = read_manifest(manifest)
+    rows = rows[:3]
+    real = SpeechEmotionModel("tiny", tiny_arrays(), {}).encoder
+    encoded: list[int] = []
+
+    class Counting:
+        def embed(self, windows):
+            encoded.append(len(windows))
+            return real.embed(windows)
+
+    first = extract_features(rows, root, encoder=Counting(), cache_dir=tmp_path / "cache")
+    assert encoded == [3]
+    copy = tmp_path / "copy"
+    shutil.copytree(tmp_path / "data", copy)  # new files, new modification times
+    again = extract_features(rows, copy, encoder=Counting(), cache_dir=tmp_path / "cache")
+    assert encoded == [3] and np.array_equal(first.features, again.features)  # all cache hits
+    sf.write(copy / rows[1]["path"], voice(42), SR)  # changed bytes: a miss, not stale features
+    changed = extract_features(rows, copy, encoder=Counting(), cache_dir=tmp_path / "cache")
+    assert encoded == [3, 1]
+    assert np.array_equal(changed.features[0], first.features[0])
+    assert not np.allclose(changed.features[1], first.features[1])

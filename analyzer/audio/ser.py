@@ -242,7 +242,9 @@ class SpeechEmotionModel:
     ``SpeechEmotionModel.from_folder(folder, config)``). The arrays live in ``head.npz``:
     ``mean``/``scale`` [768] (global standardisation), ``offset_scale`` [768] (within-speaker
     spread used to scale speaker offsets), ``abs_W0, abs_b0, ...`` and ``rel_W0, rel_b0, ...``
-    (dense layers of the absolute and relative heads).
+    (dense layers of the absolute and relative heads). An ensemble adds members 1, 2, ... as
+    ``abs1_W0, ..., rel1_W0, ..., offset_scale1``; each head's raw logits are averaged over the
+    members before its temperature.
     """
 
     kind = "ser"
@@ -260,9 +262,17 @@ class SpeechEmotionModel:
         self.config = config
         self.mean = arrays["mean"].astype(np.float32)
         self.scale = arrays["scale"].astype(np.float32)
-        self.offset_scale = arrays["offset_scale"].astype(np.float32)
-        self.abs_layers = _layers(arrays, "abs")
-        self.rel_layers = _layers(arrays, "rel")
+        # ensemble members (heads trained with different seeds): member 0 has the plain names,
+        # member m the prefixes abs{m}, rel{m} and offset_scale{m}; their raw logits are averaged
+        self.members: list[tuple[list, list, np.ndarray]] = []
+        for tag in ["", *(str(m) for m in range(1, 64) if f"abs{m}_W0" in arrays)]:
+            self.members.append(
+                (
+                    _layers(arrays, f"abs{tag}"),
+                    _layers(arrays, f"rel{tag}"),
+                    arrays[f"offset_scale{tag}"].astype(np.float32),
+                )
+            )
         self.temperature_abs = float(config.get("temperature_abs", 1.0))
         self.temperature_rel = float(config.get("temperature_rel", 1.0))
         self.min_group_windows = int(config.get("min_group_windows", 8))
@@ -346,10 +356,17 @@ class SpeechEmotionModel:
         """
         absolute = (features - self.mean) / self.scale
         offsets, has_group = speaker_offsets(features, groups, min_windows=self.min_group_windows)
-        out = log_softmax(dense_forward(self.abs_layers, absolute) / self.temperature_abs)
+        raw = np.mean([dense_forward(a, absolute) for a, _, _ in self.members], axis=0)
+        out = log_softmax(raw / self.temperature_abs)
         if has_group.any():
-            relative = np.hstack([absolute, offsets / self.offset_scale])[has_group]
-            rel = log_softmax(dense_forward(self.rel_layers, relative) / self.temperature_rel)
+            raw = np.mean(
+                [
+                    dense_forward(r, np.hstack([absolute, offsets / o])[has_group])
+                    for _, r, o in self.members
+                ],
+                axis=0,
+            )
+            rel = log_softmax(raw / self.temperature_rel)
             w = self.relative_weight
             out[has_group] = w * rel + (1.0 - w) * out[has_group]
         return out, has_group

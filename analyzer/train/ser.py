@@ -27,7 +27,7 @@ import json
 import math
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +74,7 @@ class HeadOptions:
     relative_weight: float = 0.5  # share of the relative head for grouped windows (inference)
     balance: bool = True  # weight rows by speaker (square root) and gender (see balance_weights)
     seed: int = 0
+    members: int = 1  # heads of an ensemble, trained with seeds seed, seed + 1, ...
 
 
 # ----------------------------------------------------------------------------- manifest and audio
@@ -177,10 +178,12 @@ class FeatureTable:
     ok: np.ndarray
 
 
-def _cache_file(cache_dir: Path, path: Path, channel: str) -> Path:
-    stat = path.stat()
-    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{channel}|{FEATURE_VERSION}"
-    key += f"|{MAX_CLIP_S}|{WINDOW_S}|{WINDOW_HOP_S}"
+def _cache_file(cache_dir: Path, path: Path, name: str, channel: str) -> Path:
+    """Where the features of one clip live: keyed by the file's bytes (not its path or mtime, so
+    a re-copied data set still hits), its manifest name (it seeds the channel's random choices),
+    the channel and everything that shapes the features."""
+    content = hashlib.sha1(path.read_bytes()).hexdigest()
+    key = f"{content}|{name}|{channel}|{FEATURE_VERSION}|{MAX_CLIP_S}|{WINDOW_S}|{WINDOW_HOP_S}"
     digest = hashlib.sha1(key.encode()).hexdigest()
     return cache_dir / digest[:2] / f"{digest}.npy"
 
@@ -196,8 +199,9 @@ def extract_features(
 ) -> FeatureTable:
     """Decode, render in ``channel``, window and encode every clip of ``rows``.
 
-    cache_dir: optional folder of per-clip ``.npy`` feature files (keyed by file path, size,
-    mtime, channel and feature version), so repeated experiments skip the encoder.
+    cache_dir: optional folder of per-clip ``.npy`` feature files (keyed by the file's content,
+    its manifest path, the channel and the feature version), so repeated experiments skip the
+    encoder.
     """
     cache = Path(cache_dir) if cache_dir is not None else None
     per_clip: list[np.ndarray | None] = [None] * len(rows)
@@ -207,8 +211,10 @@ def extract_features(
     for i, path in enumerate(paths):
         if not path.is_file():
             ok[i] = False
-        elif cache is not None and _cache_file(cache, path, channel).is_file():
-            per_clip[i] = np.load(_cache_file(cache, path, channel))
+            continue
+        hit = _cache_file(cache, path, rows[i]["path"], channel) if cache is not None else None
+        if hit is not None and hit.is_file():
+            per_clip[i] = np.load(hit)
         else:
             todo.append(i)
     for start in range(0, len(todo), ENCODE_CHUNK):
@@ -234,7 +240,7 @@ def extract_features(
                 table = np.hstack([feats[owner_arr == i], speech_s[owner_arr == i, None]])
                 per_clip[i] = table
                 if cache is not None:
-                    target = _cache_file(cache, paths[i], channel)
+                    target = _cache_file(cache, paths[i], rows[i]["path"], channel)
                     target.parent.mkdir(parents=True, exist_ok=True)
                     np.save(target, table)
         if progress is not None:
@@ -392,15 +398,19 @@ def fit_heads(
     scale = features.std(axis=0) + 1e-6
     absolute = (features - mean) / scale
     arrays = {"mean": mean, "scale": scale}
-    for k, (w, b) in enumerate(fit_dense(absolute, y, options=options, weights=weights)):
-        arrays[f"abs_W{k}"], arrays[f"abs_b{k}"] = w, b
-    rows, offsets = relative_training_rows(features, y, context, options=options)
-    offset_scale = offsets.std(axis=0) + 1e-6
-    relative = np.hstack([absolute[rows], offsets / offset_scale])
-    rel_weights = weights[rows] if weights is not None else None
-    for k, (w, b) in enumerate(fit_dense(relative, y[rows], options=options, weights=rel_weights)):
-        arrays[f"rel_W{k}"], arrays[f"rel_b{k}"] = w, b
-    arrays["offset_scale"] = offset_scale
+    for member in range(max(1, options.members)):
+        tag = str(member) if member else ""  # member 0 keeps the single-model names
+        seeded = replace(options, seed=options.seed + member)
+        for k, (w, b) in enumerate(fit_dense(absolute, y, options=seeded, weights=weights)):
+            arrays[f"abs{tag}_W{k}"], arrays[f"abs{tag}_b{k}"] = w, b
+        rows, offsets = relative_training_rows(features, y, context, options=seeded)
+        offset_scale = offsets.std(axis=0) + 1e-6
+        relative = np.hstack([absolute[rows], offsets / offset_scale])
+        rel_weights = weights[rows] if weights is not None else None
+        layers = fit_dense(relative, y[rows], options=seeded, weights=rel_weights)
+        for k, (w, b) in enumerate(layers):
+            arrays[f"rel{tag}_W{k}"], arrays[f"rel{tag}_b{k}"] = w, b
+        arrays[f"offset_scale{tag}"] = offset_scale
     return {k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()}
 
 
@@ -636,13 +646,18 @@ def add_train_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--hidden", type=int, default=HeadOptions.hidden, help="0: linear head")
     parser.add_argument("--epochs", type=int, default=HeadOptions.epochs)
+    parser.add_argument(
+        "--members", type=int, default=HeadOptions.members, help="ensemble of N seeded heads"
+    )
     parser.add_argument("--cache-dir", default=None, help="reuse encoder features across runs")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for the encoder")
 
 
 def run_train(args: argparse.Namespace, progress: Progress | None = None) -> Path:
     """Run ``train_ser`` from parsed ``add_train_args`` options; prints and returns the folder."""
-    options = HeadOptions(hidden=args.hidden, epochs=args.epochs)
+    if args.members < 1:
+        raise ValueError(f"--members must be at least 1, not {args.members}")
+    options = HeadOptions(hidden=args.hidden, epochs=args.epochs, members=args.members)
     folder = train_ser(
         args.manifest,
         args.root,
