@@ -43,6 +43,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--channels", default=",".join(TRAIN_CHANNELS), help="training channels")
     parser.add_argument("--male-weight", type=float, default=1.0, help="extra weight, male rows")
     parser.add_argument("--members", type=int, default=1, help="ensemble size (HeadOptions)")
+    parser.add_argument("--dump", default=None, help="save held-out probabilities (.npz)")
     parser.add_argument("--threads", type=int, default=2, help="encoder threads (cache misses)")
     args = parser.parse_args(argv)
     import torch
@@ -69,6 +70,7 @@ def main(argv=None) -> dict:
     actors = [f"ravdess_{a:02d}" for a in range(1, N_ACTORS + 1)]
     hits: dict[str, list[np.ndarray]] = {}
     held_rows: dict[str, list[np.ndarray]] = {}
+    predicted: dict[str, list[np.ndarray]] = {}
     for k in range(0, N_ACTORS, 4):
         held = actors[k : k + 4]
         parts = tables[:n_train]
@@ -96,8 +98,15 @@ def main(argv=None) -> dict:
                 ).probs
                 key = f"{ch}{'+groups' if grouped else ''}"
                 hits.setdefault(key, []).append(probs.argmax(axis=1) == label[idx[mask]])
+                predicted.setdefault(key, []).append(probs)
                 held_rows.setdefault(key, []).append(idx[mask])
         print(f"fold {held[0]}..{held[-1]} done", flush=True)
+    if args.dump:  # per condition: manifest row index [N] and probabilities [N, 7]
+        np.savez(
+            args.dump,
+            **{f"{k}.rows": np.concatenate(v) for k, v in held_rows.items()},
+            **{f"{k}.probs": np.vstack(v) for k, v in predicted.items()},
+        )
     summary = {}
     for key, parts_hit in hits.items():
         ok, idx = np.concatenate(parts_hit), np.concatenate(held_rows[key])
