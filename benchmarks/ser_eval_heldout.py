@@ -1,6 +1,7 @@
 """Held-out figures for the model card: train without some RAVDESS actors, score on them.
 
     python benchmarks/ser_eval_heldout.py [--manifest CSV] [--folds 5] [--cache-dir /tmp/ser_cache]
+                                          [--channels clean,telephone,...] [--members N]
 
 Uses exactly the shipped code path: ``train_ser`` on a manifest without the held-out actors
 (TESS always stays in training), then ``evaluate_ser`` on a manifest of only those actors, clean
@@ -24,9 +25,9 @@ import numpy as np
 from analyzer.labels import LABELS
 from analyzer.train.ser import (
     TRAIN_CHANNELS,
+    HeadOptions,
     evaluate_ser,
     read_manifest,
-    resolve_audio_path,
     train_ser,
 )
 
@@ -35,14 +36,13 @@ N_ACTORS = 20
 CONDITIONS = (("clean", True), ("clean", False), ("telephone", True), ("telephone", False))
 
 
-def write_manifest(rows: list[dict], root: Path, target: Path) -> Path:
-    """Write ``rows`` as a manifest with absolute paths (so it works from any folder)."""
-    fields = list(rows[0])
+def write_manifest(rows: list[dict], target: Path) -> Path:
+    """Write ``rows`` as a manifest; paths stay as they were (relative to the original root), so
+    the feature cache keys and the seeded channel renderings match those of the full manifest."""
     with open(target, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
-        for r in rows:
-            writer.writerow({**r, "path": str(resolve_audio_path(r["path"], root).resolve())})
+        writer.writerows(rows)
     return target
 
 
@@ -79,6 +79,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--folds", type=int, default=5, choices=(1, 5))
     parser.add_argument("--cache-dir", default="/tmp/ser_cache")
     parser.add_argument("--channels", default=",".join(TRAIN_CHANNELS), help="training channels")
+    parser.add_argument("--members", type=int, default=HeadOptions.members, help="ensemble size")
     args = parser.parse_args(argv)
     rows, root = read_manifest(args.manifest, args.root)
     actors = [f"ravdess_{a:02d}" for a in range(1, N_ACTORS + 1)]
@@ -92,14 +93,20 @@ def main(argv=None) -> dict:
         for k, held in enumerate(folds):
             train_rows = [r for r in rows if r["speaker"] not in held]
             test_rows = [r for r in rows if r["speaker"] in held]
-            train_csv = write_manifest(train_rows, root, tmp_dir / f"train{k}.csv")
-            test_csv = write_manifest(test_rows, root, tmp_dir / f"test{k}.csv")
+            train_csv = write_manifest(train_rows, tmp_dir / f"train{k}.csv")
+            test_csv = write_manifest(test_rows, tmp_dir / f"test{k}.csv")
             model = train_ser(
-                train_csv, out=tmp_dir / f"model{k}", channels=channels, cache_dir=args.cache_dir
+                train_csv,
+                root,
+                out=tmp_dir / f"model{k}",
+                channels=channels,
+                options=HeadOptions(members=args.members),
+                cache_dir=args.cache_dir,
             )
             for channel, groups in CONDITIONS:
                 report = evaluate_ser(
                     test_csv,
+                    root,
                     model=model,
                     channel=channel,
                     use_groups=groups,
@@ -127,6 +134,7 @@ def main(argv=None) -> dict:
     result = {
         "folds": [f"{f[0]}..{f[-1]}" for f in folds],
         "training_channels": channels,
+        "members": args.members,
         "conditions": summary,
     }
     print(json.dumps(result))
