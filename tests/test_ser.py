@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,7 @@ from analyzer.train.ser import (
     load_audio,
     read_manifest,
     relative_training_rows,
+    render_channel,
     train_ser,
 )
 
@@ -342,10 +344,23 @@ def test_train_then_evaluate_on_a_tiny_manifest(tmp_path: Path):
     json.dumps(report)  # JSON-ready
 
 
-def test_swapped_channel_moves_each_gender_towards_the_other():
+def test_gendered_channels_pick_their_rows():
     rows = [{"gender": "female"}, {"gender": "male"}, {"gender": ""}, {"gender": "Female"}]
     pairs = channel_subsets(rows, ("clean", "swapped"))
     assert pairs == [("clean", [0, 1, 2, 3]), ("lower", [0, 3]), ("higher", [1])]
+    pairs = channel_subsets(rows, ("male-small", "telephone"))
+    assert pairs == [("lower-small", [1]), ("higher-small", [1]), ("telephone", [0, 1, 2, 3])]
+
+
+def test_small_voice_shifts_stay_near_the_voice():
+    wave = tone(200, 1.0, amp=0.5)
+    # the key decides (by hash) whether the copy also goes through the telephone line; take one
+    # that does not, so the fundamental is still there to measure
+    key = next(k for k in map(str, range(50)) if zlib.crc32(f"{k}|lower-small".encode()) % 2 == 0)
+    lower = render_channel(wave, "lower-small", key=key)
+    spectrum = np.abs(np.fft.rfft(lower * np.hanning(len(lower))))
+    peak = np.fft.rfftfreq(len(lower), 1 / SR)[spectrum.argmax()]
+    assert abs(peak - 200 * 2 ** (-1.5 / 12)) < 4  # 183.5 Hz, not the 168 Hz of "lower"
 
 
 def test_feature_cache_survives_a_copied_data_folder(tmp_path: Path):

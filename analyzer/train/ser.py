@@ -50,8 +50,9 @@ MAX_CLIP_S = 6.0  # clips up to this long are encoded whole
 WINDOW_S = 4.0  # longer clips are cut into windows of this length ...
 WINDOW_HOP_S = 2.0  # ... starting every this many seconds
 # audio conditions a clip can be rendered in (see render_channel)
-CHANNELS = ("clean", "telephone", "noisy", "lower", "higher")
+CHANNELS = ("clean", "telephone", "noisy", "lower", "higher", "lower-small", "higher-small")
 VOICE_SHIFT_SEMITONES = 3.0  # size of the "lower" / "higher" voice shifts
+SMALL_VOICE_SHIFT_SEMITONES = 1.5  # "lower-small" / "higher-small": another voice, same range
 # the shipped model's recipe: the voice shifts narrow the gender gap (see its model card)
 TRAIN_CHANNELS = ("clean", "telephone", "lower", "higher")
 ENCODE_CHUNK = 32  # clips decoded and encoded per step (bounds memory)
@@ -151,10 +152,12 @@ def render_channel(wave: np.ndarray, channel: str, *, key: str) -> np.ndarray:
         wave = augment.add_reverb(wave, rt60_s=float(rng.uniform(0.2, 0.7)), rng=rng, wet=0.4)
         wave = augment.add_noise(wave, snr_db=float(rng.uniform(5, 25)), rng=rng, color="pink")
         return augment.random_gain(wave, rng=rng)
-    if channel in ("lower", "higher"):
-        # the other gender's voice range, heard through a telephone line half of the time
-        sign = -1.0 if channel == "lower" else 1.0
-        wave = augment.shift_voice(wave, semitones=sign * VOICE_SHIFT_SEMITONES)
+    if channel in ("lower", "higher", "lower-small", "higher-small"):
+        # the other gender's voice range (or, small, a nearby voice of the same range), heard
+        # through a telephone line half of the time
+        sign = -1.0 if channel.startswith("lower") else 1.0
+        size = SMALL_VOICE_SHIFT_SEMITONES if channel.endswith("small") else VOICE_SHIFT_SEMITONES
+        wave = augment.shift_voice(wave, semitones=sign * size)
         if zlib.crc32(f"{key}|{channel}".encode()) % 2:
             wave = augment.telephone_channel(wave)
         return wave
@@ -486,16 +489,21 @@ def fit_model_arrays(
 def channel_subsets(rows: Sequence[dict], channels: Sequence[str]) -> list[tuple[str, list[int]]]:
     """(rendered channel, row indices) pairs for the training ``channels``.
 
-    "swapped" is not a rendering of its own: female rows are rendered "lower" and male rows
-    "higher", i.e. each voice is moved towards the other gender's range (rows of unknown gender
-    get no swapped copy). Every other channel covers all rows.
+    Two names are not renderings of their own. "swapped": female rows are rendered "lower" and
+    male rows "higher", i.e. each voice is moved towards the other gender's range. "male-small":
+    male rows are rendered "lower-small" and "higher-small", two more male-range voices per male
+    speaker. Rows of unknown gender get neither. Every other channel covers all rows.
     """
+    special = {
+        "swapped": (("female", "lower"), ("male", "higher")),
+        "male-small": (("male", "lower-small"), ("male", "higher-small")),
+    }
     pairs: list[tuple[str, list[int]]] = []
     for channel in channels:
-        if channel != "swapped":
+        if channel not in special:
             pairs.append((channel, list(range(len(rows)))))
             continue
-        for gender, rendered in (("female", "lower"), ("male", "higher")):
+        for gender, rendered in special[channel]:
             subset = [i for i, r in enumerate(rows) if (r.get("gender") or "").lower() == gender]
             if subset:
                 pairs.append((rendered, subset))
@@ -642,7 +650,7 @@ def add_train_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--channels",
         default=",".join(TRAIN_CHANNELS),
-        help=f"comma-separated, from {CHANNELS + ('swapped',)}",
+        help=f"comma-separated, from {CHANNELS + ('swapped', 'male-small')}",
     )
     parser.add_argument("--hidden", type=int, default=HeadOptions.hidden, help="0: linear head")
     parser.add_argument("--epochs", type=int, default=HeadOptions.epochs)
