@@ -75,7 +75,7 @@ class HeadOptions:
     relative_weight: float = 0.5  # share of the relative head for grouped windows (inference)
     balance: bool = True  # weight rows by speaker (square root) and gender (see balance_weights)
     seed: int = 0
-    members: int = 1  # heads of an ensemble, trained with seeds seed, seed + 1, ...
+    members: int = 3  # heads of an ensemble, trained with seeds seed, seed + 1, ...
 
 
 # ----------------------------------------------------------------------------- manifest and audio
