@@ -4,19 +4,28 @@
     python benchmarks/ser_variants.py --channels clean,telephone,swapped
     python benchmarks/ser_variants.py --male-weight 1.3        # male rows weighted 1.3x
     python benchmarks/ser_variants.py --members 3              # ensemble of 3 seeded heads
+    python benchmarks/ser_variants.py --remove-gender 10       # 10 gender directions removed
 
 The folds are those of ``ser_eval_heldout.py`` (5 x 4 RAVDESS actors; TESS always in training)
 and the heads are fitted by the same ``fit_model_arrays``, but on features read straight from the
 cache (``extract_features``; clips missing from it are encoded and added, which takes about
 five minutes per channel on two cores), with no model folders written. Clips are single windows
 here (all shared clips are under 6 s), so window predictions are clip predictions. Prints, per
-condition, pooled accuracy and per-gender accuracy over the 1200 held-out clips.
+condition, pooled accuracy and per-gender accuracy over the 1200 held-out clips, and the gender
+gap with its standard error over actors (each actor's accuracy is one sample: the actors, not
+the clips, are what varies between recordings of other people).
+
+``--remove-gender K`` tests whether the heads lean on voice gender as a shortcut: K directions
+that predict gender linearly are projected out of the features (iterative nullspace projection,
+Ravfogel et al. 2020), fitted on each fold's training rows, before the heads are fitted and
+applied.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 
 import numpy as np
 
@@ -36,6 +45,35 @@ from benchmarks.ser_eval_heldout import DEFAULT_MANIFEST, N_ACTORS
 EVAL_CHANNELS = ("clean", "telephone")
 
 
+def gender_nullspace(
+    features: np.ndarray, genders: np.ndarray, k: int, *, seed: int = 0
+) -> Callable[[np.ndarray], np.ndarray]:
+    """A map that removes ``k`` linearly gender-predictive directions from features [N, D].
+
+    Each round fits a logistic regression for gender on the features projected so far and adds
+    its weight vector to the removed directions; the map standardises, projects and undoes the
+    standardisation, so the heads see features on their usual scale.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    mean, scale = features.mean(axis=0), features.std(axis=0) + 1e-6
+    z = (features - mean) / scale
+    rng = np.random.default_rng(seed)
+    directions: list[np.ndarray] = []
+    keep = np.eye(z.shape[1])
+    for _ in range(k):
+        rows = rng.choice(len(z), size=min(len(z), 6000), replace=False)
+        probe = LogisticRegression(C=0.1, max_iter=300).fit(z[rows] @ keep, genders[rows])
+        directions.append(probe.coef_[0] / np.linalg.norm(probe.coef_[0]))
+        basis, _ = np.linalg.qr(np.array(directions).T)
+        keep = np.eye(z.shape[1]) - basis @ basis.T
+
+    def apply(x: np.ndarray) -> np.ndarray:
+        return ((((x - mean) / scale) @ keep) * scale + mean).astype(np.float32)
+
+    return apply
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--manifest", default=str(DEFAULT_MANIFEST))
@@ -43,6 +81,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--channels", default=",".join(TRAIN_CHANNELS), help="training channels")
     parser.add_argument("--male-weight", type=float, default=1.0, help="extra weight, male rows")
     parser.add_argument("--members", type=int, default=1, help="ensemble size (HeadOptions)")
+    parser.add_argument("--remove-gender", type=int, default=0, help="directions projected out")
     parser.add_argument("--dump", default=None, help="save held-out probabilities (.npz)")
     parser.add_argument("--threads", type=int, default=2, help="encoder threads (cache misses)")
     args = parser.parse_args(argv)
@@ -80,6 +119,12 @@ def main(argv=None) -> dict:
         chan = np.concatenate([np.full(m.sum(), ch) for (ch, _, _), m in zip(parts, keep)])
         weights = balance_weights(speaker[idx_all], gender[idx_all])
         weights = weights * np.where(gender[idx_all] == "male", args.male_weight, 1.0)
+        project = (
+            gender_nullspace(features, gender[idx_all], args.remove_gender)
+            if args.remove_gender
+            else (lambda x: x)
+        )
+        features = project(features)
         arrays, config = fit_model_arrays(
             features,
             label[idx_all],
@@ -94,7 +139,7 @@ def main(argv=None) -> dict:
             for grouped in (True, False):
                 groups = list(speaker[idx[mask]]) if grouped else None
                 probs = model.predict_features(
-                    table.features[mask], table.speech_s[mask], groups=groups
+                    project(table.features[mask]), table.speech_s[mask], groups=groups
                 ).probs
                 key = f"{ch}{'+groups' if grouped else ''}"
                 hits.setdefault(key, []).append(probs.argmax(axis=1) == label[idx[mask]])
@@ -117,12 +162,24 @@ def main(argv=None) -> dict:
                 g: round(float(ok[gender[idx] == g].mean()), 4) for g in ("male", "female")
             },
         }
+        per_actor = {a: ok[speaker[idx] == a].mean() for a in np.unique(speaker[idx])}
+        by_gender = {
+            g: np.array([v for a, v in per_actor.items() if gender[speaker == a][0] == g])
+            for g in ("male", "female")
+        }
+        gap_se = float(np.sqrt(sum(v.var(ddof=1) / len(v) for v in by_gender.values())))
+        summary[key]["gap_se_over_actors"] = round(gap_se, 4)
         g = summary[key]["per_gender"]
         print(
             f"{key:18s} acc {ok.mean():.3f}  male {g['male']:.3f}  female {g['female']:.3f}  "
-            f"gap {g['female'] - g['male']:+.3f}"
+            f"gap {g['female'] - g['male']:+.3f} (+- {gap_se:.3f} over actors)"
         )
-    result = {"channels": channels, "male_weight": args.male_weight, "members": args.members}
+    result = {
+        "channels": channels,
+        "male_weight": args.male_weight,
+        "members": args.members,
+        "remove_gender": args.remove_gender,
+    }
     result["conditions"] = summary
     print(json.dumps(result))
     return result

@@ -340,6 +340,12 @@ def test_train_then_evaluate_on_a_tiny_manifest(tmp_path: Path):
     assert set(report["per_class"]) <= set(LABELS) and report["labels"] == list(LABELS)
     assert np.array(report["confusion"]).sum() == 15
     assert set(report["per_gender"]) == {"male", "female"}
+    assert set(report["per_speaker"]) == {"s1", "s2"}
+    male_clips = 8  # s1: 7 labelled clips + the long one (its unknown-label clip is skipped)
+    assert report["per_gender"]["male"] == report["per_speaker"]["s1"]
+    assert report["per_speaker"]["s1"] * male_clips == pytest.approx(
+        np.trace(np.array(report["confusion"])) - report["per_speaker"]["s2"] * 7, abs=0.01
+    )
     assert 0 <= report["ece"] <= 1 and report["used_groups"] is True
     json.dumps(report)  # JSON-ready
 

@@ -598,7 +598,8 @@ def evaluate_ser(
 
     Keys: n, accuracy, macro_f1, per_class (recall per label), confusion, labels (as
     ``classification_report``), skipped (rows whose label the model does not know, or whose
-    audio cannot be read), ece, per_gender (when a gender column exists), used_groups.
+    audio cannot be read), ece, per_gender and per_speaker (accuracy, when the manifest has a
+    gender / speaker column), used_groups, channel.
     use_groups: when the manifest has a ``speaker`` column, pass it as ``groups`` to the model, as
     the engine does for a speaker in a whole call. channel: render the audio through "telephone"
     (or "noisy") first, to measure robustness.
@@ -633,6 +634,12 @@ def evaluate_ser(
         report["per_gender"] = {
             g: round(float(np.mean(predicted[genders == g] == truth[genders == g])), 4)
             for g in sorted(set(genders))
+        }
+    if known and all(r.get("speaker") for r in known):
+        speakers = np.array([known[i]["speaker"] for i in clips])
+        report["per_speaker"] = {
+            name: round(float(np.mean(predicted[speakers == name] == truth[speakers == name])), 4)
+            for name in sorted(set(speakers))
         }
     report["used_groups"] = with_speaker
     report["channel"] = channel
