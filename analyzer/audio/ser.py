@@ -264,8 +264,11 @@ class SpeechEmotionModel:
         self.scale = arrays["scale"].astype(np.float32)
         # ensemble members (heads trained with different seeds): member 0 has the plain names,
         # member m the prefixes abs{m}, rel{m} and offset_scale{m}; their raw logits are averaged
+        tags = [""]
+        while f"abs{len(tags)}_W0" in arrays:
+            tags.append(str(len(tags)))
         self.members: list[tuple[list, list, np.ndarray]] = []
-        for tag in ["", *(str(m) for m in range(1, 64) if f"abs{m}_W0" in arrays)]:
+        for tag in tags:
             self.members.append(
                 (
                     _layers(arrays, f"abs{tag}"),
@@ -359,12 +362,9 @@ class SpeechEmotionModel:
         raw = np.mean([dense_forward(a, absolute) for a, _, _ in self.members], axis=0)
         out = log_softmax(raw / self.temperature_abs)
         if has_group.any():
+            own, off = absolute[has_group], offsets[has_group]
             raw = np.mean(
-                [
-                    dense_forward(r, np.hstack([absolute, offsets / o])[has_group])
-                    for _, r, o in self.members
-                ],
-                axis=0,
+                [dense_forward(r, np.hstack([own, off / o])) for _, r, o in self.members], axis=0
             )
             rel = log_softmax(raw / self.temperature_rel)
             w = self.relative_weight
