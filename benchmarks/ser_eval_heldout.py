@@ -8,7 +8,8 @@ Uses exactly the shipped code path: ``train_ser`` on a manifest without the held
 and through the simulated telephone channel, with and without passing the speaker column as
 ``groups``. With ``--folds 5`` the 20 RAVDESS actors are split into 5 folds of 4 consecutive
 actors (01-04, ..., 17-20); each fold is scored by a model trained on the other 16 actors + TESS,
-and the 1200 clip predictions are pooled (accuracy, macro-F1, per-gender accuracy, ECE).
+and the 1200 clip predictions are pooled (accuracy, macro-F1, per-gender accuracy, ECE, and the
+gender gap with its standard error over the 20 held-out speakers).
 ``--folds 1`` scores only actors 17-20. The last line printed is the JSON of all figures.
 """
 
@@ -69,7 +70,22 @@ def pool(reports: list[dict]) -> dict:
         },
         "ece": round(float(np.average([r["ece"] for r in reports], weights=weights)), 4),
         "confusion": confusion.tolist(),
+        "gender_gap_se_over_speakers": gap_standard_error(reports),
     }
+
+
+def gap_standard_error(reports: list[dict]) -> float | None:
+    """Standard error of the female - male accuracy difference, with each held-out speaker's
+    accuracy as one sample (speakers, not clips, are what varies between recordings)."""
+    per_speaker = {k: v for r in reports for k, v in r.get("per_speaker", {}).items()}
+    genders = {k: v for r in reports for k, v in r.get("speaker_gender", {}).items()}
+    groups = [
+        np.array([acc for name, acc in per_speaker.items() if genders.get(name) == g])
+        for g in ("female", "male")
+    ]
+    if any(len(v) < 2 for v in groups):
+        return None
+    return round(float(np.sqrt(sum(v.var(ddof=1) / len(v) for v in groups))), 4)
 
 
 def main(argv=None) -> dict:
@@ -112,6 +128,7 @@ def main(argv=None) -> dict:
                     use_groups=groups,
                     cache_dir=args.cache_dir,
                 )
+                report["speaker_gender"] = {r["speaker"]: r["gender"] for r in test_rows}
                 key = f"{channel}{'+groups' if groups else ''}"
                 per_condition.setdefault(key, []).append(report)
                 print(
@@ -122,14 +139,16 @@ def main(argv=None) -> dict:
     summary = {key: pool(reports) for key, reports in per_condition.items()}
     print(
         f"\n{'condition':18s} {'n':>5s} {'acc':>6s} {'mF1':>6s} {'male':>6s} {'female':>6s} "
-        f"{'ECE':>6s}"
+        f"{'ECE':>6s}  gender gap (female - male) +- its standard error over speakers"
     )
     for key, s in summary.items():
         g = s["per_gender"]
+        se = s["gender_gap_se_over_speakers"]
         print(
             f"{key:18s} {s['n']:5d} {s['accuracy']:6.3f} {s['macro_f1']:6.3f} "
             f"{g.get('male', float('nan')):6.3f} {g.get('female', float('nan')):6.3f} "
-            f"{s['ece']:6.3f}"
+            f"{s['ece']:6.3f}  gap {g.get('female', np.nan) - g.get('male', np.nan):+.3f}"
+            + (f" +- {se:.3f}" if se is not None else "")
         )
     result = {
         "folds": [f"{f[0]}..{f[-1]}" for f in folds],
