@@ -47,8 +47,9 @@ def write_manifest(rows: list[dict], target: Path) -> Path:
     return target
 
 
-def pool(reports: list[dict]) -> dict:
-    """Pool per-fold reports by summing confusions (accuracy, macro-F1 and recalls recomputed)."""
+def pool(reports: list[dict], gender: dict[str, str]) -> dict:
+    """Pool per-fold reports by summing confusions (accuracy, macro-F1 and recalls recomputed);
+    gender: speaker -> gender, for the gap's standard error."""
     confusion = np.sum([np.array(r["confusion"]) for r in reports], axis=0)
     n = int(confusion.sum())
     recalls = np.diag(confusion) / np.maximum(confusion.sum(axis=1), 1)
@@ -70,17 +71,21 @@ def pool(reports: list[dict]) -> dict:
         },
         "ece": round(float(np.average([r["ece"] for r in reports], weights=weights)), 4),
         "confusion": confusion.tolist(),
-        "gender_gap_se_over_speakers": gap_standard_error(reports),
+        "gender_gap_se_over_speakers": gender_gap_se(
+            {k: v for r in reports for k, v in r.get("per_speaker", {}).items()}, gender
+        ),
     }
 
 
-def gap_standard_error(reports: list[dict]) -> float | None:
-    """Standard error of the female - male accuracy difference, with each held-out speaker's
-    accuracy as one sample (speakers, not clips, are what varies between recordings)."""
-    per_speaker = {k: v for r in reports for k, v in r.get("per_speaker", {}).items()}
-    genders = {k: v for r in reports for k, v in r.get("speaker_gender", {}).items()}
+def gender_gap_se(accuracy: dict[str, float], gender: dict[str, str]) -> float | None:
+    """Standard error of the female - male accuracy difference, each speaker's accuracy being
+    one sample (speakers, not clips, are what varies between recordings of other people).
+
+    accuracy: speaker -> accuracy; gender: speaker -> "male" / "female". None with fewer than
+    two speakers of either gender.
+    """
     groups = [
-        np.array([acc for name, acc in per_speaker.items() if genders.get(name) == g])
+        np.array([acc for name, acc in accuracy.items() if gender.get(name) == g])
         for g in ("female", "male")
     ]
     if any(len(v) < 2 for v in groups):
@@ -128,7 +133,6 @@ def main(argv=None) -> dict:
                     use_groups=groups,
                     cache_dir=args.cache_dir,
                 )
-                report["speaker_gender"] = {r["speaker"]: r["gender"] for r in test_rows}
                 key = f"{channel}{'+groups' if groups else ''}"
                 per_condition.setdefault(key, []).append(report)
                 print(
@@ -136,7 +140,8 @@ def main(argv=None) -> dict:
                     f"mF1 {report['macro_f1']:.3f}",
                     flush=True,
                 )
-    summary = {key: pool(reports) for key, reports in per_condition.items()}
+    gender = {r["speaker"]: r.get("gender", "") for r in rows}
+    summary = {key: pool(reports, gender) for key, reports in per_condition.items()}
     print(
         f"\n{'condition':18s} {'n':>5s} {'acc':>6s} {'mF1':>6s} {'male':>6s} {'female':>6s} "
         f"{'ECE':>6s}  gender gap (female - male) +- its standard error over speakers"

@@ -40,7 +40,7 @@ from analyzer.train.ser import (
     fit_model_arrays,
     read_manifest,
 )
-from benchmarks.ser_eval_heldout import DEFAULT_MANIFEST, N_ACTORS
+from benchmarks.ser_eval_heldout import DEFAULT_MANIFEST, N_ACTORS, gender_gap_se
 
 EVAL_CHANNELS = ("clean", "telephone")
 
@@ -162,13 +162,9 @@ def main(argv=None) -> dict:
                 g: round(float(ok[gender[idx] == g].mean()), 4) for g in ("male", "female")
             },
         }
-        per_actor = {a: ok[speaker[idx] == a].mean() for a in np.unique(speaker[idx])}
-        by_gender = {
-            g: np.array([v for a, v in per_actor.items() if gender[speaker == a][0] == g])
-            for g in ("male", "female")
-        }
-        gap_se = float(np.sqrt(sum(v.var(ddof=1) / len(v) for v in by_gender.values())))
-        summary[key]["gap_se_over_actors"] = round(gap_se, 4)
+        per_actor = {a: float(ok[speaker[idx] == a].mean()) for a in np.unique(speaker[idx])}
+        gap_se = gender_gap_se(per_actor, dict(zip(speaker, gender)))
+        summary[key]["gap_se_over_actors"] = gap_se
         g = summary[key]["per_gender"]
         print(
             f"{key:18s} acc {ok.mean():.3f}  male {g['male']:.3f}  female {g['female']:.3f}  "
