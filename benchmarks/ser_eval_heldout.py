@@ -2,6 +2,7 @@
 
     python benchmarks/ser_eval_heldout.py [--manifest CSV] [--folds 5] [--cache-dir /tmp/ser_cache]
                                           [--channels clean,telephone,...] [--members N]
+                                          [--gender-boosts 1,1.3,1.6] [--threads 2]
 
 Uses exactly the shipped code path: ``train_ser`` on a manifest without the held-out actors
 (TESS always stays in training), then ``evaluate_ser`` on a manifest of only those actors, clean
@@ -101,6 +102,12 @@ def main(argv=None) -> dict:
     parser.add_argument("--cache-dir", default="/tmp/ser_cache")
     parser.add_argument("--channels", default=",".join(TRAIN_CHANNELS), help="training channels")
     parser.add_argument("--members", type=int, default=HeadOptions.members, help="ensemble size")
+    parser.add_argument(
+        "--gender-boosts",
+        default=",".join(str(b) for b in HeadOptions.gender_boosts),
+        help="tried inside each fold's training data (see select_gender_boost); 1: none",
+    )
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads (encoder and heads)")
     args = parser.parse_args(argv)
     rows, root = read_manifest(args.manifest, args.root)
     actors = [f"ravdess_{a:02d}" for a in range(1, N_ACTORS + 1)]
@@ -108,6 +115,8 @@ def main(argv=None) -> dict:
     if args.folds == 1:
         folds = folds[-1:]
     channels = tuple(c for c in args.channels.split(",") if c)
+    boosts = tuple(float(b) for b in args.gender_boosts.split(",") if b.strip()) or (1.0,)
+    balances: list[dict] = []
     per_condition: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp_dir = Path(tmp)
@@ -121,9 +130,13 @@ def main(argv=None) -> dict:
                 root,
                 out=tmp_dir / f"model{k}",
                 channels=channels,
-                options=HeadOptions(members=args.members),
+                options=HeadOptions(members=args.members, gender_boosts=boosts),
                 cache_dir=args.cache_dir,
+                threads=args.threads,
             )
+            balance = json.loads((model / "model.json").read_text()).get("gender_balance", {})
+            balances.append(balance)
+            print(f"fold {k} ({held[0]}..{held[-1]}) gender balance {json.dumps(balance)}")
             for channel, groups in CONDITIONS:
                 report = evaluate_ser(
                     test_csv,
@@ -159,6 +172,8 @@ def main(argv=None) -> dict:
         "folds": [f"{f[0]}..{f[-1]}" for f in folds],
         "training_channels": channels,
         "members": args.members,
+        "gender_boosts": boosts,
+        "gender_balance_per_fold": balances,
         "conditions": summary,
     }
     print(json.dumps(result))

@@ -40,13 +40,10 @@ from analyzer.audio.ser import (
     trim_silence,
 )
 from analyzer.labels import LABELS
+from analyzer.train.heads import HeadOptions, balance_weights, fit_dense, fit_model_arrays
 from analyzer.train.metrics import classification_report, expected_calibration_error
 from analyzer.train.ser import (
-    HeadOptions,
-    balance_weights,
     extract_features,
-    fit_dense,
-    fit_model_arrays,
     load_audio,
     read_manifest,
     render_channel,
@@ -145,7 +142,9 @@ def whisper_experiments(rows, tables, *, split_eval: str, options: HeadOptions) 
             evaluate(f"{label} [{tag}]", model, "none")
         if channels == ("clean", "telephone"):  # the shipped recipe
             genders = np.array([GENDER[s] for s in spk])
-            arrays, config = fit_model_arrays(feats, y, spk, chan, options=options, genders=genders)
+            # the recipe as it was then: both genders the same total weight, no boost search
+            fixed = replace(options, gender_boosts=(1.0,))
+            arrays, config = fit_model_arrays(feats, y, spk, chan, options=fixed, genders=genders)
             model = SpeechEmotionModel("2head", arrays, config, encoder=None)
             for mode in ("none", "speaker", "one-emotion"):
                 evaluate(f"whisper-2head [{tag}]", model, mode)

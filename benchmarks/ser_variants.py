@@ -31,15 +31,8 @@ import numpy as np
 
 from analyzer.audio.ser import SpeechEmotionModel, WhisperEncoder
 from analyzer.labels import LABELS
-from analyzer.train.ser import (
-    TRAIN_CHANNELS,
-    HeadOptions,
-    balance_weights,
-    channel_subsets,
-    extract_features,
-    fit_model_arrays,
-    read_manifest,
-)
+from analyzer.train.heads import HeadOptions, balance_weights, fit_model_arrays
+from analyzer.train.ser import TRAIN_CHANNELS, channel_subsets, extract_features, read_manifest
 from benchmarks.ser_eval_heldout import DEFAULT_MANIFEST, N_ACTORS, gender_gap_se
 
 EVAL_CHANNELS = ("clean", "telephone")

@@ -6,6 +6,7 @@ import csv
 import json
 import shutil
 import zlib
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,16 +25,22 @@ from analyzer.audio.ser import (
 )
 from analyzer.labels import LABELS
 from analyzer.models import ModelError, load_model, write_checksums
+from analyzer.train.heads import (
+    HeadOptions,
+    balance_weights,
+    fit_model_arrays,
+    gender_folds,
+    relative_training_rows,
+    select_gender_boost,
+)
 from analyzer.train.ser import (
     DEFAULT_MODEL,
-    HeadOptions,
     channel_subsets,
     clip_windows,
     evaluate_ser,
     extract_features,
     load_audio,
     read_manifest,
-    relative_training_rows,
     render_channel,
     train_ser,
 )
@@ -348,6 +355,100 @@ def test_train_then_evaluate_on_a_tiny_manifest(tmp_path: Path):
     )
     assert 0 <= report["ece"] <= 1 and report["used_groups"] is True
     json.dumps(report)  # JSON-ready
+
+
+def gendered_windows(
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Features of 4 female and 4 male speakers, 7 labels x 10 windows each, in one "clean"
+    channel: the female classes are well apart, the male ones buried in twice the noise."""
+    rng = np.random.default_rng(seed)
+    centroids = rng.normal(0, 1, (len(LABELS), 12))
+    feats, y, speakers, genders = [], [], [], []
+    for gender, noise in (("female", 0.6), ("male", 1.2)):
+        for s in range(4):
+            voice_offset = rng.normal(0, 0.3, 12)
+            for label in range(len(LABELS)):
+                feats.append(centroids[label] + voice_offset + rng.normal(0, noise, (10, 12)))
+                y += [label] * 10
+                speakers += [f"{gender[0]}{s}"] * 10
+                genders += [gender] * 10
+    n = len(y)
+    return (
+        np.vstack(feats).astype(np.float32),
+        np.array(y),
+        np.array(speakers),
+        np.full(n, "clean"),
+        np.array(genders),
+    )
+
+
+def test_gender_folds_hold_out_both_genders_and_skip_unknown():
+    speakers = np.array(["f1", "f2", "f3", "m1", "m2", "m3", "m4", "x1", "x2"])
+    genders = np.array(["female"] * 3 + ["male"] * 4 + ["unknown"] * 2)
+    folds, used = gender_folds(speakers, genders, 4)
+    assert used == ["female", "male"]
+    assert len(folds) == 3  # capped by the 3 female speakers
+    assert sorted(n for fold in folds for n in fold) == sorted(speakers[:7].tolist())
+    for fold in folds:  # every fold holds out somebody of each gender
+        assert any(n.startswith("f") for n in fold) and any(n.startswith("m") for n in fold)
+    assert gender_folds(speakers, genders, 4) == (folds, used)  # deterministic
+    one_male = np.array(["female"] * 3 + ["male"] + ["unknown"] * 5)
+    assert gender_folds(speakers, one_male, 4) == ([], [])  # nothing to compare with
+
+
+def test_gender_boost_search_finds_the_worse_served_gender():
+    feats, y, speakers, channels, genders = gendered_windows()
+    options = HeadOptions(
+        hidden=0, epochs=30, lr=1e-2, batch_size=64, random_groups=2, gender_boosts=(1.0, 2.0)
+    )
+    weights = balance_weights(speakers, genders)
+    choice = select_gender_boost(feats, y, speakers, channels, genders, weights, options=options)
+    assert choice["weaker"] == "male"  # the noisier voices are recognised worse
+    assert choice["folds"] == 4
+    assert set(choice["per_gender"]) == {"1.0", "2.0"}
+    base = choice["per_gender"]["1.0"]
+    assert base["male"] < base["female"]
+    worst = choice["worst_gender_accuracy"]
+    assert worst[str(choice["boost"])] == max(worst.values())  # the best worst-gender boost
+    assert choice["gender"] == ("male" if choice["boost"] != 1.0 else None)
+    off = select_gender_boost(
+        feats,
+        y,
+        speakers,
+        channels,
+        genders,
+        weights,
+        options=replace(options, gender_boosts=(1.0,)),
+    )
+    assert off == {"gender": None, "boost": 1.0, "folds": 0}
+
+
+def test_fit_model_arrays_records_the_gender_balance_it_used():
+    feats, y, speakers, channels, genders = gendered_windows(1)
+    options = HeadOptions(
+        hidden=0,
+        epochs=30,
+        lr=1e-2,
+        batch_size=64,
+        random_groups=2,
+        members=1,
+        gender_boosts=(3.0,),
+    )
+    arrays, config = fit_model_arrays(
+        feats, y, speakers, channels, options=options, genders=genders
+    )
+    balance = config["gender_balance"]
+    assert balance["boost"] in (1.0, 3.0) and balance["weaker"] == "male"
+    assert config["head_options"]["gender_boosts"] == (3.0,)
+    json.dumps(config)  # model.json must take it
+    model = SpeechEmotionModel("t", arrays, config, encoder=None)
+    assert model.probabilities(feats[:5]).shape == (5, len(LABELS))
+    # a caller's own weights are used as given: no search
+    _, fixed = fit_model_arrays(
+        feats, y, speakers, channels, options=options, genders=genders, weights=np.ones(len(y))
+    )
+    assert "gender_balance" not in fixed
 
 
 def test_gendered_channels_pick_their_rows():

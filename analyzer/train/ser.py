@@ -22,12 +22,11 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
-import itertools
 import json
 import math
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +42,7 @@ from ..audio.ser import (
 )
 from ..labels import LABELS
 from ..models import load_model, write_checksums
+from .heads import HeadOptions, fit_model_arrays
 from .metrics import classification_report, expected_calibration_error
 
 DEFAULT_MODEL = "ser-whisper-tiny-head"
@@ -58,24 +58,6 @@ TRAIN_CHANNELS = ("clean", "telephone", "lower", "higher")
 ENCODE_CHUNK = 32  # clips decoded and encoded per step (bounds memory)
 
 Progress = Callable[[str, int, int], None]
-
-
-@dataclass(frozen=True)
-class HeadOptions:
-    """Hyper-parameters of the dense heads (chosen on held-out RAVDESS actors)."""
-
-    hidden: int = 256  # hidden units (0: a linear, logistic-regression head)
-    epochs: int = 20  # passes over the training rows
-    lr: float = 1e-3  # AdamW learning rate
-    weight_decay: float = 1e-2  # AdamW weight decay
-    dropout: float = 0.3  # dropout on the input and hidden layer
-    batch_size: int = 256  # rows per optimiser step
-    min_group_windows: int = 8  # a speaker needs this many windows for the relative head
-    random_groups: int = 12  # random speaker sub-groups drawn per (speaker, channel)
-    relative_weight: float = 0.5  # share of the relative head for grouped windows (inference)
-    balance: bool = True  # weight rows by speaker (square root) and gender (see balance_weights)
-    seed: int = 0
-    members: int = 3  # heads of an ensemble, trained with seeds seed, seed + 1, ...
 
 
 # ----------------------------------------------------------------------------- manifest and audio
@@ -261,228 +243,6 @@ def extract_features(
     return FeatureTable(stacked[:, :FEATURE_DIM], stacked[:, FEATURE_DIM], clip, ok)
 
 
-# ----------------------------------------------------------------------------- heads
-
-
-def fit_dense(
-    x: np.ndarray,
-    y: np.ndarray,
-    *,
-    options: HeadOptions,
-    weights: np.ndarray | None = None,
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Train a dense classifier (0 or 1 hidden layer) with class-balanced cross-entropy.
-
-    x: float32 [n, d] standardised inputs; y: int [n] class indices into ``LABELS``;
-    weights: optional per-row weights [n]. Returns the layers as (W [in, out], b [out]) arrays.
-    """
-    import torch
-
-    torch.manual_seed(options.seed)
-    k = len(LABELS)
-    counts = np.bincount(y, minlength=k).astype(np.float64)
-    class_w = np.where(counts > 0, counts.sum() / (k * np.maximum(counts, 1)), 0.0)
-    row_w = class_w[y] * (weights if weights is not None else 1.0)
-    xt, yt = (
-        torch.from_numpy(x.astype(np.float32)),
-        torch.from_numpy(y.astype(np.int64)),
-    )
-    wt = torch.from_numpy((row_w / row_w.mean()).astype(np.float32))
-    dims = [x.shape[1], options.hidden, k] if options.hidden else [x.shape[1], k]
-    modules: list[torch.nn.Module] = [torch.nn.Dropout(options.dropout)]
-    for a, b in itertools.pairwise(dims):
-        modules += [
-            torch.nn.Linear(a, b),
-            torch.nn.ReLU(),
-            torch.nn.Dropout(options.dropout),
-        ]
-    net = torch.nn.Sequential(*modules[:-2])  # no ReLU/dropout after the output layer
-    opt = torch.optim.AdamW(net.parameters(), lr=options.lr, weight_decay=options.weight_decay)
-    steps = options.epochs * math.ceil(len(x) / options.batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=options.lr, total_steps=max(steps, 1))
-    gen = torch.Generator().manual_seed(options.seed)
-    net.train()
-    for _ in range(options.epochs):
-        for idx in torch.randperm(len(x), generator=gen).split(options.batch_size):
-            loss = torch.nn.functional.cross_entropy(net(xt[idx]), yt[idx], reduction="none")
-            loss = (loss * wt[idx]).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-    linears = [m for m in net if isinstance(m, torch.nn.Linear)]
-    return [(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy()) for m in linears]
-
-
-def relative_training_rows(
-    features: np.ndarray,
-    y: np.ndarray,
-    context: np.ndarray,
-    *,
-    options: HeadOptions,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Rows for the relative head: (row index [R], speaker offset [R, 768]).
-
-    context: one id per row for "same speaker, same channel". For each context the offsets are
-    computed against groups of every composition a call can produce: all of the speaker's clips
-    (balanced acted data), each emotion alone (a speaker who stays angry all call), and random
-    groups with a dominant emotion. So the head learns when an offset near zero means "like
-    this speaker's usual" and when it means nothing.
-    """
-    rng = np.random.default_rng(options.seed)
-    idx_out, off_out = [], []
-    max_group = 48  # larger groups add rows without adding variety
-
-    def add(members: np.ndarray) -> None:
-        idx_out.append(members)
-        off_out.append(features[members] - features[members].mean(axis=0))
-
-    for ctx in np.unique(context):
-        members = np.flatnonzero(context == ctx)
-        if len(members) < options.min_group_windows:
-            continue
-        add(rng.choice(members, size=min(len(members), 4 * max_group), replace=False))
-        for label in np.unique(y[members]):
-            same = members[y[members] == label]
-            if len(same) >= options.min_group_windows:
-                for _ in range(max(1, min(3, len(same) // max_group))):
-                    take = min(len(same), max_group)
-                    add(rng.choice(same, size=take, replace=False))
-        for _ in range(options.random_groups):
-            size = int(rng.integers(options.min_group_windows, min(max_group, len(members)) + 1))
-            dominant = rng.choice(np.unique(y[members]))
-            share = rng.uniform(0.3, 1.0)
-            pool_dom = members[y[members] == dominant]
-            n_dom = min(len(pool_dom), round(share * size))
-            rest = np.setdiff1d(members, pool_dom)
-            n_rest = min(len(rest), size - n_dom)
-            chosen = np.concatenate(
-                [
-                    rng.choice(pool_dom, n_dom, replace=False),
-                    rng.choice(rest, n_rest, replace=False),
-                ]
-            )
-            if len(chosen) >= options.min_group_windows:
-                add(chosen)
-    return np.concatenate(idx_out), np.vstack(off_out)
-
-
-def balance_weights(speakers: np.ndarray, genders: np.ndarray | None = None) -> np.ndarray:
-    """Per-row weights [n]: each speaker's total weight grows only with the square root of its
-    row count, and (when ``genders`` is given) both genders carry the same total weight.
-
-    Why: TESS has two female talkers with 1400 clips each against 60 per RAVDESS actor; unweighted,
-    the heads learn those two voices and female speech best (a 15-point gender gap on held-out
-    actors in a first run).
-    """
-    names, inverse, counts = np.unique(speakers, return_inverse=True, return_counts=True)
-    weights = counts[inverse].astype(np.float64) ** -0.5
-    if genders is not None:
-        for g in np.unique(genders):
-            mask = genders == g
-            weights[mask] /= weights[mask].sum()
-    return weights / weights.mean()
-
-
-def fit_heads(
-    features: np.ndarray,
-    y: np.ndarray,
-    context: np.ndarray,
-    *,
-    options: HeadOptions,
-    weights: np.ndarray | None = None,
-) -> dict[str, np.ndarray]:
-    """Fit the absolute and relative heads; returns the arrays that ``head.npz`` stores.
-
-    features: [n, 768] training windows; y: [n] labels; context: [n] speaker+channel ids;
-    weights: optional [n] row weights (see ``balance_weights``).
-    """
-    mean = features.mean(axis=0)
-    scale = features.std(axis=0) + 1e-6
-    absolute = (features - mean) / scale
-    arrays = {"mean": mean, "scale": scale}
-    for member in range(max(1, options.members)):
-        tag = str(member) if member else ""  # member 0 keeps the single-model names
-        seeded = replace(options, seed=options.seed + member)
-        for k, (w, b) in enumerate(fit_dense(absolute, y, options=seeded, weights=weights)):
-            arrays[f"abs{tag}_W{k}"], arrays[f"abs{tag}_b{k}"] = w, b
-        rows, offsets = relative_training_rows(features, y, context, options=seeded)
-        offset_scale = offsets.std(axis=0) + 1e-6
-        relative = np.hstack([absolute[rows], offsets / offset_scale])
-        rel_weights = weights[rows] if weights is not None else None
-        layers = fit_dense(relative, y[rows], options=seeded, weights=rel_weights)
-        for k, (w, b) in enumerate(layers):
-            arrays[f"rel{tag}_W{k}"], arrays[f"rel{tag}_b{k}"] = w, b
-        arrays[f"offset_scale{tag}"] = offset_scale
-    return {k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()}
-
-
-def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
-    """Temperature T minimising the negative log-likelihood of softmax(logits / T): a 1-D search."""
-    if len(y) == 0:
-        return 1.0
-    best_t, best_nll = 1.0, np.inf
-    for t in np.exp(np.linspace(np.log(0.3), np.log(5.0), 80)):
-        z = logits / t
-        z = z - z.max(axis=1, keepdims=True)
-        nll = -np.mean(z[np.arange(len(y)), y] - np.log(np.exp(z).sum(axis=1)))
-        if nll < best_nll:
-            best_t, best_nll = float(t), nll
-    return best_t
-
-
-def calibration_speakers(speakers: Sequence[str], *, share: float = 0.2) -> set[str]:
-    """A deterministic ~``share`` of speakers (by name hash) held out to fit temperatures."""
-    names = sorted(set(speakers))
-    if len(names) < 3:
-        return set()
-    ranked = sorted(names, key=lambda s: hashlib.sha1(s.encode()).hexdigest())
-    return set(ranked[: max(1, round(share * len(names)))])
-
-
-def fit_model_arrays(
-    features: np.ndarray,
-    y: np.ndarray,
-    speakers: np.ndarray,
-    channels: np.ndarray,
-    *,
-    options: HeadOptions,
-    genders: np.ndarray | None = None,
-    weights: np.ndarray | None = None,
-) -> tuple[dict[str, np.ndarray], dict]:
-    """Fit heads and temperatures on windows with labels, speakers and channel names.
-
-    weights: row weights [n]; by default ``balance_weights`` (with ``options.balance``) or none.
-    Returns (arrays for head.npz, config entries for model.json). Temperatures come from a fit
-    that leaves ``calibration_speakers`` out; the heads are then refitted on every speaker.
-    """
-    context = np.char.add(np.char.add(speakers.astype(str), "|"), channels.astype(str))
-    held = np.isin(speakers, sorted(calibration_speakers(speakers.tolist())))
-    if weights is None:
-        weights = balance_weights(speakers, genders) if options.balance else np.ones(len(y))
-    config = {
-        "min_group_windows": options.min_group_windows,
-        "relative_weight": options.relative_weight,
-        "head_options": asdict(options),
-    }
-    if held.any() and (~held).any():
-        probe = SpeechEmotionModel(
-            "calibration",
-            fit_heads(
-                features[~held], y[~held], context[~held], options=options, weights=weights[~held]
-            ),
-            config,
-            encoder=None,
-        )
-        probe.relative_weight = 1.0  # temperatures are fitted per head, on raw logits
-        abs_logits, _ = probe.logits(features[held])
-        rel_logits, used = probe.logits(features[held], groups=context[held])
-        config["temperature_abs"] = fit_temperature(abs_logits, y[held])
-        config["temperature_rel"] = fit_temperature(rel_logits[used], y[held][used])
-    arrays = fit_heads(features, y, context, options=options, weights=weights)
-    return arrays, config
-
-
 # ----------------------------------------------------------------------------- public entry points
 
 
@@ -517,7 +277,7 @@ def train_ser(
     *,
     progress: Progress | None = None,
     channels: Sequence[str] = TRAIN_CHANNELS,
-    options: HeadOptions = HeadOptions(),
+    options: HeadOptions | None = None,
     cache_dir: str | Path | None = None,
     threads: int = 1,
 ) -> Path:
@@ -528,6 +288,7 @@ def train_ser(
     Rows without a ``speaker`` column count as one speaker per file.
     The folder gets model.json, head.npz, SHA256SUMS and a MODEL_CARD.md stub if none exists.
     """
+    options = options if options is not None else HeadOptions()
     rows, root = read_manifest(manifest, root)
     rows = [r for r in rows if r.get("label") in LABELS]
     if not rows:
@@ -564,6 +325,7 @@ def train_ser(
         np.concatenate(chan).astype(str),
         options=options,
         genders=np.concatenate(gen).astype(str),
+        progress=progress,
     )
     config["trained_on"] = {
         "manifest": Path(manifest).name,
@@ -664,6 +426,12 @@ def add_train_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--members", type=int, default=HeadOptions.members, help="ensemble of N seeded heads"
     )
+    parser.add_argument(
+        "--gender-boosts",
+        default=",".join(str(b) for b in HeadOptions.gender_boosts),
+        help="extra weights tried, by speaker cross-validation, for the gender served worst "
+        "(1: no search)",
+    )
     parser.add_argument("--cache-dir", default=None, help="reuse encoder features across runs")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for the encoder")
 
@@ -672,7 +440,12 @@ def run_train(args: argparse.Namespace, progress: Progress | None = None) -> Pat
     """Run ``train_ser`` from parsed ``add_train_args`` options; prints and returns the folder."""
     if args.members < 1:
         raise ValueError(f"--members must be at least 1, not {args.members}")
-    options = HeadOptions(hidden=args.hidden, epochs=args.epochs, members=args.members)
+    boosts = tuple(float(b) for b in args.gender_boosts.split(",") if b.strip())
+    if any(b <= 0 for b in boosts):
+        raise ValueError(f"--gender-boosts must be positive, not {args.gender_boosts}")
+    options = HeadOptions(
+        hidden=args.hidden, epochs=args.epochs, members=args.members, gender_boosts=boosts or (1.0,)
+    )
     folder = train_ser(
         args.manifest,
         args.root,

@@ -57,8 +57,9 @@ from speechbrain.dataio.sampler import ReproducibleWeightedRandomSampler
 from ..audio import augment
 from ..audio.ser import trim_silence
 from ..labels import LABELS
+from .heads import balance_weights
 from .metrics import classification_report, expected_calibration_error
-from .ser import balance_weights, load_audio, read_manifest, resolve_audio_path
+from .ser import load_audio, read_manifest, resolve_audio_path
 
 HPARAMS_FILE = Path(__file__).with_name("hparams") / "ser_ecapa.yaml"
 INFERENCE_TEMPLATE = HPARAMS_FILE.with_name("ser_ecapa_inference.yaml")
