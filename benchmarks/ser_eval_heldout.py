@@ -7,10 +7,13 @@
 Uses exactly the shipped code path: ``train_ser`` on a manifest without the held-out actors
 (TESS always stays in training), then ``evaluate_ser`` on a manifest of only those actors, clean
 and through the simulated telephone channel, with and without passing the speaker column as
-``groups``. With ``--folds 5`` the 20 RAVDESS actors are split into 5 folds of 4 consecutive
-actors (01-04, ..., 17-20); each fold is scored by a model trained on the other 16 actors + TESS,
-and the 1200 clip predictions are pooled (accuracy, macro-F1, per-gender accuracy, ECE, and the
-gender gap with its standard error over the 20 held-out speakers).
+``groups``. ``train_ser`` searches the gender balance (``--gender-boosts``) by cross-validation
+over its own training speakers, so that choice is nested inside each fold and never sees the
+fold's actors; every fold prints what it chose. With ``--folds 5`` the 20 RAVDESS actors are
+split into 5 folds of 4 consecutive actors (01-04, ..., 17-20); each fold is scored by a model
+trained on the other 16 actors + TESS, and the 1200 clip predictions are pooled (accuracy,
+macro-F1, per-gender accuracy, ECE, and the gender gap with its standard error over the 20
+held-out speakers).
 ``--folds 1`` scores only actors 17-20. The last line printed is the JSON of all figures.
 """
 
