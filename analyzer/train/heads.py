@@ -223,6 +223,12 @@ def calibration_speakers(speakers: Sequence[str], *, share: float = 0.2) -> set[
     return set(ranked[: max(1, round(share * len(names)))])
 
 
+def speaker_channel_ids(speakers: np.ndarray, channels: np.ndarray) -> np.ndarray:
+    """One id per row [n] for "same speaker, same channel": the groups the relative head is
+    trained and scored on (a speaker's windows in one rendering, as in one call)."""
+    return np.char.add(np.char.add(speakers.astype(str), "|"), channels.astype(str))
+
+
 def gender_folds(
     speakers: np.ndarray, genders: np.ndarray, folds: int
 ) -> tuple[list[list[str]], list[str]]:
@@ -273,13 +279,14 @@ def select_gender_boost(
 
     features [n, 768], y [n], speakers/channels/genders [n] str, weights [n] (balance_weights).
     Returns {"gender": boosted gender or None, "boost": float, "folds": int,
-    "worst_gender_accuracy": {boost: accuracy}, "per_gender": {boost: {gender: accuracy}}}.
+    "worst_gender_accuracy": {boost: accuracy}, "per_gender": {boost: {gender: accuracy}},
+    "weaker": the gender served worse at 1.0}; only the first three when there is no search.
     """
     boosts = sorted({1.0, *(float(b) for b in options.gender_boosts)})
     folds, used = gender_folds(speakers, genders, options.selection_folds)
     if len(boosts) < 2 or not folds:
         return {"gender": None, "boost": 1.0, "folds": 0}
-    context = np.char.add(np.char.add(speakers.astype(str), "|"), channels.astype(str))
+    context = speaker_channel_ids(speakers, channels)
     scored = np.isin(channels, ["clean", "telephone"])
     if not scored.any():
         scored = np.ones(len(y), dtype=bool)
@@ -343,7 +350,7 @@ def fit_model_arrays(
     (arrays for head.npz, config entries for model.json). Temperatures come from a fit that
     leaves ``calibration_speakers`` out; the heads are then refitted on every speaker.
     """
-    context = np.char.add(np.char.add(speakers.astype(str), "|"), channels.astype(str))
+    context = speaker_channel_ids(speakers, channels)
     held = np.isin(speakers, sorted(calibration_speakers(speakers.tolist())))
     config = {
         "min_group_windows": options.min_group_windows,
