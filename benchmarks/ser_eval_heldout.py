@@ -28,10 +28,11 @@ from pathlib import Path
 import numpy as np
 
 from analyzer.labels import LABELS
+from analyzer.train.heads import HeadOptions
 from analyzer.train.ser import (
     TRAIN_CHANNELS,
-    HeadOptions,
     evaluate_ser,
+    parse_gender_boosts,
     read_manifest,
     train_ser,
 )
@@ -118,7 +119,7 @@ def main(argv=None) -> dict:
     if args.folds == 1:
         folds = folds[-1:]
     channels = tuple(c for c in args.channels.split(",") if c)
-    boosts = tuple(float(b) for b in args.gender_boosts.split(",") if b.strip()) or (1.0,)
+    boosts = parse_gender_boosts(args.gender_boosts)
     balances: list[dict] = []
     per_condition: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -40,6 +40,7 @@ from analyzer.train.ser import (
     evaluate_ser,
     extract_features,
     load_audio,
+    parse_gender_boosts,
     read_manifest,
     render_channel,
     train_ser,
@@ -422,6 +423,13 @@ def test_gender_boost_search_finds_the_worse_served_gender():
         options=replace(options, gender_boosts=(1.0,)),
     )
     assert off == {"gender": None, "boost": 1.0, "folds": 0}
+
+
+def test_gender_boosts_option_parses_and_rejects_non_positive_weights():
+    assert parse_gender_boosts("1, 1.3,1.6") == (1.0, 1.3, 1.6)
+    assert parse_gender_boosts("") == (1.0,)  # nothing given: no search
+    with pytest.raises(ValueError, match="positive"):
+        parse_gender_boosts("0,1.3")
 
 
 def test_fit_model_arrays_records_the_gender_balance_it_used():

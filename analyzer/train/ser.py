@@ -436,15 +436,23 @@ def add_train_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for the encoder")
 
 
+def parse_gender_boosts(text: str) -> tuple[float, ...]:
+    """``--gender-boosts`` ("1,1.3,1.6") as a tuple of positive floats; empty means (1.0,)."""
+    boosts = tuple(float(b) for b in text.split(",") if b.strip())
+    if any(b <= 0 for b in boosts):
+        raise ValueError(f"--gender-boosts must be positive, not {text}")
+    return boosts or (1.0,)
+
+
 def run_train(args: argparse.Namespace, progress: Progress | None = None) -> Path:
     """Run ``train_ser`` from parsed ``add_train_args`` options; prints and returns the folder."""
     if args.members < 1:
         raise ValueError(f"--members must be at least 1, not {args.members}")
-    boosts = tuple(float(b) for b in args.gender_boosts.split(",") if b.strip())
-    if any(b <= 0 for b in boosts):
-        raise ValueError(f"--gender-boosts must be positive, not {args.gender_boosts}")
     options = HeadOptions(
-        hidden=args.hidden, epochs=args.epochs, members=args.members, gender_boosts=boosts or (1.0,)
+        hidden=args.hidden,
+        epochs=args.epochs,
+        members=args.members,
+        gender_boosts=parse_gender_boosts(args.gender_boosts),
     )
     folder = train_ser(
         args.manifest,
