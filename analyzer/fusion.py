@@ -14,39 +14,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .evidence import Evidence
 from .labels import LABELS
+
+__all__ = ["MIN_EVIDENCE", "MODALITY_PRIOR", "Evidence", "Fused", "fuse", "smooth_series"]
 
 # How much each modality is trusted at equal confidence. Voice leads: it is the modality the
 # product is built around and the one measured best on unseen people; the face model is strong
 # on posed images but calls show faces at odd angles and light.
 MODALITY_PRIOR = {"voice": 1.0, "face": 0.7, "prosody": 0.5, "text": 0.6}
 MIN_EVIDENCE = 0.05  # total weight under which a segment is reported as without evidence
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """One modality's say about one segment."""
-
-    modality: str  # "voice", "face", "prosody" or "text"
-    confidence: float  # [0, 1], availability already folded in
-    probs: np.ndarray | None = None  # [7] in LABELS order, or None (prosody has no categories)
-    arousal: float | None = None
-    valence: float | None = None
-    details: dict | None = None  # raw numbers kept for the reviewer (features, cues, coverage)
-
-    def to_dict(self, weight: float) -> dict:
-        out = {
-            "confidence": round(float(self.confidence), 4),
-            "weight": round(float(weight), 4),
-            "arousal": None if self.arousal is None else round(float(self.arousal), 4),
-            "valence": None if self.valence is None else round(float(self.valence), 4),
-        }
-        if self.probs is not None:
-            out["probs"] = {k: round(float(p), 4) for k, p in zip(LABELS, self.probs)}
-            out["emotion"] = LABELS[int(np.argmax(self.probs))]
-        if self.details:
-            out.update(self.details)
-        return out
 
 
 @dataclass(frozen=True)
