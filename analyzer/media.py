@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import MAX_VIDEO_SIDE_PX, SAMPLE_RATE
+from .segment import TimeGrid
 
 
 class MediaError(ValueError):
@@ -227,7 +228,7 @@ def iter_video_frames(
         width, height = stream.codec_context.width, stream.codec_context.height
         scale = min(1.0, max_side / max(width, height, 1))
         out_w, out_h = max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
-        step = 1.0 / fps
+        grid = TimeGrid(1.0 / fps)  # one analysed frame per grid step
         next_t = 0.0
         bad_packets = 0
         for packet in container.demux(stream):
@@ -242,7 +243,7 @@ def iter_video_frames(
                 t = frame.time
                 if t is None or t + 1e-6 < next_t:
                     continue
-                next_t = (np.floor(t / step + 1e-6) + 1) * step
+                next_t = grid.time(grid.index(t) + 1)
                 image = frame.to_ndarray(format="rgb24", width=out_w, height=out_h)
                 yield VideoFrame(max(0.0, float(t)), image)
     finally:

@@ -34,8 +34,10 @@ from ..dsp import power_db, softmax  # noqa: F401 (softmax re-exported)
 from ..evidence import Evidence
 from ..labels import LABELS, derive_valence_arousal
 from ..models import EmotionScores, ModelError, whisper_model_dir
+from ..segment import TimeGrid
 
 SAMPLE_RATE_HZ = SAMPLE_RATE  # every waveform in and out of this module (16 kHz)
+SAMPLES = TimeGrid.rate(SAMPLE_RATE_HZ)
 N_FFT = 400  # Whisper STFT window: 25 ms
 HOP_SAMPLES = 160  # Whisper mel hop: 10 ms
 N_MELS = 80  # Whisper tiny log-mel bands
@@ -73,7 +75,7 @@ def trim_silence(wave: np.ndarray, *, floor_db: float = TRIM_FLOOR_DB) -> np.nda
     loud = np.flatnonzero(levels > levels.max() - floor_db)
     if len(wave) < frame or len(loud) == 0:
         return wave
-    margin = int(TRIM_MARGIN_S * SAMPLE_RATE_HZ)
+    margin = SAMPLES.frames(TRIM_MARGIN_S)
     start = max(loud[0] * frame - margin, 0)
     end = min((loud[-1] + 1) * frame + margin, len(wave))
     return wave[start:end]
@@ -130,7 +132,7 @@ class WhisperEncoder:
         trimming, 0 for silent inputs). Inputs longer than 30 s are split into 30 s chunks whose
         features are averaged, weighted by length.
         """
-        chunk = int(MAX_CHUNK_S * SAMPLE_RATE_HZ)
+        chunk = SAMPLES.frames(MAX_CHUNK_S)
         pieces, owner, speech_s = [], [], np.zeros(len(waves), dtype=np.float32)
         for i, wave in enumerate(waves):
             wave = np.asarray(wave, dtype=np.float32).reshape(-1)
@@ -151,8 +153,8 @@ class WhisperEncoder:
         return (out / np.maximum(total, 1e-9)[:, None]).astype(np.float32), speech_s
 
     def _embed_pieces(self, pieces, progress) -> np.ndarray:
-        grid = int(PAD_GRID_S * SAMPLE_RATE_HZ)
-        min_len = int(MIN_INPUT_S * SAMPLE_RATE_HZ)
+        grid = SAMPLES.frames(PAD_GRID_S)
+        min_len = SAMPLES.frames(MIN_INPUT_S)
         padded_len = [max(math.ceil(max(len(p), min_len) / grid), 1) * grid for p in pieces]
         order = np.argsort(padded_len, kind="stable")
         pooled = np.zeros((len(pieces), FEATURE_DIM), dtype=np.float32)

@@ -21,11 +21,12 @@ import numpy as np
 
 from ..config import SAMPLE_RATE
 from ..models import whisper_model_dir
-from ..segment import Segment
+from ..segment import Segment, TimeGrid
 from .cues import LANGUAGE_EN
 
 SAMPLE_RATE_HZ = SAMPLE_RATE  # audio handed to the transcriber
 MIN_TURN_S = 0.3  # shorter turns are not transcribed: Whisper invents words for clicks and blips
+SAMPLES = TimeGrid.rate(SAMPLE_RATE_HZ)
 
 
 @dataclass(frozen=True)
@@ -83,12 +84,12 @@ class Transcriber:
         audio = np.asarray(audio, dtype=np.float32).reshape(-1)
         out = []
         for i, turn in enumerate(turns):
-            start = max(0, int(round(turn.start * SAMPLE_RATE_HZ)))
-            end = min(len(audio), int(round(turn.end * SAMPLE_RATE_HZ)))
+            span = SAMPLES.slice(turn)
+            start, end = max(0, span.start), min(len(audio), span.stop)
             if end - start < MIN_TURN_S * SAMPLE_RATE_HZ:
                 out.append(TurnText(turn, "", (), 0.0))
             else:
-                out.append(self._transcribe_slice(audio[start:end], turn, start / SAMPLE_RATE_HZ))
+                out.append(self._transcribe_slice(audio[start:end], turn, SAMPLES.time(start)))
             if progress is not None:
                 progress("transcription", i + 1, len(turns))
         return out
