@@ -21,14 +21,11 @@ import numpy as np
 
 from . import events as ev
 from .audio import prosody as pros
-from .audio.ser import voice_evidence
 from .audio.speakers import SpeakerEncoder, Turns, channel_turns, diarize, guess_agent_channel
 from .audio.vad import VAD_CHUNK, VoiceActivityDetector, silences, speech_segments
 from .config import SAMPLE_RATE, AnalysisConfig
 from .dsp import power_db
-from .evidence import Evidence
-from .fusion import Fused, fuse, smooth_series
-from .labels import LABELS
+from .fusion import SpeakerSources, grid_segments, turn_segments
 from .media import MediaError, MediaInfo, iter_video_frames, load_audio, probe_media
 from .models import (
     DEFAULT_MODELS,
@@ -40,7 +37,7 @@ from .models import (
 )
 from .result import AnalysisResult, EmotionSegment, Event, FaceFrame, Speaker, SpeakerSummary
 from .segment import Segment, SegmentIndex, TimeGrid
-from .words.cues import repeated_complaints, text_evidence, words_evidence
+from .words.cues import repeated_complaints, text_evidence
 
 if TYPE_CHECKING:
     from .video import FaceAnalyzer, FaceTimeline
@@ -122,55 +119,6 @@ class Faces:
 
     def tracks_of(self, speaker: str) -> list[int]:
         return [t for t, sp in self.track_speaker.items() if sp == speaker]
-
-
-@dataclass(frozen=True)
-class _Sources:
-    """Everything fusion reads about one speaker: turns, overlaps, scored speech pieces, faces,
-    and per-turn prosody and words."""
-
-    own: SegmentIndex  # the speaker's turns
-    overlaps: SegmentIndex  # stretches where two speak at once
-    pieces: SegmentIndex  # the speaker's speech pieces scored by the speech model
-    scores: EmotionScores | None  # the speech model's scores of ``pieces``
-    timeline: FaceTimeline | None
-    tracks: list[int]  # face tracks matched to the speaker
-    feats: list[dict]  # per turn: prosodic features
-    zs: list[dict]  # per turn: their speaker z-scores
-    texts: list[dict | None]  # per turn: words evidence (None without transcription)
-
-    def evidence(self, seg: Segment, turn: int | None) -> list[Evidence]:
-        """Evidence of every modality for this speaker over ``seg``, in a fixed order (voice,
-        prosody, text, face). turn: index of the speaker's turn whose prosody and words apply
-        (None: none does)."""
-        speech_s = self.own.total(seg)
-        coverage = min(1.0, speech_s / max(seg.duration, 1e-6))
-        overlap_share = self.overlaps.total(seg) / max(speech_s, 1e-6) if speech_s else 0.0
-        out: list[Evidence | None] = []
-        if self.scores is not None and speech_s > 0 and len(self.pieces):
-            out.append(
-                voice_evidence(
-                    self.scores,
-                    self.pieces.overlaps(seg),
-                    speech_s=speech_s,
-                    coverage=coverage,
-                    overlap_share=overlap_share,
-                )
-            )
-        if turn is not None and speech_s > 0:
-            out.append(
-                pros.prosody_evidence(
-                    self.feats[turn], self.zs[turn], speech_s=speech_s, coverage=coverage
-                )
-            )
-            words = self.texts[turn]
-            if words is not None:
-                out.append(words_evidence(words, coverage=coverage))
-        if self.timeline is not None and self.tracks:
-            from .video.timeline import face_evidence
-
-            out.append(face_evidence(self.timeline, self.tracks, seg))
-        return [e for e in out if e is not None]
 
 
 class Analyzer:
@@ -486,7 +434,7 @@ class Analyzer:
         for spk in attr.ids:
             own = SegmentIndex(attr.turns.of(spk))
             spk_pieces, spk_scores = pieces.of(spk)
-            src = _Sources(
+            src = SpeakerSources(
                 own=own,
                 overlaps=overlaps,
                 pieces=spk_pieces,
@@ -497,15 +445,17 @@ class Analyzer:
                 zs=prosody[spk][1],
                 texts=texts[spk],
             )
-            for k, seg in enumerate(own.segments):
-                evidence = src.evidence(seg, k)
-                f = fuse(evidence)
-                segments.append(
-                    _make_segment(
-                        "turn", seg, spk, evidence, f, f.probs, f.arousal, f.valence, overlaps, True
-                    )  # fmt: skip
+            segments.extend(turn_segments(spk, src))
+            segments.extend(
+                grid_segments(
+                    spk,
+                    src,
+                    duration,
+                    window_s=cfg.window_s,
+                    hop_s=cfg.hop_s,
+                    smoothing_s=cfg.smoothing_s,
                 )
-            segments.extend(_grid(spk, src, duration, cfg))
+            )
         segments.sort(key=lambda s: (s.kind != "turn", s.start, s.speaker))
         return segments
 
@@ -604,62 +554,6 @@ def _summaries(
         )
         for spk in ids
     }
-
-
-def _grid(spk: str, src: _Sources, duration: float, cfg: AnalysisConfig) -> list[EmotionSegment]:
-    """The fixed grid for one speaker: windows of ``window_s`` every ``hop_s``, smoothed."""
-    rows = []
-    for seg in TimeGrid(cfg.hop_s).windows(duration, cfg.window_s):
-        # Prosody and words of a window: those of the turn it overlaps most.
-        shared = src.own.overlaps(seg)
-        best = int(np.argmax(shared)) if len(src.own) and shared.max() > 0 else None
-        speech = bool(shared.sum() >= min(0.3, seg.duration / 2))
-        rows.append((seg, src.evidence(seg, best), speech))
-    fused = [fuse(e) for _, e, _ in rows]
-    times = np.array([seg.middle for seg, _, _ in rows])
-    probs = np.array(
-        [f.probs if f.probs is not None else np.full(len(LABELS), np.nan) for f in fused]
-    )
-    values = np.array(
-        [[np.nan if x is None else x for x in (f.arousal, f.valence)] for f in fused], dtype=float
-    )
-    conf = np.array([f.confidence for f in fused])
-    probs_s, values_s = smooth_series(times, probs, values, conf, half_life_s=cfg.smoothing_s)
-    out = []
-    for i, ((seg, evidence, speech), f) in enumerate(zip(rows, fused)):
-        p = None if not np.isfinite(probs_s[i]).all() else probs_s[i]
-        a = None if not np.isfinite(values_s[i, 0]) else float(values_s[i, 0])
-        v = None if not np.isfinite(values_s[i, 1]) else float(values_s[i, 1])
-        out.append(_make_segment("window", seg, spk, evidence, f, p, a, v, src.overlaps, speech))
-    return out
-
-
-def _make_segment(
-    kind: str,
-    seg: Segment,
-    spk: str,
-    evidence: list[Evidence],
-    f: Fused,
-    probs: np.ndarray | None,
-    arousal: float | None,
-    valence: float | None,
-    overlaps: SegmentIndex,
-    speech: bool,
-) -> EmotionSegment:
-    modalities = {e.modality: e.to_dict(f.weights.get(e.modality, 0.0)) for e in evidence}
-    return EmotionSegment(
-        kind=kind,
-        segment=seg,
-        speaker=spk,
-        emotion=None if probs is None else LABELS[int(np.argmax(probs))],
-        probs={} if probs is None else {k: float(p) for k, p in zip(LABELS, probs)},
-        arousal=arousal,
-        valence=valence,
-        confidence=f.confidence,
-        modalities=modalities,
-        overlap=bool(speech and overlaps.total(seg) > 0),
-        speech=speech,
-    )
 
 
 def _cut(seg: Segment, piece_s: float, min_s: float) -> list[Segment]:
