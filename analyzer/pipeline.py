@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import events as ev
+from .attribution import SpeakerAttribution, attribute_speakers, mono_mix, split_channels
 from .audio import prosody as pros
-from .audio.speakers import SpeakerEncoder, Turns, channel_turns, diarize, guess_agent_channel
-from .audio.vad import VAD_CHUNK, VoiceActivityDetector, silences, speech_segments
+from .audio.speakers import SpeakerEncoder
+from .audio.vad import VoiceActivityDetector, silences
 from .config import SAMPLE_RATE, AnalysisConfig
-from .dsp import power_db
 from .fusion import SpeakerSources, grid_segments, turn_segments
 from .media import MediaError, MediaInfo, iter_video_frames, load_audio, probe_media
 from .models import (
@@ -51,7 +51,6 @@ Progress = Callable[[str, int, int], None]
 
 SER_PIECE_S = 3.0  # s; speech is scored in pieces of about this length, once, then pooled
 SER_MIN_PIECE_S = 0.4  # s; shorter leftovers are merged into their neighbour
-SAME_CHANNEL_CORR = 0.98  # channels this correlated are one mix duplicated, not two speakers
 STEPS = (
     "decode", "voice", "speakers", "prosody", "speech emotion", "words", "faces", "fusion",
     "events",
@@ -62,30 +61,6 @@ WORDS_NOTE = "words: English speech recognition (Whisper tiny.en); read transcri
 
 def _noop(step: str, done: int, total: int) -> None:
     return None
-
-
-@dataclass(frozen=True)
-class SpeakerAttribution:
-    """Who spoke when, and from which signal: the speakers stage's hand-off.
-
-    sources: float32 [n_sources, samples] at SAMPLE_RATE, one per channel for channel-separated
-    calls, one mono mix otherwise; source_of: speaker id -> its row in ``sources``.
-    """
-
-    turns: Turns
-    speakers: list[Speaker]  # with talk time; face tracks are added by the faces stage
-    sources: np.ndarray
-    source_of: dict[str, int]
-    split: bool  # one speaker per channel (else diarized mono)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def ids(self) -> list[str]:
-        return [s.id for s in self.speakers]
-
-    def source(self, speaker: str) -> np.ndarray:
-        """The signal a speaker's speech is read from: float32 [samples]."""
-        return self.sources[self.source_of[speaker]]
 
 
 @dataclass(frozen=True)
@@ -198,10 +173,12 @@ class Analyzer:
         info, audio = self._decode(path)
         duration = info.duration_s
         clock.mark("decode")
-        split = self._split_channels(audio, cfg)
+        split = split_channels(audio, cfg)
         probs = self._voice(audio, split)
         clock.mark("voice")
-        attr = self._speakers(audio, probs, cfg, duration, split)
+        attr = attribute_speakers(
+            audio, probs, cfg, duration=duration, split=split, encoder=lambda: self.speaker_encoder
+        )
         clock.mark("speakers")
         prosody = self._prosody(attr)
         clock.mark("prosody")
@@ -253,76 +230,7 @@ class Analyzer:
         mono mix."""
         if split:
             return np.stack([self.vad.probabilities(ch) for ch in audio])
-        return self.vad.probabilities(_mono(audio))[None, :]
-
-    def _speakers(
-        self,
-        audio: np.ndarray,
-        probs: np.ndarray,
-        cfg: AnalysisConfig,
-        duration: float,
-        split: bool,
-    ) -> SpeakerAttribution:
-        """Turns per speaker: one speaker per channel when split, else diarization of the mix."""
-        if split:
-            turns, speakers, notes = self._channel_speakers(audio, probs, cfg, duration)
-            sources = audio
-            source_of = {s.id: int(s.channel) for s in speakers if s.channel is not None}
-        else:
-            sources = _mono(audio)[None, :]
-            speech = speech_segments(
-                probs[0],
-                threshold=cfg.vad_threshold,
-                min_speech_s=cfg.min_speech_s,
-                min_silence_s=cfg.min_silence_s,
-                duration_s=duration,
-            )
-            turns = diarize(
-                sources[0],
-                speech,
-                self.speaker_encoder,
-                num_speakers=cfg.num_speakers,
-                max_speakers=cfg.max_speakers,
-            )
-            speakers = [Speaker(s, None, None, source="diarization") for s in turns.speakers]
-            notes = []
-            if cfg.channels and len(cfg.channels) >= len(speakers):
-                notes.append("role names ignored: the audio is not channel-separated")
-            source_of = {s.id: 0 for s in speakers}
-        talk = {s.id: sum(g.duration for g in turns.of(s.id)) for s in speakers}
-        speakers = [Speaker(s.id, s.role, s.channel, None, talk[s.id], s.source) for s in speakers]
-        if not turns.turns:
-            notes.append("no speech was found in the recording")
-        return SpeakerAttribution(turns, speakers, sources, source_of, split, notes)
-
-    def _channel_speakers(
-        self, audio: np.ndarray, probs: np.ndarray, cfg: AnalysisConfig, duration: float
-    ) -> tuple[Turns, list[Speaker], list[str]]:
-        """One speaker per channel, named by the given roles or the guessed agent channel."""
-        n = audio.shape[0]
-        ids, roles = _channel_roles(n, cfg)
-        turns = channel_turns(
-            probs,
-            _hop_levels(audio),
-            threshold=cfg.vad_threshold,
-            min_speech_s=cfg.min_speech_s,
-            min_silence_s=cfg.min_silence_s,
-            duration_s=duration,
-            ids=ids,
-        )
-        notes = []
-        if cfg.channels is None and cfg.detect_agent and n == 2:
-            agent, why = guess_agent_channel(turns, ids)
-            if agent == 1:
-                ids = ids[::-1]
-                roles = list(ids)
-                swap = {"agent": "customer", "customer": "agent"}
-                turns = Turns([(swap[s], g) for s, g in turns.turns], turns.overlaps)
-            notes.append(f"agent channel guessed: {why} (override with --channels)")
-        speakers = [
-            Speaker(ids[ch], roles[ch] if roles else None, ch, source="channel") for ch in range(n)
-        ]
-        return turns, speakers, notes
+        return self.vad.probabilities(mono_mix(audio))[None, :]
 
     def _prosody(self, attr: SpeakerAttribution) -> dict[str, tuple[list[dict], list[dict]]]:
         """Per speaker: (features, speaker z-scores) of each of their turns."""
@@ -495,17 +403,6 @@ class Analyzer:
             "speakers": "channels" if split else "resemblyzer GE2E + agglomerative",
         }
 
-    def _split_channels(self, audio: np.ndarray, cfg: AnalysisConfig) -> bool:
-        if audio.shape[0] < 2:
-            return False
-        if cfg.split_channels is not None:
-            return cfg.split_channels
-        a, b = audio[0], audio[1]
-        if np.allclose(a, b, atol=1e-4):
-            return False
-        corr = float(np.corrcoef(a[::4], b[::4])[0, 1]) if a.std() > 0 and b.std() > 0 else 0.0
-        return not corr > SAME_CHANNEL_CORR
-
 
 class _StageClock:
     """Times the stages and reports each finished one to ``progress``."""
@@ -520,25 +417,6 @@ class _StageClock:
         self.timings[step] = self.timings.get(step, 0.0) + now - self._clock
         self._clock = now
         self.report(step, STEPS.index(step) + 1, len(STEPS))
-
-
-def _mono(audio: np.ndarray) -> np.ndarray:
-    """The mix of all channels: float32 [samples]."""
-    return audio.mean(axis=0) if audio.shape[0] > 1 else audio[0]
-
-
-def _channel_roles(n: int, cfg: AnalysisConfig) -> tuple[list[str], list[str] | None]:
-    """Speaker ids and roles of ``n`` channels: the given roles, agent/customer (to be checked
-    by ``guess_agent_channel``) for two channels, else ch0, ch1... without roles."""
-    if cfg.channels:
-        names = list(cfg.channels)[:n]
-        names += [f"ch{i}" for i in range(len(names), n)]
-        if len(set(names)) != len(names):
-            raise ValueError(f"channel roles must be distinct, got {names}")
-        return names, names
-    if n == 2 and cfg.detect_agent:
-        return ["agent", "customer"], ["agent", "customer"]
-    return [f"ch{i}" for i in range(n)], None
 
 
 def _summaries(
@@ -563,14 +441,6 @@ def _cut(seg: Segment, piece_s: float, min_s: float) -> list[Segment]:
         n = 1
     edges = np.linspace(seg.start, seg.end, n + 1)
     return [Segment(float(a), float(b)) for a, b in zip(edges[:-1], edges[1:])]
-
-
-def _hop_levels(audio: np.ndarray) -> np.ndarray:
-    """RMS level in dB per VAD hop (512 samples) for each channel: [channels, hops]."""
-    n = int(np.ceil(audio.shape[1] / VAD_CHUNK))
-    padded = np.zeros((audio.shape[0], n * VAD_CHUNK), dtype=np.float32)
-    padded[:, : audio.shape[1]] = audio
-    return power_db(np.mean(padded.reshape(audio.shape[0], n, VAD_CHUNK) ** 2, axis=2))
 
 
 def analyze(
