@@ -7,16 +7,20 @@ these, so every default is written once, here.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import argparse
 
 SAMPLE_RATE = 16000  # Hz; all audio is resampled to this before any stage (the models' rate)
 MAX_VIDEO_SIDE_PX = 640  # px; video frames are downscaled so the longer side is at most this
 
 
 def _speakers(value: str) -> int | None:
+    import argparse  # only the command line parses options from text
+
     if value == "auto":
         return None
     try:
@@ -29,6 +33,8 @@ def _speakers(value: str) -> int | None:
 
 
 def _channels(value: str) -> tuple[str, ...]:
+    import argparse
+
     names = tuple(v.strip() for v in value.split(",") if v.strip())
     if not names or len(set(names)) != len(names):
         raise argparse.ArgumentTypeError("--channels takes distinct names, e.g. agent,customer")

@@ -6,6 +6,10 @@ talks, whether the face is seen, overlap, input quality). The fused probabilitie
 confidence-weighted log-linear pool, so a confident modality dominates and an absent one counts
 for nothing; arousal and valence are confidence-weighted means. Nothing is invented: a segment
 with no categorical evidence has no emotion label.
+
+``SpeakerSources`` gathers one speaker's inputs (turns, scored speech pieces, prosody, words,
+face tracks) and asks each modality for its evidence over a segment; ``turn_segments`` and
+``grid_segments`` turn that into the speaker's fused turn segments and smoothed fixed grid.
 """
 
 from __future__ import annotations
