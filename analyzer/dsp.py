@@ -1,4 +1,4 @@
-"""Small numeric helpers shared by the modalities: ramps, softmax and levels in decibels.
+"""Small numeric helpers shared by the modalities: ramps, softmax, levels in dB, track smoothing.
 
 Pure numpy, arrays in and arrays out; each helper exists once so every stage agrees on it.
 """
@@ -37,7 +37,7 @@ def smooth_track(
     times: np.ndarray, probs: np.ndarray, *, half_life_s: float = HALF_LIFE_S,
     max_gap_s: float = MAX_GAP_S, weights: np.ndarray | None = None,
 ) -> np.ndarray:  # fmt: skip
-    """Smooth per-frame probabilities along one track (e.g. a face); float [N, K] rows summing to 1.
+    """Smooth per-frame probabilities along one track (a face); float [N, K] rows summing to 1.
 
     times: [N] seconds, increasing. probs: [N, K] per-frame probabilities. weights: optional [N]
     per-frame trust (e.g. confidence x face quality); rows with weight 0 or NaN probabilities do
