@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from analyzer.audio import augment
 from analyzer.audio.ser import (
     FEATURE_DIM,
     SAMPLE_RATE_HZ,
@@ -25,7 +24,8 @@ from analyzer.audio.ser import (
 )
 from analyzer.labels import LABELS
 from analyzer.models import ModelError, load_model, write_checksums
-from analyzer.train.heads import (
+from train import augment
+from train.heads import (
     HeadOptions,
     balance_weights,
     fit_model_arrays,
@@ -33,7 +33,7 @@ from analyzer.train.heads import (
     relative_training_rows,
     select_gender_boost,
 )
-from analyzer.train.ser import (
+from train.ser import (
     DEFAULT_MODEL,
     channel_subsets,
     clip_windows,

@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from ..audio.ser import SpeechEmotionModel
-from ..labels import LABELS
+from analyzer.audio.ser import SpeechEmotionModel
+from analyzer.labels import LABELS
 
 Progress = Callable[[str, int, int], None]
 
