@@ -243,6 +243,13 @@ def test_relative_training_includes_single_emotion_groups():
     )
 
 
+def test_relative_training_without_a_large_enough_group_says_why():
+    feats = np.random.default_rng(0).normal(size=(14, 4))
+    speakers = np.repeat(["s1|clean", "s2|clean"], 7)  # 7 windows each, 8 needed
+    with pytest.raises(ValueError, match="at least 8 windows.*most any speaker has is 7"):
+        relative_training_rows(feats, np.tile(np.arange(7), 2), speakers, options=HeadOptions())
+
+
 def test_trim_silence_and_windows():
     wave = np.concatenate([np.zeros(SR), voice(0, 1.0), np.zeros(SR)])
     trimmed = trim_silence(wave)

@@ -12,8 +12,9 @@ point loss on telephone audio for a clean-trained model, recovered by training o
 from __future__ import annotations
 
 import numpy as np
-from scipy import signal
 
+# scipy.signal is imported inside the functions that use it: it takes about 1.5 s to import, and
+# the `emotrace` command imports this package (through train.ser) to build its parser.
 SAMPLE_RATE_HZ = 16_000  # rate of every waveform in and out
 PHONE_RATE_HZ = 8_000  # narrow-band telephone sampling rate
 PHONE_BAND_HZ = (300.0, 3_400.0)  # classic PSTN voice pass band
@@ -50,6 +51,8 @@ def telephone_channel(
     wave: float32 [n] at 16 kHz. band_hz: (low, high) pass band in Hz. Returns float32 [n] at 16 kHz
     whose content above ``band_hz[1]`` and below ``band_hz[0]`` is removed. Deterministic.
     """
+    from scipy import signal
+
     x = _as_float32(wave)
     narrow = signal.resample_poly(x, PHONE_RATE_HZ, SAMPLE_RATE_HZ)
     sos = signal.butter(6, band_hz, btype="bandpass", fs=PHONE_RATE_HZ, output="sos")
@@ -100,6 +103,8 @@ def add_reverb(
     wet: share of reverberant energy mixed with the direct sound, in [0, 1]. The output keeps the
     input's RMS level. Returns float32 [n].
     """
+    from scipy import signal
+
     x = _as_float32(wave)
     n_taps = max(int(rt60_s * SAMPLE_RATE_HZ), 1)
     t_s = np.arange(n_taps) / SAMPLE_RATE_HZ

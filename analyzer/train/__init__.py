@@ -46,5 +46,5 @@ class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return _NEW + fullname[len(_OLD) :]
 
 
-if not any(isinstance(f, _MovedModules) for f in sys.meta_path):
+if not any(type(f).__name__ == _MovedModules.__name__ for f in sys.meta_path):  # once, reloads too
     sys.meta_path.append(_MovedModules())
