@@ -25,6 +25,7 @@ from analyzer.audio.ser import (
 from analyzer.labels import LABELS
 from analyzer.models import ModelError, load_model, write_checksums
 from train import augment
+from train.data import SPEECH_MANIFEST
 from train.heads import (
     HeadOptions,
     balance_weights,
@@ -47,7 +48,7 @@ from train.ser import (
 )
 
 SR = SAMPLE_RATE_HZ
-SHARED_MANIFEST = Path("/work/shared/data/speech/manifest.csv")
+SHARED_MANIFEST = SPEECH_MANIFEST  # ../shared/data beside the checkout; absent on most machines
 
 
 def tone(freq_hz: float, seconds: float = 1.0, amp: float = 0.3) -> np.ndarray:
@@ -286,7 +287,10 @@ def test_corrupt_checksum_is_refused(tmp_path: Path):
         load_model(copy, "ser")
 
 
-@pytest.mark.skipif(not SHARED_MANIFEST.is_file(), reason="shared RAVDESS data not present")
+@pytest.mark.skipif(
+    not SHARED_MANIFEST.is_file(),
+    reason=f"needs the shared RAVDESS clips ({SHARED_MANIFEST} is absent)",
+)
 def test_speaker_angry_throughout_stays_angry():
     """A speaker angry in every window: passing the speaker as a group must not turn it neutral.
 
