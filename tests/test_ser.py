@@ -295,7 +295,7 @@ def test_speaker_angry_throughout_stays_angry():
     """A speaker angry in every window: passing the speaker as a group must not turn it neutral.
 
     Plumbing check on clips the shipped model was trained on (the held-out version of this case is
-    the "one-emotion" row of benchmarks/ser_experiments.py).
+    the "one-emotion" row of train/experiments/ser_experiments.py).
     """
     with open(SHARED_MANIFEST, newline="") as fh:
         rows = [
