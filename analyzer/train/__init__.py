@@ -13,6 +13,9 @@ import importlib.abc
 import importlib.util
 import sys
 import warnings
+from collections.abc import Sequence
+from importlib.machinery import ModuleSpec
+from types import CodeType, ModuleType
 
 warnings.warn(
     "analyzer.train is deprecated: import train (e.g. train.ser) instead",
@@ -25,25 +28,34 @@ _OLD, _NEW = __name__ + ".", "train."
 class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Imports ``analyzer.train.X`` as ``train.X``."""
 
-    def find_spec(self, fullname, path=None, target=None):
-        if not fullname.startswith(_OLD) or importlib.util.find_spec(self._new(fullname)) is None:
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None = None,
+        target: ModuleType | None = None,
+    ) -> ModuleSpec | None:
+        if not fullname.startswith(_OLD) or importlib.util.find_spec(_new(fullname)) is None:
             return None
         return importlib.util.spec_from_loader(fullname, self)
 
-    def create_module(self, spec):
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
         return None  # a placeholder; exec_module swaps in the real module
 
-    def exec_module(self, module):
+    def exec_module(self, module: ModuleType) -> None:
         # the import system returns whatever sys.modules holds for the name after this call
-        sys.modules[module.__name__] = importlib.import_module(self._new(module.__name__))
+        sys.modules[module.__name__] = importlib.import_module(_new(module.__name__))
 
-    def get_code(self, fullname):  # `python -m analyzer.train.X` runs train/X.py
-        new = self._new(fullname)
-        return importlib.util.find_spec(new).loader.get_code(new)
+    def get_code(self, fullname: str) -> CodeType | None:
+        """What `python -m analyzer.train.X` runs: the code of train/X.py."""
+        spec = importlib.util.find_spec(_new(fullname))
+        loader = spec.loader if spec is not None else None
+        if not isinstance(loader, importlib.abc.InspectLoader):
+            return None
+        return loader.get_code(_new(fullname))
 
-    @staticmethod
-    def _new(fullname: str) -> str:
-        return _NEW + fullname[len(_OLD) :]
+
+def _new(fullname: str) -> str:
+    return _NEW + fullname[len(_OLD) :]
 
 
 if not any(type(f).__name__ == _MovedModules.__name__ for f in sys.meta_path):  # once, reloads too
