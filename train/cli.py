@@ -23,7 +23,9 @@ from . import fer, ser
 Command = Callable[[argparse.Namespace], int]
 
 
-def command_group(subparsers: argparse._SubParsersAction, name: str, help_text: str):
+def command_group(
+    subparsers: argparse._SubParsersAction, name: str, help_text: str
+) -> argparse._SubParsersAction:
     """The subparsers of ``emotrace NAME``, made here or reused where another plugin made them.
 
     ``eval`` is shared: the engine adds ``eval diarization`` to it (DER scoring is product code),
