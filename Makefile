@@ -69,7 +69,7 @@ lock:
 	$(PY) -m pip freeze --exclude-editable | grep -iv '^emotrace' > requirements.lock.new
 	mv requirements.lock.new requirements.lock
 
-# Optional SpeechBrain environment for analyzer/train/speechbrain_ecapa.py (a comparison candidate,
+# Optional SpeechBrain environment for train/speechbrain_ecapa.py (a comparison candidate,
 # not the product): requirements.lock without its CPU torch, then requirements-speechbrain.lock
 # (torch 2.14.1, a CUDA build that needs its CUDA libraries even on CPU, torchaudio 2.11.0,
 # speechbrain 1.1.2). About 7.8 GB and 5 minutes; `make speechbrain-env SB_VENV=dir` elsewhere.

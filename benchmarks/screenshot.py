@@ -1,6 +1,6 @@
 """Screenshot of the review app on the bundled sample, for the README.
 
-    python benchmarks/screenshot.py [--out assets/screenshots/review.png]
+    python -m benchmarks.screenshot [--out assets/screenshots/review.png]
 
 Starts the app on a throw-away data folder with the real engine, logs in with Debian's chromium
 (through Playwright, never ``playwright install``), analyzes the bundled sample and saves the

@@ -10,7 +10,6 @@ import pytest
 
 from analyzer.labels import LABELS
 from analyzer.models import load_model
-from analyzer.train.fer import DEFAULT_MODEL, evaluate_fer
 from analyzer.video.align import (
     FACE_SIZE,
     align_face,
@@ -20,6 +19,7 @@ from analyzer.video.align import (
     face_quality,
 )
 from analyzer.video.expression import smooth_track
+from train.fer import DEFAULT_MODEL, evaluate_fer
 
 skimage_data = pytest.importorskip("skimage.data")
 mp = pytest.importorskip("mediapipe")
