@@ -20,15 +20,13 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from analyzer import export, views
-from analyzer.auth import Users, load_users
-from analyzer.config import AnalysisConfig
-from analyzer.i18n import LANGUAGES, emotion_name, t
-from analyzer.labels import LABELS
-from analyzer.media import MediaError
-from analyzer.plots import timeline_figure
+from analyzer import LABELS, AnalysisConfig, MediaError, export
 from analyzer.result import EVENT_KINDS
-from analyzer.store import ANNOTATION_KINDS, CallFilter, Store, StoreError
+from review import views
+from review.auth import Users, load_users
+from review.i18n import LANGUAGES, emotion_name, t
+from review.plots import timeline_figure
+from review.store import ANNOTATION_KINDS, CallFilter, Store, StoreError
 
 log = logging.getLogger("emotrace.app")
 ASSETS = Path(__file__).resolve().parent / "assets"

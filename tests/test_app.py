@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 from fake_results import write_tone_wav
 
-from analyzer import auth, views
-from analyzer.i18n import STRINGS, t
-from analyzer.media import MediaError
-from analyzer.store import Store
+from analyzer import MediaError
+from review import auth, views
+from review.i18n import STRINGS, t
+from review.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "assets" / "sample_call.wav"
@@ -181,7 +181,7 @@ def test_users_from_env_file_and_default(tmp_path, caplog):
     with pytest.raises(auth.AuthConfigError, match="bad.json"):
         auth.load_users(env={"EMOTRACE_USERS": str(tmp_path / "bad.json")})
 
-    with caplog.at_level(logging.WARNING, logger="analyzer.auth"):
+    with caplog.at_level(logging.WARNING, logger="review.auth"):
         default = auth.load_users(tmp_path / "empty", env={})
     assert default.is_default and default.check(auth.DEV_USER, auth.DEV_PASSWORD)
     assert "development login" in caplog.text
