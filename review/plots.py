@@ -32,7 +32,6 @@ ANNOTATION_COLOR = "#00838f"
 
 def timeline_figure(result: AnalysisResult, annotations: Sequence[Any] = (), *, lang: str = "en"):
     """The review timeline of ``result`` with ``annotations`` marked; a plotly Figure."""
-    import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     fig = make_subplots(
@@ -40,9 +39,35 @@ def timeline_figure(result: AnalysisResult, annotations: Sequence[Any] = (), *, 
     )
     lanes = {s.id: speaker_name(result, s.id) for s in result.speakers}
     ev_lane, ann_lane = t("lane_events", lang), t("lane_annotations", lang)
+    _add_turns(fig, result, lanes, lang)
+    _add_events(fig, result, ev_lane)
+    _add_annotations(fig, annotations, ann_lane, lang)
+    _add_curves(fig, result, lanes, lang)
 
-    # Lanes: one bar per turn, one trace per emotion so that the legend names the colours.
-    # A turn without a label (no emotion model installed) is drawn as an unlabelled bar.
+    order = [ann_lane, ev_lane] + list(reversed(list(lanes.values())))
+    fig.update_yaxes(categoryorder="array", categoryarray=order, row=1, col=1)
+    fig.update_yaxes(range=[-1.05, 1.05], zeroline=True, title_text="", row=2, col=1)
+    fig.update_xaxes(range=[0, max(result.media.duration_s, 1.0)])
+    fig.update_xaxes(title_text=t("time_s", lang), row=2, col=1)
+    fig.update_layout(
+        barmode="overlay",
+        height=460,
+        margin={"l": 10, "r": 10, "t": 30, "b": 40},
+        legend={"orientation": "h", "y": -0.2},
+        hovermode="closest",
+        template="plotly_white",
+    )
+    return fig
+
+
+def _add_turns(fig, result: AnalysisResult, lanes: dict[str, str], lang: str) -> None:
+    """Top panel: one bar per speech turn in its speaker's lane, coloured by its emotion.
+
+    One trace per emotion, so that the legend names the colours; a turn without a label (no
+    emotion model installed) is drawn as an unlabelled bar.
+    """
+    import plotly.graph_objects as go
+
     for label in (*LABELS, None):
         segs = [s for s in result.segments if s.kind == "turn" and s.emotion == label]
         if not segs:
@@ -67,39 +92,57 @@ def timeline_figure(result: AnalysisResult, annotations: Sequence[Any] = (), *, 
             row=1,
             col=1,
         )
-    if result.events:
-        fig.add_trace(
-            go.Scatter(
-                mode="markers",
-                x=[e.start for e in result.events],
-                y=[ev_lane] * len(result.events),
-                marker={"symbol": "diamond", "size": 11, "color": EVENT_COLOR},
-                text=[f"{e.kind}: {e.description}" for e in result.events],
-                hovertemplate="%{x:.1f} s: %{text}<extra></extra>",
-                name=ev_lane,
-            ),
-            row=1,
-            col=1,
-        )
-        for e in result.events:
-            fig.add_vline(x=e.start, line_dash="dot", line_color=EVENT_COLOR, opacity=0.5)
-    timed = [a for a in annotations if a.start is not None]
-    if timed:
-        fig.add_trace(
-            go.Scatter(
-                mode="markers",
-                x=[a.start for a in timed],
-                y=[ann_lane] * len(timed),
-                marker={"symbol": "triangle-down", "size": 12, "color": ANNOTATION_COLOR},
-                text=[_annotation_hover(a, lang) for a in timed],
-                hovertemplate="%{x:.1f} s: %{text}<extra></extra>",
-                name=ann_lane,
-            ),
-            row=1,
-            col=1,
-        )
 
-    # Curves: arousal (solid markers) and valence per speaker on the fixed grid.
+
+def _add_events(fig, result: AnalysisResult, lane: str) -> None:
+    """Top panel: a diamond per event in the events lane, a dotted line across both panels."""
+    import plotly.graph_objects as go
+
+    if not result.events:
+        return
+    fig.add_trace(
+        go.Scatter(
+            mode="markers",
+            x=[e.start for e in result.events],
+            y=[lane] * len(result.events),
+            marker={"symbol": "diamond", "size": 11, "color": EVENT_COLOR},
+            text=[f"{e.kind}: {e.description}" for e in result.events],
+            hovertemplate="%{x:.1f} s: %{text}<extra></extra>",
+            name=lane,
+        ),
+        row=1,
+        col=1,
+    )
+    for e in result.events:
+        fig.add_vline(x=e.start, line_dash="dot", line_color=EVENT_COLOR, opacity=0.5)
+
+
+def _add_annotations(fig, annotations: Sequence[Any], lane: str, lang: str) -> None:
+    """Top panel: a triangle per timed annotation in the annotations lane."""
+    import plotly.graph_objects as go
+
+    timed = [a for a in annotations if a.start is not None]
+    if not timed:
+        return
+    fig.add_trace(
+        go.Scatter(
+            mode="markers",
+            x=[a.start for a in timed],
+            y=[lane] * len(timed),
+            marker={"symbol": "triangle-down", "size": 12, "color": ANNOTATION_COLOR},
+            text=[_annotation_hover(a, lang) for a in timed],
+            hovertemplate="%{x:.1f} s: %{text}<extra></extra>",
+            name=lane,
+        ),
+        row=1,
+        col=1,
+    )
+
+
+def _add_curves(fig, result: AnalysisResult, lanes: dict[str, str], lang: str) -> None:
+    """Bottom panel: arousal and valence per speaker on the fixed grid (one dash per speaker)."""
+    import plotly.graph_objects as go
+
     for i, spk in enumerate(result.speakers):
         windows = sorted(result.segments_of("window", spk.id), key=lambda s: s.start)
         if not windows:
@@ -123,21 +166,6 @@ def timeline_figure(result: AnalysisResult, annotations: Sequence[Any] = (), *, 
                 row=2,
                 col=1,
             )
-
-    order = [ann_lane, ev_lane] + list(reversed(list(lanes.values())))
-    fig.update_yaxes(categoryorder="array", categoryarray=order, row=1, col=1)
-    fig.update_yaxes(range=[-1.05, 1.05], zeroline=True, title_text="", row=2, col=1)
-    fig.update_xaxes(range=[0, max(result.media.duration_s, 1.0)])
-    fig.update_xaxes(title_text=t("time_s", lang), row=2, col=1)
-    fig.update_layout(
-        barmode="overlay",
-        height=460,
-        margin={"l": 10, "r": 10, "t": 30, "b": 40},
-        legend={"orientation": "h", "y": -0.2},
-        hovermode="closest",
-        template="plotly_white",
-    )
-    return fig
 
 
 def _annotation_hover(a: Any, lang: str) -> str:
