@@ -67,11 +67,18 @@ def client(served):
 
 
 def test_login_is_required(served):
+    import httpx
     from gradio_client import Client
-    from gradio_client.exceptions import AuthenticationError
 
-    with pytest.raises(AuthenticationError, match="Could not login to .*Invalid credentials"):
-        Client(served[0], auth=(USER, "wrong"), verbose=False)
+    url = served[0]
+    assert httpx.get(url + "config").status_code == 401  # nothing without a session
+    wrong = httpx.post(url + "login/", data={"username": USER, "password": "wrong"})
+    assert wrong.status_code == 400 and wrong.json() == {"detail": "Incorrect credentials."}
+    right = httpx.post(url + "login/", data={"username": USER, "password": PASSWORD})
+    assert right.json() == {"success": True}
+    # gradio_client turns the refusal (a 400, not a 401) into a plain ValueError.
+    with pytest.raises(ValueError, match=r"^Could not login to http://127\.0\.0\.1:\d+/\.$"):
+        Client(url, auth=(USER, "wrong"), verbose=False)
 
 
 def test_sample_end_to_end(served, client, tmp_path):

@@ -61,7 +61,11 @@ def option_values(config: AnalysisConfig) -> dict:
 
 
 def run_config(base: AnalysisConfig, roles: str | None, n_speakers, fps) -> AnalysisConfig:
-    """``base`` with the Analyze tab's choices applied (an empty widget keeps ``base``'s value)."""
+    """``base`` with the Analyze tab's choices applied.
+
+    "auto" roles and 0 speakers leave the choice to the engine (None); an empty rate keeps
+    ``base.fps``.
+    """
     return base.replace(
         channels=ROLE_CHOICES.get(roles or "auto"),
         num_speakers=int(n_speakers) if n_speakers else None,
