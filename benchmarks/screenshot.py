@@ -81,8 +81,8 @@ def serve(home: Path, user: str, password: str, engine=None, samples=None):
     """The app on ``home`` behind a login for ``user``; returns (url, demo, store)."""
     sys.path.insert(0, str(ROOT))
     import app
-    from analyzer import auth
-    from analyzer.store import Store
+    from review import auth
+    from review.store import Store
 
     if engine is None:
         from analyzer import Analyzer
