@@ -9,7 +9,15 @@ Importing it loads no web, storage, plotting or training code.
 """
 
 from .config import SAMPLE_RATE, AnalysisConfig, FaceConfig, OptionSpec, option_specs
-from .export import FORMATS, export_call, speaker_turns, vtt_cues, write_combined
+from .export import (
+    FORMATS,
+    SUFFIXES,
+    export_call,
+    speaker_turns,
+    vtt_cues,
+    write_combined,
+    write_vtt,
+)
 from .labels import LABELS, NEGATIVE_LABELS
 from .media import MediaError, MediaInfo, iter_video_frames, load_audio, probe_media
 from .models import EmotionScores, ModelError, list_models, load_model
@@ -34,6 +42,7 @@ __version__ = "0.1.0"
 __all__ = [
     "EVENT_KINDS",
     "FORMATS",
+    "SUFFIXES",
     "LABELS",
     "NEGATIVE_LABELS",
     "SAMPLE_RATE",
@@ -69,4 +78,5 @@ __all__ = [
     "speaker_turns",
     "vtt_cues",
     "write_combined",
+    "write_vtt",
 ]
