@@ -167,7 +167,7 @@ class AnalysisConfig:
     def replace(self, **changes: Any) -> AnalysisConfig:
         return replace(self, **changes)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """The options as stored with a result. Keys as in schema 1.0: ``sample_rate`` (fixed)
         first, ``extras`` (no longer an option) kept empty, the face options not included."""
         data = {"sample_rate": SAMPLE_RATE, **asdict(self)}
@@ -211,7 +211,7 @@ def option_default(name: str) -> Any:
 def add_options(parser: argparse.ArgumentParser) -> None:
     """Add one flag per ``option_specs`` entry to ``parser`` (dest = the field name)."""
     for spec in option_specs():
-        if spec.takes_value:
+        if spec.parse is not None:
             text = spec.help
             if isinstance(spec.default, float):
                 text += f" (default {spec.default:g})"

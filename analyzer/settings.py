@@ -10,9 +10,12 @@ deployment decides (where data and models live, the server's address, upload lim
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T", int, float)
 
 PREFIX = "EMOTRACE_"
 # name (without the prefix) -> what it sets; the README's list of variables comes from here.
@@ -54,7 +57,7 @@ class Settings:
             value = (env.get(PREFIX + name) or "").strip()
             return value or None
 
-        def number(name: str, parse, fallback):
+        def number(name: str, parse: Callable[[str], T], fallback: T) -> T:
             value = get(name)
             if value is None:
                 return fallback
