@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .audio.speakers import SpeakerEncoder, Turns, channel_turns, diarize, guess_agent_channel
 from .audio.vad import VAD_CHUNK, speech_segments
@@ -30,7 +32,7 @@ class SpeakerAttribution:
 
     turns: Turns
     speakers: list[Speaker]  # with talk time; face tracks are added by the faces stage
-    sources: np.ndarray
+    sources: NDArray[Any]
     source_of: dict[str, int]
     split: bool  # one speaker per channel (else diarized mono)
     notes: list[str] = field(default_factory=list)
@@ -39,12 +41,13 @@ class SpeakerAttribution:
     def ids(self) -> list[str]:
         return [s.id for s in self.speakers]
 
-    def source(self, speaker: str) -> np.ndarray:
+    def source(self, speaker: str) -> NDArray[Any]:
         """The signal a speaker's speech is read from: float32 [samples]."""
-        return self.sources[self.source_of[speaker]]
+        row: NDArray[Any] = self.sources[self.source_of[speaker]]
+        return row
 
 
-def split_channels(audio: np.ndarray, cfg: AnalysisConfig) -> bool:
+def split_channels(audio: NDArray[Any], cfg: AnalysisConfig) -> bool:
     """Whether to treat the channels as one speaker each: given by ``cfg.split_channels``, else
     when there are two or more channels that are not copies of one mix."""
     if audio.shape[0] < 2:
@@ -59,8 +62,8 @@ def split_channels(audio: np.ndarray, cfg: AnalysisConfig) -> bool:
 
 
 def attribute_speakers(
-    audio: np.ndarray,
-    probs: np.ndarray,
+    audio: NDArray[Any],
+    probs: NDArray[Any],
     cfg: AnalysisConfig,
     *,
     duration: float,
@@ -106,7 +109,7 @@ def attribute_speakers(
 
 
 def channel_speakers(
-    audio: np.ndarray, probs: np.ndarray, cfg: AnalysisConfig, duration: float
+    audio: NDArray[Any], probs: NDArray[Any], cfg: AnalysisConfig, duration: float
 ) -> tuple[Turns, list[Speaker], list[str]]:
     """One speaker per channel, named by the given roles or the guessed agent channel."""
     n = audio.shape[0]
@@ -135,9 +138,10 @@ def channel_speakers(
     return turns, speakers, notes
 
 
-def mono_mix(audio: np.ndarray) -> np.ndarray:
+def mono_mix(audio: NDArray[Any]) -> NDArray[Any]:
     """The mix of all channels: float32 [samples]."""
-    return audio.mean(axis=0) if audio.shape[0] > 1 else audio[0]
+    mix: NDArray[Any] = audio.mean(axis=0) if audio.shape[0] > 1 else audio[0]
+    return mix
 
 
 def channel_roles(n: int, cfg: AnalysisConfig) -> tuple[list[str], list[str] | None]:
@@ -154,7 +158,7 @@ def channel_roles(n: int, cfg: AnalysisConfig) -> tuple[list[str], list[str] | N
     return [f"ch{i}" for i in range(n)], None
 
 
-def _hop_levels(audio: np.ndarray) -> np.ndarray:
+def _hop_levels(audio: NDArray[Any]) -> NDArray[Any]:
     """RMS level in dB per VAD hop (512 samples) for each channel: [channels, hops]."""
     n = int(np.ceil(audio.shape[1] / VAD_CHUNK))
     padded = np.zeros((audio.shape[0], n * VAD_CHUNK), dtype=np.float32)

@@ -13,11 +13,15 @@ import os
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+if TYPE_CHECKING:
+    from .pipeline import Progress
 
 PLUGIN_GROUP = "emotrace.commands"
 
@@ -47,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _progress_bar(name: str, quiet: bool):
+def _progress_bar(name: str, quiet: bool) -> tuple[Any, Progress | None]:
     """A tqdm bar over the analysis stages and the matching ``progress`` callback."""
     from .pipeline import STEPS
 

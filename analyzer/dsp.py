@@ -5,10 +5,13 @@ Pure numpy, arrays in and arrays out; each helper exists once so every stage agr
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import NDArray
 
 
-def ramp(x: np.ndarray | float, lo: float, hi: float) -> np.ndarray:
+def ramp(x: NDArray[Any] | float, lo: float, hi: float) -> NDArray[Any]:
     """0 at ``lo``, 1 at ``hi`` (either order), linear between, clipped; NaN stays NaN.
 
     Works on scalars and arrays; returns a float64 array (0-d for a scalar, use ``float()``).
@@ -16,17 +19,19 @@ def ramp(x: np.ndarray | float, lo: float, hi: float) -> np.ndarray:
     return np.clip((np.asarray(x, dtype=np.float64) - lo) / (hi - lo), 0.0, 1.0)
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
+def softmax(logits: NDArray[Any]) -> NDArray[Any]:
     """Row-wise softmax of logits [N, K] (stable: the row maximum is subtracted first)."""
     z = logits - logits.max(axis=1, keepdims=True)
     e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+    out: NDArray[Any] = e / e.sum(axis=1, keepdims=True)
+    return out
 
 
-def power_db(power: np.ndarray | float, *, floor: float = 1e-10) -> np.ndarray:
+def power_db(power: NDArray[Any] | float, *, floor: float = 1e-10) -> NDArray[Any]:
     """Level in dB of a mean power (mean square of a signal in [-1, 1]: dBFS), ``floor`` added
     to the power so that digital silence gives ``10 log10(floor)`` rather than -inf."""
-    return 10 * np.log10(np.asarray(power) + floor)
+    out: NDArray[Any] = 10 * np.log10(np.asarray(power) + floor)
+    return out
 
 
 HALF_LIFE_S = 0.5  # s, a face frame's influence on its neighbours halves every half second
@@ -34,9 +39,9 @@ MAX_GAP_S = 1.0  # s, frames further apart than this (face lost, cut) are smooth
 
 
 def smooth_track(
-    times: np.ndarray, probs: np.ndarray, *, half_life_s: float = HALF_LIFE_S,
-    max_gap_s: float = MAX_GAP_S, weights: np.ndarray | None = None,
-) -> np.ndarray:  # fmt: skip
+    times: NDArray[Any], probs: NDArray[Any], *, half_life_s: float = HALF_LIFE_S,
+    max_gap_s: float = MAX_GAP_S, weights: NDArray[Any] | None = None,
+) -> NDArray[Any]:  # fmt: skip
     """Smooth per-frame probabilities along one track (a face); float [N, K] rows summing to 1.
 
     times: [N] seconds, increasing. probs: [N, K] per-frame probabilities. weights: optional [N]
@@ -75,6 +80,6 @@ def smooth_track(
     total_v = fwd_v + bwd_v - values  # the frame itself was counted in both passes
     total_w = fwd_w + bwd_w - w
     with np.errstate(invalid="ignore", divide="ignore"):
-        out = total_v / total_w[:, None]
+        out: NDArray[Any] = total_v / total_w[:, None]
     out[bad | (total_w <= 0)] = np.nan
     return out

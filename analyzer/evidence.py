@@ -8,8 +8,10 @@ Each modality builds its own ``Evidence`` next to its model (``audio.ser.voice_e
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .labels import LABELS
 
@@ -20,13 +22,13 @@ class Evidence:
 
     modality: str  # "voice", "face", "prosody" or "text"
     confidence: float  # [0, 1], availability already folded in
-    probs: np.ndarray | None = None  # [7] in LABELS order, or None (prosody has no categories)
+    probs: NDArray[Any] | None = None  # [7] in LABELS order, or None (prosody has no categories)
     arousal: float | None = None
     valence: float | None = None
-    details: dict | None = None  # raw numbers kept for the reviewer (features, cues, coverage)
+    details: dict[str, Any] | None = None  # raw numbers for the reviewer (features, cues)
 
-    def to_dict(self, weight: float) -> dict:
-        out = {
+    def to_dict(self, weight: float) -> dict[str, Any]:
+        out: dict[str, Any] = {
             "confidence": round(float(self.confidence), 4),
             "weight": round(float(weight), 4),
             "arousal": None if self.arousal is None else round(float(self.arousal), 4),

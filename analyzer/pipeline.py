@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from . import events as ev
 from .attribution import SpeakerAttribution, attribute_speakers, mono_mix, split_channels
@@ -216,7 +217,7 @@ class Analyzer:
         )
 
     # ---- stages --------------------------------------------------------------------------
-    def _decode(self, path: str | Path) -> tuple[MediaInfo, np.ndarray]:
+    def _decode(self, path: str | Path) -> tuple[MediaInfo, NDArray[Any]]:
         """Probe and decode: (media info with the decoded duration, audio [channels, samples])."""
         info = probe_media(path)
         if not info.has_audio:
@@ -225,14 +226,16 @@ class Analyzer:
         duration = audio.shape[1] / SAMPLE_RATE
         return type(info)(**{**info.__dict__, "duration_s": duration}), audio
 
-    def _voice(self, audio: np.ndarray, split: bool) -> np.ndarray:
+    def _voice(self, audio: NDArray[Any], split: bool) -> NDArray[Any]:
         """Speech probability per VAD hop: [channels, hops] when split, else [1, hops] of the
         mono mix."""
         if split:
             return np.stack([self.vad.probabilities(ch) for ch in audio])
         return self.vad.probabilities(mono_mix(audio))[None, :]
 
-    def _prosody(self, attr: SpeakerAttribution) -> dict[str, tuple[list[dict], list[dict]]]:
+    def _prosody(
+        self, attr: SpeakerAttribution
+    ) -> dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
         """Per speaker: (features, speaker z-scores) of each of their turns."""
         turns = attr.turns
         frames = {
@@ -262,10 +265,10 @@ class Analyzer:
 
     def _words(
         self, attr: SpeakerAttribution, cfg: AnalysisConfig
-    ) -> tuple[dict[str, list[dict | None]], list[tuple[str, Segment, list[str]]]]:
+    ) -> tuple[dict[str, list[dict[str, Any] | None]], list[tuple[str, Segment, list[str]]]]:
         """Transcripts with phrase and sentiment evidence per turn (None where nothing was
         heard or without ``cfg.transcribe``), and the stretches of repeated complaints."""
-        texts: dict[str, list[dict | None]] = {
+        texts: dict[str, list[dict[str, Any] | None]] = {
             spk: [None] * len(attr.turns.of(spk)) for spk in attr.ids
         }
         if not (cfg.transcribe and attr.turns.turns):
@@ -329,9 +332,9 @@ class Analyzer:
     def _fusion(
         self,
         attr: SpeakerAttribution,
-        prosody: dict[str, tuple[list[dict], list[dict]]],
+        prosody: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]],
         pieces: SpeechPieces,
-        texts: dict[str, list[dict | None]],
+        texts: dict[str, list[dict[str, Any] | None]],
         faces: Faces,
         duration: float,
         cfg: AnalysisConfig,

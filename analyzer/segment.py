@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import builtins
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 
 @dataclass(frozen=True, order=True)
@@ -84,12 +87,12 @@ class TimeGrid:
         """Frames needed to cover ``seconds`` from 0 (the last one may be partial)."""
         return self.end_index(seconds)
 
-    def slice(self, seg: Segment) -> slice:
+    def slice(self, seg: Segment) -> builtins.slice:
         """Indices of the frames from the one holding ``seg.start`` up to ``seg.end``: the
         frames a signal slice ``x[grid.slice(seg)]`` of the segment takes."""
         return slice(self.index(seg.start), self.index(seg.end))
 
-    def cover(self, seg: Segment) -> slice:
+    def cover(self, seg: Segment) -> builtins.slice:
         """Indices of every frame that ``seg`` touches (ends rounded outwards)."""
         return slice(self.index(seg.start), self.end_index(seg.end))
 
@@ -117,9 +120,12 @@ class SegmentIndex:
     def __len__(self) -> int:
         return len(self.segments)
 
-    def overlaps(self, seg: Segment) -> np.ndarray:
+    def overlaps(self, seg: Segment) -> NDArray[Any]:
         """Seconds each indexed segment shares with ``seg``: float64 [len(self)]."""
-        return np.clip(np.minimum(self.ends, seg.end) - np.maximum(self.starts, seg.start), 0, None)
+        shared: NDArray[Any] = np.clip(
+            np.minimum(self.ends, seg.end) - np.maximum(self.starts, seg.start), 0, None
+        )
+        return shared
 
     def total(self, seg: Segment) -> float:
         """Seconds of ``seg`` covered by the indexed segments (assumed mutually disjoint)."""

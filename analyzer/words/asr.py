@@ -16,8 +16,10 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..config import SAMPLE_RATE
 from ..models import whisper_model_dir
@@ -71,7 +73,7 @@ class Transcriber:
 
     def transcribe(
         self,
-        audio: np.ndarray,
+        audio: NDArray[Any],
         turns: Sequence[Segment],
         *,
         progress: Callable[[str, int, int], None] | None = None,
@@ -94,7 +96,7 @@ class Transcriber:
                 progress("transcription", i + 1, len(turns))
         return out
 
-    def _transcribe_slice(self, wave: np.ndarray, turn: Segment, offset_s: float) -> TurnText:
+    def _transcribe_slice(self, wave: NDArray[Any], turn: Segment, offset_s: float) -> TurnText:
         segments, _ = self.model.transcribe(
             wave,
             language=LANGUAGE_EN,

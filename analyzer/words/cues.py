@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Sequence
 from functools import cache, lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -211,7 +212,7 @@ def repeated_complaints(
     return sorted(stretches, key=lambda s: (s[1], s[0]))
 
 
-def words_evidence(words: dict, *, coverage: float) -> Evidence:
+def words_evidence(words: dict[str, Any], *, coverage: float) -> Evidence:
     """Fusion evidence of one turn's words (a ``text_evidence`` dict with ``text`` and
     ``asr_confidence`` added): valence only, capped at COMPLAINT_VALENCE when a complaint phrase
     was heard; confidence is the transcript's, lowered when the speaker covers little of the
