@@ -14,11 +14,19 @@ Frames with no face are recorded as such and never filled in. The expression mod
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Sequence
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Self
 
-import mediapipe as mp
-import numpy as np
+# MediaPipe's C++ logging (glog/absl) and TFLite: errors only. These are read when the library
+# loads, so they are set before the import; the lines printed while a graph starts are hidden
+# by ``_quiet_stderr`` (they bypass both).
+os.environ.setdefault("GLOG_minloglevel", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import mediapipe as mp  # noqa: E402
+import numpy as np  # noqa: E402
 
 from ..config import FaceConfig
 from ..dsp import smooth_track
@@ -70,13 +78,15 @@ class FaceAnalyzer:
     def __init__(self, config: FaceConfig | None = None, *, model: EmotionModel | None = None):
         self.config = config or FaceConfig()
         self.model = model
-        self._mesh = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=self.config.static_images,
-            max_num_faces=self.config.max_faces,
-            refine_landmarks=True,
-            min_detection_confidence=self.config.min_detection_confidence,
-            min_tracking_confidence=self.config.min_tracking_confidence,
-        )
+        with _quiet_stderr():
+            self._mesh = mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=self.config.static_images,
+                max_num_faces=self.config.max_faces,
+                refine_landmarks=True,
+                min_detection_confidence=self.config.min_detection_confidence,
+                min_tracking_confidence=self.config.min_tracking_confidence,
+            )
+        self._started = False  # the graph prints its start-up lines on the first frame
 
     def close(self) -> None:
         if self._mesh is not None:
@@ -104,7 +114,13 @@ class FaceAnalyzer:
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"image must be uint8 [H, W, 3] RGB, got {image.dtype} {image.shape}")
         h, w = image.shape[:2]
-        found = self._mesh.process(np.ascontiguousarray(image)).multi_face_landmarks or []
+        if self._started:
+            found = self._mesh.process(np.ascontiguousarray(image)).multi_face_landmarks or []
+        else:
+            with _quiet_stderr():
+                found = self._mesh.process(np.ascontiguousarray(image)).multi_face_landmarks
+            found = found or []
+            self._started = True
         if not found:
             return np.zeros((0, 478, 3))
         pts = np.array([[(p.x, p.y, p.z) for p in face.landmark] for face in found])
@@ -255,6 +271,27 @@ class FaceAnalyzer:
                 )
             )
         return tuple(tracks)
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null for a moment: MediaPipe's and TFLite's native start-up
+    lines ("Created TensorFlow Lite XNNPACK delegate", "W0000 ... feedback manager") are written
+    there directly, past Python's logging."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no real stderr (embedded, captured)
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _blas_limiter() -> Callable[[], contextlib.AbstractContextManager]:
