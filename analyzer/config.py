@@ -84,6 +84,7 @@ class FaceConfig:
     min_detection_confidence: float = 0.5  # FaceMesh's face detector threshold
     min_tracking_confidence: float = 0.5  # FaceMesh's landmark tracking threshold
     static_images: bool = False  # detect afresh in every frame (unrelated images; slower)
+    gallery: bool = True  # no face in the whole frame: search 2x2 and 3x3 tiles (gallery views)
     max_gap_s: float = 1.0  # a face track unseen for longer than this ends, seconds
     min_iou: float = 0.2  # landmark-box overlap at or above which a face continues a track
     max_shift: float = 0.6  # centre shift, in face sizes, up to which a face continues a track

@@ -14,10 +14,11 @@ Frames with no face are recorded as such and never filled in. The expression mod
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Self
+from typing import Any, Self
 
 # MediaPipe's C++ logging (glog/absl) and TFLite: errors only. These are read when the library
 # loads, so they are set before the import; the lines printed while a graph starts are hidden
@@ -27,6 +28,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import mediapipe as mp  # noqa: E402
 import numpy as np  # noqa: E402
+from numpy.typing import NDArray  # noqa: E402
 
 from ..config import FaceConfig
 from ..dsp import smooth_track
@@ -41,12 +43,15 @@ from .tracking import FaceTracker
 Progress = Callable[[str, int, int], None]  # (step, done, total); total may be an estimate
 
 PROGRESS_EVERY = 10  # frames between progress reports
+GALLERY_GRIDS = (2, 3)  # tile grids searched for the small faces of a gallery view (up to 3x3)
+GALLERY_SEARCH_EVERY_S = 5.0  # s between gallery searches while the whole frame shows no face
+MIN_TILE_PX = 48  # px; tiles smaller than this are not searched
 REGION_MARGIN = 0.5  # margin around the landmark box, in box sizes, of the region cut for align
 
 
 def face_region(
-    image: np.ndarray, landmarks: np.ndarray, *, margin: float = REGION_MARGIN
-) -> tuple[np.ndarray, np.ndarray]:
+    image: NDArray[Any], landmarks: NDArray[Any], *, margin: float = REGION_MARGIN
+) -> tuple[NDArray[Any], NDArray[Any]]:
     """Cut one face's neighbourhood out of a frame: (region [h, w(, 3)], landmarks shifted into it).
 
     The region is the landmark box grown by ``margin`` box sizes on each side, clipped to the
@@ -87,19 +92,67 @@ class FaceAnalyzer:
                 min_tracking_confidence=self.config.min_tracking_confidence,
             )
         self._started = False  # the graph prints its start-up lines on the first frame
+        self._tiles: Any = None  # a still-image graph for gallery tiles, built on first use
 
     def close(self) -> None:
         if self._mesh is not None:
             self._mesh.close()
             self._mesh = None
+        if self._tiles is not None:
+            self._tiles.close()
+            self._tiles = None
+
+    def gallery_landmarks(
+        self, image: NDArray[Any], grids: Sequence[int] = GALLERY_GRIDS
+    ) -> tuple[NDArray[Any], int]:
+        """Landmarks of the faces of a gallery view (a 2x2 or 3x3 grid of video tiles).
+
+        FaceMesh's detector looks at the whole frame shrunk to 128 px, where the faces of a
+        gallery are too small to be found; here each tile is searched alone and the grid that
+        finds more faces wins. Returns (float64 [K, 478, 3] in frame pixels with K <=
+        ``max_faces``, the grid's side n, 0 when no face was found).
+        """
+        first = self._tiles is None
+        if self._tiles is None:
+            with _quiet_stderr():
+                self._tiles = mp.solutions.face_mesh.FaceMesh(
+                    static_image_mode=True,
+                    max_num_faces=1,
+                    refine_landmarks=True,
+                    min_detection_confidence=self.config.min_detection_confidence,
+                )
+        with _quiet_stderr() if first else contextlib.nullcontext():
+            return self._search_tiles(image, grids)
+
+    def _search_tiles(self, image: NDArray[Any], grids: Sequence[int]) -> tuple[NDArray[Any], int]:
+        h, w = image.shape[:2]
+        best, best_n = np.zeros((0, 478, 3)), 0
+        for n in grids:
+            th, tw = h // n, w // n
+            if min(th, tw) < MIN_TILE_PX:
+                continue
+            found = []
+            for row in range(n):
+                for col in range(n):
+                    tile = np.ascontiguousarray(
+                        image[row * th : (row + 1) * th, col * tw : (col + 1) * tw]
+                    )
+                    faces = self._tiles.process(tile).multi_face_landmarks or []
+                    for face in faces:
+                        pts = np.array([(p.x, p.y, p.z) for p in face.landmark])
+                        found.append(pts * [tw, th, tw] + [col * tw, row * th, 0.0])
+            if len(found) > len(best):
+                best = np.array(found[: self.config.max_faces], dtype=np.float64)
+                best_n = n
+        return best, best_n
 
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def landmarks(self, image: np.ndarray) -> np.ndarray:
+    def landmarks(self, image: NDArray[Any]) -> NDArray[Any]:
         """FaceMesh landmarks of every face in one RGB uint8 [H, W, 3] (or grey [H, W]) image.
 
         Returns float64 [K, 478, 3] in pixels: x, y in the image, z = FaceMesh depth times the
@@ -148,17 +201,28 @@ class FaceAnalyzer:
         one_blas_thread = _blas_limiter()
         times: list[float] = []
         counts: list[int] = []
-        observed: list[dict] = []  # per frame with faces: frame, track, box, cues, quality
-        crops: list[np.ndarray] = []
+        observed: list[
+            dict[str, NDArray[Any]]
+        ] = []  # per frame with faces: frame, track, box, cues, quality
+        crops: list[NDArray[Any]] = []
         groups: list[str] = []
         scores: list[EmotionScores] = []
         frame_size = None
         index = -1
+        grid = 0  # the gallery grid (n x n) where the last search found faces; 0: none
+        searched_at = -math.inf  # time of the last gallery search, s
         for index, frame in enumerate(frames):
             image = frame.image
             frame_size = frame_size or (int(image.shape[0]), int(image.shape[1]))
             with one_blas_thread():
                 pts = self.landmarks(image)
+                if (
+                    not len(pts)
+                    and cfg.gallery
+                    and (grid or frame.time - searched_at >= GALLERY_SEARCH_EVERY_S)
+                ):
+                    pts, grid = self.gallery_landmarks(image, (grid,) if grid else GALLERY_GRIDS)
+                    searched_at = frame.time
                 times.append(float(frame.time))
                 counts.append(len(pts))
                 if len(pts):
@@ -200,11 +264,11 @@ class FaceAnalyzer:
 
     def _observe(
         self,
-        image: np.ndarray,
-        pts: np.ndarray,
+        image: NDArray[Any],
+        pts: NDArray[Any],
         time: float,
         tracker: FaceTracker,
-    ) -> tuple[dict, list[tuple[np.ndarray, np.ndarray]]]:
+    ) -> tuple[dict[str, NDArray[Any]], list[tuple[NDArray[Any], NDArray[Any]]]]:
         """Track ids, boxes, cues and quality of one frame's K faces (landmarks [K, 478, 3]).
 
         Returns ({"track": [K], "box": [K, 4], "cues": [K, C], "quality": [K]}, the K face
@@ -212,7 +276,7 @@ class FaceAnalyzer:
         """
         boxes = landmark_boxes(pts)
         ids = tracker.update(time, boxes)
-        cues = compute_cues(pts, image_size=image.shape[:2])
+        cues = compute_cues(pts, image_size=(int(image.shape[0]), int(image.shape[1])))
         regions = [face_region(image, p) for p in pts]
         quality = np.array([align.face_quality(r, p) for r, p in regions])
         obs = {
@@ -223,14 +287,16 @@ class FaceAnalyzer:
         }
         return obs, regions
 
-    def _predict(self, crops: Sequence[np.ndarray], groups: Sequence[str]) -> EmotionScores:
+    def _predict(self, crops: Sequence[NDArray[Any]], groups: Sequence[str]) -> EmotionScores:
+        if self.model is None:
+            raise RuntimeError("no expression model")
         out = self.model.predict(np.stack(crops), groups=list(groups))
         if len(out) != len(crops):
             raise RuntimeError(f"expression model returned {len(out)} rows for {len(crops)} faces")
         return out
 
     def _build_tracks(
-        self, times: np.ndarray, obs: dict, scores: EmotionScores | None
+        self, times: NDArray[Any], obs: dict[str, NDArray[Any]], scores: EmotionScores | None
     ) -> tuple[FaceTrack, ...]:
         """Split the flat observations into per-track arrays and smooth the expression scores."""
         tracks = []
@@ -238,7 +304,7 @@ class FaceAnalyzer:
             idx = np.flatnonzero(obs["track"] == tid)  # already in time order
             t = times[obs["frame"][idx]]
             quality = np.clip(obs["quality"][idx], 0.0, 1.0)
-            extra: dict = {}
+            extra: dict[str, NDArray[Any]] = {}
             confidence = quality
             if scores is not None:
                 raw = scores.probs[idx].astype(np.float64)
@@ -294,7 +360,7 @@ def _quiet_stderr() -> Iterator[None]:
         os.close(devnull)
 
 
-def _blas_limiter() -> Callable[[], contextlib.AbstractContextManager]:
+def _blas_limiter() -> Callable[[], contextlib.AbstractContextManager[Any]]:
     """A context factory that holds BLAS to one thread while a frame is analysed.
 
     The stage only does tiny matrix algebra (3x3 inverses in align); OpenBLAS threads woken for
@@ -321,7 +387,7 @@ def _concat_scores(parts: list[EmotionScores]) -> EmotionScores:
     )
 
 
-def detect_faces(image: np.ndarray, *, max_faces: int = 4) -> np.ndarray:
+def detect_faces(image: NDArray[Any], *, max_faces: int = 4) -> NDArray[Any]:
     """FaceMesh landmarks of every face in one still image: float64 [K, 478, 3] in px.
 
     A one-off convenience (builds and frees a graph each call); for many images or a video use a
