@@ -296,8 +296,8 @@ class DecodedAudio:
 
 
 def _limit_minutes(limit_s: float) -> str:
-    """``180``, ``0.5``: minutes without a misleading rounding to 0."""
-    return f"{limit_s / 60:.3g}"
+    """``180``, ``0.5``, ``1000``: minutes without a misleading rounding to 0."""
+    return f"{round(limit_s / 60, 2):g}"
 
 
 def _too_long(name: str, limit_s: float, *, claimed_s: float | None = None) -> MediaError:

@@ -264,3 +264,90 @@ def test_gallery_view_faces_are_found_up_to_nine(n, faces):
         timeline = analyzer.analyze(frames)
     assert timeline.faces.tolist() == [faces] * 4
     assert len(timeline.tracks) == faces
+
+
+def _wav_with(tmp_path, name: str, seconds: float, patch: dict[int, int] | None = None):
+    import io
+    import struct
+
+    buf = io.BytesIO()
+    sf.write(buf, tone(seconds, SR)[0], SR, format="WAV", subtype="PCM_16")
+    data = bytearray(buf.getvalue())
+    at = data.index(b"data")
+    for offset, value in (patch or {}).items():
+        offset = at + 4 if offset == -1 else offset  # -1: the data chunk's size
+        data[offset : offset + 4] = struct.pack("<I", value)
+    path = tmp_path / name
+    path.write_bytes(bytes(data))
+    return path, bytes(data)
+
+
+def test_truncated_and_lying_wav_headers_decode_what_is_there(tmp_path):
+    from analyzer.media import decode_audio
+
+    path, data = _wav_with(tmp_path, "call.wav", 20.0)
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(data[: len(data) // 10])
+    got = decode_audio(cut)
+    assert abs(got.duration_s - 2.0) < 0.01
+    (note,) = got.notes
+    assert note.code == "truncated_input" and note.params["claimed_s"] == 20.0
+    assert "decoded 2.0 s; the header claimed 20.0 s" in note
+    small, _ = _wav_with(tmp_path, "small.wav", 20.0, {-1: 1000})
+    got = decode_audio(small)
+    assert abs(got.duration_s - 20.0) < 0.01  # every sample, not the 1000 bytes claimed
+    assert [n.code for n in got.notes] == ["header_mismatch"]
+    assert decode_audio(path).notes == ()  # an honest file has nothing to say
+
+
+def test_a_4_gb_header_costs_no_memory_and_1_hz_is_refused(tmp_path):
+    import tracemalloc
+
+    from analyzer.media import decode_audio
+
+    huge, _ = _wav_with(tmp_path, "huge.wav", 2.0, {-1: 4_000_000_000, 4: 4_000_000_036})
+    tracemalloc.start()
+    try:
+        got = decode_audio(huge)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert abs(got.duration_s - 2.0) < 0.01 and got.notes[0].code == "truncated_input"
+    assert peak < 20e6  # bytes; the header's claim would need 29 GiB
+    one_hz, _ = _wav_with(tmp_path, "slow.wav", 2.0, {-1: 4_000_000_000, 24: 1, 28: 2})
+    with pytest.raises(MediaError, match=r"^slow\.wav: sample rate 1 Hz is too low") as err:
+        decode_audio(one_hz)
+    assert err.value.code == "sample_rate_too_low" and err.value.params["sample_rate"] == 1
+
+
+def test_duration_limit_stops_decoding_whatever_the_header_says(tmp_path):
+    from analyzer.media import decode_audio
+
+    path, _ = _wav_with(tmp_path, "long.wav", 30.0)
+    with pytest.raises(MediaError) as err:
+        decode_audio(path, max_duration_s=12.0)
+    assert (
+        err.value.code == "too_long" and err.value.cause == "is 0.5 min long; the limit is 0.2 min"
+    )
+    assert decode_audio(path, max_duration_s=27.0).duration_s == 30.0  # within the margin
+    # A header claiming 1000 bytes does not smuggle 30 s past a 12 s limit.
+    liar, _ = _wav_with(tmp_path, "liar.wav", 30.0, {-1: 1000})
+    with pytest.raises(MediaError, match="decoding stopped there") as err:
+        decode_audio(liar, max_duration_s=12.0)
+    assert err.value.params["limit_min"] == 0.2
+
+
+def test_symlink_loop_and_broken_link_are_named(tmp_path):
+    import os
+
+    os.symlink("b.wav", tmp_path / "a.wav")
+    os.symlink("a.wav", tmp_path / "b.wav")
+    os.symlink("nowhere.wav", tmp_path / "gone.wav")
+    with pytest.raises(MediaError, match=r"^a\.wav: symbolic link loop") as err:
+        probe_media(tmp_path / "a.wav")
+    assert err.value.code == "symlink_loop"
+    with pytest.raises(MediaError, match=r"^gone\.wav: broken symbolic link"):
+        load_audio(tmp_path / "gone.wav")
+    with pytest.raises(MediaError) as err:
+        load_audio(tmp_path / "nope.wav")
+    assert str(err.value) == "nope.wav: file not found" and str(tmp_path) not in str(err.value)
