@@ -19,8 +19,17 @@ from .export import (
     write_vtt,
 )
 from .labels import LABELS, NEGATIVE_LABELS
-from .media import MediaError, MediaInfo, iter_video_frames, load_audio, probe_media
+from .media import (
+    DecodedAudio,
+    MediaError,
+    MediaInfo,
+    decode_audio,
+    iter_video_frames,
+    load_audio,
+    probe_media,
+)
 from .models import EmotionScores, ModelError, list_models, load_model
+from .notes import Note
 from .pipeline import STEPS, Analyzer, Progress, analyze
 from .result import (
     EVENT_KINDS,
@@ -50,6 +59,7 @@ __all__ = [
     "AnalysisConfig",
     "AnalysisResult",
     "Analyzer",
+    "DecodedAudio",
     "EmotionScores",
     "EmotionSegment",
     "Event",
@@ -58,6 +68,7 @@ __all__ = [
     "MediaError",
     "MediaInfo",
     "ModelError",
+    "Note",
     "OptionSpec",
     "Progress",
     "Segment",
@@ -66,6 +77,7 @@ __all__ = [
     "SpeakerSummary",
     "TimeGrid",
     "analyze",
+    "decode_audio",
     "export_call",
     "iter_video_frames",
     "list_models",
