@@ -37,7 +37,6 @@ def shared(monkeypatch, analyzer):
     class SharedAnalyzer:
         def __init__(self, config=None):
             self.config = config or analyzer.config
-            self.calls: list[str] = []
 
         def analyze(self, path, *, progress=None):
             return analyzer.analyze(path, config=self.config, progress=progress)
