@@ -30,7 +30,7 @@ import mediapipe as mp  # noqa: E402
 import numpy as np  # noqa: E402
 from numpy.typing import NDArray  # noqa: E402
 
-from ..config import FaceConfig
+from ..config import FaceConfig as FaceConfig  # noqa: E402  (video/ re-exports it)
 from ..dsp import smooth_track
 from ..labels import LABELS
 from ..media import VideoFrame
