@@ -294,6 +294,8 @@ def build_corpus(folder: Path) -> list[Case]:
     error(folder / "loop_a.wav", "symbolic link loop")
     os.symlink("gone.wav", folder / "dangling.wav")
     error(folder / "dangling.wav", "broken symbolic link")
+    os.mkfifo(folder / "pipe.wav")  # opening it would wait for a writer forever
+    error(folder / "pipe.wav", "not a regular file")
     os.symlink("rate_16000.wav", folder / "link.wav")
     ok(folder / "link.wav")
     # ---- the same name in two folders ----------------------------------------------------------

@@ -14,6 +14,7 @@ Frames with no face are recorded as such and never filled in. The expression mod
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import math
 import os
 import sys
@@ -46,6 +47,7 @@ PROGRESS_EVERY = 10  # frames between progress reports
 GALLERY_GRIDS = (2, 3)  # tile grids searched for the small faces of a gallery view (up to 3x3)
 GALLERY_SEARCH_EVERY_S = 5.0  # s between gallery searches while the whole frame shows no face
 MIN_TILE_PX = 48  # px; tiles smaller than this are not searched
+WARM_UP_PX = 64  # px side of the blank frame that opens a new graph
 REGION_MARGIN = 0.5  # margin around the landmark box, in box sizes, of the region cut for align
 
 
@@ -91,8 +93,11 @@ class FaceAnalyzer:
                 min_detection_confidence=self.config.min_detection_confidence,
                 min_tracking_confidence=self.config.min_tracking_confidence,
             )
-        self._started = False  # the graph prints its start-up lines on the first frame
+            _open_graph(self._mesh)
+        # The graphs print start-up lines until their landmark model has run on a first face.
+        self._started = False
         self._tiles: Any = None  # a still-image graph for gallery tiles, built on first use
+        self._tiles_started = False
 
     def close(self) -> None:
         if self._mesh is not None:
@@ -112,7 +117,6 @@ class FaceAnalyzer:
         finds more faces wins. Returns (float64 [K, 478, 3] in frame pixels with K <=
         ``max_faces``, the grid's side n, 0 when no face was found).
         """
-        first = self._tiles is None
         if self._tiles is None:
             with _quiet_stderr():
                 self._tiles = mp.solutions.face_mesh.FaceMesh(
@@ -121,8 +125,11 @@ class FaceAnalyzer:
                     refine_landmarks=True,
                     min_detection_confidence=self.config.min_detection_confidence,
                 )
-        with _quiet_stderr() if first else contextlib.nullcontext():
-            return self._search_tiles(image, grids)
+                _open_graph(self._tiles)
+        with contextlib.nullcontext() if self._tiles_started else _quiet_stderr():
+            found, n = self._search_tiles(image, grids)
+        self._tiles_started = self._tiles_started or bool(n)
+        return found, n
 
     def _search_tiles(self, image: NDArray[Any], grids: Sequence[int]) -> tuple[NDArray[Any], int]:
         h, w = image.shape[:2]
@@ -167,13 +174,9 @@ class FaceAnalyzer:
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"image must be uint8 [H, W, 3] RGB, got {image.dtype} {image.shape}")
         h, w = image.shape[:2]
-        if self._started:
+        with contextlib.nullcontext() if self._started else _quiet_stderr():
             found = self._mesh.process(np.ascontiguousarray(image)).multi_face_landmarks or []
-        else:
-            with _quiet_stderr():
-                found = self._mesh.process(np.ascontiguousarray(image)).multi_face_landmarks
-            found = found or []
-            self._started = True
+        self._started = self._started or bool(found)
         if not found:
             return np.zeros((0, 478, 3))
         pts = np.array([[(p.x, p.y, p.z) for p in face.landmark] for face in found])
@@ -195,7 +198,10 @@ class FaceAnalyzer:
         cfg = self.config
         if self._mesh is None:
             raise RuntimeError("FaceAnalyzer is closed")
-        self._mesh.reset()  # no face carried over from the previous file
+        with _quiet_stderr():
+            self._mesh.reset()  # no face carried over from the previous file (a new graph)
+            _open_graph(self._mesh)
+        self._started = False
         crop_size = cfg.crop_size or getattr(self.model, "input_size", None) or align.FACE_SIZE
         tracker = FaceTracker(max_gap_s=cfg.max_gap_s, min_iou=cfg.min_iou, max_shift=cfg.max_shift)
         one_blas_thread = _blas_limiter()
@@ -355,9 +361,23 @@ def _quiet_stderr() -> Iterator[None]:
         os.dup2(devnull, 2)
         yield
     finally:
+        _flush_c_stdio()  # what C code buffered while hidden goes to /dev/null, not later
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+def _open_graph(graph: Any) -> None:
+    """Run a blank frame through a new MediaPipe graph: its calculators open (and log) on their
+    own threads after the graph starts, and ``process`` returns only once the graph is idle."""
+    graph.process(np.zeros((WARM_UP_PX, WARM_UP_PX, 3), np.uint8))
+
+
+def _flush_c_stdio() -> None:
+    try:
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):  # no C library to ask (not Linux/macOS)
+        pass
 
 
 def _blas_limiter() -> Callable[[], contextlib.AbstractContextManager[Any]]:
