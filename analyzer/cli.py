@@ -65,8 +65,29 @@ def build_parser() -> argparse.ArgumentParser:
     models.set_defaults(func=run_models)
 
     for plugin in entry_points(group=PLUGIN_GROUP):
-        plugin.load()(sub)
+        try:
+            plugin.load()(sub)
+        except Exception as exc:  # a broken plugin must not take ``analyze`` down with it
+            _broken_plugin(sub, plugin.name, exc)
     return parser
+
+
+def _broken_plugin(sub: Any, name: str, exc: Exception) -> None:
+    """Register ``name`` as a command that says, in one line, why its plugin did not load."""
+    reason = _one_line(f"{type(exc).__name__}: {exc}")
+    if name in sub.choices:
+        return
+    # prefix_chars: every argument, even "--x", is taken as text (the command only says why)
+    cmd = sub.add_parser(name, help=f"(unavailable: {reason})", add_help=False, prefix_chars="\0")
+    cmd.add_argument("rest", nargs=argparse.REMAINDER)
+
+    def unavailable(args: argparse.Namespace) -> int:
+        print(
+            f"emotrace: error: the '{name}' command could not be loaded ({reason})", file=sys.stderr
+        )
+        return 1
+
+    cmd.set_defaults(func=unavailable)
 
 
 def _progress_bar(name: str, quiet: bool) -> tuple[Any, Progress | None]:

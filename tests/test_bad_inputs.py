@@ -402,3 +402,24 @@ def test_notes_carry_code_and_params(tmp_path):
     }
     assert str(tmp_path) not in note  # the file's name only, never a (server's) folder
     assert json.dumps([note]) == json.dumps([note.message])
+
+
+def test_a_broken_plugin_does_not_break_analyze(tmp_path, capsys, monkeypatch):
+    import analyzer.cli as cli_module
+
+    class Broken:
+        name = "broken"
+
+        def load(self):
+            raise ImportError("cannot import name 'x' from 'somewhere'")
+
+    monkeypatch.setattr(cli_module, "entry_points", lambda group: [Broken()])
+    empty = tmp_path / "e.wav"
+    empty.write_bytes(b"")
+    rc, _, stderr = run_cli(capsys, "analyze", empty, "--out", tmp_path / "o", "--quiet")
+    assert rc == 1 and stderr[0] == f"emotrace: {empty}: file is empty (0 bytes)"
+    rc, _, stderr = run_cli(capsys, "broken", "--any", "thing")
+    assert rc == 1 and stderr == [
+        "emotrace: error: the 'broken' command could not be loaded "
+        "(ImportError: cannot import name 'x' from 'somewhere')"
+    ]
