@@ -122,7 +122,7 @@ IBAN_LAYOUTS = {  # country: BBAN layout, "n" digit, "a" capital letter, "c" eit
     "FR": "nnnnnnnnnnccccccccccc" + "nn",
     "NL": "aaaannnnnnnnnn",
     "ES": "nnnnnnnnnnnnnnnnnnnn",
-    "IT": "annnnnnnnnnccccccccccccc",
+    "IT": "annnnnnnnnncccccccccccc",  # 1 + 10 + 12 = 23 characters
 }
 CARD_PREFIXES = {  # issuer prefix: lengths
     "4": (13, 16, 19),
