@@ -206,6 +206,12 @@ def not_a_card(rng: random.Random, n: int) -> str:
             return number
 
 
+def a_luhn_number(rng: random.Random, n: int) -> str:
+    """A number that passes the card check by chance, as order and tracking numbers can."""
+    body = random_digits(rng, n - 1)
+    return body + card_check_digit(body)
+
+
 # ---------------------------------------------------------------- surface forms of digit strings
 
 
@@ -442,9 +448,12 @@ def address_value(rng: random.Random, language: str) -> tuple[str, str]:
 def name_value(rng: random.Random, language: str) -> tuple[str, str]:
     if language == "zh":
         return rng.choice(ZH_SURNAMES) + rng.choice(ZH_GIVEN), ""
-    if rng.random() < 0.2:
-        return rng.choice(FIRST_NAMES), ""
-    return f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}", ""
+    name = rng.choice(FIRST_NAMES)
+    if rng.random() >= 0.2:
+        name += " " + rng.choice(LAST_NAMES)
+    if rng.random() < 0.2:  # as a lower-case ASR writes it
+        name = name.lower()
+    return name, ""
 
 
 VALUES: dict[str, Callable[[random.Random, str], tuple[str, str]]] = {
@@ -530,6 +539,8 @@ TEMPLATES = {
             "My name's {X} and I'm calling about my bill.",
             "This is {X} speaking, how can I help?",
             "Yes hello, my name is {X}, I called yesterday.",
+            "hi my name is {X} and i have a problem with my bill",
+            "you're speaking with {X}, how can I help?",
         ],
     },
     "zh": {
@@ -551,6 +562,7 @@ TEMPLATES = {
             "回电请打{X}。",
         ],
         "EMAIL": [
+            "我的email是{X}。",
             "我的邮箱是{X}。",
             "发到邮箱{X}就行。",
             "邮箱：{X}",
@@ -616,6 +628,16 @@ NEGATIVE_EN = [
     "The reference is {ref}.",
     "We refunded {n} payments of {price} on {mm}/{dd}.",
     "It's been {n} weeks since {month} {day}.",
+    "The tracking number is {track_luhn} but the site says not found.",
+    "Order number {track_luhn}, placed on {month} {day}.",
+    "this is ridiculous, this is the {n}th time I call",
+    "My name is spelled wrong on the last {n} bills.",
+    "I waited {m} minutes on the phone and {n} more on the chat.",
+    "We have {n} cars in the drive and {n3} channels on the box.",
+    "I bought {n} tickets for the Main Street show in {year}.",
+    "my son's birthday is in {month} so I need it before the {day}th",
+    "The code on the screen was {n4} and then {n3}.",
+    "It went up {n} percent, from {price} to {price2}.",
 ]
 NEGATIVE_ZH = [
     "我已经打了{n}次电话了，每次都等了{m}分钟。",
@@ -636,6 +658,12 @@ NEGATIVE_ZH = [
     "我是想问一下退款什么时候到账。",
     "我是客服，您那边是宽带报修吗？",
     "一共{n3}件，已经发了{n}件。",
+    "订单号{mobile_like}，麻烦帮我查一下物流。",
+    "快递单号是{track_luhn}，一直没更新。",
+    "我和先生一起来的，等了{m}分钟。",
+    "这位女士说她{year}年就办了卡。",
+    "我的生日快到了，想用积分换个礼物。",
+    "第{n}次打电话了，还是没人处理。",
 ]
 
 
@@ -664,6 +692,8 @@ def negative_fill(rng: random.Random) -> dict[str, str]:
         "d2": str(rng.randint(5, 9)),
         "model": f"X{rng.randint(100, 999)}",
         "ref": f"{rng.choice('ABCDEFG')}{rng.randint(10_000_000, 99_999_999)}",
+        "track_luhn": a_luhn_number(rng, rng.choice([13, 16, 19])),
+        "mobile_like": "1" + rng.choice("3456789") + random_digits(rng, 9, first="0123456789"),
     }  # fmt: skip
 
 
