@@ -8,7 +8,8 @@ What is found (``Span.kind``):
   and any 7-15 digits right after a phone cue ("my number is", "call me on", "手机", "电话").
 * ``EMAIL``: written (``a.b@c.com``) and spoken (``a dot b at c dot com``) addresses.
 * ``ID``: Chinese resident ID numbers, 17 digits and a check character (ISO 7064 mod 11-2)
-  with a plausible birth date inside.
+  with a plausible birth date inside; right after an ID cue ("身份证号", "ID number") any 15
+  or 18 digits (old 15-digit IDs, and misread ones, are still someone's ID).
 * ``ACCOUNT``: IBANs (mod-97 check) and 6-30 digits after an account cue ("account number",
   "账号", "卡号") that are not a card.
 * ``DOB``: a date right after a birth cue ("born on", "date of birth", "DOB", "出生日期", "生日").
@@ -370,7 +371,7 @@ _STREET_SUFFIX = (
     r"|terrace|close|crescent|highway|hwy|parkway|square|sq|row|walk|grove|gardens)"
 )
 _EN_ADDRESS = re.compile(
-    rf"(?<![\w$£€.,])\d{{1,5}}[a-z]?\s+((?:[a-z][a-z'\-]*\.?\s+){{1,4}}?){_STREET_SUFFIX}(?![a-z])\.?"
+    rf"(?<![\w$£€.,])\d{{1,5}}[a-z]?\s+((?:[a-z][a-z'\-]*\.?\s+){{1,4}}?){_STREET_SUFFIX}(?![a-z])"
 )
 _NOT_STREET_WORDS = frozenset(
     """a an the of and or to for from in on at by with about more than times time minutes hours
