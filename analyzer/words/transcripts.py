@@ -98,6 +98,7 @@ class Transcript:
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _KANA_HANGUL = re.compile(r"[\u3040-\u30ff\uac00-\ud7af]")
 _LATIN_WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)?")
+_ADDRESS_LIKE = re.compile(r"\S+@\S+|https?://\S+|www\.\S+")
 _OTHER_LETTER = re.compile(r"[^\W\d_A-Za-z\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _ENGLISH_WORDS = frozenset(
     """the a an and or but is are was were be been to of in on at for with from this that it i
@@ -110,18 +111,18 @@ _ENGLISH_WORDS = frozenset(
 def detect_language(text: str) -> str:
     """ "en", "zh" or "other" for one line of text.
 
-    Chinese when its Han characters are at least as many as its Latin words (and there is no
-    kana or hangul, which make it Japanese or Korean: "other"); English when Latin words dominate
-    and, for lines of four or more words, at least one in ten is a common English function word
-    (so Spanish or German lines come out "other"); "other" for other scripts and for text with
-    no letters at all.
+    Chinese when its Han characters are at least half as many as its Latin words (e-mail and
+    web addresses not counted), unless kana or hangul make it Japanese or Korean ("other");
+    English when Latin words dominate and, for lines of four or more words, at least one in ten
+    is a common English function word (so Spanish or German lines come out "other"); "other"
+    for other scripts and for text with no letters at all.
     """
     if _KANA_HANGUL.search(text):
         return LANGUAGE_OTHER
     han = len(_HAN.findall(text))
-    latin = _LATIN_WORD.findall(text)
+    latin = _LATIN_WORD.findall(_ADDRESS_LIKE.sub(" ", text))
     others = len(_OTHER_LETTER.findall(text))
-    if han and han >= len(latin):
+    if han and 2 * han >= len(latin):  # one Han character carries about half a word
         return LANGUAGE_ZH
     if latin and len(latin) >= others:
         if len(latin) < 4:
