@@ -13,6 +13,7 @@ from analyzer.words.redact import (
     find_personal_data,
     iban_valid,
     luhn_valid,
+    redact_lines,
     redact_text,
     redact_words,
     resident_id_valid,
@@ -267,3 +268,29 @@ def test_generated_and_handwritten_sets_reach_the_targets():
         right = sum(c["right"] for c in counts.values())
         assert found / true >= recall_min
         assert right / predicted >= 0.95
+
+
+def test_redact_lines_reports_kinds_and_time_spans():
+    from analyzer.words.transcripts import TranscriptLine
+
+    timed = TranscriptLine(
+        10.0, 13.0, "S1", "call me on 13800138000 please", "en",
+        ((10.0, 10.4, "call"), (10.4, 10.6, "me"), (10.6, 10.8, "on"),
+         (11.0, 12.2, "13800138000"), (12.3, 13.0, "please")),
+    )  # fmt: skip
+    untimed = TranscriptLine(20.0, 24.0, "S2", "我叫李明，邮箱 li@example.com", "zh", None)
+    clean = TranscriptLine(30.0, 31.0, "S1", "thanks for calling", "en", None)
+    lines, report = redact_lines([timed, untimed, clean])
+    assert [line.text for line in lines] == [
+        "call me on [PHONE] please",
+        "我叫[NAME]，邮箱 [EMAIL]",
+        "thanks for calling",
+    ]
+    assert [w for _, _, w in lines[0].words] == ["call", "me", "on", "[PHONE]", "please"]
+    assert report.counts == {"PHONE": 1, "EMAIL": 1, "NAME": 1}
+    # word times where there are words, the whole line where there are none
+    assert report.to_dict() == {
+        "applied": True,
+        "counts": {"PHONE": 1, "EMAIL": 1, "NAME": 1},
+        "spans": [[11.0, 12.2, "PHONE"], [20.0, 24.0, "EMAIL"], [20.0, 24.0, "NAME"]],
+    }
