@@ -411,7 +411,7 @@ _ZH_SURNAME_WORDLIKE = frozenset(
 _ZH_PLAIN_SURNAME = (
     "(?:" + "|".join(sorted(set(_ZH_SURNAMES) - _ZH_SURNAME_WORDLIKE, key=len, reverse=True)) + ")"
 )
-_ZH_TITLE = "(?:先生|女士|小姐|太太|老师|师傅)"
+_ZH_TITLE = "(?:先生|女士|小姐|太太|老师|师傅|经理|主任|医生)"
 _ZH_SURNAME_TITLE = re.compile(
     rf"(?:我是|我姓|您是)(?P<intro>{_ZH_SURNAME}{_ZH_TITLE})|(?P<name>{_ZH_PLAIN_SURNAME}{_ZH_TITLE})"
 )
