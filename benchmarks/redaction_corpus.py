@@ -95,6 +95,7 @@ ZH_DISTRICTS = (
     "武侯区",
     "江汉区",
 )
+ZH_ESTATES = ("望京花园小区", "阳光新城", "翠苑小区", "万科城", "碧桂园", "金色家园", "锦绣华庭")
 ZH_ROADS = (
     "建国路",
     "人民路",
@@ -290,8 +291,24 @@ def card_value(rng: random.Random, language: str) -> tuple[str, str]:
 
 def phone_value(rng: random.Random, language: str) -> tuple[str, str]:
     style = rng.choice(
-        ["us", "intl", "cn", "cn", "cn86"] if language == "zh" else ["us", "us", "intl", "cn86"]
+        ["us", "intl", "cn", "cn", "cn86", "cn_landline"]
+        if language == "zh"
+        else ["us", "us", "intl", "cn86", "uk"]
     )
+    if style == "uk":
+        form = rng.randrange(3)
+        if form == 0:  # mobile, 07xxx xxxxxx
+            digits = "07" + random_digits(rng, 9, first="0123456789")
+            return group(digits, [5, 6], rng.choice([" ", ""])), digits
+        if form == 1:  # London landline, 020 xxxx xxxx
+            digits = "020" + random_digits(rng, 8)
+            return group(digits, [3, 4, 4], " "), digits
+        rest = random_digits(rng, 8)
+        return f"+44 (0)20 {rest[:4]} {rest[4:]}", "4420" + rest
+    if style == "cn_landline":  # 010-12345678, 0755-1234567
+        area = rng.choice(["010", "021", "020", "0755", "0571", "028"])
+        local = random_digits(rng, 8 if len(area) == 3 else rng.choice([7, 8]), first="2345678")
+        return f"{area}{rng.choice(['-', ' ', ''])}{local}", area + local
     if style == "us":
         area = random_digits(rng, 3, first="23456789")
         exchange = random_digits(rng, 3, first="23456789")
@@ -416,6 +433,8 @@ def dob_value(rng: random.Random, language: str) -> tuple[str, str]:
         suffix = {1: "st", 2: "nd", 3: "rd", 21: "st", 22: "nd", 23: "rd"}.get(day, "th")
         return f"{name} {day}{suffix}, {year}", digits
     if form == 6:
+        if rng.random() < 0.5:
+            return f"{month}/{day}/{year % 100:02d}", digits
         return f"{day:02d}.{month:02d}.{year}", digits
     return f"{name} {ORDINAL_WORDS[day]} {year_en(year)}", digits
 
@@ -427,10 +446,16 @@ def address_value(rng: random.Random, language: str) -> tuple[str, str]:
             parts.append(rng.choice(ZH_PROVINCES))
         parts.append(rng.choice(ZH_CITIES))
         parts.append(rng.choice(ZH_DISTRICTS))
+        unit = f"{rng.randint(1, 30)}{rng.choice(['栋', '号楼', '幢'])}"
+        unit += rng.choice(["", f"{rng.randint(1, 6)}单元"])
+        unit += f"{rng.randint(1, 30)}{rng.randint(1, 9):02d}{rng.choice(['室', '', '号'])}"
+        if rng.random() < 0.25:  # a housing estate instead of a street: 望京花园小区3栋2单元501
+            parts.append(rng.choice(ZH_ESTATES) + unit)
+            return "".join(parts[-2:] if rng.random() < 0.5 else parts), ""
         parts.append(rng.choice(ZH_ROADS))
-        parts.append(f"{rng.randint(1, 999)}号")
+        parts.append(f"{rng.randint(1, 999)}号{rng.choice(['', '', '院'])}")
         if rng.random() < 0.4:
-            parts.append(f"{rng.randint(1, 30)}栋{rng.randint(1, 30)}{rng.randint(1, 9):02d}室")
+            parts.append(unit)
         if rng.random() < 0.2:  # without the province and city: "朝阳区建国路88号"
             parts = parts[2:] if parts[0] in ZH_PROVINCES else parts[1:]
         return "".join(parts), ""
@@ -442,7 +467,11 @@ def address_value(rng: random.Random, language: str) -> tuple[str, str]:
     if rng.random() < 0.2:
         words.append(rng.choice(["Hill", "Park", "Creek", "Valley"]))
     words.append(rng.choice(STREET_SUFFIXES))
-    return " ".join(words), ""
+    address = " ".join(words)
+    if rng.random() < 0.2:
+        address += rng.choice([", Apt ", ", apartment ", " unit ", ", Suite ", " flat "])
+        address += str(rng.randint(1, 40)) + rng.choice(["", "", "B"])
+    return address, ""
 
 
 def name_value(rng: random.Random, language: str) -> tuple[str, str]:
@@ -738,6 +767,8 @@ def positive_sentence(rng: random.Random, language: str, kind: str) -> tuple[str
     template = rng.choice(templates)
     if language == "en" and rng.random() < 0.25:
         template = asr_style(template)
+    if language == "zh" and rng.random() < 0.25:  # ASR without punctuation
+        template = "".join(c for c in template if c not in "，。：！？、")
     return fill(template, {"X": (kind, surface, digits)})
 
 

@@ -333,6 +333,7 @@ _STREET_SUFFIX = (
 )
 _EN_ADDRESS = re.compile(
     rf"(?<![\w$£€.,])\d{{1,5}}[a-z]?\s+((?:[a-z][a-z'\-]*\.?\s+){{1,4}}?){_STREET_SUFFIX}(?![a-z])"
+    r"(?:,?\s+(?:apt|apartment|unit|suite|ste|flat|room|no)\.?\s*#?\s*\d{1,5}[a-z]?(?![\w]))?"
 )
 _NOT_STREET_WORDS = frozenset(
     """a an the of and or to for from in on at by with about more than times time minutes hours
@@ -342,17 +343,28 @@ _NOT_STREET_WORDS = frozenset(
     only also still very really so too then when where what which who how why all any some
     every each other another same new old big small first second third last next""".split()
 )
-_ZH_PLACE = r"[^\s\d，。,、；;：:！!？?“”\"'（）()是在到住寄址的我你他她请吧了与及或把给向从往]"
-_ZH_ADDRESS = re.compile(
-    rf"(?:{_ZH_PLACE}{{1,6}}(?:省|自治区|特别行政区))?"
+_ZH_PLACE = r"[^\s\d，。,、；;：:！!？?“”\"'（）()是在到住寄址的我你他她请吧了与及或把给向从往很有几些都也还就个这那]"
+_ZH_N = r"(?:\d+|[一二三四五六七八九十百零〇]+)"
+_ZH_ADMIN = (
+    rf"(?:{_ZH_PLACE}{{1,6}}?(?:省|自治区|特别行政区))?"
     rf"(?:{_ZH_PLACE}{{1,6}}?(?:市|州|盟))?"
     rf"(?:{_ZH_PLACE}{{1,6}}?(?:区|县|旗))?"
     rf"(?:{_ZH_PLACE}{{1,6}}?(?:镇|乡|街道))?"
-    rf"{_ZH_PLACE}{{1,8}}?(?:路|街|大道|大街|巷|弄|胡同)"
-    rf"\s*(?:\d+|[一二三四五六七八九十百零〇]+)\s*号"
-    r"(?:\s*(?:\d+|[一二三四五六七八九十]+)\s*(?:栋|幢|号楼|座))?"
-    r"(?:\s*(?:\d+|[一二三四五六七八九十]+)\s*单元)?"
-    r"(?:\s*(?:\d+|[一二三四五六七八九十零〇]+)\s*(?:室|房|号))?"
+)
+# building, entrance and flat: 3栋2单元501室, 10号楼1603, 25幢602号
+_ZH_UNIT = (
+    rf"\s*{_ZH_N}\s*(?:栋|幢|号楼|座)"
+    rf"(?:\s*{_ZH_N}\s*单元)?"
+    rf"(?:\s*{_ZH_N}\s*(?:室|房|号)?)?"
+)
+_ZH_ESTATE_SUFFIX = r"(?:小区|花园|新城|家园|公寓|大厦|华庭|花苑|苑|园|城|庭|村|府|湾|里)"
+_ZH_ADDRESS = re.compile(
+    # a street address: [省][市][区] 路/街 + number 号 [院] [building and flat]
+    rf"{_ZH_ADMIN}{_ZH_PLACE}{{1,8}}?(?:路|街|大道|大街|巷|弄|胡同)"
+    rf"\s*{_ZH_N}\s*号院?(?:{_ZH_UNIT}|\s*{_ZH_N}\s*(?:室|房))?"
+    # a housing estate: [省][市][区] + estate name + building (the building is required)
+    rf"|{_ZH_ADMIN}{_ZH_PLACE}{{1,8}}?{_ZH_ESTATE_SUFFIX}{_ZH_UNIT}"
+    rf"|(?:{_ZH_PLACE}{{1,6}}?(?:市|区|县)){{1,3}}{_ZH_PLACE}{{2,8}}?{_ZH_UNIT}"
 )
 
 
