@@ -8,6 +8,7 @@ import pytest
 
 from analyzer.words.transcripts import (
     TranscriptError,
+    TranscriptLine,
     assign_speakers,
     detect_language,
     find_transcript,
@@ -295,3 +296,27 @@ def test_speakers_by_the_transcripts_own_labels():
     assert [line.speaker for line in assigned] == ["S1", "S2"]
     kept = assign_speakers(lines, turns)  # without a renaming the label is kept as it is
     assert kept[0].speaker == "SPEAKER_00"
+
+
+def test_words_per_turn_cuts_the_transcript_to_our_turns():
+    from analyzer.segment import Segment
+    from analyzer.words.turns import IMPORTED_CONFIDENCE, words_per_turn
+
+    lines = [
+        TranscriptLine(0.0, 4.0, "S1", "hello there how are you", "en",
+                       ((0.0, 0.5, "hello"), (0.5, 1.0, "there"), (2.6, 3.0, "how"),
+                        (3.0, 3.4, "are"), (3.4, 3.9, "you"))),
+        TranscriptLine(5.0, 7.0, "S2", "我要投诉", "zh", None),
+        TranscriptLine(9.0, 9.5, "S3", "who is this", "en", None),  # not one of our speakers
+    ]  # fmt: skip
+    turns = {
+        "S1": [Segment(0.0, 1.2), Segment(2.5, 4.0)],
+        "S2": [Segment(4.8, 7.5), Segment(8.0, 8.5)],
+    }
+    by_speaker = words_per_turn(lines, turns)
+    assert [t.text for t in by_speaker["S1"]] == ["hello there", "how are you"]
+    assert by_speaker["S1"][1].words == ((2.6, 3.0, "how"), (3.0, 3.4, "are"), (3.4, 3.9, "you"))
+    assert [t.text for t in by_speaker["S2"]] == ["我要投诉", ""]
+    assert [t.confidence for t in by_speaker["S2"]] == [IMPORTED_CONFIDENCE, 0.0]
+    assert by_speaker["S2"][0].segment == Segment(4.8, 7.5)
+    assert set(by_speaker) == {"S1", "S2"}

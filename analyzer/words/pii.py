@@ -343,7 +343,9 @@ _NOT_STREET_WORDS = frozenset(
     only also still very really so too then when where what which who how why all any some
     every each other another same new old big small first second third last next""".split()
 )
-_ZH_PLACE = r"[^\s\d，。,、；;：:！!？?“”\"'（）()是在到住寄址的我你他她请吧了与及或把给向从往很多有几些也还就个这那]"
+# characters that cannot belong to a place name: punctuation, digits and common function words
+_ZH_NOT_PLACE = "是在到住寄址的我你他她请吧了与及或把给向从往很多有几些也还就个这那"
+_ZH_PLACE = rf"[^\s\d，。,、；;：:！!？?“”\"'（）(){_ZH_NOT_PLACE}]"
 _ZH_N = r"(?:\d+|[一二三四五六七八九十百零〇]+)"
 _ZH_ADMIN = (
     rf"(?:{_ZH_PLACE}{{1,6}}?(?:省|自治区|特别行政区))?"
