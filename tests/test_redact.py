@@ -294,3 +294,24 @@ def test_redact_lines_reports_kinds_and_time_spans():
         "counts": {"PHONE": 1, "EMAIL": 1, "NAME": 1},
         "spans": [[11.0, 12.2, "PHONE"], [20.0, 24.0, "EMAIL"], [20.0, 24.0, "NAME"]],
     }
+
+
+def test_silence_audio_pads_the_spans():
+    sr = 1000
+    audio = np.ones(3 * sr, dtype=np.float32)
+    out = silence_audio(audio, sr, [(1.0, 2.0)], pad_s=0.2)
+    assert np.all(out[800:2200] == 0)
+    assert np.all(out[: 800 - 5] == 1) and np.all(out[2200 + 5 :] == 1)
+
+
+def test_the_benchmark_generator_is_written_apart_from_the_patterns():
+    import ast
+
+    source = (ROOT / "benchmarks" / "redaction_corpus.py").read_text(encoding="utf-8")
+    imported = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module or "")
+    assert not any(name.startswith("analyzer") for name in imported), imported

@@ -320,3 +320,22 @@ def test_words_per_turn_cuts_the_transcript_to_our_turns():
     assert [t.confidence for t in by_speaker["S2"]] == [IMPORTED_CONFIDENCE, 0.0]
     assert by_speaker["S2"][0].segment == Segment(4.8, 7.5)
     assert set(by_speaker) == {"S1", "S2"}
+
+
+def test_lines_from_turns_round_trip():
+    from analyzer.segment import Segment
+    from analyzer.words.turns import TurnWords, lines_from_turns
+
+    texts = {
+        "S2": [TurnWords(Segment(3.0, 4.0), "我要投诉", (), 0.9)],
+        "S1": [
+            TurnWords(Segment(0.0, 1.0), "hello", ((0.1, 0.6, "hello"),), 0.9),
+            TurnWords(Segment(1.5, 2.0), "", (), 0.0),
+        ],
+    }
+    lines = lines_from_turns(texts)
+    assert [(line.speaker, line.text, line.language) for line in lines] == [
+        ("S1", "hello", "en"),
+        ("S2", "我要投诉", "zh"),
+    ]
+    assert lines[0].words == ((0.1, 0.6, "hello"),) and lines[1].words is None

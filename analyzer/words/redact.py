@@ -73,6 +73,7 @@ PLACEHOLDERS = {kind: f"[{kind}]" for kind in KINDS}
 
 SILENCE_RAMP_S = 0.005  # 5 ms fade at each edge of a silenced span, against clicks
 BLEEP_HZ = 1000.0  # tone that replaces redacted speech in "bleep" mode
+WORD_TIME_PAD_S = 0.2  # margin around ASR word times when silencing them
 BLEEP_DBFS = -30.0  # its level: audible but not loud (note: above the -60 dBFS of "silence")
 
 
@@ -180,6 +181,7 @@ def silence_audio(
     spans: Iterable[Sequence],
     *,
     mode: str = "silence",
+    pad_s: float = 0.0,
 ) -> np.ndarray:
     """A copy of ``audio`` with the time spans of personal data made unintelligible.
 
@@ -188,6 +190,8 @@ def silence_audio(
     ignored. mode: "silence" (default) sets the span to zero, with a 5 ms fade outside each edge
     so no click is left, which keeps the span below -60 dBFS as the contract asks; "bleep"
     replaces it with a 1 kHz tone at ``BLEEP_DBFS`` (audible, so it does not meet that bound).
+    pad_s: seconds added before and after each span; ASR word times are often a tenth of a
+    second or two off, so a caller working from them should pass about ``WORD_TIME_PAD_S``.
     """
     if mode not in ("silence", "bleep"):
         raise ValueError(f"mode must be 'silence' or 'bleep', not {mode!r}")
@@ -195,8 +199,8 @@ def silence_audio(
     n = out.shape[-1]
     ramp = int(round(SILENCE_RAMP_S * sr))
     for span in spans:
-        start = max(0, int(round(float(span[0]) * sr)))
-        end = min(n, int(round(float(span[1]) * sr)))
+        start = max(0, int(round((float(span[0]) - pad_s) * sr)))
+        end = min(n, int(round((float(span[1]) + pad_s) * sr)))
         if end <= start:
             continue
         if mode == "bleep":

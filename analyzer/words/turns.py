@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ..segment import Segment
-from .transcripts import TranscriptLine, join_tokens
+from .transcripts import TranscriptLine, detect_language, join_tokens
 
 MAX_GAP_S = 1.0  # a word this close to a turn of its speaker still belongs to it
 IMPORTED_CONFIDENCE = 0.9  # trust in a team's own transcript: no ASR score comes with it
@@ -86,3 +86,25 @@ def words_per_turn(
             words = tuple(p[2] for p in parts if p[2] is not None)
             out[speaker].append(TurnWords(turn, text, words, IMPORTED_CONFIDENCE if text else 0.0))
     return out
+
+
+def lines_from_turns(turn_texts: Mapping[str, Sequence[TurnWords]]) -> list[TranscriptLine]:
+    """Transcript lines from per-turn text (the built-in transcriber's ``TurnText`` or
+    ``TurnWords``): one line per turn with text, in time order, language detected per line."""
+    lines = []
+    for speaker, texts in turn_texts.items():
+        for turn in texts:
+            if not turn.text.strip():
+                continue
+            words = tuple(turn.words) if turn.words else None
+            lines.append(
+                TranscriptLine(
+                    turn.segment.start,
+                    turn.segment.end,
+                    speaker,
+                    turn.text,
+                    detect_language(turn.text),
+                    words,
+                )
+            )
+    return sorted(lines, key=lambda line: (line.start, line.end, line.speaker or ""))
