@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from analyzer.segment import Segment
-from analyzer.text import TurnText
+from analyzer.words.asr import TurnText
 from analyzer.words.stage import words_from_asr, words_from_transcript
 from analyzer.words.transcripts import assign_speakers, parse_transcript
 

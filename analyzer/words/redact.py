@@ -228,7 +228,17 @@ class RedactionReport:
     counts: dict[str, int]
     spans: tuple[tuple[float, float, str], ...]
 
-    def to_dict(self) -> dict:
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> RedactionReport:
+        """The report of a result's ``redaction`` block; not applied when the block is absent
+        (results written before redaction existed)."""
+        if not d:
+            return NOT_APPLIED
+        spans = tuple((float(s), float(e), str(k)) for s, e, k in d.get("spans", []))
+        counts = {str(k): int(n) for k, n in d.get("counts", {}).items()}
+        return cls(bool(d.get("applied", False)), counts, spans)
+
+    def to_dict(self) -> dict[str, Any]:
         return {
             "applied": self.applied,
             "counts": dict(self.counts),

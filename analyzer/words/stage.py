@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..segment import Segment
-from ..text import repeated_complaints, text_evidence
+from .cues import repeated_complaints, text_evidence
 from .redact import NOT_APPLIED, RedactionReport, redact_lines
 from .transcripts import TranscriptLine
 from .turns import lines_from_turns, words_per_turn
@@ -33,6 +33,7 @@ class WordsResult:
     complaints: list[tuple[str, Segment, list[str]]]
     transcript: tuple[TranscriptLine, ...]
     redaction: RedactionReport
+    notes: tuple[str, ...] = ()  # for the result's notes: where the words came from
 
 
 def words_from_asr(

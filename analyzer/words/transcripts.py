@@ -31,6 +31,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 FORMATS = ("srt", "vtt", "json")
 TRANSCRIPT_SUFFIXES = (".srt", ".vtt", ".json")
@@ -72,6 +73,20 @@ class TranscriptLine:
         if self.words is not None:
             out["words"] = [[round(s, 3), round(e, 3), w] for s, e, w in self.words]
         return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TranscriptLine:
+        words = d.get("words")
+        return cls(
+            start=float(d["start"]),
+            end=float(d["end"]),
+            speaker=d.get("speaker"),
+            text=str(d.get("text", "")),
+            language=str(d.get("language") or detect_language(str(d.get("text", "")))),
+            words=None
+            if words is None
+            else tuple((float(s), float(e), str(w)) for s, e, w in words),
+        )
 
 
 @dataclass(frozen=True)
