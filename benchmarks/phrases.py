@@ -6,7 +6,7 @@ service-call sentences, many with near-miss words ("acceptable", "not disappoint
 manager asked", "the refund arrived"). A sentence counts as flagged when the lexicon finds at least
 one complaint phrase in it.
 
-    python benchmarks/phrases.py --seed 20261126 --n 400 --errors 10
+    python -m benchmarks.phrases --seed 20261126 --n 400 --errors 10
 """
 
 from __future__ import annotations
@@ -14,13 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from analyzer.words.lexicon import load_lexicon  # noqa: E402
+from analyzer.words.lexicon import load_lexicon
 
 COMPLAINTS = {
     "en": [

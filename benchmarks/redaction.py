@@ -13,25 +13,21 @@ Scoring (CONTRACTS: digits are compared with separators removed):
   ``char precision`` is the share of predicted non-separator characters inside true items
   (catches spans that run far past the data).
 
-    python benchmarks/redaction.py --seed 20261126 --n 300
-    python benchmarks/redaction.py --handwritten-only --errors 20
+    python -m benchmarks.redaction --seed 20261126 --n 300
+    python -m benchmarks.redaction --handwritten-only --errors 20
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections import defaultdict
 from pathlib import Path
 
+from analyzer.words.redact import find_personal_data
+from benchmarks.redaction_corpus import generate
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from redaction_corpus import generate  # noqa: E402
-
-from analyzer.words.redact import find_personal_data  # noqa: E402
 
 HANDWRITTEN = ROOT / "benchmarks" / "data" / "redaction_handwritten.jsonl"
 SEPARATORS = set(" \t\n-.,/()，。、：:;；+")

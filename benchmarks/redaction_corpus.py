@@ -13,7 +13,7 @@ Each item: ``{"id", "language", "text", "pii": [{"kind", "start", "end", "text",
 with character offsets into ``text``; ``digits`` is the identifier's digits (and IBAN letters)
 with separators removed, "" for names, e-mail addresses and street addresses.
 
-    python benchmarks/redaction_corpus.py --seed 1 --n 300 > corpus.jsonl
+    python -m benchmarks.redaction_corpus --seed 1 --n 300 > corpus.jsonl
 """
 
 from __future__ import annotations

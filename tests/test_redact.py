@@ -3,7 +3,6 @@ and audio."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -253,9 +252,8 @@ def test_silence_audio_stereo_and_bleep():
 
 
 def test_generated_and_handwritten_sets_reach_the_targets():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from redaction import load_handwritten, score
-    from redaction_corpus import generate
+    from benchmarks.redaction import load_handwritten, score
+    from benchmarks.redaction_corpus import generate
 
     for items, recall_min in (
         (generate(seed=7, n_per_language=120), 0.99),
