@@ -78,6 +78,7 @@ def run_analyze(args: argparse.Namespace) -> int:
     from .config import config_from_args
     from .media import MediaError
     from .pipeline import Analyzer
+    from .words.lexicons import LexiconError
     from .words.transcripts import TranscriptError
 
     config = config_from_args(args)
@@ -90,7 +91,7 @@ def run_analyze(args: argparse.Namespace) -> int:
             bar, progress = _progress_bar(name, args.quiet)
             try:
                 result = analyzer.analyze(path, progress=progress)
-            except (MediaError, OSError, TranscriptError) as exc:
+            except (MediaError, OSError, TranscriptError, LexiconError) as exc:
                 failed += 1
                 print(f"emotrace: error: {exc}", file=sys.stderr)
                 continue

@@ -158,6 +158,15 @@ class AnalysisConfig:
         metavar="PATH",
         help="transcript file, or folder of <call name>.srt|.vtt|.json, for the words modality",
     )
+    # a team's own phrase lexicons: a folder of TOML files replacing or extending the built-in
+    # complaint, empathy and greeting lists (see analyzer/words/lexicons/)
+    lexicons: str | None = _option(
+        None,
+        flag="--lexicons",
+        parse=str,
+        metavar="DIR",
+        help="folder of the team's phrase lexicons (TOML) for the words modality",
+    )
     # replace personal data (cards, phones, e-mail, IDs, accounts, birth dates, addresses, names)
     # by typed placeholders in every text the analysis keeps: evidence, transcript, exports
     redact: bool = _option(

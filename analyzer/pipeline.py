@@ -38,6 +38,7 @@ from .models import (
 )
 from .result import AnalysisResult, EmotionSegment, Event, FaceFrame, Speaker, SpeakerSummary
 from .segment import Segment, SegmentIndex, TimeGrid
+from .words.lexicons import Lexicon, builtin_lexicon
 from .words.stage import WordsResult, words_from_asr, words_from_transcript
 from .words.transcripts import (
     Transcript,
@@ -182,6 +183,7 @@ class Analyzer:
         info, audio = self._decode(path)
         duration = info.duration_s
         transcript = self._read_transcript(path, cfg, duration)
+        lexicon = builtin_lexicon(cfg.lexicons)  # a team folder that does not load fails early
         clock.mark("decode")
         split = split_channels(audio, cfg)
         probs = self._voice(audio, split)
@@ -194,7 +196,7 @@ class Analyzer:
         clock.mark("prosody")
         pieces = self._speech_emotion(attr)
         clock.mark("speech emotion")
-        words = self._words(attr, cfg, transcript)
+        words = self._words(attr, cfg, transcript, lexicon)
         texts, complaints = words.texts, words.complaints
         clock.mark("words")
         faces = self._faces_stage(path, info, attr, cfg, clock.report)
@@ -291,7 +293,11 @@ class Analyzer:
         return read_transcript(found, duration=duration)
 
     def _words(
-        self, attr: SpeakerAttribution, cfg: AnalysisConfig, transcript: Transcript | None
+        self,
+        attr: SpeakerAttribution,
+        cfg: AnalysisConfig,
+        transcript: Transcript | None,
+        lexicon: Lexicon,
     ) -> WordsResult:
         """The words of each turn, from an imported transcript or the built-in English ASR
         (``cfg.transcribe``), redacted when ``cfg.redact``: phrase and sentiment evidence per
@@ -304,7 +310,11 @@ class Analyzer:
                 transcript.lines, spans, rename=match_labels(transcript.lines, spans)
             )
             words = words_from_transcript(
-                lines, turns, redact=cfg.redact, complaint_window_s=cfg.complaint_window_s
+                lines,
+                turns,
+                redact=cfg.redact,
+                complaint_window_s=cfg.complaint_window_s,
+                lexicon=lexicon,
             )
             note = f"words: imported {transcript.format} transcript ({len(lines)} lines)"
             return replace(words, notes=(note, *(n.message for n in transcript.notes)))
@@ -316,7 +326,10 @@ class Analyzer:
             spk: self.transcriber.transcribe(attr.source(spk), segs) for spk, segs in turns.items()
         }
         words = words_from_asr(
-            turn_texts, redact=cfg.redact, complaint_window_s=cfg.complaint_window_s
+            turn_texts,
+            redact=cfg.redact,
+            complaint_window_s=cfg.complaint_window_s,
+            lexicon=lexicon,
         )
         return replace(words, notes=(WORDS_NOTE,))
 

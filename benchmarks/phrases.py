@@ -16,7 +16,7 @@ import json
 import random
 from pathlib import Path
 
-from analyzer.words.lexicon import load_lexicon
+from analyzer.words.lexicons import load_lexicon
 
 COMPLAINTS = {
     "en": [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from analyzer.words.lexicon import BUILTIN_DIR, LexiconError, load_lexicon
+from analyzer.words.lexicons import BUILTIN_DIR, LexiconError, load_lexicon
 
 SEEDS = {
     "complaint": {

@@ -62,3 +62,15 @@ def test_transcribed_turns_are_redacted_word_by_word():
     plain = words_from_asr(texts)
     assert plain.texts["S1"][0]["text"] == "call me on 212-555-0187"
     assert plain.redaction.to_dict() == {"applied": False, "counts": {}, "spans": []}
+
+
+def test_a_teams_own_lexicon_is_used(tmp_path):
+    from analyzer.words.lexicons import load_lexicon
+
+    (tmp_path / "complaint.toml").write_text(
+        'extends = true\n[en]\nphrases = ["switch provider*"]\n', encoding="utf-8"
+    )
+    texts = {"S1": [TurnText(Segment(0.0, 2.0), "I will switch providers", (), 0.9)]}
+    assert words_from_asr(texts).texts["S1"][0]["complaints"] == []
+    team = words_from_asr(texts, lexicon=load_lexicon(tmp_path)).texts["S1"][0]
+    assert [c["phrase"] for c in team["complaints"]] == ["switch provider*"]

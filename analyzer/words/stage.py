@@ -14,6 +14,7 @@ from typing import Any
 
 from ..segment import Segment
 from .cues import repeated_complaints, text_evidence
+from .lexicons import Lexicon
 from .redact import NOT_APPLIED, RedactionReport, redact_lines
 from .transcripts import TranscriptLine
 from .turns import lines_from_turns, words_per_turn
@@ -41,18 +42,20 @@ def words_from_asr(
     *,
     redact: bool = False,
     complaint_window_s: float = 300.0,
+    lexicon: Lexicon | None = None,
 ) -> WordsResult:
     """Words of a call transcribed turn by turn by the built-in transcriber.
 
     turn_texts: speaker -> one ``TurnText`` (``segment``, ``text``, ``words``, ``confidence``)
     per turn. redact: replace personal data by placeholders before anything is computed.
-    The transcript has one line per turn with text.
+    lexicon: the phrase lexicons (the built-in ones when None). The transcript has one line per
+    turn with text.
     """
     redaction = NOT_APPLIED
     if redact:
         turn_texts, redaction = _redacted_turns(turn_texts)
     lines = lines_from_turns(turn_texts)
-    texts, complaints = _evidence(turn_texts, complaint_window_s)
+    texts, complaints = _evidence(turn_texts, complaint_window_s, lexicon)
     return WordsResult(texts, complaints, tuple(lines), redaction)
 
 
@@ -62,6 +65,7 @@ def words_from_transcript(
     *,
     redact: bool = False,
     complaint_window_s: float = 300.0,
+    lexicon: Lexicon | None = None,
 ) -> WordsResult:
     """Words of a call from an imported transcript.
 
@@ -72,17 +76,18 @@ def words_from_transcript(
     redaction = NOT_APPLIED
     if redact:
         lines, redaction = redact_lines(lines)
-    texts, complaints = _evidence(words_per_turn(lines, turns), complaint_window_s)
+    texts, complaints = _evidence(words_per_turn(lines, turns), complaint_window_s, lexicon)
     return WordsResult(texts, complaints, tuple(lines), redaction)
 
 
 def _evidence(
-    turn_texts: Mapping[str, Sequence[Any]], complaint_window_s: float
+    turn_texts: Mapping[str, Sequence[Any]], complaint_window_s: float, lexicon: Lexicon | None
 ) -> tuple[dict[str, list[dict | None]], list[tuple[str, Segment, list[str]]]]:
     texts: dict[str, list[dict | None]] = {}
     for spk, items in turn_texts.items():
         texts[spk] = [
-            text_evidence(t.text.strip()) | {"text": t.text.strip(), "asr_confidence": t.confidence}
+            text_evidence(t.text.strip(), lexicon=lexicon)
+            | {"text": t.text.strip(), "asr_confidence": t.confidence}
             if t.text.strip()
             else None
             for t in items
