@@ -319,7 +319,7 @@ class Analyzer:
             note = f"words: imported {transcript.format} transcript ({len(lines)} lines)"
             return replace(words, notes=(note, *(n.message for n in transcript.notes)))
         if not (cfg.transcribe and attr.turns.turns):
-            empty = {spk: [] for spk in attr.ids}
+            empty: dict[str, list[Any]] = {spk: [] for spk in attr.ids}
             words = words_from_asr(empty, redact=cfg.redact)
             return replace(words, texts={spk: [None] * len(turns[spk]) for spk in attr.ids})
         turn_texts = {

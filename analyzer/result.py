@@ -522,7 +522,7 @@ class AnalysisResult:
                     {
                         "file": Path(self.media.path).name,
                         **line.to_dict(),
-                        "role": roles.get(line.speaker),
+                        "role": roles.get(line.speaker) if line.speaker else None,
                     }
                     for line in self.transcript
                 ],

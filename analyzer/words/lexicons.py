@@ -30,6 +30,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import Any
 
 BUILTIN_DIR = Path(__file__).with_name("lexicons")
 LANGUAGES = ("en", "zh")
@@ -149,14 +150,14 @@ class Lexicon:
         for matches in found.values():
             matches.sort(key=lambda p: (-(p.end - p.start), p.start))
             chosen: list[PhraseMatch] = []
-            for m in matches:
-                if all(m.end <= c.start or m.start >= c.end for c in chosen):
-                    chosen.append(m)
+            for candidate in matches:
+                if all(candidate.end <= c.start or candidate.start >= c.end for c in chosen):
+                    chosen.append(candidate)
             kept += chosen
         return sorted(kept, key=lambda p: (p.start, p.kind))
 
 
-def _read(path: Path) -> dict:
+def _read(path: Path) -> dict[str, Any]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:

@@ -35,6 +35,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .pii import (
     Span,
@@ -144,7 +145,7 @@ def join_words(words: Sequence[str]) -> tuple[str, list[tuple[int, int]]]:
 
 def redact_words(
     words: Sequence[tuple[float, float, str]], *, language: str | None = None
-) -> tuple[list[tuple[float, float, str]], list[list]]:
+) -> tuple[list[tuple[float, float, str]], list[list[Any]]]:
     """Redact timed words: (start_s, end_s, word) in order.
 
     The words are joined into a text (see ``join_words``), personal data is found in it, and
@@ -155,7 +156,7 @@ def redact_words(
     text, ranges = join_words([w for _, _, w in words])
     spans = find_personal_data(text, language=language)
     out: list[tuple[float, float, str]] = []
-    time_spans: list[list] = []
+    time_spans: list[list[Any]] = []
     i = 0
     for span in spans:
         while i < len(words) and ranges[i][1] <= span.start:
@@ -176,13 +177,13 @@ def redact_words(
 
 
 def silence_audio(
-    audio: np.ndarray,
+    audio: NDArray[np.floating[Any]],
     sr: int,
-    spans: Iterable[Sequence],
+    spans: Iterable[Sequence[Any]],
     *,
     mode: str = "silence",
     pad_s: float = 0.0,
-) -> np.ndarray:
+) -> NDArray[np.float32]:
     """A copy of ``audio`` with the time spans of personal data made unintelligible.
 
     audio: float samples, [samples] or [channels, samples] (time on the last axis), in [-1, 1].

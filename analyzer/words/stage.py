@@ -30,7 +30,7 @@ class WordsResult:
     asked). redaction: what was redacted, and where (``NOT_APPLIED`` without redaction).
     """
 
-    texts: dict[str, list[dict | None]]
+    texts: dict[str, list[dict[str, Any] | None]]
     complaints: list[tuple[str, Segment, list[str]]]
     transcript: tuple[TranscriptLine, ...]
     redaction: RedactionReport
@@ -82,8 +82,8 @@ def words_from_transcript(
 
 def _evidence(
     turn_texts: Mapping[str, Sequence[Any]], complaint_window_s: float, lexicon: Lexicon | None
-) -> tuple[dict[str, list[dict | None]], list[tuple[str, Segment, list[str]]]]:
-    texts: dict[str, list[dict | None]] = {}
+) -> tuple[dict[str, list[dict[str, Any] | None]], list[tuple[str, Segment, list[str]]]]:
+    texts: dict[str, list[dict[str, Any] | None]] = {}
     for spk, items in turn_texts.items():
         texts[spk] = [
             text_evidence(t.text.strip(), lexicon=lexicon)

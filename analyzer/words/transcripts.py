@@ -61,9 +61,9 @@ class TranscriptLine:
     language: str
     words: tuple[Word, ...] | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """The result JSON's ``transcript`` item (CONTRACTS); times rounded to milliseconds."""
-        out: dict = {
+        out: dict[str, Any] = {
             "start": round(self.start, 3),
             "end": round(self.end, 3),
             "speaker": self.speaker,
@@ -95,7 +95,7 @@ class TranscriptNote:
     notes, ``message`` in English."""
 
     code: str
-    params: dict
+    params: dict[str, Any]
     message: str
 
 
@@ -217,7 +217,13 @@ def _split_speaker(text: str) -> tuple[str | None, str]:
     return label, rest
 
 
-def _line(start: float, end: float, speaker: str | None, text: str, words=None) -> TranscriptLine:
+def _line(
+    start: float,
+    end: float,
+    speaker: str | None,
+    text: str,
+    words: tuple[Word, ...] | None = None,
+) -> TranscriptLine:
     text = " ".join(text.split()) if not _HAN.search(text) else text.strip()
     return TranscriptLine(start, end, speaker, text, detect_language(text), words)
 
@@ -227,7 +233,9 @@ def _line(start: float, end: float, speaker: str | None, text: str, words=None) 
 
 def _blocks(lines: list[str]) -> list[tuple[int, list[str]]]:
     """Blank-line separated blocks as (1-based number of their first line, their lines)."""
-    blocks, current, first = [], [], 0
+    blocks: list[tuple[int, list[str]]] = []
+    current: list[str] = []
+    first = 0
     for number, line in enumerate(lines, 1):
         if line.strip():
             if not current:
@@ -297,7 +305,7 @@ def parse_vtt(content: str, *, name: str = "<vtt>") -> list[TranscriptLine]:
 # ------------------------------------------------------------------------------ JSON
 
 
-def _number(value, where: str, key: str) -> float:
+def _number(value: Any, where: str, key: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise TranscriptError(f"{where}: '{key}' must be a number of seconds, got {value!r}")
     try:
@@ -308,7 +316,7 @@ def _number(value, where: str, key: str) -> float:
         ) from None
 
 
-def _segment(item, where: str) -> TranscriptLine:
+def _segment(item: Any, where: str) -> TranscriptLine:
     if not isinstance(item, dict):
         raise TranscriptError(f"{where}: a segment must be an object, got {type(item).__name__}")
     for key in ("start", "end", "text"):
@@ -322,9 +330,9 @@ def _segment(item, where: str) -> TranscriptLine:
         raise TranscriptError(f"{where}: 'text' must be a string")
     speaker = item.get("speaker")
     speaker = None if speaker in (None, "") else str(speaker)
-    words = None
+    words: tuple[Word, ...] | None = None
     if isinstance(item.get("words"), list):
-        words = []
+        timed: list[Word] = []
         for j, w in enumerate(item["words"]):
             w_where = f"{where}, word {j + 1}"
             if not isinstance(w, dict):
@@ -334,22 +342,22 @@ def _segment(item, where: str) -> TranscriptLine:
                 raise TranscriptError(f"{w_where}: missing 'word'")
             if "start" not in w or "end" not in w:  # WhisperX leaves numbers untimed: skip them
                 continue
-            words.append(
+            timed.append(
                 (
                     _number(w["start"], w_where, "start"),
                     _number(w["end"], w_where, "end"),
                     token.strip(),
                 )
             )
-        words = tuple(words)
+        words = tuple(timed)
     return _line(start, end, speaker, item["text"], words)
 
 
-def _amazon(results: dict, name: str) -> list[TranscriptLine]:
+def _amazon(results: dict[str, Any], name: str) -> list[TranscriptLine]:
     items = results.get("items")
     if not isinstance(items, list):
         raise TranscriptError(f"{name}: Amazon Transcribe results without 'items'")
-    tokens: list[dict] = []  # {"id", "start", "end", "text", "speaker", "punct"}
+    tokens: list[dict[str, Any]] = []  # {"id", "start", "end", "text", "speaker", "punct"}
     last_end = 0.0
     for i, item in enumerate(items):
         where = f"{name}: results.items[{i}]"
@@ -375,7 +383,7 @@ def _amazon(results: dict, name: str) -> list[TranscriptLine]:
             }
         )
 
-    def line_of(group: list[dict], speaker: str | None) -> TranscriptLine | None:
+    def line_of(group: list[dict[str, Any]], speaker: str | None) -> TranscriptLine | None:
         spoken = [t for t in group if not t["punct"]]
         if not spoken:
             return None
@@ -383,7 +391,8 @@ def _amazon(results: dict, name: str) -> list[TranscriptLine]:
         text = join_tokens([t["text"] for t in group])
         return _line(spoken[0]["start"], spoken[-1]["end"], speaker, text, words)
 
-    groups: list[tuple[list[dict], str | None]] = []
+    groups: list[tuple[list[dict[str, Any]], str | None]] = []
+    group: list[dict[str, Any]]
     by_id = {t["id"]: t for t in tokens}
     audio_segments = results.get("audio_segments")
     label_segments = (results.get("speaker_labels") or {}).get("segments")
@@ -408,7 +417,7 @@ def _amazon(results: dict, name: str) -> list[TranscriptLine]:
             ]
             groups.append((group, seg.get("speaker_label")))
     else:
-        group: list[dict] = []
+        group = []
         for t in tokens:
             group.append(t)
             if t["punct"] and t["text"] and t["text"][-1] in SENTENCE_END:
@@ -419,8 +428,8 @@ def _amazon(results: dict, name: str) -> list[TranscriptLine]:
     return [line for g, s in groups if (line := line_of(g, s)) is not None]
 
 
-def _majority(group: list[dict]) -> str | None:
-    labels = [t["speaker"] for t in group if t["speaker"]]
+def _majority(group: list[dict[str, Any]]) -> str | None:
+    labels = [str(t["speaker"]) for t in group if t["speaker"]]
     return max(set(labels), key=labels.count) if labels else None
 
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ..segment import Segment
-from .transcripts import TranscriptLine, detect_language, join_tokens
+from .transcripts import TranscriptLine, Word, detect_language, join_tokens
 
 MAX_GAP_S = 1.0  # a word this close to a turn of its speaker still belongs to it
 IMPORTED_CONFIDENCE = 0.9  # trust in a team's own transcript: no ASR score comes with it
@@ -36,7 +36,8 @@ class TurnWords:
 
 def _nearest(turns: Sequence[Segment], start: float, end: float) -> int | None:
     """Index of the turn overlapping [start, end] most, else the nearest within MAX_GAP_S."""
-    best, best_score = None, 0.0
+    best: int | None = None
+    best_score = 0.0
     for k, turn in enumerate(turns):
         shared = min(turn.end, end) - max(turn.start, start)
         point = start == end and turn.start <= start < turn.end
@@ -46,8 +47,10 @@ def _nearest(turns: Sequence[Segment], start: float, end: float) -> int | None:
     if best is not None:
         return best
     gaps = [(max(turn.start - end, start - turn.end), k) for k, turn in enumerate(turns)]
-    gap, k = min(gaps, default=(None, None))
-    return k if gap is not None and gap <= MAX_GAP_S else None
+    if not gaps:
+        return None
+    gap, nearest = min(gaps)
+    return nearest if gap <= MAX_GAP_S else None
 
 
 def words_per_turn(
@@ -60,23 +63,24 @@ def words_per_turn(
     that speaker's turns in time order. Returns speaker id -> one ``TurnWords`` per turn, in
     the same order.
     """
-    pieces: dict[str, list[list[tuple[float, str, tuple | None]]]] = {
+    pieces: dict[str, list[list[tuple[float, str, Word | None]]]] = {
         speaker: [[] for _ in spk_turns] for speaker, spk_turns in turns.items()
     }
     for line in lines:
-        if line.speaker not in turns or not turns[line.speaker]:
+        speaker = line.speaker
+        if speaker is None or speaker not in turns or not turns[speaker]:
             continue
-        spk_turns = turns[line.speaker]
+        spk_turns = turns[speaker]
         if line.words:
             for word in line.words:
                 middle = 0.5 * (word[0] + word[1])
                 k = _nearest(spk_turns, middle, middle)
                 if k is not None:
-                    pieces[line.speaker][k].append((word[0], word[2], word))
+                    pieces[speaker][k].append((word[0], word[2], word))
         else:
             k = _nearest(spk_turns, line.start, line.end)
             if k is not None:
-                pieces[line.speaker][k].append((line.start, line.text, None))
+                pieces[speaker][k].append((line.start, line.text, None))
     out: dict[str, list[TurnWords]] = {}
     for speaker, spk_turns in turns.items():
         out[speaker] = []
