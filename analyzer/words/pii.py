@@ -8,12 +8,39 @@ and resolves overlaps. See ``redact`` for what each kind covers.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+import sys
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 
 CUE_WINDOW = 40  # characters before a number in which a cue ("my number is") must end
 DOB_WINDOW = 24  # characters after a birth cue in which the date must start
+Match = re.Match[str]
+
+
+class _Pattern:
+    """A regular expression compiled on first use: importing the engine should not pay for the
+    big Chinese alternations (a few hundred ms on a busy 2-core machine) before any redaction."""
+
+    def __init__(self, source: str, flags: int = 0) -> None:
+        self.source, self.flags = source, flags
+
+    @cached_property
+    def compiled(self) -> re.Pattern[str]:
+        return re.compile(self.source, self.flags)
+
+    def finditer(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> Iterator[Match]:
+        return self.compiled.finditer(text, pos, endpos)
+
+    def search(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> Match | None:
+        return self.compiled.search(text, pos, endpos)
+
+    def match(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> Match | None:
+        return self.compiled.match(text, pos, endpos)
+
+    def fullmatch(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> Match | None:
+        return self.compiled.fullmatch(text, pos, endpos)
 
 
 @dataclass(frozen=True, order=True)
@@ -89,13 +116,13 @@ _ZH_DIGITS = {c: str(i) for i, c in enumerate("零一二三四五六七八九")}
 }
 _FULLWIDTH = str.maketrans("０１２３４５６７８９＋（）－", "0123456789+()-")
 
-_DIGIT_TOKEN = re.compile(
+_DIGIT_TOKEN = _Pattern(
     r"(?P<ascii>\d+)"
     r"|(?P<zh>[零〇一二三四五六七八九幺两])"
     r"|(?<![a-z])(?P<rep>double|triple)\s+(?P<repword>zero|oh|one|two|three|four|five|six|seven|eight|nine)(?![a-z])"
     r"|(?<![a-z])(?P<word>zero|oh|one|two|three|four|five|six|seven|eight|nine)(?![a-z])"
 )
-_RUN_GAP = re.compile(r"[\s\-.,/()]{0,3}")  # what may stand between two digits of one number
+_RUN_GAP = _Pattern(r"[\s\-.,/()]{0,3}")  # what may stand between two digits of one number
 
 
 @dataclass(frozen=True)
@@ -165,7 +192,7 @@ def digit_runs(norm: str) -> list[DigitRun]:
 
 # ------------------------------------------------------------------------------ cues
 
-_CUES = re.compile(
+_CUES = _Pattern(
     r"(?P<NEG>order\s*(?:number|no\.?|#)?|tracking(?:\s*number)?|reference(?:\s*number)?|\bref\b"
     r"|case\s*(?:number|no\.?)|ticket(?:\s*number)?|invoice(?:\s*number)?|serial(?:\s*number)?"
     r"|confirmation(?:\s*number)?|model(?:\s*number)?|extension|\bext\b|page|room|flight"
@@ -192,15 +219,13 @@ def _cue_before(norm: str, start: int, floor: int) -> str | None:
 
 # ------------------------------------------------------------------------------ detectors
 
-_EMAIL = re.compile(
-    r"(?<![\w.+-])[\w.+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}(?![\w-])", re.ASCII
-)
-_SPOKEN_EMAIL = re.compile(
+_EMAIL = _Pattern(r"(?<![\w.+-])[\w.+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}(?![\w-])", re.ASCII)
+_SPOKEN_EMAIL = _Pattern(
     r"(?<![a-z])[a-z0-9]+(?:\s+(?:dot|underscore|dash|hyphen)\s+[a-z0-9]+)*"
     r"\s+at\s+[a-z0-9]+(?:\s+dot\s+[a-z0-9]+)*\s+dot\s+(?:com|net|org|edu|gov|io|co|cn|uk|de|fr"
     r"|info|biz|me)(?:\s+dot\s+(?:uk|cn|au|jp|de|fr))?(?![a-z])"
 )
-_IBAN = re.compile(r"(?<![a-z0-9])[a-z]{2}\d{2}(?:[ -]?[a-z0-9]){10,30}")
+_IBAN = _Pattern(r"(?<![a-z0-9])[a-z]{2}\d{2}(?:[ -]?[a-z0-9]){10,30}")
 
 
 def find_emails(text: str, norm: str) -> Iterable[Span]:
@@ -302,14 +327,18 @@ _NUMBER_WORD = (
 )
 _YEAR = rf"(?:\d{{4}}|(?:nineteen|twenty|two\s+thousand)(?:[\s-]+{_NUMBER_WORD}(?![a-z])){{0,3}})"
 _ZH_NUM = r"[0-9零〇一二三四五六七八九十两]"
-_DATE = re.compile(
+
+
+_DATE = _Pattern(
     rf"(?:the\s+)?{_DAY}\s+(?:of\s+)?{_MONTHS},?\s+{_YEAR}"
     rf"|{_MONTHS}\s+(?:the\s+)?{_DAY},?\s+{_YEAR}"
     r"|\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"
     r"|\d{1,2}[-/.]\d{1,2}[-/.](?:\d{4}|\d{2})(?!\d)"
     rf"|{_ZH_NUM}{{2,4}}\s*年\s*{_ZH_NUM}{{1,3}}\s*月\s*{_ZH_NUM}{{1,3}}\s*[日号]?"
 )
-_DOB_CUE = re.compile(
+
+
+_DOB_CUE = _Pattern(
     r"born(?:\s+(?:on|in))?|date\s+of\s+birth|birth\s*date|birthday|\bd\.?o\.?b\b\.?"
     r"|出生日期|出生年月日?|出生于|出生在|生日"
 )
@@ -331,7 +360,7 @@ _STREET_SUFFIX = (
     r"(?:street|st|road|rd|avenue|ave|lane|ln|drive|dr|boulevard|blvd|court|ct|place|pl|way"
     r"|terrace|close|crescent|highway|hwy|parkway|square|sq|row|walk|grove|gardens)"
 )
-_EN_ADDRESS = re.compile(
+_EN_ADDRESS = _Pattern(
     rf"(?<![\w$£€.,])\d{{1,5}}[a-z]?\s+((?:[a-z][a-z'\-]*\.?\s+){{1,4}}?){_STREET_SUFFIX}(?![a-z])"
     r"(?:,?\s+(?:apt|apartment|unit|suite|ste|flat|room|no)\.?\s*#?\s*\d{1,5}[a-z]?(?![\w]))?"
 )
@@ -360,7 +389,7 @@ _ZH_UNIT = (
     rf"(?:\s*{_ZH_N}\s*(?:室|房|号)?)?"
 )
 _ZH_ESTATE_SUFFIX = r"(?:小区|花园|新城|家园|公寓|大厦|华庭|花苑|苑|园|城|庭|村|府|湾|里)"
-_ZH_ADDRESS = re.compile(
+_ZH_ADDRESS = _Pattern(
     # a street address: [省][市][区] 路/街 + number 号 [院] [building and flat]
     rf"{_ZH_ADMIN}{_ZH_PLACE}{{1,8}}?(?:路|街|大道|大街|巷|弄|胡同)"
     rf"\s*{_ZH_N}\s*号院?(?:{_ZH_UNIT}|\s*{_ZH_N}\s*(?:室|房))?"
@@ -382,13 +411,13 @@ def find_addresses(text: str, norm: str) -> Iterable[Span]:
 
 # Names ----------------------------------------------------------------------
 
-_NAME_INTRO_EN = re.compile(
+_NAME_INTRO_EN = _Pattern(
     r"(?<![a-z])(?:my\s+(?:full\s+)?name\s+is|my\s+name['’]s|the\s+name\s+is|the\s+name['’]s"
     r"|name['’]s|you['’]re\s+speaking\s+(?:with|to)|you\s+are\s+speaking\s+(?:with|to)"
     r"|account\s+holder\s+is)\s+"
 )
-_THIS_IS = re.compile(r"(?<![a-z])this\s+is\s+")
-_NAME_WORD = re.compile(r"(?:mr|mrs|ms|miss|dr)\.?\s+|[a-z][a-z'’\-]*")
+_THIS_IS = _Pattern(r"(?<![a-z])this\s+is\s+")
+_NAME_WORD = _Pattern(r"(?:mr|mrs|ms|miss|dr)\.?\s+|[a-z][a-z'’\-]*")
 _NOT_NAME_WORDS = _NOT_STREET_WORDS | frozenset(
     """calling speaking here there not on in just also really actually um uh er well okay ok
     sorry hello hi hey listed spelled correct wrong important unacceptable ridiculous crazy
@@ -413,7 +442,7 @@ _ZH_SURNAMES = (
 _ZH_SURNAME = "(?:" + "|".join(sorted(set(_ZH_SURNAMES), key=len, reverse=True)) + ")"
 _ZH_STOP = "我你他她的是了啊呢吧吗嘛呀哦就在要想有和跟说打电话手机号码地址身份证请麻烦谢"
 _HAN = r"[\u4e00-\u9fff]"
-_ZH_NAME_AFTER_INTRO = re.compile(
+_ZH_NAME_AFTER_INTRO = _Pattern(
     rf"(?:我叫|我的名字是|我的名字叫|名字是|名字叫|姓名是|姓名[:：]?|本人姓名[:：]?)\s*"
     rf"(?P<name>{_ZH_SURNAME}?{_HAN}{{1,3}})"
 )
@@ -426,10 +455,10 @@ _ZH_PLAIN_SURNAME = (
     "(?:" + "|".join(sorted(set(_ZH_SURNAMES) - _ZH_SURNAME_WORDLIKE, key=len, reverse=True)) + ")"
 )
 _ZH_TITLE = "(?:先生|女士|小姐|太太|老师|师傅|经理|主任|医生)"
-_ZH_SURNAME_TITLE = re.compile(
+_ZH_SURNAME_TITLE = _Pattern(
     rf"(?:我是|我姓|您是)(?P<intro>{_ZH_SURNAME}{_ZH_TITLE})|(?P<name>{_ZH_PLAIN_SURNAME}{_ZH_TITLE})"
 )
-_ZH_SURNAME_ONLY = re.compile(rf"我姓\s*(?P<name>{_ZH_SURNAME}|{_HAN})")
+_ZH_SURNAME_ONLY = _Pattern(rf"我姓\s*(?P<name>{_ZH_SURNAME}|{_HAN})")
 
 
 def _english_name(text: str, norm: str, start: int) -> Span | None:

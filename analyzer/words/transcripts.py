@@ -30,6 +30,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -110,11 +111,19 @@ class Transcript:
 
 # ------------------------------------------------------------------------------ language
 
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_HAN_CLASS = r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
 _KANA_HANGUL = re.compile(r"[\u3040-\u30ff\uac00-\ud7af]")
 _LATIN_WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)?")
 _ADDRESS_LIKE = re.compile(r"\S+@\S+|https?://\S+|www\.\S+")
-_OTHER_LETTER = re.compile(r"[^\W\d_A-Za-z\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_OTHER_LETTER_CLASS = r"[^\W\d_A-Za-z\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
+
+
+@cache
+def _script_pattern(source: str) -> re.Pattern[str]:
+    """The big Unicode classes are compiled on first use (tens of ms each), not on import."""
+    return re.compile(source)
+
+
 _ENGLISH_WORDS = frozenset(
     """the a an and or but is are was were be been to of in on at for with from this that it i
     you he she we they my your our me him her them not no yes do does did have has had can could
@@ -134,9 +143,9 @@ def detect_language(text: str) -> str:
     """
     if _KANA_HANGUL.search(text):
         return LANGUAGE_OTHER
-    han = len(_HAN.findall(text))
+    han = len(_script_pattern(_HAN_CLASS).findall(text))
     latin = _LATIN_WORD.findall(_ADDRESS_LIKE.sub(" ", text))
-    others = len(_OTHER_LETTER.findall(text))
+    others = len(_script_pattern(_OTHER_LETTER_CLASS).findall(text))
     if han and 2 * han >= len(latin):  # one Han character carries about half a word
         return LANGUAGE_ZH
     if latin and len(latin) >= others:
@@ -224,7 +233,8 @@ def _line(
     text: str,
     words: tuple[Word, ...] | None = None,
 ) -> TranscriptLine:
-    text = " ".join(text.split()) if not _HAN.search(text) else text.strip()
+    han = _script_pattern(_HAN_CLASS).search(text)
+    text = text.strip() if han else " ".join(text.split())
     return TranscriptLine(start, end, speaker, text, detect_language(text), words)
 
 
