@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from ..arrays import BoolArray
 from ..segment import Segment
 
 DER_FRAME_S = 0.01  # s
 
 
-def _frames(turns: list[tuple[str, Segment]], speakers: list[str], n: int) -> np.ndarray:
+def _frames(turns: list[tuple[str, Segment]], speakers: list[str], n: int) -> BoolArray:
     grid = np.zeros((len(speakers), n), dtype=bool)
     for spk, seg in turns:
         a, b = int(round(seg.start / DER_FRAME_S)), int(round(seg.end / DER_FRAME_S))
@@ -22,7 +25,7 @@ def diarization_error_rate(
     hypothesis: list[tuple[str, Segment]],
     *,
     collar_s: float = 0.0,
-) -> dict:
+) -> dict[str, Any]:
     """DER = (missed + false alarm + confusion) / reference speech, all in speaker-time.
 
     Speakers are matched one-to-one to maximise agreement (Hungarian). Frames within
