@@ -14,12 +14,15 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .result import AnalysisResult, write_atomic
+from .result import AnalysisResult, EmotionSegment, write_atomic
 from .result import speaker_name as speaker_name  # re-exported; its home is analyzer.result
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMATS = ("json", "csv", "parquet", "eaf", "textgrid", "vtt")
 SUFFIXES = {
@@ -57,7 +60,7 @@ def speaker_turns(result: AnalysisResult) -> dict[str, list[tuple[float, float, 
     return out
 
 
-def turn_label(segment) -> str:
+def turn_label(segment: EmotionSegment) -> str:
     """The emotion label of a segment; its arousal when no emotion model gave a label."""
     if segment.emotion:
         return segment.emotion
@@ -80,10 +83,12 @@ def annotation_text(a: Any) -> str:
     return " ".join(parts)
 
 
-def _annotation_spans(result: AnalysisResult, annotations: Iterable[Any]):
+def _annotation_spans(
+    result: AnalysisResult, annotations: Iterable[Any]
+) -> list[tuple[float, float, str]]:
     """(start, end, text) per annotation; call-level ones span the call, points get POINT_S."""
     total = float(result.media.duration_s)
-    spans = []
+    spans: list[tuple[float, float, str]] = []
     for a in annotations:
         if a.start is None:
             start, end = 0.0, total
@@ -100,10 +105,10 @@ def _annotation_spans(result: AnalysisResult, annotations: Iterable[Any]):
 
 def write_eaf(
     result: AnalysisResult,
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     annotations: Sequence[Any] = (),
     *,
-    media_path: str | os.PathLike | None = None,
+    media_path: str | os.PathLike[str] | None = None,
 ) -> Path:
     """ELAN: a tier per speaker (emotion per turn), an annotations tier, the media linked.
 
@@ -126,7 +131,7 @@ def write_eaf(
 
 
 def write_textgrid(
-    result: AnalysisResult, path: str | os.PathLike, annotations: Sequence[Any] = ()
+    result: AnalysisResult, path: str | os.PathLike[str], annotations: Sequence[Any] = ()
 ) -> Path:
     """Praat: an interval tier per speaker (emotion per turn) and a point tier of annotations."""
     from praatio import textgrid
@@ -185,7 +190,7 @@ def vtt_text(cues: Iterable[tuple[float, float, str]]) -> str:
 
 def write_vtt(
     result: AnalysisResult,
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     annotations: Sequence[Any] = (),
     *,
     label_names: dict[str, str] | None = None,
@@ -198,10 +203,10 @@ def write_vtt(
 def export_call(
     result: AnalysisResult,
     fmt: str,
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     annotations: Sequence[Any] = (),
     *,
-    media_path: str | os.PathLike | None = None,
+    media_path: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Write one call in ``fmt`` (one of ``FORMATS``) to ``path``; returns the path.
 
@@ -234,7 +239,7 @@ def export_call(
 
 def combined_frame(
     items: Iterable[tuple[Any, AnalysisResult, Sequence[Any]]], what: str = "segments"
-):
+) -> pd.DataFrame:
     """One table for many calls: ``what`` rows of each result, prefixed by call columns.
 
     ``items`` yields (call record, result, annotations), e.g. from :meth:`Store.results`;
@@ -263,7 +268,7 @@ def combined_frame(
 
 def write_combined(
     items: Iterable[tuple[Any, AnalysisResult, Sequence[Any]]],
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     fmt: str = "csv",
     what: str = "segments",
 ) -> Path:
@@ -279,9 +284,10 @@ def write_combined(
 # ---- helpers ------------------------------------------------------------------------------------
 
 
-def _annotation_dict(a: Any) -> dict:
+def _annotation_dict(a: Any) -> dict[str, Any]:
     if hasattr(a, "to_dict"):
-        return a.to_dict()
+        out: dict[Any, Any] = a.to_dict()
+        return out
     keys = ("kind", "start", "end", "speaker", "text", "corrected_label", "author", "created_at")
     return {k: getattr(a, k, None) for k in keys}
 
@@ -300,7 +306,7 @@ def _mimetype(result: AnalysisResult) -> str:
     return known.get(suffix, "video/*" if result.media.has_video else "audio/*")
 
 
-def _write_via_temp(path: str | os.PathLike, write) -> Path:
+def _write_via_temp(path: str | os.PathLike[str], write: Callable[[Path], object]) -> Path:
     """Let ``write(tmp_path)`` produce the file, then rename it into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -13,13 +13,16 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .labels import LABELS, NEGATIVE_LABELS
 from .media import MediaInfo
 from .segment import Segment
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SCHEMA_VERSION = "1.0"
 SEGMENT_KINDS = ("turn", "window")
@@ -77,7 +80,7 @@ class Speaker:
     talk_time_s: float = 0.0
     source: str = "channel"  # how the speaker was found: "channel" or "diarization"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "role": self.role,
@@ -88,7 +91,7 @@ class Speaker:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> Speaker:
+    def from_dict(cls, d: dict[str, Any]) -> Speaker:
         return cls(
             d["id"],
             d.get("role"),
@@ -129,11 +132,11 @@ class EmotionSegment(_Timed):
     arousal: float | None  # [-1, 1]; None without evidence
     valence: float | None  # [-1, 1]; None without evidence
     confidence: float  # [0, 1]
-    modalities: dict[str, dict] = field(default_factory=dict)
+    modalities: dict[str, dict[str, Any]] = field(default_factory=dict)
     overlap: bool = False  # another speaker talks during part of this segment
     speech: bool = True  # False for grid windows where this speaker is silent
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
             "start": _ms(self.start),
@@ -150,7 +153,7 @@ class EmotionSegment(_Timed):
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> EmotionSegment:
+    def from_dict(cls, d: dict[str, Any]) -> EmotionSegment:
         return cls(
             kind=d["kind"],
             segment=Segment(d["start"], d["end"]),
@@ -174,10 +177,10 @@ class Event(_Timed):
     segment: Segment
     speaker: str | None  # who it concerns (None for a silence of the whole call)
     description: str
-    evidence: dict = field(default_factory=dict)
+    evidence: dict[str, Any] = field(default_factory=dict)
     other: str | None = None  # the other party (e.g. who was interrupted)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
             "start": _ms(self.start),
@@ -189,7 +192,7 @@ class Event(_Timed):
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> Event:
+    def from_dict(cls, d: dict[str, Any]) -> Event:
         return cls(
             d["kind"],
             Segment(d["start"], d["end"]),
@@ -216,7 +219,7 @@ class FaceFrame:
     probs: dict[str, float] | None = None
     confidence: float | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "time": _ms(self.time),
             "face": bool(self.face),
@@ -229,7 +232,7 @@ class FaceFrame:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> FaceFrame:
+    def from_dict(cls, d: dict[str, Any]) -> FaceFrame:
         cues = {k: (math.nan if v is None else v) for k, v in (d.get("cues") or {}).items()}
         return cls(
             d["time"],
@@ -256,7 +259,7 @@ class QuarterMean:
     valence: float | None
     speech_windows: int
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "start": self.start,
             "end": self.end,
@@ -266,7 +269,7 @@ class QuarterMean:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> QuarterMean:
+    def from_dict(cls, d: dict[str, Any]) -> QuarterMean:
         return cls(
             d.get("start", 0.0),
             d.get("end", 0.0),
@@ -284,11 +287,11 @@ class Trend:
     valence: float | None = None
     direction: str = "unknown"  # "worsening", "improving", "steady" or "unknown"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"arousal": self.arousal, "valence": self.valence, "direction": self.direction}
 
     @classmethod
-    def from_dict(cls, d: dict | str | None) -> Trend:
+    def from_dict(cls, d: dict[str, Any] | str | None) -> Trend:
         if isinstance(d, str):
             return cls(direction=d)
         d = d or {}
@@ -314,7 +317,7 @@ class SpeakerSummary:
     empathy_phrases: int = 0
     transcribed_turns: int = 0
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "talk_time_s": self.talk_time_s,
             "turns": self.turns,
@@ -329,7 +332,7 @@ class SpeakerSummary:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> SpeakerSummary:
+    def from_dict(cls, d: dict[str, Any]) -> SpeakerSummary:
         """Read ``to_dict`` output; missing keys (older or partial summaries) get defaults."""
         return cls(
             talk_time_s=d.get("talk_time_s", 0.0),
@@ -373,7 +376,7 @@ class AnalysisResult:
     summary: dict[str, SpeakerSummary] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     models: dict[str, str | None] = field(default_factory=dict)
-    config: dict = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)  # seconds spent per stage
     schema_version: str = SCHEMA_VERSION
 
@@ -403,7 +406,7 @@ class AnalysisResult:
         return neg / total if total > 0 else 0.0
 
     # ---- serialisation ---------------------------------------------------------------------
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "schema_version": self.schema_version,
             "media": self.media.to_dict(),
@@ -426,7 +429,7 @@ class AnalysisResult:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent, allow_nan=False)
 
     @classmethod
-    def from_dict(cls, d: dict) -> AnalysisResult:
+    def from_dict(cls, d: dict[str, Any]) -> AnalysisResult:
         version = str(d.get("schema_version", ""))
         if version.split(".")[0] != SCHEMA_VERSION.split(".")[0]:
             raise ValueError(f"unsupported schema_version {version!r} (this is {SCHEMA_VERSION})")
@@ -449,12 +452,12 @@ class AnalysisResult:
     def from_json(cls, text: str) -> AnalysisResult:
         return cls.from_dict(json.loads(text))
 
-    def save_json(self, path: str | os.PathLike) -> Path:
+    def save_json(self, path: str | os.PathLike[str]) -> Path:
         """Write the JSON atomically (temp file + rename): a crash never leaves half a file."""
         return write_atomic(path, self.to_json(indent=1).encode("utf-8"))
 
     # ---- tables ----------------------------------------------------------------------------
-    def segment_rows(self) -> list[dict]:
+    def segment_rows(self) -> list[dict[str, Any]]:
         """One flat row per fused segment: times, speaker, role, label, scores, evidence."""
         roles = {s.id: s.role for s in self.speakers}
         rows = []
@@ -481,7 +484,7 @@ class AnalysisResult:
             rows.append(row)
         return rows
 
-    def to_dataframe(self, what: str = "segments"):
+    def to_dataframe(self, what: str = "segments") -> pd.DataFrame:
         """A pandas DataFrame of ``segments`` (default), ``events``, ``faces`` or ``turns``."""
         import pandas as pd
 
@@ -506,11 +509,11 @@ class AnalysisResult:
             return pd.DataFrame(self.to_dict()["turns"])
         raise ValueError("what must be one of: segments, events, faces, turns")
 
-    def write_csv(self, path: str | os.PathLike, what: str = "segments") -> Path:
+    def write_csv(self, path: str | os.PathLike[str], what: str = "segments") -> Path:
         data = self.to_dataframe(what).to_csv(index=False).encode("utf-8")
         return write_atomic(path, data)
 
-    def write_parquet(self, path: str | os.PathLike, what: str = "segments") -> Path:
+    def write_parquet(self, path: str | os.PathLike[str], what: str = "segments") -> Path:
         frame = self.to_dataframe(what)
         path = Path(path)
         tmp = path.with_name(f".{path.name}.tmp")
@@ -529,7 +532,7 @@ def speaker_name(result: AnalysisResult, speaker_id: str | None) -> str:
     return speaker_id
 
 
-def _flatten(ev: dict, prefix: str = "") -> Iterable[tuple[str, Any]]:
+def _flatten(ev: dict[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
     for key, value in ev.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
@@ -538,7 +541,7 @@ def _flatten(ev: dict, prefix: str = "") -> Iterable[tuple[str, Any]]:
             yield name, value
 
 
-def write_atomic(path: str | os.PathLike, data: bytes) -> Path:
+def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

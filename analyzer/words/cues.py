@@ -91,7 +91,7 @@ def _english_pattern(phrase: str) -> re.Pattern[str]:
     return re.compile(rf"(?<!\w){body}(?!\w)", re.IGNORECASE)
 
 
-def _find(text: str, phrases: Sequence[str], *, english: bool) -> list[dict]:
+def _find(text: str, phrases: Sequence[str], *, english: bool) -> list[dict[str, Any]]:
     """Non-overlapping lexicon matches, longest first, in text order."""
     found = []
     for phrase in phrases:
@@ -117,7 +117,7 @@ def detect_language(text: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _vader():
+def _vader() -> Any:  # vaderSentiment ships no type hints
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
     return SentimentIntensityAnalyzer()
@@ -148,7 +148,7 @@ def arousal_hint(text: str) -> float:
     return float(min(1.0, score))
 
 
-def text_evidence(text: str, *, language: str | None = None) -> dict:
+def text_evidence(text: str, *, language: str | None = None) -> dict[str, Any]:
     """What the words of one turn say.
 
     text: any string (an ASR transcript, or typed notes). language: "en" or "zh"; detected from
@@ -167,7 +167,10 @@ def text_evidence(text: str, *, language: str | None = None) -> dict:
     chinese_complaints = _find(text, COMPLAINT_PHRASES_ZH, english=False)
     english_empathy = _find(text, EMPATHY_PHRASES_EN, english=True)
     chinese_empathy = _find(text, EMPATHY_PHRASES_ZH, english=False)
-    by_start = lambda items: sorted(items, key=lambda m: m["span"][0])
+
+    def by_start(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return sorted(items, key=lambda m: m["span"][0])
+
     return {
         "language": language,
         "valence": text_valence(text, language),
@@ -178,14 +181,14 @@ def text_evidence(text: str, *, language: str | None = None) -> dict:
 
 
 def repeated_complaints(
-    turn_evidence: Sequence[tuple[str, Segment, dict]],
+    turn_evidence: Sequence[tuple[str, Segment, dict[str, Any]]],
     *,
     window_s: float = 300.0,
     min_count: int = 2,
 ) -> list[tuple[str, Segment, list[str]]]:
     """Stretches where one speaker complains again and again.
 
-    turn_evidence: (speaker, turn segment, ``text_evidence`` dict) per turn, any order. A
+    turn_evidence: (speaker, turn segment, ``text_evidence`` dict[str, Any]) per turn, any order. A
     speaker's turns with at least one complaint are chained while each starts within ``window_s``
     seconds of the previous one; a chain of at least ``min_count`` such turns (several complaints
     in one turn count once) is reported as (speaker, Segment from the first turn's start to the
