@@ -29,11 +29,11 @@ from .result import (
     Event,
     FaceFrame,
     Speaker,
-    SpeakerSummary,
     speaker_name,
 )
 from .segment import Segment, TimeGrid
 from .settings import Settings
+from .summary import SpeakerSummary
 
 load_media = load_audio  # the name the architecture notes use for decoding a call's audio
 

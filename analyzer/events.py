@@ -12,15 +12,9 @@ from typing import Any
 import numpy as np
 
 from .labels import LABELS, NEGATIVE_LABELS
-from .result import (
-    SUMMARY_EVENT_KINDS,
-    EmotionSegment,
-    Event,
-    QuarterMean,
-    SpeakerSummary,
-    Trend,
-)
+from .result import EmotionSegment, Event
 from .segment import Segment
+from .summary import SUMMARY_EVENT_KINDS, QuarterMean, SpeakerSummary, Trend
 
 BASELINE_S = 20.0  # s of a speaker's preceding speech that set the level a shift is measured from
 OVERTALK_MIN_S = 1.0  # s of both talking before it counts as overtalk

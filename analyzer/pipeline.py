@@ -36,8 +36,9 @@ from .models import (
     load_model,
     resolve_model_dir,
 )
-from .result import AnalysisResult, EmotionSegment, Event, FaceFrame, Speaker, SpeakerSummary
+from .result import AnalysisResult, EmotionSegment, Event, FaceFrame, Speaker
 from .segment import Segment, SegmentIndex, TimeGrid
+from .summary import SpeakerSummary
 from .words.cues import repeated_complaints, text_evidence
 
 if TYPE_CHECKING:
