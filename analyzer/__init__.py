@@ -16,6 +16,7 @@ from .export import (
     speaker_turns,
     vtt_cues,
     write_combined,
+    write_rttm,
     write_vtt,
 )
 from .labels import LABELS, NEGATIVE_LABELS
@@ -78,5 +79,6 @@ __all__ = [
     "speaker_turns",
     "vtt_cues",
     "write_combined",
+    "write_rttm",
     "write_vtt",
 ]

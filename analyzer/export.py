@@ -200,6 +200,38 @@ def write_vtt(
     return write_atomic(path, text.encode("utf-8"))
 
 
+def rttm_file_id(result: AnalysisResult) -> str:
+    """The RTTM file id of a result: its input's file name without the last extension.
+
+    RTTM fields are separated by spaces, so spaces in the name become underscores.
+    """
+    return Path(result.media.path).stem.replace(" ", "_") or "call"
+
+
+def rttm_text(result: AnalysisResult, *, file_id: str | None = None) -> str:
+    """The speech turns of ``result`` as RTTM ``SPEAKER`` lines (times in seconds, 3 decimals).
+
+    One line per turn in time order: ``SPEAKER <file id> 1 <start> <duration> <NA> <NA>
+    <speaker id> <NA> <NA>``; the speaker id is the result's (``S1``...), never its display name.
+    """
+    fid = file_id or rttm_file_id(result)
+    lines = []
+    for speaker, seg in sorted(result.turns, key=lambda t: (t[1].start, t[0])):
+        start, duration = round(seg.start, 3), round(seg.end - seg.start, 3)
+        if duration > 0:
+            lines.append(
+                f"SPEAKER {fid} 1 {start:.3f} {duration:.3f} <NA> <NA> {speaker} <NA> <NA>\n"
+            )
+    return "".join(lines)
+
+
+def write_rttm(
+    result: AnalysisResult, path: str | os.PathLike[str], *, file_id: str | None = None
+) -> Path:
+    """Write the result's speech turns as RTTM (``rttm_text``), for diarization scoring."""
+    return write_atomic(path, rttm_text(result, file_id=file_id).encode("utf-8"))
+
+
 def export_call(
     result: AnalysisResult,
     fmt: str,

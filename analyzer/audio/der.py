@@ -30,7 +30,8 @@ def diarization_error_rate(
 
     Speakers are matched one-to-one to maximise agreement (Hungarian). Frames within
     ``collar_s`` of a reference boundary are not scored (the usual forgiveness collar).
-    Returns a dict with ``der`` and its three parts, each as a share of reference speech.
+    Returns a dict with ``der`` and its three parts, each as a share of reference speech, the
+    reference speech ``reference_s`` and the parts in seconds (``missed_s``...).
     """
     from scipy.optimize import linear_sum_assignment
 
@@ -69,4 +70,8 @@ def diarization_error_rate(
         "false_alarm": float(false_alarm / safe),
         "confusion": float(confusion / safe),
         "reference_s": float(total * DER_FRAME_S),
+        # the same parts in seconds of speaker-time, to pool several files into one DER
+        "missed_s": float(miss * DER_FRAME_S),
+        "false_alarm_s": float(false_alarm * DER_FRAME_S),
+        "confusion_s": float(confusion * DER_FRAME_S),
     }
