@@ -32,7 +32,9 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -40,6 +42,9 @@ from analyzer.labels import LABELS
 from analyzer.models import MODELS_DIR, write_checksums
 
 from .metrics import classification_report, expected_calibration_error
+
+if TYPE_CHECKING:
+    import torch
 
 Progress = Callable[[str, int, int], None]
 
@@ -317,6 +322,49 @@ def _lr_factor(done: float) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (done - WARMUP) / (1.0 - WARMUP))))
 
 
+@dataclass(frozen=True)
+class FerData:
+    """The FER+ arrays that training needs, aligned, with the train and validation selections."""
+
+    images: np.ndarray  # uint8 [N, 48, 48] grey crops as FER+ ships them
+    matrices: np.ndarray  # [N, 2, 3] alignment affines (frame -> aligned crop)
+    targets: np.ndarray  # float [N, K] vote distributions (soft targets)
+    split: np.ndarray  # str [N]: "train", "valid", "test"
+    keep: np.ndarray  # bool [N]: enough votes on the seven labels
+    found: np.ndarray  # bool [N]: landmarks were found
+    train_idx: np.ndarray  # rows trained on
+    valid_idx: np.ndarray  # validation rows: no duplicates of train images, majority label
+    valid_truth: np.ndarray  # majority labels of valid_idx
+    valid_x: np.ndarray  # aligned, unaugmented validation crops
+
+
+def load_fer_data(
+    npz: str | os.PathLike,
+    rng: np.random.Generator,
+    *,
+    cache_dir: str | os.PathLike | None = None,
+    progress: Progress | None = None,
+) -> FerData:
+    """Read ``npz`` (images, votes, optional split), find landmarks (cached) and select rows."""
+    data = np.load(npz)
+    images, votes = data["images"], data["votes"]
+    split = data["split"] if "split" in data.files else np.array(["train"] * len(images))
+    landmarks = cached_landmarks(images, cache_dir=cache_dir, progress=progress)
+    matrices, found = alignment_matrices(landmarks)
+    targets, keep = soft_targets(votes)
+
+    train_idx = np.flatnonzero((split == "train") & keep)
+    valid_sel = split == "valid"
+    valid_idx = np.flatnonzero(
+        valid_sel & ~duplicate_mask(images, valid_sel) & (majority_labels(votes) >= 0)
+    )
+    valid_truth = majority_labels(votes)[valid_idx]
+    valid_x = augment_batch(images[valid_idx], matrices[valid_idx], rng, train=False)
+    return FerData(
+        images, matrices, targets, split, keep, found, train_idx, valid_idx, valid_truth, valid_x
+    )
+
+
 def train_fer(
     npz: str | os.PathLike,
     out: str | os.PathLike,
@@ -347,32 +395,64 @@ def train_fer(
     fewer than ``epochs`` epochs may run; training.json records how many).
     """
     import torch
-    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-
-    from analyzer.video.expression import WEIGHTS_FILE, ExpressionModel, FerNet
 
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
     rng = np.random.default_rng(seed)
-    data = np.load(npz)
-    images, votes = data["images"], data["votes"]
-    split = data["split"] if "split" in data.files else np.array(["train"] * len(images))
-    landmarks = cached_landmarks(images, cache_dir=cache_dir, progress=progress)
-    matrices, found = alignment_matrices(landmarks)
-    targets, keep = soft_targets(votes)
+    data = load_fer_data(npz, rng, cache_dir=cache_dir, progress=progress)
+    final, history = _fit(
+        data, rng, progress=progress, epochs=epochs, width=width, batch_size=batch_size, lr=lr,
+        weight_decay=weight_decay, seed=seed, time_budget_s=time_budget_s,
+    )  # fmt: skip
+    accuracy, flip_tta, temperature = _calibrate(final, data)
 
-    train_idx = np.flatnonzero((split == "train") & keep)
-    valid_sel = split == "valid"
-    valid_idx = np.flatnonzero(
-        valid_sel & ~duplicate_mask(images, valid_sel) & (majority_labels(votes) >= 0)
-    )
-    valid_truth = majority_labels(votes)[valid_idx]
-    valid_x = augment_batch(images[valid_idx], matrices[valid_idx], rng, train=False)
+    folder = Path(out)
+    _save_model(folder, final, name=name or folder.name, width=width, flip_tta=flip_tta,
+                temperature=temperature)  # fmt: skip
+    report = {
+        "npz": str(npz), "epochs": epochs, "width": width, "batch_size": batch_size, "lr": lr,
+        "weight_decay": weight_decay, "seed": seed, "n_train": len(data.train_idx),
+        "time_budget_s": time_budget_s, "epochs_run": len(history),
+        "n_train_rows": int((data.split == "train").sum()),
+        "n_train_dropped_nf": int(((data.split == "train") & ~data.keep).sum()),
+        "n_no_face_train": int(((data.split == "train") & ~data.found).sum()),
+        "n_valid_dedup_majority": len(data.valid_idx),
+        "valid_dedup_acc_no_flip": round(accuracy[False], 4),
+        "valid_dedup_acc_flip": round(accuracy[True], 4),
+        "history": history,
+    }  # fmt: skip
+    (folder / "training.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_checksums(folder)
+    return folder
 
+
+def _fit(
+    data: FerData,
+    rng: np.random.Generator,
+    *,
+    progress: Progress | None,
+    epochs: int,
+    width: int,
+    batch_size: int,
+    lr: float,
+    weight_decay: float,
+    seed: int,
+    time_budget_s: float | None,
+) -> tuple[torch.nn.Module, list[dict]]:
+    """The epoch loop of ``train_fer``: returns the EMA network (eval mode) and one row per epoch.
+
+    Each epoch prints its row (loss, steps, de-duplicated validation accuracy, seconds) as JSON.
+    """
+    import torch
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    from analyzer.video.expression import ExpressionModel, FerNet
+
+    images, matrices, targets = data.images, data.matrices, data.targets
     net = FerNet(width=width).to(memory_format=torch.channels_last)
     ema = AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(0.998), use_buffers=True)
     opt = torch.optim.AdamW(net.parameters(), lr=lr * _lr_factor(0.0), weight_decay=weight_decay)
-    steps_per_epoch = len(train_idx) // batch_size
+    steps_per_epoch = len(data.train_idx) // batch_size
     total_steps = epochs * steps_per_epoch
     start, step = time.time(), 0
     history = []
@@ -380,7 +460,7 @@ def train_fer(
     pool = ThreadPoolExecutor(max_workers=1)
     for epoch in range(epochs):
         net.train()
-        order = rng.permutation(train_idx)
+        order = rng.permutation(data.train_idx)
         batches = [np.sort(order[b * batch_size : (b + 1) * batch_size])
                    for b in range(steps_per_epoch)]  # fmt: skip
         aug_rng = np.random.default_rng([seed, epoch])
@@ -409,7 +489,7 @@ def train_fer(
             if done >= 1.0:
                 break
         model = ExpressionModel(ema.module, temperature=1.0, flip_tta=False)
-        acc = float((model.logits(valid_x).argmax(1) == valid_truth).mean())
+        acc = float((model.logits(data.valid_x).argmax(1) == data.valid_truth).mean())
         ema.module.train()  # ExpressionModel put it in eval mode; EMA updates do not care
         row = {"epoch": epoch + 1, "loss": round(total / (b + 1), 4), "steps": b + 1}
         row.update(valid_dedup_acc=round(acc, 4), s=round(time.time() - t0, 1))
@@ -421,21 +501,40 @@ def train_fer(
             break
 
     pool.shutdown()
-    final = ema.module.eval()
+    return ema.module.eval(), history
+
+
+def _calibrate(final: torch.nn.Module, data: FerData) -> tuple[dict[bool, float], bool, float]:
+    """Choose flip averaging and fit the temperature on the de-duplicated validation rows.
+
+    Returns (validation accuracy without and with flip averaging, flip_tta, temperature).
+    """
+    from analyzer.video.expression import ExpressionModel
+
     choice = {}
     for flip in (False, True):
-        logits = ExpressionModel(final, flip_tta=flip).logits(valid_x)
-        choice[flip] = (float((logits.argmax(1) == valid_truth).mean()), logits)
+        logits = ExpressionModel(final, flip_tta=flip).logits(data.valid_x)
+        choice[flip] = (float((logits.argmax(1) == data.valid_truth).mean()), logits)
     flip_tta = choice[True][0] >= choice[False][0]
-    temperature = fit_temperature(choice[flip_tta][1], valid_truth)
+    temperature = fit_temperature(choice[flip_tta][1], data.valid_truth)
+    return {flip: acc for flip, (acc, _) in choice.items()}, flip_tta, temperature
 
-    folder = Path(out)
+
+def _save_model(
+    folder: Path, final: torch.nn.Module, *, name: str, width: int, flip_tta: bool,
+    temperature: float,
+) -> None:  # fmt: skip
+    """Write weights.pt and model.json of a trained FerNet into ``folder`` (made if needed)."""
+    import torch
+
+    from analyzer.video.expression import WEIGHTS_FILE
+
     folder.mkdir(parents=True, exist_ok=True)
     torch.save({k: v.contiguous() for k, v in final.state_dict().items()}, folder / WEIGHTS_FILE)
     config = {
         "kind": "fer",
         "loader": "analyzer.video.expression:ExpressionModel",
-        "name": name or folder.name,
+        "name": name,
         "labels": list(LABELS),
         "architecture": "FerNet",
         "width": width,
@@ -446,21 +545,6 @@ def train_fer(
         "flip_tta": bool(flip_tta),
     }
     (folder / "model.json").write_text(json.dumps(config, indent=2) + "\n")
-    report = {
-        "npz": str(npz), "epochs": epochs, "width": width, "batch_size": batch_size, "lr": lr,
-        "weight_decay": weight_decay, "seed": seed, "n_train": len(train_idx),
-        "time_budget_s": time_budget_s, "epochs_run": len(history),
-        "n_train_rows": int((split == "train").sum()),
-        "n_train_dropped_nf": int(((split == "train") & ~keep).sum()),
-        "n_no_face_train": int(((split == "train") & ~found).sum()),
-        "n_valid_dedup_majority": len(valid_idx),
-        "valid_dedup_acc_no_flip": round(choice[False][0], 4),
-        "valid_dedup_acc_flip": round(choice[True][0], 4),
-        "history": history,
-    }  # fmt: skip
-    (folder / "training.json").write_text(json.dumps(report, indent=2) + "\n")
-    write_checksums(folder)
-    return folder
 
 
 # ---------------------------------------------------------------------------------- evaluation
