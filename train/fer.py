@@ -34,7 +34,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -44,7 +44,7 @@ from analyzer.models import MODELS_DIR, write_checksums
 from .metrics import classification_report, expected_calibration_error
 
 if TYPE_CHECKING:
-    import torch
+    from analyzer.video.expression import FerNet
 
 Progress = Callable[[str, int, int], None]
 
@@ -300,7 +300,7 @@ def fit_temperature(logits: np.ndarray, truth: np.ndarray) -> float:
 
     logits: [N, K]; truth: [N] class indices. T > 1 softens overconfident outputs.
     """
-    from analyzer.video.expression import softmax
+    from analyzer.dsp import softmax
 
     def nll(t: float) -> float:
         p = softmax(logits / t)
@@ -438,7 +438,7 @@ def _fit(
     weight_decay: float,
     seed: int,
     time_budget_s: float | None,
-) -> tuple[torch.nn.Module, list[dict]]:
+) -> tuple[FerNet, list[dict]]:
     """The epoch loop of ``train_fer``: returns the EMA network (eval mode) and one row per epoch.
 
     Each epoch prints its row (loss, steps, de-duplicated validation accuracy, seconds) as JSON.
@@ -449,7 +449,8 @@ def _fit(
     from analyzer.video.expression import ExpressionModel, FerNet
 
     images, matrices, targets = data.images, data.matrices, data.targets
-    net = FerNet(width=width).to(memory_format=torch.channels_last)
+    # Module.to takes memory_format at run time; torch's stubs leave that keyword out
+    net = FerNet(width=width).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     ema = AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(0.998), use_buffers=True)
     opt = torch.optim.AdamW(net.parameters(), lr=lr * _lr_factor(0.0), weight_decay=weight_decay)
     steps_per_epoch = len(data.train_idx) // batch_size
@@ -488,7 +489,7 @@ def _fit(
             total += loss.item()
             if done >= 1.0:
                 break
-        model = ExpressionModel(ema.module, temperature=1.0, flip_tta=False)
+        model = ExpressionModel(cast(FerNet, ema.module), temperature=1.0, flip_tta=False)
         acc = float((model.logits(data.valid_x).argmax(1) == data.valid_truth).mean())
         ema.module.train()  # ExpressionModel put it in eval mode; EMA updates do not care
         row = {"epoch": epoch + 1, "loss": round(total / (b + 1), 4), "steps": b + 1}
@@ -501,10 +502,10 @@ def _fit(
             break
 
     pool.shutdown()
-    return ema.module.eval(), history
+    return cast(FerNet, ema.module).eval(), history  # the average is a copy of the FerNet
 
 
-def _calibrate(final: torch.nn.Module, data: FerData) -> tuple[dict[bool, float], bool, float]:
+def _calibrate(final: FerNet, data: FerData) -> tuple[dict[bool, float], bool, float]:
     """Choose flip averaging and fit the temperature on the de-duplicated validation rows.
 
     Returns (validation accuracy without and with flip averaging, flip_tta, temperature).
@@ -521,7 +522,7 @@ def _calibrate(final: torch.nn.Module, data: FerData) -> tuple[dict[bool, float]
 
 
 def _save_model(
-    folder: Path, final: torch.nn.Module, *, name: str, width: int, flip_tta: bool,
+    folder: Path, final: FerNet, *, name: str, width: int, flip_tta: bool,
     temperature: float,
 ) -> None:  # fmt: skip
     """Write weights.pt and model.json of a trained FerNet into ``folder`` (made if needed)."""

@@ -81,8 +81,9 @@ def fuse_for_inference(net: FerNet) -> FerNet:
     return fast
 
 
-def crops_to_tensor(crops: Sequence[ImageArray], size: int) -> torch.Tensor:
-    """Stack uint8 [S, S] crops (resized to ``size`` if needed) into float [N, 1, size, size]."""
+def crops_to_tensor(crops: Sequence[ImageArray] | ImageArray, size: int) -> torch.Tensor:
+    """Stack uint8 [S, S] crops (a list, or one [N, S, S] array; resized to ``size`` if needed)
+    into float [N, 1, size, size]."""
     batch = np.empty((len(crops), size, size), dtype=np.float32)
     for i, image in enumerate(crops):
         crop: cv2.typing.MatLike = np.asarray(image)
@@ -146,7 +147,7 @@ class ExpressionModel:
             temperature=config.get("temperature", 1.0), flip_tta=config.get("flip_tta", True),
         )  # fmt: skip
 
-    def logits(self, crops: Sequence[ImageArray]) -> FloatArray:
+    def logits(self, crops: Sequence[ImageArray] | ImageArray) -> FloatArray:
         """Uncalibrated logits float32 [N, 7] (flip-averaged when ``flip_tta``)."""
         chunks: list[FloatArray] = []
         with torch.inference_mode():
