@@ -51,8 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", required=True, type=Path, metavar="DIR", help="folder for <file name>.json"
     )
     add_options(an)  # every analysis option, with its default and help, from AnalysisConfig
-    an.add_argument("--csv", action="store_true", help="also write <file name>.csv (segments)")
-    an.add_argument("--parquet", action="store_true", help="also write <file name>.parquet")
+    an.add_argument(
+        "--csv",
+        action="store_true",
+        help="also write <file name>.csv (segments; <file name>.transcript.csv with words)",
+    )
+    an.add_argument(
+        "--parquet", action="store_true", help="also write <file name>.parquet (likewise)"
+    )
     an.add_argument("--vtt", action="store_true", help="also write <file name>.vtt (subtitles)")
     an.add_argument(
         "--rttm", action="store_true", help="also write <file name>.rttm (speaker turns)"
@@ -116,9 +122,13 @@ def _one_line(text: str) -> str:
 def _cause(exc: BaseException) -> str:
     """What went wrong with one input, in one line, without the input's path."""
     from .media import MediaError
+    from .words.lexicons import LexiconError
+    from .words.transcripts import TranscriptError
 
     if isinstance(exc, MediaError):
         return _one_line(exc.cause)
+    if isinstance(exc, (TranscriptError, LexiconError)):  # they name their own file
+        return _one_line(str(exc))
     if isinstance(exc, MemoryError):
         return "not enough memory to analyse it"
     if isinstance(exc, _OutputError):
@@ -140,7 +150,7 @@ def _write_outputs(
 ) -> list[Path]:
     """Write the JSON (and the asked-for tables and subtitles) of one input, each atomically
     (a temporary file in ``out`` renamed into place), so no file is ever half-written."""
-    from .export import write_vtt
+    from .export import write_rttm, write_vtt
     from .naming import output_path
 
     writers: list[tuple[str, Callable[[Path], object]]] = [(".json", result.save_json)]
@@ -151,7 +161,12 @@ def _write_outputs(
     if args.vtt:
         writers.append((".vtt", lambda p: write_vtt(result, p)))
     if args.rttm:
-        writers.append((".rttm", lambda p: _write_rttm(result, p)))
+        writers.append((".rttm", lambda p: write_rttm(result, p)))
+    if result.transcript:  # the words line by line beside the segment table
+        if args.csv:
+            writers.append((".transcript.csv", lambda p: result.write_csv(p, "transcript")))
+        if args.parquet:
+            writers.append((".transcript.parquet", lambda p: result.write_parquet(p, "transcript")))
     written = []
     for suffix, write in writers:
         path = output_path(out, stem, suffix)
@@ -165,21 +180,6 @@ def _write_outputs(
             raise
         written.append(path)
     return written
-
-
-def _write_rttm(result: AnalysisResult, path: Path) -> Path:
-    """RTTM speaker turns: ``SPEAKER <file> 1 <start> <duration> <NA> <NA> <speaker> <NA> <NA>``.
-
-    TODO: call ``analyzer.export.write_rttm`` once it lands on main (the types helper adds it).
-    """
-    from .result import write_atomic
-
-    uri = "_".join(Path(result.media.path).name.split()) or "call"
-    lines = [
-        f"SPEAKER {uri} 1 {seg.start:.3f} {seg.duration:.3f} <NA> <NA> {spk} <NA> <NA>\n"
-        for spk, seg in sorted(result.turns, key=lambda t: (t[1].start, t[0]))
-    ]
-    return write_atomic(path, "".join(lines).encode("utf-8"))
 
 
 def _remove_temporaries(path: Path) -> None:
