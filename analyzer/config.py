@@ -241,6 +241,7 @@ class AnalysisConfig:
         first, ``extras`` (no longer an option) kept empty, the face options not included."""
         data = {"sample_rate": SAMPLE_RATE, **asdict(self)}
         data.pop("face")
+        data.pop("max_duration_s")  # an admission limit, not an analysis option: not stored
         data["channels"] = list(self.channels) if self.channels else None
         data["extras"] = {}
         return data
