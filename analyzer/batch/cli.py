@@ -1,0 +1,148 @@
+"""``emotrace batch``: many calls on Ray, on this machine or on a cluster.
+
+Found by ``emotrace`` through the ``emotrace.commands`` entry point ``batch``; also runs alone as
+``python -m analyzer.batch`` (same arguments).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from ..config import AnalysisConfig
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+
+def register(subparsers) -> None:
+    """Add the ``batch`` subcommand to ``emotrace``'s subparsers."""
+    p = subparsers.add_parser(
+        "batch",
+        help="analyse many calls on Ray (this machine or a cluster); JSON + Parquet datasets",
+        description="Analyse files, folders (recursively) and CSV manifests (columns path, "
+        "agent, channels, transcript) on Ray. Finished calls are skipped on the next run.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="file, folder or manifest.csv")
+    p.add_argument("--out", required=True, type=Path, help="results folder")
+    p.add_argument(
+        "--address", help="join a Ray cluster: auto or ray://HOST:PORT (default: local Ray)"
+    )
+    p.add_argument("--workers", type=_positive, help="analysis workers (default: every CPU)")
+    p.add_argument("--worker-cpus", type=_positive, default=1, help="CPUs per worker (default 1)")
+    p.add_argument("--gpus", type=float, default=0.0, help="GPUs for the workers (default 0)")
+    add_analysis_options(p)
+    p.set_defaults(func=run)
+
+
+def add_analysis_options(p: argparse.ArgumentParser) -> None:
+    """The options of ``emotrace analyze`` (mirrored until the CLI builds them from the config)."""
+    p.add_argument("--channels", type=_channels, help="roles per channel, e.g. agent,customer")
+    p.add_argument("--mono", action="store_true", help="mix channels and diarize instead")
+    p.add_argument("--speakers", type=_speakers, default=None, help="auto (default) or N")
+    p.add_argument("--fps", type=float, default=5.0, help="video analysis rate (default 5)")
+    p.add_argument("--no-video", action="store_true", help="skip the video stream")
+    p.add_argument("--transcribe", action="store_true", help="add the words modality (slower)")
+    p.add_argument("--csv", action="store_true", help="also write <name>.csv per call")
+    p.add_argument("--parquet", action="store_true", help="also write <name>.parquet per call")
+    p.add_argument("--ser-model", default="default", help="speech emotion model name or path")
+    p.add_argument("--fer-model", default="default", help="facial emotion model name or path")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def config_from_args(args: argparse.Namespace) -> AnalysisConfig:
+    return AnalysisConfig(
+        channels=args.channels,
+        split_channels=False if args.mono else None,
+        num_speakers=args.speakers,
+        fps=args.fps,
+        video=not args.no_video,
+        transcribe=args.transcribe,
+        ser_model=None if args.ser_model == "none" else args.ser_model,
+        fer_model=None if args.fer_model == "none" else args.fer_model,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the batch; exit status 0 (all analysed or already done), 1 (some failed), 2 (usage)."""
+    from ..models import ModelError
+    from .inputs import BatchInputError
+
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        print("emotrace: batch needs Ray: pip install 'emotrace[cluster]'", file=sys.stderr)
+        return 2
+    from .runner import BatchOptions, run_batch
+
+    try:
+        options = BatchOptions(
+            out=args.out,
+            config=config_from_args(args),
+            address=args.address,
+            workers=args.workers,
+            worker_cpus=args.worker_cpus,
+            gpus=args.gpus,
+            progress=not args.quiet,
+            extra_outputs=tuple(k for k in ("csv", "parquet") if getattr(args, k)),
+        )
+        summary = run_batch(args.inputs, options)
+    except (BatchInputError, ModelError, ValueError) as exc:
+        print(f"emotrace: batch: {exc}", file=sys.stderr)
+        return 2
+    except ConnectionError as exc:
+        print(f"emotrace: batch: cannot reach the Ray cluster ({exc})", file=sys.stderr)
+        return 1
+    print(summary.line())
+    stages = ", ".join(f"{k} {v:.1f} s" for k, v in summary.stages.items())
+    print(f"stages: {stages}; {summary.workers} workers; results in {args.out}")
+    if summary.failed:
+        print(
+            f"emotrace: {summary.failed} of {summary.total} inputs failed "
+            f"(see {args.out / 'failures.csv'})",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _positive(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError("takes a whole number of at least 1")
+    return n
+
+
+def _speakers(value: str) -> int | None:
+    if value == "auto":
+        return None
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 8:
+        raise argparse.ArgumentTypeError("--speakers takes 'auto' or a number 1-8")
+    return n
+
+
+def _channels(value: str) -> tuple[str, ...]:
+    names = tuple(v.strip() for v in value.split(",") if v.strip())
+    if not names or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError("--channels takes distinct names, e.g. agent,customer")
+    return names
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="emotrace")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

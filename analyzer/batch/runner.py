@@ -1,0 +1,463 @@
+"""The batch on Ray Data: check every call, analyse the new ones on actors, write the tables.
+
+Three Ray Data stages, each a distributed job:
+1. check (Ray tasks): content hash, skip rule, media header. Cheap, so the whole batch is checked
+   first; the driver then knows what is finished, what is broken and how much audio is left.
+2. analyse (an actor pool of ``workers``): each actor holds one ``Analyzer`` (models loaded once)
+   and analyses one call at a time; it writes the call's JSON exactly as ``emotrace analyze``
+   does, then the call's finished record. Results stream back to the driver as they finish.
+3. tables (Ray tasks): every finished call's JSON becomes rows of the Parquet datasets
+   ``segments/``, ``events/``, ``calls/`` (and ``scorecards/`` when results carry one). The
+   datasets are rebuilt from all finished calls in the folder, so a resumed run ends with
+   complete tables.
+
+Every worker reads the inputs and writes under the output folder: on a cluster both live on
+storage that every node mounts (NFS or similar) and every node has emotrace installed.
+Ray is imported here only inside functions: ``import analyzer`` never loads it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import resource
+import shutil
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import AnalysisConfig
+from ..naming import output_path
+from . import resume, tables
+from .inputs import CallInput, discover
+
+FAILURES_CSV = "failures.csv"
+FAILURE_COLUMNS = ("file", "call_id", "error")
+LOCAL_OBJECT_STORE_MB = 256  # the local runtime's object store: only small rows travel through it
+TABLE_BATCH_CALLS = 64  # calls per table-building task (about one Parquet file per batch)
+MAX_CHECK_BLOCKS = 2000  # upper bound on check tasks; a block holds several calls beyond that
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How a batch runs (what it computes is ``config``)."""
+
+    out: Path  # output folder: per-call JSON, Parquet datasets, failures.csv
+    config: AnalysisConfig = field(default_factory=AnalysisConfig)
+    address: str | None = None  # "auto" or "ray://host:port" joins a cluster; None: local Ray
+    workers: int | None = None  # analysis actors; None: as many as the CPUs allow
+    worker_cpus: int = 1  # CPUs (and engine threads) per analysis actor
+    gpus: float = 0.0  # GPUs shared by the analysis actors (used when torch sees CUDA)
+    object_store_mb: int = LOCAL_OBJECT_STORE_MB  # local runtime only
+    progress: bool = True  # live progress bar on stderr
+    extra_outputs: tuple[str, ...] = ()  # per-call "csv" and/or "parquet" beside the JSON
+
+
+@dataclass
+class BatchSummary:
+    """What a batch did. Times are wall-clock seconds."""
+
+    total: int = 0
+    analysed: int = 0
+    skipped: int = 0
+    failed: int = 0
+    audio_s: float = 0.0  # audio analysed in this run
+    wall_s: float = 0.0  # the whole run, Ray start included
+    stages: dict[str, float] = field(default_factory=dict)  # ray start, check, analyse, tables
+    engine_s: dict[str, float] = field(default_factory=dict)  # engine stages summed over calls
+    worker_peak_mb: list[float] = field(default_factory=list)  # peak RSS of each analysis actor
+    workers: int = 0
+
+    def line(self) -> str:
+        rate = ""
+        if self.audio_s > 0 and self.wall_s > 0:
+            rate = (
+                f"; {self.audio_s / 3600:.2f} h of audio in {self.wall_s:.0f} s "
+                f"({self.audio_s / self.wall_s:.1f}x real time)"
+            )
+        return (
+            f"{self.total} calls: {self.analysed} analysed, {self.skipped} already done, "
+            f"{self.failed} failed{rate}"
+        )
+
+
+# ---- stage 1: check ----------------------------------------------------------------------
+def check_call(row: dict) -> dict:
+    """Ray task: hash the call, apply the skip rule, read the media header."""
+    from ..hashing import content_hash
+    from ..media import MediaError, probe_media
+
+    row = dict(row)
+    try:
+        row["call_id"] = content_hash(row["path"])
+    except OSError as exc:
+        return row | {"status": "failed", "error": _oneline(exc.strerror or exc)}
+    if resume.is_finished(row["out"], row["stem"], row["call_id"], row["fingerprint"]):
+        return row | {"status": "skipped"}
+    try:
+        info = probe_media(row["path"])
+        if not info.has_audio:
+            raise MediaError(f"{Path(row['path']).name}: has no audio track")
+    except MediaError as exc:
+        return row | {"status": "failed", "error": _oneline(exc)}
+    return row | {"status": "todo", "duration_s": float(info.duration_s or 0.0)}
+
+
+# ---- stage 2: analyse --------------------------------------------------------------------
+class AnalyzeCalls:
+    """Ray actor: one Analyzer (models loaded once), one call per ``__call__``."""
+
+    def __init__(
+        self, config: AnalysisConfig, out: str, use_gpu: bool, extra_outputs: tuple[str, ...]
+    ) -> None:
+        from ..pipeline import Analyzer
+
+        self.out = out
+        self.extra_outputs = extra_outputs
+        self.analyzer = Analyzer(config)
+        self.device = "cpu"
+        if use_gpu:
+            self.device = _move_to_gpu(self.analyzer)
+
+    def __call__(self, row: dict) -> dict:
+        started = time.perf_counter()
+        config = self.analyzer.config
+        if row.get("channels"):
+            config = config.replace(channels=tuple(row["channels"].split(",")))
+        try:
+            result = self.analyzer.analyze(row["path"], config=config)
+            result.save_json(output_path(self.out, row["stem"], ".json"))
+            if "csv" in self.extra_outputs:
+                result.write_csv(output_path(self.out, row["stem"], ".csv"))
+            if "parquet" in self.extra_outputs:
+                result.write_parquet(output_path(self.out, row["stem"], ".parquet"))
+            resume.write_record(
+                self.out,
+                row["stem"],
+                call_id=row["call_id"],
+                fp=row["fingerprint"],
+                file=row["file"],
+                path=row["path"],
+                agent=row.get("agent") or None,
+                duration_s=result.media.duration_s,
+            )
+        except Exception as exc:  # one call's failure is recorded and the batch goes on
+            return row | _worker_stats(started) | {"status": "failed", "error": _oneline(exc)}
+        return (
+            row
+            | _worker_stats(started)
+            | {
+                "status": "done",
+                "duration_s": float(result.media.duration_s),
+                "timings": json.dumps(result.timings),
+                "device": self.device,
+            }
+        )
+
+
+def _move_to_gpu(analyzer) -> str:
+    """Put the models that can run on CUDA there; the rest of the engine stays on the CPU."""
+    try:
+        import torch
+    except ImportError:
+        return "cpu"
+    if not torch.cuda.is_available():
+        return "cpu"
+    moved = False
+    for model in (analyzer.fer, analyzer.ser):
+        if model is not None and callable(getattr(model, "to", None)):
+            model.to("cuda")
+            moved = True
+    return "cuda" if moved else "cpu"
+
+
+def _worker_stats(started: float) -> dict:
+    # ru_maxrss is in KiB on Linux: this actor's peak resident memory so far.
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"worker": os.getpid(), "peak_rss_mb": peak, "call_s": time.perf_counter() - started}
+
+
+# ---- stage 3: tables ---------------------------------------------------------------------
+def build_table(batch, *, table: str, out: str):
+    """Ray task: the ``table`` rows of a batch of finished calls (a pyarrow Table)."""
+    records: list[dict] = []
+    for meta in batch.to_pylist():
+        path = Path(out) / meta["result"]
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # removed or replaced since it was checked: the next run rebuilds it
+        records.extend(tables.rows(table, doc, meta))
+    return tables.to_arrow(table, records)
+
+
+def write_tables(out: Path, finished: list[dict]) -> dict[str, int]:
+    """Rebuild the Parquet datasets from ``finished`` calls; returns rows written per table.
+
+    Each dataset is written into a fresh folder and then swapped in, so a reader (or a kill)
+    sees either the old dataset or the new one. ``scorecards/`` exists only when some result
+    has a scorecard.
+    """
+    import pyarrow.parquet as pq
+    import ray
+
+    run = uuid.uuid4().hex[:8]
+    work = out / resume.STATE_DIR / "tables"
+    work.mkdir(parents=True, exist_ok=True)
+    counts: dict[str, int] = {}
+    for table in tables.TABLES:
+        staged = work / f"{table}.{run}"
+        if finished:
+            blocks = max(1, -(-len(finished) // TABLE_BATCH_CALLS))
+            ds = ray.data.from_items(finished, override_num_blocks=blocks).map_batches(
+                build_table,
+                batch_size=TABLE_BATCH_CALLS,
+                batch_format="pyarrow",
+                fn_kwargs={"table": table, "out": str(out)},
+            )
+            ds.write_parquet(str(staged), partition_cols=tables.PARTITIONS[table] or None)
+        files = sorted(staged.rglob("*.parquet")) if staged.exists() else []
+        counts[table] = sum(pq.read_metadata(f).num_rows for f in files)
+        if table == "scorecards" and counts[table] == 0:
+            shutil.rmtree(staged, ignore_errors=True)
+            _swap(out / table, None, work / f"old-{table}.{run}")
+            continue
+        if counts[table] == 0:  # readers expect the folder: one empty file with the schema
+            shutil.rmtree(staged, ignore_errors=True)
+            staged.mkdir(parents=True)
+            pq.write_table(tables.to_arrow(table, []), staged / "empty.parquet")
+        _swap(out / table, staged, work / f"old-{table}.{run}")
+    return counts
+
+
+def _swap(final: Path, staged: Path | None, old: Path) -> None:
+    if final.exists():
+        os.replace(final, old)
+    if staged is not None:
+        os.replace(staged, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+# ---- the run -----------------------------------------------------------------------------
+def run_batch(
+    inputs: Sequence[str | os.PathLike],
+    options: BatchOptions,
+    *,
+    on_result: Callable[[dict], None] | None = None,
+) -> BatchSummary:
+    """Analyse every call in ``inputs`` into ``options.out``; see the module docstring.
+
+    ``on_result`` is called with each call's row as it finishes (status ``done`` or ``failed``).
+    Raises BatchInputError / ModelError for problems with the inputs or the models (usage
+    errors); a call that cannot be analysed is a failure row, never an exception.
+    """
+    clock = time.perf_counter()
+    out = Path(options.out)
+    calls = discover(inputs, exclude=out)
+    checksums = resume.model_checksums(options.config)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = BatchSummary(total=len(calls))
+    failures = _FailureLog(out / FAILURES_CSV)
+    with _ray_runtime(options) as (workers, ray_start_s):
+        summary.workers = workers
+        summary.stages["ray start"] = ray_start_s
+        config = options.config.replace(ser_threads=options.worker_cpus)
+        rows = _check(calls, config, checksums, out)
+        summary.stages["check"] = time.perf_counter() - clock - ray_start_s
+        todo = [r for r in rows if r["status"] == "todo"]
+        summary.skipped = sum(r["status"] == "skipped" for r in rows)
+        for r in rows:
+            if r["status"] == "failed":
+                summary.failed += 1
+                failures.add(r)
+        if any(r.get("transcript") for r in rows):
+            print(
+                "emotrace: batch: the manifest's transcript column is recorded but not used "
+                "yet (the engine has no transcript input)",
+                file=sys.stderr,
+            )
+        started = time.perf_counter()
+        peaks: dict[int, float] = {}
+        for row in _analyse(todo, config, options, workers, out):
+            if row["status"] == "done":
+                summary.analysed += 1
+                summary.audio_s += row["duration_s"]
+                for step, s in json.loads(row["timings"]).items():
+                    summary.engine_s[step] = summary.engine_s.get(step, 0.0) + s
+            else:
+                summary.failed += 1
+                failures.add(row)
+            peaks[row["worker"]] = max(peaks.get(row["worker"], 0.0), row["peak_rss_mb"])
+            if on_result is not None:
+                on_result(row)
+        summary.worker_peak_mb = sorted(peaks.values())
+        summary.stages["analyse"] = time.perf_counter() - started
+        started = time.perf_counter()
+        finished = [_finished_meta(out, c) for c in calls]
+        write_tables(out, [m for m in finished if m is not None])
+        summary.stages["tables"] = time.perf_counter() - started
+    summary.wall_s = time.perf_counter() - clock
+    return summary
+
+
+def _check(calls: list[CallInput], config, checksums, out: Path) -> list[dict]:
+    import ray
+
+    items = []
+    for c in calls:
+        call_config = config.replace(channels=c.channels) if c.channels else config
+        items.append(
+            {
+                "path": c.path,
+                "file": c.file,
+                "stem": c.stem,
+                "agent": c.agent or "",
+                "channels": ",".join(c.channels) if c.channels else "",
+                "transcript": c.transcript or "",
+                "fingerprint": resume.fingerprint(call_config, checksums),
+                "out": str(out),
+                "call_id": "",
+                "error": "",
+                "duration_s": 0.0,
+            }
+        )
+    blocks = min(len(items), MAX_CHECK_BLOCKS)
+    ds = ray.data.from_items(items, override_num_blocks=blocks).map(check_call)
+    checked = {r["stem"]: r for r in ds.take_all()}
+    return [checked[c.stem] for c in calls]  # in input order
+
+
+def _analyse(todo: list[dict], config, options: BatchOptions, workers: int, out: Path):
+    """Yield each call's row as its actor finishes it, with a live progress bar."""
+    if not todo:
+        return
+    import ray
+    from tqdm import tqdm
+
+    use_gpu = options.gpus > 0
+    actors = max(1, min(workers, len(todo)))
+    ds = ray.data.from_items(todo, override_num_blocks=len(todo)).map(
+        AnalyzeCalls,
+        fn_constructor_kwargs={
+            "config": config,
+            "out": str(out),
+            "use_gpu": use_gpu,
+            "extra_outputs": options.extra_outputs,
+        },
+        compute=ray.data.ActorPoolStrategy(size=actors),
+        num_cpus=options.worker_cpus,
+        num_gpus=options.gpus / actors if use_gpu else None,
+    )
+    audio_total = sum(r["duration_s"] for r in todo)
+    bar = tqdm(
+        total=len(todo),
+        unit="call",
+        desc="batch",
+        file=sys.stderr,
+        disable=not options.progress,
+        dynamic_ncols=True,
+    )
+    done_audio, failed = 0.0, 0
+    try:
+        for row in ds.iter_rows():
+            if row["status"] == "done":
+                done_audio += row["duration_s"]
+            else:
+                failed += 1
+            bar.update(1)
+            bar.set_postfix_str(
+                f"{done_audio / 3600:.2f}/{audio_total / 3600:.2f} h audio, {failed} failed"
+            )
+            yield row
+    finally:
+        bar.close()
+
+
+def _finished_meta(out: Path, call: CallInput) -> dict | None:
+    record = resume.read_record(out, call.stem)
+    if record is None or not (out / record.get("result", "")).is_file():
+        return None
+    return {
+        "call_id": record["call_id"],
+        "file": record.get("file", call.file),
+        "path": record.get("path", call.path),
+        "result": record["result"],
+        "agent": record.get("agent") or call.agent,
+        "finished_at": record.get("finished_at"),
+    }
+
+
+@contextmanager
+def _ray_runtime(options: BatchOptions):
+    """Join the cluster at ``options.address`` or start a local runtime; yields (actors, seconds
+    it took). A runtime started here is shut down on exit; one already running is left alone."""
+    import ray
+
+    import ray.data
+
+    started = time.perf_counter()
+    ours = False
+    # Ray Data logs every dataset's plan to the console at INFO; its log file keeps them.
+    for handler in logging.getLogger("ray.data").handlers:
+        if not isinstance(handler, logging.FileHandler):
+            handler.setLevel(logging.WARNING)
+    # Ray's metrics thread can crash idle workers as they exit (ray-project/ray#36885); the
+    # batch reports its own figures, so a runtime started here collects none.
+    os.environ.setdefault("RAY_enable_metrics_collection", "0")
+    if ray.is_initialized():
+        pass
+    elif options.address:
+        ray.init(address=options.address, logging_level=logging.WARNING)
+        ours = True
+    else:
+        wanted = options.workers or max(1, (os.cpu_count() or 1) // options.worker_cpus)
+        ray.init(
+            num_cpus=wanted * options.worker_cpus,
+            num_gpus=int(options.gpus) if options.gpus else None,
+            object_store_memory=options.object_store_mb * 1024 * 1024,
+            include_dashboard=False,
+            logging_level=logging.WARNING,
+        )
+        ours = True
+    try:
+        ctx = ray.data.DataContext.get_current()
+        ctx.enable_progress_bars = False  # ours counts calls; Ray's would count blocks
+        ctx.print_on_execution_start = False
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        workers = options.workers or max(1, cpus // options.worker_cpus)
+        yield workers, time.perf_counter() - started
+    finally:
+        if ours:
+            ray.shutdown()
+
+
+class _FailureLog:
+    """``failures.csv`` of this run, written as failures happen (a killed run keeps its lines)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            csv.writer(fh).writerow(FAILURE_COLUMNS)
+
+    def add(self, row: dict) -> None:
+        with open(self.path, "a", newline="", encoding="utf-8") as fh:
+            csv.writer(fh).writerow([row["file"], row.get("call_id") or "", row["error"]])
+
+
+def _oneline(exc: object) -> str:
+    """One line of text for failures.csv: the engine's own messages as they are, anything
+    unexpected with its type so that it can be told from a broken recording."""
+    from ..media import MediaError
+
+    text = " ".join(str(exc).split())
+    if isinstance(exc, BaseException) and not isinstance(exc, MediaError | OSError):
+        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return text or "unknown error"
