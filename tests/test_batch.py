@@ -196,7 +196,9 @@ def local_ray():
     os.environ.setdefault("RAY_enable_metrics_collection", "0")
     started = not ray.is_initialized()
     if started:
-        ray.init(num_cpus=2, include_dashboard=False, object_store_memory=100 * 1024**2)
+        ray.init(
+            address="local", num_cpus=2, include_dashboard=False, object_store_memory=100 * 1024**2
+        )
     yield ray
     if started:
         ray.shutdown()

@@ -97,7 +97,10 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(summary.line())
     stages = ", ".join(f"{k} {v:.1f} s" for k, v in summary.stages.items())
-    print(f"stages: {stages}; {summary.workers} workers; results in {args.out}")
+    print(
+        f"stages: {stages}; {summary.workers} workers on {summary.nodes or 'no'} node(s) "
+        f"used; results in {args.out}"
+    )
     if summary.failed:
         print(
             f"emotrace: {summary.failed} of {summary.total} inputs failed "

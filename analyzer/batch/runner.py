@@ -29,7 +29,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..config import AnalysisConfig
@@ -74,7 +74,8 @@ class BatchSummary:
     stages: dict[str, float] = field(default_factory=dict)  # ray start, check, analyse, tables
     engine_s: dict[str, float] = field(default_factory=dict)  # engine stages summed over calls
     worker_peak_mb: list[float] = field(default_factory=list)  # peak RSS of each analysis actor
-    workers: int = 0
+    workers: int = 0  # size of the actor pool
+    nodes: int = 0  # Ray nodes whose actors analysed at least one call
 
     def line(self) -> str:
         rate = ""
@@ -163,13 +164,17 @@ class AnalyzeCalls:
         )
 
 
-def _move_to_gpu(analyzer) -> str:
-    """Put the models that can run on CUDA there; the rest of the engine stays on the CPU."""
+def _cuda_available() -> bool:
     try:
         import torch
     except ImportError:
-        return "cpu"
-    if not torch.cuda.is_available():
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def _move_to_gpu(analyzer) -> str:
+    """Put the models that can run on CUDA there; the rest of the engine stays on the CPU."""
+    if not _cuda_available():
         return "cpu"
     moved = False
     for model in (analyzer.fer, analyzer.ser):
@@ -180,9 +185,16 @@ def _move_to_gpu(analyzer) -> str:
 
 
 def _worker_stats(started: float) -> dict:
+    import ray
+
     # ru_maxrss is in KiB on Linux: this actor's peak resident memory so far.
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"worker": os.getpid(), "peak_rss_mb": peak, "call_s": time.perf_counter() - started}
+    return {
+        "worker": os.getpid(),
+        "node": ray.get_runtime_context().get_node_id(),
+        "peak_rss_mb": peak,
+        "call_s": time.perf_counter() - started,
+    }
 
 
 # ---- stage 3: tables ---------------------------------------------------------------------
@@ -260,18 +272,25 @@ def run_batch(
     errors); a call that cannot be analysed is a failure row, never an exception.
     """
     clock = time.perf_counter()
-    out = Path(options.out)
+    # Absolute paths: workers of a cluster do not share the driver's working folder.
+    out = Path(options.out).absolute()
     calls = discover(inputs, exclude=out)
     checksums = resume.model_checksums(options.config)
     out.mkdir(parents=True, exist_ok=True)
     summary = BatchSummary(total=len(calls))
     failures = _FailureLog(out / FAILURES_CSV)
+    if options.gpus and not options.address and not _cuda_available():
+        print("emotrace: batch: torch sees no CUDA device; --gpus is ignored", file=sys.stderr)
+        options = replace(options, gpus=0.0)
     with _ray_runtime(options) as (workers, ray_start_s):
         summary.workers = workers
         summary.stages["ray start"] = ray_start_s
         config = options.config.replace(ser_threads=options.worker_cpus)
+        started = time.perf_counter()
+        if options.progress:
+            print(f"checking {len(calls)} calls (content hash, finished results)", file=sys.stderr)
         rows = _check(calls, config, checksums, out)
-        summary.stages["check"] = time.perf_counter() - clock - ray_start_s
+        summary.stages["check"] = time.perf_counter() - started
         todo = [r for r in rows if r["status"] == "todo"]
         summary.skipped = sum(r["status"] == "skipped" for r in rows)
         for r in rows:
@@ -286,6 +305,7 @@ def run_batch(
             )
         started = time.perf_counter()
         peaks: dict[int, float] = {}
+        nodes: set[str] = set()
         for row in _analyse(todo, config, options, workers, out):
             if row["status"] == "done":
                 summary.analysed += 1
@@ -296,9 +316,11 @@ def run_batch(
                 summary.failed += 1
                 failures.add(row)
             peaks[row["worker"]] = max(peaks.get(row["worker"], 0.0), row["peak_rss_mb"])
+            nodes.add(row["node"])
             if on_result is not None:
                 on_result(row)
         summary.worker_peak_mb = sorted(peaks.values())
+        summary.nodes = len(nodes)
         summary.stages["analyse"] = time.perf_counter() - started
         started = time.perf_counter()
         finished = [_finished_meta(out, c) for c in calls]
@@ -316,7 +338,7 @@ def _check(calls: list[CallInput], config, checksums, out: Path) -> list[dict]:
         call_config = config.replace(channels=c.channels) if c.channels else config
         items.append(
             {
-                "path": c.path,
+                "path": os.path.abspath(c.path),
                 "file": c.file,
                 "stem": c.stem,
                 "agent": c.agent or "",
@@ -400,7 +422,6 @@ def _ray_runtime(options: BatchOptions):
     """Join the cluster at ``options.address`` or start a local runtime; yields (actors, seconds
     it took). A runtime started here is shut down on exit; one already running is left alone."""
     import ray
-
     import ray.data
 
     started = time.perf_counter()
@@ -420,6 +441,7 @@ def _ray_runtime(options: BatchOptions):
     else:
         wanted = options.workers or max(1, (os.cpu_count() or 1) // options.worker_cpus)
         ray.init(
+            address="local",  # a new runtime, even when another one runs on this machine
             num_cpus=wanted * options.worker_cpus,
             num_gpus=int(options.gpus) if options.gpus else None,
             object_store_memory=options.object_store_mb * 1024 * 1024,
