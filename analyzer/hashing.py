@@ -9,7 +9,7 @@ import os
 BLOCK_BYTES = 1 << 20  # 1 MiB reads: the whole file never sits in memory
 
 
-def content_hash(path: str | os.PathLike) -> str:
+def content_hash(path: str | os.PathLike[str]) -> str:
     """SHA-256 of the file's bytes as 64 lower-case hex digits, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:

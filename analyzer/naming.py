@@ -50,12 +50,12 @@ def unique_stems(stems: Iterable[str]) -> list[str]:
     return out
 
 
-def output_stems(paths: Sequence[str | os.PathLike]) -> list[str]:
+def output_stems(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
     """Stems for ``emotrace analyze``: each input's file name, numbered when repeated."""
     return unique_stems(Path(p).name for p in paths)
 
 
-def relative_stem(path: str | os.PathLike, root: str | os.PathLike | None) -> str:
+def relative_stem(path: str | os.PathLike[str], root: str | os.PathLike[str] | None) -> str:
     """The stem of ``path`` found under the folder ``root``: its path relative to ``root`` (POSIX).
 
     Without a root, or when ``path`` is not inside it, the stem is the file name alone.
@@ -71,19 +71,31 @@ def relative_stem(path: str | os.PathLike, root: str | os.PathLike | None) -> st
     return p.name
 
 
-Located = tuple[str | os.PathLike, str | os.PathLike | None]  # (path, folder it was found in)
+# (path, the folder it was found in or None)
+Located = tuple[str | os.PathLike[str], str | os.PathLike[str] | None]
 
 
-def mirrored_stems(items: Sequence[Located]) -> list[str]:
+def mirrored_stems(items: Sequence[Located], *, reserved: Iterable[str] = ()) -> list[str]:
     """Stems for ``emotrace batch``: ``(path, root)`` pairs, each mirrored under its root.
 
     Inputs given as files have root None and keep their file name; two inputs that end on the
     same relative path (from two folders given) are numbered like ``analyze`` numbers them.
+    ``reserved`` names folders of the output that hold something else (the batch's datasets):
+    a recordings folder of that name at the top becomes ``name~2`` (``calls/x.wav`` ->
+    ``calls~2/x.wav``), as the second claimant of the name.
     """
-    return unique_stems(relative_stem(path, root) for path, root in items)
+    taken = set(reserved)
+
+    def clear(stem: str) -> str:
+        parts = stem.split("/")
+        if len(parts) > 1 and parts[0] in taken:
+            parts[0] = numbered(parts[0], 2)
+        return "/".join(parts)
+
+    return unique_stems(clear(relative_stem(path, root)) for path, root in items)
 
 
-def output_path(out_dir: str | os.PathLike, stem: str, suffix: str = ".json") -> Path:
+def output_path(out_dir: str | os.PathLike[str], stem: str, suffix: str = ".json") -> Path:
     """``out_dir/stem + suffix``; the stem's folders (batch mirrors) are kept."""
     if not suffix.startswith("."):
         raise ValueError("suffix must start with a dot, e.g. '.json'")

@@ -208,7 +208,7 @@ def _mtimes(out: Path) -> dict[str, int]:
     return {
         str(p.relative_to(out)): p.stat().st_mtime_ns
         for p in out.rglob("*.json")
-        if "tables" not in p.parts
+        if "staging" not in p.parts
     }
 
 
@@ -300,7 +300,7 @@ def test_killed_batch_resumes_without_recomputing_finished_calls(local_ray, tmp_
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # its own process group: the driver and the Ray it started
     )
-    records = out / resume.STATE_DIR
+    records = out / resume.STATE_DIR / "done"
     try:
         deadline = time.monotonic() + 240
         while not list(records.glob("*.done.json")):
@@ -319,3 +319,14 @@ def test_killed_batch_resumes_without_recomputing_finished_calls(local_ray, tmp_
     assert summary.analysed == 5 - len(finished) and summary.failed == 0
     assert {s: (out / f"{s}.json").stat().st_mtime_ns for s in finished} == before
     assert len(list(records.glob("*.done.json"))) == 5
+
+
+def test_importing_the_engine_or_the_batch_package_does_not_load_ray():
+    code = (
+        "import sys, analyzer, analyzer.batch, analyzer.batch.cli, analyzer.batch.runner; "
+        "print(sorted(m for m in sys.modules if m == 'ray' or m.startswith('ray.')))"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), *sys.path]))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

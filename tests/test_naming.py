@@ -41,6 +41,11 @@ def test_batch_mirrors_paths_relative_to_the_folder_given(tmp_path):
     assert output_path(tmp_path, "2026/11/call.wav~2") == tmp_path / "2026/11/call.wav~2.json"
 
 
+def test_a_recordings_folder_named_like_a_dataset_becomes_the_second_claimant(tmp_path):
+    items = [(tmp_path / "calls" / "x.wav", tmp_path), (tmp_path / "calls.wav", tmp_path)]
+    assert mirrored_stems(items, reserved=["calls"]) == ["calls~2/x.wav", "calls.wav"]
+
+
 def test_output_path_stays_inside_the_output_folder(tmp_path):
     for bad in ("../x.wav", "/etc/x.wav"):
         with pytest.raises(ValueError):

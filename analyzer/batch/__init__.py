@@ -21,7 +21,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     # The runner is loaded on first use: it is light, but keeps the import path of a plain
     # ``import analyzer.batch`` down to input discovery.
     if name in {"BatchOptions", "BatchSummary", "run_batch"}:

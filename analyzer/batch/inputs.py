@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..naming import mirrored_stems
+from .resume import STATE_DIR
 
 # Containers PyAV decodes here; a folder walk picks these up and leaves everything else alone.
 MEDIA_EXTENSIONS = frozenset(
@@ -23,6 +24,9 @@ MEDIA_EXTENSIONS = frozenset(
     }
 )  # fmt: skip
 MANIFEST_COLUMNS = ("path", "agent", "channels", "transcript")
+# Folders of the output that are not mirrored recordings: the Parquet datasets and the batch's
+# own state. A recordings folder with one of these names is written as ``name~2/``.
+RESERVED_FOLDERS = ("segments", "events", "calls", "scorecards", STATE_DIR)
 
 
 class BatchInputError(ValueError):
@@ -52,7 +56,7 @@ class CallInput:
 
 
 def discover(
-    inputs: Sequence[str | os.PathLike], *, exclude: str | os.PathLike | None = None
+    inputs: Sequence[str | os.PathLike[str]], *, exclude: str | os.PathLike[str] | None = None
 ) -> list[CallInput]:
     """Expand files, folders and manifests into calls, in the order given (folders sorted).
 
@@ -72,7 +76,7 @@ def discover(
             calls.append(CallInput(path=str(p), file=str(item)))
     if not calls:
         raise BatchInputError("no media files found in the inputs given")
-    stems = mirrored_stems([(c.path, c.root) for c in calls])
+    stems = mirrored_stems([(c.path, c.root) for c in calls], reserved=RESERVED_FOLDERS)
     return [replace(c, stem=s) for c, s in zip(calls, stems)]
 
 
@@ -93,7 +97,7 @@ def _walk(folder: Path, skip: Path | None) -> list[CallInput]:
     return found
 
 
-def read_manifest(manifest: str | os.PathLike) -> list[CallInput]:
+def read_manifest(manifest: str | os.PathLike[str]) -> list[CallInput]:
     """Calls listed in a CSV manifest (path; optional agent, channels, transcript)."""
     manifest = Path(manifest)
     base = manifest.parent

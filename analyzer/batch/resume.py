@@ -1,6 +1,6 @@
 """What makes a batch resumable: a fingerprint of the settings and a record per finished call.
 
-A call counts as finished when ``<out>/.emotrace-batch/<stem>.done.json`` exists, names the
+A call counts as finished when ``<out>/.emotrace-batch/done/<stem>.done.json`` exists, names the
 call's content hash and the run's fingerprint, and the result JSON it points at still has the
 recorded SHA-256. The record is written (atomically) only after the result JSON itself, so a run
 killed at any instant leaves either a finished call or one that the next run analyses again.
@@ -13,6 +13,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 from ..config import AnalysisConfig
 from ..hashing import content_hash
@@ -64,11 +65,11 @@ def fingerprint(config: AnalysisConfig, checksums: dict[str, str | None]) -> str
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def record_path(out_dir: str | os.PathLike, stem: str) -> Path:
-    return output_path(Path(out_dir) / STATE_DIR, stem, ".done.json")
+def record_path(out_dir: str | os.PathLike[str], stem: str) -> Path:
+    return output_path(Path(out_dir) / STATE_DIR / "done", stem, ".done.json")
 
 
-def is_finished(out_dir: str | os.PathLike, stem: str, call_id: str, fp: str) -> bool:
+def is_finished(out_dir: str | os.PathLike[str], stem: str, call_id: str, fp: str) -> bool:
     """True when the call's record matches this content hash and fingerprint and its result
     JSON is intact."""
     record = read_record(out_dir, stem)
@@ -81,15 +82,22 @@ def is_finished(out_dir: str | os.PathLike, stem: str, call_id: str, fp: str) ->
         return False
 
 
-def read_record(out_dir: str | os.PathLike, stem: str) -> dict | None:
+def read_record(out_dir: str | os.PathLike[str], stem: str) -> dict[str, Any] | None:
     try:
-        return json.loads(record_path(out_dir, stem).read_text(encoding="utf-8"))
+        record = json.loads(record_path(out_dir, stem).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return record if isinstance(record, dict) else None
 
 
 def write_record(
-    out_dir: str | os.PathLike, stem: str, *, call_id: str, fp: str, file: str, **extra
+    out_dir: str | os.PathLike[str],
+    stem: str,
+    *,
+    call_id: str,
+    fp: str,
+    file: str,
+    **extra: Any,
 ) -> Path:
     """Mark a call finished; call only after its result JSON is in place."""
     result = output_path(out_dir, stem, ".json")

@@ -27,16 +27,23 @@ import shutil
 import sys
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 from ..config import AnalysisConfig
 from ..naming import output_path
 from . import resume, tables
-from .inputs import CallInput, discover
+from .inputs import BatchInputError, CallInput, discover
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from ..pipeline import Analyzer
+
+Row = dict[str, Any]  # one call on its way through the stages (plain values: Ray moves it)
 FAILURES_CSV = "failures.csv"
 FAILURE_COLUMNS = ("file", "call_id", "error")
 LOCAL_OBJECT_STORE_MB = 256  # the local runtime's object store: only small rows travel through it
@@ -91,7 +98,7 @@ class BatchSummary:
 
 
 # ---- stage 1: check ----------------------------------------------------------------------
-def check_call(row: dict) -> dict:
+def check_call(row: Row) -> Row:
     """Ray task: hash the call, apply the skip rule, read the media header."""
     from ..hashing import content_hash
     from ..media import MediaError, probe_media
@@ -128,7 +135,7 @@ class AnalyzeCalls:
         if use_gpu:
             self.device = _move_to_gpu(self.analyzer)
 
-    def __call__(self, row: dict) -> dict:
+    def __call__(self, row: Row) -> Row:
         started = time.perf_counter()
         config = self.analyzer.config
         if row.get("channels"):
@@ -172,19 +179,20 @@ def _cuda_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
-def _move_to_gpu(analyzer) -> str:
+def _move_to_gpu(analyzer: Analyzer) -> str:
     """Put the models that can run on CUDA there; the rest of the engine stays on the CPU."""
     if not _cuda_available():
         return "cpu"
     moved = False
     for model in (analyzer.fer, analyzer.ser):
-        if model is not None and callable(getattr(model, "to", None)):
-            model.to("cuda")
+        to_device = getattr(model, "to", None)  # models that can move say so with .to(device)
+        if callable(to_device):
+            to_device("cuda")
             moved = True
     return "cuda" if moved else "cpu"
 
 
-def _worker_stats(started: float) -> dict:
+def _worker_stats(started: float) -> Row:
     import ray
 
     # ru_maxrss is in KiB on Linux: this actor's peak resident memory so far.
@@ -198,9 +206,9 @@ def _worker_stats(started: float) -> dict:
 
 
 # ---- stage 3: tables ---------------------------------------------------------------------
-def build_table(batch, *, table: str, out: str):
+def build_table(batch: pa.Table, *, table: str, out: str) -> pa.Table:
     """Ray task: the ``table`` rows of a batch of finished calls (a pyarrow Table)."""
-    records: list[dict] = []
+    records: list[Row] = []
     for meta in batch.to_pylist():
         path = Path(out) / meta["result"]
         try:
@@ -211,7 +219,7 @@ def build_table(batch, *, table: str, out: str):
     return tables.to_arrow(table, records)
 
 
-def write_tables(out: Path, finished: list[dict]) -> dict[str, int]:
+def write_tables(out: Path, finished: list[Row]) -> dict[str, int]:
     """Rebuild the Parquet datasets from ``finished`` calls; returns rows written per table.
 
     Each dataset is written into a fresh folder and then swapped in, so a reader (or a kill)
@@ -222,15 +230,16 @@ def write_tables(out: Path, finished: list[dict]) -> dict[str, int]:
     import ray
 
     run = uuid.uuid4().hex[:8]
-    work = out / resume.STATE_DIR / "tables"
-    work.mkdir(parents=True, exist_ok=True)
+    work = out / resume.STATE_DIR / "staging"
+    shutil.rmtree(work, ignore_errors=True)  # what a killed run left half-written
+    work.mkdir(parents=True)
     counts: dict[str, int] = {}
     for table in tables.TABLES:
         staged = work / f"{table}.{run}"
         if finished:
             blocks = max(1, -(-len(finished) // TABLE_BATCH_CALLS))
             ds = ray.data.from_items(finished, override_num_blocks=blocks).map_batches(
-                build_table,
+                cast(Any, build_table),  # Ray's hints do not know keyword arguments (fn_kwargs)
                 batch_size=TABLE_BATCH_CALLS,
                 batch_format="pyarrow",
                 fn_kwargs={"table": table, "out": str(out)},
@@ -260,10 +269,10 @@ def _swap(final: Path, staged: Path | None, old: Path) -> None:
 
 # ---- the run -----------------------------------------------------------------------------
 def run_batch(
-    inputs: Sequence[str | os.PathLike],
+    inputs: Sequence[str | os.PathLike[str]],
     options: BatchOptions,
     *,
-    on_result: Callable[[dict], None] | None = None,
+    on_result: Callable[[Row], None] | None = None,
 ) -> BatchSummary:
     """Analyse every call in ``inputs`` into ``options.out``; see the module docstring.
 
@@ -278,11 +287,11 @@ def run_batch(
     checksums = resume.model_checksums(options.config)
     out.mkdir(parents=True, exist_ok=True)
     summary = BatchSummary(total=len(calls))
-    failures = _FailureLog(out / FAILURES_CSV)
     if options.gpus and not options.address and not _cuda_available():
         print("emotrace: batch: torch sees no CUDA device; --gpus is ignored", file=sys.stderr)
         options = replace(options, gpus=0.0)
-    with _ray_runtime(options) as (workers, ray_start_s):
+    with _only_batch_in(out), _ray_runtime(options) as (workers, ray_start_s):
+        failures = _FailureLog(out / FAILURES_CSV)
         summary.workers = workers
         summary.stages["ray start"] = ray_start_s
         config = options.config.replace(ser_threads=options.worker_cpus)
@@ -330,10 +339,15 @@ def run_batch(
     return summary
 
 
-def _check(calls: list[CallInput], config, checksums, out: Path) -> list[dict]:
+def _check(
+    calls: list[CallInput],
+    config: AnalysisConfig,
+    checksums: dict[str, str | None],
+    out: Path,
+) -> list[Row]:
     import ray
 
-    items = []
+    items: list[Row] = []
     for c in calls:
         call_config = config.replace(channels=c.channels) if c.channels else config
         items.append(
@@ -357,7 +371,9 @@ def _check(calls: list[CallInput], config, checksums, out: Path) -> list[dict]:
     return [checked[c.stem] for c in calls]  # in input order
 
 
-def _analyse(todo: list[dict], config, options: BatchOptions, workers: int, out: Path):
+def _analyse(
+    todo: list[Row], config: AnalysisConfig, options: BatchOptions, workers: int, out: Path
+) -> Iterator[Row]:
     """Yield each call's row as its actor finishes it, with a live progress bar."""
     if not todo:
         return
@@ -367,7 +383,7 @@ def _analyse(todo: list[dict], config, options: BatchOptions, workers: int, out:
     use_gpu = options.gpus > 0
     actors = max(1, min(workers, len(todo)))
     ds = ray.data.from_items(todo, override_num_blocks=len(todo)).map(
-        AnalyzeCalls,
+        cast(Any, AnalyzeCalls),  # Ray's hints take a function; a class is its actor form
         fn_constructor_kwargs={
             "config": config,
             "out": str(out),
@@ -403,7 +419,7 @@ def _analyse(todo: list[dict], config, options: BatchOptions, workers: int, out:
         bar.close()
 
 
-def _finished_meta(out: Path, call: CallInput) -> dict | None:
+def _finished_meta(out: Path, call: CallInput) -> Row | None:
     record = resume.read_record(out, call.stem)
     if record is None or not (out / record.get("result", "")).is_file():
         return None
@@ -418,7 +434,23 @@ def _finished_meta(out: Path, call: CallInput) -> dict | None:
 
 
 @contextmanager
-def _ray_runtime(options: BatchOptions):
+def _only_batch_in(out: Path) -> Iterator[None]:
+    """Hold a lock on the output folder: two batches writing one folder would mix their tables.
+    The lock goes with the process, so a killed run never leaves it behind."""
+    import fcntl
+
+    state = out / resume.STATE_DIR
+    state.mkdir(parents=True, exist_ok=True)
+    with open(state / "lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise BatchInputError(f"another emotrace batch is writing to {out}") from None
+        yield
+
+
+@contextmanager
+def _ray_runtime(options: BatchOptions) -> Iterator[tuple[int, float]]:
     """Join the cluster at ``options.address`` or start a local runtime; yields (actors, seconds
     it took). A runtime started here is shut down on exit; one already running is left alone."""
     import ray
@@ -453,7 +485,8 @@ def _ray_runtime(options: BatchOptions):
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False  # ours counts calls; Ray's would count blocks
         ctx.print_on_execution_start = False
-        cpus = int(ray.cluster_resources().get("CPU", 1))
+        resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
+        cpus = int(resources.get("CPU", 1))
         workers = options.workers or max(1, cpus // options.worker_cpus)
         yield workers, time.perf_counter() - started
     finally:
@@ -469,7 +502,7 @@ class _FailureLog:
         with open(path, "w", newline="", encoding="utf-8") as fh:
             csv.writer(fh).writerow(FAILURE_COLUMNS)
 
-    def add(self, row: dict) -> None:
+    def add(self, row: Row) -> None:
         with open(self.path, "a", newline="", encoding="utf-8") as fh:
             csv.writer(fh).writerow([row["file"], row.get("call_id") or "", row["error"]])
 

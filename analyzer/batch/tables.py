@@ -9,9 +9,12 @@ as the user named it: see ``inputs.CallInput``).
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..labels import LABELS, NEGATIVE_LABELS
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 TABLES = ("segments", "events", "calls", "scorecards")
 # Datasets split into hive folders by these columns (segments/kind=turn/, kind=window/): the two
@@ -20,7 +23,7 @@ PARTITIONS = {"segments": ["kind"], "events": [], "calls": [], "scorecards": []}
 KEY_COLUMNS = ("call_id", "file")
 
 
-def _schema(table: str):
+def _schema(table: str) -> pa.Schema:
     import pyarrow as pa
 
     key = [pa.field("call_id", pa.string(), nullable=False), pa.field("file", pa.string(), False)]
@@ -64,7 +67,7 @@ def _float(value: Any) -> float | None:
     return None if value is None or isinstance(value, str) else float(value)
 
 
-def rows(table: str, doc: dict, meta: dict) -> list[dict]:
+def rows(table: str, doc: dict[str, Any], meta: dict[str, Any]) -> list[dict[str, Any]]:
     """Rows of ``table`` for one result JSON ``doc``.
 
     meta: the call's ``call_id``, ``file``, ``path``, ``result`` (JSON path relative to the output
@@ -111,7 +114,7 @@ def rows(table: str, doc: dict, meta: dict) -> list[dict]:
     raise ValueError(f"table must be one of {TABLES}")
 
 
-def _call_row(doc: dict, meta: dict) -> dict:
+def _call_row(doc: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
     media = doc.get("media", {})
     segments = doc.get("segments", [])
     turns = [s for s in segments if s.get("kind") == "turn"]
@@ -139,14 +142,10 @@ def _call_row(doc: dict, meta: dict) -> dict:
     }
 
 
-def to_arrow(table: str, records: list[dict]):
+def to_arrow(table: str, records: list[dict[str, Any]]) -> pa.Table:
     """A pyarrow Table of ``records`` with the table's fixed schema (also when empty)."""
     import pyarrow as pa
 
     schema = _schema(table)
     columns = {f.name: [r.get(f.name) for r in records] for f in schema}
     return pa.Table.from_pydict(columns, schema=schema)
-
-
-def has_scorecard(doc: dict) -> bool:
-    return bool(doc.get("scorecard"))
