@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..config import AnalysisConfig
+from ..config import add_options, config_from_args
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
@@ -33,36 +33,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--workers", type=_positive, help="analysis workers (default: every CPU)")
     p.add_argument("--worker-cpus", type=_positive, default=1, help="CPUs per worker (default 1)")
     p.add_argument("--gpus", type=float, default=0.0, help="GPUs for the workers (default 0)")
-    add_analysis_options(p)
+    add_options(p)  # every analysis option, as `emotrace analyze` has it (from AnalysisConfig)
+    add_output_options(p)
     p.set_defaults(func=run)
 
 
-def add_analysis_options(p: argparse.ArgumentParser) -> None:
-    """The options of ``emotrace analyze`` (mirrored until the CLI builds them from the config)."""
-    p.add_argument("--channels", type=_channels, help="roles per channel, e.g. agent,customer")
-    p.add_argument("--mono", action="store_true", help="mix channels and diarize instead")
-    p.add_argument("--speakers", type=_speakers, default=None, help="auto (default) or N")
-    p.add_argument("--fps", type=float, default=5.0, help="video analysis rate (default 5)")
-    p.add_argument("--no-video", action="store_true", help="skip the video stream")
-    p.add_argument("--transcribe", action="store_true", help="add the words modality (slower)")
+def add_output_options(p: argparse.ArgumentParser) -> None:
+    """The per-call outputs and display options that ``emotrace analyze`` also takes."""
     p.add_argument("--csv", action="store_true", help="also write <name>.csv per call")
     p.add_argument("--parquet", action="store_true", help="also write <name>.parquet per call")
-    p.add_argument("--ser-model", default="default", help="speech emotion model name or path")
-    p.add_argument("--fer-model", default="default", help="facial emotion model name or path")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
-def config_from_args(args: argparse.Namespace) -> AnalysisConfig:
-    return AnalysisConfig(
-        channels=args.channels,
-        split_channels=False if args.mono else None,
-        num_speakers=args.speakers,
-        fps=args.fps,
-        video=not args.no_video,
-        transcribe=args.transcribe,
-        ser_model=None if args.ser_model == "none" else args.ser_model,
-        fer_model=None if args.fer_model == "none" else args.fer_model,
-    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -119,25 +99,6 @@ def _positive(value: str) -> int:
     if n < 1:
         raise argparse.ArgumentTypeError("takes a whole number of at least 1")
     return n
-
-
-def _speakers(value: str) -> int | None:
-    if value == "auto":
-        return None
-    try:
-        n = int(value)
-    except ValueError:
-        n = 0
-    if not 1 <= n <= 8:
-        raise argparse.ArgumentTypeError("--speakers takes 'auto' or a number 1-8")
-    return n
-
-
-def _channels(value: str) -> tuple[str, ...]:
-    names = tuple(v.strip() for v in value.split(",") if v.strip())
-    if not names or len(set(names)) != len(names):
-        raise argparse.ArgumentTypeError("--channels takes distinct names, e.g. agent,customer")
-    return names
 
 
 def main(argv: list[str] | None = None) -> int:
