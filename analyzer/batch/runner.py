@@ -485,8 +485,8 @@ def _ray_runtime(options: BatchOptions) -> Iterator[tuple[int, float]]:
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False  # ours counts calls; Ray's would count blocks
         ctx.print_on_execution_start = False
-        resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
-        cpus = int(resources.get("CPU", 1))
+        cluster_resources: Callable[[], dict[str, float]] = ray.cluster_resources
+        cpus = int(cluster_resources().get("CPU", 1))
         workers = options.workers or max(1, cpus // options.worker_cpus)
         yield workers, time.perf_counter() - started
     finally:
