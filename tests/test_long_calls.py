@@ -49,3 +49,22 @@ def test_levels_and_channel_checks_in_blocks_match_the_whole_signal(monkeypatch)
     assert attribution.split_channels(stereo, config)  # two different signals
     assert not attribution.split_channels(np.stack([a, a + 1e-5]), config)  # one mix twice
     assert not attribution.split_channels(np.stack([a, 0.5 * a]), config)  # correlated copies
+
+
+def test_loudness_in_blocks_matches_one_pass(monkeypatch):
+    from analyzer.audio import prosody
+
+    audio = _voice_like(13.37, 3)
+    hop = SR // 100
+    n = int(np.ceil(len(audio) / hop))
+    padded = np.zeros(n * hop, np.float32)
+    padded[: len(audio)] = audio
+    energy = np.einsum("ij,ij->i", padded.reshape(n, hop), padded.reshape(n, hop))
+    monkeypatch.setattr(prosody, "LOUDNESS_BLOCK_HOPS", 97)  # many blocks and a ragged end
+    blocked = prosody.frame_loudness(audio, sr=SR)
+    monkeypatch.setattr(prosody, "LOUDNESS_BLOCK_HOPS", 10**9)
+    np.testing.assert_array_equal(blocked, prosody.frame_loudness(audio, sr=SR))
+    per = 4  # hops in the 40 ms window
+    window = np.convolve(np.concatenate([np.zeros(2), energy, np.zeros(4)]), np.ones(per), "valid")
+    expected = 10 * np.log10(window[:n] / (per * hop) + 1e-12)
+    np.testing.assert_allclose(blocked, expected, atol=1e-4)

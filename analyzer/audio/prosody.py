@@ -23,6 +23,7 @@ F0_MIN_HZ = 60.0
 F0_MAX_HZ = 450.0
 VOICING_CLARITY = 0.45  # normalised autocorrelation peak above which a frame is voiced
 SILENCE_DB = -55.0  # dBFS; frames quieter than this are never voiced
+LOUDNESS_BLOCK_HOPS = 60_000  # 10 ms hops per block of the loudness pass (10 minutes)
 FRAMES = TimeGrid(HOP_S)  # the 10 ms frame grid
 
 TURN_FEATURES = (
@@ -70,7 +71,7 @@ def frame_signal(audio: np.ndarray, *, sr: int, win_s: float = WIN_S, hop_s: flo
     samples = TimeGrid.rate(sr)
     win, hop = samples.frames(win_s), samples.frames(hop_s)
     n = int(np.ceil(len(audio) / hop))
-    padded = np.pad(audio.astype(np.float32), (win // 2, win + hop))
+    padded = np.pad(np.asarray(audio, dtype=np.float32), (win // 2, win + hop))
     return np.lib.stride_tricks.sliding_window_view(padded, win)[::hop][:n]
 
 
@@ -98,6 +99,7 @@ def analyze_frames(
     pitch_sr = 8000
     low = _to_8k(audio, sr) if sr != pitch_sr else audio
     frames_all = frame_signal(low, sr=pitch_sr)[:t]
+    del low  # the frames keep their own padded copy; a long call need not hold both
     todo = loud[: len(frames_all)] > SILENCE_DB
     if speech is not None:
         in_speech = np.zeros(t, dtype=bool)
@@ -151,9 +153,15 @@ def frame_loudness(audio: np.ndarray, *, sr: int) -> np.ndarray:
     hop = TimeGrid.rate(sr).frames(HOP_S)
     per = FRAMES.frames(WIN_S)  # hops per window
     n = int(np.ceil(len(audio) / hop))
-    padded = np.zeros(n * hop, dtype=np.float32)
-    padded[: len(audio)] = audio
-    energy = np.einsum("ij,ij->i", padded.reshape(n, hop), padded.reshape(n, hop))
+    energy = np.empty(n, dtype=np.float32)
+    step = LOUDNESS_BLOCK_HOPS  # hops at a time: no full-length copy of a long call
+    for h in range(0, n, step):
+        m = min(step, n - h)
+        block = np.asarray(audio[h * hop : (h + m) * hop], dtype=np.float32)
+        if len(block) < m * hop:  # the last hop, padded with silence
+            block = np.pad(block, (0, m * hop - len(block)))
+        rows = block.reshape(m, hop)
+        energy[h : h + m] = np.einsum("ij,ij->i", rows, rows)
     # Frame i is centred on sample i * hop: it spans hops i - per/2 .. i + per/2 - 1.
     padded_e = np.concatenate([np.zeros(per // 2), energy, np.zeros(per)])
     window = np.convolve(padded_e, np.ones(per), mode="valid")[:n]
@@ -164,7 +172,7 @@ def _to_8k(audio: np.ndarray, sr: int) -> np.ndarray:
     from scipy.signal import resample_poly
 
     g = np.gcd(int(sr), 8000)
-    return resample_poly(audio, 8000 // g, int(sr) // g).astype(np.float32)
+    return resample_poly(audio, 8000 // g, int(sr) // g).astype(np.float32, copy=False)
 
 
 def _semitones(f0: np.ndarray, ref: float) -> np.ndarray:
