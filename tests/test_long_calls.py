@@ -68,3 +68,13 @@ def test_loudness_in_blocks_matches_one_pass(monkeypatch):
     window = np.convolve(np.concatenate([np.zeros(2), energy, np.zeros(4)]), np.ones(per), "valid")
     expected = 10 * np.log10(window[:n] / (per * hop) + 1e-12)
     np.testing.assert_allclose(blocked, expected, atol=1e-4)
+
+
+def test_pitch_frames_are_gathered_like_the_padded_framing():
+    from analyzer.audio.prosody import frame_rows, frame_signal
+
+    audio = _voice_like(1.23, 4)[::2].copy()  # 8 kHz
+    frames = frame_signal(audio, sr=8000)
+    rows = np.array([0, 1, 7, len(frames) // 2, len(frames) - 2, len(frames) - 1])
+    got = frame_rows(audio, rows, win=frames.shape[1], hop=80)
+    np.testing.assert_array_equal(got, frames[rows])

@@ -75,6 +75,17 @@ def frame_signal(audio: np.ndarray, *, sr: int, win_s: float = WIN_S, hop_s: flo
     return np.lib.stride_tricks.sliding_window_view(padded, win)[::hop][:n]
 
 
+def frame_rows(audio: np.ndarray, rows: np.ndarray, *, win: int, hop: int) -> np.ndarray:
+    """Frames ``rows`` of ``frame_signal(audio)`` (window ``win``, hop ``hop`` samples, zeros
+    beyond the ends): float32 [len(rows), win], gathered without padding the whole signal."""
+    starts = np.asarray(rows, dtype=np.int64) * hop - win // 2
+    index = starts[:, None] + np.arange(win)
+    inside = (index >= 0) & (index < len(audio))
+    out = np.zeros(index.shape, dtype=np.float32)
+    out[inside] = audio[index[inside]]
+    return out
+
+
 def analyze_frames(
     audio: np.ndarray,
     *,
@@ -98,17 +109,17 @@ def analyze_frames(
     clarity = np.zeros(t, dtype=np.float32)
     pitch_sr = 8000
     low = _to_8k(audio, sr) if sr != pitch_sr else audio
-    frames_all = frame_signal(low, sr=pitch_sr)[:t]
-    del low  # the frames keep their own padded copy; a long call need not hold both
-    todo = loud[: len(frames_all)] > SILENCE_DB
+    pitch_rate = TimeGrid.rate(pitch_sr)
+    win, hop = pitch_rate.frames(WIN_S), pitch_rate.frames(HOP_S)
+    n_frames = min(t, int(np.ceil(len(low) / hop)))
+    todo = loud[:n_frames] > SILENCE_DB
     if speech is not None:
         in_speech = np.zeros(t, dtype=bool)
         for seg in speech:
             in_speech[FRAMES.cover(seg)] = True
-        todo &= in_speech[: len(frames_all)]
+        todo &= in_speech[:n_frames]
     rows = np.flatnonzero(todo)
     lag_min, lag_max = int(pitch_sr / F0_MAX_HZ), int(pitch_sr / F0_MIN_HZ)
-    win = frames_all.shape[1]
     window = np.hanning(win).astype(np.float32)
     nfft = 1 << int(np.ceil(np.log2(2 * win)))
     # Autocorrelation of the window itself, to undo its taper (Boersma's correction).
@@ -118,7 +129,7 @@ def analyze_frames(
 
     for a in range(0, len(rows), block):
         idx = rows[a : a + block]
-        fr = frames_all[idx]
+        fr = frame_rows(low, idx, win=win, hop=hop)
         x = (fr - fr.mean(axis=1, keepdims=True)) * window
         spec = sfft.rfft(x, nfft, axis=1)
         ac = sfft.irfft((spec.real**2 + spec.imag**2), nfft, axis=1)[:, : lag_max + 2]
