@@ -10,8 +10,8 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
-from numpy.typing import NDArray
 
+from ..arrays import BoolArray, FloatArray
 from ..config import SAMPLE_RATE
 from ..segment import Segment
 
@@ -49,7 +49,7 @@ class VoiceActivityDetector:
             str(_model_path()), sess_options=opts, providers=["CPUExecutionProvider"]
         )
 
-    def probabilities(self, audio: np.ndarray) -> np.ndarray:
+    def probabilities(self, audio: FloatArray) -> FloatArray:
         """Speech probability per 32 ms hop.
 
         audio: float32 [samples] at 16 kHz. Returns float32 [ceil(samples / 512)]; entry i covers
@@ -71,7 +71,7 @@ class VoiceActivityDetector:
             out[first : first + k] = self._run_streams(block.reshape(k, per_stream, VAD_CHUNK))
         return out.reshape(-1)[:n_chunks]
 
-    def _run_streams(self, streams: NDArray[np.float32]) -> NDArray[np.float32]:
+    def _run_streams(self, streams: FloatArray) -> FloatArray:
         """Speech probabilities [streams, steps] of float32 streams [streams, steps, VAD_CHUNK],
         each stream run from a fresh network state."""
         n_streams, steps, _ = streams.shape
@@ -88,7 +88,7 @@ class VoiceActivityDetector:
 
 
 def speech_segments(
-    probs: np.ndarray,
+    probs: FloatArray,
     *,
     threshold: float = 0.5,
     min_speech_s: float = 0.25,
@@ -112,13 +112,13 @@ def speech_segments(
     )
 
 
-def speech_mask(probs: np.ndarray, *, threshold: float = 0.5) -> np.ndarray:
+def speech_mask(probs: FloatArray, *, threshold: float = 0.5) -> BoolArray:
     """bool [hops]: speech per hop, with hysteresis (on above ``threshold``, off below
     ``threshold - 0.15``, the lower bound never under 0.05)."""
     return hysteresis(np.asarray(probs), threshold, max(0.05, threshold - 0.15))
 
 
-def hysteresis(x: np.ndarray, high: float, low: float) -> np.ndarray:
+def hysteresis(x: FloatArray, high: float, low: float) -> BoolArray:
     """bool [n]: True from where ``x`` reaches ``high`` until it drops below ``low``."""
     out = np.zeros(len(x), dtype=bool)
     on = False
@@ -129,7 +129,7 @@ def hysteresis(x: np.ndarray, high: float, low: float) -> np.ndarray:
 
 
 def mask_to_segments(
-    mask: np.ndarray,
+    mask: BoolArray,
     *,
     hop_s: float,
     min_on_s: float = 0.0,
