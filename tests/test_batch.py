@@ -330,3 +330,14 @@ def test_importing_the_engine_or_the_batch_package_does_not_load_ray():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_manifest_columns_become_the_call_config_and_its_fingerprint():
+    from analyzer.batch.runner import call_config
+
+    base = AnalysisConfig(ser_model=None, fer_model=None)
+    assert call_config(base, "", "") is base
+    own = call_config(base, "customer,agent", "/calls/a.srt")
+    assert own.channels == ("customer", "agent") and own.transcript == "/calls/a.srt"
+    sums = {"ser": None, "fer": None}
+    assert resume.fingerprint(own, sums) != resume.fingerprint(base, sums)

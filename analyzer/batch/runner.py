@@ -132,9 +132,7 @@ class AnalyzeCalls:
 
     def __call__(self, row: Row) -> Row:
         started = time.perf_counter()
-        config = self.analyzer.config
-        if row.get("channels"):
-            config = config.replace(channels=tuple(row["channels"].split(",")))
+        config = call_config(self.analyzer.config, row["channels"], row["transcript"])
         try:
             result = self.analyzer.analyze(row["path"], config=config)
             result.save_json(output_path(self.out, row["stem"], ".json"))
@@ -164,6 +162,17 @@ class AnalyzeCalls:
                 "device": self.device,
             }
         )
+
+
+def call_config(base: AnalysisConfig, channels: str, transcript: str) -> AnalysisConfig:
+    """The config of one call: the run's, with the manifest's channels and transcript (given as
+    text, empty when the manifest leaves them out)."""
+    changes: dict[str, Any] = {}
+    if channels:
+        changes["channels"] = tuple(channels.split(","))
+    if transcript:
+        changes["transcript"] = transcript
+    return base.replace(**changes) if changes else base
 
 
 def _cuda_available() -> bool:
@@ -239,12 +248,6 @@ def run_batch(
             if r["status"] == "failed":
                 summary.failed += 1
                 failures.add(r)
-        if any(r.get("transcript") for r in rows):
-            print(
-                "emotrace: batch: the manifest's transcript column is recorded but not used "
-                "yet (the engine has no transcript input)",
-                file=sys.stderr,
-            )
         started = time.perf_counter()
         peaks: dict[int, float] = {}
         nodes: set[str] = set()
@@ -282,7 +285,7 @@ def _check(
 
     items: list[Row] = []
     for c in calls:
-        call_config = config.replace(channels=c.channels) if c.channels else config
+        own = call_config(config, ",".join(c.channels or ()), c.transcript or "")
         items.append(
             {
                 "path": os.path.abspath(c.path),
@@ -291,7 +294,7 @@ def _check(
                 "agent": c.agent or "",
                 "channels": ",".join(c.channels) if c.channels else "",
                 "transcript": c.transcript or "",
-                "fingerprint": resume.fingerprint(call_config, checksums),
+                "fingerprint": resume.fingerprint(own, checksums),
                 "out": str(out),
                 "call_id": "",
                 "error": "",
