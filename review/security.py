@@ -26,6 +26,7 @@ import asyncio
 import contextvars
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -47,6 +48,7 @@ FIRST_LOCKOUT_S = 2.0  # the first lockout; each further failure doubles it
 MAX_LOCKOUT_S = 900.0  # 15 minutes at most
 SESSION_S = 12 * 3600.0  # default session lifetime (EMOTRACE_SESSION_HOURS)
 BCRYPT_WORKERS = 2  # concurrent bcrypt checks; more logins wait in line, off the event loop
+BCRYPT_NICENESS = 10  # bcrypt threads yield the CPU to the event loop on a busy machine
 SESSION_COOKIE = "access-token"  # Gradio's session cookies start with this
 LOGIN_PATHS = ("/login", "/login/")
 
@@ -126,7 +128,9 @@ class Authenticator:
     ) -> None:
         self.users = users
         self.throttle = throttle or LoginThrottle()
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bcrypt")
+        self._pool = ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="bcrypt", initializer=_lower_priority
+        )
         # Same cost as the configured hashes, so an unknown name costs what a known one does.
         cost = _cost(next(iter(users.hashes.values()), ""))
         self._dummy = bcrypt.hashpw(b"no such user", bcrypt.gensalt(rounds=cost)).decode()
@@ -161,6 +165,15 @@ class Authenticator:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _lower_priority() -> None:
+    """Run this (bcrypt) thread at a lower CPU priority than the event loop, so that on a busy
+    machine a login flood slows the logins, not the pages (Linux: per-thread niceness)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BCRYPT_NICENESS)
+    except (AttributeError, OSError):  # not Linux, or not permitted: run at normal priority
+        pass
 
 
 def _cost(hashed: str) -> int:
