@@ -32,7 +32,6 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -249,18 +248,20 @@ class SecurityGate:
         return target == self.home or self.home in target.parents
 
     def _drop_stale_sessions(self, headers: list) -> list:
+        """The request headers without session cookies that expired or were never issued here
+        (every other cookie is kept as it came)."""
         kept = []
         for key, value in headers:
             if key.lower() == b"cookie":
-                cookies = SimpleCookie()
-                try:
-                    cookies.load(value.decode("latin-1"))
-                except Exception:  # a cookie header we cannot parse carries no session
-                    continue
+                pairs = [c.strip() for c in value.decode("latin-1").split(";")]
                 fresh = [
-                    f"{name}={morsel.value}"
-                    for name, morsel in cookies.items()
-                    if not name.startswith(SESSION_COOKIE) or self.sessions.valid(morsel.value)
+                    c
+                    for c in pairs
+                    if c
+                    and (
+                        not c.startswith(SESSION_COOKIE)
+                        or self.sessions.valid(c.partition("=")[2].strip('"'))
+                    )
                 ]
                 if fresh:
                     kept.append((key, "; ".join(fresh).encode("latin-1")))
