@@ -2,8 +2,9 @@
 
 One call: JSON, CSV, Parquet (the result's own writers), ELAN ``.eaf`` (pympi), Praat ``TextGrid``
 (praatio) and WebVTT (webvtt-py). The time-aligned formats get one tier per speaker holding the
-fused emotion of each speech turn, and one "annotations" tier holding the reviewers' notes, label
-corrections and coaching flags. Several calls: one combined CSV or Parquet table.
+fused emotion of each speech turn, one per speaker holding its transcript lines when the call has
+words, and one "annotations" tier holding the reviewers' notes, label corrections and coaching
+flags. Several calls: one combined CSV or Parquet table.
 
 Annotations are read by attribute (``kind, start, end, speaker, text, corrected_label, author``),
 so anything shaped like :class:`analyzer.store.Annotation` works.
@@ -31,6 +32,8 @@ SUFFIXES = {
     "vtt": ".vtt",
 }
 ANNOTATION_TIER = "annotations"
+TRANSCRIPT_TIER = "{speaker} words"  # one tier of transcript lines per speaker
+UNKNOWN_SPEAKER = "unknown"  # transcript lines that no speaker's turns overlap
 POINT_S = 0.5  # seconds given to a point annotation in formats that need intervals
 MIN_INTERVAL_S = 0.001  # intervals shorter than this (after rounding to ms) are dropped
 
@@ -55,6 +58,20 @@ def speaker_turns(result: AnalysisResult) -> dict[str, list[tuple[float, float, 
                 last_end = end
         out[spk.id] = rows
     return out
+
+
+def transcript_rows(result: AnalysisResult) -> dict[str, list[tuple[float, float, str]]]:
+    """Per tier name (``TRANSCRIPT_TIER`` of each speaker), the non-overlapping (start, end,
+    text) of its transcript lines, in order; empty when the result has no words."""
+    by_tier: dict[str, list[tuple[float, float, str]]] = {}
+    for line in sorted(result.transcript, key=lambda line: (line.start, line.end)):
+        who = speaker_name(result, line.speaker) if line.speaker else UNKNOWN_SPEAKER
+        rows = by_tier.setdefault(TRANSCRIPT_TIER.format(speaker=who), [])
+        start = max(round(line.start, 3), rows[-1][1] if rows else 0.0)
+        end = round(line.end, 3)
+        if end - start >= MIN_INTERVAL_S and line.text.strip():
+            rows.append((start, end, line.text.strip()))
+    return by_tier
 
 
 def turn_label(segment) -> str:
@@ -105,7 +122,8 @@ def write_eaf(
     *,
     media_path: str | os.PathLike | None = None,
 ) -> Path:
-    """ELAN: a tier per speaker (emotion per turn), an annotations tier, the media linked.
+    """ELAN: a tier per speaker (emotion per turn), one per speaker of transcript lines when the
+    call has words, an annotations tier, the media linked.
 
     ``media_path`` is the file ELAN should open (default: the analysed file's path).
     """
@@ -119,6 +137,10 @@ def write_eaf(
         eaf.add_tier(tier)
         for start, end, label in rows:
             eaf.add_annotation(tier, round(start * 1000), round(end * 1000), label)
+    for tier, rows in transcript_rows(result).items():
+        eaf.add_tier(tier)
+        for start, end, text in rows:
+            eaf.add_annotation(tier, round(start * 1000), round(end * 1000), text)
     eaf.add_tier(ANNOTATION_TIER)
     for start, end, label in _annotation_spans(result, annotations):
         eaf.add_annotation(ANNOTATION_TIER, round(start * 1000), round(end * 1000), label)
@@ -128,7 +150,8 @@ def write_eaf(
 def write_textgrid(
     result: AnalysisResult, path: str | os.PathLike, annotations: Sequence[Any] = ()
 ) -> Path:
-    """Praat: an interval tier per speaker (emotion per turn) and a point tier of annotations."""
+    """Praat: an interval tier per speaker (emotion per turn), one per speaker of transcript
+    lines when the call has words, and a point tier of annotations."""
     from praatio import textgrid
 
     total = max(round(float(result.media.duration_s), 3), 0.001)
@@ -136,6 +159,9 @@ def write_textgrid(
     for spk, rows in speaker_turns(result).items():
         entries = [(s, min(e, total), lab) for s, e, lab in rows if s < total]
         tg.addTier(textgrid.IntervalTier(speaker_name(result, spk), entries, 0.0, total))
+    for tier, rows in transcript_rows(result).items():
+        entries = [(s, min(e, total), text) for s, e, text in rows if s < total]
+        tg.addTier(textgrid.IntervalTier(tier, entries, 0.0, total))
     points, used = [], set()
     for start, _end, label in _annotation_spans(result, annotations):
         t = min(start, total)
@@ -155,7 +181,8 @@ def vtt_cues(
     *,
     label_names: dict[str, str] | None = None,
 ) -> list[tuple[float, float, str]]:
-    """(start, end, text) subtitle cues: each speaker's emotion per turn, then annotations.
+    """(start, end, text) subtitle cues: each speaker's emotion per turn, the transcript's
+    lines (``who: words``) when the call has words, then annotations.
 
     ``label_names`` translates emotion labels (e.g. into Chinese); by default labels are shown
     as they are.
@@ -166,6 +193,10 @@ def vtt_cues(
         who = speaker_name(result, spk)
         for start, end, label in rows:
             cues.append((start, end, f"{who}: {names.get(label, label)}"))
+    for line in result.transcript:
+        if line.text.strip() and line.end > line.start:
+            who = speaker_name(result, line.speaker) if line.speaker else UNKNOWN_SPEAKER
+            cues.append((round(line.start, 3), round(line.end, 3), f"{who}: {line.text.strip()}"))
     timed = [a for a in annotations if a.start is not None]
     cues.extend(_annotation_spans(result, timed))
     return sorted(cues)
