@@ -267,7 +267,10 @@ def test_fifty_wrong_passwords_lock_the_account_and_are_logged(tmp_path, caplog)
 
 
 def test_light_request_answers_within_a_second_under_a_login_flood(tmp_path):
-    from review.security import LoginThrottle
+    try:
+        from review.security import LoginThrottle
+    except ImportError:  # the app before the fix had no throttle: nothing to switch off
+        LoginThrottle = dict  # noqa: N806
 
     # No lockout here: every one of the 20 logins really runs bcrypt.
     url, store, demo = start(tmp_path / "home", throttle=LoginThrottle(free_failures=10_000))
@@ -287,16 +290,16 @@ def test_light_request_answers_within_a_second_under_a_login_flood(tmp_path):
             th.start()
         go.wait()
         time.sleep(0.5)  # the flood is in: 20 bcrypt checks running or queued
+        busy = sum(th.is_alive() for th in flood)
         began = time.perf_counter()
         light = probe.get("/gradio_api/app_id")
         latency = time.perf_counter() - began
-        busy = sum(th.is_alive() for th in flood)
         for th in flood:
             th.join()
         print(f"light request under a 20-login flood: {latency:.3f} s ({busy} logins in flight)")
         assert light.status_code == 200
-        assert busy > 0, "the flood ended before the light request: make it heavier"
-        assert latency < 1.0
+        assert busy > 0, "the flood ended before the light request was sent: make it heavier"
+        assert latency < 1.0  # before the fix: 28 s (bcrypt ran on the event loop)
     finally:
         demo.close()
         store.close()
