@@ -236,7 +236,7 @@ def launch(
     demo.launch(
         server_name=host,
         server_port=port,
-        auth=auth,
+        auth=auth,  # type: ignore[arg-type]  # gradio awaits a coroutine function (routes.login)
         auth_message="emotrace",
         # Nothing of the data folder is served: the player and downloads use per-call copies in
         # Gradio's cache (served.py); the secrets are blocked even if a path were to reach them.
