@@ -18,6 +18,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 import atexit
 import logging
 import shutil
+import signal
 import sys
 import tempfile
 
@@ -75,6 +76,9 @@ def _private_upload_folder() -> None:
     folder = tempfile.mkdtemp(prefix="emotrace-uploads-")  # mode 0700
     os.environ["GRADIO_TEMP_DIR"] = folder
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    # A service manager stops the app with SIGTERM: handle it as Ctrl-C (Gradio closes the
+    # server, the process exits normally) so that the folder goes too.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 if __name__ == "__main__":
