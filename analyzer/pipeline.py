@@ -36,8 +36,9 @@ from .models import (
     load_model,
     resolve_model_dir,
 )
-from .result import AnalysisResult, EmotionSegment, Event, FaceFrame, Speaker, SpeakerSummary
+from .result import AnalysisResult, EmotionSegment, Event, FaceFrame, Speaker
 from .segment import Segment, SegmentIndex, TimeGrid
+from .summary import SpeakerSummary
 from .words.lexicons import Lexicon, builtin_lexicon
 from .words.stage import WordsResult, words_from_asr, words_from_transcript
 from .words.transcripts import (
