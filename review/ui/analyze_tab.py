@@ -6,7 +6,6 @@ its defaults. Each analysed file goes into the library; the last one opens in th
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -238,8 +237,6 @@ def _listed(record) -> str:
 
 
 def _with_duration_limit(config: AnalysisConfig, max_duration_s: float) -> AnalysisConfig:
-    """``config`` with the app's duration limit enforced while decoding, where the engine
-    offers it (``AnalysisConfig.max_duration_s``); the upload check reads the header too."""
-    if "max_duration_s" not in {f.name for f in dataclasses.fields(config)}:
-        return config
+    """``config`` with the app's duration limit enforced while decoding (the upload check only
+    reads the header, which a hostile file can leave out)."""
     return config.replace(max_duration_s=max_duration_s)

@@ -83,7 +83,7 @@ def build_app(
             bind(switch_language, ctx, texts),
             [ui.language, ui.current],
             texts.components() + ui.review.view.outputs(),
-            api_name=False,
+            api_visibility="private",
         )
     return demo
 
@@ -122,11 +122,11 @@ def _wire_analyze(ctx: AppContext, ui: AppWidgets) -> None:
     ):
         trigger.click(
             bind(handler, ctx), [first, *options], [tab.status, ui.current], api_name=api
-        ).success(listing, _filters(ui), ui.library.listing(), api_name=False).then(
+        ).success(listing, _filters(ui), ui.library.listing(), api_visibility="private").then(
             bind(library_tab.open_call, ctx),
             [ui.current, ui.language],
             _opened(ui),
-            api_name=False,
+            api_visibility="private",
         )
 
 
@@ -135,12 +135,15 @@ def _wire_library(ctx: AppContext, ui: AppWidgets, demo: gr.Blocks) -> None:
     lib = ui.library
     listing = bind(library_tab.list_library, ctx)
     lib.refresh.click(listing, _filters(ui), lib.listing(), api_name="list_calls")
-    demo.load(listing, _filters(ui), lib.listing(), api_name=False)
+    demo.load(listing, _filters(ui), lib.listing(), api_visibility="private")
     lib.open.click(
         bind(library_tab.open_call, ctx), [lib.pick, ui.language], _opened(ui), api_name="open_call"
     )
     demo.load(
-        bind(library_tab.show_admin_tools, ctx), None, [lib.delete, ui.audit.tab], api_name=False
+        bind(library_tab.show_admin_tools, ctx),
+        None,
+        [lib.delete, ui.audit.tab],
+        api_visibility="private",
     )
     lib.delete.click(
         bind(library_tab.ask_delete, ctx),
@@ -148,16 +151,18 @@ def _wire_library(ctx: AppContext, ui: AppWidgets, demo: gr.Blocks) -> None:
         [lib.confirm_row, lib.confirm_text],
         api_name="ask_delete",
     )
-    lib.cancel.click(lambda: gr.Row(visible=False), None, [lib.confirm_row], api_name=False)
+    lib.cancel.click(
+        lambda: gr.Row(visible=False), None, [lib.confirm_row], api_visibility="private"
+    )
     lib.confirm.click(
         bind(library_tab.delete_call, ctx),
         [lib.pick, ui.language, ui.current],
         [ui.analyze.status, ui.current, lib.confirm_row, *ui.review.view.outputs()],
         api_name="delete_call",
-    ).then(listing, _filters(ui), lib.listing(), api_name=False)
+    ).then(listing, _filters(ui), lib.listing(), api_visibility="private")
     audit = bind(library_tab.list_audit, ctx)
     ui.audit.refresh.click(audit, [ui.language], [ui.audit.table], api_name="audit")
-    ui.audit.tab.select(audit, [ui.language], [ui.audit.table], api_name=False)
+    ui.audit.tab.select(audit, [ui.language], [ui.audit.table], api_visibility="private")
     lib.combined_export.click(
         bind(library_tab.export_listed, ctx),
         [*lib.filters(), lib.combined_format, ui.language],
@@ -173,10 +178,10 @@ def _wire_review(ctx: AppContext, ui: AppWidgets) -> None:
         bind(review_tab.select_segment, ctx),
         [ui.current],
         [ui.seek, view.evidence],
-        api_name=False,
+        api_visibility="private",
     ).then(None, [ui.seek], None, js=review_tab.SEEK_JS)
     view.events.select(
-        bind(review_tab.select_event, ctx), [ui.current], [ui.seek], api_name=False
+        bind(review_tab.select_event, ctx), [ui.current], [ui.seek], api_visibility="private"
     ).then(None, [ui.seek], None, js=review_tab.SEEK_JS)
     form.add.click(
         bind(annotate.add_annotation, ctx),
@@ -247,6 +252,8 @@ def launch(
         app_kwargs={"middleware": [gate]},
         **kwargs,
     )
+    if demo.local_url is None:
+        raise RuntimeError("gradio did not report the app's address")
     return demo.local_url
 
 
