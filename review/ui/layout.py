@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 from starlette.middleware import Middleware
@@ -32,6 +33,10 @@ from .library_tab import AuditTab, LibraryTab
 from .review_tab import ReviewTab
 from .served import ServedFiles
 from .view import show_call
+
+# Wiring that is not part of the API: private, and under a name of its own so that a handler's
+# function name (``open_call``...) stays free for the public endpoint (gradio 6's api_name=False).
+HIDDEN: dict[str, Any] = {"api_name": "internal", "api_visibility": "private"}
 
 
 @dataclass(frozen=True)
@@ -83,7 +88,7 @@ def build_app(
             bind(switch_language, ctx, texts),
             [ui.language, ui.current],
             texts.components() + ui.review.view.outputs(),
-            api_visibility="private",
+            **HIDDEN,
         )
     return demo
 
@@ -122,11 +127,11 @@ def _wire_analyze(ctx: AppContext, ui: AppWidgets) -> None:
     ):
         trigger.click(
             bind(handler, ctx), [first, *options], [tab.status, ui.current], api_name=api
-        ).success(listing, _filters(ui), ui.library.listing(), api_visibility="private").then(
+        ).success(listing, _filters(ui), ui.library.listing(), **HIDDEN).then(
             bind(library_tab.open_call, ctx),
             [ui.current, ui.language],
             _opened(ui),
-            api_visibility="private",
+            **HIDDEN,
         )
 
 
@@ -135,7 +140,7 @@ def _wire_library(ctx: AppContext, ui: AppWidgets, demo: gr.Blocks) -> None:
     lib = ui.library
     listing = bind(library_tab.list_library, ctx)
     lib.refresh.click(listing, _filters(ui), lib.listing(), api_name="list_calls")
-    demo.load(listing, _filters(ui), lib.listing(), api_visibility="private")
+    demo.load(listing, _filters(ui), lib.listing(), **HIDDEN)
     lib.open.click(
         bind(library_tab.open_call, ctx), [lib.pick, ui.language], _opened(ui), api_name="open_call"
     )
@@ -143,7 +148,7 @@ def _wire_library(ctx: AppContext, ui: AppWidgets, demo: gr.Blocks) -> None:
         bind(library_tab.show_admin_tools, ctx),
         None,
         [lib.delete, ui.audit.tab],
-        api_visibility="private",
+        **HIDDEN,
     )
     lib.delete.click(
         bind(library_tab.ask_delete, ctx),
@@ -151,18 +156,16 @@ def _wire_library(ctx: AppContext, ui: AppWidgets, demo: gr.Blocks) -> None:
         [lib.confirm_row, lib.confirm_text],
         api_name="ask_delete",
     )
-    lib.cancel.click(
-        lambda: gr.Row(visible=False), None, [lib.confirm_row], api_visibility="private"
-    )
+    lib.cancel.click(lambda: gr.Row(visible=False), None, [lib.confirm_row], **HIDDEN)
     lib.confirm.click(
         bind(library_tab.delete_call, ctx),
         [lib.pick, ui.language, ui.current],
         [ui.analyze.status, ui.current, lib.confirm_row, *ui.review.view.outputs()],
         api_name="delete_call",
-    ).then(listing, _filters(ui), lib.listing(), api_visibility="private")
+    ).then(listing, _filters(ui), lib.listing(), **HIDDEN)
     audit = bind(library_tab.list_audit, ctx)
     ui.audit.refresh.click(audit, [ui.language], [ui.audit.table], api_name="audit")
-    ui.audit.tab.select(audit, [ui.language], [ui.audit.table], api_visibility="private")
+    ui.audit.tab.select(audit, [ui.language], [ui.audit.table], **HIDDEN)
     lib.combined_export.click(
         bind(library_tab.export_listed, ctx),
         [*lib.filters(), lib.combined_format, ui.language],
@@ -178,11 +181,11 @@ def _wire_review(ctx: AppContext, ui: AppWidgets) -> None:
         bind(review_tab.select_segment, ctx),
         [ui.current],
         [ui.seek, view.evidence],
-        api_visibility="private",
+        **HIDDEN,
     ).then(None, [ui.seek], None, js=review_tab.SEEK_JS)
-    view.events.select(
-        bind(review_tab.select_event, ctx), [ui.current], [ui.seek], api_visibility="private"
-    ).then(None, [ui.seek], None, js=review_tab.SEEK_JS)
+    view.events.select(bind(review_tab.select_event, ctx), [ui.current], [ui.seek], **HIDDEN).then(
+        None, [ui.seek], None, js=review_tab.SEEK_JS
+    )
     form.add.click(
         bind(annotate.add_annotation, ctx),
         [ui.current, *form.fields(), ui.language],
