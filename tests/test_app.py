@@ -17,6 +17,7 @@ import logging
 import re
 import socket
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from fake_results import write_tone_wav
@@ -105,7 +106,7 @@ def test_sample_end_to_end(served, client, tmp_path):
 
     opened = client.predict(call_id, "en", api_name="/open_call")
     assert opened[0] == call_id
-    assert opened[3] is not None  # the timeline figure
+    assert opened[2] is not None  # the timeline figure
     segments = opened[5]
     assert len(segments["data"]) == len([s for s in result.segments if s.kind == "turn"])
 
@@ -210,10 +211,16 @@ def test_video_call_plays_with_emotion_subtitles(served, client):
     _, call_id = client.predict([handle_file(str(video))], "auto", 0, 2, "en", api_name="/analyze")
     assert served[1].get_call(call_id).has_video
     opened = client.predict(call_id, "en", api_name="/open_call")
-    player, audio = opened[1], opened[2]
-    assert player["visible"] and player["value"].endswith(".mp4")
-    assert Path(player["subtitles"]).read_text(encoding="utf-8").startswith("WEBVTT")
-    assert not audio["visible"]
+    player = opened[1]  # the player's HTML: one <video> with its emotion subtitles as a <track>
+    assert player.count("<video") == 1 and "<audio" not in player
+    media = re.search(r'<video id="emo-media" src="/gradio_api/file=([^"]+)"', player)
+    track = re.search(r'<track kind="subtitles"[^>]* src="/gradio_api/file=([^"]+)"', player)
+    assert (
+        media
+        and unquote(media.group(1)).endswith(".mp4")
+        and Path(unquote(media.group(1))).exists()
+    )
+    assert track and Path(unquote(track.group(1))).read_text(encoding="utf-8").startswith("WEBVTT")
 
 
 # ---- the layout's pieces, without a server or the engine ---------------------------------------

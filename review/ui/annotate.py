@@ -15,7 +15,7 @@ from .common import AppContext, Texts, choices, frame, user_of
 from .view import show_call
 
 # The review widgets an added annotation redraws (names of ReviewView / ReviewWidgets fields).
-REDRAWN = ("video", "audio", "timeline", "annotations")
+REDRAWN = ("timeline", "annotations")
 
 
 @dataclass(frozen=True)
@@ -43,37 +43,41 @@ def label_choices(lang: str) -> list[tuple[str, str]]:
 
 def build_annotate_form(texts: Texts, lang: str) -> AnnotateForm:
     """The table and the form (call inside the review tab)."""
-    table = texts.key(
-        gr.Dataframe(
-            frame([], views.annotation_headers(lang)),
-            interactive=False,
-            label=t("annotations", lang),
-            elem_id="annotations",
-        ),
-        "annotations",
-    )
-    with gr.Row():
-        kind = texts.redraw(
-            gr.Dropdown(
-                choices(ANNOTATION_KINDS, "kind_", lang), value="note", label=t("ann_kind", lang)
+    with gr.Column(elem_id="annotate"):
+        table = texts.key(
+            gr.Dataframe(
+                frame([], views.annotation_headers(lang)),
+                interactive=False,
+                label=t("annotations", lang),
+                elem_id="annotations",
             ),
-            lambda lg: {
-                "label": t("ann_kind", lg),
-                "choices": choices(ANNOTATION_KINDS, "kind_", lg),
-            },
+            "annotations",
         )
-        start = texts.key(gr.Textbox(label=t("ann_start", lang)), "ann_start")
-        end = texts.key(gr.Textbox(label=t("ann_end", lang)), "ann_end")
-        speaker = texts.key(
-            gr.Dropdown([], label=t("ann_speaker", lang), allow_custom_value=True), "ann_speaker"
-        )
-        label = texts.redraw(
-            gr.Dropdown(label_choices(lang), value="", label=t("ann_label", lang)),
-            lambda lg: {"label": t("ann_label", lg), "choices": label_choices(lg)},
-        )
-    with gr.Row():
-        text = texts.key(gr.Textbox(label=t("ann_text", lang), scale=3), "ann_text")
-        add = texts.key(gr.Button(t("ann_add", lang), variant="primary"), "ann_add", "value")
+        with gr.Row():
+            kind = texts.redraw(
+                gr.Dropdown(
+                    choices(ANNOTATION_KINDS, "kind_", lang),
+                    value="note",
+                    label=t("ann_kind", lang),
+                ),
+                lambda lg: {
+                    "label": t("ann_kind", lg),
+                    "choices": choices(ANNOTATION_KINDS, "kind_", lg),
+                },
+            )
+            start = texts.key(gr.Textbox(label=t("ann_start", lang)), "ann_start")
+            end = texts.key(gr.Textbox(label=t("ann_end", lang)), "ann_end")
+            speaker = texts.key(
+                gr.Dropdown([], label=t("ann_speaker", lang), allow_custom_value=True),
+                "ann_speaker",
+            )
+            label = texts.redraw(
+                gr.Dropdown(label_choices(lang), value="", label=t("ann_label", lang)),
+                lambda lg: {"label": t("ann_label", lg), "choices": label_choices(lg)},
+            )
+        with gr.Row():
+            text = texts.key(gr.Textbox(label=t("ann_text", lang), scale=3), "ann_text")
+            add = texts.key(gr.Button(t("ann_add", lang), variant="primary"), "ann_add", "value")
     return AnnotateForm(
         table=table,
         kind=kind,

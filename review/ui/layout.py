@@ -19,7 +19,7 @@ from ..auth import Users
 from ..i18n import LANGUAGES, t
 from ..store import Store
 from ..views import UploadLimits
-from . import analyze_tab, annotate, library_tab, review_tab
+from . import analyze_tab, annotate, library_tab, player, review_tab
 from .analyze_tab import SAMPLES, AnalyzeTab
 from .common import AppContext, Texts, bind
 from .library_tab import LibraryTab
@@ -101,18 +101,34 @@ def _wire_analyze(ctx: AppContext, ui: AppWidgets) -> None:
     """Analyze (uploads or the sample) -> store -> refresh the library -> open the last call."""
     tab, options = ui.analyze, [*ui.analyze.options(), ui.language]
     listing = bind(library_tab.list_library, ctx)
+    buttons = [tab.analyze, tab.analyze_sample]
     for trigger, handler, first, api in (
         (tab.analyze, analyze_tab.analyze_files, tab.files, "analyze"),
         (tab.analyze_sample, analyze_tab.analyze_sample, tab.sample, "analyze_sample"),
     ):
-        trigger.click(
-            bind(handler, ctx), [first, *options], [tab.status, ui.current], api_name=api
-        ).success(listing, _filters(ui), ui.library.listing(), api_name=False).then(
+        run = trigger.click(_buttons(False), None, buttons, api_name=False, queue=False).then(
+            bind(handler, ctx),
+            [first, *options],
+            [tab.status, ui.current],
+            api_name=api,
+            show_progress="full",
+        )
+        run.then(_buttons(True), None, buttons, api_name=False, queue=False)
+        run.success(listing, _filters(ui), ui.library.listing(), api_name=False).then(
             bind(library_tab.open_call, ctx),
             [ui.current, ui.language],
             _opened(ui),
             api_name=False,
         )
+
+
+def _buttons(enabled: bool):
+    """A handler that turns the analyze buttons on or off (off while a run goes on)."""
+
+    def set_buttons() -> tuple:
+        return gr.update(interactive=enabled), gr.update(interactive=enabled)
+
+    return set_buttons
 
 
 def _wire_library(ctx: AppContext, ui: AppWidgets, demo: gr.Blocks) -> None:
@@ -121,6 +137,8 @@ def _wire_library(ctx: AppContext, ui: AppWidgets, demo: gr.Blocks) -> None:
     listing = bind(library_tab.list_library, ctx)
     lib.refresh.click(listing, _filters(ui), lib.listing(), api_name="list_calls")
     demo.load(listing, _filters(ui), lib.listing(), api_name=False)
+    demo.load(bind(library_tab.open_link, ctx), [ui.language], _opened(ui), api_name=False)
+    lib.calls.select(bind(library_tab.select_call, ctx), [ui.language], _opened(ui), api_name=False)
     lib.open.click(
         bind(library_tab.open_call, ctx), [lib.pick, ui.language], _opened(ui), api_name="open_call"
     )
@@ -203,6 +221,7 @@ def launch(
         max_file_size=limits.max_bytes,
         ssr_mode=False,
         footer_links=[],
+        head=player.head(),
         **kwargs,
     )
     return demo.local_url

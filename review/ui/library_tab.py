@@ -212,3 +212,40 @@ def delete_call(ctx: AppContext, call_id: str | None, lang: str) -> tuple:
     except StoreError as exc:
         raise gr.Error(str(exc)) from None
     return (t("msg_deleted", lang, name=name), None, *show_call(ctx, None, lang).updates())
+
+
+def find_call(ctx: AppContext, key: str | None) -> str | None:
+    """A deep link's ``call=``: a call id, or a file name (the most recent call under it)."""
+    if not key:
+        return None
+    try:
+        return ctx.store.get_call(key).id
+    except StoreError:
+        pass
+    named = [c for c in ctx.store.list_calls(CallFilter(text=key)) if c.name == key]
+    return named[0].id if named else None
+
+
+def open_link(ctx: AppContext, lang: str, request: gr.Request) -> tuple:
+    """On page load: ``/?call=<id or file name>&t=<seconds>`` opens that call with the player at
+    t (outputs as :func:`open_call`); a page without a link, or a call not found, changes nothing.
+    """
+    params = dict(getattr(request, "query_params", None) or {})
+    call_id = find_call(ctx, params.get("call"))
+    if call_id is None:
+        return (gr.skip(), *[gr.skip()] * len(show_call(ctx, None, lang).updates()), gr.skip())
+    try:
+        start = max(float(params.get("t") or 0.0), 0.0)
+    except ValueError:
+        start = 0.0
+    shown = show_call(ctx, call_id, lang, start_s=start)
+    return (call_id, *shown.updates(), gr.Tabs(selected="review"))
+
+
+def select_call(ctx: AppContext, lang: str, evt: gr.SelectData) -> tuple:
+    """A library row was clicked: open that call (its id is the row's first cell)."""
+    row = evt.row_value or []
+    call_id = str(row[0]) if row else None
+    if not call_id:
+        return (gr.skip(), *[gr.skip()] * len(show_call(ctx, None, lang).updates()), gr.skip())
+    return open_call(ctx, call_id, lang)

@@ -15,15 +15,14 @@ from analyzer.export import FORMATS, SUFFIXES, export_call  # not in analyzer's 
 
 from .. import views
 from ..i18n import t
+from . import player as player_mod
 from .annotate import AnnotateForm, build_annotate_form
 from .common import AppContext, Texts, frame, selected_row
 from .view import ReviewWidgets
 
-# Moves the player to the time the last handler chose (gradio has no seek API of its own).
+# Moves the player (player.js) to the time the last handler chose.
 SEEK_JS = """(t) => {
-  if (t === null || t === undefined || isNaN(t)) { return t; }
-  document.querySelectorAll('#player-video video, #player-audio audio')
-    .forEach((m) => { m.currentTime = Number(t); });
+  if (t !== null && t !== undefined && !isNaN(t) && window.emotrace) { window.emotrace.seek(t); }
   return t;
 }"""
 
@@ -44,29 +43,26 @@ def build_review_tab(texts: Texts, lang: str) -> ReviewTab:
     with texts.key(gr.Tab(t("tab_review", lang), id="review"), "tab_review"):
         with gr.Row():
             with gr.Column(scale=2):
-                video = texts.key(
-                    gr.Video(
-                        label=t("player", lang),
-                        elem_id="player-video",
-                        interactive=False,
-                        visible=False,
+                player = texts.key(
+                    gr.HTML(
+                        player_mod.empty_player(lang), label=t("player", lang), elem_id="player"
                     ),
                     "player",
                 )
-                audio = texts.key(
-                    gr.Audio(
-                        label=t("player", lang),
-                        elem_id="player-audio",
-                        interactive=False,
-                        type="filepath",
+                transcript = texts.key(
+                    gr.HTML(
+                        views.transcript_html_empty(lang),
+                        label=t("transcript", lang),
+                        show_label=True,
+                        elem_id="transcript",
                     ),
-                    "player",
+                    "transcript",
                 )
-                summary = gr.Markdown(elem_id="summary")
             with gr.Column(scale=3):
                 timeline = texts.key(
                     gr.Plot(label=t("timeline", lang), elem_id="timeline"), "timeline"
                 )
+        summary = gr.HTML(elem_id="summary")
         events = texts.key(_table(views.event_headers(lang), t("events", lang), "events"), "events")
         with gr.Row():
             with gr.Column(scale=3):
@@ -87,10 +83,10 @@ def build_review_tab(texts: Texts, lang: str) -> ReviewTab:
             export = texts.key(gr.Button(t("export", lang)), "export", "value")
             file = texts.key(gr.File(label=t("download", lang)), "download")
     view = ReviewWidgets(
-        video=video,
-        audio=audio,
+        player=player,
         timeline=timeline,
         summary=summary,
+        transcript=transcript,
         segments=segments,
         events=events,
         annotations=form.table,
