@@ -111,9 +111,11 @@ def call_headers(lang: str) -> list[str]:
 
 def speaker_label(result: AnalysisResult, speaker_id: str | None, lang: str = "en") -> str:
     """A speaker's display name in ``lang``: the role translated (agent -> 坐席), else the id."""
-    name = speaker_name(result, speaker_id)
-    key = f"role_{name}"
-    return t(key, lang) if t(key, lang) != key else name
+    role = next((s.role for s in result.speakers if s.id == speaker_id), None)
+    key = f"role_{role}"
+    if role and role != speaker_id and t(key, lang) != key:
+        return f"{t(key, lang)} ({speaker_id})"
+    return speaker_name(result, speaker_id)
 
 
 def turn_segments(result: AnalysisResult) -> list:

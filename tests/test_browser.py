@@ -123,7 +123,10 @@ def session(tmp_path_factory):
         screenshot.log_in(page, url, USER, PASSWORD)
         page.locator("#analyze-sample").click()
         # While it runs: the progress bar shows the file and the stage, the buttons are off.
-        page.locator("#status .progress-text, #status .eta-bar").first.wait_for(timeout=60_000)
+        page.wait_for_function(
+            "() => (document.querySelector('#status') || {}).innerText.includes('(1/1)')",
+            timeout=120_000,
+        )
         progress_seen = page.locator("#status").inner_text()
         buttons_off = page.locator("#analyze-sample").is_disabled()
         page.locator("#timeline .js-plotly-plot").wait_for(state="visible", timeout=300_000)
@@ -158,7 +161,7 @@ def session(tmp_path_factory):
 
 
 def test_progress_shows_while_analyzing(session):
-    assert "sample_call.wav" in session.progress_seen, session.progress_seen
+    assert "sample_call.wav (1/1)" in session.progress_seen, session.progress_seen
     assert session.buttons_off
     assert session.page.locator("#analyze-sample").is_enabled()  # on again once done
 
