@@ -122,7 +122,7 @@ def test_sample_end_to_end(served, client, tmp_path):
         "en",
         api_name="/add_annotation",
     )
-    assert msg == t("msg_annotation_added", "en")
+    assert msg == "✅ " + t("msg_annotation_added", "en")
     client.predict(
         call_id, "coaching_flag", "", "", "", "good recovery", "", "en", api_name="/add_annotation"
     )
@@ -307,8 +307,29 @@ def test_handlers_analyze_open_annotate_delete(ctx, tmp_path):
     assert len(shown["segments"]) == len(views.turn_segments(ctx.store.load_result(call_id)))
 
     added = annotate.add_annotation(ctx, call_id, "note", "1.5", "", "", "sighs", "", "en", None)
-    assert added[0] == t("msg_annotation_added", "en") and len(added) == 1 + len(annotate.REDRAWN)
+    assert added[0] == "✅ " + t("msg_annotation_added", "en")
+    assert len(added) == 1 + 7 + len(annotate.REDRAWN)
+    assert added[1:8] == ("note", "", "", "", "", "", None)  # the form is cleared
     assert list(added[-1]["text"]) == ["sighs"]  # the redrawn annotations table
+    # Plain messages next to the form, nothing stored: not a number, outside the call.
+    bad = annotate.add_annotation(ctx, call_id, "note", "abc", "", "", "x", "", "en", None)
+    assert bad[0].startswith("⚠️") and '"abc" is not a number' in bad[0]
+    late = annotate.add_annotation(ctx, call_id, "note", "500", "", "", "x", "", "en", None)
+    assert "outside the call (0 to 4.0 s)" in late[0]
+    assert len(ctx.store.list_annotations(call_id)) == 1
+    # Edit and delete one's own; someone else's is refused.
+    [note] = ctx.store.list_annotations(call_id)
+    saved = annotate.save_annotation(
+        ctx, call_id, note.id, "note", "1.0", "2.0", "", "sighs loudly", "", "en", None
+    )
+    assert saved[0] == "✅ " + t("msg_annotation_saved", "en")
+    [note] = ctx.store.list_annotations(call_id)
+    assert (note.start, note.end, note.text) == (1.0, 2.0, "sighs loudly")
+    other = type("R", (), {"username": "someone else"})()
+    refused = annotate.delete_annotation(ctx, call_id, note.id, "en", other)
+    assert "only its author" in refused[0] and ctx.store.list_annotations(call_id)
+    assert annotate.delete_annotation(ctx, call_id, note.id, "en", None)[0].startswith("✅")
+    assert ctx.store.list_annotations(call_id) == []
     with pytest.raises(gr.Error, match=re.escape(t("msg_no_call", "en"))):
         library_tab.delete_call(ctx, None, "en")
     deleted = library_tab.delete_call(ctx, call_id, "en")

@@ -159,21 +159,43 @@ def _wire_library(ctx: AppContext, ui: AppWidgets, demo: gr.Blocks) -> None:
 def _wire_review(ctx: AppContext, ui: AppWidgets) -> None:
     """Rows that move the player, the annotation form, the export of the open call."""
     view, form = ui.review.view, ui.review.form
+    prefill = [form.start, form.end, form.speaker]
     view.segments.select(
         bind(review_tab.select_segment, ctx),
         [ui.current],
-        [ui.seek, view.evidence],
+        [ui.seek, view.evidence, *prefill],
         api_name=False,
     ).then(None, [ui.seek], None, js=review_tab.SEEK_JS)
     view.events.select(
-        bind(review_tab.select_event, ctx), [ui.current], [ui.seek], api_name=False
+        bind(review_tab.select_event, ctx), [ui.current], [ui.seek, *prefill], api_name=False
     ).then(None, [ui.seek], None, js=review_tab.SEEK_JS)
+    changed = [form.message, *form.cleared(), *view.outputs(*annotate.REDRAWN)]
     form.add.click(
         bind(annotate.add_annotation, ctx),
         [ui.current, *form.fields(), ui.language],
-        [ui.analyze.status, *view.outputs(*annotate.REDRAWN)],
+        changed,
         api_name="add_annotation",
     )
+    form.save.click(
+        bind(annotate.save_annotation, ctx),
+        [ui.current, form.editing, *form.fields(), ui.language],
+        changed,
+        api_name="save_annotation",
+    )
+    form.delete.click(
+        bind(annotate.delete_annotation, ctx),
+        [ui.current, form.editing, ui.language],
+        changed,
+        api_name="delete_annotation",
+        js=review_tab.CONFIRM_JS,
+    )
+    form.table.select(
+        bind(annotate.pick_annotation, ctx),
+        [ui.current, ui.language],
+        [form.message, *form.cleared()],
+        api_name=False,
+    )
+    form.now.click(None, None, [form.start], js=review_tab.NOW_JS)
     ui.review.export.click(
         bind(review_tab.export_open, ctx),
         [ui.current, ui.review.export_format, ui.language],

@@ -26,6 +26,17 @@ SEEK_JS = """(t) => {
   return t;
 }"""
 
+# The player's current time, for the annotation form's start box.
+NOW_JS = """() => {
+  const m = window.emotrace && window.emotrace.media();
+  return m ? m.currentTime.toFixed(2) : "";
+}"""
+# Asks before a delete; a refusal sends no annotation id, which the handler answers plainly.
+CONFIRM_JS = """(call, id, lang) => {
+  const ask = lang === "zh" ? "删除这条标注？" : "Delete this annotation?";
+  return window.confirm(ask) ? [call, id, lang] : [call, null, lang];
+}"""
+
 
 @dataclass(frozen=True)
 class ReviewTab:
@@ -106,26 +117,36 @@ def _table(headers: list[str], label: str, elem_id: str, max_height: int | None 
 # ---- handlers (bound to the AppContext by the layout) -------------------------------------------
 
 
-def select_segment(
-    ctx: AppContext, call_id: str | None, evt: gr.SelectData
-) -> tuple[float | None, dict]:
-    """A segment row was chosen: its start (for the player) and its evidence."""
+def _times(start: float, end: float) -> tuple[str, str]:
+    return f"{start:.2f}", f"{end:.2f}"
+
+
+def select_segment(ctx: AppContext, call_id: str | None, evt: gr.SelectData) -> tuple:
+    """A segment row was chosen: its start (for the player), its evidence, and the annotation
+    form filled with its times and speaker. Outputs ``[seek, evidence, start, end, speaker]``.
+    """
     if not call_id:
-        return None, {}
+        return None, {}, gr.skip(), gr.skip(), gr.skip()
     result = ctx.store.load_result(call_id)
     row = selected_row(evt)
     segs = views.turn_segments(result)
-    start = segs[row].start if 0 <= row < len(segs) else None
-    return start, views.evidence(result, row)
+    if not 0 <= row < len(segs):
+        return None, {}, gr.skip(), gr.skip(), gr.skip()
+    s = segs[row]
+    return (s.start, views.evidence(result, row), *_times(s.start, s.end), s.speaker)
 
 
-def select_event(ctx: AppContext, call_id: str | None, evt: gr.SelectData) -> float | None:
-    """An event row was chosen: its start (for the player)."""
+def select_event(ctx: AppContext, call_id: str | None, evt: gr.SelectData) -> tuple:
+    """An event row was chosen: its start (for the player) and the annotation form filled with
+    its times and speaker. Outputs ``[seek, start, end, speaker]``."""
     if not call_id:
-        return None
+        return None, gr.skip(), gr.skip(), gr.skip()
     events = views.sorted_events(ctx.store.load_result(call_id))
     row = selected_row(evt)
-    return events[row].start if 0 <= row < len(events) else None
+    if not 0 <= row < len(events):
+        return None, gr.skip(), gr.skip(), gr.skip()
+    e = events[row]
+    return (e.start, *_times(e.start, e.end), e.speaker or "")
 
 
 def export_open(ctx: AppContext, call_id: str | None, fmt: str, lang: str) -> str:
