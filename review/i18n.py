@@ -163,7 +163,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "ann_delete": "Delete annotation",
         "msg_not_seconds": '{field}: "{value}" is not a number of seconds (e.g. 12.5).',
         "msg_outside_call": "{field}: {value:.1f} s is outside the call (0 to {duration:.1f} s).",
-        "msg_end_without_start": "End (s): give a start time too, or leave both empty for the whole call.",
+        "msg_end_without_start": "End (s): give a start time too, "
+        "or leave both empty for the whole call.",
         "msg_end_before_start": "End (s): the end comes before the start.",
         "msg_needs_label": "Corrected label: choose the emotion you heard.",
         "msg_needs_text": "Text: a note needs some text.",
@@ -171,7 +172,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "msg_not_yours": "This annotation is by {author}: only its author can change or delete it.",
         "msg_annotation_saved": "Annotation updated.",
         "msg_annotation_deleted": "Annotation deleted.",
-        "msg_editing": "Editing an annotation by {author}: change the fields, then Save changes (or Delete).",
+        "msg_editing": "Editing an annotation by {author}: change the fields, "
+        "then Save changes (or Delete).",
     },
     "zh": {
         "title": "# emotrace：通话情绪回顾",

@@ -147,3 +147,36 @@ def test_event_text_uses_code_and_params_when_given(lang):
     event = Event("escalation", Segment(1.0, 2.0), "S1", "customer arousal rises")
     assert views.event_text(event, "en") == "customer arousal rises"
     assert views.event_kind_name("escalation", lang) == t("event_escalation", lang)
+
+
+def test_label_corrections_become_an_eval_ser_manifest(tmp_path):
+    import csv
+
+    import soundfile as sf
+
+    from train.ser import read_manifest
+
+    wav = write_tone_wav(tmp_path / "call.wav", 4.0)
+    with Store(tmp_path / "home") as store:
+        record = store.add_call(make_result(str(wav), duration=4.0), wav, uploaded_by="a")
+        store.add_annotation(
+            record.id,
+            author="a",
+            kind="label_correction",
+            start=1.0,
+            end=2.5,
+            speaker="S1",
+            corrected_label="angry",
+        )
+        store.add_annotation(record.id, author="a", kind="label_correction", corrected_label="sad")
+        store.add_annotation(record.id, author="a", kind="note", text="hi", start=0.5)
+        from review.manifest import write_eval_manifest
+
+        manifest, n, skipped = write_eval_manifest(store.results([record]), tmp_path / "out")
+    assert (n, skipped) == (1, 1)  # the whole-call correction has no span to cut
+    rows, root = read_manifest(manifest)
+    assert [(r["label"], r["speaker"]) for r in rows] == [("angry", f"{record.id}:S1")]
+    clip, rate = sf.read(root / rows[0]["path"])
+    assert rate == 16000 and len(clip) == pytest.approx(1.5 * 16000, abs=2)
+    with open(manifest, encoding="utf-8") as fh:
+        assert next(csv.reader(fh))[:2] == ["path", "label"]

@@ -98,7 +98,11 @@ def build_library_tab(texts: Texts, lang: str) -> LibraryTab:
             delete = texts.key(gr.Button(t("delete", lang), variant="stop"), "delete", "value")
         with gr.Row():
             fmt = texts.key(
-                gr.Radio(["csv", "parquet"], value="csv", label=t("combined_format", lang)),
+                gr.Radio(
+                    [("CSV", "csv"), ("Parquet", "parquet"), ("eval manifest (zip)", "manifest")],
+                    value="csv",
+                    label=t("combined_format", lang),
+                ),
                 "combined_format",
             )
             export = texts.key(gr.Button(t("combined_export", lang)), "combined_export", "value")
@@ -188,11 +192,22 @@ def export_listed(
     fmt: str,
     lang: str,
 ) -> str:
-    """One CSV or Parquet file of every listed call's segments; returns its path."""
+    """One CSV or Parquet file of every listed call's segments, or (``manifest``) the listed
+    calls' label corrections as an ``emotrace eval ser`` manifest with its clips, zipped; returns
+    the file's path."""
     query = call_filter(
         text, date_from, date_to, min_duration, max_duration, role, min_negative, event_kind, lang
     )
     calls = ctx.store.list_calls(query)
+    if fmt == "manifest":
+        import shutil
+
+        from ..manifest import write_eval_manifest
+
+        folder = ctx.store.home / "exports" / "eval_manifest"
+        shutil.rmtree(folder, ignore_errors=True)
+        write_eval_manifest(ctx.store.results(calls), folder)
+        return shutil.make_archive(str(folder), "zip", folder)
     path = ctx.store.home / "exports" / f"calls.{'parquet' if fmt == 'parquet' else 'csv'}"
     return str(write_combined(ctx.store.results(calls), path, fmt))
 
