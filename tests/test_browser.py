@@ -86,20 +86,18 @@ def plays_from(page, target: float, *, tol: float = 0.6) -> dict:
     return later
 
 
-def seeked_to(page, target: float, *, tol: float = 0.6) -> None:
-    try:
-        page.wait_for_function(
-            "([t, tol]) => { const m = document.querySelector('#emo-media');"
-            " return m && Math.abs(m.currentTime - t) < tol; }",
-            arg=[target, tol],
-            timeout=10_000,
-        )
-    except Exception:
-        where = page.evaluate(
-            "() => { const b = document.querySelector('.emo-player');"
-            " return [location.href, b && b.dataset.start, b && b.dataset.call]; }"
-        )
-        raise AssertionError(f"not at {target}: {state(page)} {where}") from None
+def seeked_to(page, target: float, *, tol: float = 0.6, timeout_s: float = 10.0) -> None:
+    """Wait until the media element stands at ``target`` (a reload on the way is survived)."""
+    now = None
+    for _ in range(int(timeout_s / 0.25)):
+        try:
+            now = state(page)
+        except Exception:  # the page is navigating (the login reloads it): ask again
+            now = None
+        if now and abs(now["time"] - target) < tol:
+            return
+        page.wait_for_timeout(250)
+    raise AssertionError(f"the player is not at {target} s: {now}")
 
 
 def shoot(page, session, selector: str, name: str, min_bytes: int = 5_000) -> Path:

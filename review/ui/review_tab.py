@@ -157,4 +157,5 @@ def export_open(ctx: AppContext, call_id: str | None, fmt: str, lang: str) -> st
     path = ctx.store.derived_dir(call_id) / (Path(record.name).stem + SUFFIXES[fmt])
     result = ctx.store.load_result(call_id)
     notes = ctx.store.list_annotations(call_id)
-    return str(export_call(result, fmt, path, notes, media_path=record.media_path))
+    # ELAN links the recording by its file name, next to the .eaf: never the server's path.
+    return str(export_call(result, fmt, path, notes, media_path=Path(record.name).name))
