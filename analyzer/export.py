@@ -12,6 +12,8 @@ One call: JSON, CSV, Parquet, ELAN ``.eaf`` (pympi), Praat ``TextGrid`` (praatio
   fill ``kind``, ``start``, ``end``, ``speaker``, ``text`` (and ``corrected_label``, ``author``).
 - WebVTT: each speaker's emotion per turn, the events (``⚑ kind: description``) and the timed
   annotations.
+- Transcript (when the call has words): per speaker a tier ``<speaker> words`` in ELAN and
+  the lines as cues (``who: words``) in WebVTT.
 - Several calls: one combined CSV or Parquet table.
 
 Annotations are read by attribute (``kind, start, end, speaker, text, corrected_label, author``),
@@ -42,6 +44,8 @@ SUFFIXES = {
 ANNOTATION_TIER = "annotations"
 EVENT_TIER = "events"
 ANNOTATION_KIND_TIERS = ("note", "label_correction", "coaching_flag")  # "annotations: <kind>"
+TRANSCRIPT_TIER = "{speaker} words"  # one tier of transcript lines per speaker
+UNKNOWN_SPEAKER = "unknown"  # transcript lines that no speaker's turns overlap
 POINT_S = 0.5  # seconds given to a point annotation in formats that need intervals
 MIN_INTERVAL_S = 0.001  # intervals shorter than this (after rounding to ms) are dropped
 
@@ -66,6 +70,20 @@ def speaker_turns(result: AnalysisResult) -> dict[str, list[tuple[float, float, 
                 last_end = end
         out[spk.id] = rows
     return out
+
+
+def transcript_rows(result: AnalysisResult) -> dict[str, list[tuple[float, float, str]]]:
+    """Per tier name (``TRANSCRIPT_TIER`` of each speaker), the non-overlapping (start, end,
+    text) of its transcript lines, in order; empty when the result has no words."""
+    by_tier: dict[str, list[tuple[float, float, str]]] = {}
+    for line in sorted(result.transcript, key=lambda line: (line.start, line.end)):
+        who = speaker_name(result, line.speaker) if line.speaker else UNKNOWN_SPEAKER
+        rows = by_tier.setdefault(TRANSCRIPT_TIER.format(speaker=who), [])
+        start = max(round(line.start, 3), rows[-1][1] if rows else 0.0)
+        end = round(line.end, 3)
+        if end - start >= MIN_INTERVAL_S and line.text.strip():
+            rows.append((start, end, line.text.strip()))
+    return by_tier
 
 
 def turn_label(segment) -> str:
@@ -121,8 +139,9 @@ def write_eaf(
     *,
     media_path: str | os.PathLike | None = None,
 ) -> Path:
-    """ELAN: per speaker an emotion tier and numeric arousal/valence tiers, an events tier, a tier
-    per annotation kind, the media linked.
+    """ELAN: per speaker an emotion tier and numeric arousal/valence tiers, per speaker a tier of
+    transcript lines when the call has words, an events tier, a tier per annotation kind, the
+    media linked.
 
     ``media_path`` is the file ELAN should open (default: the analysed file's path); a relative
     path is relative to the .eaf's folder (ELAN's RELATIVE_MEDIA_URL).
@@ -157,6 +176,8 @@ def write_eaf(
                     if getattr(s, key) is not None
                 ],
             )
+    for tier, lines in transcript_rows(result).items():
+        add(tier, lines)
     add(
         EVENT_TIER,
         sorted((round(e.start, 3), round(e.end, 3), event_text(e)) for e in result.events),
@@ -183,7 +204,8 @@ def _clipped(segments: Sequence[Any]) -> list[tuple[float, float, Any]]:
 def write_textgrid(
     result: AnalysisResult, path: str | os.PathLike, annotations: Sequence[Any] = ()
 ) -> Path:
-    """Praat: an interval tier per speaker (emotion per turn) and a point tier of annotations."""
+    """Praat: an interval tier per speaker (emotion per turn), one per speaker of transcript
+    lines when the call has words, and a point tier of annotations."""
     from praatio import textgrid
 
     total = max(round(float(result.media.duration_s), 3), 0.001)
@@ -191,6 +213,9 @@ def write_textgrid(
     for spk, rows in speaker_turns(result).items():
         entries = [(s, min(e, total), lab) for s, e, lab in rows if s < total]
         tg.addTier(textgrid.IntervalTier(speaker_name(result, spk), entries, 0.0, total))
+    for tier, rows in transcript_rows(result).items():
+        entries = [(s, min(e, total), text) for s, e, text in rows if s < total]
+        tg.addTier(textgrid.IntervalTier(tier, entries, 0.0, total))
     points, used = [], set()
     for start, _end, label in _annotation_spans(result, annotations):
         t = min(start, total)
@@ -210,8 +235,8 @@ def vtt_cues(
     *,
     label_names: dict[str, str] | None = None,
 ) -> list[tuple[float, float, str]]:
-    """(start, end, text) subtitle cues: each speaker's emotion per turn, the events, the timed
-    annotations.
+    """(start, end, text) subtitle cues: each speaker's emotion per turn, the events, the
+    transcript's lines (``who: words``) when the call has words, then the timed annotations.
 
     ``label_names`` translates emotion labels (e.g. into Chinese); by default labels are shown
     as they are.
@@ -225,6 +250,10 @@ def vtt_cues(
     for e in result.events:
         end = max(round(e.end, 3), round(e.start, 3) + POINT_S)
         cues.append((round(e.start, 3), end, f"⚑ {names.get(e.kind, e.kind)}: {e.description}"))
+    for line in result.transcript:
+        if line.text.strip() and line.end > line.start:
+            who = speaker_name(result, line.speaker) if line.speaker else UNKNOWN_SPEAKER
+            cues.append((round(line.start, 3), round(line.end, 3), f"{who}: {line.text.strip()}"))
     timed = [a for a in annotations if a.start is not None]
     cues.extend(_annotation_spans(result, timed))
     return sorted(cues)

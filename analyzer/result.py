@@ -20,6 +20,8 @@ import numpy as np
 from .labels import LABELS, NEGATIVE_LABELS
 from .media import MediaInfo
 from .segment import Segment
+from .words.redact import NOT_APPLIED, RedactionReport
+from .words.transcripts import TranscriptLine
 
 SCHEMA_VERSION = "1.0"
 SEGMENT_KINDS = ("turn", "window")
@@ -375,6 +377,9 @@ class AnalysisResult:
     models: dict[str, str | None] = field(default_factory=dict)
     config: dict = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)  # seconds spent per stage
+    # the words of the call, line by line (imported or transcribed; empty without words)
+    transcript: list[TranscriptLine] = field(default_factory=list)
+    redaction: RedactionReport = NOT_APPLIED  # what personal data was replaced, and where
     schema_version: str = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -420,6 +425,8 @@ class AnalysisResult:
             "models": dict(self.models),
             "config": _clean(self.config),
             "timings": {k: _num(v, 3) for k, v in self.timings.items()},
+            "transcript": [line.to_dict() for line in self.transcript],
+            "redaction": self.redaction.to_dict(),
         }
 
     def to_json(self, *, indent: int | None = None) -> str:
@@ -442,6 +449,8 @@ class AnalysisResult:
             models=dict(d.get("models", {})),
             config=d.get("config", {}),
             timings=dict(d.get("timings", {})),
+            transcript=[TranscriptLine.from_dict(t) for t in d.get("transcript", [])],
+            redaction=RedactionReport.from_dict(d.get("redaction")),
             schema_version=version,
         )
 
@@ -482,7 +491,8 @@ class AnalysisResult:
         return rows
 
     def to_dataframe(self, what: str = "segments"):
-        """A pandas DataFrame of ``segments`` (default), ``events``, ``faces`` or ``turns``."""
+        """A pandas DataFrame of ``segments`` (default), ``events``, ``faces``, ``turns`` or
+        ``transcript`` (one row per line: file, start, end, speaker, role, language, text)."""
         import pandas as pd
 
         if what == "segments":
@@ -504,7 +514,21 @@ class AnalysisResult:
             return pd.DataFrame(rows)
         if what == "turns":
             return pd.DataFrame(self.to_dict()["turns"])
-        raise ValueError("what must be one of: segments, events, faces, turns")
+        if what == "transcript":
+            columns = ["file", "start", "end", "speaker", "role", "language", "text"]
+            roles = {s.id: s.role for s in self.speakers}
+            return pd.DataFrame(
+                [
+                    {
+                        "file": Path(self.media.path).name,
+                        **line.to_dict(),
+                        "role": roles.get(line.speaker) if line.speaker else None,
+                    }
+                    for line in self.transcript
+                ],
+                columns=columns,
+            )
+        raise ValueError("what must be one of: segments, events, faces, turns, transcript")
 
     def write_csv(self, path: str | os.PathLike, what: str = "segments") -> Path:
         data = self.to_dataframe(what).to_csv(index=False).encode("utf-8")
