@@ -174,6 +174,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "msg_annotation_deleted": "Annotation deleted.",
         "msg_editing": "Editing an annotation by {author}: change the fields, "
         "then Save changes (or Delete).",
+        "col_coaching": "coaching examples",
+        "uploader": "Uploaded by",
+        "coaching_only": "Only calls with coaching examples",
     },
     "zh": {
         "title": "# emotrace：通话情绪回顾",
@@ -312,6 +315,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "msg_annotation_saved": "标注已更新。",
         "msg_annotation_deleted": "标注已删除。",
         "msg_editing": "正在编辑 {author} 的标注：修改字段后点击“保存修改”（或“删除标注”）。",
+        "col_coaching": "辅导示例",
+        "uploader": "上传者",
+        "coaching_only": "仅显示含辅导示例的通话",
     },
 }
 

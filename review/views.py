@@ -79,18 +79,21 @@ def _fmt(x: float | None, digits: int = 2) -> float | None:
     return None if x is None else round(float(x), digits)
 
 
-def call_rows(calls: Sequence[Any]) -> list[list]:
-    """Library table rows: id, name, created, uploader, duration, roles, negative share, events."""
+def call_rows(calls: Sequence[Any], coaching: dict[str, int] | None = None) -> list[list]:
+    """Library table rows: name, created, uploader, duration, roles, negative share, events,
+    coaching examples, and the id last (the row's key; long and rarely read)."""
+    coaching = coaching or {}
     return [
         [
-            c.id,
             c.name,
-            c.created_at.replace("+00:00", "").replace("T", " "),
+            c.created_at.replace("+00:00", "")[:16].replace("T", " "),
             c.uploaded_by,
-            _fmt(c.duration_s, 1),
+            clock(c.duration_s),
             ", ".join(c.roles),
-            _fmt(c.negative_share, 2),
+            f"{c.negative_share:.0%}",
             ", ".join(c.event_kinds) if c.event_kinds else "",
+            coaching.get(c.id, 0),
+            c.id,
         ]
         for c in calls
     ]
@@ -105,8 +108,9 @@ def call_headers(lang: str) -> list[str]:
         "col_roles",
         "col_negative",
         "col_events",
+        "col_coaching",
     )
-    return ["id"] + [t(k, lang) for k in keys]
+    return [t(k, lang) for k in keys] + ["id"]
 
 
 def speaker_label(result: AnalysisResult, speaker_id: str | None, lang: str = "en") -> str:

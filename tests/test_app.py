@@ -135,7 +135,19 @@ def test_sample_end_to_end(served, client, tmp_path):
     assert exported["vtt"].read_text(encoding="utf-8").startswith("WEBVTT")
     combined = Path(
         client.predict(
-            "sample", "", "", "", "", "", "", "all", "csv", "en", api_name="/export_listed"
+            "sample",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "all",
+            "",
+            False,
+            "csv",
+            "en",
+            api_name="/export_listed",
         )
     )
     assert call_id in combined.read_text(encoding="utf-8")
@@ -335,5 +347,9 @@ def test_handlers_analyze_open_annotate_delete(ctx, tmp_path):
     deleted = library_tab.delete_call(ctx, call_id, "en")
     assert deleted[:2] == (t("msg_deleted", "en", name="call.wav"), None)
     assert ctx.store.list_calls() == []
-    with pytest.raises(gr.Error, match=re.escape(t("msg_bad_number", "en", field="Search"))):
-        library_tab.list_library(ctx, "", "", "", "abc", "", "", "", "all", "en")
+    # A filter that is not a number: the table stays, a message names the box.
+    kept = library_tab.list_library(ctx, "", "", "", "abc", "", "", "", "all", "", False, "en")
+    field = t("min_duration", "en")
+    assert kept[2] == "⚠️ " + t("msg_bad_number", "en", field=field)
+    listed = library_tab.list_library(ctx, "", "", "", "", "", "", "", "all", "", False, "en")
+    assert listed[2] == "" and list(listed[0].columns)[-1] == "id"
