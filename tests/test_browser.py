@@ -216,6 +216,8 @@ def test_choosing_a_row_moves_the_player(session, table):
 def test_clicking_the_timeline_moves_the_player_and_the_playhead(session):
     page = session.page
     target = round(session.result.media.duration_s * 0.6, 1)
+    page.locator("#timeline").scroll_into_view_if_needed()  # viewport coordinates below
+    page.wait_for_timeout(300)
     x, y = page.evaluate(TIMELINE_XY_JS, target)
     page.mouse.click(x, y)
     seeked_to(page, target, tol=0.8)

@@ -36,6 +36,11 @@ CSS = """
 .emo-transcript .emo-time { color: #666; font-variant-numeric: tabular-nums; margin-right: 6px; }
 .emo-empty { color: #666; font-style: italic; }
 .emo-moment { cursor: pointer; text-decoration: underline dotted; }
+.emo-chip { padding: 0 5px; border-radius: 3px; margin-right: 3px; white-space: nowrap; }
+.emo-negative { background: #fde0cc; }
+.emo-neutral { background: #eeeeee; }
+.emo-positive { background: #d4e6fa; }
+.emo-uncertain { background: repeating-linear-gradient(45deg, #f5f5f5 0 4px, #e0e0e0 4px 8px); }
 """
 
 
