@@ -16,11 +16,21 @@ from .export import (
     speaker_turns,
     vtt_cues,
     write_combined,
+    write_rttm,
     write_vtt,
 )
 from .labels import LABELS, NEGATIVE_LABELS
-from .media import MediaError, MediaInfo, iter_video_frames, load_audio, probe_media
+from .media import (
+    DecodedAudio,
+    MediaError,
+    MediaInfo,
+    decode_audio,
+    iter_video_frames,
+    load_audio,
+    probe_media,
+)
 from .models import EmotionScores, ModelError, list_models, load_model
+from .notes import Note
 from .pipeline import STEPS, Analyzer, Progress, analyze
 from .result import (
     EVENT_KINDS,
@@ -29,11 +39,11 @@ from .result import (
     Event,
     FaceFrame,
     Speaker,
-    SpeakerSummary,
     speaker_name,
 )
 from .segment import Segment, TimeGrid
 from .settings import Settings
+from .summary import SpeakerSummary
 
 load_media = load_audio  # the name the architecture notes use for decoding a call's audio
 
@@ -50,6 +60,7 @@ __all__ = [
     "AnalysisConfig",
     "AnalysisResult",
     "Analyzer",
+    "DecodedAudio",
     "EmotionScores",
     "EmotionSegment",
     "Event",
@@ -58,6 +69,7 @@ __all__ = [
     "MediaError",
     "MediaInfo",
     "ModelError",
+    "Note",
     "OptionSpec",
     "Progress",
     "Segment",
@@ -66,6 +78,7 @@ __all__ = [
     "SpeakerSummary",
     "TimeGrid",
     "analyze",
+    "decode_audio",
     "export_call",
     "iter_video_frames",
     "list_models",
@@ -78,5 +91,6 @@ __all__ = [
     "speaker_turns",
     "vtt_cues",
     "write_combined",
+    "write_rttm",
     "write_vtt",
 ]

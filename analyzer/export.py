@@ -25,12 +25,15 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .result import AnalysisResult, write_atomic
+from .result import AnalysisResult, EmotionSegment, write_atomic
 from .result import speaker_name as speaker_name  # re-exported; its home is analyzer.result
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMATS = ("json", "csv", "parquet", "eaf", "textgrid", "vtt")
 SUFFIXES = {
@@ -86,7 +89,7 @@ def transcript_rows(result: AnalysisResult) -> dict[str, list[tuple[float, float
     return by_tier
 
 
-def turn_label(segment) -> str:
+def turn_label(segment: EmotionSegment) -> str:
     """The emotion label of a segment; its arousal when no emotion model gave a label."""
     if segment.emotion:
         return segment.emotion
@@ -109,10 +112,12 @@ def annotation_text(a: Any) -> str:
     return " ".join(parts)
 
 
-def _annotation_spans(result: AnalysisResult, annotations: Iterable[Any]):
+def _annotation_spans(
+    result: AnalysisResult, annotations: Iterable[Any]
+) -> list[tuple[float, float, str]]:
     """(start, end, text) per annotation; call-level ones span the call, points get POINT_S."""
     total = float(result.media.duration_s)
-    spans = []
+    spans: list[tuple[float, float, str]] = []
     for a in annotations:
         if a.start is None:
             start, end = 0.0, total
@@ -134,10 +139,10 @@ def event_text(event: Any) -> str:
 
 def write_eaf(
     result: AnalysisResult,
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     annotations: Sequence[Any] = (),
     *,
-    media_path: str | os.PathLike | None = None,
+    media_path: str | os.PathLike[str] | None = None,
 ) -> Path:
     """ELAN: per speaker an emotion tier and numeric arousal/valence tiers, per speaker a tier of
     transcript lines when the call has words, an events tier, a tier per annotation kind, the
@@ -202,7 +207,7 @@ def _clipped(segments: Sequence[Any]) -> list[tuple[float, float, Any]]:
 
 
 def write_textgrid(
-    result: AnalysisResult, path: str | os.PathLike, annotations: Sequence[Any] = ()
+    result: AnalysisResult, path: str | os.PathLike[str], annotations: Sequence[Any] = ()
 ) -> Path:
     """Praat: an interval tier per speaker (emotion per turn), one per speaker of transcript
     lines when the call has words, and a point tier of annotations."""
@@ -273,7 +278,7 @@ def vtt_text(cues: Iterable[tuple[float, float, str]]) -> str:
 
 def write_vtt(
     result: AnalysisResult,
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     annotations: Sequence[Any] = (),
     *,
     label_names: dict[str, str] | None = None,
@@ -283,13 +288,45 @@ def write_vtt(
     return write_atomic(path, text.encode("utf-8"))
 
 
+def rttm_file_id(result: AnalysisResult) -> str:
+    """The RTTM file id of a result: its input's file name without the last extension.
+
+    RTTM fields are separated by spaces, so spaces in the name become underscores.
+    """
+    return Path(result.media.path).stem.replace(" ", "_") or "call"
+
+
+def rttm_text(result: AnalysisResult, *, file_id: str | None = None) -> str:
+    """The speech turns of ``result`` as RTTM ``SPEAKER`` lines (times in seconds, 3 decimals).
+
+    One line per turn in time order: ``SPEAKER <file id> 1 <start> <duration> <NA> <NA>
+    <speaker id> <NA> <NA>``; the speaker id is the result's (``S1``...), never its display name.
+    """
+    fid = file_id or rttm_file_id(result)
+    lines = []
+    for speaker, seg in sorted(result.turns, key=lambda t: (t[1].start, t[0])):
+        start, duration = round(seg.start, 3), round(seg.end - seg.start, 3)
+        if duration > 0:
+            lines.append(
+                f"SPEAKER {fid} 1 {start:.3f} {duration:.3f} <NA> <NA> {speaker} <NA> <NA>\n"
+            )
+    return "".join(lines)
+
+
+def write_rttm(
+    result: AnalysisResult, path: str | os.PathLike[str], *, file_id: str | None = None
+) -> Path:
+    """Write the result's speech turns as RTTM (``rttm_text``), for diarization scoring."""
+    return write_atomic(path, rttm_text(result, file_id=file_id).encode("utf-8"))
+
+
 def export_call(
     result: AnalysisResult,
     fmt: str,
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     annotations: Sequence[Any] = (),
     *,
-    media_path: str | os.PathLike | None = None,
+    media_path: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Write one call in ``fmt`` (one of ``FORMATS``) to ``path``; returns the path.
 
@@ -364,7 +401,7 @@ def call_frame(result: AnalysisResult, annotations: Sequence[Any] = ()) -> Any:
 
 def combined_frame(
     items: Iterable[tuple[Any, AnalysisResult, Sequence[Any]]], what: str = "segments"
-):
+) -> pd.DataFrame:
     """One table for many calls: ``what`` rows of each result, prefixed by call columns.
 
     ``items`` yields (call record, result, annotations), e.g. from :meth:`Store.results`;
@@ -393,7 +430,7 @@ def combined_frame(
 
 def write_combined(
     items: Iterable[tuple[Any, AnalysisResult, Sequence[Any]]],
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     fmt: str = "csv",
     what: str = "segments",
 ) -> Path:
@@ -409,9 +446,10 @@ def write_combined(
 # ---- helpers ------------------------------------------------------------------------------------
 
 
-def _annotation_dict(a: Any) -> dict:
+def _annotation_dict(a: Any) -> dict[str, Any]:
     if hasattr(a, "to_dict"):
-        return a.to_dict()
+        out: dict[Any, Any] = a.to_dict()
+        return out
     keys = ("kind", "start", "end", "speaker", "text", "corrected_label", "author", "created_at")
     return {k: getattr(a, k, None) for k in keys}
 
@@ -430,7 +468,7 @@ def _mimetype(result: AnalysisResult) -> str:
     return known.get(suffix, "video/*" if result.media.has_video else "audio/*")
 
 
-def _write_via_temp(path: str | os.PathLike, write) -> Path:
+def _write_via_temp(path: str | os.PathLike[str], write: Callable[[Path], object]) -> Path:
     """Let ``write(tmp_path)`` produce the file, then rename it into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

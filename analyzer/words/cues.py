@@ -57,7 +57,7 @@ def detect_language(text: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _vader():
+def _vader() -> Any:  # vaderSentiment ships no type hints
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
     return SentimentIntensityAnalyzer()
@@ -125,14 +125,14 @@ def text_evidence(
 
 
 def repeated_complaints(
-    turn_evidence: Sequence[tuple[str, Segment, dict]],
+    turn_evidence: Sequence[tuple[str, Segment, dict[str, Any]]],
     *,
     window_s: float = 300.0,
     min_count: int = 2,
 ) -> list[tuple[str, Segment, list[str]]]:
     """Stretches where one speaker complains again and again.
 
-    turn_evidence: (speaker, turn segment, ``text_evidence`` dict) per turn, any order. A
+    turn_evidence: (speaker, turn segment, ``text_evidence`` dict[str, Any]) per turn, any order. A
     speaker's turns with at least one complaint are chained while each starts within ``window_s``
     seconds of the previous one; a chain of at least ``min_count`` such turns (several complaints
     in one turn count once) is reported as (speaker, Segment from the first turn's start to the
