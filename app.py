@@ -55,9 +55,14 @@ def main() -> int:
     # EMOTRACE_TRANSCRIBE=1 adds the words modality (English ASR; about 0.3 s per speech second).
     analyzer = Analyzer(AnalysisConfig(transcribe=settings.transcribe))
     if not store.list_calls():
-        # First start: put the bundled sample call in the library, so the review works at once.
-        print("emotrace: analysing the bundled sample call for the library...", flush=True)
-        store.add_call(analyzer.analyze(SAMPLES[0]), SAMPLES[0], uploaded_by="emotrace")
+        # First start: put the bundled samples (audio and video call) in the library, so the
+        # review works at once.
+        for sample in SAMPLES:
+            if sample.exists():
+                print(
+                    f"emotrace: analysing the bundled {sample.name} for the library...", flush=True
+                )
+                store.add_call(analyzer.analyze(sample), sample, uploaded_by="emotrace")
     demo = build_app(
         store, analyzer, limits=limits, dev_login=users.is_default, users=users, served=served
     )

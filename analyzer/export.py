@@ -1,10 +1,20 @@
 """Exports of analysed calls for reviewers' other tools.
 
-One call: JSON, CSV, Parquet (the result's own writers), ELAN ``.eaf`` (pympi), Praat ``TextGrid``
-(praatio) and WebVTT (webvtt-py). The time-aligned formats get one tier per speaker holding the
-fused emotion of each speech turn, one per speaker holding its transcript lines when the call has
-words, and one "annotations" tier holding the reviewers' notes, label corrections and coaching
-flags. Several calls: one combined CSV or Parquet table.
+One call: JSON, CSV, Parquet, ELAN ``.eaf`` (pympi), Praat ``TextGrid`` (praatio) and WebVTT
+(webvtt-py). The layouts (owned by the review issue; the words issue adds transcript tiers/columns):
+
+- ELAN: per speaker a tier of the fused emotion of each speech turn (named like the speaker) and
+  numeric tiers ``<speaker> arousal`` / ``<speaker> valence`` (``+0.12``); an ``events`` tier
+  (``kind: description``); one tier per annotation kind (``annotations: note``...); the media
+  linked by the path given (relative to the .eaf when relative, e.g. the recording's file name).
+- CSV / Parquet of one call: the segment rows, then one row per event and per annotation; the
+  ``row`` column says which (``segment`` | ``event`` | ``annotation``), events and annotations
+  fill ``kind``, ``start``, ``end``, ``speaker``, ``text`` (and ``corrected_label``, ``author``).
+- WebVTT: each speaker's emotion per turn, the events (``⚑ kind: description``) and the timed
+  annotations.
+- Transcript (when the call has words): per speaker a tier ``<speaker> words`` in ELAN and
+  the lines as cues (``who: words``) in WebVTT.
+- Several calls: one combined CSV or Parquet table.
 
 Annotations are read by attribute (``kind, start, end, speaker, text, corrected_label, author``),
 so anything shaped like :class:`analyzer.store.Annotation` works.
@@ -35,6 +45,8 @@ SUFFIXES = {
     "vtt": ".vtt",
 }
 ANNOTATION_TIER = "annotations"
+EVENT_TIER = "events"
+ANNOTATION_KIND_TIERS = ("note", "label_correction", "coaching_flag")  # "annotations: <kind>"
 TRANSCRIPT_TIER = "{speaker} words"  # one tier of transcript lines per speaker
 UNKNOWN_SPEAKER = "unknown"  # transcript lines that no speaker's turns overlap
 POINT_S = 0.5  # seconds given to a point annotation in formats that need intervals
@@ -120,6 +132,11 @@ def _annotation_spans(
 # ---- single-call formats ------------------------------------------------------------------------
 
 
+def event_text(event: Any) -> str:
+    """One line for an event: ``kind: description``."""
+    return f"{event.kind}: {event.description}"
+
+
 def write_eaf(
     result: AnalysisResult,
     path: str | os.PathLike[str],
@@ -127,29 +144,66 @@ def write_eaf(
     *,
     media_path: str | os.PathLike[str] | None = None,
 ) -> Path:
-    """ELAN: a tier per speaker (emotion per turn), one per speaker of transcript lines when the
-    call has words, an annotations tier, the media linked.
+    """ELAN: per speaker an emotion tier and numeric arousal/valence tiers, per speaker a tier of
+    transcript lines when the call has words, an events tier, a tier per annotation kind, the
+    media linked.
 
-    ``media_path`` is the file ELAN should open (default: the analysed file's path).
+    ``media_path`` is the file ELAN should open (default: the analysed file's path); a relative
+    path is relative to the .eaf's folder (ELAN's RELATIVE_MEDIA_URL).
     """
     import pympi
 
     eaf = pympi.Elan.Eaf(author="emotrace")
     eaf.remove_tier("default")
-    eaf.add_linked_file(str(media_path or result.media.path), mimetype=_mimetype(result))
+    media = Path(media_path or result.media.path)
+    if media.is_absolute():
+        eaf.add_linked_file(media.as_uri(), mimetype=_mimetype(result))
+    else:
+        rel = media.as_posix()
+        eaf.add_linked_file(rel, relpath=f"./{rel}", mimetype=_mimetype(result))
+
+    def add(tier: str, rows: Iterable[tuple[float, float, str]]) -> None:
+        eaf.add_tier(tier)
+        for start, end, value in rows:
+            if round(end * 1000) > round(start * 1000):
+                eaf.add_annotation(tier, round(start * 1000), round(end * 1000), value)
+
     for spk, rows in speaker_turns(result).items():
-        tier = speaker_name(result, spk)
-        eaf.add_tier(tier)
-        for start, end, label in rows:
-            eaf.add_annotation(tier, round(start * 1000), round(end * 1000), label)
-    for tier, rows in transcript_rows(result).items():
-        eaf.add_tier(tier)
-        for start, end, text in rows:
-            eaf.add_annotation(tier, round(start * 1000), round(end * 1000), text)
-    eaf.add_tier(ANNOTATION_TIER)
-    for start, end, label in _annotation_spans(result, annotations):
-        eaf.add_annotation(ANNOTATION_TIER, round(start * 1000), round(end * 1000), label)
+        name = speaker_name(result, spk)
+        add(name, rows)
+        turns = _clipped(result.segments_of("turn", spk))
+        for key in ("arousal", "valence"):
+            add(
+                f"{name} {key}",
+                [
+                    (a, b, f"{getattr(s, key):+.2f}")
+                    for a, b, s in turns
+                    if getattr(s, key) is not None
+                ],
+            )
+    for tier, lines in transcript_rows(result).items():
+        add(tier, lines)
+    add(
+        EVENT_TIER,
+        sorted((round(e.start, 3), round(e.end, 3), event_text(e)) for e in result.events),
+    )
+    for kind in ANNOTATION_KIND_TIERS:
+        of_kind = [a for a in annotations if a.kind == kind]
+        add(f"{ANNOTATION_TIER}: {kind}", _annotation_spans(result, of_kind))
     return _write_via_temp(path, lambda tmp: eaf.to_file(str(tmp)))
+
+
+def _clipped(segments: Sequence[Any]) -> list[tuple[float, float, Any]]:
+    """(start, end, segment) in time order, each starting after the previous ends (ELAN tiers
+    hold no overlapping annotations)."""
+    rows: list[tuple[float, float, Any]] = []
+    last_end = 0.0
+    for s in sorted(segments, key=lambda s: (s.start, s.end)):
+        start, end = max(round(s.start, 3), last_end), round(s.end, 3)
+        if end - start >= MIN_INTERVAL_S:
+            rows.append((start, end, s))
+            last_end = end
+    return rows
 
 
 def write_textgrid(
@@ -186,8 +240,8 @@ def vtt_cues(
     *,
     label_names: dict[str, str] | None = None,
 ) -> list[tuple[float, float, str]]:
-    """(start, end, text) subtitle cues: each speaker's emotion per turn, the transcript's
-    lines (``who: words``) when the call has words, then annotations.
+    """(start, end, text) subtitle cues: each speaker's emotion per turn, the events, the
+    transcript's lines (``who: words``) when the call has words, then the timed annotations.
 
     ``label_names`` translates emotion labels (e.g. into Chinese); by default labels are shown
     as they are.
@@ -198,6 +252,9 @@ def vtt_cues(
         who = speaker_name(result, spk)
         for start, end, label in rows:
             cues.append((start, end, f"{who}: {names.get(label, label)}"))
+    for e in result.events:
+        end = max(round(e.end, 3), round(e.start, 3) + POINT_S)
+        cues.append((round(e.start, 3), end, f"⚑ {names.get(e.kind, e.kind)}: {e.description}"))
     for line in result.transcript:
         if line.text.strip() and line.end > line.start:
             who = speaker_name(result, line.speaker) if line.speaker else UNKNOWN_SPEAKER
@@ -274,7 +331,7 @@ def export_call(
     """Write one call in ``fmt`` (one of ``FORMATS``) to ``path``; returns the path.
 
     JSON holds the model output under "result" and the annotations beside it. CSV and Parquet
-    hold the segment table, model output only; annotations go in JSON and the time-aligned formats.
+    hold :func:`call_frame`: the segment rows, then the events and the annotations.
     """
     fmt = fmt.lower()
     if fmt == "json":
@@ -285,9 +342,11 @@ def export_call(
         data = json.dumps(doc, ensure_ascii=False, indent=1, allow_nan=False)
         return write_atomic(path, data.encode("utf-8"))
     if fmt == "csv":
-        return result.write_csv(path)
+        frame = call_frame(result, annotations)
+        return write_atomic(path, frame.to_csv(index=False).encode("utf-8"))
     if fmt == "parquet":
-        return result.write_parquet(path)
+        frame = call_frame(result, annotations)
+        return _write_via_temp(path, lambda tmp: frame.to_parquet(tmp, index=False))
     if fmt == "eaf":
         return write_eaf(result, path, annotations, media_path=media_path)
     if fmt == "textgrid":
@@ -295,6 +354,46 @@ def export_call(
     if fmt == "vtt":
         return write_vtt(result, path, annotations)
     raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+def call_frame(result: AnalysisResult, annotations: Sequence[Any] = ()) -> Any:
+    """One call as one table (a pandas DataFrame): the segment rows (``row`` = "segment"), then a
+    row per event and per annotation, sharing ``kind``, ``start``, ``end``, ``speaker``."""
+    import pandas as pd
+
+    name = Path(result.media.path).name
+    segments = result.to_dataframe("segments")
+    segments.insert(0, "row", "segment")
+    events = [
+        {
+            "row": "event",
+            "file": name,
+            "kind": e.kind,
+            "start": round(e.start, 3),
+            "end": round(e.end, 3),
+            "speaker": e.speaker,
+            "text": e.description,
+        }
+        for e in result.events
+    ]
+    notes = [
+        {
+            "row": "annotation",
+            "file": name,
+            "kind": a.kind,
+            "start": a.start,
+            "end": a.end,
+            "speaker": getattr(a, "speaker", None),
+            "text": a.text,
+            "corrected_label": getattr(a, "corrected_label", None),
+            "author": getattr(a, "author", None),
+        }
+        for a in annotations
+    ]
+    extra = pd.DataFrame(events + notes)
+    if extra.empty:
+        return segments
+    return pd.concat([segments, extra], ignore_index=True, sort=False)
 
 
 # ---- several calls ------------------------------------------------------------------------------

@@ -15,15 +15,32 @@ from analyzer.export import speaker_name  # not in analyzer's public API yet
 
 from .i18n import emotion_name, t
 
+# Semantic colours: negative emotions warm (red to amber), neutral grey, positive cool (blues);
+# "uncertain" is a light hatched bar (no evidence either way).
 EMOTION_COLORS = {
+    "angry": "#c62828",
+    "disgust": "#8d4e1f",
+    "fearful": "#ef6c00",
+    "sad": "#f9a825",
     "neutral": "#9e9e9e",
-    "happy": "#f4b400",
-    "sad": "#3f6fd8",
-    "angry": "#d93025",
-    "fearful": "#8e44ad",
-    "disgust": "#2e8b57",
-    "surprised": "#ff8c00",
+    "happy": "#1565c0",
+    "surprised": "#4fc3f7",
+    "uncertain": "#e0e0e0",
 }
+LEGEND_ORDER = ("angry", "disgust", "fearful", "sad", "neutral", "surprised", "happy", "uncertain")
+# Each event kind its own marker and colour, so kinds are told apart and filtered in the legend.
+EVENT_MARKERS = {
+    "escalation": ("triangle-up", "#c62828"),
+    "de-escalation": ("triangle-down", "#1565c0"),
+    "interruption": ("x", "#6a1b9a"),
+    "overtalk": ("square", "#8e24aa"),
+    "long_silence": ("line-ew-open", "#616161"),
+    "rate_spike": ("star", "#ef6c00"),
+    "repeated_complaint": ("diamond", "#ad1457"),
+}
+GROUP_S = 5.0  # s: events of one kind closer than this are drawn as one marker with a count
+LONG_CALL_S = 180.0  # s: longer calls get an overview strip (range slider) to zoom with
+MIN_OPACITY = 0.3  # opacity of a turn with confidence 0 (confidence 1 is opaque)
 SPEAKER_DASH = ("solid", "dash", "dot", "dashdot")
 UNKNOWN_COLOR = "#c7ccd6"  # turns without an emotion label
 EVENT_COLOR = "#444444"
@@ -40,7 +57,7 @@ def timeline_figure(result: AnalysisResult, annotations: Sequence[Any] = (), *, 
     lanes = {s.id: speaker_name(result, s.id) for s in result.speakers}
     ev_lane, ann_lane = t("lane_events", lang), t("lane_annotations", lang)
     _add_turns(fig, result, lanes, lang)
-    _add_events(fig, result, ev_lane)
+    _add_events(fig, result, ev_lane, lang)
     _add_annotations(fig, annotations, ann_lane, lang)
     _add_curves(fig, result, lanes, lang)
 
@@ -53,39 +70,50 @@ def timeline_figure(result: AnalysisResult, annotations: Sequence[Any] = (), *, 
         barmode="overlay",
         height=460,
         margin={"l": 10, "r": 10, "t": 30, "b": 40},
-        legend={"orientation": "h", "y": -0.2},
+        legend={"orientation": "h", "y": -0.2, "groupclick": "toggleitem"},
         hovermode="closest",
         template="plotly_white",
     )
+    if result.media.duration_s > LONG_CALL_S:  # overview + zoom for long calls
+        fig.update_xaxes(rangeslider={"visible": True, "thickness": 0.06}, row=2, col=1)
+        fig.update_layout(height=540)
     return fig
 
 
 def _add_turns(fig, result: AnalysisResult, lanes: dict[str, str], lang: str) -> None:
-    """Top panel: one bar per speech turn in its speaker's lane, coloured by its emotion.
-
-    One trace per emotion, so that the legend names the colours; a turn without a label (no
-    emotion model installed) is drawn as an unlabelled bar.
+    """Top panel: one bar per speech turn in its speaker's lane, coloured by its emotion, its
+    opacity the confidence (faint = unsure). One trace per emotion, so that the legend names the
+    colours and hides or shows one; a turn without a label is drawn as an unlabelled bar.
     """
     import plotly.graph_objects as go
 
-    for label in (*LABELS, None):
+    labels = [x for x in LEGEND_ORDER if x in LABELS or x == "uncertain"]
+    for label in (*labels, None):
         segs = [s for s in result.segments if s.kind == "turn" and s.emotion == label]
         if not segs:
             continue
         name = emotion_name(label, lang) if label else t("unknown", lang)
+        pattern = {"shape": "/", "fgcolor": "#9e9e9e"} if label in ("uncertain", None) else {}
         fig.add_trace(
             go.Bar(
                 orientation="h",
                 y=[lanes.get(s.speaker, s.speaker) for s in segs],
                 x=[max(s.end - s.start, 0.01) for s in segs],
                 base=[s.start for s in segs],
-                marker_color=EMOTION_COLORS.get(label or "", UNKNOWN_COLOR),
+                marker={
+                    "color": EMOTION_COLORS.get(label or "", UNKNOWN_COLOR),
+                    "opacity": [MIN_OPACITY + (1 - MIN_OPACITY) * s.confidence for s in segs],
+                    "pattern": pattern,
+                },
                 name=name,
                 legendgroup="emotion",
+                legendgrouptitle={"text": t("emotion", lang)},
                 customdata=[[s.start, s.end, s.confidence, s.arousal] for s in segs],
                 hovertemplate="%{customdata[0]:.1f}–%{customdata[1]:.1f} s, "
                 + name
-                + " (%{customdata[2]:.2f}), "
+                + " ("
+                + t("col_confidence", lang)
+                + " %{customdata[2]:.2f}), "
                 + t("arousal", lang)
                 + " %{customdata[3]:.2f}<extra>%{y}</extra>",
             ),
@@ -94,27 +122,53 @@ def _add_turns(fig, result: AnalysisResult, lanes: dict[str, str], lang: str) ->
         )
 
 
-def _add_events(fig, result: AnalysisResult, lane: str) -> None:
-    """Top panel: a diamond per event in the events lane, a dotted line across both panels."""
+def group_events(events: Sequence[Any], gap_s: float = GROUP_S) -> list[list[Any]]:
+    """Events of one kind in time order, grouped when each starts within ``gap_s`` of the last."""
+    groups: list[list[Any]] = []
+    for e in sorted(events, key=lambda e: e.start):
+        if groups and e.start - groups[-1][-1].start < gap_s:
+            groups[-1].append(e)
+        else:
+            groups.append([e])
+    return groups
+
+
+def _add_events(fig, result: AnalysisResult, lane: str, lang: str) -> None:
+    """Top panel: per event kind its own marker in the events lane (legend: show/hide a kind);
+    dense events of a kind are one marker with a count. Escalations also get a dotted line
+    across both panels."""
     import plotly.graph_objects as go
 
-    if not result.events:
-        return
-    fig.add_trace(
-        go.Scatter(
-            mode="markers",
-            x=[e.start for e in result.events],
-            y=[lane] * len(result.events),
-            marker={"symbol": "diamond", "size": 11, "color": EVENT_COLOR},
-            text=[f"{e.kind}: {e.description}" for e in result.events],
-            hovertemplate="%{x:.1f} s: %{text}<extra></extra>",
-            name=lane,
-        ),
-        row=1,
-        col=1,
-    )
+    from .views import event_kind_name, event_text
+
+    for kind in dict.fromkeys(e.kind for e in result.events):
+        symbol, color = EVENT_MARKERS.get(kind, ("diamond", EVENT_COLOR))
+        groups = group_events([e for e in result.events if e.kind == kind])
+        name = event_kind_name(kind, lang)
+        fig.add_trace(
+            go.Scatter(
+                mode="markers+text",
+                x=[g[0].start for g in groups],
+                y=[lane] * len(groups),
+                marker={"symbol": symbol, "size": 12, "color": color, "line": {"width": 1}},
+                text=[f"×{len(g)}" if len(g) > 1 else "" for g in groups],
+                textposition="top center",
+                hovertext=[
+                    "<br>".join(f"{e.start:.1f} s: {event_text(e, lang)}" for e in g[:6])
+                    + ("<br>…" if len(g) > 6 else "")
+                    for g in groups
+                ],
+                hovertemplate="%{hovertext}<extra>" + name + "</extra>",
+                name=name,
+                legendgroup="events",
+                legendgrouptitle={"text": lane},
+            ),
+            row=1,
+            col=1,
+        )
     for e in result.events:
-        fig.add_vline(x=e.start, line_dash="dot", line_color=EVENT_COLOR, opacity=0.5)
+        if e.kind == "escalation":
+            fig.add_vline(x=e.start, line_dash="dot", line_color=EVENT_COLOR, opacity=0.5)
 
 
 def _add_annotations(fig, annotations: Sequence[Any], lane: str, lang: str) -> None:

@@ -116,18 +116,21 @@ def _fmt(x: float | None, digits: int = 2) -> float | None:
     return None if x is None else round(float(x), digits)
 
 
-def call_rows(calls: Sequence[Any]) -> list[list]:
-    """Library table rows: id, name, created, uploader, duration, roles, negative share, events."""
+def call_rows(calls: Sequence[Any], coaching: dict[str, int] | None = None) -> list[list]:
+    """Library table rows: name, created, uploader, duration, roles, negative share, events,
+    coaching examples, and the id last (the row's key; long and rarely read)."""
+    coaching = coaching or {}
     return [
         [
-            c.id,
             c.name,
-            c.created_at.replace("+00:00", "").replace("T", " "),
+            c.created_at.replace("+00:00", "")[:16].replace("T", " "),
             c.uploaded_by,
-            _fmt(c.duration_s, 1),
+            clock(c.duration_s),
             ", ".join(c.roles),
-            _fmt(c.negative_share, 2),
+            f"{c.negative_share:.0%}",
             ", ".join(c.event_kinds) if c.event_kinds else "",
+            coaching.get(c.id, 0),
+            c.id,
         ]
         for c in calls
     ]
@@ -142,8 +145,18 @@ def call_headers(lang: str) -> list[str]:
         "col_roles",
         "col_negative",
         "col_events",
+        "col_coaching",
     )
-    return ["id"] + [t(k, lang) for k in keys]
+    return [t(k, lang) for k in keys] + ["id"]
+
+
+def speaker_label(result: AnalysisResult, speaker_id: str | None, lang: str = "en") -> str:
+    """A speaker's display name in ``lang``: the role translated (agent -> 坐席), else the id."""
+    role = next((s.role for s in result.speakers if s.id == speaker_id), None)
+    key = f"role_{role}"
+    if role and role != speaker_id and t(key, lang) != key:
+        return f"{t(key, lang)} ({speaker_id})"
+    return speaker_name(result, speaker_id)
 
 
 def turn_segments(result: AnalysisResult) -> list:
@@ -157,7 +170,7 @@ def segment_rows(result: AnalysisResult, lang: str = "en") -> list[list]:
         [
             _fmt(s.start),
             _fmt(s.end),
-            speaker_name(result, s.speaker),
+            speaker_label(result, s.speaker, lang),
             emotion_name(s.emotion, lang) if s.emotion else t("unknown", lang),
             _fmt(s.confidence),
             _fmt(s.arousal),
@@ -186,7 +199,13 @@ def sorted_events(result: AnalysisResult) -> list:
 
 def event_rows(result: AnalysisResult, lang: str = "en") -> list[list]:
     return [
-        [_fmt(e.start), _fmt(e.end), e.kind, speaker_name(result, e.speaker), e.description]
+        [
+            _fmt(e.start),
+            _fmt(e.end),
+            event_kind_name(e.kind, lang),
+            speaker_label(result, e.speaker, lang),
+            event_text(e, lang),
+        ]
         for e in sorted_events(result)
     ]
 
@@ -290,3 +309,181 @@ def audit_rows(entries: Sequence[Any]) -> list[list]:
 
 def audit_headers(lang: str) -> list[str]:
     return [t(k, lang) for k in ("col_at", "col_user", "col_action", "col_call", "col_detail")]
+
+
+# ---- the at-a-glance summary and the transcript panel (HTML; ``data-seek`` moves the player) ----
+
+EMOTION_CLASS = {  # semantic groups, shared with the timeline's colours
+    "angry": "negative",
+    "disgust": "negative",
+    "fearful": "negative",
+    "sad": "negative",
+    "neutral": "neutral",
+    "happy": "positive",
+    "surprised": "positive",
+    "uncertain": "uncertain",
+}
+
+
+def clock(seconds: float) -> str:
+    """``m:ss`` for a time in seconds."""
+    m, s = divmod(max(float(seconds), 0.0), 60.0)
+    return f"{int(m)}:{int(s):02d}"
+
+
+def _moment(seconds: float) -> str:
+    return f'<span class="emo-moment" data-seek="{seconds:.3f}">{clock(seconds)}</span>'
+
+
+def _esc(text: Any) -> str:
+    import html
+
+    return html.escape(str(text))
+
+
+def event_kind_name(kind: str, lang: str) -> str:
+    """An event kind in ``lang`` (``escalation`` -> 升级)."""
+    return t(f"event_{kind}", lang)
+
+
+def event_text(event: Any, lang: str) -> str:
+    """An event's description in ``lang``: from its ``code`` and ``params`` when the engine gives
+    them and a template exists, otherwise the kind's name and the English description."""
+    code = getattr(event, "code", None)
+    params = getattr(event, "params", None) or {}
+    key = f"evdesc_{code}"
+    if code and t(key, lang) != key:
+        try:
+            return t(key, lang, **params)
+        except (KeyError, ValueError, IndexError):
+            pass
+    if lang == "en":
+        return str(event.description)
+    return f"{event_kind_name(event.kind, lang)}（{event.description}）"
+
+
+def summary_html(result: AnalysisResult, lang: str = "en") -> str:
+    """The call at a glance, from the engine's per-speaker summary and events (nothing is
+    recomputed here): per speaker talk time and share, turns, interruptions, emotion shares, the
+    arousal/valence arc per quarter and the trend; then overtalk, silences and the escalation
+    moments of the call (each a link that moves the player)."""
+    total = sum(s.talk_time_s for s in result.summary.values()) or 0.0
+    events = sorted_events(result)
+    head = [
+        t(k, lang)
+        for k in (
+            "col_speaker",
+            "sum_talk",
+            "sum_turns",
+            "sum_interruptions",
+            "sum_emotions",
+            "sum_arc",
+            "sum_outcome",
+        )
+    ]
+    rows = []
+    for spk in result.speakers:
+        summ = result.summary.get(spk.id)
+        if summ is None:
+            continue
+        share = summ.talk_time_s / total if total else 0.0
+        shares = sorted(
+            ((k, v) for k, v in summ.emotion_share.items() if v and v >= 0.05),
+            key=lambda kv: -kv[1],
+        )
+        emo = " ".join(
+            f'<span class="emo-chip emo-{EMOTION_CLASS.get(k, "neutral")}">'
+            f"{_esc(emotion_name(k, lang))} {v:.0%}</span>"
+            for k, v in shares
+        )
+        arc = " → ".join(
+            "–" if q.arousal is None else f"{q.arousal:+.2f}/{q.valence or 0.0:+.2f}"
+            for q in summ.quarters
+        )
+        cut_ins = summ.events.get("interruption", 0)
+        rows.append(
+            [
+                _esc(speaker_label(result, spk.id, lang)),
+                f"{summ.talk_time_s:.1f} s ({share:.0%})",
+                str(summ.turns),
+                str(cut_ins),
+                emo or "–",
+                arc or "–",
+                _esc(t(f"trend_{summ.trend.direction}", lang)),
+            ]
+        )
+    table = (
+        '<table class="emo-summary"><tr>'
+        + "".join(f"<th>{_esc(h)}</th>" for h in head)
+        + "</tr>"
+        + "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
+        + "</table>"
+    )
+    kinds = {k: [e for e in events if e.kind == k] for k in ("overtalk", "long_silence")}
+    escalations = [e for e in events if e.kind == "escalation"]
+    lines = [
+        f"{_esc(t('sum_overtalk', lang))}: {len(kinds['overtalk'])} "
+        f"({sum(e.end - e.start for e in kinds['overtalk']):.1f} s)",
+        f"{_esc(t('sum_silences', lang))}: {len(kinds['long_silence'])} "
+        f"({sum(e.end - e.start for e in kinds['long_silence']):.1f} s)",
+        f"{_esc(t('sum_escalations', lang))}: "
+        + (
+            ", ".join(
+                f"{_moment(e.start)} {_esc(speaker_label(result, e.speaker, lang))}"
+                for e in escalations
+            )
+            or "–"
+        ),
+    ]
+    notes = "".join(f"<li>{_esc(note_text(n, lang))}</li>" for n in result.notes)
+    return (
+        f'<div class="emo-glance">{table}<p>'
+        + "<br>".join(lines)
+        + "</p>"
+        + (f"<ul>{notes}</ul>" if notes else "")
+        + f'<p class="emo-keys">{_esc(t("sum_arc_help", lang))}</p></div>'
+    )
+
+
+def note_text(note: Any, lang: str) -> str:
+    """A result note in ``lang``: notes with ``code``/``params`` use a template when one exists."""
+    if isinstance(note, dict):
+        key = f"note_{note.get('code')}"
+        if t(key, lang) != key:
+            try:
+                return t(key, lang, **(note.get("params") or {}))
+            except (KeyError, ValueError, IndexError):
+                pass
+        return str(note.get("message", ""))
+    return str(note)
+
+
+def transcript_lines(result: AnalysisResult) -> list[dict]:
+    """The result's transcript (``[{start, end, speaker, text, ...}]``); empty without one."""
+    lines = getattr(result, "transcript", None) or []
+    out = []
+    for line in lines:
+        d = line if isinstance(line, dict) else getattr(line, "to_dict", lambda: {})()
+        if d.get("text"):
+            out.append(d)
+    return sorted(out, key=lambda d: float(d.get("start", 0.0)))
+
+
+def transcript_html(result: AnalysisResult, lang: str = "en") -> str:
+    """The transcript panel: one clickable line per utterance, or a plain empty state."""
+    lines = transcript_lines(result)
+    if not lines:
+        return f'<div class="emo-transcript emo-empty">{_esc(t("transcript_empty", lang))}</div>'
+    body = "".join(
+        f'<p data-seek="{float(d["start"]):.3f}" data-start="{float(d["start"]):.3f}" '
+        f'data-end="{float(d.get("end", d["start"])):.3f}">'
+        f'<span class="emo-time">{clock(float(d["start"]))}</span>'
+        f"<b>{_esc(speaker_label(result, d.get('speaker'), lang))}</b>: {_esc(d['text'])}</p>"
+        for d in lines
+    )
+    return f'<div class="emo-transcript">{body}</div>'
+
+
+def transcript_html_empty(lang: str) -> str:
+    """The transcript panel with no call open."""
+    return f'<div class="emo-transcript emo-empty">{_esc(t("transcript_empty", lang))}</div>'

@@ -17,6 +17,7 @@ import logging
 import re
 import socket
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from fake_results import write_tone_wav
@@ -105,7 +106,7 @@ def test_sample_end_to_end(served, client, tmp_path):
 
     opened = client.predict(call_id, "en", api_name="/open_call")
     assert opened[0] == call_id
-    assert opened[3] is not None  # the timeline figure
+    assert opened[2] is not None  # the timeline figure
     segments = opened[5]
     assert len(segments["data"]) == len([s for s in result.segments if s.kind == "turn"])
 
@@ -121,7 +122,7 @@ def test_sample_end_to_end(served, client, tmp_path):
         "en",
         api_name="/add_annotation",
     )
-    assert msg == t("msg_annotation_added", "en")
+    assert msg == "✅ " + t("msg_annotation_added", "en")
     client.predict(
         call_id, "coaching_flag", "", "", "", "good recovery", "", "en", api_name="/add_annotation"
     )
@@ -134,7 +135,19 @@ def test_sample_end_to_end(served, client, tmp_path):
     assert exported["vtt"].read_text(encoding="utf-8").startswith("WEBVTT")
     combined = Path(
         client.predict(
-            "sample", "", "", "", "", "", "", "all", "csv", "en", api_name="/export_listed"
+            "sample",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "all",
+            "",
+            False,
+            "csv",
+            "en",
+            api_name="/export_listed",
         )
     )
     assert call_id in combined.read_text(encoding="utf-8")
@@ -210,10 +223,16 @@ def test_video_call_plays_with_emotion_subtitles(served, client):
     _, call_id = client.predict([handle_file(str(video))], "auto", 0, 2, "en", api_name="/analyze")
     assert served[1].get_call(call_id).has_video
     opened = client.predict(call_id, "en", api_name="/open_call")
-    player, audio = opened[1], opened[2]
-    assert player["visible"] and player["value"].endswith(".mp4")
-    assert Path(player["subtitles"]).read_text(encoding="utf-8").startswith("WEBVTT")
-    assert not audio["visible"]
+    player = opened[1]  # the player's HTML: one <video> with its emotion subtitles as a <track>
+    assert player.count("<video") == 1 and "<audio" not in player
+    media = re.search(r'<video id="emo-media" src="/gradio_api/file=([^"]+)"', player)
+    track = re.search(r'<track kind="subtitles"[^>]* src="/gradio_api/file=([^"]+)"', player)
+    assert (
+        media
+        and unquote(media.group(1)).endswith(".mp4")
+        and Path(unquote(media.group(1))).exists()
+    )
+    assert track and Path(unquote(track.group(1))).read_text(encoding="utf-8").startswith("WEBVTT")
 
 
 # ---- the layout's pieces, without a server or the engine ---------------------------------------
@@ -300,12 +319,37 @@ def test_handlers_analyze_open_annotate_delete(ctx, tmp_path):
     assert len(shown["segments"]) == len(views.turn_segments(ctx.store.load_result(call_id)))
 
     added = annotate.add_annotation(ctx, call_id, "note", "1.5", "", "", "sighs", "", "en", None)
-    assert added[0] == t("msg_annotation_added", "en") and len(added) == 1 + len(annotate.REDRAWN)
+    assert added[0] == "✅ " + t("msg_annotation_added", "en")
+    assert len(added) == 1 + 7 + len(annotate.REDRAWN)
+    assert added[1:8] == ("note", "", "", "", "", "", None)  # the form is cleared
     assert list(added[-1]["text"]) == ["sighs"]  # the redrawn annotations table
+    # Plain messages next to the form, nothing stored: not a number, outside the call.
+    bad = annotate.add_annotation(ctx, call_id, "note", "abc", "", "", "x", "", "en", None)
+    assert bad[0].startswith("⚠️") and '"abc" is not a number' in bad[0]
+    late = annotate.add_annotation(ctx, call_id, "note", "500", "", "", "x", "", "en", None)
+    assert "outside the call (0 to 4.0 s)" in late[0]
+    assert len(ctx.store.list_annotations(call_id)) == 1
+    # Edit and delete one's own; someone else's is refused.
+    [note] = ctx.store.list_annotations(call_id)
+    saved = annotate.save_annotation(
+        ctx, call_id, note.id, "note", "1.0", "2.0", "", "sighs loudly", "", "en", None
+    )
+    assert saved[0] == "✅ " + t("msg_annotation_saved", "en")
+    [note] = ctx.store.list_annotations(call_id)
+    assert (note.start, note.end, note.text) == (1.0, 2.0, "sighs loudly")
+    other = type("R", (), {"username": "someone else"})()
+    refused = annotate.delete_annotation(ctx, call_id, note.id, "en", other)
+    assert "only its author" in refused[0] and ctx.store.list_annotations(call_id)
+    assert annotate.delete_annotation(ctx, call_id, note.id, "en", None)[0].startswith("✅")
+    assert ctx.store.list_annotations(call_id) == []
     with pytest.raises(gr.Error, match=re.escape(t("msg_no_call", "en"))):
         library_tab.delete_call(ctx, None, "en")
     deleted = library_tab.delete_call(ctx, call_id, "en")
     assert deleted[:2] == (t("msg_deleted", "en", name="call.wav"), None)
     assert ctx.store.list_calls() == []
-    with pytest.raises(gr.Error, match=re.escape(t("msg_bad_number", "en", field="Search"))):
-        library_tab.list_library(ctx, "", "", "", "abc", "", "", "", "all", "en")
+    # A filter that is not a number: the table stays, a message names the box.
+    kept = library_tab.list_library(ctx, "", "", "", "abc", "", "", "", "all", "", False, "en")
+    field = t("min_duration", "en")
+    assert kept[2] == "⚠️ " + t("msg_bad_number", "en", field=field)
+    listed = library_tab.list_library(ctx, "", "", "", "", "", "", "", "all", "", False, "en")
+    assert listed[2] == "" and list(listed[0].columns)[-1] == "id"

@@ -1,18 +1,22 @@
 """The review app in a real browser: Debian's chromium driven by Playwright.
 
-One module-wide session logs in, analyzes the bundled sample with the real engine and then checks,
-test by test and in file order, what a reviewer gets: the timeline and the tables on screen, the
-player that the user hears (the media element inside the waveform widget, which lives in a shadow
-root, not the hidden ``<audio>`` beside it) playing and advancing, choosing an event or a segment
-moving that player, the interface in Chinese, and no request leaving this machine.
-Skipped without /usr/bin/chromium.
+One module-wide session logs in, analyzes the bundled sample with the real engine (watching the
+progress bar and the disabled button) and then checks, test by test and in file order, what a
+reviewer gets: the summary, timeline, transcript and annotation views on screen (screenshots saved),
+the one media element of the player (``#emo-media``) playing, and every way of choosing a moment
+(an event row, a segment row, a click on the timeline, the N key, a deep link, also through the
+login page) moving THAT element, checked by playing it and reading its ``currentTime``. A video
+call plays with frames and its emotion subtitles. Skipped without /usr/bin/chromium.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 from pathlib import Path
 from types import SimpleNamespace
+from urllib.parse import quote
 
 import pytest
 
@@ -30,45 +34,24 @@ pytestmark = [
     ),
 ]
 USER, PASSWORD = "reviewer", "s3cret pass"
-PLAYER = "#player-audio"  # the audio call's player widget
+MEDIA = "#emo-media"  # the player's one media element: what the user hears and sees
+# EMOTRACE_SCREENSHOTS=DIR also copies the views' screenshots there (assets/screenshots/).
+KEEP_SCREENSHOTS = os.environ.get("EMOTRACE_SCREENSHOTS")
 
-# Remembers every media element the page calls play() on, attached to the document or not: the
-# waveform widget plays through an element of its own, so this is how the test finds what plays.
-RECORD_PLAY_JS = """
-window.__played = [];
-const play = HTMLMediaElement.prototype.play;
-HTMLMediaElement.prototype.play = function (...args) {
-  if (!window.__played.includes(this)) { window.__played.push(this); }
-  return play.apply(this, args);
-};
-"""
-# Is node ``m`` inside the element ``sel``, looking through shadow roots?
-_INSIDE_JS = """const inside = (m, sel) => {
-  for (let n = m; n; n = n.parentNode || n.host) { if (n.matches && n.matches(sel)) return true; }
-  return false;
-};"""
-# The player widget's media elements that hold a recording, including those in shadow roots.
-LOADED_MEDIA_JS = """(sel) => {
-  const found = [];
-  const walk = (root) => root.querySelectorAll('*').forEach((el) => {
-    if (el instanceof HTMLMediaElement && el.currentSrc) {
-      found.push({duration: el.duration, shadow: el.getRootNode() !== document});
-    }
-    if (el.shadowRoot) { walk(el.shadowRoot); }
-  });
-  walk(document.querySelector(sel));
-  return found;
+# Where the media element is and whether it plays: {time, paused, duration, videoWidth}.
+STATE_JS = """() => {
+  const m = document.querySelector('#emo-media');
+  return m ? {time: m.currentTime, paused: m.paused, duration: m.duration,
+              width: m.videoWidth || 0, tag: m.tagName} : null;
 }"""
-# The element that is playing inside the player widget, or null: {time, duration}.
-PLAYING_JS = (
-    "(sel) => {"
-    + _INSIDE_JS
-    + """
-  const m = window.__played.filter((x) => !x.paused && inside(x, sel)).pop();
-  return m ? {time: m.currentTime, duration: m.duration} : null;
+PLAY_JS = "() => document.querySelector('#emo-media').play().then(() => true)"
+PAUSE_JS = "() => { const m = document.querySelector('#emo-media'); if (m) { m.pause(); } }"
+# Page x, y of time t on the timeline's top panel (plotly's own axis conversion).
+TIMELINE_XY_JS = """(t) => {
+  const gd = document.querySelector('#timeline .js-plotly-plot');
+  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, r = gd.getBoundingClientRect();
+  return [r.left + xa._offset + xa.l2p(t), r.top + ya._offset + ya._length / 2];
 }"""
-)
-PAUSE_JS = "() => window.__played.forEach((m) => m.pause())"
 
 
 def make_engine():
@@ -81,114 +64,238 @@ def sample_files():
     return (ROOT / "assets" / "sample_call.wav",)
 
 
+def state(page) -> dict | None:
+    return page.evaluate(STATE_JS)
+
+
+def plays_from(page, target: float, *, tol: float = 0.6) -> dict:
+    """Play the media element and check that it runs on from ``target`` (s)."""
+    assert page.evaluate(PLAY_JS)
+    page.wait_for_function(
+        "([t, tol]) => { const m = document.querySelector('#emo-media');"
+        " return m && !m.paused && m.currentTime > t + 0.3 && m.currentTime < t + 0.3 + 3 * tol; }",
+        arg=[target, tol],
+        timeout=10_000,
+    )
+    first = state(page)
+    page.wait_for_timeout(800)
+    later = state(page)
+    page.evaluate(PAUSE_JS)
+    assert abs(first["time"] - target) < 0.3 + 3 * tol, (first, target)
+    assert later["time"] - first["time"] > 0.5, "the element does not advance in real time"
+    return later
+
+
+def seeked_to(page, target: float, *, tol: float = 0.6, timeout_s: float = 10.0) -> None:
+    """Wait until the media element stands at ``target`` (a reload on the way is survived)."""
+    now = None
+    for _ in range(int(timeout_s / 0.25)):
+        try:
+            now = state(page)
+        except Exception:  # the page is navigating (the login reloads it): ask again
+            now = None
+        if now and abs(now["time"] - target) < tol:
+            return
+        page.wait_for_timeout(250)
+    raise AssertionError(f"the player is not at {target} s: {now}")
+
+
+def shoot(page, session, selector: str, name: str, min_bytes: int = 5_000) -> Path:
+    path = session.shots / f"{name}.png"
+    page.locator(selector).screenshot(path=str(path))
+    assert path.stat().st_size > min_bytes
+    if KEEP_SCREENSHOTS:
+        Path(KEEP_SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(KEEP_SCREENSHOTS) / path.name)
+    return path
+
+
 @pytest.fixture(scope="module")
 def session(tmp_path_factory):
     """A logged-in page on which the bundled sample was analyzed through the app."""
     playwright = pytest.importorskip("playwright.sync_api")
     tmp = tmp_path_factory.mktemp("browser")
+    engine = make_engine()
     url, demo, store = screenshot.serve(
-        tmp / "home", USER, PASSWORD, make_engine(), samples=sample_files()
+        tmp / "home", USER, PASSWORD, engine, samples=sample_files()
     )
     pw = playwright.sync_playwright().start()
     try:
-        context = screenshot.open_browser(pw, tmp / "profile")
-        context.add_init_script(RECORD_PLAY_JS)
-        page = context.new_page()
+        browser = screenshot.open_browser(pw, tmp / "profile")
+        page = browser.new_page()
         urls: list[str] = []
         page.on("request", lambda r: urls.append(r.url))
         screenshot.log_in(page, url, USER, PASSWORD)
-        screenshot.analyze_sample(page)
-        [call] = store.list_calls()
-        yield SimpleNamespace(
-            page=page, urls=urls, store=store, call=call, result=store.load_result(call.id), tmp=tmp
+        page.locator("#analyze-sample").click()
+        # While it runs: the progress bar shows the file and the stage, the buttons are off.
+        page.wait_for_function(
+            "() => (document.querySelector('#status') || {}).innerText.includes('(1/1)')",
+            timeout=120_000,
         )
-        context.close()
+        progress_seen = page.locator("#status").inner_text()
+        buttons_off = page.locator("#analyze-sample").is_disabled()
+        page.locator("#timeline .js-plotly-plot").wait_for(state="visible", timeout=300_000)
+        page.locator("#segments [data-testid='cell-0-0']").wait_for(timeout=30_000)
+        page.locator(MEDIA).wait_for(state="attached", timeout=30_000)
+        page.wait_for_function(
+            "() => document.querySelector('#emo-media').readyState >= 1", timeout=15_000
+        )
+        page.wait_for_timeout(800)  # plotly's first layout
+        [call] = store.list_calls()
+        shots = tmp / "screenshots"
+        shots.mkdir()
+        yield SimpleNamespace(
+            page=page,
+            url=url,
+            pw=pw,
+            urls=urls,
+            store=store,
+            engine=engine,
+            call=call,
+            result=store.load_result(call.id),
+            tmp=tmp,
+            shots=shots,
+            progress_seen=progress_seen,
+            buttons_off=buttons_off,
+        )
+        browser.close()
     finally:
         pw.stop()
         demo.close()
         store.close()
 
 
-def playing(page) -> dict | None:
-    return page.evaluate(PLAYING_JS, PLAYER)
+def test_progress_shows_while_analyzing(session):
+    assert "sample_call.wav (1/1)" in session.progress_seen, session.progress_seen
+    assert session.buttons_off
+    assert session.page.locator("#analyze-sample").is_enabled()  # on again once done
 
 
-def press_play(page) -> None:
-    """What the user does: the Play button of the player widget."""
-    page.locator(f"{PLAYER} button[aria-label='Play']").click()
-
-
-def test_review_in_browser(session):
+def test_review_views_on_screen(session):
     page, result = session.page, session.result
     assert session.call.uploaded_by == USER
-    assert page.locator("#timeline .js-plotly-plot").is_visible()
     turns = [s for s in result.segments if s.kind == "turn"]
     assert page.locator("#segments [data-testid^='cell-'][data-testid$='-0']").count() == len(turns)
-    # The widget holds one loaded recording, the call's, in the waveform's shadow root.
-    [media] = page.evaluate(LOADED_MEDIA_JS, PLAYER)
-    assert media["shadow"] and media["duration"] == pytest.approx(result.media.duration_s, abs=0.1)
-
+    media = state(page)
+    assert media["tag"] == "AUDIO"
+    assert media["duration"] == pytest.approx(result.media.duration_s, abs=0.1)
+    summary = page.locator("#summary").inner_text()
+    for spk in result.speakers:
+        assert f"{result.summary[spk.id].talk_time_s:.1f} s" in summary
+    assert "No transcript" in page.locator("#transcript").inner_text()  # the empty state
+    shoot(page, session, "#summary", "summary")
+    shoot(page, session, "#timeline", "timeline")
+    shoot(page, session, "#transcript", "transcript", 2_000)  # the empty state: one line
     page.locator("#segments [data-testid='cell-1-0']").click()
     page.locator("#evidence").get_by_text("voice").first.wait_for(timeout=15_000)
-    page.screenshot(path=str(session.tmp / "review.png"), full_page=True)
-    assert (session.tmp / "review.png").stat().st_size > 10_000
+    shoot(page, session, "#annotate", "annotation")
 
 
-def test_the_audible_player_plays(session):
+def test_the_player_plays(session):
     page = session.page
-    assert playing(page) is None
-    press_play(page)
-    page.wait_for_function(
-        f"(sel) => {{ const p = ({PLAYING_JS})(sel); return p && p.time > 0.2; }}",
-        arg=PLAYER,
-        timeout=15_000,
-    )
-    first = playing(page)
-    page.wait_for_timeout(1500)
-    later = playing(page)
-    assert later is not None and later["time"] - first["time"] > 0.8  # it runs in real time
+    page.evaluate("() => window.emotrace.seek(0)")
+    seeked_to(page, 0.0)
+    later = plays_from(page, 0.0)
     assert later["duration"] == pytest.approx(session.result.media.duration_s, abs=0.1)
-    page.evaluate(PAUSE_JS)
-    assert playing(page) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="seeking sets currentTime on the hidden <audio>, not on the waveform player that "
-    "plays (issue 13 fixes it)",
-)
 @pytest.mark.parametrize("table", ["events", "segments"])
-def test_choosing_a_row_moves_the_audible_player(session, table):
+def test_choosing_a_row_moves_the_player(session, table):
     page, result = session.page, session.result
     if table == "events":
         starts = sorted(e.start for e in result.events)
     else:
         starts = sorted(s.start for s in result.segments if s.kind == "turn")
     row, target = len(starts) - 1, starts[-1]  # the latest: far from where the player stands
-    page.evaluate(PAUSE_JS)
+    page.evaluate("() => window.emotrace.seek(0)")
     page.locator(f"#{table} [data-testid='cell-{row}-0']").click()
-    page.wait_for_timeout(2000)  # the server picks the row's time, then the page seeks
-    press_play(page)
+    seeked_to(page, target)
+    plays_from(page, target)
+
+
+def test_clicking_the_timeline_moves_the_player_and_the_playhead(session):
+    page = session.page
+    target = round(session.result.media.duration_s * 0.6, 1)
+    page.locator("#timeline").scroll_into_view_if_needed()  # viewport coordinates below
+    page.wait_for_timeout(300)
+    x, y = page.evaluate(TIMELINE_XY_JS, target)
+    page.mouse.click(x, y)
+    seeked_to(page, target, tol=0.8)
+    plays_from(page, target, tol=0.8)
+    head = page.locator("#timeline .emo-playhead")
+    assert head.is_visible()
+    assert float(head.get_attribute("data-t")) > target
+
+
+def test_keys_next_event_and_play(session):
+    page = session.page
+    starts = sorted(e.start for e in session.result.events)
+    page.evaluate("() => window.emotrace.seek(0)")
+    seeked_to(page, 0.0)
+    page.locator("#summary").click()  # focus on the page, not in a field
+    page.keyboard.press("n")
+    seeked_to(page, starts[0])
+    page.keyboard.press("Space")
+    page.wait_for_function("() => !document.querySelector('#emo-media').paused", timeout=5_000)
+    page.keyboard.press("k")
+    page.wait_for_function("() => document.querySelector('#emo-media').paused", timeout=5_000)
+
+
+def test_copy_link_and_deep_link(session):
+    page = session.page
+    target = sorted(e.start for e in session.result.events)[-1]
+    page.evaluate(f"() => window.emotrace.seek({target})")
+    seeked_to(page, target)
+    page.locator("#emo-copy-link").click()
+    link = page.locator("#emo-link").input_value()
+    assert f"call={session.call.id}" in link and f"t={target:.1f}" in link
+    page.goto(link)
+    page.locator(MEDIA).wait_for(state="attached", timeout=30_000)
+    seeked_to(page, target, tol=0.3)
+    plays_from(page, target)
+
+
+def test_deep_link_by_file_name_through_the_login(session):
+    """A new browser, not logged in, opens a link by file name: after the login, the moment."""
+    context = screenshot.open_browser(session.pw, session.tmp / "profile2")
     try:
-        page.wait_for_function(
-            f"([sel, t]) => {{ const p = ({PLAYING_JS})(sel); "
-            "return p && Math.abs(p.time - t) < 1.0; }",
-            arg=[PLAYER, target],
-            timeout=10_000,
-        )
+        page = context.new_page()
+        target = 20.0
+        page.goto(f"{session.url}?call={quote('sample_call.wav')}&t={target}")
+        page.get_by_label("username").fill(USER)
+        page.get_by_label("password").fill(PASSWORD)
+        page.get_by_role("button", name="Login").click()
+        page.locator(MEDIA).wait_for(state="attached", timeout=30_000)
+        seeked_to(page, target, tol=0.3)
+        plays_from(page, target)
     finally:
-        page.evaluate(PAUSE_JS)
+        context.close()
+
+
+def test_video_call_has_frames_and_subtitles(session):
+    page = session.page
+    video = ROOT / "assets" / "sample_video_call.mp4"
+    record = session.store.add_call(session.engine.analyze(video), video, uploaded_by=USER)
+    page.goto(f"{session.url}?call={record.id}&t=1")
+    page.locator(f"video{MEDIA}").wait_for(state="attached", timeout=30_000)
+    page.wait_for_function(
+        "() => { const m = document.querySelector('#emo-media');"
+        " return m.readyState >= 2 && m.videoWidth > 0; }",
+        timeout=15_000,
+    )
+    plays_from(page, 1.0)
+    assert state(page)["width"] > 0
+    cues = page.evaluate(
+        "() => { const tr = document.querySelector('#emo-media').textTracks[0];"
+        " return tr && tr.cues ? tr.cues.length : 0; }"
+    )
+    assert cues > 0, "the emotion subtitles did not load"
+    shoot(page, session, "#player", "video_player")
 
 
 def test_chinese_interface_and_nothing_fetched_from_outside(session):
     page = session.page
     page.locator("#language").get_by_text("中文").click()
     page.get_by_role("tab", name="回顾").wait_for(timeout=15_000)
+    page.get_by_text("升级时刻").first.wait_for(timeout=15_000)  # the summary, in Chinese
     assert screenshot.outside_requests(session.urls) == [], "the page fetched from outside"
-    assert any(urlparse_host(u) for u in session.urls)
-
-
-def urlparse_host(url: str) -> bool:
-    from urllib.parse import urlparse
-
-    return urlparse(url).hostname in screenshot.LOCAL_HOSTS

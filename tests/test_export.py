@@ -38,23 +38,40 @@ def _load(store, record):
     return store.load_result(record.id), store.list_annotations(record.id)
 
 
-def test_elan_has_a_tier_per_speaker_and_the_annotations(stored, tmp_path):
+def test_elan_tiers_per_speaker_events_and_annotation_kinds(stored, tmp_path):
     import pympi
+
+    from analyzer.result import Event
+    from analyzer.segment import Segment
 
     store, record = stored
     result, notes = _load(store, record)
-    path = export.export_call(
-        result, "eaf", tmp_path / "c.eaf", notes, media_path=record.media_path
-    )
+    result.events.append(Event("escalation", Segment(6.0, 10.0), "S1", "customer arousal rises"))
+    path = export.export_call(result, "eaf", tmp_path / "c.eaf", notes, media_path="call.wav")
     eaf = pympi.Elan.Eaf(str(path))
-    assert set(eaf.get_tier_names()) == {"agent (S0)", "customer (S1)", "annotations"}
+    speakers = {"agent (S0)", "customer (S1)"}
+    assert set(eaf.get_tier_names()) == (
+        speakers
+        | {f"{s} {k}" for s in speakers for k in ("arousal", "valence")}
+        | {"events", "annotations: note", "annotations: label_correction"}
+        | {"annotations: coaching_flag"}
+    )
     customer = sorted(eaf.get_annotation_data_for_tier("customer (S1)"))
     assert customer[0] == (2000, 4000, "neutral") and customer[-1][2] == "angry"
-    texts = [a[2] for a in eaf.get_annotation_data_for_tier("annotations")]
-    assert any("tone rises" in s for s in texts) and any("-> sad" in s for s in texts)
-    whole = [a for a in eaf.get_annotation_data_for_tier("annotations") if "whole call" in a[2]]
-    assert whole[0][:2] == (0, 12000)
-    assert eaf.media_descriptors[0]["MEDIA_URL"].endswith(record.media_path)
+    arousal = sorted(eaf.get_annotation_data_for_tier("customer (S1) arousal"))
+    assert [a[:2] for a in arousal] == [a[:2] for a in customer]
+    assert all(-1.0 <= float(a[2]) <= 1.0 for a in arousal)
+    events = eaf.get_annotation_data_for_tier("events")
+    assert len(events) == len(result.events)
+    assert (6000, 10000, "escalation: customer arousal rises") in events
+    notes_tier = [a[2] for a in eaf.get_annotation_data_for_tier("annotations: note")]
+    assert any("tone rises" in s for s in notes_tier)
+    fixes = eaf.get_annotation_data_for_tier("annotations: label_correction")
+    assert any("-> sad" in a[2] for a in fixes)
+    whole = eaf.get_annotation_data_for_tier("annotations: coaching_flag")
+    assert whole[0][:2] == (0, 12000) and "whole call" in whole[0][2]
+    media = eaf.media_descriptors[0]  # relative to the .eaf, no server path
+    assert media["RELATIVE_MEDIA_URL"] == "./call.wav" and record.media_path not in str(media)
 
 
 def test_textgrid_reads_back_in_praatio(stored, tmp_path):
@@ -82,6 +99,7 @@ def test_webvtt_cues_follow_turns_and_translate(stored, tmp_path):
     assert starts == sorted(starts)
     texts = [c.text for c in captions]
     assert "customer (S1): 愤怒" in texts and "agent (S0): neutral" in texts
+    assert any(s.startswith("⚑ ") for s in texts) == bool(result.events)
     assert any("tone rises" in s for s in texts)
     assert not any("whole call" in s for s in texts)  # call-level flags are not subtitles
 
@@ -92,10 +110,23 @@ def test_json_csv_parquet(stored, tmp_path):
     doc = json.loads(export.export_call(result, "json", tmp_path / "c.json", notes).read_text())
     assert doc["result"] == result.to_dict()
     assert [a["kind"] for a in doc["annotations"]] == [a.kind for a in notes]
-    csv = pd.read_csv(export.export_call(result, "csv", tmp_path / "c.csv"))
-    parquet = pd.read_parquet(export.export_call(result, "parquet", tmp_path / "c.parquet"))
-    assert len(csv) == len(parquet) == len(result.segments)
-    assert {"start", "end", "speaker", "emotion", "p_angry"} <= set(parquet.columns)
+    csv = pd.read_csv(export.export_call(result, "csv", tmp_path / "c.csv", notes))
+    parquet = pd.read_parquet(export.export_call(result, "parquet", tmp_path / "c.parquet", notes))
+    assert len(csv) == len(parquet) == len(result.segments) + len(result.events) + len(notes)
+    assert {"row", "start", "end", "speaker", "emotion", "p_angry", "text"} <= set(parquet.columns)
+    assert (
+        list(csv["row"].value_counts().sort_index().items())
+        == sorted(
+            {
+                "segment": len(result.segments),
+                "event": len(result.events),
+                "annotation": len(notes),
+            }.items()
+        )
+        or not result.events
+    )
+    fixed = csv[csv["row"] == "annotation"]
+    assert set(fixed["kind"]) == {a.kind for a in notes} and "sad" in set(fixed["corrected_label"])
     with pytest.raises(ValueError, match="unknown export format"):
         export.export_call(result, "docx", tmp_path / "c.docx")
 

@@ -14,15 +14,19 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
+import html
 import inspect
 import logging
+import re
 import socket
 import struct
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -118,6 +122,17 @@ def analyze(c, *paths: Path) -> tuple[str, str | None]:
     return c.predict([handle_file(str(p)) for p in paths], "auto", 0, 5, "en", api_name="/analyze")
 
 
+def player_src(outputs: Sequence[Any]) -> str:
+    """The ``src`` of the review's media element (``#emo-media``) among a handler's outputs."""
+    for value in outputs:
+        text = value.get("value") if isinstance(value, dict) else value
+        if isinstance(text, str) and 'id="emo-media"' in text:
+            found = re.search(r'id="emo-media" src="([^"]+)"', text)
+            if found:
+                return html.unescape(found.group(1))
+    raise AssertionError("no media element among the outputs")
+
+
 # ---- what the browser may fetch ------------------------------------------------------------------
 
 
@@ -130,7 +145,7 @@ def test_xss_upload_is_stored_and_served_as_audio_never_html(served, tmp_path):
     assert record.name == "evil.html"
 
     opened = client(url).predict(call_id, "en", api_name="/open_call")
-    media_url = "/gradio_api/file=" + opened[2]["value"]  # where the player fetches from
+    media_url = player_src(opened)  # where the player fetches from
     assert str(store.home) not in media_url and media_url.endswith("/media.wav")
     session = login(url)
     answer = session.get(media_url)

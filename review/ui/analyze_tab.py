@@ -125,7 +125,8 @@ def build_analyze_tab(texts: Texts, lang: str, config: AnalysisConfig, samples) 
             analyze_sample = texts.key(
                 gr.Button(t("sample", lang), elem_id="analyze-sample"), "sample", "value"
             )
-        status = texts.key(gr.Markdown(elem_id="status"), "status")
+        # Tall enough for gradio's progress bar (file and stage) to show while a run goes on.
+        status = texts.key(gr.Markdown(elem_id="status", min_height=90), "status")
     return AnalyzeTab(
         files=files,
         roles=roles,
@@ -206,7 +207,8 @@ def analyze_paths(
         name = Path(path).name
 
         def report(step, k, total, i=i, name=name):
-            progress((i + (k / total if total else 0.0)) / len(paths), desc=f"{name}: {step}")
+            desc = f"{name} ({i + 1}/{len(paths)}): {step}"
+            progress((i + (k / total if total else 0.0)) / len(paths), desc=desc)
 
         try:
             existing = ctx.store.find_by_hash(content_hash(path))

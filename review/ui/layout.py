@@ -26,7 +26,7 @@ from ..i18n import LANGUAGES, t
 from ..security import Authenticator, LoginThrottle, SecurityGate, Sessions
 from ..store import DB_NAME, Store
 from ..views import UploadLimits
-from . import analyze_tab, annotate, library_tab, review_tab
+from . import analyze_tab, annotate, library_tab, player, review_tab
 from .analyze_tab import SAMPLES, AnalyzeTab
 from .common import AppContext, Texts, bind
 from .library_tab import AuditTab, LibraryTab
@@ -121,18 +121,34 @@ def _wire_analyze(ctx: AppContext, ui: AppWidgets) -> None:
     """Analyze (uploads or the sample) -> store -> refresh the library -> open the last call."""
     tab, options = ui.analyze, [*ui.analyze.options(), ui.language]
     listing = bind(library_tab.list_library, ctx)
+    buttons = [tab.analyze, tab.analyze_sample]
     for trigger, handler, first, api in (
         (tab.analyze, analyze_tab.analyze_files, tab.files, "analyze"),
         (tab.analyze_sample, analyze_tab.analyze_sample, tab.sample, "analyze_sample"),
     ):
-        trigger.click(
-            bind(handler, ctx), [first, *options], [tab.status, ui.current], api_name=api
-        ).success(listing, _filters(ui), ui.library.listing(), **HIDDEN).then(
+        run = trigger.click(_buttons(False), None, buttons, **HIDDEN, queue=False).then(
+            bind(handler, ctx),
+            [first, *options],
+            [tab.status, ui.current],
+            api_name=api,
+            show_progress="full",
+        )
+        run.then(_buttons(True), None, buttons, **HIDDEN, queue=False)
+        run.success(listing, _filters(ui), ui.library.listing(), **HIDDEN).then(
             bind(library_tab.open_call, ctx),
             [ui.current, ui.language],
             _opened(ui),
             **HIDDEN,
         )
+
+
+def _buttons(enabled: bool):
+    """A handler that turns the analyze buttons on or off (off while a run goes on)."""
+
+    def set_buttons() -> tuple:
+        return gr.update(interactive=enabled), gr.update(interactive=enabled)
+
+    return set_buttons
 
 
 def _wire_library(ctx: AppContext, ui: AppWidgets, demo: gr.Blocks) -> None:
@@ -141,6 +157,8 @@ def _wire_library(ctx: AppContext, ui: AppWidgets, demo: gr.Blocks) -> None:
     listing = bind(library_tab.list_library, ctx)
     lib.refresh.click(listing, _filters(ui), lib.listing(), api_name="list_calls")
     demo.load(listing, _filters(ui), lib.listing(), **HIDDEN)
+    demo.load(bind(library_tab.open_link, ctx), [ui.language], _opened(ui), **HIDDEN)
+    lib.calls.select(bind(library_tab.select_call, ctx), [ui.language], _opened(ui), **HIDDEN)
     lib.open.click(
         bind(library_tab.open_call, ctx), [lib.pick, ui.language], _opened(ui), api_name="open_call"
     )
@@ -177,21 +195,43 @@ def _wire_library(ctx: AppContext, ui: AppWidgets, demo: gr.Blocks) -> None:
 def _wire_review(ctx: AppContext, ui: AppWidgets) -> None:
     """Rows that move the player, the annotation form, the export of the open call."""
     view, form = ui.review.view, ui.review.form
+    prefill = [form.start, form.end, form.speaker]
     view.segments.select(
         bind(review_tab.select_segment, ctx),
         [ui.current],
-        [ui.seek, view.evidence],
+        [ui.seek, view.evidence, *prefill],
         **HIDDEN,
     ).then(None, [ui.seek], None, js=review_tab.SEEK_JS)
-    view.events.select(bind(review_tab.select_event, ctx), [ui.current], [ui.seek], **HIDDEN).then(
-        None, [ui.seek], None, js=review_tab.SEEK_JS
-    )
+    view.events.select(
+        bind(review_tab.select_event, ctx), [ui.current], [ui.seek, *prefill], **HIDDEN
+    ).then(None, [ui.seek], None, js=review_tab.SEEK_JS)
+    changed = [form.message, *form.cleared(), *view.outputs(*annotate.REDRAWN)]
     form.add.click(
         bind(annotate.add_annotation, ctx),
         [ui.current, *form.fields(), ui.language],
-        [ui.analyze.status, *view.outputs(*annotate.REDRAWN)],
+        changed,
         api_name="add_annotation",
     )
+    form.save.click(
+        bind(annotate.save_annotation, ctx),
+        [ui.current, form.editing, *form.fields(), ui.language],
+        changed,
+        api_name="save_annotation",
+    )
+    form.delete.click(
+        bind(annotate.delete_annotation, ctx),
+        [ui.current, form.editing, ui.language],
+        changed,
+        api_name="delete_annotation",
+        js=review_tab.CONFIRM_JS,
+    )
+    form.table.select(
+        bind(annotate.pick_annotation, ctx),
+        [ui.current, ui.language],
+        [form.message, *form.cleared()],
+        **HIDDEN,
+    )
+    form.now.click(None, None, [form.start], js=review_tab.NOW_JS)
     ui.review.export.click(
         bind(review_tab.export_open, ctx),
         [ui.current, ui.review.export_format, ui.language],
@@ -253,6 +293,7 @@ def launch(
         ssr_mode=False,
         footer_links=[],
         app_kwargs={"middleware": [gate]},
+        head=player.head(),
         **kwargs,
     )
     if demo.local_url is None:

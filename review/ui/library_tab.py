@@ -11,8 +11,7 @@ from dataclasses import dataclass
 import gradio as gr
 import pandas as pd
 
-from analyzer.export import write_combined  # not in analyzer's public API yet
-from analyzer.result import EVENT_KINDS  # not in analyzer's public API yet
+from analyzer import EVENT_KINDS, write_combined
 
 from .. import views
 from ..i18n import t
@@ -35,6 +34,9 @@ class LibraryTab:
     max_duration: gr.Textbox
     min_negative: gr.Textbox
     event_kind: gr.Dropdown
+    uploader: gr.Textbox
+    coaching_only: gr.Checkbox
+    message: gr.Markdown  # a plain message about a filter (the table stays as it was)
     refresh: gr.Button
     calls: gr.Dataframe
     pick: gr.Dropdown
@@ -59,16 +61,18 @@ class LibraryTab:
             self.role,
             self.min_negative,
             self.event_kind,
+            self.uploader,
+            self.coaching_only,
         ]
 
     def listing(self) -> list:
-        """What :func:`list_library` fills: the table and the call picker."""
-        return [self.calls, self.pick]
+        """What :func:`list_library` fills: the table, the call picker, the filter message."""
+        return [self.calls, self.pick, self.message]
 
 
 def event_choices(lang: str) -> list[tuple[str, str]]:
     names = {"all": t("no_filter", lang), "any": t("any_event", lang)}
-    return [(names.get(k, k), k) for k in EVENT_FILTERS]
+    return [(names.get(k) or views.event_kind_name(k, lang), k) for k in EVENT_FILTERS]
 
 
 def build_library_tab(texts: Texts, lang: str) -> LibraryTab:
@@ -87,7 +91,13 @@ def build_library_tab(texts: Texts, lang: str) -> LibraryTab:
                 gr.Dropdown(event_choices(lang), value="all", label=t("event_kind", lang)),
                 lambda lg: {"label": t("event_kind", lg), "choices": event_choices(lg)},
             )
-        refresh = texts.key(gr.Button(t("refresh", lang)), "refresh", "value")
+        with gr.Row():
+            uploader = texts.key(gr.Textbox(label=t("uploader", lang)), "uploader")
+            coaching_only = texts.key(
+                gr.Checkbox(label=t("coaching_only", lang), value=False), "coaching_only"
+            )
+            refresh = texts.key(gr.Button(t("refresh", lang)), "refresh", "value")
+        message = gr.Markdown(elem_id="library-msg")
         calls = texts.key(
             gr.Dataframe(
                 frame([], views.call_headers(lang)),
@@ -117,7 +127,11 @@ def build_library_tab(texts: Texts, lang: str) -> LibraryTab:
             cancel = texts.key(gr.Button(t("cancel", lang)), "cancel", "value")
         with gr.Row():
             fmt = texts.key(
-                gr.Radio(["csv", "parquet"], value="csv", label=t("combined_format", lang)),
+                gr.Radio(
+                    [("CSV", "csv"), ("Parquet", "parquet"), ("eval manifest (zip)", "manifest")],
+                    value="csv",
+                    label=t("combined_format", lang),
+                ),
                 "combined_format",
             )
             export = texts.key(gr.Button(t("combined_export", lang)), "combined_export", "value")
@@ -131,6 +145,9 @@ def build_library_tab(texts: Texts, lang: str) -> LibraryTab:
         max_duration=max_d,
         min_negative=min_neg,
         event_kind=event_kind,
+        uploader=uploader,
+        coaching_only=coaching_only,
+        message=message,
         refresh=refresh,
         calls=calls,
         pick=pick,
@@ -158,22 +175,46 @@ def call_filter(
     role: str | None,
     min_negative: str | None,
     event_kind: str | None,
+    uploader: str | None,
     lang: str,
 ) -> CallFilter:
-    """The search widgets' values as a CallFilter; a box that is not a number raises gr.Error."""
-    try:
-        return CallFilter(
-            text=text or None,
-            date_from=date_from or None,
-            date_to=date_to or None,
-            min_duration_s=views.parse_optional_float(min_duration),
-            max_duration_s=views.parse_optional_float(max_duration),
-            role=role or None,
-            min_negative=views.parse_optional_float(min_negative),
-            event_kind=None if event_kind in (None, "", "all") else event_kind,
-        )
-    except ValueError:
-        raise gr.Error(t("msg_bad_number", lang, field=t("refresh", lang))) from None
+    """The search widgets' values as a CallFilter; a box that is not a number raises
+    FilterError naming the box. The negative share is typed in percent or as a fraction."""
+    numbers = {}
+    for key, value in (
+        ("min_duration", min_duration),
+        ("max_duration", max_duration),
+        ("min_negative", min_negative),
+    ):
+        try:
+            numbers[key] = views.parse_optional_float(value)
+        except ValueError:
+            raise FilterError(t("msg_bad_number", lang, field=t(key, lang))) from None
+    neg = numbers["min_negative"]
+    return CallFilter(
+        text=text or None,
+        date_from=date_from or None,
+        date_to=date_to or None,
+        min_duration_s=numbers["min_duration"],
+        max_duration_s=numbers["max_duration"],
+        role=role or None,
+        min_negative=neg / 100 if neg is not None and neg > 1 else neg,
+        event_kind=None if event_kind in (None, "", "all") else event_kind,
+        uploaded_by=(uploader or "").strip() or None,
+    )
+
+
+class FilterError(ValueError):
+    """A search box that does not hold what it should (the message names it)."""
+
+
+def _coaching_counts(ctx: AppContext) -> dict[str, int]:
+    """Coaching examples per call id (reviewers' ``coaching_flag`` annotations)."""
+    counts: dict[str, int] = {}
+    for a in ctx.store.list_annotations():
+        if a.kind == "coaching_flag":
+            counts[a.call_id] = counts.get(a.call_id, 0) + 1
+    return counts
 
 
 def list_library(
@@ -186,16 +227,32 @@ def list_library(
     role: str | None,
     min_negative: str | None,
     event_kind: str | None,
+    uploader: str | None,
+    coaching_only: bool | None,
     lang: str,
-) -> tuple[pd.DataFrame, dict]:
-    """The calls that match the search: the table and the picker's choices (newest first)."""
-    query = call_filter(
-        text, date_from, date_to, min_duration, max_duration, role, min_negative, event_kind, lang
-    )
-    calls = ctx.store.list_calls(query)
-    table = frame(views.call_rows(calls), views.call_headers(lang))
+) -> tuple:
+    """The calls that match the search: the table, the picker's choices (newest first) and an
+    empty message; a bad filter leaves the table as it was and says which box to fix."""
+    try:
+        query = call_filter(
+            text,
+            date_from,
+            date_to,
+            min_duration,
+            max_duration,
+            role,
+            min_negative,
+            event_kind,
+            uploader,
+            lang,
+        )
+    except FilterError as exc:
+        return gr.skip(), gr.skip(), f"⚠️ {exc}"
+    coaching = _coaching_counts(ctx)
+    calls = [c for c in ctx.store.list_calls(query) if not coaching_only or coaching.get(c.id, 0)]
+    table = frame(views.call_rows(calls, coaching), views.call_headers(lang))
     picks = [(f"{c.name} · {c.created_at[:16].replace('T', ' ')}", c.id) for c in calls]
-    return table, gr.update(choices=picks)
+    return table, gr.update(choices=picks), ""
 
 
 def export_listed(
@@ -208,16 +265,42 @@ def export_listed(
     role: str | None,
     min_negative: str | None,
     event_kind: str | None,
+    uploader: str | None,
+    coaching_only: bool | None,
     fmt: str,
     lang: str,
     request: gr.Request | None = None,
 ) -> str:
-    """One CSV or Parquet file of every listed call's segments; returns its path (a fresh
-    folder among the served files, never the data folder)."""
-    query = call_filter(
-        text, date_from, date_to, min_duration, max_duration, role, min_negative, event_kind, lang
-    )
-    calls = ctx.store.list_calls(query)
+    """One CSV or Parquet file of every listed call's segments, or (``manifest``) the listed
+    calls' label corrections as an ``emotrace eval ser`` manifest with its clips, zipped; returns
+    the file's path."""
+    try:
+        query = call_filter(
+            text,
+            date_from,
+            date_to,
+            min_duration,
+            max_duration,
+            role,
+            min_negative,
+            event_kind,
+            uploader,
+            lang,
+        )
+    except FilterError as exc:
+        raise gr.Error(str(exc)) from None
+    coaching = _coaching_counts(ctx)
+    calls = [c for c in ctx.store.list_calls(query) if not coaching_only or coaching.get(c.id, 0)]
+    if fmt == "manifest":
+        import shutil
+
+        from ..manifest import write_eval_manifest
+
+        folder = ctx.served.exports() / "eval_manifest"
+        write_eval_manifest(ctx.store.results(calls), folder)
+        for c in calls:
+            ctx.store.audit(user_of(request), "export", c.id, "eval manifest")
+        return shutil.make_archive(str(folder), "zip", folder)
     path = ctx.served.exports() / f"calls.{'parquet' if fmt == 'parquet' else 'csv'}"
     written = str(write_combined(ctx.store.results(calls), path, fmt))
     for c in calls:
@@ -309,3 +392,40 @@ def build_audit_tab(texts: Texts, lang: str) -> AuditTab:
             frame([], views.audit_headers(lang)), interactive=False, elem_id="audit"
         )
     return AuditTab(tab=tab, table=table, refresh=refresh)
+
+
+def find_call(ctx: AppContext, key: str | None) -> str | None:
+    """A deep link's ``call=``: a call id, or a file name (the most recent call under it)."""
+    if not key:
+        return None
+    try:
+        return ctx.store.get_call(key).id
+    except StoreError:
+        pass
+    named = [c for c in ctx.store.list_calls(CallFilter(text=key)) if c.name == key]
+    return named[0].id if named else None
+
+
+def open_link(ctx: AppContext, lang: str, request: gr.Request) -> tuple:
+    """On page load: ``/?call=<id or file name>&t=<seconds>`` opens that call with the player at
+    t (outputs as :func:`open_call`); a page without a link, or a call not found, changes nothing.
+    """
+    params = dict(getattr(request, "query_params", None) or {})
+    call_id = find_call(ctx, params.get("call"))
+    if call_id is None:
+        return (gr.skip(), *[gr.skip()] * len(show_call(ctx, None, lang).updates()), gr.skip())
+    try:
+        start = max(float(params.get("t") or 0.0), 0.0)
+    except ValueError:
+        start = 0.0
+    shown = show_call(ctx, call_id, lang, start_s=start)
+    return (call_id, *shown.updates(), gr.Tabs(selected="review"))
+
+
+def select_call(ctx: AppContext, lang: str, evt: gr.SelectData) -> tuple:
+    """A library row was clicked: open that call (its id is the row's first cell)."""
+    row = evt.row_value or []
+    call_id = str(row[-1]) if row else None  # the id is the last column
+    if not call_id:
+        return (gr.skip(), *[gr.skip()] * len(show_call(ctx, None, lang).updates()), gr.skip())
+    return open_call(ctx, call_id, lang)

@@ -16,16 +16,26 @@ from analyzer.export import FORMATS, SUFFIXES, export_call  # not in analyzer's 
 
 from .. import views
 from ..i18n import t
+from . import player as player_mod
 from .annotate import AnnotateForm, build_annotate_form
 from .common import AppContext, Texts, frame, selected_row, user_of
 from .view import ReviewWidgets
 
-# Moves the player to the time the last handler chose (gradio has no seek API of its own).
+# Moves the player (player.js) to the time the last handler chose.
 SEEK_JS = """(t) => {
-  if (t === null || t === undefined || isNaN(t)) { return t; }
-  document.querySelectorAll('#player-video video, #player-audio audio')
-    .forEach((m) => { m.currentTime = Number(t); });
+  if (t !== null && t !== undefined && !isNaN(t) && window.emotrace) { window.emotrace.seek(t); }
   return t;
+}"""
+
+# The player's current time, for the annotation form's start box.
+NOW_JS = """() => {
+  const m = window.emotrace && window.emotrace.media();
+  return m ? m.currentTime.toFixed(2) : "";
+}"""
+# Asks before a delete; a refusal sends no annotation id, which the handler answers plainly.
+CONFIRM_JS = """(call, id, lang) => {
+  const ask = lang === "zh" ? "删除这条标注？" : "Delete this annotation?";
+  return window.confirm(ask) ? [call, id, lang] : [call, null, lang];
 }"""
 
 
@@ -45,29 +55,26 @@ def build_review_tab(texts: Texts, lang: str) -> ReviewTab:
     with texts.key(gr.Tab(t("tab_review", lang), id="review"), "tab_review"):
         with gr.Row():
             with gr.Column(scale=2):
-                video = texts.key(
-                    gr.Video(
-                        label=t("player", lang),
-                        elem_id="player-video",
-                        interactive=False,
-                        visible=False,
+                player = texts.key(
+                    gr.HTML(
+                        player_mod.empty_player(lang), label=t("player", lang), elem_id="player"
                     ),
                     "player",
                 )
-                audio = texts.key(
-                    gr.Audio(
-                        label=t("player", lang),
-                        elem_id="player-audio",
-                        interactive=False,
-                        type="filepath",
+                transcript = texts.key(
+                    gr.HTML(
+                        views.transcript_html_empty(lang),
+                        label=t("transcript", lang),
+                        show_label=True,
+                        elem_id="transcript",
                     ),
-                    "player",
+                    "transcript",
                 )
-                summary = gr.Markdown(elem_id="summary")
             with gr.Column(scale=3):
                 timeline = texts.key(
                     gr.Plot(label=t("timeline", lang), elem_id="timeline"), "timeline"
                 )
+        summary = gr.HTML(elem_id="summary")
         events = texts.key(_table(views.event_headers(lang), t("events", lang), "events"), "events")
         with gr.Row():
             with gr.Column(scale=3):
@@ -88,10 +95,10 @@ def build_review_tab(texts: Texts, lang: str) -> ReviewTab:
             export = texts.key(gr.Button(t("export", lang)), "export", "value")
             file = texts.key(gr.File(label=t("download", lang)), "download")
     view = ReviewWidgets(
-        video=video,
-        audio=audio,
+        player=player,
         timeline=timeline,
         summary=summary,
+        transcript=transcript,
         segments=segments,
         events=events,
         annotations=form.table,
@@ -111,26 +118,36 @@ def _table(headers: list[str], label: str, elem_id: str, max_height: int | None 
 # ---- handlers (bound to the AppContext by the layout) -------------------------------------------
 
 
-def select_segment(
-    ctx: AppContext, call_id: str | None, evt: gr.SelectData
-) -> tuple[float | None, dict]:
-    """A segment row was chosen: its start (for the player) and its evidence."""
+def _times(start: float, end: float) -> tuple[str, str]:
+    return f"{start:.2f}", f"{end:.2f}"
+
+
+def select_segment(ctx: AppContext, call_id: str | None, evt: gr.SelectData) -> tuple:
+    """A segment row was chosen: its start (for the player), its evidence, and the annotation
+    form filled with its times and speaker. Outputs ``[seek, evidence, start, end, speaker]``.
+    """
     if not call_id:
-        return None, {}
+        return None, {}, gr.skip(), gr.skip(), gr.skip()
     result = ctx.store.load_result(call_id)
     row = selected_row(evt)
     segs = views.turn_segments(result)
-    start = segs[row].start if 0 <= row < len(segs) else None
-    return start, views.evidence(result, row)
+    if not 0 <= row < len(segs):
+        return None, {}, gr.skip(), gr.skip(), gr.skip()
+    s = segs[row]
+    return (s.start, views.evidence(result, row), *_times(s.start, s.end), s.speaker)
 
 
-def select_event(ctx: AppContext, call_id: str | None, evt: gr.SelectData) -> float | None:
-    """An event row was chosen: its start (for the player)."""
+def select_event(ctx: AppContext, call_id: str | None, evt: gr.SelectData) -> tuple:
+    """An event row was chosen: its start (for the player) and the annotation form filled with
+    its times and speaker. Outputs ``[seek, start, end, speaker]``."""
     if not call_id:
-        return None
+        return None, gr.skip(), gr.skip(), gr.skip()
     events = views.sorted_events(ctx.store.load_result(call_id))
     row = selected_row(evt)
-    return events[row].start if 0 <= row < len(events) else None
+    if not 0 <= row < len(events):
+        return None, gr.skip(), gr.skip(), gr.skip()
+    e = events[row]
+    return (e.start, *_times(e.start, e.end), e.speaker or "")
 
 
 def export_open(
@@ -146,7 +163,7 @@ def export_open(
     path = folder / (Path(record.name).stem + SUFFIXES[fmt])
     result = ctx.store.load_result(call_id)
     notes = ctx.store.list_annotations(call_id)
-    media = ctx.served.media(record)
-    written = str(export_call(result, fmt, path, notes, media_path=str(media)))
+    # ELAN links the recording by its file name, next to the .eaf: never the server's path.
+    written = str(export_call(result, fmt, path, notes, media_path=Path(record.name).name))
     ctx.store.audit(user_of(request), "export", call_id, fmt)
     return written

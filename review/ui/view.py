@@ -7,6 +7,7 @@ it, with the same field names. Handlers return ``view.updates(*names)`` and the 
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,8 @@ from analyzer.export import speaker_name, write_vtt  # not in analyzer's public 
 from .. import views
 from ..i18n import emotion_name
 from ..plots import timeline_figure
-from ..store import Annotation, CallRecord
+from ..store import Annotation
+from . import player
 from .common import AppContext, frame
 
 
@@ -39,10 +41,10 @@ class _Named:
 class ReviewView(_Named):
     """Everything the review tab shows for one call (or for none)."""
 
-    video: Any  # gr.Video update: the player of a video call, hidden for audio
-    audio: Any  # gr.Audio update: the player of an audio call, hidden for video
+    player: str  # HTML: the call's <video> or <audio> with its emotion subtitles (player.py)
     timeline: Any  # plotly Figure, None without a call
-    summary: str  # Markdown: name, uploader, duration, then views.summary_text
+    summary: str  # HTML: name, uploader, duration, then the call at a glance
+    transcript: str  # HTML: the transcript panel (an empty state without words)
     segments: pd.DataFrame  # the speech turns
     events: pd.DataFrame  # detected events
     annotations: pd.DataFrame  # reviewers' annotations
@@ -58,10 +60,10 @@ class ReviewView(_Named):
 class ReviewWidgets(_Named):
     """The widgets that show a :class:`ReviewView`, field for field."""
 
-    video: gr.Video
-    audio: gr.Audio
+    player: gr.HTML
     timeline: gr.Plot
-    summary: gr.Markdown
+    summary: gr.HTML
+    transcript: gr.HTML
     segments: gr.Dataframe
     events: gr.Dataframe
     annotations: gr.Dataframe
@@ -76,10 +78,10 @@ class ReviewWidgets(_Named):
 def empty_view(lang: str) -> ReviewView:
     """The review tab with no call open (the players lose their media and subtitles too)."""
     return ReviewView(
-        video=gr.Video(value=None, subtitles=None, visible=False),
-        audio=gr.Audio(value=None, subtitles=None, visible=True),
+        player=player.empty_player(lang),
         timeline=None,
         summary="",
+        transcript=views.transcript_html_empty(lang),
         segments=frame([], views.segment_headers(lang)),
         events=frame([], views.event_headers(lang)),
         annotations=frame([], views.annotation_headers(lang)),
@@ -88,22 +90,34 @@ def empty_view(lang: str) -> ReviewView:
     )
 
 
-def show_call(ctx: AppContext, call_id: str | None, lang: str) -> ReviewView:
-    """Everything the review tab shows for the stored call ``call_id`` in ``lang``."""
+def show_call(
+    ctx: AppContext, call_id: str | None, lang: str, *, start_s: float | None = None
+) -> ReviewView:
+    """Everything the review tab shows for the stored call ``call_id`` in ``lang``; the player
+    starts at ``start_s`` (a deep link's moment) when given."""
     if not call_id:
         return empty_view(lang)
     record = ctx.store.get_call(call_id)
     result = ctx.store.load_result(call_id)
     notes = ctx.store.list_annotations(call_id)
     media = ctx.served.media(record)
-    video, audio = _players(record, media, _subtitles(ctx, call_id, result, notes, lang))
+    subtitles = _subtitles(ctx, call_id, result, notes, lang)
     speakers = [(speaker_name(result, s.id), s.id) for s in result.speakers]
     return ReviewView(
-        video=video,
-        audio=audio,
+        player=player.player_html(
+            call_id=call_id,
+            media_url=media_url(media),
+            subtitles_url=player.file_url(subtitles),
+            video=record.has_video,
+            lang=lang,
+            start_s=start_s,
+            event_times=[e.start for e in result.events],
+        ),
         timeline=timeline_figure(result, notes, lang=lang),
-        summary=f"**{record.name}** · {record.uploaded_by} · {record.duration_s:.1f} s\n\n"
-        + views.summary_text(result, lang),
+        summary=f"<h3>{html.escape(record.name)}</h3><p>{html.escape(record.uploaded_by)} · "
+        f"{views.clock(record.duration_s)} · {html.escape(record.created_at[:16])}</p>"
+        + views.summary_html(result, lang),
+        transcript=views.transcript_html(result, lang),
         segments=frame(views.segment_rows(result, lang), views.segment_headers(lang)),
         events=frame(views.event_rows(result, lang), views.event_headers(lang)),
         annotations=frame(views.annotation_rows(notes, lang), views.annotation_headers(lang)),
@@ -125,17 +139,7 @@ def _subtitles(
     return write_vtt(result, path, notes, label_names=names)
 
 
-def _players(record: CallRecord, media: Path, subtitles: Path) -> tuple[gr.Video, gr.Audio]:
-    """The video player for a video call, the audio player otherwise; the other one hidden.
-
-    ``media`` is the served copy (see ``served.py``), never the file in the data folder.
-    """
-    if record.has_video:
-        return (
-            gr.Video(value=str(media), subtitles=str(subtitles), visible=True),
-            gr.Audio(value=None, subtitles=None, visible=False),
-        )
-    return (
-        gr.Video(value=None, subtitles=None, visible=False),
-        gr.Audio(value=str(media), subtitles=str(subtitles), visible=True),
-    )
+def media_url(media: Path) -> str:
+    """Where the browser fetches the call's recording: the served copy (see ``served.py``),
+    never the file in the data folder (the one place that knows the route)."""
+    return player.file_url(media)
