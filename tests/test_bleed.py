@@ -13,7 +13,8 @@ SR = 16000
 
 def voice(seconds: float, *, f0: float, seed: int) -> np.ndarray:
     """A speech-like signal: a glottal pulse train (f0 drifting +-20 %) through resonances that
-    change every syllable (150-250 ms), with syllable-rate amplitude modulation. float32 [n]."""
+    change every syllable (150-250 ms), syllables at one level with a syllable-rate envelope.
+    float32 [n]."""
     from scipy.signal import lfilter
 
     rng = np.random.default_rng(seed)
@@ -30,6 +31,7 @@ def voice(seconds: float, *, f0: float, seed: int) -> np.ndarray:
             r = np.exp(-np.pi * 120 / SR)
             a = [1, -2 * r * np.cos(2 * np.pi * formant / SR), r * r]
             src = lfilter([1 - r], a, src)
+        src /= np.sqrt(np.mean(src**2)) + 1e-12  # syllables at one level, as in a voice
         env = np.sin(np.linspace(0, np.pi, syl)) ** 0.5
         end = min(n, t + syl)
         out[t:end] = (src * env)[: end - t]
@@ -138,7 +140,9 @@ def test_backchannel_kept_on_a_line_that_also_bleeds():
 
 def test_two_real_talkers_at_once_are_both_kept():
     a = loud_talker(seed=11)
-    b = at_db(voice(DUR, f0=200, seed=12), -6)  # a barge-in, somewhat quieter
+    b = noise(13)
+    barge = at_db(voice(2.0, f0=200, seed=12), -6)  # a barge-in, somewhat quieter
+    b[int(2.0 * SR) : int(2.0 * SR) + len(barge)] += barge
     n = hops(DUR)
     active = masks(n, (0.5, 5.5), [(2.0, 4.0)])
     assert not bleed_mask(active, np.stack([a, b])).any()

@@ -17,12 +17,15 @@ delayed copy of the source explains:
    comes after the original), in the telephone band;
 2. the source is shifted by that delay, and both channels are cut into frames centred on the
    voice-activity hops (same hop as ``vad.VAD_HOP_S``);
-3. per hop, cross- and auto-spectra are summed over BLEED_WINDOW_S of frames and give the
-   magnitude-squared coherence per frequency; weighted by the target's own power spectrum it is
-   the share of the target's power that a linear filter of the source predicts (1: a pure copy,
-   about 1 / frames for two independent voices);
-4. a hop is bleed when that share reaches BLEED_COHERENCE and the target is the quieter of the
-   two in the band (coherence is symmetric: the quieter side is the copy).
+3. per hop, cross- and auto-spectra summed over BLEED_WINDOW_S of frames fit the line's filter
+   H(f) = S_ts / S_ss; applied to the hop's own source frame it predicts the target frame, and
+   the share of the target's in-band power so predicted is the hop's "explained" share (1: a
+   pure copy; small for an independent voice: the window-averaged magnitude-squared coherence,
+   weighted by the target's spectrum, is what the fit can explain);
+4. a hop is bleed when the target is the quieter of the two in the band (coherence is symmetric:
+   the quieter side is the copy) and either that share reaches BLEED_COHERENCE or what the copy
+   leaves unexplained is no more than line noise (within OWN_SPEECH_DB of the channel's noise
+   floor): a faint leak half buried in noise is still no second talker.
 
 Everything here is a pure function of arrays: audio [channels, samples], activity masks
 [channels, hops] on the voice-activity hop grid.
@@ -41,6 +44,9 @@ BLEED_BAND_HZ = (300.0, 3400.0)  # Hz; the telephone band, where every line carr
 BLEED_FRAME_HOPS = 2  # frames are two hops long (64 ms at 16 kHz), centred on each hop
 BLEED_WINDOW_S = 0.48  # s of frames whose spectra are pooled for one hop's coherence
 BLEED_COHERENCE = 0.6  # share of the target's in-band power explained by the source: bleed
+OWN_SPEECH_DB = 6.0  # dB; what the source does not explain must exceed the noise floor by this
+NOISE_FLOOR_PERCENTILE = 10  # the channel's noise floor: this percentile of its hop band powers
+SMOOTH_HOPS = 5  # hops; the bleed decision is a majority vote over this many (160 ms)
 LAG_FRAME_S = 0.256  # s; frame length of the delay search (holds the longest lag 5 times over)
 LEVEL_CROSSTALK_DB = 15.0  # dB; the level-only rule's margin (``level_bleed_mask``)
 LEVEL_WINDOW_S = 0.5  # s; the level-only rule's averaging window
@@ -108,6 +114,7 @@ def detect_bleed(
     power = np.stack([(np.abs(s) ** 2).sum(axis=1) for s in spectra])  # [channels, hops]
     win = max(1, int(round(window_s / hop_s)))
     for tgt in range(n_ch):
+        floor = np.percentile(power[tgt], NOISE_FLOOR_PERCENTILE)
         best = np.full(n_hops, -np.inf)
         for src in range(n_ch):
             if src == tgt:
@@ -118,14 +125,19 @@ def detect_bleed(
             lag = _estimate_lag(audio[tgt], audio[src], both, hop, sr, max_lag_s)
             lags[(tgt, src)] = lag / sr
             shifted = _hop_spectra(_delay(audio[src], lag), hop, frame, n_hops)[:, band]
-            share = _explained_share(spectra[tgt], shifted, win)
+            residual = _residual_power(spectra[tgt], shifted, win)
+            share = 1.0 - residual / np.maximum(power[tgt], 1e-20)
             quieter = _moving_sum(power[tgt], win) < _moving_sum(power[src], win)
+            own = residual > floor * 10 ** (OWN_SPEECH_DB / 10)
             # Compare against the loudest other talker active at each hop.
             pick = both & (power[src] > best)
             best = np.where(pick, power[src], best)
             explained[tgt] = np.where(pick, share, explained[tgt])
             source[tgt] = np.where(pick, src, source[tgt])
-            mask[tgt] |= both & quieter & (share >= threshold)
+            copy = (share >= threshold) | ~own
+            # Majority over SMOOTH_HOPS: single frames at syllable edges do not flip the call.
+            copy = _moving_sum(copy.astype(float), SMOOTH_HOPS) > SMOOTH_HOPS / 2
+            mask[tgt] |= both & quieter & copy
     return BleedEvidence(mask, explained, source, lags)
 
 
@@ -189,14 +201,18 @@ def _moving_sum(x: np.ndarray, win: int) -> np.ndarray:
     return c[hi] - c[lo]
 
 
-def _explained_share(target: np.ndarray, src: np.ndarray, win: int) -> np.ndarray:
-    """Per hop: share of the target's power (summed over the band and ``win`` frames) that a
-    per-frequency linear filter of the source predicts, sum_f |S_ts|^2 / S_ss / sum_f S_tt."""
+def _residual_power(target: np.ndarray, src: np.ndarray, win: int) -> np.ndarray:
+    """Per hop: in-band power of the hop's target frame that the source does not explain.
+
+    The filter H(f) = S_ts / S_ss is fitted on ``win`` frames around the hop (a line is a
+    slowly varying filter), then applied to the hop's own source frame: a backchannel next to
+    pure bleed leaves its own frames unexplained without making the bleed frames look like
+    speech. target, src: complex spectra [hops, bins]. Returns float [hops].
+    """
     s_ts = _moving_sum((target * np.conj(src)).astype(np.complex128), win)
     s_ss = _moving_sum((np.abs(src) ** 2).astype(np.float64), win)
-    s_tt = _moving_sum((np.abs(target) ** 2).astype(np.float64), win)
-    predicted = (np.abs(s_ts) ** 2 / np.maximum(s_ss, 1e-20)).sum(axis=1)
-    return predicted / np.maximum(s_tt.sum(axis=1), 1e-20)
+    h = s_ts / np.maximum(s_ss, 1e-20)
+    return (np.abs(target - h * src) ** 2).sum(axis=1)
 
 
 def _estimate_lag(
