@@ -13,7 +13,8 @@ Two parts:
 1. the channel stage on every call (the engine's VAD, then one speaker per channel) with the
    bleed rule of today (``channel_turns``: level only, CROSSTALK_DB) and with the coherence
    detector (``analyzer.audio.bleed``); from its turns: cut-ins per side exact, overlap
-   precision/recall against the reference, bleed counted as speech, talk share error, quiet
+   precision/recall against the reference on a 10 ms grid (strict, and with a 0.1 s collar
+   around the reference overlaps' boundaries), bleed counted as speech, talk share error, quiet
    backchannels kept, and roles (``analyzer.coaching.guess_roles`` against "first speaker");
 2. the whole engine (``analyzer.Analyzer`` on the written stereo WAV, ``--engine-pairs`` pairs):
    composure of the calm agent above the mirroring one, no escalation for the calm (all-neutral)
@@ -58,6 +59,7 @@ from benchmarks.coaching_calls import (  # noqa: E402
 )
 
 GRID_S = 0.01  # s; frame grid of the overlap and bleed scoring
+OVERLAP_COLLAR_S = 0.1  # s around reference overlap boundaries left out of the collared score
 IDS = ("ch0", "ch1")
 
 
@@ -107,6 +109,13 @@ def stage_metrics(call: Call, turns: Turns, refs: list[list[Segment]]) -> dict:
     ref_grid = [grid(r, n) for r in refs]
     eng_grid = [grid(turns.of(i), n) for i in IDS]
     ref_ov, eng_ov = ref_grid[0] & ref_grid[1], eng_grid[0] & eng_grid[1]
+    # The collared score leaves out frames within OVERLAP_COLLAR_S of a reference overlap's
+    # start or end (where the reference itself, a VAD on the lone channel, is uncertain too).
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], ref_ov.astype(np.int8), [0]])))
+    scored = np.ones(n, bool)
+    c = int(OVERLAP_COLLAR_S / GRID_S)
+    for e in edges:
+        scored[max(0, e - c) : e + c] = False
     # Bleed counted as speech: a channel "speaks" where its own voice is not (0.25 s margin)
     # while the other channel's voice is.
     reach = int(0.25 / GRID_S)
@@ -129,6 +138,9 @@ def stage_metrics(call: Call, turns: Turns, refs: list[list[Segment]]) -> dict:
         "overlap_tp": int((ref_ov & eng_ov).sum()),
         "overlap_ref": int(ref_ov.sum()),
         "overlap_eng": int(eng_ov.sum()),
+        "overlap_tp_collar": int((ref_ov & eng_ov & scored).sum()),
+        "overlap_ref_collar": int((ref_ov & scored).sum()),
+        "overlap_eng_collar": int((eng_ov & scored).sum()),
         "bleed_s": bleed_s,
         "talk_share_err": abs(tt.speakers[agent].talk_share - ref_share),
         "backchannels_kept": int(sum(kept)),
@@ -229,6 +241,10 @@ def main(argv=None) -> dict:
             "cuts_exact": share(r["cuts_exact"] for r in rs),
             "overlap_precision": tp / max(1, sum(r["overlap_eng"] for r in rs)),
             "overlap_recall": tp / max(1, sum(r["overlap_ref"] for r in rs)),
+            "overlap_precision_collar": sum(r["overlap_tp_collar"] for r in rs)
+            / max(1, sum(r["overlap_eng_collar"] for r in rs)),
+            "overlap_recall_collar": sum(r["overlap_tp_collar"] for r in rs)
+            / max(1, sum(r["overlap_ref_collar"] for r in rs)),
             "bleed_counted_s": sum(r["bleed_s"] for r in rs),
             "calls_with_bleed_counted": sum(r["bleed_s"] > 0 for r in rs),
             "talk_share_within_0.05": share(r["talk_share_err"] <= 0.05 for r in rs),

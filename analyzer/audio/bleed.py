@@ -34,10 +34,14 @@ Everything here is a pure function of arrays: audio [channels, samples], activit
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .vad import VAD_HOP_S
+
+Array = NDArray[Any]
 
 BLEED_MAX_LAG_S = 0.05  # s; longest line delay searched (echo paths on phone lines are shorter)
 BLEED_BAND_HZ = (300.0, 3400.0)  # Hz; the telephone band, where every line carries the voice
@@ -63,20 +67,20 @@ class BleedEvidence:
     (-1 where not measured); lags_s: {(target, source): delay in seconds} per channel pair.
     """
 
-    mask: np.ndarray
-    explained: np.ndarray
-    source: np.ndarray
+    mask: Array
+    explained: Array
+    source: Array
     lags_s: dict[tuple[int, int], float]
 
 
 def bleed_mask(
-    active: np.ndarray,
-    audio: np.ndarray,
+    active: Array,
+    audio: Array,
     *,
     sr: int = 16000,
     hop_s: float = VAD_HOP_S,
     threshold: float = BLEED_COHERENCE,
-) -> np.ndarray:
+) -> Array:
     """Bool [channels, hops]: the active hops that are bleed of another channel.
 
     The drop-in for the level rule inside ``speakers.channel_turns`` (same meaning: True where
@@ -88,8 +92,8 @@ def bleed_mask(
 
 
 def detect_bleed(
-    active: np.ndarray,
-    audio: np.ndarray,
+    active: Array,
+    audio: Array,
     *,
     sr: int = 16000,
     hop_s: float = VAD_HOP_S,
@@ -142,13 +146,13 @@ def detect_bleed(
 
 
 def level_bleed_mask(
-    active: np.ndarray,
-    rms_db: np.ndarray,
+    active: Array,
+    rms_db: Array,
     *,
     hop_s: float = VAD_HOP_S,
     crosstalk_db: float = LEVEL_CROSSTALK_DB,
     window_s: float = LEVEL_WINDOW_S,
-) -> np.ndarray:
+) -> Array:
     """Today's level-only rule, for comparison: active hops ``crosstalk_db`` below the loudest
     channel's level averaged over ``window_s`` (bool [channels, hops]).
 
@@ -162,17 +166,18 @@ def level_bleed_mask(
     kernel = np.ones(k) / k
     power = 10 ** (np.asarray(rms_db, dtype=float) / 10)
     level = 10 * np.log10(np.stack([np.convolve(p, kernel, mode="same") for p in power]) + 1e-10)
-    return active & (level < level.max(axis=0)[None, :] - crosstalk_db)
+    out: Array = active & (level < level.max(axis=0)[None, :] - crosstalk_db)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
-def _band_bins(frame: int, sr: int) -> np.ndarray:
+def _band_bins(frame: int, sr: int) -> Array:
     freqs = np.fft.rfftfreq(frame, 1.0 / sr)
     lo, hi = BLEED_BAND_HZ
     return np.flatnonzero((freqs >= lo) & (freqs <= min(hi, 0.45 * sr)))
 
 
-def _hop_spectra(x: np.ndarray, hop: int, frame: int, n_hops: int) -> np.ndarray:
+def _hop_spectra(x: Array, hop: int, frame: int, n_hops: int) -> Array:
     """Complex spectra [hops, frame // 2 + 1] of Hann frames centred on each hop's middle."""
     pad = (frame - hop) // 2
     padded = np.zeros(n_hops * hop + frame, dtype=np.float32)
@@ -182,7 +187,7 @@ def _hop_spectra(x: np.ndarray, hop: int, frame: int, n_hops: int) -> np.ndarray
     return np.fft.rfft(frames * np.hanning(frame).astype(np.float32), axis=1).astype(np.complex64)
 
 
-def _delay(x: np.ndarray, lag: int) -> np.ndarray:
+def _delay(x: Array, lag: int) -> Array:
     """``x`` delayed by ``lag`` samples (zeros shifted in), same length."""
     if lag <= 0:
         return x
@@ -191,17 +196,18 @@ def _delay(x: np.ndarray, lag: int) -> np.ndarray:
     return out
 
 
-def _moving_sum(x: np.ndarray, win: int) -> np.ndarray:
+def _moving_sum(x: Array, win: int) -> Array:
     """Centred moving sum over ``win`` entries along axis 0 (shorter at the edges)."""
     c = np.cumsum(np.concatenate([np.zeros((1,) + x.shape[1:], x.dtype), x]), axis=0)
     n = len(x)
     idx = np.arange(n)
     lo = np.clip(idx - win // 2, 0, n)
     hi = np.clip(idx - win // 2 + win, 0, n)
-    return c[hi] - c[lo]
+    out: Array = c[hi] - c[lo]
+    return out
 
 
-def _residual_power(target: np.ndarray, src: np.ndarray, win: int) -> np.ndarray:
+def _residual_power(target: Array, src: Array, win: int) -> Array:
     """Per hop: in-band power of the hop's target frame that the source does not explain.
 
     The filter H(f) = S_ts / S_ss is fitted on ``win`` frames around the hop (a line is a
@@ -212,11 +218,12 @@ def _residual_power(target: np.ndarray, src: np.ndarray, win: int) -> np.ndarray
     s_ts = _moving_sum((target * np.conj(src)).astype(np.complex128), win)
     s_ss = _moving_sum((np.abs(src) ** 2).astype(np.float64), win)
     h = s_ts / np.maximum(s_ss, 1e-20)
-    return (np.abs(target - h * src) ** 2).sum(axis=1)
+    out: Array = (np.abs(target - h * src) ** 2).sum(axis=1)
+    return out
 
 
 def _estimate_lag(
-    target: np.ndarray, src: np.ndarray, both: np.ndarray, hop: int, sr: int, max_lag_s: float
+    target: Array, src: Array, both: Array, hop: int, sr: int, max_lag_s: float
 ) -> int:
     """Samples by which ``target`` lags ``src`` (0..max_lag), by GCC-PHAT in the band over the
     stretches where both channels are active."""

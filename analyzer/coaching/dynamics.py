@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -69,7 +70,7 @@ class Shift:
         return self.kind.replace("-", "_")
 
     @property
-    def params(self) -> dict:
+    def params(self) -> dict[str, Any]:
         return {
             "speaker": self.speaker,
             "emotion_before": self.emotion_before,
@@ -113,7 +114,7 @@ class Arc:
     outcome: Outcome
 
 
-def readings_of(segments: Iterable, speaker: str, *, kind: str = "turn") -> list[Reading]:
+def readings_of(segments: Iterable[Any], speaker: str, *, kind: str = "turn") -> list[Reading]:
     """A speaker's readings, in time order, from result segments (``EmotionSegment`` objects or
     their ``to_dict`` form). Falls back to speech windows when the speaker has no turns of
     ``kind``. Uncertain readings and readings without arousal/valence are left out."""
@@ -208,7 +209,7 @@ def outcome(readings: Sequence[Reading]) -> Outcome:
 
 
 # ---------------------------------------------------------------------------------------------
-def _as_dict(s) -> dict:
+def _as_dict(s: Any) -> dict[str, Any]:
     if isinstance(s, dict):
         return s
     seg = s.segment
@@ -247,7 +248,9 @@ def _span_after(readings: Sequence[Reading], i: int) -> slice | None:
     return part
 
 
-def _shift_at(readings, before: slice, after: slice, speaker: str) -> Shift | None:
+def _shift_at(
+    readings: Sequence[Reading], before: slice, after: slice, speaker: str
+) -> Shift | None:
     t0, t1 = _wmedian(readings[before], "tension"), _wmedian(readings[after], "tension")
     a0, a1 = _wmedian(readings[before], "arousal"), _wmedian(readings[after], "arousal")
     e0, e1 = _dominant(readings[before]), _dominant(readings[after])

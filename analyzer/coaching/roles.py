@@ -26,6 +26,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .turntaking import normalize_turns
 
@@ -95,9 +96,11 @@ class RoleGuess:
     roles: dict[str, str]  # speaker id -> "agent" | "customer"
     agent: str | None
     confidence: float  # 0-1: probability that ``agent`` is right (1 for an override)
-    cues: tuple[dict, ...] = field(default_factory=tuple)  # {"code", "params", "text"} each
+    cues: tuple[dict[str, Any], ...] = field(
+        default_factory=tuple
+    )  # {"code", "params", "text"} each
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "roles": dict(self.roles),
             "agent": self.agent,
@@ -107,10 +110,10 @@ class RoleGuess:
 
 
 def guess_roles(
-    turns: Iterable[tuple],
+    turns: Iterable[tuple[Any, ...]],
     *,
     speakers: Sequence[str] | None = None,
-    transcript: Sequence[dict] | None = None,
+    transcript: Sequence[dict[str, Any]] | None = None,
     override: dict[str, str] | str | None = None,
 ) -> RoleGuess:
     """Agent and customer among the call's speakers.
@@ -128,9 +131,9 @@ def guess_roles(
     if not ids:
         return RoleGuess({}, None, 0.0, ())
     score = {s: 0.0 for s in ids}
-    cues: list[dict] = []
+    cues: list[dict[str, Any]] = []
 
-    def vote(spk: str, weight: float, code: str, text: str, **params) -> None:
+    def vote(spk: str, weight: float, code: str, text: str, **params: Any) -> None:
         score[spk] += weight
         cues.append({"code": code, "params": {"speaker": spk, **params}, "text": text})
 

@@ -18,12 +18,13 @@ import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..segment import Segment
 from .dynamics import TENSE_LABELS, Reading, outcome, readings_of
-from .turntaking import TurnTaking, measure_turn_taking, normalize_turns
+from .turntaking import SpeakerTurnTaking, TurnTaking, measure_turn_taking, normalize_turns
 
 DEFINITION_PATH = Path(__file__).with_name("scorecard.toml")
 METRICS = (
@@ -39,11 +40,11 @@ class Metric:
     value: float | int | str | None
     unit: str
     code: str  # stable identifier of the explanation, for translation
-    params: dict  # the numbers and names in the explanation
+    params: dict[str, Any]  # the numbers and names in the explanation
     text: str  # the English explanation
     evidence: tuple[Segment, ...] = ()
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         value = self.value
         if isinstance(value, float):
             value = round(value, 4)
@@ -63,14 +64,14 @@ class Scorecard:
     turn_taking: TurnTaking
     roles: dict[str, str | None] = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {s: {k: m.to_dict() for k, m in ms.items()} for s, ms in self.speakers.items()}
 
-    def value(self, speaker: str, metric: str):
+    def value(self, speaker: str, metric: str) -> float | int | str | None:
         return self.speakers[speaker][metric].value
 
 
-def load_definition(path: str | Path | None = None) -> dict:
+def load_definition(path: str | Path | None = None) -> dict[str, Any]:
     """The scorecard definition: the defaults of ``scorecard.toml`` updated by ``path``'s."""
     with open(DEFINITION_PATH, "rb") as fh:
         base = tomllib.load(fh)
@@ -91,14 +92,14 @@ def load_definition(path: str | Path | None = None) -> dict:
 
 
 def score_call(
-    turns: Iterable[tuple],
-    segments: Iterable,
+    turns: Iterable[tuple[Any, ...]],
+    segments: Iterable[Any],
     roles: dict[str, str | None],
     *,
-    transcript: Sequence[dict] | None = None,
+    transcript: Sequence[dict[str, Any]] | None = None,
     rates: Sequence[float | None] | None = None,
     duration_s: float | None = None,
-    definition: dict | None = None,
+    definition: dict[str, Any] | None = None,
 ) -> Scorecard:
     """Score every speaker of a call.
 
@@ -137,11 +138,11 @@ class _Context:
     other: str | None
     tt: TurnTaking
     readings: dict[str, list[Reading]]
-    transcript: Sequence[dict]
-    d: dict
+    transcript: Sequence[dict[str, Any]]
+    d: dict[str, Any]
 
     @property
-    def me(self):
+    def me(self) -> SpeakerTurnTaking:
         return self.tt.speakers[self.speaker]
 
     def facing(self) -> tuple[list[Segment], list[Reading]]:
@@ -233,7 +234,7 @@ def _empathy(c: _Context) -> Metric:
     p = c.d["empathy"]
     spans, facing = c.facing()
     parts: dict[str, float] = {}
-    params: dict = {"speaker": c.speaker, "other": c.other}
+    params: dict[str, Any] = {"speaker": c.speaker, "other": c.other}
     evidence: list[Segment] = []
     lines = [x for x in c.transcript if x.get("speaker") == c.speaker]
     if lines and spans:
@@ -440,7 +441,7 @@ def _empathy_phrases(text: str) -> list[str]:
     return [m["phrase"] for m in text_evidence(text)["empathy"]]
 
 
-def _rates_from_segments(segs: list, turns: list[tuple[str, Segment]]) -> list[float | None]:
+def _rates_from_segments(segs: list[Any], turns: list[tuple[str, Segment]]) -> list[float | None]:
     """Per turn, the speaking rate that the prosody stage stored on the matching turn segment."""
     by_key = {}
     for s in segs:
@@ -465,7 +466,7 @@ def _r(x: float | None) -> float | None:
     return None if x is None else round(float(x), 3)
 
 
-def _json(obj):
+def _json(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {str(k): _json(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -49,7 +50,7 @@ class Interruption:
     span: Segment
     stopped: bool  # the interrupted speaker gave up the floor
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "by": self.by,
             "on": self.on,
@@ -81,8 +82,8 @@ class SpeakerTurnTaking:
     def longest_monologue_s(self) -> float:
         return self.longest_monologue.duration if self.longest_monologue else 0.0
 
-    def to_dict(self) -> dict:
-        r = lambda x: None if x is None else round(float(x), 3)
+    def to_dict(self) -> dict[str, Any]:
+        r = _round3
         return {
             "speaker": self.speaker,
             "talk_time_s": r(self.talk_time_s),
@@ -111,10 +112,10 @@ class TurnTaking:
     holds: tuple[Segment, ...]  # the silences of HOLD_MIN_S or more
     overlap_s: float  # seconds in which two or more speak at once
     duration_s: float
-    extras: dict = field(default_factory=dict, compare=False)
+    extras: dict[str, Any] = field(default_factory=dict, compare=False)
 
-    def to_dict(self) -> dict:
-        r = lambda x: round(float(x), 3)
+    def to_dict(self) -> dict[str, Any]:
+        r = _round3
         return {
             "speakers": {k: v.to_dict() for k, v in self.speakers.items()},
             "silences": [[r(s.start), r(s.end)] for s in self.silences],
@@ -124,7 +125,12 @@ class TurnTaking:
         }
 
 
-TurnLike = tuple  # (speaker, start, end) or (speaker, Segment)
+TurnLike = tuple[Any, ...]  # (speaker, start, end) or (speaker, Segment)
+Items = list[tuple[str, Segment]]  # (speaker, Segment), sorted by start
+
+
+def _round3(x: float | None) -> float | None:
+    return None if x is None else round(float(x), 3)
 
 
 def normalize_turns(turns: Iterable[TurnLike]) -> list[tuple[str, Segment]]:
@@ -166,7 +172,7 @@ def measure_turn_taking(
                 rate_of[(str(spk), float(a), float(b))] = float(rate)
     items = normalize_turns(raw)
     ids = list(speakers) if speakers else sorted({s for s, _ in items})
-    duration = duration_s if duration_s is not None else max((g.end for _, g in items), default=0)
+    duration = duration_s if duration_s is not None else max((g.end for _, g in items), default=0.0)
 
     backchannel = [_is_backchannel(i, items, backchannel_max_s) for i in range(len(items))]
     cut_ins = _cut_ins(items, backchannel, min_overlap_s)
@@ -174,15 +180,16 @@ def measure_turn_taking(
     talk = {s: sum(g.duration for k, g in items if k == s) for s in ids}
     total = sum(talk.values())
     overtalk = {s: _overtalk(items, s) for s in ids}
-    rate = {s: _mean_rate(items, s, rate_of) for s in ids}
+    rate_by = {s: _mean_rate(items, s, rate_of) for s in ids}
 
     out: dict[str, SpeakerTurnTaking] = {}
     for s in ids:
-        others = [rate[o] for o in ids if o != s and rate[o] is not None]
+        others = [r for o in ids if o != s and (r := rate_by[o]) is not None]
         other_rate = float(np.mean(others)) if others else None
+        own_rate = rate_by[s]
         mismatch = None
-        if rate[s] is not None and other_rate:
-            mismatch = abs(rate[s] - other_rate) / other_rate
+        if own_rate is not None and other_rate:
+            mismatch = abs(own_rate - other_rate) / other_rate
         lat = tuple(x for x in latencies if x[0] == s)
         out[s] = SpeakerTurnTaking(
             speaker=s,
@@ -196,7 +203,7 @@ def measure_turn_taking(
             response_latency_s=float(np.median([x[2] for x in lat])) if lat else None,
             latencies=tuple((x[1], x[2]) for x in lat),
             longest_monologue=_longest_monologue(items, backchannel, s),
-            rate_syll_s=rate[s],
+            rate_syll_s=own_rate,
             rate_mismatch=mismatch,
         )
     gaps = _silences(items, duration, silence_min_s)
@@ -210,7 +217,7 @@ def measure_turn_taking(
 
 
 # ---------------------------------------------------------------------------------------------
-def _pairs(raw: list) -> list[tuple[str, tuple[float, float]]]:
+def _pairs(raw: list[TurnLike]) -> list[tuple[str, tuple[float, float]]]:
     out = []
     for t in raw:
         if len(t) == 2:
@@ -222,7 +229,7 @@ def _pairs(raw: list) -> list[tuple[str, tuple[float, float]]]:
     return out
 
 
-def _holds_floor(items, i: int, who: str, reach: float) -> bool:
+def _holds_floor(items: Items, i: int, who: str, reach: float) -> bool:
     """Whether ``who`` talks within ``reach`` before turn i starts and after it ends."""
     seg = items[i][1]
     before = any(k == who and g.start < seg.start and g.end >= seg.start - reach for k, g in items)
@@ -230,7 +237,7 @@ def _holds_floor(items, i: int, who: str, reach: float) -> bool:
     return before and after
 
 
-def _is_backchannel(i: int, items, max_s: float) -> bool:
+def _is_backchannel(i: int, items: Items, max_s: float) -> bool:
     spk, seg = items[i]
     if seg.duration > max_s:
         return False
@@ -238,7 +245,7 @@ def _is_backchannel(i: int, items, max_s: float) -> bool:
     return any(_holds_floor(items, i, o, FLOOR_REACH_S) for o in others)
 
 
-def _cut_ins(items, backchannel: list[bool], min_overlap_s: float) -> list[Interruption]:
+def _cut_ins(items: Items, backchannel: list[bool], min_overlap_s: float) -> list[Interruption]:
     found = []
     for j, (by, b) in enumerate(items):
         if backchannel[j]:
@@ -259,7 +266,7 @@ def _cut_ins(items, backchannel: list[bool], min_overlap_s: float) -> list[Inter
     return found
 
 
-def _latencies(items, backchannel: list[bool]) -> list[tuple[str, Segment, float]]:
+def _latencies(items: Items, backchannel: list[bool]) -> list[tuple[str, Segment, float]]:
     """(speaker, gap, seconds) for each turn that takes the floor after another's turn ended."""
     out = []
     floor = [(k, g) for i, (k, g) in enumerate(items) if not backchannel[i]]
@@ -275,14 +282,14 @@ def _latencies(items, backchannel: list[bool]) -> list[tuple[str, Segment, float
     return out
 
 
-def _overtalk(items, spk: str) -> float:
+def _overtalk(items: Items, spk: str) -> float:
     mine = [g for k, g in items if k == spk]
     theirs = [g for k, g in items if k != spk]
     spans = [i for a in mine for b in theirs if (i := a.intersection(b)) is not None]
     return _union_length(spans)
 
 
-def _pairwise_overlaps(items) -> list[Segment]:
+def _pairwise_overlaps(items: Items) -> list[Segment]:
     out = []
     for i, (ka, a) in enumerate(items):
         for kb, b in items[i + 1 :]:
@@ -303,7 +310,9 @@ def _union_length(spans: list[Segment]) -> float:
     return total
 
 
-def _mean_rate(items, spk: str, rate_of: dict) -> float | None:
+def _mean_rate(
+    items: Items, spk: str, rate_of: dict[tuple[str, float, float], float]
+) -> float | None:
     pairs = [
         (rate_of[(k, g.start, g.end)], g.duration)
         for k, g in items
@@ -315,7 +324,7 @@ def _mean_rate(items, spk: str, rate_of: dict) -> float | None:
     return float(np.average(r, weights=w)) if w.sum() > 0 else float(r.mean())
 
 
-def _longest_monologue(items, backchannel: list[bool], spk: str) -> Segment | None:
+def _longest_monologue(items: Items, backchannel: list[bool], spk: str) -> Segment | None:
     """Own turns joined across short pauses in which nobody else takes the floor."""
     best: Segment | None = None
     run: Segment | None = None
@@ -338,7 +347,7 @@ def _longest_monologue(items, backchannel: list[bool], spk: str) -> Segment | No
     return best
 
 
-def _silences(items, duration: float, min_s: float) -> list[Segment]:
+def _silences(items: Items, duration: float, min_s: float) -> list[Segment]:
     gaps, t = [], 0.0
     for _, g in sorted(items, key=lambda x: x[1].start):
         if g.start - t >= min_s:
