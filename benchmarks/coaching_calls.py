@@ -42,6 +42,7 @@ SR = 16000
 DATA = Path("/work/shared/data")
 VOICES = ("ravdess_17", "ravdess_18", "ravdess_19", "ravdess_20", "emodb_11")
 SPEECH_DBFS = -26.0  # speech level of each party, +-2 dB per call (shouts peak near 0 dBFS)
+ANGRY_GAIN_DB = 6.0  # angry clips are levelled this much above calm ones
 PEAK_MAX = 0.9  # a party whose shouts would clip is turned down (no clipping in the truth)
 NOISE_DBFS = -65.0  # line noise on each channel
 BLEED_DB = -25.0  # bleed level relative to the other channel
@@ -166,8 +167,11 @@ def build_pair(spec: CallSpec) -> tuple[Call, Call]:
     arc = CUSTOMER_ARC if spec.recovers else NOT_RECOVERED_ARC
 
     def pick(bank: dict, label: str, n: int) -> list:
+        """n clips of ``label``, each levelled: acted anger can be 20-30 dB above acted calm,
+        far more than a phone line's level control lets through; ANGRY_GAIN_DB keeps it louder."""
         idx = rng.choice(len(bank[label]), size=n, replace=n > len(bank[label]))
-        return [bank[label][i] for i in idx]
+        gain_db = ANGRY_GAIN_DB if label == "angry" else 0.0
+        return [(_scaled(bank[label][i][0], -26.0 + gain_db), bank[label][i][1]) for i in idx]
 
     # Plan turns: (role, clips for calm, clips for mirroring, emotion calm, emotion mirroring).
     plan: list[tuple[str, list, list, str, str]] = []
