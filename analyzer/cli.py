@@ -1,38 +1,34 @@
-"""The ``emotrace`` command: analyze calls, train and evaluate the emotion models."""
+"""The ``emotrace`` command: analyze calls and list models; other commands come from plugins.
+
+A plugin is an entry point in the group ``emotrace.commands`` naming a function
+``register(subparsers) -> None`` that adds its subcommand(s) and sets ``func`` on each with
+``set_defaults(func=callable)``; ``func(args)`` returns the exit status. The training package
+registers ``train`` and ``eval`` this way, so the engine never imports it.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
+if TYPE_CHECKING:
+    from .pipeline import Progress
 
-def _speakers(value: str) -> int | None:
-    if value == "auto":
-        return None
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError("--speakers takes 'auto' or a number 1-8") from None
-    if not 1 <= n <= 8:
-        raise argparse.ArgumentTypeError("--speakers takes 'auto' or a number 1-8")
-    return n
-
-
-def _channels(value: str) -> tuple[str, ...]:
-    names = tuple(v.strip() for v in value.split(",") if v.strip())
-    if not names or len(set(names)) != len(names):
-        raise argparse.ArgumentTypeError("--channels takes distinct names, e.g. agent,customer")
-    return names
+PLUGIN_GROUP = "emotrace.commands"
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .config import add_options
+
     parser = argparse.ArgumentParser(
         prog="emotrace", description="Offline emotion analysis of recorded voice and video calls."
     )
@@ -41,84 +37,61 @@ def build_parser() -> argparse.ArgumentParser:
     an = sub.add_parser("analyze", help="analyze recordings into emotion timelines (JSON)")
     an.add_argument("files", nargs="+", metavar="FILE")
     an.add_argument("--out", required=True, type=Path, help="folder for <name>.json results")
-    an.add_argument("--channels", type=_channels, help="roles per channel, e.g. agent,customer")
-    an.add_argument("--mono", action="store_true", help="mix channels and diarize instead")
-    an.add_argument("--speakers", type=_speakers, default=None, help="auto (default) or N")
-    an.add_argument("--fps", type=float, default=5.0, help="video analysis rate (default 5)")
-    an.add_argument("--no-video", action="store_true", help="skip the video stream")
-    an.add_argument(
-        "--transcribe",
-        action="store_true",
-        help="add the words modality (English ASR, complaint/empathy phrases; slower)",
-    )
+    add_options(an)  # every analysis option, with its default and help, from AnalysisConfig
     an.add_argument("--csv", action="store_true", help="also write <name>.csv (segments)")
     an.add_argument("--parquet", action="store_true", help="also write <name>.parquet")
-    an.add_argument("--ser-model", default="default", help="speech emotion model name or path")
-    an.add_argument("--fer-model", default="default", help="facial emotion model name or path")
     an.add_argument("--quiet", action="store_true", help="no progress bar")
+    an.set_defaults(func=run_analyze)
 
-    tr = sub.add_parser("train", help="train an emotion model")
-    tr_sub = tr.add_subparsers(dest="kind", required=True)
-    ev = sub.add_parser("eval", help="evaluate an emotion model on labelled data")
-    ev_sub = ev.add_subparsers(dest="kind", required=True)
-    from .train import fer, ser
+    models = sub.add_parser("models", help="list the installed models")
+    models.set_defaults(func=run_models)
 
-    ser.add_train_args(tr_sub.add_parser("ser", help="speech emotion model"))
-    fer.add_train_args(tr_sub.add_parser("fer", help="facial expression model"))
-    ser.add_eval_args(ev_sub.add_parser("ser", help="speech emotion model"))
-    fer.add_eval_args(ev_sub.add_parser("fer", help="facial expression model"))
-
-    sub.add_parser("models", help="list the installed models")
+    for plugin in entry_points(group=PLUGIN_GROUP):
+        plugin.load()(sub)
     return parser
 
 
+def _progress_bar(name: str, quiet: bool) -> tuple[Any, Progress | None]:
+    """A tqdm bar over the analysis stages and the matching ``progress`` callback."""
+    from .pipeline import STEPS
+
+    if quiet:
+        return None, None
+    bar = tqdm(total=len(STEPS), desc=name, unit="step", leave=True, file=sys.stderr)
+
+    def progress(step: str, done: int, total: int) -> None:
+        if step == "video frames":
+            bar.set_postfix_str(f"faces {done}/{total} frames")
+            return
+        bar.set_postfix_str(step)
+        bar.n = done
+        bar.refresh()
+
+    return bar, progress
+
+
 def run_analyze(args: argparse.Namespace) -> int:
-    from .config import AnalysisConfig
+    from .config import config_from_args
     from .media import MediaError
     from .pipeline import Analyzer
 
-    config = AnalysisConfig(
-        channels=args.channels,
-        split_channels=False if args.mono else None,
-        num_speakers=args.speakers,
-        fps=args.fps,
-        video=not args.no_video,
-        transcribe=args.transcribe,
-        ser_model=None if args.ser_model == "none" else args.ser_model,
-        fer_model=None if args.fer_model == "none" else args.fer_model,
-    )
+    config = config_from_args(args)
     args.out.mkdir(parents=True, exist_ok=True)
     analyzer = Analyzer(config)
     failed = 0
     try:
         for path in args.files:
             name = Path(path).name
-            bar = (
-                None
-                if args.quiet
-                else tqdm(total=8, desc=name, unit="step", leave=True, file=sys.stderr)
-            )
-
-            def progress(step: str, done: int, total: int, bar=bar) -> None:
-                if bar is None:
-                    return
-                if step == "video frames":
-                    bar.set_postfix_str(f"faces {done}/{total} frames")
-                    return
-                bar.set_postfix_str(step)
-                bar.n = done
-                bar.refresh()
-
+            bar, progress = _progress_bar(name, args.quiet)
             try:
                 result = analyzer.analyze(path, progress=progress)
             except (MediaError, OSError) as exc:
                 failed += 1
-                if bar is not None:
-                    bar.close()
                 print(f"emotrace: error: {exc}", file=sys.stderr)
                 continue
-            if bar is not None:
-                bar.close()
+            finally:
+                if bar is not None:
+                    bar.close()
             stem = args.out / Path(path).stem
             result.save_json(stem.with_suffix(".json"))
             if args.csv:
@@ -135,29 +108,22 @@ def run_analyze(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def run_models(args: argparse.Namespace) -> int:
+    from .models import list_models
+
+    for name in list_models():
+        print(name)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "analyze":
-        return run_analyze(args)
-    if args.command == "models":
-        from .models import list_models
-
-        for name in list_models():
-            print(name)
-        return 0
-    from .train import fer, ser
-
-    module = ser if args.kind == "ser" else fer
     try:
-        if args.command == "train":
-            module.run_train(args)
-        else:
-            module.run_eval(args)
+        return int(args.func(args))
     except (FileNotFoundError, ValueError) as exc:
         print(f"emotrace: error: {exc}", file=sys.stderr)
         return 1
-    return 0
 
 
 if __name__ == "__main__":

@@ -1,23 +1,127 @@
-"""All analysis options in one frozen dataclass, passed explicitly to every stage."""
+"""All analysis options in one frozen dataclass, passed explicitly to every stage.
+
+Each field carries its one-line help and, for options offered on the command line, the flag and
+how its text is parsed (``option_specs``); the CLI and the review app build their controls from
+these, so every default is written once, here.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import argparse
+
+SAMPLE_RATE = 16000  # Hz; all audio is resampled to this before any stage (the models' rate)
+MAX_VIDEO_SIDE_PX = 640  # px; video frames are downscaled so the longer side is at most this
+
+
+def _speakers(value: str) -> int | None:
+    import argparse  # only the command line parses options from text
+
+    if value == "auto":
+        return None
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("--speakers takes 'auto' or a number 1-8") from None
+    if not 1 <= n <= 8:
+        raise argparse.ArgumentTypeError("--speakers takes 'auto' or a number 1-8")
+    return n
+
+
+def _channels(value: str) -> tuple[str, ...]:
+    import argparse
+
+    names = tuple(v.strip() for v in value.split(",") if v.strip())
+    if not names or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError("--channels takes distinct names, e.g. agent,customer")
+    return names
+
+
+def _model_name(value: str) -> str | None:
+    return None if value == "none" else value
+
+
+@dataclass(frozen=True)
+class FaceConfig:
+    """Options of the face stage."""
+
+    max_faces: int = 4  # most faces looked for per frame
+    min_detection_confidence: float = 0.5  # FaceMesh's face detector threshold
+    min_tracking_confidence: float = 0.5  # FaceMesh's landmark tracking threshold
+    static_images: bool = False  # detect afresh in every frame (unrelated images; slower)
+    max_gap_s: float = 1.0  # a face track unseen for longer than this ends, seconds
+    min_iou: float = 0.2  # landmark-box overlap at or above which a face continues a track
+    max_shift: float = 0.6  # centre shift, in face sizes, up to which a face continues a track
+    smoothing_s: float = 1.0  # half-life of the per-track smoothing of expression scores, s
+    batch_size: int = 256  # aligned crops per expression-model call
+    crop_size: int | None = None  # px side of aligned crops; None: model.input_size or align's
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_faces <= 16:
+            raise ValueError("max_faces must be between 1 and 16")
+        if self.max_gap_s < 0 or self.smoothing_s < 0:
+            raise ValueError("max_gap_s and smoothing_s must not be negative")
+        if self.batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """How one config field is offered to users (command line, app)."""
+
+    name: str  # the AnalysisConfig field
+    flag: str  # command-line flag, e.g. "--fps"
+    default: Any  # the field's default
+    help: str  # one line for --help and the app's tooltip
+    parse: Callable[[str], Any] | None = None  # text -> value, for flags that take a value
+    switch: Any = None  # for flags without a value: the field's value when the flag is given
+    metavar: str | None = None
+
+    @property
+    def takes_value(self) -> bool:
+        return self.parse is not None
+
+
+def _option(
+    default: Any,
+    *,
+    flag: str | None = None,
+    help: str = "",
+    parse: Callable[[str], Any] | None = None,
+    switch: Any = None,
+    metavar: str | None = None,
+) -> Any:
+    """A dataclass field whose metadata describes its command-line flag (None: not offered)."""
+    meta = {"flag": flag, "help": help, "parse": parse, "switch": switch, "metavar": metavar}
+    return field(default=default, metadata=meta)
 
 
 @dataclass(frozen=True)
 class AnalysisConfig:
     """Options for one analysis. Every field has a default that suits phone and video calls."""
 
-    sample_rate: int = 16000  # Hz; all audio is resampled to this before any stage
-    channels: tuple[str, ...] | None = None  # roles per stereo channel, e.g. ("agent", "customer")
-    split_channels: bool | None = None  # one speaker per channel; None: auto (distinct channels)
+    # roles per stereo channel, e.g. ("agent", "customer")
+    channels: tuple[str, ...] | None = _option(
+        None, flag="--channels", parse=_channels, help="roles per channel, e.g. agent,customer"
+    )
+    # one speaker per channel; None: auto (distinct channels)
+    split_channels: bool | None = _option(
+        None, flag="--mono", switch=False, help="mix channels and diarize instead"
+    )
     detect_agent: bool = True  # guess which channel is the agent when roles are not given
-    num_speakers: int | None = None  # mono diarization: None estimates 1..max_speakers
+    # mono diarization: None estimates 1..max_speakers
+    num_speakers: int | None = _option(
+        None, flag="--speakers", parse=_speakers, metavar="N", help="auto (default) or N"
+    )
     max_speakers: int = 4  # upper bound when estimating the number of speakers
-    video: bool = True  # analyse the video stream when there is one
-    fps: float = 5.0  # video analysis rate, frames per second
-    max_video_side: int = 640  # px; frames are downscaled so the longer side is at most this
+    video: bool = _option(True, flag="--no-video", switch=False, help="skip the video stream")
+    # video analysis rate, frames per second
+    fps: float = _option(5.0, flag="--fps", parse=float, help="video analysis rate")
+    max_video_side: int = MAX_VIDEO_SIDE_PX  # px; frames are downscaled so the longer side fits
     vad_threshold: float = 0.5  # silero speech probability above which a frame is speech
     min_speech_s: float = 0.25  # speech runs shorter than this are dropped, seconds
     min_silence_s: float = 0.3  # gaps shorter than this are bridged inside a turn, seconds
@@ -27,13 +131,25 @@ class AnalysisConfig:
     min_shift_s: float = 6.0  # an escalation must hold at least this long, seconds
     shift_threshold: float = 0.35  # arousal/valence change that counts as a shift (scale [-1, 1])
     interruption_min_s: float = 0.3  # overlap needed before a cut-in counts, seconds
-    ser_model: str | None = "default"  # speech emotion model name/path; None: prosody only
-    fer_model: str | None = "default"  # facial emotion model name/path; None: cues only
+    # speech emotion model name/path; None: prosody only
+    ser_model: str | None = _option(
+        "default", flag="--ser-model", parse=_model_name, help="speech emotion model name or path"
+    )
+    # facial emotion model name/path; None: cues only
+    fer_model: str | None = _option(
+        "default", flag="--fer-model", parse=_model_name, help="facial emotion model name or path"
+    )
     ser_threads: int = 2  # CPU threads of the speech encoder (it runs alone in its stage)
     smoothing_s: float = 1.5  # half-life of the temporal smoothing of fused scores, seconds
-    transcribe: bool = False  # words modality: English ASR + phrase/sentiment cues (slow: ~0.3 RTF)
+    # words modality: English ASR + phrase/sentiment cues (slow: ~0.3 RTF)
+    transcribe: bool = _option(
+        False,
+        flag="--transcribe",
+        switch=True,
+        help="add the words modality (English ASR, complaint/empathy phrases; slower)",
+    )
     complaint_window_s: float = 300.0  # complaints by one speaker this close count as repeated
-    extras: dict = field(default_factory=dict, compare=False)  # free-form, stored with the result
+    face: FaceConfig = field(default_factory=FaceConfig)  # options of the face stage
 
     def __post_init__(self) -> None:
         if not 0 < self.hop_s <= 0.5:
@@ -43,10 +159,84 @@ class AnalysisConfig:
         if self.num_speakers is not None and not 1 <= self.num_speakers <= 8:
             raise ValueError("num_speakers must be between 1 and 8")
 
-    def replace(self, **changes) -> AnalysisConfig:
+    @property
+    def sample_rate(self) -> int:
+        """Hz; fixed (``SAMPLE_RATE``): the models were trained at this rate."""
+        return SAMPLE_RATE
+
+    def replace(self, **changes: Any) -> AnalysisConfig:
         return replace(self, **changes)
 
-    def to_dict(self) -> dict:
-        data = asdict(self)
+    def to_dict(self) -> dict[str, Any]:
+        """The options as stored with a result. Keys as in schema 1.0: ``sample_rate`` (fixed)
+        first, ``extras`` (no longer an option) kept empty, the face options not included."""
+        data = {"sample_rate": SAMPLE_RATE, **asdict(self)}
+        data.pop("face")
         data["channels"] = list(self.channels) if self.channels else None
+        data["extras"] = {}
         return data
+
+
+def option_specs() -> list[OptionSpec]:
+    """The options offered to users, in field order: flag, default, help and parser of each.
+
+    The CLI builds its ``analyze`` flags from these; the app reads defaults and help from them.
+    """
+    specs = []
+    for f in fields(AnalysisConfig):
+        meta = f.metadata
+        if not meta.get("flag"):
+            continue
+        specs.append(
+            OptionSpec(
+                name=f.name,
+                flag=meta["flag"],
+                default=f.default,
+                help=meta["help"],
+                parse=meta["parse"],
+                switch=meta["switch"],
+                metavar=meta["metavar"],
+            )
+        )
+    return specs
+
+
+def option_default(name: str) -> Any:
+    """The default of one AnalysisConfig field (e.g. ``option_default("fps")`` -> 5.0)."""
+    if name not in {f.name for f in fields(AnalysisConfig)}:
+        raise KeyError(name)
+    return getattr(AnalysisConfig(), name)
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """Add one flag per ``option_specs`` entry to ``parser`` (dest = the field name)."""
+    for spec in option_specs():
+        if spec.parse is not None:
+            text = spec.help
+            if isinstance(spec.default, float):
+                text += f" (default {spec.default:g})"
+            parser.add_argument(
+                spec.flag,
+                dest=spec.name,
+                type=spec.parse,
+                default=spec.default,
+                metavar=spec.metavar,
+                help=text,
+            )
+        else:
+            parser.add_argument(
+                spec.flag,
+                dest=spec.name,
+                action="store_const",
+                const=spec.switch,
+                default=spec.default,
+                help=spec.help,
+            )
+
+
+def config_from_args(
+    args: argparse.Namespace, base: AnalysisConfig | None = None
+) -> AnalysisConfig:
+    """The config that parsed ``add_options`` flags describe (other fields from ``base``)."""
+    changes = {s.name: getattr(args, s.name) for s in option_specs() if hasattr(args, s.name)}
+    return (base or AnalysisConfig()).replace(**changes)

@@ -6,10 +6,19 @@ the numbers that triggered it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from .labels import LABELS, NEGATIVE_LABELS
-from .result import EmotionSegment, Event
+from .result import (
+    SUMMARY_EVENT_KINDS,
+    EmotionSegment,
+    Event,
+    QuarterMean,
+    SpeakerSummary,
+    Trend,
+)
 from .segment import Segment
 
 BASELINE_S = 20.0  # s of a speaker's preceding speech that set the level a shift is measured from
@@ -103,7 +112,9 @@ def _dominant(windows: list[EmotionSegment], part: slice) -> str | None:
     return max(set(labels), key=labels.count)
 
 
-def detect_silences(silences: list[Segment], *, min_s: float, turns) -> list[Event]:
+def detect_silences(
+    silences: list[Segment], *, min_s: float, turns: Sequence[tuple[str, Segment]]
+) -> list[Event]:
     """Silences of at least ``min_s`` where nobody speaks; evidence names who spoke around it."""
     events = []
     for gap in silences:
@@ -229,18 +240,15 @@ def detect_rate_spikes(turn_segments: list[EmotionSegment]) -> list[Event]:
 
 
 def detect_repeated_complaints(
-    turn_segments: list[EmotionSegment], *, window_s: float
+    stretches: Sequence[tuple[str, Segment, list[str]]],
 ) -> list[Event]:
-    """A speaker who complains in two or more turns close together (text.repeated_complaints)."""
-    from .text import repeated_complaints
+    """Events for a speaker who complains in two or more turns close together.
 
-    items = [
-        (s.speaker, s.segment, s.modalities["text"])
-        for s in turn_segments
-        if "text" in s.modalities
-    ]
+    stretches: (speaker, span, complaint phrases in order), as the words stage finds them
+    (``words.repeated_complaints``).
+    """
     events = []
-    for speaker, span, phrases in repeated_complaints(items, window_s=window_s):
+    for speaker, span, phrases in stretches:
         quoted = ", ".join(f'"{p}"' for p in phrases[:4])
         events.append(
             Event(
@@ -260,7 +268,7 @@ def summarize(
     windows: list[EmotionSegment],
     duration_s: float,
     events: list[Event],
-) -> dict:
+) -> SpeakerSummary:
     """Call summary for one speaker: emotion shares, quarter means and first-to-last trend."""
     total = sum(s.segment.duration for s in turns if s.emotion is not None)
     shares = {label: 0.0 for label in LABELS}
@@ -274,43 +282,42 @@ def summarize(
         ar = [w.arousal for w in sel if w.arousal is not None]
         va = [w.valence for w in sel if w.valence is not None]
         quarters.append(
-            {
-                "start": lo,
-                "end": hi,
-                "arousal": float(np.mean(ar)) if ar else None,
-                "valence": float(np.mean(va)) if va else None,
-                "speech_windows": len(sel),
-            }
+            QuarterMean(
+                lo,
+                hi,
+                float(np.mean(ar)) if ar else None,
+                float(np.mean(va)) if va else None,
+                len(sel),
+            )
         )
-    present = [q for q in quarters if q["arousal"] is not None]
-    trend = {"arousal": None, "valence": None, "direction": "unknown"}
+    present = [q for q in quarters if q.arousal is not None]
+    trend = Trend()
     if len(present) >= 2:
         first, last = present[0], present[-1]
-        da = last["arousal"] - first["arousal"]
-        dv = (last["valence"] or 0.0) - (first["valence"] or 0.0)
-        trend = {
-            "arousal": da,
-            "valence": dv,
-            "direction": "worsening"
+        da = last.arousal - first.arousal  # type: ignore[operator]
+        dv = (last.valence or 0.0) - (first.valence or 0.0)
+        direction = (
+            "worsening"
             if dv < -0.1 or da > 0.2
             else "improving"
             if dv > 0.1 or da < -0.2
-            else "steady",
-        }
+            else "steady"
+        )
+        trend = Trend(da, dv, direction)
     negative = sum(shares[k] for k in NEGATIVE_LABELS)
     words = [s.modalities["text"] for s in turns if "text" in s.modalities]
-    return {
-        "talk_time_s": float(sum(s.segment.duration for s in turns)),
-        "turns": len(turns),
-        "emotion_share": shares,
-        "negative_share": negative,
-        "quarters": quarters,
-        "trend": trend,
-        "events": {
+    return SpeakerSummary(
+        talk_time_s=float(sum(s.segment.duration for s in turns)),
+        turns=len(turns),
+        emotion_share=shares,
+        negative_share=negative,
+        quarters=tuple(quarters),
+        trend=trend,
+        events={
             kind: sum(1 for e in events if e.speaker == speaker and e.kind == kind)
-            for kind in ("escalation", "de-escalation", "interruption", "rate_spike")
+            for kind in SUMMARY_EVENT_KINDS
         },
-        "complaint_phrases": sum(len(w.get("complaints", [])) for w in words),
-        "empathy_phrases": sum(len(w.get("empathy", [])) for w in words),
-        "transcribed_turns": len(words),
-    }
+        complaint_phrases=sum(len(w.get("complaints", [])) for w in words),
+        empathy_phrases=sum(len(w.get("empathy", [])) for w in words),
+        transcribed_turns=len(words),
+    )

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .result import AnalysisResult, write_atomic
+from .result import speaker_name as speaker_name  # re-exported; its home is analyzer.result
 
 FORMATS = ("json", "csv", "parquet", "eaf", "textgrid", "vtt")
 SUFFIXES = {
@@ -32,16 +33,6 @@ SUFFIXES = {
 ANNOTATION_TIER = "annotations"
 POINT_S = 0.5  # seconds given to a point annotation in formats that need intervals
 MIN_INTERVAL_S = 0.001  # intervals shorter than this (after rounding to ms) are dropped
-
-
-def speaker_name(result: AnalysisResult, speaker_id: str | None) -> str:
-    """``role (id)`` when a role is known, the id otherwise."""
-    if speaker_id is None:
-        return ""
-    for s in result.speakers:
-        if s.id == speaker_id:
-            return f"{s.role} ({s.id})" if s.role and s.role != s.id else s.id
-    return speaker_id
 
 
 def speaker_turns(result: AnalysisResult) -> dict[str, list[tuple[float, float, str]]]:

@@ -6,47 +6,48 @@ talks, whether the face is seen, overlap, input quality). The fused probabilitie
 confidence-weighted log-linear pool, so a confident modality dominates and an absent one counts
 for nothing; arousal and valence are confidence-weighted means. Nothing is invented: a segment
 with no categorical evidence has no emotion label.
+
+``SpeakerSources`` gathers one speaker's inputs (turns, scored speech pieces, prosody, words,
+face tracks) and asks each modality for its evidence over a segment; ``turn_segments`` and
+``grid_segments`` turn that into the speaker's fused turn segments and smoothed fixed grid.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .audio.prosody import prosody_evidence
+from .audio.ser import voice_evidence
+from .evidence import Evidence
 from .labels import LABELS
+from .models import EmotionScores
+from .result import EmotionSegment
+from .segment import Segment, SegmentIndex, TimeGrid
+from .words.cues import words_evidence
+
+if TYPE_CHECKING:
+    from .video.timeline import FaceTimeline
+
+__all__ = [
+    "MIN_EVIDENCE",
+    "MODALITY_PRIOR",
+    "Evidence",
+    "Fused",
+    "SpeakerSources",
+    "fuse",
+    "grid_segments",
+    "smooth_series",
+    "turn_segments",
+]
 
 # How much each modality is trusted at equal confidence. Voice leads: it is the modality the
 # product is built around and the one measured best on unseen people; the face model is strong
 # on posed images but calls show faces at odd angles and light.
 MODALITY_PRIOR = {"voice": 1.0, "face": 0.7, "prosody": 0.5, "text": 0.6}
 MIN_EVIDENCE = 0.05  # total weight under which a segment is reported as without evidence
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """One modality's say about one segment."""
-
-    modality: str  # "voice", "face", "prosody" or "text"
-    confidence: float  # [0, 1], availability already folded in
-    probs: np.ndarray | None = None  # [7] in LABELS order, or None (prosody has no categories)
-    arousal: float | None = None
-    valence: float | None = None
-    details: dict | None = None  # raw numbers kept for the reviewer (features, cues, coverage)
-
-    def to_dict(self, weight: float) -> dict:
-        out = {
-            "confidence": round(float(self.confidence), 4),
-            "weight": round(float(weight), 4),
-            "arousal": None if self.arousal is None else round(float(self.arousal), 4),
-            "valence": None if self.valence is None else round(float(self.valence), 4),
-        }
-        if self.probs is not None:
-            out["probs"] = {k: round(float(p), 4) for k, p in zip(LABELS, self.probs)}
-            out["emotion"] = LABELS[int(np.argmax(self.probs))]
-        if self.details:
-            out.update(self.details)
-        return out
 
 
 @dataclass(frozen=True)
@@ -161,3 +162,134 @@ def smooth_series(
             if wv.sum() > 0:
                 out_v[i, k] = float((wv * col[ok]).sum() / wv.sum())
     return out_p, out_v
+
+
+@dataclass(frozen=True)
+class SpeakerSources:
+    """Everything fusion reads about one speaker: turns, overlaps, scored speech pieces, faces,
+    and per-turn prosody and words."""
+
+    own: SegmentIndex  # the speaker's turns
+    overlaps: SegmentIndex  # stretches where two speak at once
+    pieces: SegmentIndex  # the speaker's speech pieces scored by the speech model
+    scores: EmotionScores | None  # the speech model's scores of ``pieces``
+    timeline: FaceTimeline | None
+    tracks: list[int]  # face tracks matched to the speaker
+    feats: list[dict]  # per turn: prosodic features
+    zs: list[dict]  # per turn: their speaker z-scores
+    texts: list[dict | None]  # per turn: words evidence (None without transcription)
+
+    def evidence(self, seg: Segment, turn: int | None) -> list[Evidence]:
+        """Evidence of every modality for this speaker over ``seg``, in a fixed order (voice,
+        prosody, text, face). turn: index of the speaker's turn whose prosody and words apply
+        (None: none does)."""
+        speech_s = self.own.total(seg)
+        coverage = min(1.0, speech_s / max(seg.duration, 1e-6))
+        overlap_share = self.overlaps.total(seg) / max(speech_s, 1e-6) if speech_s else 0.0
+        out: list[Evidence | None] = []
+        if self.scores is not None and speech_s > 0 and len(self.pieces):
+            out.append(
+                voice_evidence(
+                    self.scores,
+                    self.pieces.overlaps(seg),
+                    speech_s=speech_s,
+                    coverage=coverage,
+                    overlap_share=overlap_share,
+                )
+            )
+        if turn is not None and speech_s > 0:
+            out.append(
+                prosody_evidence(
+                    self.feats[turn], self.zs[turn], speech_s=speech_s, coverage=coverage
+                )
+            )
+            words = self.texts[turn]
+            if words is not None:
+                out.append(words_evidence(words, coverage=coverage))
+        if self.timeline is not None and self.tracks:
+            from .video.timeline import face_evidence  # video/ loads mediapipe: only when used
+
+            out.append(face_evidence(self.timeline, self.tracks, seg))
+        return [e for e in out if e is not None]
+
+
+def turn_segments(speaker: str, src: SpeakerSources) -> list[EmotionSegment]:
+    """One fused segment per speech turn of ``speaker`` (not smoothed: turns are few and long)."""
+    out = []
+    for k, seg in enumerate(src.own.segments):
+        evidence = src.evidence(seg, k)
+        f = fuse(evidence)
+        out.append(
+            _make_segment(
+                "turn", seg, speaker, evidence, f, f.probs, f.arousal, f.valence, src.overlaps, True
+            )  # fmt: skip
+        )
+    return out
+
+
+def grid_segments(
+    speaker: str,
+    src: SpeakerSources,
+    duration: float,
+    *,
+    window_s: float,
+    hop_s: float,
+    smoothing_s: float,
+) -> list[EmotionSegment]:
+    """The fixed grid for one speaker: windows of ``window_s`` every ``hop_s`` over
+    [0, duration] seconds, fused, then smoothed over time (``smooth_series``, half-life
+    ``smoothing_s``)."""
+    rows = []
+    for seg in TimeGrid(hop_s).windows(duration, window_s):
+        # Prosody and words of a window: those of the turn it overlaps most.
+        shared = src.own.overlaps(seg)
+        best = int(np.argmax(shared)) if len(src.own) and shared.max() > 0 else None
+        speech = bool(shared.sum() >= min(0.3, seg.duration / 2))
+        rows.append((seg, src.evidence(seg, best), speech))
+    fused = [fuse(e) for _, e, _ in rows]
+    times = np.array([seg.middle for seg, _, _ in rows])
+    probs = np.array(
+        [f.probs if f.probs is not None else np.full(len(LABELS), np.nan) for f in fused]
+    )
+    values = np.array(
+        [[np.nan if x is None else x for x in (f.arousal, f.valence)] for f in fused], dtype=float
+    )
+    conf = np.array([f.confidence for f in fused])
+    probs_s, values_s = smooth_series(times, probs, values, conf, half_life_s=smoothing_s)
+    out = []
+    for i, ((seg, evidence, speech), f) in enumerate(zip(rows, fused)):
+        p = None if not np.isfinite(probs_s[i]).all() else probs_s[i]
+        a = None if not np.isfinite(values_s[i, 0]) else float(values_s[i, 0])
+        v = None if not np.isfinite(values_s[i, 1]) else float(values_s[i, 1])
+        out.append(
+            _make_segment("window", seg, speaker, evidence, f, p, a, v, src.overlaps, speech)
+        )
+    return out
+
+
+def _make_segment(
+    kind: str,
+    seg: Segment,
+    spk: str,
+    evidence: list[Evidence],
+    f: Fused,
+    probs: np.ndarray | None,
+    arousal: float | None,
+    valence: float | None,
+    overlaps: SegmentIndex,
+    speech: bool,
+) -> EmotionSegment:
+    modalities = {e.modality: e.to_dict(f.weights.get(e.modality, 0.0)) for e in evidence}
+    return EmotionSegment(
+        kind=kind,
+        segment=seg,
+        speaker=spk,
+        emotion=None if probs is None else LABELS[int(np.argmax(probs))],
+        probs={} if probs is None else {k: float(p) for k, p in zip(LABELS, probs)},
+        arousal=arousal,
+        valence=valence,
+        confidence=f.confidence,
+        modalities=modalities,
+        overlap=bool(speech and overlaps.total(seg) > 0),
+        speech=speech,
+    )

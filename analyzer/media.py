@@ -6,6 +6,7 @@ with their timestamps, so a long video is never held in memory at once.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,11 +14,63 @@ from pathlib import Path
 
 import numpy as np
 
-from .result import MediaInfo
+from .config import MAX_VIDEO_SIDE_PX, SAMPLE_RATE
+from .segment import TimeGrid
 
 
 class MediaError(ValueError):
     """The input cannot be analysed; the message says why in one line."""
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What the input file holds."""
+
+    path: str
+    duration_s: float
+    has_video: bool
+    has_audio: bool
+    channels: int
+    sample_rate: int  # Hz, of the original audio stream
+    video_fps: float | None = None
+    width: int | None = None
+    height: int | None = None
+    container: str | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "path": self.path,
+            "name": Path(self.path).name,
+            "duration_s": round(float(self.duration_s), 3),
+            "has_video": self.has_video,
+            "has_audio": self.has_audio,
+            "channels": self.channels,
+            "sample_rate": self.sample_rate,
+            "video_fps": _finite(self.video_fps, 3),
+            "width": self.width,
+            "height": self.height,
+            "container": self.container,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> MediaInfo:
+        return cls(
+            path=d["path"],
+            duration_s=d["duration_s"],
+            has_video=d["has_video"],
+            has_audio=d.get("has_audio", True),
+            channels=d["channels"],
+            sample_rate=d["sample_rate"],
+            video_fps=d.get("video_fps"),
+            width=d.get("width"),
+            height=d.get("height"),
+            container=d.get("container"),
+        )
+
+
+def _finite(x: float | None, digits: int) -> float | None:
+    """``x`` rounded, or None when it is missing or not finite (JSON has no NaN)."""
+    return None if x is None or not math.isfinite(float(x)) else round(float(x), digits)
 
 
 @dataclass(frozen=True)
@@ -93,7 +146,7 @@ def _duration(container, audio, video) -> float:
     return 0.0
 
 
-def load_audio(path: str | os.PathLike, *, sample_rate: int = 16000) -> np.ndarray:
+def load_audio(path: str | os.PathLike, *, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Decode every audio channel, resampled to ``sample_rate``.
 
     Returns float32 [channels, samples] in [-1, 1]. Raises MediaError when there is no audio
@@ -155,9 +208,11 @@ def load_audio(path: str | os.PathLike, *, sample_rate: int = 16000) -> np.ndarr
 
 
 def iter_video_frames(
-    path: str | os.PathLike, *, fps: float = 5.0, max_side: int = 640
+    path: str | os.PathLike, *, fps: float, max_side: int = MAX_VIDEO_SIDE_PX
 ) -> Iterator[VideoFrame]:
     """Yield RGB frames at about ``fps`` per second with their timestamps (seconds).
+
+    fps: the analysis rate (``AnalysisConfig.fps`` in the engine).
 
     Frames are downscaled so that the longer side is at most ``max_side`` pixels. Damaged packets
     are skipped. One frame is in memory at a time.
@@ -173,7 +228,7 @@ def iter_video_frames(
         width, height = stream.codec_context.width, stream.codec_context.height
         scale = min(1.0, max_side / max(width, height, 1))
         out_w, out_h = max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
-        step = 1.0 / fps
+        grid = TimeGrid(1.0 / fps)  # one analysed frame per grid step
         next_t = 0.0
         bad_packets = 0
         for packet in container.demux(stream):
@@ -188,7 +243,7 @@ def iter_video_frames(
                 t = frame.time
                 if t is None or t + 1e-6 < next_t:
                     continue
-                next_t = (np.floor(t / step + 1e-6) + 1) * step
+                next_t = grid.time(grid.index(t) + 1)
                 image = frame.to_ndarray(format="rgb24", width=out_w, height=out_h)
                 yield VideoFrame(max(0.0, float(t)), image)
     finally:

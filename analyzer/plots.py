@@ -1,146 +1,17 @@
-"""Plotly figures of one analysed call: the emotion timeline reviewers read beside the player.
+"""Moved to :mod:`review.plots` (the review app's package); this alias stays for one release.
 
-Top panel: one lane per speaker, each speech turn a bar coloured by its fused emotion, plus a lane
-of detected events and a lane of reviewers' annotations. Bottom panel: arousal and valence of each
-speaker on the fixed grid. Event times are also drawn as dotted lines across both panels.
+``import analyzer.plots`` gives the very module ``review.plots`` (private names included), so
+old imports keep working. ``analyzer/__init__.py`` never imports this file.
 """
 
-from __future__ import annotations
+import sys
+import warnings
 
-from collections.abc import Sequence
-from typing import Any
+import review.plots as _moved
 
-from .export import speaker_name
-from .i18n import emotion_name, t
-from .labels import LABELS
-from .result import AnalysisResult
-
-EMOTION_COLORS = {
-    "neutral": "#9e9e9e",
-    "happy": "#f4b400",
-    "sad": "#3f6fd8",
-    "angry": "#d93025",
-    "fearful": "#8e44ad",
-    "disgust": "#2e8b57",
-    "surprised": "#ff8c00",
-}
-SPEAKER_DASH = ("solid", "dash", "dot", "dashdot")
-UNKNOWN_COLOR = "#c7ccd6"  # turns without an emotion label
-EVENT_COLOR = "#444444"
-ANNOTATION_COLOR = "#00838f"
-
-
-def timeline_figure(result: AnalysisResult, annotations: Sequence[Any] = (), *, lang: str = "en"):
-    """The review timeline of ``result`` with ``annotations`` marked; a plotly Figure."""
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    fig = make_subplots(
-        rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, row_heights=[0.55, 0.45]
-    )
-    lanes = {s.id: speaker_name(result, s.id) for s in result.speakers}
-    ev_lane, ann_lane = t("lane_events", lang), t("lane_annotations", lang)
-
-    # Lanes: one bar per turn, one trace per emotion so that the legend names the colours.
-    # A turn without a label (no emotion model installed) is drawn as an unlabelled bar.
-    for label in (*LABELS, None):
-        segs = [s for s in result.segments if s.kind == "turn" and s.emotion == label]
-        if not segs:
-            continue
-        name = emotion_name(label, lang) if label else t("unknown", lang)
-        fig.add_trace(
-            go.Bar(
-                orientation="h",
-                y=[lanes.get(s.speaker, s.speaker) for s in segs],
-                x=[max(s.end - s.start, 0.01) for s in segs],
-                base=[s.start for s in segs],
-                marker_color=EMOTION_COLORS.get(label, UNKNOWN_COLOR),
-                name=name,
-                legendgroup="emotion",
-                customdata=[[s.start, s.end, s.confidence, s.arousal] for s in segs],
-                hovertemplate="%{customdata[0]:.1f}–%{customdata[1]:.1f} s, "
-                + name
-                + " (%{customdata[2]:.2f}), "
-                + t("arousal", lang)
-                + " %{customdata[3]:.2f}<extra>%{y}</extra>",
-            ),
-            row=1,
-            col=1,
-        )
-    if result.events:
-        fig.add_trace(
-            go.Scatter(
-                mode="markers",
-                x=[e.start for e in result.events],
-                y=[ev_lane] * len(result.events),
-                marker={"symbol": "diamond", "size": 11, "color": EVENT_COLOR},
-                text=[f"{e.kind}: {e.description}" for e in result.events],
-                hovertemplate="%{x:.1f} s: %{text}<extra></extra>",
-                name=ev_lane,
-            ),
-            row=1,
-            col=1,
-        )
-        for e in result.events:
-            fig.add_vline(x=e.start, line_dash="dot", line_color=EVENT_COLOR, opacity=0.5)
-    timed = [a for a in annotations if a.start is not None]
-    if timed:
-        fig.add_trace(
-            go.Scatter(
-                mode="markers",
-                x=[a.start for a in timed],
-                y=[ann_lane] * len(timed),
-                marker={"symbol": "triangle-down", "size": 12, "color": ANNOTATION_COLOR},
-                text=[_annotation_hover(a, lang) for a in timed],
-                hovertemplate="%{x:.1f} s: %{text}<extra></extra>",
-                name=ann_lane,
-            ),
-            row=1,
-            col=1,
-        )
-
-    # Curves: arousal (solid markers) and valence per speaker on the fixed grid.
-    for i, spk in enumerate(result.speakers):
-        windows = sorted(result.segments_of("window", spk.id), key=lambda s: s.start)
-        if not windows:
-            continue
-        mids = [0.5 * (w.start + w.end) for w in windows]
-        dash = SPEAKER_DASH[i % len(SPEAKER_DASH)]
-        for key, values, color in (
-            ("arousal", [w.arousal for w in windows], "#d93025"),
-            ("valence", [w.valence for w in windows], "#1a73e8"),
-        ):
-            fig.add_trace(
-                go.Scatter(
-                    mode="lines",
-                    x=mids,
-                    y=values,
-                    line={"color": color, "dash": dash, "width": 2},
-                    name=f"{lanes[spk.id]}: {t(key, lang)}",
-                    legendgroup=key,
-                    hovertemplate="%{x:.1f} s: %{y:.2f}<extra>" + t(key, lang) + "</extra>",
-                ),
-                row=2,
-                col=1,
-            )
-
-    order = [ann_lane, ev_lane] + list(reversed(list(lanes.values())))
-    fig.update_yaxes(categoryorder="array", categoryarray=order, row=1, col=1)
-    fig.update_yaxes(range=[-1.05, 1.05], zeroline=True, title_text="", row=2, col=1)
-    fig.update_xaxes(range=[0, max(result.media.duration_s, 1.0)])
-    fig.update_xaxes(title_text=t("time_s", lang), row=2, col=1)
-    fig.update_layout(
-        barmode="overlay",
-        height=460,
-        margin={"l": 10, "r": 10, "t": 30, "b": 40},
-        legend={"orientation": "h", "y": -0.2},
-        hovermode="closest",
-        template="plotly_white",
-    )
-    return fig
-
-
-def _annotation_hover(a: Any, lang: str) -> str:
-    kind = t(f"kind_{a.kind}", lang)
-    label = f" → {emotion_name(a.corrected_label, lang)}" if a.corrected_label else ""
-    return f"{kind}{label}: {a.text} ({a.author})"
+warnings.warn(
+    "analyzer.plots moved to review.plots; the old path goes away in the next release",
+    DeprecationWarning,
+    stacklevel=2,
+)
+sys.modules[__name__] = _moved

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .labels import LABELS, NEGATIVE_LABELS
+from .media import MediaInfo
 from .segment import Segment
 
 SCHEMA_VERSION = "1.0"
@@ -63,52 +64,6 @@ def _clean(obj: Any) -> Any:
     if hasattr(obj, "tolist"):
         return _clean(obj.tolist())
     return _num(obj)
-
-
-@dataclass(frozen=True)
-class MediaInfo:
-    """What the input file holds."""
-
-    path: str
-    duration_s: float
-    has_video: bool
-    has_audio: bool
-    channels: int
-    sample_rate: int  # Hz, of the original audio stream
-    video_fps: float | None = None
-    width: int | None = None
-    height: int | None = None
-    container: str | None = None
-
-    def to_dict(self) -> dict:
-        return {
-            "path": self.path,
-            "name": Path(self.path).name,
-            "duration_s": _ms(self.duration_s),
-            "has_video": self.has_video,
-            "has_audio": self.has_audio,
-            "channels": self.channels,
-            "sample_rate": self.sample_rate,
-            "video_fps": _num(self.video_fps, 3),
-            "width": self.width,
-            "height": self.height,
-            "container": self.container,
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict) -> MediaInfo:
-        return cls(
-            path=d["path"],
-            duration_s=d["duration_s"],
-            has_video=d["has_video"],
-            has_audio=d.get("has_audio", True),
-            channels=d["channels"],
-            sample_rate=d["sample_rate"],
-            video_fps=d.get("video_fps"),
-            width=d.get("width"),
-            height=d.get("height"),
-            container=d.get("container"),
-        )
 
 
 @dataclass(frozen=True)
@@ -169,10 +124,10 @@ class EmotionSegment(_Timed):
     kind: str  # "turn" (a speech turn) or "window" (the fixed grid)
     segment: Segment
     speaker: str
-    emotion: str  # arg-max of probs
-    probs: dict[str, float]
-    arousal: float  # [-1, 1]
-    valence: float  # [-1, 1]
+    emotion: str | None  # arg-max of probs; None without categorical evidence
+    probs: dict[str, float]  # empty without categorical evidence
+    arousal: float | None  # [-1, 1]; None without evidence
+    valence: float | None  # [-1, 1]; None without evidence
     confidence: float  # [0, 1]
     modalities: dict[str, dict] = field(default_factory=dict)
     overlap: bool = False  # another speaker talks during part of this segment
@@ -288,6 +243,114 @@ class FaceFrame:
         )
 
 
+SUMMARY_EVENT_KINDS = ("escalation", "de-escalation", "interruption", "rate_spike")
+
+
+@dataclass(frozen=True)
+class QuarterMean:
+    """Mean arousal and valence of one speaker's speech windows in one quarter of the call."""
+
+    start: float  # s
+    end: float  # s
+    arousal: float | None  # None without a speech window with arousal
+    valence: float | None
+    speech_windows: int
+
+    def to_dict(self) -> dict:
+        return {
+            "start": self.start,
+            "end": self.end,
+            "arousal": self.arousal,
+            "valence": self.valence,
+            "speech_windows": self.speech_windows,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> QuarterMean:
+        return cls(
+            d.get("start", 0.0),
+            d.get("end", 0.0),
+            d.get("arousal"),
+            d.get("valence"),
+            d.get("speech_windows", 0),
+        )
+
+
+@dataclass(frozen=True)
+class Trend:
+    """First-to-last change of a speaker's quarter means, and its plain-language direction."""
+
+    arousal: float | None = None
+    valence: float | None = None
+    direction: str = "unknown"  # "worsening", "improving", "steady" or "unknown"
+
+    def to_dict(self) -> dict:
+        return {"arousal": self.arousal, "valence": self.valence, "direction": self.direction}
+
+    @classmethod
+    def from_dict(cls, d: dict | str | None) -> Trend:
+        if isinstance(d, str):
+            return cls(direction=d)
+        d = d or {}
+        return cls(d.get("arousal"), d.get("valence"), d.get("direction", "unknown"))
+
+
+@dataclass(frozen=True)
+class SpeakerSummary:
+    """The call summary of one speaker (``AnalysisResult.summary[speaker id]``).
+
+    ``to_dict`` gives the JSON keys of schema 1.0. For code written against that dict, item
+    access (``summary["trend"]``, ``summary.get("emotion_share")``) returns the JSON value.
+    """
+
+    talk_time_s: float = 0.0  # s of speech turns
+    turns: int = 0
+    emotion_share: dict[str, float] = field(default_factory=dict)  # label -> share of turn time
+    negative_share: float = 0.0  # share of turn time with a negative emotion
+    quarters: tuple[QuarterMean, ...] = ()
+    trend: Trend = field(default_factory=Trend)
+    events: dict[str, int] = field(default_factory=dict)  # kind -> count of this speaker's
+    complaint_phrases: int = 0
+    empathy_phrases: int = 0
+    transcribed_turns: int = 0
+
+    def to_dict(self) -> dict:
+        return {
+            "talk_time_s": self.talk_time_s,
+            "turns": self.turns,
+            "emotion_share": dict(self.emotion_share),
+            "negative_share": self.negative_share,
+            "quarters": [q.to_dict() for q in self.quarters],
+            "trend": self.trend.to_dict(),
+            "events": dict(self.events),
+            "complaint_phrases": self.complaint_phrases,
+            "empathy_phrases": self.empathy_phrases,
+            "transcribed_turns": self.transcribed_turns,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SpeakerSummary:
+        """Read ``to_dict`` output; missing keys (older or partial summaries) get defaults."""
+        return cls(
+            talk_time_s=d.get("talk_time_s", 0.0),
+            turns=d.get("turns", 0),
+            emotion_share=dict(d.get("emotion_share") or d.get("shares") or {}),
+            negative_share=d.get("negative_share", 0.0),
+            quarters=tuple(QuarterMean.from_dict(q) for q in d.get("quarters", [])),
+            trend=Trend.from_dict(d.get("trend")),
+            events=dict(d.get("events", {})),
+            complaint_phrases=d.get("complaint_phrases", 0),
+            empathy_phrases=d.get("empathy_phrases", 0),
+            transcribed_turns=d.get("transcribed_turns", 0),
+        )
+
+    def __getitem__(self, key: str) -> Any:
+        return self.to_dict()[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.to_dict().get(key, default)
+
+
 @dataclass
 class AnalysisResult:
     """Everything one analysis found in one file.
@@ -296,7 +359,8 @@ class AnalysisResult:
         (kind "window").
     turns: the raw speech turns per speaker (from voice activity and speaker attribution).
     faces: per analysed video frame, one row per face track (or one "no face" row).
-    summary: per speaker id, the call summary (emotion shares, quarter means, trend).
+    summary: per speaker id, the call summary (emotion shares, quarter means, trend); plain
+        dicts given here are read with ``SpeakerSummary.from_dict``.
     notes: plain-language caveats a reviewer should read (e.g. a model that was not available).
     """
 
@@ -306,12 +370,18 @@ class AnalysisResult:
     events: list[Event]
     turns: list[tuple[str, Segment]] = field(default_factory=list)
     faces: list[FaceFrame] = field(default_factory=list)
-    summary: dict[str, dict] = field(default_factory=dict)
+    summary: dict[str, SpeakerSummary] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     models: dict[str, str | None] = field(default_factory=dict)
     config: dict = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)  # seconds spent per stage
     schema_version: str = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        self.summary = {
+            spk: s if isinstance(s, SpeakerSummary) else SpeakerSummary.from_dict(s)
+            for spk, s in self.summary.items()
+        }
 
     # ---- views -----------------------------------------------------------------------------
     def speaker(self, speaker_id: str) -> Speaker:
@@ -345,7 +415,7 @@ class AnalysisResult:
                 for spk, seg in self.turns
             ],
             "faces": [f.to_dict() for f in self.faces],
-            "summary": _clean(self.summary),
+            "summary": _clean({spk: s.to_dict() for spk, s in self.summary.items()}),
             "notes": list(self.notes),
             "models": dict(self.models),
             "config": _clean(self.config),
@@ -447,6 +517,16 @@ class AnalysisResult:
         frame.to_parquet(tmp, index=False)
         os.replace(tmp, path)
         return path
+
+
+def speaker_name(result: AnalysisResult, speaker_id: str | None) -> str:
+    """``role (id)`` when a role is known, the id otherwise."""
+    if speaker_id is None:
+        return ""
+    for s in result.speakers:
+        if s.id == speaker_id:
+            return f"{s.role} ({s.id})" if s.role and s.role != s.id else s.id
+    return speaker_id
 
 
 def _flatten(ev: dict, prefix: str = "") -> Iterable[tuple[str, Any]]:

@@ -7,7 +7,7 @@ environment, so they run in a throwaway venv named by --baseline-python):
     /tmp/base_venv/bin/pip install tensorflow-cpu opencv-contrib-python scikit-image pillow \
         pandas requests matplotlib
     /tmp/base_venv/bin/pip install --no-deps facex fer   # their full deps pull a CUDA torch
-    python benchmarks/fer_baselines.py --npz shared/data/faces/ferplus_train_valid.npz \
+    python -m benchmarks.fer_baselines --npz ../shared/data/faces/ferplus_train_valid.npz \
         --baseline-python /tmp/base_venv/bin/python [--dedupe]
 
 Rows: ``split == valid`` with a majority label (optionally deduplicated against train). Each
@@ -31,9 +31,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parent.parent  # the repository, so `analyzer` imports from here
-sys.path.insert(0, str(ROOT))
 
 # Each baseline's output classes, in its order, as product labels.
 BASELINE_CLASSES = {
@@ -82,8 +79,8 @@ def main() -> None:
         return
 
     from analyzer.labels import LABELS
-    from analyzer.train.fer import DEFAULT_MODEL, duplicate_mask, evaluate_fer, majority_labels
-    from analyzer.train.metrics import classification_report, expected_calibration_error
+    from train.fer import DEFAULT_MODEL, duplicate_mask, evaluate_fer, majority_labels
+    from train.metrics import classification_report, expected_calibration_error
 
     data = np.load(args.npz)
     images, votes = data["images"], data["votes"]
@@ -105,6 +102,7 @@ def main() -> None:
         np.save(crops_path, images[rows])
         for name, classes in BASELINE_CLASSES.items():
             out = Path(tmp) / f"{name}.npy"
+            # the worker runs as a script in the baseline venv: it imports nothing of ours
             cmd = [args.baseline_python, __file__, "--npz", args.npz, "--worker", name,
                    "--crops", str(crops_path), "--out", str(out)]  # fmt: skip
             done = subprocess.run(cmd, capture_output=True, text=True)

@@ -1,6 +1,6 @@
 """Screenshot of the review app on the bundled sample, for the README.
 
-    python benchmarks/screenshot.py [--out assets/screenshots/review.png]
+    python -m benchmarks.screenshot [--out assets/screenshots/review.png]
 
 Starts the app on a throw-away data folder with the real engine, logs in with Debian's chromium
 (through Playwright, never ``playwright install``), analyzes the bundled sample and saves the
@@ -81,8 +81,8 @@ def serve(home: Path, user: str, password: str, engine=None, samples=None):
     """The app on ``home`` behind a login for ``user``; returns (url, demo, store)."""
     sys.path.insert(0, str(ROOT))
     import app
-    from analyzer import auth
-    from analyzer.store import Store
+    from review import auth
+    from review.store import Store
 
     if engine is None:
         from analyzer import Analyzer

@@ -1,6 +1,6 @@
 """Held-out figures for the model card: train without some RAVDESS actors, score on them.
 
-    python benchmarks/ser_eval_heldout.py [--manifest CSV] [--folds 5] [--cache-dir /tmp/ser_cache]
+    python -m benchmarks.ser_eval_heldout [--manifest CSV] [--folds 5] [--cache-dir /tmp/ser_cache]
                                           [--channels clean,telephone,...] [--members N]
                                           [--gender-boosts 1,1.3,1.6] [--threads 2]
 
@@ -28,8 +28,10 @@ from pathlib import Path
 import numpy as np
 
 from analyzer.labels import LABELS
-from analyzer.train.heads import HeadOptions
-from analyzer.train.ser import (
+from train.data import ACTOR_FOLDS, SPEECH_MANIFEST
+from train.heads import HeadOptions
+from train.metrics import gender_gap_se
+from train.ser import (
     TRAIN_CHANNELS,
     evaluate_ser,
     parse_gender_boosts,
@@ -37,8 +39,6 @@ from analyzer.train.ser import (
     train_ser,
 )
 
-DEFAULT_MANIFEST = Path("/work/shared/data/speech/manifest.csv")
-N_ACTORS = 20
 CONDITIONS = (("clean", True), ("clean", False), ("telephone", True), ("telephone", False))
 
 
@@ -82,25 +82,9 @@ def pool(reports: list[dict], gender: dict[str, str]) -> dict:
     }
 
 
-def gender_gap_se(accuracy: dict[str, float], gender: dict[str, str]) -> float | None:
-    """Standard error of the female - male accuracy difference, each speaker's accuracy being
-    one sample (speakers, not clips, are what varies between recordings of other people).
-
-    accuracy: speaker -> accuracy; gender: speaker -> "male" / "female". None with fewer than
-    two speakers of either gender.
-    """
-    groups = [
-        np.array([acc for name, acc in accuracy.items() if gender.get(name) == g])
-        for g in ("female", "male")
-    ]
-    if any(len(v) < 2 for v in groups):
-        return None
-    return round(float(np.sqrt(sum(v.var(ddof=1) / len(v) for v in groups))), 4)
-
-
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--manifest", default=str(DEFAULT_MANIFEST))
+    parser.add_argument("--manifest", default=str(SPEECH_MANIFEST))
     parser.add_argument("--root", default=None)
     parser.add_argument("--folds", type=int, default=5, choices=(1, 5))
     parser.add_argument("--cache-dir", default="/tmp/ser_cache")
@@ -114,8 +98,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (encoder and heads)")
     args = parser.parse_args(argv)
     rows, root = read_manifest(args.manifest, args.root)
-    actors = [f"ravdess_{a:02d}" for a in range(1, N_ACTORS + 1)]
-    folds = [actors[k : k + 4] for k in range(0, N_ACTORS, 4)]
+    folds = list(ACTOR_FOLDS)
     if args.folds == 1:
         folds = folds[-1:]
     channels = tuple(c for c in args.channels.split(",") if c)

@@ -18,6 +18,30 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_SPEECH = ROOT.parent / "shared" / "data" / "speech"
 SR = 16000
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; Playwright drives it (never downloads)
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip `gpu` tests without a CUDA device and `browser` tests without Debian's chromium."""
+    needs = {
+        "gpu": (_has_cuda, "needs a CUDA GPU (torch.cuda.is_available() is false)"),
+        "browser": (CHROMIUM.exists, f"needs Debian's chromium at {CHROMIUM}"),
+    }
+    missing: dict[str, pytest.MarkDecorator | None] = {}
+    for item in items:
+        for marker, (available, reason) in needs.items():
+            if item.get_closest_marker(marker) is None:
+                continue
+            if marker not in missing:  # ask once per run, and only when such a test is collected
+                missing[marker] = None if available() else pytest.mark.skip(reason=reason)
+            if missing[marker] is not None:
+                item.add_marker(missing[marker])
 
 
 def speak(text: str, voice: str = "en-us", *, speed: int = 160, pitch: int = 50) -> np.ndarray:

@@ -55,10 +55,13 @@ def test_grid_and_turn_segments(call_result):
         turns = r.segments_of("turn", spk)
         assert len(turns) >= 4
         for s in turns:
-            assert "prosody" in s.modalities and s.speech
+            # Every speech turn is heard by the voice model: seven scores, summing to one, and
+            # the label is the highest of them.
+            assert {"prosody", "voice"} <= set(s.modalities) and s.speech
             assert s.arousal is None or -1 <= s.arousal <= 1
-            if s.probs:
-                assert abs(sum(s.probs.values()) - 1) < 1e-3 and s.emotion in LABELS
+            assert s.probs is not None and set(s.probs) == set(LABELS), s
+            assert abs(sum(s.probs.values()) - 1) < 1e-3
+            assert s.emotion in LABELS and s.emotion == max(s.probs, key=s.probs.get)
     # Windows where a speaker is silent carry no speech evidence.
     silent = [w for w in r.segments_of("window", "agent") if 20.0 <= w.start and w.end <= 25.0]
     assert silent and all(not w.speech and "voice" not in w.modalities for w in silent)

@@ -9,7 +9,7 @@ import pytest
 from fake_results import make_result, write_tone_wav
 
 from analyzer import export
-from analyzer.store import CallFilter, Store
+from review.store import CallFilter, Store
 
 
 @pytest.fixture
@@ -125,7 +125,7 @@ def test_turns_without_an_emotion_model_export_their_arousal(tmp_path):
 
     import webvtt
 
-    from analyzer.plots import timeline_figure
+    from review.plots import timeline_figure
 
     result = make_result("call.wav")
     result.segments = [dataclasses.replace(s, emotion=None, valence=None) for s in result.segments]

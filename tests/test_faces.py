@@ -206,9 +206,7 @@ def test_video_no_face_frames_exactly_where_the_wall_was_and_stable_tracks(
     reports = []
     total = int(VIDEO_S * ANALYSIS_FPS)
     frames = iter_video_frames(path, fps=ANALYSIS_FPS, max_side=640)
-    timeline = video_analyzer.analyze(
-        frames, total=total, progress=lambda *a: reports.append(a)
-    )
+    timeline = video_analyzer.analyze(frames, total=total, progress=lambda *a: reports.append(a))
 
     times = timeline.times
     assert len(times) == total
@@ -294,8 +292,10 @@ class FakeExpressionModel:
 def test_expression_model_scores_attach_per_track_with_quality_scaled_confidence(astronaut):
     model = FakeExpressionModel()
     blank = wall(astronaut.shape, 3)
-    frames = [VideoFrame(t, img) for t, img in
-              [(0.0, astronaut), (0.2, astronaut), (0.4, blank), (0.6, astronaut)]]
+    frames = [
+        VideoFrame(t, img)
+        for t, img in [(0.0, astronaut), (0.2, astronaut), (0.4, blank), (0.6, astronaut)]
+    ]
     with FaceAnalyzer(FaceConfig(batch_size=2), model=model) as analyzer:
         timeline = analyzer.analyze(frames)
 
@@ -357,8 +357,13 @@ def make_track(track_id: int, times: np.ndarray, frames: np.ndarray, mouth: np.n
     cues = {name: np.zeros(n) for name in CUE_NAMES}
     cues["mouth_open"] = mouth
     return FaceTrack(
-        id=track_id, times=times, frames=frames, boxes=np.zeros((n, 4)), cues=cues,
-        quality=np.ones(n), confidence=np.ones(n),
+        id=track_id,
+        times=times,
+        frames=frames,
+        boxes=np.zeros((n, 4)),
+        cues=cues,
+        quality=np.ones(n),
+        confidence=np.ones(n),
     )
 
 

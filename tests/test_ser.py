@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from analyzer.audio import augment
 from analyzer.audio.ser import (
     FEATURE_DIM,
     SAMPLE_RATE_HZ,
@@ -25,7 +24,9 @@ from analyzer.audio.ser import (
 )
 from analyzer.labels import LABELS
 from analyzer.models import ModelError, load_model, write_checksums
-from analyzer.train.heads import (
+from train import augment
+from train.data import SPEECH_MANIFEST
+from train.heads import (
     HeadOptions,
     balance_weights,
     fit_model_arrays,
@@ -33,7 +34,7 @@ from analyzer.train.heads import (
     relative_training_rows,
     select_gender_boost,
 )
-from analyzer.train.ser import (
+from train.ser import (
     DEFAULT_MODEL,
     channel_subsets,
     clip_windows,
@@ -47,7 +48,7 @@ from analyzer.train.ser import (
 )
 
 SR = SAMPLE_RATE_HZ
-SHARED_MANIFEST = Path("/work/shared/data/speech/manifest.csv")
+SHARED_MANIFEST = SPEECH_MANIFEST  # ../shared/data beside the checkout; absent on most machines
 
 
 def tone(freq_hz: float, seconds: float = 1.0, amp: float = 0.3) -> np.ndarray:
@@ -243,6 +244,13 @@ def test_relative_training_includes_single_emotion_groups():
     )
 
 
+def test_relative_training_without_a_large_enough_group_says_why():
+    feats = np.random.default_rng(0).normal(size=(14, 4))
+    speakers = np.repeat(["s1|clean", "s2|clean"], 7)  # 7 windows each, 8 needed
+    with pytest.raises(ValueError, match="at least 8 windows.*most any speaker has is 7"):
+        relative_training_rows(feats, np.tile(np.arange(7), 2), speakers, options=HeadOptions())
+
+
 def test_trim_silence_and_windows():
     wave = np.concatenate([np.zeros(SR), voice(0, 1.0), np.zeros(SR)])
     trimmed = trim_silence(wave)
@@ -279,12 +287,15 @@ def test_corrupt_checksum_is_refused(tmp_path: Path):
         load_model(copy, "ser")
 
 
-@pytest.mark.skipif(not SHARED_MANIFEST.is_file(), reason="shared RAVDESS data not present")
+@pytest.mark.skipif(
+    not SHARED_MANIFEST.is_file(),
+    reason=f"needs the shared RAVDESS clips ({SHARED_MANIFEST} is absent)",
+)
 def test_speaker_angry_throughout_stays_angry():
     """A speaker angry in every window: passing the speaker as a group must not turn it neutral.
 
     Plumbing check on clips the shipped model was trained on (the held-out version of this case is
-    the "one-emotion" row of benchmarks/ser_experiments.py).
+    the "one-emotion" row of train/experiments/ser_experiments.py).
     """
     with open(SHARED_MANIFEST, newline="") as fh:
         rows = [

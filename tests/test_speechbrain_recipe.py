@@ -1,4 +1,4 @@
-"""The optional SpeechBrain recipe (analyzer/train/speechbrain_ecapa.py): train, package, reload.
+"""The optional SpeechBrain recipe (train/speechbrain_ecapa.py): train, package, reload.
 
 Runs only where speechbrain imports (`make speechbrain-env`, then `.venv-sb/bin/python -m pytest
 tests/test_speechbrain_recipe.py`); skipped in the default environment.
@@ -17,7 +17,7 @@ pytest.importorskip("speechbrain")
 import torch  # noqa: E402
 
 from analyzer.labels import LABELS  # noqa: E402
-from analyzer.train import speechbrain_ecapa as recipe  # noqa: E402
+from train import speechbrain_ecapa as recipe  # noqa: E402
 
 SR = 16000
 TINY = {  # a model of a few thousand parameters, so that the test takes seconds
@@ -105,7 +105,7 @@ def test_fit_temperature_undoes_overconfidence():
 
 def test_importing_analyzer_never_imports_speechbrain():
     code = (
-        "import sys, analyzer, analyzer.pipeline, analyzer.train.ser; "
+        "import sys, analyzer, analyzer.pipeline, train.ser; "
         "assert 'speechbrain' not in sys.modules and 'torchaudio' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -14,7 +14,7 @@ from fake_results import make_result, write_tone_wav
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from analyzer.store import SCHEMA_VERSION, CallFilter, Store, StoreError
+from review.store import SCHEMA_VERSION, CallFilter, Store, StoreError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -132,7 +132,7 @@ CRASH_SCRIPT = """
 import os, sys
 sys.path[:0] = [{root!r}, {tests!r}]
 from fake_results import make_result
-from analyzer.store import Store
+from review.store import Store
 store = Store({home!r})
 store._insert_call = lambda record: os._exit(3)  # the process dies before the row exists
 store.add_call(make_result({wav!r}), {wav!r}, uploaded_by="ana")
@@ -181,7 +181,7 @@ WRITER_SCRIPT = """
 import sys
 sys.path[:0] = [{root!r}, {tests!r}]
 from fake_results import make_result
-from analyzer.store import Store
+from review.store import Store
 store = Store({home!r})
 for i in range(3):
     rec = store.add_call(make_result({wav!r}, seed=i), {wav!r}, uploaded_by=sys.argv[1])
@@ -249,3 +249,29 @@ def test_result_json_is_complete_json(store, wav):
     assert data["schema_version"] and len(data["segments"]) > 0
     assert not any(p.name.startswith(".") for p in record.folder.iterdir())  # no temp files left
     assert os.path.basename(record.media_path) == "media.wav"
+
+
+def test_old_import_paths_are_aliases_of_the_review_package():
+    """``analyzer.store`` and friends moved to ``review``; the old paths stay for one release."""
+    code = (
+        "import sys, warnings\n"
+        "import analyzer\n"
+        "assert not {'gradio', 'sqlalchemy', 'plotly', 'review'} & set(sys.modules), 'too much'\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    import analyzer.store, analyzer.auth, analyzer.i18n, analyzer.views, analyzer.plots\n"
+        "import review.store, review.auth, review.i18n, review.views, review.plots\n"
+        "assert analyzer.store is review.store and analyzer.auth is review.auth\n"
+        "assert analyzer.views is review.views and analyzer.plots is review.plots\n"
+        "assert analyzer.i18n is review.i18n\n"
+        "print(sorted(str(w.message).split()[0] for w in caught))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=True,
+    ).stdout
+    moved = ("auth", "i18n", "plots", "store", "views")
+    assert out.strip() == str([f"analyzer.{m}" for m in moved])

@@ -12,7 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..segment import Segment
+from ..config import SAMPLE_RATE
+from ..dsp import power_db
+from ..evidence import Evidence
+from ..segment import Segment, TimeGrid
 
 HOP_S = 0.01  # 10 ms analysis hop
 WIN_S = 0.04  # 40 ms analysis window (two periods of a 50 Hz voice)
@@ -20,6 +23,7 @@ F0_MIN_HZ = 60.0
 F0_MAX_HZ = 450.0
 VOICING_CLARITY = 0.45  # normalised autocorrelation peak above which a frame is voiced
 SILENCE_DB = -55.0  # dBFS; frames quieter than this are never voiced
+FRAMES = TimeGrid(HOP_S)  # the 10 ms frame grid
 
 TURN_FEATURES = (
     "f0_median_hz",
@@ -56,20 +60,26 @@ class ProsodyFrames:
         return np.arange(len(self.f0_hz)) * HOP_S
 
     def slice(self, seg: Segment) -> ProsodyFrames:
-        a, b = int(seg.start / HOP_S), max(int(seg.start / HOP_S) + 1, int(seg.end / HOP_S))
+        a = FRAMES.index(seg.start)
+        b = max(a + 1, FRAMES.index(seg.end))
         return ProsodyFrames(self.f0_hz[a:b], self.clarity[a:b], self.loudness_db[a:b])
 
 
 def frame_signal(audio: np.ndarray, *, sr: int, win_s: float = WIN_S, hop_s: float = HOP_S):
     """Frames [T, win] of ``audio`` centred on multiples of ``hop_s`` (zero padded at the ends)."""
-    win, hop = int(win_s * sr), int(hop_s * sr)
+    samples = TimeGrid.rate(sr)
+    win, hop = samples.frames(win_s), samples.frames(hop_s)
     n = int(np.ceil(len(audio) / hop))
     padded = np.pad(audio.astype(np.float32), (win // 2, win + hop))
     return np.lib.stride_tricks.sliding_window_view(padded, win)[::hop][:n]
 
 
 def analyze_frames(
-    audio: np.ndarray, *, sr: int = 16000, speech: list[Segment] | None = None, block: int = 4000
+    audio: np.ndarray,
+    *,
+    sr: int = SAMPLE_RATE,
+    speech: list[Segment] | None = None,
+    block: int = 4000,
 ) -> ProsodyFrames:
     """Pitch, voicing clarity and loudness every 10 ms.
 
@@ -92,7 +102,7 @@ def analyze_frames(
     if speech is not None:
         in_speech = np.zeros(t, dtype=bool)
         for seg in speech:
-            in_speech[int(seg.start / HOP_S) : int(np.ceil(seg.end / HOP_S))] = True
+            in_speech[FRAMES.cover(seg)] = True
         todo &= in_speech[: len(frames_all)]
     rows = np.flatnonzero(todo)
     lag_min, lag_max = int(pitch_sr / F0_MAX_HZ), int(pitch_sr / F0_MIN_HZ)
@@ -138,8 +148,8 @@ def frame_loudness(audio: np.ndarray, *, sr: int) -> np.ndarray:
     Computed from per-hop energies (a sum over WIN_S / HOP_S hops), so memory stays linear in
     the signal rather than in frames x window.
     """
-    hop = int(HOP_S * sr)
-    per = int(round(WIN_S / HOP_S))  # hops per window
+    hop = TimeGrid.rate(sr).frames(HOP_S)
+    per = FRAMES.frames(WIN_S)  # hops per window
     n = int(np.ceil(len(audio) / hop))
     padded = np.zeros(n * hop, dtype=np.float32)
     padded[: len(audio)] = audio
@@ -147,7 +157,7 @@ def frame_loudness(audio: np.ndarray, *, sr: int) -> np.ndarray:
     # Frame i is centred on sample i * hop: it spans hops i - per/2 .. i + per/2 - 1.
     padded_e = np.concatenate([np.zeros(per // 2), energy, np.zeros(per)])
     window = np.convolve(padded_e, np.ones(per), mode="valid")[:n]
-    return (10 * np.log10(window / (per * hop) + 1e-12)).astype(np.float32)
+    return power_db(window / (per * hop), floor=1e-12).astype(np.float32)
 
 
 def _to_8k(audio: np.ndarray, sr: int) -> np.ndarray:
@@ -264,3 +274,15 @@ def prosodic_arousal(z: dict) -> float:
     """Arousal in [-1, 1] from speaker-relative prosody: louder, higher, wider, faster = aroused."""
     score = sum(w * np.clip(z.get(f"z_{k}", 0.0), -3, 3) for k, w in AROUSAL_WEIGHTS.items())
     return float(np.tanh(score / 1.5))
+
+
+def prosody_evidence(features: dict, z: dict, *, speech_s: float, coverage: float) -> Evidence:
+    """Prosodic arousal of one turn as fusion evidence (no categories, no valence).
+
+    features: ``turn_features`` of the turn; z: its ``speaker_zscores`` entry. speech_s: seconds
+    of the speaker's speech in the segment judged, coverage: their share of it in [0, 1]; a
+    second of speech or more and full coverage give the full confidence of 0.6.
+    """
+    conf = 0.6 * min(1.0, coverage * 1.5) * min(1.0, speech_s / 1.0)
+    details = {"features": features, "z": {k[2:]: v for k, v in z.items()}}
+    return Evidence("prosody", conf, None, prosodic_arousal(z), None, details)

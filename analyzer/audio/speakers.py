@@ -12,10 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..segment import Segment
-from .vad import VAD_HOP_S, mask_to_segments
+from ..config import SAMPLE_RATE
+from ..dsp import power_db
+from ..segment import Segment, TimeGrid
+from .vad import VAD_HOP_S, mask_to_segments, speech_mask
 
 FRAME_S = 0.01  # s; the diarization frame grid (the voice encoder's mel hop)
+FRAMES = TimeGrid(FRAME_S)
 EMBED_WIN_S = 1.5  # s of speech per embedded window
 EMBED_HOP_S = 0.5  # s between embedded windows (the LSTM's cost grows with 1 / hop)
 MIN_EMBED_S = 0.3  # s; shorter speech segments are not embedded (labelled by resegmentation)
@@ -60,7 +63,7 @@ class SpeakerEncoder:
         self._encoder = VoiceEncoder(device="cpu", verbose=False).eval()
 
     def embed_windows(
-        self, audio: np.ndarray, speech: list[Segment], *, sr: int = 16000
+        self, audio: np.ndarray, speech: list[Segment], *, sr: int = SAMPLE_RATE
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Embed windows of speech, each inside one speech segment.
 
@@ -76,16 +79,17 @@ class SpeakerEncoder:
         if not speech:
             return empty
         # Level to -30 dBFS RMS, as the encoder was trained; measured on speech only.
-        voiced = np.concatenate([audio[int(s.start * sr) : int(s.end * sr)] for s in speech])
+        samples = TimeGrid.rate(sr)
+        voiced = np.concatenate([audio[samples.slice(s)] for s in speech])
         rms = float(np.sqrt(np.mean(voiced**2))) if len(voiced) else 0.0
         gain = 10 ** (-30 / 20) / rms if rms > 1e-6 else 1.0
         mel = _mel_in_blocks(audio, gain, wav_to_mel_spectrogram, sr=sr)  # [frames, 40], 10 ms
-        win, hop = int(EMBED_WIN_S / FRAME_S), int(EMBED_HOP_S / FRAME_S)
+        win, hop = FRAMES.frames(EMBED_WIN_S), FRAMES.frames(EMBED_HOP_S)
         spans, owner = [], []
         for i, seg in enumerate(speech):
-            a = int(seg.start / FRAME_S)
-            b = min(int(np.ceil(seg.end / FRAME_S)), len(mel))
-            if b - a < int(MIN_EMBED_S / FRAME_S):
+            span = FRAMES.cover(seg)
+            a, b = span.start, min(span.stop, len(mel))
+            if b - a < FRAMES.frames(MIN_EMBED_S):
                 continue
             starts = list(range(a, max(a + 1, b - win + 1), hop))
             if starts[-1] + win < b:
@@ -118,7 +122,7 @@ def _mel_in_blocks(audio: np.ndarray, gain: float, to_mel, *, sr: int) -> np.nda
     Each block is extended by half an analysis window on both sides and trimmed back, so the
     frames match a single pass up to floating point.
     """
-    hop = int(sr * FRAME_S)
+    hop = TimeGrid.rate(sr).frames(FRAME_S)
     n_frames = 1 + len(audio) // hop
     block = int(MEL_BLOCK_S * sr) // hop * hop
     pad = 2 * hop  # more than half of the 25 ms window
@@ -333,7 +337,7 @@ def diarize(
         owner,
         emb,
         speech,
-        len(audio) / 16000,
+        len(audio) / SAMPLE_RATE,
         num_speakers=num_speakers,
         max_speakers=max_speakers,
         ids=ids,
@@ -372,7 +376,7 @@ def diarize_embedded(
     names = ids if ids and len(ids) >= k else [f"S{i + 1}" for i in range(k)]
     cents = _centroids(uemb, ulabels, uweight)
 
-    n_frames = int(np.ceil(duration / FRAME_S)) + 1
+    n_frames = FRAMES.count(duration) + 1
     sims = emb @ cents.T  # [W, k]
     score = np.zeros((n_frames, k))
     mass = np.zeros(n_frames)
@@ -382,7 +386,8 @@ def diarize_embedded(
         mass[a:b] += taper
     seg_of = np.full(n_frames, -1)
     for i, seg in enumerate(speech):
-        seg_of[int(seg.start / FRAME_S) : min(int(np.ceil(seg.end / FRAME_S)), n_frames)] = i
+        span = FRAMES.cover(seg)
+        seg_of[span.start : min(span.stop, n_frames)] = i
     speech_idx = np.flatnonzero(seg_of >= 0)
     frame_label = np.full(n_frames, -1)
     if k == 1:
@@ -420,7 +425,7 @@ def _overlap_near_changes(
     OVERLAP_REACH_S of such a change and its top two similarities differ by less than
     OVERLAP_MARGIN; runs shorter than OVERLAP_MIN_S are dropped.
     """
-    reach = int(OVERLAP_REACH_S / FRAME_S)
+    reach = FRAMES.frames(OVERLAP_REACH_S)
     top2 = np.sort(score, axis=1)[:, -2:]
     close = voted & (labels >= 0) & (top2[:, 1] - top2[:, 0] < OVERLAP_MARGIN)
     near = np.zeros(len(labels), dtype=bool)
@@ -479,20 +484,14 @@ def channel_turns(
     Speech found on a channel that is CROSSTALK_DB quieter than another active channel is
     treated as bleed from that channel, not as this speaker talking.
     """
-    from .vad import _hysteresis
-
-    active = np.stack(
-        [_hysteresis(p, threshold, max(0.05, threshold - 0.15)) for p in speech_probs]
-    )
+    active = np.stack([speech_mask(p, threshold=threshold) for p in speech_probs])
     if len(active) > 1:
         # Compare levels over half a second, not per hop: inside word gaps both channels are
         # quiet and a hop-level comparison would let the bleed through in fragments.
         k = max(1, int(CROSSTALK_WINDOW_S / VAD_HOP_S))
         power = 10 ** (rms_db / 10)
         kernel = np.ones(k) / k
-        level = 10 * np.log10(
-            np.stack([np.convolve(p, kernel, mode="same") for p in power]) + 1e-10
-        )
+        level = power_db(np.stack([np.convolve(p, kernel, mode="same") for p in power]))
         bleed = active & (level < level.max(axis=0)[None, :] - CROSSTALK_DB)
         active &= ~bleed
     turns: list[tuple[str, Segment]] = []

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import SAMPLE_RATE
 from ..segment import Segment
 
-VAD_SR = 16000  # Hz; the network's native rate
+VAD_SR = SAMPLE_RATE  # Hz; the network's native rate (16 kHz)
 VAD_CHUNK = 512  # samples per network step (32 ms at 16 kHz)
 VAD_CONTEXT = 64  # samples of the previous chunk the network sees
 VAD_HOP_S = VAD_CHUNK / VAD_SR  # 0.032 s between probabilities
@@ -85,9 +86,8 @@ def speech_segments(
     shorter than ``min_silence_s`` are bridged, runs shorter than ``min_speech_s`` dropped, and
     each run is padded by ``pad_s`` on both sides (clipped to the signal).
     """
-    active = _hysteresis(np.asarray(probs), threshold, max(0.05, threshold - 0.15))
     return mask_to_segments(
-        active,
+        speech_mask(probs, threshold=threshold),
         hop_s=VAD_HOP_S,
         min_on_s=min_speech_s,
         min_off_s=min_silence_s,
@@ -96,7 +96,14 @@ def speech_segments(
     )
 
 
-def _hysteresis(x: np.ndarray, high: float, low: float) -> np.ndarray:
+def speech_mask(probs: np.ndarray, *, threshold: float = 0.5) -> np.ndarray:
+    """bool [hops]: speech per hop, with hysteresis (on above ``threshold``, off below
+    ``threshold - 0.15``, the lower bound never under 0.05)."""
+    return hysteresis(np.asarray(probs), threshold, max(0.05, threshold - 0.15))
+
+
+def hysteresis(x: np.ndarray, high: float, low: float) -> np.ndarray:
+    """bool [n]: True from where ``x`` reaches ``high`` until it drops below ``low``."""
     out = np.zeros(len(x), dtype=bool)
     on = False
     for i, v in enumerate(x):

@@ -5,7 +5,7 @@ get a ``FaceTimeline``, then ``assign_tracks_to_speakers`` to link face tracks t
 """
 
 from .cues import CUE_NAMES, CUE_RANGES, compute_cues, face_cues, head_pose
-from .faces import FaceAnalyzer, FaceConfig, analyze_faces, detect_faces, smooth_series
+from .faces import FaceAnalyzer, FaceConfig, analyze_faces, detect_faces
 from .speakers import assign_tracks_to_speakers, speech_correlation
 from .timeline import FaceTimeline, FaceTrack
 from .tracking import FaceTracker
@@ -24,6 +24,5 @@ __all__ = [
     "detect_faces",
     "face_cues",
     "head_pose",
-    "smooth_series",
     "speech_correlation",
 ]

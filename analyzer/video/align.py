@@ -13,6 +13,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ..dsp import ramp
+
 FACE_SIZE = 48  # px, side of the aligned crop (FER+ native resolution)
 TEMPLATE_SIZE = 48.0  # px, side of the crop in which TEMPLATE is expressed
 
@@ -163,11 +165,6 @@ def estimate_yaw_deg(landmarks: np.ndarray) -> float:
     return float(np.degrees(np.arctan(abs(offset) / YAW_GAIN)))
 
 
-def _ramp(value: float, low: float, high: float) -> float:
-    """0 at or below low, 1 at or above high, linear between."""
-    return float(np.clip((value - low) / (high - low), 0.0, 1.0))
-
-
 def face_quality(image: np.ndarray, landmarks: np.ndarray) -> float:
     """How usable this face is for expression reading, in [0, 1] (1 = as good as FER+ data).
 
@@ -181,15 +178,15 @@ def face_quality(image: np.ndarray, landmarks: np.ndarray) -> float:
     pts = _xy(landmarks)
     matrix = alignment_matrix(pts)
     scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))  # crop px per frame px
-    q_size = _ramp(FACE_SIZE / max(scale, 1e-9), MIN_FACE_PX, FULL_FACE_PX)
+    q_size = float(ramp(FACE_SIZE / max(scale, 1e-9), MIN_FACE_PX, FULL_FACE_PX))
 
     crop = warp_gray(gray, matrix, FACE_SIZE)
     log_var = float(np.log(cv2.Laplacian(crop, cv2.CV_64F).var() + 1e-6))
-    q_blur = _ramp(log_var, *BLUR_LOG_VAR)
+    q_blur = float(ramp(log_var, *BLUR_LOG_VAR))
 
-    q_yaw = 1.0 - _ramp(estimate_yaw_deg(pts), *YAW_DEG)
+    q_yaw = 1.0 - float(ramp(estimate_yaw_deg(pts), *YAW_DEG))
 
     h, w = gray.shape
     outside = ((pts[:, 0] < 0) | (pts[:, 0] >= w) | (pts[:, 1] < 0) | (pts[:, 1] >= h)).mean()
-    q_out = 1.0 - _ramp(float(outside), 0.0, MAX_OUTSIDE)
+    q_out = 1.0 - float(ramp(float(outside), 0.0, MAX_OUTSIDE))
     return float(q_size * q_blur * q_yaw * q_out)

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..dsp import ramp as _ramp
+
 N_LANDMARKS = 478  # FaceMesh points with refine_landmarks=True (468 mesh + 2 x 5 iris)
 
 # Landmark indices (FaceMesh topology).
@@ -116,11 +118,6 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(axis=-1)
-
-
-def _ramp(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """0 at ``lo``, 1 at ``hi`` (either order), linear between, clipped; NaN stays NaN."""
-    return np.clip((x - lo) / (hi - lo), 0.0, 1.0)
 
 
 def face_axes(landmarks: np.ndarray) -> np.ndarray:

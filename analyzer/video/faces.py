@@ -14,17 +14,18 @@ Frames with no face are recorded as such and never filled in. The expression mod
 from __future__ import annotations
 
 import contextlib
-import importlib
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from types import ModuleType
 from typing import Self
 
+import mediapipe as mp
 import numpy as np
 
+from ..config import FaceConfig
+from ..dsp import smooth_track
 from ..labels import LABELS
 from ..media import VideoFrame
 from ..models import EmotionModel, EmotionScores
+from . import align
 from .cues import CUE_NAMES, compute_cues, landmark_boxes
 from .timeline import FaceTimeline, FaceTrack
 from .tracking import FaceTracker
@@ -32,67 +33,7 @@ from .tracking import FaceTracker
 Progress = Callable[[str, int, int], None]  # (step, done, total); total may be an estimate
 
 PROGRESS_EVERY = 10  # frames between progress reports
-# Fallback quality when align.face_quality is missing: face size and yaw ramps.
-QUALITY_SIZE_PX = (16.0, 48.0)  # px landmark-box size: quality 0 at or below, 1 from
-QUALITY_YAW_DEG = (25.0, 60.0)  # |yaw| in degrees: quality 1 up to, 0 from
 REGION_MARGIN = 0.5  # margin around the landmark box, in box sizes, of the region cut for align
-
-
-@dataclass(frozen=True)
-class FaceConfig:
-    """Options of the face stage."""
-
-    max_faces: int = 4  # most faces looked for per frame
-    min_detection_confidence: float = 0.5  # FaceMesh's face detector threshold
-    min_tracking_confidence: float = 0.5  # FaceMesh's landmark tracking threshold
-    static_images: bool = False  # detect afresh in every frame (unrelated images; slower)
-    max_gap_s: float = 1.0  # a face track unseen for longer than this ends, seconds
-    min_iou: float = 0.2  # landmark-box overlap at or above which a face continues a track
-    max_shift: float = 0.6  # centre shift, in face sizes, up to which a face continues a track
-    smoothing_s: float = 1.0  # half-life of the per-track smoothing of expression scores, s
-    batch_size: int = 256  # aligned crops per expression-model call
-    crop_size: int | None = None  # px side of aligned crops; None: model.input_size or align's
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.max_faces <= 16:
-            raise ValueError("max_faces must be between 1 and 16")
-        if self.max_gap_s < 0 or self.smoothing_s < 0:
-            raise ValueError("max_gap_s and smoothing_s must not be negative")
-        if self.batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
-
-
-def _optional_module(name: str) -> ModuleType | None:
-    """``analyzer.video.<name>`` if that module exists, else None (errors inside it still raise)."""
-    full = f"{__package__}.{name}"
-    try:
-        return importlib.import_module(full)
-    except ModuleNotFoundError as exc:
-        if exc.name != full:
-            raise
-        return None
-
-
-def smooth_series(times: np.ndarray, values: np.ndarray, *, half_life_s: float) -> np.ndarray:
-    """Zero-phase exponential smoothing of an irregularly sampled series.
-
-    times [n] s increasing, values [n] or [n, k]. The mean of a forward and a backward
-    exponential moving average whose weight on the past halves every ``half_life_s`` seconds
-    (so gaps in a track decay properly). Rows that sum to 1 still sum to 1. Returns float64, the
-    shape of ``values``.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    flat = values.reshape(len(values), -1)
-    n = len(flat)
-    if n < 2 or half_life_s <= 0:
-        return values.copy()
-    keep = 0.5 ** (np.diff(np.asarray(times, dtype=np.float64)) / half_life_s)  # [n-1]
-    fwd, bwd = flat.copy(), flat.copy()
-    for i in range(1, n):
-        fwd[i] = keep[i - 1] * fwd[i - 1] + (1.0 - keep[i - 1]) * flat[i]
-    for i in range(n - 2, -1, -1):
-        bwd[i] = keep[i] * bwd[i + 1] + (1.0 - keep[i]) * flat[i]
-    return (0.5 * (fwd + bwd)).reshape(values.shape)
 
 
 def face_region(
@@ -119,20 +60,6 @@ def face_region(
     return image[y0:y1, x0:x1], shifted
 
 
-def _ramp(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    return np.clip((x - lo) / (hi - lo), 0.0, 1.0)
-
-
-def simple_quality(face_size: np.ndarray, yaw: np.ndarray) -> np.ndarray:
-    """Fallback face quality in [0, 1], [K]: a size ramp (QUALITY_SIZE_PX) times a yaw ramp.
-
-    face_size [K] px, yaw [K] degrees. Used only when ``align.face_quality`` is not available.
-    """
-    q = _ramp(np.asarray(face_size, float), *QUALITY_SIZE_PX)
-    q = q * (1.0 - _ramp(np.abs(np.asarray(yaw, float)), *QUALITY_YAW_DEG))
-    return np.nan_to_num(q, nan=0.0)
-
-
 class FaceAnalyzer:
     """FaceMesh plus tracking, cues and optional expression; build once, call once per video.
 
@@ -141,8 +68,6 @@ class FaceAnalyzer:
     """
 
     def __init__(self, config: FaceConfig | None = None, *, model: EmotionModel | None = None):
-        import mediapipe as mp
-
         self.config = config or FaceConfig()
         self.model = model
         self._mesh = mp.solutions.face_mesh.FaceMesh(
@@ -202,14 +127,7 @@ class FaceAnalyzer:
         if self._mesh is None:
             raise RuntimeError("FaceAnalyzer is closed")
         self._mesh.reset()  # no face carried over from the previous file
-        align = _optional_module("align")
-        if self.model is not None and align is None:
-            raise RuntimeError("an expression model needs analyzer.video.align for its crops")
-        crop_size = (
-            cfg.crop_size
-            or getattr(self.model, "input_size", None)
-            or (align.FACE_SIZE if align is not None else 48)
-        )
+        crop_size = cfg.crop_size or getattr(self.model, "input_size", None) or align.FACE_SIZE
         tracker = FaceTracker(max_gap_s=cfg.max_gap_s, min_iou=cfg.min_iou, max_shift=cfg.max_shift)
         one_blas_thread = _blas_limiter()
         times: list[float] = []
@@ -228,7 +146,7 @@ class FaceAnalyzer:
                 times.append(float(frame.time))
                 counts.append(len(pts))
                 if len(pts):
-                    obs, regions = self._observe(image, pts, frame.time, tracker, align)
+                    obs, regions = self._observe(image, pts, frame.time, tracker)
                     observed.append(obs | {"frame": np.full(len(pts), index)})
                     if self.model is not None:
                         crops.extend(align.align_face(r, p, size=crop_size) for r, p in regions)
@@ -270,7 +188,6 @@ class FaceAnalyzer:
         pts: np.ndarray,
         time: float,
         tracker: FaceTracker,
-        align: ModuleType | None,
     ) -> tuple[dict, list[tuple[np.ndarray, np.ndarray]]]:
         """Track ids, boxes, cues and quality of one frame's K faces (landmarks [K, 478, 3]).
 
@@ -281,10 +198,7 @@ class FaceAnalyzer:
         ids = tracker.update(time, boxes)
         cues = compute_cues(pts, image_size=image.shape[:2])
         regions = [face_region(image, p) for p in pts]
-        if align is not None:
-            quality = np.array([align.face_quality(r, p) for r, p in regions])
-        else:
-            quality = simple_quality(cues["face_size"], cues["yaw"])
+        quality = np.array([align.face_quality(r, p) for r, p in regions])
         obs = {
             "track": ids,
             "box": boxes,
@@ -303,8 +217,6 @@ class FaceAnalyzer:
         self, times: np.ndarray, obs: dict, scores: EmotionScores | None
     ) -> tuple[FaceTrack, ...]:
         """Split the flat observations into per-track arrays and smooth the expression scores."""
-        expression = _optional_module("expression") if scores is not None else None
-        smooth_track = getattr(expression, "smooth_track", None)
         tracks = []
         for tid in np.unique(obs["track"]):
             idx = np.flatnonzero(obs["track"] == tid)  # already in time order
@@ -318,13 +230,10 @@ class FaceAnalyzer:
                 # Probabilities and (arousal, valence) smoothed together along the track.
                 av = np.column_stack([scores.arousal[idx], scores.valence[idx]]).astype(float)
                 stacked = np.concatenate([raw, av], axis=1)
-                half = self.config.smoothing_s
-                if smooth_track is not None:
-                    # expression.smooth_track weighs frames by trust and does not bridge gaps.
-                    smoothed = smooth_track(t, stacked, half_life_s=half, weights=confidence)
-                else:
-                    smoothed = smooth_series(t, stacked, half_life_s=half)
-                smoothed = np.asarray(smoothed, dtype=np.float64)
+                # Weighed by trust in each frame, never bridging a gap in the track.
+                smoothed = smooth_track(
+                    t, stacked, half_life_s=self.config.smoothing_s, weights=confidence
+                )
                 extra = {
                     "probs": smoothed[:, : len(LABELS)],
                     "raw_probs": raw,

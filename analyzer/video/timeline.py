@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..evidence import Evidence
 from ..labels import LABELS
 from ..segment import Segment
 from .cues import CUE_NAMES
@@ -252,3 +253,23 @@ class FaceTimeline:
             out["arousal"] = float(w @ gather(lambda t: t.raw_arousal))
             out["valence"] = float(w @ gather(lambda t: t.raw_valence))
         return out
+
+
+def face_evidence(
+    timeline: FaceTimeline, track_ids: int | Iterable[int], segment: Segment
+) -> Evidence | None:
+    """What one speaker's face tracks show during ``segment``, as fusion evidence.
+
+    Confidence is the observations' mean confidence times the share of the segment's frames in
+    which the face is seen; probabilities (when there is a model) are ``FaceTimeline.evidence``'s
+    unsmoothed pooled ones in LABELS order. None when the face is not seen.
+    """
+    seen = timeline.evidence(track_ids, segment)
+    if seen is None:
+        return None
+    probs = None
+    if seen["probs"] is not None:
+        probs = np.array([seen["probs"][k] for k in LABELS])
+    details = {k: seen[k] for k in ("tracks", "coverage", "quality", "cues", "cues_rel")}
+    conf = seen["confidence"] * seen["coverage"]
+    return Evidence("face", conf, probs, seen["arousal"], seen["valence"], details)

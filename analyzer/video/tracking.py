@@ -31,8 +31,10 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _size(boxes: np.ndarray) -> np.ndarray:
     """Geometric mean of width and height, px, [N]."""
-    return np.sqrt(np.clip(boxes[:, 2] - boxes[:, 0], 1e-9, None)
-                   * np.clip(boxes[:, 3] - boxes[:, 1], 1e-9, None))
+    return np.sqrt(
+        np.clip(boxes[:, 2] - boxes[:, 0], 1e-9, None)
+        * np.clip(boxes[:, 3] - boxes[:, 1], 1e-9, None)
+    )
 
 
 def match_boxes(
@@ -85,9 +87,7 @@ class FaceTracker:
         live = list(self._boxes)
         previous = np.array([self._boxes[t] for t in live]).reshape(-1, 4)
         ids = np.full(len(boxes), -1, dtype=np.int64)
-        for i, j in match_boxes(
-            previous, boxes, min_iou=self.min_iou, max_shift=self.max_shift
-        ):
+        for i, j in match_boxes(previous, boxes, min_iou=self.min_iou, max_shift=self.max_shift):
             ids[j] = live[i]
         for j in np.flatnonzero(ids < 0):
             ids[j] = self._next_id

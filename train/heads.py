@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from ..audio.ser import SpeechEmotionModel
-from ..labels import LABELS
+from analyzer.audio.ser import SpeechEmotionModel
+from analyzer.labels import LABELS
 
 Progress = Callable[[str, int, int], None]
 
@@ -147,6 +147,12 @@ def relative_training_rows(
             )
             if len(chosen) >= options.min_group_windows:
                 add(chosen)
+    if not idx_out:
+        _, counts = np.unique(context, return_counts=True)
+        raise ValueError(
+            f"the relative head needs a speaker with at least {options.min_group_windows} "
+            f"windows in one channel; the most any speaker has is {counts.max(initial=0)}"
+        )
     return np.concatenate(idx_out), np.vstack(off_out)
 
 

@@ -31,8 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..audio import augment
-from ..audio.ser import (
+from analyzer.audio.ser import (
     FEATURE_DIM,
     FEATURE_VERSION,
     SAMPLE_RATE_HZ,
@@ -40,8 +39,10 @@ from ..audio.ser import (
     WhisperEncoder,
     save_model_folder,
 )
-from ..labels import LABELS
-from ..models import load_model, write_checksums
+from analyzer.labels import LABELS
+from analyzer.models import load_model, write_checksums
+
+from . import augment
 from .heads import HeadOptions, fit_model_arrays
 from .metrics import classification_report, expected_calibration_error
 
@@ -337,7 +338,7 @@ def train_ser(
     card = folder / "MODEL_CARD.md"
     if not card.exists():
         card.write_text(
-            f"# {folder.name}\n\nSpeech emotion model trained by `analyzer.train.ser.train_ser` on "
+            f"# {folder.name}\n\nSpeech emotion model trained by `train.ser.train_ser` on "
             f"{len(rows)} clips of `{Path(manifest).name}`. Fill in data, licences and metrics.\n"
         )
     write_checksums(folder)

@@ -1,12 +1,12 @@
 """Speech emotion: compare candidate models on RAVDESS actors never seen in training.
 
-    python benchmarks/ser_experiments.py [--manifest CSV] [--cache-dir /tmp/ser_cache]
+    python -m train.experiments.ser_experiments [--manifest CSV] [--cache-dir /tmp/ser_cache]
         [--ecapa-minutes 10] [--skip-ecapa]
 
 Splits (speaker-independent): train = RAVDESS actors 01-12 + TESS (both talkers), validation =
 actors 13-16 (used to choose hyper-parameters), test = actors 17-20 (reported). Each model is
 scored on the test actors' clips, clean and through the simulated telephone channel
-(``analyzer.audio.augment.telephone_channel``): accuracy, macro-F1, per-gender accuracy, ECE.
+(``train.augment.telephone_channel``): accuracy, macro-F1, per-gender accuracy, ECE.
 
 Candidates:
   (a) ecapa-mel: a compact ECAPA-TDNN-style network (SE-Res2 blocks, attentive statistics
@@ -40,9 +40,10 @@ from analyzer.audio.ser import (
     trim_silence,
 )
 from analyzer.labels import LABELS
-from analyzer.train.heads import HeadOptions, balance_weights, fit_dense, fit_model_arrays
-from analyzer.train.metrics import classification_report, expected_calibration_error
-from analyzer.train.ser import (
+from train.data import SPEECH_MANIFEST, TEST_ACTORS, VAL_ACTORS
+from train.heads import HeadOptions, balance_weights, fit_dense, fit_model_arrays
+from train.metrics import classification_report, expected_calibration_error
+from train.ser import (
     extract_features,
     load_audio,
     read_manifest,
@@ -50,9 +51,6 @@ from analyzer.train.ser import (
     resolve_audio_path,
 )
 
-DEFAULT_MANIFEST = Path("/work/shared/data/speech/manifest.csv")
-VAL_ACTORS = {f"ravdess_{a:02d}" for a in range(13, 17)}
-TEST_ACTORS = {f"ravdess_{a:02d}" for a in range(17, 21)}
 EVAL_CHANNELS = ("clean", "telephone")
 GENDER: dict[str, str] = {}  # speaker -> gender, filled from the manifest
 
@@ -326,7 +324,7 @@ def print_table(results: list[dict]) -> None:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--manifest", default=str(DEFAULT_MANIFEST))
+    parser.add_argument("--manifest", default=str(SPEECH_MANIFEST))
     parser.add_argument("--root", default=None)
     parser.add_argument("--cache-dir", default="/tmp/ser_cache")
     parser.add_argument("--split", default="test", choices=("val", "test"), help="actors scored")

@@ -1,19 +1,19 @@
 """Quick 5-fold comparison of speech-emotion training variants on cached encoder features.
 
-    python benchmarks/ser_variants.py --channels clean,telephone,lower,higher
-    python benchmarks/ser_variants.py --channels clean,telephone,swapped
-    python benchmarks/ser_variants.py --male-weight 1.3        # male rows weighted 1.3x
-    python benchmarks/ser_variants.py --members 3              # ensemble of 3 seeded heads
-    python benchmarks/ser_variants.py --remove-gender 10       # 10 gender directions removed
+    python -m train.experiments.ser_variants --channels clean,telephone,lower,higher
+    python -m train.experiments.ser_variants --channels clean,telephone,swapped
+    python -m train.experiments.ser_variants --male-weight 1.3        # male rows weighted 1.3x
+    python -m train.experiments.ser_variants --members 3              # ensemble of 3 seeded heads
+    python -m train.experiments.ser_variants --remove-gender 10       # 10 gender directions removed
 
-The folds are those of ``ser_eval_heldout.py`` (5 x 4 RAVDESS actors; TESS always in training)
-and the heads are fitted by the same ``fit_model_arrays``, but on features read straight from the
-cache (``extract_features``; clips missing from it are encoded and added, which takes about
-five minutes per channel on two cores), with no model folders written. Clips are single windows
-here (all shared clips are under 6 s), so window predictions are clip predictions. Prints, per
-condition, pooled accuracy and per-gender accuracy over the 1200 held-out clips, and the gender
-gap with its standard error over actors (each actor's accuracy is one sample: the actors, not
-the clips, are what varies between recordings of other people).
+The folds are those of ``benchmarks/ser_eval_heldout.py`` (``train.data.ACTOR_FOLDS``: 5 x 4
+RAVDESS actors; TESS always in training) and the heads are fitted by the same ``fit_model_arrays``,
+but on features read straight from the cache (``extract_features``; clips missing from it are
+encoded and added, which takes about five minutes per channel on two cores), with no model folders
+written. Clips are single windows here (all shared clips are under 6 s), so window predictions are
+clip predictions. Prints, per condition, pooled accuracy and per-gender accuracy over the 1200
+held-out clips, and the gender gap with its standard error over actors (each actor's accuracy is
+one sample: the actors, not the clips, are what varies between recordings of other people).
 
 ``--remove-gender K`` tests whether the heads lean on voice gender as a shortcut: K directions
 that predict gender linearly are projected out of the features (iterative nullspace projection,
@@ -31,9 +31,10 @@ import numpy as np
 
 from analyzer.audio.ser import SpeechEmotionModel, WhisperEncoder
 from analyzer.labels import LABELS
-from analyzer.train.heads import HeadOptions, balance_weights, fit_model_arrays
-from analyzer.train.ser import TRAIN_CHANNELS, channel_subsets, extract_features, read_manifest
-from benchmarks.ser_eval_heldout import DEFAULT_MANIFEST, N_ACTORS, gender_gap_se
+from train.data import ACTOR_FOLDS, SPEECH_MANIFEST
+from train.heads import HeadOptions, balance_weights, fit_model_arrays
+from train.metrics import gender_gap_se
+from train.ser import TRAIN_CHANNELS, channel_subsets, extract_features, read_manifest
 
 EVAL_CHANNELS = ("clean", "telephone")
 
@@ -69,7 +70,7 @@ def gender_nullspace(
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--manifest", default=str(DEFAULT_MANIFEST))
+    parser.add_argument("--manifest", default=str(SPEECH_MANIFEST))
     parser.add_argument("--cache-dir", default="/tmp/ser_cache")
     parser.add_argument("--channels", default=",".join(TRAIN_CHANNELS), help="training channels")
     parser.add_argument("--male-weight", type=float, default=1.0, help="extra weight, male rows")
@@ -99,12 +100,10 @@ def main(argv=None) -> dict:
         )
         tables.append((channel, np.asarray(subset)[table.clip], table))
     n_train = len(channel_subsets(rows, channels))
-    actors = [f"ravdess_{a:02d}" for a in range(1, N_ACTORS + 1)]
     hits: dict[str, list[np.ndarray]] = {}
     held_rows: dict[str, list[np.ndarray]] = {}
     predicted: dict[str, list[np.ndarray]] = {}
-    for k in range(0, N_ACTORS, 4):
-        held = actors[k : k + 4]
+    for held in ACTOR_FOLDS:
         parts = tables[:n_train]
         keep = [~np.isin(speaker[idx], held) for _, idx, _ in parts]
         idx_all = np.concatenate([idx[m] for (_, idx, _), m in zip(parts, keep)])

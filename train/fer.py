@@ -36,8 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..labels import LABELS
-from ..models import MODELS_DIR, write_checksums
+from analyzer.labels import LABELS
+from analyzer.models import MODELS_DIR, write_checksums
+
 from .metrics import classification_report, expected_calibration_error
 
 Progress = Callable[[str, int, int], None]
@@ -170,7 +171,7 @@ def alignment_matrices(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Rows without landmarks, or whose fitted scale is implausible for a face that already fills a
     48 px crop (a FaceMesh miss), get the identity: the raw crop.
     """
-    from ..video.align import alignment_matrix
+    from analyzer.video.align import alignment_matrix
 
     n = len(landmarks)
     mats = np.tile(np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), (n, 1, 1))
@@ -193,7 +194,7 @@ def fit_template(landmarks: np.ndarray) -> np.ndarray:
     every point is taken; left/right point pairs are averaged with their mirror image about the
     crop centre and midline points put on it.
     """
-    from ..video import align
+    from analyzer.video import align
 
     pts_all = []
     for lm in landmarks[np.isfinite(landmarks[:, 0, 0])]:
@@ -294,7 +295,7 @@ def fit_temperature(logits: np.ndarray, truth: np.ndarray) -> float:
 
     logits: [N, K]; truth: [N] class indices. T > 1 softens overconfident outputs.
     """
-    from ..video.expression import softmax
+    from analyzer.video.expression import softmax
 
     def nll(t: float) -> float:
         p = softmax(logits / t)
@@ -348,7 +349,7 @@ def train_fer(
     import torch
     from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-    from ..video.expression import WEIGHTS_FILE, ExpressionModel, FerNet
+    from analyzer.video.expression import WEIGHTS_FILE, ExpressionModel, FerNet
 
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
@@ -478,7 +479,7 @@ def evaluate_fer(
     plus ece (15 bins, calibrated top probability), skipped (no majority), duplicates_dropped,
     no_face (rows evaluated on the raw crop) and model.
     """
-    from ..models import load_model
+    from analyzer.models import load_model
 
     data = np.load(npz)
     images, votes = data["images"], data["votes"]

@@ -5,15 +5,15 @@ head on frozen Whisper features, which wins by far). Optional: it needs the Spee
 environment (``make speechbrain-env`` builds ``.venv-sb`` with torch 2.14.1, torchaudio 2.11.0
 and speechbrain 1.1.2); ``import analyzer`` never imports this module.
 
-    .venv-sb/bin/python -m analyzer.train.speechbrain_ecapa \\
-        --manifest /work/shared/data/speech/manifest.csv --out /tmp/sb_ecapa --minutes 15
+    .venv-sb/bin/python -m train.speechbrain_ecapa \\
+        --manifest ../shared/data/speech/manifest.csv --out /tmp/sb_ecapa --minutes 15
 
 Recipe (``hparams/ser_ecapa.yaml``, HyperPyYAML): SpeechBrain ``Fbank`` (80 mel) with
 per-utterance mean normalisation (``InputNormalization``, sentence), the ``ECAPA_TDNN`` lobe and
 a linear layer to log-probabilities over ``analyzer.labels.LABELS``, trained by a
 ``speechbrain.Brain`` subclass with a ``Checkpointer`` (the epoch with the lowest validation error
 is kept). Training crops are random ``crop_s`` pieces of silence-trimmed clips, half of them
-through our telephone channel (``analyzer.audio.augment.telephone_channel``), with a random gain
+through our telephone channel (``train.augment.telephone_channel``), with a random gain
 and SpeechBrain's ``SpeedPerturb`` (0.9/1.0/1.1 per batch); speakers are balanced with
 ``balance_weights`` (TESS's two talkers would otherwise dominate). One temperature, fitted on the
 validation actors, is folded into the linear layer.
@@ -21,9 +21,9 @@ validation actors, is folded into the linear layer.
 Threads: one by default. On the shared 2-core machine, 2 torch threads made the ECAPA forward pass
 about 90 times slower (1.35 s against 0.015 s for a 2 s clip) while other jobs held the cores.
 
-Split (the one of ``benchmarks/ser_experiments.py``, so the figures share its table): train on
-RAVDESS actors 01-12 + TESS, validate (model selection) on actors 13-16 (clean and telephone
-copies), score on actors 17-20, clean and telephone.
+Split (``train.data``, the one of ``train/experiments/ser_experiments.py``, so the figures share
+its table): train on RAVDESS actors 01-12 + TESS, validate (model selection) on actors 13-16
+(clean and telephone copies), score on actors 17-20, clean and telephone.
 
 Packaging: ``package_model`` writes a folder that
 ``speechbrain.inference.classifiers.EncoderClassifier.from_hparams(source=folder, savedir=folder)``
@@ -54,9 +54,11 @@ from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.dataio.encoder import CategoricalEncoder
 from speechbrain.dataio.sampler import ReproducibleWeightedRandomSampler
 
-from ..audio import augment
-from ..audio.ser import trim_silence
-from ..labels import LABELS
+from analyzer.audio.ser import trim_silence
+from analyzer.labels import LABELS
+
+from . import augment
+from .data import TEST_ACTORS, VAL_ACTORS
 from .heads import balance_weights
 from .metrics import classification_report, expected_calibration_error
 from .ser import load_audio, read_manifest, resolve_audio_path
@@ -67,8 +69,6 @@ INFERENCE_TEMPLATE = HPARAMS_FILE.with_name("ser_ecapa_inference.yaml")
 ARCHITECTURE_KEYS = ("sample_rate", "n_mels", "emb_dim", "n_classes", "channels", "kernel_sizes")
 ARCHITECTURE_KEYS += ("dilations", "attention_channels", "res2net_scale", "se_channels")
 SAMPLE_RATE_HZ = 16_000  # rate of every waveform the recipe sees
-VAL_ACTORS = frozenset(f"ravdess_{a:02d}" for a in range(13, 17))
-TEST_ACTORS = frozenset(f"ravdess_{a:02d}" for a in range(17, 21))
 EVAL_CHANNELS = ("clean", "telephone")
 
 Progress = Callable[[str, int, int], None]

@@ -61,3 +61,19 @@ def expected_calibration_error(probs: np.ndarray, truth: Sequence[int], *, bins:
         if mask.any():
             ece += mask.mean() * abs(correct[mask].mean() - confidence[mask].mean())
     return float(ece)
+
+
+def gender_gap_se(accuracy: dict[str, float], gender: dict[str, str]) -> float | None:
+    """Standard error of the female - male accuracy difference, each speaker's accuracy being
+    one sample (speakers, not clips, are what varies between recordings of other people).
+
+    accuracy: speaker -> accuracy; gender: speaker -> "male" / "female". None with fewer than
+    two speakers of either gender.
+    """
+    groups = [
+        np.array([acc for name, acc in accuracy.items() if gender.get(name) == g])
+        for g in ("female", "male")
+    ]
+    if any(len(v) < 2 for v in groups):
+        return None
+    return round(float(np.sqrt(sum(v.var(ddof=1) / len(v) for v in groups))), 4)

@@ -1,0 +1,166 @@
+"""Speaker attribution, the speakers stage: who spoke when, and from which signal.
+
+Channel-separated calls get one speaker per channel (roles given, or the agent channel
+guessed); mixed audio is diarized. The stage hands on a ``SpeakerAttribution``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .audio.speakers import SpeakerEncoder, Turns, channel_turns, diarize, guess_agent_channel
+from .audio.vad import VAD_CHUNK, speech_segments
+from .config import AnalysisConfig
+from .dsp import power_db
+from .result import Speaker
+
+SAME_CHANNEL_CORR = 0.98  # channels this correlated are one mix duplicated, not two speakers
+
+
+@dataclass(frozen=True)
+class SpeakerAttribution:
+    """Who spoke when, and from which signal: the speakers stage's hand-off.
+
+    sources: float32 [n_sources, samples] at SAMPLE_RATE, one per channel for channel-separated
+    calls, one mono mix otherwise; source_of: speaker id -> its row in ``sources``.
+    """
+
+    turns: Turns
+    speakers: list[Speaker]  # with talk time; face tracks are added by the faces stage
+    sources: NDArray[Any]
+    source_of: dict[str, int]
+    split: bool  # one speaker per channel (else diarized mono)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ids(self) -> list[str]:
+        return [s.id for s in self.speakers]
+
+    def source(self, speaker: str) -> NDArray[Any]:
+        """The signal a speaker's speech is read from: float32 [samples]."""
+        row: NDArray[Any] = self.sources[self.source_of[speaker]]
+        return row
+
+
+def split_channels(audio: NDArray[Any], cfg: AnalysisConfig) -> bool:
+    """Whether to treat the channels as one speaker each: given by ``cfg.split_channels``, else
+    when there are two or more channels that are not copies of one mix."""
+    if audio.shape[0] < 2:
+        return False
+    if cfg.split_channels is not None:
+        return cfg.split_channels
+    a, b = audio[0], audio[1]
+    if np.allclose(a, b, atol=1e-4):
+        return False
+    corr = float(np.corrcoef(a[::4], b[::4])[0, 1]) if a.std() > 0 and b.std() > 0 else 0.0
+    return not corr > SAME_CHANNEL_CORR
+
+
+def attribute_speakers(
+    audio: NDArray[Any],
+    probs: NDArray[Any],
+    cfg: AnalysisConfig,
+    *,
+    duration: float,
+    split: bool,
+    encoder: Callable[[], SpeakerEncoder],
+) -> SpeakerAttribution:
+    """Turns per speaker: one speaker per channel when ``split``, else diarization of the mix.
+
+    audio: float32 [channels, samples] at SAMPLE_RATE; probs: VAD speech probabilities per hop,
+    [channels, hops] when split, else [1, hops] of the mono mix; duration in seconds; encoder:
+    gives the voice encoder (loaded only when diarizing).
+    """
+    if split:
+        turns, speakers, notes = channel_speakers(audio, probs, cfg, duration)
+        sources = audio
+        source_of = {s.id: int(s.channel) for s in speakers if s.channel is not None}
+    else:
+        sources = mono_mix(audio)[None, :]
+        speech = speech_segments(
+            probs[0],
+            threshold=cfg.vad_threshold,
+            min_speech_s=cfg.min_speech_s,
+            min_silence_s=cfg.min_silence_s,
+            duration_s=duration,
+        )
+        turns = diarize(
+            sources[0],
+            speech,
+            encoder(),
+            num_speakers=cfg.num_speakers,
+            max_speakers=cfg.max_speakers,
+        )
+        speakers = [Speaker(s, None, None, source="diarization") for s in turns.speakers]
+        notes = []
+        if cfg.channels and len(cfg.channels) >= len(speakers):
+            notes.append("role names ignored: the audio is not channel-separated")
+        source_of = {s.id: 0 for s in speakers}
+    talk = {s.id: sum(g.duration for g in turns.of(s.id)) for s in speakers}
+    speakers = [Speaker(s.id, s.role, s.channel, None, talk[s.id], s.source) for s in speakers]
+    if not turns.turns:
+        notes.append("no speech was found in the recording")
+    return SpeakerAttribution(turns, speakers, sources, source_of, split, notes)
+
+
+def channel_speakers(
+    audio: NDArray[Any], probs: NDArray[Any], cfg: AnalysisConfig, duration: float
+) -> tuple[Turns, list[Speaker], list[str]]:
+    """One speaker per channel, named by the given roles or the guessed agent channel."""
+    n = audio.shape[0]
+    ids, roles = channel_roles(n, cfg)
+    turns = channel_turns(
+        probs,
+        _hop_levels(audio),
+        threshold=cfg.vad_threshold,
+        min_speech_s=cfg.min_speech_s,
+        min_silence_s=cfg.min_silence_s,
+        duration_s=duration,
+        ids=ids,
+    )
+    notes = []
+    if cfg.channels is None and cfg.detect_agent and n == 2:
+        agent, why = guess_agent_channel(turns, ids)
+        if agent == 1:
+            ids = ids[::-1]
+            roles = list(ids)
+            swap = {"agent": "customer", "customer": "agent"}
+            turns = Turns([(swap[s], g) for s, g in turns.turns], turns.overlaps)
+        notes.append(f"agent channel guessed: {why} (override with --channels)")
+    speakers = [
+        Speaker(ids[ch], roles[ch] if roles else None, ch, source="channel") for ch in range(n)
+    ]
+    return turns, speakers, notes
+
+
+def mono_mix(audio: NDArray[Any]) -> NDArray[Any]:
+    """The mix of all channels: float32 [samples]."""
+    mix: NDArray[Any] = audio.mean(axis=0) if audio.shape[0] > 1 else audio[0]
+    return mix
+
+
+def channel_roles(n: int, cfg: AnalysisConfig) -> tuple[list[str], list[str] | None]:
+    """Speaker ids and roles of ``n`` channels: the given roles, agent/customer (to be checked
+    by ``guess_agent_channel``) for two channels, else ch0, ch1... without roles."""
+    if cfg.channels:
+        names = list(cfg.channels)[:n]
+        names += [f"ch{i}" for i in range(len(names), n)]
+        if len(set(names)) != len(names):
+            raise ValueError(f"channel roles must be distinct, got {names}")
+        return names, names
+    if n == 2 and cfg.detect_agent:
+        return ["agent", "customer"], ["agent", "customer"]
+    return [f"ch{i}" for i in range(n)], None
+
+
+def _hop_levels(audio: NDArray[Any]) -> NDArray[Any]:
+    """RMS level in dB per VAD hop (512 samples) for each channel: [channels, hops]."""
+    n = int(np.ceil(audio.shape[1] / VAD_CHUNK))
+    padded = np.zeros((audio.shape[0], n * VAD_CHUNK), dtype=np.float32)
+    padded[:, : audio.shape[1]] = audio
+    return power_db(np.mean(padded.reshape(audio.shape[0], n, VAD_CHUNK) ** 2, axis=2))

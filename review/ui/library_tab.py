@@ -1,0 +1,214 @@
+"""The Call library tab: search the stored calls, open or delete one, export the listed calls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+import pandas as pd
+
+from analyzer.export import write_combined  # not in analyzer's public API yet
+from analyzer.result import EVENT_KINDS  # not in analyzer's public API yet
+
+from .. import views
+from ..i18n import t
+from ..store import CallFilter, StoreError
+from .common import AppContext, Texts, frame
+from .view import show_call
+
+EVENT_FILTERS = ("all", "any", *EVENT_KINDS)  # "all": no filter, "any": at least one event
+
+
+@dataclass(frozen=True)
+class LibraryTab:
+    """The library tab's widgets."""
+
+    text: gr.Textbox
+    date_from: gr.Textbox
+    date_to: gr.Textbox
+    role: gr.Textbox
+    min_duration: gr.Textbox
+    max_duration: gr.Textbox
+    min_negative: gr.Textbox
+    event_kind: gr.Dropdown
+    refresh: gr.Button
+    calls: gr.Dataframe
+    pick: gr.Dropdown
+    open: gr.Button
+    delete: gr.Button
+    combined_format: gr.Radio
+    combined_export: gr.Button
+    combined_file: gr.File
+
+    def filters(self) -> list:
+        """The search widgets, in the order :func:`call_filter` takes them."""
+        return [
+            self.text,
+            self.date_from,
+            self.date_to,
+            self.min_duration,
+            self.max_duration,
+            self.role,
+            self.min_negative,
+            self.event_kind,
+        ]
+
+    def listing(self) -> list:
+        """What :func:`list_library` fills: the table and the call picker."""
+        return [self.calls, self.pick]
+
+
+def event_choices(lang: str) -> list[tuple[str, str]]:
+    names = {"all": t("no_filter", lang), "any": t("any_event", lang)}
+    return [(names.get(k, k), k) for k in EVENT_FILTERS]
+
+
+def build_library_tab(texts: Texts, lang: str) -> LibraryTab:
+    """The tab's layout (call inside ``gr.Tabs``)."""
+    with texts.key(gr.Tab(t("tab_library", lang), id="library"), "tab_library"):
+        with gr.Row():
+            text = texts.key(gr.Textbox(label=t("search", lang)), "search")
+            date_from = texts.key(gr.Textbox(label=t("date_from", lang)), "date_from")
+            date_to = texts.key(gr.Textbox(label=t("date_to", lang)), "date_to")
+            role = texts.key(gr.Textbox(label=t("role", lang)), "role")
+        with gr.Row():
+            min_d = texts.key(gr.Textbox(label=t("min_duration", lang)), "min_duration")
+            max_d = texts.key(gr.Textbox(label=t("max_duration", lang)), "max_duration")
+            min_neg = texts.key(gr.Textbox(label=t("min_negative", lang)), "min_negative")
+            event_kind = texts.redraw(
+                gr.Dropdown(event_choices(lang), value="all", label=t("event_kind", lang)),
+                lambda lg: {"label": t("event_kind", lg), "choices": event_choices(lg)},
+            )
+        refresh = texts.key(gr.Button(t("refresh", lang)), "refresh", "value")
+        calls = texts.key(
+            gr.Dataframe(
+                frame([], views.call_headers(lang)),
+                interactive=False,
+                label=t("calls", lang),
+                elem_id="calls",
+            ),
+            "calls",
+        )
+        with gr.Row():
+            pick = texts.key(
+                gr.Dropdown([], label=t("call", lang), elem_id="pick", allow_custom_value=True),
+                "call",
+            )
+            open_ = texts.key(gr.Button(t("open", lang), variant="primary"), "open", "value")
+            delete = texts.key(gr.Button(t("delete", lang), variant="stop"), "delete", "value")
+        with gr.Row():
+            fmt = texts.key(
+                gr.Radio(["csv", "parquet"], value="csv", label=t("combined_format", lang)),
+                "combined_format",
+            )
+            export = texts.key(gr.Button(t("combined_export", lang)), "combined_export", "value")
+            file = texts.key(gr.File(label=t("download", lang)), "download")
+    return LibraryTab(
+        text=text,
+        date_from=date_from,
+        date_to=date_to,
+        role=role,
+        min_duration=min_d,
+        max_duration=max_d,
+        min_negative=min_neg,
+        event_kind=event_kind,
+        refresh=refresh,
+        calls=calls,
+        pick=pick,
+        open=open_,
+        delete=delete,
+        combined_format=fmt,
+        combined_export=export,
+        combined_file=file,
+    )
+
+
+# ---- handlers (bound to the AppContext by the layout) -------------------------------------------
+
+
+def call_filter(
+    text: str | None,
+    date_from: str | None,
+    date_to: str | None,
+    min_duration: str | None,
+    max_duration: str | None,
+    role: str | None,
+    min_negative: str | None,
+    event_kind: str | None,
+    lang: str,
+) -> CallFilter:
+    """The search widgets' values as a CallFilter; a box that is not a number raises gr.Error."""
+    try:
+        return CallFilter(
+            text=text or None,
+            date_from=date_from or None,
+            date_to=date_to or None,
+            min_duration_s=views.parse_optional_float(min_duration),
+            max_duration_s=views.parse_optional_float(max_duration),
+            role=role or None,
+            min_negative=views.parse_optional_float(min_negative),
+            event_kind=None if event_kind in (None, "", "all") else event_kind,
+        )
+    except ValueError:
+        raise gr.Error(t("msg_bad_number", lang, field=t("refresh", lang))) from None
+
+
+def list_library(
+    ctx: AppContext,
+    text: str | None,
+    date_from: str | None,
+    date_to: str | None,
+    min_duration: str | None,
+    max_duration: str | None,
+    role: str | None,
+    min_negative: str | None,
+    event_kind: str | None,
+    lang: str,
+) -> tuple[pd.DataFrame, dict]:
+    """The calls that match the search: the table and the picker's choices (newest first)."""
+    query = call_filter(
+        text, date_from, date_to, min_duration, max_duration, role, min_negative, event_kind, lang
+    )
+    calls = ctx.store.list_calls(query)
+    table = frame(views.call_rows(calls), views.call_headers(lang))
+    picks = [(f"{c.name} · {c.created_at[:16].replace('T', ' ')}", c.id) for c in calls]
+    return table, gr.update(choices=picks)
+
+
+def export_listed(
+    ctx: AppContext,
+    text: str | None,
+    date_from: str | None,
+    date_to: str | None,
+    min_duration: str | None,
+    max_duration: str | None,
+    role: str | None,
+    min_negative: str | None,
+    event_kind: str | None,
+    fmt: str,
+    lang: str,
+) -> str:
+    """One CSV or Parquet file of every listed call's segments; returns its path."""
+    query = call_filter(
+        text, date_from, date_to, min_duration, max_duration, role, min_negative, event_kind, lang
+    )
+    calls = ctx.store.list_calls(query)
+    path = ctx.store.home / "exports" / f"calls.{'parquet' if fmt == 'parquet' else 'csv'}"
+    return str(write_combined(ctx.store.results(calls), path, fmt))
+
+
+def open_call(ctx: AppContext, call_id: str | None, lang: str) -> tuple:
+    """Outputs of ``[current call, *ReviewWidgets.outputs(), tabs]``: the call, shown."""
+    return (call_id, *show_call(ctx, call_id, lang).updates(), gr.Tabs(selected="review"))
+
+
+def delete_call(ctx: AppContext, call_id: str | None, lang: str) -> tuple:
+    """Outputs of ``[status, current call, *ReviewWidgets.outputs()]``: gone, tab emptied."""
+    if not call_id:
+        raise gr.Error(t("msg_no_call", lang))
+    try:
+        name = ctx.store.get_call(call_id).name
+        ctx.store.delete_call(call_id)
+    except StoreError as exc:
+        raise gr.Error(str(exc)) from None
+    return (t("msg_deleted", lang, name=name), None, *show_call(ctx, None, lang).updates())

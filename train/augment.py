@@ -1,0 +1,160 @@
+"""Audio augmentation for training speech models: pure functions, arrays in, arrays out.
+
+Every function takes a 16 kHz float32 mono waveform ``[n_samples]`` (amplitude in [-1, 1]) and
+returns a new float32 waveform of the same length; the input is never modified. Random choices come
+from the ``rng`` argument (a ``numpy.random.Generator``) so that a seeded run is reproducible.
+
+Why these four: recorded calls differ from studio speech mainly by the telephone channel (narrow
+band, 8 kHz, mu-law), background noise, room reverberation and level. FINDINGS.md measured a 12-13
+point loss on telephone audio for a clean-trained model, recovered by training on telephone copies.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# scipy.signal is imported inside the functions that use it: it takes about 1.5 s to import, and
+# the `emotrace` command imports this package (through train.ser) to build its parser.
+SAMPLE_RATE_HZ = 16_000  # rate of every waveform in and out
+PHONE_RATE_HZ = 8_000  # narrow-band telephone sampling rate
+PHONE_BAND_HZ = (300.0, 3_400.0)  # classic PSTN voice pass band
+MU_LAW_MU = 255  # G.711 mu-law companding constant (8-bit codes)
+
+
+def _as_float32(wave: np.ndarray) -> np.ndarray:
+    wave = np.asarray(wave, dtype=np.float32)
+    if wave.ndim != 1:
+        raise ValueError(f"expected a mono waveform [n_samples], got shape {wave.shape}")
+    return wave
+
+
+def mu_law_roundtrip(wave: np.ndarray, *, mu: int = MU_LAW_MU) -> np.ndarray:
+    """Encode ``wave`` to 8-bit mu-law codes and decode it again (G.711-style quantisation noise).
+
+    wave: float32 [n] in [-1, 1] (clipped). Returns float32 [n].
+    """
+    x = np.clip(_as_float32(wave), -1.0, 1.0)
+    compressed = np.sign(x) * np.log1p(mu * np.abs(x)) / np.log1p(mu)
+    codes = np.round((compressed + 1.0) / 2.0 * mu)  # integers 0..mu, i.e. 8 bits for mu=255
+    expanded = codes / mu * 2.0 - 1.0
+    return (np.sign(expanded) * np.expm1(np.abs(expanded) * np.log1p(mu)) / mu).astype(np.float32)
+
+
+def telephone_channel(
+    wave: np.ndarray,
+    *,
+    band_hz: tuple[float, float] = PHONE_BAND_HZ,
+    mu_law: bool = True,
+) -> np.ndarray:
+    """Simulate a narrow-band telephone line: 16 kHz -> 8 kHz, band-pass, mu-law, back to 16 kHz.
+
+    wave: float32 [n] at 16 kHz. band_hz: (low, high) pass band in Hz. Returns float32 [n] at 16 kHz
+    whose content above ``band_hz[1]`` and below ``band_hz[0]`` is removed. Deterministic.
+    """
+    from scipy import signal
+
+    x = _as_float32(wave)
+    narrow = signal.resample_poly(x, PHONE_RATE_HZ, SAMPLE_RATE_HZ)
+    sos = signal.butter(6, band_hz, btype="bandpass", fs=PHONE_RATE_HZ, output="sos")
+    narrow = signal.sosfiltfilt(sos, narrow)
+    if mu_law:
+        narrow = mu_law_roundtrip(narrow)
+    wide = signal.resample_poly(narrow, SAMPLE_RATE_HZ, PHONE_RATE_HZ)
+    return _fit_length(wide, len(x))
+
+
+def add_noise(
+    wave: np.ndarray,
+    *,
+    snr_db: float,
+    rng: np.random.Generator,
+    color: str = "white",
+) -> np.ndarray:
+    """Add Gaussian noise at a signal-to-noise ratio of ``snr_db`` decibels.
+
+    wave: float32 [n]. color: "white" (flat spectrum) or "pink" (1/f power, closer to room and
+    line noise). Signal power is measured over the whole waveform. Returns float32 [n].
+    """
+    x = _as_float32(wave)
+    noise = rng.standard_normal(len(x))
+    if color == "pink":
+        spectrum = np.fft.rfft(noise)
+        freqs = np.arange(len(spectrum), dtype=np.float64)
+        freqs[0] = 1.0
+        noise = np.fft.irfft(spectrum / np.sqrt(freqs), n=len(x))
+    elif color != "white":
+        raise ValueError("color must be 'white' or 'pink'")
+    signal_power = float(np.mean(x.astype(np.float64) ** 2)) + 1e-12
+    noise_power = float(np.mean(noise**2)) + 1e-12
+    scale = np.sqrt(signal_power / (noise_power * 10.0 ** (snr_db / 10.0)))
+    return (x + scale * noise).astype(np.float32)
+
+
+def add_reverb(
+    wave: np.ndarray,
+    *,
+    rt60_s: float,
+    rng: np.random.Generator,
+    wet: float = 0.5,
+) -> np.ndarray:
+    """Convolve with a synthetic room response: exponentially decaying noise.
+
+    wave: float32 [n] at 16 kHz. rt60_s: time in seconds for the tail to decay by 60 dB.
+    wet: share of reverberant energy mixed with the direct sound, in [0, 1]. The output keeps the
+    input's RMS level. Returns float32 [n].
+    """
+    from scipy import signal
+
+    x = _as_float32(wave)
+    n_taps = max(int(rt60_s * SAMPLE_RATE_HZ), 1)
+    t_s = np.arange(n_taps) / SAMPLE_RATE_HZ
+    decay = 10.0 ** (-3.0 * t_s / max(rt60_s, 1e-3))  # amplitude reaches -60 dB at rt60_s
+    response = rng.standard_normal(n_taps) * decay
+    response /= np.sqrt(np.sum(response**2)) + 1e-12
+    tail = signal.fftconvolve(x, response)[: len(x)]
+    mixed = np.sqrt(1.0 - wet) * x + np.sqrt(wet) * tail
+    rms_in = np.sqrt(np.mean(x.astype(np.float64) ** 2)) + 1e-12
+    rms_out = np.sqrt(np.mean(mixed**2)) + 1e-12
+    return (mixed * (rms_in / rms_out)).astype(np.float32)
+
+
+def change_gain(wave: np.ndarray, *, gain_db: float, clip: bool = True) -> np.ndarray:
+    """Scale by ``gain_db`` decibels; with ``clip`` the result is limited to [-1, 1] like a codec.
+
+    wave: float32 [n]. Returns float32 [n].
+    """
+    y = _as_float32(wave) * np.float32(10.0 ** (gain_db / 20.0))
+    return np.clip(y, -1.0, 1.0) if clip else y
+
+
+def random_gain(
+    wave: np.ndarray,
+    *,
+    rng: np.random.Generator,
+    range_db: tuple[float, float] = (-12.0, 6.0),
+) -> np.ndarray:
+    """``change_gain`` with a gain drawn uniformly from ``range_db`` (decibels)."""
+    return change_gain(wave, gain_db=float(rng.uniform(*range_db)))
+
+
+def shift_voice(wave: np.ndarray, *, semitones: float) -> np.ndarray:
+    """Move pitch and formants together by ``semitones`` (negative: lower), keeping the duration.
+
+    A shift of -3 semitones scales every frequency by 0.84, about the ratio between typical
+    female and male formants, so a female voice comes out male-like and a male voice deeper; +3
+    does the reverse. Speaking rate is unchanged (it is an emotion cue). wave: float32 [n] at
+    16 kHz. Returns float32 [n]. Deterministic.
+    """
+    import librosa
+
+    x = _as_float32(wave)
+    shifted = librosa.effects.pitch_shift(x, sr=SAMPLE_RATE_HZ, n_steps=float(semitones))
+    return _fit_length(np.asarray(shifted, dtype=np.float32), len(x))
+
+
+def _fit_length(wave: np.ndarray, n: int) -> np.ndarray:
+    """Trim or zero-pad ``wave`` to ``n`` samples (resampling round trips can be off by one)."""
+    out = np.zeros(n, dtype=np.float32)
+    m = min(n, len(wave))
+    out[:m] = wave[:m]
+    return out
