@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .coaching.turntaking import TurnTaking
 from .labels import LABELS, NEGATIVE_LABELS
 from .media import MediaInfo
 from .segment import Segment
@@ -76,11 +77,13 @@ class Speaker:
     face_track: int | None = None  # the face track matched to this voice, if any
     talk_time_s: float = 0.0
     source: str = "channel"  # how the speaker was found: "channel" or "diarization"
+    role_confidence: float | None = None  # 0-1 that ``role`` is right (1: given); None: no role
 
     def to_dict(self) -> dict:
         return {
             "id": self.id,
             "role": self.role,
+            "role_confidence": _num(self.role_confidence, 3),
             "channel": self.channel,
             "face_track": self.face_track,
             "talk_time_s": _ms(self.talk_time_s),
@@ -96,6 +99,7 @@ class Speaker:
             d.get("face_track"),
             d.get("talk_time_s", 0.0),
             d.get("source", "channel"),
+            d.get("role_confidence"),
         )
 
 
@@ -376,6 +380,10 @@ class AnalysisResult:
     config: dict = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)  # seconds spent per stage
     schema_version: str = SCHEMA_VERSION
+    # Per speaker: talk, cut-ins, backchannels, reply latency... (computed once, by the engine).
+    turn_taking: TurnTaking | None = None
+    # {speaker id: {metric: {"value", "unit", "explanation", "evidence"}}} (coaching.scorecard).
+    scorecard: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.summary = {
@@ -420,6 +428,8 @@ class AnalysisResult:
             "models": dict(self.models),
             "config": _clean(self.config),
             "timings": {k: _num(v, 3) for k, v in self.timings.items()},
+            "turn_taking": None if self.turn_taking is None else _clean(self.turn_taking.to_dict()),
+            "scorecard": _clean(self.scorecard),
         }
 
     def to_json(self, *, indent: int | None = None) -> str:
@@ -443,6 +453,8 @@ class AnalysisResult:
             config=d.get("config", {}),
             timings=dict(d.get("timings", {})),
             schema_version=version,
+            turn_taking=TurnTaking.from_dict(d["turn_taking"]) if d.get("turn_taking") else None,
+            scorecard=dict(d.get("scorecard") or {}),
         )
 
     @classmethod
@@ -454,6 +466,30 @@ class AnalysisResult:
         return write_atomic(path, self.to_json(indent=1).encode("utf-8"))
 
     # ---- tables ----------------------------------------------------------------------------
+    def scorecard_rows(self) -> list[dict[str, Any]]:
+        """One flat row per speaker and scorecard metric (the CSV/Parquet layout of the
+        scorecard): file, speaker, role, metric, value, unit, explanation code and text, and the
+        evidence time ranges as "start-end" joined by spaces."""
+        roles = {s.id: s.role for s in self.speakers}
+        rows = []
+        for spk, metrics in self.scorecard.items():
+            for name, m in metrics.items():
+                value = m.get("value")
+                rows.append(
+                    {
+                        "file": Path(self.media.path).name,
+                        "speaker": spk,
+                        "role": roles.get(spk),
+                        "metric": name,
+                        "value": value if isinstance(value, str) or value is None else _num(value),
+                        "unit": m.get("unit"),
+                        "code": (m.get("explanation") or {}).get("code"),
+                        "explanation": (m.get("explanation") or {}).get("text"),
+                        "evidence": " ".join(f"{a:.3f}-{b:.3f}" for a, b in m.get("evidence", [])),
+                    }
+                )
+        return rows
+
     def segment_rows(self) -> list[dict]:
         """One flat row per fused segment: times, speaker, role, label, scores, evidence."""
         roles = {s.id: s.role for s in self.speakers}

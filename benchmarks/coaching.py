@@ -1,6 +1,6 @@
 """Coaching benchmark: turn-taking, bleed, roles and composure on synthetic stereo calls.
 
-    python benchmarks/coaching.py [--calls 24] [--seed 0] [--ser-model fold|PATH|none]
+    python -m benchmarks.coaching [--calls 24] [--seed 0] [--ser-model fold|PATH|none]
                                   [--engine-pairs N]
 
 Calls come from ``benchmarks/coaching_calls.py`` (voices held out of every model measured:
@@ -11,15 +11,15 @@ agent-first and half customer-first.
 
 Two parts:
 1. the channel stage on every call (the engine's VAD, then one speaker per channel) with the
-   bleed rule of today (``channel_turns``: level only, CROSSTALK_DB) and with the coherence
-   detector (``analyzer.audio.bleed``); from its turns: cut-ins per side exact, overlap
+   old level-only bleed rule (CROSSTALK_DB) and with the coherence detector that the engine now
+   uses (``analyzer.audio.bleed``); from its turns: cut-ins per side exact, overlap
    precision/recall against the reference on a 10 ms grid (strict, and with a 0.1 s collar
    around the reference overlaps' boundaries), bleed counted as speech, talk share error, quiet
    backchannels kept, and roles (``analyzer.coaching.guess_roles`` against "first speaker");
 2. the whole engine (``analyzer.Analyzer`` on the written stereo WAV, ``--engine-pairs`` pairs):
    composure of the calm agent above the mirroring one, no escalation for the calm (all-neutral)
    agent, the customer's escalation found, the customer's outcome; beside the engine's own
-   escalation events of today.
+   shift events (``events.detect_shifts`` on the grid windows).
 The last line printed is the JSON of all figures.
 """
 
@@ -27,19 +27,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from analyzer.audio.bleed import bleed_mask  # noqa: E402
-from analyzer.audio.speakers import Turns, channel_turns, overlap_segments  # noqa: E402
-from analyzer.audio.vad import VAD_CHUNK, VAD_HOP_S, _hysteresis, mask_to_segments  # noqa: E402
-from analyzer.coaching import (  # noqa: E402
+from analyzer.audio.speakers import Turns, channel_turns
+from analyzer.audio.vad import VAD_CHUNK
+from analyzer.coaching import (
     detect_shifts,
     guess_roles,
     measure_turn_taking,
@@ -47,9 +43,9 @@ from analyzer.coaching import (  # noqa: E402
     readings_of,
     score_call,
 )
-from analyzer.config import AnalysisConfig  # noqa: E402
-from analyzer.segment import Segment  # noqa: E402
-from benchmarks.coaching_calls import (  # noqa: E402
+from analyzer.config import AnalysisConfig
+from analyzer.segment import Segment
+from benchmarks.coaching_calls import (
     SR,
     Call,
     build_pair,
@@ -64,25 +60,16 @@ IDS = ("ch0", "ch1")
 
 
 def coherence_channel_turns(probs: np.ndarray, audio: np.ndarray, cfg: AnalysisConfig) -> Turns:
-    """``channel_turns`` with the coherence bleed detector in place of the level rule (what
-    the speaker stage does once the detector is swapped in)."""
-    thr = cfg.vad_threshold
-    active = np.stack([_hysteresis(p, thr, max(0.05, thr - 0.15)) for p in probs])
-    active &= ~bleed_mask(active, audio, sr=SR)
-    duration = audio.shape[1] / SR
-    turns = []
-    for ch, mask in enumerate(active):
-        for seg in mask_to_segments(
-            mask, hop_s=VAD_HOP_S, min_on_s=cfg.min_speech_s, min_off_s=cfg.min_silence_s,
-            pad_s=0.03, duration_s=duration,
-        ):  # fmt: skip
-            turns.append((IDS[ch], seg))
-    turns.sort(key=lambda t: (t[1].start, t[0]))
-    return Turns(turns, overlap_segments(turns))
+    """The engine's channel stage: ``channel_turns`` with the audio, so that bleed is found by
+    the coherence detector (``analyzer.audio.bleed``)."""
+    return channel_turns(
+        probs, audio=audio, sr=SR, threshold=cfg.vad_threshold, min_speech_s=cfg.min_speech_s,
+        min_silence_s=cfg.min_silence_s, duration_s=audio.shape[1] / SR, ids=list(IDS),
+    )  # fmt: skip
 
 
 def level_channel_turns(probs: np.ndarray, audio: np.ndarray, cfg: AnalysisConfig) -> Turns:
-    """The engine's channel stage as it is today (level-only bleed rule)."""
+    """The channel stage before the detector: the level-only bleed rule (CROSSTALK_DB)."""
     n = probs.shape[1]
     padded = np.zeros((2, n * VAD_CHUNK), np.float32)
     padded[:, : audio.shape[1]] = audio[:, : n * VAD_CHUNK]
@@ -306,7 +293,7 @@ def main(argv=None) -> dict:
 
 def print_table(f: dict) -> None:
     print(f"\n{f['calls']} calls ({f['pairs']} calm/mirroring pairs), seed {f['seed']}")
-    print(f"{'channel stage':36s} {'level (today)':>14s} {'coherence':>10s}")
+    print(f"{'channel stage':36s} {'level (old)':>14s} {'coherence':>10s}")
     keys = [k for k in f["level"]]
     for k in keys:
         a, b = f["level"][k], f["coherence"][k]

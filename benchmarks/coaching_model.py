@@ -7,7 +7,7 @@ speaker 11 (the other EmoDB speakers stay, as they would in a fold). Clean and t
 only (the shipped recipe also adds two voice shifts; they double the encoding time and matter for
 the gender gap, not for this check).
 
-    python benchmarks/coaching_model.py [--out DIR] [--threads 1]
+    python -m benchmarks.coaching_model [--out DIR] [--threads 1]
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ CHANNELS = ("clean", "telephone")
 
 def held_out_model(out: Path = DEFAULT_OUT, *, threads: int = 1, data: Path = DATA) -> Path:
     """The fold model's folder, trained once (a few minutes) and reused afterwards."""
-    from analyzer.train.heads import HeadOptions
-    from analyzer.train.ser import train_ser
-
     if (out / "model.json").is_file():
         return out
+    from train.heads import HeadOptions
+    from train.ser import train_ser
+
     manifest = data / "speech" / "manifest.csv"
     with open(manifest, newline="", encoding="utf-8") as fh:
         rows = [r for r in csv.DictReader(fh) if r["speaker"] not in HELD_OUT_SPEAKERS]

@@ -11,11 +11,14 @@ import pytest
 from benchmarks import speed
 
 SCRIPTS = (
+    "benchmarks.coaching",
+    "benchmarks.coaching_model",
     "benchmarks.diarization",
     "benchmarks.fer_baselines",
     "benchmarks.screenshot",
     "benchmarks.ser_eval_heldout",
     "benchmarks.simcalls",
+    "benchmarks.coaching_calls",
     "benchmarks.speed",
     "train.experiments.ser_experiments",
     "train.experiments.ser_variants",
@@ -25,7 +28,8 @@ SCRIPTS = (
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_benchmark_and_experiment_scripts_import(name):
     module = importlib.import_module(name)
-    assert module.__doc__ and (name == "benchmarks.simcalls" or hasattr(module, "main"))
+    libraries = ("benchmarks.simcalls", "benchmarks.coaching_calls")
+    assert module.__doc__ and (name in libraries or hasattr(module, "main"))
 
 
 def test_speed_ser_stage_prints_a_real_time_factor(capsys):

@@ -153,3 +153,21 @@ def test_one_channel_or_no_activity_gives_an_empty_mask():
     n = hops(DUR)
     assert not bleed_mask(np.ones((1, n), bool), a[None, :]).any()
     assert not bleed_mask(np.zeros((2, n), bool), np.stack([a, a * 0.01])).any()
+
+
+def test_channel_turns_keep_the_backchannel_and_drop_the_bleed():
+    from analyzer.audio.speakers import channel_turns
+
+    a = loud_talker(seed=14)
+    b = at_db(delayed(a, 0.02), -25) + noise(15)
+    start, end = 2.5, 3.2
+    mm = at_db(voice(end - start, f0=220, seed=16), -20)
+    b[int(start * SR) : int(start * SR) + len(mm)] += mm
+    n = hops(DUR)
+    active = masks(n, (0.5, 5.5), [(0.5, 5.5)])  # the detector hears speech on both lines
+    probs = np.where(active, 0.95, 0.02)
+    turns = channel_turns(probs, audio=np.stack([a, b]), duration_s=DUR, ids=["customer", "agent"])
+    agent = turns.of("agent")
+    assert len(agent) == 1, agent  # only the backchannel, not the bleed around it
+    assert abs(agent[0].start - start) < 0.25 and abs(agent[0].end - end) < 0.25
+    assert turns.overlaps == [agent[0].intersection(turns.of("customer")[0])]

@@ -25,7 +25,9 @@ delayed copy of the source explains:
 4. a hop is bleed when the target is the quieter of the two in the band (coherence is symmetric:
    the quieter side is the copy) and either that share reaches BLEED_COHERENCE or what the copy
    leaves unexplained is no more than line noise (within OWN_SPEECH_DB of the channel's noise
-   floor): a faint leak half buried in noise is still no second talker.
+   floor): a faint leak half buried in noise is still no second talker. Hops of the target
+   within half a window of the source's speech, where the source's detector is already off
+   (the target's detector hangs on), are bleed when the residue is line noise.
 
 Everything here is a pure function of arrays: audio [channels, samples], activity masks
 [channels, hops] on the voice-activity hop grid.
@@ -126,6 +128,9 @@ def detect_bleed(
             both = active[tgt] & active[src]
             if not both.any():
                 continue
+            # The detector's hang-over keeps the copy "active" a little past the source's own
+            # speech: hops of the target near the source's speech are candidates too.
+            near = active[tgt] & (_moving_sum(active[src].astype(float), win) > 0)
             lag = _estimate_lag(audio[tgt], audio[src], both, hop, sr, max_lag_s)
             lags[(tgt, src)] = lag / sr
             shifted = _hop_spectra(_delay(audio[src], lag), hop, frame, n_hops)[:, band]
@@ -134,14 +139,16 @@ def detect_bleed(
             quieter = _moving_sum(power[tgt], win) < _moving_sum(power[src], win)
             own = residual > floor * 10 ** (OWN_SPEECH_DB / 10)
             # Compare against the loudest other talker active at each hop.
-            pick = both & (power[src] > best)
+            pick = near & (power[src] > best)
             best = np.where(pick, power[src], best)
             explained[tgt] = np.where(pick, share, explained[tgt])
             source[tgt] = np.where(pick, src, source[tgt])
             copy = (share >= threshold) | ~own
             # Majority over SMOOTH_HOPS: single frames at syllable edges do not flip the call.
             copy = _moving_sum(copy.astype(float), SMOOTH_HOPS) > SMOOTH_HOPS / 2
-            mask[tgt] |= both & quieter & copy
+            # Away from the source's speech only an unexplained residue at the noise floor
+            # makes a hop bleed (there the share is of little meaning).
+            mask[tgt] |= (both & quieter & copy) | (near & ~both & ~own)
     return BleedEvidence(mask, explained, source, lags)
 
 

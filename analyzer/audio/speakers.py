@@ -9,11 +9,12 @@ and resegments the 10 ms frame grid with a Viterbi pass over the windows' speake
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..config import SAMPLE_RATE
-from ..dsp import power_db
 from ..segment import Segment, TimeGrid
 from .vad import VAD_HOP_S, mask_to_segments, speech_mask
 
@@ -33,7 +34,7 @@ CHANGE_COST = 30.0  # log-cost of a speaker change inside continuous speech (non
 OVERLAP_REACH_S = 0.5  # s around an in-speech speaker change searched for overlapped speech
 OVERLAP_MARGIN = 0.1  # cosine; top-two similarities closer than this look mixed (validation)
 OVERLAP_MIN_S = 0.2  # s; shorter ambiguous runs are not reported
-CROSSTALK_DB = 15.0  # dB; a channel quieter than the other by more than this is bleed, not speech
+CROSSTALK_DB = 15.0  # dB; level-only rule (no audio given): this much quieter is bleed
 CROSSTALK_WINDOW_S = 0.5  # s over which channel levels are compared for bleed
 
 
@@ -469,9 +470,11 @@ def _viterbi(
 
 
 def channel_turns(
-    speech_probs: np.ndarray,
-    rms_db: np.ndarray,
+    speech_probs: NDArray[Any],
+    rms_db: NDArray[Any] | None = None,
     *,
+    audio: NDArray[Any] | None = None,
+    sr: int = SAMPLE_RATE,
     threshold: float = 0.5,
     min_speech_s: float = 0.25,
     min_silence_s: float = 0.3,
@@ -480,20 +483,30 @@ def channel_turns(
 ) -> Turns:
     """Turns for channel-separated audio: one speaker per channel.
 
-    speech_probs: [channels, hops] VAD probabilities; rms_db: [channels, hops] frame levels (dB).
-    Speech found on a channel that is CROSSTALK_DB quieter than another active channel is
-    treated as bleed from that channel, not as this speaker talking.
+    speech_probs: [channels, hops] VAD probabilities. Speech on a channel that is only a
+    delayed, filtered copy of another channel (line bleed) is not this speaker talking:
+
+    * with ``audio`` (float [channels, samples] at ``sr``), bleed is found by what it is
+      (``bleed.bleed_mask``: the other channel explains the quiet channel's sound), so a quiet
+      backchannel under loud speech stays speech;
+    * without it, by level alone (``bleed.level_bleed_mask`` on ``rms_db``, [channels, hops]
+      frame levels in dB: CROSSTALK_DB quieter than another active channel), the rule before
+      the detector, which also removes backchannels more than CROSSTALK_DB down.
     """
+    from .bleed import bleed_mask, level_bleed_mask
+
     active = np.stack([speech_mask(p, threshold=threshold) for p in speech_probs])
     if len(active) > 1:
-        # Compare levels over half a second, not per hop: inside word gaps both channels are
-        # quiet and a hop-level comparison would let the bleed through in fragments.
-        k = max(1, int(CROSSTALK_WINDOW_S / VAD_HOP_S))
-        power = 10 ** (rms_db / 10)
-        kernel = np.ones(k) / k
-        level = power_db(np.stack([np.convolve(p, kernel, mode="same") for p in power]))
-        bleed = active & (level < level.max(axis=0)[None, :] - CROSSTALK_DB)
-        active &= ~bleed
+        if audio is not None:
+            active &= ~bleed_mask(active, audio, sr=sr, hop_s=VAD_HOP_S)
+        elif rms_db is not None:
+            active &= ~level_bleed_mask(
+                active,
+                rms_db,
+                hop_s=VAD_HOP_S,
+                crosstalk_db=CROSSTALK_DB,
+                window_s=CROSSTALK_WINDOW_S,
+            )
     turns: list[tuple[str, Segment]] = []
     for ch, mask in enumerate(active):
         for seg in mask_to_segments(

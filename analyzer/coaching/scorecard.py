@@ -436,7 +436,7 @@ def _merge(spans: list[Segment]) -> list[Segment]:
 
 
 def _empathy_phrases(text: str) -> list[str]:
-    from ..text import text_evidence
+    from ..words.cues import text_evidence
 
     return [m["phrase"] for m in text_evidence(text)["empathy"]]
 

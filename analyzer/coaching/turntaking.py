@@ -59,6 +59,10 @@ class Interruption:
             "stopped": self.stopped,
         }
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Interruption:
+        return cls(d["by"], d["on"], Segment(d["start"], d["end"]), bool(d["stopped"]))
+
 
 @dataclass(frozen=True)
 class SpeakerTurnTaking:
@@ -100,7 +104,27 @@ class SpeakerTurnTaking:
             else [r(self.longest_monologue.start), r(self.longest_monologue.end)],
             "rate_syll_s": r(self.rate_syll_s),
             "rate_mismatch": r(self.rate_mismatch),
+            "latencies": [[r(g.start), r(g.end)] for g, _ in self.latencies],
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SpeakerTurnTaking:
+        mono = d.get("longest_monologue")
+        return cls(
+            speaker=d["speaker"],
+            talk_time_s=d["talk_time_s"],
+            talk_share=d["talk_share"],
+            turns=d["turns"],
+            interruptions=tuple(Interruption.from_dict(x) for x in d.get("interruptions", [])),
+            interrupted=tuple(Interruption.from_dict(x) for x in d.get("interrupted", [])),
+            overtalk_s=d["overtalk_s"],
+            backchannels=tuple(Segment(a, b) for a, b in d.get("backchannels", [])),
+            response_latency_s=d.get("response_latency_s"),
+            latencies=tuple((Segment(a, b), round(b - a, 3)) for a, b in d.get("latencies", [])),
+            longest_monologue=None if mono is None else Segment(mono[0], mono[1]),
+            rate_syll_s=d.get("rate_syll_s"),
+            rate_mismatch=d.get("rate_mismatch"),
+        )
 
 
 @dataclass(frozen=True)
@@ -123,6 +147,16 @@ class TurnTaking:
             "overlap_s": r(self.overlap_s),
             "duration_s": r(self.duration_s),
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TurnTaking:
+        return cls(
+            speakers={k: SpeakerTurnTaking.from_dict(v) for k, v in d.get("speakers", {}).items()},
+            silences=tuple(Segment(a, b) for a, b in d.get("silences", [])),
+            holds=tuple(Segment(a, b) for a, b in d.get("holds", [])),
+            overlap_s=d.get("overlap_s", 0.0),
+            duration_s=d.get("duration_s", 0.0),
+        )
 
 
 TurnLike = tuple[Any, ...]  # (speaker, start, end) or (speaker, Segment)
@@ -260,7 +294,7 @@ def _cut_ins(items: Items, backchannel: list[bool], min_overlap_s: float) -> lis
             inter = a.intersection(b)
             if inter is None or inter.duration < min_overlap_s:
                 continue
-            stopped = a.end <= b.start + CUT_OFF_S and a.end < b.end
+            stopped = bool(a.end <= b.start + CUT_OFF_S and a.end < b.end)
             found.append(Interruption(by, on, inter, stopped))
             break
     return found
