@@ -518,7 +518,8 @@ class AnalysisResult:
         return rows
 
     def to_dataframe(self, what: str = "segments"):
-        """A pandas DataFrame of ``segments`` (default), ``events``, ``faces`` or ``turns``."""
+        """A pandas DataFrame of ``segments`` (default), ``events``, ``faces``, ``turns`` or
+        ``scorecard`` (one row per speaker and metric)."""
         import pandas as pd
 
         if what == "segments":
@@ -540,7 +541,9 @@ class AnalysisResult:
             return pd.DataFrame(rows)
         if what == "turns":
             return pd.DataFrame(self.to_dict()["turns"])
-        raise ValueError("what must be one of: segments, events, faces, turns")
+        if what == "scorecard":
+            return pd.DataFrame(self.scorecard_rows())
+        raise ValueError("what must be one of: segments, events, faces, turns, scorecard")
 
     def write_csv(self, path: str | os.PathLike, what: str = "segments") -> Path:
         data = self.to_dataframe(what).to_csv(index=False).encode("utf-8")

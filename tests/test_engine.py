@@ -173,6 +173,11 @@ def test_agent_found_when_the_customer_says_hello_first(analyzer, tmp_path):
     assert r.scorecard["agent"]["interruptions"]["value"] == 0
     rows = r.scorecard_rows()
     assert {row["metric"] for row in rows} >= {"talk_share", "composure", "listening"}
+    r.write_csv(tmp_path / "card.csv", what="scorecard")
+    import pandas as pd
+
+    card = pd.read_csv(tmp_path / "card.csv")
+    assert len(card) == len(rows) and {"speaker", "metric", "value", "evidence"} <= set(card)
     back = AnalysisResult.from_dict(r.to_dict())
     assert back.to_dict() == r.to_dict()
 
