@@ -297,7 +297,7 @@ def select_gender_boost(
     if not scored.any():
         scored = np.ones(len(y), dtype=bool)
     single = replace(options, members=1)
-    config = {"min_group_windows": options.min_group_windows}
+    config: dict[str, float] = {"min_group_windows": options.min_group_windows}
     config["relative_weight"] = options.relative_weight
     total = len(boosts) * len(folds)
 
@@ -323,7 +323,7 @@ def select_gender_boost(
         return {g: float(np.mean(v)) for g, v in sorted(hits.items())}
 
     results = {1.0: per_gender(None, 1.0, 0)}
-    weaker = min(results[1.0], key=results[1.0].get)
+    weaker = min(results[1.0], key=lambda g: results[1.0][g])
     for step, boost in enumerate([b for b in boosts if b != 1.0], start=1):
         results[boost] = per_gender(weaker, boost, step)
     worst = {b: min(r.values()) for b, r in results.items()}
@@ -393,7 +393,7 @@ def fit_model_arrays(
         )
         probe.relative_weight = 1.0  # temperatures are fitted per head, on raw logits
         abs_logits, _ = probe.logits(features[held])
-        rel_logits, used = probe.logits(features[held], groups=context[held])
+        rel_logits, used = probe.logits(features[held], groups=list(context[held]))
         config["temperature_abs"] = fit_temperature(abs_logits, y[held])
         config["temperature_rel"] = fit_temperature(rel_logits[used], y[held][used])
     arrays = fit_heads(features, y, context, options=options, weights=weights)

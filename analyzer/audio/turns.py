@@ -1,0 +1,120 @@
+"""Speech turns: the container every speaker stage returns, and turns of channel-separated calls.
+
+On a stereo call each channel is one speaker: its turns are its voice activity, minus the
+speech that is only the other channel's voice bleeding through (``analyzer.audio.bleed``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..arrays import FloatArray
+from ..config import SAMPLE_RATE
+from ..segment import Segment
+from .vad import VAD_HOP_S, mask_to_segments, speech_mask
+
+CROSSTALK_DB = 15.0  # dB; level-only rule (no audio given): this much quieter is bleed
+CROSSTALK_WINDOW_S = 0.5  # s over which channel levels are compared for bleed
+
+
+@dataclass(frozen=True)
+class Turns:
+    """Speech turns per speaker and the stretches where two or more speak at once."""
+
+    turns: list[tuple[str, Segment]]  # (speaker id, segment), sorted by start
+    overlaps: list[Segment]
+
+    def of(self, speaker: str) -> list[Segment]:
+        return [seg for spk, seg in self.turns if spk == speaker]
+
+    @property
+    def speakers(self) -> list[str]:
+        return sorted({spk for spk, _ in self.turns})
+
+
+def channel_turns(
+    speech_probs: FloatArray,
+    rms_db: FloatArray | None = None,
+    *,
+    audio: FloatArray | None = None,
+    sr: int = SAMPLE_RATE,
+    threshold: float = 0.5,
+    min_speech_s: float = 0.25,
+    min_silence_s: float = 0.3,
+    duration_s: float,
+    ids: list[str],
+) -> Turns:
+    """Turns for channel-separated audio: one speaker per channel.
+
+    speech_probs: [channels, hops] VAD probabilities. Speech on a channel that is only a
+    delayed, filtered copy of another channel (line bleed) is not this speaker talking:
+
+    * with ``audio`` (float [channels, samples] at ``sr``), bleed is found by what it is
+      (``bleed.bleed_mask``: the other channel explains the quiet channel's sound), so a quiet
+      backchannel under loud speech stays speech;
+    * without it, by level alone (``bleed.level_bleed_mask`` on ``rms_db``, [channels, hops]
+      frame levels in dB: CROSSTALK_DB quieter than another active channel), the rule before
+      the detector, which also removes backchannels more than CROSSTALK_DB down.
+    """
+    from .bleed import bleed_mask, level_bleed_mask
+
+    active = np.stack([speech_mask(p, threshold=threshold) for p in speech_probs])
+    if len(active) > 1:
+        if audio is not None:
+            active &= ~bleed_mask(active, audio, sr=sr, hop_s=VAD_HOP_S)
+        elif rms_db is not None:
+            active &= ~level_bleed_mask(
+                active,
+                rms_db,
+                hop_s=VAD_HOP_S,
+                crosstalk_db=CROSSTALK_DB,
+                window_s=CROSSTALK_WINDOW_S,
+            )
+    turns: list[tuple[str, Segment]] = []
+    for ch, mask in enumerate(active):
+        for seg in mask_to_segments(
+            mask,
+            hop_s=VAD_HOP_S,
+            min_on_s=min_speech_s,
+            min_off_s=min_silence_s,
+            pad_s=0.03,
+            duration_s=duration_s,
+        ):
+            turns.append((ids[ch], seg))
+    turns.sort(key=lambda t: (t[1].start, t[0]))
+    return Turns(turns, overlap_segments(turns))
+
+
+def overlap_segments(turns: list[tuple[str, Segment]]) -> list[Segment]:
+    """Stretches where turns of two different speakers intersect, merged."""
+    found: list[Segment] = []
+    ordered = sorted(turns, key=lambda t: t[1].start)
+    for i, (spk_a, a) in enumerate(ordered):
+        for spk_b, b in ordered[i + 1 :]:
+            if b.start >= a.end:
+                break
+            if spk_b != spk_a and (inter := a.intersection(b)) is not None:
+                found.append(inter)
+    found.sort()
+    merged: list[Segment] = []
+    for seg in found:
+        if merged and seg.start <= merged[-1].end:
+            merged[-1] = Segment(merged[-1].start, max(merged[-1].end, seg.end))
+        else:
+            merged.append(seg)
+    return merged
+
+
+def guess_agent_channel(turns: Turns, ids: list[str]) -> tuple[int, str]:
+    """Guess which channel is the agent, with the reason.
+
+    Agents open the call (greeting) and keep a steadier share of the talk in scripted calls;
+    the first speaker is the main cue, talk time breaks ties. A guess: always overridable.
+    """
+    firsts = {spk: min((s.start for s in turns.of(spk)), default=np.inf) for spk in ids}
+    first = min(range(len(ids)), key=lambda i: firsts[ids[i]])
+    if np.isfinite(firsts[ids[first]]):
+        return first, f"channel {first} speaks first ({firsts[ids[first]]:.1f} s)"
+    return 0, "no speech found; channel 0 assumed"
