@@ -6,17 +6,18 @@ guessed); mixed audio is diarized. The stage hands on a ``SpeakerAttribution``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .audio.speakers import SpeakerEncoder, Turns, channel_turns, diarize, guess_agent_channel
-from .audio.vad import VAD_CHUNK, speech_segments
-from .config import AnalysisConfig
-from .dsp import power_db
+from .audio.speakers import SpeakerEncoder, Turns, channel_turns, diarize
+from .audio.vad import speech_segments
+from .coaching.roles import guess_roles
+from .config import SAMPLE_RATE, AnalysisConfig
 from .result import Speaker
 
 SAME_CHANNEL_CORR = 0.98  # channels this correlated are one mix duplicated, not two speakers
@@ -130,7 +131,7 @@ def attribute_speakers(
             notes.append("role names ignored: the audio is not channel-separated")
         source_of = {s.id: 0 for s in speakers}
     talk = {s.id: sum(g.duration for g in turns.of(s.id)) for s in speakers}
-    speakers = [Speaker(s.id, s.role, s.channel, None, talk[s.id], s.source) for s in speakers]
+    speakers = [replace(s, face_track=None, talk_time_s=talk[s.id]) for s in speakers]
     if not turns.turns:
         notes.append("no speech was found in the recording")
     return SpeakerAttribution(turns, speakers, sources, source_of, split, notes)
@@ -139,12 +140,18 @@ def attribute_speakers(
 def channel_speakers(
     audio: NDArray[Any], probs: NDArray[Any], cfg: AnalysisConfig, duration: float
 ) -> tuple[Turns, list[Speaker], list[str]]:
-    """One speaker per channel, named by the given roles or the guessed agent channel."""
+    """One speaker per channel, named by the given roles or the guessed agent channel.
+
+    Line bleed is told from a second talker by the coherence detector (``audio.bleed``); the
+    agent of a two-channel call is guessed from the opening and the turns
+    (``coaching.roles.guess_roles``) and carries that guess's confidence.
+    """
     n = audio.shape[0]
     ids, roles = channel_roles(n, cfg)
     turns = channel_turns(
         probs,
-        _hop_levels(audio),
+        audio=audio,
+        sr=SAMPLE_RATE,
         threshold=cfg.vad_threshold,
         min_speech_s=cfg.min_speech_s,
         min_silence_s=cfg.min_silence_s,
@@ -152,16 +159,34 @@ def channel_speakers(
         ids=ids,
     )
     notes = []
+    confidence: float | None = 1.0 if cfg.channels else None
     if cfg.channels is None and cfg.detect_agent and n == 2:
-        agent, why = guess_agent_channel(turns, ids)
+        guess = guess_roles(turns.turns, speakers=ids)
+        confidence = guess.confidence
+        agent = ids.index(guess.agent) if guess.agent in ids else 0
         if agent == 1:
             ids = ids[::-1]
             roles = list(ids)
             swap = {"agent": "customer", "customer": "agent"}
             turns = Turns([(swap[s], g) for s, g in turns.turns], turns.overlaps)
-        notes.append(f"agent channel guessed: {why} (override with --channels)")
+        # The cues name the provisional ids (channel 0 "agent", 1 "customer"): say channels.
+        named = {re.escape(x): f"channel {k}" for k, x in enumerate(ids)}
+        pattern = re.compile(r"\b(" + "|".join(named) + r")\b")
+        why = "; ".join(pattern.sub(lambda m: named[re.escape(m.group(1))], c["text"])
+                        for c in guess.cues[:2])  # fmt: skip
+        notes.append(
+            f"agent channel guessed: channel {agent} (confidence {guess.confidence:.2f}: {why}) "
+            "(override with --channels)"
+        )
     speakers = [
-        Speaker(ids[ch], roles[ch] if roles else None, ch, source="channel") for ch in range(n)
+        Speaker(
+            ids[ch],
+            roles[ch] if roles else None,
+            ch,
+            source="channel",
+            role_confidence=confidence if roles else None,
+        )
+        for ch in range(n)
     ]
     return turns, speakers, notes
 
@@ -174,7 +199,7 @@ def mono_mix(audio: NDArray[Any]) -> NDArray[Any]:
 
 def channel_roles(n: int, cfg: AnalysisConfig) -> tuple[list[str], list[str] | None]:
     """Speaker ids and roles of ``n`` channels: the given roles, agent/customer (to be checked
-    by ``guess_agent_channel``) for two channels, else ch0, ch1... without roles."""
+    by ``coaching.roles.guess_roles``) for two channels, else ch0, ch1... without roles."""
     if cfg.channels:
         names = list(cfg.channels)[:n]
         names += [f"ch{i}" for i in range(len(names), n)]
@@ -184,17 +209,3 @@ def channel_roles(n: int, cfg: AnalysisConfig) -> tuple[list[str], list[str] | N
     if n == 2 and cfg.detect_agent:
         return ["agent", "customer"], ["agent", "customer"]
     return [f"ch{i}" for i in range(n)], None
-
-
-def _hop_levels(audio: NDArray[Any]) -> NDArray[Any]:
-    """RMS level in dB per VAD hop (512 samples) for each channel: [channels, hops]."""
-    channels, n = audio.shape[0], int(np.ceil(audio.shape[1] / VAD_CHUNK))
-    power = np.empty((channels, n), dtype=np.float32)
-    hops = BLOCK_SAMPLES // VAD_CHUNK
-    for h in range(0, n, hops):
-        m = min(hops, n - h)
-        block = audio[:, h * VAD_CHUNK : (h + m) * VAD_CHUNK]
-        if block.shape[1] < m * VAD_CHUNK:  # the last hop, padded with silence
-            block = np.pad(block, ((0, 0), (0, m * VAD_CHUNK - block.shape[1])))
-        power[:, h : h + m] = np.mean(block.reshape(channels, m, VAD_CHUNK) ** 2, axis=2)
-    return power_db(power)

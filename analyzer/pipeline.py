@@ -25,6 +25,7 @@ from .attribution import SpeakerAttribution, attribute_speakers, mono_mix, split
 from .audio import prosody as pros
 from .audio.speakers import SpeakerEncoder
 from .audio.vad import VoiceActivityDetector, silences
+from .coaching.scorecard import Scorecard, score_call
 from .config import SAMPLE_RATE, AnalysisConfig
 from .fusion import SpeakerSources, grid_segments, turn_segments
 from .media import (
@@ -213,6 +214,7 @@ class Analyzer:
         clock.mark("fusion")
         events = self._events(attr, segments, complaints, duration, cfg)
         summary = _summaries(attr.ids, segments, events, duration)
+        card = self._coaching(attr, segments, texts, duration)
         face_rows = []
         if faces.timeline is not None:
             face_rows = [FaceFrame(**row) for row in faces.timeline.rows(faces.track_speaker)]
@@ -236,6 +238,8 @@ class Analyzer:
             transcript=list(words.transcript),
             redaction=words.redaction,
             timings=clock.timings,
+            turn_taking=card.turn_taking,
+            scorecard=card.to_dict(),
         )
 
     # ---- stages --------------------------------------------------------------------------
@@ -385,14 +389,7 @@ class Analyzer:
             timeline, {s.id: attr.turns.of(s.id) for s in attr.speakers}
         )
         speakers = [
-            Speaker(
-                s.id,
-                s.role,
-                s.channel,
-                next((t for t, sp in track_speaker.items() if sp == s.id), None),
-                s.talk_time_s,
-                s.source,
-            )
+            replace(s, face_track=next((t for t, sp in track_speaker.items() if sp == s.id), None))
             for s in attr.speakers
         ]
         notes = [] if timeline.has_face.any() else ["no face was found in the video"]
@@ -465,6 +462,25 @@ class Analyzer:
             )
         events.sort(key=lambda e: (e.start, e.kind))
         return events
+
+    def _coaching(
+        self,
+        attr: SpeakerAttribution,
+        segments: list[EmotionSegment],
+        texts: dict[str, list[dict[str, Any] | None]],
+        duration: float,
+    ) -> Scorecard:
+        """Turn-taking facts and the coaching scorecard of every speaker (``analyzer.coaching``)."""
+        roles = {s.id: s.role if s.role in ("agent", "customer") else None for s in attr.speakers}
+        transcript = [
+            {"start": seg.start, "end": seg.end, "speaker": spk, "text": words["text"]}
+            for spk in attr.ids
+            for seg, words in zip(attr.turns.of(spk), texts[spk])
+            if words is not None
+        ]
+        return score_call(
+            attr.turns.turns, segments, roles, transcript=transcript, duration_s=duration
+        )
 
     def _model_names(self, info: MediaInfo, cfg: AnalysisConfig, split: bool) -> dict[str, Any]:
         return {

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .coaching.turntaking import TurnTaking
 from .labels import LABELS, NEGATIVE_LABELS
 from .media import MediaInfo
 from .segment import Segment
@@ -85,11 +86,13 @@ class Speaker:
     face_track: int | None = None  # the face track matched to this voice, if any
     talk_time_s: float = 0.0
     source: str = "channel"  # how the speaker was found: "channel" or "diarization"
+    role_confidence: float | None = None  # 0-1 that ``role`` is right (1: given); None: no role
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "role": self.role,
+            "role_confidence": _num(self.role_confidence, 3),
             "channel": self.channel,
             "face_track": self.face_track,
             "talk_time_s": _ms(self.talk_time_s),
@@ -105,6 +108,7 @@ class Speaker:
             d.get("face_track"),
             d.get("talk_time_s", 0.0),
             d.get("source", "channel"),
+            d.get("role_confidence"),
         )
 
 
@@ -280,6 +284,10 @@ class AnalysisResult:
     transcript: list[TranscriptLine] = field(default_factory=list)
     redaction: RedactionReport = NOT_APPLIED  # what personal data was replaced, and where
     schema_version: str = SCHEMA_VERSION
+    # Per speaker: talk, cut-ins, backchannels, reply latency... (computed once, by the engine).
+    turn_taking: TurnTaking | None = None
+    # {speaker id: {metric: {"value", "unit", "explanation", "evidence"}}} (coaching.scorecard).
+    scorecard: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.summary = {
@@ -326,6 +334,8 @@ class AnalysisResult:
             "timings": {k: _num(v, 3) for k, v in self.timings.items()},
             "transcript": [line.to_dict() for line in self.transcript],
             "redaction": self.redaction.to_dict(),
+            "turn_taking": None if self.turn_taking is None else _clean(self.turn_taking.to_dict()),
+            "scorecard": _clean(self.scorecard),
         }
 
     def to_json(self, *, indent: int | None = None) -> str:
@@ -351,6 +361,8 @@ class AnalysisResult:
             transcript=[TranscriptLine.from_dict(t) for t in d.get("transcript", [])],
             redaction=RedactionReport.from_dict(d.get("redaction")),
             schema_version=version,
+            turn_taking=TurnTaking.from_dict(d["turn_taking"]) if d.get("turn_taking") else None,
+            scorecard=dict(d.get("scorecard") or {}),
         )
 
     @classmethod
@@ -362,6 +374,30 @@ class AnalysisResult:
         return write_atomic(path, self.to_json(indent=1).encode("utf-8"))
 
     # ---- tables ----------------------------------------------------------------------------
+    def scorecard_rows(self) -> list[dict[str, Any]]:
+        """One flat row per speaker and scorecard metric (the CSV/Parquet layout of the
+        scorecard): file, speaker, role, metric, value, unit, explanation code and text, and the
+        evidence time ranges as "start-end" joined by spaces."""
+        roles = {s.id: s.role for s in self.speakers}
+        rows = []
+        for spk, metrics in self.scorecard.items():
+            for name, m in metrics.items():
+                value = m.get("value")
+                rows.append(
+                    {
+                        "file": Path(self.media.path).name,
+                        "speaker": spk,
+                        "role": roles.get(spk),
+                        "metric": name,
+                        "value": value if isinstance(value, str) or value is None else _num(value),
+                        "unit": m.get("unit"),
+                        "code": (m.get("explanation") or {}).get("code"),
+                        "explanation": (m.get("explanation") or {}).get("text"),
+                        "evidence": " ".join(f"{a:.3f}-{b:.3f}" for a, b in m.get("evidence", [])),
+                    }
+                )
+        return rows
+
     def segment_rows(self) -> list[dict[str, Any]]:
         """One flat row per fused segment: times, speaker, role, label, scores, evidence."""
         roles = {s.id: s.role for s in self.speakers}
@@ -390,8 +426,9 @@ class AnalysisResult:
         return rows
 
     def to_dataframe(self, what: str = "segments") -> pd.DataFrame:
-        """A pandas DataFrame of ``segments`` (default), ``events``, ``faces``, ``turns`` or
-        ``transcript`` (one row per line: file, start, end, speaker, role, language, text)."""
+        """A pandas DataFrame of ``segments`` (default), ``events``, ``faces``, ``turns``,
+        ``transcript`` (one row per line: file, start, end, speaker, role, language, text) or
+        ``scorecard`` (one row per speaker and metric)."""
         import pandas as pd
 
         if what == "segments":
@@ -427,7 +464,11 @@ class AnalysisResult:
                 ],
                 columns=columns,
             )
-        raise ValueError("what must be one of: segments, events, faces, turns, transcript")
+        if what == "scorecard":
+            return pd.DataFrame(self.scorecard_rows())
+        raise ValueError(
+            "what must be one of: segments, events, faces, turns, transcript, scorecard"
+        )
 
     def write_csv(self, path: str | os.PathLike[str], what: str = "segments") -> Path:
         data = self.to_dataframe(what).to_csv(index=False).encode("utf-8")

@@ -12,6 +12,8 @@ from benchmarks import speed
 
 SCRIPTS = (
     "benchmarks.batch",
+    "benchmarks.coaching",
+    "benchmarks.coaching_model",
     "benchmarks.diarization",
     "benchmarks.fer_baselines",
     "benchmarks.phrases",
@@ -20,6 +22,7 @@ SCRIPTS = (
     "benchmarks.screenshot",
     "benchmarks.ser_eval_heldout",
     "benchmarks.simcalls",
+    "benchmarks.coaching_calls",
     "benchmarks.speed",
     "train.experiments.ser_experiments",
     "train.experiments.ser_variants",
@@ -29,7 +32,8 @@ SCRIPTS = (
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_benchmark_and_experiment_scripts_import(name):
     module = importlib.import_module(name)
-    assert module.__doc__ and (name == "benchmarks.simcalls" or hasattr(module, "main"))
+    libraries = ("benchmarks.simcalls", "benchmarks.coaching_calls")
+    assert module.__doc__ and (name in libraries or hasattr(module, "main"))
 
 
 def test_speed_ser_stage_prints_a_real_time_factor(capsys):

@@ -148,6 +148,40 @@ def test_agent_is_guessed_from_the_channel_that_opens(analyzer, tmp_path):
     assert any("agent channel guessed" in n for n in r.notes)
 
 
+def test_agent_found_when_the_customer_says_hello_first(analyzer, tmp_path):
+    hello = speak("Hello?", "en+m3")
+    agent = speak(
+        "Thank you for calling customer service, this is Maria, how can I help?", "en-us+f3"
+    )
+    customer = speak("Hi, I have a problem with my bill this month.", "en+m3")
+    n = len(hello) + len(agent) + len(customer) + 2 * SR
+    left, right = np.zeros(n, np.float32), np.zeros(n, np.float32)
+    left[: len(hello)] = hello  # the caller on the LEFT channel opens the call
+    a0 = len(hello) + SR // 2
+    right[a0 : a0 + len(agent)] = agent
+    c0 = a0 + len(agent) + SR // 2
+    left[c0 : c0 + len(customer)] = customer
+    path = tmp_path / "hello_first.wav"
+    sf.write(path, np.stack([left, right], axis=1), SR)
+    r = analyzer.analyze(path)
+    assert r.speaker("agent").channel == 1 and r.speaker("customer").channel == 0
+    assert 0.5 < r.speaker("agent").role_confidence <= 1.0
+    # Turn-taking facts and the scorecard come with every result, for every speaker.
+    assert set(r.turn_taking.speakers) == {"agent", "customer"}
+    assert set(r.scorecard) == {"agent", "customer"}
+    assert r.scorecard["customer"]["customer_recovery"]["unit"] == "outcome"
+    assert r.scorecard["agent"]["interruptions"]["value"] == 0
+    rows = r.scorecard_rows()
+    assert {row["metric"] for row in rows} >= {"talk_share", "composure", "listening"}
+    r.write_csv(tmp_path / "card.csv", what="scorecard")
+    import pandas as pd
+
+    card = pd.read_csv(tmp_path / "card.csv")
+    assert len(card) == len(rows) and {"speaker", "metric", "value", "evidence"} <= set(card)
+    back = AnalysisResult.from_dict(r.to_dict())
+    assert back.to_dict() == r.to_dict()
+
+
 def test_silent_recording_gives_an_empty_but_valid_result(analyzer, tmp_path):
     path = tmp_path / "silence.wav"
     sf.write(path, np.zeros(SR * 4, np.float32), SR)

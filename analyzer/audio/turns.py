@@ -1,7 +1,7 @@
 """Speech turns: the container every speaker stage returns, and turns of channel-separated calls.
 
 On a stereo call each channel is one speaker: its turns are its voice activity, minus the
-speech that is only the other channel's voice bleeding through (quieter by CROSSTALK_DB).
+speech that is only the other channel's voice bleeding through (``analyzer.audio.bleed``).
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..arrays import FloatArray
-from ..dsp import power_db
+from ..config import SAMPLE_RATE
 from ..segment import Segment
 from .vad import VAD_HOP_S, mask_to_segments, speech_mask
 
-CROSSTALK_DB = 15.0  # dB; a channel quieter than the other by more than this is bleed, not speech
+CROSSTALK_DB = 15.0  # dB; level-only rule (no audio given): this much quieter is bleed
 CROSSTALK_WINDOW_S = 0.5  # s over which channel levels are compared for bleed
 
 
@@ -36,8 +36,10 @@ class Turns:
 
 def channel_turns(
     speech_probs: FloatArray,
-    rms_db: FloatArray,
+    rms_db: FloatArray | None = None,
     *,
+    audio: FloatArray | None = None,
+    sr: int = SAMPLE_RATE,
     threshold: float = 0.5,
     min_speech_s: float = 0.25,
     min_silence_s: float = 0.3,
@@ -46,20 +48,30 @@ def channel_turns(
 ) -> Turns:
     """Turns for channel-separated audio: one speaker per channel.
 
-    speech_probs: [channels, hops] VAD probabilities; rms_db: [channels, hops] frame levels (dB).
-    Speech found on a channel that is CROSSTALK_DB quieter than another active channel is
-    treated as bleed from that channel, not as this speaker talking.
+    speech_probs: [channels, hops] VAD probabilities. Speech on a channel that is only a
+    delayed, filtered copy of another channel (line bleed) is not this speaker talking:
+
+    * with ``audio`` (float [channels, samples] at ``sr``), bleed is found by what it is
+      (``bleed.bleed_mask``: the other channel explains the quiet channel's sound), so a quiet
+      backchannel under loud speech stays speech;
+    * without it, by level alone (``bleed.level_bleed_mask`` on ``rms_db``, [channels, hops]
+      frame levels in dB: CROSSTALK_DB quieter than another active channel), the rule before
+      the detector, which also removes backchannels more than CROSSTALK_DB down.
     """
+    from .bleed import bleed_mask, level_bleed_mask
+
     active = np.stack([speech_mask(p, threshold=threshold) for p in speech_probs])
     if len(active) > 1:
-        # Compare levels over half a second, not per hop: inside word gaps both channels are
-        # quiet and a hop-level comparison would let the bleed through in fragments.
-        k = max(1, int(CROSSTALK_WINDOW_S / VAD_HOP_S))
-        power = 10 ** (rms_db / 10)
-        kernel = np.ones(k) / k
-        level = power_db(np.stack([np.convolve(p, kernel, mode="same") for p in power]))
-        bleed = active & (level < level.max(axis=0)[None, :] - CROSSTALK_DB)
-        active &= ~bleed
+        if audio is not None:
+            active &= ~bleed_mask(active, audio, sr=sr, hop_s=VAD_HOP_S)
+        elif rms_db is not None:
+            active &= ~level_bleed_mask(
+                active,
+                rms_db,
+                hop_s=VAD_HOP_S,
+                crosstalk_db=CROSSTALK_DB,
+                window_s=CROSSTALK_WINDOW_S,
+            )
     turns: list[tuple[str, Segment]] = []
     for ch, mask in enumerate(active):
         for seg in mask_to_segments(

@@ -1,0 +1,254 @@
+"""Line bleed on channel-separated calls: a delayed, filtered copy of the other channel.
+
+On a stereo call each party has a channel, but a little of one party's voice leaks into the
+other's channel (a shared handset, an echoing line, a mixing desk). The voice activity detector
+hears that leak as speech. Telling it from a quiet second talker by level alone fails both ways:
+a "mm-hm" said 20 dB below the other side is real speech that listening metrics need, while a
+leak can be louder than that. What identifies bleed is its origin: the quieter channel is then
+(almost) a linear function of the louder one, the same words through a filter and a delay. A
+backchannel is a different voice and shares nothing with the other channel.
+
+So for every voice-activity hop of a channel (the "target") that the other channel (the
+"source") talks over, this module measures how much of the target's in-band power a filtered,
+delayed copy of the source explains:
+
+1. the delay: generalised cross-correlation with phase transform (GCC-PHAT) between the two
+   channels over the hops where both are active, searched over 0..BLEED_MAX_LAG_S (the copy
+   comes after the original), in the telephone band;
+2. the source is shifted by that delay, and both channels are cut into frames centred on the
+   voice-activity hops (same hop as ``vad.VAD_HOP_S``);
+3. per hop, cross- and auto-spectra summed over BLEED_WINDOW_S of frames fit the line's filter
+   H(f) = S_ts / S_ss; applied to the hop's own source frame it predicts the target frame, and
+   the share of the target's in-band power so predicted is the hop's "explained" share (1: a
+   pure copy; small for an independent voice: the window-averaged magnitude-squared coherence,
+   weighted by the target's spectrum, is what the fit can explain);
+4. a hop is bleed when the target is the quieter of the two in the band (coherence is symmetric:
+   the quieter side is the copy) and either that share reaches BLEED_COHERENCE or what the copy
+   leaves unexplained is no more than line noise (within OWN_SPEECH_DB of the channel's noise
+   floor): a faint leak half buried in noise is still no second talker. Hops of the target
+   within half a window of the source's speech, where the source's detector is already off
+   (the target's detector hangs on), are bleed when the residue is line noise.
+
+Everything here is a pure function of arrays: audio [channels, samples], activity masks
+[channels, hops] on the voice-activity hop grid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .vad import VAD_HOP_S
+
+Array = NDArray[Any]
+
+BLEED_MAX_LAG_S = 0.05  # s; longest line delay searched (echo paths on phone lines are shorter)
+BLEED_BAND_HZ = (300.0, 3400.0)  # Hz; the telephone band, where every line carries the voice
+BLEED_FRAME_HOPS = 2  # frames are two hops long (64 ms at 16 kHz), centred on each hop
+BLEED_WINDOW_S = 0.48  # s of frames whose spectra are pooled for one hop's coherence
+BLEED_COHERENCE = 0.6  # share of the target's in-band power explained by the source: bleed
+OWN_SPEECH_DB = 6.0  # dB; what the source does not explain must exceed the noise floor by this
+NOISE_FLOOR_PERCENTILE = 10  # the channel's noise floor: this percentile of its hop band powers
+SMOOTH_HOPS = 5  # hops; the bleed decision is a majority vote over this many (160 ms)
+LAG_FRAME_S = 0.256  # s; frame length of the delay search (holds the longest lag 5 times over)
+LEVEL_CROSSTALK_DB = 15.0  # dB; the level-only rule's margin (``level_bleed_mask``)
+LEVEL_WINDOW_S = 0.5  # s; the level-only rule's averaging window
+
+
+@dataclass(frozen=True)
+class BleedEvidence:
+    """What the detector measured, per channel and voice-activity hop.
+
+    mask: bool [channels, hops], True where active speech is bleed of another channel;
+    explained: float [channels, hops], share of the channel's in-band power explained by a
+    filtered, delayed copy of its loudest other active channel (NaN where not measured: the
+    channel silent or nobody else talking); source: int [channels, hops], that other channel
+    (-1 where not measured); lags_s: {(target, source): delay in seconds} per channel pair.
+    """
+
+    mask: Array
+    explained: Array
+    source: Array
+    lags_s: dict[tuple[int, int], float]
+
+
+def bleed_mask(
+    active: Array,
+    audio: Array,
+    *,
+    sr: int = 16000,
+    hop_s: float = VAD_HOP_S,
+    threshold: float = BLEED_COHERENCE,
+) -> Array:
+    """Bool [channels, hops]: the active hops that are bleed of another channel.
+
+    The drop-in for the level rule inside ``speakers.channel_turns`` (same meaning: True where
+    ``active`` speech is to be removed as bleed), measured by coherence instead of level.
+    active: bool [channels, hops] voice activity on the hop grid (hop i covers samples
+    [i * hop, (i + 1) * hop)); audio: float [channels, samples] at ``sr`` Hz.
+    """
+    return detect_bleed(active, audio, sr=sr, hop_s=hop_s, threshold=threshold).mask
+
+
+def detect_bleed(
+    active: Array,
+    audio: Array,
+    *,
+    sr: int = 16000,
+    hop_s: float = VAD_HOP_S,
+    threshold: float = BLEED_COHERENCE,
+    max_lag_s: float = BLEED_MAX_LAG_S,
+    window_s: float = BLEED_WINDOW_S,
+) -> BleedEvidence:
+    """Bleed per channel and hop with its evidence (see the module docstring for the method)."""
+    active = np.asarray(active, dtype=bool)
+    audio = np.asarray(audio, dtype=np.float32)
+    n_ch, n_hops = active.shape
+    mask = np.zeros_like(active)
+    explained = np.full(active.shape, np.nan)
+    source = np.full(active.shape, -1, dtype=int)
+    lags: dict[tuple[int, int], float] = {}
+    if n_ch < 2 or n_hops == 0:
+        return BleedEvidence(mask, explained, source, lags)
+    hop = int(round(hop_s * sr))
+    frame = BLEED_FRAME_HOPS * hop
+    band = _band_bins(frame, sr)
+    spectra = [_hop_spectra(ch, hop, frame, n_hops)[:, band] for ch in audio]
+    power = np.stack([(np.abs(s) ** 2).sum(axis=1) for s in spectra])  # [channels, hops]
+    win = max(1, int(round(window_s / hop_s)))
+    for tgt in range(n_ch):
+        floor = np.percentile(power[tgt], NOISE_FLOOR_PERCENTILE)
+        best = np.full(n_hops, -np.inf)
+        for src in range(n_ch):
+            if src == tgt:
+                continue
+            both = active[tgt] & active[src]
+            if not both.any():
+                continue
+            # The detector's hang-over keeps the copy "active" a little past the source's own
+            # speech: hops of the target near the source's speech are candidates too.
+            near = active[tgt] & (_moving_sum(active[src].astype(float), win) > 0)
+            lag = _estimate_lag(audio[tgt], audio[src], both, hop, sr, max_lag_s)
+            lags[(tgt, src)] = lag / sr
+            shifted = _hop_spectra(_delay(audio[src], lag), hop, frame, n_hops)[:, band]
+            residual = _residual_power(spectra[tgt], shifted, win)
+            share = 1.0 - residual / np.maximum(power[tgt], 1e-20)
+            quieter = _moving_sum(power[tgt], win) < _moving_sum(power[src], win)
+            own = residual > floor * 10 ** (OWN_SPEECH_DB / 10)
+            # Compare against the loudest other talker active at each hop.
+            pick = near & (power[src] > best)
+            best = np.where(pick, power[src], best)
+            explained[tgt] = np.where(pick, share, explained[tgt])
+            source[tgt] = np.where(pick, src, source[tgt])
+            copy = (share >= threshold) | ~own
+            # Majority over SMOOTH_HOPS: single frames at syllable edges do not flip the call.
+            copy = _moving_sum(copy.astype(float), SMOOTH_HOPS) > SMOOTH_HOPS / 2
+            # Away from the source's speech only an unexplained residue at the noise floor
+            # makes a hop bleed (there the share is of little meaning).
+            mask[tgt] |= (both & quieter & copy) | (near & ~both & ~own)
+    return BleedEvidence(mask, explained, source, lags)
+
+
+def level_bleed_mask(
+    active: Array,
+    rms_db: Array,
+    *,
+    hop_s: float = VAD_HOP_S,
+    crosstalk_db: float = LEVEL_CROSSTALK_DB,
+    window_s: float = LEVEL_WINDOW_S,
+) -> Array:
+    """Today's level-only rule, for comparison: active hops ``crosstalk_db`` below the loudest
+    channel's level averaged over ``window_s`` (bool [channels, hops]).
+
+    rms_db: [channels, hops] frame levels in dB. It removes a real backchannel said more than
+    ``crosstalk_db`` below the other side, which ``bleed_mask`` keeps.
+    """
+    active = np.asarray(active, dtype=bool)
+    if len(active) < 2:
+        return np.zeros_like(active)
+    k = max(1, int(window_s / hop_s))
+    kernel = np.ones(k) / k
+    power = 10 ** (np.asarray(rms_db, dtype=float) / 10)
+    level = 10 * np.log10(np.stack([np.convolve(p, kernel, mode="same") for p in power]) + 1e-10)
+    out: Array = active & (level < level.max(axis=0)[None, :] - crosstalk_db)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+def _band_bins(frame: int, sr: int) -> Array:
+    freqs = np.fft.rfftfreq(frame, 1.0 / sr)
+    lo, hi = BLEED_BAND_HZ
+    return np.flatnonzero((freqs >= lo) & (freqs <= min(hi, 0.45 * sr)))
+
+
+def _hop_spectra(x: Array, hop: int, frame: int, n_hops: int) -> Array:
+    """Complex spectra [hops, frame // 2 + 1] of Hann frames centred on each hop's middle."""
+    pad = (frame - hop) // 2
+    padded = np.zeros(n_hops * hop + frame, dtype=np.float32)
+    seg = x[: n_hops * hop]
+    padded[pad : pad + len(seg)] = seg
+    frames = np.lib.stride_tricks.sliding_window_view(padded, frame)[::hop][:n_hops]
+    return np.fft.rfft(frames * np.hanning(frame).astype(np.float32), axis=1).astype(np.complex64)
+
+
+def _delay(x: Array, lag: int) -> Array:
+    """``x`` delayed by ``lag`` samples (zeros shifted in), same length."""
+    if lag <= 0:
+        return x
+    out = np.zeros_like(x)
+    out[lag:] = x[: len(x) - lag]
+    return out
+
+
+def _moving_sum(x: Array, win: int) -> Array:
+    """Centred moving sum over ``win`` entries along axis 0 (shorter at the edges)."""
+    c = np.cumsum(np.concatenate([np.zeros((1,) + x.shape[1:], x.dtype), x]), axis=0)
+    n = len(x)
+    idx = np.arange(n)
+    lo = np.clip(idx - win // 2, 0, n)
+    hi = np.clip(idx - win // 2 + win, 0, n)
+    out: Array = c[hi] - c[lo]
+    return out
+
+
+def _residual_power(target: Array, src: Array, win: int) -> Array:
+    """Per hop: in-band power of the hop's target frame that the source does not explain.
+
+    The filter H(f) = S_ts / S_ss is fitted on ``win`` frames around the hop (a line is a
+    slowly varying filter), then applied to the hop's own source frame: a backchannel next to
+    pure bleed leaves its own frames unexplained without making the bleed frames look like
+    speech. target, src: complex spectra [hops, bins]. Returns float [hops].
+    """
+    s_ts = _moving_sum((target * np.conj(src)).astype(np.complex128), win)
+    s_ss = _moving_sum((np.abs(src) ** 2).astype(np.float64), win)
+    h = s_ts / np.maximum(s_ss, 1e-20)
+    out: Array = (np.abs(target - h * src) ** 2).sum(axis=1)
+    return out
+
+
+def _estimate_lag(
+    target: Array, src: Array, both: Array, hop: int, sr: int, max_lag_s: float
+) -> int:
+    """Samples by which ``target`` lags ``src`` (0..max_lag), by GCC-PHAT in the band over the
+    stretches where both channels are active."""
+    frame = int(2 ** np.ceil(np.log2(LAG_FRAME_S * sr)))
+    max_lag = min(int(round(max_lag_s * sr)), frame // 4)
+    centres = np.flatnonzero(both) * hop + hop // 2
+    centres = centres[(centres >= frame // 2) & (centres + frame // 2 <= len(target))]
+    if len(centres) == 0:
+        return 0
+    centres = centres[:: max(1, len(centres) // 400)]  # a few hundred frames fix a delay
+    idx = centres[:, None] - frame // 2 + np.arange(frame)[None, :]
+    window = np.hanning(frame)
+    spec_t = np.fft.rfft(target[idx] * window, axis=1)
+    spec_s = np.fft.rfft(src[idx] * window, axis=1)
+    cross = spec_t * np.conj(spec_s)
+    cross /= np.maximum(np.abs(cross), 1e-12)
+    weights = np.zeros(cross.shape[1])
+    weights[_band_bins(frame, sr)] = 1.0
+    corr = np.fft.irfft((cross * weights).sum(axis=0), n=frame)
+    # Positive lags (target after source) sit at the start of the circular correlation.
+    return int(np.argmax(corr[: max_lag + 1]))
