@@ -16,6 +16,7 @@ from .export import (
     speaker_turns,
     vtt_cues,
     write_combined,
+    write_rttm,
     write_vtt,
 )
 from .labels import LABELS, NEGATIVE_LABELS
@@ -29,11 +30,11 @@ from .result import (
     Event,
     FaceFrame,
     Speaker,
-    SpeakerSummary,
     speaker_name,
 )
 from .segment import Segment, TimeGrid
 from .settings import Settings
+from .summary import SpeakerSummary
 
 load_media = load_audio  # the name the architecture notes use for decoding a call's audio
 
@@ -78,5 +79,6 @@ __all__ = [
     "speaker_turns",
     "vtt_cues",
     "write_combined",
+    "write_rttm",
     "write_vtt",
 ]

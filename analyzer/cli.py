@@ -38,8 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("files", nargs="+", metavar="FILE")
     an.add_argument("--out", required=True, type=Path, help="folder for <name>.json results")
     add_options(an)  # every analysis option, with its default and help, from AnalysisConfig
-    an.add_argument("--csv", action="store_true", help="also write <name>.csv (segments)")
-    an.add_argument("--parquet", action="store_true", help="also write <name>.parquet")
+    an.add_argument(
+        "--csv",
+        action="store_true",
+        help="also write <name>.csv (segments; <name>.transcript.csv with words)",
+    )
+    an.add_argument("--parquet", action="store_true", help="also write <name>.parquet (likewise)")
     an.add_argument("--quiet", action="store_true", help="no progress bar")
     an.set_defaults(func=run_analyze)
 
@@ -74,6 +78,8 @@ def run_analyze(args: argparse.Namespace) -> int:
     from .config import config_from_args
     from .media import MediaError
     from .pipeline import Analyzer
+    from .words.lexicons import LexiconError
+    from .words.transcripts import TranscriptError
 
     config = config_from_args(args)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -85,7 +91,7 @@ def run_analyze(args: argparse.Namespace) -> int:
             bar, progress = _progress_bar(name, args.quiet)
             try:
                 result = analyzer.analyze(path, progress=progress)
-            except (MediaError, OSError) as exc:
+            except (MediaError, OSError, TranscriptError, LexiconError) as exc:
                 failed += 1
                 print(f"emotrace: error: {exc}", file=sys.stderr)
                 continue
@@ -98,6 +104,11 @@ def run_analyze(args: argparse.Namespace) -> int:
                 result.write_csv(stem.with_suffix(".csv"))
             if args.parquet:
                 result.write_parquet(stem.with_suffix(".parquet"))
+            if result.transcript:  # the words line by line beside the segment table
+                if args.csv:
+                    result.write_csv(stem.with_suffix(".transcript.csv"), "transcript")
+                if args.parquet:
+                    result.write_parquet(stem.with_suffix(".transcript.parquet"), "transcript")
             n_ev = len(result.events)
             print(
                 f"{name}: {result.media.duration_s:.1f} s, {len(result.speakers)} speakers, "

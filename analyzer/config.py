@@ -149,6 +149,32 @@ class AnalysisConfig:
         help="add the words modality (English ASR, complaint/empathy phrases; slower)",
     )
     complaint_window_s: float = 300.0  # complaints by one speaker this close count as repeated
+    # an imported transcript (SRT, WebVTT, JSON segments, Whisper or Amazon Transcribe JSON): a
+    # file, or a folder where call.wav finds call.srt|.vtt|.json; replaces the built-in ASR
+    transcript: str | None = _option(
+        None,
+        flag="--transcript",
+        parse=str,
+        metavar="PATH",
+        help="transcript file, or folder of <call name>.srt|.vtt|.json, for the words modality",
+    )
+    # a team's own phrase lexicons: a folder of TOML files replacing or extending the built-in
+    # complaint, empathy and greeting lists (see analyzer/words/lexicons/)
+    lexicons: str | None = _option(
+        None,
+        flag="--lexicons",
+        parse=str,
+        metavar="DIR",
+        help="folder of the team's phrase lexicons (TOML) for the words modality",
+    )
+    # replace personal data (cards, phones, e-mail, IDs, accounts, birth dates, addresses, names)
+    # by typed placeholders in every text the analysis keeps: evidence, transcript, exports
+    redact: bool = _option(
+        False,
+        flag="--redact",
+        switch=True,
+        help="redact personal data in the words ([CARD], [PHONE], ...) everywhere they go",
+    )
     face: FaceConfig = field(default_factory=FaceConfig)  # options of the face stage
 
     def __post_init__(self) -> None:

@@ -7,19 +7,14 @@ the numbers that triggered it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from .labels import LABELS, NEGATIVE_LABELS
-from .result import (
-    SUMMARY_EVENT_KINDS,
-    EmotionSegment,
-    Event,
-    QuarterMean,
-    SpeakerSummary,
-    Trend,
-)
+from .result import EmotionSegment, Event
 from .segment import Segment
+from .summary import SUMMARY_EVENT_KINDS, QuarterMean, SpeakerSummary, Trend
 
 BASELINE_S = 20.0  # s of a speaker's preceding speech that set the level a shift is measured from
 OVERTALK_MIN_S = 1.0  # s of both talking before it counts as overtalk
@@ -50,7 +45,7 @@ def detect_shifts(
     a = np.array([w.arousal for w in speech], dtype=float)
     v = np.array([np.nan if w.valence is None else w.valence for w in speech], dtype=float)
     score = np.nan_to_num(a) - np.nan_to_num(v)  # up = more aroused and/or more negative
-    found: list[tuple[float, float, str, dict]] = []
+    found: list[tuple[float, float, str, dict[str, Any]]] = []
     lo = np.searchsorted(t, t - BASELINE_S, side="left")
     hi = np.searchsorted(t, t + min_shift_s, side="right")
     for i in range(len(t)):
@@ -67,7 +62,7 @@ def detect_shifts(
         if held < 0.7:
             continue
         kind = "escalation" if delta > 0 else "de-escalation"
-        evidence = {
+        evidence: dict[str, Any] = {
             "arousal_before": float(np.median(a[before])),
             "arousal_after": float(np.median(a[after])),
             "valence_before": float(np.nanmedian(v[before]))

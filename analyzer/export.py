@@ -2,8 +2,9 @@
 
 One call: JSON, CSV, Parquet (the result's own writers), ELAN ``.eaf`` (pympi), Praat ``TextGrid``
 (praatio) and WebVTT (webvtt-py). The time-aligned formats get one tier per speaker holding the
-fused emotion of each speech turn, and one "annotations" tier holding the reviewers' notes, label
-corrections and coaching flags. Several calls: one combined CSV or Parquet table.
+fused emotion of each speech turn, one per speaker holding its transcript lines when the call has
+words, and one "annotations" tier holding the reviewers' notes, label corrections and coaching
+flags. Several calls: one combined CSV or Parquet table.
 
 Annotations are read by attribute (``kind, start, end, speaker, text, corrected_label, author``),
 so anything shaped like :class:`analyzer.store.Annotation` works.
@@ -14,12 +15,15 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .result import AnalysisResult, write_atomic
+from .result import AnalysisResult, EmotionSegment, write_atomic
 from .result import speaker_name as speaker_name  # re-exported; its home is analyzer.result
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMATS = ("json", "csv", "parquet", "eaf", "textgrid", "vtt")
 SUFFIXES = {
@@ -31,6 +35,8 @@ SUFFIXES = {
     "vtt": ".vtt",
 }
 ANNOTATION_TIER = "annotations"
+TRANSCRIPT_TIER = "{speaker} words"  # one tier of transcript lines per speaker
+UNKNOWN_SPEAKER = "unknown"  # transcript lines that no speaker's turns overlap
 POINT_S = 0.5  # seconds given to a point annotation in formats that need intervals
 MIN_INTERVAL_S = 0.001  # intervals shorter than this (after rounding to ms) are dropped
 
@@ -57,7 +63,21 @@ def speaker_turns(result: AnalysisResult) -> dict[str, list[tuple[float, float, 
     return out
 
 
-def turn_label(segment) -> str:
+def transcript_rows(result: AnalysisResult) -> dict[str, list[tuple[float, float, str]]]:
+    """Per tier name (``TRANSCRIPT_TIER`` of each speaker), the non-overlapping (start, end,
+    text) of its transcript lines, in order; empty when the result has no words."""
+    by_tier: dict[str, list[tuple[float, float, str]]] = {}
+    for line in sorted(result.transcript, key=lambda line: (line.start, line.end)):
+        who = speaker_name(result, line.speaker) if line.speaker else UNKNOWN_SPEAKER
+        rows = by_tier.setdefault(TRANSCRIPT_TIER.format(speaker=who), [])
+        start = max(round(line.start, 3), rows[-1][1] if rows else 0.0)
+        end = round(line.end, 3)
+        if end - start >= MIN_INTERVAL_S and line.text.strip():
+            rows.append((start, end, line.text.strip()))
+    return by_tier
+
+
+def turn_label(segment: EmotionSegment) -> str:
     """The emotion label of a segment; its arousal when no emotion model gave a label."""
     if segment.emotion:
         return segment.emotion
@@ -80,10 +100,12 @@ def annotation_text(a: Any) -> str:
     return " ".join(parts)
 
 
-def _annotation_spans(result: AnalysisResult, annotations: Iterable[Any]):
+def _annotation_spans(
+    result: AnalysisResult, annotations: Iterable[Any]
+) -> list[tuple[float, float, str]]:
     """(start, end, text) per annotation; call-level ones span the call, points get POINT_S."""
     total = float(result.media.duration_s)
-    spans = []
+    spans: list[tuple[float, float, str]] = []
     for a in annotations:
         if a.start is None:
             start, end = 0.0, total
@@ -100,12 +122,13 @@ def _annotation_spans(result: AnalysisResult, annotations: Iterable[Any]):
 
 def write_eaf(
     result: AnalysisResult,
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     annotations: Sequence[Any] = (),
     *,
-    media_path: str | os.PathLike | None = None,
+    media_path: str | os.PathLike[str] | None = None,
 ) -> Path:
-    """ELAN: a tier per speaker (emotion per turn), an annotations tier, the media linked.
+    """ELAN: a tier per speaker (emotion per turn), one per speaker of transcript lines when the
+    call has words, an annotations tier, the media linked.
 
     ``media_path`` is the file ELAN should open (default: the analysed file's path).
     """
@@ -119,6 +142,10 @@ def write_eaf(
         eaf.add_tier(tier)
         for start, end, label in rows:
             eaf.add_annotation(tier, round(start * 1000), round(end * 1000), label)
+    for tier, rows in transcript_rows(result).items():
+        eaf.add_tier(tier)
+        for start, end, text in rows:
+            eaf.add_annotation(tier, round(start * 1000), round(end * 1000), text)
     eaf.add_tier(ANNOTATION_TIER)
     for start, end, label in _annotation_spans(result, annotations):
         eaf.add_annotation(ANNOTATION_TIER, round(start * 1000), round(end * 1000), label)
@@ -126,9 +153,10 @@ def write_eaf(
 
 
 def write_textgrid(
-    result: AnalysisResult, path: str | os.PathLike, annotations: Sequence[Any] = ()
+    result: AnalysisResult, path: str | os.PathLike[str], annotations: Sequence[Any] = ()
 ) -> Path:
-    """Praat: an interval tier per speaker (emotion per turn) and a point tier of annotations."""
+    """Praat: an interval tier per speaker (emotion per turn), one per speaker of transcript
+    lines when the call has words, and a point tier of annotations."""
     from praatio import textgrid
 
     total = max(round(float(result.media.duration_s), 3), 0.001)
@@ -136,6 +164,9 @@ def write_textgrid(
     for spk, rows in speaker_turns(result).items():
         entries = [(s, min(e, total), lab) for s, e, lab in rows if s < total]
         tg.addTier(textgrid.IntervalTier(speaker_name(result, spk), entries, 0.0, total))
+    for tier, rows in transcript_rows(result).items():
+        entries = [(s, min(e, total), text) for s, e, text in rows if s < total]
+        tg.addTier(textgrid.IntervalTier(tier, entries, 0.0, total))
     points, used = [], set()
     for start, _end, label in _annotation_spans(result, annotations):
         t = min(start, total)
@@ -155,7 +186,8 @@ def vtt_cues(
     *,
     label_names: dict[str, str] | None = None,
 ) -> list[tuple[float, float, str]]:
-    """(start, end, text) subtitle cues: each speaker's emotion per turn, then annotations.
+    """(start, end, text) subtitle cues: each speaker's emotion per turn, the transcript's
+    lines (``who: words``) when the call has words, then annotations.
 
     ``label_names`` translates emotion labels (e.g. into Chinese); by default labels are shown
     as they are.
@@ -166,6 +198,10 @@ def vtt_cues(
         who = speaker_name(result, spk)
         for start, end, label in rows:
             cues.append((start, end, f"{who}: {names.get(label, label)}"))
+    for line in result.transcript:
+        if line.text.strip() and line.end > line.start:
+            who = speaker_name(result, line.speaker) if line.speaker else UNKNOWN_SPEAKER
+            cues.append((round(line.start, 3), round(line.end, 3), f"{who}: {line.text.strip()}"))
     timed = [a for a in annotations if a.start is not None]
     cues.extend(_annotation_spans(result, timed))
     return sorted(cues)
@@ -185,7 +221,7 @@ def vtt_text(cues: Iterable[tuple[float, float, str]]) -> str:
 
 def write_vtt(
     result: AnalysisResult,
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     annotations: Sequence[Any] = (),
     *,
     label_names: dict[str, str] | None = None,
@@ -195,13 +231,45 @@ def write_vtt(
     return write_atomic(path, text.encode("utf-8"))
 
 
+def rttm_file_id(result: AnalysisResult) -> str:
+    """The RTTM file id of a result: its input's file name without the last extension.
+
+    RTTM fields are separated by spaces, so spaces in the name become underscores.
+    """
+    return Path(result.media.path).stem.replace(" ", "_") or "call"
+
+
+def rttm_text(result: AnalysisResult, *, file_id: str | None = None) -> str:
+    """The speech turns of ``result`` as RTTM ``SPEAKER`` lines (times in seconds, 3 decimals).
+
+    One line per turn in time order: ``SPEAKER <file id> 1 <start> <duration> <NA> <NA>
+    <speaker id> <NA> <NA>``; the speaker id is the result's (``S1``...), never its display name.
+    """
+    fid = file_id or rttm_file_id(result)
+    lines = []
+    for speaker, seg in sorted(result.turns, key=lambda t: (t[1].start, t[0])):
+        start, duration = round(seg.start, 3), round(seg.end - seg.start, 3)
+        if duration > 0:
+            lines.append(
+                f"SPEAKER {fid} 1 {start:.3f} {duration:.3f} <NA> <NA> {speaker} <NA> <NA>\n"
+            )
+    return "".join(lines)
+
+
+def write_rttm(
+    result: AnalysisResult, path: str | os.PathLike[str], *, file_id: str | None = None
+) -> Path:
+    """Write the result's speech turns as RTTM (``rttm_text``), for diarization scoring."""
+    return write_atomic(path, rttm_text(result, file_id=file_id).encode("utf-8"))
+
+
 def export_call(
     result: AnalysisResult,
     fmt: str,
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     annotations: Sequence[Any] = (),
     *,
-    media_path: str | os.PathLike | None = None,
+    media_path: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Write one call in ``fmt`` (one of ``FORMATS``) to ``path``; returns the path.
 
@@ -234,7 +302,7 @@ def export_call(
 
 def combined_frame(
     items: Iterable[tuple[Any, AnalysisResult, Sequence[Any]]], what: str = "segments"
-):
+) -> pd.DataFrame:
     """One table for many calls: ``what`` rows of each result, prefixed by call columns.
 
     ``items`` yields (call record, result, annotations), e.g. from :meth:`Store.results`;
@@ -263,7 +331,7 @@ def combined_frame(
 
 def write_combined(
     items: Iterable[tuple[Any, AnalysisResult, Sequence[Any]]],
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     fmt: str = "csv",
     what: str = "segments",
 ) -> Path:
@@ -279,9 +347,10 @@ def write_combined(
 # ---- helpers ------------------------------------------------------------------------------------
 
 
-def _annotation_dict(a: Any) -> dict:
+def _annotation_dict(a: Any) -> dict[str, Any]:
     if hasattr(a, "to_dict"):
-        return a.to_dict()
+        out: dict[Any, Any] = a.to_dict()
+        return out
     keys = ("kind", "start", "end", "speaker", "text", "corrected_label", "author", "created_at")
     return {k: getattr(a, k, None) for k in keys}
 
@@ -300,7 +369,7 @@ def _mimetype(result: AnalysisResult) -> str:
     return known.get(suffix, "video/*" if result.media.has_video else "audio/*")
 
 
-def _write_via_temp(path: str | os.PathLike, write) -> Path:
+def _write_via_temp(path: str | os.PathLike[str], write: Callable[[Path], object]) -> Path:
     """Let ``write(tmp_path)`` produce the file, then rename it into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -15,10 +15,11 @@ face tracks) and asks each modality for its evidence over a segment; ``turn_segm
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .arrays import FloatArray
 from .audio.prosody import prosody_evidence
 from .audio.ser import voice_evidence
 from .evidence import Evidence
@@ -52,7 +53,7 @@ MIN_EVIDENCE = 0.05  # total weight under which a segment is reported as without
 
 @dataclass(frozen=True)
 class Fused:
-    probs: np.ndarray | None  # [7] or None without categorical evidence
+    probs: FloatArray | None  # [7] or None without categorical evidence
     arousal: float | None
     valence: float | None
     confidence: float
@@ -78,11 +79,15 @@ def fuse(evidence: list[Evidence]) -> Fused:
     uncertain = bool(cat) and (not sure or sum(weights[e.modality] for e in sure) < MIN_EVIDENCE)
     if not uncertain:
         cat = sure
-    probs = None
+    cat_probs = [e.probs for e in cat if e.probs is not None]  # cat's, None ruled out
+    probs: FloatArray | None = None
     if cat and sum(weights[e.modality] for e in cat) >= MIN_EVIDENCE:
         w = np.array([weights[e.modality] for e in cat])
         w = w / w.sum()
-        logp = sum(wi * np.log(np.clip(e.probs, 1e-6, 1.0)) for wi, e in zip(w, cat))
+        terms = [wi * np.log(np.clip(p, 1e-6, 1.0)) for wi, p in zip(w, cat_probs)]
+        logp = terms[0]
+        for term in terms[1:]:
+            logp = logp + term
         probs = np.exp(logp - logp.max())
         probs = probs / probs.sum()
     arousal = _weighted([(e.arousal, weights[e.modality]) for e in evidence])
@@ -98,19 +103,19 @@ def fuse(evidence: list[Evidence]) -> Fused:
         agree = 1.0
         if probs is not None and len(cat) > 1:
             top = int(np.argmax(probs))
-            agree = float(np.mean([np.argmax(e.probs) == top for e in cat]))
+            agree = float(np.mean([np.argmax(p) == top for p in cat_probs]))
         confidence = float(np.clip(mean_conf * (0.75 + 0.25 * agree), 0.0, 1.0))
     return Fused(probs, arousal, valence, confidence, weights, uncertain and probs is not None)
 
 
 def _weighted(pairs: list[tuple[float | None, float]]) -> float | None:
-    pairs = [(v, w) for v, w in pairs if v is not None and np.isfinite(v) and w > 0]
-    if not pairs or sum(w for _, w in pairs) < MIN_EVIDENCE:
+    kept = [(v, w) for v, w in pairs if v is not None and np.isfinite(v) and w > 0]
+    if not kept or sum(w for _, w in kept) < MIN_EVIDENCE:
         return None
-    return float(np.clip(sum(v * w for v, w in pairs) / sum(w for _, w in pairs), -1.0, 1.0))
+    return float(np.clip(sum(v * w for v, w in kept) / sum(w for _, w in kept), -1.0, 1.0))
 
 
-def _running_median(x: np.ndarray, radius: int) -> np.ndarray:
+def _running_median(x: FloatArray, radius: int) -> FloatArray:
     """Median over +-radius rows of the finite rows of ``x`` [N, K] (NaN rows stay NaN)."""
     from scipy.ndimage import median_filter
 
@@ -122,14 +127,14 @@ def _running_median(x: np.ndarray, radius: int) -> np.ndarray:
 
 
 def smooth_series(
-    times: np.ndarray,
-    probs: np.ndarray,
-    values: np.ndarray,
-    confidence: np.ndarray,
+    times: FloatArray,
+    probs: FloatArray,
+    values: FloatArray,
+    confidence: FloatArray,
     *,
     half_life_s: float,
     edge: float = 0.35,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[FloatArray, FloatArray]:
     """Smooth one speaker's grid without smearing real changes.
 
     times [N] s; probs [N, 7] (NaN rows: no evidence); values [N, V] (arousal, valence; NaN
@@ -186,9 +191,9 @@ class SpeakerSources:
     scores: EmotionScores | None  # the speech model's scores of ``pieces``
     timeline: FaceTimeline | None
     tracks: list[int]  # face tracks matched to the speaker
-    feats: list[dict]  # per turn: prosodic features
-    zs: list[dict]  # per turn: their speaker z-scores
-    texts: list[dict | None]  # per turn: words evidence (None without transcription)
+    feats: list[dict[str, Any]]  # per turn: prosodic features
+    zs: list[dict[str, Any]]  # per turn: their speaker z-scores
+    texts: list[dict[str, Any] | None]  # per turn: words evidence (None without transcription)
 
     def evidence(self, seg: Segment, turn: int | None) -> list[Evidence]:
         """Evidence of every modality for this speaker over ``seg``, in a fixed order (voice,
@@ -292,7 +297,7 @@ def _make_segment(
     spk: str,
     evidence: list[Evidence],
     f: Fused,
-    probs: np.ndarray | None,
+    probs: FloatArray | None,
     arousal: float | None,
     valence: float | None,
     overlaps: SegmentIndex,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .arrays import FloatArray
+
 # Order is part of the model contract: every emotion model emits probabilities in this order.
 LABELS: tuple[str, ...] = ("neutral", "happy", "sad", "angry", "fearful", "disgust", "surprised")
 # A segment's emotion when the speech model declines to name one (CONTRACTS.md); its probs stay
@@ -26,7 +28,7 @@ CIRCUMPLEX: dict[str, tuple[float, float]] = {
 NEGATIVE_LABELS: frozenset[str] = frozenset({"sad", "angry", "fearful", "disgust"})
 
 
-def derive_valence_arousal(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def derive_valence_arousal(probs: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Expected (valence, arousal) under ``probs``.
 
     probs: float array [..., 7] in ``LABELS`` order (rows sum to 1).

@@ -15,10 +15,12 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
+from numpy.typing import NDArray
 
+from .arrays import FloatArray
 from .labels import LABELS
 from .settings import Settings
 
@@ -46,11 +48,11 @@ class EmotionScores:
         model never says so.
     """
 
-    probs: np.ndarray
-    arousal: np.ndarray
-    valence: np.ndarray
-    confidence: np.ndarray
-    uncertain: np.ndarray | None = None
+    probs: FloatArray
+    arousal: FloatArray
+    valence: FloatArray
+    confidence: FloatArray
+    uncertain: NDArray[np.bool_] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.probs)
@@ -84,11 +86,11 @@ class EmotionModel(Protocol):
     labels: tuple[str, ...]
 
     def predict(
-        self, inputs: Sequence[np.ndarray], *, groups: Sequence[str] | None = None
-    ) -> EmotionScores: ...
+        self, inputs: Sequence[NDArray[Any]], *, groups: Sequence[str] | None = None
+    ) -> EmotionScores: ...  # inputs: float32 waveforms or uint8 face crops
 
 
-def resolve_model_dir(name_or_path: str | os.PathLike) -> Path:
+def resolve_model_dir(name_or_path: str | os.PathLike[str]) -> Path:
     """Find a model folder: an existing path, else a name under $EMOTRACE_MODELS or ``models/``."""
     path = Path(name_or_path).expanduser()
     if path.is_dir():
@@ -165,7 +167,7 @@ def verify_checksums(folder: Path) -> None:
             raise ModelError(f"{folder.name}: checksum mismatch for {name} (corrupt or edited)")
 
 
-def load_model(name_or_path: str | os.PathLike, kind: str) -> EmotionModel:
+def load_model(name_or_path: str | os.PathLike[str], kind: str) -> EmotionModel:
     """Load a model folder by name or path, check its checksums and kind, and return the model."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}")
@@ -181,4 +183,5 @@ def load_model(name_or_path: str | os.PathLike, kind: str) -> EmotionModel:
     if not module_name.startswith("analyzer.") or not class_name:
         raise ModelError(f"{folder.name}: loader must be 'analyzer.<module>:<Class>'")
     cls = getattr(importlib.import_module(module_name), class_name)
-    return cls.from_folder(folder, config)
+    out: EmotionModel = cls.from_folder(folder, config)
+    return out

@@ -13,7 +13,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,9 +36,19 @@ from .models import (
     load_model,
     resolve_model_dir,
 )
-from .result import AnalysisResult, EmotionSegment, Event, FaceFrame, Speaker, SpeakerSummary
+from .result import AnalysisResult, EmotionSegment, Event, FaceFrame, Speaker
 from .segment import Segment, SegmentIndex, TimeGrid
-from .words.cues import repeated_complaints, text_evidence
+from .summary import SpeakerSummary
+from .words.lexicons import Lexicon, builtin_lexicon
+from .words.stage import WordsResult, words_from_asr, words_from_transcript
+from .words.transcripts import (
+    Transcript,
+    TranscriptError,
+    assign_speakers,
+    find_transcript,
+    match_labels,
+    read_transcript,
+)
 
 if TYPE_CHECKING:
     from .video import FaceAnalyzer, FaceTimeline
@@ -173,6 +183,8 @@ class Analyzer:
         clock = _StageClock(progress or _noop)
         info, audio = self._decode(path)
         duration = info.duration_s
+        transcript = self._read_transcript(path, cfg, duration)
+        lexicon = builtin_lexicon(cfg.lexicons)  # a team folder that does not load fails early
         clock.mark("decode")
         split = split_channels(audio, cfg)
         probs = self._voice(audio, split)
@@ -185,7 +197,8 @@ class Analyzer:
         clock.mark("prosody")
         pieces = self._speech_emotion(attr)
         clock.mark("speech emotion")
-        texts, complaints = self._words(attr, cfg)
+        words = self._words(attr, cfg, transcript, lexicon)
+        texts, complaints = words.texts, words.complaints
         clock.mark("words")
         faces = self._faces_stage(path, info, attr, cfg, clock.report)
         clock.mark("faces")
@@ -198,7 +211,7 @@ class Analyzer:
             face_rows = [FaceFrame(**row) for row in faces.timeline.rows(faces.track_speaker)]
         clock.mark("events")
         notes = [*self.notes, *attr.notes]
-        notes += [WORDS_NOTE] if cfg.transcribe and attr.turns.turns else []
+        notes += words.notes
         notes += faces.notes
         if self.ser is None:
             notes.append("speech emotion: prosodic arousal only (no speech emotion model)")
@@ -213,6 +226,8 @@ class Analyzer:
             notes=notes,
             models=self._model_names(info, cfg, attr.split),
             config=cfg.to_dict(),
+            transcript=list(words.transcript),
+            redaction=words.redaction,
             timings=clock.timings,
         )
 
@@ -263,31 +278,61 @@ class Analyzer:
         waves = [attr.source(spk)[SAMPLES.slice(p)] for spk, p in pieces]
         return SpeechPieces(pieces, self.ser.predict(waves, groups=[spk for spk, _ in pieces]))
 
+    def _read_transcript(
+        self, path: str | Path, cfg: AnalysisConfig, duration: float
+    ) -> Transcript | None:
+        """The call's imported transcript (``cfg.transcript``), read before any analysis so a
+        malformed file fails the call at once; None without one."""
+        if cfg.transcript is None:
+            return None
+        found = find_transcript(path, cfg.transcript)
+        if found is None:
+            raise TranscriptError(
+                f"{cfg.transcript}: no transcript named like {Path(path).name} "
+                "(.srt, .vtt or .json)"
+            )
+        return read_transcript(found, duration=duration)
+
     def _words(
-        self, attr: SpeakerAttribution, cfg: AnalysisConfig
-    ) -> tuple[dict[str, list[dict[str, Any] | None]], list[tuple[str, Segment, list[str]]]]:
-        """Transcripts with phrase and sentiment evidence per turn (None where nothing was
-        heard or without ``cfg.transcribe``), and the stretches of repeated complaints."""
-        texts: dict[str, list[dict[str, Any] | None]] = {
-            spk: [None] * len(attr.turns.of(spk)) for spk in attr.ids
-        }
+        self,
+        attr: SpeakerAttribution,
+        cfg: AnalysisConfig,
+        transcript: Transcript | None,
+        lexicon: Lexicon,
+    ) -> WordsResult:
+        """The words of each turn, from an imported transcript or the built-in English ASR
+        (``cfg.transcribe``), redacted when ``cfg.redact``: phrase and sentiment evidence per
+        turn (None where nothing was said), repeated complaints, the call's transcript lines
+        and the redaction report."""
+        turns = {spk: attr.turns.of(spk) for spk in attr.ids}
+        if transcript is not None:
+            spans = {spk: [(g.start, g.end) for g in segs] for spk, segs in turns.items()}
+            lines = assign_speakers(
+                transcript.lines, spans, rename=match_labels(transcript.lines, spans)
+            )
+            words = words_from_transcript(
+                lines,
+                turns,
+                redact=cfg.redact,
+                complaint_window_s=cfg.complaint_window_s,
+                lexicon=lexicon,
+            )
+            note = f"words: imported {transcript.format} transcript ({len(lines)} lines)"
+            return replace(words, notes=(note, *(n.message for n in transcript.notes)))
         if not (cfg.transcribe and attr.turns.turns):
-            return texts, []
-        for spk in attr.ids:
-            segs = attr.turns.of(spk)
-            for k, tt in enumerate(self.transcriber.transcribe(attr.source(spk), segs)):
-                if tt.text.strip():
-                    texts[spk][k] = text_evidence(tt.text) | {
-                        "text": tt.text.strip(),
-                        "asr_confidence": tt.confidence,
-                    }
-        heard = [
-            (spk, seg, words)
-            for spk in attr.ids
-            for seg, words in zip(attr.turns.of(spk), texts[spk])
-            if words is not None
-        ]
-        return texts, repeated_complaints(heard, window_s=cfg.complaint_window_s)
+            empty: dict[str, list[Any]] = {spk: [] for spk in attr.ids}
+            words = words_from_asr(empty, redact=cfg.redact)
+            return replace(words, texts={spk: [None] * len(turns[spk]) for spk in attr.ids})
+        turn_texts = {
+            spk: self.transcriber.transcribe(attr.source(spk), segs) for spk, segs in turns.items()
+        }
+        words = words_from_asr(
+            turn_texts,
+            redact=cfg.redact,
+            complaint_window_s=cfg.complaint_window_s,
+            lexicon=lexicon,
+        )
+        return replace(words, notes=(WORDS_NOTE,))
 
     def _faces_stage(
         self,
@@ -388,8 +433,7 @@ class Analyzer:
                 turns.turns, turns.overlaps, min_cut_s=cfg.interruption_min_s * 0.5
             )
         events += ev.detect_rate_spikes([s for s in segments if s.kind == "turn"])
-        if cfg.transcribe:
-            events += ev.detect_repeated_complaints(complaints)
+        events += ev.detect_repeated_complaints(complaints)  # none without words
         for spk in attr.ids:
             windows = [s for s in segments if s.kind == "window" and s.speaker == spk]
             events += ev.detect_shifts(

@@ -13,13 +13,22 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .labels import LABELS, NEGATIVE_LABELS
 from .media import MediaInfo
 from .segment import Segment
+from .summary import SUMMARY_EVENT_KINDS as SUMMARY_EVENT_KINDS  # re-exported: home is summary
+from .summary import QuarterMean as QuarterMean
+from .summary import SpeakerSummary as SpeakerSummary
+from .summary import Trend as Trend
+from .words.redact import NOT_APPLIED, RedactionReport
+from .words.transcripts import TranscriptLine
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SCHEMA_VERSION = "1.0"
 SEGMENT_KINDS = ("turn", "window")
@@ -77,7 +86,7 @@ class Speaker:
     talk_time_s: float = 0.0
     source: str = "channel"  # how the speaker was found: "channel" or "diarization"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "role": self.role,
@@ -88,7 +97,7 @@ class Speaker:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> Speaker:
+    def from_dict(cls, d: dict[str, Any]) -> Speaker:
         return cls(
             d["id"],
             d.get("role"),
@@ -130,11 +139,11 @@ class EmotionSegment(_Timed):
     arousal: float | None  # [-1, 1]; None without evidence
     valence: float | None  # [-1, 1]; None without evidence
     confidence: float  # [0, 1]
-    modalities: dict[str, dict] = field(default_factory=dict)
+    modalities: dict[str, dict[str, Any]] = field(default_factory=dict)
     overlap: bool = False  # another speaker talks during part of this segment
     speech: bool = True  # False for grid windows where this speaker is silent
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
             "start": _ms(self.start),
@@ -151,7 +160,7 @@ class EmotionSegment(_Timed):
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> EmotionSegment:
+    def from_dict(cls, d: dict[str, Any]) -> EmotionSegment:
         return cls(
             kind=d["kind"],
             segment=Segment(d["start"], d["end"]),
@@ -175,10 +184,10 @@ class Event(_Timed):
     segment: Segment
     speaker: str | None  # who it concerns (None for a silence of the whole call)
     description: str
-    evidence: dict = field(default_factory=dict)
+    evidence: dict[str, Any] = field(default_factory=dict)
     other: str | None = None  # the other party (e.g. who was interrupted)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
             "start": _ms(self.start),
@@ -190,7 +199,7 @@ class Event(_Timed):
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> Event:
+    def from_dict(cls, d: dict[str, Any]) -> Event:
         return cls(
             d["kind"],
             Segment(d["start"], d["end"]),
@@ -217,7 +226,7 @@ class FaceFrame:
     probs: dict[str, float] | None = None
     confidence: float | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "time": _ms(self.time),
             "face": bool(self.face),
@@ -230,7 +239,7 @@ class FaceFrame:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> FaceFrame:
+    def from_dict(cls, d: dict[str, Any]) -> FaceFrame:
         cues = {k: (math.nan if v is None else v) for k, v in (d.get("cues") or {}).items()}
         return cls(
             d["time"],
@@ -242,114 +251,6 @@ class FaceFrame:
             d.get("probs"),
             d.get("confidence"),
         )
-
-
-SUMMARY_EVENT_KINDS = ("escalation", "de-escalation", "interruption", "rate_spike")
-
-
-@dataclass(frozen=True)
-class QuarterMean:
-    """Mean arousal and valence of one speaker's speech windows in one quarter of the call."""
-
-    start: float  # s
-    end: float  # s
-    arousal: float | None  # None without a speech window with arousal
-    valence: float | None
-    speech_windows: int
-
-    def to_dict(self) -> dict:
-        return {
-            "start": self.start,
-            "end": self.end,
-            "arousal": self.arousal,
-            "valence": self.valence,
-            "speech_windows": self.speech_windows,
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict) -> QuarterMean:
-        return cls(
-            d.get("start", 0.0),
-            d.get("end", 0.0),
-            d.get("arousal"),
-            d.get("valence"),
-            d.get("speech_windows", 0),
-        )
-
-
-@dataclass(frozen=True)
-class Trend:
-    """First-to-last change of a speaker's quarter means, and its plain-language direction."""
-
-    arousal: float | None = None
-    valence: float | None = None
-    direction: str = "unknown"  # "worsening", "improving", "steady" or "unknown"
-
-    def to_dict(self) -> dict:
-        return {"arousal": self.arousal, "valence": self.valence, "direction": self.direction}
-
-    @classmethod
-    def from_dict(cls, d: dict | str | None) -> Trend:
-        if isinstance(d, str):
-            return cls(direction=d)
-        d = d or {}
-        return cls(d.get("arousal"), d.get("valence"), d.get("direction", "unknown"))
-
-
-@dataclass(frozen=True)
-class SpeakerSummary:
-    """The call summary of one speaker (``AnalysisResult.summary[speaker id]``).
-
-    ``to_dict`` gives the JSON keys of schema 1.0. For code written against that dict, item
-    access (``summary["trend"]``, ``summary.get("emotion_share")``) returns the JSON value.
-    """
-
-    talk_time_s: float = 0.0  # s of speech turns
-    turns: int = 0
-    emotion_share: dict[str, float] = field(default_factory=dict)  # label -> share of turn time
-    negative_share: float = 0.0  # share of turn time with a negative emotion
-    quarters: tuple[QuarterMean, ...] = ()
-    trend: Trend = field(default_factory=Trend)
-    events: dict[str, int] = field(default_factory=dict)  # kind -> count of this speaker's
-    complaint_phrases: int = 0
-    empathy_phrases: int = 0
-    transcribed_turns: int = 0
-
-    def to_dict(self) -> dict:
-        return {
-            "talk_time_s": self.talk_time_s,
-            "turns": self.turns,
-            "emotion_share": dict(self.emotion_share),
-            "negative_share": self.negative_share,
-            "quarters": [q.to_dict() for q in self.quarters],
-            "trend": self.trend.to_dict(),
-            "events": dict(self.events),
-            "complaint_phrases": self.complaint_phrases,
-            "empathy_phrases": self.empathy_phrases,
-            "transcribed_turns": self.transcribed_turns,
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict) -> SpeakerSummary:
-        """Read ``to_dict`` output; missing keys (older or partial summaries) get defaults."""
-        return cls(
-            talk_time_s=d.get("talk_time_s", 0.0),
-            turns=d.get("turns", 0),
-            emotion_share=dict(d.get("emotion_share") or d.get("shares") or {}),
-            negative_share=d.get("negative_share", 0.0),
-            quarters=tuple(QuarterMean.from_dict(q) for q in d.get("quarters", [])),
-            trend=Trend.from_dict(d.get("trend")),
-            events=dict(d.get("events", {})),
-            complaint_phrases=d.get("complaint_phrases", 0),
-            empathy_phrases=d.get("empathy_phrases", 0),
-            transcribed_turns=d.get("transcribed_turns", 0),
-        )
-
-    def __getitem__(self, key: str) -> Any:
-        return self.to_dict()[key]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.to_dict().get(key, default)
 
 
 @dataclass
@@ -374,8 +275,11 @@ class AnalysisResult:
     summary: dict[str, SpeakerSummary] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     models: dict[str, str | None] = field(default_factory=dict)
-    config: dict = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)  # seconds spent per stage
+    # the words of the call, line by line (imported or transcribed; empty without words)
+    transcript: list[TranscriptLine] = field(default_factory=list)
+    redaction: RedactionReport = NOT_APPLIED  # what personal data was replaced, and where
     schema_version: str = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -404,7 +308,7 @@ class AnalysisResult:
         return neg / total if total > 0 else 0.0
 
     # ---- serialisation ---------------------------------------------------------------------
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "schema_version": self.schema_version,
             "media": self.media.to_dict(),
@@ -421,13 +325,15 @@ class AnalysisResult:
             "models": dict(self.models),
             "config": _clean(self.config),
             "timings": {k: _num(v, 3) for k, v in self.timings.items()},
+            "transcript": [line.to_dict() for line in self.transcript],
+            "redaction": self.redaction.to_dict(),
         }
 
     def to_json(self, *, indent: int | None = None) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent, allow_nan=False)
 
     @classmethod
-    def from_dict(cls, d: dict) -> AnalysisResult:
+    def from_dict(cls, d: dict[str, Any]) -> AnalysisResult:
         version = str(d.get("schema_version", ""))
         if version.split(".")[0] != SCHEMA_VERSION.split(".")[0]:
             raise ValueError(f"unsupported schema_version {version!r} (this is {SCHEMA_VERSION})")
@@ -443,6 +349,8 @@ class AnalysisResult:
             models=dict(d.get("models", {})),
             config=d.get("config", {}),
             timings=dict(d.get("timings", {})),
+            transcript=[TranscriptLine.from_dict(t) for t in d.get("transcript", [])],
+            redaction=RedactionReport.from_dict(d.get("redaction")),
             schema_version=version,
         )
 
@@ -450,12 +358,12 @@ class AnalysisResult:
     def from_json(cls, text: str) -> AnalysisResult:
         return cls.from_dict(json.loads(text))
 
-    def save_json(self, path: str | os.PathLike) -> Path:
+    def save_json(self, path: str | os.PathLike[str]) -> Path:
         """Write the JSON atomically (temp file + rename): a crash never leaves half a file."""
         return write_atomic(path, self.to_json(indent=1).encode("utf-8"))
 
     # ---- tables ----------------------------------------------------------------------------
-    def segment_rows(self) -> list[dict]:
+    def segment_rows(self) -> list[dict[str, Any]]:
         """One flat row per fused segment: times, speaker, role, label, scores, evidence."""
         roles = {s.id: s.role for s in self.speakers}
         rows = []
@@ -482,8 +390,9 @@ class AnalysisResult:
             rows.append(row)
         return rows
 
-    def to_dataframe(self, what: str = "segments"):
-        """A pandas DataFrame of ``segments`` (default), ``events``, ``faces`` or ``turns``."""
+    def to_dataframe(self, what: str = "segments") -> pd.DataFrame:
+        """A pandas DataFrame of ``segments`` (default), ``events``, ``faces``, ``turns`` or
+        ``transcript`` (one row per line: file, start, end, speaker, role, language, text)."""
         import pandas as pd
 
         if what == "segments":
@@ -505,13 +414,27 @@ class AnalysisResult:
             return pd.DataFrame(rows)
         if what == "turns":
             return pd.DataFrame(self.to_dict()["turns"])
-        raise ValueError("what must be one of: segments, events, faces, turns")
+        if what == "transcript":
+            columns = ["file", "start", "end", "speaker", "role", "language", "text"]
+            roles = {s.id: s.role for s in self.speakers}
+            return pd.DataFrame(
+                [
+                    {
+                        "file": Path(self.media.path).name,
+                        **line.to_dict(),
+                        "role": roles.get(line.speaker) if line.speaker else None,
+                    }
+                    for line in self.transcript
+                ],
+                columns=columns,
+            )
+        raise ValueError("what must be one of: segments, events, faces, turns, transcript")
 
-    def write_csv(self, path: str | os.PathLike, what: str = "segments") -> Path:
+    def write_csv(self, path: str | os.PathLike[str], what: str = "segments") -> Path:
         data = self.to_dataframe(what).to_csv(index=False).encode("utf-8")
         return write_atomic(path, data)
 
-    def write_parquet(self, path: str | os.PathLike, what: str = "segments") -> Path:
+    def write_parquet(self, path: str | os.PathLike[str], what: str = "segments") -> Path:
         frame = self.to_dataframe(what)
         path = Path(path)
         tmp = path.with_name(f".{path.name}.tmp")
@@ -530,7 +453,7 @@ def speaker_name(result: AnalysisResult, speaker_id: str | None) -> str:
     return speaker_id
 
 
-def _flatten(ev: dict, prefix: str = "") -> Iterable[tuple[str, Any]]:
+def _flatten(ev: dict[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
     for key, value in ev.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
@@ -539,7 +462,7 @@ def _flatten(ev: dict, prefix: str = "") -> Iterable[tuple[str, Any]]:
             yield name, value
 
 
-def write_atomic(path: str | os.PathLike, data: bytes) -> Path:
+def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,6 @@ from .words.cues import (
     _LATIN_WORD,
     LANGUAGE_EN,
     LANGUAGE_ZH,
-    NEGATION_BEFORE,
     ZH_VALENCE_DEAD_ZONE,
     arousal_hint,
     detect_language,
@@ -25,6 +24,7 @@ from .words.lexicons import (
     COMPLAINT_PHRASES_ZH,
     EMPATHY_PHRASES_EN,
     EMPATHY_PHRASES_ZH,
+    NEGATION_BEFORE,
 )
 
 __all__ = [

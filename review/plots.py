@@ -79,7 +79,7 @@ def _add_turns(fig, result: AnalysisResult, lanes: dict[str, str], lang: str) ->
                 y=[lanes.get(s.speaker, s.speaker) for s in segs],
                 x=[max(s.end - s.start, 0.01) for s in segs],
                 base=[s.start for s in segs],
-                marker_color=EMOTION_COLORS.get(label, UNKNOWN_COLOR),
+                marker_color=EMOTION_COLORS.get(label or "", UNKNOWN_COLOR),
                 name=name,
                 legendgroup="emotion",
                 customdata=[[s.start, s.end, s.confidence, s.arousal] for s in segs],

@@ -387,7 +387,8 @@ class Store:
     def list_calls(self, filters: CallFilter | None = None) -> list[CallRecord]:
         """Calls matching ``filters``, newest first."""
         f = filters or CallFilter()
-        where, params = [], {"limit": int(f.limit)}
+        where: list[str] = []
+        params: dict[str, object] = {"limit": int(f.limit)}
         if f.text:
             where.append("lower(name) LIKE :text")
             params["text"] = f"%{f.text.strip().lower()}%"
@@ -485,7 +486,7 @@ class Store:
             end = start
         if start is None and end is not None:
             raise StoreError("an annotation with an end time needs a start time")
-        if start is not None and (start < 0 or end < start):
+        if start is not None and (start < 0 or (end is not None and end < start)):
             raise StoreError("annotation times must satisfy 0 <= start <= end")
         if kind == "note" and not (text or "").strip():
             raise StoreError("a note needs some text")

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from analyzer import AnalysisResult, MediaError, MediaInfo, probe_media
+from analyzer import AnalysisResult, MediaError, MediaInfo, SpeakerSummary, probe_media
 from analyzer.export import speaker_name  # not in analyzer's public API yet
 
 from .i18n import emotion_name, t
@@ -29,7 +29,7 @@ class UploadLimits:
     max_duration_s: float = 3 * 3600.0  # longest accepted recording, seconds
 
     @classmethod
-    def from_env(cls, env: dict | None = None) -> UploadLimits:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> UploadLimits:
         """``EMOTRACE_MAX_UPLOAD_MB`` and ``EMOTRACE_MAX_MINUTES`` override the defaults."""
         env = os.environ if env is None else env
         default = cls()
@@ -214,7 +214,7 @@ def summary_text(result: AnalysisResult, lang: str = "en") -> str:
     """A few lines a reviewer reads first: per speaker the dominant emotion and the trend."""
     lines = []
     for spk in result.speakers:
-        summ = result.summary.get(spk.id) or {}
+        summ: SpeakerSummary | dict[str, Any] = result.summary.get(spk.id) or {}
         shares = summ.get("emotion_share") or summ.get("shares") or {}
         trend = summ.get("trend", "-")
         if isinstance(trend, dict):

@@ -13,6 +13,9 @@ from benchmarks import speed
 SCRIPTS = (
     "benchmarks.diarization",
     "benchmarks.fer_baselines",
+    "benchmarks.phrases",
+    "benchmarks.redaction",
+    "benchmarks.redaction_corpus",
     "benchmarks.screenshot",
     "benchmarks.ser_eval_heldout",
     "benchmarks.simcalls",

@@ -18,10 +18,12 @@ def test_english_complaint_has_span_and_negative_valence():
     text = "Honestly, this is UNACCEPTABLE! You're wasting my time."
     ev = text_evidence(text)
     assert ev["language"] == "en"
-    assert phrases(ev["complaints"]) == ["unacceptable", "wast* my time"]
+    # the seeds' "this is unacceptable" (lexicons/complaint.toml) wins over "unacceptable"
+    assert phrases(ev["complaints"]) == ["this is unacceptable", "wast* my time"]
     start, end = ev["complaints"][1]["span"]
     assert text[start:end] == "wasting my time"
-    assert ev["complaints"][0]["text"] == "UNACCEPTABLE"  # case-insensitive, original text kept
+    # case-insensitive, original text kept
+    assert ev["complaints"][0]["text"] == "this is UNACCEPTABLE"
     assert ev["valence"] < -0.3
     assert ev["empathy"] == []
     assert ev["arousal_hint"] > 0  # "!" and a shouted word
@@ -62,7 +64,8 @@ def test_chinese_complaint_and_empathy():
     assert text[start:end] == "浪费时间"
     assert ev["valence"] < -0.5
     agent = text_evidence("非常抱歉，理解您的心情，感谢您的耐心，我来帮您处理。")
-    assert phrases(agent["empathy"]) == ["抱歉", "理解您的心情", "感谢您的耐心", "我来帮您"]
+    # the seeds' 非常抱歉 (lexicons/empathy.toml) wins over 抱歉
+    assert phrases(agent["empathy"]) == ["非常抱歉", "理解您的心情", "感谢您的耐心", "我来帮您"]
     assert agent["complaints"] == []
     assert agent["valence"] >= 0.0
 

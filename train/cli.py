@@ -4,7 +4,8 @@ The engine's command line finds them through the ``emotrace.commands`` entry poi
 pyproject.toml), so ``analyzer`` never imports this package. Each ``register_*`` function adds
 its subcommand to the ``subparsers`` of the ``emotrace`` parser and gives every leaf parser a
 ``func(args) -> int`` (the exit status). Errors of the data or options (``FileNotFoundError``,
-``ValueError``) propagate: the command line turns them into one-line errors.
+``ValueError``) propagate: the command line turns them into one-line errors. The shared
+``eval`` group comes from ``analyzer.commands.command_group`` (either plugin may load first).
 
 Commands (options in ``train.ser`` / ``train.fer``):
     emotrace train ser --manifest CSV [--out models/NAME] ...   fit the speech emotion heads
@@ -18,28 +19,11 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from analyzer.commands import command_group
+
 from . import fer, ser
 
 Command = Callable[[argparse.Namespace], int]
-
-
-def command_group(
-    subparsers: argparse._SubParsersAction, name: str, help_text: str
-) -> argparse._SubParsersAction:
-    """The subparsers of ``emotrace NAME``, made here or reused where another plugin made them.
-
-    ``eval`` is shared: the engine adds ``eval diarization`` to it (DER scoring is product code),
-    the training room adds ``eval ser`` and ``eval fer``; argparse refuses a second ``eval``.
-    """
-    parser = subparsers.choices.get(name)
-    if parser is None:
-        parser = subparsers.add_parser(name, help=help_text)
-        return parser.add_subparsers(dest="kind", metavar="KIND", required=True)
-    # argparse keeps no public handle on a parser's subparsers: find the action among its actions
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    raise ValueError(f"emotrace {name} already exists and takes no subcommands")
 
 
 def _exit_0(run: Callable[[argparse.Namespace], object]) -> Command:

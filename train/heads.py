@@ -325,7 +325,7 @@ def select_gender_boost(
     if not scored.any():
         scored = np.ones(len(y), dtype=bool)
     single = replace(options, members=1)
-    config = {"min_group_windows": options.min_group_windows}
+    config: dict[str, float] = {"min_group_windows": options.min_group_windows}
     config["relative_weight"] = options.relative_weight
     total = len(boosts) * len(folds)
 
@@ -351,7 +351,7 @@ def select_gender_boost(
         return {g: float(np.mean(v)) for g, v in sorted(hits.items())}
 
     results = {1.0: per_gender(None, 1.0, 0)}
-    weaker = min(results[1.0], key=results[1.0].get)
+    weaker = min(results[1.0], key=lambda g: results[1.0][g])
     for step, boost in enumerate([b for b in boosts if b != 1.0], start=1):
         results[boost] = per_gender(weaker, boost, step)
     worst = {b: min(r.values()) for b, r in results.items()}
@@ -436,7 +436,7 @@ def fit_model_arrays(
         )
         probe.relative_weight = 1.0  # temperatures are fitted per head, on raw logits
         abs_logits, _ = probe.logits(features[test])
-        rel_logits, used = probe.logits(features[test], groups=context[test])
+        rel_logits, used = probe.logits(features[test], groups=list(context[test]))
         return abs_logits, rel_logits, used
 
     names = sorted(set(corpora.tolist())) if corpora is not None else []

@@ -8,7 +8,7 @@ import numpy as np
 
 
 def classification_report(
-    truth: Sequence[int], predicted: Sequence[int], labels: Sequence[str]
+    truth: Sequence[int] | np.ndarray, predicted: Sequence[int] | np.ndarray, labels: Sequence[str]
 ) -> dict:
     """Accuracy, macro-F1, per-class recall and the confusion matrix (rows: truth, cols: predicted).
 
@@ -42,7 +42,9 @@ def classification_report(
     }
 
 
-def expected_calibration_error(probs: np.ndarray, truth: Sequence[int], *, bins: int = 15) -> float:
+def expected_calibration_error(
+    probs: np.ndarray, truth: Sequence[int] | np.ndarray, *, bins: int = 15
+) -> float:
     """Expected calibration error of the top-class probability (equal-width bins).
 
     probs: [N, K] predicted probabilities; truth: [N] class indices.

@@ -516,6 +516,8 @@ def evaluate_ser(
     """
     rows, root = read_manifest(manifest, root)
     ser = model if isinstance(model, SpeechEmotionModel) else load_model(model, "ser")
+    if not isinstance(ser, SpeechEmotionModel):
+        raise ValueError(f"{model}: not a speech emotion model of this engine (SpeechEmotionModel)")
     known = [r for r in rows if r.get("label") in ser.labels or not r.get("label")]
     skipped = len(rows) - len(known)
     table = extract_features(

@@ -42,9 +42,10 @@ import math
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import speechbrain as sb
@@ -66,7 +67,14 @@ from .ser import load_audio, read_manifest, resolve_audio_path
 HPARAMS_FILE = Path(__file__).with_name("hparams") / "ser_ecapa.yaml"
 INFERENCE_TEMPLATE = HPARAMS_FILE.with_name("ser_ecapa_inference.yaml")
 # top-level keys of the inference template taken over from the training hyper-parameters
-ARCHITECTURE_KEYS = ("sample_rate", "n_mels", "emb_dim", "n_classes", "channels", "kernel_sizes")
+ARCHITECTURE_KEYS: tuple[str, ...] = (
+    "sample_rate",
+    "n_mels",
+    "emb_dim",
+    "n_classes",
+    "channels",
+    "kernel_sizes",
+)
 ARCHITECTURE_KEYS += ("dilations", "attention_channels", "res2net_scale", "se_channels")
 SAMPLE_RATE_HZ = 16_000  # rate of every waveform the recipe sees
 EVAL_CHANNELS = ("clean", "telephone")
@@ -151,7 +159,9 @@ def split_clips(clips: ClipSet) -> dict[str, ClipSet]:
 # ----------------------------------------------------------------------------- datasets
 
 
-def training_dataset(clips: ClipSet, hparams: dict, *, seed: int) -> DynamicItemDataset:
+def training_dataset(
+    clips: ClipSet, hparams: Mapping[str, Any], *, seed: int
+) -> DynamicItemDataset:
     """Random ``crop_s`` crops, telephone channel on ``telephone_share`` of them, random gain.
 
     Items: ``sig`` float32 [n] (16 kHz) and ``label`` int64 [1]. Crops are drawn anew at every
@@ -367,8 +377,8 @@ def fold_temperature(classifier: torch.nn.Sequential, temperature: float) -> Non
     """
     linear = next(m for m in classifier if isinstance(m, torch.nn.Linear))
     with torch.no_grad():
-        linear.weight /= temperature
-        linear.bias /= temperature
+        linear.weight.div_(temperature)
+        linear.bias.div_(temperature)
 
 
 def score(probs: np.ndarray, truth: np.ndarray, genders: np.ndarray) -> dict:
@@ -479,7 +489,7 @@ def run_recipe(
     best = brain.checkpointer.find_checkpoint(min_key="error")
 
     fold_temperature(brain.modules.classifier, temperature)
-    figures = {
+    figures: dict[str, Any] = {
         "model": "ecapa-speechbrain",
         "params": int(n_params),
         "epochs": int(epochs),

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from ..arrays import BoolArray
 from ..segment import Segment
 
 DER_FRAME_S = 0.01  # s
 
 
-def _frames(turns: list[tuple[str, Segment]], speakers: list[str], n: int) -> np.ndarray:
+def _frames(turns: list[tuple[str, Segment]], speakers: list[str], n: int) -> BoolArray:
     grid = np.zeros((len(speakers), n), dtype=bool)
     for spk, seg in turns:
         a, b = int(round(seg.start / DER_FRAME_S)), int(round(seg.end / DER_FRAME_S))
@@ -22,12 +25,13 @@ def diarization_error_rate(
     hypothesis: list[tuple[str, Segment]],
     *,
     collar_s: float = 0.0,
-) -> dict:
+) -> dict[str, Any]:
     """DER = (missed + false alarm + confusion) / reference speech, all in speaker-time.
 
     Speakers are matched one-to-one to maximise agreement (Hungarian). Frames within
     ``collar_s`` of a reference boundary are not scored (the usual forgiveness collar).
-    Returns a dict with ``der`` and its three parts, each as a share of reference speech.
+    Returns a dict with ``der`` and its three parts, each as a share of reference speech, the
+    reference speech ``reference_s`` and the parts in seconds (``missed_s``...).
     """
     from scipy.optimize import linear_sum_assignment
 
@@ -66,4 +70,8 @@ def diarization_error_rate(
         "false_alarm": float(false_alarm / safe),
         "confusion": float(confusion / safe),
         "reference_s": float(total * DER_FRAME_S),
+        # the same parts in seconds of speaker-time, to pool several files into one DER
+        "missed_s": float(miss * DER_FRAME_S),
+        "false_alarm_s": float(false_alarm * DER_FRAME_S),
+        "confusion_s": float(confusion * DER_FRAME_S),
     }

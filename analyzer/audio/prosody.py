@@ -9,9 +9,11 @@ this person" is what a reviewer means by loud.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from ..arrays import FloatArray
 from ..config import SAMPLE_RATE
 from ..dsp import power_db
 from ..evidence import Evidence
@@ -51,12 +53,12 @@ AROUSAL_WEIGHTS = {
 class ProsodyFrames:
     """Frame-level prosody of one signal on the 10 ms grid (frame i centred at i * HOP_S)."""
 
-    f0_hz: np.ndarray  # [T] float32, NaN where unvoiced
-    clarity: np.ndarray  # [T] float32 in [0, 1], normalised autocorrelation peak
-    loudness_db: np.ndarray  # [T] float32, RMS level in dBFS
+    f0_hz: FloatArray  # [T] float32, NaN where unvoiced
+    clarity: FloatArray  # [T] float32 in [0, 1], normalised autocorrelation peak
+    loudness_db: FloatArray  # [T] float32, RMS level in dBFS
 
     @property
-    def times(self) -> np.ndarray:
+    def times(self) -> FloatArray:
         return np.arange(len(self.f0_hz)) * HOP_S
 
     def slice(self, seg: Segment) -> ProsodyFrames:
@@ -65,17 +67,20 @@ class ProsodyFrames:
         return ProsodyFrames(self.f0_hz[a:b], self.clarity[a:b], self.loudness_db[a:b])
 
 
-def frame_signal(audio: np.ndarray, *, sr: int, win_s: float = WIN_S, hop_s: float = HOP_S):
+def frame_signal(
+    audio: FloatArray, *, sr: int, win_s: float = WIN_S, hop_s: float = HOP_S
+) -> FloatArray:
     """Frames [T, win] of ``audio`` centred on multiples of ``hop_s`` (zero padded at the ends)."""
     samples = TimeGrid.rate(sr)
     win, hop = samples.frames(win_s), samples.frames(hop_s)
     n = int(np.ceil(len(audio) / hop))
     padded = np.pad(audio.astype(np.float32), (win // 2, win + hop))
-    return np.lib.stride_tricks.sliding_window_view(padded, win)[::hop][:n]
+    frames: FloatArray = np.lib.stride_tricks.sliding_window_view(padded, win)[::hop][:n]
+    return frames
 
 
 def analyze_frames(
-    audio: np.ndarray,
+    audio: FloatArray,
     *,
     sr: int = SAMPLE_RATE,
     speech: list[Segment] | None = None,
@@ -142,7 +147,7 @@ def analyze_frames(
     return ProsodyFrames(f0, clarity, loud)
 
 
-def frame_loudness(audio: np.ndarray, *, sr: int) -> np.ndarray:
+def frame_loudness(audio: FloatArray, *, sr: int) -> FloatArray:
     """RMS level in dBFS of the WIN_S window centred on every HOP_S frame: float32 [T].
 
     Computed from per-hop energies (a sum over WIN_S / HOP_S hops), so memory stays linear in
@@ -160,18 +165,20 @@ def frame_loudness(audio: np.ndarray, *, sr: int) -> np.ndarray:
     return power_db(window / (per * hop), floor=1e-12).astype(np.float32)
 
 
-def _to_8k(audio: np.ndarray, sr: int) -> np.ndarray:
+def _to_8k(audio: FloatArray, sr: int) -> FloatArray:
     from scipy.signal import resample_poly
 
     g = np.gcd(int(sr), 8000)
-    return resample_poly(audio, 8000 // g, int(sr) // g).astype(np.float32)
+    out: FloatArray = resample_poly(audio, 8000 // g, int(sr) // g).astype(np.float32)
+    return out
 
 
-def _semitones(f0: np.ndarray, ref: float) -> np.ndarray:
-    return 12.0 * np.log2(f0 / ref)
+def _semitones(f0: FloatArray, ref: float) -> FloatArray:
+    out: FloatArray = 12.0 * np.log2(f0 / ref)
+    return out
 
 
-def turn_features(frames: ProsodyFrames, seg: Segment, *, speech: list[Segment]) -> dict:
+def turn_features(frames: ProsodyFrames, seg: Segment, *, speech: list[Segment]) -> dict[str, Any]:
     """Prosodic features of one turn.
 
     speech: this speaker's voice-activity segments (for pause statistics inside the turn).
@@ -248,13 +255,13 @@ def _gaps_inside(seg: Segment, speech: list[Segment]) -> list[Segment]:
     return gaps
 
 
-def speaker_zscores(features: list[dict]) -> list[dict]:
+def speaker_zscores(features: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Z-score each feature against the same speaker's turns (median and robust spread).
 
     features: one dict per turn of ONE speaker. With fewer than 3 turns the z-scores are 0
     (no baseline yet). Returns dicts with the same keys, prefixed ``z_``.
     """
-    out = [dict() for _ in features]
+    out: list[dict[str, Any]] = [dict() for _ in features]
     for key in TURN_FEATURES:
         values = np.array([f.get(key, np.nan) for f in features], dtype=np.float64)
         finite = values[np.isfinite(values)]
@@ -270,13 +277,15 @@ def speaker_zscores(features: list[dict]) -> list[dict]:
     return out
 
 
-def prosodic_arousal(z: dict) -> float:
+def prosodic_arousal(z: dict[str, Any]) -> float:
     """Arousal in [-1, 1] from speaker-relative prosody: louder, higher, wider, faster = aroused."""
     score = sum(w * np.clip(z.get(f"z_{k}", 0.0), -3, 3) for k, w in AROUSAL_WEIGHTS.items())
     return float(np.tanh(score / 1.5))
 
 
-def prosody_evidence(features: dict, z: dict, *, speech_s: float, coverage: float) -> Evidence:
+def prosody_evidence(
+    features: dict[str, Any], z: dict[str, Any], *, speech_s: float, coverage: float
+) -> Evidence:
     """Prosodic arousal of one turn as fusion evidence (no categories, no valence).
 
     features: ``turn_features`` of the turn; z: its ``speaker_zscores`` entry. speech_s: seconds

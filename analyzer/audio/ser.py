@@ -35,9 +35,11 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from ..arrays import FloatArray
 from ..config import SAMPLE_RATE
 from ..dsp import power_db, softmax  # noqa: F401 (softmax re-exported)
 from ..evidence import Evidence
@@ -64,7 +66,7 @@ FEATURE_DIM = 2 * ENCODER_DIM  # mean and std pooled
 FEATURE_VERSION = "whisper-tiny.en-ct2-int8-meanstd-v1"  # changes invalidate feature caches
 
 
-def frame_levels_db(wave: np.ndarray, *, frame_samples: int = 400) -> np.ndarray:
+def frame_levels_db(wave: FloatArray, *, frame_samples: int = 400) -> FloatArray:
     """RMS level in dBFS of consecutive non-overlapping frames (25 ms at 16 kHz): [n_frames]."""
     n = len(wave) // frame_samples
     if n == 0:
@@ -73,7 +75,7 @@ def frame_levels_db(wave: np.ndarray, *, frame_samples: int = 400) -> np.ndarray
     return power_db(np.mean(frames**2, axis=1), floor=1e-20)
 
 
-def trim_silence(wave: np.ndarray, *, floor_db: float = TRIM_FLOOR_DB) -> np.ndarray:
+def trim_silence(wave: FloatArray, *, floor_db: float = TRIM_FLOOR_DB) -> FloatArray:
     """Drop leading and trailing audio more than ``floor_db`` below the loudest 25 ms frame.
 
     wave: float32 [n] at 16 kHz. Returns a view [m <= n], keeping ``TRIM_MARGIN_S`` around the
@@ -90,7 +92,7 @@ def trim_silence(wave: np.ndarray, *, floor_db: float = TRIM_FLOOR_DB) -> np.nda
     return wave[start:end]
 
 
-def log_mel(wave: np.ndarray, *, n_frames: int, mel_filters: np.ndarray) -> np.ndarray:
+def log_mel(wave: FloatArray, *, n_frames: int, mel_filters: FloatArray) -> FloatArray:
     """Whisper's log-mel spectrogram of ``wave`` zero-padded to ``n_frames`` 10 ms frames.
 
     wave: float32 [n] at 16 kHz with n <= n_frames * 160. mel_filters: [80, 201].
@@ -104,7 +106,8 @@ def log_mel(wave: np.ndarray, *, n_frames: int, mel_filters: np.ndarray) -> np.n
     power = np.abs(np.fft.rfft(padded[idx] * window, axis=1)) ** 2  # [n_frames, 201]
     mel = np.log10(np.maximum(mel_filters @ power.T, 1e-10))
     mel = np.maximum(mel, mel.max() - 8.0)
-    return ((mel + 4.0) / 4.0).astype(np.float32)
+    out: FloatArray = ((mel + 4.0) / 4.0).astype(np.float32)
+    return out
 
 
 class WhisperEncoder:
@@ -130,10 +133,10 @@ class WhisperEncoder:
 
     def embed(
         self,
-        waves: Sequence[np.ndarray],
+        waves: Sequence[FloatArray],
         *,
         progress: Callable[[str, int, int], None] | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> tuple[FloatArray, FloatArray]:
         """Pooled encoder features for each waveform.
 
         waves: N float32 mono waveforms at 16 kHz. Returns (features float32 [N, 768] = mean then
@@ -142,7 +145,9 @@ class WhisperEncoder:
         features are averaged, weighted by length.
         """
         chunk = SAMPLES.frames(MAX_CHUNK_S)
-        pieces, owner, speech_s = [], [], np.zeros(len(waves), dtype=np.float32)
+        pieces: list[FloatArray] = []
+        owner: list[int] = []
+        speech_s = np.zeros(len(waves), dtype=np.float32)
         for i, wave in enumerate(waves):
             wave = np.asarray(wave, dtype=np.float32).reshape(-1)
             if len(wave) == 0 or frame_levels_db(wave).max() < SILENCE_DBFS:
@@ -161,7 +166,9 @@ class WhisperEncoder:
         np.add.at(total, owner, weights)
         return (out / np.maximum(total, 1e-9)[:, None]).astype(np.float32), speech_s
 
-    def _embed_pieces(self, pieces, progress) -> np.ndarray:
+    def _embed_pieces(
+        self, pieces: list[FloatArray], progress: Callable[[str, int, int], None] | None
+    ) -> FloatArray:
         grid = SAMPLES.frames(PAD_GRID_S)
         min_len = SAMPLES.frames(MIN_INPUT_S)
         padded_len = [max(math.ceil(max(len(p), min_len) / grid), 1) * grid for p in pieces]
@@ -187,7 +194,7 @@ class WhisperEncoder:
         return pooled
 
 
-def dense_forward(layers: Sequence[tuple[np.ndarray, np.ndarray]], x: np.ndarray) -> np.ndarray:
+def dense_forward(layers: Sequence[tuple[FloatArray, FloatArray]], x: FloatArray) -> FloatArray:
     """Apply dense layers (W [in, out], b [out]) with ReLU between them: [N, in] -> [N, out]."""
     h = np.asarray(x, dtype=np.float32)
     for k, (weight, bias) in enumerate(layers):
@@ -197,15 +204,16 @@ def dense_forward(layers: Sequence[tuple[np.ndarray, np.ndarray]], x: np.ndarray
     return h
 
 
-def log_softmax(logits: np.ndarray) -> np.ndarray:
+def log_softmax(logits: FloatArray) -> FloatArray:
     """Row-wise log-softmax of [N, K] logits."""
     z = logits - logits.max(axis=1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    out: FloatArray = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    return out
 
 
 def speaker_offsets(
-    features: np.ndarray, groups: Sequence[str] | None, *, min_windows: int
-) -> tuple[np.ndarray, np.ndarray]:
+    features: FloatArray, groups: Sequence[str] | None, *, min_windows: int
+) -> tuple[FloatArray, FloatArray]:
     """Each window's features minus the mean of its group's features.
 
     features: [N, D]; groups: N group names (speaker ids) or None. Returns (offsets [N, D],
@@ -245,8 +253,8 @@ class SpeechEmotionModel:
     def __init__(
         self,
         name: str,
-        arrays: dict[str, np.ndarray],
-        config: dict,
+        arrays: dict[str, FloatArray],
+        config: dict[str, Any],
         *,
         encoder: WhisperEncoder | None = None,
     ) -> None:
@@ -259,7 +267,9 @@ class SpeechEmotionModel:
         tags = [""]
         while f"abs{len(tags)}_W0" in arrays:
             tags.append(str(len(tags)))
-        self.members: list[tuple[list, list, np.ndarray]] = []
+        # (absolute head's layers, relative head's layers, offset scale) per member
+        Layers = list[tuple[FloatArray, FloatArray]]
+        self.members: list[tuple[Layers, Layers, FloatArray]] = []
         for tag in tags:
             self.members.append(
                 (
@@ -289,7 +299,7 @@ class SpeechEmotionModel:
         self.valence_source = str(config.get("valence", "derived"))
 
     @classmethod
-    def from_folder(cls, folder: Path, config: dict) -> SpeechEmotionModel:
+    def from_folder(cls, folder: Path, config: dict[str, Any]) -> SpeechEmotionModel:
         """Build the model from a folder holding ``model.json`` (``config``) and ``head.npz``."""
         weights = Path(folder) / config.get("weights", "head.npz")
         if not weights.is_file():
@@ -307,7 +317,7 @@ class SpeechEmotionModel:
 
     def predict(
         self,
-        inputs: Sequence[np.ndarray],
+        inputs: Sequence[FloatArray],
         *,
         groups: Sequence[str] | None = None,
         progress: Callable[[str, int, int], None] | None = None,
@@ -324,8 +334,8 @@ class SpeechEmotionModel:
 
     def predict_features(
         self,
-        features: np.ndarray,
-        speech_s: np.ndarray | None = None,
+        features: FloatArray,
+        speech_s: FloatArray | None = None,
         *,
         groups: Sequence[str] | None = None,
     ) -> EmotionScores:
@@ -362,8 +372,8 @@ class SpeechEmotionModel:
         return (np.asarray(features, dtype=np.float32) - self.mean) / self.scale
 
     def logits(
-        self, features: np.ndarray, *, groups: Sequence[str] | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
+        self, features: FloatArray, *, groups: Sequence[str] | None = None
+    ) -> tuple[FloatArray, FloatArray]:
         """Calibrated log-probabilities [N, 7] and a bool [N] telling which windows had a group.
 
         Windows of a group with at least ``min_group_windows`` members mix the two heads:
@@ -385,13 +395,13 @@ class SpeechEmotionModel:
         return out, has_group
 
     def probabilities(
-        self, features: np.ndarray, *, groups: Sequence[str] | None = None
-    ) -> np.ndarray:
+        self, features: FloatArray, *, groups: Sequence[str] | None = None
+    ) -> FloatArray:
         """Calibrated (temperature-scaled) class probabilities [N, 7] in ``LABELS`` order."""
         return softmax(self.logits(features, groups=groups)[0].astype(np.float64))
 
 
-def _layers(arrays: dict[str, np.ndarray], prefix: str) -> list[tuple[np.ndarray, np.ndarray]]:
+def _layers(arrays: dict[str, FloatArray], prefix: str) -> list[tuple[FloatArray, FloatArray]]:
     layers, k = [], 0
     while f"{prefix}_W{k}" in arrays:
         layers.append(
@@ -406,7 +416,7 @@ def _layers(arrays: dict[str, np.ndarray], prefix: str) -> list[tuple[np.ndarray
     return layers
 
 
-def save_model_folder(folder: Path, arrays: dict[str, np.ndarray], config: dict) -> Path:
+def save_model_folder(folder: Path, arrays: dict[str, FloatArray], config: dict[str, Any]) -> Path:
     """Write ``head.npz`` and ``model.json`` into ``folder`` (created if needed); returns it.
 
     ``config`` gets the fixed fields (kind, loader, labels, weights, feature version) filled in.
@@ -431,7 +441,7 @@ def save_model_folder(folder: Path, arrays: dict[str, np.ndarray], config: dict)
 
 def voice_evidence(
     scores: EmotionScores,
-    shared_s: np.ndarray,
+    shared_s: FloatArray,
     *,
     speech_s: float,
     coverage: float,

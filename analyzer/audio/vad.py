@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..arrays import BoolArray, FloatArray
 from ..config import SAMPLE_RATE
 from ..segment import Segment
 
@@ -44,7 +45,7 @@ class VoiceActivityDetector:
             str(_model_path()), sess_options=opts, providers=["CPUExecutionProvider"]
         )
 
-    def probabilities(self, audio: np.ndarray) -> np.ndarray:
+    def probabilities(self, audio: FloatArray) -> FloatArray:
         """Speech probability per 32 ms hop.
 
         audio: float32 [samples] at 16 kHz. Returns float32 [ceil(samples / 512)]; entry i covers
@@ -72,7 +73,7 @@ class VoiceActivityDetector:
 
 
 def speech_segments(
-    probs: np.ndarray,
+    probs: FloatArray,
     *,
     threshold: float = 0.5,
     min_speech_s: float = 0.25,
@@ -96,13 +97,13 @@ def speech_segments(
     )
 
 
-def speech_mask(probs: np.ndarray, *, threshold: float = 0.5) -> np.ndarray:
+def speech_mask(probs: FloatArray, *, threshold: float = 0.5) -> BoolArray:
     """bool [hops]: speech per hop, with hysteresis (on above ``threshold``, off below
     ``threshold - 0.15``, the lower bound never under 0.05)."""
     return hysteresis(np.asarray(probs), threshold, max(0.05, threshold - 0.15))
 
 
-def hysteresis(x: np.ndarray, high: float, low: float) -> np.ndarray:
+def hysteresis(x: FloatArray, high: float, low: float) -> BoolArray:
     """bool [n]: True from where ``x`` reaches ``high`` until it drops below ``low``."""
     out = np.zeros(len(x), dtype=bool)
     on = False
@@ -113,7 +114,7 @@ def hysteresis(x: np.ndarray, high: float, low: float) -> np.ndarray:
 
 
 def mask_to_segments(
-    mask: np.ndarray,
+    mask: BoolArray,
     *,
     hop_s: float,
     min_on_s: float = 0.0,

@@ -4,8 +4,9 @@ Public API of the face stage: build a ``FaceAnalyzer`` once, run ``analyze(frame
 get a ``FaceTimeline``, then ``assign_tracks_to_speakers`` to link face tracks to voices.
 """
 
+from ..config import FaceConfig
 from .cues import CUE_NAMES, CUE_RANGES, compute_cues, face_cues, head_pose
-from .faces import FaceAnalyzer, FaceConfig, analyze_faces, detect_faces
+from .faces import FaceAnalyzer, analyze_faces, detect_faces
 from .speakers import assign_tracks_to_speakers, speech_correlation
 from .timeline import FaceTimeline, FaceTrack
 from .tracking import FaceTracker

@@ -13,6 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ..arrays import FloatArray, ImageArray
 from ..dsp import ramp
 
 FACE_SIZE = 48  # px, side of the aligned crop (FER+ native resolution)
@@ -61,26 +62,26 @@ YAW_GAIN = 0.9  # nose-tip offset (half eye spans) per tan(yaw), from a rotated 
 MAX_OUTSIDE = 0.3  # fraction of landmarks outside the frame at which quality from it is 0
 
 
-def _gray(image: np.ndarray) -> np.ndarray:
+def _gray(image: ImageArray) -> ImageArray:
     """uint8 [H, W] from uint8 [H, W] or RGB [H, W, 3]."""
     image = np.asarray(image)
     if image.ndim == 2:
         return image
     if image.ndim == 3 and image.shape[2] == 3:
-        return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        return np.asarray(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), dtype=np.uint8)
     if image.ndim == 3 and image.shape[2] == 1:
         return image[:, :, 0]
     raise ValueError(f"image must be [H, W] or [H, W, 3], got {image.shape}")
 
 
-def _xy(landmarks: np.ndarray) -> np.ndarray:
+def _xy(landmarks: FloatArray) -> FloatArray:
     pts = np.asarray(landmarks, dtype=np.float64)
     if pts.ndim != 2 or pts.shape[0] < 468 or pts.shape[1] < 2:
         raise ValueError(f"landmarks must be [478, 2 or 3] FaceMesh points, got {pts.shape}")
     return pts[:, :2]
 
 
-def eye_centres(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def eye_centres(landmarks: FloatArray) -> tuple[FloatArray, FloatArray]:
     """(right, left) eye centres in pixels, each [2]: the mean of each eye's two corners.
 
     Corners rather than the iris so that gaze does not tilt the alignment.
@@ -89,7 +90,7 @@ def eye_centres(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return pts[list(RIGHT_EYE)].mean(axis=0), pts[list(LEFT_EYE)].mean(axis=0)
 
 
-def alignment_matrix(landmarks: np.ndarray, *, size: int = FACE_SIZE) -> np.ndarray:
+def alignment_matrix(landmarks: FloatArray, *, size: int = FACE_SIZE) -> FloatArray:
     """The 2x3 affine (a similarity) taking frame pixels to aligned-crop pixels.
 
     Rotation levels the eye line; scale and shift are the least-squares fit of the rotated
@@ -110,7 +111,7 @@ def alignment_matrix(landmarks: np.ndarray, *, size: int = FACE_SIZE) -> np.ndar
     return np.hstack([scale * rot, shift[:, None]])
 
 
-def warp_gray(gray: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
+def warp_gray(gray: ImageArray, matrix: FloatArray, size: int) -> ImageArray:
     """Apply a 2x3 frame-to-crop affine to a grey image; uint8 [size, size].
 
     Area-averaging when shrinking (a 300 px face to 48 px would alias with bilinear sampling),
@@ -126,17 +127,18 @@ def warp_gray(gray: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
         pre[:, 2] = 0.5 * factor - 0.5  # pixel centres: resize maps x -> (x + 0.5) * f - 0.5
         pre3 = np.vstack([pre, [0, 0, 1]])
         matrix = np.asarray(matrix) @ np.linalg.inv(pre3)
-        gray = small
-    return cv2.warpAffine(
+        gray = np.asarray(small, dtype=np.uint8)
+    warped = cv2.warpAffine(
         gray,
         np.asarray(matrix, dtype=np.float64),
         (size, size),
         flags=cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_REPLICATE,
     )
+    return np.asarray(warped, dtype=np.uint8)
 
 
-def align_face(image: np.ndarray, landmarks: np.ndarray, *, size: int = FACE_SIZE) -> np.ndarray:
+def align_face(image: ImageArray, landmarks: FloatArray, *, size: int = FACE_SIZE) -> ImageArray:
     """Level, scale and crop one face like a FER+ crop: uint8 [size, size] grey.
 
     image: uint8 RGB [H, W, 3] or grey [H, W] frame. landmarks: FaceMesh points of that face in
@@ -147,7 +149,7 @@ def align_face(image: np.ndarray, landmarks: np.ndarray, *, size: int = FACE_SIZ
     return warp_gray(gray, alignment_matrix(landmarks, size=size), size)
 
 
-def estimate_yaw_deg(landmarks: np.ndarray) -> float:
+def estimate_yaw_deg(landmarks: FloatArray) -> float:
     """Unsigned head yaw in degrees (0 frontal) from where the nose tip sits between the eyes.
 
     The nose tip stands in front of the eye corners, so turning the head by yaw moves its image
@@ -165,7 +167,7 @@ def estimate_yaw_deg(landmarks: np.ndarray) -> float:
     return float(np.degrees(np.arctan(abs(offset) / YAW_GAIN)))
 
 
-def face_quality(image: np.ndarray, landmarks: np.ndarray) -> float:
+def face_quality(image: ImageArray, landmarks: FloatArray) -> float:
     """How usable this face is for expression reading, in [0, 1] (1 = as good as FER+ data).
 
     The product of four factors, each in [0, 1]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..arrays import FloatArray
 from ..dsp import ramp as _ramp
 
 N_LANDMARKS = 478  # FaceMesh points with refine_landmarks=True (468 mesh + 2 x 5 iris)
@@ -90,7 +91,7 @@ CUE_RANGES: dict[str, tuple[float, float]] = {
 }
 
 
-def _as_batch(landmarks: np.ndarray) -> np.ndarray:
+def _as_batch(landmarks: FloatArray) -> FloatArray:
     """float64 [K, 478, 3] from [478, 2|3] or [K, 478, 2|3]; missing depth becomes 0."""
     pts = np.asarray(landmarks, dtype=np.float64)
     if pts.ndim == 2:
@@ -102,25 +103,27 @@ def _as_batch(landmarks: np.ndarray) -> np.ndarray:
     return pts
 
 
-def _norm(v: np.ndarray) -> np.ndarray:
+def _norm(v: FloatArray) -> FloatArray:
     """Euclidean length over the last axis."""
-    return np.sqrt((v * v).sum(axis=-1))
+    out: FloatArray = np.sqrt((v * v).sum(axis=-1))
+    return out
 
 
-def _safe(x: np.ndarray) -> np.ndarray:
+def _safe(x: FloatArray) -> FloatArray:
     """``x`` with zero-ish lengths replaced by NaN, so dividing by it gives NaN, no warning."""
     return np.where(x > 1e-9, x, np.nan)
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
+def _unit(v: FloatArray) -> FloatArray:
     return v / _safe(_norm(v))[..., None]
 
 
-def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return (a * b).sum(axis=-1)
+def _dot(a: FloatArray, b: FloatArray) -> FloatArray:
+    out: FloatArray = (a * b).sum(axis=-1)
+    return out
 
 
-def face_axes(landmarks: np.ndarray) -> np.ndarray:
+def face_axes(landmarks: FloatArray) -> FloatArray:
     """The face's orientation in camera coordinates, float64 [K, 3, 3] with columns x, y, z.
 
     x: the sum of the rigid left-minus-right landmark pairs (by symmetry it has no depth offset).
@@ -138,7 +141,7 @@ def face_axes(landmarks: np.ndarray) -> np.ndarray:
     return np.stack([x, y, z], axis=2)
 
 
-def _angles(direction: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _angles(direction: FloatArray) -> tuple[FloatArray, FloatArray]:
     """(yaw, pitch) in degrees of camera-space directions [K, 3] pointing towards the camera side.
 
     yaw: towards image right positive; pitch: upwards positive (camera y points down).
@@ -149,7 +152,7 @@ def _angles(direction: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return yaw, pitch
 
 
-def head_pose(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def head_pose(landmarks: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Head (yaw, pitch, roll) in degrees, each float64 [K].
 
     Yaw and pitch are the direction the face points (minus its z axis) relative to the camera's
@@ -159,13 +162,13 @@ def head_pose(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return _pose(face_axes(landmarks))
 
 
-def _pose(axes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _pose(axes: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
     yaw, pitch = _angles(-axes[:, :, 2])
     roll = np.degrees(np.arctan2(axes[:, 1, 0], axes[:, 0, 0]))
     return yaw, pitch, roll
 
 
-def eye_aspect_ratio(landmarks: np.ndarray) -> np.ndarray:
+def eye_aspect_ratio(landmarks: FloatArray) -> FloatArray:
     """Mean eye aspect ratio of both eyes, float64 [K]: lid gaps over twice the eye width.
 
     (|upper1 - lower1| + |upper2 - lower2|) / (2 |outer - inner|), per eye; about 0.3 open,
@@ -182,7 +185,7 @@ def eye_aspect_ratio(landmarks: np.ndarray) -> np.ndarray:
     return 0.5 * (ears[0] + ears[1])
 
 
-def _eye_in_head(pts: np.ndarray, axes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _eye_in_head(pts: FloatArray, axes: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Eye rotation in the head (yaw, pitch) in radians, [K] each, from the irises.
 
     The iris centre's offset from the eye-corner midpoint, along the face's x and y axes, in eye
@@ -205,8 +208,8 @@ def _eye_in_head(pts: np.ndarray, axes: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def compute_cues(
-    landmarks: np.ndarray, *, image_size: tuple[int, int] | None = None
-) -> dict[str, np.ndarray]:
+    landmarks: FloatArray, *, image_size: tuple[int, int] | None = None
+) -> dict[str, FloatArray]:
     """All cues of ``CUE_NAMES`` for K faces: name -> float64 [K].
 
     landmarks: [K, 478, 2|3] or [478, 2|3] FaceMesh points in pixels (see the module docstring).
@@ -238,11 +241,11 @@ def compute_cues(
     ax_y = axes[:, :, 1]
     iod = _safe(_norm(pts[:, LEFT_EYE_OUTER] - pts[:, RIGHT_EYE_OUTER]))
 
-    def height_above(upper: np.ndarray, lower: np.ndarray) -> np.ndarray:
+    def height_above(upper: FloatArray, lower: FloatArray) -> FloatArray:
         """How far ``upper`` sits above ``lower`` along the face's y axis, in IOD, [K]."""
         return _dot(lower - upper, ax_y) / iod
 
-    cues: dict[str, np.ndarray] = {}
+    cues: dict[str, FloatArray] = {}
     cues["yaw"], cues["pitch"], cues["roll"] = _pose(axes)
 
     ear = eye_aspect_ratio(pts)
@@ -306,13 +309,13 @@ def compute_cues(
 
 
 def face_cues(
-    landmarks: np.ndarray, *, image_size: tuple[int, int] | None = None
+    landmarks: FloatArray, *, image_size: tuple[int, int] | None = None
 ) -> dict[str, float]:
     """The cues of one face ([478, 2|3] pixel landmarks) as floats; see :func:`compute_cues`."""
     return {name: float(v[0]) for name, v in compute_cues(landmarks, image_size=image_size).items()}
 
 
-def landmark_boxes(landmarks: np.ndarray) -> np.ndarray:
+def landmark_boxes(landmarks: FloatArray) -> FloatArray:
     """Bounding boxes (x0, y0, x1, y1) in px of K faces' 2D landmarks, float64 [K, 4]."""
     pts = _as_batch(landmarks)[:, :, :2]
     return np.concatenate([pts.min(axis=1), pts.max(axis=1)], axis=1)

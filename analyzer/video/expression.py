@@ -13,12 +13,14 @@ import copy
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import torch
 from torch import nn
 
+from ..arrays import FloatArray, ImageArray
 from ..dsp import HALF_LIFE_S, MAX_GAP_S, smooth_track, softmax  # noqa: F401 (re-exported)
 from ..labels import LABELS, derive_valence_arousal
 from ..models import EmotionScores
@@ -56,7 +58,8 @@ class FerNet(nn.Module):
         """x: float [B, 1, H, W] grey levels 0..255 -> logits [B, n_classes]."""
         mean = x.mean(dim=(2, 3), keepdim=True)
         std = x.std(dim=(2, 3), keepdim=True).clamp_min(STD_FLOOR)
-        return self.head(self.features((x - mean) / std))
+        logits: torch.Tensor = self.head(self.features((x - mean) / std))
+        return logits
 
 
 def fuse_for_inference(net: FerNet) -> FerNet:
@@ -66,20 +69,24 @@ def fuse_for_inference(net: FerNet) -> FerNet:
     layout is channels-last, which oneDNN runs faster for these small convolutions.
     """
     fused = copy.deepcopy(net).eval()
-    layers = list(fused.features)
+    layers: list[nn.Module] = list(fused.features)
     for i, layer in enumerate(layers[:-1]):
-        if isinstance(layer, nn.Conv2d) and isinstance(layers[i + 1], nn.BatchNorm2d):
-            layers[i] = nn.utils.fusion.fuse_conv_bn_eval(layer, layers[i + 1])
+        norm = layers[i + 1]
+        if isinstance(layer, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d):
+            layers[i] = nn.utils.fusion.fuse_conv_bn_eval(layer, norm)
             layers[i + 1] = nn.Identity()
     fused.features = nn.Sequential(*layers)
-    return fused.to(memory_format=torch.channels_last)
+    # Module.to takes memory_format at run time; torch's stubs leave that keyword out
+    fast: FerNet = fused.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    return fast
 
 
-def crops_to_tensor(crops: Sequence[np.ndarray], size: int) -> torch.Tensor:
-    """Stack uint8 [S, S] crops (resized to ``size`` if needed) into float [N, 1, size, size]."""
+def crops_to_tensor(crops: Sequence[ImageArray] | ImageArray, size: int) -> torch.Tensor:
+    """Stack uint8 [S, S] crops (a list, or one [N, S, S] array; resized to ``size`` if needed)
+    into float [N, 1, size, size]."""
     batch = np.empty((len(crops), size, size), dtype=np.float32)
-    for i, crop in enumerate(crops):
-        crop = np.asarray(crop)
+    for i, image in enumerate(crops):
+        crop: cv2.typing.MatLike = np.asarray(image)
         if crop.ndim == 3:
             crop = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
         if crop.shape != (size, size):
@@ -123,7 +130,9 @@ class ExpressionModel:
         return self
 
     @classmethod
-    def from_folder(cls, folder: str | Path, config: dict | None = None) -> ExpressionModel:
+    def from_folder(
+        cls, folder: str | Path, config: dict[str, Any] | None = None
+    ) -> ExpressionModel:
         """Load ``weights.pt`` with the architecture and calibration named in ``model.json``."""
         folder = Path(folder)
         if config is None:
@@ -138,24 +147,24 @@ class ExpressionModel:
             temperature=config.get("temperature", 1.0), flip_tta=config.get("flip_tta", True),
         )  # fmt: skip
 
-    def logits(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+    def logits(self, crops: Sequence[ImageArray] | ImageArray) -> FloatArray:
         """Uncalibrated logits float32 [N, 7] (flip-averaged when ``flip_tta``)."""
-        out = []
+        chunks: list[FloatArray] = []
         with torch.inference_mode():
             for start in range(0, len(crops), self.batch_size):
                 x = crops_to_tensor(crops[start : start + self.batch_size], self.input_size)
                 x = x.to(self.device)
                 if self.flip_tta:
                     both = self.net(torch.cat([x, x.flip(3)]))
-                    out.append(((both[: len(x)] + both[len(x) :]) / 2).cpu().numpy())
+                    chunks.append(((both[: len(x)] + both[len(x) :]) / 2).cpu().numpy())
                 else:
-                    out.append(self.net(x).cpu().numpy())
-        if not out:
+                    chunks.append(self.net(x).cpu().numpy())
+        if not chunks:
             return np.zeros((0, len(LABELS)), dtype=np.float32)
-        return np.concatenate(out).astype(np.float32)
+        return np.concatenate(chunks).astype(np.float32)
 
     def predict(
-        self, inputs: Sequence[np.ndarray], *, groups: Sequence[str] | None = None
+        self, inputs: Sequence[ImageArray], *, groups: Sequence[str] | None = None
     ) -> EmotionScores:
         """Scores for aligned crops. ``groups`` (face-track ids) is accepted and unused: each crop
         is scored alone; smooth along a track with :func:`smooth_track`."""

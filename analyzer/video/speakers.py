@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
+from ..arrays import FloatArray
 from ..segment import Segment
 from .timeline import FaceTimeline
 
@@ -27,7 +29,7 @@ MIN_MARGIN = 0.1  # r by which the chosen speaker must beat the track's next-bes
 MIN_Z = 2.5  # r * sqrt(evidence_s / WINDOW_S) at or above which r is not chance (short tracks)
 
 
-def _window_mean(times: np.ndarray, values: np.ndarray, window_s: float) -> np.ndarray:
+def _window_mean(times: FloatArray, values: FloatArray, window_s: float) -> FloatArray:
     """Mean of the finite ``values`` within +-window_s/2 of each time; [n] (NaN if none)."""
     valid = np.isfinite(values)
     sums = np.concatenate([[0.0], np.cumsum(np.where(valid, values, 0.0))])
@@ -35,12 +37,13 @@ def _window_mean(times: np.ndarray, values: np.ndarray, window_s: float) -> np.n
     lo = np.searchsorted(times, times - 0.5 * window_s, side="left")
     hi = np.searchsorted(times, times + 0.5 * window_s, side="right")
     n = counts[hi] - counts[lo]
-    return (sums[hi] - sums[lo]) / np.where(n > 0, n, np.nan)
+    out: FloatArray = (sums[hi] - sums[lo]) / np.where(n > 0, n, np.nan)
+    return out
 
 
 def mouth_movement(
-    times: np.ndarray, mouth_open: np.ndarray, *, window_s: float = WINDOW_S
-) -> tuple[np.ndarray, np.ndarray]:
+    times: FloatArray, mouth_open: FloatArray, *, window_s: float = WINDOW_S
+) -> tuple[FloatArray, FloatArray]:
     """Local mouth movement of one track.
 
     times [n] s (increasing), mouth_open [n] in [0, 1]. Returns (mid_times [n-1] s, movement
@@ -57,7 +60,7 @@ def mouth_movement(
     return mid, _window_mean(mid, step, window_s)
 
 
-def voice_activity(times: np.ndarray, segments: Sequence[Segment]) -> np.ndarray:
+def voice_activity(times: FloatArray, segments: Sequence[Segment]) -> FloatArray:
     """float64 [n]: 1 where ``times`` (s) fall inside any of ``segments``, else 0."""
     times = np.asarray(times, dtype=np.float64)
     if not segments:
@@ -72,10 +75,11 @@ def voice_activity(times: np.ndarray, segments: Sequence[Segment]) -> np.ndarray
     starts, ends = np.array(merged).T
     idx = np.searchsorted(starts, times, side="right") - 1
     inside = (idx >= 0) & (times < ends[np.clip(idx, 0, None)])
-    return inside.astype(np.float64)
+    out: FloatArray = inside.astype(np.float64)
+    return out
 
 
-def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+def _pearson(a: FloatArray, b: FloatArray) -> float:
     ok = np.isfinite(a) & np.isfinite(b)
     if ok.sum() < 3:
         return math.nan
@@ -89,7 +93,7 @@ def speech_correlation(
     speech: Mapping[str, Sequence[Segment]],
     *,
     window_s: float = WINDOW_S,
-) -> dict[int, dict]:
+) -> dict[int, dict[str, Any]]:
     """Per track: {"evidence_s": seconds of movement samples, "r": {speaker: Pearson r or NaN}}.
 
     r is NaN when the speaker's activity (or the mouth movement) does not vary while the track is

@@ -8,18 +8,25 @@ turns :meth:`FaceTimeline.rows` into ``result.FaceFrame`` rows, and the fusion s
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any, overload
 
 import numpy as np
+from numpy.typing import DTypeLike, NDArray
 
+from ..arrays import BoolArray, FloatArray, IntArray
 from ..evidence import Evidence
 from ..labels import LABELS
 from ..segment import Segment
 from .cues import CUE_NAMES
 
 
-def _frozen(a: np.ndarray | None, dtype=np.float64) -> np.ndarray | None:
+@overload
+def _frozen(a: None, dtype: DTypeLike = ...) -> None: ...
+@overload
+def _frozen(a: NDArray[Any], dtype: DTypeLike = ...) -> NDArray[Any]: ...
+def _frozen(a: NDArray[Any] | None, dtype: DTypeLike = np.float64) -> NDArray[Any] | None:
     if a is None:
         return None
     a = np.array(a, dtype=dtype)  # a copy, so the caller's buffer stays theirs
@@ -47,18 +54,18 @@ class FaceTrack:
     """
 
     id: int
-    times: np.ndarray
-    frames: np.ndarray
-    boxes: np.ndarray
-    cues: dict[str, np.ndarray]
-    quality: np.ndarray
-    confidence: np.ndarray
-    probs: np.ndarray | None = None
-    arousal: np.ndarray | None = None
-    valence: np.ndarray | None = None
-    raw_probs: np.ndarray | None = None
-    raw_arousal: np.ndarray | None = None
-    raw_valence: np.ndarray | None = None
+    times: FloatArray
+    frames: FloatArray
+    boxes: FloatArray
+    cues: dict[str, FloatArray]
+    quality: FloatArray
+    confidence: FloatArray
+    probs: FloatArray | None = None
+    arousal: FloatArray | None = None
+    valence: FloatArray | None = None
+    raw_probs: FloatArray | None = None
+    raw_arousal: FloatArray | None = None
+    raw_valence: FloatArray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.times)
@@ -89,7 +96,7 @@ class FaceTrack:
         """From the first observation to the last (end inclusive of the last frame's time)."""
         return Segment(float(self.times[0]), float(self.times[-1])) if len(self) else Segment(0, 0)
 
-    def in_segment(self, segment: Segment) -> np.ndarray:
+    def in_segment(self, segment: Segment) -> BoolArray:
         """bool [n]: observations with ``segment.start <= time < segment.end``."""
         return (self.times >= segment.start) & (self.times < segment.end)
 
@@ -105,8 +112,8 @@ class FaceTimeline:
     model: name of the expression model used, None for cues only.
     """
 
-    times: np.ndarray
-    faces: np.ndarray
+    times: FloatArray
+    faces: IntArray
     tracks: tuple[FaceTrack, ...] = ()
     frame_size: tuple[int, int] | None = None
     model: str | None = None
@@ -121,7 +128,7 @@ class FaceTimeline:
         self._by_id.update({t.id: t for t in self.tracks})
 
     @property
-    def has_face(self) -> np.ndarray:
+    def has_face(self) -> BoolArray:
         """bool [T]: the frame holds at least one face."""
         return self.faces > 0
 
@@ -137,7 +144,7 @@ class FaceTimeline:
         extra = ("arousal", "valence") if self.model is not None else ()
         return (*CUE_NAMES, "quality", *extra)
 
-    def rows(self, speakers: dict[int, str] | None = None) -> Iterator[dict]:
+    def rows(self, speakers: dict[int, str] | None = None) -> Iterator[dict[str, Any]]:
         """One dict per (frame, face), in time order, with the keys of ``result.FaceFrame``.
 
         Frames without a face give one row with ``face`` False, ``track`` None and every cue NaN.
@@ -171,6 +178,8 @@ class FaceTimeline:
                 cues["quality"] = float(track.quality[i])
                 probs = emotion = confidence = None
                 if track.probs is not None:
+                    # arousal and valence come with the probabilities (see __post_init__)
+                    assert track.arousal is not None and track.valence is not None
                     cues["arousal"] = float(track.arousal[i])
                     cues["valence"] = float(track.valence[i])
                     confidence = float(track.confidence[i])
@@ -188,7 +197,7 @@ class FaceTimeline:
                     "confidence": confidence,
                 }
 
-    def evidence(self, track_ids: int | Iterable[int], segment: Segment) -> dict | None:
+    def evidence(self, track_ids: int | Iterable[int], segment: Segment) -> dict[str, Any] | None:
         """What one person's face shows during ``segment``, for fusion; None when it is not seen.
 
         track_ids: one track id, or several (the tracks of one speaker, e.g. a face lost and found
@@ -214,20 +223,24 @@ class FaceTimeline:
             return None
         n = sum(int(m.sum()) for _, m in seen)
 
-        def gather(get) -> np.ndarray:
+        def gather(get: Callable[[FaceTrack], FloatArray | None]) -> FloatArray:
             return np.concatenate([np.asarray(get(t))[m] for t, m in seen])
 
-        def nanmean(values: np.ndarray) -> float:
+        def nanmean(values: FloatArray) -> float:
             return float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
 
-        def baseline(values: np.ndarray) -> float:
+        def baseline(values: FloatArray) -> float:
             return float(np.nanmedian(values)) if np.isfinite(values).any() else math.nan
 
-        cues = {name: nanmean(gather(lambda t, k=name: t.cues[k])) for name in CUE_NAMES}
-        rel = {
-            name: nanmean(gather(lambda t, k=name: t.cues[k] - baseline(t.cues[k])))
-            for name in CUE_NAMES
-        }
+        def cue(name: str, *, relative: bool = False) -> Callable[[FaceTrack], FloatArray]:
+            def get(t: FaceTrack) -> FloatArray:
+                values = t.cues[name]
+                return values - baseline(values) if relative else values
+
+            return get
+
+        cues = {name: nanmean(gather(cue(name))) for name in CUE_NAMES}
+        rel = {name: nanmean(gather(cue(name, relative=True))) for name in CUE_NAMES}
         confidence = gather(lambda t: t.confidence)
         out = {
             "tracks": [t.id for t, _ in seen],

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..arrays import FloatArray, IntArray
+
 MAX_SIZE_RATIO = 2.0  # a face more than twice or less than half as large is another face
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def box_iou(a: FloatArray, b: FloatArray) -> FloatArray:
     """Intersection over union of boxes a [P, 4] and b [D, 4] (x0, y0, x1, y1); float64 [P, D]."""
     a = np.asarray(a, dtype=np.float64).reshape(-1, 4)[:, None]
     b = np.asarray(b, dtype=np.float64).reshape(-1, 4)[None]
@@ -29,16 +31,17 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
 
 
-def _size(boxes: np.ndarray) -> np.ndarray:
+def _size(boxes: FloatArray) -> FloatArray:
     """Geometric mean of width and height, px, [N]."""
-    return np.sqrt(
+    out: FloatArray = np.sqrt(
         np.clip(boxes[:, 2] - boxes[:, 0], 1e-9, None)
         * np.clip(boxes[:, 3] - boxes[:, 1], 1e-9, None)
     )
+    return out
 
 
 def match_boxes(
-    previous: np.ndarray, current: np.ndarray, *, min_iou: float = 0.2, max_shift: float = 0.6
+    previous: FloatArray, current: FloatArray, *, min_iou: float = 0.2, max_shift: float = 0.6
 ) -> list[tuple[int, int]]:
     """Pairs (i, j) saying that ``current[j]`` continues ``previous[i]``.
 
@@ -75,11 +78,11 @@ class FaceTracker:
     max_gap_s: float = 1.0  # a track unseen for longer than this ends, seconds
     min_iou: float = 0.2  # box overlap at or above which a face continues a track
     max_shift: float = 0.6  # centre shift (face sizes) up to which a face continues a track
-    _boxes: dict[int, np.ndarray] = field(default_factory=dict, repr=False)  # id -> last box
+    _boxes: dict[int, FloatArray] = field(default_factory=dict, repr=False)  # id -> last box
     _seen: dict[int, float] = field(default_factory=dict, repr=False)  # id -> last time, s
     _next_id: int = 0
 
-    def update(self, time: float, boxes: np.ndarray) -> np.ndarray:
+    def update(self, time: float, boxes: FloatArray) -> IntArray:
         """Track ids (int64 [D]) for the D face boxes [D, 4] (px) seen at ``time`` seconds."""
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         for tid in [t for t, seen in self._seen.items() if time - seen > self.max_gap_s]:

@@ -14,26 +14,17 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 from ..evidence import Evidence
 from ..segment import Segment
-from .lexicons import (
-    COMPLAINT_PHRASES_EN,
-    COMPLAINT_PHRASES_ZH,
-    EMPATHY_PHRASES_EN,
-    EMPATHY_PHRASES_ZH,
-)
+from .lexicons import Lexicon, builtin_lexicon
 
 LANGUAGE_EN, LANGUAGE_ZH = "en", "zh"
 COMPLAINT_VALENCE = -0.6  # a turn with a complaint phrase is at most this positive
-
-# A negation just before an English phrase turns it around ("I'm not sorry", "not ridiculous").
-# Only plain "not/never/no": "can't cancel my account" is still about cancelling.
-NEGATION_BEFORE = re.compile(r"\b(?:not|never|no)\s+$", re.IGNORECASE)
 
 # Arousal hint: emphasis that survives in text. Small weights, summed and clipped to [0, 1]; they
 # say "raised", not how much, and Whisper rarely writes capitals or "!", so ASR text mostly gives 0.
@@ -58,57 +49,6 @@ _REPEAT_EN = re.compile(r"\b(\w+)(?:[\s,.!]+\1\b)+", re.IGNORECASE)
 _REPEAT_ZH = re.compile(r"([\u4e00-\u9fff]{1,3})[，,、！!。\s]*\1")
 _EXCLAIM = re.compile(r"[!！]")
 
-# A contraction in a lexicon phrase also matches its long form: suffix -> (regex of the
-# apostrophe form or the long form), keyed on the apostrophe suffix.
-_SPECIAL_CONTRACTIONS = {"can't": r"(?:can['’]t|can\s*not)", "won't": r"(?:won['’]t|will\s+not)"}
-_SUFFIXES = {
-    "n't": r"(?:n['’]t|\s+not)",
-    "'m": r"(?:['’]m|\s+am)",
-    "'re": r"(?:['’]re|\s+are)",
-    "'ve": r"(?:['’]ve|\s+have)",
-    "'ll": r"(?:['’]ll|\s+will)",
-    "'d": r"(?:['’]d|\s+would)",
-    "'s": r"(?:['’]s|\s+is)",
-}
-
-
-def _word_pattern(word: str) -> str:
-    if word in _SPECIAL_CONTRACTIONS:
-        return _SPECIAL_CONTRACTIONS[word]
-    if word.endswith("*"):
-        return re.escape(word[:-1]) + r"\w*"
-    for suffix, pattern in _SUFFIXES.items():
-        if word.endswith(suffix) and len(word) > len(suffix):
-            return re.escape(word[: -len(suffix)]) + pattern
-    return re.escape(word)
-
-
-@cache
-def _english_pattern(phrase: str) -> re.Pattern[str]:
-    """Whole-word, case-insensitive regex for a lexicon phrase; words may be split by any
-    run of spaces, commas or hyphens ("sorry, so sorry" style speech, ASR punctuation)."""
-    body = r"[\s,\-]+".join(_word_pattern(w) for w in phrase.split())
-    return re.compile(rf"(?<!\w){body}(?!\w)", re.IGNORECASE)
-
-
-def _find(text: str, phrases: Sequence[str], *, english: bool) -> list[dict]:
-    """Non-overlapping lexicon matches, longest first, in text order."""
-    found = []
-    for phrase in phrases:
-        if english:
-            spans = [m.span() for m in _english_pattern(phrase).finditer(text)]
-            spans = [s for s in spans if not NEGATION_BEFORE.search(text[max(0, s[0] - 8) : s[0]])]
-        else:
-            spans = [(m.start(), m.end()) for m in re.finditer(re.escape(phrase), text)]
-        found += [(phrase, start, end) for start, end in spans]
-    found.sort(key=lambda f: (-(f[2] - f[1]), f[1]))
-    kept: list[tuple[str, int, int]] = []
-    for phrase, start, end in found:
-        if all(end <= s or start >= e for _, s, e in kept):
-            kept.append((phrase, start, end))
-    kept.sort(key=lambda f: f[1])
-    return [{"phrase": p, "text": text[s:e], "span": (s, e)} for p, s, e in kept]
-
 
 def detect_language(text: str) -> str:
     """ "zh" when Chinese characters are at least as many as Latin words, else "en"."""
@@ -117,7 +57,7 @@ def detect_language(text: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _vader():
+def _vader() -> Any:  # vaderSentiment ships no type hints
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
     return SentimentIntensityAnalyzer()
@@ -148,14 +88,17 @@ def arousal_hint(text: str) -> float:
     return float(min(1.0, score))
 
 
-def text_evidence(text: str, *, language: str | None = None) -> dict:
+def text_evidence(
+    text: str, *, language: str | None = None, lexicon: Lexicon | None = None
+) -> dict[str, Any]:
     """What the words of one turn say.
 
-    text: any string (an ASR transcript, or typed notes). language: "en" or "zh"; detected from
-    the characters when None. Returns a dict:
+    text: any string (an ASR transcript, an imported line, or typed notes). language: "en" or
+    "zh"; detected from the characters when None. lexicon: the phrase lexicons to match (a
+    team's own, see ``lexicons.load_lexicon``); the built-in ones when None. Returns a dict:
 
-    * ``language``: "en" or "zh" (decides the valence model only; both lexicons are always
-      matched, so code-switched turns are covered)
+    * ``language``: "en" or "zh" (decides the valence model only; both languages' phrases are
+      always matched, so code-switched turns are covered)
     * ``valence``: float in [-1, 1], negative = displeased
     * ``complaints``: list of {"phrase": lexicon entry, "text": matched text, "span": (start, end)}
       with character offsets into ``text``, in text order
@@ -163,29 +106,33 @@ def text_evidence(text: str, *, language: str | None = None) -> dict:
     * ``arousal_hint``: float in [0, 1] from "!", capitals and repetitions
     """
     language = language or detect_language(text)
-    english_complaints = _find(text, COMPLAINT_PHRASES_EN, english=True)
-    chinese_complaints = _find(text, COMPLAINT_PHRASES_ZH, english=False)
-    english_empathy = _find(text, EMPATHY_PHRASES_EN, english=True)
-    chinese_empathy = _find(text, EMPATHY_PHRASES_ZH, english=False)
-    by_start = lambda items: sorted(items, key=lambda m: m["span"][0])
+    matches = (lexicon or builtin_lexicon()).match(text, kinds=("complaint", "empathy"))
+    found = {
+        kind: [
+            {"phrase": m.phrase, "text": m.text, "span": (m.start, m.end)}
+            for m in matches
+            if m.kind == kind
+        ]
+        for kind in ("complaint", "empathy")
+    }
     return {
         "language": language,
         "valence": text_valence(text, language),
-        "complaints": by_start(english_complaints + chinese_complaints),
-        "empathy": by_start(english_empathy + chinese_empathy),
+        "complaints": found["complaint"],
+        "empathy": found["empathy"],
         "arousal_hint": arousal_hint(text),
     }
 
 
 def repeated_complaints(
-    turn_evidence: Sequence[tuple[str, Segment, dict]],
+    turn_evidence: Sequence[tuple[str, Segment, dict[str, Any]]],
     *,
     window_s: float = 300.0,
     min_count: int = 2,
 ) -> list[tuple[str, Segment, list[str]]]:
     """Stretches where one speaker complains again and again.
 
-    turn_evidence: (speaker, turn segment, ``text_evidence`` dict) per turn, any order. A
+    turn_evidence: (speaker, turn segment, ``text_evidence`` dict[str, Any]) per turn, any order. A
     speaker's turns with at least one complaint are chained while each starts within ``window_s``
     seconds of the previous one; a chain of at least ``min_count`` such turns (several complaints
     in one turn count once) is reported as (speaker, Segment from the first turn's start to the

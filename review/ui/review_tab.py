@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 
@@ -101,7 +102,7 @@ def build_review_tab(texts: Texts, lang: str) -> ReviewTab:
 
 
 def _table(headers: list[str], label: str, elem_id: str, max_height: int | None = None):
-    extra = {"max_height": max_height} if max_height else {}
+    extra: dict[str, Any] = {"max_height": max_height} if max_height else {}
     return gr.Dataframe(
         frame([], headers), interactive=False, label=label, elem_id=elem_id, **extra
     )

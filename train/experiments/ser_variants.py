@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -144,7 +145,7 @@ def main(argv=None) -> dict:
             **{f"{k}.rows": np.concatenate(v) for k, v in held_rows.items()},
             **{f"{k}.probs": np.vstack(v) for k, v in predicted.items()},
         )
-    summary = {}
+    summary: dict[str, dict[str, Any]] = {}
     for key, parts_hit in hits.items():
         ok, idx = np.concatenate(parts_hit), np.concatenate(held_rows[key])
         summary[key] = {

@@ -1,0 +1,173 @@
+"""Clustering voice embeddings into speakers, counting the speakers on the way.
+
+Spectral clustering of a pruned cosine affinity (average linkage for few items), then a few
+weighted nearest-centroid passes; without a given count, the most clusters that stay distinct
+voices (``cluster_embeddings``). Pure numpy/scipy: embeddings in, labels out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ..arrays import FloatArray, IntArray
+
+SPLIT_DISTANCE = 0.23  # cosine; clusters are one voice if NEAR_SHARE of cross pairs are nearer
+NEAR_SHARE = 0.1  # share of the cross-cluster pairs (the nearest) that decides a split
+EXTRA_SPEAKER_DISTANCE = 0.03  # cosine added to SPLIT_DISTANCE per speaker beyond two (validation)
+PRUNE_SHARE = 0.3  # share of each unit's most similar units kept in the spectral affinity
+MIN_CLUSTER_SHARE = 0.07  # a split leaving a cluster less of the speech than this is refused
+
+
+def cluster_embeddings(
+    embeddings: FloatArray,
+    *,
+    weights: FloatArray | None = None,
+    num_speakers: int | None = None,
+    max_speakers: int = 4,
+    split_distance: float | None = None,
+) -> IntArray:
+    """Cluster L2-normalised embeddings [W, D] into speaker labels [W] (0..k-1, by weight).
+
+    weights: [W] (e.g. seconds of speech each embedding stands for; default 1).
+    With ``num_speakers`` the items are split into exactly that many clusters (fewer if there
+    are fewer items). Otherwise k = 2, 3, ... ``max_speakers`` clusterings are tried in turn
+    and the last one kept in which every two clusters are distinct voices (see ``_distinct``:
+    ``split_distance`` apart, default SPLIT_DISTANCE, plus EXTRA_SPEAKER_DISTANCE per speaker
+    beyond two, as most calls are two-party) and every cluster holds at least
+    MIN_CLUSTER_SHARE of the weight; one speaker when even the two-way split fails. A split is
+    spectral clustering for more than 2 * max_speakers items, average linkage below that, and
+    is followed by a few weighted nearest-centroid passes.
+    """
+    w = len(embeddings)
+    weights = np.ones(w) if weights is None else np.asarray(weights, float)
+    split_distance = SPLIT_DISTANCE if split_distance is None else split_distance
+    if w == 0:
+        return np.zeros(0, dtype=int)
+    if w == 1 or num_speakers == 1:
+        return np.zeros(w, dtype=int)
+    split = _splitter(embeddings, weights, max_speakers)
+    if num_speakers:
+        labels = split(min(num_speakers, w))
+    else:
+        labels = np.zeros(w, dtype=int)
+        for k in range(2, min(max_speakers, w) + 1):
+            cand = split(k)
+            need = split_distance + EXTRA_SPEAKER_DISTANCE * (k - 2)
+            if cand.max() < k - 1 or not _distinct(embeddings, cand, weights, need):
+                break
+            labels = cand
+    # Relabel by weight so label 0 is the speaker with the most speech.
+    order = np.argsort(-np.bincount(labels, weights=weights))
+    relabelled: IntArray = np.argsort(order)[labels]
+    return relabelled
+
+
+def _splitter(
+    embeddings: FloatArray, weights: FloatArray, max_speakers: int
+) -> Callable[[int], IntArray]:
+    """A function k -> labels [W]: the k-way clustering, each computed once."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    if len(embeddings) > 2 * max_speakers:
+        vecs = _spectral_vectors(embeddings)
+
+        def split(k: int) -> IntArray:
+            return _reassign(embeddings, _embed_kmeans(vecs, k), weights)
+
+    else:
+        tree = linkage(embeddings, method="average", metric="cosine")
+
+        def split(k: int) -> IntArray:
+            labels = fcluster(tree, t=k, criterion="maxclust") - 1
+            return _reassign(embeddings, labels, weights)
+
+    return split
+
+
+def _distinct(
+    embeddings: FloatArray, labels: IntArray, weights: FloatArray, distance: float
+) -> bool:
+    """Whether every cluster holds MIN_CLUSTER_SHARE of the weight and every two clusters are
+    ``distance`` apart: fewer than NEAR_SHARE of their cross pairs nearer than that (cosine).
+
+    A voice heard in two moods makes two tight clusters with centroids as far apart as two
+    similar voices, but the clusters touch: some items of one have near twins in the other.
+    A quantile of the cross distances, unlike the nearest pair, hardly moves with the number
+    of items (the call's length).
+    """
+    if np.bincount(labels, weights=weights).min() < MIN_CLUSTER_SHARE * weights.sum():
+        return False
+    sims = embeddings @ embeddings.T
+    for a in range(labels.max() + 1):
+        for b in range(a):
+            cross = sims[np.ix_(labels == a, labels == b)]
+            if 1 - np.quantile(cross, 1 - NEAR_SHARE) < distance:
+                return False
+    return True
+
+
+def _spectral_vectors(embeddings: FloatArray) -> FloatArray:
+    """Eigenvectors [W, W] (ascending eigenvalues) of the normalised Laplacian of a
+    row-pruned cosine affinity: each row keeps its PRUNE_SHARE most similar items (the rest
+    is noise between different voices that blurs the block structure)."""
+    aff = np.clip(embeddings @ embeddings.T, 0.0, None)
+    keep = max(2, int(PRUNE_SHARE * len(aff)))
+    thr = np.sort(aff, axis=1)[:, -keep][:, None]
+    aff = np.where(aff >= thr, aff, 0.0)
+    aff = (aff + aff.T) / 2
+    d = 1 / np.sqrt(aff.sum(axis=1).clip(1e-9))
+    lap = np.eye(len(aff)) - d[:, None] * aff * d[None, :]
+    vectors: FloatArray = np.linalg.eigh(lap)[1]
+    return vectors
+
+
+def _embed_kmeans(vecs: FloatArray, k: int) -> IntArray:
+    """k-means on the first k eigenvectors (rows normalised), best of 5 seeded restarts."""
+    from scipy.cluster.vq import kmeans2
+
+    v = vecs[:, :k]
+    v = v / np.linalg.norm(v, axis=1, keepdims=True).clip(1e-9)
+    best: IntArray | None = None
+    best_inertia = np.inf
+    for seed in range(5):  # seeded: the result is deterministic
+        cents, labels = kmeans2(v, k, minit="++", seed=seed)
+        inertia = ((v - cents[labels]) ** 2).sum()
+        if best is None or inertia < best_inertia:  # the first restart when all are NaN
+            best, best_inertia = labels, inertia
+    assert best is not None  # range(5) is not empty
+    return compact_labels(best)
+
+
+def centroids(embeddings: FloatArray, labels: IntArray, weights: FloatArray) -> FloatArray:
+    """Weighted mean embedding of each cluster [k, D], L2-normalised."""
+    cents = np.stack(
+        [
+            (embeddings[labels == k] * weights[labels == k, None]).sum(axis=0)
+            for k in range(labels.max() + 1)
+        ]
+    )
+    out: FloatArray = cents / np.linalg.norm(cents, axis=1, keepdims=True).clip(1e-9)
+    return out
+
+
+def compact_labels(labels: IntArray) -> IntArray:
+    """Labels renumbered 0..k-1 in the order of their values (unused numbers dropped)."""
+    inverse: IntArray = np.unique(labels, return_inverse=True)[1]
+    return inverse
+
+
+def _reassign(
+    embeddings: FloatArray, labels: IntArray, weights: FloatArray, rounds: int = 3
+) -> IntArray:
+    """A few nearest-centroid passes: fixes items that average linkage chained wrongly."""
+    labels = compact_labels(labels)
+    for _ in range(rounds):
+        new = compact_labels(
+            np.argmax(embeddings @ centroids(embeddings, labels, weights).T, axis=1)
+        )
+        if np.array_equal(new, labels):
+            break
+        labels = new
+    return labels
