@@ -283,7 +283,7 @@ def grid_segments(
     return out
 
 
-def _label(probs: np.ndarray | None, uncertain: bool) -> str | None:
+def _label(probs: FloatArray | None, uncertain: bool) -> str | None:
     """A segment's emotion: none without categorical evidence, "uncertain" when the only
     evidence declined to name one, else the most probable label."""
     if probs is None:

@@ -187,6 +187,8 @@ def codec_roundtrip(wave: np.ndarray, codec: str) -> np.ndarray:
     buf = io.BytesIO()
     with av.open(buf, "w", format=container) as out:
         stream = out.add_stream(encoder, rate=rate)
+        if not isinstance(stream, av.audio.stream.AudioStream):
+            raise ValueError(f"{encoder} is not an audio encoder")
         stream.bit_rate = bit_rate
         stream.layout = "mono"
         frame = av.AudioFrame.from_ndarray(
@@ -198,7 +200,7 @@ def codec_roundtrip(wave: np.ndarray, codec: str) -> np.ndarray:
         for packet in stream.encode(None):
             out.mux(packet)
     buf.seek(0)
-    pieces = []
+    pieces: list[np.ndarray] = []
     with av.open(buf, "r") as inp:
         resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE_HZ)
         for decoded in inp.decode(audio=0):

@@ -96,9 +96,9 @@ def fit_dense(
     net = torch.nn.Sequential(*modules[:-2])  # no ReLU/dropout after the output layer
     if init is not None:
         with torch.no_grad():
-            for layer, (w, b) in zip([m for m in net if isinstance(m, torch.nn.Linear)], init):
-                layer.weight.copy_(torch.from_numpy(np.asarray(w, dtype=np.float32).T))
-                layer.bias.copy_(torch.from_numpy(np.asarray(b, dtype=np.float32)))
+            for layer, (w0, b0) in zip([m for m in net if isinstance(m, torch.nn.Linear)], init):
+                layer.weight.copy_(torch.from_numpy(np.asarray(w0, dtype=np.float32).T))
+                layer.bias.copy_(torch.from_numpy(np.asarray(b0, dtype=np.float32)))
     opt = torch.optim.AdamW(net.parameters(), lr=options.lr, weight_decay=options.weight_decay)
     steps = options.epochs * math.ceil(len(x) / options.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=options.lr, total_steps=max(steps, 1))

@@ -27,6 +27,7 @@ import math
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -188,12 +189,12 @@ def render_channel(
         return wave
     if channel == "telephone":
         return augment.telephone_channel(wave)
-    if channel in NEEDS_NOISE and not noise:
-        raise ValueError(f"the {channel} channel needs --noise-manifest (speech for babble)")
-    if channel == "degraded":
-        return augment.degrade(wave, key=key, babble_pool=noise)
-    if channel == "babble10":
-        rng = augment.seeded_rng(key + "|babble10")
+    if channel in NEEDS_NOISE:
+        if not noise:
+            raise ValueError(f"the {channel} channel needs --noise-manifest (speech for babble)")
+        if channel == "degraded":
+            return augment.degrade(wave, key=key, babble_pool=noise)
+        rng = augment.seeded_rng(key + "|babble10")  # babble10
         return augment.mix_at_snr(wave, augment.babble(noise, len(wave), rng, 5), 10.0)
     if channel in augment.CODECS:
         return augment.codec_roundtrip(wave, channel)
@@ -380,6 +381,7 @@ def train_ser(
         raise ValueError(f"{manifest}: no rows with a label in {LABELS}")
     if any(c in NEEDS_NOISE for c in channels) and noise_manifest is None:
         raise ValueError("the degraded channel needs --noise-manifest (speech for babble)")
+    noise_train = None if noise_manifest is None else partial(load_noise_pool, noise_manifest, "train")
     encoder = WhisperEncoder(threads=threads)
     import torch
 
@@ -393,7 +395,7 @@ def train_ser(
             encoder=encoder,
             cache_dir=cache_dir,
             progress=progress,
-            noise=lambda: load_noise_pool(noise_manifest, "train"),
+            noise=noise_train,
         )
         clip_rows = [rows[i] for i in np.asarray(subset, dtype=int)[table.clip]]
         feats.append(table.features)
@@ -527,7 +529,7 @@ def evaluate_ser(
         encoder=ser.encoder,
         cache_dir=cache_dir,
         progress=progress,
-        noise=None if noise_manifest is None else lambda: load_noise_pool(noise_manifest, "eval"),
+        noise=None if noise_manifest is None else partial(load_noise_pool, noise_manifest, "eval"),
     )
     skipped += int((~table.ok).sum())
     with_speaker = use_groups and bool(known) and all(r.get("speaker") for r in known)

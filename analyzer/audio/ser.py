@@ -367,7 +367,7 @@ class SpeechEmotionModel:
             uncertain=probs.max(axis=1) < self.uncertain_below,
         )
 
-    def standardise(self, features: np.ndarray) -> np.ndarray:
+    def standardise(self, features: FloatArray) -> FloatArray:
         """Features [N, 768] standardised with the training mean and spread."""
         return (np.asarray(features, dtype=np.float32) - self.mean) / self.scale
 
