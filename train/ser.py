@@ -381,7 +381,9 @@ def train_ser(
         raise ValueError(f"{manifest}: no rows with a label in {LABELS}")
     if any(c in NEEDS_NOISE for c in channels) and noise_manifest is None:
         raise ValueError("the degraded channel needs --noise-manifest (speech for babble)")
-    noise_train = None if noise_manifest is None else partial(load_noise_pool, noise_manifest, "train")
+    noise_train = None
+    if noise_manifest is not None:
+        noise_train = partial(load_noise_pool, noise_manifest, "train")
     encoder = WhisperEncoder(threads=threads)
     import torch
 
