@@ -21,6 +21,7 @@ SCRIPTS = (
     "benchmarks.simcalls",
     "benchmarks.speed",
     "train.experiments.ser_experiments",
+    "train.experiments.ser_generalisation.extract",
     "train.experiments.ser_variants",
 )
 

@@ -364,7 +364,7 @@ class SpeechEmotionModel:
             arousal=arousal.astype(np.float32),
             valence=valence.astype(np.float32),
             confidence=confidence.astype(np.float32),
-            uncertain=probs.max(axis=1) < self.uncertain_below,
+            uncertain=probs.astype(np.float32).max(axis=1) < self.uncertain_below,
         )
 
     def standardise(self, features: FloatArray) -> FloatArray:
