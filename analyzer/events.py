@@ -101,7 +101,7 @@ def detect_shifts(
 
 
 def _dominant(windows: list[EmotionSegment], part: slice) -> str | None:
-    labels = [w.emotion for w in windows[part] if w.emotion is not None]
+    labels = [w.emotion for w in windows[part] if w.emotion in LABELS]  # not "uncertain"
     if not labels:
         return None
     return max(set(labels), key=labels.count)
@@ -265,10 +265,10 @@ def summarize(
     events: list[Event],
 ) -> SpeakerSummary:
     """Call summary for one speaker: emotion shares, quarter means and first-to-last trend."""
-    total = sum(s.segment.duration for s in turns if s.emotion is not None)
+    total = sum(s.segment.duration for s in turns if s.emotion in LABELS)  # not "uncertain"
     shares = {label: 0.0 for label in LABELS}
     for s in turns:
-        if s.emotion is not None and total > 0:
+        if s.emotion in LABELS and total > 0:
             shares[s.emotion] += s.segment.duration / total
     quarters = []
     for q in range(4):

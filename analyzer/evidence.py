@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .labels import LABELS
+from .labels import LABELS, UNCERTAIN
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,9 @@ class Evidence:
     arousal: float | None = None
     valence: float | None = None
     details: dict[str, Any] | None = None  # raw numbers for the reviewer (features, cues)
+    # the model declined to name an emotion ("uncertain"): fusion takes its probs as no
+    # evidence for a label (CONTRACTS.md); they still stand in when nothing else has any
+    uncertain: bool = False
 
     def to_dict(self, weight: float) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -36,7 +39,7 @@ class Evidence:
         }
         if self.probs is not None:
             out["probs"] = {k: round(float(p), 4) for k, p in zip(LABELS, self.probs)}
-            out["emotion"] = LABELS[int(np.argmax(self.probs))]
+            out["emotion"] = UNCERTAIN if self.uncertain else LABELS[int(np.argmax(self.probs))]
         if self.details:
             out.update(self.details)
         return out

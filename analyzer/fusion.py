@@ -23,7 +23,7 @@ from .arrays import FloatArray
 from .audio.prosody import prosody_evidence
 from .audio.ser import voice_evidence
 from .evidence import Evidence
-from .labels import LABELS
+from .labels import LABELS, UNCERTAIN
 from .models import EmotionScores
 from .result import EmotionSegment
 from .segment import Segment, SegmentIndex, TimeGrid
@@ -58,16 +58,27 @@ class Fused:
     valence: float | None
     confidence: float
     weights: dict[str, float]
+    uncertain: bool = False  # the probs come only from evidence that declined to name a label
 
     @property
     def emotion(self) -> str | None:
-        return None if self.probs is None else LABELS[int(np.argmax(self.probs))]
+        if self.probs is None:
+            return None
+        return UNCERTAIN if self.uncertain else LABELS[int(np.argmax(self.probs))]
 
 
 def fuse(evidence: list[Evidence]) -> Fused:
-    """Combine one segment's evidence (any subset of modalities, possibly none)."""
+    """Combine one segment's evidence (any subset of modalities, possibly none).
+
+    Evidence marked ``uncertain`` gives no label: the label comes from the other categorical
+    evidence; only when there is none do its probabilities stand in, and the segment is
+    "uncertain" (``Fused.uncertain``)."""
     weights = {e.modality: MODALITY_PRIOR.get(e.modality, 0.5) * e.confidence for e in evidence}
     cat = [e for e in evidence if e.probs is not None and weights[e.modality] > 0]
+    sure = [e for e in cat if not e.uncertain]
+    uncertain = bool(cat) and (not sure or sum(weights[e.modality] for e in sure) < MIN_EVIDENCE)
+    if not uncertain:
+        cat = sure
     cat_probs = [e.probs for e in cat if e.probs is not None]  # cat's, None ruled out
     probs: FloatArray | None = None
     if cat and sum(weights[e.modality] for e in cat) >= MIN_EVIDENCE:
@@ -94,7 +105,7 @@ def fuse(evidence: list[Evidence]) -> Fused:
             top = int(np.argmax(probs))
             agree = float(np.mean([np.argmax(p) == top for p in cat_probs]))
         confidence = float(np.clip(mean_conf * (0.75 + 0.25 * agree), 0.0, 1.0))
-    return Fused(probs, arousal, valence, confidence, weights)
+    return Fused(probs, arousal, valence, confidence, weights, uncertain and probs is not None)
 
 
 def _weighted(pairs: list[tuple[float | None, float]]) -> float | None:
@@ -272,6 +283,14 @@ def grid_segments(
     return out
 
 
+def _label(probs: FloatArray | None, uncertain: bool) -> str | None:
+    """A segment's emotion: none without categorical evidence, "uncertain" when the only
+    evidence declined to name one, else the most probable label."""
+    if probs is None:
+        return None
+    return UNCERTAIN if uncertain else LABELS[int(np.argmax(probs))]
+
+
 def _make_segment(
     kind: str,
     seg: Segment,
@@ -289,7 +308,7 @@ def _make_segment(
         kind=kind,
         segment=seg,
         speaker=spk,
-        emotion=None if probs is None else LABELS[int(np.argmax(probs))],
+        emotion=_label(probs, f.uncertain),
         probs={} if probs is None else {k: float(p) for k, p in zip(LABELS, probs)},
         arousal=arousal,
         valence=valence,

@@ -8,6 +8,9 @@ from .arrays import FloatArray
 
 # Order is part of the model contract: every emotion model emits probabilities in this order.
 LABELS: tuple[str, ...] = ("neutral", "happy", "sad", "angry", "fearful", "disgust", "surprised")
+# A segment's emotion when the speech model declines to name one (CONTRACTS.md); its probs stay
+# over LABELS. Fusion, summaries and events treat it as no evidence for any label.
+UNCERTAIN = "uncertain"
 
 # Circumplex coordinates (valence, arousal) per label, both in [-1, 1]. Placed after Russell's
 # circumplex of affect; used to *derive* arousal/valence from categorical probabilities when a model

@@ -43,12 +43,16 @@ class EmotionScores:
     arousal, valence: float32 [N] in [-1, 1].
     confidence: float32 [N] in [0, 1]; how far the model's own output can be trusted for that input
         (calibrated top-class probability, lowered for poor inputs).
+    uncertain: bool [N] or None; True where the model declines to name an emotion (its
+        calibrated top probability is too low); ``probs`` stay over the seven labels. None: the
+        model never says so.
     """
 
     probs: FloatArray
     arousal: FloatArray
     valence: FloatArray
     confidence: FloatArray
+    uncertain: NDArray[np.bool_] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.probs)
@@ -57,6 +61,8 @@ class EmotionScores:
         for name in ("arousal", "valence", "confidence"):
             if getattr(self, name).shape != (n,):
                 raise ValueError(f"{name} must have shape ({n},)")
+        if self.uncertain is not None and self.uncertain.shape != (n,):
+            raise ValueError(f"uncertain must have shape ({n},)")
 
     def __len__(self) -> int:
         return len(self.probs)

@@ -137,7 +137,8 @@ class EmotionSegment(_Timed):
     kind: str  # "turn" (a speech turn) or "window" (the fixed grid)
     segment: Segment
     speaker: str
-    emotion: str | None  # arg-max of probs; None without categorical evidence
+    emotion: str | None  # arg-max of probs, "uncertain" (labels.UNCERTAIN) when the speech model
+    # declined to name one and nothing else did; None without categorical evidence
     probs: dict[str, float]  # empty without categorical evidence
     arousal: float | None  # [-1, 1]; None without evidence
     valence: float | None  # [-1, 1]; None without evidence

@@ -25,6 +25,7 @@ SCRIPTS = (
     "benchmarks.coaching_calls",
     "benchmarks.speed",
     "train.experiments.ser_experiments",
+    "train.experiments.ser_generalisation.extract",
     "train.experiments.ser_variants",
 )
 

@@ -237,6 +237,48 @@ def test_fusion_weighs_by_confidence_and_availability():
     assert prosody_only.probs is None and prosody_only.arousal == pytest.approx(0.7)
 
 
+def test_uncertain_voice_is_no_evidence_for_a_label():
+    unsure = Evidence("voice", 0.8, onehot("fearful", 0.3), 0.5, -0.5, uncertain=True)
+    alone = fuse([unsure])
+    # nothing else names a label: the segment is "uncertain", its probs still the voice's seven
+    assert alone.uncertain and alone.emotion == "uncertain"
+    assert np.allclose(alone.probs, onehot("fearful", 0.3))
+    assert unsure.to_dict(1.0)["emotion"] == "uncertain"
+    # a face that does name one decides the label; the uncertain voice takes no part in it
+    face = Evidence("face", 0.6, onehot("happy", 0.7), 0.4, 0.8)
+    both = fuse([unsure, face])
+    assert not both.uncertain and both.emotion == "happy"
+    assert np.allclose(both.probs, fuse([face]).probs)
+    sure = fuse([Evidence("voice", 0.8, onehot("fearful", 0.3), 0.5, -0.5)])
+    assert not sure.uncertain and sure.emotion == "fearful"
+
+
+def test_summary_and_shift_labels_skip_uncertain_turns():
+    from analyzer.events import _dominant, summarize
+
+    def seg(start: float, emotion: str | None) -> EmotionSegment:
+        return EmotionSegment(
+            kind="turn",
+            segment=Segment(start, start + 2.0),
+            speaker="S1",
+            emotion=emotion,
+            probs={k: 1 / len(LABELS) for k in LABELS},
+            arousal=0.0,
+            valence=0.0,
+            confidence=0.5,
+            modalities={},
+            overlap=False,
+            speech=True,
+        )
+
+    turns = [seg(0, "angry"), seg(2, "uncertain"), seg(4, "uncertain"), seg(6, "neutral")]
+    summary = summarize("S1", turns, turns, 8.0, [])
+    shares = summary.to_dict()["emotion_share"]
+    assert set(shares) == set(LABELS)  # no "uncertain" share: it is no evidence
+    assert shares["angry"] == pytest.approx(0.5) and shares["neutral"] == pytest.approx(0.5)
+    assert _dominant(turns, slice(0, 3)) == "angry"
+
+
 def test_smoothing_removes_a_blip_but_keeps_a_step():
     t = np.arange(40) * 0.5
     labels = ["neutral"] * 20 + ["angry"] * 20

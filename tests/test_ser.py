@@ -22,12 +22,13 @@ from analyzer.audio.ser import (
     speaker_offsets,
     trim_silence,
 )
-from analyzer.labels import LABELS
+from analyzer.labels import CIRCUMPLEX, LABELS
 from analyzer.models import ModelError, load_model, write_checksums
 from train import augment
 from train.data import SPEECH_MANIFEST
 from train.heads import (
     HeadOptions,
+    adapt_model_arrays,
     balance_weights,
     fit_model_arrays,
     gender_folds,
@@ -276,6 +277,21 @@ def test_shipped_model_loads_by_name_and_predicts():
     assert np.all((scores.confidence >= 0) & (scores.confidence <= 1))
 
 
+def test_version_2_model_is_calibrated_across_corpora_and_can_be_uncertain():
+    name = "ser-whisper-tiny-head-v2"  # issue 15's three-corpus model; not the default (card)
+    model = load_model(name, "ser")
+    config = json.loads((Path(__file__).parent.parent / "models" / name / "model.json").read_text())
+    waves = [voice(i, 2.0, f0_hz=120 + 20 * i) for i in range(10)]
+    scores = model.predict(waves, groups=["spk"] * 10)
+    assert scores.probs.shape == (10, 7)
+    assert config["calibration"]["kind"] == "corpus"
+    assert 0 < config["uncertain_below"] < 1 and config["arousal"] == "learned"
+    assert scores.uncertain is not None and scores.uncertain.dtype == bool
+    assert np.array_equal(scores.uncertain, scores.probs.max(axis=1) < config["uncertain_below"])
+    held = set(config["trained_on"]["held_out_speakers"])
+    assert {"ravdess_17", "ravdess_18", "ravdess_19", "ravdess_20", "emodb_11"} <= held
+
+
 def test_corrupt_checksum_is_refused(tmp_path: Path):
     source = Path(__file__).parent.parent / "models" / DEFAULT_MODEL
     copy = shutil.copytree(source, tmp_path / "ser-corrupt")
@@ -460,6 +476,7 @@ def test_fit_model_arrays_records_the_gender_balance_it_used():
     balance = config["gender_balance"]
     assert balance["boost"] in (1.0, 3.0) and balance["weaker"] == "male"
     assert config["head_options"]["gender_boosts"] == (3.0,)
+    assert config["calibration"] == {"kind": "speakers"}  # no corpora: held-out speakers
     json.dumps(config)  # model.json must take it
     model = SpeechEmotionModel("t", arrays, config, encoder=None)
     assert model.probabilities(feats[:5]).shape == (5, len(LABELS))
@@ -512,3 +529,121 @@ def test_feature_cache_survives_a_copied_data_folder(tmp_path: Path):
     assert encoded == [3, 1]
     assert np.array_equal(changed.features[0], first.features[0])
     assert not np.allclose(changed.features[1], first.features[1])
+
+
+# ------------------------------------------------------------------------- robustness, uncertain
+
+
+@pytest.mark.parametrize("codec", sorted(augment.CODECS))
+def test_codec_roundtrip_keeps_length_and_the_voice_band(codec: str):
+    wave = tone(700, 1.5) + 0.3 * tone(1300, 1.5)
+    out = augment.codec_roundtrip(wave, codec)
+    assert out.shape == wave.shape and out.dtype == np.float32
+    assert abs(band_power_db(out, 700) - band_power_db(wave, 700)) < 6  # the voice survives
+    assert not np.allclose(out, wave, atol=1e-3)  # but it went through the codec
+    assert np.array_equal(out, augment.codec_roundtrip(wave, codec))  # deterministic
+
+
+def test_mix_at_snr_and_babble_reach_the_requested_level():
+    rng = np.random.default_rng(0)
+    wave = voice(1, 2.0)
+    pool = [voice(s, 3.0, f0_hz=110 + 20 * s) for s in range(4)]
+    noise = augment.babble(pool, len(wave), rng, talkers=3)
+    assert noise.shape == wave.shape
+    mixed = augment.mix_at_snr(wave, noise, 10.0)
+    added = (mixed - wave).astype(np.float64)
+    snr = 10 * np.log10(np.mean(wave.astype(np.float64) ** 2) / np.mean(added**2))
+    assert snr == pytest.approx(10.0, abs=0.05)
+
+
+def test_degrade_is_seeded_by_the_clip_key():
+    wave = voice(3, 2.0)
+    pool = [voice(s, 3.0, f0_hz=110 + 20 * s) for s in range(4)]
+    first = augment.degrade(wave, key="a.flac", babble_pool=pool)
+    assert np.array_equal(first, augment.degrade(wave, key="a.flac", babble_pool=pool))
+    renders = [augment.degrade(wave, key=f"{k}.flac", babble_pool=pool) for k in range(6)]
+    assert len({r.tobytes() for r in renders}) == 6  # different clips, different renderings
+    assert all(0.85 * len(wave) <= len(r) <= 1.15 * len(wave) for r in renders)  # speed <= 10 %
+    with pytest.raises(ValueError, match="noise-manifest"):
+        render_channel(wave, "degraded", key="a.flac")
+
+
+def test_uncertain_flag_follows_the_models_threshold(tmp_path: Path):
+    feats = np.random.default_rng(0).normal(size=(20, FEATURE_DIM)).astype(np.float32)
+    never = SpeechEmotionModel("t", tiny_arrays(), {}, encoder=None).predict_features(feats)
+    assert never.uncertain is not None and not never.uncertain.any()
+    top = never.probs.max(axis=1)
+    cut = float(np.median(top))
+    model = SpeechEmotionModel("t", tiny_arrays(), {"uncertain_below": cut}, encoder=None)
+    scores = model.predict_features(feats)
+    assert np.array_equal(scores.uncertain, top < cut) and 0 < scores.uncertain.sum() < 20
+    assert np.allclose(scores.probs, never.probs)  # the probs stay over the seven labels
+
+
+def test_cross_corpus_calibration_threshold_and_learned_arousal():
+    feats, y, speakers, channels, genders = gendered_windows(2)
+    corpora = np.where(np.isin(speakers, ["f0", "m0", "f1"]), "a", "b")
+    options = HeadOptions(
+        hidden=0, epochs=12, lr=2e-2, batch_size=128, random_groups=2, members=1,
+        gender_boosts=(1.0,), uncertain_rate=0.2, va_alpha=1.0,
+    )  # fmt: skip
+    arrays, config = fit_model_arrays(
+        feats, y, speakers, channels, options=options, genders=genders, corpora=corpora
+    )
+    assert config["calibration"] == {"kind": "corpus", "corpora": ["a", "b"]}
+    assert config["temperature_abs"] > 0 and config["temperature_rel"] > 0
+    assert 0 < config["uncertain_below"] < 1
+    assert arrays["va_W"].shape == (feats.shape[1], 2)
+    json.dumps(config)
+    model = SpeechEmotionModel("t", arrays, config, encoder=None)
+    scores = model.predict_features(feats, groups=list(speakers))
+    assert 0.0 < scores.uncertain.mean() < 0.5  # about the 20 % asked for, on seen speakers
+    truth = np.array([CIRCUMPLEX[LABELS[k]][1] for k in y])
+    assert np.corrcoef(scores.arousal, truth)[0, 1] > 0.5  # learned, not derived
+
+
+def test_evaluation_counts_uncertain_as_wrong_and_scores_unlabelled_speech(tmp_path: Path):
+    manifest = write_clips(tmp_path / "data")
+    with open(manifest, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    read = {**rows[0], "path": rows[0]["path"], "label": "", "speaker": "reader"}
+    with open(manifest, "a", newline="") as fh:
+        csv.DictWriter(fh, fieldnames=list(rows[0])).writerow(read)
+    folder = save_model_folder(tmp_path / "m", tiny_arrays(), {"uncertain_below": 0.0})
+    write_checksums(folder)
+    sure = evaluate_ser(manifest, model=load_model(folder, "ser"), use_groups=False)
+    assert sure["coverage"] == 1.0 and sure["accuracy"] == sure["accuracy_argmax"]
+    assert sure["unlabelled"]["n"] == 1 and -1 <= sure["ccc_arousal"] <= 1
+    doubtful = save_model_folder(tmp_path / "d", tiny_arrays(), {"uncertain_below": 0.99})
+    write_checksums(doubtful)
+    unsure = evaluate_ser(manifest, model=load_model(doubtful, "ser"), use_groups=False)
+    assert unsure["coverage"] == 0.0 and unsure["accuracy"] == 0.0
+    assert unsure["accuracy_argmax"] == sure["accuracy_argmax"]
+    assert unsure["unlabelled"]["neutral_or_uncertain"] == 1.0
+    assert np.array(unsure["confusion"])[:, -1].sum() == unsure["n"]  # all in "uncertain"
+
+
+def test_adapting_a_model_to_a_shifted_corpus_gains_accuracy():
+    feats, y, speakers, channels, genders = gendered_windows(3)
+    options = HeadOptions(
+        hidden=0, epochs=12, lr=2e-2, batch_size=128, random_groups=2, members=1,
+        gender_boosts=(1.0,), uncertain_rate=0.0, va_alpha=0.0, calibration="speakers",
+    )  # fmt: skip
+    old = np.isin(speakers, ["f0", "f1", "m0", "m1"])
+    arrays, config = fit_model_arrays(
+        feats[old], y[old], speakers[old], channels[old], options=options, genders=genders[old]
+    )
+    # the new corpus: other speakers, every class moved the same way (another room, language)
+    rng = np.random.default_rng(0)
+    shifted = feats + rng.normal(0, 1.5, (len(LABELS), feats.shape[1]))[y].astype(np.float32)
+    new, test = np.isin(speakers, ["f2", "m2"]), np.isin(speakers, ["f3", "m3"])
+    before = SpeechEmotionModel("t", arrays, config, encoder=None)
+    adapted_arrays = adapt_model_arrays(
+        arrays, shifted[new], y[new], speakers[new], channels[new], options=options
+    )
+    after = SpeechEmotionModel("t", adapted_arrays, config, encoder=None)
+    assert np.array_equal(adapted_arrays["mean"], arrays["mean"])  # standardisation kept
+    assert set(adapted_arrays) == set(arrays)
+    acc_before = np.mean(before.probabilities(shifted[test]).argmax(axis=1) == y[test])
+    acc_after = np.mean(after.probabilities(shifted[test]).argmax(axis=1) == y[test])
+    assert acc_after >= acc_before + 0.1

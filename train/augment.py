@@ -4,9 +4,12 @@ Every function takes a 16 kHz float32 mono waveform ``[n_samples]`` (amplitude i
 returns a new float32 waveform of the same length; the input is never modified. Random choices come
 from the ``rng`` argument (a ``numpy.random.Generator``) so that a seeded run is reproducible.
 
-Why these four: recorded calls differ from studio speech mainly by the telephone channel (narrow
-band, 8 kHz, mu-law), background noise, room reverberation and level. FINDINGS.md measured a 12-13
-point loss on telephone audio for a clean-trained model, recovered by training on telephone copies.
+Why: recorded calls differ from studio speech mainly by the telephone channel (narrow band,
+8 kHz, mu-law), low-bit-rate codecs, background noise (other talkers, offices, streets), room
+reverberation, level and clipping. FINDINGS.md measured a 12-13 point loss on telephone audio for a
+clean-trained model, recovered by training on telephone copies; ``degrade`` draws a random mix of
+all of these for one training copy of a clip. ``speed`` (and ``degrade`` when it applies it) is
+the one exception to "same length": it changes the duration on purpose.
 """
 
 from __future__ import annotations
@@ -158,3 +161,151 @@ def _fit_length(wave: np.ndarray, n: int) -> np.ndarray:
     m = min(n, len(wave))
     out[:m] = wave[:m]
     return out
+
+
+# codec name -> (PyAV encoder, container, bit rate in bit/s, encoder sample rate in Hz)
+CODECS = {
+    "opus8": ("libopus", "ogg", 8_000, 16_000),
+    "opus12": ("libopus", "ogg", 12_000, 16_000),
+    "mp3_16": ("libmp3lame", "mp3", 16_000, 16_000),
+    "amrnb": ("libopencore_amrnb", "amr", 7_950, 8_000),  # narrow-band mobile codec
+}
+
+
+def codec_roundtrip(wave: np.ndarray, codec: str) -> np.ndarray:
+    """Encode ``wave`` with a low-bit-rate codec of ``CODECS`` through PyAV and decode it back.
+
+    wave: float32 [n] at 16 kHz. Returns float32 [n] at 16 kHz (the codec's delay is kept, its
+    padding cut). Deterministic.
+    """
+    import io
+
+    import av
+
+    encoder, container, bit_rate, rate = CODECS[codec]
+    x = np.clip(_as_float32(wave), -1.0, 1.0)
+    buf = io.BytesIO()
+    with av.open(buf, "w", format=container) as out:
+        stream = out.add_stream(encoder, rate=rate)
+        if not isinstance(stream, av.audio.stream.AudioStream):
+            raise ValueError(f"{encoder} is not an audio encoder")
+        stream.bit_rate = bit_rate
+        stream.layout = "mono"
+        frame = av.AudioFrame.from_ndarray(
+            (x * 32767).astype(np.int16)[None, :], format="s16", layout="mono"
+        )
+        frame.sample_rate = SAMPLE_RATE_HZ
+        for packet in stream.encode(frame):
+            out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    buf.seek(0)
+    pieces: list[np.ndarray] = []
+    with av.open(buf, "r") as inp:
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE_HZ)
+        for decoded in inp.decode(audio=0):
+            pieces.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(decoded))
+        pieces.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(None))
+    y = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
+    return _fit_length(y, len(x))
+
+
+def mix_at_snr(wave: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
+    """Add ``noise`` (tiled or cut to the clip's length) at ``snr_db`` decibels below the clip's
+    power (measured over the whole clip). Returns float32 [n]."""
+    x = _as_float32(wave)
+    reps = int(np.ceil(len(x) / max(len(noise), 1)))
+    n = np.tile(noise, reps)[: len(x)].astype(np.float64)
+    ps = float(np.mean(x.astype(np.float64) ** 2)) + 1e-12
+    pn = float(np.mean(n**2)) + 1e-12
+    return (x + np.sqrt(ps / (pn * 10 ** (snr_db / 10))) * n).astype(np.float32)
+
+
+def babble(pool: list[np.ndarray], n: int, rng: np.random.Generator, talkers: int) -> np.ndarray:
+    """Babble: the sum of ``talkers`` random excerpts of ``pool`` waves (each at the same level),
+    ``n`` samples long. Returns float32 [n]."""
+    out = np.zeros(n, dtype=np.float64)
+    for _ in range(talkers):
+        src = pool[int(rng.integers(len(pool)))]
+        if len(src) > n:
+            start = int(rng.integers(len(src) - n))
+            piece = src[start : start + n]
+        else:
+            piece = np.tile(src, int(np.ceil(n / len(src))))[:n]
+        out += piece / (np.sqrt(np.mean(piece.astype(np.float64) ** 2)) + 1e-9)
+    return out.astype(np.float32)
+
+
+def coloured_noise(n: int, rng: np.random.Generator, kind: str) -> np.ndarray:
+    """Synthetic background of ``n`` samples: "office" (pink noise, mains hum, keyboard clicks)
+    or "street" (brown rumble with slow broadband swells of passing traffic)."""
+    white = rng.standard_normal(n)
+    spec = np.fft.rfft(white)
+    f = np.maximum(np.fft.rfftfreq(n, 1 / SAMPLE_RATE_HZ), 20.0)
+    if kind == "office":
+        base = np.fft.irfft(spec / np.sqrt(f), n=n)
+        base /= base.std() + 1e-9
+        t = np.arange(n) / SAMPLE_RATE_HZ
+        base += 0.3 * np.sin(2 * np.pi * float(rng.choice([50.0, 60.0])) * t)
+        clicks = np.zeros(n)
+        for pos in rng.integers(0, n, size=max(1, n // SAMPLE_RATE_HZ * 6)):
+            clicks[pos : pos + 80] += rng.standard_normal(min(80, n - pos)) * 3.0
+        return (base + clicks).astype(np.float32)
+    if kind != "street":
+        raise ValueError("kind must be 'office' or 'street'")
+    base = np.fft.irfft(spec / f, n=n)
+    base /= base.std() + 1e-9
+    period_s = rng.uniform(1.5, 4.0)
+    swell = 1.0 + 1.5 * np.abs(np.sin(np.pi * np.arange(n) / SAMPLE_RATE_HZ / period_s))
+    hiss = np.fft.irfft(spec / np.sqrt(f), n=n)
+    return (base + 0.5 * swell * hiss / (hiss.std() + 1e-9)).astype(np.float32)
+
+
+def speed(wave: np.ndarray, factor: float) -> np.ndarray:
+    """Play ``factor`` times faster (tempo and pitch together) by resampling; the duration
+    changes to n / factor."""
+    from scipy import signal
+
+    return signal.resample_poly(_as_float32(wave), 100, int(round(100 * factor))).astype(np.float32)
+
+
+def seeded_rng(key: str) -> np.random.Generator:
+    """A generator seeded by ``key`` (e.g. a clip's manifest path and a channel name)."""
+    import hashlib
+
+    return np.random.default_rng(int(hashlib.sha1(key.encode()).hexdigest()[:12], 16))
+
+
+def degrade(wave: np.ndarray, *, key: str, babble_pool: list[np.ndarray]) -> np.ndarray:
+    """One random real-world rendering of a clip, seeded by ``key``.
+
+    Each step has its own probability: speed 0.9-1.1x (25 %), room reverberation with RT60
+    0.2-0.8 s (35 %), background noise at 0-20 dB SNR (70 %; babble of 3-7 talkers from
+    ``babble_pool``, office or street, equally likely), gain: +6 to +18 dB with clipping (20 %)
+    else -12 to +6 dB, then a codec (45 %: Opus 8 or 12 kbit/s, MP3 16 kbit/s, AMR-NB 7.95
+    kbit/s) or the telephone line (20 %). babble_pool: 16 kHz waveforms of speakers who are not
+    scored with this model (read speech).
+    """
+    rng = seeded_rng(key + "|degraded")
+    x = _as_float32(wave)
+    if rng.random() < 0.25:
+        x = speed(x, float(rng.uniform(0.9, 1.1)))
+    if rng.random() < 0.35:
+        x = add_reverb(x, rt60_s=float(rng.uniform(0.2, 0.8)), rng=rng, wet=0.5)
+    if rng.random() < 0.7:
+        kind = rng.choice(["babble", "office", "street"])
+        if kind == "babble":
+            noise = babble(babble_pool, len(x), rng, int(rng.integers(3, 8)))
+        else:
+            noise = coloured_noise(len(x), rng, str(kind))
+        x = mix_at_snr(x, noise, float(rng.uniform(0, 20)))
+    if rng.random() < 0.2:
+        x = change_gain(x, gain_db=float(rng.uniform(6, 18)))  # clipped
+    else:
+        x = random_gain(x, rng=rng)
+    r = rng.random()
+    if r < 0.45:
+        x = codec_roundtrip(x, str(rng.choice(list(CODECS))))
+    elif r < 0.65:
+        x = telephone_channel(x)
+    return x

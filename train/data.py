@@ -18,6 +18,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 SPEECH_MANIFEST = SHARED_DATA / "speech" / "manifest.csv"  # columns path,label,speaker,gender,...
+# non-emotional read speech (LibriSpeech, AISHELL-1), unlabelled: babble for the "degraded"
+# training channel is made from one half of its speakers, the other half is for evaluation
+READ_SPEECH_MANIFEST = SHARED_DATA / "speech" / "read_speech.csv"
 
 N_ACTORS = 20  # RAVDESS actors, named ravdess_01 ... ravdess_20 in the manifest
 RAVDESS_ACTORS = tuple(f"ravdess_{a:02d}" for a in range(1, N_ACTORS + 1))
@@ -25,3 +28,6 @@ VAL_ACTORS = frozenset(RAVDESS_ACTORS[12:16])  # actors 13-16
 TEST_ACTORS = frozenset(RAVDESS_ACTORS[16:20])  # actors 17-20
 FOLD_SIZE = 4  # actors per cross-validation fold
 ACTOR_FOLDS = tuple(RAVDESS_ACTORS[k : k + FOLD_SIZE] for k in range(0, N_ACTORS, FOLD_SIZE))
+# held out of the shipped speech model so that synthetic-call benchmarks never score a voice it
+# was trained on (the measurement rules of CONTRACTS.md)
+SER_HELD_OUT = (*sorted(TEST_ACTORS), "emodb_11")

@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from analyzer.audio.ser import SpeechEmotionModel
-from analyzer.labels import LABELS
+from analyzer.audio.ser import SpeechEmotionModel, log_softmax
+from analyzer.labels import CIRCUMPLEX, LABELS
 
 Progress = Callable[[str, int, int], None]
 
@@ -45,6 +45,16 @@ class HeadOptions:
     # worst-gender accuracy in speaker-held-out folds of the training data is kept ((1.0,): none)
     gender_boosts: tuple[float, ...] = (1.0, 1.3, 1.6)
     selection_folds: int = 4  # speaker folds of that search (fewer if a gender has fewer speakers)
+    corpus_balance: bool = True  # every corpus carries the same total weight (needs corpora)
+    # temperatures: "corpus" = fitted on each corpus as predicted by heads fitted on the others
+    # (falls back to "speakers" with one corpus), "speakers" = on 20 % of the speakers held out
+    calibration: str = "corpus"
+    # share of held-out speakers' windows whose calibrated top probability is low enough to be
+    # reported "uncertain" (0: never uncertain)
+    uncertain_rate: float = 0.10
+    va_alpha: float = 300.0  # ridge penalty of the arousal/valence regression (0: none)
+    arousal: str = "learned"  # "learned" (the regression) or "derived" (from the probabilities)
+    valence: str = "derived"
 
 
 def fit_dense(
@@ -53,11 +63,13 @@ def fit_dense(
     *,
     options: HeadOptions,
     weights: np.ndarray | None = None,
+    init: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Train a dense classifier (0 or 1 hidden layer) with class-balanced cross-entropy.
 
     x: float32 [n, d] standardised inputs; y: int [n] class indices into ``LABELS``;
-    weights: optional per-row weights [n]. Returns the layers as (W [in, out], b [out]) arrays.
+    weights: optional per-row weights [n]; init: layers to start from (fine-tuning; their sizes
+    decide the hidden width). Returns the layers as (W [in, out], b [out]) arrays.
     """
     import torch
 
@@ -72,6 +84,8 @@ def fit_dense(
     )
     wt = torch.from_numpy((row_w / row_w.mean()).astype(np.float32))
     dims = [x.shape[1], options.hidden, k] if options.hidden else [x.shape[1], k]
+    if init is not None:
+        dims = [x.shape[1], *(int(b.shape[0]) for _, b in init)]
     modules: list[torch.nn.Module] = [torch.nn.Dropout(options.dropout)]
     for a, b in itertools.pairwise(dims):
         modules += [
@@ -80,6 +94,11 @@ def fit_dense(
             torch.nn.Dropout(options.dropout),
         ]
     net = torch.nn.Sequential(*modules[:-2])  # no ReLU/dropout after the output layer
+    if init is not None:
+        with torch.no_grad():
+            for layer, (w0, b0) in zip([m for m in net if isinstance(m, torch.nn.Linear)], init):
+                layer.weight.copy_(torch.from_numpy(np.asarray(w0, dtype=np.float32).T))
+                layer.bias.copy_(torch.from_numpy(np.asarray(b0, dtype=np.float32)))
     opt = torch.optim.AdamW(net.parameters(), lr=options.lr, weight_decay=options.weight_decay)
     steps = options.epochs * math.ceil(len(x) / options.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=options.lr, total_steps=max(steps, 1))
@@ -156,9 +175,14 @@ def relative_training_rows(
     return np.concatenate(idx_out), np.vstack(off_out)
 
 
-def balance_weights(speakers: np.ndarray, genders: np.ndarray | None = None) -> np.ndarray:
+def balance_weights(
+    speakers: np.ndarray,
+    genders: np.ndarray | None = None,
+    corpora: np.ndarray | None = None,
+) -> np.ndarray:
     """Per-row weights [n]: each speaker's total weight grows only with the square root of its
-    row count, and (when ``genders`` is given) both genders carry the same total weight.
+    row count, (when ``corpora`` is given) every corpus carries the same total weight, and (when
+    ``genders`` is given) both genders carry the same total weight.
 
     Why: TESS has two female talkers with 1400 clips each against 60 per RAVDESS actor; unweighted,
     the heads learn those two voices and female speech best (a 15-point gender gap on held-out
@@ -166,6 +190,10 @@ def balance_weights(speakers: np.ndarray, genders: np.ndarray | None = None) -> 
     """
     names, inverse, counts = np.unique(speakers, return_inverse=True, return_counts=True)
     weights = counts[inverse].astype(np.float64) ** -0.5
+    if corpora is not None:
+        for c in np.unique(corpora):
+            mask = corpora == c
+            weights[mask] /= weights[mask].sum()
     if genders is not None:
         for g in np.unique(genders):
             mask = genders == g
@@ -346,25 +374,33 @@ def fit_model_arrays(
     *,
     options: HeadOptions,
     genders: np.ndarray | None = None,
+    corpora: np.ndarray | None = None,
     weights: np.ndarray | None = None,
     progress: Progress | None = None,
 ) -> tuple[dict[str, np.ndarray], dict]:
-    """Fit heads and temperatures on windows with labels, speakers and channel names.
+    """Fit heads, temperatures, the ``uncertain`` threshold and the arousal/valence regression.
 
-    weights: row weights [n]; by default ``balance_weights`` (with ``options.balance``; then,
-    given ``genders``, times the boost that ``select_gender_boost`` picks) or none. Returns
-    (arrays for head.npz, config entries for model.json). Temperatures come from a fit that
-    leaves ``calibration_speakers`` out; the heads are then refitted on every speaker.
+    weights: row weights [n]; by default ``balance_weights`` (with ``options.balance``; corpora
+    equal with ``options.corpus_balance`` and ``corpora``; then, given ``genders``, times the
+    boost that ``select_gender_boost`` picks) or none. Returns (arrays for head.npz, config
+    entries for model.json).
+
+    Calibration: with ``options.calibration == "corpus"`` and at least two corpora, each corpus
+    is predicted by single heads fitted on the other corpora and the temperatures are fitted on
+    those cross-corpus predictions (what a new recording set looks like to the model); otherwise
+    on ``calibration_speakers`` held out. The ``uncertain`` threshold is the top probability
+    under which ``options.uncertain_rate`` of the held-out speakers' windows fall once those
+    temperatures apply. The heads are then refitted on everything.
     """
     context = speaker_channel_ids(speakers, channels)
     held = np.isin(speakers, sorted(calibration_speakers(speakers.tolist())))
-    config = {
+    config: dict = {
         "min_group_windows": options.min_group_windows,
         "relative_weight": options.relative_weight,
         "head_options": asdict(options),
     }
     if weights is None and options.balance:
-        weights = balance_weights(speakers, genders)
+        weights = balance_weights(speakers, genders, corpora if options.corpus_balance else None)
         if genders is not None:
             choice = select_gender_boost(
                 features,
@@ -382,19 +418,134 @@ def fit_model_arrays(
                 weights = weights / weights.mean()
     elif weights is None:
         weights = np.ones(len(y))
-    if held.any() and (~held).any():
+    probe_options = replace(options, members=1)
+
+    def probe_logits(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(absolute logits, relative logits, has-group) of ``test`` rows by heads on ``train``."""
         probe = SpeechEmotionModel(
             "calibration",
             fit_heads(
-                features[~held], y[~held], context[~held], options=options, weights=weights[~held]
+                features[train],
+                y[train],
+                context[train],
+                options=probe_options,
+                weights=weights[train],
             ),
             config,
             encoder=None,
         )
         probe.relative_weight = 1.0  # temperatures are fitted per head, on raw logits
-        abs_logits, _ = probe.logits(features[held])
-        rel_logits, used = probe.logits(features[held], groups=list(context[held]))
-        config["temperature_abs"] = fit_temperature(abs_logits, y[held])
-        config["temperature_rel"] = fit_temperature(rel_logits[used], y[held][used])
+        abs_logits, _ = probe.logits(features[test])
+        rel_logits, used = probe.logits(features[test], groups=list(context[test]))
+        return abs_logits, rel_logits, used
+
+    names = sorted(set(corpora.tolist())) if corpora is not None else []
+    by_corpus = options.calibration == "corpus" and len(names) >= 2
+    if by_corpus:
+        parts = [probe_logits(corpora != c, corpora == c) for c in names]
+        wanted = [corpora == c for c in names]
+        abs_all = np.vstack([p[0] for p in parts])
+        y_all = np.concatenate([y[m] for m in wanted])
+        rel_all = np.vstack([p[1][p[2]] for p in parts])
+        y_rel = np.concatenate([y[m][p[2]] for m, p in zip(wanted, parts)])
+        config["temperature_abs"] = fit_temperature(abs_all, y_all)
+        config["temperature_rel"] = fit_temperature(rel_all, y_rel)
+        config["calibration"] = {"kind": "corpus", "corpora": names}
+    if held.any() and (~held).any():
+        abs_logits, rel_logits, used = probe_logits(~held, held)
+        if not by_corpus:
+            config["temperature_abs"] = fit_temperature(abs_logits, y[held])
+            config["temperature_rel"] = fit_temperature(rel_logits[used], y[held][used])
+            config["calibration"] = {"kind": "speakers"}
+        # the uncertain threshold: the model's own mix of the two heads on held-out speakers
+        t_abs = config["temperature_abs"]
+        t_rel = config["temperature_rel"]
+        logp = log_softmax(abs_logits / t_abs)
+        w = options.relative_weight
+        logp[used] = w * log_softmax(rel_logits[used] / t_rel) + (1 - w) * logp[used]
+        top = np.exp(logp - logp.max(axis=1, keepdims=True))
+        top = (top / top.sum(axis=1, keepdims=True)).max(axis=1)
+        if options.uncertain_rate > 0:
+            config["uncertain_below"] = round(float(np.quantile(top, options.uncertain_rate)), 4)
     arrays = fit_heads(features, y, context, options=options, weights=weights)
+    if options.va_alpha > 0:
+        coef, bias = fit_valence_arousal(
+            (features - arrays["mean"]) / arrays["scale"], y, weights, alpha=options.va_alpha
+        )
+        arrays["va_W"], arrays["va_b"] = coef.astype(np.float32), bias.astype(np.float32)
+        config["arousal"] = options.arousal
+        config["valence"] = options.valence
     return arrays, config
+
+
+def fit_valence_arousal(
+    x: np.ndarray, y: np.ndarray, weights: np.ndarray, *, alpha: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted ridge regression from standardised features [n, d] to the circumplex
+    coordinates (valence, arousal) of each row's label: returns (W [d, 2], b [2])."""
+    coords = np.array([CIRCUMPLEX[label] for label in LABELS], dtype=np.float64)
+    target = coords[y]
+    w = np.asarray(weights, dtype=np.float64)
+    xm = np.average(x, axis=0, weights=w)
+    tm = np.average(target, axis=0, weights=w)
+    xc = x - xm
+    gram = (xc * w[:, None]).T @ xc + alpha * w.mean() * np.eye(x.shape[1])
+    coef = np.linalg.solve(gram, (xc * w[:, None]).T @ (target - tm))
+    return coef, tm - xm @ coef
+
+
+def adapt_model_arrays(
+    arrays: dict[str, np.ndarray],
+    features: np.ndarray,
+    y: np.ndarray,
+    speakers: np.ndarray,
+    channels: np.ndarray,
+    *,
+    options: HeadOptions,
+) -> dict[str, np.ndarray]:
+    """Fine-tune a trained model's heads on a few new labelled windows (a team's own calls).
+
+    arrays: the trained model's head.npz; features [n, 768], y [n], speakers / channels [n] of
+    the new windows. Every member's absolute and relative head starts from its trained weights
+    and takes ``options.epochs`` passes at ``options.lr`` over the new rows (speaker-balanced);
+    the standardisation, temperatures, the uncertain threshold and the arousal/valence
+    regression are kept. The relative heads are adapted only where some speaker has at least
+    ``options.min_group_windows`` windows. Returns the new arrays.
+    """
+    out = dict(arrays)
+    absolute = (features - arrays["mean"]) / arrays["scale"]
+    context = speaker_channel_ids(speakers, channels)
+    weights = balance_weights(speakers) if options.balance else None
+    tags = [""]
+    while f"abs{len(tags)}_W0" in arrays:
+        tags.append(str(len(tags)))
+    for member, tag in enumerate(tags):
+        seeded = replace(options, seed=options.seed + member)
+        layers = fit_dense(
+            absolute, y, options=seeded, weights=weights, init=_layers_of(arrays, f"abs{tag}")
+        )
+        for k, (w, b) in enumerate(layers):
+            out[f"abs{tag}_W{k}"], out[f"abs{tag}_b{k}"] = w, b
+        try:
+            rows, offsets = relative_training_rows(features, y, context, options=seeded)
+        except ValueError:  # no speaker with enough windows: the relative head stays
+            continue
+        relative = np.hstack([absolute[rows], offsets / arrays[f"offset_scale{tag}"]])
+        layers = fit_dense(
+            relative,
+            y[rows],
+            options=seeded,
+            weights=None if weights is None else weights[rows],
+            init=_layers_of(arrays, f"rel{tag}"),
+        )
+        for k, (w, b) in enumerate(layers):
+            out[f"rel{tag}_W{k}"], out[f"rel{tag}_b{k}"] = w, b
+    return {k: np.asarray(v, dtype=np.float32) for k, v in out.items()}
+
+
+def _layers_of(arrays: dict[str, np.ndarray], prefix: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    layers, k = [], 0
+    while f"{prefix}_W{k}" in arrays:
+        layers.append((arrays[f"{prefix}_W{k}"], arrays[f"{prefix}_b{k}"]))
+        k += 1
+    return layers

@@ -27,6 +27,7 @@ import math
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -39,11 +40,12 @@ from analyzer.audio.ser import (
     WhisperEncoder,
     save_model_folder,
 )
-from analyzer.labels import LABELS
-from analyzer.models import load_model, write_checksums
+from analyzer.labels import CIRCUMPLEX, LABELS
+from analyzer.models import load_model, resolve_model_dir, write_checksums
 
 from . import augment
-from .heads import HeadOptions, fit_model_arrays
+from .data import READ_SPEECH_MANIFEST
+from .heads import HeadOptions, adapt_model_arrays, fit_model_arrays
 from .metrics import classification_report, expected_calibration_error
 
 DEFAULT_MODEL = "ser-whisper-tiny-head"
@@ -51,11 +53,24 @@ MAX_CLIP_S = 6.0  # clips up to this long are encoded whole
 WINDOW_S = 4.0  # longer clips are cut into windows of this length ...
 WINDOW_HOP_S = 2.0  # ... starting every this many seconds
 # audio conditions a clip can be rendered in (see render_channel)
-CHANNELS = ("clean", "telephone", "noisy", "lower", "higher", "lower-small", "higher-small")
+CHANNELS = (
+    "clean",
+    "telephone",
+    "noisy",
+    "degraded",
+    "babble10",
+    *augment.CODECS,
+    "lower",
+    "higher",
+    "lower-small",
+    "higher-small",
+)
 VOICE_SHIFT_SEMITONES = 3.0  # size of the "lower" / "higher" voice shifts
 SMALL_VOICE_SHIFT_SEMITONES = 1.5  # "lower-small" / "higher-small": another voice, same range
-# the shipped model's recipe: the voice shifts narrow the gender gap (see its model card)
-TRAIN_CHANNELS = ("clean", "telephone", "lower", "higher")
+# the shipped model's recipe (see its model card): as recorded, telephone, and one random
+# real-world rendering per clip (noise, reverberation, codecs, clipping, speed)
+TRAIN_CHANNELS = ("clean", "telephone", "degraded")
+NEEDS_NOISE = ("degraded", "babble10")  # channels that mix in other talkers' speech
 ENCODE_CHUNK = 32  # clips decoded and encoded per step (bounds memory)
 
 Progress = Callable[[str, int, int], None]
@@ -124,12 +139,65 @@ def clip_windows(wave: np.ndarray) -> list[np.ndarray]:
     return [wave[s : s + size] for s in starts]
 
 
-def render_channel(wave: np.ndarray, channel: str, *, key: str) -> np.ndarray:
-    """The clip as heard through ``channel``; random choices are seeded by ``key`` (the path)."""
+def noise_speakers(rows: Sequence[dict]) -> tuple[set[str], set[str]]:
+    """The speakers of a noise manifest cut in two halves (per gender, in the order of their
+    name's hash): (training half, evaluation half). Babble in training is made from the first,
+    the ``babble10`` evaluation condition from the second, so no babble voice is in both."""
+    first: set[str] = set()
+    second: set[str] = set()
+    for gender in sorted({r.get("gender") or "" for r in rows}):
+        names = sorted(
+            {r.get("speaker") or r["path"] for r in rows if (r.get("gender") or "") == gender},
+            key=lambda s: hashlib.sha1(s.encode()).hexdigest(),
+        )
+        first |= set(names[0::2])
+        second |= set(names[1::2])
+    return first, second
+
+
+def load_noise_pool(manifest: str | Path, half: str) -> list[np.ndarray]:
+    """16 kHz waveforms of one half ("train" or "eval", see ``noise_speakers``) of the speakers
+    of ``manifest`` whose corpus is LibriSpeech-like many-speaker speech (every row if the
+    manifest has no ``corpus`` column; AISHELL's single speaker is never used)."""
+    rows, root = read_manifest(manifest)
+    rows = [r for r in rows if r.get("corpus", "librispeech") == "librispeech"]
+    first, second = noise_speakers(rows)
+    keep = first if half == "train" else second
+    pool = [
+        load_audio(resolve_audio_path(r["path"], root))
+        for r in rows
+        if (r.get("speaker") or r["path"]) in keep
+    ]
+    if not pool:
+        raise ValueError(f"{manifest}: no speech to make babble from")
+    return pool
+
+
+def render_channel(
+    wave: np.ndarray,
+    channel: str,
+    *,
+    key: str,
+    noise: list[np.ndarray] | None = None,
+) -> np.ndarray:
+    """The clip as heard through ``channel``; random choices are seeded by ``key`` (the path).
+
+    noise: waveforms that babble is made from (``load_noise_pool``), needed by "degraded"
+    (training half) and "babble10" (evaluation half: 5 talkers at 10 dB SNR).
+    """
     if channel == "clean":
         return wave
     if channel == "telephone":
         return augment.telephone_channel(wave)
+    if channel in NEEDS_NOISE:
+        if not noise:
+            raise ValueError(f"the {channel} channel needs --noise-manifest (speech for babble)")
+        if channel == "degraded":
+            return augment.degrade(wave, key=key, babble_pool=noise)
+        rng = augment.seeded_rng(key + "|babble10")  # babble10
+        return augment.mix_at_snr(wave, augment.babble(noise, len(wave), rng, 5), 10.0)
+    if channel in augment.CODECS:
+        return augment.codec_roundtrip(wave, channel)
     if channel == "noisy":
         rng = np.random.default_rng(zlib.crc32(key.encode()))
         wave = augment.add_reverb(wave, rt60_s=float(rng.uniform(0.2, 0.7)), rng=rng, wet=0.4)
@@ -182,14 +250,17 @@ def extract_features(
     encoder: WhisperEncoder,
     cache_dir: str | Path | None = None,
     progress: Progress | None = None,
+    noise: Callable[[], list[np.ndarray]] | None = None,
 ) -> FeatureTable:
     """Decode, render in ``channel``, window and encode every clip of ``rows``.
 
     cache_dir: optional folder of per-clip ``.npy`` feature files (keyed by the file's content,
     its manifest path, the channel and the feature version), so repeated experiments skip the
-    encoder.
+    encoder. noise: called once, at the first clip to render in a channel of ``NEEDS_NOISE``,
+    for the babble waveforms (see ``render_channel``).
     """
     cache = Path(cache_dir) if cache_dir is not None else None
+    pool: list[np.ndarray] | None = None
     per_clip: list[np.ndarray | None] = [None] * len(rows)
     ok = np.ones(len(rows), dtype=bool)
     todo: list[int] = []
@@ -216,7 +287,10 @@ def extract_features(
             ):  # unreadable or corrupt file
                 ok[i] = False
                 continue
-            for window in clip_windows(render_channel(wave, channel, key=rows[i]["path"])):
+            if pool is None and channel in NEEDS_NOISE and noise is not None:
+                pool = noise()
+            rendered = render_channel(wave, channel, key=rows[i]["path"], noise=pool)
+            for window in clip_windows(rendered):
                 windows.append(window)
                 owner.append(i)
         if windows:
@@ -281,24 +355,40 @@ def train_ser(
     options: HeadOptions | None = None,
     cache_dir: str | Path | None = None,
     threads: int = 1,
+    noise_manifest: str | Path | None = None,
+    hold_out: Sequence[str] = (),
+    init: str | Path | None = None,
 ) -> Path:
     """Train a speech emotion model folder from a manifest; returns the folder.
 
+    init: a trained model (name or folder) to adapt instead of training from scratch: its heads
+    are fine-tuned on the manifest's clips (``adapt_model_arrays``; e.g. reviewers' corrected
+    labels of a team's own calls), everything else of it is kept.
+
     Every row whose label is in ``LABELS`` is used, in each of ``channels`` (see
-    ``render_channel``; "swapped" renders female rows "lower" and male rows "higher").
-    Rows without a ``speaker`` column count as one speaker per file.
+    ``render_channel``; "swapped" renders female rows "lower" and male rows "higher"), except
+    the rows of the speakers in ``hold_out``. Rows without a ``speaker`` column count as one
+    speaker per file; the ``corpus`` column (if any) drives the corpus balance and the
+    cross-corpus calibration (see ``fit_model_arrays``). noise_manifest: speech that the
+    babble of the "degraded" channel is made from (the training half of its speakers).
     The folder gets model.json, head.npz, SHA256SUMS and a MODEL_CARD.md stub if none exists.
     """
     options = options if options is not None else HeadOptions()
     rows, root = read_manifest(manifest, root)
-    rows = [r for r in rows if r.get("label") in LABELS]
+    held = set(hold_out)
+    rows = [r for r in rows if r.get("label") in LABELS and r.get("speaker") not in held]
     if not rows:
         raise ValueError(f"{manifest}: no rows with a label in {LABELS}")
+    if any(c in NEEDS_NOISE for c in channels) and noise_manifest is None:
+        raise ValueError("the degraded channel needs --noise-manifest (speech for babble)")
+    noise_train = None
+    if noise_manifest is not None:
+        noise_train = partial(load_noise_pool, noise_manifest, "train")
     encoder = WhisperEncoder(threads=threads)
     import torch
 
     torch.set_num_threads(threads)  # heads are small; leave the other cores to the machine
-    feats, ys, spk, chan, gen = [], [], [], [], []
+    feats, ys, spk, chan, gen, cor = [], [], [], [], [], []
     for channel, subset in channel_subsets(rows, channels):
         table = extract_features(
             [rows[i] for i in subset],
@@ -307,6 +397,7 @@ def train_ser(
             encoder=encoder,
             cache_dir=cache_dir,
             progress=progress,
+            noise=noise_train,
         )
         clip_rows = [rows[i] for i in np.asarray(subset, dtype=int)[table.clip]]
         feats.append(table.features)
@@ -314,11 +405,26 @@ def train_ser(
         spk.append([r.get("speaker") or r["path"] for r in clip_rows])
         chan.append([channel] * len(clip_rows))
         gen.append([r.get("gender") or "unknown" for r in clip_rows])
+        cor.append([r.get("corpus") or "" for r in clip_rows])
     features = np.vstack(feats)
     if len(features) == 0:
         raise ValueError(f"{manifest}: no readable audio")
     if progress is not None:
         progress("ser heads", 0, 1)
+    if init is not None:
+        folder = adapt_model(
+            init,
+            Path(out),
+            features,
+            np.concatenate(ys).astype(int),
+            np.concatenate(spk).astype(str),
+            np.concatenate(chan).astype(str),
+            options=options,
+            about={"manifest": Path(manifest).name, "clips": len(rows), "channels": list(channels)},
+        )
+        if progress is not None:
+            progress("ser heads", 1, 1)
+        return folder
     arrays, config = fit_model_arrays(
         features,
         np.concatenate(ys).astype(int),
@@ -326,13 +432,17 @@ def train_ser(
         np.concatenate(chan).astype(str),
         options=options,
         genders=np.concatenate(gen).astype(str),
+        corpora=np.concatenate(cor).astype(str),
         progress=progress,
     )
     config["trained_on"] = {
         "manifest": Path(manifest).name,
         "clips": len(rows),
         "speakers": len({r.get("speaker") or r["path"] for r in rows}),
+        "corpora": sorted({r.get("corpus") or "" for r in rows}),
+        "held_out_speakers": sorted(held),
         "channels": list(channels),
+        "noise_manifest": Path(noise_manifest).name if noise_manifest is not None else None,
     }
     folder = save_model_folder(Path(out), arrays, config)
     card = folder / "MODEL_CARD.md"
@@ -347,6 +457,39 @@ def train_ser(
     return folder
 
 
+def adapt_model(
+    init: str | Path,
+    out: Path,
+    features: np.ndarray,
+    y: np.ndarray,
+    speakers: np.ndarray,
+    channels: np.ndarray,
+    *,
+    options: HeadOptions,
+    about: dict,
+) -> Path:
+    """Write the model ``init`` with its heads fine-tuned on these windows into ``out``."""
+    source = resolve_model_dir(init)
+    config = json.loads((source / "model.json").read_text())
+    if config.get("kind") != "ser":
+        raise ValueError(f"--init {init}: not a speech emotion model")
+    with np.load(source / config.get("weights", "head.npz")) as data:
+        arrays = {k: data[k] for k in data.files}
+    adapted = adapt_model_arrays(arrays, features, y, speakers, channels, options=options)
+    keep = {k: v for k, v in config.items() if k not in ("kind", "loader", "labels", "weights")}
+    keep["adapted_from"] = {"model": source.name, "on": about, "epochs": options.epochs}
+    folder = save_model_folder(out, adapted, keep)
+    card = folder / "MODEL_CARD.md"
+    if not card.exists():
+        card.write_text(
+            f"# {folder.name}\n\n`{source.name}` adapted by `emotrace train ser --init` to "
+            f"{about['clips']} clips of `{about['manifest']}`; see `{source.name}`'s card for "
+            "its data, licences and metrics.\n"
+        )
+    write_checksums(folder)
+    return folder
+
+
 def evaluate_ser(
     manifest: str | Path,
     root: str | Path | None = None,
@@ -356,22 +499,30 @@ def evaluate_ser(
     use_groups: bool = True,
     channel: str = "clean",
     cache_dir: str | Path | None = None,
+    noise_manifest: str | Path | None = None,
 ) -> dict:
-    """Evaluate a speech emotion model on a labelled manifest; returns a JSON-ready dict.
+    """Evaluate a speech emotion model on a manifest; returns a JSON-ready dict.
 
-    Keys: n, accuracy, macro_f1, per_class (recall per label), confusion, labels (as
-    ``classification_report``), skipped (rows whose label the model does not know, or whose
-    audio cannot be read), ece, per_gender and per_speaker (accuracy, when the manifest has a
-    gender / speaker column), used_groups, channel.
+    Labelled rows (label in ``LABELS``): n, accuracy ("uncertain" counts as wrong), coverage
+    (share of clips not "uncertain"), accuracy_covered (on those), accuracy_argmax (ignoring
+    the uncertain flag), macro_f1, per_class (recall, uncertain wrong), confusion (an eighth
+    column "uncertain"), labels, ece (of the argmax), ccc_arousal and ccc_valence (against the
+    circumplex coordinates of the true label), per_gender and per_speaker (accuracy, when the
+    manifest has those columns). Rows without a label (e.g. non-emotional read speech) are
+    scored too: "unlabelled" = {n, neutral_or_uncertain, predicted counts}. Also skipped (rows
+    with a label the model does not know, or unreadable audio), used_groups, channel.
+    A clip is "uncertain" when its window-averaged top probability is below the model's
+    ``uncertain_below``.
     use_groups: when the manifest has a ``speaker`` column, pass it as ``groups`` to the model, as
-    the engine does for a speaker in a whole call. channel: render the audio through "telephone"
-    (or "noisy") first, to measure robustness.
+    the engine does for a speaker in a whole call. channel: render the audio through it first
+    (telephone, a codec, babble10 ...), to measure robustness; noise_manifest: speech for
+    babble (its evaluation half of speakers).
     """
     rows, root = read_manifest(manifest, root)
     ser = model if isinstance(model, SpeechEmotionModel) else load_model(model, "ser")
     if not isinstance(ser, SpeechEmotionModel):
         raise ValueError(f"{model}: not a speech emotion model of this engine (SpeechEmotionModel)")
-    known = [r for r in rows if r.get("label") in ser.labels]
+    known = [r for r in rows if r.get("label") in ser.labels or not r.get("label")]
     skipped = len(rows) - len(known)
     table = extract_features(
         known,
@@ -380,35 +531,78 @@ def evaluate_ser(
         encoder=ser.encoder,
         cache_dir=cache_dir,
         progress=progress,
+        noise=None if noise_manifest is None else partial(load_noise_pool, noise_manifest, "eval"),
     )
     skipped += int((~table.ok).sum())
     with_speaker = use_groups and bool(known) and all(r.get("speaker") for r in known)
     groups = [known[i]["speaker"] for i in table.clip] if with_speaker else None
     scores = ser.predict_features(table.features, table.speech_s, groups=groups)
     clips = np.flatnonzero(table.ok)
-    clip_probs = np.zeros((len(known), len(ser.labels)))
-    np.add.at(clip_probs, table.clip, scores.probs)
-    clip_probs = clip_probs[clips] / clip_probs[clips].sum(axis=1, keepdims=True)
+    k = len(ser.labels)
+    sums = np.zeros((len(known), k + 2))
+    np.add.at(
+        sums,
+        table.clip,
+        np.hstack([scores.probs, scores.arousal[:, None], scores.valence[:, None]]),
+    )
+    counts = np.maximum(np.bincount(table.clip, minlength=len(known)), 1)[:, None]
+    means = sums[clips] / counts[clips]
+    clip_probs = means[:, :k] / means[:, :k].sum(axis=1, keepdims=True)
+    uncertain = clip_probs.max(axis=1) < ser.uncertain_below
+    argmax = clip_probs.argmax(axis=1)
+    predicted = np.where(uncertain, k, argmax)
+    labelled = np.array([bool(known[i].get("label")) for i in clips], dtype=bool)
+    report: dict = {}
+    if not labelled.all():
+        free = predicted[~labelled]
+        names = (*ser.labels, "uncertain")
+        report["unlabelled"] = {
+            "n": int(len(free)),
+            "neutral_or_uncertain": round(float(np.mean((free == 0) | (free == k))), 4),
+            "predicted": {names[j]: int(np.sum(free == j)) for j in range(k + 1)},
+        }
+    clips, clip_probs, uncertain = clips[labelled], clip_probs[labelled], uncertain[labelled]
+    argmax, predicted, means = argmax[labelled], predicted[labelled], means[labelled]
     truth = np.array([ser.labels.index(known[i]["label"]) for i in clips], dtype=int)
-    predicted = clip_probs.argmax(axis=1)
-    report = classification_report(truth, predicted, ser.labels)
+    report.update(classification_report(truth, predicted, (*ser.labels, "uncertain")))
+    report["labels"] = list(ser.labels)
     report["skipped"] = skipped
+    if not len(truth):
+        report.update(used_groups=with_speaker, channel=channel)
+        return report
+    right = predicted == truth
+    report["coverage"] = round(float(1.0 - uncertain.mean()), 4)
+    report["accuracy_covered"] = (
+        round(float(right[~uncertain].mean()), 4) if (~uncertain).any() else None
+    )
+    report["accuracy_argmax"] = round(float(np.mean(argmax == truth)), 4)
     report["ece"] = round(expected_calibration_error(clip_probs, truth), 4)
-    if known and all(r.get("gender") for r in known):
+    coords = np.array([CIRCUMPLEX[label] for label in ser.labels])[truth]
+    report["ccc_valence"] = round(concordance(means[:, k + 1], coords[:, 0]), 4)
+    report["ccc_arousal"] = round(concordance(means[:, k], coords[:, 1]), 4)
+    if all(r.get("gender") for r in known):
         genders = np.array([known[i]["gender"] for i in clips])
         report["per_gender"] = {
-            g: round(float(np.mean(predicted[genders == g] == truth[genders == g])), 4)
-            for g in sorted(set(genders))
+            g: round(float(np.mean(right[genders == g])), 4) for g in sorted(set(genders))
         }
-    if known and all(r.get("speaker") for r in known):
+    if all(r.get("speaker") for r in known):
         speakers = np.array([known[i]["speaker"] for i in clips])
         report["per_speaker"] = {
-            name: round(float(np.mean(predicted[speakers == name] == truth[speakers == name])), 4)
+            name: round(float(np.mean(right[speakers == name])), 4)
             for name in sorted(set(speakers))
         }
     report["used_groups"] = with_speaker
     report["channel"] = channel
     return report
+
+
+def concordance(a: np.ndarray, b: np.ndarray) -> float:
+    """Lin's concordance correlation coefficient of two series [n] (1: identical)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if len(a) < 2:
+        return 0.0
+    cov = np.mean((a - a.mean()) * (b - b.mean()))
+    return float(2 * cov / (a.var() + b.var() + (a.mean() - b.mean()) ** 2 + 1e-12))
 
 
 # ----------------------------------------------------------------------------- command line
@@ -437,6 +631,29 @@ def add_train_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--cache-dir", default=None, help="reuse encoder features across runs")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for the encoder")
+    parser.add_argument(
+        "--noise-manifest",
+        default=str(READ_SPEECH_MANIFEST) if READ_SPEECH_MANIFEST.is_file() else None,
+        help="speech that babble is made from (the degraded channel); default: the read speech",
+    )
+    parser.add_argument("--hold-out", default="", help="comma-separated speakers never trained on")
+    parser.add_argument(
+        "--init",
+        default=None,
+        help="adapt this trained model (name or folder) to the manifest instead of training anew",
+    )
+    parser.add_argument(
+        "--calibration",
+        default=HeadOptions.calibration,
+        choices=("corpus", "speakers"),
+        help="temperatures from cross-corpus predictions or from held-out speakers",
+    )
+    parser.add_argument(
+        "--uncertain-rate",
+        type=float,
+        default=HeadOptions.uncertain_rate,
+        help="share of held-out speakers' windows reported uncertain (0: never)",
+    )
 
 
 def parse_gender_boosts(text: str) -> tuple[float, ...]:
@@ -456,7 +673,11 @@ def run_train(args: argparse.Namespace, progress: Progress | None = None) -> Pat
         epochs=args.epochs,
         members=args.members,
         gender_boosts=parse_gender_boosts(args.gender_boosts),
+        calibration=args.calibration,
+        uncertain_rate=args.uncertain_rate,
     )
+    if not 0.0 <= args.uncertain_rate < 1.0:
+        raise ValueError(f"--uncertain-rate must be in [0, 1), not {args.uncertain_rate}")
     folder = train_ser(
         args.manifest,
         args.root,
@@ -466,6 +687,9 @@ def run_train(args: argparse.Namespace, progress: Progress | None = None) -> Pat
         options=options,
         cache_dir=args.cache_dir,
         threads=args.threads,
+        noise_manifest=args.noise_manifest,
+        hold_out=tuple(h.strip() for h in args.hold_out.split(",") if h.strip()),
+        init=args.init,
     )
     print(folder)
     return folder
@@ -488,6 +712,11 @@ def add_eval_args(parser: argparse.ArgumentParser) -> None:
         help="do not pass the speaker column as groups",
     )
     parser.add_argument("--cache-dir", default=None, help="reuse encoder features across runs")
+    parser.add_argument(
+        "--noise-manifest",
+        default=str(READ_SPEECH_MANIFEST) if READ_SPEECH_MANIFEST.is_file() else None,
+        help="speech that babble is made from (babble10: the evaluation half of its speakers)",
+    )
 
 
 def run_eval(args: argparse.Namespace, progress: Progress | None = None) -> dict:
@@ -500,6 +729,7 @@ def run_eval(args: argparse.Namespace, progress: Progress | None = None) -> dict
         use_groups=not args.no_groups,
         channel=args.channel,
         cache_dir=args.cache_dir,
+        noise_manifest=args.noise_manifest,
     )
     print(json.dumps(report))
     return report

@@ -7,7 +7,16 @@ Pipeline for a batch of N speech windows (16 kHz float32 mono, any length; 1-4 s
     -> mean + std over the frames that hold audio: features x [N, 768]
     -> head: "absolute" (x alone) or, for a speaker with enough windows, "relative"
        (x together with x minus that speaker's mean) -> 7 logits
-    -> temperature-scaled softmax -> probs, confidence; arousal/valence derived from probs.
+    -> temperature-scaled softmax -> probs, confidence
+    -> "uncertain" where the calibrated top probability is below ``uncertain_below``
+    -> arousal/valence: learned (ridge regression on x, ``va_W``/``va_b``) or derived from probs,
+       per dimension as model.json says.
+
+Calibration and "uncertain": the temperatures of the shipped model are fitted on cross-corpus
+predictions (each training corpus predicted by heads that never saw it), so its probabilities are
+honest on recordings unlike its training data; ``uncertain_below`` is the top probability under
+which 10 % of held-out training speakers' windows fall. Speech unlike anything in training (read
+speech, real calls) then often comes out "uncertain" instead of a confident wrong label.
 
 Why two heads: centring features on the speaker's own mean removes voice identity and is worth
 about 10 points on unseen actors, but in a real call a speaker may stay angry throughout, and then
@@ -278,6 +287,16 @@ class SpeechEmotionModel:
             raise ModelError(f"{name}: labels in model.json differ from analyzer.labels.LABELS")
         self._encoder = encoder
         self.threads = int(config.get("threads", 1))
+        # a window whose calibrated top probability is below this is reported "uncertain"
+        self.uncertain_below = float(config.get("uncertain_below", 0.0))
+        # learned arousal/valence: ridge regression (va_W [768, 2], va_b [2]) on standardised
+        # features; model.json "arousal"/"valence" say which dimension uses it ("learned") and
+        # which is derived from the probabilities ("derived", the default)
+        self.va = None
+        if "va_W" in arrays:
+            self.va = (arrays["va_W"].astype(np.float32), arrays["va_b"].astype(np.float32))
+        self.arousal_source = str(config.get("arousal", "derived"))
+        self.valence_source = str(config.get("valence", "derived"))
 
     @classmethod
     def from_folder(cls, folder: Path, config: dict[str, Any]) -> SpeechEmotionModel:
@@ -330,6 +349,12 @@ class SpeechEmotionModel:
             return EmotionScores.empty()
         probs = self.probabilities(features, groups=groups)
         valence, arousal = derive_valence_arousal(probs)
+        if self.va is not None:  # the learned regression, for the dimensions it serves
+            learned = np.clip(self.standardise(features) @ self.va[0] + self.va[1], -1.0, 1.0)
+            if self.valence_source == "learned":
+                valence = learned[:, 0]
+            if self.arousal_source == "learned":
+                arousal = learned[:, 1]
         if speech_s is None:
             speech_s = np.full(len(features), RELIABLE_SPEECH_S, dtype=np.float32)
         quality = np.clip(np.asarray(speech_s, dtype=np.float32) / RELIABLE_SPEECH_S, 0.0, 1.0)
@@ -339,7 +364,12 @@ class SpeechEmotionModel:
             arousal=arousal.astype(np.float32),
             valence=valence.astype(np.float32),
             confidence=confidence.astype(np.float32),
+            uncertain=probs.astype(np.float32).max(axis=1) < self.uncertain_below,
         )
+
+    def standardise(self, features: FloatArray) -> FloatArray:
+        """Features [N, 768] standardised with the training mean and spread."""
+        return (np.asarray(features, dtype=np.float32) - self.mean) / self.scale
 
     def logits(
         self, features: FloatArray, *, groups: Sequence[str] | None = None
@@ -350,7 +380,7 @@ class SpeechEmotionModel:
         ``relative_weight`` x relative + (1 - ``relative_weight``) x absolute log-probabilities,
         so a speaker who stays in one emotion all call keeps the absolute evidence.
         """
-        absolute = (features - self.mean) / self.scale
+        absolute = self.standardise(features)
         offsets, has_group = speaker_offsets(features, groups, min_windows=self.min_group_windows)
         raw = np.mean([dense_forward(a, absolute) for a, _, _ in self.members], axis=0)
         out = log_softmax(raw / self.temperature_abs)
@@ -421,9 +451,11 @@ def voice_evidence(
 
     scores: the model's output for the speaker's scored speech pieces [P]; shared_s: float [P]
     seconds each piece shares with the segment. Pieces are pooled by shared time times model
-    confidence. speech_s: seconds the speaker talks in the segment; coverage: that share of the
-    segment in [0, 1]; overlap_share: share of that speech overlapped by another speaker. Less
-    coverage and more overlap lower the confidence. None when no piece touches the segment.
+    confidence (probabilities, arousal, valence). The segment is "uncertain" when pieces the
+    model marked uncertain hold at least half of that pooled weight. speech_s: seconds the
+    speaker talks in the segment; coverage: that share of the segment in [0, 1]; overlap_share:
+    share of that speech overlapped by another speaker. Less coverage and more overlap lower the
+    confidence. None when no piece touches the segment.
     """
     hit = shared_s > 0
     if not hit.any():
@@ -431,8 +463,12 @@ def voice_evidence(
     idx = np.flatnonzero(hit)
     w = shared_s[hit] * scores.confidence[idx] + 1e-6
     probs = (w[:, None] * scores.probs[idx]).sum(axis=0) / w.sum()
-    val, aro = derive_valence_arousal(probs)
+    aro = float(np.average(scores.arousal[idx], weights=w))
+    val = float(np.average(scores.valence[idx], weights=w))
     conf = float(np.average(scores.confidence[idx], weights=w))
     conf *= min(1.0, coverage * 1.5) * (1.0 - 0.5 * min(1.0, overlap_share))
+    uncertain = (
+        scores.uncertain is not None and float(np.average(scores.uncertain[idx], weights=w)) >= 0.5
+    )
     details = {"pieces": int(hit.sum()), "speech_s": speech_s}
-    return Evidence("voice", conf, probs, float(aro), float(val), details)
+    return Evidence("voice", conf, probs, aro, val, details, uncertain=bool(uncertain))
