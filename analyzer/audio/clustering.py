@@ -17,6 +17,8 @@ SPLIT_DISTANCE = 0.23  # cosine; clusters are one voice if NEAR_SHARE of cross p
 NEAR_SHARE = 0.1  # share of the cross-cluster pairs (the nearest) that decides a split
 EXTRA_SPEAKER_DISTANCE = 0.03  # cosine added to SPLIT_DISTANCE per speaker beyond two (validation)
 PRUNE_SHARE = 0.3  # share of each unit's most similar units kept in the spectral affinity
+SPECTRAL_MIN_ITEMS = 9  # fewer items are clustered by average linkage (a pruned graph of a
+# dozen short units is too sparse for its eigenvectors to show the voices)
 MIN_CLUSTER_SHARE = 0.07  # a split leaving a cluster less of the speech than this is refused
 
 
@@ -37,7 +39,8 @@ def cluster_embeddings(
     ``split_distance`` apart, default SPLIT_DISTANCE, plus EXTRA_SPEAKER_DISTANCE per speaker
     beyond two, as most calls are two-party) and every cluster holds at least
     MIN_CLUSTER_SHARE of the weight; one speaker when even the two-way split fails. A split is
-    spectral clustering for more than 2 * max_speakers items, average linkage below that, and
+    spectral clustering for at least SPECTRAL_MIN_ITEMS items (and more than 2 * max_speakers),
+    average linkage below that, and
     is followed by a few weighted nearest-centroid passes.
     """
     w = len(embeddings)
@@ -70,7 +73,7 @@ def _splitter(
     """A function k -> labels [W]: the k-way clustering, each computed once."""
     from scipy.cluster.hierarchy import fcluster, linkage
 
-    if len(embeddings) > 2 * max_speakers:
+    if len(embeddings) >= max(SPECTRAL_MIN_ITEMS, 2 * max_speakers + 1):
         vecs = _spectral_vectors(embeddings)
 
         def split(k: int) -> IntArray:
