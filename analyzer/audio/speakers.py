@@ -57,7 +57,7 @@ CHANGE_COST = 30.0  # log-cost of a speaker change inside continuous speech (non
 OVERLAP_REACH_S = 0.5  # s around an in-speech speaker change searched for overlapped speech
 OVERLAP_MARGIN = 0.1  # cosine; top-two similarities closer than this look mixed (validation)
 OVERLAP_MIN_S = 0.2  # s; shorter ambiguous runs are not reported
-PITCH_WEIGHT = 0.0  # scale of the pitch dimension added to the embeddings (see with_pitch)
+PITCH_WEIGHT = 0.3  # scale of the pitch dimension added to the embeddings (see with_pitch)
 PITCH_MIN_FRAMES = 10  # voiced 10 ms frames a window needs for its pitch to count
 
 
