@@ -3,6 +3,16 @@
     python -m benchmarks.diarization              # 20 two-speaker test calls (actors 01-12)
     python -m benchmarks.diarization --validation # 20 tuning calls (actors 13-20, other seeds)
     python -m benchmarks.diarization --speakers 1 # one-speaker (or 3, 4) calls: the count test
+    python -m benchmarks.diarization --length short --gender mixed --calls 12   # ~40 s calls
+    python -m benchmarks.diarization --length 3min --gender same --calls 6      # similar voices
+    python -m benchmarks.diarization --length 30min --calls 1   # talk time over a long call
+    (add --cache DIR to keep each call's VAD, embeddings and pitch on disk for re-runs)
+
+Sets: ``--length`` short (14 turns of one clip, ~40 s), default (16 turns of 1-3 clips, ~1.3 min),
+3min (34 turns), 30min (330 turns); ``--gender`` same (both actors men or both women) or mixed (a
+man and a woman; RAVDESS odd actors are men). Every (speakers, length, gender) set has its own
+seeds (``_seed_base``); the default set keeps the original ones. Validation and test actors stay
+disjoint in every set. ``--telephone`` passes the mix through an 8 kHz channel.
 
 Each call: two (``--speakers``) different RAVDESS actors drawn at random (so pairs are same- or
 cross-gender as drawn), 16 turns of 1-3 clips taken in rotation, gaps of 0.2-1.5 s between turns
@@ -15,8 +25,10 @@ reads the same two sentences in all seven; each speaker of a call is restricted 
 labels drawn at random (printed per call). An actor's two moods can sit as far apart in the voice
 encoder's space as two similar voices, which is what makes the count hard. Diarization constants
 were chosen on the validation calls only (disjoint actors and seeds; SPLIT_DISTANCE and
-EXTRA_SPEAKER_DISTANCE for the lowest mean DER over the 1-, 2- and 3-speaker sets); the test
-calls are reported, never tuned on.
+EXTRA_SPEAKER_DISTANCE for the lowest mean DER over the 1-, 2- and 3-speaker sets; in round 3
+SPLIT_DISTANCE, PRUNE_MIN_KEEP and PITCH_WEIGHT for the lowest summed collar DER over the
+validation sets short-mixed (16 calls), 3min-same (6), short one-speaker (8), default one- (8)
+and three-speaker (8)); the test calls are reported, never tuned on.
 
 Scored: DER with no collar and with a 0.25 s collar (missed, false alarm, confusion), with the
 number of speakers estimated and with it given (num_speakers=--speakers); speaker-count accuracy;

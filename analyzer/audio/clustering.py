@@ -60,7 +60,9 @@ def cluster_embeddings(
         labels = np.zeros(w, dtype=int)
         for k in range(2, min(max_speakers, w) + 1):
             cand = split(k)
-            need = split_distance + EXTRA_SPEAKER_DISTANCE * (k - 2) + FEW_ITEMS_DISTANCE / np.sqrt(w)
+            need = (
+                split_distance + EXTRA_SPEAKER_DISTANCE * (k - 2) + FEW_ITEMS_DISTANCE / np.sqrt(w)
+            )
             if cand.max() < k - 1 or not _distinct(embeddings, cand, weights, need):
                 break
             labels = cand
