@@ -7,6 +7,8 @@ Diarization embeds short windows of speech with the GE2E voice encoder that ship
 Resemblyzer, clusters stretches of speech (spectral clustering of a pruned cosine affinity; the
 number of speakers, unless given, is the most clusters that stay apart, see ``cluster_embeddings``)
 and resegments the 10 ms frame grid with a Viterbi pass over the windows' speaker similarities.
+Each window's embedding carries one more dimension, its median pitch (``with_pitch``): the
+register separates a man from a woman where moods blur the encoder (short calls).
 """
 
 from __future__ import annotations
@@ -192,7 +194,8 @@ def diarize(
     audio: float32 [samples] at 16 kHz; speech: voice-activity segments (pause-delimited).
     Speaker ids are ``ids[k]`` (default "S1", "S2", ... by decreasing talk time).
 
-    1. Windows of speech (never across a pause) are embedded with the voice encoder.
+    1. Windows of speech (never across a pause) are embedded with the voice encoder, plus a
+       pitch dimension (PITCH_WEIGHT, see ``with_pitch``; pitch from ``prosody.analyze_frames``).
     2. Clustering units are speech segments (cut into pieces of at most UNIT_MAX_S); each is the
        mean of its windows. The units are clustered (``cluster_embeddings``, weighted by their
        duration); the count, unless given, is the most clusters that are distinct voices.
