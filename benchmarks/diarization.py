@@ -3,6 +3,16 @@
     python -m benchmarks.diarization              # 20 two-speaker test calls (actors 01-12)
     python -m benchmarks.diarization --validation # 20 tuning calls (actors 13-20, other seeds)
     python -m benchmarks.diarization --speakers 1 # one-speaker (or 3, 4) calls: the count test
+    python -m benchmarks.diarization --length short --gender mixed --calls 12   # ~40 s calls
+    python -m benchmarks.diarization --length 3min --gender same --calls 6      # similar voices
+    python -m benchmarks.diarization --length 30min --calls 1   # talk time over a long call
+    (add --cache DIR to keep each call's VAD, embeddings and pitch on disk for re-runs)
+
+Sets: ``--length`` short (14 turns of one clip, ~40 s), default (16 turns of 1-3 clips, ~1.3 min),
+3min (34 turns), 30min (330 turns); ``--gender`` same (both actors men or both women) or mixed (a
+man and a woman; RAVDESS odd actors are men). Every (speakers, length, gender) set has its own
+seeds (``_seed_base``); the default set keeps the original ones. Validation and test actors stay
+disjoint in every set. ``--telephone`` passes the mix through an 8 kHz channel.
 
 Each call: two (``--speakers``) different RAVDESS actors drawn at random (so pairs are same- or
 cross-gender as drawn), 16 turns of 1-3 clips taken in rotation, gaps of 0.2-1.5 s between turns
@@ -15,8 +25,10 @@ reads the same two sentences in all seven; each speaker of a call is restricted 
 labels drawn at random (printed per call). An actor's two moods can sit as far apart in the voice
 encoder's space as two similar voices, which is what makes the count hard. Diarization constants
 were chosen on the validation calls only (disjoint actors and seeds; SPLIT_DISTANCE and
-EXTRA_SPEAKER_DISTANCE for the lowest mean DER over the 1-, 2- and 3-speaker sets); the test
-calls are reported, never tuned on.
+EXTRA_SPEAKER_DISTANCE for the lowest mean DER over the 1-, 2- and 3-speaker sets; in round 3
+SPLIT_DISTANCE, PRUNE_MIN_KEEP and PITCH_WEIGHT for the lowest summed collar DER over the
+validation sets short-mixed (16 calls), 3min-same (6), short one-speaker (8), default one- (8)
+and three-speaker (8)); the test calls are reported, never tuned on.
 
 Scored: DER with no collar and with a 0.25 s collar (missed, false alarm, confusion), with the
 number of speakers estimated and with it given (num_speakers=--speakers); speaker-count accuracy;
@@ -27,14 +39,18 @@ diarization time (embedding + clustering + resegmentation, VAD excluded) per min
 from __future__ import annotations
 
 import argparse
+import json
 import time
+from pathlib import Path
 
 import numpy as np
 
 from analyzer.audio.der import diarization_error_rate
-from analyzer.audio.speakers import SpeakerEncoder, diarize, overlap_segments
+from analyzer.audio.prosody import analyze_frames
+from analyzer.audio.speakers import SpeakerEncoder, diarize_embedded, overlap_segments
 from analyzer.audio.vad import VoiceActivityDetector, speech_segments
-from benchmarks.simcalls import SR, load_manifest, simulate_call
+from analyzer.segment import Segment
+from benchmarks.simcalls import SR, load_manifest, simulate_call, telephone_band
 
 EMOTIONS = ["neutral", "happy", "sad", "angry", "fearful", "disgust", "surprised"]
 TEST_ACTORS = [f"ravdess_{i:02d}" for i in range(1, 13)]  # 6 male, 6 female
@@ -44,14 +60,55 @@ SEED_STRIDE = 100  # seeds between the call sets of different speaker counts
 COLLAR_S = 0.25  # s; the usual forgiveness collar around reference boundaries
 
 
-def make_calls(rows: list[dict], *, n: int, validation: bool, speakers: int = 2):
+LENGTHS = {  # --length: (turns, most clips per turn); lengths other than "default" are new sets
+    "default": (16, 3),  # ~1.3 min
+    "short": (14, 1),  # ~40 s, a man and a woman in the issue's hidden set
+    "3min": (34, 3),  # ~3 min
+    "30min": (330, 3),  # ~30 min: talk time per speaker over a long call
+}
+GENDERS = ("any", "same", "mixed")
+
+
+def _seed_base(validation: bool, speakers: int, length: str, gender: str) -> int:
+    """First seed of a call set; every (speakers, length, gender) set has its own seeds and the
+    original sets (default length, any gender) keep theirs."""
+    base = (VALIDATION_SEED if validation else TEST_SEED) + SEED_STRIDE * (speakers - 2)
+    variant = list(LENGTHS).index(length) * len(GENDERS) + GENDERS.index(gender)
+    return base + 10_000 * variant
+
+
+def _cast(rng: np.random.Generator, actors: list[str], speakers: int, gender: str) -> list[str]:
+    """``speakers`` different actors; "same": one gender, "mixed": both genders present."""
+    if gender == "any":
+        return [str(a) for a in rng.choice(actors, speakers, replace=False)]
+    male = [a for a in actors if int(a.split("_")[1]) % 2 == 1]  # RAVDESS: odd actors are men
+    female = [a for a in actors if a not in male]
+    if gender == "same":
+        pool = male if rng.random() < 0.5 else female
+        return [str(a) for a in rng.choice(pool, speakers, replace=False)]
+    first = [str(rng.choice(male)), str(rng.choice(female))]
+    rest = [a for a in actors if a not in first]
+    return first + [str(a) for a in rng.choice(rest, speakers - 2, replace=False)]
+
+
+def make_calls(
+    rows: list[dict],
+    *,
+    n: int,
+    validation: bool,
+    speakers: int = 2,
+    length: str = "default",
+    gender: str = "any",
+    telephone: bool = False,
+):
     """Yield (name, audio, reference, emotions) for ``n`` seeded simulated calls of
     ``speakers`` different actors (two-speaker calls keep their original seeds)."""
     actors = VALIDATION_ACTORS if validation else TEST_ACTORS
-    base = (VALIDATION_SEED if validation else TEST_SEED) + SEED_STRIDE * (speakers - 2)
+    base = _seed_base(validation, speakers, length, gender)
+    turns, max_clips = LENGTHS[length]
     for i in range(n):
         rng = np.random.default_rng(base + i)
-        cast = [str(a) for a in rng.choice(actors, speakers, replace=False)]
+        cast = _cast(rng, actors, speakers, gender)
         emotions = {
             a: {str(e) for e in rng.choice(EMOTIONS, rng.integers(1, 3), replace=False)}
             for a in cast
@@ -59,9 +116,74 @@ def make_calls(rows: list[dict], *, n: int, validation: bool, speakers: int = 2)
         # One voice never overlaps itself: a one-speaker call only has pauses between turns.
         overlap = 0.15 if speakers > 1 else 0.0
         audio, ref = simulate_call(
-            rows, cast, seed=base + i, emotions=emotions, overlap_prob=overlap
+            rows,
+            cast,
+            seed=base + i,
+            emotions=emotions,
+            overlap_prob=overlap,
+            n_turns=turns,
+            max_clips=max_clips,
         )
+        if telephone:
+            audio = telephone_band(audio)
         yield "+".join(cast), audio, ref, emotions
+
+
+def embedded_calls(args: argparse.Namespace):
+    """Yield (name, emotions, reference, speech, (spans, owner, emb), duration s, embedding CPU s)
+    per call; with ``args.cache`` the VAD and embeddings are kept on disk and read back."""
+    tag = (
+        f"{'val' if args.validation else 'test'}-{args.speakers}-{args.length}-{args.gender}"
+        f"{'-tel' if args.telephone else ''}"
+    )
+    rows, vad, encoder = None, None, None
+    calls = None
+    for i in range(args.calls):
+        path = Path(args.cache) / f"{tag}-{i:03d}.npz" if args.cache else None
+        if path is not None and path.exists():
+            z = np.load(path, allow_pickle=False)
+            meta = json.loads(str(z["meta"]))
+            ref = [(s, Segment(a, b)) for s, a, b in meta["ref"]]
+            speech = [Segment(a, b) for a, b in z["speech"]]
+            emotions = {k: set(v) for k, v in meta["emotions"].items()}
+            yield (
+                meta["name"], emotions, ref, speech,
+                (z["spans"], z["owner"], z["emb"], z["f0"].astype(np.float32)),
+                meta["duration"], meta["cpu"],
+            )  # fmt: skip
+            continue
+        if calls is None:
+            rows, vad, encoder = load_manifest(), VoiceActivityDetector(), SpeakerEncoder()
+            calls = make_calls(
+                rows,
+                n=args.calls,
+                validation=args.validation,
+                speakers=args.speakers,
+                length=args.length,
+                gender=args.gender,
+                telephone=args.telephone,
+            )
+            for _ in range(i):  # calls already cached: skip their simulation
+                next(calls)
+        name, audio, ref, emotions = next(calls)
+        dur = len(audio) / SR
+        speech = speech_segments(vad.probabilities(audio), duration_s=dur)
+        t0 = time.process_time()
+        spans, owner, emb = encoder.embed_windows(audio, speech)
+        f0 = analyze_frames(audio, speech=speech).f0_hz
+        cpu = time.process_time() - t0
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            meta = {
+                "name": name, "duration": dur, "cpu": cpu,
+                "ref": [(s, g.start, g.end) for s, g in ref],
+                "emotions": {k: sorted(v) for k, v in emotions.items()},
+            }  # fmt: skip
+            np.savez(
+                path, meta=json.dumps(meta), speech=np.array([(s.start, s.end) for s in speech]),
+                spans=spans, owner=owner, emb=emb, f0=f0.astype(np.float16),
+            )  # fmt: skip
+        yield name, emotions, ref, speech, (spans, owner, emb, f0), dur, cpu
 
 
 def main() -> None:
@@ -71,26 +193,29 @@ def main() -> None:
     ap.add_argument(
         "--speakers", type=int, default=2, help="actors per call (1-4): tests the count estimate"
     )
+    ap.add_argument("--length", choices=list(LENGTHS), default="default", help="call length set")
+    ap.add_argument("--gender", choices=GENDERS, default="any", help="same- or mixed-gender casts")
+    ap.add_argument("--telephone", action="store_true", help="through an 8 kHz channel")
+    ap.add_argument("--cache", help="folder keeping each call's VAD and embeddings (re-runs)")
     args = ap.parse_args()
 
-    rows = load_manifest()
-    vad, encoder = VoiceActivityDetector(), SpeakerEncoder()
-    results = {"estimated": [], "given": []}
+    results: dict[str, list] = {"estimated": [], "given": []}
     counts, seconds, audio_s = [], 0.0, 0.0
+    talk_err: list[float] = []  # worst relative talk-time error of a speaker, per call
     n_spk = args.speakers
     overlap = np.zeros(3)  # true positive, false positive, false negative frames (k given)
-    print(f"{'validation' if args.validation else 'test'} calls: {args.calls}, {n_spk} speakers")
+    print(
+        f"{'validation' if args.validation else 'test'} calls: {args.calls}, {n_spk} speakers, "
+        f"length {args.length}, gender {args.gender}{', telephone' if args.telephone else ''}"
+    )
     header = "call                     emotions                          min   "
     print(header + f"DER    DER.25  miss   FA     conf   k  | DER(k={n_spk}) DER.25(k={n_spk})")
-    calls = make_calls(rows, n=args.calls, validation=args.validation, speakers=n_spk)
-    for name, audio, ref, emotions in calls:
-        dur = len(audio) / SR
-        speech = speech_segments(vad.probabilities(audio), duration_s=dur)
+    for name, emotions, ref, speech, (spans, owner, emb, f0), dur, cpu in embedded_calls(args):
         t0 = time.process_time()
-        hyp = diarize(audio, speech, encoder)
-        seconds += time.process_time() - t0
+        hyp = diarize_embedded(spans, owner, emb, speech, dur, f0=f0)
+        seconds += cpu + time.process_time() - t0
         audio_s += dur
-        hyp2 = diarize(audio, speech, encoder, num_speakers=n_spk)
+        hyp2 = diarize_embedded(spans, owner, emb, speech, dur, num_speakers=n_spk, f0=f0)
         for key, h in (("estimated", hyp), ("given", hyp2)):
             results[key].append(
                 (
@@ -99,6 +224,12 @@ def main() -> None:
                 )
             )
         counts.append(len(hyp.speakers))
+        talk = talk_time_errors(ref, hyp.turns, dur)
+        talk_err.append(max(abs(h - t) / t for t, h in talk.values()))
+        if args.length == "30min":
+            print("talk time s (true, found): " + ", ".join(
+                f"{r} {t:.0f} / {h:.0f}" for r, (t, h) in talk.items()
+            ))  # fmt: skip
         overlap += _overlap_frames(overlap_segments(ref), hyp2.overlaps, dur)
         d, dc = results["estimated"][-1]
         g, gc = results["given"][-1]
@@ -114,11 +245,12 @@ def main() -> None:
             for p in ("der", "missed", "false_alarm", "confusion")
         }
         collar = np.mean([r[1]["der"] for r in results[key]])
+        med = np.median([r[1]["der"] for r in results[key]])
         label = "speakers estimated" if key == "estimated" else f"num_speakers={n_spk}   "
         print(
-            f"mean ({label}): DER {plain['der']:.3f}  DER(collar {COLLAR_S}) {collar:.3f}  "
-            f"missed {plain['missed']:.3f}  false alarm {plain['false_alarm']:.3f}  "
-            f"confusion {plain['confusion']:.3f}"
+            f"mean ({label}): DER {plain['der']:.3f}  DER(collar {COLLAR_S}) {collar:.3f} "
+            f"(median {med:.3f})  missed {plain['missed']:.3f}  "
+            f"false alarm {plain['false_alarm']:.3f}  confusion {plain['confusion']:.3f}"
         )
     print(f"speaker count correct: {np.mean(np.array(counts) == n_spk):.0%}  (estimates {counts})")
     tp, fp, fn = overlap
@@ -126,7 +258,31 @@ def main() -> None:
         f"overlapped speech (k={n_spk}): precision {tp / max(tp + fp, 1):.2f}, "
         f"recall {tp / max(tp + fn, 1):.2f} of {(tp + fn) * 0.01:.0f} s"
     )
+    print(f"talk time per speaker: worst error {np.mean(talk_err):.1%} mean over calls")
     print(f"diarization CPU time: {seconds / (audio_s / 60):.2f} s per minute of audio")
+
+
+def talk_time_errors(ref, hyp, duration: float) -> dict[str, tuple[float, float]]:
+    """Per reference speaker: (true talk time s, talk time of the hypothesis speaker matched to
+    it s), speakers matched one-to-one by shared speech (an unmatched speaker gets 0 s)."""
+    from scipy.optimize import linear_sum_assignment
+
+    n = int(duration * 100) + 1
+
+    def masks(turns):
+        names = sorted({s for s, _ in turns})
+        m = np.zeros((len(names), n), dtype=bool)
+        for s, g in turns:
+            m[names.index(s), int(g.start * 100) : int(g.end * 100)] = True
+        return names, m
+
+    rn, rm = masks(ref)
+    hn, hm = masks(hyp)
+    got = {r: 0.0 for r in rn}
+    if hn:
+        rows, cols = linear_sum_assignment(-(rm.astype(int) @ hm.T.astype(int)))
+        got.update({rn[r]: hm[c].sum() / 100 for r, c in zip(rows, cols)})
+    return {r: (rm[i].sum() / 100, got[r]) for i, r in enumerate(rn)}
 
 
 def _overlap_frames(truth, found, duration: float) -> np.ndarray:

@@ -66,6 +66,7 @@ def simulate_call(
     speakers: list[str],
     *,
     n_turns: int = 16,
+    max_clips: int = 3,
     seed: int = 0,
     overlap_prob: float = 0.15,
     emotions: dict[str, set[str]] | None = None,
@@ -73,10 +74,10 @@ def simulate_call(
 ) -> tuple[np.ndarray, list[tuple[str, Segment]]]:
     """A mono call of ``n_turns`` alternating turns by ``speakers`` (manifest speaker ids).
 
-    Each turn is 1-3 clips of that speaker joined by pauses of 0.1-0.5 s; turns are separated
-    by gaps of 0.2-1.5 s, or start 0.3-0.8 s before the previous turn ends with probability
-    ``overlap_prob``. ``emotions`` restricts each speaker to some labels (a caller stays in a
-    narrow emotional range, unlike an actor cycling through all seven).
+    Each turn is 1-``max_clips`` (default 3) clips of that speaker joined by pauses of 0.1-0.5 s;
+    turns are separated by gaps of 0.2-1.5 s, or start 0.3-0.8 s before the previous turn ends
+    with probability ``overlap_prob``. ``emotions`` restricts each speaker to some labels (a
+    caller stays in a narrow emotional range, unlike an actor cycling through all seven).
     Returns (audio float32 [samples] at 16 kHz, reference turns: (speaker, Segment) per VAD
     speech interval of each clip, sorted by start).
     """
@@ -98,7 +99,9 @@ def simulate_call(
     for i in range(n_turns):
         spk = speakers[i % len(speakers)]
         picks = rng.choice(
-            len(by_spk[spk]), size=min(rng.integers(1, 4), len(by_spk[spk])), replace=False
+            len(by_spk[spk]),
+            size=min(rng.integers(1, max_clips + 1), len(by_spk[spk])),
+            replace=False,
         )
         clips = [load_clip(root / by_spk[spk][j]["path"]) for j in picks]
         pauses = [int(rng.uniform(0.1, 0.5) * SR) for _ in clips[1:]] + [0]
@@ -122,3 +125,12 @@ def simulate_call(
     audio += rng.normal(0, 1e-3, len(audio)).astype(np.float32)  # a faint line-noise floor
     ref.sort(key=lambda r: (r[1].start, r[0]))
     return np.clip(audio, -1, 1), ref
+
+
+def telephone_band(audio: np.ndarray) -> np.ndarray:
+    """``audio`` (16 kHz) through an 8 kHz channel and back: nothing above 4 kHz survives, as in
+    the 8 kHz mono mixes that telephone archives give."""
+    from scipy.signal import resample_poly
+
+    narrow = resample_poly(audio, 1, 2)
+    return resample_poly(narrow, 2, 1)[: len(audio)].astype(np.float32)

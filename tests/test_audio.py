@@ -245,3 +245,25 @@ def test_der_counts_confusion_and_misses():
     assert abs(half["confusion"] - 0.5) < 0.01
     miss = diarization_error_rate(ref, [("x", Segment(0, 10))])
     assert abs(miss["missed"] - 0.5) < 0.01
+
+
+def test_pitch_dimension_separates_registers_the_encoder_confuses():
+    from analyzer.audio.speakers import with_pitch
+
+    rng = np.random.default_rng(5)
+    centre = rng.normal(size=16)
+    emb = centre + 0.3 * rng.normal(size=(40, 16))  # one blob: the encoder hears one voice
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    spans = np.array([(i * 150, i * 150 + 150) for i in range(40)])
+    f0 = np.full(40 * 150, np.nan)
+    for i, (a, b) in enumerate(spans):
+        f0[a:b] = 110.0 if i % 2 else 220.0  # a man and a woman, one octave apart
+    f0[spans[0, 0] : spans[0, 1]] = np.nan  # a window without voiced frames: pitch unknown
+    aug = with_pitch(emb, spans, f0, 2.0)
+    assert aug.shape == (40, 17) and np.allclose(np.linalg.norm(aug, axis=1), 1)
+    assert aug[0, -1] == 0.0
+    labels = cluster_embeddings(aug, num_speakers=2)
+    assert len(set(labels[1::2])) == 1 and len(set(labels[2::2])) == 1
+    assert labels[1] != labels[2]
+    # Without voiced frames at all the embeddings come back unchanged.
+    assert with_pitch(emb, spans, np.full(len(f0), np.nan), 2.0) is emb

@@ -13,10 +13,15 @@ import numpy as np
 
 from ..arrays import FloatArray, IntArray
 
-SPLIT_DISTANCE = 0.23  # cosine; clusters are one voice if NEAR_SHARE of cross pairs are nearer
+SPLIT_DISTANCE = 0.21  # cosine; clusters are one voice if NEAR_SHARE of cross pairs are nearer
 NEAR_SHARE = 0.1  # share of the cross-cluster pairs (the nearest) that decides a split
 EXTRA_SPEAKER_DISTANCE = 0.03  # cosine added to SPLIT_DISTANCE per speaker beyond two (validation)
+FEW_ITEMS_DISTANCE = 0.0  # cosine * sqrt(items) added to the split distance: few, short units
+# (a ~40 s call) are noisier embeddings whose clusters sit further apart by chance alone
 PRUNE_SHARE = 0.3  # share of each unit's most similar units kept in the spectral affinity
+PRUNE_MIN_KEEP = 6  # but at least this many (a short call's few units need a denser graph)
+SPECTRAL_MIN_ITEMS = 9  # fewer items are clustered by average linkage (a pruned graph of a
+# dozen short units is too sparse for its eigenvectors to show the voices)
 MIN_CLUSTER_SHARE = 0.07  # a split leaving a cluster less of the speech than this is refused
 
 
@@ -37,7 +42,8 @@ def cluster_embeddings(
     ``split_distance`` apart, default SPLIT_DISTANCE, plus EXTRA_SPEAKER_DISTANCE per speaker
     beyond two, as most calls are two-party) and every cluster holds at least
     MIN_CLUSTER_SHARE of the weight; one speaker when even the two-way split fails. A split is
-    spectral clustering for more than 2 * max_speakers items, average linkage below that, and
+    spectral clustering for at least SPECTRAL_MIN_ITEMS items (and more than 2 * max_speakers),
+    average linkage below that, and
     is followed by a few weighted nearest-centroid passes.
     """
     w = len(embeddings)
@@ -54,7 +60,9 @@ def cluster_embeddings(
         labels = np.zeros(w, dtype=int)
         for k in range(2, min(max_speakers, w) + 1):
             cand = split(k)
-            need = split_distance + EXTRA_SPEAKER_DISTANCE * (k - 2)
+            need = (
+                split_distance + EXTRA_SPEAKER_DISTANCE * (k - 2) + FEW_ITEMS_DISTANCE / np.sqrt(w)
+            )
             if cand.max() < k - 1 or not _distinct(embeddings, cand, weights, need):
                 break
             labels = cand
@@ -70,7 +78,7 @@ def _splitter(
     """A function k -> labels [W]: the k-way clustering, each computed once."""
     from scipy.cluster.hierarchy import fcluster, linkage
 
-    if len(embeddings) > 2 * max_speakers:
+    if len(embeddings) >= max(SPECTRAL_MIN_ITEMS, 2 * max_speakers + 1):
         vecs = _spectral_vectors(embeddings)
 
         def split(k: int) -> IntArray:
@@ -110,10 +118,11 @@ def _distinct(
 
 def _spectral_vectors(embeddings: FloatArray) -> FloatArray:
     """Eigenvectors [W, W] (ascending eigenvalues) of the normalised Laplacian of a
-    row-pruned cosine affinity: each row keeps its PRUNE_SHARE most similar items (the rest
-    is noise between different voices that blurs the block structure)."""
+    row-pruned cosine affinity: each row keeps its PRUNE_SHARE most similar items, at least
+    PRUNE_MIN_KEEP (the rest is noise between different voices that blurs the block structure;
+    in a short call the few units' graph falls apart when pruned to a share)."""
     aff = np.clip(embeddings @ embeddings.T, 0.0, None)
-    keep = max(2, int(PRUNE_SHARE * len(aff)))
+    keep = min(len(aff), max(PRUNE_MIN_KEEP, int(PRUNE_SHARE * len(aff))))
     thr = np.sort(aff, axis=1)[:, -keep][:, None]
     aff = np.where(aff >= thr, aff, 0.0)
     aff = (aff + aff.T) / 2

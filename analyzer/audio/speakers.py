@@ -7,6 +7,8 @@ Diarization embeds short windows of speech with the GE2E voice encoder that ship
 Resemblyzer, clusters stretches of speech (spectral clustering of a pruned cosine affinity; the
 number of speakers, unless given, is the most clusters that stay apart, see ``cluster_embeddings``)
 and resegments the 10 ms frame grid with a Viterbi pass over the windows' speaker similarities.
+Each window's embedding carries one more dimension, its median pitch (``with_pitch``): the
+register separates a man from a woman where moods blur the encoder (short calls).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from .clustering import (
     cluster_embeddings,
     compact_labels,
 )
+from .prosody import analyze_frames
 from .turns import (
     CROSSTALK_DB,
     CROSSTALK_WINDOW_S,
@@ -56,6 +59,8 @@ CHANGE_COST = 30.0  # log-cost of a speaker change inside continuous speech (non
 OVERLAP_REACH_S = 0.5  # s around an in-speech speaker change searched for overlapped speech
 OVERLAP_MARGIN = 0.1  # cosine; top-two similarities closer than this look mixed (validation)
 OVERLAP_MIN_S = 0.2  # s; shorter ambiguous runs are not reported
+PITCH_WEIGHT = 0.3  # scale of the pitch dimension added to the embeddings (see with_pitch)
+PITCH_MIN_FRAMES = 10  # voiced 10 ms frames a window needs for its pitch to count
 
 
 class SpeakerEncoder:
@@ -189,7 +194,8 @@ def diarize(
     audio: float32 [samples] at 16 kHz; speech: voice-activity segments (pause-delimited).
     Speaker ids are ``ids[k]`` (default "S1", "S2", ... by decreasing talk time).
 
-    1. Windows of speech (never across a pause) are embedded with the voice encoder.
+    1. Windows of speech (never across a pause) are embedded with the voice encoder, plus a
+       pitch dimension (PITCH_WEIGHT, see ``with_pitch``; pitch from ``prosody.analyze_frames``).
     2. Clustering units are speech segments (cut into pieces of at most UNIT_MAX_S); each is the
        mean of its windows. The units are clustered (``cluster_embeddings``, weighted by their
        duration); the count, unless given, is the most clusters that are distinct voices.
@@ -203,6 +209,7 @@ def diarize(
     if not speech:
         return Turns([], [])
     spans, owner, emb = encoder.embed_windows(audio, speech)
+    f0 = analyze_frames(audio, speech=speech).f0_hz if PITCH_WEIGHT > 0 else None
     return diarize_embedded(
         spans,
         owner,
@@ -212,6 +219,7 @@ def diarize(
         num_speakers=num_speakers,
         max_speakers=max_speakers,
         ids=ids,
+        f0=f0,
     )
 
 
@@ -227,6 +235,7 @@ def diarize_embedded(
     ids: list[str] | None = None,
     split_distance: float | None = None,
     change_cost: float = CHANGE_COST,
+    f0: FloatArray | None = None,
 ) -> Turns:
     """Steps 2-4 of ``diarize`` on windows already embedded by ``SpeakerEncoder.embed_windows``
     (duration in seconds); the benchmark's tuning loop calls it on cached embeddings."""
@@ -235,6 +244,8 @@ def diarize_embedded(
     if len(emb) == 0:
         name = (ids or ["S1"])[0]
         return Turns([(name, s) for s in speech], [])
+    if f0 is not None and PITCH_WEIGHT > 0:
+        emb = with_pitch(emb, spans, f0, PITCH_WEIGHT)
     unit, uemb, uweight = _units(spans, owner, emb)
     ulabels = cluster_embeddings(
         uemb,
@@ -279,6 +290,32 @@ def diarize_embedded(
     if k > 1:
         overlaps = _overlap_near_changes(score, mass > 0, frame_label, seg_of, duration)
     return Turns(turns, overlaps)
+
+
+def with_pitch(emb: FloatArray, spans: IntArray, f0: FloatArray, weight: float) -> FloatArray:
+    """Window embeddings [W, D] with one more dimension, the window's median pitch in octaves
+    from the call's median (0 for a window without voiced frames), times ``weight``; rows
+    L2-normalised again.
+
+    GE2E embeddings of one voice move with its mood; the pitch register moves less and is the
+    plainest cue between a man and a woman. Two windows an octave apart lose about
+    ``weight**2`` of cosine similarity (for small weights), so one number sets how much the
+    register counts against the encoder.
+    """
+    log_f0 = np.log2(np.where(f0 > 0, f0, np.nan))
+    pitch = np.full(len(emb), np.nan)
+    for i, (a, b) in enumerate(spans):
+        voiced = log_f0[a : min(b, len(log_f0))]
+        voiced = voiced[np.isfinite(voiced)]
+        if len(voiced) >= PITCH_MIN_FRAMES:
+            pitch[i] = np.median(voiced)
+    known = np.isfinite(pitch)
+    if not known.any():
+        return emb
+    centred = np.where(known, pitch - np.median(pitch[known]), 0.0)
+    out = np.concatenate([emb, weight * centred[:, None]], axis=1)
+    normed: FloatArray = out / np.linalg.norm(out, axis=1, keepdims=True).clip(1e-9)
+    return normed
 
 
 def _overlap_near_changes(
