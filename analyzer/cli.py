@@ -77,6 +77,7 @@ def _progress_bar(name: str, quiet: bool) -> tuple[Any, Progress | None]:
 def run_analyze(args: argparse.Namespace) -> int:
     from .config import config_from_args
     from .media import MediaError
+    from .naming import output_stems
     from .pipeline import Analyzer
     from .words.lexicons import LexiconError
     from .words.transcripts import TranscriptError
@@ -86,7 +87,7 @@ def run_analyze(args: argparse.Namespace) -> int:
     analyzer = Analyzer(config)
     failed = 0
     try:
-        for path in args.files:
+        for path, name_stem in zip(args.files, output_stems(args.files)):
             name = Path(path).name
             bar, progress = _progress_bar(name, args.quiet)
             try:
@@ -104,6 +105,13 @@ def run_analyze(args: argparse.Namespace) -> int:
                 result.write_csv(stem.with_suffix(".csv"))
             if args.parquet:
                 result.write_parquet(stem.with_suffix(".parquet"))
+            if result.redaction.applied:  # the audio with personal data silenced
+                from .export import REDACTED_AUDIO_SUFFIX, write_redacted_audio
+                from .naming import output_path
+
+                write_redacted_audio(
+                    result, path, output_path(args.out, name_stem, REDACTED_AUDIO_SUFFIX)
+                )
             if result.transcript:  # the words line by line beside the segment table
                 if args.csv:
                     result.write_csv(stem.with_suffix(".transcript.csv"), "transcript")
