@@ -20,8 +20,17 @@ from .export import (
     write_vtt,
 )
 from .labels import LABELS, NEGATIVE_LABELS
-from .media import MediaError, MediaInfo, iter_video_frames, load_audio, probe_media
+from .media import (
+    DecodedAudio,
+    MediaError,
+    MediaInfo,
+    decode_audio,
+    iter_video_frames,
+    load_audio,
+    probe_media,
+)
 from .models import EmotionScores, ModelError, list_models, load_model
+from .notes import Note
 from .pipeline import STEPS, Analyzer, Progress, analyze
 from .result import (
     EVENT_KINDS,
@@ -51,6 +60,7 @@ __all__ = [
     "AnalysisConfig",
     "AnalysisResult",
     "Analyzer",
+    "DecodedAudio",
     "EmotionScores",
     "EmotionSegment",
     "Event",
@@ -59,6 +69,7 @@ __all__ = [
     "MediaError",
     "MediaInfo",
     "ModelError",
+    "Note",
     "OptionSpec",
     "Progress",
     "Segment",
@@ -67,6 +78,7 @@ __all__ = [
     "SpeakerSummary",
     "TimeGrid",
     "analyze",
+    "decode_audio",
     "export_call",
     "iter_video_frames",
     "list_models",

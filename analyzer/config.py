@@ -7,6 +7,7 @@ these, so every default is written once, here.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 
 SAMPLE_RATE = 16000  # Hz; all audio is resampled to this before any stage (the models' rate)
 MAX_VIDEO_SIDE_PX = 640  # px; video frames are downscaled so the longer side is at most this
+MAX_FPS = 30.0  # frames per second; the highest video analysis rate
 
 
 def _speakers(value: str) -> int | None:
@@ -41,6 +43,35 @@ def _channels(value: str) -> tuple[str, ...]:
     return names
 
 
+def _minutes(value: str) -> float | None:
+    """``--max-minutes``: a positive number of minutes (stored as seconds) or 'none'."""
+    import argparse
+
+    if value.strip().lower() in ("none", "0", "off"):
+        return None
+    try:
+        minutes = float(value)
+    except ValueError:
+        minutes = math.nan
+    if not (math.isfinite(minutes) and minutes > 0):
+        raise argparse.ArgumentTypeError("--max-minutes takes a positive number of minutes")
+    return minutes * 60.0
+
+
+def _fps(value: str) -> float:
+    import argparse
+
+    try:
+        fps = float(value)
+    except ValueError:
+        fps = math.nan
+    if not 0 < fps <= MAX_FPS:
+        raise argparse.ArgumentTypeError(
+            f"--fps takes a rate in (0, {MAX_FPS:g}] frames per second"
+        )
+    return fps
+
+
 def _model_name(value: str) -> str | None:
     return None if value == "none" else value
 
@@ -49,10 +80,11 @@ def _model_name(value: str) -> str | None:
 class FaceConfig:
     """Options of the face stage."""
 
-    max_faces: int = 4  # most faces looked for per frame
+    max_faces: int = 9  # most faces looked for per frame (a 3x3 gallery view; at most 16)
     min_detection_confidence: float = 0.5  # FaceMesh's face detector threshold
     min_tracking_confidence: float = 0.5  # FaceMesh's landmark tracking threshold
     static_images: bool = False  # detect afresh in every frame (unrelated images; slower)
+    gallery: bool = True  # no face in the whole frame: search 2x2 and 3x3 tiles (gallery views)
     max_gap_s: float = 1.0  # a face track unseen for longer than this ends, seconds
     min_iou: float = 0.2  # landmark-box overlap at or above which a face continues a track
     max_shift: float = 0.6  # centre shift, in face sizes, up to which a face continues a track
@@ -120,7 +152,16 @@ class AnalysisConfig:
     max_speakers: int = 4  # upper bound when estimating the number of speakers
     video: bool = _option(True, flag="--no-video", switch=False, help="skip the video stream")
     # video analysis rate, frames per second
-    fps: float = _option(5.0, flag="--fps", parse=float, help="video analysis rate")
+    fps: float = _option(5.0, flag="--fps", parse=_fps, help="video analysis rate")
+    # longest recording analysed, seconds (enforced while decoding); None: no limit
+    max_duration_s: float | None = _option(
+        None,
+        flag="--max-minutes",
+        parse=_minutes,
+        metavar="MIN",
+        help="refuse recordings longer than this many minutes, checked while decoding "
+        "(default: no limit)",
+    )
     max_video_side: int = MAX_VIDEO_SIDE_PX  # px; frames are downscaled so the longer side fits
     vad_threshold: float = 0.5  # silero speech probability above which a frame is speech
     min_speech_s: float = 0.25  # speech runs shorter than this are dropped, seconds
@@ -180,8 +221,10 @@ class AnalysisConfig:
     def __post_init__(self) -> None:
         if not 0 < self.hop_s <= 0.5:
             raise ValueError("hop_s must be in (0, 0.5] seconds")
-        if not 0 < self.fps <= 30:
-            raise ValueError("fps must be in (0, 30]")
+        if not 0 < self.fps <= MAX_FPS:
+            raise ValueError(f"fps must be in (0, {MAX_FPS:g}]")
+        if self.max_duration_s is not None and not self.max_duration_s > 0:
+            raise ValueError("max_duration_s must be positive (or None: no limit)")
         if self.num_speakers is not None and not 1 <= self.num_speakers <= 8:
             raise ValueError("num_speakers must be between 1 and 8")
 
@@ -198,6 +241,7 @@ class AnalysisConfig:
         first, ``extras`` (no longer an option) kept empty, the face options not included."""
         data = {"sample_rate": SAMPLE_RATE, **asdict(self)}
         data.pop("face")
+        data.pop("max_duration_s")  # an admission limit, not an analysis option: not stored
         data["channels"] = list(self.channels) if self.channels else None
         data["extras"] = {}
         return data

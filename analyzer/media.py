@@ -6,20 +6,58 @@ with their timestamps, so a long video is never held in memory at once.
 
 from __future__ import annotations
 
+import errno
 import math
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .config import MAX_VIDEO_SIDE_PX, SAMPLE_RATE
+from .notes import Note
 from .segment import TimeGrid
+
+MIN_SAMPLE_RATE = 4000  # Hz; below this a stream cannot hold speech (a lying header, e.g. 1 Hz)
+LIMIT_MARGIN_S = 5.0  # s decoded past ``max_duration_s`` before a file counts as too long
+MIN_BYTES_PER_S = 1000  # the lowest bit rate assumed when sizing the decode buffer (8 kbit/s)
+MAX_BAD_PACKETS = 50  # damaged packets skipped before a stream counts as corrupt
+TRUNCATION_TOLERANCE_S = 0.5  # s; a file this much shorter than its header counts as truncated
+TRUNCATION_TOLERANCE = 0.02  # ... or this share of the claimed duration, whichever is larger
+TINY_FILE_BYTES = 64  # files this small that FFmpeg refuses are named as too small
+FLOAT_FORMATS = frozenset({"flt", "fltp", "dbl", "dblp"})  # sample formats that can hold NaN
 
 
 class MediaError(ValueError):
-    """The input cannot be analysed; the message says why in one line."""
+    """The input cannot be analysed; the message says why in one line.
+
+    ``str(error)`` is ``"<file name>: <cause>"`` (the name only, never a folder, so a server's
+    temporary paths do not leak); ``cause`` is the part after the name, ``code`` a stable
+    identifier (``file_not_found``, ``too_long``...) and ``params`` its numbers and names, so a
+    caller can print ``emotrace: <path as given>: <cause>`` or translate the message.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        cause: str | None = None,
+        code: str = "unreadable_media",
+        params: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.cause = cause if cause is not None else message
+        self.code = code
+        self.params = dict(params or {})
+
+
+def _fail(name: str, cause: str, code: str, **params: Any) -> MediaError:
+    """A MediaError ``"<name>: <cause>"`` with its code and params (the file name included)."""
+    return MediaError(f"{name}: {cause}", cause=cause, code=code, params={"file": name, **params})
 
 
 @dataclass(frozen=True)
@@ -37,7 +75,7 @@ class MediaInfo:
     height: int | None = None
     container: str | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "path": self.path,
             "name": Path(self.path).name,
@@ -53,7 +91,7 @@ class MediaInfo:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> MediaInfo:
+    def from_dict(cls, d: dict[str, Any]) -> MediaInfo:
         return cls(
             path=d["path"],
             duration_s=d["duration_s"],
@@ -78,38 +116,77 @@ class VideoFrame:
     """One decoded video frame: RGB uint8 [H, W, 3] at ``time`` seconds from the start."""
 
     time: float
-    image: np.ndarray
+    image: NDArray[np.uint8]
 
 
-def _open(path: str | os.PathLike):
+def check_file(path: str | os.PathLike[str]) -> int:
+    """The size in bytes of the regular file ``path``; MediaError (one line) when it is missing,
+    a broken link, a symlink loop, a folder, unreadable or empty."""
+    p = Path(path)
+    name = p.name or str(p)
+    try:
+        st = os.stat(p)
+    except OSError as exc:
+        raise _stat_error(p, name, exc) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise _fail(name, "is a folder, not a media file", "is_folder")
+    if not stat.S_ISREG(st.st_mode):
+        raise _fail(name, "is not a regular file", "not_regular_file")
+    if st.st_size == 0:
+        raise _fail(name, "file is empty (0 bytes)", "empty_file")
+    if not os.access(p, os.R_OK):
+        raise _fail(name, "permission denied", "permission_denied")
+    return int(st.st_size)
+
+
+def _stat_error(p: Path, name: str, exc: OSError) -> MediaError:
+    if exc.errno == errno.ELOOP:
+        return _fail(name, "symbolic link loop (too many levels of links)", "symlink_loop")
+    if exc.errno == errno.ENOENT and p.is_symlink():
+        return _fail(name, "broken symbolic link (its target does not exist)", "broken_link")
+    if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+        return _fail(name, "file not found", "file_not_found")
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return _fail(name, "permission denied", "permission_denied")
+    if exc.errno == errno.ENAMETOOLONG:
+        return _fail(name[:80], "file name too long", "name_too_long")
+    return _fail(name, f"cannot read ({_reason(exc)})", "unreadable_file")
+
+
+def _open(path: str | os.PathLike[str], options: dict[str, str] | None = None) -> Any:
     import av
 
     p = Path(path)
-    if not p.exists():
-        raise MediaError(f"{p}: file not found")
-    if p.is_dir():
-        raise MediaError(f"{p}: is a folder, not a media file")
-    if p.stat().st_size == 0:
-        raise MediaError(f"{p}: file is empty")
+    size = check_file(p)
     try:
-        return av.open(str(p), metadata_errors="ignore")
+        return av.open(str(p), metadata_errors="ignore", options=options or {})
     except av.error.FFmpegError as exc:
-        raise MediaError(f"{p.name}: not a readable audio or video file ({_reason(exc)})") from exc
+        reason = _reason(exc)
+        if size < TINY_FILE_BYTES:
+            reason = f"{reason}; only {size} bytes"
+        raise _fail(
+            p.name, f"not a readable audio or video file ({reason})", "unreadable_media"
+        ) from exc
+    except OSError as exc:
+        raise _fail(p.name, f"cannot read ({_reason(exc)})", "unreadable_file") from exc
 
 
-def _reason(exc: Exception) -> str:
+def _reason(exc: BaseException) -> str:
     text = getattr(exc, "strerror", None) or str(exc)
-    return text.split(":")[0].strip().lower() or type(exc).__name__
+    return str(text).split(":")[0].strip().lower() or type(exc).__name__
 
 
-def probe_media(path: str | os.PathLike) -> MediaInfo:
-    """Read the container's header: streams, duration, channels, sample rate, frame size."""
+def probe_media(path: str | os.PathLike[str]) -> MediaInfo:
+    """Read the container's header: streams, duration, channels, sample rate, frame size.
+
+    The duration here is what the header claims; ``decode_audio`` measures the real one.
+    """
     container = _open(path)
     try:
         audio = container.streams.audio[0] if container.streams.audio else None
         video = _video_stream(container)
         if audio is None and video is None:
-            raise MediaError(f"{Path(path).name}: contains no audio or video stream")
+            raise _fail(Path(path).name, "contains no audio or video stream", "no_streams")
         duration = _duration(container, audio, video)
         return MediaInfo(
             path=str(path),
@@ -129,7 +206,7 @@ def probe_media(path: str | os.PathLike) -> MediaInfo:
         container.close()
 
 
-def _video_stream(container):
+def _video_stream(container: Any) -> Any:
     """The first real video stream (cover art in audio files is an attached picture, skipped)."""
     for stream in container.streams.video:
         if not stream.disposition & 0x400:  # AV_DISPOSITION_ATTACHED_PIC
@@ -137,85 +214,307 @@ def _video_stream(container):
     return None
 
 
-def _duration(container, audio, video) -> float:
+def _duration(container: Any, audio: Any, video: Any) -> float:
+    """Seconds the header claims (0.0 when it says nothing)."""
     for stream in (audio, video):
         if stream is not None and stream.duration and stream.time_base:
             return float(stream.duration * stream.time_base)
     if container.duration:
-        return container.duration / 1_000_000.0
+        return float(container.duration) / 1_000_000.0
     return 0.0
 
 
-def load_audio(path: str | os.PathLike, *, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Decode every audio channel, resampled to ``sample_rate``.
+# ---- WAV headers ------------------------------------------------------------------------------
 
-    Returns float32 [channels, samples] in [-1, 1]. Raises MediaError when there is no audio
-    track or nothing decodes.
+
+@dataclass(frozen=True)
+class _WavData:
+    """Where a RIFF/WAVE file's samples are and what its header says about them."""
+
+    byte_rate: int  # bytes per second of the samples (fmt chunk)
+    declared: int  # bytes the data chunk's header claims
+    available: int  # bytes from the data chunk's start to the end of the file
+    chunk_follows: bool  # a well-formed chunk starts where the declared data ends
+
+
+def _wav_data(path: Path, size: int) -> _WavData | None:
+    """The data chunk of a RIFF/WAVE file (None for other files or when it is not found)."""
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        pos, byte_rate = 12, 0
+        while pos + 8 <= size:
+            fh.seek(pos)
+            header = fh.read(8)
+            cid, n = header[:4], int.from_bytes(header[4:8], "little")
+            if cid == b"fmt ":
+                fmt = fh.read(min(n, 16))
+                if len(fmt) >= 12:
+                    byte_rate = int.from_bytes(fmt[8:12], "little")
+            elif cid == b"data":
+                start = pos + 8
+                end = start + n + (n & 1)
+                return _WavData(byte_rate, n, size - start, _chunk_at(fh, end, size))
+            pos += 8 + n + (n & 1)
+    return None
+
+
+def _chunk_at(fh: Any, pos: int, size: int) -> bool:
+    """Whether a plausible RIFF chunk header (4 printable ASCII bytes, a size that fits) is at
+    ``pos`` (or the file ends exactly there)."""
+    if pos >= size:
+        return pos == size or pos == size + 1
+    if pos + 8 > size:
+        return False
+    fh.seek(pos)
+    header = fh.read(8)
+    n = int.from_bytes(header[4:8], "little")
+    return all(32 <= b < 127 for b in header[:4]) and pos + 8 + n <= size + 1
+
+
+# ---- audio ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DecodedAudio:
+    """A decoded audio track and what decoding it found out.
+
+    samples: float32 [channels, n] in [-1, 1] at ``sample_rate``.
+    claimed_s: the duration the header claimed (None when it said nothing usable).
+    notes: caveats for the result (``truncated_input``, ``nonfinite_samples``...).
+    """
+
+    samples: NDArray[np.float32]
+    sample_rate: int
+    claimed_s: float | None
+    notes: tuple[Note, ...] = ()
+
+    @property
+    def duration_s(self) -> float:
+        return self.samples.shape[1] / self.sample_rate
+
+
+def _limit_minutes(limit_s: float) -> str:
+    """``180``, ``0.5``, ``1000``: minutes without a misleading rounding to 0."""
+    return f"{round(limit_s / 60, 2):g}"
+
+
+def _too_long(name: str, limit_s: float, *, claimed_s: float | None = None) -> MediaError:
+    limit = _limit_minutes(limit_s)
+    if claimed_s is not None:
+        cause = f"is {claimed_s / 60:.1f} min long; the limit is {limit} min"
+    else:
+        cause = f"is longer than the limit of {limit} min (decoding stopped there)"
+    return _fail(name, cause, "too_long", limit_min=float(limit), claimed_s=claimed_s)
+
+
+def decode_audio(
+    path: str | os.PathLike[str],
+    *,
+    sample_rate: int = SAMPLE_RATE,
+    max_duration_s: float | None = None,
+) -> DecodedAudio:
+    """Decode every audio channel, resampled to ``sample_rate``, checking what the header says.
+
+    The header is not trusted: memory is sized from the file, decoding stops at
+    ``max_duration_s`` (plus ``LIMIT_MARGIN_S``) with a MediaError ``too_long`` whatever the
+    header claims, a file shorter than its header is decoded as far as it goes (note
+    ``truncated_input``), a WAV whose header claims less than the file holds is decoded to the
+    end of the file (note ``header_mismatch``), NaN and infinite samples become 0 (note
+    ``nonfinite_samples``). Raises MediaError for no audio track, nothing decodable or a sample
+    rate below ``MIN_SAMPLE_RATE``.
     """
     import av
 
-    container = _open(path)
-    name = Path(path).name
+    p = Path(path)
+    name = p.name
+    size = check_file(p)
+    wav = _wav_data(p, size)
+    notes: list[Note] = []
+    claimed_wav: float | None = None
+    options: dict[str, str] = {}
+    if wav is not None and wav.byte_rate > 0 and wav.declared not in (0, 0xFFFFFFFF):
+        claimed_wav = wav.declared / wav.byte_rate
+        extra = wav.available - wav.declared
+        if extra > max(1024, wav.byte_rate // 4) and not wav.chunk_follows:
+            options["ignore_length"] = "1"  # the samples go on past the size the header gives
+    container = _open(p, options)
     try:
         if not container.streams.audio:
-            raise MediaError(f"{name}: has no audio track")
+            raise _fail(name, "has no audio track", "no_audio_track")
         stream = container.streams.audio[0]
+        rate = int(stream.codec_context.sample_rate or 0)
+        if rate < MIN_SAMPLE_RATE:
+            raise _fail(
+                name,
+                f"sample rate {rate} Hz is too low for speech (at least {MIN_SAMPLE_RATE} Hz)",
+                "sample_rate_too_low",
+                sample_rate=rate,
+            )
+        header_s = claimed_wav if claimed_wav is not None else _duration(container, stream, None)
+        if max_duration_s is not None and header_s > max_duration_s + LIMIT_MARGIN_S:
+            raise _too_long(name, max_duration_s, claimed_s=header_s)
+        limit_n = None
+        if max_duration_s is not None:
+            limit_n = int((max_duration_s + LIMIT_MARGIN_S) * sample_rate)
         channels = max(1, int(stream.codec_context.channels or 1))
         layout = {1: "mono", 2: "stereo"}.get(channels) or stream.codec_context.layout.name
         resampler = av.AudioResampler(format="fltp", layout=layout, rate=sample_rate)
-        # Decode into one preallocated buffer sized from the header (grown if the header was
-        # short), so a long call never needs twice its size in memory.
-        expected = _duration(container, stream, None)
-        audio = np.zeros((channels, int((expected + 1.0) * sample_rate)), dtype=np.float32)
+        # Decode into one buffer sized from the header, but never beyond what the file's size
+        # can hold at a low bit rate nor beyond the limit: a header that claims 4 GB costs
+        # nothing. The buffer grows when the header was short.
+        guess_s = min(header_s, size / MIN_BYTES_PER_S + 1.0)
+        guess_n = int((guess_s + 1.0) * sample_rate)
+        if limit_n is not None:
+            guess_n = min(guess_n, limit_n + sample_rate)
+        buffer = np.zeros((channels, max(guess_n, sample_rate)), dtype=np.float32)
         filled = 0
         bad_packets = 0
+        nonfinite = 0
 
-        def put(out) -> None:
-            nonlocal audio, filled
+        def put(out: Any) -> None:
+            nonlocal buffer, filled
             block = out.to_ndarray().reshape(channels, -1)
             n = block.shape[1]
-            if filled + n > audio.shape[1]:
-                grown = np.zeros((channels, max(2 * audio.shape[1], filled + n)), np.float32)
-                grown[:, :filled] = audio[:, :filled]
-                audio = grown
-            audio[:, filled : filled + n] = block
+            if filled + n > buffer.shape[1]:
+                grown = np.zeros((channels, max(2 * buffer.shape[1], filled + n)), np.float32)
+                grown[:, :filled] = buffer[:, :filled]
+                buffer = grown
+            buffer[:, filled : filled + n] = block
             filled += n
+            if limit_n is not None and filled > limit_n:
+                assert max_duration_s is not None
+                raise _too_long(name, max_duration_s)
 
         for packet in container.demux(stream):
             try:
                 frames = packet.decode()
             except av.error.FFmpegError:
                 bad_packets += 1  # a damaged packet loses its few ms, not the whole file
-                if bad_packets > 50:
-                    raise MediaError(
-                        f"{name}: audio stream is corrupt (too many bad packets)"
+                if bad_packets > MAX_BAD_PACKETS:
+                    raise _fail(
+                        name, "audio stream is corrupt (too many bad packets)", "corrupt_stream"
                     ) from None
                 continue
             for frame in frames:
+                if frame.format.name in FLOAT_FORMATS:
+                    raw = frame.to_ndarray()
+                    nonfinite += int(raw.size - np.count_nonzero(np.isfinite(raw)))
                 for out in resampler.resample(frame):
                     put(out)
         for out in resampler.resample(None):
             put(out)
     except av.error.FFmpegError as exc:
-        raise MediaError(f"{name}: audio could not be decoded ({_reason(exc)})") from exc
+        raise _fail(
+            name, f"audio could not be decoded ({_reason(exc)})", "undecodable_audio"
+        ) from exc
+    except MemoryError:
+        raise _fail(name, "not enough memory to decode the audio", "out_of_memory") from None
     finally:
         container.close()
     if filled == 0:
-        raise MediaError(f"{name}: audio track holds no decodable samples")
-    audio = audio[:, :filled]
+        raise _fail(name, "audio track holds no decodable samples", "no_audio_samples")
+    audio = buffer[:, :filled]
+    if nonfinite or not np.isfinite(audio).all():
+        bad = ~np.isfinite(audio)
+        audio[bad] = 0.0
+        count = nonfinite or int(bad.sum())
+        notes.append(
+            Note(
+                "nonfinite_samples",
+                f"{count} NaN or infinite samples in {name} were replaced with silence",
+                file=name,
+                count=count,
+            )
+        )
     np.clip(audio, -1.0, 1.0, out=audio)
-    return audio
+    decoded_s = filled / sample_rate
+    claimed = header_s if header_s > 0 else None
+    if options.get("ignore_length") and claimed_wav is not None:
+        notes.append(
+            Note(
+                "header_mismatch",
+                f"decoded {decoded_s:.1f} s to the end of {name}; "
+                f"its header claimed {claimed_wav:.2f} s",
+                file=name,
+                decoded_s=round(decoded_s, 3),
+                claimed_s=round(claimed_wav, 3),
+            )
+        )
+    elif claimed is not None and claimed - decoded_s > max(
+        TRUNCATION_TOLERANCE_S, TRUNCATION_TOLERANCE * claimed
+    ):
+        notes.append(
+            Note(
+                "truncated_input",
+                f"{name} ends early: decoded {decoded_s:.1f} s; the header claimed {claimed:.1f} s",
+                file=name,
+                decoded_s=round(decoded_s, 3),
+                claimed_s=round(claimed, 3),
+            )
+        )
+    if bad_packets:
+        notes.append(
+            Note(
+                "damaged_packets",
+                f"{bad_packets} damaged audio packets in {name} were skipped",
+                file=name,
+                count=bad_packets,
+            )
+        )
+    return DecodedAudio(audio, sample_rate, claimed, tuple(notes))
+
+
+def load_audio(
+    path: str | os.PathLike[str],
+    *,
+    sample_rate: int = SAMPLE_RATE,
+    max_duration_s: float | None = None,
+) -> NDArray[np.float32]:
+    """Decode every audio channel, resampled to ``sample_rate`` (see ``decode_audio``).
+
+    Returns float32 [channels, samples] in [-1, 1]. Raises MediaError when there is no audio
+    track or nothing decodes.
+    """
+    return decode_audio(path, sample_rate=sample_rate, max_duration_s=max_duration_s).samples
+
+
+# ---- video ------------------------------------------------------------------------------------
+
+
+def _rotation(frame: Any, stream: Any) -> int:
+    """Quarter turns counter-clockwise that show ``frame`` upright (its display matrix, else
+    the stream's ``rotate`` tag, which counts clockwise degrees)."""
+    degrees: float = 0.0
+    try:
+        degrees = float(frame.rotation or 0.0)
+    except (AttributeError, ValueError, TypeError):
+        degrees = 0.0
+    if not degrees:
+        tag = (stream.metadata or {}).get("rotate")
+        try:
+            degrees = -float(tag) if tag else 0.0
+        except ValueError:
+            degrees = 0.0
+    return int(round(degrees / 90.0)) % 4
 
 
 def iter_video_frames(
-    path: str | os.PathLike, *, fps: float, max_side: int = MAX_VIDEO_SIDE_PX
+    path: str | os.PathLike[str],
+    *,
+    fps: float,
+    max_side: int = MAX_VIDEO_SIDE_PX,
+    max_time_s: float | None = None,
 ) -> Iterator[VideoFrame]:
-    """Yield RGB frames at about ``fps`` per second with their timestamps (seconds).
+    """Yield RGB frames at about ``fps`` per second with their timestamps (seconds), upright.
 
-    fps: the analysis rate (``AnalysisConfig.fps`` in the engine).
+    fps: the analysis rate (``AnalysisConfig.fps`` in the engine). max_time_s: frames after this
+    time are not decoded (None: to the end).
 
-    Frames are downscaled so that the longer side is at most ``max_side`` pixels. Damaged packets
-    are skipped. One frame is in memory at a time.
+    Frames are turned upright by the stream's display rotation (phone videos) and downscaled so
+    that the longer side is at most ``max_side`` pixels. Damaged packets are skipped. One frame
+    is in memory at a time.
     """
     import av
 
@@ -236,15 +535,22 @@ def iter_video_frames(
                 frames = packet.decode()
             except av.error.FFmpegError:
                 bad_packets += 1
-                if bad_packets > 100:
-                    raise MediaError(f"{Path(path).name}: video stream is corrupt") from None
+                if bad_packets > 2 * MAX_BAD_PACKETS:
+                    raise _fail(
+                        Path(path).name, "video stream is corrupt", "corrupt_stream"
+                    ) from None
                 continue
             for frame in frames:
                 t = frame.time
                 if t is None or t + 1e-6 < next_t:
                     continue
+                if max_time_s is not None and t > max_time_s:
+                    return
                 next_t = grid.time(grid.index(t) + 1)
                 image = frame.to_ndarray(format="rgb24", width=out_w, height=out_h)
+                turns = _rotation(frame, stream)
+                if turns:
+                    image = np.ascontiguousarray(np.rot90(image, turns))
                 yield VideoFrame(max(0.0, float(t)), image)
     finally:
         container.close()

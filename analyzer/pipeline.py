@@ -27,7 +27,14 @@ from .audio.speakers import SpeakerEncoder
 from .audio.vad import VoiceActivityDetector, silences
 from .config import SAMPLE_RATE, AnalysisConfig
 from .fusion import SpeakerSources, grid_segments, turn_segments
-from .media import MediaError, MediaInfo, iter_video_frames, load_audio, probe_media
+from .media import (
+    LIMIT_MARGIN_S,
+    MediaError,
+    MediaInfo,
+    decode_audio,
+    iter_video_frames,
+    probe_media,
+)
 from .models import (
     DEFAULT_MODELS,
     EmotionModel,
@@ -181,7 +188,7 @@ class Analyzer:
         """Analyse one recording. Raises MediaError (one-line message) for unusable input."""
         cfg = config or self.config
         clock = _StageClock(progress or _noop)
-        info, audio = self._decode(path)
+        info, audio, decode_notes = self._decode(path, cfg)
         duration = info.duration_s
         transcript = self._read_transcript(path, cfg, duration)
         lexicon = builtin_lexicon(cfg.lexicons)  # a team folder that does not load fails early
@@ -210,7 +217,7 @@ class Analyzer:
         if faces.timeline is not None:
             face_rows = [FaceFrame(**row) for row in faces.timeline.rows(faces.track_speaker)]
         clock.mark("events")
-        notes = [*self.notes, *attr.notes]
+        notes = [*self.notes, *decode_notes, *attr.notes]
         notes += words.notes
         notes += faces.notes
         if self.ser is None:
@@ -232,14 +239,24 @@ class Analyzer:
         )
 
     # ---- stages --------------------------------------------------------------------------
-    def _decode(self, path: str | Path) -> tuple[MediaInfo, NDArray[Any]]:
-        """Probe and decode: (media info with the decoded duration, audio [channels, samples])."""
+    def _decode(
+        self, path: str | Path, cfg: AnalysisConfig
+    ) -> tuple[MediaInfo, NDArray[Any], list[str]]:
+        """Probe and decode: (media info with the decoded duration, audio [channels, samples],
+        decoding notes). Stops at ``cfg.max_duration_s`` whatever the header says."""
         info = probe_media(path)
         if not info.has_audio:
-            raise MediaError(f"{Path(path).name}: has no audio track")
-        audio = load_audio(path, sample_rate=SAMPLE_RATE)
+            raise MediaError(
+                f"{Path(path).name}: has no audio track",
+                cause="has no audio track",
+                code="no_audio_track",
+                params={"file": Path(path).name},
+            )
+        decoded = decode_audio(path, sample_rate=SAMPLE_RATE, max_duration_s=cfg.max_duration_s)
+        audio = decoded.samples
         duration = audio.shape[1] / SAMPLE_RATE
-        return type(info)(**{**info.__dict__, "duration_s": duration}), audio
+        info = type(info)(**{**info.__dict__, "duration_s": duration})
+        return info, audio, list(decoded.notes)
 
     def _voice(self, audio: NDArray[Any], split: bool) -> NDArray[Any]:
         """Speech probability per VAD hop: [channels, hops] when split, else [1, hops] of the
@@ -353,7 +370,14 @@ class Analyzer:
             report("video frames", done, total_frames)
 
         timeline = self.face_analyzer(cfg).analyze(
-            iter_video_frames(path, fps=cfg.fps, max_side=cfg.max_video_side),
+            iter_video_frames(
+                path,
+                fps=cfg.fps,
+                max_side=cfg.max_video_side,
+                max_time_s=None
+                if cfg.max_duration_s is None
+                else cfg.max_duration_s + LIMIT_MARGIN_S,
+            ),
             total=int(info.duration_s * cfg.fps) + 1,
             progress=face_progress,
         )

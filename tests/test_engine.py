@@ -102,8 +102,8 @@ def test_cli_contract_and_errors(tmp_path, sample_call, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert any("missing.wav: file not found" in line for line in err)
     assert any("junk.wav" in line for line in err)
-    data = json.loads((tmp_path / "out" / "sample_call.json").read_text())  # ...others did not
-    assert (tmp_path / "out" / "sample_call.csv").is_file()
+    data = json.loads((tmp_path / "out" / "sample_call.wav.json").read_text())  # ...others did not
+    assert (tmp_path / "out" / "sample_call.wav.csv").is_file()
     assert {"schema_version", "media", "speakers", "segments", "events"} <= set(data)
     assert {"duration_s", "has_video", "channels", "sample_rate"} <= set(data["media"])
     assert data["media"]["channels"] == 2 and data["media"]["sample_rate"] == 8000

@@ -60,7 +60,7 @@ def test_config_dict_keeps_the_schema_keys():
     data = AnalysisConfig(channels=("agent", "customer")).to_dict()
     assert data["sample_rate"] == 16000 and data["extras"] == {}
     assert data["channels"] == ["agent", "customer"] and "face" not in data
-    assert AnalysisConfig().face.max_faces == 4
+    assert AnalysisConfig().face.max_faces == 9  # a 3x3 gallery view
 
 
 def test_settings_read_every_variable():

@@ -197,3 +197,157 @@ def test_truncated_file_decodes_what_is_there(tmp_path, name, codec, options):
     spectrum = np.abs(np.fft.rfft(middle))
     assert abs(np.argmax(spectrum) * SR / len(middle) - 440.0) < 2.0
     assert abs(np.sqrt(np.mean(middle**2)) - 0.3 / np.sqrt(2)) < 0.02
+
+
+@pytest.mark.parametrize("rotation", [90, -90, 180])
+def test_phone_video_rotation_is_applied_before_faces(tmp_path, rotation):
+    """A phone stores frames sideways with a display rotation; frames come out upright, so the
+    face stage sees eyes level and above the mouth (FaceMesh: 33/263 eye corners, 13 lip)."""
+    import av
+    from skimage.data import astronaut
+
+    from analyzer.video import FaceAnalyzer
+
+    upright = np.ascontiguousarray(astronaut()[:480, 40:400])  # 480 x 360, the face upright
+    stored = np.ascontiguousarray(np.rot90(upright, -rotation // 90))  # as the phone wrote it
+    path = tmp_path / f"phone_{rotation}.mp4"
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=5)
+        stream.height, stream.width = stored.shape[:2]
+        stream.pix_fmt = "yuv420p"
+        stream.set_display_rotation(rotation)  # counter-clockwise degrees to show it upright
+        for _ in range(3):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(stored, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    frame = next(iter_video_frames(path, fps=5.0))
+    assert frame.image.shape[:2] == upright.shape[:2]
+    assert np.abs(frame.image.astype(int) - upright).mean() < 6  # codec loss only
+    with FaceAnalyzer() as faces:
+        (pts,) = faces.landmarks(frame.image)
+    eyes, lip = pts[[33, 263], :2], pts[13, :2]
+    roll = np.degrees(np.arctan2(*(eyes[1] - eyes[0])[::-1]))
+    assert abs(roll) < 15 and eyes[:, 1].max() < lip[1]
+
+
+def _gallery(n: int, faces: int, size=(360, 640)) -> np.ndarray:
+    """An n x n gallery view (640 x 360) with ``faces`` tiles showing a face, the rest empty."""
+    from skimage.data import astronaut
+    from skimage.transform import resize
+
+    src = astronaut()[0:320, 80:400]
+    th, tw = size[0] // n, size[1] // n
+    scale = min(th / src.shape[0], tw / src.shape[1])
+    face = (resize(src, (int(src.shape[0] * scale), int(src.shape[1] * scale))) * 255).astype(
+        np.uint8
+    )
+    view = np.full((th * n, tw * n, 3), 40, np.uint8)
+    for k in range(faces):
+        r, c = divmod(k, n)
+        y, x = r * th + (th - face.shape[0]) // 2, c * tw + (tw - face.shape[1]) // 2
+        view[y : y + face.shape[0], x : x + face.shape[1]] = face
+    return view
+
+
+@pytest.mark.parametrize(("n", "faces"), [(2, 4), (3, 5), (3, 9)])
+def test_gallery_view_faces_are_found_up_to_nine(n, faces):
+    """FaceMesh alone finds no face in a gallery (too small once the frame is shrunk to its
+    detector's 128 px); the tile search finds each one, as its own track."""
+    from analyzer.media import VideoFrame
+    from analyzer.video import FaceAnalyzer
+
+    view = _gallery(n, faces)
+    frames = [VideoFrame(t * 0.2, view) for t in range(4)]
+    with FaceAnalyzer() as analyzer:
+        assert len(analyzer.landmarks(view)) == 0  # the whole frame: nothing
+        timeline = analyzer.analyze(frames)
+    assert timeline.faces.tolist() == [faces] * 4
+    assert len(timeline.tracks) == faces
+
+
+def _wav_with(tmp_path, name: str, seconds: float, patch: dict[int, int] | None = None):
+    import io
+    import struct
+
+    buf = io.BytesIO()
+    sf.write(buf, tone(seconds, SR)[0], SR, format="WAV", subtype="PCM_16")
+    data = bytearray(buf.getvalue())
+    at = data.index(b"data")
+    for offset, value in (patch or {}).items():
+        offset = at + 4 if offset == -1 else offset  # -1: the data chunk's size
+        data[offset : offset + 4] = struct.pack("<I", value)
+    path = tmp_path / name
+    path.write_bytes(bytes(data))
+    return path, bytes(data)
+
+
+def test_truncated_and_lying_wav_headers_decode_what_is_there(tmp_path):
+    from analyzer.media import decode_audio
+
+    path, data = _wav_with(tmp_path, "call.wav", 20.0)
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(data[: len(data) // 10])
+    got = decode_audio(cut)
+    assert abs(got.duration_s - 2.0) < 0.01
+    (note,) = got.notes
+    assert note.code == "truncated_input" and note.params["claimed_s"] == 20.0
+    assert "decoded 2.0 s; the header claimed 20.0 s" in note
+    small, _ = _wav_with(tmp_path, "small.wav", 20.0, {-1: 1000})
+    got = decode_audio(small)
+    assert abs(got.duration_s - 20.0) < 0.01  # every sample, not the 1000 bytes claimed
+    assert [n.code for n in got.notes] == ["header_mismatch"]
+    assert decode_audio(path).notes == ()  # an honest file has nothing to say
+
+
+def test_a_4_gb_header_costs_no_memory_and_1_hz_is_refused(tmp_path):
+    import tracemalloc
+
+    from analyzer.media import decode_audio
+
+    huge, _ = _wav_with(tmp_path, "huge.wav", 2.0, {-1: 4_000_000_000, 4: 4_000_000_036})
+    tracemalloc.start()
+    try:
+        got = decode_audio(huge)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert abs(got.duration_s - 2.0) < 0.01 and got.notes[0].code == "truncated_input"
+    assert peak < 20e6  # bytes; the header's claim would need 29 GiB
+    one_hz, _ = _wav_with(tmp_path, "slow.wav", 2.0, {-1: 4_000_000_000, 24: 1, 28: 2})
+    with pytest.raises(MediaError, match=r"^slow\.wav: sample rate 1 Hz is too low") as err:
+        decode_audio(one_hz)
+    assert err.value.code == "sample_rate_too_low" and err.value.params["sample_rate"] == 1
+
+
+def test_duration_limit_stops_decoding_whatever_the_header_says(tmp_path):
+    from analyzer.media import decode_audio
+
+    path, _ = _wav_with(tmp_path, "long.wav", 30.0)
+    with pytest.raises(MediaError) as err:
+        decode_audio(path, max_duration_s=12.0)
+    assert (
+        err.value.code == "too_long" and err.value.cause == "is 0.5 min long; the limit is 0.2 min"
+    )
+    assert decode_audio(path, max_duration_s=27.0).duration_s == 30.0  # within the margin
+    # A header claiming 1000 bytes does not smuggle 30 s past a 12 s limit.
+    liar, _ = _wav_with(tmp_path, "liar.wav", 30.0, {-1: 1000})
+    with pytest.raises(MediaError, match="decoding stopped there") as err:
+        decode_audio(liar, max_duration_s=12.0)
+    assert err.value.params["limit_min"] == 0.2
+
+
+def test_symlink_loop_and_broken_link_are_named(tmp_path):
+    import os
+
+    os.symlink("b.wav", tmp_path / "a.wav")
+    os.symlink("a.wav", tmp_path / "b.wav")
+    os.symlink("nowhere.wav", tmp_path / "gone.wav")
+    with pytest.raises(MediaError, match=r"^a\.wav: symbolic link loop") as err:
+        probe_media(tmp_path / "a.wav")
+    assert err.value.code == "symlink_loop"
+    with pytest.raises(MediaError, match=r"^gone\.wav: broken symbolic link"):
+        load_audio(tmp_path / "gone.wav")
+    with pytest.raises(MediaError) as err:
+        load_audio(tmp_path / "nope.wav")
+    assert str(err.value) == "nope.wav: file not found" and str(tmp_path) not in str(err.value)

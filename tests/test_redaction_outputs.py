@@ -78,7 +78,7 @@ def test_no_personal_data_in_any_output_of_a_redacted_call(tmp_path, sample_call
          "--redact", "--csv", "--parquet", "--quiet", "--no-video"]
     )  # fmt: skip
     assert status == 0
-    result = AnalysisResult.from_json((out / "sample_call.json").read_text(encoding="utf-8"))
+    result = AnalysisResult.from_json((out / "sample_call.wav.json").read_text(encoding="utf-8"))
     for fmt in FORMATS:
         export_call(result, fmt, out / f"export{SUFFIXES[fmt]}")
 
@@ -100,7 +100,8 @@ def test_no_personal_data_in_any_output_of_a_redacted_call(tmp_path, sample_call
     assert any(m["phrase"] == "太失望了" for ev in heard for m in ev["complaints"])
 
     written = sorted(p for p in out.rglob("*") if p.is_file())
-    suffixes = {p.name.split(".", 1)[1] for p in written}
+    # the CLI's outputs keep the input's name (sample_call.wav.transcript.csv), the exports not
+    suffixes = {p.name.split(".", 1)[1].removeprefix("wav.") for p in written}
     assert {"json", "csv", "parquet", "transcript.csv", "transcript.parquet", "eaf", "TextGrid",
             "vtt"} <= suffixes  # fmt: skip
     for path in written:
@@ -126,7 +127,7 @@ def test_without_redaction_the_transcript_is_kept_as_it_is(tmp_path, sample_call
     out = tmp_path / "out"
     args = ["analyze", str(sample_call), "--out", str(out), "--transcript", str(transcript)]
     assert main([*args, "--quiet", "--no-video"]) == 0
-    result = json.loads((out / "sample_call.json").read_text(encoding="utf-8"))
+    result = json.loads((out / "sample_call.wav.json").read_text(encoding="utf-8"))
     (line,) = result["transcript"]
     assert line["text"] == "My card is 4111 1111 1111 1111, unacceptable!"
     assert line["speaker"] == "customer"  # the label matched our speaker by overlap
@@ -144,4 +145,5 @@ def test_a_malformed_transcript_fails_that_call_with_a_one_line_error(
     )
     assert status == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].startswith("emotrace: ") and "call.srt:2: expected a time line" in err[-1]
+    assert err[-2].startswith("emotrace: ") and "call.srt:2: expected a time line" in err[-2]
+    assert err[-1] == "emotrace: 1 of 1 inputs failed"

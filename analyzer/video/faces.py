@@ -14,13 +14,24 @@ Frames with no face are recorded as such and never filled in. The expression mod
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Sequence
-from typing import Self
+import ctypes
+import math
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Self
 
-import mediapipe as mp
-import numpy as np
+# MediaPipe's C++ logging (glog/absl) and TFLite: errors only. These are read when the library
+# loads, so they are set before the import; the lines printed while a graph starts are hidden
+# by ``_quiet_stderr`` (they bypass both).
+os.environ.setdefault("GLOG_minloglevel", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from ..config import FaceConfig
+import mediapipe as mp  # noqa: E402
+import numpy as np  # noqa: E402
+from numpy.typing import NDArray  # noqa: E402
+
+from ..config import FaceConfig as FaceConfig  # noqa: E402  (video/ re-exports it)
 from ..dsp import smooth_track
 from ..labels import LABELS
 from ..media import VideoFrame
@@ -33,12 +44,16 @@ from .tracking import FaceTracker
 Progress = Callable[[str, int, int], None]  # (step, done, total); total may be an estimate
 
 PROGRESS_EVERY = 10  # frames between progress reports
+GALLERY_GRIDS = (2, 3)  # tile grids searched for the small faces of a gallery view (up to 3x3)
+GALLERY_SEARCH_EVERY_S = 5.0  # s between gallery searches while the whole frame shows no face
+MIN_TILE_PX = 48  # px; tiles smaller than this are not searched
+WARM_UP_PX = 64  # px side of the blank frame that opens a new graph
 REGION_MARGIN = 0.5  # margin around the landmark box, in box sizes, of the region cut for align
 
 
 def face_region(
-    image: np.ndarray, landmarks: np.ndarray, *, margin: float = REGION_MARGIN
-) -> tuple[np.ndarray, np.ndarray]:
+    image: NDArray[Any], landmarks: NDArray[Any], *, margin: float = REGION_MARGIN
+) -> tuple[NDArray[Any], NDArray[Any]]:
     """Cut one face's neighbourhood out of a frame: (region [h, w(, 3)], landmarks shifted into it).
 
     The region is the landmark box grown by ``margin`` box sizes on each side, clipped to the
@@ -70,26 +85,81 @@ class FaceAnalyzer:
     def __init__(self, config: FaceConfig | None = None, *, model: EmotionModel | None = None):
         self.config = config or FaceConfig()
         self.model = model
-        self._mesh = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=self.config.static_images,
-            max_num_faces=self.config.max_faces,
-            refine_landmarks=True,
-            min_detection_confidence=self.config.min_detection_confidence,
-            min_tracking_confidence=self.config.min_tracking_confidence,
-        )
+        with _quiet_stderr():
+            self._mesh = mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=self.config.static_images,
+                max_num_faces=self.config.max_faces,
+                refine_landmarks=True,
+                min_detection_confidence=self.config.min_detection_confidence,
+                min_tracking_confidence=self.config.min_tracking_confidence,
+            )
+            _open_graph(self._mesh)
+        # The graphs print start-up lines until their landmark model has run on a first face.
+        self._started = False
+        self._tiles: Any = None  # a still-image graph for gallery tiles, built on first use
+        self._tiles_started = False
 
     def close(self) -> None:
         if self._mesh is not None:
             self._mesh.close()
             self._mesh = None
+        if self._tiles is not None:
+            self._tiles.close()
+            self._tiles = None
+
+    def gallery_landmarks(
+        self, image: NDArray[Any], grids: Sequence[int] = GALLERY_GRIDS
+    ) -> tuple[NDArray[Any], int]:
+        """Landmarks of the faces of a gallery view (a 2x2 or 3x3 grid of video tiles).
+
+        FaceMesh's detector looks at the whole frame shrunk to 128 px, where the faces of a
+        gallery are too small to be found; here each tile is searched alone and the grid that
+        finds more faces wins. Returns (float64 [K, 478, 3] in frame pixels with K <=
+        ``max_faces``, the grid's side n, 0 when no face was found).
+        """
+        if self._tiles is None:
+            with _quiet_stderr():
+                self._tiles = mp.solutions.face_mesh.FaceMesh(
+                    static_image_mode=True,
+                    max_num_faces=1,
+                    refine_landmarks=True,
+                    min_detection_confidence=self.config.min_detection_confidence,
+                )
+                _open_graph(self._tiles)
+        with contextlib.nullcontext() if self._tiles_started else _quiet_stderr():
+            found, n = self._search_tiles(image, grids)
+        self._tiles_started = self._tiles_started or bool(n)
+        return found, n
+
+    def _search_tiles(self, image: NDArray[Any], grids: Sequence[int]) -> tuple[NDArray[Any], int]:
+        h, w = image.shape[:2]
+        best, best_n = np.zeros((0, 478, 3)), 0
+        for n in grids:
+            th, tw = h // n, w // n
+            if min(th, tw) < MIN_TILE_PX:
+                continue
+            found = []
+            for row in range(n):
+                for col in range(n):
+                    tile = np.ascontiguousarray(
+                        image[row * th : (row + 1) * th, col * tw : (col + 1) * tw]
+                    )
+                    faces = self._tiles.process(tile).multi_face_landmarks or []
+                    for face in faces:
+                        pts = np.array([(p.x, p.y, p.z) for p in face.landmark])
+                        found.append(pts * [tw, th, tw] + [col * tw, row * th, 0.0])
+            if len(found) > len(best):
+                best = np.array(found[: self.config.max_faces], dtype=np.float64)
+                best_n = n
+        return best, best_n
 
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def landmarks(self, image: np.ndarray) -> np.ndarray:
+    def landmarks(self, image: NDArray[Any]) -> NDArray[Any]:
         """FaceMesh landmarks of every face in one RGB uint8 [H, W, 3] (or grey [H, W]) image.
 
         Returns float64 [K, 478, 3] in pixels: x, y in the image, z = FaceMesh depth times the
@@ -104,7 +174,9 @@ class FaceAnalyzer:
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"image must be uint8 [H, W, 3] RGB, got {image.dtype} {image.shape}")
         h, w = image.shape[:2]
-        found = self._mesh.process(np.ascontiguousarray(image)).multi_face_landmarks or []
+        with contextlib.nullcontext() if self._started else _quiet_stderr():
+            found = self._mesh.process(np.ascontiguousarray(image)).multi_face_landmarks or []
+        self._started = self._started or bool(found)
         if not found:
             return np.zeros((0, 478, 3))
         pts = np.array([[(p.x, p.y, p.z) for p in face.landmark] for face in found])
@@ -126,23 +198,37 @@ class FaceAnalyzer:
         cfg = self.config
         if self._mesh is None:
             raise RuntimeError("FaceAnalyzer is closed")
-        self._mesh.reset()  # no face carried over from the previous file
+        with _quiet_stderr():
+            self._mesh.reset()  # no face carried over from the previous file (a new graph)
+            _open_graph(self._mesh)
+        self._started = False
         crop_size = cfg.crop_size or getattr(self.model, "input_size", None) or align.FACE_SIZE
         tracker = FaceTracker(max_gap_s=cfg.max_gap_s, min_iou=cfg.min_iou, max_shift=cfg.max_shift)
         one_blas_thread = _blas_limiter()
         times: list[float] = []
         counts: list[int] = []
-        observed: list[dict] = []  # per frame with faces: frame, track, box, cues, quality
-        crops: list[np.ndarray] = []
+        observed: list[
+            dict[str, NDArray[Any]]
+        ] = []  # per frame with faces: frame, track, box, cues, quality
+        crops: list[NDArray[Any]] = []
         groups: list[str] = []
         scores: list[EmotionScores] = []
         frame_size = None
         index = -1
+        grid = 0  # the gallery grid (n x n) where the last search found faces; 0: none
+        searched_at = -math.inf  # time of the last gallery search, s
         for index, frame in enumerate(frames):
             image = frame.image
             frame_size = frame_size or (int(image.shape[0]), int(image.shape[1]))
             with one_blas_thread():
                 pts = self.landmarks(image)
+                if (
+                    not len(pts)
+                    and cfg.gallery
+                    and (grid or frame.time - searched_at >= GALLERY_SEARCH_EVERY_S)
+                ):
+                    pts, grid = self.gallery_landmarks(image, (grid,) if grid else GALLERY_GRIDS)
+                    searched_at = frame.time
                 times.append(float(frame.time))
                 counts.append(len(pts))
                 if len(pts):
@@ -184,11 +270,11 @@ class FaceAnalyzer:
 
     def _observe(
         self,
-        image: np.ndarray,
-        pts: np.ndarray,
+        image: NDArray[Any],
+        pts: NDArray[Any],
         time: float,
         tracker: FaceTracker,
-    ) -> tuple[dict, list[tuple[np.ndarray, np.ndarray]]]:
+    ) -> tuple[dict[str, NDArray[Any]], list[tuple[NDArray[Any], NDArray[Any]]]]:
         """Track ids, boxes, cues and quality of one frame's K faces (landmarks [K, 478, 3]).
 
         Returns ({"track": [K], "box": [K, 4], "cues": [K, C], "quality": [K]}, the K face
@@ -196,7 +282,7 @@ class FaceAnalyzer:
         """
         boxes = landmark_boxes(pts)
         ids = tracker.update(time, boxes)
-        cues = compute_cues(pts, image_size=image.shape[:2])
+        cues = compute_cues(pts, image_size=(int(image.shape[0]), int(image.shape[1])))
         regions = [face_region(image, p) for p in pts]
         quality = np.array([align.face_quality(r, p) for r, p in regions])
         obs = {
@@ -207,14 +293,16 @@ class FaceAnalyzer:
         }
         return obs, regions
 
-    def _predict(self, crops: Sequence[np.ndarray], groups: Sequence[str]) -> EmotionScores:
+    def _predict(self, crops: Sequence[NDArray[Any]], groups: Sequence[str]) -> EmotionScores:
+        if self.model is None:
+            raise RuntimeError("no expression model")
         out = self.model.predict(np.stack(crops), groups=list(groups))
         if len(out) != len(crops):
             raise RuntimeError(f"expression model returned {len(out)} rows for {len(crops)} faces")
         return out
 
     def _build_tracks(
-        self, times: np.ndarray, obs: dict, scores: EmotionScores | None
+        self, times: NDArray[Any], obs: dict[str, NDArray[Any]], scores: EmotionScores | None
     ) -> tuple[FaceTrack, ...]:
         """Split the flat observations into per-track arrays and smooth the expression scores."""
         tracks = []
@@ -222,7 +310,7 @@ class FaceAnalyzer:
             idx = np.flatnonzero(obs["track"] == tid)  # already in time order
             t = times[obs["frame"][idx]]
             quality = np.clip(obs["quality"][idx], 0.0, 1.0)
-            extra: dict = {}
+            extra: dict[str, NDArray[Any]] = {}
             confidence = quality
             if scores is not None:
                 raw = scores.probs[idx].astype(np.float64)
@@ -257,7 +345,42 @@ class FaceAnalyzer:
         return tuple(tracks)
 
 
-def _blas_limiter() -> Callable[[], contextlib.AbstractContextManager]:
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null for a moment: MediaPipe's and TFLite's native start-up
+    lines ("Created TensorFlow Lite XNNPACK delegate", "W0000 ... feedback manager") are written
+    there directly, past Python's logging."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no real stderr (embedded, captured)
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        _flush_c_stdio()  # what C code buffered while hidden goes to /dev/null, not later
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _open_graph(graph: Any) -> None:
+    """Run a blank frame through a new MediaPipe graph: its calculators open (and log) on their
+    own threads after the graph starts, and ``process`` returns only once the graph is idle."""
+    graph.process(np.zeros((WARM_UP_PX, WARM_UP_PX, 3), np.uint8))
+
+
+def _flush_c_stdio() -> None:
+    try:
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):  # no C library to ask (not Linux/macOS)
+        pass
+
+
+def _blas_limiter() -> Callable[[], contextlib.AbstractContextManager[Any]]:
     """A context factory that holds BLAS to one thread while a frame is analysed.
 
     The stage only does tiny matrix algebra (3x3 inverses in align); OpenBLAS threads woken for
@@ -284,7 +407,7 @@ def _concat_scores(parts: list[EmotionScores]) -> EmotionScores:
     )
 
 
-def detect_faces(image: np.ndarray, *, max_faces: int = 4) -> np.ndarray:
+def detect_faces(image: NDArray[Any], *, max_faces: int = 4) -> NDArray[Any]:
     """FaceMesh landmarks of every face in one still image: float64 [K, 478, 3] in px.
 
     A one-off convenience (builds and frees a graph each call); for many images or a video use a
