@@ -20,6 +20,9 @@ from .dsp import power_db
 from .result import Speaker
 
 SAME_CHANNEL_CORR = 0.98  # channels this correlated are one mix duplicated, not two speakers
+# Whole-call comparisons and levels run over blocks of this many samples (about 1 minute at
+# 16 kHz), so a long call never needs full-length temporaries beside its audio.
+BLOCK_SAMPLES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -55,10 +58,35 @@ def split_channels(audio: NDArray[Any], cfg: AnalysisConfig) -> bool:
     if cfg.split_channels is not None:
         return cfg.split_channels
     a, b = audio[0], audio[1]
-    if np.allclose(a, b, atol=1e-4):
+    if _same_signal(a, b, atol=1e-4):
         return False
-    corr = float(np.corrcoef(a[::4], b[::4])[0, 1]) if a.std() > 0 and b.std() > 0 else 0.0
-    return not corr > SAME_CHANNEL_CORR
+    return not _correlation(a[::4], b[::4]) > SAME_CHANNEL_CORR
+
+
+def _same_signal(a: NDArray[Any], b: NDArray[Any], *, atol: float) -> bool:
+    """``np.allclose(a, b, atol=atol)`` one block at a time."""
+    return all(
+        np.allclose(a[i : i + BLOCK_SAMPLES], b[i : i + BLOCK_SAMPLES], atol=atol)
+        for i in range(0, len(a), BLOCK_SAMPLES)
+    )
+
+
+def _correlation(a: NDArray[Any], b: NDArray[Any]) -> float:
+    """Pearson correlation of two equally long signals from running float64 sums, one block at
+    a time; 0 when either is constant."""
+    n = len(a)
+    sums = np.zeros(5)  # x, y, xx, yy, xy
+    for i in range(0, n, BLOCK_SAMPLES):
+        x = a[i : i + BLOCK_SAMPLES].astype(np.float64)
+        y = b[i : i + BLOCK_SAMPLES].astype(np.float64)
+        sums += [x.sum(), y.sum(), x @ x, y @ y, x @ y]
+    if n == 0:
+        return 0.0
+    sx, sy, sxx, syy, sxy = sums
+    var_x, var_y = sxx - sx * sx / n, syy - sy * sy / n
+    if var_x <= 0 or var_y <= 0:
+        return 0.0
+    return float((sxy - sx * sy / n) / np.sqrt(var_x * var_y))
 
 
 def attribute_speakers(
@@ -160,7 +188,13 @@ def channel_roles(n: int, cfg: AnalysisConfig) -> tuple[list[str], list[str] | N
 
 def _hop_levels(audio: NDArray[Any]) -> NDArray[Any]:
     """RMS level in dB per VAD hop (512 samples) for each channel: [channels, hops]."""
-    n = int(np.ceil(audio.shape[1] / VAD_CHUNK))
-    padded = np.zeros((audio.shape[0], n * VAD_CHUNK), dtype=np.float32)
-    padded[:, : audio.shape[1]] = audio
-    return power_db(np.mean(padded.reshape(audio.shape[0], n, VAD_CHUNK) ** 2, axis=2))
+    channels, n = audio.shape[0], int(np.ceil(audio.shape[1] / VAD_CHUNK))
+    power = np.empty((channels, n), dtype=np.float32)
+    hops = BLOCK_SAMPLES // VAD_CHUNK
+    for h in range(0, n, hops):
+        m = min(hops, n - h)
+        block = audio[:, h * VAD_CHUNK : (h + m) * VAD_CHUNK]
+        if block.shape[1] < m * VAD_CHUNK:  # the last hop, padded with silence
+            block = np.pad(block, ((0, 0), (0, m * VAD_CHUNK - block.shape[1])))
+        power[:, h : h + m] = np.mean(block.reshape(channels, m, VAD_CHUNK) ** 2, axis=2)
+    return power_db(power)

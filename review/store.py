@@ -2,8 +2,9 @@
 
 Layout of the data folder (``EMOTRACE_HOME``, default ``~/.emotrace``)::
 
-    emotrace.db                 SQLite: schema_version, calls, annotations
-    calls/<call id>/media.<ext>  a copy of the analysed file
+    emotrace.db                 SQLite: schema_version, calls, annotations, audit
+    calls/<call id>/media.<ext>  a copy of the analysed file, its extension from the content
+                                 (``media.wav``, ``media.mp4``), never from the upload's name
     calls/<call id>/result.json  the AnalysisResult, written atomically
     calls/<call id>/exports/     derived files (subtitles, exports), removed with the call
 
@@ -12,12 +13,16 @@ is renamed into place, and only then is the row inserted, in one transaction. A 
 leaves either no row (the call does not exist; :meth:`Store.sweep` removes the stray folder) or a
 complete call. Model output (result.json) is never modified; annotations live in their own table.
 
+Each call carries the SHA-256 of its media (``content_hash``) for duplicate detection; the
+``audit`` table records who uploaded, opened, annotated, exported and deleted which call, and when.
+
 The schema is versioned: ``schema_version`` holds the applied version and ``MIGRATIONS`` lists the
 ordered steps, each run in its own transaction when an older database is opened.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -31,7 +36,9 @@ from typing import Self
 
 from sqlalchemy import Connection, create_engine, event, text
 
-from analyzer import LABELS, AnalysisResult
+from analyzer import LABELS, AnalysisResult, MediaError, probe_media
+from analyzer.hashing import content_hash
+from analyzer.settings import Settings
 
 DB_NAME = "emotrace.db"
 CALLS_DIR = "calls"
@@ -42,8 +49,8 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000  # writers wait this long for each other before 
 
 
 def default_home() -> Path:
-    """The data folder: ``$EMOTRACE_HOME`` or ``~/.emotrace``."""
-    return Path(os.environ.get("EMOTRACE_HOME") or Path.home() / ".emotrace").expanduser()
+    """The data folder: ``$EMOTRACE_HOME`` or ``~/.emotrace`` (``Settings.home``)."""
+    return Settings.from_env().home
 
 
 def _now() -> str:
@@ -109,6 +116,32 @@ def _migrate_2(conn: Connection) -> None:
 
 
 def _migrate_3(conn: Connection) -> None:
+    """The audit log, and each call's content hash (backfilled from the stored media)."""
+    conn.execute(
+        text("""
+        CREATE TABLE audit (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            user TEXT NOT NULL,
+            action TEXT NOT NULL,
+            call_id TEXT,
+            detail TEXT NOT NULL DEFAULT ''
+        )""")
+    )
+    conn.execute(text("CREATE INDEX ix_audit_at ON audit(at)"))
+    conn.execute(text("ALTER TABLE calls ADD COLUMN content_hash TEXT NOT NULL DEFAULT ''"))
+    conn.execute(text("CREATE INDEX ix_calls_hash ON calls(content_hash)"))
+    for call_id, media_path in conn.execute(text("SELECT id, media_path FROM calls")).all():
+        try:
+            digest = content_hash(media_path)
+        except OSError:
+            continue  # a missing media file keeps '' (never matches an upload)
+        conn.execute(
+            text("UPDATE calls SET content_hash = :h WHERE id = :id"), {"h": digest, "id": call_id}
+        )
+
+
+def _migrate_4(conn: Connection) -> None:
     """Recording consent per call, in its own table (a call without a row: consent not recorded)."""
     conn.execute(
         text("""
@@ -122,7 +155,42 @@ def _migrate_3(conn: Connection) -> None:
 
 
 # Ordered: MIGRATIONS[i] brings the schema from version i to version i + 1.
-MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_migrate_1, _migrate_2, _migrate_3)
+MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
+    _migrate_1,
+    _migrate_2,
+    _migrate_3,
+    _migrate_4,
+)
+AUDIT_ACTIONS = ("upload", "open", "annotate", "export", "delete")
+
+# Container (FFmpeg's format name) -> the stored media's extension; anything else is ".bin".
+_CONTAINER_SUFFIXES = {
+    "wav": ".wav",
+    "mp3": ".mp3",
+    "flac": ".flac",
+    "ogg": ".ogg",
+    "aiff": ".aiff",
+    "aac": ".aac",
+    "mov,mp4,m4a,3gp,3g2,mj2": ".mp4",
+    "matroska,webm": ".webm",
+}
+
+
+def media_suffix(path: str | os.PathLike) -> str:
+    """The stored media's extension, from what the bytes are (FFmpeg's probe), not the name.
+
+    A WAV uploaded as ``evil.html`` is stored as ``media.wav``; an unreadable file as ``.bin``.
+    """
+    try:
+        info = probe_media(path)
+    except (MediaError, OSError):
+        return ".bin"
+    suffix = _CONTAINER_SUFFIXES.get(info.container or "", ".bin")
+    if suffix == ".mp4" and not info.has_video:
+        return ".m4a"
+    return suffix
+
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -151,6 +219,7 @@ class CallRecord:
     n_events: int
     event_kinds: tuple[str, ...] = ()
     has_video: bool = False
+    content_hash: str = ""  # SHA-256 of the media's bytes ('' when unknown)
 
     @property
     def folder(self) -> Path:
@@ -169,6 +238,7 @@ class CallRecord:
             "event_kinds": list(self.event_kinds),
             "has_video": self.has_video,
             "media_path": self.media_path,
+            "content_hash": self.content_hash,
         }
 
 
@@ -203,6 +273,18 @@ class Annotation:
 
 
 @dataclass(frozen=True)
+class AuditEntry:
+    """One audit row: who did what to which call, when."""
+
+    id: int
+    at: str  # UTC, ISO 8601
+    user: str
+    action: str  # one of AUDIT_ACTIONS
+    call_id: str | None
+    detail: str = ""  # e.g. the call's name, the export format
+
+
+@dataclass(frozen=True)
 class CallFilter:
     """Which calls to list. Every field left at None does not filter."""
 
@@ -221,7 +303,7 @@ class CallFilter:
 
 _CALL_COLUMNS = (
     "id, name, uploaded_by, created_at, media_path, result_path, duration_s, roles, "
-    "negative_share, n_events, event_kinds, has_video"
+    "negative_share, n_events, event_kinds, has_video, content_hash"
 )
 
 
@@ -239,6 +321,7 @@ def _call_from_row(row) -> CallRecord:
         n_events=int(row[9]),
         event_kinds=tuple(k for k in (row[10] or "").split(",") if k),
         has_video=bool(row[11]),
+        content_hash=row[12] or "",
     )
 
 
@@ -325,27 +408,33 @@ class Store:
         """Store one analysed call: copy its media, write its result, then insert its row.
 
         ``media`` is the analysed file; with ``copy_media`` False the store keeps a reference to
-        it instead of a copy (the caller then owns the file). Returns the stored record.
+        it instead of a copy (the caller then owns the file). The copy is named from its content
+        (``media.wav``), and the stored result names the recording by ``name`` only, never by
+        the (temporary) path it was analysed from. Returns the stored record.
         """
         media = Path(media)
         call_id = uuid.uuid4().hex
         staging = self.calls_dir / f"{STAGING_PREFIX}{call_id}"
         final = self.calls_dir / call_id
+        name = name or media.name
+        digest = content_hash(media)
         staging.mkdir(parents=True)
         try:
             if copy_media:
-                suffix = media.suffix.lower() or ".bin"
-                media_name = f"media{suffix}"
+                media_name = f"media{media_suffix(media)}"
                 shutil.copyfile(media, staging / f".{media_name}.part")
                 os.replace(staging / f".{media_name}.part", staging / media_name)
                 media_path = final / media_name
             else:
                 media_path = media.resolve()
+            if copy_media:
+                shown = dataclasses.replace(result.media, path=Path(name).name)
+                result = dataclasses.replace(result, media=shown)
             result.save_json(staging / "result.json")
             os.replace(staging, final)
             record = CallRecord(
                 id=call_id,
-                name=name or media.name,
+                name=name,
                 uploaded_by=uploaded_by,
                 created_at=_now(),
                 media_path=str(media_path),
@@ -356,6 +445,7 @@ class Store:
                 n_events=len(result.events),
                 event_kinds=tuple(sorted({e.kind for e in result.events})),
                 has_video=bool(result.media.has_video),
+                content_hash=digest,
             )
             self._insert_call(record)
         except BaseException:
@@ -370,7 +460,7 @@ class Store:
                 text(
                     f"INSERT INTO calls ({_CALL_COLUMNS}) VALUES (:id, :name, :uploaded_by, "
                     ":created_at, :media_path, :result_path, :duration_s, :roles, "
-                    ":negative_share, :n_events, :event_kinds, :has_video)"
+                    ":negative_share, :n_events, :event_kinds, :has_video, :content_hash)"
                 ),
                 {
                     **record.to_dict(),
@@ -442,6 +532,20 @@ class Store:
         with self.engine.connect() as conn:
             return [_call_from_row(r) for r in conn.execute(text(sql), params).all()]
 
+    def find_by_hash(self, digest: str) -> list[CallRecord]:
+        """The stored calls whose media has the SHA-256 ``digest``, newest first."""
+        if not digest:
+            return []
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    f"SELECT {_CALL_COLUMNS} FROM calls WHERE content_hash = :h "
+                    "ORDER BY created_at DESC, rowid DESC"
+                ),
+                {"h": digest},
+            ).all()
+        return [_call_from_row(r) for r in rows]
+
     def delete_call(self, call_id: str) -> None:
         """Remove the call, its annotations and every file the store derived for it.
 
@@ -476,6 +580,38 @@ class Store:
                 shutil.rmtree(folder, ignore_errors=True)
                 removed.append(folder)
         return removed
+
+    # ---- audit ----------------------------------------------------------------------------
+    def audit(self, user: str, action: str, call_id: str | None = None, detail: str = "") -> None:
+        """Record that ``user`` did ``action`` (one of ``AUDIT_ACTIONS``) on ``call_id``."""
+        if action not in AUDIT_ACTIONS:
+            raise StoreError(f"audit action must be one of {', '.join(AUDIT_ACTIONS)}")
+        with self.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO audit (at, user, action, call_id, detail) "
+                    "VALUES (:at, :user, :action, :call_id, :detail)"
+                ),
+                {
+                    "at": _now(),
+                    "user": user,
+                    "action": action,
+                    "call_id": call_id,
+                    "detail": detail,
+                },
+            )
+
+    def list_audit(self, limit: int = 500) -> list[AuditEntry]:
+        """The newest ``limit`` audit rows, newest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT id, at, user, action, call_id, detail FROM audit "
+                    "ORDER BY id DESC LIMIT :limit"
+                ),
+                {"limit": int(limit)},
+            ).all()
+        return [AuditEntry(*row) for row in rows]
 
     # ---- consent and retention ------------------------------------------------------------
     def set_consent(self, call_id: str, consent: str, *, by: str) -> None:

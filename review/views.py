@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from analyzer import AnalysisResult, MediaError, MediaInfo, SpeakerSummary, probe_media
+from analyzer import (
+    AnalysisResult,
+    MediaError,
+    MediaInfo,
+    Settings,
+    SpeakerSummary,
+    probe_media,
+)
 from analyzer.export import speaker_name  # not in analyzer's public API yet
 
 from .i18n import emotion_name, t
@@ -29,16 +36,38 @@ class UploadLimits:
     max_duration_s: float = 3 * 3600.0  # longest accepted recording, seconds
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> UploadLimits:
-        """``EMOTRACE_MAX_UPLOAD_MB`` and ``EMOTRACE_MAX_MINUTES`` override the defaults."""
-        env = os.environ if env is None else env
-        default = cls()
-        mb = env.get("EMOTRACE_MAX_UPLOAD_MB")
-        minutes = env.get("EMOTRACE_MAX_MINUTES")
+    def from_settings(cls, settings: Settings) -> UploadLimits:
+        """The limits a deployment set (``max_upload_mb``, ``max_minutes``)."""
         return cls(
-            max_bytes=int(float(mb) * MB) if mb else default.max_bytes,
-            max_duration_s=float(minutes) * 60 if minutes else default.max_duration_s,
+            max_bytes=int(settings.max_upload_mb * MB),
+            max_duration_s=settings.max_minutes * 60.0,
         )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> UploadLimits:
+        """``EMOTRACE_MAX_UPLOAD_MB`` and ``EMOTRACE_MAX_MINUTES`` (via ``Settings.from_env``)."""
+        return cls.from_settings(Settings.from_env(env))
+
+
+def amount(x: float) -> str:
+    """A limit or a size as people write it: ``180``, ``0.5``, ``1.25`` (at most 2 decimals)."""
+    return f"{round(float(x), 2):g}"
+
+
+def one_line_error(exc: BaseException, path: str | os.PathLike, name: str) -> str:
+    """``<name>: <cause>`` for a failed upload: one line, no server path in it.
+
+    The upload's temporary path (and its folder) is replaced by the name the user gave it.
+    """
+    p = Path(path)
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    for shown in (str(p), str(p.resolve()), str(p.parent), str(p.parent.resolve())):
+        text = text.replace(shown + "/", "").replace(shown, name)
+    if isinstance(exc, MemoryError):
+        text = "the file needs more memory than this server has (is its header damaged?)"
+    elif not isinstance(exc, MediaError):
+        text = f"could not be analysed ({type(exc).__name__}: {text})"
+    return text if text.startswith(name) else f"{name}: {text}"
 
 
 def check_upload(
@@ -54,12 +83,20 @@ def check_upload(
     size = p.stat().st_size if p.exists() else 0
     if size > limits.max_bytes:
         raise MediaError(
-            t("msg_too_big", lang, name=shown, size_mb=size / MB, limit_mb=limits.max_bytes / MB)
+            t(
+                "msg_too_big",
+                lang,
+                name=shown,
+                size_mb=amount(size / MB),
+                limit_mb=amount(limits.max_bytes / MB),
+            )
         )
+    if size == 0:
+        raise MediaError(t("msg_empty", lang, name=shown))
     try:
         info = probe_media(p)
     except MediaError as exc:
-        raise MediaError(str(exc).replace(p.name, shown, 1)) from None
+        raise MediaError(one_line_error(exc, p, shown)) from None
     if not info.has_audio:
         raise MediaError(t("msg_no_audio", lang, name=shown))
     if info.duration_s > limits.max_duration_s:
@@ -68,8 +105,8 @@ def check_upload(
                 "msg_too_long",
                 lang,
                 name=shown,
-                minutes=info.duration_s / 60,
-                limit=limits.max_duration_s / 60,
+                minutes=amount(info.duration_s / 60),
+                limit=amount(limits.max_duration_s / 60),
             )
         )
     return info
@@ -241,3 +278,15 @@ def parse_optional_float(value: Any) -> float | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     return float(value)
+
+
+def audit_rows(entries: Sequence[Any]) -> list[list]:
+    """Audit table rows: time, user, action, call id, detail (newest first as given)."""
+    return [
+        [e.at.replace("+00:00", "").replace("T", " "), e.user, e.action, e.call_id or "", e.detail]
+        for e in entries
+    ]
+
+
+def audit_headers(lang: str) -> list[str]:
+    return [t(k, lang) for k in ("col_at", "col_user", "col_action", "col_call", "col_detail")]

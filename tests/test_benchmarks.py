@@ -11,6 +11,7 @@ import pytest
 from benchmarks import speed
 
 SCRIPTS = (
+    "benchmarks.batch",
     "benchmarks.diarization",
     "benchmarks.fer_baselines",
     "benchmarks.phrases",

@@ -42,7 +42,9 @@ def test_saved_call_survives_reopening(store, wav):
     [found] = again.list_calls()
     assert found == record
     result = again.load_result(record.id)
-    assert result.to_dict() == make_result(str(wav)).to_dict()
+    # The stored result names the recording, not the (temporary) path it was analysed from.
+    assert result.to_dict() == make_result("call one").to_dict()
+    assert Path(record.media_path).name == "media.wav"
     [note_again] = again.list_annotations(record.id)
     assert note_again == note and note_again.end == 3.5
     again.close()
@@ -282,7 +284,7 @@ def test_consent_is_recorded_and_retention_purges_old_and_refused_calls(store, w
 
     from review.store import SCHEMA_VERSION as version
 
-    assert version >= 3 and store.schema_version() == version
+    assert version >= 4 and store.schema_version() == version
     old, refused, recent = (
         store.add_call(make_result(str(wav)), wav, uploaded_by="ana") for _ in range(3)
     )

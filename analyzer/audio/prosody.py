@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..arrays import FloatArray
+from ..arrays import FloatArray, IntArray
 from ..config import SAMPLE_RATE
 from ..dsp import power_db
 from ..evidence import Evidence
@@ -25,6 +25,7 @@ F0_MIN_HZ = 60.0
 F0_MAX_HZ = 450.0
 VOICING_CLARITY = 0.45  # normalised autocorrelation peak above which a frame is voiced
 SILENCE_DB = -55.0  # dBFS; frames quieter than this are never voiced
+LOUDNESS_BLOCK_HOPS = 60_000  # 10 ms hops per block of the loudness pass (10 minutes)
 FRAMES = TimeGrid(HOP_S)  # the 10 ms frame grid
 
 TURN_FEATURES = (
@@ -74,9 +75,20 @@ def frame_signal(
     samples = TimeGrid.rate(sr)
     win, hop = samples.frames(win_s), samples.frames(hop_s)
     n = int(np.ceil(len(audio) / hop))
-    padded = np.pad(audio.astype(np.float32), (win // 2, win + hop))
+    padded = np.pad(np.asarray(audio, dtype=np.float32), (win // 2, win + hop))
     frames: FloatArray = np.lib.stride_tricks.sliding_window_view(padded, win)[::hop][:n]
     return frames
+
+
+def frame_rows(audio: FloatArray, rows: IntArray, *, win: int, hop: int) -> FloatArray:
+    """Frames ``rows`` of ``frame_signal(audio)`` (window ``win``, hop ``hop`` samples, zeros
+    beyond the ends): float32 [len(rows), win], gathered without padding the whole signal."""
+    starts = np.asarray(rows, dtype=np.int64) * hop - win // 2
+    index = starts[:, None] + np.arange(win)
+    inside = (index >= 0) & (index < len(audio))
+    out = np.zeros(index.shape, dtype=np.float32)
+    out[inside] = audio[index[inside]]
+    return out
 
 
 def analyze_frames(
@@ -102,16 +114,17 @@ def analyze_frames(
     clarity = np.zeros(t, dtype=np.float32)
     pitch_sr = 8000
     low = _to_8k(audio, sr) if sr != pitch_sr else audio
-    frames_all = frame_signal(low, sr=pitch_sr)[:t]
-    todo = loud[: len(frames_all)] > SILENCE_DB
+    pitch_rate = TimeGrid.rate(pitch_sr)
+    win, hop = pitch_rate.frames(WIN_S), pitch_rate.frames(HOP_S)
+    n_frames = min(t, int(np.ceil(len(low) / hop)))
+    todo = loud[:n_frames] > SILENCE_DB
     if speech is not None:
         in_speech = np.zeros(t, dtype=bool)
         for seg in speech:
             in_speech[FRAMES.cover(seg)] = True
-        todo &= in_speech[: len(frames_all)]
+        todo &= in_speech[:n_frames]
     rows = np.flatnonzero(todo)
     lag_min, lag_max = int(pitch_sr / F0_MAX_HZ), int(pitch_sr / F0_MIN_HZ)
-    win = frames_all.shape[1]
     window = np.hanning(win).astype(np.float32)
     nfft = 1 << int(np.ceil(np.log2(2 * win)))
     # Autocorrelation of the window itself, to undo its taper (Boersma's correction).
@@ -121,7 +134,7 @@ def analyze_frames(
 
     for a in range(0, len(rows), block):
         idx = rows[a : a + block]
-        fr = frames_all[idx]
+        fr = frame_rows(low, idx, win=win, hop=hop)
         x = (fr - fr.mean(axis=1, keepdims=True)) * window
         spec = sfft.rfft(x, nfft, axis=1)
         ac = sfft.irfft((spec.real**2 + spec.imag**2), nfft, axis=1)[:, : lag_max + 2]
@@ -156,9 +169,15 @@ def frame_loudness(audio: FloatArray, *, sr: int) -> FloatArray:
     hop = TimeGrid.rate(sr).frames(HOP_S)
     per = FRAMES.frames(WIN_S)  # hops per window
     n = int(np.ceil(len(audio) / hop))
-    padded = np.zeros(n * hop, dtype=np.float32)
-    padded[: len(audio)] = audio
-    energy = np.einsum("ij,ij->i", padded.reshape(n, hop), padded.reshape(n, hop))
+    energy = np.empty(n, dtype=np.float32)
+    step = LOUDNESS_BLOCK_HOPS  # hops at a time: no full-length copy of a long call
+    for h in range(0, n, step):
+        m = min(step, n - h)
+        block = np.asarray(audio[h * hop : (h + m) * hop], dtype=np.float32)
+        if len(block) < m * hop:  # the last hop, padded with silence
+            block = np.pad(block, (0, m * hop - len(block)))
+        rows = block.reshape(m, hop)
+        energy[h : h + m] = np.einsum("ij,ij->i", rows, rows)
     # Frame i is centred on sample i * hop: it spans hops i - per/2 .. i + per/2 - 1.
     padded_e = np.concatenate([np.zeros(per // 2), energy, np.zeros(per)])
     window = np.convolve(padded_e, np.ones(per), mode="valid")[:n]
@@ -169,7 +188,7 @@ def _to_8k(audio: FloatArray, sr: int) -> FloatArray:
     from scipy.signal import resample_poly
 
     g = np.gcd(int(sr), 8000)
-    out: FloatArray = resample_poly(audio, 8000 // g, int(sr) // g).astype(np.float32)
+    out: FloatArray = resample_poly(audio, 8000 // g, int(sr) // g).astype(np.float32, copy=False)
     return out
 
 

@@ -20,6 +20,10 @@ VAD_CHUNK = 512  # samples per network step (32 ms at 16 kHz)
 VAD_CONTEXT = 64  # samples of the previous chunk the network sees
 VAD_HOP_S = VAD_CHUNK / VAD_SR  # 0.032 s between probabilities
 STREAM_S = 20.0  # long audio is cut into streams of this many seconds and run as one batch
+# Streams per network batch: 32 x 20 s (about 10 minutes, 41 MB) at a time, so a long call never
+# needs a second full-length copy of itself. Streams are independent (own state and context),
+# so the grouping does not change the probabilities.
+GROUP_STREAMS = 32
 
 
 def _model_path() -> Path:
@@ -57,19 +61,30 @@ class VoiceActivityDetector:
             return np.zeros(0, dtype=np.float32)
         per_stream = max(1, int(STREAM_S * VAD_SR / VAD_CHUNK))
         n_streams = int(np.ceil(n_chunks / per_stream))
-        padded = np.zeros(n_streams * per_stream * VAD_CHUNK, dtype=np.float32)
-        padded[: len(audio)] = audio
-        streams = padded.reshape(n_streams, per_stream, VAD_CHUNK)
+        stream_len = per_stream * VAD_CHUNK
+        out = np.empty((n_streams, per_stream), dtype=np.float32)
+        for first in range(0, n_streams, GROUP_STREAMS):
+            k = min(GROUP_STREAMS, n_streams - first)
+            block = audio[first * stream_len : (first + k) * stream_len]
+            if len(block) < k * stream_len:  # the call's tail: zeros after the last sample
+                block = np.pad(block, (0, k * stream_len - len(block)))
+            out[first : first + k] = self._run_streams(block.reshape(k, per_stream, VAD_CHUNK))
+        return out.reshape(-1)[:n_chunks]
+
+    def _run_streams(self, streams: FloatArray) -> FloatArray:
+        """Speech probabilities [streams, steps] of float32 streams [streams, steps, VAD_CHUNK],
+        each stream run from a fresh network state."""
+        n_streams, steps, _ = streams.shape
         state = np.zeros((2, n_streams, 128), dtype=np.float32)
         context = np.zeros((n_streams, VAD_CONTEXT), dtype=np.float32)
         sr = np.array(VAD_SR, dtype=np.int64)
-        out = np.empty((n_streams, per_stream), dtype=np.float32)
-        for i in range(per_stream):
+        out = np.empty((n_streams, steps), dtype=np.float32)
+        for i in range(steps):
             x = np.concatenate([context, streams[:, i]], axis=1)
             prob, state = self._session.run(None, {"input": x, "state": state, "sr": sr})
             out[:, i] = prob[:, 0]
             context = x[:, -VAD_CONTEXT:]
-        return out.reshape(-1)[:n_chunks]
+        return out
 
 
 def speech_segments(

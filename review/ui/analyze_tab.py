@@ -6,16 +6,21 @@ its defaults. Each analysed file goes into the library; the last one opens in th
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 
 from analyzer import AnalysisConfig, MediaError
+from analyzer.hashing import content_hash
 
 from .. import views
 from ..i18n import t
 from .common import AppContext, Texts, choices, user_of
+from .served import remove_upload
+
+log = logging.getLogger(__name__)
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 SAMPLES = (ASSETS / "sample_call.wav", ASSETS / "sample_video_call.mp4")
@@ -146,12 +151,20 @@ def analyze_files(
     request: gr.Request,
     progress=PROGRESS,
 ) -> tuple[str, str | None]:
-    """Analyze the uploaded files; returns the status text and the last stored call's id."""
+    """Analyze the uploaded files; returns the status text and the last stored call's id.
+
+    Each upload is removed from Gradio's upload folder once it is stored or refused: the library
+    keeps the only copy.
+    """
     paths = [p for p in (files or []) if p]
     if not paths:
         raise gr.Error(t("msg_no_files", lang))
     config = run_config(ctx.base_config, roles, n_speakers, fps)
-    return analyze_paths(ctx, paths, config, lang, user_of(request), progress)
+    try:
+        return analyze_paths(ctx, paths, config, lang, user_of(request), progress)
+    finally:
+        for path in paths:
+            remove_upload(path)
 
 
 def analyze_sample(
@@ -182,9 +195,13 @@ def analyze_paths(
 ) -> tuple[str, str | None]:
     """Check, analyze and store each file; a file that fails is reported and the rest go on.
 
-    A single file that fails raises ``gr.Error`` with its one-line cause.
+    A recording already in the library (same content hash) is not analysed again: the message
+    names the stored call and that call is the one opened. Every failure is one line naming the
+    file, never a server path; the traceback goes to the server's log. A single file that fails
+    raises ``gr.Error`` with its one-line cause.
     """
-    done, failed, last_id = [], [], None
+    config = _with_duration_limit(config, ctx.limits.max_duration_s)
+    done, failed, known, last_id = [], [], [], None
     for i, path in enumerate(paths):
         name = Path(path).name
 
@@ -192,16 +209,34 @@ def analyze_paths(
             progress((i + (k / total if total else 0.0)) / len(paths), desc=f"{name}: {step}")
 
         try:
+            existing = ctx.store.find_by_hash(content_hash(path))
+            if existing:
+                known.append(t("msg_duplicate", lang, name=name, stored=_listed(existing[0])))
+                last_id = existing[0].id
+                continue
             views.check_upload(path, ctx.limits, name=name, lang=lang)
             result = ctx.analyzer.analyze(path, config=config, progress=report)
-        except MediaError as exc:
-            error = str(exc) if str(exc).startswith(name) else f"{name}: {exc}"
-            failed.append(t("msg_failed", lang, error=error))
+            record = ctx.store.add_call(result, path, uploaded_by=user, name=name)
+        except Exception as exc:  # one file's failure, whatever it is, never stops the batch
+            failed.append(t("msg_failed", lang, error=views.one_line_error(exc, path, name)))
+            if not isinstance(exc, MediaError):
+                log.exception("analysis of %s failed", name)
             continue
-        record = ctx.store.add_call(result, path, uploaded_by=user, name=name)
+        ctx.store.audit(user, "upload", record.id, name)
         done.append(name)
         last_id = record.id
-    if not done and len(failed) == 1:
+    if not done and not known and len(failed) == 1:
         raise gr.Error(failed[0])
-    lines = ([t("msg_analyzed", lang, names=", ".join(done))] if done else []) + failed
+    lines = ([t("msg_analyzed", lang, names=", ".join(done))] if done else []) + known + failed
     return "\n\n".join(lines), last_id
+
+
+def _listed(record) -> str:
+    """How a stored call is named in messages: its name, uploader and upload time."""
+    return f"{record.name} ({record.uploaded_by}, {record.created_at[:16].replace('T', ' ')})"
+
+
+def _with_duration_limit(config: AnalysisConfig, max_duration_s: float) -> AnalysisConfig:
+    """``config`` with the app's duration limit enforced while decoding (the upload check only
+    reads the header, which a hostile file can leave out)."""
+    return config.replace(max_duration_s=max_duration_s)

@@ -120,5 +120,6 @@ def add_annotation(
         )
     except ValueError as exc:
         raise gr.Error(str(exc)) from None
+    ctx.store.audit(user_of(request), "annotate", call_id, kind)
     shown = show_call(ctx, call_id, lang)
     return (t("msg_annotation_added", lang), *shown.updates(*REDRAWN))

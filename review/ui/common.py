@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,9 +19,11 @@ import pandas as pd
 
 from analyzer import AnalysisConfig
 
+from ..auth import ADMIN, REVIEWER, Users
 from ..i18n import t
 from ..store import Store
 from ..views import UploadLimits
+from .served import ServedFiles
 
 C = TypeVar("C")
 
@@ -35,6 +37,8 @@ class AppContext:
     limits: UploadLimits  # what uploads may weigh and last
     base_config: AnalysisConfig  # the engine's options; the Analyze tab overrides a few per run
     samples: tuple[Path, ...]  # the bundled recordings offered on the Analyze tab
+    users: Users | None = None  # the accounts and their roles; None: a local app without login
+    served: ServedFiles = field(default_factory=ServedFiles)  # what the browser may fetch
 
 
 def bind(handler: Callable, *bound: Any) -> Callable:
@@ -58,6 +62,24 @@ def bind(handler: Callable, *bound: Any) -> Callable:
 def user_of(request: gr.Request | None) -> str:
     """The logged-in reviewer's name, ``local`` without a login."""
     return (getattr(request, "username", None) or "local") if request else "local"
+
+
+def role_of(ctx: AppContext, request: gr.Request | None) -> str:
+    """The requesting user's role: ``admin`` or ``reviewer``.
+
+    Without accounts (``ctx.users`` None) and without a login, the one local user is the admin;
+    a logged-in name the accounts do not know is a reviewer.
+    """
+    name = getattr(request, "username", None) if request else None
+    if ctx.users is None:
+        return ADMIN if name is None else REVIEWER
+    return ctx.users.role(name) or REVIEWER
+
+
+def require_admin(ctx: AppContext, request: gr.Request | None, lang: str) -> None:
+    """Raise ``gr.Error`` unless the requesting user is an admin."""
+    if role_of(ctx, request) != ADMIN:
+        raise gr.Error(t("msg_admin_only", lang))
 
 
 def frame(rows: list[list], headers: list[str]) -> pd.DataFrame:

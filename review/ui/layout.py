@@ -3,28 +3,40 @@
 Handlers live beside their tab (``analyze_tab``, ``library_tab``, ``review_tab``, ``annotate``);
 here they are bound to the app's :class:`AppContext` and connected to widgets. The API names
 (``/analyze``, ``/open_call``...) are what ``gradio_client`` users and the tests call.
+
+:func:`launch` serves no folder of the app's own: the browser fetches only the per-call copies
+that ``served.py`` places in Gradio's cache, the data folder's secrets are blocked as well, and
+the login goes through ``review.security`` (throttled, bcrypt off the event loop, sessions that
+expire).
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
+from starlette.middleware import Middleware
 
-from analyzer import AnalysisConfig
+from analyzer import AnalysisConfig, Settings
 
-from ..auth import Users
+from ..auth import USERS_FILES, Users
 from ..i18n import LANGUAGES, t
-from ..store import Store
+from ..security import Authenticator, LoginThrottle, SecurityGate, Sessions
+from ..store import DB_NAME, Store
 from ..views import UploadLimits
 from . import analyze_tab, annotate, library_tab, review_tab
 from .analyze_tab import SAMPLES, AnalyzeTab
 from .common import AppContext, Texts, bind
-from .library_tab import LibraryTab
+from .library_tab import AuditTab, LibraryTab
 from .review_tab import ReviewTab
+from .served import ServedFiles
 from .view import show_call
+
+# Wiring that is not part of the API: private, and under a name of its own so that a handler's
+# function name (``open_call``...) stays free for the public endpoint (gradio 6's api_name=False).
+HIDDEN: dict[str, Any] = {"api_name": "internal", "api_visibility": "private"}
 
 
 @dataclass(frozen=True)
@@ -38,6 +50,7 @@ class AppWidgets:
     analyze: AnalyzeTab
     library: LibraryTab
     review: ReviewTab
+    audit: AuditTab
 
 
 def build_app(
@@ -48,9 +61,13 @@ def build_app(
     lang: str = "en",
     samples: tuple[Path, ...] = SAMPLES,
     dev_login: bool = False,
+    users: Users | None = None,
+    served: ServedFiles | None = None,
 ) -> gr.Blocks:
     """The Gradio app over ``store`` and ``analyzer`` (anything with ``.analyze(path, config=,
     progress=)``). ``lang`` is the initial language; ``dev_login`` shows the default-login warning.
+    ``users`` gives the roles (pass the accounts given to :func:`launch`): without them a logged-in
+    user is a reviewer. ``served`` is where the browser's copies go (Gradio's cache by default).
     """
     ctx = AppContext(
         store=store,
@@ -58,6 +75,8 @@ def build_app(
         limits=limits or UploadLimits(),
         base_config=getattr(analyzer, "config", None) or AnalysisConfig(),
         samples=tuple(samples),
+        users=users,
+        served=served or ServedFiles(),
     )
     texts = Texts()
     with gr.Blocks(title="emotrace", analytics_enabled=False) as demo:
@@ -69,7 +88,7 @@ def build_app(
             bind(switch_language, ctx, texts),
             [ui.language, ui.current],
             texts.components() + ui.review.view.outputs(),
-            api_name=False,
+            **HIDDEN,
         )
     return demo
 
@@ -94,7 +113,8 @@ def _layout(ctx: AppContext, texts: Texts, lang: str, dev_login: bool) -> AppWid
         analyze = analyze_tab.build_analyze_tab(texts, lang, ctx.base_config, ctx.samples)
         library = library_tab.build_library_tab(texts, lang)
         review = review_tab.build_review_tab(texts, lang)
-    return AppWidgets(current, seek, language, tabs, analyze, library, review)
+        audit = library_tab.build_audit_tab(texts, lang)
+    return AppWidgets(current, seek, language, tabs, analyze, library, review, audit)
 
 
 def _wire_analyze(ctx: AppContext, ui: AppWidgets) -> None:
@@ -107,11 +127,11 @@ def _wire_analyze(ctx: AppContext, ui: AppWidgets) -> None:
     ):
         trigger.click(
             bind(handler, ctx), [first, *options], [tab.status, ui.current], api_name=api
-        ).success(listing, _filters(ui), ui.library.listing(), api_name=False).then(
+        ).success(listing, _filters(ui), ui.library.listing(), **HIDDEN).then(
             bind(library_tab.open_call, ctx),
             [ui.current, ui.language],
             _opened(ui),
-            api_name=False,
+            **HIDDEN,
         )
 
 
@@ -120,16 +140,32 @@ def _wire_library(ctx: AppContext, ui: AppWidgets, demo: gr.Blocks) -> None:
     lib = ui.library
     listing = bind(library_tab.list_library, ctx)
     lib.refresh.click(listing, _filters(ui), lib.listing(), api_name="list_calls")
-    demo.load(listing, _filters(ui), lib.listing(), api_name=False)
+    demo.load(listing, _filters(ui), lib.listing(), **HIDDEN)
     lib.open.click(
         bind(library_tab.open_call, ctx), [lib.pick, ui.language], _opened(ui), api_name="open_call"
     )
+    demo.load(
+        bind(library_tab.show_admin_tools, ctx),
+        None,
+        [lib.delete, ui.audit.tab],
+        **HIDDEN,
+    )
     lib.delete.click(
-        bind(library_tab.delete_call, ctx),
+        bind(library_tab.ask_delete, ctx),
         [lib.pick, ui.language],
-        [ui.analyze.status, ui.current, *ui.review.view.outputs()],
+        [lib.confirm_row, lib.confirm_text],
+        api_name="ask_delete",
+    )
+    lib.cancel.click(lambda: gr.Row(visible=False), None, [lib.confirm_row], **HIDDEN)
+    lib.confirm.click(
+        bind(library_tab.delete_call, ctx),
+        [lib.pick, ui.language, ui.current],
+        [ui.analyze.status, ui.current, lib.confirm_row, *ui.review.view.outputs()],
         api_name="delete_call",
-    ).then(listing, _filters(ui), lib.listing(), api_name=False)
+    ).then(listing, _filters(ui), lib.listing(), **HIDDEN)
+    audit = bind(library_tab.list_audit, ctx)
+    ui.audit.refresh.click(audit, [ui.language], [ui.audit.table], api_name="audit")
+    ui.audit.tab.select(audit, [ui.language], [ui.audit.table], **HIDDEN)
     lib.combined_export.click(
         bind(library_tab.export_listed, ctx),
         [*lib.filters(), lib.combined_format, ui.language],
@@ -145,11 +181,11 @@ def _wire_review(ctx: AppContext, ui: AppWidgets) -> None:
         bind(review_tab.select_segment, ctx),
         [ui.current],
         [ui.seek, view.evidence],
-        api_name=False,
+        **HIDDEN,
     ).then(None, [ui.seek], None, js=review_tab.SEEK_JS)
-    view.events.select(
-        bind(review_tab.select_event, ctx), [ui.current], [ui.seek], api_name=False
-    ).then(None, [ui.seek], None, js=review_tab.SEEK_JS)
+    view.events.select(bind(review_tab.select_event, ctx), [ui.current], [ui.seek], **HIDDEN).then(
+        None, [ui.seek], None, js=review_tab.SEEK_JS
+    )
     form.add.click(
         bind(annotate.add_annotation, ctx),
         [ui.current, *form.fields(), ui.language],
@@ -187,22 +223,46 @@ def launch(
     host: str | None = None,
     port: int | None = None,
     limits: UploadLimits | None = None,
+    throttle: LoginThrottle | None = None,
+    session_s: float | None = None,
     **kwargs,
 ) -> str:
-    """Start the server (127.0.0.1 unless ``EMOTRACE_HOST`` says otherwise); returns its URL."""
-    limits = limits or UploadLimits()
-    host = host or os.environ.get("EMOTRACE_HOST", "127.0.0.1")
-    port = port if port is not None else int(os.environ.get("EMOTRACE_PORT", "7860"))
+    """Start the server (address and port from ``Settings.from_env()`` unless given); returns
+    its URL.
+
+    ``users`` None serves without a login (local use only). ``throttle`` and ``session_s``
+    (session lifetime, seconds; default ``EMOTRACE_SESSION_HOURS``) tune the front door.
+    """
+    settings = Settings.from_env()
+    limits = limits or UploadLimits.from_settings(settings)
+    host = host or settings.host
+    port = port if port is not None else settings.port
+    lifetime = session_s if session_s is not None else settings.session_hours * 3600.0
+    gate = Middleware(SecurityGate, sessions=Sessions(lifetime), home=store.home)
+    auth = Authenticator(users, throttle).login if users is not None else None
     demo.queue(default_concurrency_limit=1)
     demo.launch(
         server_name=host,
         server_port=port,
-        auth=users,
+        auth=auth,  # type: ignore[arg-type]  # gradio awaits a coroutine function (routes.login)
         auth_message="emotrace",
-        allowed_paths=[str(store.home)],
+        # Nothing of the data folder is served: the player and downloads use per-call copies in
+        # Gradio's cache (served.py); the secrets are blocked even if a path were to reach them.
+        blocked_paths=secret_paths(store),
         max_file_size=limits.max_bytes,
         ssr_mode=False,
         footer_links=[],
+        app_kwargs={"middleware": [gate]},
         **kwargs,
     )
+    if demo.local_url is None:
+        raise RuntimeError("gradio did not report the app's address")
     return demo.local_url
+
+
+def secret_paths(store: Store) -> list[str]:
+    """The data folder's files no URL may reach: accounts, the database and its journals, the
+    stored calls."""
+    home = store.home
+    names = [*USERS_FILES, DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", f"{DB_NAME}-journal"]
+    return [str(home / n) for n in names] + [str(store.calls_dir)]

@@ -1,4 +1,8 @@
-"""The Call library tab: search the stored calls, open or delete one, export the listed calls."""
+"""The Call library tab: search the stored calls, open or delete one, export the listed calls.
+
+Deleting is for admins only (the button is hidden from reviewers and the handler refuses them)
+and asks for a confirmation naming the call first. An admin also sees the audit log here.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from analyzer.result import EVENT_KINDS  # not in analyzer's public API yet
 from .. import views
 from ..i18n import t
 from ..store import CallFilter, StoreError
-from .common import AppContext, Texts, frame
+from .common import AppContext, Texts, frame, require_admin, role_of, user_of
 from .view import show_call
 
 EVENT_FILTERS = ("all", "any", *EVENT_KINDS)  # "all": no filter, "any": at least one event
@@ -36,6 +40,10 @@ class LibraryTab:
     pick: gr.Dropdown
     open: gr.Button
     delete: gr.Button
+    confirm_row: gr.Row  # shown while a delete waits for its confirmation
+    confirm_text: gr.Markdown
+    confirm: gr.Button
+    cancel: gr.Button
     combined_format: gr.Radio
     combined_export: gr.Button
     combined_file: gr.File
@@ -95,7 +103,18 @@ def build_library_tab(texts: Texts, lang: str) -> LibraryTab:
                 "call",
             )
             open_ = texts.key(gr.Button(t("open", lang), variant="primary"), "open", "value")
-            delete = texts.key(gr.Button(t("delete", lang), variant="stop"), "delete", "value")
+            # Hidden until the page load finds an admin (``show_admin_tools``).
+            delete = texts.key(
+                gr.Button(t("delete", lang), variant="stop", visible=False), "delete", "value"
+            )
+        with gr.Row(visible=False) as confirm_row:
+            confirm_text = gr.Markdown()
+            confirm = texts.key(
+                gr.Button(t("confirm_delete", lang), variant="stop", elem_id="confirm-delete"),
+                "confirm_delete",
+                "value",
+            )
+            cancel = texts.key(gr.Button(t("cancel", lang)), "cancel", "value")
         with gr.Row():
             fmt = texts.key(
                 gr.Radio(["csv", "parquet"], value="csv", label=t("combined_format", lang)),
@@ -117,6 +136,10 @@ def build_library_tab(texts: Texts, lang: str) -> LibraryTab:
         pick=pick,
         open=open_,
         delete=delete,
+        confirm_row=confirm_row,
+        confirm_text=confirm_text,
+        confirm=confirm,
+        cancel=cancel,
         combined_format=fmt,
         combined_export=export,
         combined_file=file,
@@ -187,23 +210,59 @@ def export_listed(
     event_kind: str | None,
     fmt: str,
     lang: str,
+    request: gr.Request | None = None,
 ) -> str:
-    """One CSV or Parquet file of every listed call's segments; returns its path."""
+    """One CSV or Parquet file of every listed call's segments; returns its path (a fresh
+    folder among the served files, never the data folder)."""
     query = call_filter(
         text, date_from, date_to, min_duration, max_duration, role, min_negative, event_kind, lang
     )
     calls = ctx.store.list_calls(query)
-    path = ctx.store.home / "exports" / f"calls.{'parquet' if fmt == 'parquet' else 'csv'}"
-    return str(write_combined(ctx.store.results(calls), path, fmt))
+    path = ctx.served.exports() / f"calls.{'parquet' if fmt == 'parquet' else 'csv'}"
+    written = str(write_combined(ctx.store.results(calls), path, fmt))
+    for c in calls:
+        ctx.store.audit(user_of(request), "export", c.id, f"combined {fmt}")
+    return written
 
 
-def open_call(ctx: AppContext, call_id: str | None, lang: str) -> tuple:
+def open_call(
+    ctx: AppContext, call_id: str | None, lang: str, request: gr.Request | None = None
+) -> tuple:
     """Outputs of ``[current call, *ReviewWidgets.outputs(), tabs]``: the call, shown."""
-    return (call_id, *show_call(ctx, call_id, lang).updates(), gr.Tabs(selected="review"))
+    try:
+        shown = show_call(ctx, call_id, lang)
+    except StoreError as exc:
+        raise gr.Error(str(exc)) from None
+    if call_id:
+        ctx.store.audit(user_of(request), "open", call_id)
+    return (call_id, *shown.updates(), gr.Tabs(selected="review"))
 
 
-def delete_call(ctx: AppContext, call_id: str | None, lang: str) -> tuple:
-    """Outputs of ``[status, current call, *ReviewWidgets.outputs()]``: gone, tab emptied."""
+def ask_delete(ctx: AppContext, call_id: str | None, lang: str, request: gr.Request | None = None):
+    """Outputs of ``[confirm row, confirm text]``: the confirmation naming the call."""
+    require_admin(ctx, request, lang)
+    if not call_id:
+        raise gr.Error(t("msg_no_call", lang))
+    try:
+        name = ctx.store.get_call(call_id).name
+    except StoreError as exc:
+        raise gr.Error(str(exc)) from None
+    return gr.Row(visible=True), t("msg_confirm_delete", lang, name=name)
+
+
+def delete_call(
+    ctx: AppContext,
+    call_id: str | None,
+    lang: str,
+    open_id: str | None = None,
+    request: gr.Request | None = None,
+) -> tuple:
+    """Outputs of ``[status, current call, confirm row, *ReviewWidgets.outputs()]``.
+
+    Admins only. Removes the call from the store and its served copies; when the deleted call is
+    the open one the review tab is emptied, otherwise the open call stays.
+    """
+    require_admin(ctx, request, lang)
     if not call_id:
         raise gr.Error(t("msg_no_call", lang))
     try:
@@ -211,4 +270,42 @@ def delete_call(ctx: AppContext, call_id: str | None, lang: str) -> tuple:
         ctx.store.delete_call(call_id)
     except StoreError as exc:
         raise gr.Error(str(exc)) from None
-    return (t("msg_deleted", lang, name=name), None, *show_call(ctx, None, lang).updates())
+    ctx.served.remove(call_id)
+    ctx.store.audit(user_of(request), "delete", call_id, name)
+    if open_id and open_id != call_id:
+        return (t("msg_deleted", lang, name=name), open_id, gr.Row(visible=False)) + tuple(
+            gr.skip() for _ in show_call(ctx, None, lang).updates()
+        )
+    view = show_call(ctx, None, lang)
+    return (t("msg_deleted", lang, name=name), None, gr.Row(visible=False), *view.updates())
+
+
+def show_admin_tools(ctx: AppContext, request: gr.Request | None = None) -> tuple:
+    """Outputs of ``[delete button, audit tab]``: visible to admins only (on page load)."""
+    admin = role_of(ctx, request) == "admin"
+    return gr.Button(visible=admin), gr.Tab(visible=admin)
+
+
+def list_audit(ctx: AppContext, lang: str, request: gr.Request | None = None) -> pd.DataFrame:
+    """The audit log, newest first (admins only)."""
+    require_admin(ctx, request, lang)
+    return frame(views.audit_rows(ctx.store.list_audit()), views.audit_headers(lang))
+
+
+@dataclass(frozen=True)
+class AuditTab:
+    """The admins' audit log tab."""
+
+    tab: gr.Tab
+    table: gr.Dataframe
+    refresh: gr.Button
+
+
+def build_audit_tab(texts: Texts, lang: str) -> AuditTab:
+    """The audit tab (call inside ``gr.Tabs``); hidden until the page load finds an admin."""
+    with texts.key(gr.Tab(t("tab_audit", lang), id="audit", visible=False), "tab_audit") as tab:
+        refresh = texts.key(gr.Button(t("refresh", lang)), "refresh", "value")
+        table = gr.Dataframe(
+            frame([], views.audit_headers(lang)), interactive=False, elem_id="audit"
+        )
+    return AuditTab(tab=tab, table=table, refresh=refresh)

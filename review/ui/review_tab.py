@@ -17,7 +17,7 @@ from analyzer.export import FORMATS, SUFFIXES, export_call  # not in analyzer's 
 from .. import views
 from ..i18n import t
 from .annotate import AnnotateForm, build_annotate_form
-from .common import AppContext, Texts, frame, selected_row
+from .common import AppContext, Texts, frame, selected_row, user_of
 from .view import ReviewWidgets
 
 # Moves the player to the time the last handler chose (gradio has no seek API of its own).
@@ -133,12 +133,20 @@ def select_event(ctx: AppContext, call_id: str | None, evt: gr.SelectData) -> fl
     return events[row].start if 0 <= row < len(events) else None
 
 
-def export_open(ctx: AppContext, call_id: str | None, fmt: str, lang: str) -> str:
-    """The open call (with its annotations) in ``fmt``; returns the file's path."""
+def export_open(
+    ctx: AppContext, call_id: str | None, fmt: str, lang: str, request: gr.Request | None = None
+) -> str:
+    """The open call (with its annotations) in ``fmt``; returns the file's path, in the call's
+    served folder (never the data folder)."""
     if not call_id:
         raise gr.Error(t("msg_no_call", lang))
     record = ctx.store.get_call(call_id)
-    path = ctx.store.derived_dir(call_id) / (Path(record.name).stem + SUFFIXES[fmt])
+    folder = ctx.served.folder(call_id) / "exports"
+    folder.mkdir(exist_ok=True)
+    path = folder / (Path(record.name).stem + SUFFIXES[fmt])
     result = ctx.store.load_result(call_id)
     notes = ctx.store.list_annotations(call_id)
-    return str(export_call(result, fmt, path, notes, media_path=record.media_path))
+    media = ctx.served.media(record)
+    written = str(export_call(result, fmt, path, notes, media_path=str(media)))
+    ctx.store.audit(user_of(request), "export", call_id, fmt)
+    return written

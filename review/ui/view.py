@@ -74,10 +74,10 @@ class ReviewWidgets(_Named):
 
 
 def empty_view(lang: str) -> ReviewView:
-    """The review tab with no call open."""
+    """The review tab with no call open (the players lose their media and subtitles too)."""
     return ReviewView(
-        video=gr.Video(value=None, visible=False),
-        audio=gr.Audio(value=None, visible=True),
+        video=gr.Video(value=None, subtitles=None, visible=False),
+        audio=gr.Audio(value=None, subtitles=None, visible=True),
         timeline=None,
         summary="",
         segments=frame([], views.segment_headers(lang)),
@@ -95,7 +95,8 @@ def show_call(ctx: AppContext, call_id: str | None, lang: str) -> ReviewView:
     record = ctx.store.get_call(call_id)
     result = ctx.store.load_result(call_id)
     notes = ctx.store.list_annotations(call_id)
-    video, audio = _players(record, _subtitles(ctx, call_id, result, notes, lang))
+    media = ctx.served.media(record)
+    video, audio = _players(record, media, _subtitles(ctx, call_id, result, notes, lang))
     speakers = [(speaker_name(result, s.id), s.id) for s in result.speakers]
     return ReviewView(
         video=video,
@@ -118,20 +119,23 @@ def _subtitles(
     notes: list[Annotation],
     lang: str,
 ) -> Path:
-    """The call's emotion subtitles in ``lang`` (a WebVTT file among the call's derived files)."""
+    """The call's emotion subtitles in ``lang`` (a WebVTT file in the call's served folder)."""
     names = {label: emotion_name(label, lang) for label in LABELS}
-    path = ctx.store.derived_dir(call_id) / f"subtitles.{lang}.vtt"
+    path = ctx.served.folder(call_id) / f"subtitles.{lang}.vtt"
     return write_vtt(result, path, notes, label_names=names)
 
 
-def _players(record: CallRecord, subtitles: Path) -> tuple[gr.Video, gr.Audio]:
-    """The video player for a video call, the audio player otherwise; the other one hidden."""
+def _players(record: CallRecord, media: Path, subtitles: Path) -> tuple[gr.Video, gr.Audio]:
+    """The video player for a video call, the audio player otherwise; the other one hidden.
+
+    ``media`` is the served copy (see ``served.py``), never the file in the data folder.
+    """
     if record.has_video:
         return (
-            gr.Video(value=record.media_path, subtitles=str(subtitles), visible=True),
-            gr.Audio(value=None, visible=False),
+            gr.Video(value=str(media), subtitles=str(subtitles), visible=True),
+            gr.Audio(value=None, subtitles=None, visible=False),
         )
     return (
-        gr.Video(value=None, visible=False),
-        gr.Audio(value=record.media_path, subtitles=str(subtitles), visible=True),
+        gr.Video(value=None, subtitles=None, visible=False),
+        gr.Audio(value=str(media), subtitles=str(subtitles), visible=True),
     )

@@ -1,0 +1,343 @@
+"""emotrace batch: input discovery, tables, the resume rule, and whole runs on a local Ray."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from analyzer.batch import BatchInputError, discover, resume, tables
+from analyzer.config import AnalysisConfig
+from analyzer.hashing import content_hash
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "assets" / "sample_call.wav"
+
+
+def _clip(path: Path, start_s: float, length_s: float) -> Path:
+    """A piece of the bundled stereo call (real speech on both channels)."""
+    audio, sr = sf.read(SAMPLE, dtype="int16")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, audio[int(start_s * sr) : int((start_s + length_s) * sr)], sr)
+    return path
+
+
+def _broken(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"RIFF\x00\x00\x00\x00WAVE" + bytes(range(200)))
+    return path
+
+
+# ---- discovery -----------------------------------------------------------------------------
+def test_discovery_walks_folders_and_reads_manifests(tmp_path):
+    rec = tmp_path / "rec"
+    for name in ("b.wav", "sub/a.mp3", "sub/deeper/c.MP4", "notes.txt", ".hidden.wav"):
+        (rec / name).parent.mkdir(parents=True, exist_ok=True)
+        (rec / name).write_bytes(b"x")
+    (rec / ".cache" / "x.wav").parent.mkdir()
+    (rec / ".cache" / "x.wav").write_bytes(b"x")
+    (rec / "out" / "old.wav").parent.mkdir()  # the output folder inside the input is not walked
+    (rec / "out" / "old.wav").write_bytes(b"x")
+    manifest = tmp_path / "list.csv"
+    manifest.write_text(
+        "path,agent,channels,transcript\n"
+        'rec/b.wav,ann,"customer,agent",b.srt\n'
+        f"{tmp_path / 'missing.wav'},,,\n"
+    )
+    calls = discover([rec, manifest, tmp_path / "single.wav"], exclude=rec / "out")
+    assert [c.file for c in calls] == [
+        "b.wav",
+        "sub/a.mp3",
+        "sub/deeper/c.MP4",
+        "rec/b.wav",
+        str(tmp_path / "missing.wav"),
+        str(tmp_path / "single.wav"),
+    ]
+    # A manifest's calls mirror relative to the manifest's folder; a missing file stays a call
+    # (it fails in the batch, where failures.csv records it).
+    assert [c.stem for c in calls] == [
+        "b.wav", "sub/a.mp3", "sub/deeper/c.MP4", "rec/b.wav", "missing.wav", "single.wav",
+    ]  # fmt: skip
+    row = calls[3]
+    assert (row.agent, row.channels) == ("ann", ("customer", "agent"))
+    assert row.transcript == str(tmp_path / "b.srt")
+    assert row.path == str(tmp_path / "rec" / "b.wav")
+
+
+def test_bad_manifests_and_empty_inputs_are_usage_errors(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("file,agent\nx.wav,ann\n")
+    with pytest.raises(BatchInputError, match="'path' column"):
+        discover([bad])
+    bad.write_text("path,colour\nx.wav,red\n")
+    with pytest.raises(BatchInputError, match="unknown column"):
+        discover([bad])
+    bad.write_text('path,channels\nx.wav,"a,a"\n')
+    with pytest.raises(BatchInputError, match="distinct"):
+        discover([bad])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BatchInputError, match="no media files"):
+        discover([tmp_path / "empty"])
+
+
+# ---- tables --------------------------------------------------------------------------------
+def _doc(with_face: bool, scorecard: bool) -> dict:
+    modalities = {"voice": {"confidence": 0.5, "probs": {"angry": 0.9}}}
+    if with_face:
+        modalities["face"] = {"confidence": 0.2, "cues": {"smile": 0.1}}
+    doc = {
+        "schema_version": "1.0",
+        "media": {"duration_s": 12.0, "channels": 2, "has_video": with_face, "container": "wav"},
+        "speakers": [{"id": "agent", "role": "agent"}, {"id": "customer", "role": "customer"}],
+        "segments": [
+            {
+                "kind": "turn",
+                "start": 0.0,
+                "end": 2.0,
+                "speaker": "agent",
+                "emotion": "angry",
+                "probs": {"angry": 0.9, "neutral": 0.1},
+                "arousal": 0.7,
+                "valence": -0.6,
+                "confidence": 0.5,
+                "overlap": False,
+                "speech": True,
+                "modalities": modalities,
+            },
+            {
+                "kind": "window",
+                "start": 0.0,
+                "end": 3.0,
+                "speaker": "customer",
+                "emotion": None,
+                "probs": {},
+                "arousal": None,
+                "valence": None,
+                "confidence": 0.0,
+                "speech": False,
+            },
+        ],  # fmt: skip
+        "events": [{"kind": "long_silence", "start": 3.0, "end": 9.0, "speaker": None}],
+    }
+    if scorecard:
+        doc["scorecard"] = {
+            "customer": {
+                "customer_recovery": {"value": "recovered", "unit": "", "evidence": [[1, 2]]},
+                "talk_share": {"value": 0.4, "unit": "share", "explanation": {"code": "x"}},
+            }
+        }
+    return doc
+
+
+def test_tables_have_one_schema_whatever_the_call_had():
+    meta = {"call_id": "c1", "file": "a.wav", "result": "a.wav.json"}
+    plain = tables.to_arrow("segments", tables.rows("segments", _doc(False, False), meta))
+    video = tables.to_arrow("segments", tables.rows("segments", _doc(True, False), meta))
+    assert plain.schema == video.schema
+    assert plain.column("call_id").to_pylist() == ["c1", "c1"]
+    assert plain.column("role").to_pylist() == ["agent", "customer"]
+    assert plain.column("p_angry").to_pylist() == [0.9, None]
+    assert json.loads(video.column("modalities")[0].as_py())["face"]["cues"] == {"smile": 0.1}
+    calls = tables.rows("calls", _doc(False, False), meta)
+    assert calls[0]["negative_share"] == 1.0 and calls[0]["n_segments"] == 2
+    assert tables.rows("scorecards", _doc(False, False), meta) == []
+    cards = tables.to_arrow("scorecards", tables.rows("scorecards", _doc(False, True), meta))
+    by_metric = {r["metric"]: r for r in cards.to_pylist()}
+    assert by_metric["customer_recovery"]["value_text"] == "recovered"
+    assert by_metric["customer_recovery"]["value"] is None
+    assert by_metric["talk_share"]["value"] == 0.4
+    assert tables.to_arrow("events", []).num_rows == 0
+
+
+# ---- resume rule ---------------------------------------------------------------------------
+def test_finished_record_needs_same_content_settings_and_an_intact_result(tmp_path):
+    out = tmp_path / "out"
+    result = out / "sub" / "a.wav.json"
+    result.parent.mkdir(parents=True)
+    result.write_text('{"schema_version": "1.0"}')
+    config = AnalysisConfig(ser_model=None, fer_model=None)
+    fp = resume.fingerprint(config, resume.model_checksums(config))
+    assert not resume.is_finished(out, "sub/a.wav", "hash1", fp)  # no record yet
+    resume.write_record(out, "sub/a.wav", call_id="hash1", fp=fp, file="sub/a.wav")
+    assert resume.is_finished(out, "sub/a.wav", "hash1", fp)
+    assert not resume.is_finished(out, "sub/a.wav", "hash2", fp)  # the recording changed
+    other = resume.fingerprint(config.replace(fps=2.0), {"ser": None, "fer": None})
+    assert not resume.is_finished(out, "sub/a.wav", "hash1", other)  # the settings changed
+    # Thread counts change speed, not results: they keep the fingerprint.
+    assert resume.fingerprint(config.replace(ser_threads=1), {"ser": None, "fer": None}) == fp
+    result.write_text('{"schema_version": "1.0", "edited": true}')
+    assert not resume.is_finished(out, "sub/a.wav", "hash1", fp)  # the result was damaged
+
+
+def test_model_checksums_follow_the_model_files():
+    sums = resume.model_checksums(AnalysisConfig())
+    for kind, name in (("ser", "ser-whisper-tiny-head"), ("fer", "fer-ferplus-vgg")):
+        listing = ROOT / "models" / name / "SHA256SUMS"
+        if listing.is_file():
+            assert sums[kind] == content_hash(listing)
+    assert resume.model_checksums(AnalysisConfig(ser_model=None, fer_model=None)) == {
+        "ser": None,
+        "fer": None,
+    }
+
+
+# ---- whole runs on Ray ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def local_ray():
+    ray = pytest.importorskip("ray", reason="Ray is not installed: pip install emotrace[cluster]")
+    os.environ.setdefault("RAY_enable_metrics_collection", "0")
+    started = not ray.is_initialized()
+    if started:
+        ray.init(
+            address="local", num_cpus=2, include_dashboard=False, object_store_memory=100 * 1024**2
+        )
+    yield ray
+    if started:
+        ray.shutdown()
+
+
+def _mtimes(out: Path) -> dict[str, int]:
+    return {
+        str(p.relative_to(out)): p.stat().st_mtime_ns
+        for p in out.rglob("*.json")
+        if "staging" not in p.parts
+    }
+
+
+@pytest.mark.slow
+def test_batch_writes_results_failures_and_datasets_then_skips_finished_calls(local_ray, tmp_path):
+    import pandas as pd
+
+    from analyzer.batch import BatchOptions, run_batch
+
+    rec = tmp_path / "rec"
+    inputs = {
+        "a.wav": _clip(rec / "a.wav", 0, 5),
+        "sub/b.wav": _clip(rec / "sub" / "b.wav", 20, 5),
+        "c.v1.wav": _clip(rec / "c.v1.wav", 40, 5),
+    }
+    _broken(rec / "sub" / "broken.wav")
+    loose = _clip(tmp_path / "loose" / "a.wav", 10, 5)  # same name as rec/a.wav
+    out = tmp_path / "out"
+    options = BatchOptions(out=out, workers=2, progress=False)
+    seen = []
+    summary = run_batch([rec, loose], options, on_result=seen.append)
+
+    assert (summary.total, summary.analysed, summary.failed, summary.skipped) == (5, 4, 1, 0)
+    assert summary.audio_s == pytest.approx(20.0, abs=0.1)
+    assert {r["status"] for r in seen} == {"done"}  # broken.wav fails at the check, not here
+    for stem in ("a.wav", "sub/b.wav", "c.v1.wav", "a.wav~2"):
+        doc = json.loads((out / f"{stem}.json").read_text())
+        assert doc["media"]["duration_s"] == pytest.approx(5.0, abs=0.01)
+    failures = pd.read_csv(out / "failures.csv")
+    assert list(failures.columns) == ["file", "call_id", "error"]
+    assert failures["file"].tolist() == ["sub/broken.wav"]
+    assert failures["call_id"][0] == content_hash(rec / "sub" / "broken.wav")
+    assert "broken.wav" in failures["error"][0]
+
+    hashes = {content_hash(p) for p in [*inputs.values(), loose]}
+    files = {"a.wav", "sub/b.wav", "c.v1.wav", str(loose)}
+    calls = pd.read_parquet(out / "calls")
+    assert set(calls["call_id"]) == hashes and set(calls["file"]) == files
+    segments = pd.read_parquet(out / "segments")
+    assert set(segments["kind"]) == {"turn", "window"}
+    assert set(segments["call_id"]) == hashes and set(segments["file"]) == files
+    n_segments = sum(
+        len(json.loads((out / f"{s}.json").read_text())["segments"])
+        for s in ("a.wav", "sub/b.wav", "c.v1.wav", "a.wav~2")
+    )
+    assert len(segments) == n_segments
+    events = pd.read_parquet(out / "events")
+    assert {"call_id", "file", "kind", "start", "end"} <= set(events.columns)
+    assert not (out / "scorecards").exists()  # no result carries a scorecard yet
+
+    # The same JSON as `analyze` writes (timings and the thread count aside).
+    from analyzer import Analyzer
+
+    direct = Analyzer().analyze(rec / "a.wav").to_dict()
+    batch = json.loads((out / "a.wav.json").read_text())
+    for doc in (direct, batch):
+        doc.pop("timings")
+        doc["config"].pop("ser_threads")
+    assert [s["emotion"] for s in batch["segments"]] == [s["emotion"] for s in direct["segments"]]
+    assert batch["turns"] == direct["turns"] and batch["speakers"] == direct["speakers"]
+    got = [p for s in batch["segments"] for p in s["probs"].values()]
+    want = [p for s in direct["segments"] for p in s["probs"].values()]
+    np.testing.assert_allclose(got, want, atol=1e-4)
+
+    # Second run: nothing is analysed again; the broken file is tried (and fails) again.
+    before = _mtimes(out)
+    again = run_batch([rec, loose], options)
+    assert (again.analysed, again.skipped, again.failed) == (0, 4, 1)
+    assert again.worker_peak_mb == []  # no analysis actor ran a call
+    assert _mtimes(out) == before
+    assert set(pd.read_parquet(out / "calls")["call_id"]) == hashes
+
+
+@pytest.mark.slow
+def test_killed_batch_resumes_without_recomputing_finished_calls(local_ray, tmp_path):
+    from analyzer.batch import BatchOptions, run_batch
+
+    rec = tmp_path / "rec"
+    for i in range(5):
+        _clip(rec / f"call{i}.wav", 8 * i, 4)
+    out = tmp_path / "out"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), *sys.path]))
+    env["RAY_enable_metrics_collection"] = "0"
+    cmd = [sys.executable, "-m", "analyzer.batch", "batch", str(rec), "--out", str(out)]
+    proc = subprocess.Popen(
+        [*cmd, "--workers", "1", "--quiet"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: the driver and the Ray it started
+    )
+    records = out / resume.STATE_DIR / "done"
+    try:
+        deadline = time.monotonic() + 240
+        while not list(records.glob("*.done.json")):
+            assert proc.poll() is None, "the batch ended before a call finished"
+            assert time.monotonic() < deadline, "no call finished in time"
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finished = {p.name.removesuffix(".done.json") for p in records.glob("*.done.json")}
+    assert 1 <= len(finished) < 5
+    before = {s: (out / f"{s}.json").stat().st_mtime_ns for s in finished}
+
+    summary = run_batch([rec], BatchOptions(out=out, workers=2, progress=False))
+    assert summary.skipped == len(finished)
+    assert summary.analysed == 5 - len(finished) and summary.failed == 0
+    assert {s: (out / f"{s}.json").stat().st_mtime_ns for s in finished} == before
+    assert len(list(records.glob("*.done.json"))) == 5
+
+
+def test_importing_the_engine_or_the_batch_package_does_not_load_ray():
+    code = (
+        "import sys, analyzer, analyzer.batch, analyzer.batch.cli, analyzer.batch.runner; "
+        "print(sorted(m for m in sys.modules if m == 'ray' or m.startswith('ray.')))"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), *sys.path]))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_manifest_columns_become_the_call_config_and_its_fingerprint():
+    from analyzer.batch.runner import call_config
+
+    base = AnalysisConfig(ser_model=None, fer_model=None)
+    assert call_config(base, "", "") is base
+    own = call_config(base, "customer,agent", "/calls/a.srt")
+    assert own.channels == ("customer", "agent") and own.transcript == "/calls/a.srt"
+    sums = {"ser": None, "fer": None}
+    assert resume.fingerprint(own, sums) != resume.fingerprint(base, sums)
