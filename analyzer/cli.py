@@ -162,6 +162,11 @@ def _write_outputs(
         writers.append((".vtt", lambda p: write_vtt(result, p)))
     if args.rttm:
         writers.append((".rttm", lambda p: write_rttm(result, p)))
+    if result.redaction.applied:  # the audio with personal data silenced (.redacted.wav)
+        from .export import REDACTED_AUDIO_SUFFIX, write_redacted_audio
+
+        audio_in = result.media.path
+        writers.append((REDACTED_AUDIO_SUFFIX, lambda p: write_redacted_audio(result, audio_in, p)))
     if result.transcript:  # the words line by line beside the segment table
         if args.csv:
             writers.append((".transcript.csv", lambda p: result.write_csv(p, "transcript")))

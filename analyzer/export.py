@@ -396,6 +396,52 @@ def call_frame(result: AnalysisResult, annotations: Sequence[Any] = ()) -> Any:
     return pd.concat([segments, extra], ignore_index=True, sort=False)
 
 
+# ---- redacted audio -----------------------------------------------------------------------------
+
+REDACTED_AUDIO_SUFFIX = ".redacted.wav"  # beside the JSON: <input file name>.redacted.wav
+
+
+def write_redacted_audio(
+    result: AnalysisResult,
+    audio_path: str | os.PathLike[str],
+    out_path: str | os.PathLike[str],
+) -> Path:
+    """Write the call's audio with every span of ``result.redaction`` silenced, as a WAV file.
+
+    audio_path: the recording that was analysed (any format the analyzer reads; video gives its
+    sound track). Each span gets ``WORD_TIME_PAD_S`` of margin on both sides (ASR word times are
+    often a tenth of a second off) and is set to digital silence with a 5 ms fade outside its
+    edges (``silence_audio``), so it lies below -60 dBFS as CONTRACTS asks. Everything else keeps
+    its samples: a file soundfile can read (WAV, FLAC, OGG) is read at its own rate, channels and
+    sample format and written back in that format (16-bit PCM for compressed sources); any other
+    recording is decoded at its own rate (16-bit PCM out). Raises ValueError when the result was
+    not redacted (writing unredacted audio under a "redacted" name would be worse than nothing).
+    """
+    import soundfile as sf
+
+    from .media import load_audio
+    from .words.redact import WORD_TIME_PAD_S, silence_audio
+
+    if not result.redaction.applied:
+        raise ValueError("the result was not redacted (analyse with --redact)")
+    try:
+        info = sf.info(str(audio_path))
+    except (sf.LibsndfileError, RuntimeError):
+        info = None
+    if info is not None:
+        samples, sr = sf.read(str(audio_path), dtype="float32", always_2d=True)
+        audio = samples.T  # [channels, samples]
+        subtype = info.subtype if info.format == "WAV" else "PCM_16"
+    else:
+        sr = int(result.media.sample_rate or 16000)
+        audio = load_audio(audio_path, sample_rate=sr)
+        subtype = "PCM_16"
+    quiet = silence_audio(audio, sr, result.redaction.spans, pad_s=WORD_TIME_PAD_S)
+    return _write_via_temp(
+        out_path, lambda tmp: sf.write(str(tmp), quiet.T, sr, subtype=subtype, format="WAV")
+    )
+
+
 # ---- several calls ------------------------------------------------------------------------------
 
 

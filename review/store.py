@@ -30,7 +30,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Self
 
@@ -44,6 +44,7 @@ DB_NAME = "emotrace.db"
 CALLS_DIR = "calls"
 STAGING_PREFIX = ".staging-"
 ANNOTATION_KINDS = ("note", "label_correction", "coaching_flag")
+CONSENT_VALUES = ("given", "refused")  # recording consent of a call; no row: not recorded
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # writers wait this long for each other before giving up
 
 
@@ -140,8 +141,26 @@ def _migrate_3(conn: Connection) -> None:
         )
 
 
+def _migrate_4(conn: Connection) -> None:
+    """Recording consent per call, in its own table (a call without a row: consent not recorded)."""
+    conn.execute(
+        text("""
+        CREATE TABLE call_consent (
+            call_id TEXT PRIMARY KEY REFERENCES calls(id) ON DELETE CASCADE,
+            consent TEXT NOT NULL,
+            recorded_by TEXT NOT NULL,
+            recorded_at TEXT NOT NULL
+        )""")
+    )
+
+
 # Ordered: MIGRATIONS[i] brings the schema from version i to version i + 1.
-MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_migrate_1, _migrate_2, _migrate_3)
+MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
+    _migrate_1,
+    _migrate_2,
+    _migrate_3,
+    _migrate_4,
+)
 AUDIT_ACTIONS = ("upload", "open", "annotate", "export", "delete")
 
 # Container (FFmpeg's format name) -> the stored media's extension; anything else is ".bin".
@@ -535,6 +554,7 @@ class Store:
         record = self.get_call(call_id)
         with self.engine.begin() as conn:
             conn.execute(text("DELETE FROM annotations WHERE call_id = :id"), {"id": call_id})
+            conn.execute(text("DELETE FROM call_consent WHERE call_id = :id"), {"id": call_id})
             conn.execute(text("DELETE FROM calls WHERE id = :id"), {"id": call_id})
         shutil.rmtree(self.calls_dir / record.id, ignore_errors=True)
 
@@ -592,6 +612,54 @@ class Store:
                 {"limit": int(limit)},
             ).all()
         return [AuditEntry(*row) for row in rows]
+
+    # ---- consent and retention ------------------------------------------------------------
+    def set_consent(self, call_id: str, consent: str, *, by: str) -> None:
+        """Record whether the people on a call consented to its recording and analysis."""
+        if consent not in CONSENT_VALUES:
+            raise StoreError(f"consent must be one of {', '.join(CONSENT_VALUES)}, not {consent!r}")
+        self.get_call(call_id)  # raises for an unknown call
+        with self.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO call_consent VALUES (:id, :c, :by, :at) ON CONFLICT(call_id) "
+                    "DO UPDATE SET consent = :c, recorded_by = :by, recorded_at = :at"
+                ),
+                {"id": call_id, "c": consent, "by": by, "at": _now()},
+            )
+
+    def consent(self, call_id: str) -> str | None:
+        """The call's recorded consent ("given" or "refused"), None when not recorded."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                text("SELECT consent FROM call_consent WHERE call_id = :id"), {"id": call_id}
+            ).first()
+        return None if row is None else str(row[0])
+
+    def purge_expired(
+        self, retention_days: float | None, *, now: datetime | None = None
+    ) -> list[str]:
+        """Delete (as ``delete_call`` does) every call stored more than ``retention_days`` ago
+        and every call whose consent was refused, whatever its age. ``retention_days`` None
+        keeps calls forever (only refused ones go). Returns the ids deleted."""
+        where = ["id IN (SELECT call_id FROM call_consent WHERE consent = 'refused')"]
+        params: dict[str, object] = {}
+        if retention_days is not None:
+            if retention_days < 0:
+                raise StoreError("retention_days must be >= 0")
+            cutoff = (now or datetime.now(UTC)) - timedelta(days=retention_days)
+            where.append("created_at < :cutoff")
+            params["cutoff"] = cutoff.astimezone(UTC).replace(microsecond=0).isoformat()
+        with self.engine.connect() as conn:
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    text(f"SELECT id FROM calls WHERE {' OR '.join(where)}"), params
+                ).all()
+            ]
+        for call_id in ids:
+            self.delete_call(call_id)
+        return ids
 
     # ---- annotations ----------------------------------------------------------------------
     def add_annotation(

@@ -277,3 +277,35 @@ def test_old_import_paths_are_aliases_of_the_review_package():
     ).stdout
     moved = ("auth", "i18n", "plots", "store", "views")
     assert out.strip() == str([f"analyzer.{m}" for m in moved])
+
+
+def test_consent_is_recorded_and_retention_purges_old_and_refused_calls(store, wav):
+    from datetime import UTC, datetime, timedelta
+
+    from review.store import SCHEMA_VERSION as version
+
+    assert version >= 4 and store.schema_version() == version
+    old, refused, recent = (
+        store.add_call(make_result(str(wav)), wav, uploaded_by="ana") for _ in range(3)
+    )
+    with store.engine.begin() as conn:  # the first call was stored 40 days ago
+        when = (datetime.now(UTC) - timedelta(days=40)).replace(microsecond=0).isoformat()
+        conn.execute(
+            text("UPDATE calls SET created_at = :t WHERE id = :id"), {"t": when, "id": old.id}
+        )
+    assert store.consent(recent.id) is None
+    store.set_consent(recent.id, "refused", by="ana")
+    store.set_consent(recent.id, "given", by="ben")  # changed later: the last word counts
+    store.set_consent(refused.id, "refused", by="ana")
+    assert store.consent(recent.id) == "given" and store.consent(refused.id) == "refused"
+    with pytest.raises(StoreError, match="consent must be"):
+        store.set_consent(recent.id, "maybe", by="ana")
+    with pytest.raises(StoreError):
+        store.set_consent("no-such-call", "given", by="ana")
+
+    assert store.purge_expired(None) == [refused.id]  # no retention: only the refused call goes
+    assert store.purge_expired(30) == [old.id]
+    assert [c.id for c in store.list_calls()] == [recent.id]
+    assert not (store.calls_dir / old.id).exists() and not (store.calls_dir / refused.id).exists()
+    assert store.consent(refused.id) is None  # its consent row went with it
+    assert store.purge_expired(30) == []
