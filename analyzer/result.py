@@ -20,6 +20,7 @@ import numpy as np
 from .coaching.turntaking import TurnTaking
 from .labels import LABELS, NEGATIVE_LABELS
 from .media import MediaInfo
+from .notes import note_dict, note_from
 from .segment import Segment
 from .summary import SUMMARY_EVENT_KINDS as SUMMARY_EVENT_KINDS  # re-exported: home is summary
 from .summary import QuarterMean as QuarterMean
@@ -31,7 +32,8 @@ from .words.transcripts import TranscriptLine
 if TYPE_CHECKING:
     import pandas as pd
 
-SCHEMA_VERSION = "1.0"
+READABLE_MAJORS = ("1", "2")  # from_dict still reads 1.x results (notes as plain strings)
+SCHEMA_VERSION = "2.0"  # 2.0: notes/events carry code+params; roles, scorecard, transcript
 SEGMENT_KINDS = ("turn", "window")
 EVENT_KINDS = (
     "escalation",
@@ -191,9 +193,30 @@ class Event(_Timed):
     evidence: dict[str, Any] = field(default_factory=dict)
     other: str | None = None  # the other party (e.g. who was interrupted)
 
+    @property
+    def code(self) -> str:
+        """The stable identifier an app translates the description from (the event's kind)."""
+        return self.kind
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The names and numbers of the description: who, with whom, how long, and every scalar
+        item of the evidence (e.g. ``from``/``to`` labels, arousal change)."""
+        found: dict[str, Any] = {
+            "speaker": self.speaker,
+            "other": self.other,
+            "duration_s": _ms(self.end - self.start),
+        }
+        for key, value in self.evidence.items():
+            if isinstance(value, str | int | float | bool) or value is None:
+                found.setdefault(key, value)
+        return found
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
+            "code": self.code,
+            "params": _clean(self.params),
             "start": _ms(self.start),
             "end": _ms(self.end),
             "speaker": self.speaker,
@@ -329,7 +352,7 @@ class AnalysisResult:
             ],
             "faces": [f.to_dict() for f in self.faces],
             "summary": _clean({spk: s.to_dict() for spk, s in self.summary.items()}),
-            "notes": list(self.notes),
+            "notes": [note_dict(n) for n in self.notes],
             "models": dict(self.models),
             "config": _clean(self.config),
             "timings": {k: _num(v, 3) for k, v in self.timings.items()},
@@ -345,7 +368,7 @@ class AnalysisResult:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> AnalysisResult:
         version = str(d.get("schema_version", ""))
-        if version.split(".")[0] != SCHEMA_VERSION.split(".")[0]:
+        if version.split(".")[0] not in READABLE_MAJORS:
             raise ValueError(f"unsupported schema_version {version!r} (this is {SCHEMA_VERSION})")
         return cls(
             media=MediaInfo.from_dict(d["media"]),
@@ -355,13 +378,12 @@ class AnalysisResult:
             turns=[(t["speaker"], Segment(t["start"], t["end"])) for t in d.get("turns", [])],
             faces=[FaceFrame.from_dict(f) for f in d.get("faces", [])],
             summary=d.get("summary", {}),
-            notes=list(d.get("notes", [])),
+            notes=[note_from(n) for n in d.get("notes", [])],
             models=dict(d.get("models", {})),
             config=d.get("config", {}),
             timings=dict(d.get("timings", {})),
             transcript=[TranscriptLine.from_dict(t) for t in d.get("transcript", [])],
             redaction=RedactionReport.from_dict(d.get("redaction")),
-            schema_version=version,
             turn_taking=TurnTaking.from_dict(d["turn_taking"]) if d.get("turn_taking") else None,
             scorecard=dict(d.get("scorecard") or {}),
         )

@@ -142,3 +142,46 @@ def test_text_module_still_re_exports_the_words_package():
 
     assert text.text_evidence is words.text_evidence
     assert text.repeated_complaints is words.repeated_complaints
+
+
+def test_schema_2_notes_and_events_carry_code_and_params_and_1x_still_reads():
+    from analyzer import AnalysisResult, Note, Segment
+    from analyzer.result import SCHEMA_VERSION, Event
+
+    event = Event("overtalk", Segment(1.0, 2.5), "agent", "both talk", {"seconds": 1.5}, "customer")
+    data = event.to_dict()
+    assert data["code"] == "overtalk"
+    assert data["params"] == {
+        "speaker": "agent",
+        "other": "customer",
+        "duration_s": 1.5,
+        "seconds": 1.5,
+    }
+    result = AnalysisResult.from_dict(
+        {
+            "schema_version": "1.0",
+            "media": {
+                "path": "x.wav",
+                "duration_s": 3.0,
+                "has_video": False,
+                "channels": 1,
+                "sample_rate": 16000,
+            },
+            "speakers": [],
+            "segments": [],
+            "events": [],
+            "notes": ["a plain 1.x note"],
+        }
+    )
+    assert result.notes == ["a plain 1.x note"]
+    result.notes.append(Note("truncated_input", "decoded 1.0 s", decoded_s=1.0))
+    written = result.to_dict()
+    assert SCHEMA_VERSION == "2.0" and written["schema_version"] == "2.0"
+    assert written["notes"] == [
+        {"code": "note", "params": {}, "message": "a plain 1.x note"},
+        {"code": "truncated_input", "params": {"decoded_s": 1.0}, "message": "decoded 1.0 s"},
+    ]
+    again = AnalysisResult.from_dict(written)
+    assert again.notes[1].code == "truncated_input"
+    with pytest.raises(ValueError, match="unsupported schema_version"):
+        AnalysisResult.from_dict({"schema_version": "3.0", "media": {"path": "x.wav"}})
