@@ -82,7 +82,7 @@ def check_cases(cases: list[Case], out: Path, stdout: list[str], stderr: list[st
             assert Path(data["media"]["path"]).name == case.path.name
             assert data["media"]["duration_s"] > 0
             if case.words:
-                assert any(case.words in note for note in data["notes"]), data["notes"]
+                assert any(case.words in note["message"] for note in data["notes"]), data["notes"]
             assert any(line.startswith(f"{case.path.name}: ") for line in stdout), case.path
 
 

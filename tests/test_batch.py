@@ -257,7 +257,15 @@ def test_batch_writes_results_failures_and_datasets_then_skips_finished_calls(lo
     assert len(segments) == n_segments
     events = pd.read_parquet(out / "events")
     assert {"call_id", "file", "kind", "start", "end"} <= set(events.columns)
-    assert not (out / "scorecards").exists()  # no result carries a scorecard yet
+    # Every result now carries a scorecard: one row per call, speaker and metric.
+    scorecards = pd.read_parquet(out / "scorecards")
+    assert set(scorecards["call_id"]) <= hashes and set(scorecards["file"]) <= files
+    n_metrics = sum(
+        len(metrics)
+        for s in ("a.wav", "sub/b.wav", "c.v1.wav", "a.wav~2")
+        for metrics in json.loads((out / f"{s}.json").read_text())["scorecard"].values()
+    )
+    assert len(scorecards) == n_metrics
 
     # The same JSON as `analyze` writes (timings and the thread count aside).
     from analyzer import Analyzer

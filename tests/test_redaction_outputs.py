@@ -132,7 +132,7 @@ def test_without_redaction_the_transcript_is_kept_as_it_is(tmp_path, sample_call
     assert line["text"] == "My card is 4111 1111 1111 1111, unacceptable!"
     assert line["speaker"] == "customer"  # the label matched our speaker by overlap
     assert result["redaction"] == {"applied": False, "counts": {}, "spans": []}
-    assert any("dropped" in note for note in result["notes"])
+    assert any("dropped" in note["message"] for note in result["notes"])
 
 
 def test_a_malformed_transcript_fails_that_call_with_a_one_line_error(
