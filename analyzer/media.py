@@ -21,6 +21,8 @@ from numpy.typing import NDArray
 from .config import MAX_VIDEO_SIDE_PX, SAMPLE_RATE
 from .notes import Note
 from .segment import TimeGrid
+from .wavheader import wav_claim as _wav_claim
+from .wavheader import wav_data as _wav_data
 
 MIN_SAMPLE_RATE = 4000  # Hz; below this a stream cannot hold speech (a lying header, e.g. 1 Hz)
 LIMIT_MARGIN_S = 5.0  # s decoded past ``max_duration_s`` before a file counts as too long
@@ -224,55 +226,6 @@ def _duration(container: Any, audio: Any, video: Any) -> float:
     return 0.0
 
 
-# ---- WAV headers ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _WavData:
-    """Where a RIFF/WAVE file's samples are and what its header says about them."""
-
-    byte_rate: int  # bytes per second of the samples (fmt chunk)
-    declared: int  # bytes the data chunk's header claims
-    available: int  # bytes from the data chunk's start to the end of the file
-    chunk_follows: bool  # a well-formed chunk starts where the declared data ends
-
-
-def _wav_data(path: Path, size: int) -> _WavData | None:
-    """The data chunk of a RIFF/WAVE file (None for other files or when it is not found)."""
-    with open(path, "rb") as fh:
-        head = fh.read(12)
-        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-            return None
-        pos, byte_rate = 12, 0
-        while pos + 8 <= size:
-            fh.seek(pos)
-            header = fh.read(8)
-            cid, n = header[:4], int.from_bytes(header[4:8], "little")
-            if cid == b"fmt ":
-                fmt = fh.read(min(n, 16))
-                if len(fmt) >= 12:
-                    byte_rate = int.from_bytes(fmt[8:12], "little")
-            elif cid == b"data":
-                start = pos + 8
-                end = start + n + (n & 1)
-                return _WavData(byte_rate, n, size - start, _chunk_at(fh, end, size))
-            pos += 8 + n + (n & 1)
-    return None
-
-
-def _chunk_at(fh: Any, pos: int, size: int) -> bool:
-    """Whether a plausible RIFF chunk header (4 printable ASCII bytes, a size that fits) is at
-    ``pos`` (or the file ends exactly there)."""
-    if pos >= size:
-        return pos == size or pos == size + 1
-    if pos + 8 > size:
-        return False
-    fh.seek(pos)
-    header = fh.read(8)
-    n = int.from_bytes(header[4:8], "little")
-    return all(32 <= b < 127 for b in header[:4]) and pos + 8 + n <= size + 1
-
-
 # ---- audio ------------------------------------------------------------------------------------
 
 
@@ -309,6 +262,162 @@ def _too_long(name: str, limit_s: float, *, claimed_s: float | None = None) -> M
     return _fail(name, cause, "too_long", limit_min=float(limit), claimed_s=claimed_s)
 
 
+def _audio_stream(container: Any, name: str) -> Any:
+    """The first audio stream, refusing a file without one or with a rate too low for speech."""
+    if not container.streams.audio:
+        raise _fail(name, "has no audio track", "no_audio_track")
+    stream = container.streams.audio[0]
+    rate = int(stream.codec_context.sample_rate or 0)
+    if rate < MIN_SAMPLE_RATE:
+        raise _fail(
+            name,
+            f"sample rate {rate} Hz is too low for speech (at least {MIN_SAMPLE_RATE} Hz)",
+            "sample_rate_too_low",
+            sample_rate=rate,
+        )
+    return stream
+
+
+class _SampleBuffer:
+    """One float32 [channels, n] buffer that grows when the header was short and refuses to
+    fill past ``limit_n`` samples (MediaError ``too_long``)."""
+
+    def __init__(
+        self,
+        name: str,
+        channels: int,
+        guess_n: int,
+        limit_n: int | None,
+        max_duration_s: float | None,
+    ) -> None:
+        self.name = name
+        self.channels = channels
+        self.limit_n = limit_n
+        self.max_duration_s = max_duration_s
+        self.data = np.zeros((channels, guess_n), dtype=np.float32)
+        self.filled = 0
+
+    def put(self, out: Any) -> None:
+        """Append one resampled frame."""
+        block = out.to_ndarray().reshape(self.channels, -1)
+        n = block.shape[1]
+        filled = self.filled
+        if filled + n > self.data.shape[1]:
+            size = max(2 * self.data.shape[1], filled + n)
+            grown = np.zeros((self.channels, size), np.float32)
+            grown[:, :filled] = self.data[:, :filled]
+            self.data = grown
+        self.data[:, filled : filled + n] = block
+        self.filled = filled + n
+        if self.limit_n is not None and self.filled > self.limit_n:
+            assert self.max_duration_s is not None
+            raise _too_long(self.name, self.max_duration_s)
+
+
+def _new_buffer(
+    name: str,
+    channels: int,
+    header_s: float,
+    size: int,
+    sample_rate: int,
+    max_duration_s: float | None,
+) -> _SampleBuffer:
+    """A buffer sized from the header, but never beyond what the file's size can hold at a low
+    bit rate nor beyond the limit: a header that claims 4 GB costs nothing."""
+    limit_n = None
+    if max_duration_s is not None:
+        limit_n = int((max_duration_s + LIMIT_MARGIN_S) * sample_rate)
+    guess_s = min(header_s, size / MIN_BYTES_PER_S + 1.0)
+    guess_n = int((guess_s + 1.0) * sample_rate)
+    if limit_n is not None:
+        guess_n = min(guess_n, limit_n + sample_rate)
+    return _SampleBuffer(name, channels, max(guess_n, sample_rate), limit_n, max_duration_s)
+
+
+def _decode_packets(
+    container: Any, stream: Any, resampler: Any, buffer: _SampleBuffer
+) -> tuple[int, int]:
+    """Decode, resample and buffer every packet of ``stream``; (bad packets, non-finite samples).
+
+    A damaged packet loses its few ms, not the whole file, until there are too many of them.
+    """
+    import av
+
+    bad_packets = 0
+    nonfinite = 0
+    for packet in container.demux(stream):
+        try:
+            frames = packet.decode()
+        except av.error.FFmpegError:
+            bad_packets += 1  # a damaged packet loses its few ms, not the whole file
+            if bad_packets > MAX_BAD_PACKETS:
+                raise _fail(
+                    buffer.name,
+                    "audio stream is corrupt (too many bad packets)",
+                    "corrupt_stream",
+                ) from None
+            continue
+        for frame in frames:
+            if frame.format.name in FLOAT_FORMATS:
+                raw = frame.to_ndarray()
+                nonfinite += int(raw.size - np.count_nonzero(np.isfinite(raw)))
+            for out in resampler.resample(frame):
+                buffer.put(out)
+    for out in resampler.resample(None):
+        buffer.put(out)
+    return bad_packets, nonfinite
+
+
+def _clean_samples(audio: NDArray[np.float32], nonfinite: int, name: str) -> list[Note]:
+    """Replace NaN and infinite samples with 0 (note ``nonfinite_samples``), clip to [-1, 1]."""
+    notes: list[Note] = []
+    if nonfinite or not np.isfinite(audio).all():
+        bad = ~np.isfinite(audio)
+        audio[bad] = 0.0
+        count = nonfinite or int(bad.sum())
+        notes.append(
+            Note(
+                "nonfinite_samples",
+                f"{count} NaN or infinite samples in {name} were replaced with silence",
+                file=name,
+                count=count,
+            )
+        )
+    np.clip(audio, -1.0, 1.0, out=audio)
+    return notes
+
+
+def _length_notes(
+    name: str, decoded_s: float, claimed: float | None, ignored_wav_s: float | None
+) -> list[Note]:
+    """``header_mismatch`` when a short WAV header was ignored, else ``truncated_input`` when
+    the file ends well before its header's claim."""
+    if ignored_wav_s is not None:
+        return [
+            Note(
+                "header_mismatch",
+                f"decoded {decoded_s:.1f} s to the end of {name}; "
+                f"its header claimed {ignored_wav_s:.2f} s",
+                file=name,
+                decoded_s=round(decoded_s, 3),
+                claimed_s=round(ignored_wav_s, 3),
+            )
+        ]
+    if claimed is not None and claimed - decoded_s > max(
+        TRUNCATION_TOLERANCE_S, TRUNCATION_TOLERANCE * claimed
+    ):
+        return [
+            Note(
+                "truncated_input",
+                f"{name} ends early: decoded {decoded_s:.1f} s; the header claimed {claimed:.1f} s",
+                file=name,
+                decoded_s=round(decoded_s, 3),
+                claimed_s=round(claimed, 3),
+            )
+        ]
+    return []
+
+
 def decode_audio(
     path: str | os.PathLike[str],
     *,
@@ -330,81 +439,18 @@ def decode_audio(
     p = Path(path)
     name = p.name
     size = check_file(p)
-    wav = _wav_data(p, size)
-    notes: list[Note] = []
-    claimed_wav: float | None = None
-    options: dict[str, str] = {}
-    if wav is not None and wav.byte_rate > 0 and wav.declared not in (0, 0xFFFFFFFF):
-        claimed_wav = wav.declared / wav.byte_rate
-        extra = wav.available - wav.declared
-        if extra > max(1024, wav.byte_rate // 4) and not wav.chunk_follows:
-            options["ignore_length"] = "1"  # the samples go on past the size the header gives
+    claimed_wav, options = _wav_claim(_wav_data(p, size))
     container = _open(p, options)
     try:
-        if not container.streams.audio:
-            raise _fail(name, "has no audio track", "no_audio_track")
-        stream = container.streams.audio[0]
-        rate = int(stream.codec_context.sample_rate or 0)
-        if rate < MIN_SAMPLE_RATE:
-            raise _fail(
-                name,
-                f"sample rate {rate} Hz is too low for speech (at least {MIN_SAMPLE_RATE} Hz)",
-                "sample_rate_too_low",
-                sample_rate=rate,
-            )
+        stream = _audio_stream(container, name)
         header_s = claimed_wav if claimed_wav is not None else _duration(container, stream, None)
         if max_duration_s is not None and header_s > max_duration_s + LIMIT_MARGIN_S:
             raise _too_long(name, max_duration_s, claimed_s=header_s)
-        limit_n = None
-        if max_duration_s is not None:
-            limit_n = int((max_duration_s + LIMIT_MARGIN_S) * sample_rate)
         channels = max(1, int(stream.codec_context.channels or 1))
         layout = {1: "mono", 2: "stereo"}.get(channels) or stream.codec_context.layout.name
         resampler = av.AudioResampler(format="fltp", layout=layout, rate=sample_rate)
-        # Decode into one buffer sized from the header, but never beyond what the file's size
-        # can hold at a low bit rate nor beyond the limit: a header that claims 4 GB costs
-        # nothing. The buffer grows when the header was short.
-        guess_s = min(header_s, size / MIN_BYTES_PER_S + 1.0)
-        guess_n = int((guess_s + 1.0) * sample_rate)
-        if limit_n is not None:
-            guess_n = min(guess_n, limit_n + sample_rate)
-        buffer = np.zeros((channels, max(guess_n, sample_rate)), dtype=np.float32)
-        filled = 0
-        bad_packets = 0
-        nonfinite = 0
-
-        def put(out: Any) -> None:
-            nonlocal buffer, filled
-            block = out.to_ndarray().reshape(channels, -1)
-            n = block.shape[1]
-            if filled + n > buffer.shape[1]:
-                grown = np.zeros((channels, max(2 * buffer.shape[1], filled + n)), np.float32)
-                grown[:, :filled] = buffer[:, :filled]
-                buffer = grown
-            buffer[:, filled : filled + n] = block
-            filled += n
-            if limit_n is not None and filled > limit_n:
-                assert max_duration_s is not None
-                raise _too_long(name, max_duration_s)
-
-        for packet in container.demux(stream):
-            try:
-                frames = packet.decode()
-            except av.error.FFmpegError:
-                bad_packets += 1  # a damaged packet loses its few ms, not the whole file
-                if bad_packets > MAX_BAD_PACKETS:
-                    raise _fail(
-                        name, "audio stream is corrupt (too many bad packets)", "corrupt_stream"
-                    ) from None
-                continue
-            for frame in frames:
-                if frame.format.name in FLOAT_FORMATS:
-                    raw = frame.to_ndarray()
-                    nonfinite += int(raw.size - np.count_nonzero(np.isfinite(raw)))
-                for out in resampler.resample(frame):
-                    put(out)
-        for out in resampler.resample(None):
-            put(out)
+        buffer = _new_buffer(name, channels, header_s, size, sample_rate, max_duration_s)
+        bad_packets, nonfinite = _decode_packets(container, stream, resampler, buffer)
     except av.error.FFmpegError as exc:
         raise _fail(
             name, f"audio could not be decoded ({_reason(exc)})", "undecodable_audio"
@@ -413,47 +459,14 @@ def decode_audio(
         raise _fail(name, "not enough memory to decode the audio", "out_of_memory") from None
     finally:
         container.close()
-    if filled == 0:
+    if buffer.filled == 0:
         raise _fail(name, "audio track holds no decodable samples", "no_audio_samples")
-    audio = buffer[:, :filled]
-    if nonfinite or not np.isfinite(audio).all():
-        bad = ~np.isfinite(audio)
-        audio[bad] = 0.0
-        count = nonfinite or int(bad.sum())
-        notes.append(
-            Note(
-                "nonfinite_samples",
-                f"{count} NaN or infinite samples in {name} were replaced with silence",
-                file=name,
-                count=count,
-            )
-        )
-    np.clip(audio, -1.0, 1.0, out=audio)
-    decoded_s = filled / sample_rate
+    audio = buffer.data[:, : buffer.filled]
+    notes = _clean_samples(audio, nonfinite, name)
+    decoded_s = buffer.filled / sample_rate
     claimed = header_s if header_s > 0 else None
-    if options.get("ignore_length") and claimed_wav is not None:
-        notes.append(
-            Note(
-                "header_mismatch",
-                f"decoded {decoded_s:.1f} s to the end of {name}; "
-                f"its header claimed {claimed_wav:.2f} s",
-                file=name,
-                decoded_s=round(decoded_s, 3),
-                claimed_s=round(claimed_wav, 3),
-            )
-        )
-    elif claimed is not None and claimed - decoded_s > max(
-        TRUNCATION_TOLERANCE_S, TRUNCATION_TOLERANCE * claimed
-    ):
-        notes.append(
-            Note(
-                "truncated_input",
-                f"{name} ends early: decoded {decoded_s:.1f} s; the header claimed {claimed:.1f} s",
-                file=name,
-                decoded_s=round(decoded_s, 3),
-                claimed_s=round(claimed, 3),
-            )
-        )
+    ignored_wav_s = claimed_wav if options.get("ignore_length") else None
+    notes += _length_notes(name, decoded_s, claimed, ignored_wav_s)
     if bad_packets:
         notes.append(
             Note(
