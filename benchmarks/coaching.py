@@ -48,6 +48,7 @@ from analyzer.segment import Segment
 from benchmarks.coaching_calls import (
     SR,
     Call,
+    CallSpec,
     build_pair,
     reference_speech,
     specs,
@@ -163,7 +164,7 @@ def share(xs) -> float:
     return float(np.mean(xs)) if xs else float("nan")
 
 
-def main(argv=None) -> dict:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calls", type=int, default=24, help="calls (pairs = calls / 2)")
     parser.add_argument("--seed", type=int, default=0)
@@ -171,48 +172,124 @@ def main(argv=None) -> dict:
     parser.add_argument(
         "--engine-pairs", type=int, default=None, help="pairs run through the whole engine"
     )
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def make_analyzer(ser_model: str):
+    """The whole engine on split channels, with ``ser_model`` (fold: the held-out model)."""
+    from analyzer import Analyzer
+
+    ser = ser_model
+    if ser == "fold":
+        from benchmarks.coaching_model import held_out_model
+
+        ser = str(held_out_model())
+    ecfg = AnalysisConfig(
+        ser_model=None if ser == "none" else ser, fer_model=None, video=False,
+        channels=IDS, split_channels=True,
+    )  # fmt: skip
+    return Analyzer(ecfg)
+
+
+def channel_stage_rows(call: Call, vad, cfg: AnalysisConfig) -> dict[str, dict]:
+    """The level and the coherence channel stages scored on one call against its truth."""
+    dur = call.audio.shape[1] / SR
+    refs = [reference_speech(call.clean[c], duration_s=dur) for c in (0, 1)]
+    # A backchannel is the agent's speech even where the VAD on the lone channel
+    # misses it (0.5 s at -46 dBFS): the truth knows it is there.
+    refs[call.channel_of["agent"]] = sorted(
+        refs[call.channel_of["agent"]] + list(call.backchannels)
+    )
+    probs = np.stack([vad.probabilities(x) for x in call.audio])
+    return {
+        name: stage_metrics(call, fn(probs, call.audio, cfg), refs)
+        for name, fn in (("level", level_channel_turns), ("coherence", coherence_channel_turns))
+    }
+
+
+def stage_figures(rs: list[dict], opening: list[bool]) -> dict:
+    """One channel stage's figures over all calls (``opening``: agent first, per call)."""
+    tp = sum(r["overlap_tp"] for r in rs)
+    return {
+        "cuts_exact": share(r["cuts_exact"] for r in rs),
+        "overlap_precision": tp / max(1, sum(r["overlap_eng"] for r in rs)),
+        "overlap_recall": tp / max(1, sum(r["overlap_ref"] for r in rs)),
+        "overlap_precision_collar": sum(r["overlap_tp_collar"] for r in rs)
+        / max(1, sum(r["overlap_eng_collar"] for r in rs)),
+        "overlap_recall_collar": sum(r["overlap_tp_collar"] for r in rs)
+        / max(1, sum(r["overlap_ref_collar"] for r in rs)),
+        "bleed_counted_s": sum(r["bleed_s"] for r in rs),
+        "calls_with_bleed_counted": sum(r["bleed_s"] > 0 for r in rs),
+        "talk_share_within_0.05": share(r["talk_share_err"] <= 0.05 for r in rs),
+        "backchannels_kept": sum(r["backchannels_kept"] for r in rs)
+        / max(1, sum(r["backchannels"] for r in rs)),
+        "roles_agent_first": share(r["role_right"] for r, o in zip(rs, opening) if o),
+        "roles_customer_first": share(r["role_right"] for r, o in zip(rs, opening) if not o),
+        "first_speaker_rule_agent_first": share(
+            r["first_speaker_right"] for r, o in zip(rs, opening) if o
+        ),
+        "first_speaker_rule_customer_first": share(
+            r["first_speaker_right"] for r, o in zip(rs, opening) if not o
+        ),
+    }
+
+
+def engine_figures(engine_rows: list[tuple[dict, dict]], pair_specs: list[CallSpec]) -> dict:
+    """The whole engine's figures over the (calm, mirroring) pairs it ran on."""
+    calm = [c for c, _ in engine_rows]
+    every = [r for pair in engine_rows for r in pair]
+    out = {
+        "pairs": len(engine_rows),
+        "calm_above_mirroring": share(
+            c["composure"] is not None
+            and m["composure"] is not None
+            and c["composure"] > m["composure"]
+            for c, m in engine_rows
+        ),
+        "composure_calm_median": float(
+            np.median([c["composure"] for c, _ in engine_rows if c["composure"] is not None])
+        ),
+        "composure_mirroring_median": float(
+            np.median([m["composure"] for _, m in engine_rows if m["composure"] is not None])
+        ),
+        "zero_escalation_calm_agent": share(c["agent_escalations"] == 0 for c in calm),
+        "zero_escalation_calm_agent_old_events": share(
+            c["old_agent_escalations"] == 0 for c in calm
+        ),
+        "customer_escalation_recall": share(r["customer_escalated"] for r in every),
+        "customer_escalation_recall_old_events": share(r["old_customer_escalated"] for r in every),
+    }
+    truth = [("recovered" if pair_specs[i].recovers else "not_recovered")
+             for i in range(len(engine_rows))]  # fmt: skip
+    out["customer_outcome_right"] = share(
+        r["outcome"] == t for (c, m), t in zip(engine_rows, truth) for r in (c, m)
+    )
+    out["example_escalations"] = [
+        d for c, _ in engine_rows[:3] for d in c["customer_escalation_text"]
+    ]
+    return out
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
     n_pairs = max(1, args.calls // 2)
     engine_pairs = n_pairs if args.engine_pairs is None else min(n_pairs, args.engine_pairs)
     from analyzer.audio.vad import VoiceActivityDetector
 
     cfg = AnalysisConfig()
     vad = VoiceActivityDetector()
-    analyzer = None
-    if engine_pairs:
-        from analyzer import Analyzer
-
-        ser = args.ser_model
-        if ser == "fold":
-            from benchmarks.coaching_model import held_out_model
-
-            ser = str(held_out_model())
-        ecfg = AnalysisConfig(
-            ser_model=None if ser == "none" else ser, fer_model=None, video=False,
-            channels=IDS, split_channels=True,
-        )  # fmt: skip
-        analyzer = Analyzer(ecfg)
+    analyzer = make_analyzer(args.ser_model) if engine_pairs else None
     rows: dict[str, list[dict]] = {"level": [], "coherence": []}
     engine_rows: list[tuple[dict, dict]] = []
     opening: list[bool] = []
+    pair_specs = specs(n_pairs, seed=args.seed)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        for p, spec in enumerate(specs(n_pairs, seed=args.seed)):
+        for p, spec in enumerate(pair_specs):
             pair = build_pair(spec)
             for call in pair:
-                dur = call.audio.shape[1] / SR
-                refs = [reference_speech(call.clean[c], duration_s=dur) for c in (0, 1)]
-                # A backchannel is the agent's speech even where the VAD on the lone channel
-                # misses it (0.5 s at -46 dBFS): the truth knows it is there.
-                refs[call.channel_of["agent"]] = sorted(
-                    refs[call.channel_of["agent"]] + list(call.backchannels)
-                )
-                probs = np.stack([vad.probabilities(x) for x in call.audio])
-                for name, fn in (
-                    ("level", level_channel_turns),
-                    ("coherence", coherence_channel_turns),
-                ):
-                    rows[name].append(stage_metrics(call, fn(probs, call.audio, cfg), refs))
+                for name, row in channel_stage_rows(call, vad, cfg).items():
+                    rows[name].append(row)
                 opening.append(spec.agent_first)
             if analyzer is not None and p < engine_pairs:
                 out = []
@@ -228,63 +305,9 @@ def main(argv=None) -> dict:
             )
     figures: dict = {"calls": len(opening), "pairs": n_pairs, "seed": args.seed}
     for name, rs in rows.items():
-        tp = sum(r["overlap_tp"] for r in rs)
-        figures[name] = {
-            "cuts_exact": share(r["cuts_exact"] for r in rs),
-            "overlap_precision": tp / max(1, sum(r["overlap_eng"] for r in rs)),
-            "overlap_recall": tp / max(1, sum(r["overlap_ref"] for r in rs)),
-            "overlap_precision_collar": sum(r["overlap_tp_collar"] for r in rs)
-            / max(1, sum(r["overlap_eng_collar"] for r in rs)),
-            "overlap_recall_collar": sum(r["overlap_tp_collar"] for r in rs)
-            / max(1, sum(r["overlap_ref_collar"] for r in rs)),
-            "bleed_counted_s": sum(r["bleed_s"] for r in rs),
-            "calls_with_bleed_counted": sum(r["bleed_s"] > 0 for r in rs),
-            "talk_share_within_0.05": share(r["talk_share_err"] <= 0.05 for r in rs),
-            "backchannels_kept": sum(r["backchannels_kept"] for r in rs)
-            / max(1, sum(r["backchannels"] for r in rs)),
-            "roles_agent_first": share(r["role_right"] for r, o in zip(rs, opening) if o),
-            "roles_customer_first": share(r["role_right"] for r, o in zip(rs, opening) if not o),
-            "first_speaker_rule_agent_first": share(
-                r["first_speaker_right"] for r, o in zip(rs, opening) if o
-            ),
-            "first_speaker_rule_customer_first": share(
-                r["first_speaker_right"] for r, o in zip(rs, opening) if not o
-            ),
-        }
+        figures[name] = stage_figures(rs, opening)
     if engine_rows:
-        calm = [c for c, _ in engine_rows]
-        every = [r for pair in engine_rows for r in pair]
-        figures["engine"] = {
-            "pairs": len(engine_rows),
-            "calm_above_mirroring": share(
-                c["composure"] is not None
-                and m["composure"] is not None
-                and c["composure"] > m["composure"]
-                for c, m in engine_rows
-            ),
-            "composure_calm_median": float(
-                np.median([c["composure"] for c, _ in engine_rows if c["composure"] is not None])
-            ),
-            "composure_mirroring_median": float(
-                np.median([m["composure"] for _, m in engine_rows if m["composure"] is not None])
-            ),
-            "zero_escalation_calm_agent": share(c["agent_escalations"] == 0 for c in calm),
-            "zero_escalation_calm_agent_old_events": share(
-                c["old_agent_escalations"] == 0 for c in calm
-            ),
-            "customer_escalation_recall": share(r["customer_escalated"] for r in every),
-            "customer_escalation_recall_old_events": share(
-                r["old_customer_escalated"] for r in every
-            ),
-        }
-        truth = [("recovered" if specs(n_pairs, seed=args.seed)[i].recovers else "not_recovered")
-                 for i in range(len(engine_rows))]  # fmt: skip
-        figures["engine"]["customer_outcome_right"] = share(
-            r["outcome"] == t for (c, m), t in zip(engine_rows, truth) for r in (c, m)
-        )
-        figures["engine"]["example_escalations"] = [
-            d for c, _ in engine_rows[:3] for d in c["customer_escalation_text"]
-        ]
+        figures["engine"] = engine_figures(engine_rows, pair_specs)
     figures["seconds"] = round(time.perf_counter() - t0, 1)
     print_table(figures)
     print(json.dumps(figures))

@@ -164,54 +164,98 @@ def build_pair(spec: CallSpec) -> tuple[Call, Call]:
     rng = np.random.default_rng(spec.seed)
     clips = voice_clips()
     agent, customer = clips[spec.agent_voice], clips[spec.customer_voice]
+    # The random draws below happen in this order; keep it, every seed's call depends on it.
+    turns = _layout_turns(_plan_turns(spec, agent, customer, rng), rng)
+    cut_turns = _choose_cuts(spec, turns, rng)
+    starts, ends = _turn_times(turns, cut_turns, rng)
+    n = int((max(ends) + 1.0) * SR)
+    bc_spans = _backchannel_spans(spec, turns, cut_turns, starts, rng)
+    bc_waves = [_backchannel_wave(agent, span, rng) for span in bc_spans]
+    levels = {
+        "agent": SPEECH_DBFS + float(rng.uniform(-2, 2)),
+        "customer": SPEECH_DBFS + float(rng.uniform(-2, 2)),
+    }
+    noise = rng.normal(size=(2, n)).astype(np.float32)
+    k_agent = sum(1 for i in cut_turns if turns[i]["role"] == "agent")
+    k_customer = sum(1 for i in cut_turns if turns[i]["role"] == "customer")
+    calls = []
+    for version, mood in enumerate(("calm", "mirroring")):
+        chans, cust_turns, agent_turns = _place_turns(turns, starts, ends, version, n)
+        _level_parties(chans, levels)
+        _add_backchannels(chans["agent"], bc_spans, bc_waves, levels["customer"])
+        clean = _clean_channels(spec, chans, noise)
+        calls.append(
+            Call(
+                spec, mood, np.clip(_with_bleed(clean), -1, 1), clean, k_agent, k_customer,
+                bc_spans, cust_turns, agent_turns,
+            )
+        )  # fmt: skip
+    return calls[0], calls[1]
+
+
+def _pick(rng: np.random.Generator, bank: dict, label: str, n: int) -> list:
+    """n clips of ``label``, each levelled: acted anger can be 20-30 dB above acted calm,
+    far more than a phone line's level control lets through; ANGRY_GAIN_DB keeps it louder."""
+    idx = rng.choice(len(bank[label]), size=n, replace=n > len(bank[label]))
+    gain_db = ANGRY_GAIN_DB if label == "angry" else 0.0
+    return [(_scaled(bank[label][i][0], -26.0 + gain_db), bank[label][i][1]) for i in idx]
+
+
+def _plan_turns(
+    spec: CallSpec, agent: dict, customer: dict, rng: np.random.Generator
+) -> list[tuple[str, list, list, str, str]]:
+    """The turns in order: (role, clips for calm, clips for mirroring, emotion calm, emotion
+    mirroring). The customer's turns and the agent's greeting are shared by both versions."""
     arc = CUSTOMER_ARC if spec.recovers else NOT_RECOVERED_ARC
-
-    def pick(bank: dict, label: str, n: int) -> list:
-        """n clips of ``label``, each levelled: acted anger can be 20-30 dB above acted calm,
-        far more than a phone line's level control lets through; ANGRY_GAIN_DB keeps it louder."""
-        idx = rng.choice(len(bank[label]), size=n, replace=n > len(bank[label]))
-        gain_db = ANGRY_GAIN_DB if label == "angry" else 0.0
-        return [(_scaled(bank[label][i][0], -26.0 + gain_db), bank[label][i][1]) for i in idx]
-
-    # Plan turns: (role, clips for calm, clips for mirroring, emotion calm, emotion mirroring).
     plan: list[tuple[str, list, list, str, str]] = []
     if not spec.agent_first:
-        wav, voiced = pick(customer, "neutral", 1)[0]
+        wav, voiced = _pick(rng, customer, "neutral", 1)[0]
         cut = float(min(voiced[0].end, rng.uniform(0.4, 0.9)))
         hello = (wav[: int(cut * SR)].copy(), (Segment(0.0, cut),))
         plan.append(("customer", [hello], [hello], "neutral", "neutral"))
-    greeting = pick(agent, "neutral", 2)
+    greeting = _pick(rng, agent, "neutral", 2)
     plan.append(("agent", greeting, greeting, "neutral", "neutral"))
     for k, mood in enumerate(arc):
         n = int(rng.integers(1, 3)) if k else 2
-        cust = pick(customer, mood, n)
+        cust = _pick(rng, customer, mood, n)
         plan.append(("customer", cust, cust, mood, mood))
         n_a = int(rng.integers(1, 3))
-        calm = pick(agent, "neutral", n_a)
-        mirror = pick(agent, "angry", n_a) if mood == "angry" else calm
+        calm = _pick(rng, agent, "neutral", n_a)
+        mirror = _pick(rng, agent, "angry", n_a) if mood == "angry" else calm
         plan.append(("agent", calm, mirror, "neutral", "angry" if mood == "angry" else "neutral"))
+    return plan
 
-    # Lay out clips: each turn's clips with short pauses; a turn's slot fits both versions.
-    def layout(turn_clips: list) -> tuple[float, list[tuple[float, np.ndarray, tuple]]]:
-        t, placed = 0.0, []
-        for j, (wav, voiced) in enumerate(turn_clips):
-            if j:
-                t += float(rng.uniform(*CLIP_PAUSE_S))
-            placed.append((t, wav, voiced))
-            t += len(wav) / SR
-        return t, placed
 
+def _layout(
+    turn_clips: list, rng: np.random.Generator
+) -> tuple[float, list[tuple[float, np.ndarray, tuple]]]:
+    """A turn's clips one after another with short pauses: (length, [(offset, wave, voiced)])."""
+    t, placed = 0.0, []
+    for j, (wav, voiced) in enumerate(turn_clips):
+        if j:
+            t += float(rng.uniform(*CLIP_PAUSE_S))
+        placed.append((t, wav, voiced))
+        t += len(wav) / SR
+    return t, placed
+
+
+def _layout_turns(plan: list, rng: np.random.Generator) -> list[dict]:
+    """Each planned turn laid out in both versions; a turn's slot fits both."""
     turns = []
     for role, calm, mirror, e_calm, e_mirror in plan:
-        len_c, place_c = layout(calm)
-        len_m, place_m = layout(mirror) if mirror is not calm else (len_c, place_c)
+        len_c, place_c = _layout(calm, rng)
+        len_m, place_m = _layout(mirror, rng) if mirror is not calm else (len_c, place_c)
         turns.append(
             {"role": role, "len": max(len_c, len_m), "place": (place_c, place_m),
              "emotion": (e_calm, e_mirror), "voiced": _voiced(place_c), "voiced_m":
              _voiced(place_m)}
         )  # fmt: skip
+    return turns
 
-    # Times: gaps between turns, or a cut-in into the previous turn.
+
+def _choose_cuts(spec: CallSpec, turns: list[dict], rng: np.random.Generator) -> set[int]:
+    """Indices of the turns that cut into the previous one: up to ``k_agent`` by the agent and
+    ``k_customer`` by the customer, never two neighbours, only where a cut point exists."""
     want = {"agent": spec.k_agent, "customer": spec.k_customer}
     cut_candidates = {
         role: [i for i in range(2, len(turns)) if turns[i]["role"] == role] for role in want
@@ -228,7 +272,16 @@ def build_pair(spec: CallSpec) -> tuple[Call, Call]:
                 continue
             if _cut_point(turns[i - 1], rng, dry=True) is not None:
                 cut_turns.add(i)
-    starts, ends = [], []
+    return cut_turns
+
+
+def _turn_times(
+    turns: list[dict], cut_turns: set[int], rng: np.random.Generator
+) -> tuple[list[float], list[float]]:
+    """Start and end of every turn: a gap after the previous turn, or a cut-in into it (which
+    ends the interrupted turn and records where in it the cut fell as its ``cut``)."""
+    starts: list[float] = []
+    ends: list[float] = []
     for i, turn in enumerate(turns):
         if i in cut_turns:
             prev = turns[i - 1]
@@ -240,10 +293,17 @@ def build_pair(spec: CallSpec) -> tuple[Call, Call]:
             start = (ends[-1] if ends else 0.0) + (float(rng.uniform(*TURN_GAP_S)) if ends else 0.3)
         starts.append(start)
         ends.append(start + turn["len"])
-    total = max(ends) + 1.0
-    n = int(total * SR)
+    return starts, ends
 
-    # Backchannels: in the middle of the customer's longest uninterrupted voiced stretches.
+
+def _backchannel_spans(
+    spec: CallSpec,
+    turns: list[dict],
+    cut_turns: set[int],
+    starts: list[float],
+    rng: np.random.Generator,
+) -> list[Segment]:
+    """Backchannels in the middle of the customer's longest uninterrupted voiced stretches."""
     bc_spans = []
     spots = []
     for i, turn in enumerate(turns):
@@ -257,76 +317,93 @@ def build_pair(spec: CallSpec) -> tuple[Call, Call]:
         dur = float(rng.uniform(0.5, 0.7))
         bc_spans.append(Segment(mid - dur / 2, mid + dur / 2))
     bc_spans.sort()
-    bc_waves = []
-    for span in bc_spans:
-        wav, voiced = pick(agent, "neutral", 1)[0]
-        v = max(voiced, key=lambda s: s.duration)
-        a = int(v.start * SR)
-        piece = wav[a : a + int(span.duration * SR)].copy()
-        fade = int(0.02 * SR)
-        piece[:fade] *= np.linspace(0, 1, fade)
-        piece[-fade:] *= np.linspace(1, 0, fade)
-        bc_waves.append(piece)
+    return bc_spans
 
-    levels = {
-        "agent": SPEECH_DBFS + float(rng.uniform(-2, 2)),
-        "customer": SPEECH_DBFS + float(rng.uniform(-2, 2)),
-    }
-    noise = rng.normal(size=(2, n)).astype(np.float32)
-    calls = []
-    for version, mood in enumerate(("calm", "mirroring")):
-        chans = {"agent": np.zeros(n, np.float32), "customer": np.zeros(n, np.float32)}
-        cust_turns, agent_turns = [], []
-        for i, turn in enumerate(turns):
-            place = turn["place"][version]
-            buf = chans[turn["role"]]
-            keep_s = turn.get("cut", turn["len"] + 1.0)
-            for off, wav, _ in place:
-                a = int((starts[i] + off) * SR)
-                piece = wav[: max(0, min(len(wav), int((keep_s - off) * SR)))].copy()
-                if len(piece) < len(wav) and len(piece) > 0:
-                    fade = min(len(piece), int(0.03 * SR))
-                    piece[-fade:] *= np.linspace(1, 0, fade)
-                buf[a : a + len(piece)] += piece[: n - a]
-            span = Segment(starts[i], min(ends[i], starts[i] + turn["len"]))
-            (cust_turns if turn["role"] == "customer" else agent_turns).append(
-                (span, turn["emotion"][version])
-            )
-        # Level each party by its speech (not its silences), then add the backchannels.
-        for role in chans:
-            voiced = chans[role][np.abs(chans[role]) > 1e-4]
-            gain = 10 ** (levels[role] / 20) / _level(voiced)
-            gain = min(gain, PEAK_MAX / max(1e-9, float(np.abs(chans[role]).max())))
-            chans[role] *= gain
-        cust_level = 10 ** (levels["customer"] / 20)
-        for span, piece in zip(bc_spans, bc_waves):
-            a = int(span.start * SR)
-            p = piece / _level(piece) * cust_level * 10 ** (BACKCHANNEL_DB / 20)
-            chans["agent"][a : a + len(p)] += p[: n - a]
-        clean = np.zeros((2, n), np.float32)
-        clean[spec.agent_channel] = chans["agent"]
-        clean[1 - spec.agent_channel] = chans["customer"]
-        clean += noise * 10 ** (NOISE_DBFS / 20)
-        if spec.telephone:
-            from analyzer.audio.augment import telephone_channel
 
-            clean = np.stack([telephone_channel(ch) for ch in clean])
-        d = int(BLEED_DELAY_S * SR)
-        g = 10 ** (BLEED_DB / 20)
-        audio = clean.copy()
-        for c in (0, 1):
-            leak = np.zeros(n, np.float32)
-            leak[d:] = clean[1 - c][: n - d] * g
-            audio[c] += leak
-        calls.append(
-            Call(
-                spec, mood, np.clip(audio, -1, 1), clean,
-                sum(1 for i in cut_turns if turns[i]["role"] == "agent"),
-                sum(1 for i in cut_turns if turns[i]["role"] == "customer"),
-                bc_spans, cust_turns, agent_turns,
-            )
-        )  # fmt: skip
-    return calls[0], calls[1]
+def _backchannel_wave(agent: dict, span: Segment, rng: np.random.Generator) -> np.ndarray:
+    """A piece of the agent's voice as long as ``span``, faded in and out."""
+    wav, voiced = _pick(rng, agent, "neutral", 1)[0]
+    v = max(voiced, key=lambda s: s.duration)
+    a = int(v.start * SR)
+    piece = wav[a : a + int(span.duration * SR)].copy()
+    fade = int(0.02 * SR)
+    piece[:fade] *= np.linspace(0, 1, fade)
+    piece[-fade:] *= np.linspace(1, 0, fade)
+    return piece
+
+
+def _place_turns(
+    turns: list[dict], starts: list[float], ends: list[float], version: int, n: int
+) -> tuple[dict[str, np.ndarray], list, list]:
+    """One version's clips on each party's track (an interrupted turn stops, faded, at its
+    cut), with the customer's and the agent's turns as (span, emotion)."""
+    chans = {"agent": np.zeros(n, np.float32), "customer": np.zeros(n, np.float32)}
+    cust_turns, agent_turns = [], []
+    for i, turn in enumerate(turns):
+        place = turn["place"][version]
+        buf = chans[turn["role"]]
+        keep_s = turn.get("cut", turn["len"] + 1.0)
+        for off, wav, _ in place:
+            a = int((starts[i] + off) * SR)
+            piece = wav[: max(0, min(len(wav), int((keep_s - off) * SR)))].copy()
+            if len(piece) < len(wav) and len(piece) > 0:
+                fade = min(len(piece), int(0.03 * SR))
+                piece[-fade:] *= np.linspace(1, 0, fade)
+            buf[a : a + len(piece)] += piece[: n - a]
+        span = Segment(starts[i], min(ends[i], starts[i] + turn["len"]))
+        (cust_turns if turn["role"] == "customer" else agent_turns).append(
+            (span, turn["emotion"][version])
+        )
+    return chans, cust_turns, agent_turns
+
+
+def _level_parties(chans: dict[str, np.ndarray], levels: dict[str, float]) -> None:
+    """Level each party by its speech (not its silences), turned down where it would clip."""
+    for role in chans:
+        voiced = chans[role][np.abs(chans[role]) > 1e-4]
+        gain = 10 ** (levels[role] / 20) / _level(voiced)
+        gain = min(gain, PEAK_MAX / max(1e-9, float(np.abs(chans[role]).max())))
+        chans[role] *= gain
+
+
+def _add_backchannels(
+    agent_track: np.ndarray, spans: list[Segment], waves: list[np.ndarray], customer_dbfs: float
+) -> None:
+    """The backchannels on the agent's track, BACKCHANNEL_DB below the customer's speech."""
+    n = len(agent_track)
+    cust_level = 10 ** (customer_dbfs / 20)
+    for span, piece in zip(spans, waves):
+        a = int(span.start * SR)
+        p = piece / _level(piece) * cust_level * 10 ** (BACKCHANNEL_DB / 20)
+        agent_track[a : a + len(p)] += p[: n - a]
+
+
+def _clean_channels(spec: CallSpec, chans: dict[str, np.ndarray], noise: np.ndarray) -> np.ndarray:
+    """The two channels without bleed: each party on its channel, line noise, and the
+    telephone line when the call has one."""
+    n = noise.shape[1]
+    clean = np.zeros((2, n), np.float32)
+    clean[spec.agent_channel] = chans["agent"]
+    clean[1 - spec.agent_channel] = chans["customer"]
+    clean += noise * 10 ** (NOISE_DBFS / 20)
+    if spec.telephone:
+        from analyzer.audio.augment import telephone_channel
+
+        clean = np.stack([telephone_channel(ch) for ch in clean])
+    return clean
+
+
+def _with_bleed(clean: np.ndarray) -> np.ndarray:
+    """Each channel plus the other one BLEED_DB down and BLEED_DELAY_S late."""
+    n = clean.shape[1]
+    d = int(BLEED_DELAY_S * SR)
+    g = 10 ** (BLEED_DB / 20)
+    audio = clean.copy()
+    for c in (0, 1):
+        leak = np.zeros(n, np.float32)
+        leak[d:] = clean[1 - c][: n - d] * g
+        audio[c] += leak
+    return audio
 
 
 def _voiced(place: list) -> list[Segment]:
