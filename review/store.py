@@ -18,6 +18,10 @@ Each call carries the SHA-256 of its media (``content_hash``) for duplicate dete
 
 The schema is versioned: ``schema_version`` holds the applied version and ``MIGRATIONS`` lists the
 ordered steps, each run in its own transaction when an older database is opened.
+
+Split by concern: the numbered migrations live in :mod:`review.migrations`, the records and
+:class:`StoreError` in :mod:`review.records`, the audit log and consent/retention methods in
+:mod:`review.audit` (a mixin of :class:`Store`). Every name is re-exported here.
 """
 
 from __future__ import annotations
@@ -28,23 +32,66 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Self
 
-from sqlalchemy import Connection, create_engine, event, text
+from sqlalchemy import create_engine, event, text
 
 from analyzer import LABELS, AnalysisResult, MediaError, probe_media
 from analyzer.hashing import content_hash
 from analyzer.settings import Settings
 
+# Re-exported: these names were defined here before the split and stay importable from here.
+from .audit import AUDIT_ACTIONS, CONSENT_VALUES, AuditEntry, AuditMixin
+from .migrations import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    _kinds_text,
+    _migrate_1,
+    _migrate_2,
+    _migrate_3,
+    _migrate_4,
+    _read_version,
+)
+from .records import (
+    _ANNOTATION_COLUMNS,
+    _CALL_COLUMNS,
+    ANNOTATION_KINDS,
+    Annotation,
+    CallFilter,
+    CallRecord,
+    StoreError,
+    _annotation_from_row,
+    _call_from_row,
+    _now,
+)
+
+__all__ = [
+    "ANNOTATION_KINDS",
+    "AUDIT_ACTIONS",
+    "CALLS_DIR",
+    "CONSENT_VALUES",
+    "DB_NAME",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "SQLITE_BUSY_TIMEOUT_MS",
+    "STAGING_PREFIX",
+    "Annotation",
+    "AuditEntry",
+    "CallFilter",
+    "CallRecord",
+    "Store",
+    "StoreError",
+    "default_home",
+    "media_suffix",
+]
+# Private helpers kept reachable as review.store._name (analyzer.store aliases this module).
+_REEXPORTED_PRIVATE = (_migrate_1, _migrate_2, _migrate_3, _migrate_4)
+
 DB_NAME = "emotrace.db"
 CALLS_DIR = "calls"
 STAGING_PREFIX = ".staging-"
-ANNOTATION_KINDS = ("note", "label_correction", "coaching_flag")
-CONSENT_VALUES = ("given", "refused")  # recording consent of a call; no row: not recorded
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # writers wait this long for each other before giving up
 
 
@@ -52,116 +99,6 @@ def default_home() -> Path:
     """The data folder: ``$EMOTRACE_HOME`` or ``~/.emotrace`` (``Settings.home``)."""
     return Settings.from_env().home
 
-
-def _now() -> str:
-    """UTC time as ISO 8601 with seconds, sortable as text."""
-    return datetime.now(UTC).replace(microsecond=0).isoformat()
-
-
-# ---- schema and migrations --------------------------------------------------------------------
-
-
-def _migrate_1(conn: Connection) -> None:
-    """The first schema: calls and annotations."""
-    conn.execute(
-        text("""
-        CREATE TABLE calls (
-            id TEXT PRIMARY KEY,
-            name TEXT NOT NULL,
-            uploaded_by TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            media_path TEXT NOT NULL,
-            result_path TEXT NOT NULL,
-            duration_s REAL NOT NULL,
-            roles TEXT NOT NULL,
-            negative_share REAL NOT NULL,
-            n_events INTEGER NOT NULL
-        )""")
-    )
-    conn.execute(
-        text("""
-        CREATE TABLE annotations (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            call_id TEXT NOT NULL REFERENCES calls(id) ON DELETE CASCADE,
-            author TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            start_s REAL,
-            end_s REAL,
-            speaker TEXT,
-            kind TEXT NOT NULL,
-            text TEXT NOT NULL DEFAULT '',
-            corrected_label TEXT
-        )""")
-    )
-    conn.execute(text("CREATE INDEX ix_annotations_call ON annotations(call_id)"))
-    conn.execute(text("CREATE INDEX ix_calls_created ON calls(created_at)"))
-
-
-def _migrate_2(conn: Connection) -> None:
-    """Filterable event kinds and a video flag per call, backfilled from the stored results."""
-    conn.execute(text("ALTER TABLE calls ADD COLUMN event_kinds TEXT NOT NULL DEFAULT ''"))
-    conn.execute(text("ALTER TABLE calls ADD COLUMN has_video INTEGER NOT NULL DEFAULT 0"))
-    rows = conn.execute(text("SELECT id, result_path FROM calls")).all()
-    for call_id, result_path in rows:
-        try:
-            data = json.loads(Path(result_path).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue  # a missing result keeps the defaults; the call still lists
-        kinds = _kinds_text(e.get("kind", "") for e in data.get("events", []))
-        video = bool(data.get("media", {}).get("has_video"))
-        conn.execute(
-            text("UPDATE calls SET event_kinds = :k, has_video = :v WHERE id = :id"),
-            {"k": kinds, "v": int(video), "id": call_id},
-        )
-
-
-def _migrate_3(conn: Connection) -> None:
-    """The audit log, and each call's content hash (backfilled from the stored media)."""
-    conn.execute(
-        text("""
-        CREATE TABLE audit (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            at TEXT NOT NULL,
-            user TEXT NOT NULL,
-            action TEXT NOT NULL,
-            call_id TEXT,
-            detail TEXT NOT NULL DEFAULT ''
-        )""")
-    )
-    conn.execute(text("CREATE INDEX ix_audit_at ON audit(at)"))
-    conn.execute(text("ALTER TABLE calls ADD COLUMN content_hash TEXT NOT NULL DEFAULT ''"))
-    conn.execute(text("CREATE INDEX ix_calls_hash ON calls(content_hash)"))
-    for call_id, media_path in conn.execute(text("SELECT id, media_path FROM calls")).all():
-        try:
-            digest = content_hash(media_path)
-        except OSError:
-            continue  # a missing media file keeps '' (never matches an upload)
-        conn.execute(
-            text("UPDATE calls SET content_hash = :h WHERE id = :id"), {"h": digest, "id": call_id}
-        )
-
-
-def _migrate_4(conn: Connection) -> None:
-    """Recording consent per call, in its own table (a call without a row: consent not recorded)."""
-    conn.execute(
-        text("""
-        CREATE TABLE call_consent (
-            call_id TEXT PRIMARY KEY REFERENCES calls(id) ON DELETE CASCADE,
-            consent TEXT NOT NULL,
-            recorded_by TEXT NOT NULL,
-            recorded_at TEXT NOT NULL
-        )""")
-    )
-
-
-# Ordered: MIGRATIONS[i] brings the schema from version i to version i + 1.
-MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
-    _migrate_1,
-    _migrate_2,
-    _migrate_3,
-    _migrate_4,
-)
-AUDIT_ACTIONS = ("upload", "open", "annotate", "export", "delete")
 
 # Container (FFmpeg's format name) -> the stored media's extension; anything else is ".bin".
 _CONTAINER_SUFFIXES = {
@@ -191,157 +128,10 @@ def media_suffix(path: str | os.PathLike) -> str:
     return suffix
 
 
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
-def _kinds_text(kinds: Iterable[str]) -> str:
-    """Event kinds as ',a,b,' so that a LIKE '%,kind,%' filter matches whole names only."""
-    unique = sorted({k for k in kinds if k})
-    return "," + ",".join(unique) + "," if unique else ""
-
-
-# ---- records ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CallRecord:
-    """One stored call: its metadata row (the result itself is loaded on demand)."""
-
-    id: str
-    name: str
-    uploaded_by: str
-    created_at: str  # UTC, ISO 8601
-    media_path: str
-    result_path: str
-    duration_s: float
-    roles: tuple[str, ...]  # speaker roles (or ids where the role is unknown)
-    negative_share: float  # [0, 1] share of speech-turn time with a negative emotion
-    n_events: int
-    event_kinds: tuple[str, ...] = ()
-    has_video: bool = False
-    content_hash: str = ""  # SHA-256 of the media's bytes ('' when unknown)
-
-    @property
-    def folder(self) -> Path:
-        return Path(self.result_path).parent
-
-    def to_dict(self) -> dict:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "uploaded_by": self.uploaded_by,
-            "created_at": self.created_at,
-            "duration_s": round(self.duration_s, 3),
-            "roles": list(self.roles),
-            "negative_share": round(self.negative_share, 4),
-            "n_events": self.n_events,
-            "event_kinds": list(self.event_kinds),
-            "has_video": self.has_video,
-            "media_path": self.media_path,
-            "content_hash": self.content_hash,
-        }
-
-
-@dataclass(frozen=True)
-class Annotation:
-    """A reviewer's note, label correction or coaching flag. Times are None for the whole call."""
-
-    id: int
-    call_id: str
-    author: str
-    created_at: str
-    kind: str  # one of ANNOTATION_KINDS
-    start: float | None = None
-    end: float | None = None
-    speaker: str | None = None
-    text: str = ""
-    corrected_label: str | None = None  # for label_correction: one of LABELS
-
-    def to_dict(self) -> dict:
-        return {
-            "id": self.id,
-            "call_id": self.call_id,
-            "author": self.author,
-            "created_at": self.created_at,
-            "kind": self.kind,
-            "start": self.start,
-            "end": self.end,
-            "speaker": self.speaker,
-            "text": self.text,
-            "corrected_label": self.corrected_label,
-        }
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    """One audit row: who did what to which call, when."""
-
-    id: int
-    at: str  # UTC, ISO 8601
-    user: str
-    action: str  # one of AUDIT_ACTIONS
-    call_id: str | None
-    detail: str = ""  # e.g. the call's name, the export format
-
-
-@dataclass(frozen=True)
-class CallFilter:
-    """Which calls to list. Every field left at None does not filter."""
-
-    text: str | None = None  # substring of the call name (case-insensitive)
-    date_from: str | None = None  # 'YYYY-MM-DD' (UTC), inclusive
-    date_to: str | None = None  # 'YYYY-MM-DD' (UTC), inclusive
-    min_duration_s: float | None = None
-    max_duration_s: float | None = None
-    role: str | None = None  # a speaker role the call must have, e.g. "customer"
-    min_negative: float | None = None  # [0, 1]
-    max_negative: float | None = None  # [0, 1]
-    event_kind: str | None = None  # the call must contain an event of this kind; "any": any event
-    uploaded_by: str | None = None
-    limit: int = 500  # at most this many calls, newest first
-
-
-_CALL_COLUMNS = (
-    "id, name, uploaded_by, created_at, media_path, result_path, duration_s, roles, "
-    "negative_share, n_events, event_kinds, has_video, content_hash"
-)
-
-
-def _call_from_row(row) -> CallRecord:
-    return CallRecord(
-        id=row[0],
-        name=row[1],
-        uploaded_by=row[2],
-        created_at=row[3],
-        media_path=row[4],
-        result_path=row[5],
-        duration_s=float(row[6]),
-        roles=tuple(json.loads(row[7])),
-        negative_share=float(row[8]),
-        n_events=int(row[9]),
-        event_kinds=tuple(k for k in (row[10] or "").split(",") if k),
-        has_video=bool(row[11]),
-        content_hash=row[12] or "",
-    )
-
-
-_ANNOTATION_COLUMNS = (
-    "id, call_id, author, created_at, kind, start_s, end_s, speaker, text, corrected_label"
-)
-
-
-def _annotation_from_row(row) -> Annotation:
-    return Annotation(*row)
-
-
 # ---- the store --------------------------------------------------------------------------------
 
 
-class StoreError(ValueError):
-    """A request the store cannot satisfy (unknown call, invalid annotation); one-line message."""
-
-
-class Store:
+class Store(AuditMixin):
     """The call library on one data folder. Safe to use from several threads and processes.
 
     >>> store = Store("/tmp/emotrace-demo")          # doctest: +SKIP
@@ -581,86 +371,6 @@ class Store:
                 removed.append(folder)
         return removed
 
-    # ---- audit ----------------------------------------------------------------------------
-    def audit(self, user: str, action: str, call_id: str | None = None, detail: str = "") -> None:
-        """Record that ``user`` did ``action`` (one of ``AUDIT_ACTIONS``) on ``call_id``."""
-        if action not in AUDIT_ACTIONS:
-            raise StoreError(f"audit action must be one of {', '.join(AUDIT_ACTIONS)}")
-        with self.engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO audit (at, user, action, call_id, detail) "
-                    "VALUES (:at, :user, :action, :call_id, :detail)"
-                ),
-                {
-                    "at": _now(),
-                    "user": user,
-                    "action": action,
-                    "call_id": call_id,
-                    "detail": detail,
-                },
-            )
-
-    def list_audit(self, limit: int = 500) -> list[AuditEntry]:
-        """The newest ``limit`` audit rows, newest first."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT id, at, user, action, call_id, detail FROM audit "
-                    "ORDER BY id DESC LIMIT :limit"
-                ),
-                {"limit": int(limit)},
-            ).all()
-        return [AuditEntry(*row) for row in rows]
-
-    # ---- consent and retention ------------------------------------------------------------
-    def set_consent(self, call_id: str, consent: str, *, by: str) -> None:
-        """Record whether the people on a call consented to its recording and analysis."""
-        if consent not in CONSENT_VALUES:
-            raise StoreError(f"consent must be one of {', '.join(CONSENT_VALUES)}, not {consent!r}")
-        self.get_call(call_id)  # raises for an unknown call
-        with self.engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO call_consent VALUES (:id, :c, :by, :at) ON CONFLICT(call_id) "
-                    "DO UPDATE SET consent = :c, recorded_by = :by, recorded_at = :at"
-                ),
-                {"id": call_id, "c": consent, "by": by, "at": _now()},
-            )
-
-    def consent(self, call_id: str) -> str | None:
-        """The call's recorded consent ("given" or "refused"), None when not recorded."""
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                text("SELECT consent FROM call_consent WHERE call_id = :id"), {"id": call_id}
-            ).first()
-        return None if row is None else str(row[0])
-
-    def purge_expired(
-        self, retention_days: float | None, *, now: datetime | None = None
-    ) -> list[str]:
-        """Delete (as ``delete_call`` does) every call stored more than ``retention_days`` ago
-        and every call whose consent was refused, whatever its age. ``retention_days`` None
-        keeps calls forever (only refused ones go). Returns the ids deleted."""
-        where = ["id IN (SELECT call_id FROM call_consent WHERE consent = 'refused')"]
-        params: dict[str, object] = {}
-        if retention_days is not None:
-            if retention_days < 0:
-                raise StoreError("retention_days must be >= 0")
-            cutoff = (now or datetime.now(UTC)) - timedelta(days=retention_days)
-            where.append("created_at < :cutoff")
-            params["cutoff"] = cutoff.astimezone(UTC).replace(microsecond=0).isoformat()
-        with self.engine.connect() as conn:
-            ids = [
-                r[0]
-                for r in conn.execute(
-                    text(f"SELECT id FROM calls WHERE {' OR '.join(where)}"), params
-                ).all()
-            ]
-        for call_id in ids:
-            self.delete_call(call_id)
-        return ids
-
     # ---- annotations ----------------------------------------------------------------------
     def add_annotation(
         self,
@@ -747,16 +457,6 @@ _sql_insert_annotation = text(
     "corrected_label) VALUES (:call_id, :author, :created_at, :kind, :start_s, :end_s, :speaker, "
     ":text, :corrected_label)"
 )
-
-
-def _read_version(conn: Connection) -> int:
-    exists = conn.execute(
-        text("SELECT name FROM sqlite_master WHERE type='table' AND name='schema_version'")
-    ).first()
-    if exists is None:
-        return 0
-    row = conn.execute(text("SELECT max(version) FROM schema_version")).first()
-    return int(row[0]) if row and row[0] is not None else 0
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
