@@ -188,6 +188,28 @@ def _refused(message: str) -> tuple:
     return (f"⚠️ {message}", *[gr.skip()] * (7 + len(REDRAWN)))
 
 
+def _store_form(
+    ctx: AppContext,
+    call_id: str,
+    author: str,
+    form: tuple[str, str | None, str | None, str | None, str | None, str | None],
+    lang: str,
+) -> None:
+    """Check the form's fields (FormError says what to fix) and store them as an annotation."""
+    kind, start, end, speaker, text, label = form
+    a, b = _checked(ctx, call_id, kind, start, end, text, label, lang)
+    ctx.store.add_annotation(
+        call_id,
+        author=author,
+        kind=kind,
+        text=text or "",
+        start=a,
+        end=b,
+        speaker=speaker or None,
+        corrected_label=label or None,
+    )
+
+
 def add_annotation(
     ctx: AppContext,
     call_id: str | None,
@@ -208,17 +230,8 @@ def add_annotation(
     if not call_id:
         return _refused(t("msg_no_call", lang))
     try:
-        a, b = _checked(ctx, call_id, kind, start, end, text, label, lang)
-        ctx.store.add_annotation(
-            call_id,
-            author=user_of(request),
-            kind=kind,
-            text=text or "",
-            start=a,
-            end=b,
-            speaker=speaker or None,
-            corrected_label=label or None,
-        )
+        form = (kind, start, end, speaker, text, label)
+        _store_form(ctx, call_id, user_of(request), form, lang)
     except (FormError, StoreError) as exc:
         return _refused(str(exc))
     ctx.store.audit(user_of(request), "annotate", call_id, kind)
@@ -255,17 +268,7 @@ def save_annotation(
         return _refused(t("msg_no_call", lang))
     try:
         old = _own(ctx, call_id, annotation_id, request, lang)
-        a, b = _checked(ctx, call_id, kind, start, end, text, label, lang)
-        ctx.store.add_annotation(
-            call_id,
-            author=old.author,
-            kind=kind,
-            text=text or "",
-            start=a,
-            end=b,
-            speaker=speaker or None,
-            corrected_label=label or None,
-        )
+        _store_form(ctx, call_id, old.author, (kind, start, end, speaker, text, label), lang)
         ctx.store.delete_annotation(old.id)
     except (FormError, StoreError) as exc:
         return _refused(str(exc))

@@ -7,6 +7,7 @@ and asks for a confirmation naming the call first. An admin also sees the audit 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import gradio as gr
 import pandas as pd
@@ -217,6 +218,24 @@ def _coaching_counts(ctx: AppContext) -> dict[str, int]:
     return counts
 
 
+# The search boxes' values in call_filter's order (text ... uploader).
+FilterValues = tuple[
+    str | None, str | None, str | None, str | None, str | None, str | None, str | None,
+    str | None, str | None,
+]  # fmt: skip
+
+
+def _listed(
+    ctx: AppContext, filters: FilterValues, coaching_only: bool | None, lang: str
+) -> tuple[list[Any], dict[str, int]]:
+    """The calls the library's filters select (FilterError for a bad box) and, per call, its
+    number of coaching examples."""
+    query = call_filter(*filters, lang)
+    coaching = _coaching_counts(ctx)
+    calls = [c for c in ctx.store.list_calls(query) if not coaching_only or coaching.get(c.id, 0)]
+    return calls, coaching
+
+
 def list_library(
     ctx: AppContext,
     text: str | None,
@@ -233,23 +252,11 @@ def list_library(
 ) -> tuple:
     """The calls that match the search: the table, the picker's choices (newest first) and an
     empty message; a bad filter leaves the table as it was and says which box to fix."""
+    filters = (text, date_from, date_to, min_duration, max_duration, role, min_negative)
     try:
-        query = call_filter(
-            text,
-            date_from,
-            date_to,
-            min_duration,
-            max_duration,
-            role,
-            min_negative,
-            event_kind,
-            uploader,
-            lang,
-        )
+        calls, coaching = _listed(ctx, (*filters, event_kind, uploader), coaching_only, lang)
     except FilterError as exc:
         return gr.skip(), gr.skip(), f"⚠️ {exc}"
-    coaching = _coaching_counts(ctx)
-    calls = [c for c in ctx.store.list_calls(query) if not coaching_only or coaching.get(c.id, 0)]
     table = frame(views.call_rows(calls, coaching), views.call_headers(lang))
     picks = [(f"{c.name} · {c.created_at[:16].replace('T', ' ')}", c.id) for c in calls]
     return table, gr.update(choices=picks), ""
@@ -274,23 +281,11 @@ def export_listed(
     """One CSV or Parquet file of every listed call's segments, or (``manifest``) the listed
     calls' label corrections as an ``emotrace eval ser`` manifest with its clips, zipped; returns
     the file's path."""
+    filters = (text, date_from, date_to, min_duration, max_duration, role, min_negative)
     try:
-        query = call_filter(
-            text,
-            date_from,
-            date_to,
-            min_duration,
-            max_duration,
-            role,
-            min_negative,
-            event_kind,
-            uploader,
-            lang,
-        )
+        calls, coaching = _listed(ctx, (*filters, event_kind, uploader), coaching_only, lang)
     except FilterError as exc:
         raise gr.Error(str(exc)) from None
-    coaching = _coaching_counts(ctx)
-    calls = [c for c in ctx.store.list_calls(query) if not coaching_only or coaching.get(c.id, 0)]
     if fmt == "manifest":
         import shutil
 
