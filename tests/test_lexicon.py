@@ -22,8 +22,8 @@ def phrases(matches, kind=None):
 
 def test_builtin_lexicons_hold_the_seeds_phrases():
     lexicon = load_lexicon()
-    assert lexicon.kinds == ("complaint", "empathy", "greeting")
-    assert {p.name for p in lexicon.sources} == {"complaint.toml", "empathy.toml", "greeting.toml"}
+    assert lexicon.kinds == ("agent_opening", "caller_opening", "complaint", "empathy", "greeting")
+    assert {p.name for p in lexicon.sources} == {f"{kind}.toml" for kind in lexicon.kinds}
     for kind, by_language in SEEDS.items():
         for language, seeds in by_language.items():
             assert set(seeds) <= set(lexicon.entries(kind, language)), (kind, language)
@@ -81,7 +81,9 @@ def test_a_team_folder_replaces_or_extends(tmp_path):
     )
     (tmp_path / "churn.toml").write_text('[en]\nphrases = ["switch provider*"]\n', encoding="utf-8")
     lexicon = load_lexicon(tmp_path)
-    assert lexicon.kinds == ("churn", "complaint", "empathy", "greeting")
+    assert lexicon.kinds == (
+        "agent_opening", "caller_opening", "churn", "complaint", "empathy", "greeting",
+    )  # fmt: skip
     assert "unacceptable" in lexicon.entries("complaint", "en")  # extended, not replaced
     assert "不靠谱" in lexicon.entries("complaint", "zh")
     assert lexicon.entries("greeting", "en") == ("acme support",)  # replaced

@@ -23,11 +23,11 @@ Cues, for two speakers:
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..words.lexicons import builtin_lexicon
 from .turntaking import normalize_turns
 
 GREETING_MIN_S = 1.5  # s; a turn this long can be a scripted greeting ("hello?" is shorter)
@@ -39,54 +39,6 @@ WEIGHT_LONGER_FIRST = 0.3  # the longer first turn
 WEIGHT_GREETING = 3.0  # greeting words in a speaker's first turns
 WEIGHT_CALLER = 2.0  # caller phrases in a speaker's first turns (vote for the other)
 WEIGHT_CLOSES = 0.3  # who speaks last
-
-# Greeting and caller phrases, matched case-insensitively on the text of a speaker's first turns.
-# They belong with the other phrase lexicons (complaint, empathy) of the words package once that
-# folder of TOML files exists; kept here until then.
-GREETING_PHRASES_EN: tuple[str, ...] = (
-    "thank you for calling",
-    "thanks for calling",
-    "customer service",
-    "customer support",
-    "how can i help",
-    "how may i help",
-    "how can i assist",
-    "how may i assist",
-    "what can i do for you",
-    "my name is",
-    "you're through to",
-    "you are through to",
-)
-GREETING_PHRASES_ZH: tuple[str, ...] = (
-    "您好，请问有什么可以帮您",
-    "请问有什么可以帮您",
-    "有什么可以帮您",
-    "有什么可以帮你",
-    "很高兴为您服务",
-    "客服",
-    "工号",
-    "感谢您的来电",
-    "请问有什么可以帮到您",
-)
-CALLER_PHRASES_EN: tuple[str, ...] = (
-    "i'm calling about",
-    "i am calling about",
-    "i'm calling because",
-    "i am calling because",
-    "i'm calling to",
-    "i am calling to",
-    "is this customer service",
-    "is this the",
-    "i have a problem with",
-    "i want to complain",
-)
-CALLER_PHRASES_ZH: tuple[str, ...] = (
-    "我想问一下",
-    "我想投诉",
-    "我打电话是",
-    "是客服吗",
-    "我的订单",
-)
 
 
 @dataclass(frozen=True)
@@ -178,14 +130,14 @@ def guess_roles(
                     (x for x in transcript if x.get("speaker") == spk), key=lambda x: x["start"]
                 )[:OPENING_TURNS]
             )
-            greet = find_phrases(text, GREETING_PHRASES_EN + GREETING_PHRASES_ZH)
+            greet = opening_phrases(text, "agent_opening")
             if greet:
                 vote(
                     spk, WEIGHT_GREETING, "greeting_words",
                     f"{spk} greets like an agent: " + ", ".join(f'"{p}"' for p in greet[:3]),
                     phrases=greet,
                 )  # fmt: skip
-            caller = find_phrases(text, CALLER_PHRASES_EN + CALLER_PHRASES_ZH)
+            caller = opening_phrases(text, "caller_opening")
             if caller:
                 for other in ids:
                     if other != spk:
@@ -204,28 +156,11 @@ def guess_roles(
     return RoleGuess(roles, agent, confidence, tuple(cues))
 
 
-def find_phrases(text: str, phrases: Iterable[str]) -> list[str]:
-    """The phrases that occur in ``text`` (case and punctuation spacing ignored), in list order."""
-    norm = _normalize(text)
-    found = []
-    for p in phrases:
-        q = _normalize(p)
-        if _HAN.search(q):  # Chinese has no spaces between words
-            hit = q.replace(" ", "") in norm.replace(" ", "")
-        else:
-            hit = re.search(r"(?<![\w'])" + re.escape(q) + r"(?![\w'])", norm) is not None
-        if hit:
-            found.append(p)
-    return found
-
-
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
-
-
-def _normalize(text: str) -> str:
-    text = text.lower().replace("’", "'")
-    text = re.sub(r"[，。？！、,.?!;:]+", " ", text)
-    return re.sub(r"\s+", " ", text).strip()
+def opening_phrases(text: str, kind: str) -> list[str]:
+    """The phrases of the words package's ``kind`` lexicon (``agent_opening`` or
+    ``caller_opening``) that occur in ``text``, in text order, each once."""
+    found = [m.phrase for m in builtin_lexicon().match(text, kinds=[kind])]
+    return list(dict.fromkeys(found))
 
 
 def _from_override(override: dict[str, str] | str, ids: list[str]) -> RoleGuess:
