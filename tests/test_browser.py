@@ -141,6 +141,10 @@ def session(tmp_path_factory):
             "() => document.querySelector('#emo-media').readyState >= 1", timeout=15_000
         )
         page.wait_for_timeout(800)  # plotly's first layout
+        # The element the tests play is the one the person sees: visible, and the page's only
+        # audio/video element (no hidden stand-in that could be seeked instead).
+        assert page.locator(MEDIA).is_visible()
+        assert page.evaluate("() => document.querySelectorAll('audio, video').length") == 1
         [call] = store.list_calls()
         shots = tmp / "screenshots"
         shots.mkdir()
