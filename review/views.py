@@ -558,7 +558,7 @@ def scorecard_explanation(
             pass
     if lang == "en" and expl.get("text"):
         return str(expl["text"])
-    return f"{metric_name(name, lang)}: {scorecard_value(metric, lang)}"
+    return t("sc_fallback", lang, m=metric_name(name, lang), v=scorecard_value(metric, lang))
 
 
 def metric_name(name: str, lang: str = "en") -> str:
@@ -605,9 +605,10 @@ def scorecard_html(result: AnalysisResult, lang: str = "en") -> str:
             if isinstance(m, Mapping)
         )
         who = speaker_label(result, spk, lang)
-        blocks.append(
-            f'<h4>{_esc(t("sc_title", lang, who=who))}</h4><table class="emo-scorecard" '
-            f'data-speaker="{_esc(spk)}"><tr>{head}</tr>{rows}</table>'
+        blocks.append(  # open, and folded away with a click on its title
+            f"<details open><summary><b>{_esc(t('sc_title', lang, who=who))}</b></summary>"
+            f'<table class="emo-scorecard" data-speaker="{_esc(spk)}"><tr>{head}</tr>{rows}'
+            "</table></details>"
         )
     help_ = f'<p class="emo-keys">{_esc(t("sc_help", lang))}</p>'
     return f'<div class="emo-scorecards">{"".join(blocks)}{help_}</div>'
