@@ -245,3 +245,42 @@ def test_cli_writes_the_scorecard_tables_and_keeps_the_segment_table(tmp_path, m
     ):
         assert list(frame.columns) == list(SCORECARD_COLUMNS)
         assert _rows_of(frame) == _expected_rows(scored)
+
+
+# ---- the tab's handlers (no browser) ------------------------------------------------------------
+
+
+def test_team_handlers_show_the_queue_and_say_plainly_what_is_wrong(tmp_path):
+    from analyzer import AnalysisConfig
+    from review.ui import team_tab
+    from review.ui.common import AppContext
+    from review.views import UploadLimits
+
+    wav = write_tone_wav(tmp_path / "in.wav", 16.0)
+    with Store(tmp_path / "home") as store:
+        ctx = AppContext(store, None, UploadLimits(), AnalysisConfig(), ())
+        calm = store.add_call(
+            agent_call("c.wav"), wav, uploaded_by="ana", name="c.wav", agent="mia"
+        )
+        lost = store.add_call(
+            agent_call("m.wav", mirror_from=8.0), wav, uploaded_by="ana", name="m.wav", agent="mia"
+        )
+        other = store.add_call(agent_call("o.wav"), wav, uploaded_by="ana", name="o.wav")
+        assert [key for _, key in team_tab.agent_choices(ctx, "en")] == ["mia", team.NO_AGENT]
+        message, figure, table, picks = team_tab.show_team(ctx, "mia", "", "", "en")
+        assert message.startswith("2 calls")
+        assert list(table["call"]) == ["m.wav", "c.wav"] and list(table["id"]) == [lost.id, calm.id]
+        assert {tr.name for tr in figure.data} >= {"composure", "empathy", "listening"}
+        message, figure, table, _ = team_tab.show_team(ctx, "mia", "2026-13-01", "", "zh")
+        assert message == "⚠️ 起始日期（YYYY-MM-DD）：不是日期。" and table.empty
+        assert team_tab.show_team(ctx, None, "", "", "en")[0].startswith("⚠️ Agent: choose")
+        assert "No calls" in team_tab.show_team(ctx, "mia", "2000-01-01", "2000-01-02", "en")[0]
+        _, _, table, _ = team_tab.show_team(ctx, team.NO_AGENT, "", "", "en")
+        assert list(table["id"]) == [other.id]
+        # setting the agent moves the call into mia's queue (the view shown is the picked one's)
+        message, _, table, _ = team_tab.set_call_agent(
+            ctx, other.id, " mia ", team.NO_AGENT, "", "", "en"
+        )
+        assert message == "o.wav: agent set to mia." and table.empty
+        assert store.get_call(other.id).agent == "mia"
+        assert len(team_tab.show_team(ctx, "mia", "", "", "en")[2]) == 3
