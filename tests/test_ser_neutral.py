@@ -113,3 +113,26 @@ def test_heads_with_a_neutral_reference_train_and_predict():
     assert np.mean(p.argmax(axis=1) == y) > 0.5  # it learned the emotions, not the voices
     with pytest.raises(ValueError):
         fit_model_arrays(x, y, speakers, channels, options=options, reference=None)
+
+
+def test_version_3_model_is_version_2_with_a_neutral_prior():
+    import json
+    from pathlib import Path
+
+    from analyzer.models import load_model
+
+    models = Path(__file__).parent.parent / "models"
+    v2 = json.loads((models / "ser-whisper-tiny-head-v2" / "model.json").read_text())
+    v3 = json.loads((models / "ser-whisper-tiny-head-v3" / "model.json").read_text())
+    assert v3["neutral_bias"] > 0 and v3["neutral_reference"]["target"] == 0.6
+    assert v3["temperature_abs"] == v2["temperature_abs"]
+    held = set(v3["trained_on"]["held_out_speakers"])
+    assert {"ravdess_17", "ravdess_18", "ravdess_19", "ravdess_20", "emodb_11"} <= held
+    card = (models / "ser-whisper-tiny-head-v3" / "MODEL_CARD.md").read_text()
+    for licence in ("CC BY-NC-SA 4.0", "CC BY-NC-ND 4.0", "CC0", "CC BY 4.0", "Apache-2.0"):
+        assert licence in card
+    model = load_model("ser-whisper-tiny-head-v3", "ser")  # checks SHA256SUMS
+    x = features(30)
+    before = load_model("ser-whisper-tiny-head-v2", "ser").probabilities(x)
+    after = model.probabilities(x)
+    assert (after[:, NEUTRAL] > before[:, NEUTRAL]).all()

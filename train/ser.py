@@ -159,6 +159,10 @@ def train_ser(
     The folder gets model.json, head.npz, SHA256SUMS and a MODEL_CARD.md stub if none exists.
     """
     options = options if options is not None else HeadOptions()
+    if init is not None and options.neutral_target > 0:
+        raise ValueError(
+            "--neutral-target with --init: refit the prior by python -m train.ser_prior"
+        )
     rows, root = read_manifest(manifest, root)
     held = set(hold_out)
     rows = [r for r in rows if r.get("label") in LABELS and r.get("speaker") not in held]
