@@ -1,6 +1,8 @@
 """Issue 15 research for version 3 (not product code): screening on cached encoder features.
 
     OMP_NUM_THREADS=1 nice -n 10 python -m train.experiments.ser_generalisation.v3 VARIANT...
+    ... v3 --heldout VARIANT...   (train without RAVDESS 17-20 / EmoDB 11, score them)
+    ... v3 nref SHARE MIX [TARGET]   (neutral-anchored relative head, ``neutral_ref_run``)
 
 Per variant and per leave-one-corpus-out split (EmoDB held out: RAVDESS+TESS train; RAVDESS
 held out: TESS+EmoDB train), one absolute head (clean + telephone rows), a temperature from
