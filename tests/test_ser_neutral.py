@@ -136,3 +136,50 @@ def test_version_3_model_is_version_2_with_a_neutral_prior():
     before = load_model("ser-whisper-tiny-head-v2", "ser").probabilities(x)
     after = model.probabilities(x)
     assert (after[:, NEUTRAL] > before[:, NEUTRAL]).all()
+
+
+def test_train_ser_fits_the_prior_on_half_of_the_read_speakers(tmp_path):
+    import csv
+
+    import soundfile as sf
+    from test_ser import voice, write_clips  # the synthetic clips of the SER tests
+
+    from analyzer.models import load_model
+    from train.heads import HeadOptions
+    from train.ser import train_ser
+
+    manifest = write_clips(tmp_path / "data")
+    read = tmp_path / "read"
+    read.mkdir()
+    rows = []
+    for i, (gender, f0) in enumerate((("female", 200.0), ("female", 230.0), ("male", 100.0),
+                                      ("male", 120.0), ("female", 190.0))):  # fmt: skip
+        corpus = "aishell" if i == 4 else "librispeech"  # the single-speaker corpus is never used
+        sf.write(read / f"r{i}.wav", voice(50 + i, 2.0, f0_hz=f0), 16000)
+        rows.append({"path": f"r{i}.wav", "corpus": corpus, "speaker": f"ls_{i}", "gender": gender})
+    with open(read / "read.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["path", "corpus", "speaker", "gender"])
+        writer.writeheader()
+        writer.writerows(rows)
+    options = HeadOptions(
+        hidden=0, epochs=3, random_groups=2, members=1, gender_boosts=(1.0,),
+        neutral_target=0.9, relative_reference="neutral",
+    )  # fmt: skip
+    folder = train_ser(
+        manifest,
+        out=tmp_path / "ser-prior",
+        channels=("clean",),
+        options=options,
+        neutral_reference=read / "read.csv",
+    )
+    model = load_model(folder, "ser")
+    assert model.relative_reference == "neutral" and model.neutral_bias >= 0
+    import json
+
+    config = json.loads((folder / "model.json").read_text())
+    assert config["neutral_reference"]["speakers"] == 2  # one of each gender's two
+    assert config["neutral_reference"]["target"] == 0.9
+    with pytest.raises(ValueError, match="neutral-reference"):
+        train_ser(manifest, out=tmp_path / "x", channels=("clean",), options=options)
+    with pytest.raises(ValueError, match="init"):
+        train_ser(manifest, out=tmp_path / "y", options=options, init=folder)

@@ -271,7 +271,7 @@ def neutral_reference_features(
     """Clean-channel features [n, 768] of the training half (``noise_speakers``) of the
     many-speaker rows of a read-speech manifest (LibriSpeech-like; AISHELL's single speaker is
     never used), and those speakers. The other half stays for evaluation, never fitted on."""
-    rows, root = read_manifest(manifest)
+    rows, root = read_manifest(manifest, columns=("path",))
     rows = [r for r in rows if r.get("corpus", "librispeech") == "librispeech"]
     first, _ = noise_speakers(rows)
     rows = [r for r in rows if (r.get("speaker") or r["path"]) in first]
