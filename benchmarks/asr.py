@@ -119,9 +119,9 @@ def measure(transcriber, calls) -> dict[str, float]:
     seconds = sum(len(a) / SR for a, _, _ in calls)
     edits = words = 0
     word_times_ok = True
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     outs = [transcriber.transcribe(audio, turns) for audio, turns, _ in calls]
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     for (_, turns, texts), out in zip(calls, outs):
         for turn, ref, got in zip(turns, texts, out):
             edits += word_edits(normalise(ref), normalise(got.text))
@@ -136,6 +136,8 @@ def measure(transcriber, calls) -> dict[str, float]:
         "seconds": round(seconds, 1),
         "compute_s": round(elapsed, 2),
         "rtf": round(elapsed / seconds, 4),
+        "cpu_s": round(cpu, 2),
+        "cpu_per_audio_s": round(cpu / seconds, 4),
         "wer": round(100 * edits / max(words, 1), 2),
         "ref_words": words,
         "word_times_in_turns": word_times_ok,
@@ -149,14 +151,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20261126)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=1, help="alternate runs of both modes")
+    parser.add_argument(
+        "--modes", nargs="+", choices=["per_turn", "packed"], default=["per_turn", "packed"]
+    )
     args = parser.parse_args()
 
     from analyzer.words.asr import Transcriber
 
     calls = build_calls(build_clips(args.clips, args.espeak, args.seed), args.seed)
     modes = {
-        "per_turn": Transcriber(threads=args.threads, packed=False),
-        "packed": Transcriber(threads=args.threads, packed=True),
+        name: Transcriber(threads=args.threads, packed=name == "packed") for name in args.modes
     }
     for t in modes.values():  # warm up both (model load, first-call allocations)
         t.transcribe(*calls[0][:2])

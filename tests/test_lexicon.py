@@ -53,6 +53,22 @@ def test_contractions_wildcards_and_negation():
     assert lexicon.match("I am not sorry", kinds=["empathy"]) == []
 
 
+def test_chinese_negation_and_narrow_refund_entries():
+    lexicon = load_lexicon()
+    assert lexicon.match("我一点也不失望，挺好的", kinds=["complaint"]) == []
+    assert lexicon.match("我没有投诉的意思", kinds=["complaint"]) == []
+    # an entry that starts with a negation still matches
+    assert phrases(lexicon.match("这个结果我不能接受", kinds=["complaint"])) == [
+        ("不能接受", "不能接受")
+    ]
+    # a refund is a complaint when demanded or withheld, not when it arrived
+    assert lexicon.match("退款已经到账了，谢谢。", kinds=["complaint"]) == []
+    assert [p for p, _ in phrases(lexicon.match("我要退款！", kinds=["complaint"]))] == ["要退款"]
+    assert [p for p, _ in phrases(lexicon.match("你们不给我退款", kinds=["complaint"]))] == [
+        "不给我退款"
+    ]
+
+
 def test_longest_phrase_wins_within_a_kind_and_spans_are_exact():
     lexicon = load_lexicon()
     text = "真的太失望了，浪费时间"

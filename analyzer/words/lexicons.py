@@ -38,6 +38,10 @@ LANGUAGES = ("en", "zh")
 # A negation just before an English phrase turns it around ("I'm not sorry", "not ridiculous").
 # Only plain "not/never/no": "can't cancel my account" is still about cancelling.
 NEGATION_BEFORE = re.compile(r"\b(?:not|never|no)\s+$", re.IGNORECASE)
+# The same in Chinese, right before the phrase: "不失望", "没有投诉", "并不过分", "不会差评".
+# An entry that itself starts with a negation ("不能接受") is not affected: only what stands
+# before the match counts.
+NEGATION_BEFORE_ZH = re.compile(r"(?:不|没|没有|并不|并没有|从不|从没|从来没有|不会|不用|无需|别)$")
 _WORD_GAP = r"[\s,\-]+"  # what may stand between two words of an English phrase
 _ZH_PUNCT = "，,、。.！!？?；;：: \t"
 
@@ -142,6 +146,8 @@ class Lexicon:
             for m in pattern.finditer(text):
                 before = text[max(0, m.start() - 8) : m.start()]
                 if language == "en" and NEGATION_BEFORE.search(before):
+                    continue
+                if language == "zh" and NEGATION_BEFORE_ZH.search(before):
                     continue
                 found.setdefault(kind, []).append(
                     PhraseMatch(kind, language, phrase, m.start(), m.end(), m.group(0))

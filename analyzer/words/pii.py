@@ -114,7 +114,9 @@ _ZH_DIGITS = {c: str(i) for i, c in enumerate("零一二三四五六七八九")}
     "幺": "1",
     "两": "2",
 }
-_FULLWIDTH = str.maketrans("０１２３４５６７８９＋（）－", "0123456789+()-")
+# full-width forms (Chinese input methods) to ASCII, one character for one: ０-９, Ａ-Ｚ, ａ-ｚ,
+# ＠, ．, ＋, （）, －, and the ideographic space
+_FULLWIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 
 _DIGIT_TOKEN = _Pattern(
     r"(?P<ascii>\d+)"
@@ -122,7 +124,7 @@ _DIGIT_TOKEN = _Pattern(
     r"|(?<![a-z])(?P<rep>double|triple)\s+(?P<repword>zero|oh|one|two|three|four|five|six|seven|eight|nine)(?![a-z])"
     r"|(?<![a-z])(?P<word>zero|oh|one|two|three|four|five|six|seven|eight|nine)(?![a-z])"
 )
-_RUN_GAP = _Pattern(r"[\s\-.,/()]{0,3}")  # what may stand between two digits of one number
+_RUN_GAP = _Pattern(r"[\s\-.,/()，、]{0,3}")  # what may stand between two digits of one number
 
 
 @dataclass(frozen=True)
@@ -220,22 +222,32 @@ def _cue_before(norm: str, start: int, floor: int) -> str | None:
 # ------------------------------------------------------------------------------ detectors
 
 _EMAIL = _Pattern(r"(?<![\w.+-])[\w.+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}(?![\w-])", re.ASCII)
+_SPOKEN_DOT = r"(?:\s+(?:dot|period)\s+|\s*点\s*)"
+_EMAIL_TLD = r"(?:com|net|org|edu|gov|io|co|cn|uk|de|fr|info|biz|me|hk|tw|jp|au)"
+# a spoken or half-spoken address: "li.na at qq dot com", "j o h n at gmail dot com",
+# "lina 艾特 163 点 com", "bob@gmail dot com"
 _SPOKEN_EMAIL = _Pattern(
-    r"(?<![a-z])[a-z0-9]+(?:\s+(?:dot|underscore|dash|hyphen)\s+[a-z0-9]+)*"
-    r"\s+at\s+[a-z0-9]+(?:\s+dot\s+[a-z0-9]+)*\s+dot\s+(?:com|net|org|edu|gov|io|co|cn|uk|de|fr"
-    r"|info|biz|me)(?:\s+dot\s+(?:uk|cn|au|jp|de|fr))?(?![a-z])"
+    r"(?<![a-z0-9._+\-'’])(?P<local>(?:[a-z0-9]\s+)*[a-z0-9]+"
+    r"(?:(?:[._+\-]|\s+(?:dot|underscore|dash|hyphen)\s+|\s*(?:点|下划线)\s*)[a-z0-9]+)*)"
+    r"(?P<at>\s+at(?:\s+sign)?\s+|\s*@\s*|\s*艾特\s*)"
+    rf"[a-z0-9]+(?:(?:{_SPOKEN_DOT}|\.|-)[a-z0-9]+)*?(?:{_SPOKEN_DOT}|\.){_EMAIL_TLD}"
+    rf"(?:(?:{_SPOKEN_DOT}|\.)(?:uk|cn|au|jp|hk))?(?![a-z])"
 )
 _IBAN = _Pattern(r"(?<![a-z0-9])[a-z]{2}\d{2}(?:[ -]?[a-z0-9]){10,30}")
+# words said before "at" that are not the end of an address ("meet me at", "it's at")
+_NOT_LOCAL = frozenset("i me we is look looked arrive be it us you them him her here there".split())
 
 
 def find_emails(text: str, norm: str) -> Iterable[Span]:
     for m in _EMAIL.finditer(norm):
         yield Span(m.start(), m.end(), "EMAIL", text[m.start() : m.end()])
     for m in _SPOKEN_EMAIL.finditer(norm):
-        local = m.group(0).split(" at ")[0]
-        # a spoken local part is a name-like word, not "i'm" or "look"; at least the domain must
-        # be spelled with "dot", which plain speech ("meet at noon") never is
-        if local.strip() in {"i", "me", "we", "is", "look", "arrive", "be", "it"}:
+        at = m.group("at").strip()
+        # some part must be said with "dot"/"点", which plain speech ("shopped at amazon.com")
+        # never is (a written address is the pattern above's), unless "@" was said as 艾特
+        if at != "艾特" and not re.search(_SPOKEN_DOT, m.group(0)):
+            continue
+        if at.startswith("at") and m.group("local").split()[-1] in _NOT_LOCAL:
             continue
         yield Span(m.start(), m.end(), "EMAIL", text[m.start() : m.end()])
 
@@ -251,6 +263,66 @@ def find_ibans(text: str, norm: str) -> Iterable[Span]:
         kept = _prefix_with(raw, length)
         if iban_valid(compact[:length]):
             yield Span(m.start(), m.start() + kept, "ACCOUNT", text[m.start() : m.start() + kept])
+    yield from _spelled_ibans(text, norm)
+
+
+_NATO = {
+    w: w[0]
+    for w in """alpha alfa bravo charlie delta echo foxtrot golf hotel india juliet juliett kilo
+    lima mike november oscar papa quebec romeo sierra tango uniform victor whiskey whisky xray
+    x-ray yankee zulu""".split()
+}
+_SPELL_TOKEN = _Pattern(r"[a-z0-9\-]+|[零〇一二三四五六七八九幺两]")
+
+
+def _spelled_ibans(text: str, norm: str) -> Iterable[Span]:
+    """IBANs read out a character at a time: "F R one four two zero ...", "G B 29 N W B K ...",
+    "golf bravo two nine ...". Each token gives characters (a lone letter, a spelling-alphabet
+    word, digit words, digits, or a short upper-case block such as "NWBK"); a run of such tokens
+    is searched for a country code, two check digits and the country's length that passes the
+    mod-97 check (the check is what keeps ordinary words out)."""
+    chars: list[tuple[str, int, int]] = []  # (character, token start, token end)
+    runs: list[list[tuple[str, int, int]]] = []
+    previous_end = 0
+    for m in _SPELL_TOKEN.finditer(norm):
+        token, original = m.group(0), text[m.start() : m.end()]
+        gap = norm[previous_end : m.start()]
+        if chars and not re.fullmatch(r"[\s,.\-]{0,3}", gap):
+            runs.append(chars)
+            chars = []
+        previous_end = m.end()
+        if token.isdigit():
+            value = token
+        elif token in _EN_DIGITS:
+            value = _EN_DIGITS[token]
+        elif token in _ZH_DIGITS:
+            value = _ZH_DIGITS[token]
+        elif token in _NATO:
+            value = _NATO[token]
+        elif len(token) == 1 or (token.isalnum() and original.isupper() and len(token) <= 4):
+            value = token  # a spelled letter, or a block written in capitals ("NWBK", "FR14")
+        elif token.isalnum() and any(c.isdigit() for c in token) and len(token) <= 6:
+            value = token  # a mixed block such as "fr14"
+        else:
+            if chars:
+                runs.append(chars)
+            chars = []
+            continue
+        chars += [(c, m.start(), m.end()) for c in value.upper()]
+    if chars:
+        runs.append(chars)
+    for run in runs:
+        flat = "".join(c for c, _, _ in run)
+        i = 0
+        while i < len(flat) - 4:
+            length = IBAN_LENGTHS.get(flat[i : i + 2])
+            starts_token = i == 0 or run[i - 1][1] != run[i][1]
+            if length and starts_token and iban_valid(flat[i : i + length]):
+                start, end = run[i][1], run[i + length - 1][2]
+                yield Span(start, end, "ACCOUNT", text[start:end])
+                i += length
+            else:
+                i += 1
 
 
 def _prefix_with(raw: str, count: int) -> int:

@@ -6,11 +6,14 @@ What is found (``Span.kind``):
 * ``PHONE``: international numbers written with ``+CC``; US numbers written 3-3-4; Chinese mobiles
   (11 digits, ``1[3-9]``, with or without +86); numbers starting with 0 (landlines, UK mobiles);
   and any 7-15 digits right after a phone cue ("my number is", "call me on", "手机", "电话").
-* ``EMAIL``: written (``a.b@c.com``) and spoken (``a dot b at c dot com``) addresses.
+* ``EMAIL``: written (``a.b@c.com``), spoken (``a dot b at c dot com``, ``j o h n at ...``,
+  ``lina 艾特 163 点 com``) and half-spoken (``li.na at qq dot com``, ``bob@gmail dot com``)
+  addresses; a spoken "at" needs a spoken "dot"/"点" somewhere.
 * ``ID``: Chinese resident ID numbers, 17 digits and a check character (ISO 7064 mod 11-2)
   with a plausible birth date inside; right after an ID cue ("身份证号", "ID number") any 15
   or 18 digits (old 15-digit IDs, and misread ones, are still someone's ID).
-* ``ACCOUNT``: IBANs (mod-97 check) and 6-30 digits after an account cue ("account number",
+* ``ACCOUNT``: IBANs (mod-97 check; also read out a character at a time: "F R one four ...",
+  "golf bravo 29 NWBK ...") and 6-30 digits after an account cue ("account number",
   "账号", "卡号") that are not a card.
 * ``DOB``: a date right after a birth cue ("born on", "date of birth", "DOB", "出生日期", "生日").
 * ``ADDRESS``: English "number + street name + street suffix"; Chinese "省/市/区 ... 路/街/大道
