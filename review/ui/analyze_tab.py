@@ -38,6 +38,7 @@ AUTO_SPEAKERS = 0  # the speaker-count box's "estimate" (AnalysisConfig.num_spea
 MAX_SPEAKERS = 8  # AnalysisConfig accepts 1..8 speakers
 FPS_RANGE = (1, 15)  # the slider's span in frames per second; AnalysisConfig accepts (0, 30]
 PROGRESS = gr.Progress()  # gradio's marker default: a handler with it gets a live progress bar
+QUEUE_WIDTHS = ["20%", "14%", "22%", "32%", "12%"]  # file, transcript, state, detail, id
 CONSENT_CHOICES = ("unknown", "given", "refused")  # "unknown": not recorded (no Store row)
 
 
@@ -195,6 +196,7 @@ def build_analyze_tab(texts: Texts, lang: str, config: AnalysisConfig, samples) 
                 label=t("queue", lang),
                 interactive=False,
                 wrap=True,
+                column_widths=QUEUE_WIDTHS,
                 elem_id="queue",
             ),
             lambda lg: {"label": t("queue", lg), "headers": intake.queue_headers(lg)},
