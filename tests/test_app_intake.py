@@ -281,3 +281,30 @@ def test_retention_applied_at_start_is_logged(ctx, tmp_path, caplog):
     assert [c.id for c in ctx.store.list_calls()] == [kept.id]
     [entry] = [e for e in ctx.store.list_audit() if e.action == "delete"]
     assert (entry.user, entry.detail) == ("retention", "old.wav (retention)")
+
+
+def test_uploads_leave_gradios_folder_once_finished_with(ctx, tmp_path, monkeypatch):
+    uploads = tmp_path / "gradio"
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(uploads))
+    folders = [uploads / name for name in ("u1", "u2", "u3", "u4")]
+    for folder in folders:
+        folder.mkdir(parents=True)
+    call = write_tone_wav(folders[0] / "call.wav", 3.0)
+    other = write_tone_wav(folders[1] / "other.wav", 3.3)
+    srt = write_srt(folders[2] / "call.srt", "hello")
+    stray = write_srt(folders[3] / "nobody.srt", "hello")
+    updates = run(ctx, [call, other], [srt, stray])
+    assert "nobody.srt matches none of the files" in updates[-1][0]
+    assert [r["transcript"] for r in rows(updates[-1])] == ["call.srt", ""]
+    assert not any(p.exists() for p in (call, other, srt, stray))
+    assert len(ctx.store.list_calls()) == 2  # the library keeps the only copies
+    # A batch abandoned at its first update (the page went away): nothing is left behind.
+    late = uploads / "u5"
+    late.mkdir()
+    again = write_tone_wav(late / "again.wav", 3.6)
+    batch = analyze_tab.analyze_files(
+        ctx, [str(again)], "auto", 0, 5, "en", ADMIN, lambda *a, **k: None
+    )
+    next(batch)
+    batch.close()
+    assert not again.exists()

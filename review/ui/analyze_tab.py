@@ -38,7 +38,13 @@ AUTO_SPEAKERS = 0  # the speaker-count box's "estimate" (AnalysisConfig.num_spea
 MAX_SPEAKERS = 8  # AnalysisConfig accepts 1..8 speakers
 FPS_RANGE = (1, 15)  # the slider's span in frames per second; AnalysisConfig accepts (0, 30]
 PROGRESS = gr.Progress()  # gradio's marker default: a handler with it gets a live progress bar
-QUEUE_WIDTHS = ["20%", "14%", "22%", "32%", "12%"]  # file, transcript, state, detail, id
+QUEUE_WIDTHS: list[str | int] = [
+    "20%",
+    "14%",
+    "22%",
+    "32%",
+    "12%",
+]  # file, transcript, state, detail, id
 CONSENT_CHOICES = ("unknown", "given", "refused")  # "unknown": not recorded (no Store row)
 
 
@@ -66,7 +72,8 @@ class AnalyzeTab:
         return [self.roles, self.n_speakers, self.fps]
 
     def intake(self) -> list:
-        """The per-upload fields, in the order the analyze handlers take them after the language."""
+        """The per-upload fields, in the order the handlers take them last (after the language
+        and, for uploads, the transcripts)."""
         return [self.redact, self.consent, self.agent]
 
     def outputs(self) -> list:
@@ -245,9 +252,10 @@ def analyze_files(
     transcripts)`` after every change, so the table follows the run.
 
     The first update empties the upload fields (the files are in the queue now): files chosen
-    while the batch runs wait there for the next press of Analyze. Each upload is removed from
-    Gradio's upload folder once the batch is over: the library keeps the only copy. ``redact``
-    None takes the team's default.
+    while the batch runs wait there for the next press of Analyze. Each upload (and its
+    transcript) is removed from Gradio's upload folder once its file is finished with, the rest
+    when the batch ends or is abandoned: the library keeps the only copy. ``redact`` None takes
+    the team's default.
     """
     paths = [p for p in (files or []) if p]
     extra = [p for p in (transcripts or []) if p]
@@ -257,10 +265,20 @@ def analyze_files(
     form = _intake(ctx, request, roles, n_speakers, fps, redact, consent, agent)
     notes = [t("q_unpaired", lang, name=Path(p).name) for p in unpaired]
     try:
-        yield from _run(ctx, items, form, lang, progress, notes, clear=True)
-    finally:
-        for path in [*paths, *extra]:
+        yield from _run(ctx, items, form, lang, progress, notes, clear=True, release=_release)
+    finally:  # what no worker holds: unpaired transcripts, files never started
+        for item in items:
+            if item.state == intake.QUEUED:
+                _release(item)
+        for path in unpaired:
             remove_upload(path)
+
+
+def _release(item: QueueItem) -> None:
+    """An upload is finished with: remove it (and its transcript) from Gradio's folder."""
+    remove_upload(item.path)
+    if item.transcript:
+        remove_upload(item.transcript)
 
 
 def analyze_sample(
@@ -347,11 +365,12 @@ def _run(
     notes: list[str],
     *,
     clear: bool,
+    release=None,
 ) -> Iterator[RunUpdate]:
     """The queue's updates as the handlers' outputs; the last one names the call to open."""
     emptied = (None, None) if clear else (gr.skip(), gr.skip())
     first = True
-    for state in intake.run_queue(ctx, items, form, lang, progress):
+    for state in intake.run_queue(ctx, items, form, lang, progress, release):
         status = "\n\n".join([intake.status_line(state, lang), *notes])
         fields = emptied if first else (gr.skip(), gr.skip())
         first = False

@@ -230,12 +230,15 @@ def run_queue(
     intake: Intake,
     lang: str,
     progress: Callable | None = None,
+    release: Callable[[QueueItem], None] | None = None,
 ) -> Iterator[list[QueueItem]]:
     """Analyze the queued items one after the other; yields the queue after every change.
 
     The engine runs in a worker thread and reports each finished stage (and, for video, each
     frame) through a thread-safe queue; this generator turns the reports into the running row's
     stage and fraction. ``progress(fraction, desc=)`` (gradio's bar) follows the whole batch.
+    ``release(item)`` runs in the worker once the item is finished with (its upload can go),
+    also when the page that started the batch has gone and the generator was closed.
     """
     n = len(items)
     yield items
@@ -245,7 +248,11 @@ def run_queue(
         outcome: list[tuple[str, str, str]] = []
 
         def work(item: QueueItem = item, reports: queue.Queue = reports, outcome=outcome) -> None:
-            outcome.append(process(ctx, item, intake, lang, lambda *r: reports.put(r)))
+            try:
+                outcome.append(process(ctx, item, intake, lang, lambda *r: reports.put(r)))
+            finally:
+                if release is not None:
+                    release(item)
 
         worker = threading.Thread(target=work, name=f"analyze {item.name}", daemon=True)
         worker.start()
