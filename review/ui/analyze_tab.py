@@ -24,7 +24,9 @@ from ..i18n import t
 from . import intake
 from .common import AppContext, Texts, choices, user_of
 from .intake import Intake, QueueItem
+from .library_tab import open_call  # the library tab owns opening a call (and its audit)
 from .served import remove_upload
+from .view import show_call
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 SAMPLES = (ASSETS / "sample_call.wav", ASSETS / "sample_video_call.mp4")
@@ -308,8 +310,6 @@ def open_after(
 ) -> tuple:
     """After a run: the call to open (a batch of one that is done), as ``open_call`` shows it;
     nothing changes when there is none (the queue stays in view)."""
-    from .library_tab import open_call  # the library tab owns opening (and its audit)
-
     if not call_id:
         return _skip_open(ctx, lang)
     return open_call(ctx, call_id, lang, request)
@@ -319,8 +319,6 @@ def select_queued(
     ctx: AppContext, lang: str, evt: gr.SelectData, request: gr.Request | None = None
 ) -> tuple:
     """A queue row was clicked: open its call when it has one (done or duplicate)."""
-    from .library_tab import open_call
-
     row = evt.row_value or []
     call_id = str(row[-1]) if row and row[-1] else None
     if not call_id:
@@ -334,8 +332,7 @@ def redact_default(ctx: AppContext) -> gr.Checkbox:
 
 
 def _skip_open(ctx: AppContext, lang: str) -> tuple:
-    from .view import show_call
-
+    """``open_call``'s outputs, all left as they are."""
     return (gr.skip(), *[gr.skip()] * len(show_call(ctx, None, lang).updates()), gr.skip())
 
 
