@@ -38,6 +38,10 @@ class HeadOptions:
     min_group_windows: int = 8  # a speaker needs this many windows for the relative head
     random_groups: int = 12  # random speaker sub-groups drawn per (speaker, channel)
     relative_weight: float = 0.5  # share of the relative head for grouped windows (inference)
+    # the relative head's reference voice: "mean" of the group, or "neutral" (training: the mean
+    # of the speaker's neutral windows; inference: of the group's most neutral-sounding share)
+    relative_reference: str = "mean"
+    reference_share: float = 0.25  # that share (inference, "neutral" only)
     balance: bool = True  # weight rows by speaker (square root) and gender (see balance_weights)
     seed: int = 0
     members: int = 3  # heads of an ensemble, trained with seeds seed, seed + 1, ...
@@ -52,6 +56,9 @@ class HeadOptions:
     # share of held-out speakers' windows whose calibrated top probability is low enough to be
     # reported "uncertain" (0: never uncertain)
     uncertain_rate: float = 0.10
+    # share of the windows of non-emotional reference speech (read speech of speakers never
+    # scored) that must read neutral: fits model.json ``neutral_bias`` (0: no bias)
+    neutral_target: float = 0.0
     va_alpha: float = 300.0  # ridge penalty of the arousal/valence regression (0: none)
     arousal: str = "learned"  # "learned" (the regression) or "derived" (from the probabilities)
     valence: str = "derived"
@@ -134,15 +141,27 @@ def relative_training_rows(
     rng = np.random.default_rng(options.seed)
     idx_out, off_out = [], []
     max_group = 48  # larger groups add rows without adding variety
+    neutral = LABELS.index("neutral")
+    calm: np.ndarray = np.zeros(0, dtype=int)
 
     def add(members: np.ndarray) -> None:
         idx_out.append(members)
-        off_out.append(features[members] - features[members].mean(axis=0))
+        if options.relative_reference == "neutral":
+            # the speaker's calm voice: a random share of their neutral windows, as noisy as the
+            # most-neutral-sounding windows that inference takes for it
+            take = max(1, min(len(calm), round(options.reference_share * len(members))))
+            reference = features[rng.choice(calm, size=take, replace=False)].mean(axis=0)
+        else:
+            reference = features[members].mean(axis=0)
+        off_out.append(features[members] - reference)
 
     for ctx in np.unique(context):
         members = np.flatnonzero(context == ctx)
         if len(members) < options.min_group_windows:
             continue
+        calm = members[y[members] == neutral]
+        if options.relative_reference == "neutral" and len(calm) == 0:
+            continue  # no neutral voice of this speaker to refer to
         add(rng.choice(members, size=min(len(members), 4 * max_group), replace=False))
         for label in np.unique(y[members]):
             same = members[y[members] == label]
@@ -377,8 +396,13 @@ def fit_model_arrays(
     corpora: np.ndarray | None = None,
     weights: np.ndarray | None = None,
     progress: Progress | None = None,
+    reference: np.ndarray | None = None,
 ) -> tuple[dict[str, np.ndarray], dict]:
     """Fit heads, temperatures, the ``uncertain`` threshold and the arousal/valence regression.
+
+    reference: features of non-emotional speech (read speech of speakers no figure scores); with
+    ``options.neutral_target`` > 0 the final heads get a ``neutral_bias`` (``fit_neutral_bias``)
+    and the ``uncertain`` threshold is taken with that bias applied.
 
     weights: row weights [n]; by default ``balance_weights`` (with ``options.balance``; corpora
     equal with ``options.corpus_balance`` and ``corpora``; then, given ``genders``, times the
@@ -397,6 +421,8 @@ def fit_model_arrays(
     config: dict = {
         "min_group_windows": options.min_group_windows,
         "relative_weight": options.relative_weight,
+        "relative_reference": options.relative_reference,
+        "reference_share": options.reference_share,
         "head_options": asdict(options),
     }
     if weights is None and options.balance:
@@ -460,14 +486,24 @@ def fit_model_arrays(
         # the uncertain threshold: the model's own mix of the two heads on held-out speakers
         t_abs = config["temperature_abs"]
         t_rel = config["temperature_rel"]
-        logp = log_softmax(abs_logits / t_abs)
+        held_logp = log_softmax(abs_logits / t_abs)
         w = options.relative_weight
-        logp[used] = w * log_softmax(rel_logits[used] / t_rel) + (1 - w) * logp[used]
-        top = np.exp(logp - logp.max(axis=1, keepdims=True))
-        top = (top / top.sum(axis=1, keepdims=True)).max(axis=1)
-        if options.uncertain_rate > 0:
-            config["uncertain_below"] = round(float(np.quantile(top, options.uncertain_rate)), 4)
+        held_logp[used] = w * log_softmax(rel_logits[used] / t_rel) + (1 - w) * held_logp[used]
+    else:
+        held_logp = None
     arrays = fit_heads(features, y, context, options=options, weights=weights)
+    if options.neutral_target > 0:
+        if reference is None or len(reference) == 0:
+            raise ValueError("a neutral target needs reference features (read speech)")
+        final = SpeechEmotionModel("final", arrays, config, encoder=None)
+        config["neutral_bias"] = round(
+            fit_neutral_bias(final, reference, options.neutral_target), 4
+        )
+    if held_logp is not None and options.uncertain_rate > 0:
+        held_logp[:, LABELS.index("neutral")] += config.get("neutral_bias", 0.0)
+        top = np.exp(held_logp - held_logp.max(axis=1, keepdims=True))
+        top = (top / top.sum(axis=1, keepdims=True)).max(axis=1)
+        config["uncertain_below"] = round(float(np.quantile(top, options.uncertain_rate)), 4)
     if options.va_alpha > 0:
         coef, bias = fit_valence_arousal(
             (features - arrays["mean"]) / arrays["scale"], y, weights, alpha=options.va_alpha
@@ -549,3 +585,27 @@ def _layers_of(arrays: dict[str, np.ndarray], prefix: str) -> list[tuple[np.ndar
         layers.append((arrays[f"{prefix}_W{k}"], arrays[f"{prefix}_b{k}"]))
         k += 1
     return layers
+
+
+def fit_neutral_bias(model: SpeechEmotionModel, reference: np.ndarray, target: float) -> float:
+    """The smallest log-probability added to "neutral" that makes ``target`` of the reference
+    windows read neutral (0 if they already do).
+
+    reference: pooled features [n, 768] of non-emotional speech (read speech) of speakers that no
+    figure scores, each window judged on its own (no groups: one clip per speaker). The model's
+    own ``neutral_bias`` is ignored. A prior towards neutral, fitted where "neutral" is the truth,
+    instead of a class weight that would teach "unlike the acted corpora = neutral".
+    """
+    if not 0.0 <= target < 1.0:
+        raise ValueError(f"neutral target must be in [0, 1), not {target}")
+    if target == 0.0 or len(reference) == 0:
+        return 0.0
+    saved, model.neutral_bias = model.neutral_bias, 0.0
+    try:
+        logp, _ = model.logits(reference)
+    finally:
+        model.neutral_bias = saved
+    k = LABELS.index("neutral")
+    # per window: how much neutral lacks to be the top label
+    need = np.delete(logp, k, axis=1).max(axis=1) - logp[:, k]
+    return float(max(0.0, np.quantile(need, target)))

@@ -138,8 +138,13 @@ def train_ser(
     noise_manifest: str | Path | None = None,
     hold_out: Sequence[str] = (),
     init: str | Path | None = None,
+    neutral_reference: str | Path | None = None,
 ) -> Path:
     """Train a speech emotion model folder from a manifest; returns the folder.
+
+    neutral_reference: a manifest of non-emotional speech (read speech); with
+    ``options.neutral_target`` > 0 the model gets a ``neutral_bias`` fitted on the training half
+    of its speakers (``neutral_reference_features``), so that share of their windows reads neutral.
 
     init: a trained model (name or folder) to adapt instead of training from scratch: its heads
     are fine-tuned on the manifest's clips (``adapt_model_arrays``; e.g. reviewers' corrected
@@ -154,6 +159,10 @@ def train_ser(
     The folder gets model.json, head.npz, SHA256SUMS and a MODEL_CARD.md stub if none exists.
     """
     options = options if options is not None else HeadOptions()
+    if init is not None and options.neutral_target > 0:
+        raise ValueError(
+            "--neutral-target with --init: refit the prior by python -m train.ser_prior"
+        )
     rows, root = read_manifest(manifest, root)
     held = set(hold_out)
     rows = [r for r in rows if r.get("label") in LABELS and r.get("speaker") not in held]
@@ -205,6 +214,13 @@ def train_ser(
         if progress is not None:
             progress("ser heads", 1, 1)
         return folder
+    reference = None
+    if options.neutral_target > 0:
+        if neutral_reference is None:
+            raise ValueError("--neutral-target needs --neutral-reference (read speech)")
+        reference, ref_speakers = neutral_reference_features(
+            neutral_reference, encoder=encoder, cache_dir=cache_dir, progress=progress
+        )
     arrays, config = fit_model_arrays(
         features,
         np.concatenate(ys).astype(int),
@@ -214,7 +230,15 @@ def train_ser(
         genders=np.concatenate(gen).astype(str),
         corpora=np.concatenate(cor).astype(str),
         progress=progress,
+        reference=reference,
     )
+    if reference is not None and neutral_reference is not None:
+        config["neutral_reference"] = {
+            "manifest": Path(neutral_reference).name,
+            "speakers": len(ref_speakers),
+            "windows": len(reference),
+            "target": options.neutral_target,
+        }
     config["trained_on"] = {
         "manifest": Path(manifest).name,
         "clips": len(rows),
@@ -235,6 +259,28 @@ def train_ser(
     if progress is not None:
         progress("ser heads", 1, 1)
     return folder
+
+
+def neutral_reference_features(
+    manifest: str | Path,
+    *,
+    encoder: WhisperEncoder,
+    cache_dir: str | Path | None = None,
+    progress: Progress | None = None,
+) -> tuple[np.ndarray, list[str]]:
+    """Clean-channel features [n, 768] of the training half (``noise_speakers``) of the
+    many-speaker rows of a read-speech manifest (LibriSpeech-like; AISHELL's single speaker is
+    never used), and those speakers. The other half stays for evaluation, never fitted on."""
+    rows, root = read_manifest(manifest, columns=("path",))
+    rows = [r for r in rows if r.get("corpus", "librispeech") == "librispeech"]
+    first, _ = noise_speakers(rows)
+    rows = [r for r in rows if (r.get("speaker") or r["path"]) in first]
+    if not rows:
+        raise ValueError(f"{manifest}: no read speech to fit the neutral bias on")
+    table = extract_features(
+        rows, root, channel="clean", encoder=encoder, cache_dir=cache_dir, progress=progress
+    )
+    return table.features, sorted(first)
 
 
 def adapt_model(
@@ -314,6 +360,24 @@ def add_train_args(parser: argparse.ArgumentParser) -> None:
         help="temperatures from cross-corpus predictions or from held-out speakers",
     )
     parser.add_argument(
+        "--relative-reference",
+        default=HeadOptions.relative_reference,
+        choices=("mean", "neutral"),
+        help="the relative head's reference voice: the speaker's mean, or their most neutral "
+        "windows (robust to a mostly neutral call)",
+    )
+    parser.add_argument(
+        "--neutral-reference",
+        default=None,
+        help="read-speech manifest whose training half of speakers fits the neutral bias",
+    )
+    parser.add_argument(
+        "--neutral-target",
+        type=float,
+        default=HeadOptions.neutral_target,
+        help="share of those speakers' windows that must read neutral (0: no bias)",
+    )
+    parser.add_argument(
         "--uncertain-rate",
         type=float,
         default=HeadOptions.uncertain_rate,
@@ -340,7 +404,11 @@ def run_train(args: argparse.Namespace, progress: Progress | None = None) -> Pat
         gender_boosts=parse_gender_boosts(args.gender_boosts),
         calibration=args.calibration,
         uncertain_rate=args.uncertain_rate,
+        neutral_target=args.neutral_target,
+        relative_reference=args.relative_reference,
     )
+    if not 0.0 <= args.neutral_target < 1.0:
+        raise ValueError(f"--neutral-target must be in [0, 1), not {args.neutral_target}")
     if not 0.0 <= args.uncertain_rate < 1.0:
         raise ValueError(f"--uncertain-rate must be in [0, 1), not {args.uncertain_rate}")
     folder = train_ser(
@@ -355,6 +423,7 @@ def run_train(args: argparse.Namespace, progress: Progress | None = None) -> Pat
         noise_manifest=args.noise_manifest,
         hold_out=tuple(h.strip() for h in args.hold_out.split(",") if h.strip()),
         init=args.init,
+        neutral_reference=args.neutral_reference,
     )
     print(folder)
     return folder

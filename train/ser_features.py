@@ -51,13 +51,19 @@ Progress = Callable[[str, int, int], None]
 # ----------------------------------------------------------------------------- manifest and audio
 
 
-def read_manifest(manifest: str | Path, root: str | Path | None = None) -> tuple[list[dict], Path]:
-    """Rows of a manifest CSV (dicts of strings) and the root folder that paths are relative to."""
+def read_manifest(
+    manifest: str | Path,
+    root: str | Path | None = None,
+    *,
+    columns: tuple[str, ...] = ("path", "label"),
+) -> tuple[list[dict], Path]:
+    """Rows of a manifest CSV (dicts of strings) and the root folder that paths are relative to.
+    ``columns``: those the manifest must have (unlabelled speech needs only ``path``)."""
     manifest = Path(manifest)
     with open(manifest, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    if rows and not {"path", "label"} <= set(rows[0]):
-        raise ValueError(f"{manifest} needs the columns 'path' and 'label'")
+    if rows and not set(columns) <= set(rows[0]):
+        raise ValueError(f"{manifest} needs the columns {', '.join(repr(c) for c in columns)}")
     return rows, Path(root) if root is not None else manifest.resolve().parent
 
 

@@ -8,6 +8,7 @@ Pipeline for a batch of N speech windows (16 kHz float32 mono, any length; 1-4 s
     -> head: "absolute" (x alone) or, for a speaker with enough windows, "relative"
        (x together with x minus that speaker's mean) -> 7 logits
     -> temperature-scaled softmax -> probs, confidence
+    -> optional neutral prior: ``neutral_bias`` added to the neutral log-probability
     -> "uncertain" where the calibrated top probability is below ``uncertain_below``
     -> arousal/valence: learned (ridge regression on x, ``va_W``/``va_b``) or derived from probs,
        per dimension as model.json says.
@@ -212,13 +213,22 @@ def log_softmax(logits: FloatArray) -> FloatArray:
 
 
 def speaker_offsets(
-    features: FloatArray, groups: Sequence[str] | None, *, min_windows: int
+    features: FloatArray,
+    groups: Sequence[str] | None,
+    *,
+    min_windows: int,
+    neutrality: FloatArray | None = None,
+    share: float = 0.25,
 ) -> tuple[FloatArray, FloatArray]:
-    """Each window's features minus the mean of its group's features.
+    """Each window's features minus its group's reference voice.
 
-    features: [N, D]; groups: N group names (speaker ids) or None. Returns (offsets [N, D],
-    has_group bool [N]); windows of groups smaller than ``min_windows`` get zeros and False,
-    because a mean over a few windows is mostly noise.
+    features: [N, D]; groups: N group names (speaker ids) or None. The reference is the mean of
+    the group's features, or, given ``neutrality`` [N] (how neutral each window sounds, e.g. the
+    absolute head's neutral log-probability), the mean of the ``share`` of the group's windows
+    that sound most neutral: the speaker's calm voice, which does not depend on how many of the
+    group's windows are emotional (a real call is mostly neutral, acted sets are balanced).
+    Returns (offsets [N, D], has_group bool [N]); windows of groups smaller than
+    ``min_windows`` get zeros and False, because a reference from a few windows is mostly noise.
     """
     offsets = np.zeros_like(features)
     has_group = np.zeros(len(features), dtype=bool)
@@ -230,7 +240,12 @@ def speaker_offsets(
     for name in np.unique(names):
         members = names == name
         if members.sum() >= min_windows:
-            offsets[members] = features[members] - features[members].mean(axis=0)
+            reference = features[members].mean(axis=0)
+            if neutrality is not None:
+                at = np.flatnonzero(members)
+                calm = at[np.argsort(-neutrality[at], kind="stable")]
+                reference = features[calm[: max(1, round(share * len(at)))]].mean(axis=0)
+            offsets[members] = features[members] - reference
             has_group[members] = True
     return offsets, has_group
 
@@ -283,12 +298,21 @@ class SpeechEmotionModel:
         self.min_group_windows = int(config.get("min_group_windows", 8))
         # share of the relative head in the log-probabilities of grouped windows (rest: absolute)
         self.relative_weight = float(config.get("relative_weight", 0.5))
+        # the relative head's reference voice: "mean" (the group's mean) or "neutral" (the mean
+        # of the ``reference_share`` of the group's windows the absolute head finds most neutral)
+        self.relative_reference = str(config.get("relative_reference", "mean"))
+        self.reference_share = float(config.get("reference_share", 0.25))
+        if self.relative_reference not in ("mean", "neutral"):
+            raise ModelError(f"{name}: unknown relative_reference {self.relative_reference!r}")
         if tuple(config.get("labels", LABELS)) != LABELS:
             raise ModelError(f"{name}: labels in model.json differ from analyzer.labels.LABELS")
         self._encoder = encoder
         self.threads = int(config.get("threads", 1))
         # a window whose calibrated top probability is below this is reported "uncertain"
         self.uncertain_below = float(config.get("uncertain_below", 0.0))
+        # log-probability added to "neutral" after calibration: a prior towards neutral fitted on
+        # non-emotional read speech of speakers kept out of every figure (0: none)
+        self.neutral_bias = float(config.get("neutral_bias", 0.0))
         # learned arousal/valence: ridge regression (va_W [768, 2], va_b [2]) on standardised
         # features; model.json "arousal"/"valence" say which dimension uses it ("learned") and
         # which is derived from the probabilities ("derived", the default)
@@ -378,12 +402,22 @@ class SpeechEmotionModel:
 
         Windows of a group with at least ``min_group_windows`` members mix the two heads:
         ``relative_weight`` x relative + (1 - ``relative_weight``) x absolute log-probabilities,
-        so a speaker who stays in one emotion all call keeps the absolute evidence.
+        so a speaker who stays in one emotion all call keeps the absolute evidence. A model with
+        a ``neutral_bias`` then adds it to the neutral log-probability and renormalises.
         """
         absolute = self.standardise(features)
-        offsets, has_group = speaker_offsets(features, groups, min_windows=self.min_group_windows)
         raw = np.mean([dense_forward(a, absolute) for a, _, _ in self.members], axis=0)
         out = log_softmax(raw / self.temperature_abs)
+        neutrality = (
+            out[:, LABELS.index("neutral")] if self.relative_reference == "neutral" else None
+        )
+        offsets, has_group = speaker_offsets(
+            features,
+            groups,
+            min_windows=self.min_group_windows,
+            neutrality=neutrality,
+            share=self.reference_share,
+        )
         if has_group.any():
             own, off = absolute[has_group], offsets[has_group]
             raw = np.mean(
@@ -392,6 +426,9 @@ class SpeechEmotionModel:
             rel = log_softmax(raw / self.temperature_rel)
             w = self.relative_weight
             out[has_group] = w * rel + (1.0 - w) * out[has_group]
+        if self.neutral_bias:
+            out[:, LABELS.index("neutral")] += self.neutral_bias
+            out = log_softmax(out)
         return out, has_group
 
     def probabilities(

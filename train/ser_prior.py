@@ -1,0 +1,94 @@
+"""Give a trained speech emotion model a neutral prior fitted on non-emotional read speech.
+
+    python -m train.ser_prior --model ser-whisper-tiny-head-v2 \\
+        --out models/ser-whisper-tiny-head-v3 \\
+        --neutral-reference ../shared/data/speech/read_speech.csv --neutral-target 0.6 \\
+        [--cache-dir DIR] [--threads 1]
+
+Copies the model folder (heads, temperatures, uncertain threshold, arousal regression unchanged),
+sets ``neutral_bias`` in model.json so that ``--neutral-target`` of the windows of the training
+half of the read speech's speakers (``train.ser.neutral_reference_features``: LibriSpeech-like
+rows only; the other half is kept for evaluation) read neutral, records where it came from in
+``neutral_reference``, and rewrites SHA256SUMS. The model card is copied only if the output
+has none. The same bias is fitted inside training by ``emotrace train ser --neutral-reference
+... --neutral-target ...``, which also takes the "uncertain" threshold with the bias applied;
+this command keeps the source model's threshold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from analyzer.audio.ser import SpeechEmotionModel, WhisperEncoder
+from analyzer.models import load_model, resolve_model_dir, write_checksums
+
+from .heads import fit_neutral_bias
+from .ser import neutral_reference_features
+
+
+def add_neutral_prior(
+    model: str | Path,
+    out: str | Path,
+    reference: str | Path,
+    target: float,
+    *,
+    cache_dir: str | Path | None = None,
+    threads: int = 1,
+) -> Path:
+    """Write ``out``: ``model``'s folder with a fitted ``neutral_bias``; returns ``out``."""
+    source = resolve_model_dir(model)
+    out = Path(out)
+    if out.resolve() == source.resolve():
+        raise ValueError("--out must differ from the source model")
+    loaded = load_model(source, "ser")
+    if not isinstance(loaded, SpeechEmotionModel):
+        raise ValueError(f"{model}: not a speech emotion model")
+    feats, speakers = neutral_reference_features(
+        reference, encoder=WhisperEncoder(threads=threads), cache_dir=cache_dir
+    )
+    bias = fit_neutral_bias(loaded, feats, target)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("head.npz", "MODEL_CARD.md"):
+        if name == "head.npz" or not (out / name).exists():
+            shutil.copy2(source / name, out / name)
+    config = json.loads((source / "model.json").read_text())
+    config["neutral_bias"] = round(bias, 4)
+    config["neutral_reference"] = {
+        "manifest": Path(reference).name,
+        "speakers": len(speakers),
+        "windows": len(feats),
+        "target": target,
+        "heads_from": source.name,
+    }
+    (out / "model.json").write_text(json.dumps(config, indent=2) + "\n")
+    write_checksums(out)
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> Path:
+    ap = argparse.ArgumentParser(description="Fit a neutral prior on read speech")
+    ap.add_argument("--model", required=True, help="source model (name or folder)")
+    ap.add_argument("--out", required=True, help="new model folder")
+    ap.add_argument("--neutral-reference", required=True, help="read-speech manifest")
+    ap.add_argument("--neutral-target", type=float, default=0.6)
+    ap.add_argument("--cache-dir", default=None)
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args(argv)
+    folder = add_neutral_prior(
+        args.model,
+        args.out,
+        args.neutral_reference,
+        args.neutral_target,
+        cache_dir=args.cache_dir,
+        threads=args.threads,
+    )
+    print(folder)
+    return folder
+
+
+if __name__ == "__main__":
+    main()
