@@ -49,6 +49,9 @@ def main() -> int:
     from review.ui.served import ServedFiles
 
     store.sweep()
+    from review.ui.settings_tab import apply_retention
+
+    apply_retention(store)  # the team's retention, once per start (logged; each deletion audited)
     served = ServedFiles()
     served.sweep()  # copies served by an earlier run are stale
     limits = UploadLimits.from_settings(settings)

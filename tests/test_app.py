@@ -86,7 +86,7 @@ def test_sample_end_to_end(served, client, tmp_path):
     from gradio_client import handle_file
 
     _, store, _ = served
-    status, call_id = client.predict(
+    status, call_id, queue, *_ = client.predict(
         [handle_file(str(SAMPLE))],
         "agent_customer",
         0,
@@ -94,7 +94,8 @@ def test_sample_end_to_end(served, client, tmp_path):
         "en",
         api_name="/analyze",
     )
-    assert call_id and "sample_call.wav" in status
+    assert call_id and "1 done" in status
+    assert queue["data"][0][0] == "sample_call.wav" and queue["data"][0][-1] == call_id
 
     record = store.get_call(call_id)
     assert record.uploaded_by == USER and record.name == "sample_call.wav"
@@ -169,8 +170,14 @@ def test_bad_file_gets_a_clear_message(served, client, tmp_path):
 
     fake = tmp_path / "looks_like_audio.wav"
     fake.write_text("this is a text file with an audio name\n" * 20)
-    with pytest.raises(AppError, match="looks_like_audio.wav: not a readable audio or video"):
-        client.predict([handle_file(str(fake))], "auto", 0, 5, "en", api_name="/analyze")
+    status, call_id, queue, *_ = client.predict(
+        [handle_file(str(fake))], "auto", 0, 5, "en", api_name="/analyze"
+    )
+    [row] = queue["data"]  # the queue's row says why, in one line
+    assert row[2] == "failed" and row[3].startswith("looks_like_audio.wav: not a readable audio")
+    assert "1 failed" in status and not call_id
+    with pytest.raises(AppError, match=re.escape(t("msg_no_files", "en"))):
+        client.predict([], "auto", 0, 5, "en", api_name="/analyze")
     assert all(c.name != fake.name for c in served[1].list_calls())
 
 
@@ -220,7 +227,9 @@ def test_video_call_plays_with_emotion_subtitles(served, client):
     from gradio_client import handle_file
 
     video = ROOT / "assets" / "sample_video_call.mp4"
-    _, call_id = client.predict([handle_file(str(video))], "auto", 0, 2, "en", api_name="/analyze")
+    _, call_id, *_ = client.predict(
+        [handle_file(str(video))], "auto", 0, 2, "en", api_name="/analyze"
+    )
     assert served[1].get_call(call_id).has_video
     opened = client.predict(call_id, "en", api_name="/open_call")
     player = opened[1]  # the player's HTML: one <video> with its emotion subtitles as a <track>
@@ -306,10 +315,11 @@ def test_handlers_analyze_open_annotate_delete(ctx, tmp_path):
 
     wav = write_tone_wav(tmp_path / "call.wav", 4.0)
     steps: list[float] = []
-    status, call_id = analyze_files(
+    *_, (status, call_id, *_) = analyze_files(
         ctx, [str(wav)], "agent_customer", 2, 5, "en", None, lambda f, desc: steps.append(f)
     )
-    assert status == t("msg_analyzed", "en", names="call.wav") and call_id
+    assert status == t("q_status_done", "en", n=1, done=1, failed=0, duplicate=0, skipped=0)
+    assert call_id
     assert steps == sorted(steps) and steps[-1] == pytest.approx(1.0)
     assert ctx.analyzer.calls[0][1].channels == ("agent", "customer")
 

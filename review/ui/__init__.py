@@ -2,10 +2,12 @@
 
 common       the app's context, handler binding, the language-switch registry
 view         ReviewView: what the review tab shows for one call, as named fields
-analyze_tab  upload or pick the sample, options, analyze
+analyze_tab  upload or pick the sample, options, transcripts, consent, agent, analyze
+intake       the Analyze tab's batch queue (one row per file, updated while it runs)
 library_tab  search, open, delete, export the listed calls
 review_tab   player, timeline, tables, evidence, export of the open call
 annotate     the annotations table and form
+settings_tab the team's settings and retention (admins only)
 layout       build_app (header, tabs, wiring) and launch
 """
 

@@ -1,26 +1,32 @@
 """The Analyze tab: upload recordings (or pick a bundled sample), choose a few options, analyze.
 
 The options start from the engine's configuration (``AnalysisConfig``): the app restates none of
-its defaults. Each analysed file goes into the library; the last one opens in the review tab.
+its defaults; the redaction box starts from the team's ``redact_default``. Several files form a
+batch shown as a queue (``intake``): one row per file, updated while it runs; a row that is done
+(or a duplicate) opens its call. A batch of one file opens its review when it is done.
+
+Optional per upload: transcripts (SRT, WebVTT, JSON; paired with the media by name), the
+recording consent, and the agent (else the team's file-name pattern decides).
 """
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 
-from analyzer import AnalysisConfig, MediaError
-from analyzer.hashing import content_hash
+from analyzer import AnalysisConfig
+from analyzer.words.transcripts import TRANSCRIPT_SUFFIXES
 
-from .. import views
 from ..i18n import t
+from . import intake
 from .common import AppContext, Texts, choices, user_of
+from .intake import Intake, QueueItem
+from .library_tab import open_call  # the library tab owns opening a call (and its audit)
 from .served import remove_upload
-
-log = logging.getLogger(__name__)
+from .view import show_call
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 SAMPLES = (ASSETS / "sample_call.wav", ASSETS / "sample_video_call.mp4")
@@ -34,6 +40,14 @@ AUTO_SPEAKERS = 0  # the speaker-count box's "estimate" (AnalysisConfig.num_spea
 MAX_SPEAKERS = 8  # AnalysisConfig accepts 1..8 speakers
 FPS_RANGE = (1, 15)  # the slider's span in frames per second; AnalysisConfig accepts (0, 30]
 PROGRESS = gr.Progress()  # gradio's marker default: a handler with it gets a live progress bar
+QUEUE_WIDTHS: list[str | int] = [
+    "20%",
+    "14%",
+    "22%",
+    "32%",
+    "12%",
+]  # file, transcript, state, detail, id
+CONSENT_CHOICES = ("unknown", "given", "refused")  # "unknown": not recorded (no Store row)
 
 
 @dataclass(frozen=True)
@@ -48,10 +62,25 @@ class AnalyzeTab:
     sample: gr.Dropdown
     analyze_sample: gr.Button
     status: gr.Markdown
+    transcripts: gr.File
+    redact: gr.Checkbox
+    consent: gr.Radio
+    agent: gr.Textbox
+    queue: gr.Dataframe
+    to_open: gr.Textbox  # hidden: the call a finished run opens ('' for none)
 
     def options(self) -> list:
         """The option widgets, in the order the analyze handlers take them after the files."""
         return [self.roles, self.n_speakers, self.fps]
+
+    def intake(self) -> list:
+        """The per-upload fields, in the order the handlers take them last (after the language
+        and, for uploads, the transcripts)."""
+        return [self.redact, self.consent, self.agent]
+
+    def outputs(self) -> list:
+        """What a run fills: the status line, the call to open, the queue, the emptied fields."""
+        return [self.status, self.to_open, self.queue, self.files, self.transcripts]
 
 
 def option_values(config: AnalysisConfig) -> dict:
@@ -82,9 +111,52 @@ def build_analyze_tab(texts: Texts, lang: str, config: AnalysisConfig, samples) 
     """The tab's layout (call inside ``gr.Tabs``)."""
     start = option_values(config)
     with texts.key(gr.Tab(t("tab_analyze", lang), id="analyze"), "tab_analyze"):
-        files = texts.key(
-            gr.File(label=t("files", lang), file_count="multiple", type="filepath"), "files"
-        )
+        with gr.Row():
+            files = texts.key(
+                gr.File(
+                    label=t("files", lang), file_count="multiple", type="filepath", elem_id="files"
+                ),
+                "files",
+            )
+            transcripts = texts.key(
+                gr.File(
+                    label=t("transcripts", lang),
+                    file_count="multiple",
+                    file_types=list(TRANSCRIPT_SUFFIXES),
+                    type="filepath",
+                    elem_id="transcripts",
+                ),
+                "transcripts",
+            )
+        texts.key(gr.Markdown(t("transcripts_help", lang)), "transcripts_help", "value")
+        with gr.Row():
+            redact = texts.redraw(
+                gr.Checkbox(
+                    value=False,
+                    label=t("redact", lang),
+                    info=t("redact_help", lang),
+                    elem_id="redact",
+                ),
+                lambda lg: {"label": t("redact", lg), "info": t("redact_help", lg)},
+            )
+            consent = texts.redraw(
+                gr.Radio(
+                    choices(CONSENT_CHOICES, "consent_", lang),
+                    value="unknown",
+                    label=t("consent", lang),
+                    elem_id="consent",
+                ),
+                lambda lg: {
+                    "label": t("consent", lg),
+                    "choices": choices(CONSENT_CHOICES, "consent_", lg),
+                },
+            )
+            agent = texts.redraw(
+                gr.Textbox(
+                    label=t("agent", lang), placeholder=t("agent_help", lang), elem_id="agent"
+                ),
+                lambda lg: {"label": t("agent", lg), "placeholder": t("agent_help", lg)},
+            )
         with gr.Row():
             roles = texts.redraw(
                 gr.Dropdown(
@@ -127,6 +199,19 @@ def build_analyze_tab(texts: Texts, lang: str, config: AnalysisConfig, samples) 
             )
         # Tall enough for gradio's progress bar (file and stage) to show while a run goes on.
         status = texts.key(gr.Markdown(elem_id="status", min_height=90), "status")
+        queue = texts.redraw(
+            gr.Dataframe(
+                intake.queue_frame([], lang),
+                label=t("queue", lang),
+                interactive=False,
+                wrap=True,
+                column_widths=QUEUE_WIDTHS,
+                elem_id="queue",
+            ),
+            lambda lg: {"label": t("queue", lg), "headers": intake.queue_headers(lg)},
+        )
+        texts.key(gr.Markdown(t("queue_help", lang)), "queue_help", "value")
+        to_open = gr.Textbox(visible=False)
     return AnalyzeTab(
         files=files,
         roles=roles,
@@ -136,10 +221,19 @@ def build_analyze_tab(texts: Texts, lang: str, config: AnalysisConfig, samples) 
         sample=sample,
         analyze_sample=analyze_sample,
         status=status,
+        transcripts=transcripts,
+        redact=redact,
+        consent=consent,
+        agent=agent,
+        queue=queue,
+        to_open=to_open,
     )
 
 
 # ---- handlers (bound to the AppContext by the layout) -------------------------------------------
+
+# What every run yields: (status line, call to open, queue table, files field, transcripts field).
+RunUpdate = tuple
 
 
 def analyze_files(
@@ -151,21 +245,42 @@ def analyze_files(
     lang: str,
     request: gr.Request,
     progress=PROGRESS,
-) -> tuple[str, str | None]:
-    """Analyze the uploaded files; returns the status text and the last stored call's id.
+    transcripts: list[str] | None = None,
+    redact: bool | None = None,
+    consent: str | None = None,
+    agent: str | None = None,
+) -> Iterator[RunUpdate]:
+    """Analyze the uploaded files as a queue; yields ``(status, call to open, queue, files,
+    transcripts)`` after every change, so the table follows the run.
 
-    Each upload is removed from Gradio's upload folder once it is stored or refused: the library
-    keeps the only copy.
+    The first update empties the upload fields (the files are in the queue now): files chosen
+    while the batch runs wait there for the next press of Analyze. Each upload (and its
+    transcript) is removed from Gradio's upload folder once its file is finished with, the rest
+    when the batch ends or is abandoned: the library keeps the only copy. ``redact`` None takes
+    the team's default.
     """
     paths = [p for p in (files or []) if p]
+    extra = [p for p in (transcripts or []) if p]
     if not paths:
         raise gr.Error(t("msg_no_files", lang))
-    config = run_config(ctx.base_config, roles, n_speakers, fps)
+    items, unpaired = intake.make_items(paths, extra)
+    form = _intake(ctx, request, roles, n_speakers, fps, redact, consent, agent)
+    notes = [t("q_unpaired", lang, name=Path(p).name) for p in unpaired]
     try:
-        return analyze_paths(ctx, paths, config, lang, user_of(request), progress)
-    finally:
-        for path in paths:
+        yield from _run(ctx, items, form, lang, progress, notes, clear=True, release=_release)
+    finally:  # what no worker holds: unpaired transcripts, files never started
+        for item in items:
+            if item.state == intake.QUEUED:
+                _release(item)
+        for path in unpaired:
             remove_upload(path)
+
+
+def _release(item: QueueItem) -> None:
+    """An upload is finished with: remove it (and its transcript) from Gradio's folder."""
+    remove_upload(item.path)
+    if item.transcript:
+        remove_upload(item.transcript)
 
 
 def analyze_sample(
@@ -177,65 +292,90 @@ def analyze_sample(
     lang: str,
     request: gr.Request,
     progress=PROGRESS,
-) -> tuple[str, str | None]:
-    """Analyze the bundled sample chosen in the dropdown."""
+    redact: bool | None = None,
+    consent: str | None = None,
+    agent: str | None = None,
+) -> Iterator[RunUpdate]:
+    """Analyze the bundled sample chosen in the dropdown (a queue of one; no transcript)."""
     path = Path(sample) if sample else None
     if path is None or not path.exists():
         raise gr.Error(t("msg_no_sample", lang, path=str(path)))
-    config = run_config(ctx.base_config, roles, n_speakers, fps)
-    return analyze_paths(ctx, [str(path)], config, lang, user_of(request), progress)
+    form = _intake(ctx, request, roles, n_speakers, fps, redact, consent, agent)
+    items = [QueueItem(str(path), path.name)]
+    yield from _run(ctx, items, form, lang, progress, [], clear=False)
 
 
-def analyze_paths(
+def open_after(
+    ctx: AppContext, call_id: str | None, lang: str, request: gr.Request | None = None
+) -> tuple:
+    """After a run: the call to open (a batch of one that is done), as ``open_call`` shows it;
+    nothing changes when there is none (the queue stays in view)."""
+    if not call_id:
+        return _skip_open(ctx, lang)
+    return open_call(ctx, call_id, lang, request)
+
+
+def select_queued(
+    ctx: AppContext, lang: str, evt: gr.SelectData, request: gr.Request | None = None
+) -> tuple:
+    """A queue row was clicked: open its call when it has one (done or duplicate)."""
+    row = evt.row_value or []
+    call_id = str(row[-1]) if row and row[-1] else None
+    if not call_id:
+        return _skip_open(ctx, lang)
+    return open_call(ctx, call_id, lang, request)
+
+
+def redact_default(ctx: AppContext) -> gr.Checkbox:
+    """On page load: the redaction box starts at the team's ``redact_default``."""
+    return gr.Checkbox(value=bool(ctx.store.team_settings()["redact_default"]))
+
+
+def _skip_open(ctx: AppContext, lang: str) -> tuple:
+    """``open_call``'s outputs, all left as they are."""
+    return (gr.skip(), *[gr.skip()] * len(show_call(ctx, None, lang).updates()), gr.skip())
+
+
+def _intake(
     ctx: AppContext,
-    paths: list[str],
-    config: AnalysisConfig,
+    request: gr.Request | None,
+    roles: str | None,
+    n_speakers: float | None,
+    fps: float | None,
+    redact: bool | None,
+    consent: str | None,
+    agent: str | None,
+) -> Intake:
+    config = run_config(ctx.base_config, roles, n_speakers, fps)
+    if redact is None:
+        redact = bool(ctx.store.team_settings()["redact_default"])
+    config = _with_duration_limit(config, ctx.limits.max_duration_s).replace(redact=bool(redact))
+    return Intake(config, user_of(request), consent or "", (agent or "").strip() or None)
+
+
+def _run(
+    ctx: AppContext,
+    items: list[QueueItem],
+    form: Intake,
     lang: str,
-    user: str,
     progress,
-) -> tuple[str, str | None]:
-    """Check, analyze and store each file; a file that fails is reported and the rest go on.
-
-    A recording already in the library (same content hash) is not analysed again: the message
-    names the stored call and that call is the one opened. Every failure is one line naming the
-    file, never a server path; the traceback goes to the server's log. A single file that fails
-    raises ``gr.Error`` with its one-line cause.
-    """
-    config = _with_duration_limit(config, ctx.limits.max_duration_s)
-    done, failed, known, last_id = [], [], [], None
-    for i, path in enumerate(paths):
-        name = Path(path).name
-
-        def report(step, k, total, i=i, name=name):
-            desc = f"{name} ({i + 1}/{len(paths)}): {step}"
-            progress((i + (k / total if total else 0.0)) / len(paths), desc=desc)
-
-        try:
-            existing = ctx.store.find_by_hash(content_hash(path))
-            if existing:
-                known.append(t("msg_duplicate", lang, name=name, stored=_listed(existing[0])))
-                last_id = existing[0].id
-                continue
-            views.check_upload(path, ctx.limits, name=name, lang=lang)
-            result = ctx.analyzer.analyze(path, config=config, progress=report)
-            record = ctx.store.add_call(result, path, uploaded_by=user, name=name)
-        except Exception as exc:  # one file's failure, whatever it is, never stops the batch
-            failed.append(t("msg_failed", lang, error=views.one_line_error(exc, path, name)))
-            if not isinstance(exc, MediaError):
-                log.exception("analysis of %s failed", name)
-            continue
-        ctx.store.audit(user, "upload", record.id, name)
-        done.append(name)
-        last_id = record.id
-    if not done and not known and len(failed) == 1:
-        raise gr.Error(failed[0])
-    lines = ([t("msg_analyzed", lang, names=", ".join(done))] if done else []) + known + failed
-    return "\n\n".join(lines), last_id
-
-
-def _listed(record) -> str:
-    """How a stored call is named in messages: its name, uploader and upload time."""
-    return f"{record.name} ({record.uploaded_by}, {record.created_at[:16].replace('T', ' ')})"
+    notes: list[str],
+    *,
+    clear: bool,
+    release=None,
+) -> Iterator[RunUpdate]:
+    """The queue's updates as the handlers' outputs; the last one names the call to open."""
+    emptied = (None, None) if clear else (gr.skip(), gr.skip())
+    first = True
+    for state in intake.run_queue(ctx, items, form, lang, progress, release):
+        status = "\n\n".join([intake.status_line(state, lang), *notes])
+        fields = emptied if first else (gr.skip(), gr.skip())
+        first = False
+        yield (status, gr.skip(), intake.queue_frame(state, lang), *fields)
+    only = items[0] if len(items) == 1 else None
+    to_open = only.call_id if only is not None and only.state in intake.OPENABLE else ""
+    status = "\n\n".join([intake.status_line(items, lang), *notes])
+    yield (status, to_open, intake.queue_frame(items, lang), gr.skip(), gr.skip())
 
 
 def _with_duration_limit(config: AnalysisConfig, max_duration_s: float) -> AnalysisConfig:

@@ -47,10 +47,18 @@ def bind(handler: Callable, *bound: Any) -> Callable:
     Gradio reads a handler's signature and type hints to pass ``gr.Request``, ``gr.SelectData``
     and ``gr.Progress`` and to name the API's parameters. ``functools.partial`` hides the type
     hints from it, so the bound handler keeps the original's signature minus the bound parameters.
+    A generator handler stays a generator function (Gradio streams its updates).
     """
 
-    def call(*args: Any, **kwargs: Any) -> Any:
-        return handler(*bound, *args, **kwargs)
+    if inspect.isgeneratorfunction(handler):
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            yield from handler(*bound, *args, **kwargs)
+
+    else:
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return handler(*bound, *args, **kwargs)
 
     functools.update_wrapper(call, handler)
     signature = inspect.signature(handler)

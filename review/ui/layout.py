@@ -26,12 +26,13 @@ from ..i18n import LANGUAGES, t
 from ..security import Authenticator, LoginThrottle, SecurityGate, Sessions
 from ..store import DB_NAME, Store
 from ..views import UploadLimits
-from . import analyze_tab, annotate, library_tab, player, review_tab, team_tab
+from . import analyze_tab, annotate, library_tab, player, review_tab, settings_tab, team_tab
 from .analyze_tab import SAMPLES, AnalyzeTab
 from .common import AppContext, Texts, bind
 from .library_tab import AuditTab, LibraryTab
 from .review_tab import ReviewTab
 from .served import ServedFiles
+from .settings_tab import SettingsTab
 from .team_tab import TeamTab
 from .view import show_call
 
@@ -53,6 +54,7 @@ class AppWidgets:
     review: ReviewTab
     audit: AuditTab
     team: TeamTab
+    settings: SettingsTab
 
 
 def build_app(
@@ -83,10 +85,11 @@ def build_app(
     texts = Texts()
     with gr.Blocks(title="emotrace", analytics_enabled=False) as demo:
         ui = _layout(ctx, texts, lang, dev_login)
-        _wire_analyze(ctx, ui)
+        _wire_analyze(ctx, ui, demo)
         _wire_library(ctx, ui, demo)
         _wire_review(ctx, ui)
         _wire_team(ctx, ui, demo)
+        _wire_settings(ctx, ui, demo)
         ui.language.change(
             bind(switch_language, ctx, texts),
             [ui.language, ui.current],
@@ -118,32 +121,39 @@ def _layout(ctx: AppContext, texts: Texts, lang: str, dev_login: bool) -> AppWid
         review = review_tab.build_review_tab(texts, lang)
         team = team_tab.build_team_tab(texts, lang)
         audit = library_tab.build_audit_tab(texts, lang)
-    return AppWidgets(current, seek, language, tabs, analyze, library, review, audit, team)
+        settings = settings_tab.build_settings_tab(texts, lang)
+    return AppWidgets(
+        current, seek, language, tabs, analyze, library, review, audit, team, settings
+    )
 
 
-def _wire_analyze(ctx: AppContext, ui: AppWidgets) -> None:
-    """Analyze (uploads or the sample) -> store -> refresh the library -> open the last call."""
+def _wire_analyze(ctx: AppContext, ui: AppWidgets, demo: gr.Blocks) -> None:
+    """Analyze (uploads or the sample) -> the queue -> store -> refresh the library -> open a
+    single file's call; a queue row opens its call."""
     tab, options = ui.analyze, [*ui.analyze.options(), ui.language]
     listing = bind(library_tab.list_library, ctx)
     buttons = [tab.analyze, tab.analyze_sample]
-    for trigger, handler, first, api in (
-        (tab.analyze, analyze_tab.analyze_files, tab.files, "analyze"),
-        (tab.analyze_sample, analyze_tab.analyze_sample, tab.sample, "analyze_sample"),
+    for trigger, handler, inputs, api in (
+        (tab.analyze, analyze_tab.analyze_files, [tab.files, *options, tab.transcripts], "analyze"),
+        (tab.analyze_sample, analyze_tab.analyze_sample, [tab.sample, *options], "analyze_sample"),
     ):
         run = trigger.click(_buttons(False), None, buttons, **HIDDEN, queue=False).then(
             bind(handler, ctx),
-            [first, *options],
-            [tab.status, ui.current],
+            [*inputs, *tab.intake()],
+            tab.outputs(),
             api_name=api,
             show_progress="full",
+            show_progress_on=[tab.status],
         )
         run.then(_buttons(True), None, buttons, **HIDDEN, queue=False)
         run.success(listing, _filters(ui), ui.library.listing(), **HIDDEN).then(
-            bind(library_tab.open_call, ctx),
-            [ui.current, ui.language],
+            bind(analyze_tab.open_after, ctx),
+            [tab.to_open, ui.language],
             _opened(ui),
             **HIDDEN,
         )
+    tab.queue.select(bind(analyze_tab.select_queued, ctx), [ui.language], _opened(ui), **HIDDEN)
+    demo.load(bind(analyze_tab.redact_default, ctx), None, [tab.redact], **HIDDEN)
 
 
 def _buttons(enabled: bool):
@@ -272,6 +282,44 @@ def _wire_team(ctx: AppContext, ui: AppWidgets, demo: gr.Blocks) -> None:
         tab.outputs(),
         api_name="set_agent",
     ).success(agents, [tab.agent, ui.language], [tab.agent], **HIDDEN)
+
+
+def _wire_settings(ctx: AppContext, ui: AppWidgets, demo: gr.Blocks) -> None:
+    """The admins' team settings: load, live agent preview, save, retention with confirmation."""
+    tab = ui.settings
+    demo.load(
+        bind(settings_tab.load_settings, ctx),
+        [tab.example, ui.language],
+        [tab.tab, *tab.fields(), tab.preview],
+        **HIDDEN,
+    )
+    for field in (tab.pattern, tab.example):
+        field.change(
+            settings_tab.preview_agent,
+            [tab.pattern, tab.example, ui.language],
+            [tab.preview],
+            **HIDDEN,
+            queue=False,
+        )
+    tab.save.click(
+        bind(settings_tab.save_settings, ctx),
+        [*tab.fields(), ui.language],
+        [*tab.messages(), tab.retention, ui.analyze.redact],
+        api_name="save_settings",
+    )
+    tab.purge.click(
+        bind(settings_tab.ask_purge, ctx),
+        [ui.language],
+        [tab.purge_list, tab.confirm_row, tab.purge_at],
+        api_name="ask_purge",
+    )
+    tab.cancel.click(lambda: gr.Row(visible=False), None, [tab.confirm_row], **HIDDEN)
+    tab.confirm.click(
+        bind(settings_tab.confirm_purge, ctx),
+        [tab.purge_at, ui.language],
+        [tab.purge_list, tab.confirm_row],
+        api_name="purge",
+    ).then(bind(library_tab.list_library, ctx), _filters(ui), ui.library.listing(), **HIDDEN)
 
 
 def _filters(ui: AppWidgets) -> list:
