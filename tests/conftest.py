@@ -6,6 +6,7 @@ import io
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,9 @@ import pytest
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+# Gradio keeps uploads by content hash in one folder shared by every process of the machine: a
+# private one per test run, so parallel runs never delete each other's uploads mid-analysis.
+os.environ.setdefault("GRADIO_TEMP_DIR", tempfile.mkdtemp(prefix="emotrace-test-gradio-"))
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_SPEECH = ROOT.parent / "shared" / "data" / "speech"
