@@ -85,6 +85,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "ann_text": "Text",
         "ann_label": "Corrected label",
         "ann_add": "Add annotation",
+        "ann_flag": "Keep as coaching example",
+        "msg_flag_needs_range": "Select a range first: drag across the timeline or choose a "
+        "segment, then keep it as a coaching example.",
         "export_format": "Export format",
         "export": "Export",
         "notes": "Notes",
@@ -268,8 +271,8 @@ STRINGS: dict[str, dict[str, str]] = {
         # review (issue 13, session 20): range selection, scorecard in the summary, share filter
         "timeline_hint": "Emotion timeline (click: jump there; drag across: select a range "
         "to annotate)",
-        "msg_range_selected": "Range {start:.2f}–{end:.2f} s selected{who}: choose the kind, "
-        "write, then Add annotation.",
+        "msg_range_selected": "Range {start:.2f}–{end:.2f} s selected{who}: "
+        "Keep as coaching example, or choose the kind, write, then Add annotation.",
         "msg_range_speaker": " for {speaker}",
         "sc_title": "Scorecard: {who}",
         "sc_metric": "metric",
@@ -431,6 +434,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "ann_text": "内容",
         "ann_label": "更正后的标签",
         "ann_add": "添加标注",
+        "ann_flag": "存为辅导示例",
+        "msg_flag_needs_range": "请先选择一段时间：在时间轴上拖动或选择一个片段，再存为辅导示例。",
         "export_format": "导出格式",
         "export": "导出",
         "notes": "说明",
@@ -608,8 +613,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "coaching_only": "仅显示含辅导示例的通话",
         # review (issue 13, session 20): range selection, scorecard in the summary, share filter
         "timeline_hint": "情绪时间轴（单击：跳转到该处；横向拖动：选择要标注的时间段）",
-        "msg_range_selected": "已选择 {start:.2f}–{end:.2f} 秒{who}：选择类型并填写内容，"
-        "然后点击“添加标注”。",
+        "msg_range_selected": "已选择 {start:.2f}–{end:.2f} 秒{who}：点击“存为辅导示例”，"
+        "或选择类型并填写内容，然后点击“添加标注”。",
         "msg_range_speaker": "（说话人：{speaker}）",
         "sc_title": "评分卡：{who}",
         "sc_metric": "指标",

@@ -103,6 +103,27 @@ def test_dragging_a_range_fills_the_form_then_one_click_annotates(session):
     assert (note.start, note.end) == (pytest.approx(start), pytest.approx(end))
 
 
+def test_a_dragged_range_is_kept_as_a_coaching_example_in_two_clicks(session):
+    page, result = session.page, session.result
+    customer = next(s.id for s in result.speakers if s.role == "customer")
+    before = len(session.store.list_annotations(session.call.id))
+    drag_range(page, 25.0, 30.0, customer)  # click one: the drag
+    page.wait_for_function(
+        "() => Math.abs(Number(document.querySelector("
+        "'#ann-start textarea, #ann-start input').value) - 25) < 0.4",
+        timeout=15_000,
+    )
+    page.locator("#ann-flag").click()  # click two: keep it
+    page.locator("#annotate-msg").get_by_text("Annotation saved").wait_for(timeout=15_000)
+    kinds = column(page, "annotations", 2)
+    assert kinds.count("Coaching example") == 1 and len(kinds) == before + 1
+    flagged = [a for a in session.store.list_annotations(session.call.id) if a.kind != "note"]
+    assert [(a.kind, a.speaker) for a in flagged] == [("coaching_flag", customer)]
+    assert flagged[0].start == pytest.approx(25.0, abs=0.4)
+    assert flagged[0].end == pytest.approx(30.0, abs=0.4)
+    assert box(page, "ann-start") == ""  # the form is cleared for the next one
+
+
 def test_scorecard_in_the_summary_and_its_moments_move_the_player(session):
     page, result = session.page, session.result
     assert result.scorecard, "the sample's result has no scorecard"

@@ -204,3 +204,20 @@ def test_timeline_drags_select_a_range_and_knows_its_lanes():
     fig = timeline_figure(make_result(), lang="zh")
     assert fig.layout.dragmode == "select" and fig.layout.selectdirection == "h"
     assert fig.layout.meta["lanes"] == {"agent (S0)": "S0", "customer (S1)": "S1"}
+
+
+def test_a_selected_range_is_kept_as_a_coaching_example_in_one_click(ctx, tmp_path):
+    from review.ui import annotate
+
+    record = add(ctx, tmp_path, "call.wav")
+    # The form still says "note" with no text: the button stores a coaching example anyway.
+    kept = annotate.flag_example(ctx, record.id, "note", "3.50", "7.26", "S1", "", "", "en", None)
+    assert kept[0] == "✅ " + t("msg_annotation_added", "en")
+    [flag] = ctx.store.list_annotations(record.id)
+    assert (flag.kind, flag.start, flag.end, flag.speaker) == ("coaching_flag", 3.5, 7.26, "S1")
+    # Without a range it says what to do and stores nothing; bad times are refused as in the form.
+    empty = annotate.flag_example(ctx, record.id, "note", "", "", "", "", "", "zh", None)
+    assert empty[0] == "⚠️ " + t("msg_flag_needs_range", "zh")
+    late = annotate.flag_example(ctx, record.id, "note", "99", "", "", "", "", "en", None)
+    assert late[0].startswith("⚠️") and "outside the call" in late[0]
+    assert len(ctx.store.list_annotations(record.id)) == 1

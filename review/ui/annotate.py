@@ -37,6 +37,7 @@ class AnnotateForm:
     label: gr.Dropdown
     text: gr.Textbox
     add: gr.Button
+    flag: gr.Button  # keep the selected range as a coaching example in one click
     editing: gr.Number  # the id of the annotation being edited (hidden; None: a new one)
     save: gr.Button
     delete: gr.Button
@@ -104,6 +105,9 @@ def build_annotate_form(texts: Texts, lang: str) -> AnnotateForm:
                 "ann_add",
                 "value",
             )
+            flag = texts.key(
+                gr.Button(t("ann_flag", lang), elem_id="ann-flag"), "ann_flag", "value"
+            )
             save = texts.key(
                 gr.Button(t("ann_save", lang), elem_id="ann-save"), "ann_save", "value"
             )
@@ -123,6 +127,7 @@ def build_annotate_form(texts: Texts, lang: str) -> AnnotateForm:
         label=label,
         text=text,
         add=add,
+        flag=flag,
         editing=editing,
         save=save,
         delete=delete,
@@ -236,6 +241,31 @@ def add_annotation(
         return _refused(str(exc))
     ctx.store.audit(user_of(request), "annotate", call_id, kind)
     return _done(ctx, call_id, t("msg_annotation_added", lang), lang)
+
+
+def flag_example(
+    ctx: AppContext,
+    call_id: str | None,
+    kind: str,
+    start: str | None,
+    end: str | None,
+    speaker: str | None,
+    text: str | None,
+    label: str | None,
+    lang: str,
+    request: gr.Request,
+) -> tuple:
+    """Keep the form's range (a dragged range, a chosen segment) as a coaching example in one
+    click, whatever kind the form shows; a text, when written, goes with it. A range is needed:
+    a whole-call example is made through the form's kind. Outputs as :func:`add_annotation`."""
+    del kind, label  # the button says what it stores
+    if not call_id:
+        return _refused(t("msg_no_call", lang))
+    if not (start or "").strip():
+        return _refused(t("msg_flag_needs_range", lang))
+    return add_annotation(
+        ctx, call_id, "coaching_flag", start, end, speaker, text, "", lang, request
+    )
 
 
 def _own(ctx: AppContext, call_id: str, annotation_id: float | None, request, lang: str):

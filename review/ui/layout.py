@@ -226,6 +226,12 @@ def _wire_review(ctx: AppContext, ui: AppWidgets) -> None:
         changed,
         api_name="add_annotation",
     )
+    form.flag.click(
+        bind(annotate.flag_example, ctx),
+        [ui.current, *form.fields(), ui.language],
+        changed,
+        api_name="flag_example",
+    )
     form.save.click(
         bind(annotate.save_annotation, ctx),
         [ui.current, form.editing, *form.fields(), ui.language],
