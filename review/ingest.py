@@ -12,7 +12,8 @@ calls the batch finished, and for each one:
   the batch wrote it, or cannot be read as a result;
 - stores the result with a copy of its recording when the input is still where the batch read it
   and has the same content hash; otherwise stores the result alone and says why in a note (the
-  review then shows everything but the player).
+  review then shows everything but the player). The call's agent is the batch manifest's
+  ``agent`` column, else what the team's file-name pattern finds.
 
 Exit status as for ``emotrace analyze``: 0 when every call was imported or was already there, 1
 when at least one call failed (the others are still imported), 2 for a usage error (not a batch
@@ -133,6 +134,7 @@ def _import_one(
             uploaded_by=user,
             name=file,
             copy_media=copy_media,
+            agent=record.get("agent") or None,  # the manifest's agent, else the team's pattern
             digest=digest,
         )
     except (OSError, StoreError) as exc:

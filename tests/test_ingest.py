@@ -24,8 +24,9 @@ def _finish(out: Path, stem: str, recording: Path, *, seed: int) -> str:
     result = make_result(str(recording), duration=2.0, seed=seed)
     result.save_json(output_path(out, stem, ".json"))
     call_id = content_hash(recording)
+    agent = "lee" if stem == "sub/b.wav" else None  # as a manifest's agent column gives it
     resume.write_record(
-        out, stem, call_id=call_id, fp="f" * 64, file=stem, path=str(recording), duration_s=2.0
+        out, stem, call_id=call_id, fp="f" * 64, file=stem, path=str(recording), agent=agent
     )
     return call_id
 
@@ -92,6 +93,7 @@ def test_import_stores_results_with_media_where_reachable_and_is_idempotent(
             assert content_hash(record.media_path) == ids[name] == record.content_hash
             assert Path(record.media_path).is_relative_to(home)  # a copy, not the input
             assert store.load_result(record.id).media.duration_s == pytest.approx(2.0)
+        assert calls["sub/b.wav"].agent == "lee" and calls["a-copy.wav"].agent == ""
         gone = calls["gone.wav"]
         assert gone.media_path == "" and gone.content_hash == ids["gone.wav"]
         assert store.load_result(gone.id).media.path == "gone.wav"  # no path of the batch host
