@@ -190,7 +190,7 @@ def _wire_library(ctx: AppContext, ui: AppWidgets, demo: gr.Blocks) -> None:
     ui.audit.tab.select(audit, [ui.language], [ui.audit.table], **HIDDEN)
     lib.combined_export.click(
         bind(library_tab.export_listed, ctx),
-        [*lib.filters(), lib.combined_format, ui.language],
+        [*lib.filters(), lib.combined_format, ui.language, *lib.share_filters()],
         [lib.combined_file],
         api_name="export_listed",
     )
@@ -236,6 +236,12 @@ def _wire_review(ctx: AppContext, ui: AppWidgets) -> None:
         **HIDDEN,
     )
     form.now.click(None, None, [form.start], js=review_tab.NOW_JS)
+    ui.review.range_box.change(
+        bind(review_tab.select_range, ctx),
+        [ui.current, ui.review.range_box, ui.language],
+        [form.start, form.end, form.speaker, form.message],
+        **HIDDEN,
+    )
     ui.review.export.click(
         bind(review_tab.export_open, ctx),
         [ui.current, ui.review.export_format, ui.language],
@@ -269,8 +275,9 @@ def _wire_team(ctx: AppContext, ui: AppWidgets, demo: gr.Blocks) -> None:
 
 
 def _filters(ui: AppWidgets) -> list:
-    """The library search's inputs: its filter widgets, then the language."""
-    return [*ui.library.filters(), ui.language]
+    """The library search's inputs: its filter widgets, the language, then the emotion-share
+    filter (last, so that API calls written before it keep their positions)."""
+    return [*ui.library.filters(), ui.language, *ui.library.share_filters()]
 
 
 def _opened(ui: AppWidgets) -> list:
