@@ -180,7 +180,7 @@ class AnalysisConfig:
     fer_model: str | None = _option(
         "default", flag="--fer-model", parse=_model_name, help="facial emotion model name or path"
     )
-    ser_threads: int = 2  # CPU threads of the speech encoder (it runs alone in its stage)
+    ser_threads: int = 2  # CPU threads of the speech encoder and voice activity models
     smoothing_s: float = 1.5  # half-life of the temporal smoothing of fused scores, seconds
     # words modality: English ASR + phrase/sentiment cues (slow: ~0.3 RTF)
     transcribe: bool = _option(

@@ -167,8 +167,10 @@ def verify_checksums(folder: Path) -> None:
             raise ModelError(f"{folder.name}: checksum mismatch for {name} (corrupt or edited)")
 
 
-def load_model(name_or_path: str | os.PathLike[str], kind: str) -> EmotionModel:
-    """Load a model folder by name or path, check its checksums and kind, and return the model."""
+def check_model(name_or_path: str | os.PathLike[str], kind: str) -> tuple[Path, dict[str, Any]]:
+    """Find a model folder by name or path and check its kind, checksums and loader without
+    loading it: (folder, its model.json). Raises ModelError for anything ``load_model`` would
+    refuse."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}")
     folder = resolve_model_dir(name_or_path)
@@ -182,6 +184,13 @@ def load_model(name_or_path: str | os.PathLike[str], kind: str) -> EmotionModel:
     module_name, _, class_name = str(config.get("loader", "")).partition(":")
     if not module_name.startswith("analyzer.") or not class_name:
         raise ModelError(f"{folder.name}: loader must be 'analyzer.<module>:<Class>'")
+    return folder, config
+
+
+def load_model(name_or_path: str | os.PathLike[str], kind: str) -> EmotionModel:
+    """Load a model folder by name or path, check its checksums and kind, and return the model."""
+    folder, config = check_model(name_or_path, kind)
+    module_name, _, class_name = str(config["loader"]).partition(":")
     cls = getattr(importlib.import_module(module_name), class_name)
     out: EmotionModel = cls.from_folder(folder, config)
     return out

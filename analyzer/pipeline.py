@@ -41,6 +41,7 @@ from .models import (
     EmotionModel,
     EmotionScores,
     ModelError,
+    check_model,
     load_model,
     resolve_model_dir,
 )
@@ -120,15 +121,22 @@ class Analyzer:
 
     def __init__(self, config: AnalysisConfig | None = None) -> None:
         self.config = config or AnalysisConfig()
-        self.vad = VoiceActivityDetector(threads=min(2, os.cpu_count() or 1))
+        self.vad = VoiceActivityDetector(threads=self.threads)
         self._encoder: SpeakerEncoder | None = None
         self._faces: FaceAnalyzer | None = None
         self._transcriber: Transcriber | None = None
         self.notes: list[str] = []
-        self.ser = self._load("ser", self.config.ser_model)
-        self.fer = self._load("fer", self.config.fer_model)
+        ser = self._checked("ser", self.config.ser_model)
+        self.ser = None if ser is None else load_model(ser, "ser")
+        if self.ser is not None and hasattr(self.ser, "threads"):
+            self.ser.threads = self.threads
+        # Checked now, loaded by the first call with video: audio calls never need it, nor the
+        # torch runtime under it (about 300 MB resident).
+        self._fer_name = self._checked("fer", self.config.fer_model)
+        self._fer: EmotionModel | None = None
 
-    def _load(self, kind: str, name: str | None) -> EmotionModel | None:
+    def _checked(self, kind: str, name: str | None) -> str | None:
+        """The model of ``kind`` to load (checked: kind, checksums, loader), None for none."""
         if name is None:
             return None
         if name == "default":
@@ -142,10 +150,21 @@ class Analyzer:
                 )
                 return None
             name = DEFAULT_MODELS[kind]
-        model = load_model(name, kind)
-        if kind == "ser" and hasattr(model, "threads"):
-            model.threads = max(1, min(self.config.ser_threads, os.cpu_count() or 1))
-        return model
+        check_model(name, kind)
+        return name
+
+    @property
+    def fer(self) -> EmotionModel | None:
+        """The facial emotion model (None without one), loaded on first use."""
+        if self._fer is None and self._fer_name is not None:
+            self._fer = load_model(self._fer_name, "fer")
+        return self._fer
+
+    @property
+    def threads(self) -> int:
+        """CPU threads of the models that run on their own thread pools (the speech encoder,
+        voice activity): ``config.ser_threads``, at most the CPUs there are."""
+        return max(1, min(self.config.ser_threads, os.cpu_count() or 1))
 
     @property
     def speaker_encoder(self) -> SpeakerEncoder:

@@ -48,6 +48,9 @@ def write_eval_manifest(
         ]
         if not corrections:
             continue
+        if not record.media_path:  # imported without its recording: no audio to cut clips from
+            skipped += len(corrections)
+            continue
         audio = None
         for a in corrections:
             if a.start is None or a.end is None or a.end - a.start < MIN_CLIP_S:

@@ -192,12 +192,13 @@ class Store(AuditMixin, TeamSettingsMixin):
     def add_call(
         self,
         result: AnalysisResult,
-        media: str | os.PathLike,
+        media: str | os.PathLike | None,
         *,
         uploaded_by: str,
         name: str | None = None,
         copy_media: bool = True,
         agent: str | None = None,
+        digest: str | None = None,
     ) -> CallRecord:
         """Store one analysed call: copy its media, write its result, then insert its row.
 
@@ -206,25 +207,34 @@ class Store(AuditMixin, TeamSettingsMixin):
         (``media.wav``), and the stored result names the recording by ``name`` only, never by
         the (temporary) path it was analysed from. ``agent`` None takes the agent from the
         name by the team's ``agent_pattern`` ('' when it finds none). Returns the stored record.
+
+        ``media`` None stores the result alone (``media_path`` empty: nothing to play), for a
+        result whose recording is out of reach; ``name`` and ``digest`` (the recording's
+        SHA-256) then say which recording it was. ``digest`` given with a file spares hashing it
+        again: the caller vouches that it is the file's.
         """
-        media = Path(media)
+        if media is None and not name:
+            raise StoreError("a call stored without its media needs a name")
+        source = Path(media) if media is not None else None
         call_id = uuid.uuid4().hex
         staging = self.calls_dir / f"{STAGING_PREFIX}{call_id}"
         final = self.calls_dir / call_id
-        name = name or media.name
+        name = name or (source.name if source is not None else "")
         if agent is None:
             agent = agent_from_name(Path(name).name, self.team_settings()["agent_pattern"])
-        digest = content_hash(media)
+        if digest is None:
+            digest = content_hash(source) if source is not None else ""
         staging.mkdir(parents=True)
         try:
-            if copy_media:
-                media_name = f"media{media_suffix(media)}"
-                shutil.copyfile(media, staging / f".{media_name}.part")
+            media_path: Path | str = ""
+            if source is not None and copy_media:
+                media_name = f"media{media_suffix(source)}"
+                shutil.copyfile(source, staging / f".{media_name}.part")
                 os.replace(staging / f".{media_name}.part", staging / media_name)
                 media_path = final / media_name
-            else:
-                media_path = media.resolve()
-            if copy_media:
+            elif source is not None:
+                media_path = source.resolve()
+            if copy_media or source is None:
                 shown = dataclasses.replace(result.media, path=Path(name).name)
                 result = dataclasses.replace(result, media=shown)
             result.save_json(staging / "result.json")

@@ -233,7 +233,12 @@ def test_batch_writes_results_failures_and_datasets_then_skips_finished_calls(lo
 
     assert (summary.total, summary.analysed, summary.failed, summary.skipped) == (5, 4, 1, 0)
     assert summary.audio_s == pytest.approx(20.0, abs=0.1)
-    assert {r["status"] for r in seen} == {"done"}  # broken.wav fails at the check, not here
+    # broken.wav fails at the check (no analysis, no actor stats); the others are analysed.
+    assert sorted((r["file"], r["status"]) for r in seen) == sorted(
+        [(f, "done") for f in ("a.wav", "sub/b.wav", "c.v1.wav", str(loose))]
+        + [("sub/broken.wav", "failed")]
+    )
+    assert [r for r in seen if r["status"] == "failed" and "worker" in r] == []
     for stem in ("a.wav", "sub/b.wav", "c.v1.wav", "a.wav~2"):
         doc = json.loads((out / f"{stem}.json").read_text())
         assert doc["media"]["duration_s"] == pytest.approx(5.0, abs=0.01)
@@ -290,43 +295,76 @@ def test_batch_writes_results_failures_and_datasets_then_skips_finished_calls(lo
     assert set(pd.read_parquet(out / "calls")["call_id"]) == hashes
 
 
+def _synthetic_call(path: Path, seed: int, seconds: float = 1.5, sr: int = 8000) -> Path:
+    """A short stereo call of its own: a voiced-like tone burst on each channel in faint noise
+    (seeded, so every call has its own bytes and content hash)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    f0 = 110 + 5 * seed
+    burst = (np.sin(2 * np.pi * 2 * t) > 0).astype(np.float32)
+    left = 0.3 * burst * np.sin(2 * np.pi * f0 * t)
+    right = 0.2 * (1 - burst) * np.sin(2 * np.pi * 1.5 * f0 * t)
+    audio = np.stack([left, right], axis=1) + rng.normal(0, 0.005, (len(t), 2))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, audio.astype(np.float32), sr, subtype="PCM_16")
+    return path
+
+
 @pytest.mark.slow
 def test_killed_batch_resumes_without_recomputing_finished_calls(local_ray, tmp_path):
     from analyzer.batch import BatchOptions, run_batch
 
+    n = 50
     rec = tmp_path / "rec"
-    for i in range(5):
-        _clip(rec / f"call{i}.wav", 8 * i, 4)
+    for i in range(n):
+        _synthetic_call(rec / f"call{i:02d}.wav", seed=i)
     out = tmp_path / "out"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), *sys.path]))
     env["RAY_enable_metrics_collection"] = "0"
     cmd = [sys.executable, "-m", "analyzer.batch", "batch", str(rec), "--out", str(out)]
     proc = subprocess.Popen(
-        [*cmd, "--workers", "1", "--quiet"],
+        [*cmd, "--workers", "2", "--quiet"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # its own process group: the driver and the Ray it started
     )
     records = out / resume.STATE_DIR / "done"
-    try:
-        deadline = time.monotonic() + 240
-        while not list(records.glob("*.done.json")):
-            assert proc.poll() is None, "the batch ended before a call finished"
-            assert time.monotonic() < deadline, "no call finished in time"
-            time.sleep(0.2)
+    try:  # kill it (SIGKILL: no clean-up of any kind) once a few calls are finished
+        deadline = time.monotonic() + 600
+        while len(list(records.glob("*.done.json"))) < 5:
+            assert proc.poll() is None, "the batch ended before it could be killed"
+            assert time.monotonic() < deadline, "too few calls finished in time"
+            time.sleep(0.05)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     finished = {p.name.removesuffix(".done.json") for p in records.glob("*.done.json")}
-    assert 1 <= len(finished) < 5
+    assert 5 <= len(finished) < n, "the kill came too late to test a resume"
     before = {s: (out / f"{s}.json").stat().st_mtime_ns for s in finished}
+    marks = {s: resume.record_path(out, s).stat().st_mtime_ns for s in finished}
+    assert not (out / "calls").exists()  # killed before its tables
 
-    summary = run_batch([rec], BatchOptions(out=out, workers=2, progress=False))
+    seen: list[dict] = []
+    summary = run_batch(
+        [rec], BatchOptions(out=out, workers=2, progress=False), on_result=seen.append
+    )
     assert summary.skipped == len(finished)
-    assert summary.analysed == 5 - len(finished) and summary.failed == 0
+    assert summary.analysed == n - len(finished) and summary.failed == 0
+    # No finished call was analysed again: each analysed call is one the killed run left
+    # unfinished, its result and its record untouched.
+    analysed = {r["stem"] for r in seen if r["status"] == "done"}
+    assert len(analysed) == summary.analysed and not analysed & finished
+    assert {r["stem"] for r in seen if r["status"] == "skipped"} == finished
     assert {s: (out / f"{s}.json").stat().st_mtime_ns for s in finished} == before
-    assert len(list(records.glob("*.done.json"))) == 5
+    assert {s: resume.record_path(out, s).stat().st_mtime_ns for s in finished} == marks
+    assert len(list(records.glob("*.done.json"))) == n
+    import pandas as pd
+
+    calls = pd.read_parquet(out / "calls")
+    assert len(calls) == n and set(calls["call_id"]) == {
+        content_hash(rec / f"call{i:02d}.wav") for i in range(n)
+    }
 
 
 def test_importing_the_engine_or_the_batch_package_does_not_load_ray():
@@ -349,3 +387,29 @@ def test_manifest_columns_become_the_call_config_and_its_fingerprint():
     assert own.channels == ("customer", "agent") and own.transcript == "/calls/a.srt"
     sums = {"ser": None, "fer": None}
     assert resume.fingerprint(own, sums) != resume.fingerprint(base, sums)
+
+
+def test_workers_share_out_this_machine_and_take_one_cpu_on_a_cluster():
+    from analyzer.batch.runner import plan_workers
+
+    assert plan_workers(2, None, None, local=True) == (2, 1)  # one worker per CPU
+    assert plan_workers(2, 1, None, local=True) == (1, 2)  # one worker: every CPU, as analyze
+    assert plan_workers(8, 3, None, local=True) == (3, 2)
+    assert plan_workers(8, None, 4, local=True) == (2, 4)
+    assert plan_workers(2, 4, None, local=True) == (4, 1)  # more workers than CPUs: 1 each
+    assert plan_workers(64, None, None, local=False) == (64, 1)
+    assert plan_workers(64, 8, None, local=False) == (8, 1)
+
+
+def test_an_actor_holds_its_thread_pools_to_its_cpu_share():
+    code = (
+        "import numpy, threadpoolctl; from analyzer.batch.runner import limit_threads; "
+        "h = limit_threads(1); import os; "
+        "print(os.environ['OMP_NUM_THREADS'], "
+        "{p['num_threads'] for p in threadpoolctl.threadpool_info()})"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), *sys.path]))
+    env.pop("OMP_NUM_THREADS", None)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split(maxsplit=1) == ["1", "{1}\n"]

@@ -31,7 +31,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--address", help="join a Ray cluster: auto or ray://HOST:PORT (default: local Ray)"
     )
     p.add_argument("--workers", type=_positive, help="analysis workers (default: every CPU)")
-    p.add_argument("--worker-cpus", type=_positive, default=1, help="CPUs per worker (default 1)")
+    p.add_argument(
+        "--worker-cpus",
+        type=_positive,
+        help="CPUs (and engine threads) per worker (default: this machine's CPUs shared out "
+        "over the workers; 1 on a cluster)",
+    )
     p.add_argument("--gpus", type=float, default=0.0, help="GPUs for the workers (default 0)")
     add_options(p)  # every analysis option, as `emotrace analyze` has it (from AnalysisConfig)
     add_output_options(p)
@@ -78,8 +83,8 @@ def run(args: argparse.Namespace) -> int:
     print(summary.line())
     stages = ", ".join(f"{k} {v:.1f} s" for k, v in summary.stages.items())
     print(
-        f"stages: {stages}; {summary.workers} workers on {summary.nodes or 'no'} node(s) "
-        f"used; results in {args.out}"
+        f"stages: {stages}; {summary.workers} workers x {summary.worker_cpus} CPU(s) on "
+        f"{summary.nodes or 'no'} node(s) used; results in {args.out}"
     )
     if summary.failed:
         print(

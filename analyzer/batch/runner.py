@@ -1,15 +1,19 @@
-"""The batch on Ray Data: check every call, analyse the new ones on actors, write the tables.
+"""The batch on Ray Data: one pass of every call through a pool of analysis actors, then the
+tables.
 
-Three Ray Data stages, each a distributed job:
-1. check (Ray tasks): content hash, skip rule, media header. Cheap, so the whole batch is checked
-   first; the driver then knows what is finished, what is broken and how much audio is left.
-2. analyse (an actor pool of ``workers``): each actor holds one ``Analyzer`` (models loaded once)
-   and analyses one call at a time; it writes the call's JSON exactly as ``emotrace analyze``
-   does, then the call's finished record. Results stream back to the driver as they finish.
-3. tables (Ray tasks, ``datasets.py``): every finished call's JSON becomes rows of the Parquet
-   datasets ``segments/``, ``events/``, ``calls/`` (and ``scorecards/`` when results carry one).
-   The datasets are rebuilt from all finished calls in the folder, so a resumed run ends with
-   complete tables.
+Two Ray Data jobs, each distributed:
+1. calls (an actor pool of ``workers``, ``worker_cpus`` CPUs and engine threads each): an actor
+   hashes its call, skips it when a finished result matches (content hash, configuration, model
+   checksums), else analyses it with the one ``Analyzer`` it holds (models loaded on its first
+   call, so a batch with nothing left to do loads none). It writes the call's JSON exactly as
+   ``emotrace analyze`` does, then the call's finished record. Rows stream back to the driver as
+   calls finish (the progress bar), one call per actor at a time so that no actor sits on a
+   queue while another is idle. Checking inside the actors rather than in a stage of its own
+   spreads the hashing over the workers and keeps one pool of warm actors for the whole batch.
+2. tables (Ray tasks, ``datasets.py``): every finished call's JSON becomes rows of the Parquet
+   datasets ``segments/``, ``events/``, ``calls/`` (and ``scorecards/`` when results carry one),
+   all four written by one job. The datasets are rebuilt from all finished calls in the folder,
+   so a resumed run ends with complete tables.
 
 Every worker reads the inputs and writes under the output folder: on a cluster both live on
 storage that every node mounts (NFS or similar) and every node has emotrace installed.
@@ -43,7 +47,9 @@ if TYPE_CHECKING:
 FAILURES_CSV = "failures.csv"
 FAILURE_COLUMNS = ("file", "call_id", "error")
 LOCAL_OBJECT_STORE_MB = 256  # the local runtime's object store: only small rows travel through it
-MAX_CHECK_BLOCKS = 2000  # upper bound on check tasks; a block holds several calls beyond that
+# Libraries that size their own thread pools from these at load time (OpenMP, MKL, OpenBLAS,
+# numexpr): an actor sets them to its CPU share so that workers do not fight over the cores.
+THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +62,9 @@ class BatchOptions:
     config: AnalysisConfig = field(default_factory=AnalysisConfig)
     address: str | None = None  # "auto" or "ray://host:port" joins a cluster; None: local Ray
     workers: int | None = None  # analysis actors; None: as many as the CPUs allow
-    worker_cpus: int = 1  # CPUs (and engine threads) per analysis actor
+    # CPUs (and engine threads) per analysis actor; None: on this machine its share of the CPUs
+    # (every CPU for one worker, as a single `analyze` uses them), on a cluster 1
+    worker_cpus: int | None = None
     gpus: float = 0.0  # GPUs shared by the analysis actors (used when torch sees CUDA)
     object_store_mb: int = LOCAL_OBJECT_STORE_MB  # local runtime only
     progress: bool = True  # live progress bar on stderr
@@ -73,10 +81,12 @@ class BatchSummary:
     failed: int = 0
     audio_s: float = 0.0  # audio analysed in this run
     wall_s: float = 0.0  # the whole run, Ray start included
-    stages: dict[str, float] = field(default_factory=dict)  # ray start, check, analyse, tables
+    stages: dict[str, float] = field(default_factory=dict)  # ray start, calls, tables
     engine_s: dict[str, float] = field(default_factory=dict)  # engine stages summed over calls
+    model_load_s: float = 0.0  # loading the models, summed over the actors that analysed
     worker_peak_mb: list[float] = field(default_factory=list)  # peak RSS of each analysis actor
     workers: int = 0  # size of the actor pool
+    worker_cpus: int = 0  # CPUs (and engine threads) of each actor
     nodes: int = 0  # Ray nodes whose actors analysed at least one call
 
     def line(self) -> str:
@@ -92,49 +102,48 @@ class BatchSummary:
         )
 
 
-# ---- stage 1: check ----------------------------------------------------------------------
-def check_call(row: Row) -> Row:
-    """Ray task: hash the call, apply the skip rule, read the media header."""
-    from ..hashing import content_hash
-    from ..media import MediaError, probe_media
-
-    row = dict(row)
-    try:
-        row["call_id"] = content_hash(row["path"])
-    except OSError as exc:
-        return row | {"status": "failed", "error": _oneline(exc.strerror or exc)}
-    if resume.is_finished(row["out"], row["stem"], row["call_id"], row["fingerprint"]):
-        return row | {"status": "skipped"}
-    try:
-        info = probe_media(row["path"])
-        if not info.has_audio:
-            raise MediaError(f"{Path(row['path']).name}: has no audio track")
-    except MediaError as exc:
-        return row | {"status": "failed", "error": _oneline(exc)}
-    return row | {"status": "todo", "duration_s": float(info.duration_s or 0.0)}
-
-
-# ---- stage 2: analyse --------------------------------------------------------------------
+# ---- the calls stage: an actor per worker ----------------------------------------------------
 class AnalyzeCalls:
-    """Ray actor: one Analyzer (models loaded once), one call per ``__call__``."""
+    """Ray actor: checks and analyses one call per ``__call__`` with one Analyzer (models loaded
+    on the first call that needs them, then kept)."""
 
     def __init__(
-        self, config: AnalysisConfig, out: str, use_gpu: bool, extra_outputs: tuple[str, ...]
+        self,
+        config: AnalysisConfig,
+        out: str,
+        use_gpu: bool,
+        extra_outputs: tuple[str, ...],
+        threads: int,
     ) -> None:
+        self._limits = limit_threads(threads)
+        self.config = config.replace(ser_threads=threads)
+        self.out = out
+        self.use_gpu = use_gpu
+        self.extra_outputs = extra_outputs
+        self.analyzer: Analyzer | None = None
+        self.device = "cpu"
+
+    def _ready(self) -> tuple[Analyzer, float]:
+        """The actor's Analyzer and the seconds it took to load now (0 when already loaded)."""
+        if self.analyzer is not None:
+            return self.analyzer, 0.0
         from ..pipeline import Analyzer
 
-        self.out = out
-        self.extra_outputs = extra_outputs
-        self.analyzer = Analyzer(config)
-        self.device = "cpu"
-        if use_gpu:
+        started = time.perf_counter()
+        self.analyzer = Analyzer(self.config)
+        if self.use_gpu:
             self.device = _move_to_gpu(self.analyzer)
+        return self.analyzer, time.perf_counter() - started
 
     def __call__(self, row: Row) -> Row:
         started = time.perf_counter()
-        config = call_config(self.analyzer.config, row["channels"], row["transcript"])
+        row = check_call(row)
+        if row["status"] != "todo":
+            return row
         try:
-            result = self.analyzer.analyze(row["path"], config=config)
+            analyzer, load_s = self._ready()
+            config = call_config(analyzer.config, row["channels"], row["transcript"])
+            result = analyzer.analyze(row["path"], config=config)
             result.save_json(output_path(self.out, row["stem"], ".json"))
             if "csv" in self.extra_outputs:
                 result.write_csv(output_path(self.out, row["stem"], ".csv"))
@@ -164,9 +173,47 @@ class AnalyzeCalls:
                 "status": "done",
                 "duration_s": float(result.media.duration_s),
                 "timings": json.dumps(result.timings),
+                "model_load_s": load_s,
                 "device": self.device,
             }
         )
+
+
+def check_call(row: Row) -> Row:
+    """Hash the call, apply the skip rule, read the media header: status ``todo``, ``skipped``
+    or ``failed`` (a file that cannot be read, or has no audio, fails before any model loads)."""
+    from ..hashing import content_hash
+    from ..media import MediaError, probe_media
+
+    try:
+        row = row | {"call_id": content_hash(row["path"])}
+    except OSError as exc:
+        return row | {"status": "failed", "error": _oneline(exc.strerror or exc)}
+    if resume.is_finished(row["out"], row["stem"], row["call_id"], row["fingerprint"]):
+        return row | {"status": "skipped"}
+    try:
+        info = probe_media(row["path"])
+        if not info.has_audio:
+            raise MediaError(f"{Path(row['path']).name}: has no audio track")
+    except MediaError as exc:
+        return row | {"status": "failed", "error": _oneline(exc)}
+    return row | {"status": "todo"}
+
+
+def limit_threads(threads: int) -> object:
+    """Hold every thread pool of this process to ``threads``: the BLAS and OpenMP pools already
+    loaded (threadpoolctl), the ones loaded later (their environment variables) and torch's.
+    The engine's own models take theirs from the config (``ser_threads``). Returns the
+    threadpoolctl handle, which must stay alive for the limits to hold."""
+    for name in THREAD_ENV:
+        os.environ[name] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # without it the environment still covers pools loaded from now on
+        return None
+    return threadpool_limits(limits=threads)
 
 
 def call_config(base: AnalysisConfig, channels: str, transcript: str) -> AnalysisConfig:
@@ -223,9 +270,9 @@ def run_batch(
 ) -> BatchSummary:
     """Analyse every call in ``inputs`` into ``options.out``; see the module docstring.
 
-    ``on_result`` is called with each call's row as it finishes (status ``done`` or ``failed``).
-    Raises BatchInputError / ModelError for problems with the inputs or the models (usage
-    errors); a call that cannot be analysed is a failure row, never an exception.
+    ``on_result`` is called with each call's row as it finishes (status ``done``, ``skipped``
+    or ``failed``). Raises BatchInputError / ModelError for problems with the inputs or the
+    models (usage errors); a call that cannot be analysed is a failure row, never an exception.
     """
     clock = time.perf_counter()
     # Absolute paths: workers of a cluster do not share the driver's working folder.
@@ -237,41 +284,34 @@ def run_batch(
     if options.gpus and not options.address and not _cuda_available():
         print("emotrace: batch: torch sees no CUDA device; --gpus is ignored", file=sys.stderr)
         options = replace(options, gpus=0.0)
-    with _only_batch_in(out), _ray_runtime(options) as (workers, ray_start_s):
+    with _only_batch_in(out), _ray_runtime(options) as (workers, worker_cpus, ray_start_s):
         failures = _FailureLog(out / FAILURES_CSV)
-        summary.workers = workers
+        summary.workers, summary.worker_cpus = workers, worker_cpus
         summary.stages["ray start"] = ray_start_s
-        config = options.config.replace(ser_threads=options.worker_cpus)
-        started = time.perf_counter()
-        if options.progress:
-            print(f"checking {len(calls)} calls (content hash, finished results)", file=sys.stderr)
-        rows = _check(calls, config, checksums, out)
-        summary.stages["check"] = time.perf_counter() - started
-        todo = [r for r in rows if r["status"] == "todo"]
-        summary.skipped = sum(r["status"] == "skipped" for r in rows)
-        for r in rows:
-            if r["status"] == "failed":
-                summary.failed += 1
-                failures.add(r)
         started = time.perf_counter()
         peaks: dict[int, float] = {}
         nodes: set[str] = set()
-        for row in _analyse(todo, config, options, workers, out):
-            if row["status"] == "done":
+        items = _items(calls, options.config, checksums, out)
+        for row in _run_calls(items, options, workers, worker_cpus, out):
+            if row["status"] == "skipped":
+                summary.skipped += 1
+            elif row["status"] == "done":
                 summary.analysed += 1
                 summary.audio_s += row["duration_s"]
+                summary.model_load_s += row["model_load_s"]
                 for step, s in json.loads(row["timings"]).items():
                     summary.engine_s[step] = summary.engine_s.get(step, 0.0) + s
             else:
                 summary.failed += 1
                 failures.add(row)
-            peaks[row["worker"]] = max(peaks.get(row["worker"], 0.0), row["peak_rss_mb"])
-            nodes.add(row["node"])
+            if "worker" in row:  # an actor analysed it (or tried to)
+                peaks[row["worker"]] = max(peaks.get(row["worker"], 0.0), row["peak_rss_mb"])
+                nodes.add(row["node"])
             if on_result is not None:
                 on_result(row)
         summary.worker_peak_mb = sorted(peaks.values())
         summary.nodes = len(nodes)
-        summary.stages["analyse"] = time.perf_counter() - started
+        summary.stages["calls"] = time.perf_counter() - started
         started = time.perf_counter()
         finished = [_finished_meta(out, c) for c in calls]
         write_tables(out, [m for m in finished if m is not None])
@@ -280,14 +320,13 @@ def run_batch(
     return summary
 
 
-def _check(
+def _items(
     calls: list[CallInput],
     config: AnalysisConfig,
     checksums: dict[str, str | None],
     out: Path,
 ) -> list[Row]:
-    import ray
-
+    """One row per call, as the actors receive it (plain values: Ray moves it)."""
     items: list[Row] = []
     for c in calls:
         own = call_config(config, ",".join(c.channels or ()), c.transcript or "")
@@ -306,54 +345,52 @@ def _check(
                 "duration_s": 0.0,
             }
         )
-    blocks = min(len(items), MAX_CHECK_BLOCKS)
-    ds = ray.data.from_items(items, override_num_blocks=blocks).map(check_call)
-    checked = {r["stem"]: r for r in ds.take_all()}
-    return [checked[c.stem] for c in calls]  # in input order
+    return items
 
 
-def _analyse(
-    todo: list[Row], config: AnalysisConfig, options: BatchOptions, workers: int, out: Path
+def _run_calls(
+    items: list[Row], options: BatchOptions, workers: int, worker_cpus: int, out: Path
 ) -> Iterator[Row]:
     """Yield each call's row as its actor finishes it, with a live progress bar."""
-    if not todo:
-        return
     import ray
     from tqdm import tqdm
 
     use_gpu = options.gpus > 0
-    actors = max(1, min(workers, len(todo)))
-    ds = ray.data.from_items(todo, override_num_blocks=len(todo)).map(
+    actors = max(1, min(workers, len(items)))
+    ds = ray.data.from_items(items, override_num_blocks=len(items)).map(
         cast(Any, AnalyzeCalls),  # Ray's hints take a function; a class is its actor form
         fn_constructor_kwargs={
-            "config": config,
+            "config": options.config,
             "out": str(out),
             "use_gpu": use_gpu,
             "extra_outputs": options.extra_outputs,
+            "threads": worker_cpus,
         },
-        compute=ray.data.ActorPoolStrategy(size=actors),
-        num_cpus=options.worker_cpus,
+        # One call in flight per actor: a long call never holds others back in its actor's queue.
+        compute=ray.data.ActorPoolStrategy(size=actors, max_tasks_in_flight_per_actor=1),
+        num_cpus=worker_cpus,
         num_gpus=options.gpus / actors if use_gpu else None,
     )
-    audio_total = sum(r["duration_s"] for r in todo)
     bar = tqdm(
-        total=len(todo),
+        total=len(items),
         unit="call",
         desc="batch",
         file=sys.stderr,
         disable=not options.progress,
         dynamic_ncols=True,
     )
-    done_audio, failed = 0.0, 0
+    done_audio, skipped, failed = 0.0, 0, 0
     try:
         for row in ds.iter_rows():
             if row["status"] == "done":
                 done_audio += row["duration_s"]
+            elif row["status"] == "skipped":
+                skipped += 1
             else:
                 failed += 1
             bar.update(1)
             bar.set_postfix_str(
-                f"{done_audio / 3600:.2f}/{audio_total / 3600:.2f} h audio, {failed} failed"
+                f"{done_audio / 3600:.2f} h audio analysed, {skipped} already done, {failed} failed"
             )
             yield row
     finally:
@@ -390,10 +427,26 @@ def _only_batch_in(out: Path) -> Iterator[None]:
         yield
 
 
+def plan_workers(
+    cpus: int, workers: int | None, worker_cpus: int | None, *, local: bool
+) -> tuple[int, int]:
+    """(actors, CPUs per actor) for ``cpus`` CPUs. Unset, a local run shares the machine out:
+    one worker per CPU by default, and the CPUs of this machine split over the workers asked
+    for (one worker gets them all, as a single ``analyze`` uses them). On a cluster a worker
+    takes 1 CPU unless told otherwise."""
+    cpus = max(1, cpus)
+    if worker_cpus is None:
+        worker_cpus = max(1, cpus // workers) if workers and local else 1
+    if workers is None:
+        workers = max(1, cpus // worker_cpus)
+    return workers, worker_cpus
+
+
 @contextmanager
-def _ray_runtime(options: BatchOptions) -> Iterator[tuple[int, float]]:
-    """Join the cluster at ``options.address`` or start a local runtime; yields (actors, seconds
-    it took). A runtime started here is shut down on exit; one already running is left alone."""
+def _ray_runtime(options: BatchOptions) -> Iterator[tuple[int, int, float]]:
+    """Join the cluster at ``options.address`` or start a local runtime; yields (actors, CPUs per
+    actor, seconds it took). A runtime started here is shut down on exit; one already running
+    is left alone."""
     import ray
     import ray.data
 
@@ -406,16 +459,19 @@ def _ray_runtime(options: BatchOptions) -> Iterator[tuple[int, float]]:
     # Ray's metrics thread can crash idle workers as they exit (ray-project/ray#36885); the
     # batch reports its own figures, so a runtime started here collects none.
     os.environ.setdefault("RAY_enable_metrics_collection", "0")
+    local = not options.address
     if ray.is_initialized():
         pass
     elif options.address:
         ray.init(address=options.address, logging_level=logging.WARNING)
         ours = True
     else:
-        wanted = options.workers or max(1, (os.cpu_count() or 1) // options.worker_cpus)
+        workers, worker_cpus = plan_workers(
+            os.cpu_count() or 1, options.workers, options.worker_cpus, local=True
+        )
         ray.init(
             address="local",  # a new runtime, even when another one runs on this machine
-            num_cpus=wanted * options.worker_cpus,
+            num_cpus=workers * worker_cpus,
             num_gpus=int(options.gpus) if options.gpus else None,
             object_store_memory=options.object_store_mb * 1024 * 1024,
             include_dashboard=False,
@@ -428,8 +484,8 @@ def _ray_runtime(options: BatchOptions) -> Iterator[tuple[int, float]]:
         ctx.print_on_execution_start = False
         cluster_resources: Callable[[], dict[str, float]] = ray.cluster_resources
         cpus = int(cluster_resources().get("CPU", 1))
-        workers = options.workers or max(1, cpus // options.worker_cpus)
-        yield workers, time.perf_counter() - started
+        workers, worker_cpus = plan_workers(cpus, options.workers, options.worker_cpus, local=local)
+        yield workers, worker_cpus, time.perf_counter() - started
     finally:
         if ours:
             ray.shutdown()

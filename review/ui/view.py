@@ -19,7 +19,7 @@ from analyzer import LABELS, AnalysisResult
 from analyzer.export import speaker_name, write_vtt  # not in analyzer's public API yet
 
 from .. import views
-from ..i18n import emotion_name
+from ..i18n import emotion_name, t
 from ..plots import timeline_figure
 from ..store import Annotation
 from . import player
@@ -100,19 +100,22 @@ def show_call(
     record = ctx.store.get_call(call_id)
     result = ctx.store.load_result(call_id)
     notes = ctx.store.list_annotations(call_id)
-    media = ctx.served.media(record)
-    subtitles = _subtitles(ctx, call_id, result, notes, lang)
     speakers = [(speaker_name(result, s.id), s.id) for s in result.speakers]
-    return ReviewView(
-        player=player.player_html(
+    if record.media_path:
+        subtitles = _subtitles(ctx, call_id, result, notes, lang)
+        shown = player.player_html(
             call_id=call_id,
-            media_url=media_url(media),
+            media_url=media_url(ctx.served.media(record)),
             subtitles_url=player.file_url(subtitles),
             video=record.has_video,
             lang=lang,
             start_s=start_s,
             event_times=[e.start for e in result.events],
-        ),
+        )
+    else:  # a result imported without its recording (emotrace library import)
+        shown = f'<div class="emo-empty">{html.escape(t("no_media", lang))}</div>'
+    return ReviewView(
+        player=shown,
         timeline=timeline_figure(result, notes, lang=lang),
         summary=f"<h3>{html.escape(record.name)}</h3><p>{html.escape(record.uploaded_by)} · "
         f"{views.clock(record.duration_s)} · {html.escape(record.created_at[:16])}</p>"
