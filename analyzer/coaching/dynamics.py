@@ -230,7 +230,17 @@ def _as_dict(s: Any) -> dict[str, Any]:
 
 
 def _speech(readings: Sequence[Reading], part: slice) -> float:
-    return sum(r.segment.duration for r in readings[part])
+    """Seconds of speech the readings in ``part`` add: each up to where the next reading starts,
+    so overlapping grid windows (3 s long, 0.5 s apart) count their hop, not their length
+    (three angry windows are a 1.5 s blip, not 9 s of anger); turns count whole."""
+    total = 0.0
+    for i in range(*part.indices(len(readings))):
+        seg = readings[i].segment
+        end = seg.end
+        if i + 1 < len(readings):
+            end = min(end, max(seg.start, readings[i + 1].segment.start))
+        total += end - seg.start
+    return total
 
 
 def _span_before(readings: Sequence[Reading], i: int) -> slice | None:
