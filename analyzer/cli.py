@@ -54,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument(
         "--csv",
         action="store_true",
-        help="also write <file name>.csv (segments; <file name>.transcript.csv with words)",
+        help="also write <file name>.csv (segments), <file name>.scorecard.csv (one row per "
+        "speaker and metric) and <file name>.transcript.csv (with words)",
     )
     an.add_argument(
         "--parquet", action="store_true", help="also write <file name>.parquet (likewise)"
@@ -172,6 +173,11 @@ def _write_outputs(
             writers.append((".transcript.csv", lambda p: result.write_csv(p, "transcript")))
         if args.parquet:
             writers.append((".transcript.parquet", lambda p: result.write_parquet(p, "transcript")))
+    if result.scorecard:  # the scorecard, one row per speaker and metric, beside the segments
+        if args.csv:
+            writers.append((".scorecard.csv", lambda p: result.write_csv(p, "scorecard")))
+        if args.parquet:
+            writers.append((".scorecard.parquet", lambda p: result.write_parquet(p, "scorecard")))
     written = []
     for suffix, write in writers:
         path = output_path(out, stem, suffix)

@@ -7,9 +7,12 @@ One call: JSON, CSV, Parquet, ELAN ``.eaf`` (pympi), Praat ``TextGrid`` (praatio
   numeric tiers ``<speaker> arousal`` / ``<speaker> valence`` (``+0.12``); an ``events`` tier
   (``kind: description``); one tier per annotation kind (``annotations: note``...); the media
   linked by the path given (relative to the .eaf when relative, e.g. the recording's file name).
-- CSV / Parquet of one call: the segment rows, then one row per event and per annotation; the
-  ``row`` column says which (``segment`` | ``event`` | ``annotation``), events and annotations
-  fill ``kind``, ``start``, ``end``, ``speaker``, ``text`` (and ``corrected_label``, ``author``).
+- CSV / Parquet of one call: the segment rows, then one row per event and per annotation, then
+  one row per speaker and scorecard metric; the ``row`` column says which (``segment`` |
+  ``event`` | ``annotation`` | ``scorecard``), events and annotations fill ``kind``, ``start``,
+  ``end``, ``speaker``, ``text`` (and ``corrected_label``, ``author``), scorecard rows the
+  columns of the batch's ``scorecards/`` dataset (``speaker``, ``role``, ``metric``, ``value``,
+  ``value_text``, ``unit``, ``explanation_code`` / ``_text`` / ``_params``, ``evidence`` as JSON).
 - WebVTT: each speaker's emotion per turn, the events (``⚑ kind: description``) and the timed
   annotations.
 - Transcript (when the call has words): per speaker a tier ``<speaker> words`` in ELAN and
@@ -331,7 +334,8 @@ def export_call(
     """Write one call in ``fmt`` (one of ``FORMATS``) to ``path``; returns the path.
 
     JSON holds the model output under "result" and the annotations beside it. CSV and Parquet
-    hold :func:`call_frame`: the segment rows, then the events and the annotations.
+    hold :func:`call_frame`: the segment rows, then the events, the annotations and the
+    scorecard.
     """
     fmt = fmt.lower()
     if fmt == "json":
@@ -358,7 +362,10 @@ def export_call(
 
 def call_frame(result: AnalysisResult, annotations: Sequence[Any] = ()) -> Any:
     """One call as one table (a pandas DataFrame): the segment rows (``row`` = "segment"), then a
-    row per event and per annotation, sharing ``kind``, ``start``, ``end``, ``speaker``."""
+    row per event and per annotation, sharing ``kind``, ``start``, ``end``, ``speaker``, then a
+    row per speaker and scorecard metric (``row`` = "scorecard"; ``metric``, ``value``,
+    ``value_text``, ``unit``, ``explanation_*`` and ``evidence`` as in
+    :meth:`AnalysisResult.scorecard_rows`)."""
     import pandas as pd
 
     name = Path(result.media.path).name
@@ -390,7 +397,9 @@ def call_frame(result: AnalysisResult, annotations: Sequence[Any] = ()) -> Any:
         }
         for a in annotations
     ]
-    extra = pd.DataFrame(events + notes)
+    # Last, the scorecard: one row per speaker and metric, the batch's ``scorecards/`` columns.
+    card = [{"row": "scorecard"} | r for r in result.scorecard_rows()]
+    extra = pd.DataFrame(events + notes + card)
     if extra.empty:
         return segments
     return pd.concat([segments, extra], ignore_index=True, sort=False)
@@ -451,7 +460,8 @@ def combined_frame(
     """One table for many calls: ``what`` rows of each result, prefixed by call columns.
 
     ``items`` yields (call record, result, annotations), e.g. from :meth:`Store.results`;
-    ``what`` is "segments", "events" or "annotations".
+    ``what`` is "segments", "events", "annotations" or "scorecard" (one row per speaker and
+    metric).
     """
     import pandas as pd
 

@@ -44,6 +44,12 @@ EVENT_KINDS = (
     "rate_spike",
     "repeated_complaint",
 )
+# The scorecard as a table, one row per speaker and metric: the columns of the batch's
+# ``scorecards/`` dataset (analyzer/batch/tables.py) after its ``call_id``.
+SCORECARD_COLUMNS = (
+    "file", "speaker", "role", "metric", "value", "value_text", "unit", "explanation_code",
+    "explanation_text", "explanation_params", "evidence",
+)  # fmt: skip
 
 
 def _ms(t: float | None) -> float | None:
@@ -63,6 +69,13 @@ def _num(x: Any, digits: int = 4) -> Any:
     except (TypeError, ValueError):
         return x
     return None if not math.isfinite(f) else round(f, digits)
+
+
+def _json_text(value: Any) -> str | None:
+    """Nested values of a table cell as JSON text (keys sorted, like the batch's tables)."""
+    if value is None:
+        return None
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, allow_nan=False)
 
 
 def _clean(obj: Any) -> Any:
@@ -398,25 +411,29 @@ class AnalysisResult:
 
     # ---- tables ----------------------------------------------------------------------------
     def scorecard_rows(self) -> list[dict[str, Any]]:
-        """One flat row per speaker and scorecard metric (the CSV/Parquet layout of the
-        scorecard): file, speaker, role, metric, value, unit, explanation code and text, and the
-        evidence time ranges as "start-end" joined by spaces."""
+        """One flat row per speaker and scorecard metric, in :data:`SCORECARD_COLUMNS` (the
+        columns of the batch's ``scorecards/`` dataset, less its ``call_id``): a number in
+        ``value``, an outcome (``recovered``...) in ``value_text``; the explanation's params and
+        the evidence ``[[start, end], ...]`` as JSON text."""
         roles = {s.id: s.role for s in self.speakers}
+        name = Path(self.media.path).name
         rows = []
         for spk, metrics in self.scorecard.items():
-            for name, m in metrics.items():
-                value = m.get("value")
+            for metric, m in (metrics or {}).items():
+                value, why = m.get("value"), m.get("explanation") or {}
                 rows.append(
                     {
-                        "file": Path(self.media.path).name,
+                        "file": name,
                         "speaker": spk,
                         "role": roles.get(spk),
-                        "metric": name,
-                        "value": value if isinstance(value, str) or value is None else _num(value),
+                        "metric": metric,
+                        "value": None if value is None or isinstance(value, str) else float(value),
+                        "value_text": value if isinstance(value, str) else None,
                         "unit": m.get("unit"),
-                        "code": (m.get("explanation") or {}).get("code"),
-                        "explanation": (m.get("explanation") or {}).get("text"),
-                        "evidence": " ".join(f"{a:.3f}-{b:.3f}" for a, b in m.get("evidence", [])),
+                        "explanation_code": why.get("code"),
+                        "explanation_text": why.get("text"),
+                        "explanation_params": _json_text(why.get("params")),
+                        "evidence": _json_text(m.get("evidence")),
                     }
                 )
         return rows
@@ -488,7 +505,7 @@ class AnalysisResult:
                 columns=columns,
             )
         if what == "scorecard":
-            return pd.DataFrame(self.scorecard_rows())
+            return pd.DataFrame(self.scorecard_rows(), columns=list(SCORECARD_COLUMNS))
         raise ValueError(
             "what must be one of: segments, events, faces, turns, transcript, scorecard"
         )

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, text
 
 from .records import CallRecord, StoreError, _now
 
-AUDIT_ACTIONS = ("upload", "open", "annotate", "export", "delete")
+AUDIT_ACTIONS = ("upload", "open", "annotate", "export", "delete", "settings")
 CONSENT_VALUES = ("given", "refused")  # recording consent of a call; no row: not recorded
 
 
@@ -98,11 +98,16 @@ class AuditMixin:
         return None if row is None else str(row[0])
 
     def purge_expired(
-        self, retention_days: float | None, *, now: datetime | None = None
+        self,
+        retention_days: float | None,
+        *,
+        now: datetime | None = None,
+        by: str = "retention",
     ) -> list[str]:
         """Delete (as ``delete_call`` does) every call stored more than ``retention_days`` ago
         and every call whose consent was refused, whatever its age. ``retention_days`` None
-        keeps calls forever (only refused ones go). Returns the ids deleted."""
+        keeps calls forever (only refused ones go). Each deletion is audited as ``delete`` by
+        ``by`` with the reason. Returns the ids deleted."""
         where = ["id IN (SELECT call_id FROM call_consent WHERE consent = 'refused')"]
         params: dict[str, object] = {}
         if retention_days is not None:
@@ -119,5 +124,8 @@ class AuditMixin:
                 ).all()
             ]
         for call_id in ids:
+            record = self.get_call(call_id)
+            reason = "consent refused" if self.consent(call_id) == "refused" else "retention"
             self.delete_call(call_id)
+            self.audit(by, "delete", call_id, f"{record.name} ({reason})")
         return ids

@@ -116,12 +116,28 @@ def _migrate_4(conn: Connection) -> None:
     )
 
 
+def _migrate_5(conn: Connection) -> None:
+    """The agent a call belongs to (for the team view) and the team's app-wide settings."""
+    conn.execute(text("ALTER TABLE calls ADD COLUMN agent TEXT NOT NULL DEFAULT ''"))
+    conn.execute(text("CREATE INDEX ix_calls_agent ON calls(agent)"))
+    conn.execute(
+        text("""
+        CREATE TABLE team_settings (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            updated_by TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""")
+    )
+
+
 # Ordered: MIGRATIONS[i] brings the schema from version i to version i + 1.
 MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
     _migrate_1,
     _migrate_2,
     _migrate_3,
     _migrate_4,
+    _migrate_5,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

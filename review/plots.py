@@ -3,6 +3,10 @@
 Top panel: one lane per speaker, each speech turn a bar coloured by its fused emotion, plus a lane
 of detected events and a lane of reviewers' annotations. Bottom panel: arousal and valence of each
 speaker on the fixed grid. Event times are also drawn as dotted lines across both panels.
+
+Dragging across the figure selects a time range (``dragmode="select"``, horizontal); the layout's
+``meta.lanes`` maps each speaker lane's name to the speaker id, so that the player's script knows
+whose lane a range was drawn in.
 """
 
 from __future__ import annotations
@@ -73,6 +77,11 @@ def timeline_figure(result: AnalysisResult, annotations: Sequence[Any] = (), *, 
         legend={"orientation": "h", "y": -0.2, "groupclick": "toggleitem"},
         hovermode="closest",
         template="plotly_white",
+        # Dragging across the timeline selects a time range (player.js fills the annotation
+        # form with it); a click still moves the player. The mode bar switches to zoom or pan.
+        dragmode="select",
+        selectdirection="h",
+        meta={"lanes": {name: sid for sid, name in lanes.items()}},
     )
     if result.media.duration_s > LONG_CALL_S:  # overview + zoom for long calls
         fig.update_xaxes(rangeslider={"visible": True, "thickness": 0.06}, row=2, col=1)

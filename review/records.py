@@ -39,6 +39,7 @@ class CallRecord:
     event_kinds: tuple[str, ...] = ()
     has_video: bool = False
     content_hash: str = ""  # SHA-256 of the media's bytes ('' when unknown)
+    agent: str = ""  # the agent this call belongs to, for the team view ('' when unknown)
 
     @property
     def folder(self) -> Path:
@@ -58,6 +59,7 @@ class CallRecord:
             "has_video": self.has_video,
             "media_path": self.media_path,
             "content_hash": self.content_hash,
+            "agent": self.agent,
         }
 
 
@@ -105,12 +107,13 @@ class CallFilter:
     max_negative: float | None = None  # [0, 1]
     event_kind: str | None = None  # the call must contain an event of this kind; "any": any event
     uploaded_by: str | None = None
+    agent: str | None = None  # the call's agent, exactly
     limit: int = 500  # at most this many calls, newest first
 
 
 _CALL_COLUMNS = (
     "id, name, uploaded_by, created_at, media_path, result_path, duration_s, roles, "
-    "negative_share, n_events, event_kinds, has_video, content_hash"
+    "negative_share, n_events, event_kinds, has_video, content_hash, agent"
 )
 
 
@@ -129,6 +132,7 @@ def _call_from_row(row) -> CallRecord:
         event_kinds=tuple(k for k in (row[10] or "").split(",") if k),
         has_video=bool(row[11]),
         content_hash=row[12] or "",
+        agent=row[13] or "",
     )
 
 

@@ -66,6 +66,7 @@ from .records import (
     _call_from_row,
     _now,
 )
+from .team_settings import TEAM_SETTING_DEFAULTS, TeamSettingsMixin, agent_from_name
 
 __all__ = [
     "ANNOTATION_KINDS",
@@ -77,12 +78,14 @@ __all__ = [
     "SCHEMA_VERSION",
     "SQLITE_BUSY_TIMEOUT_MS",
     "STAGING_PREFIX",
+    "TEAM_SETTING_DEFAULTS",
     "Annotation",
     "AuditEntry",
     "CallFilter",
     "CallRecord",
     "Store",
     "StoreError",
+    "agent_from_name",
     "default_home",
     "media_suffix",
 ]
@@ -131,7 +134,7 @@ def media_suffix(path: str | os.PathLike) -> str:
 # ---- the store --------------------------------------------------------------------------------
 
 
-class Store(AuditMixin):
+class Store(AuditMixin, TeamSettingsMixin):
     """The call library on one data folder. Safe to use from several threads and processes.
 
     >>> store = Store("/tmp/emotrace-demo")          # doctest: +SKIP
@@ -194,19 +197,23 @@ class Store(AuditMixin):
         uploaded_by: str,
         name: str | None = None,
         copy_media: bool = True,
+        agent: str | None = None,
     ) -> CallRecord:
         """Store one analysed call: copy its media, write its result, then insert its row.
 
         ``media`` is the analysed file; with ``copy_media`` False the store keeps a reference to
         it instead of a copy (the caller then owns the file). The copy is named from its content
         (``media.wav``), and the stored result names the recording by ``name`` only, never by
-        the (temporary) path it was analysed from. Returns the stored record.
+        the (temporary) path it was analysed from. ``agent`` None takes the agent from the
+        name by the team's ``agent_pattern`` ('' when it finds none). Returns the stored record.
         """
         media = Path(media)
         call_id = uuid.uuid4().hex
         staging = self.calls_dir / f"{STAGING_PREFIX}{call_id}"
         final = self.calls_dir / call_id
         name = name or media.name
+        if agent is None:
+            agent = agent_from_name(Path(name).name, self.team_settings()["agent_pattern"])
         digest = content_hash(media)
         staging.mkdir(parents=True)
         try:
@@ -236,6 +243,7 @@ class Store(AuditMixin):
                 event_kinds=tuple(sorted({e.kind for e in result.events})),
                 has_video=bool(result.media.has_video),
                 content_hash=digest,
+                agent=agent.strip(),
             )
             self._insert_call(record)
         except BaseException:
@@ -250,7 +258,7 @@ class Store(AuditMixin):
                 text(
                     f"INSERT INTO calls ({_CALL_COLUMNS}) VALUES (:id, :name, :uploaded_by, "
                     ":created_at, :media_path, :result_path, :duration_s, :roles, "
-                    ":negative_share, :n_events, :event_kinds, :has_video, :content_hash)"
+                    ":negative_share, :n_events, :event_kinds, :has_video, :content_hash, :agent)"
                 ),
                 {
                     **record.to_dict(),
@@ -263,6 +271,25 @@ class Store(AuditMixin):
                     "has_video": int(record.has_video),
                 },
             )
+
+    def set_agent(self, call_id: str, agent: str, *, by: str) -> CallRecord:
+        """Set (or clear, with '') the agent a stored call belongs to; audited as ``settings``."""
+        self.get_call(call_id)
+        with self.engine.begin() as conn:
+            conn.execute(
+                text("UPDATE calls SET agent = :agent WHERE id = :id"),
+                {"agent": agent.strip(), "id": call_id},
+            )
+        self.audit(by, "settings", call_id, f"agent={agent.strip()}")
+        return self.get_call(call_id)
+
+    def agents(self) -> list[str]:
+        """Every agent some stored call belongs to, sorted."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT DISTINCT agent FROM calls WHERE agent != '' ORDER BY agent")
+            ).all()
+        return [r[0] for r in rows]
 
     def get_call(self, call_id: str) -> CallRecord:
         with self.engine.connect() as conn:
@@ -315,6 +342,9 @@ class Store(AuditMixin):
         if f.uploaded_by:
             where.append("uploaded_by = :by")
             params["by"] = f.uploaded_by
+        if f.agent is not None:
+            where.append("agent = :agent")
+            params["agent"] = f.agent.strip()
         sql = f"SELECT {_CALL_COLUMNS} FROM calls"
         if where:
             sql += " WHERE " + " AND ".join(where)

@@ -154,8 +154,8 @@ def speaker_label(result: AnalysisResult, speaker_id: str | None, lang: str = "e
     """A speaker's display name in ``lang``: the role translated (agent -> 坐席), else the id."""
     role = next((s.role for s in result.speakers if s.id == speaker_id), None)
     key = f"role_{role}"
-    if role and role != speaker_id and t(key, lang) != key:
-        return f"{t(key, lang)} ({speaker_id})"
+    if role and t(key, lang) != key:
+        return t(key, lang) if role == speaker_id else f"{t(key, lang)} ({speaker_id})"
     return speaker_name(result, speaker_id)
 
 
@@ -441,7 +441,9 @@ def summary_html(result: AnalysisResult, lang: str = "en") -> str:
         + "<br>".join(lines)
         + "</p>"
         + (f"<ul>{notes}</ul>" if notes else "")
-        + f'<p class="emo-keys">{_esc(t("sum_arc_help", lang))}</p></div>'
+        + f'<p class="emo-keys">{_esc(t("sum_arc_help", lang))}</p>'
+        + scorecard_html(result, lang)
+        + "</div>"
     )
 
 
@@ -487,3 +489,170 @@ def transcript_html(result: AnalysisResult, lang: str = "en") -> str:
 def transcript_html_empty(lang: str) -> str:
     """The transcript panel with no call open."""
     return f'<div class="emo-transcript emo-empty">{_esc(t("transcript_empty", lang))}</div>'
+
+
+# ---- the agent scorecard in the summary (the engine's ``scorecard``; nothing recomputed) ----
+
+MAX_EVIDENCE = 6  # evidence links shown per metric (the engine lists the strongest first)
+ROLE_ORDER = {"agent": 0, "customer": 1}
+
+
+def scorecard_value(metric: Mapping[str, Any], lang: str = "en") -> str:
+    """A metric's value as a reviewer reads it: shares and ratios in percent, scores 0-1,
+    seconds and rates with their unit, an outcome by its name, "not measured" for null."""
+    value, unit = metric.get("value"), str(metric.get("unit") or "")
+    if value is None:
+        return t("sc_not_measured", lang)
+    if isinstance(value, str):
+        key = f"sc_outcome_{value}"
+        return t(key, lang) if t(key, lang) != key else value
+    x = float(value)
+    if unit in ("share", "ratio"):
+        return f"{x:.0%}"
+    if unit == "score":
+        return f"{x:.2f}"
+    if unit == "count":
+        return f"{x:.0f}"
+    if unit == "s":
+        return t("sc_unit_s", lang, x=x)
+    if unit == "syll/s":
+        return t("sc_unit_syll", lang, x=x)
+    return f"{x:g} {unit}".strip()
+
+
+def _explanation_params(
+    result: AnalysisResult, params: Mapping[str, Any], lang: str
+) -> dict[str, Any]:
+    """The explanation's params ready for a template: speakers by their names in ``lang``, lists
+    and parts joined, an absent reply gap spelled out."""
+    out = dict(params)
+    for key in ("speaker", "other"):
+        who = out.get(key)
+        out[key] = speaker_label(result, who, lang) if who else t("sc_other_side", lang)
+    sep = "、" if lang == "zh" else ", "
+    out["on"] = sep.join(speaker_label(result, s, lang) for s in params.get("on") or [])
+    parts = params.get("parts") or {}
+    out["parts"] = sep.join(
+        f"{t(f'sc_part_{k}', lang)} {float(v):.2f}" for k, v in parts.items() if v is not None
+    )
+    lat = params.get("response_latency_s")
+    out["latency"] = t("sc_na", lang) if lat is None else t("sc_unit_s", lang, x=float(lat))
+    return out
+
+
+def scorecard_explanation(
+    result: AnalysisResult, name: str, metric: Mapping[str, Any], lang: str = "en"
+) -> str:
+    """A metric's plain explanation in ``lang``: the template of its ``code`` filled with its
+    ``params``; without one (an unknown code, a missing number), the engine's English text in
+    English and "metric: value" otherwise, so Chinese never shows a half-English sentence."""
+    expl = metric.get("explanation") or {}
+    if isinstance(expl, str):
+        expl = {"text": expl}
+    code = expl.get("code")
+    key = f"scx_{code}"
+    if code and t(key, lang) != key:
+        try:
+            return t(key, lang, **_explanation_params(result, expl.get("params") or {}, lang))
+        except (KeyError, ValueError, IndexError, TypeError):
+            pass
+    if lang == "en" and expl.get("text"):
+        return str(expl["text"])
+    return t("sc_fallback", lang, m=metric_name(name, lang), v=scorecard_value(metric, lang))
+
+
+def metric_name(name: str, lang: str = "en") -> str:
+    """A scorecard metric's name in ``lang`` (``composure`` -> 沉着)."""
+    key = f"sc_{name}"
+    return t(key, lang) if t(key, lang) != key else name.replace("_", " ")
+
+
+def _evidence_links(evidence: Sequence[Any]) -> str:
+    links = []
+    for span in list(evidence or [])[:MAX_EVIDENCE]:
+        try:
+            a, b = float(span[0]), float(span[1])
+        except (TypeError, ValueError, IndexError):
+            continue
+        shown = clock(a) if clock(a) == clock(b) else f"{clock(a)}–{clock(b)}"
+        links.append(
+            f'<span class="emo-moment emo-evidence" data-seek="{a:.3f}" '
+            f'data-end="{b:.3f}">{shown}</span>'
+        )
+    more = len(evidence or []) - MAX_EVIDENCE
+    return " ".join(links) + (f" …(+{more})" if more > 0 else "") if links else "–"
+
+
+def scorecard_html(result: AnalysisResult, lang: str = "en") -> str:
+    """The scorecard of every speaker (agent first): each metric's value, its plain explanation
+    and its evidence, each time range a link that moves the player. Empty without a scorecard."""
+    card = getattr(result, "scorecard", None) or {}
+    if not card:
+        return ""
+    roles = {s.id: s.role for s in result.speakers}
+    order = sorted(card, key=lambda s: (ROLE_ORDER.get(roles.get(s) or "", 2), s))
+    head = "".join(
+        f"<th>{_esc(t(k, lang))}</th>" for k in ("sc_metric", "sc_value", "sc_why", "sc_evidence")
+    )
+    blocks = []
+    for spk in order:
+        rows = "".join(
+            f'<tr data-metric="{_esc(name)}"><td>{_esc(metric_name(name, lang))}</td>'
+            f"<td>{_esc(scorecard_value(m, lang))}</td>"
+            f"<td>{_esc(scorecard_explanation(result, name, m, lang))}</td>"
+            f"<td>{_evidence_links(m.get('evidence') or [])}</td></tr>"
+            for name, m in (card.get(spk) or {}).items()
+            if isinstance(m, Mapping)
+        )
+        who = speaker_label(result, spk, lang)
+        blocks.append(  # open, and folded away with a click on its title
+            f"<details open><summary><b>{_esc(t('sc_title', lang, who=who))}</b></summary>"
+            f'<table class="emo-scorecard" data-speaker="{_esc(spk)}"><tr>{head}</tr>{rows}'
+            "</table></details>"
+        )
+    help_ = f'<p class="emo-keys">{_esc(t("sc_help", lang))}</p>'
+    return f'<div class="emo-scorecards">{"".join(blocks)}{help_}</div>'
+
+
+# ---- the library's per-speaker emotion-share filter ---------------------------------------------
+
+SHARE_ROLES = ("any", "agent", "customer")
+
+
+def parse_share(value: Any) -> float | None:
+    """A share typed in a box: ``20``, ``20 %`` or ``0.2`` -> 0.2; None when empty. ValueError
+    for anything else, or a share outside 0-100 %."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    text = str(value).strip().rstrip("%").strip().replace(",", ".")
+    x = float(text)
+    if x != x or x < 0 or x > 100:  # NaN or out of range
+        raise ValueError(value)
+    percent = x > 1 or (isinstance(value, str) and value.strip().endswith("%"))
+    return x / 100 if percent else x
+
+
+def speaker_emotion_share(
+    result: AnalysisResult, emotion: str, role: str = "any"
+) -> list[tuple[str, float]]:
+    """Per speaker of ``role`` ("any", "agent", "customer"), the share of their turn time with
+    ``emotion`` (the engine's per-speaker summary)."""
+    out = []
+    for spk in result.speakers:
+        if role not in (None, "", "any") and spk.role != role:
+            continue
+        summ = result.summary.get(spk.id)
+        shares = (summ.emotion_share if summ is not None else {}) or {}
+        out.append((spk.id, float(shares.get(emotion) or 0.0)))
+    return out
+
+
+def has_emotion_share(
+    result: AnalysisResult, emotion: str, min_share: float | None, role: str = "any"
+) -> bool:
+    """Whether a speaker of ``role`` spent at least ``min_share`` of their turns in ``emotion``
+    (any of it when ``min_share`` is None or 0)."""
+    shares = [x for _, x in speaker_emotion_share(result, emotion, role)]
+    if not min_share:
+        return any(x > 0 for x in shares)
+    return any(x >= min_share - 1e-9 for x in shares)

@@ -35,17 +35,61 @@ def test_sample_call_speakers_turns_and_silence(call_result, sample_call):
         seg = Segment(t["start"], t["end"])
         mine = sum(seg.overlap(g) for s, g in r.turns if s == t["speaker"])
         assert mine > 0.7 * seg.duration, t
-    # The long silence the script put in is reported as an event.
-    gap = truth["silences_over_5s"][0]
+    # The long silence the script put in (the agent's hold) is reported as an event.
+    [gap] = truth["silences_over_5s"]
     silences = [e for e in r.events if e.kind == "long_silence"]
     assert len(silences) == 1
     assert abs(silences[0].start - gap["start"]) < 0.5 and abs(silences[0].end - gap["end"]) < 0.5
-    # The customer cuts in on the agent once in the script.
+    # The customer cuts in on the agent once in the script, and only there.
+    [cut] = truth["interruptions"]
     cuts = [e for e in r.events if e.kind == "interruption"]
-    assert any(e.speaker == "customer" and e.other == "agent" and 39 < e.start < 42 for e in cuts)
+    assert [(e.speaker, e.other) for e in cuts] == [(cut["speaker"], cut["other"])]
+    assert abs(cuts[0].start - cut["start"]) < 0.5
 
 
-def test_grid_and_turn_segments(call_result):
+def test_sample_call_tells_its_story(call_result, sample_call):
+    """The sample's customer escalates in the angry turns and calms down; the agent stays composed.
+
+    The speech model was trained on these RAVDESS actors, so this guards the bundled demo (and
+    the README's words about it), not the model's accuracy.
+    """
+    truth = json.loads(sample_call.with_suffix(".truth.json").read_text())
+    r = call_result
+    angry = [t for t in truth["turns"] if t["emotion"] == "angry"]
+    assert angry and all(t["speaker"] == "customer" for t in angry)
+    heard: dict[str, list] = {}  # the customer's detected turns by the emotion the script put there
+    for s in r.segments_of("turn", "customer"):
+        mid = (s.start + s.end) / 2
+        [t] = [
+            t
+            for t in truth["turns"]
+            if t["speaker"] == "customer" and t["start"] <= mid <= t["end"]
+        ]
+        heard.setdefault(t["emotion"], []).append(s)
+    assert {s.emotion for s in heard["angry"]} == {"angry"}
+    calm_again = [s for s in heard["neutral"] if s.start > angry[-1]["end"]]
+    assert calm_again and all(s.emotion != "angry" and s.arousal < 0.3 for s in calm_again)
+    assert "angry" not in {s.emotion for s in r.segments_of("turn", "agent")}
+    # Events: the customer rises into the first angry turn and settles after the last one.
+    [rise] = [e for e in r.events if e.kind == "escalation" and e.speaker == "customer"]
+    assert rise.start < angry[0]["end"]
+    [settle] = [e for e in r.events if e.kind == "de-escalation" and e.speaker == "customer"]
+    assert angry[-1]["start"] < settle.start < angry[-1]["end"] + 2.0
+    assert r.scorecard["customer"]["customer_recovery"]["value"] == "recovered"
+    assert r.scorecard["agent"]["composure"]["value"] > 0.8
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known (issue 14 engine): detect_shifts scores arousal minus valence, so the agent's "
+    "happy goodbye (arousal +0.44, valence +0.11) passes as an escalation",
+)
+def test_sample_agent_is_not_said_to_escalate(call_result):
+    assert [e for e in call_result.events if e.kind == "escalation" and e.speaker == "agent"] == []
+
+
+def test_grid_and_turn_segments(call_result, sample_call):
+    truth = json.loads(sample_call.with_suffix(".truth.json").read_text())
     r = call_result
     for spk in ("agent", "customer"):
         windows = r.segments_of("window", spk)
@@ -63,7 +107,12 @@ def test_grid_and_turn_segments(call_result):
             assert abs(sum(s.probs.values()) - 1) < 1e-3
             assert s.emotion in LABELS and s.emotion == max(s.probs, key=s.probs.get)
     # Windows where a speaker is silent carry no speech evidence.
-    silent = [w for w in r.segments_of("window", "agent") if 20.0 <= w.start and w.end <= 25.0]
+    hold = truth["silences_over_5s"][0]  # nobody speaks during the hold
+    silent = [
+        w
+        for w in r.segments_of("window", "agent")
+        if hold["start"] + 0.5 <= w.start and w.end <= hold["end"] - 0.5
+    ]
     assert silent and all(not w.speech and "voice" not in w.modalities for w in silent)
 
 

@@ -309,3 +309,66 @@ def test_consent_is_recorded_and_retention_purges_old_and_refused_calls(store, w
     assert not (store.calls_dir / old.id).exists() and not (store.calls_dir / refused.id).exists()
     assert store.consent(refused.id) is None  # its consent row went with it
     assert store.purge_expired(30) == []
+
+
+def test_team_settings_are_validated_audited_and_kept(store, wav):
+    assert store.team_settings() == {
+        "redact_default": False,
+        "retention_days": None,
+        "agent_pattern": "",
+    }
+    store.set_team_setting("redact_default", True, by="root")
+    store.set_team_setting("retention_days", 30, by="root")
+    store.set_team_setting("agent_pattern", r"^(?P<agent>[a-z]+)_", by="root")
+    for key, value, message in [
+        ("redact_default", "yes", "true or false"),
+        ("retention_days", 0, "positive"),
+        ("retention_days", "abc", "number of days"),
+        ("retention_days", float("nan"), "positive"),
+        ("agent_pattern", "(", "not a valid regular expression"),
+        ("agent_pattern", "^[a-z]+_", "named group"),
+        ("colour", "red", "unknown team setting"),
+    ]:
+        with pytest.raises(StoreError, match=message):
+            store.set_team_setting(key, value, by="root")
+    store.close()
+
+    again = Store(store.home)
+    assert again.team_settings() == {
+        "redact_default": True,
+        "retention_days": 30.0,
+        "agent_pattern": r"^(?P<agent>[a-z]+)_",
+    }
+    changes = [e.detail for e in again.list_audit() if e.action == "settings"]
+    assert changes == [
+        'agent_pattern="^(?P<agent>[a-z]+)_"',
+        "retention_days=30.0",
+        "redact_default=true",
+    ]
+    again.close()
+
+
+def test_agent_comes_from_the_upload_or_the_team_pattern(store, wav):
+    store.set_team_setting("agent_pattern", r"^(?P<agent>[a-z]+)_\d+", by="root")
+    by_name = store.add_call(make_result(str(wav)), wav, uploaded_by="ana", name="mia_0412.wav")
+    given = store.add_call(
+        make_result(str(wav)), wav, uploaded_by="ana", name="mia_0413.wav", agent=" Leo "
+    )
+    unmatched = store.add_call(make_result(str(wav)), wav, uploaded_by="ana", name="Call 7.wav")
+    assert (by_name.agent, given.agent, unmatched.agent) == ("mia", "Leo", "")
+    assert [c.id for c in store.list_calls(CallFilter(agent="mia"))] == [by_name.id]
+    assert store.agents() == ["Leo", "mia"]
+    moved = store.set_agent(unmatched.id, "mia", by="ben")
+    assert moved.agent == "mia" and store.get_call(unmatched.id).agent == "mia"
+    assert {c.id for c in store.list_calls(CallFilter(agent="mia"))} == {by_name.id, moved.id}
+    with pytest.raises(StoreError):
+        store.set_agent("no-such-call", "mia", by="ben")
+
+
+def test_retention_deletions_are_audited_with_their_reason(store, wav):
+    refused = store.add_call(make_result(str(wav)), wav, uploaded_by="ana", name="r.wav")
+    store.set_consent(refused.id, "refused", by="ana")
+    assert store.purge_expired(None, by="root") == [refused.id]
+    [entry] = [e for e in store.list_audit() if e.action == "delete"]
+    assert (entry.user, entry.call_id) == ("root", refused.id)
+    assert entry.detail == "r.wav (consent refused)"

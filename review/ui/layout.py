@@ -1,4 +1,4 @@
-"""The whole app: header, the three tabs, and how their events are wired to the handlers.
+"""The whole app: header, the tabs, and how their events are wired to the handlers.
 
 Handlers live beside their tab (``analyze_tab``, ``library_tab``, ``review_tab``, ``annotate``);
 here they are bound to the app's :class:`AppContext` and connected to widgets. The API names
@@ -26,12 +26,13 @@ from ..i18n import LANGUAGES, t
 from ..security import Authenticator, LoginThrottle, SecurityGate, Sessions
 from ..store import DB_NAME, Store
 from ..views import UploadLimits
-from . import analyze_tab, annotate, library_tab, player, review_tab
+from . import analyze_tab, annotate, library_tab, player, review_tab, team_tab
 from .analyze_tab import SAMPLES, AnalyzeTab
 from .common import AppContext, Texts, bind
 from .library_tab import AuditTab, LibraryTab
 from .review_tab import ReviewTab
 from .served import ServedFiles
+from .team_tab import TeamTab
 from .view import show_call
 
 # Wiring that is not part of the API: private, and under a name of its own so that a handler's
@@ -51,6 +52,7 @@ class AppWidgets:
     library: LibraryTab
     review: ReviewTab
     audit: AuditTab
+    team: TeamTab
 
 
 def build_app(
@@ -84,6 +86,7 @@ def build_app(
         _wire_analyze(ctx, ui)
         _wire_library(ctx, ui, demo)
         _wire_review(ctx, ui)
+        _wire_team(ctx, ui, demo)
         ui.language.change(
             bind(switch_language, ctx, texts),
             [ui.language, ui.current],
@@ -113,8 +116,9 @@ def _layout(ctx: AppContext, texts: Texts, lang: str, dev_login: bool) -> AppWid
         analyze = analyze_tab.build_analyze_tab(texts, lang, ctx.base_config, ctx.samples)
         library = library_tab.build_library_tab(texts, lang)
         review = review_tab.build_review_tab(texts, lang)
+        team = team_tab.build_team_tab(texts, lang)
         audit = library_tab.build_audit_tab(texts, lang)
-    return AppWidgets(current, seek, language, tabs, analyze, library, review, audit)
+    return AppWidgets(current, seek, language, tabs, analyze, library, review, audit, team)
 
 
 def _wire_analyze(ctx: AppContext, ui: AppWidgets) -> None:
@@ -186,7 +190,7 @@ def _wire_library(ctx: AppContext, ui: AppWidgets, demo: gr.Blocks) -> None:
     ui.audit.tab.select(audit, [ui.language], [ui.audit.table], **HIDDEN)
     lib.combined_export.click(
         bind(library_tab.export_listed, ctx),
-        [*lib.filters(), lib.combined_format, ui.language],
+        [*lib.filters(), lib.combined_format, ui.language, *lib.share_filters()],
         [lib.combined_file],
         api_name="export_listed",
     )
@@ -232,6 +236,12 @@ def _wire_review(ctx: AppContext, ui: AppWidgets) -> None:
         **HIDDEN,
     )
     form.now.click(None, None, [form.start], js=review_tab.NOW_JS)
+    ui.review.range_box.change(
+        bind(review_tab.select_range, ctx),
+        [ui.current, ui.review.range_box, ui.language],
+        [form.start, form.end, form.speaker, form.message],
+        **HIDDEN,
+    )
     ui.review.export.click(
         bind(review_tab.export_open, ctx),
         [ui.current, ui.review.export_format, ui.language],
@@ -240,9 +250,34 @@ def _wire_review(ctx: AppContext, ui: AppWidgets) -> None:
     )
 
 
+def _wire_team(ctx: AppContext, ui: AppWidgets, demo: gr.Blocks) -> None:
+    """The agent's trend and coaching queue; a queue click opens the call at the metric's
+    moment; setting a call's agent."""
+    tab = ui.team
+    agents = bind(team_tab.list_agents, ctx)
+    showing = bind(team_tab.show_team, ctx)
+    demo.load(agents, [tab.agent, ui.language], [tab.agent], **HIDDEN)
+    tab.tab.select(agents, [tab.agent, ui.language], [tab.agent], **HIDDEN)
+    tab.show.click(showing, [*tab.inputs(), ui.language], tab.outputs(), api_name="team")
+    tab.agent.input(showing, [*tab.inputs(), ui.language], tab.outputs(), **HIDDEN)
+    tab.queue.select(
+        bind(team_tab.open_from_queue, ctx),
+        [*tab.inputs(), ui.language],
+        [*_opened(ui), ui.seek],
+        **HIDDEN,
+    ).then(None, [ui.seek], None, js=review_tab.SEEK_JS)
+    tab.set_agent.click(
+        bind(team_tab.set_call_agent, ctx),
+        [tab.pick, tab.new_agent, *tab.inputs(), ui.language],
+        tab.outputs(),
+        api_name="set_agent",
+    ).success(agents, [tab.agent, ui.language], [tab.agent], **HIDDEN)
+
+
 def _filters(ui: AppWidgets) -> list:
-    """The library search's inputs: its filter widgets, then the language."""
-    return [*ui.library.filters(), ui.language]
+    """The library search's inputs: its filter widgets, the language, then the emotion-share
+    filter (last, so that API calls written before it keep their positions)."""
+    return [*ui.library.filters(), ui.language, *ui.library.share_filters()]
 
 
 def _opened(ui: AppWidgets) -> list:

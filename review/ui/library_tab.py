@@ -1,5 +1,10 @@
 """The Call library tab: search the stored calls, open or delete one, export the listed calls.
 
+Besides the stored columns (name, dates, duration, roles, negative share, events, uploader,
+coaching examples) the search filters by one speaker's emotion share ("the customer was angry at
+least 20 % of their speech"), read from each listed call's summary. A box that holds no valid
+value gets a plain message above the table, which stays as it was.
+
 Deleting is for admins only (the button is hidden from reviewers and the handler refuses them)
 and asks for a confirmation naming the call first. An admin also sees the audit log here.
 """
@@ -12,10 +17,10 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from analyzer import EVENT_KINDS, write_combined
+from analyzer import EVENT_KINDS, LABELS, write_combined
 
 from .. import views
-from ..i18n import t
+from ..i18n import emotion_name, t
 from ..store import CallFilter, StoreError
 from .common import AppContext, Texts, frame, require_admin, role_of, user_of
 from .view import show_call
@@ -37,6 +42,9 @@ class LibraryTab:
     event_kind: gr.Dropdown
     uploader: gr.Textbox
     coaching_only: gr.Checkbox
+    share_emotion: gr.Dropdown  # the per-speaker emotion-share filter: the emotion ("all": off),
+    share_min: gr.Textbox  # its least share (percent or fraction),
+    share_role: gr.Dropdown  # and whose share: any speaker, the agent or the customer
     message: gr.Markdown  # a plain message about a filter (the table stays as it was)
     refresh: gr.Button
     calls: gr.Dataframe
@@ -66,6 +74,11 @@ class LibraryTab:
             self.coaching_only,
         ]
 
+    def share_filters(self) -> list:
+        """The emotion-share filter's widgets, in the order :func:`list_library` takes them
+        (after the language, so that API calls written before it keep their positions)."""
+        return [self.share_emotion, self.share_min, self.share_role]
+
     def listing(self) -> list:
         """What :func:`list_library` fills: the table, the call picker, the filter message."""
         return [self.calls, self.pick, self.message]
@@ -74,6 +87,14 @@ class LibraryTab:
 def event_choices(lang: str) -> list[tuple[str, str]]:
     names = {"all": t("no_filter", lang), "any": t("any_event", lang)}
     return [(names.get(k) or views.event_kind_name(k, lang), k) for k in EVENT_FILTERS]
+
+
+def share_emotion_choices(lang: str) -> list[tuple[str, str]]:
+    return [(t("no_filter", lang), "all")] + [(emotion_name(x, lang), x) for x in LABELS]
+
+
+def share_role_choices(lang: str) -> list[tuple[str, str]]:
+    return [(t(f"share_role_{r}", lang), r) for r in views.SHARE_ROLES]
 
 
 def build_library_tab(texts: Texts, lang: str) -> LibraryTab:
@@ -97,7 +118,31 @@ def build_library_tab(texts: Texts, lang: str) -> LibraryTab:
             coaching_only = texts.key(
                 gr.Checkbox(label=t("coaching_only", lang), value=False), "coaching_only"
             )
-            refresh = texts.key(gr.Button(t("refresh", lang)), "refresh", "value")
+        with gr.Row():
+            share_emotion = texts.redraw(
+                gr.Dropdown(
+                    share_emotion_choices(lang),
+                    value="all",
+                    label=t("share_emotion", lang),
+                    elem_id="share-emotion",
+                ),
+                lambda lg: {"label": t("share_emotion", lg), "choices": share_emotion_choices(lg)},
+            )
+            share_min = texts.key(
+                gr.Textbox(label=t("share_min", lang), elem_id="share-min"), "share_min"
+            )
+            share_role = texts.redraw(
+                gr.Dropdown(
+                    share_role_choices(lang),
+                    value="any",
+                    label=t("share_role", lang),
+                    elem_id="share-role",
+                ),
+                lambda lg: {"label": t("share_role", lg), "choices": share_role_choices(lg)},
+            )
+            refresh = texts.key(
+                gr.Button(t("refresh", lang), elem_id="library-search"), "refresh", "value"
+            )
         message = gr.Markdown(elem_id="library-msg")
         calls = texts.key(
             gr.Dataframe(
@@ -148,6 +193,9 @@ def build_library_tab(texts: Texts, lang: str) -> LibraryTab:
         event_kind=event_kind,
         uploader=uploader,
         coaching_only=coaching_only,
+        share_emotion=share_emotion,
+        share_min=share_min,
+        share_role=share_role,
         message=message,
         refresh=refresh,
         calls=calls,
@@ -209,6 +257,31 @@ class FilterError(ValueError):
     """A search box that does not hold what it should (the message names it)."""
 
 
+# The emotion-share filter's values: emotion ("all" or None: off), least share, whose share.
+ShareValues = tuple[str | None, str | None, str | None]
+
+
+def share_filter(
+    emotion: str | None, min_share: str | None, role: str | None, lang: str
+) -> tuple[str, float | None, str] | None:
+    """The emotion-share widgets' values as ``(emotion, least share 0-1 or None, role)``, None
+    when the filter is off; FilterError naming the box for a share that is not one, or a share
+    without an emotion."""
+    try:
+        share = views.parse_share(min_share)
+    except ValueError:
+        raise FilterError(
+            t("msg_bad_share", lang, field=t("share_min", lang), value=str(min_share).strip())
+        ) from None
+    if emotion in (None, "", "all"):
+        if share:
+            raise FilterError(t("msg_share_needs_emotion", lang, field=t("share_min", lang)))
+        return None
+    if emotion not in LABELS:
+        return None
+    return emotion, share, role if role in views.SHARE_ROLES else "any"
+
+
 def _coaching_counts(ctx: AppContext) -> dict[str, int]:
     """Coaching examples per call id (reviewers' ``coaching_flag`` annotations)."""
     counts: dict[str, int] = {}
@@ -226,14 +299,30 @@ FilterValues = tuple[
 
 
 def _listed(
-    ctx: AppContext, filters: FilterValues, coaching_only: bool | None, lang: str
+    ctx: AppContext,
+    filters: FilterValues,
+    coaching_only: bool | None,
+    lang: str,
+    shares: ShareValues = (None, None, None),
 ) -> tuple[list[Any], dict[str, int]]:
     """The calls the library's filters select (FilterError for a bad box) and, per call, its
-    number of coaching examples."""
+    number of coaching examples. The emotion share is read from the results of the calls the
+    other filters kept (only when that filter is on)."""
     query = call_filter(*filters, lang)
+    share = share_filter(*shares, lang)
     coaching = _coaching_counts(ctx)
     calls = [c for c in ctx.store.list_calls(query) if not coaching_only or coaching.get(c.id, 0)]
+    if share is not None:
+        calls = [c for c in calls if _has_share(ctx, c.id, *share)]
     return calls, coaching
+
+
+def _has_share(ctx: AppContext, call_id: str, emotion: str, least: float | None, role: str):
+    try:
+        result = ctx.store.load_result(call_id)
+    except (StoreError, OSError, ValueError):
+        return False  # a result that cannot be read matches no share
+    return views.has_emotion_share(result, emotion, least, role)
 
 
 def list_library(
@@ -249,12 +338,18 @@ def list_library(
     uploader: str | None,
     coaching_only: bool | None,
     lang: str,
+    share_emotion: str | None = None,
+    share_min: str | None = None,
+    share_role: str | None = None,
 ) -> tuple:
     """The calls that match the search: the table, the picker's choices (newest first) and an
     empty message; a bad filter leaves the table as it was and says which box to fix."""
     filters = (text, date_from, date_to, min_duration, max_duration, role, min_negative)
+    shares = (share_emotion, share_min, share_role)
     try:
-        calls, coaching = _listed(ctx, (*filters, event_kind, uploader), coaching_only, lang)
+        calls, coaching = _listed(
+            ctx, (*filters, event_kind, uploader), coaching_only, lang, shares
+        )
     except FilterError as exc:
         return gr.skip(), gr.skip(), f"⚠️ {exc}"
     table = frame(views.call_rows(calls, coaching), views.call_headers(lang))
@@ -276,14 +371,20 @@ def export_listed(
     coaching_only: bool | None,
     fmt: str,
     lang: str,
+    share_emotion: str | None = None,
+    share_min: str | None = None,
+    share_role: str | None = None,
     request: gr.Request | None = None,
 ) -> str:
     """One CSV or Parquet file of every listed call's segments, or (``manifest``) the listed
     calls' label corrections as an ``emotrace eval ser`` manifest with its clips, zipped; returns
     the file's path."""
     filters = (text, date_from, date_to, min_duration, max_duration, role, min_negative)
+    shares = (share_emotion, share_min, share_role)
     try:
-        calls, coaching = _listed(ctx, (*filters, event_kind, uploader), coaching_only, lang)
+        calls, coaching = _listed(
+            ctx, (*filters, event_kind, uploader), coaching_only, lang, shares
+        )
     except FilterError as exc:
         raise gr.Error(str(exc)) from None
     if fmt == "manifest":

@@ -1,8 +1,10 @@
 // emotrace review player: the one media element (#emo-media) is the single source of time.
-// Everything that moves time (timeline clicks, table rows, transcript lines, keys, deep links)
-// goes through emotrace.seek(); everything that shows time (playhead, clock, transcript line)
-// follows the element's timeupdate. Loaded once in the page head; the player's HTML is replaced
-// whenever another call opens, so listeners attach to whatever element is current.
+// Everything that moves time (timeline clicks, table rows, transcript lines, summary and
+// scorecard moments, keys, deep links) goes through emotrace.seek(); a range dragged across the
+// timeline fills the annotation form (emotrace.selectRange); everything that shows time
+// (playhead, clock, transcript line) follows the element's timeupdate. Loaded once in the page
+// head; the player's HTML is replaced whenever another call opens, so listeners attach to
+// whatever element is current.
 (() => {
   if (window.emotrace) { return; }
   const media = () => document.getElementById("emo-media");
@@ -127,9 +129,57 @@
     if (navigator.clipboard) { navigator.clipboard.writeText(url).catch(() => {}); }
   }
 
-  // Click anywhere on the plot area of the timeline: seek there (a drag is a zoom, not a click).
-  let down = null;
-  document.addEventListener("mousedown", (e) => { down = [e.clientX, e.clientY]; }, true);
+  // A range dragged across the timeline (plotly's horizontal "select" drag mode): the player goes
+  // to its start and the annotation form gets its times (and the speaker whose lane the drag
+  // began in) through the hidden #ann-range box, whose change the app answers; then the form
+  // comes into view, its text box focused. In zoom or pan mode (the mode bar) a drag is theirs.
+  let ranges = 0;
+  function timeAt(gd, clientX) {
+    const xa = gd._fullLayout.xaxis, rect = gd.getBoundingClientRect();
+    return xa.p2l(clientX - rect.left - xa._offset);
+  }
+  function laneAt(gd, clientY) {
+    const ya = gd._fullLayout.yaxis, rect = gd.getBoundingClientRect();
+    const y = clientY - rect.top - ya._offset;
+    if (y < 0 || y > ya._length || !ya._categories) { return ""; }
+    const name = ya._categories[Math.round(ya.p2l(y))];
+    const lanes = (gd._fullLayout.meta || {}).lanes || {};
+    return Object.prototype.hasOwnProperty.call(lanes, name) ? lanes[name] : "";
+  }
+  function selectRange(a, b, speaker) {
+    const m = media(), gd = plot();
+    const end = m && isFinite(m.duration) ? m.duration : (gd ? gd._fullLayout.xaxis.range[1] : b);
+    const lo = Math.max(0, Math.min(a, b)), hi = Math.min(end, Math.max(a, b));
+    if (!(hi > lo)) { return null; }
+    const box = document.querySelector("#ann-range textarea, #ann-range input");
+    if (box) {
+      ranges += 1;
+      box.value = JSON.stringify({start: lo, end: hi, speaker: speaker || "", n: ranges});
+      box.dispatchEvent(new Event("input", {bubbles: true}));
+    }
+    seek(lo);
+    const form = document.getElementById("annotate");
+    if (form) { form.scrollIntoView({block: "nearest"}); }
+    const text = document.querySelector("#ann-text textarea, #ann-text input");
+    if (text) { text.focus({preventScroll: true}); }
+    return [lo, hi];
+  }
+
+  // Click anywhere on the plot area of the timeline: seek there (a drag selects or zooms).
+  let down = null, drag = null;
+  document.addEventListener("mousedown", (e) => {
+    down = [e.clientX, e.clientY];
+    const gd = plot();
+    const onPlot = gd && gd.contains(e.target) && e.target.closest(".nsewdrag");
+    drag = onPlot && gd._fullLayout.dragmode === "select" && e.button === 0
+      ? {x: e.clientX, lane: laneAt(gd, e.clientY)} : null;
+  }, true);
+  document.addEventListener("mouseup", (e) => {
+    const gd = plot(), start = drag;
+    drag = null;
+    if (!start || !gd || Math.abs(e.clientX - start.x) <= 4) { return; }
+    selectRange(timeAt(gd, start.x), timeAt(gd, e.clientX), start.lane);
+  }, true);
   document.addEventListener("click", (e) => {
     const seekable = e.target.closest && e.target.closest("[data-seek]");
     if (seekable) { seek(Number(seekable.dataset.seek)); return; }
@@ -137,8 +187,7 @@
     const gd = plot();
     if (!gd || !gd.contains(e.target) || !e.target.closest(".nsewdrag")) { return; }
     if (down && Math.hypot(e.clientX - down[0], e.clientY - down[1]) > 4) { return; }
-    const xa = gd._fullLayout.xaxis, rect = gd.getBoundingClientRect();
-    seek(xa.p2l(e.clientX - rect.left - xa._offset));
+    seek(timeAt(gd, e.clientX));
   }, true);
 
   // Keys: space / K play-pause, arrows 5 s, J / L 10 s, N next event (not while typing).
@@ -166,5 +215,5 @@
     if (m) { attach(m); show(); }
   }).observe(document.documentElement, {childList: true, subtree: true});
 
-  window.emotrace = {seek, nextEvent, link, copyLink, media};
+  window.emotrace = {seek, nextEvent, link, copyLink, media, selectRange};
 })();

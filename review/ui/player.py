@@ -41,6 +41,11 @@ CSS = """
 .emo-neutral { background: #eeeeee; }
 .emo-positive { background: #d4e6fa; }
 .emo-uncertain { background: repeating-linear-gradient(45deg, #f5f5f5 0 4px, #e0e0e0 4px 8px); }
+.emo-scorecard { border-collapse: collapse; font-size: 0.92em; margin-bottom: 6px; }
+.emo-scorecard th, .emo-scorecard td { text-align: left; vertical-align: top; padding: 2px 8px;
+  border-bottom: 1px solid #e0e0e0; }
+.emo-scorecard td:nth-child(2) { white-space: nowrap; font-variant-numeric: tabular-nums; }
+.emo-evidence { margin-right: 6px; white-space: nowrap; color: #1565c0; }
 """
 
 

@@ -1,11 +1,16 @@
 """The Review tab: player, emotion timeline, summary, events, segments with their evidence, the
 annotations, and the export of the open call.
 
-Choosing an event or a segment row moves the player to its start (``SEEK_JS``).
+Choosing an event or a segment row moves the player to its start (``SEEK_JS``). Dragging across
+the timeline selects a time range: ``player.js`` writes it into the hidden ``#ann-range`` box and
+:func:`select_range` fills the annotation form with it, so a range is annotated with one more
+click.
 """
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +50,7 @@ class ReviewTab:
 
     view: ReviewWidgets
     form: AnnotateForm
+    range_box: gr.Textbox  # hidden: the time range dragged on the timeline (player.js)
     export_format: gr.Dropdown
     export: gr.Button
     export_file: gr.File
@@ -72,7 +78,7 @@ def build_review_tab(texts: Texts, lang: str) -> ReviewTab:
                 )
             with gr.Column(scale=3):
                 timeline = texts.key(
-                    gr.Plot(label=t("timeline", lang), elem_id="timeline"), "timeline"
+                    gr.Plot(label=t("timeline_hint", lang), elem_id="timeline"), "timeline_hint"
                 )
         summary = gr.HTML(elem_id="summary")
         events = texts.key(_table(views.event_headers(lang), t("events", lang), "events"), "events")
@@ -87,6 +93,8 @@ def build_review_tab(texts: Texts, lang: str) -> ReviewTab:
                     gr.JSON(label=t("evidence", lang), elem_id="evidence"), "evidence"
                 )
         form = build_annotate_form(texts, lang)
+        # The range dragged on the timeline, as JSON written by player.js (in the page, unseen).
+        range_box = gr.Textbox(visible="hidden", elem_id="ann-range")
         with gr.Row():
             fmt = texts.key(
                 gr.Dropdown(list(FORMATS), value="json", label=t("export_format", lang)),
@@ -105,7 +113,14 @@ def build_review_tab(texts: Texts, lang: str) -> ReviewTab:
         speakers=form.speaker,
         evidence=evidence,
     )
-    return ReviewTab(view=view, form=form, export_format=fmt, export=export, export_file=file)
+    return ReviewTab(
+        view=view,
+        form=form,
+        range_box=range_box,
+        export_format=fmt,
+        export=export,
+        export_file=file,
+    )
 
 
 def _table(headers: list[str], label: str, elem_id: str, max_height: int | None = None):
@@ -148,6 +163,36 @@ def select_event(ctx: AppContext, call_id: str | None, evt: gr.SelectData) -> tu
         return None, gr.skip(), gr.skip(), gr.skip()
     e = events[row]
     return (e.start, *_times(e.start, e.end), e.speaker or "")
+
+
+def select_range(ctx: AppContext, call_id: str | None, value: str | None, lang: str) -> tuple:
+    """A range was dragged across the timeline (``value``: player.js's JSON ``{start, end,
+    speaker}``): the annotation form gets its times and the speaker of the lane it began in
+    (none outside a speaker lane), and a line under the form says what to do next.
+    Outputs ``[start, end, speaker, message]``; anything unreadable changes nothing."""
+    skip = (gr.skip(),) * 4
+    if not call_id or not value:
+        return skip
+    try:
+        data = json.loads(value)
+        a, b = sorted((float(data["start"]), float(data["end"])))
+    except (ValueError, TypeError, KeyError):
+        return skip
+    if not (math.isfinite(a) and math.isfinite(b)) or b <= a:
+        return skip
+    duration = ctx.store.get_call(call_id).duration_s
+    a, b = max(a, 0.0), min(b, duration)
+    result = ctx.store.load_result(call_id)
+    speaker = str(data.get("speaker") or "")
+    if speaker not in {s.id for s in result.speakers}:
+        speaker = ""
+    who = (
+        t("msg_range_speaker", lang, speaker=views.speaker_label(result, speaker, lang))
+        if speaker
+        else ""
+    )
+    message = t("msg_range_selected", lang, start=a, end=b, who=who)
+    return (*_times(a, b), speaker, f"ℹ️ {message}")
 
 
 def export_open(
