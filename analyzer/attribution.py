@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 from .audio.speakers import SpeakerEncoder, Turns, channel_turns, diarize
 from .audio.vad import speech_segments
 from .coaching.roles import guess_roles
-from .config import SAMPLE_RATE, AnalysisConfig
+from .config import AnalysisConfig
 from .result import Speaker
 
 SAME_CHANNEL_CORR = 0.98  # channels this correlated are one mix duplicated, not two speakers
@@ -142,16 +142,15 @@ def channel_speakers(
 ) -> tuple[Turns, list[Speaker], list[str]]:
     """One speaker per channel, named by the given roles or the guessed agent channel.
 
-    Line bleed is told from a second talker by the coherence detector (``audio.bleed``); the
-    agent of a two-channel call is guessed from the opening and the turns
+    ``probs`` come from the channels after line-bleed cancellation
+    (``audio.bleed.cancel_bleed``, the pipeline's voice stage), so a channel's speech is its own
+    voice; the agent of a two-channel call is guessed from the opening and the turns
     (``coaching.roles.guess_roles``) and carries that guess's confidence.
     """
     n = audio.shape[0]
     ids, roles = channel_roles(n, cfg)
     turns = channel_turns(
         probs,
-        audio=audio,
-        sr=SAMPLE_RATE,
         threshold=cfg.vad_threshold,
         min_speech_s=cfg.min_speech_s,
         min_silence_s=cfg.min_silence_s,

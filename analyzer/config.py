@@ -169,8 +169,11 @@ class AnalysisConfig:
     window_s: float = 3.0  # length of the fixed analysis grid's windows, seconds
     hop_s: float = 0.5  # hop of the fixed analysis grid, seconds (at most 0.5 by contract)
     long_silence_s: float = 5.0  # silences longer than this become events, seconds
-    min_shift_s: float = 6.0  # an escalation must hold at least this long, seconds
-    shift_threshold: float = 0.35  # arousal/valence change that counts as a shift (scale [-1, 1])
+    # An escalation's new level must hold over this much speech, seconds, and differ from the
+    # speaker's baseline by this much tension, (arousal - valence) / 2 on [-1, 1]; the defaults
+    # are coaching.dynamics.SUSTAIN_S and RISE (tests/test_coaching_events.py checks).
+    min_shift_s: float = 4.0
+    shift_threshold: float = 0.3
     interruption_min_s: float = 0.3  # overlap needed before a cut-in counts, seconds
     # speech emotion model name/path; None: prosody only
     ser_model: str | None = _option(

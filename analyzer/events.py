@@ -6,105 +6,44 @@ the numbers that triggered it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
+from .coaching.dynamics import RISE, SUSTAIN_S, detect_shifts, readings_of
 from .labels import LABELS, NEGATIVE_LABELS
 from .result import EmotionSegment, Event
 from .segment import Segment
 from .summary import SUMMARY_EVENT_KINDS, QuarterMean, SpeakerSummary, Trend
 
-BASELINE_S = 20.0  # s of a speaker's preceding speech that set the level a shift is measured from
 OVERTALK_MIN_S = 1.0  # s of both talking before it counts as overtalk
 CUT_OFF_S = 2.0  # s: the interrupted speaker stops within this after the other cuts in
 RATE_SPIKE_Z = 2.0  # speaker-relative z-score of speaking rate that counts as a spike
 RATE_SPIKE_MIN_S = 2.0  # s; shorter turns give unreliable rates
 
 
-def detect_shifts(
-    windows: list[EmotionSegment],
-    *,
+def shift_events(
+    segments: Iterable[Any],
     speaker: str,
-    min_shift_s: float,
-    threshold: float,
+    *,
+    sustain_s: float = SUSTAIN_S,
+    rise: float = RISE,
 ) -> list[Event]:
-    """Escalations and de-escalations of one speaker: sustained shifts, not blips.
-
-    windows: this speaker's grid windows in time order. A shift at time t needs the median
-    arousal (or valence) over [t, t + min_shift_s] of speech windows to differ from the median of
-    the speaker's previous BASELINE_S by at least ``threshold``; escalation is arousal up or
-    valence down, de-escalation the reverse. Consecutive detections merge into one event that
-    spans the sustained part.
-    """
-    speech = [w for w in windows if w.speech and w.arousal is not None]
-    if len(speech) < 4:
-        return []
-    t = np.array([w.segment.middle for w in speech])
-    a = np.array([w.arousal for w in speech], dtype=float)
-    v = np.array([np.nan if w.valence is None else w.valence for w in speech], dtype=float)
-    score = np.nan_to_num(a) - np.nan_to_num(v)  # up = more aroused and/or more negative
-    found: list[tuple[float, float, str, dict[str, Any]]] = []
-    lo = np.searchsorted(t, t - BASELINE_S, side="left")
-    hi = np.searchsorted(t, t + min_shift_s, side="right")
-    for i in range(len(t)):
-        before = slice(lo[i], i)
-        after = slice(i, hi[i])
-        if i - lo[i] < 3 or hi[i] - i < 3 or t[hi[i] - 1] - t[i] < 0.6 * min_shift_s:
-            continue
-        delta = np.median(score[after]) - np.median(score[before])
-        if abs(delta) < threshold:
-            continue
-        # Must hold: most of the following windows sit beyond half the shift.
-        ref = np.median(score[before])
-        held = np.mean(np.sign(delta) * (score[after] - ref) > abs(delta) / 2)
-        if held < 0.7:
-            continue
-        kind = "escalation" if delta > 0 else "de-escalation"
-        evidence: dict[str, Any] = {
-            "arousal_before": float(np.median(a[before])),
-            "arousal_after": float(np.median(a[after])),
-            "valence_before": float(np.nanmedian(v[before]))
-            if np.isfinite(v[before]).any()
-            else None,
-            "valence_after": float(np.nanmedian(v[after])) if np.isfinite(v[after]).any() else None,
-            "shift": float(delta),
-            "emotion_before": _dominant(speech, before),
-            "emotion_after": _dominant(speech, after),
-        }
-        found.append((float(t[i]), float(t[hi[i] - 1]), kind, evidence))
-    events: list[Event] = []
-    for start, end, kind, evidence in found:
-        last = events[-1] if events else None
-        if last is not None and last.kind == kind and start <= last.end:
-            if abs(evidence["shift"]) > abs(last.evidence["shift"]):
-                evidence = evidence | {"onset": last.evidence.get("onset", last.start)}
-            else:
-                evidence = last.evidence
-            events[-1] = Event(
-                kind, Segment(last.start, max(end, last.end)), speaker, last.description, evidence
-            )
-            continue
-        if last is not None and start < last.end:
-            continue
-        verb = "rises" if kind == "escalation" else "settles"
-        labels = ""
-        if evidence["emotion_before"] and evidence["emotion_after"]:
-            labels = f"{evidence['emotion_before']} -> {evidence['emotion_after']}, "
-        desc = (
-            f"{speaker}: emotion {verb} ({labels}arousal {evidence['arousal_before']:+.2f} -> "
-            f"{evidence['arousal_after']:+.2f})"
-        )
-        events.append(Event(kind, Segment(start, end), speaker, desc, evidence))
+    """Escalations and de-escalations of one speaker, from the coaching dynamics
+    (``coaching.dynamics.detect_shifts`` over the speaker's turns, or speech windows without
+    turns): a sustained rise in tension to a different, tense emotion, never a blip, never while
+    arousal falls, and the description names the real change ("neutral → angry, arousal +0.40").
+    The event's params are the shift's (emotions and arousal before and after, the changes).
+    segments: result segments (``EmotionSegment`` objects or their dicts), any speakers."""
+    events = []
+    for shift in detect_shifts(readings_of(segments, speaker), speaker, sustain_s=sustain_s,
+                               rise=rise):  # fmt: skip
+        evidence: dict[str, Any] = {k: v for k, v in shift.params.items() if k != "speaker"}
+        evidence["tension_before"] = round(shift.tension_before, 3)
+        evidence["tension_after"] = round(shift.tension_after, 3)
+        events.append(Event(shift.kind, shift.segment, speaker, shift.description, evidence))
     return events
-
-
-def _dominant(windows: list[EmotionSegment], part: slice) -> str | None:
-    labels = [w.emotion for w in windows[part] if w.emotion in LABELS]  # not "uncertain"
-    if not labels:
-        return None
-    return max(set(labels), key=labels.count)
 
 
 def detect_silences(

@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 from . import events as ev
 from .attribution import SpeakerAttribution, attribute_speakers, mono_mix, split_channels
 from .audio import prosody as pros
+from .audio.bleed import cancel_bleed
 from .audio.speakers import SpeakerEncoder
 from .audio.vad import VoiceActivityDetector, silences
 from .coaching.scorecard import Scorecard, score_call
@@ -283,8 +284,11 @@ class Analyzer:
 
     def _voice(self, audio: NDArray[Any], split: bool) -> NDArray[Any]:
         """Speech probability per VAD hop: [channels, hops] when split, else [1, hops] of the
-        mono mix."""
+        mono mix. Split channels are heard after line-bleed cancellation
+        (``audio.bleed.cancel_bleed``): each party as if alone on the line."""
         if split:
+            if len(audio) > 1:
+                audio = cancel_bleed(audio, sr=SAMPLE_RATE).audio
             return np.stack([self.vad.probabilities(ch) for ch in audio])
         return self.vad.probabilities(mono_mix(audio))[None, :]
 
@@ -475,9 +479,8 @@ class Analyzer:
         events += ev.detect_rate_spikes([s for s in segments if s.kind == "turn"])
         events += ev.detect_repeated_complaints(complaints)  # none without words
         for spk in attr.ids:
-            windows = [s for s in segments if s.kind == "window" and s.speaker == spk]
-            events += ev.detect_shifts(
-                windows, speaker=spk, min_shift_s=cfg.min_shift_s, threshold=cfg.shift_threshold
+            events += ev.shift_events(
+                segments, spk, sustain_s=cfg.min_shift_s, rise=cfg.shift_threshold
             )
         events.sort(key=lambda e: (e.start, e.kind))
         return events

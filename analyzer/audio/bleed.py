@@ -29,6 +29,13 @@ delayed copy of the source explains:
    within half a window of the source's speech, where the source's detector is already off
    (the target's detector hangs on), are bleed when the residue is line noise.
 
+``cancel_bleed`` uses the same model the other way round, before voice activity: it removes
+from every channel the filtered, delayed copy of the other channel (line-echo cancellation in
+the frequency domain), so that the voice activity detector hears each party as if alone. The
+engine runs it on channel-separated calls; judging hops after the detector (``detect_bleed``)
+decides a whole hop at a time and so cuts a quiet backchannel that shares its hops with bleed,
+and lets the detector's hang-over on the bleed lengthen overlaps.
+
 Everything here is a pure function of arrays: audio [channels, samples], activity masks
 [channels, hops] on the voice-activity hop grid.
 """
@@ -54,6 +61,8 @@ OWN_SPEECH_DB = 6.0  # dB; what the source does not explain must exceed the nois
 NOISE_FLOOR_PERCENTILE = 10  # the channel's noise floor: this percentile of its hop band powers
 SMOOTH_HOPS = 5  # hops; the bleed decision is a majority vote over this many (160 ms)
 LAG_FRAME_S = 0.256  # s; frame length of the delay search (holds the longest lag 5 times over)
+CANCEL_BLOCK_HOPS = 4096  # hops per block of the cancellation (bounds memory on long calls)
+ACTIVE_DB = 10.0  # dB over the channel's noise floor: a hop with sound, for the delay search
 LEVEL_CROSSTALK_DB = 15.0  # dB; the level-only rule's margin (``level_bleed_mask``)
 LEVEL_WINDOW_S = 0.5  # s; the level-only rule's averaging window
 
@@ -152,6 +161,60 @@ def detect_bleed(
     return BleedEvidence(mask, explained, source, lags)
 
 
+@dataclass(frozen=True)
+class BleedCancellation:
+    """Channels with the other channels' bleed removed (float32 [channels, samples], same
+    shape as the input) and the delay found per (target, source) channel pair in seconds."""
+
+    audio: Array
+    lags_s: dict[tuple[int, int], float]
+
+
+def cancel_bleed(
+    audio: Array,
+    *,
+    sr: int = 16000,
+    hop_s: float = VAD_HOP_S,
+    window_s: float = BLEED_WINDOW_S,
+    max_lag_s: float = BLEED_MAX_LAG_S,
+) -> BleedCancellation:
+    """Remove from each channel the filtered, delayed copy of every other channel.
+
+    Per target and source channel: the delay by GCC-PHAT (as ``detect_bleed``, over hops where
+    both channels carry sound), then in the short-time Fourier domain (frames of two hops,
+    square-root Hann, so that an untouched channel is rebuilt exactly) the line's filter
+    H(f) = S_ts / S_ss fitted over ``window_s`` of frames around each frame and the predicted
+    copy H S subtracted. Two physical limits keep the target's own voice intact: a leak is never
+    louder than its source (|H| <= 1), and a bin is only cancelled where the target is the
+    quieter side over the window (where the target's own voice dominates, the source holds at
+    most the target's own voice leaking back, which no filter of the source may remove).
+    audio: float [channels, samples] at ``sr`` Hz.
+    """
+    audio = np.asarray(audio, dtype=np.float32)
+    n_ch, n = audio.shape
+    out = audio.copy()
+    lags: dict[tuple[int, int], float] = {}
+    if n_ch < 2 or n == 0:
+        return BleedCancellation(out, lags)
+    hop = int(round(hop_s * sr))
+    frame = 2 * hop
+    n_hops = int(np.ceil(n / hop))
+    band = _band_bins(frame, sr)
+    power = np.stack([_band_power(ch, hop, frame, n_hops, band) for ch in audio])
+    floor = np.percentile(power, NOISE_FLOOR_PERCENTILE, axis=1)[:, None]
+    sounding = power > floor * 10 ** (ACTIVE_DB / 10)
+    win = max(1, int(round(window_s / hop_s)))
+    for tgt in range(n_ch):
+        for src in range(n_ch):
+            if src == tgt:
+                continue
+            both = sounding[tgt] & sounding[src]
+            lag = _estimate_lag(audio[tgt], audio[src], both, hop, sr, max_lag_s)
+            lags[(tgt, src)] = lag / sr
+            out[tgt] = _subtract_copy(out[tgt], _delay(audio[src], lag), hop, win)
+    return BleedCancellation(out, lags)
+
+
 def level_bleed_mask(
     active: Array,
     rms_db: Array,
@@ -192,6 +255,22 @@ def _hop_spectra(x: Array, hop: int, frame: int, n_hops: int) -> Array:
     padded[pad : pad + len(seg)] = seg
     frames = np.lib.stride_tricks.sliding_window_view(padded, frame)[::hop][:n_hops]
     return np.fft.rfft(frames * np.hanning(frame).astype(np.float32), axis=1).astype(np.complex64)
+
+
+def _band_power(x: Array, hop: int, frame: int, n_hops: int, band: Array) -> Array:
+    """In-band power per hop (as ``_hop_spectra``), CANCEL_BLOCK_HOPS hops at a time."""
+    out = np.empty(n_hops)
+    pad = (frame - hop) // 2
+    for a in range(0, n_hops, CANCEL_BLOCK_HOPS):
+        b = min(n_hops, a + CANCEL_BLOCK_HOPS)
+        lo = max(0, a * hop - pad)
+        piece = np.zeros((b - a) * hop + frame, np.float32)
+        seg = x[lo : b * hop + frame - pad]
+        piece[lo - (a * hop - pad) :][: len(seg)] = seg
+        frames = np.lib.stride_tricks.sliding_window_view(piece, frame)[::hop][: b - a]
+        spec = np.fft.rfft(frames * np.hanning(frame).astype(np.float32), axis=1)[:, band]
+        out[a:b] = (np.abs(spec) ** 2).sum(axis=1)
+    return out
 
 
 def _delay(x: Array, lag: int) -> Array:
@@ -252,3 +331,41 @@ def _estimate_lag(
     corr = np.fft.irfft((cross * weights).sum(axis=0), n=frame)
     # Positive lags (target after source) sit at the start of the circular correlation.
     return int(np.argmax(corr[: max_lag + 1]))
+
+
+def _subtract_copy(target: Array, src: Array, hop: int, win: int) -> Array:
+    """``target`` minus the part of it a slowly varying filter of ``src`` explains (see
+    ``cancel_bleed``), block by block of CANCEL_BLOCK_HOPS frames with ``win`` frames of
+    context on each side, so memory does not grow with the call."""
+    n = len(target)
+    frame = 2 * hop
+    window = np.sqrt(np.hanning(frame + 1)[:frame]).astype(np.float32)  # periodic: sums to 1
+    n_frames = int(np.ceil(n / hop)) + 1  # frame k covers samples [(k - 1) hop, (k + 1) hop)
+    pad_t = np.zeros((n_frames + 1) * hop, np.float32)
+    pad_s = np.zeros_like(pad_t)
+    pad_t[hop : hop + n] = target
+    pad_s[hop : hop + len(src)] = src[:n]
+    frames_t = np.lib.stride_tricks.sliding_window_view(pad_t, frame)[::hop][:n_frames]
+    frames_s = np.lib.stride_tricks.sliding_window_view(pad_s, frame)[::hop][:n_frames]
+    out = np.zeros_like(pad_t)
+    ctx = win
+    for a in range(0, n_frames, CANCEL_BLOCK_HOPS):
+        b = min(n_frames, a + CANCEL_BLOCK_HOPS)
+        lo, hi = max(0, a - ctx), min(n_frames, b + ctx)
+        spec_t = np.fft.rfft(frames_t[lo:hi] * window, axis=1)
+        spec_s = np.fft.rfft(frames_s[lo:hi] * window, axis=1)
+        s_ts = _moving_sum(spec_t * np.conj(spec_s), win)
+        s_ss = _moving_sum(np.abs(spec_s) ** 2, win)
+        s_tt = _moving_sum(np.abs(spec_t) ** 2, win)
+        h = s_ts / np.maximum(s_ss, 1e-20)
+        h /= np.maximum(np.abs(h), 1.0)  # a leak is never louder than its source
+        h[s_tt >= s_ss] = 0.0  # the target's own voice dominates: nothing to cancel
+        cleaned = np.fft.irfft((spec_t - h * spec_s)[a - lo : b - lo], n=frame, axis=1)
+        cleaned = (cleaned * window).astype(np.float32)
+        # Frames a, a + 2, ... do not overlap one another: add each half as one run.
+        for first in (0, 1):
+            run = cleaned[first::2].reshape(-1)
+            start = (a + first) * hop
+            out[start : start + len(run)] += run[: len(out) - start]
+    result: Array = out[hop : hop + n]
+    return result

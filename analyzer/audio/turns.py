@@ -1,7 +1,9 @@
 """Speech turns: the container every speaker stage returns, and turns of channel-separated calls.
 
-On a stereo call each channel is one speaker: its turns are its voice activity, minus the
-speech that is only the other channel's voice bleeding through (``analyzer.audio.bleed``).
+On a stereo call each channel is one speaker: its turns are its voice activity. The engine
+computes that activity on the channels after line-bleed cancellation (``bleed.cancel_bleed``),
+so the other channel's voice leaking in is not heard as this speaker; ``channel_turns`` can also
+judge bleed after the fact on raw channels (``bleed.bleed_mask`` or the level rule).
 """
 
 from __future__ import annotations
@@ -48,8 +50,9 @@ def channel_turns(
 ) -> Turns:
     """Turns for channel-separated audio: one speaker per channel.
 
-    speech_probs: [channels, hops] VAD probabilities. Speech on a channel that is only a
-    delayed, filtered copy of another channel (line bleed) is not this speaker talking:
+    speech_probs: [channels, hops] VAD probabilities. Given probabilities of bleed-cancelled
+    channels (the engine), pass neither ``audio`` nor ``rms_db``. On raw channels, speech that is
+    only a delayed, filtered copy of another channel (line bleed) is not this speaker talking:
 
     * with ``audio`` (float [channels, samples] at ``sr``), bleed is found by what it is
       (``bleed.bleed_mask``: the other channel explains the quiet channel's sound), so a quiet

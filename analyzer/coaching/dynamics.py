@@ -144,18 +144,21 @@ def speaker_arc(readings: Sequence[Reading], speaker: str) -> Arc:
     return Arc(speaker, tuple(readings), tuple(detect_shifts(readings, speaker)), outcome(readings))
 
 
-def detect_shifts(readings: Sequence[Reading], speaker: str) -> list[Shift]:
-    """Escalations and de-escalations (see the module docstring)."""
+def detect_shifts(
+    readings: Sequence[Reading], speaker: str, *, sustain_s: float = SUSTAIN_S, rise: float = RISE
+) -> list[Shift]:
+    """Escalations and de-escalations (see the module docstring): the new level holds over at
+    least ``sustain_s`` of speech and differs from the baseline by at least ``rise`` tension."""
     shifts: list[Shift] = []
     i = 1
     n = len(readings)
     while i < n:
         before = _span_before(readings, i)
-        after = _span_after(readings, i)
+        after = _span_after(readings, i, sustain_s)
         if before is None or after is None:
             i += 1
             continue
-        found = _shift_at(readings, before, after, speaker)
+        found = _shift_at(readings, before, after, speaker, rise)
         if found is None:
             i += 1
             continue
@@ -227,7 +230,17 @@ def _as_dict(s: Any) -> dict[str, Any]:
 
 
 def _speech(readings: Sequence[Reading], part: slice) -> float:
-    return sum(r.segment.duration for r in readings[part])
+    """Seconds of speech the readings in ``part`` add: each up to where the next reading starts,
+    so overlapping grid windows (3 s long, 0.5 s apart) count their hop, not their length
+    (three angry windows are a 1.5 s blip, not 9 s of anger); turns count whole."""
+    total = 0.0
+    for i in range(*part.indices(len(readings))):
+        seg = readings[i].segment
+        end = seg.end
+        if i + 1 < len(readings):
+            end = min(end, max(seg.start, readings[i + 1].segment.start))
+        total += end - seg.start
+    return total
 
 
 def _span_before(readings: Sequence[Reading], i: int) -> slice | None:
@@ -238,24 +251,24 @@ def _span_before(readings: Sequence[Reading], i: int) -> slice | None:
     return slice(lo, i) if lo < i else None
 
 
-def _span_after(readings: Sequence[Reading], i: int) -> slice | None:
+def _span_after(readings: Sequence[Reading], i: int, sustain_s: float) -> slice | None:
     hi, n = i, len(readings)
-    while hi < n and (hi - i < SUSTAIN_TURNS or _speech(readings, slice(i, hi)) < SUSTAIN_S):
+    while hi < n and (hi - i < SUSTAIN_TURNS or _speech(readings, slice(i, hi)) < sustain_s):
         hi += 1
     part = slice(i, hi)
-    if hi - i < SUSTAIN_TURNS or _speech(readings, part) < SUSTAIN_S:
+    if hi - i < SUSTAIN_TURNS or _speech(readings, part) < sustain_s:
         return None
     return part
 
 
 def _shift_at(
-    readings: Sequence[Reading], before: slice, after: slice, speaker: str
+    readings: Sequence[Reading], before: slice, after: slice, speaker: str, rise: float
 ) -> Shift | None:
     t0, t1 = _wmedian(readings[before], "tension"), _wmedian(readings[after], "tension")
     a0, a1 = _wmedian(readings[before], "arousal"), _wmedian(readings[after], "arousal")
     e0, e1 = _dominant(readings[before]), _dominant(readings[after])
     delta = t1 - t0
-    if abs(delta) < RISE or e0 == e1:
+    if abs(delta) < rise or e0 == e1:
         return None
     sign = 1 if delta > 0 else -1
     dur = np.array([r.segment.duration for r in readings[after]])

@@ -213,8 +213,11 @@ def _composure(c: _Context) -> Metric:
         devs.append(p["relative_weight"] * rel + p["absolute_weight"] * tense)
     deviation = _wmean(devs, facing)
     value = float(np.clip(1.0 - deviation / p["scale"], 0.0, 1.0))
+    # Evidence: every turn of the speaker facing the upset side, the ones that lost calm
+    # (deviation >= evidence_min) first and worst first, then the rest in time order.
     worst = sorted(zip(devs, facing), key=lambda x: -x[0])
-    ev = tuple(r.segment for dv, r in worst if dv >= p["evidence_min"])
+    lost = [r for dv, r in worst if dv >= p["evidence_min"]]
+    ev = tuple(r.segment for r in lost + [r for r in facing if r not in lost])
     emotions = sorted({r.emotion for r in facing if r.emotion})
     text = (
         f"{c.speaker} while {c.other} was upset: tension {base:+.2f} at baseline, "
@@ -249,6 +252,8 @@ def _empathy(c: _Context) -> Metric:
         parts["phrases"] = min(1.0, len(found) / p["phrases_full"])
         params["phrases"] = found
     if facing:
+        # The replies to the upset side are what warmth and accommodation judge.
+        evidence += [r.segment for r in facing if r.segment not in evidence]
         base = c.baseline(facing)
         dv = _wmean([r.valence for r in facing], facing) - _wmean([r.valence for r in base], base)
         parts["warmth"] = float(np.clip(1.0 + min(0.0, dv) / p["warmth_scale"], 0.0, 1.0))
@@ -310,8 +315,27 @@ def _listening(c: _Context) -> Metric:
          "backchannels": len(me.backchannels),
          "response_latency_s": None if lat is None else round(lat, 3),
          "parts": {k: round(v, 3) for k, v in parts.items()}},
-        text, tuple(x.span for x in me.interruptions),
+        text, _listening_evidence(c, p),
     )  # fmt: skip
+
+
+def _listening_evidence(c: _Context, p: dict[str, Any]) -> tuple[Segment, ...]:
+    """The moments listening is judged on: the speaker's cut-ins, then the replies slower than
+    ``latency_ok_s`` allows (slowest first), then the backchannels."""
+    slow = sorted((x for x in c.me.latencies if x[1] > p["latency_ok_s"][1]), key=lambda x: -x[1])
+    return (
+        tuple(x.span for x in c.me.interruptions)
+        + tuple(g for g, _ in slow)
+        + tuple(c.me.backchannels)
+    )
+
+
+def _longest_turns(c: _Context, speaker: str | None, k: int = 3) -> tuple[Segment, ...]:
+    """The speaker's ``k`` longest turns (where a speech-weighted rate is mostly measured)."""
+    if speaker is None:
+        return ()
+    turns = sorted(c.readings[speaker], key=lambda r: -r.segment.duration)[:k]
+    return tuple(r.segment for r in turns)
 
 
 def _pace(c: _Context) -> Metric:
@@ -320,7 +344,8 @@ def _pace(c: _Context) -> Metric:
         return Metric(None, "syll/s", "pace_not_measured", {"speaker": c.speaker},
                       "not measured: no speaking rate")  # fmt: skip
     return Metric(rate, "syll/s", "pace", {"speaker": c.speaker, "rate_syll_s": round(rate, 3)},
-                  f"{c.speaker} speaks {rate:.1f} syllables per second")  # fmt: skip
+                  f"{c.speaker} speaks {rate:.1f} syllables per second",
+                  _longest_turns(c, c.speaker))  # fmt: skip
 
 
 def _pace_mismatch(c: _Context) -> Metric:
@@ -335,6 +360,7 @@ def _pace_mismatch(c: _Context) -> Metric:
          "rate_syll_s": round(c.me.rate_syll_s or 0.0, 3),
          "other_rate_syll_s": None if other is None else round(other, 3)},
         f"{c.speaker}'s pace differs from {c.other}'s by {mm:.0%}",
+        _longest_turns(c, c.speaker, 2) + _longest_turns(c, c.other, 2),
     )  # fmt: skip
 
 
