@@ -98,15 +98,18 @@ def attribute_speakers(
     duration: float,
     split: bool,
     encoder: Callable[[], SpeakerEncoder],
+    levels: NDArray[Any] | None = None,
 ) -> SpeakerAttribution:
     """Turns per speaker: one speaker per channel when ``split``, else diarization of the mix.
 
     audio: float32 [channels, samples] at SAMPLE_RATE; probs: VAD speech probabilities per hop,
     [channels, hops] when split, else [1, hops] of the mono mix; duration in seconds; encoder:
-    gives the voice encoder (loaded only when diarizing).
+    gives the voice encoder (loaded only when diarizing); levels: the split channels' hop
+    levels over their noise floor after bleed cancellation (``audio.bleed.level_over_floor_db``)
+    or None.
     """
     if split:
-        turns, speakers, notes = channel_speakers(audio, probs, cfg, duration)
+        turns, speakers, notes = channel_speakers(audio, probs, cfg, duration, levels)
         sources = audio
         source_of = {s.id: int(s.channel) for s in speakers if s.channel is not None}
     else:
@@ -138,19 +141,26 @@ def attribute_speakers(
 
 
 def channel_speakers(
-    audio: NDArray[Any], probs: NDArray[Any], cfg: AnalysisConfig, duration: float
+    audio: NDArray[Any],
+    probs: NDArray[Any],
+    cfg: AnalysisConfig,
+    duration: float,
+    levels: NDArray[Any] | None = None,
 ) -> tuple[Turns, list[Speaker], list[str]]:
     """One speaker per channel, named by the given roles or the guessed agent channel.
 
     ``probs`` come from the channels after line-bleed cancellation
     (``audio.bleed.cancel_bleed``, the pipeline's voice stage), so a channel's speech is its own
-    voice; the agent of a two-channel call is guessed from the opening and the turns
+    voice, and ``levels`` (their hop levels over the noise floor) refine it
+    (``audio.turns.refine_activity``); the agent of a two-channel call is guessed from the
+    opening and the turns
     (``coaching.roles.guess_roles``) and carries that guess's confidence.
     """
     n = audio.shape[0]
     ids, roles = channel_roles(n, cfg)
     turns = channel_turns(
         probs,
+        level_db=levels,
         threshold=cfg.vad_threshold,
         min_speech_s=cfg.min_speech_s,
         min_silence_s=cfg.min_silence_s,

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from . import events as ev
 from .attribution import SpeakerAttribution, attribute_speakers, mono_mix, split_channels
 from .audio import prosody as pros
-from .audio.bleed import cancel_bleed
+from .audio.bleed import cancel_bleed, level_over_floor_db
 from .audio.speakers import SpeakerEncoder
 from .audio.vad import VoiceActivityDetector, silences
 from .coaching.scorecard import Scorecard, score_call
@@ -215,10 +215,16 @@ class Analyzer:
         lexicon = builtin_lexicon(cfg.lexicons)  # a team folder that does not load fails early
         clock.mark("decode")
         split = split_channels(audio, cfg)
-        probs = self._voice(audio, split)
+        probs, levels = self._voice(audio, split)
         clock.mark("voice")
         attr = attribute_speakers(
-            audio, probs, cfg, duration=duration, split=split, encoder=lambda: self.speaker_encoder
+            audio,
+            probs,
+            cfg,
+            duration=duration,
+            split=split,
+            encoder=lambda: self.speaker_encoder,
+            levels=levels,
         )
         clock.mark("speakers")
         prosody = self._prosody(attr)
@@ -282,15 +288,19 @@ class Analyzer:
         info = type(info)(**{**info.__dict__, "duration_s": duration})
         return info, audio, list(decoded.notes)
 
-    def _voice(self, audio: NDArray[Any], split: bool) -> NDArray[Any]:
+    def _voice(self, audio: NDArray[Any], split: bool) -> tuple[NDArray[Any], NDArray[Any] | None]:
         """Speech probability per VAD hop: [channels, hops] when split, else [1, hops] of the
-        mono mix. Split channels are heard after line-bleed cancellation
-        (``audio.bleed.cancel_bleed``): each party as if alone on the line."""
+        mono mix; with the hop levels over the noise floor of split channels of a multi-channel
+        call (``audio.bleed.level_over_floor_db``), else None. Split channels are heard after
+        line-bleed cancellation (``audio.bleed.cancel_bleed``): each party as if alone on the
+        line, its own sound what stands over its floor."""
         if split:
+            levels = None
             if len(audio) > 1:
                 audio = cancel_bleed(audio, sr=SAMPLE_RATE).audio
-            return np.stack([self.vad.probabilities(ch) for ch in audio])
-        return self.vad.probabilities(mono_mix(audio))[None, :]
+                levels = level_over_floor_db(audio, sr=SAMPLE_RATE)
+            return np.stack([self.vad.probabilities(ch) for ch in audio]), levels
+        return self.vad.probabilities(mono_mix(audio))[None, :], None
 
     def _prosody(
         self, attr: SpeakerAttribution

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analyzer.audio.bleed import cancel_bleed
+from analyzer.audio.bleed import cancel_bleed, level_over_floor_db
 from analyzer.audio.speakers import Turns, channel_turns
 from analyzer.audio.vad import VAD_CHUNK
 from analyzer.coaching import (
@@ -64,11 +64,14 @@ OWN_SOUND_DB = 10.0  # dB over the clean channel's noise floor: the party's own 
 STAGES = ("level", "coherence", "cancel")
 
 
-def engine_channel_turns(probs: np.ndarray, audio: np.ndarray, cfg: AnalysisConfig) -> Turns:
-    """The engine's channel stage: ``probs`` are of the bleed-cancelled channels
-    (``bleed.cancel_bleed``, as the pipeline's voice stage), turns straight from them."""
+def engine_channel_turns(
+    probs: np.ndarray, levels: np.ndarray, audio: np.ndarray, cfg: AnalysisConfig
+) -> Turns:
+    """The engine's channel stage: ``probs`` and ``levels`` (hop levels over the noise floor,
+    ``bleed.level_over_floor_db``) are of the bleed-cancelled channels (``bleed.cancel_bleed``,
+    as the pipeline's voice stage), turns from them (``turns.refine_activity``)."""
     return channel_turns(
-        probs, threshold=cfg.vad_threshold, min_speech_s=cfg.min_speech_s,
+        probs, level_db=levels, threshold=cfg.vad_threshold, min_speech_s=cfg.min_speech_s,
         min_silence_s=cfg.min_silence_s, duration_s=audio.shape[1] / SR, ids=list(IDS),
     )  # fmt: skip
 
@@ -232,11 +235,15 @@ def channel_stage_rows(call: Call, vad, cfg: AnalysisConfig) -> dict[str, dict]:
         refs[call.channel_of["agent"]] + list(call.backchannels)
     )
     probs = np.stack([vad.probabilities(x) for x in call.audio])
-    cancelled = np.stack([vad.probabilities(x) for x in cancel_bleed(call.audio, sr=SR).audio])
+    voice = cancel_bleed(call.audio, sr=SR).audio
+    cancelled = np.stack([vad.probabilities(x) for x in voice])
+    levels = level_over_floor_db(voice, sr=SR)
     return {
         "level": stage_metrics(call, level_channel_turns(probs, call.audio, cfg), refs),
         "coherence": stage_metrics(call, coherence_channel_turns(probs, call.audio, cfg), refs),
-        "cancel": stage_metrics(call, engine_channel_turns(cancelled, call.audio, cfg), refs),
+        "cancel": stage_metrics(
+            call, engine_channel_turns(cancelled, levels, call.audio, cfg), refs
+        ),
     }
 
 

@@ -78,7 +78,8 @@ def test_the_engine_voice_stage_hears_the_cancelled_channels():
 
     a = loud_talker(seed=31) + noise(32)
     b = noise(33) + delayed(a, 0.02) * 10 ** (-25 / 20)
-    probs = Analyzer._voice(SimpleNamespace(vad=Vad()), np.stack([a, b]), True)  # type: ignore[arg-type]
+    probs, levels = Analyzer._voice(SimpleNamespace(vad=Vad()), np.stack([a, b]), True)  # type: ignore[arg-type]
     assert probs.shape[0] == 2 and len(heard) == 2
+    assert levels is not None and levels.shape == probs.shape
     talk = span(0.6, 5.4)
     assert db(heard[1][talk]) < db(b[talk]) - 15

@@ -215,6 +215,26 @@ def cancel_bleed(
     return BleedCancellation(out, lags)
 
 
+def level_over_floor_db(audio: Array, *, sr: int = 16000, hop_s: float = VAD_HOP_S) -> Array:
+    """Float [channels, hops]: each voice-activity hop's in-band level over its channel's noise
+    floor (NOISE_FLOOR_PERCENTILE of the channel's hop levels), in dB, from frames of two hops
+    centred on each hop (as ``cancel_bleed``); hop i is samples [i * hop, (i + 1) * hop), as the
+    VAD's. Of cancelled channels (``cancel_bleed``),
+    what stands over the floor is the party's own sound (``turns.refine_activity``)."""
+    audio = np.asarray(audio, dtype=np.float32)
+    n_ch, n = audio.shape
+    hop = int(round(hop_s * sr))
+    n_hops = int(np.ceil(n / hop))
+    if n_hops == 0:
+        return np.zeros((n_ch, 0))
+    frame = BLEED_FRAME_HOPS * hop
+    band = _band_bins(frame, sr)
+    power = np.stack([_band_power(ch, hop, frame, n_hops, band) for ch in audio])
+    floor = np.percentile(power, NOISE_FLOOR_PERCENTILE, axis=1)[:, None]
+    out: Array = 10 * np.log10(np.maximum(power, 1e-20) / np.maximum(floor, 1e-20))
+    return out
+
+
 def level_bleed_mask(
     active: Array,
     rms_db: Array,

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..arrays import FloatArray
+from ..arrays import BoolArray, FloatArray
 from ..config import SAMPLE_RATE
 from ..segment import Segment
 from .vad import VAD_HOP_S, mask_to_segments, speech_mask
 
 CROSSTALK_DB = 15.0  # dB; level-only rule (no audio given): this much quieter is bleed
 CROSSTALK_WINDOW_S = 0.5  # s over which channel levels are compared for bleed
+SOUND_DB = 10.0  # dB over a cancelled channel's noise floor: its party makes a sound there
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ def channel_turns(
     rms_db: FloatArray | None = None,
     *,
     audio: FloatArray | None = None,
+    level_db: FloatArray | None = None,
     sr: int = SAMPLE_RATE,
     threshold: float = 0.5,
     min_speech_s: float = 0.25,
@@ -51,8 +53,11 @@ def channel_turns(
     """Turns for channel-separated audio: one speaker per channel.
 
     speech_probs: [channels, hops] VAD probabilities. Given probabilities of bleed-cancelled
-    channels (the engine), pass neither ``audio`` nor ``rms_db``. On raw channels, speech that is
-    only a delayed, filtered copy of another channel (line bleed) is not this speaker talking:
+    channels (the engine), pass neither ``audio`` nor ``rms_db``, and ``level_db`` (those
+    channels' hop levels over their noise floor, ``bleed.level_over_floor_db``) to let the
+    channels' own sound add the quiet backchannels the VAD misses (``refine_activity``). On
+    raw channels, speech that is only a delayed, filtered copy of another channel (line bleed)
+    is not this speaker talking:
 
     * with ``audio`` (float [channels, samples] at ``sr``), bleed is found by what it is
       (``bleed.bleed_mask``: the other channel explains the quiet channel's sound), so a quiet
@@ -75,6 +80,8 @@ def channel_turns(
                 crosstalk_db=CROSSTALK_DB,
                 window_s=CROSSTALK_WINDOW_S,
             )
+    if level_db is not None:
+        active = refine_activity(active, level_db, min_burst_s=min_speech_s)
     turns: list[tuple[str, Segment]] = []
     for ch, mask in enumerate(active):
         for seg in mask_to_segments(
@@ -121,3 +128,44 @@ def guess_agent_channel(turns: Turns, ids: list[str]) -> tuple[int, str]:
     if np.isfinite(firsts[ids[first]]):
         return first, f"channel {first} speaks first ({firsts[ids[first]]:.1f} s)"
     return 0, "no speech found; channel 0 assumed"
+
+
+def refine_activity(
+    active: BoolArray,
+    level_db: FloatArray,
+    *,
+    hop_s: float = VAD_HOP_S,
+    sound_db: float = SOUND_DB,
+    min_burst_s: float = 0.25,
+) -> BoolArray:
+    """Voice activity of bleed-cancelled channels with the quiet speech the VAD misses under
+    the other side's talk.
+
+    active: bool [channels, hops] from the VAD; level_db: float [channels, hops], each hop's
+    in-band level over its channel's noise floor (``bleed.level_over_floor_db`` of the cancelled
+    channels: once the other channel's copy is removed, sound well over line noise is the
+    party's own). The VAD network under-hears short, quiet speech, so a stretch of at least
+    ``min_burst_s`` where the channel sounds (``sound_db`` over its floor) that the VAD missed
+    while another channel speaks (most of the stretch) is speech: a listener's quiet "mm-hm"
+    under the other side's talk, a backchannel. Returns a new mask.
+
+    (Moving the VAD's onsets back over sounding hops was tried too: it found more of the
+    cut-ins' overlap but put onsets before the lone channel's VAD, costing precision.)
+    """
+    active = np.asarray(active, dtype=bool)
+    sound = np.asarray(level_db) >= sound_db
+    n_ch, n = active.shape
+    out = active.copy()
+    min_hops = max(1, int(np.ceil(min_burst_s / hop_s)))
+    for ch in range(n_ch):
+        others = np.delete(active, ch, axis=0).any(axis=0) if n_ch > 1 else np.zeros(n, bool)
+        for start, end in _runs(sound[ch] & ~active[ch]):
+            if end - start >= min_hops and others[start:end].mean() >= 0.5:
+                out[ch, start:end] = True
+    return out
+
+
+def _runs(mask: BoolArray) -> list[tuple[int, int]]:
+    """[start, end) of every run of True in a boolean vector."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
