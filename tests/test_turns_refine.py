@@ -25,25 +25,32 @@ def test_a_quiet_burst_under_the_other_side_is_a_backchannel_only_there():
     burst = np.zeros(N)
     burst[80:98] = SOUND_DB + 5  # 0.58 s of the listener's own sound, the VAD deaf to it
     active = np.stack([np.zeros(N, bool), other])
-    out = refine_activity(active, np.stack([burst, np.zeros(N)]))
+    probs = np.where(np.stack([burst > 0, other]), 0.4, 0.01)  # heard, under the onset level
+    out = refine_activity(active, np.stack([burst, np.zeros(N)]), probs)
     assert out[0, 80:98].all() and out[0].sum() == 18
+    # A sound the VAD gives no chance of being voice (a click, a breath) is not added.
+    deaf = refine_activity(active, np.stack([burst, np.zeros(N)]), np.full((2, N), 0.2))
+    assert not deaf[0].any()
     # The same burst with nobody else talking is left to the VAD.
-    alone = refine_activity(np.zeros((2, N), bool), np.stack([burst, np.zeros(N)]))
+    alone = refine_activity(np.zeros((2, N), bool), np.stack([burst, np.zeros(N)]), probs)
     assert not alone.any()
     # A sound the VAD already hears is left as it is; nothing else on the channel moves.
-    vad_heard = refine_activity(np.stack([run(80, 98), other]), np.stack([burst, np.zeros(N)]))
+    vad_heard = refine_activity(
+        np.stack([run(80, 98), other]), np.stack([burst, np.zeros(N)]), probs
+    )
     assert vad_heard[0].sum() == 18 and np.array_equal(vad_heard[1], other)
     # Too short to be speech (under min_burst_s), or under SOUND_DB: nothing added.
     short = np.zeros(N)
     short[80:85] = SOUND_DB + 5
-    assert not refine_activity(active, np.stack([short, np.zeros(N)]))[0].any()
+    assert not refine_activity(active, np.stack([short, np.zeros(N)]), probs)[0].any()
     faint = np.where(burst > 0, SOUND_DB - 1, 0.0)
-    assert not refine_activity(active, np.stack([faint, np.zeros(N)]))[0].any()
+    assert not refine_activity(active, np.stack([faint, np.zeros(N)]), probs)[0].any()
 
 
 def test_channel_turns_with_levels_find_the_backchannel_overlap():
     probs = np.zeros((2, N), np.float32)
     probs[1, 20:150] = 0.9
+    probs[0, 85:90] = 0.4  # the VAD half hears the backchannel
     level = np.zeros((2, N))
     level[1, 20:150] = LOUD
     level[0, 80:98] = SOUND_DB + 5
