@@ -196,6 +196,28 @@ def detect_repeated_complaints(
     return events
 
 
+def detect_unanswered_questions(
+    questions: Sequence[tuple[str, Segment, str, str]],
+) -> list[Event]:
+    """Events for questions left unanswered or asked again.
+
+    questions: (speaker, span, question, reason) as the words stage finds them
+    (``words.questions.unanswered_questions``); reason "no_reply" or "asked_again".
+    """
+    events = []
+    for speaker, span, question, reason in questions:
+        if reason == "asked_again":
+            text = f"{speaker} asks again: “{question}”"
+        else:
+            text = f"{speaker}'s question got no reply: “{question}”"
+        events.append(
+            Event(
+                "unanswered_question", span, speaker, text, {"question": question, "reason": reason}
+            )
+        )
+    return events
+
+
 def summarize(
     speaker: str,
     turns: list[EmotionSegment],

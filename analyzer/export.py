@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .result import AnalysisResult, EmotionSegment, write_atomic
+from .result import AnalysisResult, EmotionSegment, Event, write_atomic
 from .result import speaker_name as speaker_name  # re-exported; its home is analyzer.result
 
 if TYPE_CHECKING:
@@ -242,25 +242,35 @@ def vtt_cues(
     annotations: Sequence[Any] = (),
     *,
     label_names: dict[str, str] | None = None,
+    speaker_names: dict[str, str] | None = None,
+    event_text: Callable[[Any], str] | None = None,
 ) -> list[tuple[float, float, str]]:
     """(start, end, text) subtitle cues: each speaker's emotion per turn, the events, the
     transcript's lines (``who: words``) when the call has words, then the timed annotations.
 
-    ``label_names`` translates emotion labels (e.g. into Chinese); by default labels are shown
-    as they are.
+    ``label_names`` translates emotion labels, ``speaker_names`` speaker ids and ``event_text``
+    gives an event's text (e.g. in Chinese, as the review app does); by default labels, names
+    and the engine's English descriptions are shown as they are.
     """
     names = label_names or {}
+
+    def who_is(spk: str) -> str:
+        return (speaker_names or {}).get(spk) or speaker_name(result, spk)
+
+    def told(e: Event) -> str:
+        return event_text(e) if event_text else f"{e.kind}: {e.description}"
+
     cues = []
     for spk, rows in speaker_turns(result).items():
-        who = speaker_name(result, spk)
+        who = who_is(spk)
         for start, end, label in rows:
             cues.append((start, end, f"{who}: {names.get(label, label)}"))
     for e in result.events:
         end = max(round(e.end, 3), round(e.start, 3) + POINT_S)
-        cues.append((round(e.start, 3), end, f"⚑ {names.get(e.kind, e.kind)}: {e.description}"))
+        cues.append((round(e.start, 3), end, f"⚑ {told(e)}"))
     for line in result.transcript:
         if line.text.strip() and line.end > line.start:
-            who = speaker_name(result, line.speaker) if line.speaker else UNKNOWN_SPEAKER
+            who = who_is(line.speaker) if line.speaker else UNKNOWN_SPEAKER
             cues.append((round(line.start, 3), round(line.end, 3), f"{who}: {line.text.strip()}"))
     timed = [a for a in annotations if a.start is not None]
     cues.extend(_annotation_spans(result, timed))
@@ -285,9 +295,19 @@ def write_vtt(
     annotations: Sequence[Any] = (),
     *,
     label_names: dict[str, str] | None = None,
+    speaker_names: dict[str, str] | None = None,
+    event_text: Callable[[Any], str] | None = None,
 ) -> Path:
-    """WebVTT subtitles of the current emotion per speaker (and the timed annotations)."""
-    text = vtt_text(vtt_cues(result, annotations, label_names=label_names))
+    """WebVTT subtitles of the current emotion per speaker (and the timed annotations); the
+    names and texts as ``vtt_cues`` takes them."""
+    cues = vtt_cues(
+        result,
+        annotations,
+        label_names=label_names,
+        speaker_names=speaker_names,
+        event_text=event_text,
+    )
+    text = vtt_text(cues)
     return write_atomic(path, text.encode("utf-8"))
 
 

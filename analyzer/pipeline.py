@@ -50,6 +50,7 @@ from .result import AnalysisResult, EmotionSegment, Event, FaceFrame, Speaker
 from .segment import Segment, SegmentIndex, TimeGrid
 from .summary import SpeakerSummary
 from .words.lexicons import Lexicon, builtin_lexicon
+from .words.questions import unanswered_questions
 from .words.stage import WordsResult, words_from_asr, words_from_transcript
 from .words.transcripts import (
     Transcript,
@@ -232,13 +233,13 @@ class Analyzer:
         pieces = self._speech_emotion(attr)
         clock.mark("speech emotion")
         words = self._words(attr, cfg, transcript, lexicon)
-        texts, complaints = words.texts, words.complaints
+        texts = words.texts
         clock.mark("words")
         faces = self._faces_stage(path, info, attr, cfg, clock.report)
         clock.mark("faces")
         segments = self._fusion(attr, prosody, pieces, texts, faces, duration, cfg)
         clock.mark("fusion")
-        events = self._events(attr, segments, complaints, duration, cfg)
+        events = self._events(attr, segments, words, duration, cfg)
         summary = _summaries(attr.ids, segments, events, duration)
         card = self._coaching(attr, segments, texts, duration)
         face_rows = []
@@ -473,7 +474,7 @@ class Analyzer:
         self,
         attr: SpeakerAttribution,
         segments: list[EmotionSegment],
-        complaints: list[tuple[str, Segment, list[str]]],
+        words: WordsResult,
         duration: float,
         cfg: AnalysisConfig,
     ) -> list[Event]:
@@ -487,7 +488,9 @@ class Analyzer:
                 turns.turns, turns.overlaps, min_cut_s=cfg.interruption_min_s * 0.5
             )
         events += ev.detect_rate_spikes([s for s in segments if s.kind == "turn"])
-        events += ev.detect_repeated_complaints(complaints)  # none without words
+        events += ev.detect_repeated_complaints(words.complaints)  # none without words
+        questions = unanswered_questions(words.transcript, turns.turns)
+        events += ev.detect_unanswered_questions(questions)
         for spk in attr.ids:
             events += ev.shift_events(
                 segments, spk, sustain_s=cfg.min_shift_s, rise=cfg.shift_threshold

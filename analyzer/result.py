@@ -43,6 +43,7 @@ EVENT_KINDS = (
     "interruption",
     "rate_spike",
     "repeated_complaint",
+    "unanswered_question",
 )
 # The scorecard as a table, one row per speaker and metric: the columns of the batch's
 # ``scorecards/`` dataset (analyzer/batch/tables.py) after its ``call_id``.

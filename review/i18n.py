@@ -248,6 +248,21 @@ STRINGS: dict[str, dict[str, str]] = {
         "event_interruption": "interruption",
         "event_rate_spike": "speech-rate spike",
         "event_repeated_complaint": "repeated complaint",
+        "event_unanswered_question": "unanswered question",
+        # event descriptions from each event's code and params (review.views.event_text)
+        "evdesc_escalation": "{speaker} escalates: {emotion_before} → {emotion_after}, arousal "
+        "{arousal_change:+.2f}",
+        "evdesc_de-escalation": "{speaker} calms down: {emotion_before} → {emotion_after}, "
+        "arousal {arousal_change:+.2f}",
+        "evdesc_long_silence": "{duration_s:.1f} s of silence",
+        "evdesc_interruption": "{speaker} cut in on {other} ({overlap_s:.1f} s overlap)",
+        "evdesc_interruption_estimated": "{speaker} cut in on {other} (estimated "
+        "{overlap_s:.1f} s overlap)",
+        "evdesc_overtalk": "{other} and {speaker} talk at once for {overlap_s:.1f} s",
+        "evdesc_rate_spike": "{speaker} speaks fast ({rate_syll_s:.1f} syll/s, z={z:+.1f})",
+        "evdesc_repeated_complaint": "{speaker} complains {count} times: {phrases}",
+        "evdesc_unanswered_question": "{speaker}'s question got no reply: “{question}”",
+        "evdesc_unanswered_question_asked_again": "{speaker} asks again: “{question}”",
         "role_agent": "agent",
         "role_customer": "customer",
         "ann_now": "Use the player's time",
@@ -594,6 +609,19 @@ STRINGS: dict[str, dict[str, str]] = {
         "event_interruption": "打断",
         "event_rate_spike": "语速突增",
         "event_repeated_complaint": "重复投诉",
+        "event_unanswered_question": "未获回答的问题",
+        "evdesc_escalation": "{speaker}情绪升级：{emotion_before} → {emotion_after}，"
+        "唤醒度 {arousal_change:+.2f}",
+        "evdesc_de-escalation": "{speaker}平静下来：{emotion_before} → {emotion_after}，"
+        "唤醒度 {arousal_change:+.2f}",
+        "evdesc_long_silence": "静默 {duration_s:.1f} 秒",
+        "evdesc_interruption": "{speaker}打断了{other}（重叠 {overlap_s:.1f} 秒）",
+        "evdesc_interruption_estimated": "{speaker}打断了{other}（估计重叠 {overlap_s:.1f} 秒）",
+        "evdesc_overtalk": "{other}和{speaker}同时说话 {overlap_s:.1f} 秒",
+        "evdesc_rate_spike": "{speaker}语速很快（每秒 {rate_syll_s:.1f} 个音节，z={z:+.1f}）",
+        "evdesc_repeated_complaint": "{speaker}投诉了 {count} 次：{phrases}",
+        "evdesc_unanswered_question": "{speaker}的问题没有得到回答：“{question}”",
+        "evdesc_unanswered_question_asked_again": "{speaker}再次提问：“{question}”",
         "role_agent": "坐席",
         "role_customer": "客户",
         "ann_now": "使用播放器当前时间",

@@ -41,6 +41,7 @@ EVENT_MARKERS = {
     "long_silence": ("line-ew-open", "#616161"),
     "rate_spike": ("star", "#ef6c00"),
     "repeated_complaint": ("diamond", "#ad1457"),
+    "unanswered_question": ("circle-x", "#5e35b1"),
 }
 GROUP_S = 5.0  # s: events of one kind closer than this are drawn as one marker with a count
 LONG_CALL_S = 180.0  # s: longer calls get an overview strip (range slider) to zoom with
@@ -163,7 +164,7 @@ def _add_events(fig, result: AnalysisResult, lane: str, lang: str) -> None:
                 text=[f"×{len(g)}" if len(g) > 1 else "" for g in groups],
                 textposition="top center",
                 hovertext=[
-                    "<br>".join(f"{e.start:.1f} s: {event_text(e, lang)}" for e in g[:6])
+                    "<br>".join(f"{e.start:.1f} s: {event_text(e, lang, result)}" for e in g[:6])
                     + ("<br>…" if len(g) > 6 else "")
                     for g in groups
                 ],

@@ -204,7 +204,7 @@ def event_rows(result: AnalysisResult, lang: str = "en") -> list[list]:
             _fmt(e.end),
             event_kind_name(e.kind, lang),
             speaker_label(result, e.speaker, lang),
-            event_text(e, lang),
+            event_text(e, lang, result),
         ]
         for e in sorted_events(result)
     ]
@@ -346,16 +346,40 @@ def event_kind_name(kind: str, lang: str) -> str:
     return t(f"event_{kind}", lang)
 
 
-def event_text(event: Any, lang: str) -> str:
-    """An event's description in ``lang``: from its ``code`` and ``params`` when the engine gives
-    them and a template exists, otherwise the kind's name and the English description."""
+def _event_params(event: Any, lang: str, result: AnalysisResult | None) -> dict[str, Any]:
+    """An event's params ready for its template in ``lang``: speakers by their names, emotions
+    translated, the complaint phrases joined."""
+    params = dict(getattr(event, "params", None) or {})
+    for key in ("speaker", "other", "before", "after"):
+        who = params.get(key)
+        if not who:
+            continue
+        name = speaker_label(result, who, lang) if result is not None else str(who)
+        if name == who and t(f"role_{who}", lang) != f"role_{who}":
+            name = t(f"role_{who}", lang)  # an id that is a role ("customer" on a stereo call)
+        params[key] = name
+    for key in ("emotion_before", "emotion_after"):
+        if params.get(key):
+            params[key] = emotion_name(str(params[key]), lang)
+    phrases = (getattr(event, "evidence", None) or {}).get("phrases") or []
+    params["phrases"] = ("、" if lang == "zh" else ", ").join(f"“{p}”" for p in phrases[:4])
+    return params
+
+
+def event_text(event: Any, lang: str, result: AnalysisResult | None = None) -> str:
+    """An event's description in ``lang``, from its ``code`` and ``params`` (speakers named as
+    in ``result`` when given); the engine's English description where no template fits."""
     code = getattr(event, "code", None)
     params = getattr(event, "params", None) or {}
     key = f"evdesc_{code}"
+    if code == "interruption" and params.get("estimated"):
+        key += "_estimated"
+    elif code == "unanswered_question" and params.get("reason") == "asked_again":
+        key += "_asked_again"
     if code and t(key, lang) != key:
         try:
-            return t(key, lang, **params)
-        except (KeyError, ValueError, IndexError):
+            return t(key, lang, **_event_params(event, lang, result))
+        except (KeyError, ValueError, IndexError, TypeError):
             pass
     if lang == "en":
         return str(event.description)

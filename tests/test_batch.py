@@ -339,7 +339,16 @@ def test_killed_batch_resumes_without_recomputing_finished_calls(local_ray, tmp_
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    finished = {p.name.removesuffix(".done.json") for p in records.glob("*.done.json")}
+    # Ray's worker processes live in their own process groups: one may still finish the call in
+    # hand and write its record before it notices its driver is gone. Wait until the records
+    # stop changing (5 s), so "finished" is what the resumed run finds.
+    finished: set[str] = set()
+    quiet_since, deadline = time.monotonic(), time.monotonic() + 120
+    while time.monotonic() - quiet_since < 5.0 and time.monotonic() < deadline:
+        now = {p.name.removesuffix(".done.json") for p in records.glob("*.done.json")}
+        if now != finished:
+            finished, quiet_since = now, time.monotonic()
+        time.sleep(0.2)
     assert 5 <= len(finished) < n, "the kill came too late to test a resume"
     before = {s: (out / f"{s}.json").stat().st_mtime_ns for s in finished}
     marks = {s: resume.record_path(out, s).stat().st_mtime_ns for s in finished}

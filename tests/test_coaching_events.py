@@ -62,7 +62,8 @@ def test_engine_emits_the_dynamics_shifts_only():
         for r in segs
     ]  # fmt: skip
     cfg = AnalysisConfig()
-    events = Analyzer._events(None, attr, objs, [], turns[-1][2], cfg)  # type: ignore[arg-type]
+    words = SimpleNamespace(complaints=[], transcript=())  # a call without words
+    events = Analyzer._events(None, attr, objs, words, turns[-1][2], cfg)  # type: ignore[arg-type]
     shifts = [(e.kind, e.speaker) for e in events if e.kind in ("escalation", "de-escalation")]
     assert shifts == [("escalation", "customer"), ("de-escalation", "customer")]
     found = dynamics.detect_shifts(dynamics.readings_of(segs, "customer"), "customer")
@@ -122,3 +123,19 @@ def test_pace_listening_and_mismatch_point_at_moments():
             "customer_recovery",
         ):
             assert row["evidence"], row
+
+
+def test_an_escalation_starts_where_the_new_level_begins():
+    """A short calm turn, then a long wait, then sustained anger: the sustained span after the
+    calm turn is mostly angry, but the event starts with the first angry turn (where a reviewer
+    must land to hear it), not with the calm turn before it."""
+    segments = [
+        reading("customer", 4.8, 7.6, "neutral"),
+        reading("customer", 7.9, 9.2, "neutral"),
+        reading("customer", 23.2, 26.7, "angry"),
+        reading("customer", 30.8, 34.4, "angry"),
+        reading("customer", 36.5, 43.4, "angry"),
+    ]
+    [event] = shift_events(segments, "customer")
+    assert event.kind == "escalation"
+    assert (event.start, event.end) == (23.2, 43.4)

@@ -116,10 +116,20 @@ def evil_wav(path: Path) -> Path:
     return path
 
 
-def analyze(c, *paths: Path) -> tuple[str, str | None]:
+def analyze_queue(c, *paths: Path) -> tuple[str, str | None, list[list]]:
+    """The batch's status line, the call it opens and the queue's rows (file, transcript,
+    state, detail, call id)."""
     from gradio_client import handle_file
 
-    return c.predict([handle_file(str(p)) for p in paths], "auto", 0, 5, "en", api_name="/analyze")
+    status, call_id, queue, *_ = c.predict(
+        [handle_file(str(p)) for p in paths], "auto", 0, 5, "en", api_name="/analyze"
+    )  # then the emptied upload fields
+    return status, call_id, queue["data"]
+
+
+def analyze(c, *paths: Path) -> tuple[str, str | None]:
+    status, call_id, _ = analyze_queue(c, *paths)
+    return status, call_id
 
 
 def player_src(outputs: Sequence[Any]) -> str:
@@ -184,9 +194,11 @@ def test_duplicate_upload_opens_the_stored_call(served, tmp_path):
     _, call_id = analyze(c, first)
     renamed = tmp_path / "again.wav"
     renamed.write_bytes(first.read_bytes())
-    status, again = analyze(c, renamed)
+    status, again, [row] = analyze_queue(c, renamed)
     assert again == call_id  # the existing call is the one opened
-    assert "already in the library" in status and "twice.wav" in status
+    assert "1 already in the library" in status
+    assert row[0] == "again.wav" and row[2].startswith("duplicate") and row[4] == call_id
+    assert "already in the library" in row[3] and "twice.wav" in row[3]
     assert [r.id for r in store.list_calls() if r.name in ("twice.wav", "again.wav")] == [call_id]
 
 
@@ -196,15 +208,19 @@ def test_batch_with_a_bad_and_an_empty_file_stores_the_good_ones(served, tmp_pat
     bad = write_tone_wav(tmp_path / "bad.wav", 2.5)
     empty = tmp_path / "empty.wav"
     empty.write_bytes(b"")
-    status, last = analyze(client(url), good[0], bad, empty, good[1])
+    status, _, rows = analyze_queue(client(url), good[0], bad, empty, good[1])
     names = {r.name for r in store.list_calls()}
     assert {"good0.wav", "good1.wav"} <= names and not {"bad.wav", "empty.wav"} & names
-    assert last == next(r.id for r in store.list_calls() if r.name == "good1.wav")
-    lines = status.split("\n\n")
-    assert lines[0] == "Analyzed and stored: good0.wav, good1.wav"
-    assert any(line.startswith("Not analyzed: bad.wav: ") for line in lines)
-    assert "Not analyzed: empty.wav: the file is empty (0 bytes)" in lines
-    assert "/tmp" not in status and "gradio" not in status  # no server path in any message
+    stored = {r.name: r.id for r in store.list_calls()}
+    by_file = {row[0]: row for row in rows}
+    assert [row[0] for row in rows] == ["good0.wav", "bad.wav", "empty.wav", "good1.wav"]
+    for name in ("good0.wav", "good1.wav"):  # done, and the row opens the stored call
+        assert by_file[name][2].startswith("done") and by_file[name][4] == stored[name]
+    assert by_file["bad.wav"][2] == "failed" and by_file["bad.wav"][3].startswith("bad.wav: ")
+    assert by_file["empty.wav"][3] == "empty.wav: the file is empty (0 bytes)"
+    assert "2 done, 2 failed" in status
+    text = status + repr(rows)
+    assert "/tmp" not in text and "gradio" not in text  # no server path in any message
 
 
 def test_limits_are_shown_as_people_write_them(tmp_path):

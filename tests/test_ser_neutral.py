@@ -4,28 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_ser import tiny_arrays as arrays  # the plumbing model of the speech tests
 
 from analyzer.audio.ser import FEATURE_DIM, SpeechEmotionModel
 from analyzer.labels import LABELS
 from train.heads import fit_neutral_bias
 
 NEUTRAL = LABELS.index("neutral")
-
-
-def arrays(seed: int = 0, hidden: int = 16) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    k = len(LABELS)
-    return {
-        "mean": np.zeros(FEATURE_DIM, np.float32),
-        "scale": np.ones(FEATURE_DIM, np.float32),
-        "offset_scale": np.ones(FEATURE_DIM, np.float32),
-        "abs_W0": rng.normal(0, 0.1, (FEATURE_DIM, hidden)).astype(np.float32),
-        "abs_b0": np.zeros(hidden, np.float32),
-        "abs_W1": rng.normal(0, 0.1, (hidden, k)).astype(np.float32),
-        "abs_b1": np.zeros(k, np.float32),
-        "rel_W0": rng.normal(0, 0.1, (2 * FEATURE_DIM, k)).astype(np.float32),
-        "rel_b0": np.zeros(k, np.float32),
-    }
 
 
 def features(n: int, seed: int = 1) -> np.ndarray:

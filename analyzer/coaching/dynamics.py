@@ -169,7 +169,10 @@ def detect_shifts(
         end = after.stop
         while end < n and sign * (readings[end].tension - half) > 0:
             end += 1
-        seg = Segment(readings[i].segment.start, readings[end - 1].segment.end)
+        # The shift starts with the first reading past half-way to the new level, not with a
+        # reading of the old level that the sustained span happened to open with.
+        first = next((k for k in range(i, end) if sign * (readings[k].tension - half) > 0), i)
+        seg = Segment(readings[first].segment.start, readings[end - 1].segment.end)
         shifts.append(
             Shift(
                 found.kind, speaker, seg, found.emotion_before, found.emotion_after,

@@ -139,7 +139,16 @@ def _subtitles(
     """The call's emotion subtitles in ``lang`` (a WebVTT file in the call's served folder)."""
     names = {label: emotion_name(label, lang) for label in LABELS}
     path = ctx.served.folder(call_id) / f"subtitles.{lang}.vtt"
-    return write_vtt(result, path, notes, label_names=names)
+    return write_vtt(
+        result,
+        path,
+        notes,
+        label_names=names,
+        speaker_names={s.id: views.speaker_label(result, s.id, lang) for s in result.speakers},
+        event_text=lambda e: (
+            f"{views.event_kind_name(e.kind, lang)}: {views.event_text(e, lang, result)}"
+        ),
+    )
 
 
 def media_url(media: Path) -> str:
