@@ -68,20 +68,26 @@ def state(page) -> dict | None:
     return page.evaluate(STATE_JS)
 
 
+LATE_POLL_S = 2.0  # s a busy machine may take to run the page's next poll while it plays
+
+
 def plays_from(page, target: float, *, tol: float = 0.6) -> dict:
-    """Play the media element and check that it runs on from ``target`` (s)."""
+    """Play the media element and check that it runs on from ``target`` (s): it passes the
+    target, and is still close after it when first seen (the callers checked the seek itself
+    with ``seeked_to``; the slack lets a loaded machine poll late without a false failure)."""
     assert page.evaluate(PLAY_JS)
+    slack = 0.3 + 3 * tol + LATE_POLL_S
     page.wait_for_function(
-        "([t, tol]) => { const m = document.querySelector('#emo-media');"
-        " return m && !m.paused && m.currentTime > t + 0.3 && m.currentTime < t + 0.3 + 3 * tol; }",
-        arg=[target, tol],
+        "([t, slack]) => { const m = document.querySelector('#emo-media');"
+        " return m && !m.paused && m.currentTime > t + 0.3 && m.currentTime < t + slack; }",
+        arg=[target, slack],
         timeout=10_000,
     )
     first = state(page)
     page.wait_for_timeout(800)
     later = state(page)
     page.evaluate(PAUSE_JS)
-    assert abs(first["time"] - target) < 0.3 + 3 * tol, (first, target)
+    assert abs(first["time"] - target) < slack, (first, target)
     assert later["time"] - first["time"] > 0.5, "the element does not advance in real time"
     return later
 
