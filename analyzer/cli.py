@@ -62,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     an.add_argument("--vtt", action="store_true", help="also write <file name>.vtt (subtitles)")
     an.add_argument(
+        "--srt",
+        action="store_true",
+        help="also write <file name>.srt (the transcript as subtitles; calls with words)",
+    )
+    an.add_argument(
         "--rttm", action="store_true", help="also write <file name>.rttm (speaker turns)"
     )
     an.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -151,7 +156,7 @@ def _write_outputs(
 ) -> list[Path]:
     """Write the JSON (and the asked-for tables and subtitles) of one input, each atomically
     (a temporary file in ``out`` renamed into place), so no file is ever half-written."""
-    from .export import write_rttm, write_vtt
+    from .export import write_rttm, write_srt, write_vtt
     from .naming import output_path
 
     writers: list[tuple[str, Callable[[Path], object]]] = [(".json", result.save_json)]
@@ -169,6 +174,8 @@ def _write_outputs(
         audio_in = result.media.path
         writers.append((REDACTED_AUDIO_SUFFIX, lambda p: write_redacted_audio(result, audio_in, p)))
     if result.transcript:  # the words line by line beside the segment table
+        if args.srt:
+            writers.append((".srt", lambda p: write_srt(result, p)))
         if args.csv:
             writers.append((".transcript.csv", lambda p: result.write_csv(p, "transcript")))
         if args.parquet:

@@ -38,7 +38,7 @@ from .result import speaker_name as speaker_name  # re-exported; its home is ana
 if TYPE_CHECKING:
     import pandas as pd
 
-FORMATS = ("json", "csv", "parquet", "eaf", "textgrid", "vtt")
+FORMATS = ("json", "csv", "parquet", "eaf", "textgrid", "vtt", "srt")
 SUFFIXES = {
     "json": ".json",
     "csv": ".csv",
@@ -46,6 +46,7 @@ SUFFIXES = {
     "eaf": ".eaf",
     "textgrid": ".TextGrid",
     "vtt": ".vtt",
+    "srt": ".srt",
 }
 ANNOTATION_TIER = "annotations"
 EVENT_TIER = "events"
@@ -311,6 +312,27 @@ def write_vtt(
     return write_atomic(path, text.encode("utf-8"))
 
 
+def srt_text(result: AnalysisResult) -> str:
+    """The call's transcript as SubRip subtitles: one numbered cue per line with words,
+    ``who: words`` (the placeholders of a redacted call stay as they are). Empty without words."""
+    cues: list[str] = []
+    lines = sorted(result.transcript, key=lambda ln: (ln.start, ln.end))
+    for line in lines:
+        text = " ".join(line.text.split())
+        if not text or line.end <= line.start:
+            continue
+        who = speaker_name(result, line.speaker) if line.speaker else UNKNOWN_SPEAKER
+        start = _vtt_time(line.start).replace(".", ",")
+        end = _vtt_time(line.end).replace(".", ",")
+        cues.append(f"{len(cues) + 1}\n{start} --> {end}\n{who}: {text}\n")
+    return "\n".join(cues)
+
+
+def write_srt(result: AnalysisResult, path: str | os.PathLike[str]) -> Path:
+    """The transcript as SubRip subtitles (``srt_text``), written atomically."""
+    return write_atomic(path, srt_text(result).encode("utf-8"))
+
+
 def rttm_file_id(result: AnalysisResult) -> str:
     """The RTTM file id of a result: its input's file name without the last extension.
 
@@ -377,6 +399,8 @@ def export_call(
         return write_textgrid(result, path, annotations)
     if fmt == "vtt":
         return write_vtt(result, path, annotations)
+    if fmt == "srt":
+        return write_srt(result, path)
     raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 

@@ -87,7 +87,7 @@ def test_no_personal_data_in_any_output_of_a_redacted_call(tmp_path, sample_call
     out = tmp_path / "out"
     status = main(
         ["analyze", str(sample_call), "--out", str(out), "--transcript", str(transcripts),
-         "--redact", "--csv", "--parquet", "--vtt", "--rttm", "--quiet", "--no-video"]
+         "--redact", "--csv", "--parquet", "--vtt", "--rttm", "--srt", "--quiet", "--no-video"]
     )  # fmt: skip
     assert status == 0
     result = AnalysisResult.from_json((out / "sample_call.wav.json").read_text(encoding="utf-8"))
@@ -117,14 +117,20 @@ def test_no_personal_data_in_any_output_of_a_redacted_call(tmp_path, sample_call
     # the CLI's outputs keep the input's name (sample_call.wav.transcript.csv), the exports not
     suffixes = {p.name.split(".", 1)[1].removeprefix("wav.") for p in written}
     assert {"json", "csv", "parquet", "transcript.csv", "transcript.parquet", "eaf", "TextGrid",
-            "vtt", "rttm", "redacted.wav"} <= suffixes  # fmt: skip
+            "vtt", "rttm", "srt", "redacted.wav"} <= suffixes  # fmt: skip
     assert {p.name for p in written} >= {
-        f"sample_call.wav{s}" for s in (".json", ".vtt", ".rttm", ".redacted.wav")
+        f"sample_call.wav{s}" for s in (".json", ".vtt", ".rttm", ".srt", ".redacted.wav")
     }
     _assert_no_personal_data(written)
     # and the time-aligned exports carry the (redacted) words
-    for name in ("export.eaf", "export.TextGrid", "export.vtt"):
+    for name in ("export.eaf", "export.TextGrid", "export.vtt", "export.srt"):
         assert "[CARD]" in (out / name).read_text(encoding="utf-8"), name
+    # SubRip: numbered cues, comma milliseconds, who said it
+    srt = (out / "sample_call.wav.srt").read_text(encoding="utf-8").split("\n\n")
+    assert len(srt) == len(TRANSCRIPT)
+    number, times, said = srt[1].splitlines()
+    assert number == "2" and re.fullmatch(r"\d\d:\d\d:\d\d,\d{3} --> \d\d:\d\d:\d\d,\d{3}", times)
+    assert said == "customer: My name is [NAME], my card number is [CARD]."
 
 
 @pytest.mark.slow
