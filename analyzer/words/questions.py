@@ -131,7 +131,7 @@ def unanswered_questions(
                 repeated.add(i)
                 repeated.add(j)
                 break
-    reported = {i for i in repeated}
+    reported = set(repeated)
     speech = sorted(
         [(ln.start, ln.end, ln.speaker) for ln in ordered]
         + [(seg.start, seg.end, spk) for spk, seg in turns]

@@ -158,16 +158,8 @@ def build_analyze_tab(texts: Texts, lang: str, config: AnalysisConfig, samples) 
                 lambda lg: {"label": t("agent", lg), "placeholder": t("agent_help", lg)},
             )
         with gr.Row():
-            roles = texts.redraw(
-                gr.Dropdown(
-                    choices(ROLE_CHOICES, "roles_", lang),
-                    value=start["roles"],
-                    label=t("roles", lang),
-                ),
-                lambda lg: {
-                    "label": t("roles", lg),
-                    "choices": choices(ROLE_CHOICES, "roles_", lg),
-                },
+            roles = texts.dropdown(
+                "roles", lambda lg: choices(ROLE_CHOICES, "roles_", lg), lang, value=start["roles"]
             )
             n_speakers = texts.key(
                 gr.Number(

@@ -71,17 +71,12 @@ def build_annotate_form(texts: Texts, lang: str) -> AnnotateForm:
             "annotations",
         )
         with gr.Row():
-            kind = texts.redraw(
-                gr.Dropdown(
-                    choices(ANNOTATION_KINDS, "kind_", lang),
-                    value="note",
-                    label=t("ann_kind", lang),
-                    elem_id="ann-kind",
-                ),
-                lambda lg: {
-                    "label": t("ann_kind", lg),
-                    "choices": choices(ANNOTATION_KINDS, "kind_", lg),
-                },
+            kind = texts.dropdown(
+                "ann_kind",
+                lambda lg: choices(ANNOTATION_KINDS, "kind_", lg),
+                lang,
+                value="note",
+                elem_id="ann-kind",
             )
             start = texts.key(
                 gr.Textbox(label=t("ann_start", lang), elem_id="ann-start"), "ann_start"
@@ -91,10 +86,7 @@ def build_annotate_form(texts: Texts, lang: str) -> AnnotateForm:
                 gr.Dropdown([], label=t("ann_speaker", lang), allow_custom_value=True),
                 "ann_speaker",
             )
-            label = texts.redraw(
-                gr.Dropdown(label_choices(lang), value="", label=t("ann_label", lang)),
-                lambda lg: {"label": t("ann_label", lg), "choices": label_choices(lg)},
-            )
+            label = texts.dropdown("ann_label", label_choices, lang, value="")
         with gr.Row():
             text = texts.key(
                 gr.Textbox(label=t("ann_text", lang), scale=3, elem_id="ann-text"), "ann_text"

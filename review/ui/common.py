@@ -120,6 +120,16 @@ class Texts:
         self._entries.append((component, lambda lg: {attr: t(key, lg)}))
         return component
 
+    def dropdown(
+        self, label: str, options: Callable[[str], list], lang: str, **kwargs: Any
+    ) -> gr.Dropdown:
+        """A dropdown whose label (the string ``label``) and choices (``options(lang)``) follow
+        the language; ``kwargs`` go to ``gr.Dropdown`` (value, elem_id...)."""
+        return self.redraw(
+            gr.Dropdown(options(lang), label=t(label, lang), **kwargs),
+            lambda lg: {"label": t(label, lg), "choices": options(lg)},
+        )
+
     def redraw(self, component: C, props: Callable[[str], dict]) -> C:
         """Register ``component`` whose properties in a language are ``props(lang)``."""
         self._entries.append((component, props))

@@ -109,36 +109,21 @@ def build_library_tab(texts: Texts, lang: str) -> LibraryTab:
             min_d = texts.key(gr.Textbox(label=t("min_duration", lang)), "min_duration")
             max_d = texts.key(gr.Textbox(label=t("max_duration", lang)), "max_duration")
             min_neg = texts.key(gr.Textbox(label=t("min_negative", lang)), "min_negative")
-            event_kind = texts.redraw(
-                gr.Dropdown(event_choices(lang), value="all", label=t("event_kind", lang)),
-                lambda lg: {"label": t("event_kind", lg), "choices": event_choices(lg)},
-            )
+            event_kind = texts.dropdown("event_kind", event_choices, lang, value="all")
         with gr.Row():
             uploader = texts.key(gr.Textbox(label=t("uploader", lang)), "uploader")
             coaching_only = texts.key(
                 gr.Checkbox(label=t("coaching_only", lang), value=False), "coaching_only"
             )
         with gr.Row():
-            share_emotion = texts.redraw(
-                gr.Dropdown(
-                    share_emotion_choices(lang),
-                    value="all",
-                    label=t("share_emotion", lang),
-                    elem_id="share-emotion",
-                ),
-                lambda lg: {"label": t("share_emotion", lg), "choices": share_emotion_choices(lg)},
+            share_emotion = texts.dropdown(
+                "share_emotion", share_emotion_choices, lang, value="all", elem_id="share-emotion"
             )
             share_min = texts.key(
                 gr.Textbox(label=t("share_min", lang), elem_id="share-min"), "share_min"
             )
-            share_role = texts.redraw(
-                gr.Dropdown(
-                    share_role_choices(lang),
-                    value="any",
-                    label=t("share_role", lang),
-                    elem_id="share-role",
-                ),
-                lambda lg: {"label": t("share_role", lg), "choices": share_role_choices(lg)},
+            share_role = texts.dropdown(
+                "share_role", share_role_choices, lang, value="any", elem_id="share-role"
             )
             refresh = texts.key(
                 gr.Button(t("refresh", lang), elem_id="library-search"), "refresh", "value"
