@@ -7,7 +7,8 @@ MODEL: a name under models/ or a folder. Needs the research feature cache of
 every clip of the shared manifest and of the read speech, clean, plus RAVDESS 17-20 and EmoDB
 through the telephone channel, codecs and babble). Scores, per model, with the engine's code
 path (``SpeechEmotionModel.predict_features`` on the cached features, window probabilities
-averaged per clip, "uncertain" = the model's flag on the clip's mean probabilities):
+averaged per clip, "uncertain" = the model's threshold on the clip's mean probabilities, or at
+least half of the clip's windows unfamiliar to the model, see ``clip_uncertain``):
 
 - held-out speakers RAVDESS 17-20 and EmoDB 11 (never trained on by models that hold them out;
   version 1 trained on RAVDESS 17-20), speaker passed as ``groups``, clean and every condition,
@@ -16,7 +17,7 @@ averaged per clip, "uncertain" = the model's flag on the clip's mean probabiliti
 - read speech: the LibriSpeech evaluation half of the speakers (``train.ser.noise_speakers``;
   the other half may fit a model's neutral bias, never these), one clip each, clip by clip; and
   AISHELL-1 (one Mandarin speaker, 100 utterances), with groups and clip by clip: the share of
-  clips read neutral or uncertain.
+  clips read neutral or uncertain; also through the telephone channel where the cache has it.
 
 The last line printed is the JSON of all figures.
 """
@@ -52,7 +53,16 @@ def clip_scores(
     probs = np.zeros((len(clips), K))
     np.add.at(probs, inv, scores.probs)
     probs /= np.bincount(inv)[:, None]
-    return probs, probs.max(axis=1) < model.uncertain_below, clips
+    return probs, clip_uncertain(model, probs, model.unfamiliar(feats), inv), clips
+
+
+def clip_uncertain(
+    model: SpeechEmotionModel, probs: np.ndarray, unfamiliar: np.ndarray, inv: np.ndarray
+) -> np.ndarray:
+    """A clip is "uncertain" when its mean top probability is below the model's threshold or
+    at least half of its windows are unfamiliar (as the engine pools a segment's pieces)."""
+    share = np.bincount(inv, weights=unfamiliar.astype(float)) / np.bincount(inv)
+    return (probs.max(axis=1) < model.uncertain_below) | (share >= 0.5)
 
 
 def labelled(model, rows, channel, groups) -> dict[str, Any]:
@@ -78,8 +88,16 @@ def labelled(model, rows, channel, groups) -> dict[str, Any]:
     }
 
 
-def read(model, rows, groups) -> dict[str, Any]:
-    probs, unc, _ = clip_scores(model, rows, "clean", groups)
+def telephone_read_speech() -> bool:
+    """Whether the cache holds the read speech through the telephone channel (extract.py job
+    ``telephone:read``)."""
+    from train.experiments.ser_generalisation.exp import FEATS
+
+    return any((FEATS / "telephone").glob("read_*.npz"))
+
+
+def read(model, rows, groups, channel: str = "clean") -> dict[str, Any]:
+    probs, unc, _ = clip_scores(model, rows, channel, groups)
     pred = np.where(unc, K, probs.argmax(axis=1))
     names = [*LABELS, "uncertain"]
     return {
@@ -112,6 +130,9 @@ def measure(name: str) -> dict[str, Any]:
     out["read_en_evalhalf"] = read(model, LS_TEST_ROWS, False)
     out["read_zh"] = read(model, AISHELL_ROWS, True)
     out["read_zh_nogroups"] = read(model, AISHELL_ROWS, False)
+    if telephone_read_speech():
+        out["read_en_evalhalf_telephone"] = read(model, LS_TEST_ROWS, False, "telephone")
+        out["read_zh_telephone"] = read(model, AISHELL_ROWS, True, "telephone")
     return out
 
 

@@ -168,3 +168,33 @@ def test_train_ser_fits_the_prior_on_half_of_the_read_speakers(tmp_path):
         train_ser(manifest, out=tmp_path / "x", channels=("clean",), options=options)
     with pytest.raises(ValueError, match="init"):
         train_ser(manifest, out=tmp_path / "y", options=options, init=folder)
+
+
+def test_reference_features_in_the_telephone_channel_too(tmp_path):
+    import csv
+
+    import soundfile as sf
+    from test_ser import voice  # the synthetic clips of the SER tests
+
+    from analyzer.audio.ser import WhisperEncoder
+    from train.ser import neutral_reference_features
+
+    rows = []
+    for i, (gender, f0) in enumerate((("female", 210.0), ("female", 240.0), ("male", 105.0),
+                                      ("male", 125.0))):  # fmt: skip
+        sf.write(tmp_path / f"r{i}.wav", voice(60 + i, 1.5, f0_hz=f0), 16000)
+        rows.append({"path": f"r{i}.wav", "corpus": "librispeech", "speaker": f"ls_{i}",
+                     "gender": gender})  # fmt: skip
+    with open(tmp_path / "read.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["path", "corpus", "speaker", "gender"])
+        writer.writeheader()
+        writer.writerows(rows)
+    encoder = WhisperEncoder(threads=1)
+    clean, speakers = neutral_reference_features(tmp_path / "read.csv", encoder=encoder)
+    both, same = neutral_reference_features(
+        tmp_path / "read.csv", encoder=encoder, channels=("clean", "telephone")
+    )
+    assert len(speakers) == 2 and same == speakers  # half of the speakers, in either case
+    assert len(both) == 2 * len(clean)
+    assert np.allclose(both[: len(clean)], clean)
+    assert not np.allclose(both[len(clean) :], clean, atol=1e-3)  # the band-limited rendering

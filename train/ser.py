@@ -267,20 +267,25 @@ def neutral_reference_features(
     encoder: WhisperEncoder,
     cache_dir: str | Path | None = None,
     progress: Progress | None = None,
+    channels: Sequence[str] = ("clean",),
 ) -> tuple[np.ndarray, list[str]]:
-    """Clean-channel features [n, 768] of the training half (``noise_speakers``) of the
-    many-speaker rows of a read-speech manifest (LibriSpeech-like; AISHELL's single speaker is
-    never used), and those speakers. The other half stays for evaluation, never fitted on."""
+    """Features [n, 768] of the training half (``noise_speakers``) of the many-speaker rows of
+    a read-speech manifest (LibriSpeech-like; AISHELL's single speaker is never used), rendered
+    in each of ``channels`` (e.g. clean and telephone: a prior for calls must hold on the
+    telephone band too), and those speakers. The other half stays for evaluation."""
     rows, root = read_manifest(manifest, columns=("path",))
     rows = [r for r in rows if r.get("corpus", "librispeech") == "librispeech"]
     first, _ = noise_speakers(rows)
     rows = [r for r in rows if (r.get("speaker") or r["path"]) in first]
     if not rows:
         raise ValueError(f"{manifest}: no read speech to fit the neutral bias on")
-    table = extract_features(
-        rows, root, channel="clean", encoder=encoder, cache_dir=cache_dir, progress=progress
-    )
-    return table.features, sorted(first)
+    tables = [
+        extract_features(
+            rows, root, channel=channel, encoder=encoder, cache_dir=cache_dir, progress=progress
+        )
+        for channel in channels
+    ]
+    return np.vstack([t.features for t in tables]), sorted(first)
 
 
 def adapt_model(

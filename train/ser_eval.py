@@ -46,7 +46,8 @@ def evaluate_ser(
     scored too: "unlabelled" = {n, neutral_or_uncertain, predicted counts}. Also skipped (rows
     with a label the model does not know, or unreadable audio), used_groups, channel.
     A clip is "uncertain" when its window-averaged top probability is below the model's
-    ``uncertain_below``.
+    ``uncertain_below``, or when at least half of its windows are unfamiliar to the model
+    (``SpeechEmotionModel.unfamiliar``).
     use_groups: when the manifest has a ``speaker`` column, pass it as ``groups`` to the model, as
     the engine does for a speaker in a whole call. channel: render the audio through it first
     (telephone, a codec, babble10 ...), to measure robustness; noise_manifest: speech for
@@ -82,7 +83,13 @@ def evaluate_ser(
     counts = np.maximum(np.bincount(table.clip, minlength=len(known)), 1)[:, None]
     means = sums[clips] / counts[clips]
     clip_probs = means[:, :k] / means[:, :k].sum(axis=1, keepdims=True)
-    uncertain = clip_probs.max(axis=1) < ser.uncertain_below
+    unfamiliar = (
+        np.bincount(
+            table.clip, weights=ser.unfamiliar(table.features).astype(float), minlength=len(known)
+        )[clips]
+        / counts[clips, 0]
+    )
+    uncertain = (clip_probs.max(axis=1) < ser.uncertain_below) | (unfamiliar >= 0.5)
     argmax = clip_probs.argmax(axis=1)
     predicted = np.where(uncertain, k, argmax)
     labelled = np.array([bool(known[i].get("label")) for i in clips], dtype=bool)

@@ -3,12 +3,13 @@
     python -m train.ser_prior --model ser-whisper-tiny-head-v2 \\
         --out models/ser-whisper-tiny-head-v3 \\
         --neutral-reference ../shared/data/speech/read_speech.csv --neutral-target 0.6 \\
-        [--cache-dir DIR] [--threads 1]
+        [--reference-channels clean,telephone] [--cache-dir DIR] [--threads 1]
 
 Copies the model folder (heads, temperatures, uncertain threshold, arousal regression unchanged),
 sets ``neutral_bias`` in model.json so that ``--neutral-target`` of the windows of the training
 half of the read speech's speakers (``train.ser.neutral_reference_features``: LibriSpeech-like
-rows only; the other half is kept for evaluation) read neutral, records where it came from in
+rows only; the other half is kept for evaluation; in each of ``--reference-channels``, default
+clean) read neutral, records where it came from in
 ``neutral_reference``, and rewrites SHA256SUMS. The model card is copied only if the output
 has none. The same bias is fitted inside training by ``emotrace train ser --neutral-reference
 ... --neutral-target ...``, which also takes the "uncertain" threshold with the bias applied;
@@ -38,6 +39,7 @@ def add_neutral_prior(
     *,
     cache_dir: str | Path | None = None,
     threads: int = 1,
+    channels: Sequence[str] = ("clean",),
 ) -> Path:
     """Write ``out``: ``model``'s folder with a fitted ``neutral_bias``; returns ``out``."""
     source = resolve_model_dir(model)
@@ -48,7 +50,7 @@ def add_neutral_prior(
     if not isinstance(loaded, SpeechEmotionModel):
         raise ValueError(f"{model}: not a speech emotion model")
     feats, speakers = neutral_reference_features(
-        reference, encoder=WhisperEncoder(threads=threads), cache_dir=cache_dir
+        reference, encoder=WhisperEncoder(threads=threads), cache_dir=cache_dir, channels=channels
     )
     bias = fit_neutral_bias(loaded, feats, target)
     out.mkdir(parents=True, exist_ok=True)
@@ -62,6 +64,7 @@ def add_neutral_prior(
         "speakers": len(speakers),
         "windows": len(feats),
         "target": target,
+        "channels": list(channels),
         "heads_from": source.name,
     }
     (out / "model.json").write_text(json.dumps(config, indent=2) + "\n")
@@ -75,6 +78,7 @@ def main(argv: Sequence[str] | None = None) -> Path:
     ap.add_argument("--out", required=True, help="new model folder")
     ap.add_argument("--neutral-reference", required=True, help="read-speech manifest")
     ap.add_argument("--neutral-target", type=float, default=0.6)
+    ap.add_argument("--reference-channels", default="clean", help="e.g. clean,telephone")
     ap.add_argument("--cache-dir", default=None)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
@@ -85,6 +89,7 @@ def main(argv: Sequence[str] | None = None) -> Path:
         args.neutral_target,
         cache_dir=args.cache_dir,
         threads=args.threads,
+        channels=[c for c in args.reference_channels.split(",") if c],
     )
     print(folder)
     return folder

@@ -9,7 +9,9 @@ Pipeline for a batch of N speech windows (16 kHz float32 mono, any length; 1-4 s
        (x together with x minus that speaker's mean) -> 7 logits
     -> temperature-scaled softmax -> probs, confidence
     -> optional neutral prior: ``neutral_bias`` added to the neutral log-probability
-    -> "uncertain" where the calibrated top probability is below ``uncertain_below``
+    -> "uncertain" where the calibrated top probability is below ``uncertain_below``, or where
+       the window is unfamiliar: its distance to the training windows (``familiarity``) is
+       above ``unfamiliar_above``
     -> arousal/valence: learned (ridge regression on x, ``va_W``/``va_b``) or derived from probs,
        per dimension as model.json says.
 
@@ -18,6 +20,16 @@ predictions (each training corpus predicted by heads that never saw it), so its 
 honest on recordings unlike its training data; ``uncertain_below`` is the top probability under
 which 10 % of held-out training speakers' windows fall. Speech unlike anything in training (read
 speech, real calls) then often comes out "uncertain" instead of a confident wrong label.
+
+Unfamiliar speech: the heads only know acted studio speech, and a softmax always names a class,
+so a voice or language unlike anything in training gets a confident label it has no grounds for
+(the first versions heard read speech and Mandarin as "fearful" or "sad"). A model with the
+arrays ``ood_mean``/``ood_basis``/``ood_var`` measures how far a window's standardised features
+lie from its training windows: a Mahalanobis distance in the leading principal directions of the
+training features plus the energy left outside them (``unfamiliarity``). The threshold
+``unfamiliar_above`` is a quantile of the distances of *speakers left out of fitting* (so a new
+speaker of a familiar kind of recording is rarely flagged), and a window beyond it is reported
+"uncertain" instead of a guess.
 
 Why two heads: centring features on the speaker's own mean removes voice identity and is worth
 about 10 points on unseen actors, but in a real call a speaker may stay angry throughout, and then
@@ -39,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..arrays import FloatArray
 from ..config import SAMPLE_RATE
@@ -321,6 +334,19 @@ class SpeechEmotionModel:
             self.va = (arrays["va_W"].astype(np.float32), arrays["va_b"].astype(np.float32))
         self.arousal_source = str(config.get("arousal", "derived"))
         self.valence_source = str(config.get("valence", "derived"))
+        # familiarity: mean [768] and leading principal directions [768, d] with their variances
+        # [d] (and the mean residual energy outside them, ood_rest) of the standardised training
+        # windows; a window farther than ``unfamiliar_above`` is "uncertain" (inf: never)
+        self.familiarity = None
+        if "ood_mean" in arrays:
+            self.familiarity = Familiarity(
+                arrays["ood_mean"],
+                arrays["ood_basis"],
+                arrays["ood_var"],
+                arrays["ood_rest"],
+                residual_weight=float(config.get("unfamiliar_residual_weight", 1.0)),
+            )
+        self.unfamiliar_above = float(config.get("unfamiliar_above", math.inf))
 
     @classmethod
     def from_folder(cls, folder: Path, config: dict[str, Any]) -> SpeechEmotionModel:
@@ -383,13 +409,26 @@ class SpeechEmotionModel:
             speech_s = np.full(len(features), RELIABLE_SPEECH_S, dtype=np.float32)
         quality = np.clip(np.asarray(speech_s, dtype=np.float32) / RELIABLE_SPEECH_S, 0.0, 1.0)
         confidence = probs.max(axis=1) * quality
+        uncertain = probs.astype(np.float32).max(axis=1) < self.uncertain_below
         return EmotionScores(
             probs=probs.astype(np.float32),
             arousal=arousal.astype(np.float32),
             valence=valence.astype(np.float32),
             confidence=confidence.astype(np.float32),
-            uncertain=probs.astype(np.float32).max(axis=1) < self.uncertain_below,
+            uncertain=uncertain | self.unfamiliar(features),
         )
+
+    def unfamiliarity(self, features: FloatArray) -> FloatArray:
+        """Distance of each window [N] from the training windows (0 for a model without the
+        familiarity arrays; about 1 for a typical training window)."""
+        if self.familiarity is None:
+            return np.zeros(len(features), dtype=np.float32)
+        return self.familiarity.distance(self.standardise(features))
+
+    def unfamiliar(self, features: FloatArray) -> NDArray[np.bool_]:
+        """Bool [N]: windows too far from the training windows to be given an emotion."""
+        out: NDArray[np.bool_] = self.unfamiliarity(features) > self.unfamiliar_above
+        return out
 
     def standardise(self, features: FloatArray) -> FloatArray:
         """Features [N, 768] standardised with the training mean and spread."""
@@ -436,6 +475,48 @@ class SpeechEmotionModel:
     ) -> FloatArray:
         """Calibrated (temperature-scaled) class probabilities [N, 7] in ``LABELS`` order."""
         return softmax(self.logits(features, groups=groups)[0].astype(np.float64))
+
+
+class Familiarity:
+    """How far standardised feature vectors lie from a model's training windows.
+
+    mean [D], basis [D, d] (orthonormal leading principal directions of the training windows),
+    var [d] (their variances), rest [1] (the training windows' mean squared residual outside the
+    basis, per remaining dimension). ``distance`` is the root of a weighted mean of two squared
+    deviations in units of the training spread, the Mahalanobis one inside the basis (per
+    direction) and the residual off it (weight ``residual_weight``): about 1 for the training
+    windows, larger for inputs unlike them, both along familiar directions (an extreme voice)
+    and off them (speech the encoder represents in directions training never used).
+    """
+
+    def __init__(
+        self,
+        mean: FloatArray,
+        basis: FloatArray,
+        var: FloatArray,
+        rest: FloatArray,
+        *,
+        residual_weight: float = 1.0,
+    ) -> None:
+        self.mean = np.asarray(mean, dtype=np.float32)
+        self.basis = np.asarray(basis, dtype=np.float32)
+        self.var = np.asarray(var, dtype=np.float32)
+        self.rest = float(np.asarray(rest).reshape(-1)[0])
+        self.residual_weight = float(residual_weight)
+        if self.basis.shape != (len(self.mean), len(self.var)):
+            raise ModelError("familiarity arrays: basis must be [D, d] for mean [D], var [d]")
+
+    def distance(self, z: FloatArray) -> FloatArray:
+        """Distances [N] of standardised features z [N, D]."""
+        centred = np.asarray(z, dtype=np.float32) - self.mean
+        proj = centred @ self.basis
+        resid = (centred**2).sum(axis=1) - (proj**2).sum(axis=1)
+        n_rest = max(len(self.mean) - len(self.var), 1)
+        inside = (proj**2 / self.var).mean(axis=1)
+        outside = np.maximum(resid, 0.0) / n_rest / max(self.rest, 1e-12)
+        w = self.residual_weight
+        out: FloatArray = np.sqrt((inside + w * outside) / (1.0 + w)).astype(np.float32)
+        return out
 
 
 def _layers(arrays: dict[str, FloatArray], prefix: str) -> list[tuple[FloatArray, FloatArray]]:

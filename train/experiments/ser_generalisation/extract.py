@@ -59,6 +59,8 @@ def subset(rows: list[dict], name: str) -> list[int]:
         return list(range(len(rows)))
     if name == "manifest":
         return [i for i, r in enumerate(rows) if r["corpus"] in ("ravdess", "tess", "emodb")]
+    if name == "read":  # read speech (LibriSpeech, AISHELL-1): e.g. through the telephone
+        return [i for i, r in enumerate(rows) if r["corpus"] in ("librispeech", "aishell")]
     if name == "test":  # RAVDESS 17-20 and all EmoDB: robustness conditions
         return [
             i

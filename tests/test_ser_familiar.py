@@ -1,0 +1,188 @@
+"""The familiarity check of the speech emotion model (issue 15, version 4): windows unlike the
+training windows read "uncertain" instead of getting a confident label."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_ser import tiny_arrays  # the plumbing model of the speech tests
+
+from analyzer.audio.ser import FEATURE_DIM, Familiarity, SpeechEmotionModel
+from analyzer.models import ModelError
+from train.ser_ood import (
+    corpus_weights,
+    fit_familiarity,
+    fit_unfamiliar,
+    left_out_distances,
+    weighted_quantile,
+)
+
+RANK = 12  # the synthetic "training" windows live near a 12-dimensional subspace
+
+
+def corpus_windows(seed: int, speakers: int, per_speaker: int, basis: np.ndarray):
+    """Windows [n, 768] near ``basis``'s span, with a per-speaker offset inside it."""
+    rng = np.random.default_rng(seed)
+    rows, names = [], []
+    for s in range(speakers):
+        centre = rng.normal(0, 0.5, RANK)
+        coef = centre + rng.normal(0, 1.0, (per_speaker, RANK))
+        rows.append(coef @ basis + rng.normal(0, 0.05, (per_speaker, FEATURE_DIM)))
+        names += [f"c{seed}_s{s}"] * per_speaker
+    return np.vstack(rows).astype(np.float32), np.array(names)
+
+
+def subspace(seed: int) -> np.ndarray:
+    q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(FEATURE_DIM, RANK)))
+    return q.T  # [RANK, 768], orthonormal rows
+
+
+def familiarity_of(arrays: dict[str, np.ndarray], residual_weight: float = 1.0) -> Familiarity:
+    return Familiarity(
+        arrays["ood_mean"],
+        arrays["ood_basis"],
+        arrays["ood_var"],
+        arrays["ood_rest"],
+        residual_weight=residual_weight,
+    )
+
+
+def training_set():
+    basis = subspace(0)
+    a, sa = corpus_windows(1, 8, 40, basis)
+    b, sb = corpus_windows(2, 4, 120, basis)  # a second corpus: fewer, bigger speakers
+    feats = np.vstack([a, b])
+    corpora = np.array(["a"] * len(a) + ["b"] * len(b))
+    return feats, np.concatenate([sa, sb]), corpora, basis
+
+
+def test_distance_is_about_one_for_training_windows_and_large_off_their_subspace():
+    feats, _, corpora, _ = training_set()
+    arrays = fit_familiarity(feats, dims=RANK, weights=corpus_weights(corpora))
+    fam = Familiarity(
+        arrays["ood_mean"], arrays["ood_basis"], arrays["ood_var"], arrays["ood_rest"]
+    )
+    seen = fam.distance(feats)
+    assert 0.8 < float(np.sqrt(np.mean(seen**2))) < 1.2
+    # same energy, other directions: the residual part sees them even though the projection
+    # onto the training directions is small
+    other = np.random.default_rng(9).normal(0, 3.0, (50, RANK)) @ subspace(5)
+    assert np.median(fam.distance(other.astype(np.float32))) > 4 * np.median(seen)
+    # without the residual, those windows look (wrongly) familiar: the residual is what finds them
+    inside_only = familiarity_of(arrays, residual_weight=0.0)
+    assert np.median(inside_only.distance(other.astype(np.float32))) < 2 * np.median(seen)
+    with pytest.raises(ModelError):
+        Familiarity(arrays["ood_mean"], arrays["ood_basis"][:, :3], arrays["ood_var"], [1.0])
+
+
+def test_threshold_from_left_out_speakers_flags_about_the_asked_share_of_new_speakers():
+    feats, speakers, corpora, basis = training_set()
+    model = SpeechEmotionModel("t", tiny_arrays(), {}, encoder=None)  # identity standardisation
+    arrays, above = fit_unfamiliar(model, feats, speakers, corpora, dims=RANK, quantile=0.9)
+    fam = Familiarity(
+        arrays["ood_mean"], arrays["ood_basis"], arrays["ood_var"], arrays["ood_rest"]
+    )
+    # new speakers of the same kind: about 10 % flagged (in-sample distances would give fewer)
+    new, _ = corpus_windows(7, 6, 40, basis)
+    flagged = np.mean(fam.distance(new) > above)
+    assert 0.02 < flagged < 0.25
+    in_sample = np.mean(fam.distance(feats) > above)
+    assert in_sample < flagged + 0.05  # left-out speakers are farther than seen ones
+    # speech represented elsewhere is flagged nearly always
+    far = (np.random.default_rng(3).normal(0, 3.0, (40, RANK)) @ subspace(8)).astype(np.float32)
+    assert np.mean(fam.distance(far) > above) > 0.95
+    with pytest.raises(ValueError):
+        fit_unfamiliar(model, feats, speakers, corpora, quantile=1.0)
+
+
+def test_left_out_distances_need_two_folds_and_weighted_quantile_counts_weights():
+    feats, speakers, _, _ = training_set()
+    with pytest.raises(ValueError, match="two folds"):
+        left_out_distances(feats, ["one"] * len(feats))
+    values = np.array([1.0, 2.0, 3.0, 4.0])
+    assert weighted_quantile(values, 0.5) == 2.0
+    assert weighted_quantile(values, 0.5, np.array([0.0, 0.0, 0.0, 1.0])) == 4.0
+    w = corpus_weights(["a", "a", "a", "b"])
+    assert w[:3].sum() == pytest.approx(w[3])  # each corpus the same total weight
+
+
+def test_model_reports_unfamiliar_windows_uncertain_and_keeps_their_probabilities():
+    feats, speakers, corpora, _ = training_set()
+    base = SpeechEmotionModel("t", tiny_arrays(), {}, encoder=None)
+    arrays, above = fit_unfamiliar(base, feats, speakers, corpora, dims=RANK)
+    model = SpeechEmotionModel(
+        "t", {**tiny_arrays(), **arrays}, {"unfamiliar_above": above}, encoder=None
+    )
+    far = (np.random.default_rng(4).normal(0, 3.0, (10, RANK)) @ subspace(6)).astype(np.float32)
+    x = np.vstack([feats[:10], far])
+    scores, plain = model.predict_features(x), base.predict_features(x)
+    assert plain.uncertain is not None and not plain.uncertain.any()
+    assert scores.uncertain is not None and scores.uncertain[10:].all()
+    assert scores.uncertain[:10].sum() <= 2
+    assert np.allclose(scores.probs, plain.probs)  # the label is withheld, not changed
+    assert np.all(base.unfamiliarity(x) == 0)  # a model without the arrays never flags
+
+
+def test_version_4_model_carries_a_familiarity_check_fitted_without_held_out_speakers():
+    from analyzer.models import load_model
+
+    folder = Path(__file__).parent.parent / "models" / "ser-whisper-tiny-head-v4"
+    config = json.loads((folder / "model.json").read_text())
+    fam = config["familiarity"]
+    assert {"ravdess_17", "ravdess_18", "ravdess_19", "ravdess_20", "emodb_11"} <= set(
+        fam["held_out_speakers"]
+    )
+    assert 1.0 < config["unfamiliar_above"] < 10.0 and config["neutral_bias"] > 0
+    card = (folder / "MODEL_CARD.md").read_text()
+    for licence in ("CC BY-NC-SA 4.0", "CC BY-NC-ND 4.0", "CC0", "CC BY 4.0", "Apache-2.0"):
+        assert licence in card
+    assert sum(p.stat().st_size for p in folder.iterdir()) < 25 * 2**20
+    model = load_model(folder, "ser")  # checks SHA256SUMS
+    assert isinstance(model, SpeechEmotionModel) and model.familiarity is not None
+    # its own training mean is familiar; a vector far off every direction is not
+    typical = model.mean[None, :]
+    odd = model.mean[None, :] + 40 * model.scale[None, :] * np.sign(np.sin(np.arange(FEATURE_DIM)))
+    assert not model.unfamiliar(typical)[0] and model.unfamiliar(odd.astype(np.float32))[0]
+
+
+def test_add_familiarity_writes_a_loadable_folder_in_place_or_beside(tmp_path: Path):
+    import csv
+
+    import soundfile as sf
+    from test_ser import voice
+
+    from analyzer.audio.ser import save_model_folder
+    from analyzer.models import load_model, write_checksums
+    from train.ser_ood import add_familiarity
+
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = []
+    for s, name in enumerate(("spk_a", "spk_b", "spk_c", "spk_d")):  # folds 1, 0, 1, 1
+        for k, label in enumerate(("neutral", "angry", "sad")):
+            sf.write(data / f"{name}_{label}.wav", voice(20 * s + k, 1.0, 100.0 + 30 * s), 16000)
+            rows.append({"path": f"{name}_{label}.wav", "speaker": name, "label": label,
+                         "corpus": "x" if s < 2 else "y"})  # fmt: skip
+    with open(data / "manifest.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["path", "speaker", "label", "corpus"])
+        writer.writeheader()
+        writer.writerows(rows)
+    source = save_model_folder(tmp_path / "src", tiny_arrays(), {"neutral_bias": 0.3})
+    (source / "MODEL_CARD.md").write_text("# src\n")
+    write_checksums(source)
+    out = add_familiarity(source, tmp_path / "v", data / "manifest.csv", channels=("clean",))
+    config = json.loads((out / "model.json").read_text())
+    assert config["neutral_bias"] == 0.3  # everything else of the source is kept
+    assert config["familiarity"]["windows"] == 12 and config["familiarity"]["speakers"] == 4
+    model = load_model(out, "ser")  # the checksums were rewritten
+    assert isinstance(model, SpeechEmotionModel) and model.familiarity is not None
+    assert model.unfamiliar_above == config["unfamiliar_above"] > 0
+    again = add_familiarity(out, out, data / "manifest.csv", channels=("clean",))  # in place
+    assert load_model(again, "ser").unfamiliar_above == pytest.approx(model.unfamiliar_above)
+    # holding out spk_b leaves one speaker fold: no left-out distances to set a threshold from
+    with pytest.raises(ValueError, match="two folds"):
+        add_familiarity(source, tmp_path / "w", data / "manifest.csv", hold_out=["spk_b"],
+                        channels=("clean",))  # fmt: skip
