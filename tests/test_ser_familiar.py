@@ -186,3 +186,25 @@ def test_add_familiarity_writes_a_loadable_folder_in_place_or_beside(tmp_path: P
     with pytest.raises(ValueError, match="two folds"):
         add_familiarity(source, tmp_path / "w", data / "manifest.csv", hold_out=["spk_b"],
                         channels=("clean",))  # fmt: skip
+
+
+def test_evaluation_counts_clips_of_unfamiliar_windows_uncertain(tmp_path: Path):
+    from test_ser import write_clips
+
+    from analyzer.audio.ser import save_model_folder
+    from analyzer.models import load_model, write_checksums
+    from train.ser import evaluate_ser
+
+    manifest = write_clips(tmp_path / "data")
+    feats, _, corpora, _ = training_set()
+    arrays = fit_familiarity(feats, dims=RANK, weights=corpus_weights(corpora))
+    reports = {}
+    for name, above in (("near", 1e6), ("far", 0.0)):  # nothing / everything unfamiliar
+        folder = save_model_folder(
+            tmp_path / name, {**tiny_arrays(), **arrays}, {"unfamiliar_above": above}
+        )
+        write_checksums(folder)
+        reports[name] = evaluate_ser(manifest, model=load_model(folder, "ser"), use_groups=False)
+    assert reports["near"]["coverage"] == 1.0
+    assert reports["far"]["coverage"] == 0.0 and reports["far"]["accuracy"] == 0.0
+    assert reports["far"]["accuracy_argmax"] == reports["near"]["accuracy_argmax"]

@@ -1,8 +1,8 @@
 """Issue 15 research for version 4 (not product code): the familiarity check, screened.
 
     OMP_NUM_THREADS=1 nice -n 10 python -m train.experiments.ser_generalisation.v4 screen
-    OMP_NUM_THREADS=1 nice -n 10 python -m train.experiments.ser_generalisation.v4 loco
-    OMP_NUM_THREADS=1 nice -n 10 python -m train.experiments.ser_generalisation.v4 layers 0,1,2,3,4
+    OMP_NUM_THREADS=1 nice -n 10 python -m train.experiments.ser_generalisation.v4 loco 64 1.0
+    OMP_NUM_THREADS=1 nice -n 10 python -m train.experiments.ser_generalisation.v4 layers 0,2 [0.6]
     OMP_NUM_THREADS=1 python -m train.experiments.ser_generalisation.v4 probe
 
 ``screen``: familiarity variants (principal directions kept, weight of the residual, training
@@ -20,7 +20,8 @@ sentences, white noise and a modulated tone (what "unfamiliar" means; no figure)
 
 ``layers``: pooled features of every Whisper encoder layer (torch re-implementation, clean
 audio only, ``extract --layers``) against the last layer, one absolute head per split,
-leave-one-corpus-out, temperature from cross-corpus predictions inside the training corpora.
+leave-one-corpus-out, temperature from cross-corpus predictions inside the training corpora;
+with a second argument, a neutral prior fitted on the LibriSpeech fit half to that target.
 
 Results: $SER_CACHE/results/v4_*.json
 """
@@ -144,7 +145,7 @@ def layer_features(rows: np.ndarray, layers: list[int]):
     return np.hstack(parts), r
 
 
-def layers_run(layers: list[int]) -> dict:
+def layers_run(layers: list[int], target: float = 0.0) -> dict:
     ravdess, tess, emodb = (idx(CORPUS == c) for c in ("ravdess", "tess", "emodb"))
     splits = {"emodb": ([ravdess, tess], emodb), "ravdess": ([tess, emodb], ravdess)}
     out: dict[str, Any] = {"layers": layers}
@@ -173,13 +174,24 @@ def layers_run(layers: list[int]) -> dict:
             ys.append(LABEL[rk[keep]])
         t = fit_temperature(np.vstack(lg), np.concatenate(ys))
         model = fit(np.concatenate(parts))
+        bias = 0.0
+        if target:  # neutral prior from the LibriSpeech fit half (dev), as v3.neutral_bias
+            lf, _ = logits(model, LS_FIT_ROWS)
+            lp = log_softmax(lf / t)
+            bias = float(max(0.0, np.quantile(lp[:, 1:].max(axis=1) - lp[:, 0], target)))
+
+        def probs(lgt, bias=bias, t=t):
+            lp = log_softmax(lgt / t)
+            lp[:, 0] += bias
+            return softmax(log_softmax(lp).astype(np.float64))
+
         lt, rt = logits(model, test)
-        p, r = clips(softmax(log_softmax(lt / t).astype(np.float64)), rt)
+        p, r = clips(probs(lt), rt)
         keep = LABEL[r] >= 0
-        res = {"T": round(t, 3), **score(p[keep], r[keep], 0.0)}
+        res = {"T": round(t, 3), "bias": round(bias, 3), **score(p[keep], r[keep], 0.0)}
         for rname, rows in (("read_en", LS_TEST_ROWS), ("read_zh", AISHELL_ROWS)):
             lr, rr = logits(model, rows)
-            pp, _ = clips(softmax(log_softmax(lr / t).astype(np.float64)), rr)
+            pp, _ = clips(probs(lr), rr)
             res[rname] = round(float(np.mean(pp.argmax(axis=1) == 0)), 3)
         res["secs"] = round(time.time() - t0)
         out[name] = res
@@ -243,8 +255,9 @@ def main() -> None:
         res = probe()
     elif what == "layers":
         layers = [int(x) for x in sys.argv[2].split(",")]
-        res = layers_run(layers)
-        what = f"layers_{'-'.join(map(str, layers))}"
+        target = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0
+        res = layers_run(layers, target)
+        what = f"layers_{'-'.join(map(str, layers))}" + (f"_bias{target}" if target else "")
     else:
         raise SystemExit(f"unknown: {what}")
     (CACHE / "results" / f"v4_{what}.json").write_text(json.dumps(res, indent=1))
