@@ -421,7 +421,10 @@ class ActorPool:
         self.size = size
         remote: Any = ray.remote(actor_class)
         self.actor_class = remote.options(
-            num_cpus=cpus, num_gpus=gpus / size if gpus else 0, max_restarts=0
+            num_cpus=cpus,
+            num_gpus=gpus / size if gpus else 0,
+            max_restarts=0,
+            scheduling_strategy="SPREAD",  # over a cluster's nodes, as Ray Data places its actors
         )
         self.args = args
 
