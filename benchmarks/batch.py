@@ -35,6 +35,9 @@ run's own process (the driver), the analysis workers, and Ray's other processes 
 Ray Data's helper actors, the tables job's workers). They move far less than wall clock when
 other programs load the machine: they tell how much of the cores the batch itself spends outside
 the analysis.
+On a shared machine wall-clock ratios mislead: with the kernel's session autogroups (on here),
+each run's process tree gets one session's share of the cores while other programs run, however
+many workers it has; Ray also runs its workers at niceness +15 under its own services.
 Prints one table (with each run's 1-minute load average before it started), the ratios the scale
 issue sets targets for, where the CPU went, the per-stage times, then one JSON line with every
 figure (every round's runs under ``rounds``).
@@ -61,6 +64,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -68,6 +72,7 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SAMPLE = ROOT / "assets" / "sample_call.wav"
+Run = dict[str, Any]  # one measured run
 SAMPLE_EVERY_S = 0.2  # memory and CPU sampling period
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -126,14 +131,14 @@ def _rss_mb() -> float:
     return 0.0
 
 
-def one_baseline(files: list[str], threads: int, stage_memory: bool = False) -> dict:
+def one_baseline(files: list[str], threads: int, stage_memory: bool = False) -> Run:
     from analyzer import AnalysisConfig, Analyzer
 
     peaks = StagePeaks() if stage_memory else None
     started = time.perf_counter()
     analyzer = Analyzer(AnalysisConfig(ser_threads=threads))
     load_s = time.perf_counter() - started
-    audio_s, stages = 0.0, {}
+    audio_s, stages = 0.0, dict[str, float]()
     for f in files:
         if peaks is not None:
             peaks.stage = "decode"
@@ -148,8 +153,8 @@ def one_baseline(files: list[str], threads: int, stage_memory: bool = False) -> 
     return out
 
 
-def one_batch(inputs: str, out: str, workers: int, worker_cpus: int, gpus: float) -> dict:
-    from analyzer.batch import BatchOptions, run_batch
+def one_batch(inputs: str, out: str, workers: int, worker_cpus: int, gpus: float) -> Run:
+    from analyzer.batch.runner import BatchOptions, run_batch
 
     options = BatchOptions(
         out=Path(out), workers=workers, worker_cpus=worker_cpus, gpus=gpus, progress=False
@@ -231,7 +236,7 @@ def _cpu_group(pid: int, root: int, cmdline: str) -> str:
     return "ray other"
 
 
-def measure(cmd: list[str]) -> dict:
+def measure(cmd: list[str]) -> Run:
     """Run ``cmd``; its wall clock, its result, the peak PSS of its process tree and the CPU
     seconds of its processes by group (each process's last sample: a process that lives less
     than a sampling period may be missed, which undercounts only Ray's other processes)."""
@@ -264,7 +269,7 @@ def measure(cmd: list[str]) -> dict:
     if proc.returncode not in (0, 1):
         raise SystemExit(f"benchmark run failed ({proc.returncode}): {' '.join(cmd)}")
     line = next(x for x in stdout.splitlines() if x.startswith("RESULT "))
-    result = json.loads(line[len("RESULT ") :])
+    result: Run = json.loads(line[len("RESULT ") :])
     cpu_s = dict.fromkeys(("driver", "workers", "ray other"), 0.0)
     for group, seconds in cpu.values():
         cpu_s[group] += seconds
@@ -329,14 +334,14 @@ def main() -> None:
     configs = batch_configs(args.batch, args.workers, cpus)
     env_note = f"{cpus} CPUs, load {os.getloadavg()[0]:.1f} at start"
     me = [sys.executable, __file__]
-    rounds: list[dict[str, dict]] = []  # every round's runs, in the order they ran
+    rounds: list[dict[str, Run]] = []  # every round's runs, in the order they ran
     with tempfile.TemporaryDirectory() as tmp:
         inputs = args.inputs or Path(tmp) / "calls"
         if args.inputs is None:
             make_calls(inputs, args.calls, args.call_s)
         files = _media_files(inputs)
         for attempt in range(args.repeat):
-            this: dict[str, dict] = {}
+            this: dict[str, Run] = {}
             for t in args.threads:
                 cmd = [*me, "--_child", "baseline", "--threads", str(t), "--_files", *files]
                 this[f"analyze loop, {t} thread(s)"] = _rated(measure(cmd))
@@ -356,7 +361,7 @@ def _media_files(inputs: Path) -> list[str]:
     return sorted(str(f) for f in Path(inputs).rglob("*") if f.suffix.lower() in MEDIA_EXTENSIONS)
 
 
-def _rated(run: dict) -> dict:
+def _rated(run: Run) -> Run:
     run["x_real_time"] = run["audio_s"] / run["wall_s"] if run["wall_s"] else 0.0
     if "stages" in run:  # the calls stage alone: no Ray start, no tables, no process start
         calls_s = run["stages"].get("calls", 0.0)
@@ -364,9 +369,18 @@ def _rated(run: dict) -> dict:
     return run
 
 
-def fastest(rounds: list[dict[str, dict]]) -> dict[str, dict]:
+def _autogroup() -> bool:
+    """Whether the kernel schedules by session (then a benchmark child, which runs in a session
+    of its own with every Ray process it starts, competes with other sessions as one)."""
+    try:
+        return Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1"
+    except OSError:
+        return False
+
+
+def fastest(rounds: list[dict[str, Run]]) -> dict[str, Run]:
     """Each setting's fastest run over the rounds (on a shared machine, the least disturbed)."""
-    best: dict[str, dict] = {}
+    best: dict[str, Run] = {}
     for runs in rounds:
         for name, run in runs.items():
             if name not in best or run["wall_s"] < best[name]["wall_s"]:
@@ -374,7 +388,7 @@ def fastest(rounds: list[dict[str, dict]]) -> dict[str, dict]:
     return best
 
 
-def paired_ratios(rounds: list[dict[str, dict]], a: str, b: str, key: str) -> list[float]:
+def paired_ratios(rounds: list[dict[str, Run]], a: str, b: str, key: str) -> list[float]:
     """``a``'s rate over ``b``'s within each round (the two ran one after the other)."""
     return [
         runs[a][key] / runs[b][key]
@@ -391,7 +405,7 @@ def _ratios_text(values: list[float]) -> str:
 
 
 def report(
-    rounds: list[dict[str, dict]],
+    rounds: list[dict[str, Run]],
     files: list[str],
     env_note: str,
     configs: list[tuple[int, int]],
@@ -444,7 +458,15 @@ def report(
             f"  {cpus} workers x 1 CPU vs 1 worker x {cpus} CPUs: "
             f"{rate[(cpus, 1)] / rate[(1, cpus)]:.2f}x"
         )
-    print("where the CPU went (CPU seconds of the run's processes; not slowed by other load):")
+    busiest = max(r["load_before"] for r in runs.values())
+    if _autogroup() and busiest > 1.5 * cpus:  # our own last run leaves about `cpus` of load
+        print(
+            f"  note: load up to {busiest:.1f} before a run, and this kernel shares the CPU out "
+            "by session (sched_autogroup): while other programs run, a run's whole process tree "
+            "gets one session's share, so 2 workers get no more CPU than 1 and these ratios say "
+            "little; take them on an idle machine"
+        )
+    print("where the CPU went (CPU seconds of the run's processes, which load distorts far less):")
     for name, r in runs.items():
         cpu = r["cpu_s"]
         per_call = cpu["workers"] / len(files) if name.startswith("batch") else None
