@@ -422,3 +422,35 @@ def test_an_actor_holds_its_thread_pools_to_its_cpu_share():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split(maxsplit=1) == ["1", "{1}\n"]
+
+
+def test_calls_go_to_the_workers_biggest_file_first(tmp_path):
+    from analyzer.batch.runner import longest_first
+
+    rows = []
+    for name, seconds in (("short", 1), ("long", 9), ("mid", 4)):
+        path = _clip(tmp_path / f"{name}.wav", 0, seconds)
+        rows.append({"path": str(path), "file": name})
+    rows.append({"path": str(tmp_path / "gone.wav"), "file": "gone"})  # fails in its actor
+    assert [r["file"] for r in longest_first(rows)] == ["long", "mid", "short", "gone"]
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_fails_its_call_only_and_is_replaced(local_ray):
+    from analyzer.batch.runner import ActorPool
+
+    class Worker:  # defined here: Ray ships it to the actors by value
+        def __call__(self, row):
+            if row["file"] == "crash":
+                os._exit(3)  # as a crash in native code would: no exception, no clean-up
+            return row | {"status": "done", "worker": os.getpid()}
+
+    files = ["a", "crash", "b", "c", "d"]
+    pool = ActorPool(Worker, (), size=2, cpus=1)
+    rows = list(pool.run([{"file": f} for f in files]))
+
+    assert sorted(r["file"] for r in rows) == sorted(files)  # every call comes back once
+    failed = [r for r in rows if r["status"] == "failed"]
+    assert [r["file"] for r in failed] == ["crash"]
+    assert "worker died" in failed[0]["error"] and "\n" not in failed[0]["error"]
+    assert {r["status"] for r in rows if r["file"] != "crash"} == {"done"}

@@ -1,19 +1,23 @@
-"""The batch on Ray Data: one pass of every call through a pool of analysis actors, then the
-tables.
+"""The batch on Ray: one pass of every call through a pool of analysis actors, then the tables.
 
-Two Ray Data jobs, each distributed:
-1. calls (an actor pool of ``workers``, ``worker_cpus`` CPUs and engine threads each): an actor
-   hashes its call, skips it when a finished result matches (content hash, configuration, model
-   checksums), else analyses it with the one ``Analyzer`` it holds (models loaded on its first
-   call, so a batch with nothing left to do loads none). It writes the call's JSON exactly as
-   ``emotrace analyze`` does, then the call's finished record. Rows stream back to the driver as
-   calls finish (the progress bar), one call per actor at a time so that no actor sits on a
-   queue while another is idle. Checking inside the actors rather than in a stage of its own
-   spreads the hashing over the workers and keeps one pool of warm actors for the whole batch.
-2. tables (Ray tasks, ``datasets.py``): every finished call's JSON becomes rows of the Parquet
-   datasets ``segments/``, ``events/``, ``calls/`` (and ``scorecards/`` when results carry one),
-   all four written by one job. The datasets are rebuilt from all finished calls in the folder,
-   so a resumed run ends with complete tables.
+Two distributed steps:
+1. calls (a pool of ``workers`` Ray actors, ``worker_cpus`` CPUs and engine threads each): an
+   actor hashes its call, skips it when a finished result matches (content hash, configuration,
+   model checksums), else analyses it with the one ``Analyzer`` it holds (models loaded on its
+   first call, so a batch with nothing left to do loads none). It writes the call's JSON exactly
+   as ``emotrace analyze`` does, then the call's finished record. The driver hands each actor one
+   call at a time, biggest file first, and blocks in ``ray.wait`` until one finishes: rows come
+   back as calls finish (the progress bar), no actor sits on a queue while another is idle, the
+   batch's last calls are its shortest, and the driver uses no CPU while the workers analyse.
+   Checking inside the actors rather than in a stage of its own spreads the hashing over the
+   workers and keeps one pool of warm actors for the whole batch.
+   (Plain actors rather than a Ray Data actor pool: on a 2-core machine Ray Data's executor,
+   which polls every 0.1 s, and its three helper actors took CPU from the workers for nothing
+   a one-call-per-actor pool needs; see benchmarks/batch.py.)
+2. tables (a Ray Data job, ``datasets.py``): every finished call's JSON becomes rows of the
+   Parquet datasets ``segments/``, ``events/``, ``calls/`` (and ``scorecards/`` when results
+   carry one), all four written by one job. The datasets are rebuilt from all finished calls in
+   the folder, so a resumed run ends with complete tables.
 
 Every worker reads the inputs and writes under the output folder: on a cluster both live on
 storage that every node mounts (NFS or similar) and every node has emotrace installed.
@@ -33,7 +37,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from ..config import AnalysisConfig
 from ..naming import output_path
@@ -352,25 +356,8 @@ def _run_calls(
     items: list[Row], options: BatchOptions, workers: int, worker_cpus: int, out: Path
 ) -> Iterator[Row]:
     """Yield each call's row as its actor finishes it, with a live progress bar."""
-    import ray
     from tqdm import tqdm
 
-    use_gpu = options.gpus > 0
-    actors = max(1, min(workers, len(items)))
-    ds = ray.data.from_items(items, override_num_blocks=len(items)).map(
-        cast(Any, AnalyzeCalls),  # Ray's hints take a function; a class is its actor form
-        fn_constructor_kwargs={
-            "config": options.config,
-            "out": str(out),
-            "use_gpu": use_gpu,
-            "extra_outputs": options.extra_outputs,
-            "threads": worker_cpus,
-        },
-        # One call in flight per actor: a long call never holds others back in its actor's queue.
-        compute=ray.data.ActorPoolStrategy(size=actors, max_tasks_in_flight_per_actor=1),
-        num_cpus=worker_cpus,
-        num_gpus=options.gpus / actors if use_gpu else None,
-    )
     bar = tqdm(
         total=len(items),
         unit="call",
@@ -381,7 +368,13 @@ def _run_calls(
     )
     done_audio, skipped, failed = 0.0, 0, 0
     try:
-        for row in ds.iter_rows():
+        use_gpu = options.gpus > 0
+        args = (options.config, str(out), use_gpu, options.extra_outputs, worker_cpus)
+        size = max(1, min(workers, len(items)))
+        pool = ActorPool(
+            AnalyzeCalls, args, size=size, cpus=worker_cpus, gpus=options.gpus if use_gpu else 0
+        )
+        for row in pool.run(longest_first(items)):
             if row["status"] == "done":
                 done_audio += row["duration_s"]
             elif row["status"] == "skipped":
@@ -395,6 +388,87 @@ def _run_calls(
             yield row
     finally:
         bar.close()
+
+
+def longest_first(items: list[Row]) -> list[Row]:
+    """The calls, biggest file first: the last calls of a batch, which decide when the slowest
+    worker finishes, are then the shortest ones (file size stands in for the duration, which
+    only the actor reads)."""
+
+    def size(row: Row) -> int:
+        try:
+            return os.stat(row["path"]).st_size
+        except OSError:  # fails in its actor, with the reason
+            return 0
+
+    return sorted(items, key=size, reverse=True)
+
+
+class ActorPool:
+    """``size`` actors of ``actor_class`` (built with ``args``; ``cpus`` CPUs and a share of
+    ``gpus`` each), each fed one row at a time, calling the actor on it.
+
+    The driver blocks in ``ray.wait`` until some actor finishes its row, then hands that actor
+    the next one: it spends no CPU while the workers analyse, and no actor waits while rows
+    are left. An actor that dies during a row (its process killed, a crash in native code)
+    fails that row with one line, and a fresh actor takes its place for the rows still to do."""
+
+    def __init__(
+        self, actor_class: type, args: tuple[Any, ...], *, size: int, cpus: int, gpus: float = 0
+    ) -> None:
+        import ray
+
+        self.size = size
+        remote: Any = ray.remote(actor_class)
+        self.actor_class = remote.options(
+            num_cpus=cpus,
+            num_gpus=gpus / size if gpus else 0,
+            max_restarts=0,
+            scheduling_strategy="SPREAD",  # over a cluster's nodes, as Ray Data places its actors
+        )
+        self.args = args
+
+    def run(self, items: list[Row]) -> Iterator[Row]:
+        import ray
+        from ray.exceptions import RayActorError, RayError
+
+        todo = list(reversed(items))  # pop() takes the next call from the end
+        actors = [self.actor_class.remote(*self.args) for _ in range(min(self.size, len(todo)))]
+        running: dict[Any, tuple[Any, Row]] = {}
+
+        def feed(actor: Any) -> None:
+            row = todo.pop()
+            running[actor.__call__.remote(row)] = (actor, row)
+
+        try:
+            for actor in actors:
+                feed(actor)
+            while running:
+                [ref], _ = ray.wait(list(running), num_returns=1)
+                actor, row = running.pop(ref)
+                try:
+                    result = ray.get(ref)
+                except RayActorError as exc:  # the actor's process died: this call fails
+                    result = row | {"status": "failed", "error": _first_line(exc, "worker died")}
+                    ray.kill(actor, no_restart=True)
+                    actors.remove(actor)
+                    if todo:
+                        actor = self.actor_class.remote(*self.args)
+                        actors.append(actor)
+                except RayError as exc:  # anything else Ray could not hand back
+                    result = row | {"status": "failed", "error": _first_line(exc, "worker error")}
+                if todo:
+                    feed(actor)
+                yield result
+        finally:
+            for actor in actors:  # frees their CPUs for the tables job at once
+                ray.kill(actor, no_restart=True)
+
+
+def _first_line(exc: Exception, what: str) -> str:
+    """One line for failures.csv from a Ray error, whose own text runs to many lines."""
+    first = str(exc).strip().splitlines()[:1]
+    return f"analysis {what}: {first[0] if first else type(exc).__name__}"
 
 
 def _finished_meta(out: Path, call: CallInput) -> Row | None:
