@@ -15,6 +15,8 @@ grids, turns), so everything after them (turns, fusion, events, coaching) is unc
 - Prosody (``prosody_frames``): ``audio.prosody.analyze_frames`` per chunk with PROSODY_CONTEXT_S
   of context (enough for its 40 ms window and the 8 kHz resampling filter), frames of the core
   kept: the 10 ms grid of one pass.
+- Words (``transcribe_in_chunks``): a chunk's worth of turns transcribed at a time, the words
+  put back in call time.
 - Mono calls (``diarize_in_chunks``): the voice encoder embeds the speech segments group by
   group (a group spans at most a chunk; a segment is never cut), the pitch comes from
   ``prosody_frames``, and the windows of the whole call are clustered and resegmented at once
@@ -200,4 +202,35 @@ def _segment_groups(speech: list[Segment], size: int) -> list[tuple[int, int]]:
         if i == len(speech) or speech[i].end - speech[first].start > limit:
             groups.append((first, i))
             first = i
+    return groups
+
+
+def transcribe_in_chunks(
+    transcriber: Any, channel: DiskChannel, turns: list[Segment], *, chunk_s: float
+) -> list[Any]:
+    """``words.asr.Transcriber.transcribe`` of one speaker's turns (in call time, sorted) on a
+    channel held on disk: consecutive turns spanning at most ``chunk_s`` are read and
+    transcribed together, their ``TurnText`` put back in call time (segment and word times)."""
+    from dataclasses import replace
+
+    out: list[Any] = []
+    for group in _turn_groups(turns, chunk_s):
+        lo = int(group[0].start * SAMPLE_RATE)
+        hi = int(math.ceil(group[-1].end * SAMPLE_RATE)) + 1
+        t0 = lo / SAMPLE_RATE
+        local = [Segment(max(0.0, g.start - t0), max(0.0, g.end - t0)) for g in group]
+        for turn, text in zip(group, transcriber.transcribe(channel.read(lo, hi), local)):
+            words = tuple((a + t0, b + t0, w) for a, b, w in text.words)
+            out.append(replace(text, segment=turn, words=words))
+    return out
+
+
+def _turn_groups(turns: list[Segment], span_s: float) -> list[list[Segment]]:
+    """Consecutive turns in groups that span at most ``span_s`` (a longer turn on its own)."""
+    groups: list[list[Segment]] = []
+    for turn in turns:
+        if groups and turn.end - groups[-1][0].start <= span_s:
+            groups[-1].append(turn)
+        else:
+            groups.append([turn])
     return groups

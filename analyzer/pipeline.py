@@ -5,6 +5,8 @@ Stages, in order (``STEPS``): decode -> voice activity -> speakers -> prosody ->
 words -> faces -> fusion (turns and a fixed grid) -> events and summary. Each stage is a method
 that takes what earlier stages produced (typed: ``SpeakerAttribution``, ``SpeechPieces``...) and
 returns its own part; each modality builds its own fusion evidence (see ``analyzer.evidence``).
+A call longer than ``AnalysisConfig.chunk_s`` is decoded to disk (``analyzer.diskaudio``) and
+the stages that read the whole signal run chunk by chunk (``analyzer.chunks``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from .audio import prosody as pros
 from .audio.bleed import cancel_bleed, level_over_floor_db
 from .audio.speakers import SpeakerEncoder
 from .audio.vad import VoiceActivityDetector, silences
-from .chunks import prosody_frames, voice_in_chunks
+from .chunks import prosody_frames, transcribe_in_chunks, voice_in_chunks
 from .coaching.scorecard import Scorecard, score_call
 from .config import SAMPLE_RATE, AnalysisConfig
 from .diskaudio import Audio, DiskAudio, DiskChannel
@@ -435,20 +437,11 @@ class Analyzer:
         return replace(words, notes=(WORDS_NOTE,))
 
     def _transcribe(self, source: Any, turns: list[Segment], cfg: AnalysisConfig) -> list[Any]:
-        """``Transcriber.transcribe`` of a speaker's turns; on a long call (``DiskChannel``) a
-        chunk's worth of turns at a time, read from disk and put back in call time."""
-        if not isinstance(source, DiskChannel):
-            return self.transcriber.transcribe(source, turns)
-        out: list[Any] = []
-        for group in _turn_groups(turns, cfg.chunk_s):
-            lo = SAMPLES.index(group[0].start)
-            hi = SAMPLES.index(group[-1].end) + 1
-            t0 = SAMPLES.time(lo)
-            local = [Segment(max(0.0, g.start - t0), max(0.0, g.end - t0)) for g in group]
-            for turn, text in zip(group, self.transcriber.transcribe(source.read(lo, hi), local)):
-                words = tuple((a + t0, b + t0, w) for a, b, w in text.words)
-                out.append(replace(text, segment=turn, words=words))
-        return out
+        """``Transcriber.transcribe`` of a speaker's turns (a chunk's worth at a time on a long
+        call, ``chunks.transcribe_in_chunks``)."""
+        if isinstance(source, DiskChannel):
+            return transcribe_in_chunks(self.transcriber, source, turns, chunk_s=cfg.chunk_s)
+        return self.transcriber.transcribe(source, turns)
 
     def _faces_stage(
         self,
@@ -615,17 +608,6 @@ def _summaries(
         )
         for spk in ids
     }
-
-
-def _turn_groups(turns: list[Segment], span_s: float) -> list[list[Segment]]:
-    """Consecutive turns in groups that span at most ``span_s`` (a longer turn on its own)."""
-    groups: list[list[Segment]] = []
-    for turn in turns:
-        if groups and turn.end - groups[-1][0].start <= span_s:
-            groups[-1].append(turn)
-        else:
-            groups.append([turn])
-    return groups
 
 
 def _cut(seg: Segment, piece_s: float, min_s: float) -> list[Segment]:

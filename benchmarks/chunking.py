@@ -27,6 +27,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -42,7 +43,7 @@ def _found(a: list[tuple[str, float, float]], b: list[tuple[str, float, float]])
     """Share of ``a``'s turns that ``b`` has too (same speaker, ends within TOLERANCE_S)."""
     if not a:
         return 1.0
-    ends = {}
+    ends: dict[str, list[tuple[float, float]]] = {}
     for spk, s, e in b:
         ends.setdefault(spk, []).append((s, e))
     hit = 0
@@ -69,7 +70,7 @@ def _label_agreement(a: dict[tuple[str, float], str], b: dict[tuple[str, float],
     return sum(a.get(k) == b.get(k) for k in keys) / len(keys)
 
 
-def compare(whole: object, chunked: object) -> dict[str, object]:
+def compare(whole: object, chunked: object) -> dict[str, Any]:
     """Agreement figures of two results of one call."""
     ta, tb = _turns(whole), _turns(chunked)
     events_a = Counter(e.kind for e in whole.events)  # type: ignore[attr-defined]
@@ -104,7 +105,7 @@ def main() -> None:
     args = p.parse_args()
     load = f"load {os.getloadavg()[0]:.1f} at start"
     split = False if args.mono else None
-    out: dict[str, object] = {}
+    out: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         files = args.inputs or make_calls(Path(tmp), 1, args.minutes * 60)
         base = AnalysisConfig(fer_model=None, split_channels=split)

@@ -291,8 +291,7 @@ def test_temporary_audio_goes_when_the_analysis_fails(long_call, analyzer, tmp_p
 
 
 def test_turns_of_a_long_call_are_transcribed_in_call_time(tmp_path):
-    from analyzer import AnalysisConfig
-    from analyzer.pipeline import Analyzer
+    from analyzer.chunks import transcribe_in_chunks
     from analyzer.words.asr import TurnText
 
     x = np.zeros(SR * 200, np.float32)
@@ -311,10 +310,8 @@ def test_turns_of_a_long_call_are_transcribed_in_call_time(tmp_path):
             return out
 
     turns = [Segment(10.0, 20.0), Segment(60.0, 70.0), Segment(149.0, 152.0), Segment(180, 181)]
-    engine = Analyzer.__new__(Analyzer)
-    engine._transcriber = Recogniser()
     with _on_disk(x[None, :], tmp_path) as disk:
-        got = engine._transcribe(disk[0], turns, AnalysisConfig(chunk_s=60.0))
+        got = transcribe_in_chunks(Recogniser(), disk[0], turns, chunk_s=60.0)
     assert [t.segment for t in got] == turns
     assert [t.text for t in got] == ["", "", "mark", ""]
     assert got[2].words[0][0] == pytest.approx(150.0, abs=1e-3)
