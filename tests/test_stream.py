@@ -359,3 +359,30 @@ def test_mono_call_in_chunks_is_clustered_over_the_whole_call(tmp_path):
         got = diarize_in_chunks(disk[0], speech, _SignEncoder(), chunk_s=40.0)
     assert len(whole.speakers) == 2
     assert got.turns == whole.turns  # one clustering over the whole call: the same ids
+
+
+def test_a_killed_run_leaves_no_temporary_audio(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    code = (
+        "import os, signal, numpy as np\n"
+        "from analyzer.diskaudio import DiskAudio\n"
+        f"disk = DiskAudio(2, temp_dir={str(tmp_path)!r})\n"
+        "disk.append(np.ones((2, 160000), np.float32))\n"
+        "links = [os.readlink(f'/proc/self/fd/{fh.fileno()}') for fh in disk._files]\n"
+        f"print(sum(link.startswith({str(tmp_path)!r}) for link in links), flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert proc.returncode == -signal.SIGKILL
+    assert proc.stdout.strip() == "2"  # both channels' files were open in the folder
+    assert os.listdir(tmp_path) == []  # ... and unnamed: nothing left after SIGKILL
