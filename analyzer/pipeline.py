@@ -316,7 +316,7 @@ class Analyzer:
         return info, audio, list(decoded.notes)
 
     def _voice(
-        self, audio: Audio, split: bool, cfg: AnalysisConfig
+        self, audio: Audio, split: bool, cfg: AnalysisConfig | None = None
     ) -> tuple[NDArray[Any], NDArray[Any] | None]:
         """Speech probability per VAD hop: [channels, hops] when split, else [1, hops] of the
         mono mix; with the hop levels over the noise floor of split channels of a multi-channel
@@ -325,7 +325,8 @@ class Analyzer:
         line, its own sound what stands over its floor. A long call (on disk) runs chunk by
         chunk (``chunks.voice_in_chunks``)."""
         if isinstance(audio, DiskAudio):
-            return voice_in_chunks(audio, self.vad, split=split, chunk_s=cfg.chunk_s)
+            chunk_s = (cfg or self.config).chunk_s
+            return voice_in_chunks(audio, self.vad, split=split, chunk_s=chunk_s)
         if split:
             levels = None
             if len(audio) > 1:
