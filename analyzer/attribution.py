@@ -16,8 +16,10 @@ from numpy.typing import NDArray
 
 from .audio.speakers import SpeakerEncoder, Turns, channel_turns, diarize
 from .audio.vad import speech_segments
+from .chunks import diarize_in_chunks
 from .coaching.roles import guess_roles
 from .config import AnalysisConfig
+from .diskaudio import Audio, DiskAudio, Signal
 from .result import Speaker
 
 SAME_CHANNEL_CORR = 0.98  # channels this correlated are one mix duplicated, not two speakers
@@ -31,12 +33,13 @@ class SpeakerAttribution:
     """Who spoke when, and from which signal: the speakers stage's hand-off.
 
     sources: float32 [n_sources, samples] at SAMPLE_RATE, one per channel for channel-separated
-    calls, one mono mix otherwise; source_of: speaker id -> its row in ``sources``.
+    calls, one mono mix otherwise (a ``DiskAudio`` for a call longer than a chunk); source_of:
+    speaker id -> its row in ``sources``.
     """
 
     turns: Turns
     speakers: list[Speaker]  # with talk time; face tracks are added by the faces stage
-    sources: NDArray[Any]
+    sources: Audio
     source_of: dict[str, int]
     split: bool  # one speaker per channel (else diarized mono)
     notes: list[str] = field(default_factory=list)
@@ -45,13 +48,14 @@ class SpeakerAttribution:
     def ids(self) -> list[str]:
         return [s.id for s in self.speakers]
 
-    def source(self, speaker: str) -> NDArray[Any]:
-        """The signal a speaker's speech is read from: float32 [samples]."""
-        row: NDArray[Any] = self.sources[self.source_of[speaker]]
+    def source(self, speaker: str) -> Signal:
+        """The signal a speaker's speech is read from: float32 [samples] (a ``DiskChannel``,
+        read by slicing, for a call longer than a chunk)."""
+        row: Signal = self.sources[self.source_of[speaker]]
         return row
 
 
-def split_channels(audio: NDArray[Any], cfg: AnalysisConfig) -> bool:
+def split_channels(audio: Audio, cfg: AnalysisConfig) -> bool:
     """Whether to treat the channels as one speaker each: given by ``cfg.split_channels``, else
     when there are two or more channels that are not copies of one mix."""
     if audio.shape[0] < 2:
@@ -61,10 +65,10 @@ def split_channels(audio: NDArray[Any], cfg: AnalysisConfig) -> bool:
     a, b = audio[0], audio[1]
     if _same_signal(a, b, atol=1e-4):
         return False
-    return not _correlation(a[::4], b[::4]) > SAME_CHANNEL_CORR
+    return not _correlation(a, b, step=4) > SAME_CHANNEL_CORR
 
 
-def _same_signal(a: NDArray[Any], b: NDArray[Any], *, atol: float) -> bool:
+def _same_signal(a: Signal, b: Signal, *, atol: float) -> bool:
     """``np.allclose(a, b, atol=atol)`` one block at a time."""
     return all(
         np.allclose(a[i : i + BLOCK_SAMPLES], b[i : i + BLOCK_SAMPLES], atol=atol)
@@ -72,14 +76,17 @@ def _same_signal(a: NDArray[Any], b: NDArray[Any], *, atol: float) -> bool:
     )
 
 
-def _correlation(a: NDArray[Any], b: NDArray[Any]) -> float:
-    """Pearson correlation of two equally long signals from running float64 sums, one block at
-    a time; 0 when either is constant."""
-    n = len(a)
+def _correlation(a: Signal, b: Signal, *, step: int = 1) -> float:
+    """Pearson correlation of two equally long signals taken every ``step`` samples
+    (``a[::step]``), from running float64 sums, one block of BLOCK_SAMPLES taken samples at a
+    time (read as a range, so a channel on disk is never read whole); 0 when either is
+    constant."""
+    n = -(-len(a) // step)  # len(a[::step])
     sums = np.zeros(5)  # x, y, xx, yy, xy
-    for i in range(0, n, BLOCK_SAMPLES):
-        x = a[i : i + BLOCK_SAMPLES].astype(np.float64)
-        y = b[i : i + BLOCK_SAMPLES].astype(np.float64)
+    span = BLOCK_SAMPLES * step
+    for i in range(0, n * step, span):
+        x = a[i : i + span][::step].astype(np.float64)
+        y = b[i : i + span][::step].astype(np.float64)
         sums += [x.sum(), y.sum(), x @ x, y @ y, x @ y]
     if n == 0:
         return 0.0
@@ -91,7 +98,7 @@ def _correlation(a: NDArray[Any], b: NDArray[Any]) -> float:
 
 
 def attribute_speakers(
-    audio: NDArray[Any],
+    audio: Audio,
     probs: NDArray[Any],
     cfg: AnalysisConfig,
     *,
@@ -106,14 +113,15 @@ def attribute_speakers(
     [channels, hops] when split, else [1, hops] of the mono mix; duration in seconds; encoder:
     gives the voice encoder (loaded only when diarizing); levels: the split channels' hop
     levels over their noise floor after bleed cancellation (``audio.bleed.level_over_floor_db``)
-    or None.
+    or None. ``audio`` may be a ``DiskAudio`` (a long call): the mono mix is then made on disk
+    and diarized chunk by chunk (``chunks.diarize_in_chunks``), clustered over the whole call.
     """
     if split:
         turns, speakers, notes = channel_speakers(audio, probs, cfg, duration, levels)
         sources = audio
         source_of = {s.id: int(s.channel) for s in speakers if s.channel is not None}
     else:
-        sources = mono_mix(audio)[None, :]
+        sources = audio.mono() if isinstance(audio, DiskAudio) else mono_mix(audio)[None, :]
         speech = speech_segments(
             probs[0],
             threshold=cfg.vad_threshold,
@@ -121,13 +129,23 @@ def attribute_speakers(
             min_silence_s=cfg.min_silence_s,
             duration_s=duration,
         )
-        turns = diarize(
-            sources[0],
-            speech,
-            encoder(),
-            num_speakers=cfg.num_speakers,
-            max_speakers=cfg.max_speakers,
-        )
+        if isinstance(sources, DiskAudio):
+            turns = diarize_in_chunks(
+                sources[0],
+                speech,
+                encoder(),
+                chunk_s=cfg.chunk_s,
+                num_speakers=cfg.num_speakers,
+                max_speakers=cfg.max_speakers,
+            )
+        else:
+            turns = diarize(
+                sources[0],
+                speech,
+                encoder(),
+                num_speakers=cfg.num_speakers,
+                max_speakers=cfg.max_speakers,
+            )
         speakers = [Speaker(s, None, None, source="diarization") for s in turns.speakers]
         notes = []
         if cfg.channels and len(cfg.channels) >= len(speakers):
@@ -141,7 +159,7 @@ def attribute_speakers(
 
 
 def channel_speakers(
-    audio: NDArray[Any],
+    audio: Audio,
     probs: NDArray[Any],
     cfg: AnalysisConfig,
     duration: float,

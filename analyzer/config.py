@@ -220,6 +220,19 @@ class AnalysisConfig:
         help="redact personal data in the words ([CARD], [PHONE], ...) everywhere they go",
     )
     face: FaceConfig = field(default_factory=FaceConfig)  # options of the face stage
+    # calls longer than this many seconds are decoded to a temporary file and their voice,
+    # speaker and prosody stages run chunk by chunk (memory flat in call length); shorter calls
+    # are analysed in memory in one piece. Rounded down to whole 20 s voice-activity streams.
+    chunk_s: float = 600.0
+    # folder of the long calls' temporary audio files (unnamed: nothing stays there, even when
+    # the analysis is killed); None: $TMPDIR, else the system's temporary folder
+    temp_dir: str | None = _option(
+        None,
+        flag="--temp-dir",
+        parse=str,
+        metavar="DIR",
+        help="folder for the temporary decoded audio of long calls (default: $TMPDIR)",
+    )
 
     def __post_init__(self) -> None:
         if not 0 < self.hop_s <= 0.5:
@@ -230,6 +243,8 @@ class AnalysisConfig:
             raise ValueError("max_duration_s must be positive (or None: no limit)")
         if self.num_speakers is not None and not 1 <= self.num_speakers <= 8:
             raise ValueError("num_speakers must be between 1 and 8")
+        if not self.chunk_s >= 60.0:
+            raise ValueError("chunk_s must be at least 60 seconds")
 
     @property
     def sample_rate(self) -> int:
@@ -245,6 +260,8 @@ class AnalysisConfig:
         data = {"sample_rate": SAMPLE_RATE, **asdict(self)}
         data.pop("face")
         data.pop("max_duration_s")  # an admission limit, not an analysis option: not stored
+        data.pop("chunk_s")  # memory use, not results, for calls shorter than a chunk
+        data.pop("temp_dir")  # where temporary files go: not stored
         data["channels"] = list(self.channels) if self.channels else None
         data["extras"] = {}
         return data

@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .config import MAX_VIDEO_SIDE_PX, SAMPLE_RATE
+from .diskaudio import DiskAudio
 from .notes import Note
 from .segment import TimeGrid
 from .wavheader import wav_claim as _wav_claim
@@ -32,6 +33,7 @@ TRUNCATION_TOLERANCE_S = 0.5  # s; a file this much shorter than its header coun
 TRUNCATION_TOLERANCE = 0.02  # ... or this share of the claimed duration, whichever is larger
 TINY_FILE_BYTES = 64  # files this small that FFmpeg refuses are named as too small
 FLOAT_FORMATS = frozenset({"flt", "fltp", "dbl", "dblp"})  # sample formats that can hold NaN
+SPILL_WRITE_SAMPLES = 1 << 16  # samples per channel gathered before a write to disk (4 s)
 
 
 class MediaError(ValueError):
@@ -233,12 +235,13 @@ def _duration(container: Any, audio: Any, video: Any) -> float:
 class DecodedAudio:
     """A decoded audio track and what decoding it found out.
 
-    samples: float32 [channels, n] in [-1, 1] at ``sample_rate``.
+    samples: float32 [channels, n] in [-1, 1] at ``sample_rate``: an array, or a ``DiskAudio``
+    when the call was longer than ``spill_after_s`` (the caller closes it).
     claimed_s: the duration the header claimed (None when it said nothing usable).
     notes: caveats for the result (``truncated_input``, ``nonfinite_samples``...).
     """
 
-    samples: NDArray[np.float32]
+    samples: NDArray[np.float32] | DiskAudio
     sample_rate: int
     claimed_s: float | None
     notes: tuple[Note, ...] = ()
@@ -280,7 +283,9 @@ def _audio_stream(container: Any, name: str) -> Any:
 
 class _SampleBuffer:
     """One float32 [channels, n] buffer that grows when the header was short and refuses to
-    fill past ``limit_n`` samples (MediaError ``too_long``)."""
+    fill past ``limit_n`` samples (MediaError ``too_long``). Past ``spill_n`` samples (a long
+    call) the samples move to a ``DiskAudio`` in ``temp_dir`` and later frames are appended
+    there, cleaned as they come (``_clean_block``), so memory stays flat in call length."""
 
     def __init__(
         self,
@@ -289,29 +294,81 @@ class _SampleBuffer:
         guess_n: int,
         limit_n: int | None,
         max_duration_s: float | None,
+        spill_n: int | None = None,
+        temp_dir: str | None = None,
     ) -> None:
         self.name = name
         self.channels = channels
         self.limit_n = limit_n
         self.max_duration_s = max_duration_s
+        self.spill_n = spill_n
+        self.temp_dir = temp_dir
+        if spill_n is not None:
+            guess_n = min(guess_n, spill_n + 1)
         self.data = np.zeros((channels, guess_n), dtype=np.float32)
         self.filled = 0
+        self.disk: DiskAudio | None = None
+        self.nonfinite_cleaned = 0  # non-finite samples replaced while spilling
+        self._pending: list[NDArray[np.float32]] = []  # decoded blocks not yet on disk
+        self._pending_n = 0
 
     def put(self, out: Any) -> None:
         """Append one resampled frame."""
         block = out.to_ndarray().reshape(self.channels, -1)
         n = block.shape[1]
         filled = self.filled
-        if filled + n > self.data.shape[1]:
-            size = max(2 * self.data.shape[1], filled + n)
-            grown = np.zeros((self.channels, size), np.float32)
-            grown[:, :filled] = self.data[:, :filled]
-            self.data = grown
-        self.data[:, filled : filled + n] = block
+        if self.disk is not None:
+            block = np.array(block, dtype=np.float32)  # cleaned in place: never the frame's
+            self.nonfinite_cleaned += _clean_block(block)
+            self._pending.append(block)
+            self._pending_n += n
+            if self._pending_n >= SPILL_WRITE_SAMPLES:
+                self.flush()
+        elif self.spill_n is not None and filled + n > self.spill_n:
+            self._spill()
+            self.put(out)
+            return
+        else:
+            if filled + n > self.data.shape[1]:
+                size = max(2 * self.data.shape[1], filled + n)
+                grown = np.zeros((self.channels, size), np.float32)
+                grown[:, :filled] = self.data[:, :filled]
+                self.data = grown
+            self.data[:, filled : filled + n] = block
         self.filled = filled + n
         if self.limit_n is not None and self.filled > self.limit_n:
             assert self.max_duration_s is not None
             raise _too_long(self.name, self.max_duration_s)
+
+    def _spill(self) -> None:
+        """Move what is buffered to a new DiskAudio and free the buffer."""
+        self.disk = DiskAudio(self.channels, temp_dir=self.temp_dir)
+        head = self.data[:, : self.filled]
+        self.nonfinite_cleaned += _clean_block(head)
+        self.disk.append(head)
+        self.data = np.zeros((self.channels, 0), np.float32)
+
+    def flush(self) -> None:
+        """Write the pending blocks to disk (after the last frame, and every
+        SPILL_WRITE_SAMPLES)."""
+        if self.disk is not None and self._pending:
+            self.disk.append(np.concatenate(self._pending, axis=1))
+        self._pending, self._pending_n = [], 0
+
+    def close(self) -> None:
+        if self.disk is not None:
+            self.disk.close()
+
+
+def _clean_block(block: NDArray[np.float32]) -> int:
+    """Replace NaN and infinite samples with 0 and clip to [-1, 1], in place (as
+    ``_clean_samples``); the number replaced."""
+    bad = ~np.isfinite(block)
+    count = int(bad.sum())
+    if count:
+        block[bad] = 0.0
+    np.clip(block, -1.0, 1.0, out=block)
+    return count
 
 
 def _new_buffer(
@@ -321,6 +378,8 @@ def _new_buffer(
     size: int,
     sample_rate: int,
     max_duration_s: float | None,
+    spill_n: int | None = None,
+    temp_dir: str | None = None,
 ) -> _SampleBuffer:
     """A buffer sized from the header, but never beyond what the file's size can hold at a low
     bit rate nor beyond the limit: a header that claims 4 GB costs nothing."""
@@ -331,7 +390,9 @@ def _new_buffer(
     guess_n = int((guess_s + 1.0) * sample_rate)
     if limit_n is not None:
         guess_n = min(guess_n, limit_n + sample_rate)
-    return _SampleBuffer(name, channels, max(guess_n, sample_rate), limit_n, max_duration_s)
+    return _SampleBuffer(
+        name, channels, max(guess_n, sample_rate), limit_n, max_duration_s, spill_n, temp_dir
+    )
 
 
 def _decode_packets(
@@ -370,21 +431,27 @@ def _decode_packets(
 
 def _clean_samples(audio: NDArray[np.float32], nonfinite: int, name: str) -> list[Note]:
     """Replace NaN and infinite samples with 0 (note ``nonfinite_samples``), clip to [-1, 1]."""
-    notes: list[Note] = []
+    count = 0
     if nonfinite or not np.isfinite(audio).all():
         bad = ~np.isfinite(audio)
         audio[bad] = 0.0
         count = nonfinite or int(bad.sum())
-        notes.append(
-            Note(
-                "nonfinite_samples",
-                f"{count} NaN or infinite samples in {name} were replaced with silence",
-                file=name,
-                count=count,
-            )
-        )
     np.clip(audio, -1.0, 1.0, out=audio)
-    return notes
+    return _nonfinite_note(count, name)
+
+
+def _nonfinite_note(count: int, name: str) -> list[Note]:
+    """The ``nonfinite_samples`` note when ``count`` samples were replaced, else none."""
+    if not count:
+        return []
+    return [
+        Note(
+            "nonfinite_samples",
+            f"{count} NaN or infinite samples in {name} were replaced with silence",
+            file=name,
+            count=count,
+        )
+    ]
 
 
 def _length_notes(
@@ -423,6 +490,8 @@ def decode_audio(
     *,
     sample_rate: int = SAMPLE_RATE,
     max_duration_s: float | None = None,
+    spill_after_s: float | None = None,
+    temp_dir: str | None = None,
 ) -> DecodedAudio:
     """Decode every audio channel, resampled to ``sample_rate``, checking what the header says.
 
@@ -433,6 +502,10 @@ def decode_audio(
     end of the file (note ``header_mismatch``), NaN and infinite samples become 0 (note
     ``nonfinite_samples``). Raises MediaError for no audio track, nothing decodable or a sample
     rate below ``MIN_SAMPLE_RATE``.
+
+    spill_after_s: a call longer than this many seconds is decoded into a ``DiskAudio``
+    (unnamed temporary files in ``temp_dir``, default ``$TMPDIR``), which the caller closes;
+    None: always in memory. Shorter calls come back as the same array either way.
     """
     import av
 
@@ -441,6 +514,8 @@ def decode_audio(
     size = check_file(p)
     claimed_wav, options = _wav_claim(_wav_data(p, size))
     container = _open(p, options)
+    spill_n = None if spill_after_s is None else int(spill_after_s * sample_rate)
+    buffer: _SampleBuffer | None = None
     try:
         stream = _audio_stream(container, name)
         header_s = claimed_wav if claimed_wav is not None else _duration(container, stream, None)
@@ -449,20 +524,36 @@ def decode_audio(
         channels = max(1, int(stream.codec_context.channels or 1))
         layout = {1: "mono", 2: "stereo"}.get(channels) or stream.codec_context.layout.name
         resampler = av.AudioResampler(format="fltp", layout=layout, rate=sample_rate)
-        buffer = _new_buffer(name, channels, header_s, size, sample_rate, max_duration_s)
+        buffer = _new_buffer(
+            name, channels, header_s, size, sample_rate, max_duration_s, spill_n, temp_dir
+        )
         bad_packets, nonfinite = _decode_packets(container, stream, resampler, buffer)
+        buffer.flush()
     except av.error.FFmpegError as exc:
+        if buffer is not None:
+            buffer.close()
         raise _fail(
             name, f"audio could not be decoded ({_reason(exc)})", "undecodable_audio"
         ) from exc
     except MemoryError:
+        if buffer is not None:
+            buffer.close()
         raise _fail(name, "not enough memory to decode the audio", "out_of_memory") from None
+    except BaseException:
+        if buffer is not None:
+            buffer.close()
+        raise
     finally:
         container.close()
     if buffer.filled == 0:
         raise _fail(name, "audio track holds no decodable samples", "no_audio_samples")
-    audio = buffer.data[:, : buffer.filled]
-    notes = _clean_samples(audio, nonfinite, name)
+    audio: NDArray[np.float32] | DiskAudio
+    if buffer.disk is not None:
+        audio = buffer.disk
+        notes = _nonfinite_note(nonfinite or buffer.nonfinite_cleaned, name)
+    else:
+        audio = buffer.data[:, : buffer.filled]
+        notes = _clean_samples(audio, nonfinite, name)
     decoded_s = buffer.filled / sample_rate
     claimed = header_s if header_s > 0 else None
     ignored_wav_s = claimed_wav if options.get("ignore_length") else None
@@ -490,7 +581,9 @@ def load_audio(
     Returns float32 [channels, samples] in [-1, 1]. Raises MediaError when there is no audio
     track or nothing decodes.
     """
-    return decode_audio(path, sample_rate=sample_rate, max_duration_s=max_duration_s).samples
+    samples = decode_audio(path, sample_rate=sample_rate, max_duration_s=max_duration_s).samples
+    assert isinstance(samples, np.ndarray)  # never spilled to disk without spill_after_s
+    return samples
 
 
 # ---- video ------------------------------------------------------------------------------------

@@ -5,6 +5,8 @@ Stages, in order (``STEPS``): decode -> voice activity -> speakers -> prosody ->
 words -> faces -> fusion (turns and a fixed grid) -> events and summary. Each stage is a method
 that takes what earlier stages produced (typed: ``SpeakerAttribution``, ``SpeechPieces``...) and
 returns its own part; each modality builds its own fusion evidence (see ``analyzer.evidence``).
+A call longer than ``AnalysisConfig.chunk_s`` is decoded to disk (``analyzer.diskaudio``) and
+the stages that read the whole signal run chunk by chunk (``analyzer.chunks``).
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from .audio import prosody as pros
 from .audio.bleed import cancel_bleed, level_over_floor_db
 from .audio.speakers import SpeakerEncoder
 from .audio.vad import VoiceActivityDetector, silences
+from .chunks import prosody_frames, transcribe_in_chunks, voice_in_chunks
 from .coaching.scorecard import Scorecard, score_call
 from .config import SAMPLE_RATE, AnalysisConfig
+from .diskaudio import Audio, DiskAudio, DiskChannel
 from .fusion import SpeakerSources, grid_segments, turn_segments
 from .media import (
     LIMIT_MARGIN_S,
@@ -211,12 +215,28 @@ class Analyzer:
         cfg = config or self.config
         clock = _StageClock(progress or _noop)
         info, audio, decode_notes = self._decode(path, cfg)
+        try:
+            return self._analyze(path, cfg, clock, info, audio, decode_notes)
+        finally:
+            if isinstance(audio, DiskAudio):
+                audio.close()  # the long call's temporary audio goes at once, also on errors
+
+    def _analyze(
+        self,
+        path: str | Path,
+        cfg: AnalysisConfig,
+        clock: _StageClock,
+        info: MediaInfo,
+        audio: Audio,
+        decode_notes: list[str],
+    ) -> AnalysisResult:
+        """Every stage after decoding (``analyze``)."""
         duration = info.duration_s
         transcript = self._read_transcript(path, cfg, duration)
         lexicon = builtin_lexicon(cfg.lexicons)  # a team folder that does not load fails early
         clock.mark("decode")
         split = split_channels(audio, cfg)
-        probs, levels = self._voice(audio, split)
+        probs, levels = self._voice(audio, split, cfg)
         clock.mark("voice")
         attr = attribute_speakers(
             audio,
@@ -228,9 +248,9 @@ class Analyzer:
             levels=levels,
         )
         clock.mark("speakers")
-        prosody = self._prosody(attr)
+        prosody = self._prosody(attr, cfg)
         clock.mark("prosody")
-        pieces = self._speech_emotion(attr)
+        pieces = self._speech_emotion(attr, cfg)
         clock.mark("speech emotion")
         words = self._words(attr, cfg, transcript, lexicon)
         texts = words.texts
@@ -270,11 +290,11 @@ class Analyzer:
         )
 
     # ---- stages --------------------------------------------------------------------------
-    def _decode(
-        self, path: str | Path, cfg: AnalysisConfig
-    ) -> tuple[MediaInfo, NDArray[Any], list[str]]:
+    def _decode(self, path: str | Path, cfg: AnalysisConfig) -> tuple[MediaInfo, Audio, list[str]]:
         """Probe and decode: (media info with the decoded duration, audio [channels, samples],
-        decoding notes). Stops at ``cfg.max_duration_s`` whatever the header says."""
+        decoding notes). Stops at ``cfg.max_duration_s`` whatever the header says. A call
+        longer than ``cfg.chunk_s`` comes back as a ``DiskAudio`` (in ``cfg.temp_dir``) that
+        the caller closes."""
         info = probe_media(path)
         if not info.has_audio:
             raise MediaError(
@@ -283,18 +303,30 @@ class Analyzer:
                 code="no_audio_track",
                 params={"file": Path(path).name},
             )
-        decoded = decode_audio(path, sample_rate=SAMPLE_RATE, max_duration_s=cfg.max_duration_s)
+        decoded = decode_audio(
+            path,
+            sample_rate=SAMPLE_RATE,
+            max_duration_s=cfg.max_duration_s,
+            spill_after_s=cfg.chunk_s,
+            temp_dir=cfg.temp_dir,
+        )
         audio = decoded.samples
         duration = audio.shape[1] / SAMPLE_RATE
         info = type(info)(**{**info.__dict__, "duration_s": duration})
         return info, audio, list(decoded.notes)
 
-    def _voice(self, audio: NDArray[Any], split: bool) -> tuple[NDArray[Any], NDArray[Any] | None]:
+    def _voice(
+        self, audio: Audio, split: bool, cfg: AnalysisConfig | None = None
+    ) -> tuple[NDArray[Any], NDArray[Any] | None]:
         """Speech probability per VAD hop: [channels, hops] when split, else [1, hops] of the
         mono mix; with the hop levels over the noise floor of split channels of a multi-channel
         call (``audio.bleed.level_over_floor_db``), else None. Split channels are heard after
         line-bleed cancellation (``audio.bleed.cancel_bleed``): each party as if alone on the
-        line, its own sound what stands over its floor."""
+        line, its own sound what stands over its floor. A long call (on disk) runs chunk by
+        chunk (``chunks.voice_in_chunks``)."""
+        if isinstance(audio, DiskAudio):
+            chunk_s = (cfg or self.config).chunk_s
+            return voice_in_chunks(audio, self.vad, split=split, chunk_s=chunk_s)
         if split:
             levels = None
             if len(audio) > 1:
@@ -304,18 +336,19 @@ class Analyzer:
         return self.vad.probabilities(mono_mix(audio))[None, :], None
 
     def _prosody(
-        self, attr: SpeakerAttribution
+        self, attr: SpeakerAttribution, cfg: AnalysisConfig
     ) -> dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
         """Per speaker: (features, speaker z-scores) of each of their turns."""
         turns = attr.turns
-        frames = {
-            ch: pros.analyze_frames(
-                attr.sources[ch],
-                sr=SAMPLE_RATE,
-                speech=[g for s, g in turns.turns if attr.source_of[s] == ch],
-            )
-            for ch in sorted(set(attr.source_of.values()))
-        }
+
+        def frames_of(ch: int) -> pros.ProsodyFrames:
+            speech = [g for s, g in turns.turns if attr.source_of[s] == ch]
+            source = attr.sources[ch]
+            if isinstance(source, DiskChannel):
+                return prosody_frames(source, speech=speech, chunk_s=cfg.chunk_s)
+            return pros.analyze_frames(source, sr=SAMPLE_RATE, speech=speech)
+
+        frames = {ch: frames_of(ch) for ch in sorted(set(attr.source_of.values()))}
         out = {}
         for spk in attr.ids:
             segs = turns.of(spk)
@@ -323,15 +356,30 @@ class Analyzer:
             out[spk] = (feats, pros.speaker_zscores(feats))
         return out
 
-    def _speech_emotion(self, attr: SpeakerAttribution) -> SpeechPieces:
-        """Score each speaker's speech once, in pieces of about SER_PIECE_S."""
+    def _speech_emotion(self, attr: SpeakerAttribution, cfg: AnalysisConfig) -> SpeechPieces:
+        """Score each speaker's speech once, in pieces of about SER_PIECE_S. On a long call
+        (audio on disk) the pieces are read and encoded a chunk's worth at a time, then scored
+        together (the speaker-relative head sees the whole call)."""
         pieces: list[tuple[str, Segment]] = []
         for spk, seg in attr.turns.turns:
             pieces.extend((spk, p) for p in _cut(seg, SER_PIECE_S, SER_MIN_PIECE_S))
         if self.ser is None or not pieces:
             return SpeechPieces(pieces, None)
+        groups = [spk for spk, _ in pieces]
+        encoder = getattr(self.ser, "encoder", None)
+        score = getattr(self.ser, "predict_features", None)
+        if isinstance(attr.sources, DiskAudio) and encoder is not None and score is not None:
+            batch = max(1, int(cfg.chunk_s / SER_PIECE_S))
+            feats, speech_s = [], []
+            for a in range(0, len(pieces), batch):
+                waves = [attr.source(spk)[SAMPLES.slice(p)] for spk, p in pieces[a : a + batch]]
+                f, s_ = encoder.embed(waves)
+                feats.append(f)
+                speech_s.append(s_)
+            scores = score(np.concatenate(feats), np.concatenate(speech_s), groups=groups)
+            return SpeechPieces(pieces, scores)
         waves = [attr.source(spk)[SAMPLES.slice(p)] for spk, p in pieces]
-        return SpeechPieces(pieces, self.ser.predict(waves, groups=[spk for spk, _ in pieces]))
+        return SpeechPieces(pieces, self.ser.predict(waves, groups=groups))
 
     def _read_transcript(
         self, path: str | Path, cfg: AnalysisConfig, duration: float
@@ -379,7 +427,7 @@ class Analyzer:
             words = words_from_asr(empty, redact=cfg.redact)
             return replace(words, texts={spk: [None] * len(turns[spk]) for spk in attr.ids})
         turn_texts = {
-            spk: self.transcriber.transcribe(attr.source(spk), segs) for spk, segs in turns.items()
+            spk: self._transcribe(attr.source(spk), segs, cfg) for spk, segs in turns.items()
         }
         words = words_from_asr(
             turn_texts,
@@ -388,6 +436,13 @@ class Analyzer:
             lexicon=lexicon,
         )
         return replace(words, notes=(WORDS_NOTE,))
+
+    def _transcribe(self, source: Any, turns: list[Segment], cfg: AnalysisConfig) -> list[Any]:
+        """``Transcriber.transcribe`` of a speaker's turns (a chunk's worth at a time on a long
+        call, ``chunks.transcribe_in_chunks``)."""
+        if isinstance(source, DiskChannel):
+            return transcribe_in_chunks(self.transcriber, source, turns, chunk_s=cfg.chunk_s)
+        return self.transcriber.transcribe(source, turns)
 
     def _faces_stage(
         self,

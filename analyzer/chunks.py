@@ -1,0 +1,236 @@
+"""Long calls chunk by chunk: the stages that read the whole signal, run on a ``DiskAudio``.
+
+A call longer than ``AnalysisConfig.chunk_s`` is decoded to disk (``analyzer.diskaudio``); the
+stages that today take the whole signal run here on chunks of that length read back one at a
+time, and give results of the same shape as the whole-call stages (per-hop arrays, frame
+grids, turns), so everything after them (turns, fusion, events, coaching) is unchanged.
+
+- Voice (``voice_in_chunks``): bleed cancellation (``audio.bleed.cancel_bleed``) and the hop
+  levels over the noise floor (``level_over_floor_db``) on each chunk with CONTEXT_S of audio on
+  both sides, the voice activity detector on the chunk itself. Chunks are whole 20 s VAD streams,
+  and the detector runs every stream from a fresh state, so on the same samples its
+  probabilities are those of one pass. What a chunk decides on its own: the line delay and the
+  noise floor (from the chunk and its context, not the whole call; on a 2-hour call a line's
+  noise floor may move anyway) and the filter fits within CONTEXT_S of a border.
+- Prosody (``prosody_frames``): ``audio.prosody.analyze_frames`` per chunk with PROSODY_CONTEXT_S
+  of context (enough for its 40 ms window and the 8 kHz resampling filter), frames of the core
+  kept: the 10 ms grid of one pass.
+- Words (``transcribe_in_chunks``): a chunk's worth of turns transcribed at a time, the words
+  put back in call time.
+- Mono calls (``diarize_in_chunks``): the voice encoder embeds the speech segments group by
+  group (a group spans at most a chunk; a segment is never cut), the pitch comes from
+  ``prosody_frames``, and the windows of the whole call are clustered and resegmented at once
+  (``audio.speakers.diarize_embedded``), so a speaker keeps one id over the whole call. Each
+  group's level is normalised on its own speech (the encoder's input gain), not the call's.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .audio.bleed import cancel_bleed, level_over_floor_db
+from .audio.prosody import HOP_S as PROSODY_HOP_S
+from .audio.prosody import ProsodyFrames, analyze_frames
+from .audio.speakers import PITCH_WEIGHT, SpeakerEncoder, Turns, diarize_embedded
+from .audio.vad import STREAM_S, VAD_CHUNK, VAD_SR, VoiceActivityDetector
+from .config import SAMPLE_RATE
+from .diskaudio import DiskAudio, DiskChannel
+from .segment import Segment
+
+Array = NDArray[Any]
+
+# Samples of one VAD stream (20 s): chunks are whole streams, so the detector's streams are the
+# same as in one pass; a multiple of the VAD hop (512) and of the prosody hop (160).
+STREAM_SAMPLES = int(STREAM_S * VAD_SR / VAD_CHUNK) * VAD_CHUNK
+CONTEXT_S = 30.0  # s of audio each side of a voice chunk (delay search, floor, filter fits)
+PROSODY_CONTEXT_S = 1.0  # s each side of a prosody chunk (window and resampling filter)
+PROSODY_HOP = int(round(PROSODY_HOP_S * SAMPLE_RATE))  # samples per 10 ms frame
+
+
+def chunk_samples(chunk_s: float) -> int:
+    """Samples per chunk: ``chunk_s`` rounded down to whole VAD streams (at least one)."""
+    return max(1, int(chunk_s * SAMPLE_RATE) // STREAM_SAMPLES) * STREAM_SAMPLES
+
+
+def chunk_ranges(n: int, size: int) -> list[tuple[int, int]]:
+    """[start, stop) sample ranges of ``size`` that cover ``n`` samples (the last one shorter)."""
+    return [(a, min(n, a + size)) for a in range(0, n, size)]
+
+
+def voice_in_chunks(
+    audio: DiskAudio,
+    vad: VoiceActivityDetector,
+    *,
+    split: bool,
+    chunk_s: float,
+    context_s: float = CONTEXT_S,
+) -> tuple[Array, Array | None]:
+    """The pipeline's voice stage on a call held on disk, a chunk at a time.
+
+    Returns (speech probability per VAD hop, [channels, hops] when ``split``, else [1, hops]
+    of the mono mix; hop levels over the noise floor of the bleed-cancelled channels
+    [channels, hops] when ``split`` with two or more channels, else None), hops as
+    ``VoiceActivityDetector.probabilities`` counts them over the whole call.
+    """
+    n = audio.samples
+    size = chunk_samples(chunk_s)
+    if not split:
+        mono = audio.mono()[0]
+        parts = [vad.probabilities(mono.read(a, b)) for a, b in chunk_ranges(n, size)]
+        return _joined(parts, 1)[None, :], None
+    ctx = int(context_s * SAMPLE_RATE) // VAD_CHUNK * VAD_CHUNK
+    prob_parts: list[Array] = []
+    level_parts: list[Array] = []
+    for a, b in chunk_ranges(n, size):
+        lo, hi = max(0, a - ctx), min(n, b + ctx)
+        piece = audio.read(lo, hi)
+        if len(piece) > 1:
+            piece = cancel_bleed(piece, sr=SAMPLE_RATE).audio
+            first = (a - lo) // VAD_CHUNK
+            hops = math.ceil((b - a) / VAD_CHUNK)
+            level_parts.append(level_over_floor_db(piece, sr=SAMPLE_RATE)[:, first : first + hops])
+        core = piece[:, a - lo : b - lo]
+        prob_parts.append(np.stack([vad.probabilities(ch) for ch in core]))
+        del piece, core
+    levels = _joined(level_parts, 2) if level_parts else None
+    return _joined(prob_parts, 2), levels
+
+
+def _joined(parts: list[Array], ndim: int) -> Array:
+    out: Array = np.concatenate(parts, axis=ndim - 1)
+    return out
+
+
+def prosody_frames(
+    channel: DiskChannel,
+    *,
+    speech: list[Segment] | None,
+    chunk_s: float,
+    context_s: float = PROSODY_CONTEXT_S,
+) -> ProsodyFrames:
+    """``analyze_frames`` of a channel held on disk, a chunk at a time: the same 10 ms grid
+    (T = ceil(samples / 160)); speech: as ``analyze_frames`` (pitch only inside it)."""
+    n = len(channel)
+    size = chunk_samples(chunk_s)
+    ctx = int(context_s * SAMPLE_RATE) // PROSODY_HOP * PROSODY_HOP
+    f0: list[Array] = []
+    clarity: list[Array] = []
+    loud: list[Array] = []
+    for a, b in chunk_ranges(n, size):
+        lo, hi = max(0, a - ctx), min(n, b + ctx)
+        part = analyze_frames(
+            channel.read(lo, hi),
+            sr=SAMPLE_RATE,
+            speech=None if speech is None else shifted(speech, lo, hi),
+        )
+        first = (a - lo) // PROSODY_HOP
+        frames = math.ceil((b - a) / PROSODY_HOP)
+        f0.append(part.f0_hz[first : first + frames])
+        clarity.append(part.clarity[first : first + frames])
+        loud.append(part.loudness_db[first : first + frames])
+    if not f0:
+        empty = np.zeros(0, np.float32)
+        return ProsodyFrames(empty, empty, empty)
+    return ProsodyFrames(np.concatenate(f0), np.concatenate(clarity), np.concatenate(loud))
+
+
+def shifted(segments: list[Segment], lo: int, hi: int) -> list[Segment]:
+    """The parts of ``segments`` inside samples [lo, hi), in seconds from sample ``lo``."""
+    t0, t1 = lo / SAMPLE_RATE, hi / SAMPLE_RATE
+    return [
+        Segment(max(s.start, t0) - t0, min(s.end, t1) - t0)
+        for s in segments
+        if s.end > t0 and s.start < t1
+    ]
+
+
+def diarize_in_chunks(
+    mono: DiskChannel,
+    speech: list[Segment],
+    encoder: SpeakerEncoder,
+    *,
+    chunk_s: float,
+    num_speakers: int | None = None,
+    max_speakers: int = 4,
+) -> Turns:
+    """``audio.speakers.diarize`` of a mixed channel held on disk: windows embedded group by
+    group of speech segments (each group spans at most ``chunk_s``), then clustered and
+    resegmented over the whole call at once. The embeddings (256 floats per 0.5 s of speech)
+    are all that grows with the call."""
+    if not speech:
+        return Turns([], [])
+    n = len(mono)
+    size = chunk_samples(chunk_s)
+    spans: list[Array] = []
+    owners: list[Array] = []
+    embs: list[Array] = []
+    for first, last in _segment_groups(speech, size):
+        lo = int(speech[first].start * SAMPLE_RATE) // PROSODY_HOP * PROSODY_HOP
+        hi = min(n, int(math.ceil(speech[last - 1].end * SAMPLE_RATE)) + PROSODY_HOP)
+        t0 = lo / SAMPLE_RATE
+        local = [Segment(max(0.0, g.start - t0), max(0.0, g.end - t0)) for g in speech[first:last]]
+        s, o, e = encoder.embed_windows(mono.read(lo, hi), local)
+        spans.append(s + lo // PROSODY_HOP)
+        owners.append(o + first)
+        embs.append(e)
+    f0 = None
+    if PITCH_WEIGHT > 0:
+        f0 = prosody_frames(mono, speech=speech, chunk_s=chunk_s).f0_hz
+    return diarize_embedded(
+        np.concatenate(spans).reshape(-1, 2),
+        np.concatenate(owners),
+        np.concatenate(embs),
+        speech,
+        n / SAMPLE_RATE,
+        num_speakers=num_speakers,
+        max_speakers=max_speakers,
+        f0=f0,
+    )
+
+
+def _segment_groups(speech: list[Segment], size: int) -> list[tuple[int, int]]:
+    """[first, last) indices of consecutive segments whose span fits ``size`` samples (a longer
+    segment is a group of its own)."""
+    limit = size / SAMPLE_RATE
+    groups: list[tuple[int, int]] = []
+    first = 0
+    for i in range(1, len(speech) + 1):
+        if i == len(speech) or speech[i].end - speech[first].start > limit:
+            groups.append((first, i))
+            first = i
+    return groups
+
+
+def transcribe_in_chunks(
+    transcriber: Any, channel: DiskChannel, turns: list[Segment], *, chunk_s: float
+) -> list[Any]:
+    """``words.asr.Transcriber.transcribe`` of one speaker's turns (in call time, sorted) on a
+    channel held on disk: consecutive turns spanning at most ``chunk_s`` are read and
+    transcribed together, their ``TurnText`` put back in call time (segment and word times)."""
+    from dataclasses import replace
+
+    out: list[Any] = []
+    for group in _turn_groups(turns, chunk_s):
+        lo = int(group[0].start * SAMPLE_RATE)
+        hi = int(math.ceil(group[-1].end * SAMPLE_RATE)) + 1
+        t0 = lo / SAMPLE_RATE
+        local = [Segment(max(0.0, g.start - t0), max(0.0, g.end - t0)) for g in group]
+        for turn, text in zip(group, transcriber.transcribe(channel.read(lo, hi), local)):
+            words = tuple((a + t0, b + t0, w) for a, b, w in text.words)
+            out.append(replace(text, segment=turn, words=words))
+    return out
+
+
+def _turn_groups(turns: list[Segment], span_s: float) -> list[list[Segment]]:
+    """Consecutive turns in groups that span at most ``span_s`` (a longer turn on its own)."""
+    groups: list[list[Segment]] = []
+    for turn in turns:
+        if groups and turn.end - groups[-1][0].start <= span_s:
+            groups[-1].append(turn)
+        else:
+            groups.append([turn])
+    return groups
