@@ -6,14 +6,15 @@ changes. ``AnalysisResult.from_dict(r.to_dict())`` round-trips.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -407,8 +408,17 @@ class AnalysisResult:
         return cls.from_dict(json.loads(text))
 
     def save_json(self, path: str | os.PathLike[str]) -> Path:
-        """Write the JSON atomically (temp file + rename): a crash never leaves half a file."""
-        return write_atomic(path, self.to_json(indent=1).encode("utf-8"))
+        """Write the JSON atomically (temp file + rename): a crash never leaves half a file.
+        The text is encoded piece by piece into the file (the same bytes as ``to_json``), so a
+        long call's result never exists as one string in memory as well as a dict."""
+
+        def dump(fh: IO[bytes]) -> None:
+            text = io.TextIOWrapper(fh, encoding="utf-8", newline="", write_through=False)
+            json.dump(self.to_dict(), text, ensure_ascii=False, indent=1, allow_nan=False)
+            text.flush()
+            text.detach()
+
+        return write_atomic_with(path, dump)
 
     # ---- tables ----------------------------------------------------------------------------
     def scorecard_rows(self) -> list[dict[str, Any]]:
@@ -545,12 +555,18 @@ def _flatten(ev: dict[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
 
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    return write_atomic_with(path, lambda fh: fh.write(data))
+
+
+def write_atomic_with(path: str | os.PathLike[str], write: Callable[[IO[bytes]], object]) -> Path:
+    """Let ``write`` fill a temporary file in ``path``'s folder, then rename it to ``path``: the
+    file appears whole or not at all (a failing ``write`` leaves nothing behind)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

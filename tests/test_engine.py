@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -120,6 +121,8 @@ def test_grid_and_turn_segments(call_result, sample_call):
 def test_result_round_trips_and_tables(call_result, tmp_path):
     r = call_result
     path = r.save_json(tmp_path / "r.json")
+    # Written piece by piece, the file holds exactly the text to_json gives.
+    assert path.read_bytes() == r.to_json(indent=1).encode("utf-8")
     back = AnalysisResult.from_json(path.read_text())
     assert back.to_dict() == r.to_dict()
     frame = r.to_dataframe()
@@ -131,6 +134,16 @@ def test_result_round_trips_and_tables(call_result, tmp_path):
 
     assert len(pd.read_parquet(tmp_path / "r.parquet")) == len(r.segments)
     assert not list(tmp_path.glob(".*"))  # no temporary files left behind
+
+
+def test_a_failed_save_leaves_the_earlier_file_whole(call_result, tmp_path):
+    path = call_result.save_json(tmp_path / "r.json")
+    before = path.read_bytes()
+    broken = dataclasses.replace(call_result, models={**call_result.models, "x": float("nan")})
+    with pytest.raises(ValueError):
+        broken.save_json(path)  # NaN is not JSON: the dump fails part-way through
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]  # no temporary file left
 
 
 def test_cli_contract_and_errors(tmp_path, sample_call, capsys):
