@@ -47,7 +47,12 @@ import numpy as np
 
 from analyzer.audio.der import diarization_error_rate
 from analyzer.audio.prosody import analyze_frames
-from analyzer.audio.speakers import SpeakerEncoder, diarize_embedded, overlap_segments
+from analyzer.audio.speakers import (
+    SpeakerEncoder,
+    diarize_embedded,
+    load_projection,
+    overlap_segments,
+)
 from analyzer.audio.vad import VoiceActivityDetector, speech_segments
 from analyzer.segment import Segment
 from benchmarks.simcalls import SR, load_manifest, simulate_call, telephone_band
@@ -182,6 +187,7 @@ def embedded_calls(args: argparse.Namespace):
             np.savez(
                 path, meta=json.dumps(meta), speech=np.array([(s.start, s.end) for s in speech]),
                 spans=spans, owner=owner, emb=emb, f0=f0.astype(np.float16),
+                audio=(np.clip(audio, -1, 1) * 32767).astype(np.int16),
             )  # fmt: skip
         yield name, emotions, ref, speech, (spans, owner, emb, f0), dur, cpu
 
@@ -197,6 +203,10 @@ def main() -> None:
     ap.add_argument("--gender", choices=GENDERS, default="any", help="same- or mixed-gender casts")
     ap.add_argument("--telephone", action="store_true", help="through an 8 kHz channel")
     ap.add_argument("--cache", help="folder keeping each call's VAD and embeddings (re-runs)")
+    ap.add_argument(
+        "--plain", action="store_true",
+        help="cluster the plain GE2E embeddings, without the speaker-space projection",
+    )  # fmt: skip
     args = ap.parse_args()
 
     results: dict[str, list] = {"estimated": [], "given": []}
@@ -210,12 +220,15 @@ def main() -> None:
     )
     header = "call                     emotions                          min   "
     print(header + f"DER    DER.25  miss   FA     conf   k  | DER(k={n_spk}) DER.25(k={n_spk})")
+    projection = None if args.plain else load_projection()
     for name, emotions, ref, speech, (spans, owner, emb, f0), dur, cpu in embedded_calls(args):
         t0 = time.process_time()
-        hyp = diarize_embedded(spans, owner, emb, speech, dur, f0=f0)
+        hyp = diarize_embedded(spans, owner, emb, speech, dur, f0=f0, projection=projection)
         seconds += cpu + time.process_time() - t0
         audio_s += dur
-        hyp2 = diarize_embedded(spans, owner, emb, speech, dur, num_speakers=n_spk, f0=f0)
+        hyp2 = diarize_embedded(
+            spans, owner, emb, speech, dur, num_speakers=n_spk, f0=f0, projection=projection
+        )
         for key, h in (("estimated", hyp), ("given", hyp2)):
             results[key].append(
                 (
