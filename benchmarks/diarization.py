@@ -6,7 +6,8 @@
     python -m benchmarks.diarization --length short --gender mixed --calls 12   # ~40 s calls
     python -m benchmarks.diarization --length 3min --gender same --calls 6      # similar voices
     python -m benchmarks.diarization --length 30min --calls 1   # talk time over a long call
-    (add --cache DIR to keep each call's VAD, embeddings and pitch on disk for re-runs)
+    (add --cache DIR to keep each call's VAD, embeddings, pitch and audio on disk for re-runs;
+    --plain clusters the plain GE2E embeddings, without models/speaker-ge2e-wccn, as before)
 
 Sets: ``--length`` short (14 turns of one clip, ~40 s), default (16 turns of 1-3 clips, ~1.3 min),
 3min (34 turns), 30min (330 turns); ``--gender`` same (both actors men or both women) or mixed (a
@@ -28,7 +29,12 @@ were chosen on the validation calls only (disjoint actors and seeds; SPLIT_DISTA
 EXTRA_SPEAKER_DISTANCE for the lowest mean DER over the 1-, 2- and 3-speaker sets; in round 3
 SPLIT_DISTANCE, PRUNE_MIN_KEEP and PITCH_WEIGHT for the lowest summed collar DER over the
 validation sets short-mixed (16 calls), 3min-same (6), short one-speaker (8), default one- (8)
-and three-speaker (8)); the test calls are reported, never tuned on.
+and three-speaker (8); in round 4 (session 21) the speaker-space projection's shrink and dims,
+PROJECTED_MAX_UNITS and the projected count rule for the lowest mean collar DER over
+short-mixed (16), 3min-same (6), short one-speaker (8), default one- (8) and three-speaker (5-8)
+validation calls); the test calls are reported, never tuned on. The projection itself is fitted
+on TESS, EmoDB, LibriSpeech and AISHELL voices only (``train/speaker_projection.py``): no
+RAVDESS actor, so neither the test nor the validation actors.
 
 Scored: DER with no collar and with a 0.25 s collar (missed, false alarm, confusion), with the
 number of speakers estimated and with it given (num_speakers=--speakers); speaker-count accuracy;
