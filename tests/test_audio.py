@@ -318,3 +318,23 @@ def test_shipped_projection_loads_and_refuses_a_corrupt_copy(tmp_path):
         fh.write(b"x")
     with pytest.raises(ModelError):
         load_projection(str(copy))
+
+
+def test_projection_training_never_hears_a_benchmark_actor(tmp_path):
+    from train.speaker_projection import DATA, covariances, training_clips
+
+    if not (DATA / "speech" / "read_speech.csv").is_file():
+        pytest.skip("the shared speech data is not beside this checkout")
+    clips = training_clips()
+    assert len(clips) >= 80 and not any(s.startswith("ravdess") for s in clips)
+    assert all("ravdess" not in str(p) for paths in clips.values() for p in paths)
+    # Covariances weight speakers equally: a speaker with many windows does not dominate.
+    rng = np.random.default_rng(0)
+    embs = {"a": rng.normal(size=(500, 4)) * 3.0, "b": rng.normal(size=(5, 4)) * 0.1}
+    mean, within, between = covariances(embs)
+    assert within.shape == (4, 4) and between.shape == (4, 4) and mean.shape == (4,)
+    # within is the mean of the two speakers' covariances, not the pooled one
+    expected = (
+        np.cov(embs["a"], rowvar=False, bias=True) + np.cov(embs["b"], rowvar=False, bias=True)
+    ) / 2
+    assert np.allclose(within, expected)
