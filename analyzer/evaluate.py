@@ -1,5 +1,7 @@
 """``emotrace eval diarization --ref REF.rttm RESULT...``: diarization error rate of our results.
 
+``--rttm REF.rttm`` is another name for ``--ref``.
+
 The engine's own plugin (entry point ``eval-diarization`` in pyproject.toml): it adds the
 ``diarization`` kind to the ``eval`` group, which it shares with the training room's
 ``eval ser|fer`` (``analyzer.commands.command_group``). Hypotheses are result JSON files
@@ -139,8 +141,9 @@ def register(subparsers: SubParsers[argparse.ArgumentParser]) -> None:
     group = command_group(subparsers, "eval", "evaluate against labelled data")
     p = group.add_parser("diarization", help="diarization error rate against a reference RTTM")
     p.add_argument(
-        "--ref", required=True, type=Path, metavar="REF.rttm", help="reference turns (RTTM)"
-    )
+        "--ref", "--rttm", dest="ref", required=True, type=Path, metavar="REF.rttm",
+        help="reference turns (RTTM)",
+    )  # fmt: skip
     p.add_argument(
         "results", nargs="+", type=Path, metavar="RESULT",
         help="result JSON files of `emotrace analyze`, or RTTM files",

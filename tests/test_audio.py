@@ -267,3 +267,74 @@ def test_pitch_dimension_separates_registers_the_encoder_confuses():
     assert labels[1] != labels[2]
     # Without voiced frames at all the embeddings come back unchanged.
     assert with_pitch(emb, spans, np.full(len(f0), np.nan), 2.0) is emb
+
+
+def test_projection_keeps_one_voice_in_two_moods_together():
+    from analyzer.audio.speakers import SpeakerProjection
+
+    rng = np.random.default_rng(7)
+    d = 16
+    mood = np.zeros(d)
+    mood[0] = 1.0  # one voice's two moods lie far apart along this direction
+    voice = np.zeros(d)
+    voice[1] = 1.0  # two voices differ (less) along this one
+    base = np.full(d, 2.0)
+
+    def sample(v: float, m: float, n: int) -> np.ndarray:
+        return base + v * 0.6 * voice + m * 1.5 * mood + 0.05 * rng.normal(size=(n, d))
+
+    # Training voices: each heard in many moods; voices spread along the voice direction.
+    train = [sample(v, m, 1) for v in np.linspace(-1, 1, 12) for m in rng.uniform(-1, 1, 30)]
+    groups = np.repeat(np.arange(12), 30)
+    x = np.concatenate(train)
+    means = np.stack([x[groups == g].mean(axis=0) for g in range(12)])
+    within = np.mean([np.cov(x[groups == g], rowvar=False) for g in range(12)], axis=0)
+    between = np.cov(means, rowvar=False)
+    proj = SpeakerProjection(x.mean(axis=0), within, between, shrink=0.01, dims=4)
+    # A call: one voice angry then calm; another voice calm.
+    call = np.concatenate([sample(-1, 1, 10), sample(-1, -1, 10), sample(1, -1, 10)])
+    unit = call / np.linalg.norm(call, axis=1, keepdims=True)
+    plain = cluster_embeddings(unit, num_speakers=2)
+    assert plain[0] != plain[10]  # the plain embeddings split by mood
+    projected = proj(call)
+    assert projected.shape == (30, 4) and np.allclose(np.linalg.norm(projected, axis=1), 1)
+    labels = cluster_embeddings(projected, num_speakers=2)
+    assert len(set(labels[:20])) == 1 and len(set(labels[20:])) == 1 and labels[0] != labels[20]
+
+
+def test_shipped_projection_loads_and_refuses_a_corrupt_copy(tmp_path):
+    import shutil
+
+    from analyzer.audio.speakers import PROJECTION_MODEL, load_projection
+    from analyzer.models import MODELS_DIR, ModelError
+
+    proj = load_projection()
+    emb = np.abs(np.random.default_rng(0).normal(size=(5, 256)))
+    out = proj(emb / np.linalg.norm(emb, axis=1, keepdims=True))
+    assert out.shape[0] == 5 and np.allclose(np.linalg.norm(out, axis=1), 1)
+    copy = tmp_path / "copy"
+    shutil.copytree(MODELS_DIR / PROJECTION_MODEL, copy)
+    with open(copy / "covariances.npz", "ab") as fh:
+        fh.write(b"x")
+    with pytest.raises(ModelError):
+        load_projection(str(copy))
+
+
+def test_projection_training_never_hears_a_benchmark_actor(tmp_path):
+    from train.speaker_projection import DATA, covariances, training_clips
+
+    if not (DATA / "speech" / "read_speech.csv").is_file():
+        pytest.skip("the shared speech data is not beside this checkout")
+    clips = training_clips()
+    assert len(clips) >= 80 and not any(s.startswith("ravdess") for s in clips)
+    assert all("ravdess" not in str(p) for paths in clips.values() for p in paths)
+    # Covariances weight speakers equally: a speaker with many windows does not dominate.
+    rng = np.random.default_rng(0)
+    embs = {"a": rng.normal(size=(500, 4)) * 3.0, "b": rng.normal(size=(5, 4)) * 0.1}
+    mean, within, between = covariances(embs)
+    assert within.shape == (4, 4) and between.shape == (4, 4) and mean.shape == (4,)
+    # within is the mean of the two speakers' covariances, not the pooled one
+    expected = (
+        np.cov(embs["a"], rowvar=False, bias=True) + np.cov(embs["b"], rowvar=False, bias=True)
+    ) / 2
+    assert np.allclose(within, expected)

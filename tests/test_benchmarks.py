@@ -27,6 +27,7 @@ SCRIPTS = (
     "train.experiments.ser_experiments",
     "train.experiments.ser_generalisation.extract",
     "train.experiments.ser_variants",
+    "train.speaker_projection",
 )
 
 

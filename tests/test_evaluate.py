@@ -115,6 +115,11 @@ def test_eval_group_is_shared_whichever_plugin_loads_first(tmp_path: Path, capsy
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert set(last) == {"der", "missed", "false_alarm", "confusion", "collar", "files"}
     assert last["der"] == 0.0 and last["collar"] == 0.25 and last["files"] == 1
+    # --rttm names the reference as well (the option's name in issue 17)
+    one_voice = _one_voice_rttm(tmp_path / "hyp.rttm", "call")
+    args = parser.parse_args(["eval", "diarization", "--rttm", str(ref), str(one_voice)])
+    assert args.ref == ref and args.func(args) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["confusion"] == 0.5
 
 
 def test_the_entry_point_is_declared():

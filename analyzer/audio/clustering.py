@@ -18,6 +18,8 @@ NEAR_SHARE = 0.1  # share of the cross-cluster pairs (the nearest) that decides 
 EXTRA_SPEAKER_DISTANCE = 0.03  # cosine added to SPLIT_DISTANCE per speaker beyond two (validation)
 FEW_ITEMS_DISTANCE = 0.0  # cosine * sqrt(items) added to the split distance: few, short units
 # (a ~40 s call) are noisier embeddings whose clusters sit further apart by chance alone
+FEW_ITEMS_EXTRA_DISTANCE = 0.0  # cosine * sqrt(items) added per speaker beyond two: in a short
+# call a third cluster is a handful of units, as far from the rest by chance as a real voice
 PRUNE_SHARE = 0.3  # share of each unit's most similar units kept in the spectral affinity
 PRUNE_MIN_KEEP = 6  # but at least this many (a short call's few units need a denser graph)
 SPECTRAL_MIN_ITEMS = 9  # fewer items are clustered by average linkage (a pruned graph of a
@@ -32,6 +34,9 @@ def cluster_embeddings(
     num_speakers: int | None = None,
     max_speakers: int = 4,
     split_distance: float | None = None,
+    extra_distance: float = EXTRA_SPEAKER_DISTANCE,
+    few_items_distance: float = FEW_ITEMS_DISTANCE,
+    few_items_extra_distance: float = FEW_ITEMS_EXTRA_DISTANCE,
 ) -> IntArray:
     """Cluster L2-normalised embeddings [W, D] into speaker labels [W] (0..k-1, by weight).
 
@@ -39,8 +44,10 @@ def cluster_embeddings(
     With ``num_speakers`` the items are split into exactly that many clusters (fewer if there
     are fewer items). Otherwise k = 2, 3, ... ``max_speakers`` clusterings are tried in turn
     and the last one kept in which every two clusters are distinct voices (see ``_distinct``:
-    ``split_distance`` apart, default SPLIT_DISTANCE, plus EXTRA_SPEAKER_DISTANCE per speaker
-    beyond two, as most calls are two-party) and every cluster holds at least
+    ``split_distance`` apart, default SPLIT_DISTANCE, plus ``extra_distance`` per speaker
+    beyond two, as most calls are two-party, plus ``few_items_distance`` and
+    ``few_items_extra_distance`` per speaker beyond two over the square root of the number of
+    items, as few items sit apart by chance) and every cluster holds at least
     MIN_CLUSTER_SHARE of the weight; one speaker when even the two-way split fails. A split is
     spectral clustering for at least SPECTRAL_MIN_ITEMS items (and more than 2 * max_speakers),
     average linkage below that, and
@@ -61,7 +68,9 @@ def cluster_embeddings(
         for k in range(2, min(max_speakers, w) + 1):
             cand = split(k)
             need = (
-                split_distance + EXTRA_SPEAKER_DISTANCE * (k - 2) + FEW_ITEMS_DISTANCE / np.sqrt(w)
+                split_distance
+                + extra_distance * (k - 2)
+                + (few_items_distance + few_items_extra_distance * (k - 2)) / np.sqrt(w)
             )
             if cand.max() < k - 1 or not _distinct(embeddings, cand, weights, need):
                 break
