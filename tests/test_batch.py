@@ -179,14 +179,17 @@ def test_finished_record_needs_same_content_settings_and_an_intact_result(tmp_pa
 
 def test_model_checksums_follow_the_model_files():
     sums = resume.model_checksums(AnalysisConfig())
-    for kind, name in (("ser", "ser-whisper-tiny-head"), ("fer", "fer-ferplus-vgg")):
+    for kind, name in (
+        ("ser", "ser-whisper-tiny-head"),
+        ("fer", "fer-ferplus-vgg"),
+        ("speaker", "speaker-ge2e-wccn"),
+    ):
         listing = ROOT / "models" / name / "SHA256SUMS"
         if listing.is_file():
             assert sums[kind] == content_hash(listing)
-    assert resume.model_checksums(AnalysisConfig(ser_model=None, fer_model=None)) == {
-        "ser": None,
-        "fer": None,
-    }
+    without = resume.model_checksums(AnalysisConfig(ser_model=None, fer_model=None))
+    assert without["ser"] is None and without["fer"] is None
+    assert without["speaker"] == sums["speaker"]  # the speaker space is not an option
 
 
 # ---- whole runs on Ray ---------------------------------------------------------------------
