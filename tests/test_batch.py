@@ -164,15 +164,16 @@ def test_finished_record_needs_same_content_settings_and_an_intact_result(tmp_pa
     result.parent.mkdir(parents=True)
     result.write_text('{"schema_version": "1.0"}')
     config = AnalysisConfig(ser_model=None, fer_model=None)
-    fp = resume.fingerprint(config, resume.model_checksums(config))
+    sums = resume.model_checksums(config)
+    fp = resume.fingerprint(config, sums)
     assert not resume.is_finished(out, "sub/a.wav", "hash1", fp)  # no record yet
     resume.write_record(out, "sub/a.wav", call_id="hash1", fp=fp, file="sub/a.wav")
     assert resume.is_finished(out, "sub/a.wav", "hash1", fp)
     assert not resume.is_finished(out, "sub/a.wav", "hash2", fp)  # the recording changed
-    other = resume.fingerprint(config.replace(fps=2.0), {"ser": None, "fer": None})
+    other = resume.fingerprint(config.replace(fps=2.0), sums)
     assert not resume.is_finished(out, "sub/a.wav", "hash1", other)  # the settings changed
     # Thread counts change speed, not results: they keep the fingerprint.
-    assert resume.fingerprint(config.replace(ser_threads=1), {"ser": None, "fer": None}) == fp
+    assert resume.fingerprint(config.replace(ser_threads=1), sums) == fp
     result.write_text('{"schema_version": "1.0", "edited": true}')
     assert not resume.is_finished(out, "sub/a.wav", "hash1", fp)  # the result was damaged
 
