@@ -161,8 +161,10 @@ def refine_activity(
     a turn. (Without that test, the party's own breaths and clicks count too: on the coaching
     benchmark, precision 0.931 instead of 0.956.) Returns a new mask.
 
-    (Moving the VAD's onsets back over sounding hops was tried too: it found more of the
-    cut-ins' overlap but put onsets before the lone channel's VAD, costing precision.)
+    Then runs no longer than ``onset_max_s`` (backchannels) that start under another
+    channel's talk start where their sound starts (``extend_onsets``; 0 turns it off). Moving
+    every run's onset back, turns included, put cut-ins' onsets before the lone channel's VAD
+    (coaching benchmark: precision 0.953 instead of 0.968).
     """
     active = np.asarray(active, dtype=bool)
     sound = np.asarray(level_db) >= sound_db
