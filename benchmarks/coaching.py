@@ -1,19 +1,24 @@
 """Coaching benchmark: turn-taking, bleed, roles and composure on synthetic stereo calls.
 
     python -m benchmarks.coaching [--calls 24] [--seed 0] [--ser-model fold|PATH|none]
-                                  [--engine-pairs N]
+                                  [--engine-pairs N] [--bleed-db -25] [--bleed-delay-ms 20]
+                                  [--bleed-filter flat|lowpass|echo]
 
 Calls come from ``benchmarks/coaching_calls.py`` (voices held out of every model measured:
 RAVDESS actors 17-20 and EmoDB speaker 11; the speech emotion model is a fold model trained
 without them, ``benchmarks/coaching_model.py``, unless ``--ser-model`` says otherwise). ``--calls``
 counts calls: half as many calm/mirroring pairs; openings alternate by pair, so half the calls are
-agent-first and half customer-first.
+agent-first and half customer-first. The ``--bleed-*`` options change the line between the
+channels (``coaching_calls.Line``; the defaults are the issue's -25 dB, 20 ms, flat): a check on
+another seed with another line shows what is not tuned to one set of calls.
 
 Two parts:
 1. the channel stage on every call (the engine's VAD, then one speaker per channel) three ways:
    the old level-only bleed rule (CROSSTALK_DB), the coherence detector judging each hop after
    the VAD (``bleed.bleed_mask``), and what the engine does now: bleed cancelled before the VAD
-   (``bleed.cancel_bleed``); from its turns: cut-ins per side exact, overlap precision/recall
+   (``bleed.cancel_bleed``); from its turns: cut-ins exact (both directions in one call, and
+   each direction alone: the agent's on the customer, the customer's on the agent, over all
+   calls and over the calls that have such a cut-in), overlap precision/recall
    against the reference on a 10 ms grid (strict, and with a 0.1 s collar around the reference
    overlaps' boundaries), bleed counted as speech, talk share error, quiet backchannels kept,
    and roles (``analyzer.coaching.guess_roles`` against "first speaker");
@@ -47,9 +52,11 @@ from analyzer.coaching import (
 from analyzer.config import AnalysisConfig
 from analyzer.segment import Segment
 from benchmarks.coaching_calls import (
+    LINE_FILTERS,
     SR,
     Call,
     CallSpec,
+    Line,
     build_pair,
     reference_speech,
     specs,
@@ -158,6 +165,10 @@ def stage_metrics(call: Call, turns: Turns, refs: list[list[Segment]]) -> dict:
         "customer_cuts": len(tt.speakers[customer].interruptions),
         "cuts_exact": len(tt.speakers[agent].interruptions) == call.k_agent
         and len(tt.speakers[customer].interruptions) == call.k_customer,
+        "agent_cuts_exact": len(tt.speakers[agent].interruptions) == call.k_agent,
+        "customer_cuts_exact": len(tt.speakers[customer].interruptions) == call.k_customer,
+        "k_agent": call.k_agent,
+        "k_customer": call.k_customer,
         "overlap_tp": int((ref_ov & eng_ov).sum()),
         "overlap_ref": int(ref_ov.sum()),
         "overlap_eng": int(eng_ov.sum()),
@@ -206,6 +217,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--engine-pairs", type=int, default=None, help="pairs run through the whole engine"
     )
+    parser.add_argument("--bleed-db", type=float, default=Line.db, help="bleed level, dB")
+    parser.add_argument(
+        "--bleed-delay-ms", type=float, default=Line.delay_s * 1000, help="bleed delay, ms"
+    )
+    parser.add_argument("--bleed-filter", choices=LINE_FILTERS, default=Line.filter)
     return parser.parse_args(argv)
 
 
@@ -252,6 +268,14 @@ def stage_figures(rs: list[dict], opening: list[bool]) -> dict:
     tp = sum(r["overlap_tp"] for r in rs)
     return {
         "cuts_exact": share(r["cuts_exact"] for r in rs),
+        "cuts_exact_agent_on_customer": share(r["agent_cuts_exact"] for r in rs),
+        "cuts_exact_customer_on_agent": share(r["customer_cuts_exact"] for r in rs),
+        "cuts_exact_agent_on_customer_where_placed": share(
+            r["agent_cuts_exact"] for r in rs if r["k_agent"] > 0
+        ),
+        "cuts_exact_customer_on_agent_where_placed": share(
+            r["customer_cuts_exact"] for r in rs if r["k_customer"] > 0
+        ),
         "overlap_precision": tp / max(1, sum(r["overlap_eng"] for r in rs)),
         "overlap_recall": tp / max(1, sum(r["overlap_ref"] for r in rs)),
         "overlap_precision_collar": sum(r["overlap_tp_collar"] for r in rs)
@@ -320,10 +344,11 @@ def main(argv=None) -> dict:
     engine_rows: list[tuple[dict, dict]] = []
     opening: list[bool] = []
     pair_specs = specs(n_pairs, seed=args.seed)
+    line = Line(args.bleed_db, args.bleed_delay_ms / 1000, args.bleed_filter)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         for p, spec in enumerate(pair_specs):
-            pair = build_pair(spec)
+            pair = build_pair(spec, line)
             for call in pair:
                 for name, row in channel_stage_rows(call, vad, cfg).items():
                     rows[name].append(row)
@@ -341,6 +366,7 @@ def main(argv=None) -> dict:
                 flush=True,
             )
     figures: dict = {"calls": len(opening), "pairs": n_pairs, "seed": args.seed}
+    figures["line"] = {"db": line.db, "delay_ms": line.delay_s * 1000, "filter": line.filter}
     for name, rs in rows.items():
         figures[name] = stage_figures(rs, opening)
     if engine_rows:
@@ -352,11 +378,15 @@ def main(argv=None) -> dict:
 
 
 def print_table(f: dict) -> None:
-    print(f"\n{f['calls']} calls ({f['pairs']} calm/mirroring pairs), seed {f['seed']}")
-    print(f"{'channel stage':36s} {'level (old)':>12s} {'coherence':>10s} {'cancel':>8s}")
+    line = f["line"]
+    print(
+        f"\n{f['calls']} calls ({f['pairs']} calm/mirroring pairs), seed {f['seed']}, bleed "
+        f"{line['db']:g} dB, {line['delay_ms']:g} ms, {line['filter']}"
+    )
+    print(f"{'channel stage':42s} {'level (old)':>12s} {'coherence':>10s} {'cancel':>8s}")
     for k in f["level"]:
         a, b, c = (f[name][k] for name in STAGES)
-        print(f"{k:36s} {a:12.3f} {b:10.3f} {c:8.3f}")
+        print(f"{k:42s} {a:12.3f} {b:10.3f} {c:8.3f}")
     if "engine" in f:
         print(f"\nwhole engine, {f['engine']['pairs']} pairs")
         for k, v in f["engine"].items():

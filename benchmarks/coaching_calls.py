@@ -12,8 +12,10 @@ on one channel and the customer on the other (which one is drawn), and knows:
   and the interrupted side stops there;
 * quiet backchannels: 0.5-0.7 s of the agent's voice, 20 dB below the customer's speech level,
   in the middle of the customer's speech;
-* line bleed on both channels: the other channel 25 dB down and 20 ms late; half of the calls go
-  through a telephone line (8 kHz, 300-3400 Hz, mu-law) on both the channels and the bleed path.
+* line bleed on both channels: the other channel 25 dB down and 20 ms late (``Line``: other
+  levels, delays and a filter on the bleed path can be chosen, to check that nothing is tuned to
+  one line); a third of the calls go through a telephone line (8 kHz, 300-3400 Hz, mu-law) on
+  both the channels and the bleed path.
 
 ``build_pair`` makes a calm and a mirroring version of one call: they share the voices, the
 customer's turns (clips, times) and every cut-in; only the agent's clips while the customer is
@@ -52,6 +54,24 @@ CUSTOMER_ARC = ("neutral", "neutral", "angry", "angry", "angry", "neutral", "neu
 NOT_RECOVERED_ARC = ("neutral", "neutral", "angry", "angry", "angry", "angry", "angry")
 CLIP_PAUSE_S = (0.1, 0.2)  # pause between clips inside a turn (bridged by the VAD)
 TURN_GAP_S = (0.5, 1.2)  # gap between turns (the reply latency)
+
+
+@dataclass(frozen=True)
+class Line:
+    """The bleed path between the two channels: the other channel ``db`` down, ``delay_s``
+    late, through ``filter``: "flat" (a pure gain), "lowpass" (a one-pole low-pass at
+    LOWPASS_HZ, a handset's acoustic path) or "echo" (a second reflection ECHO_S later,
+    ECHO_DB below the first, a short multipath)."""
+
+    db: float = BLEED_DB
+    delay_s: float = BLEED_DELAY_S
+    filter: str = "flat"
+
+
+LINE_FILTERS = ("flat", "lowpass", "echo")
+LOWPASS_HZ = 1500.0
+ECHO_S = 0.008
+ECHO_DB = -6.0
 
 
 @dataclass(frozen=True)
@@ -159,8 +179,10 @@ def specs(n_pairs: int, seed: int = 0) -> list[CallSpec]:
     return out
 
 
-def build_pair(spec: CallSpec) -> tuple[Call, Call]:
-    """The calm and the mirroring version of one call (see the module docstring)."""
+def build_pair(spec: CallSpec, line: Line | None = None) -> tuple[Call, Call]:
+    """The calm and the mirroring version of one call (see the module docstring), with the
+    bleed of ``line`` (default: ``Line()``, 25 dB down, 20 ms late, flat)."""
+    line = line or Line()
     rng = np.random.default_rng(spec.seed)
     clips = voice_clips()
     agent, customer = clips[spec.agent_voice], clips[spec.customer_voice]
@@ -186,7 +208,7 @@ def build_pair(spec: CallSpec) -> tuple[Call, Call]:
         clean = _clean_channels(spec, chans, noise)
         calls.append(
             Call(
-                spec, mood, np.clip(_with_bleed(clean), -1, 1), clean, k_agent, k_customer,
+                spec, mood, np.clip(_with_bleed(clean, line), -1, 1), clean, k_agent, k_customer,
                 bc_spans, cust_turns, agent_turns,
             )
         )  # fmt: skip
@@ -393,15 +415,26 @@ def _clean_channels(spec: CallSpec, chans: dict[str, np.ndarray], noise: np.ndar
     return clean
 
 
-def _with_bleed(clean: np.ndarray) -> np.ndarray:
-    """Each channel plus the other one BLEED_DB down and BLEED_DELAY_S late."""
+def _with_bleed(clean: np.ndarray, line: Line) -> np.ndarray:
+    """Each channel plus the other one through ``line``."""
+    from scipy.signal import lfilter
+
     n = clean.shape[1]
-    d = int(BLEED_DELAY_S * SR)
-    g = 10 ** (BLEED_DB / 20)
+    d = int(round(line.delay_s * SR))
+    g = 10 ** (line.db / 20)
     audio = clean.copy()
     for c in (0, 1):
+        path = clean[1 - c]
+        if line.filter == "lowpass":
+            pole = np.exp(-2 * np.pi * LOWPASS_HZ / SR)
+            path = lfilter([1 - pole], [1, -pole], path)
+        elif line.filter == "echo":
+            e = int(round(ECHO_S * SR))
+            path = path + np.concatenate([np.zeros(e), path[: n - e]]) * 10 ** (ECHO_DB / 20)
+        elif line.filter != "flat":
+            raise ValueError(f"unknown line filter {line.filter!r} (one of {LINE_FILTERS})")
         leak = np.zeros(n, np.float32)
-        leak[d:] = clean[1 - c][: n - d] * g
+        leak[d:] = path[: n - d] * g
         audio[c] += leak
     return audio
 

@@ -83,3 +83,35 @@ def test_the_engine_voice_stage_hears_the_cancelled_channels():
     assert levels is not None and levels.shape == probs.shape
     talk = span(0.6, 5.4)
     assert db(heard[1][talk]) < db(b[talk]) - 15
+
+
+def test_the_leak_goes_as_soon_as_the_interrupted_side_stops_and_the_cutter_is_untouched():
+    """b cuts in on a (2.0-3.0 s), louder than a, and stops; a keeps leaking into b's channel
+    before and after: the line's filter is fitted on b's bleed-only frames, so the leak right
+    after b's own voice ends is taken away at once (a fit over a window that still holds b's
+    voice left it there for a quarter of a second), and b's first syllable is not bent."""
+    a = loud_talker(seed=51) + noise(52)
+    own_b = noise(53)
+    cut, stop = 2.0, 3.0
+    own_b[span(cut, stop)] += at_db(voice(stop - cut, f0=210, seed=54), 6)[: int((stop - cut) * SR)]
+    g = 10 ** (-25 / 20)
+    audio = np.stack([a + delayed(own_b, 0.02) * g, own_b + delayed(a, 0.02) * g])
+    out = cancel_bleed(audio, sr=SR).audio[1]
+    after = span(stop + 0.02, stop + 0.25)  # b silent again, a still talking
+    leak = audio[1][after] - own_b[after]
+    assert db(out[after] - own_b[after]) < db(leak) - 20
+    onset = span(cut, cut + 0.2)  # b's first syllable over a's leak
+    assert db(out[onset] - own_b[onset]) < db(own_b[onset]) - 20
+
+
+def test_taking_the_leak_away_never_adds_power_to_a_frame():
+    """A source that does not leak at all into a quiet target (independent noise): whatever
+    the fit finds, the target comes out no louder than it went in, frame by frame."""
+    rng = np.random.default_rng(61)
+    a = loud_talker(seed=62) + noise(63)
+    b = (rng.normal(size=len(a)) * 1e-3).astype(np.float32)
+    out = cancel_bleed(np.stack([a, b]), sr=SR).audio[1]
+    frames = len(b) // 1024
+    before = (b[: frames * 1024].reshape(frames, -1) ** 2).sum(axis=1)
+    after = (out[: frames * 1024].reshape(frames, -1) ** 2).sum(axis=1)
+    assert np.all(after <= before * 1.2)

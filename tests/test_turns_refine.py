@@ -82,3 +82,30 @@ def test_after_cancellation_the_leak_is_under_the_sound_level_and_the_backchanne
     # Uncancelled, the same leak stands over the sound level: the cancellation is what counts.
     raw = level_over_floor_db(audio, sr=SR)
     assert np.mean(raw[1][leak_only] >= SOUND_DB) > 0.5
+
+
+def test_a_short_run_under_the_other_side_starts_where_its_sound_starts():
+    """The VAD fires a few hops into a quiet "mm-hm": on a cancelled channel the sound right
+    before the run is the party's own, so a short run under the other side's talk moves back
+    over it; a turn (longer than ONSET_MAX_S) and a short run while nobody else talks keep the
+    VAD's onset."""
+    from analyzer.audio.turns import ONSET_MAX_S, extend_onsets
+
+    active = np.zeros((2, N), bool)
+    active[0, 10:150] = True  # the other side talks
+    active[1, 40:55] = True  # a backchannel as the VAD heard it (0.5 s)
+    active[1, 100:140] = True  # a cut-in, 1.3 s, longer than ONSET_MAX_S
+    active[1, 170:180] = True  # a short run after the other side stopped
+    sound = np.zeros((2, N), bool)
+    sound[1, 35:55] = sound[1, 95:140] = sound[1, 165:180] = True
+    sound[1, 20:30] = True  # sound, but not joined to a run: left alone
+    out = extend_onsets(active, sound)
+    assert 40 * VAD_HOP_S > 0 and (55 - 40) * VAD_HOP_S <= ONSET_MAX_S
+    assert out[1, 35:55].all() and not out[1, 34] and not out[1, 20:30].any()
+    assert not out[1, 95:100].any() and not out[1, 165:170].any()
+    assert np.array_equal(out[0], active[0])
+    # refine_activity does it on its own result (onset_max_s=0 turns it off)
+    level = np.where(sound, LOUD, 0.0)
+    probs = active.astype(float)
+    assert refine_activity(active, level, probs)[1, 35:40].all()
+    assert not refine_activity(active, level, probs, onset_max_s=0)[1, 35:40].any()

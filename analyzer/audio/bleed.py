@@ -61,6 +61,8 @@ OWN_SPEECH_DB = 6.0  # dB; what the source does not explain must exceed the nois
 NOISE_FLOOR_PERCENTILE = 10  # the channel's noise floor: this percentile of its hop band powers
 SMOOTH_HOPS = 5  # hops; the bleed decision is a majority vote over this many (160 ms)
 LAG_FRAME_S = 0.256  # s; frame length of the delay search (holds the longest lag 5 times over)
+LINE_WINDOW_S = 2.0  # s of bleed-only frames around a frame that fit the line's filter there
+LINE_REFITS = 2  # fits on the bleed-only frames, each picking them by the previous fit
 CANCEL_BLOCK_HOPS = 4096  # hops per block of the cancellation (bounds memory on long calls)
 ACTIVE_DB = 10.0  # dB over the channel's noise floor: a hop with sound, for the delay search
 LEVEL_CROSSTALK_DB = 15.0  # dB; the level-only rule's margin (``level_bleed_mask``)
@@ -175,7 +177,7 @@ def cancel_bleed(
     *,
     sr: int = 16000,
     hop_s: float = VAD_HOP_S,
-    window_s: float = BLEED_WINDOW_S,
+    window_s: float = LINE_WINDOW_S,
     max_lag_s: float = BLEED_MAX_LAG_S,
 ) -> BleedCancellation:
     """Remove from each channel the filtered, delayed copy of every other channel.
@@ -183,11 +185,14 @@ def cancel_bleed(
     Per target and source channel: the delay by GCC-PHAT (as ``detect_bleed``, over hops where
     both channels carry sound), then in the short-time Fourier domain (frames of two hops,
     square-root Hann, so that an untouched channel is rebuilt exactly) the line's filter
-    H(f) = S_ts / S_ss fitted over ``window_s`` of frames around each frame and the predicted
-    copy H S subtracted. Two physical limits keep the target's own voice intact: a leak is never
-    louder than its source (|H| <= 1), and a bin is only cancelled where the target is the
-    quieter side over the window (where the target's own voice dominates, the source holds at
-    most the target's own voice leaking back, which no filter of the source may remove).
+    H(f) = S_ts / S_ss and the predicted copy H S subtracted. The filter is fitted on the frames
+    that are bleed alone (``_subtract_copy``): first locally (BLEED_WINDOW_S of frames, only
+    where the target is the quieter side over them), which finds the frames the copy explains;
+    then on those frames within ``window_s`` around each frame, so that neither a cut-in's
+    first syllable nor a backchannel bends it, and the leak is taken away as soon as the target
+    stops talking. A leak is never louder than its source (|H| <= 1), and taking it away never
+    adds power to a frame. Memory stays bounded: the work goes CANCEL_BLOCK_HOPS frames at a
+    time; a chunk of a long call may be passed on its own (the fit needs ``window_s`` of it).
     audio: float [channels, samples] at ``sr`` Hz.
     """
     audio = np.asarray(audio, dtype=np.float32)
@@ -204,6 +209,7 @@ def cancel_bleed(
     floor = np.percentile(power, NOISE_FLOOR_PERCENTILE, axis=1)[:, None]
     sounding = power > floor * 10 ** (ACTIVE_DB / 10)
     win = max(1, int(round(window_s / hop_s)))
+    local = max(1, int(round(BLEED_WINDOW_S / hop_s)))
     for tgt in range(n_ch):
         for src in range(n_ch):
             if src == tgt:
@@ -211,7 +217,15 @@ def cancel_bleed(
             both = sounding[tgt] & sounding[src]
             lag = _estimate_lag(audio[tgt], audio[src], both, hop, sr, max_lag_s)
             lags[(tgt, src)] = lag / sr
-            out[tgt] = _subtract_copy(out[tgt], _delay(audio[src], lag), hop, win)
+            out[tgt] = _subtract_copy(
+                out[tgt],
+                _delay(audio[src], lag),
+                hop,
+                win,
+                sr=sr,
+                local=local,
+                sounding=_delay(sounding[src], int(round(lag / hop))),
+            )
     return BleedCancellation(out, lags)
 
 
@@ -353,10 +367,42 @@ def _estimate_lag(
     return int(np.argmax(corr[: max_lag + 1]))
 
 
-def _subtract_copy(target: Array, src: Array, hop: int, win: int) -> Array:
+def _subtract_copy(
+    target: Array,
+    src: Array,
+    hop: int,
+    win: int,
+    *,
+    sr: int,
+    local: int,
+    sounding: Array,
+    share: float = BLEED_COHERENCE,
+) -> Array:
     """``target`` minus the part of it a slowly varying filter of ``src`` explains (see
-    ``cancel_bleed``), block by block of CANCEL_BLOCK_HOPS frames with ``win`` frames of
-    context on each side, so memory does not grow with the call."""
+    ``cancel_bleed``), block by block of CANCEL_BLOCK_HOPS frames with the context the two
+    fits below need on each side, so memory does not grow with the call.
+
+    The line's filter is fitted on the frames that are bleed alone, so that the target's own
+    voice neither bends it (a cut-in's first syllable, a backchannel) nor stops the
+    cancellation while the fit still sees it (the leak right after the target stops talking):
+
+    1. a local filter over ``local`` frames around each frame, where the target is the
+       quieter side over them (where its own voice dominates, the fit sees that voice leaking
+       back through the source, not the line);
+    2. the frames where the source sounds (``sounding``: bool per hop, ACTIVE_DB over its
+       floor) and whose band power that filter explains by at least ``share`` (the copy
+       dominates them; BLEED_COHERENCE, the share at which ``detect_bleed`` calls a hop
+       bleed) are the bleed-only frames, each weighing the same however loud it is;
+    3. the filter refitted on the bleed-only frames within ``win`` frames (LINE_REFITS
+       times, each picking the bleed-only frames by the previous fit; a lone bleed-only frame
+       among others is a syllable edge and left out, as ``detect_bleed`` does). It replaces
+       the local filter where the local window holds more than bleed (the target's own voice
+       nearby) and at least ``local`` bleed-only frames are within ``win``; where the local
+       window is bleed alone, the local fit is unbent and follows the line closest.
+    |H| <= 1 (a leak is never louder than its source); the copy is subtracted from every
+    frame, except where taking it away would add power to the frame (a wrong fit: a leak
+    taken away only ever lowers it).
+    """
     n = len(target)
     frame = 2 * hop
     window = np.sqrt(np.hanning(frame + 1)[:frame]).astype(np.float32)  # periodic: sums to 1
@@ -367,20 +413,43 @@ def _subtract_copy(target: Array, src: Array, hop: int, win: int) -> Array:
     pad_s[hop : hop + len(src)] = src[:n]
     frames_t = np.lib.stride_tricks.sliding_window_view(pad_t, frame)[::hop][:n_frames]
     frames_s = np.lib.stride_tricks.sliding_window_view(pad_s, frame)[::hop][:n_frames]
+    band = _band_bins(frame, sr)
+    # Frame k is centred on the boundary of hops k - 1 and k: the source sounds if in either.
+    hop_on = np.asarray(sounding, dtype=bool)
+    on = np.zeros(n_frames, bool)
+    on[: len(hop_on)] |= hop_on[:n_frames]
+    on[1 : len(hop_on) + 1] |= hop_on[: n_frames - 1]
     out = np.zeros_like(pad_t)
-    ctx = win
+    ctx = win + local  # the refit at a frame reads local fits up to win / 2 frames away
     for a in range(0, n_frames, CANCEL_BLOCK_HOPS):
         b = min(n_frames, a + CANCEL_BLOCK_HOPS)
         lo, hi = max(0, a - ctx), min(n_frames, b + ctx)
         spec_t = np.fft.rfft(frames_t[lo:hi] * window, axis=1)
         spec_s = np.fft.rfft(frames_s[lo:hi] * window, axis=1)
-        s_ts = _moving_sum(spec_t * np.conj(spec_s), win)
-        s_ss = _moving_sum(np.abs(spec_s) ** 2, win)
-        s_tt = _moving_sum(np.abs(spec_t) ** 2, win)
-        h = s_ts / np.maximum(s_ss, 1e-20)
-        h /= np.maximum(np.abs(h), 1.0)  # a leak is never louder than its source
-        h[s_tt >= s_ss] = 0.0  # the target's own voice dominates: nothing to cancel
-        cleaned = np.fft.irfft((spec_t - h * spec_s)[a - lo : b - lo], n=frame, axis=1)
+        cross = spec_t * np.conj(spec_s)
+        p_ss = np.abs(spec_s) ** 2
+        h = _fit_filter(cross, p_ss, np.ones((hi - lo, 1)), local)
+        h[_moving_sum(np.abs(spec_t) ** 2, local) >= _moving_sum(p_ss, local)] = 0.0
+        band_t = (np.abs(spec_t[:, band]) ** 2).sum(axis=1)
+        # Each frame's evidence of the line counts once, however loud the frame is.
+        unit = 1.0 / np.maximum(p_ss[:, band].sum(axis=1), 1e-20)[:, None]
+        fit = h
+        for _ in range(LINE_REFITS):
+            resid = (np.abs(spec_t[:, band] - fit[:, band] * spec_s[:, band]) ** 2).sum(axis=1)
+            copy = ((resid <= (1.0 - share) * band_t) & on[lo:hi])[:, None].astype(float)
+            # A lone frame among others is a syllable edge, not the line (as ``detect_bleed``).
+            copy *= _moving_sum(copy, SMOOTH_HOPS) > SMOOTH_HOPS / 2
+            fit = _fit_filter(cross, p_ss, copy * unit, win)
+        # Where the local window is bleed alone the local fit is unbent and follows the line
+        # closest; elsewhere the fit on the bleed-only frames around, when there are enough.
+        alone = _moving_sum(copy, local) >= local
+        h = np.where(~alone & (_moving_sum(copy, win) >= local), fit, h)
+        left = (spec_t - h * spec_s)[a - lo : b - lo]
+        kept = spec_t[a - lo : b - lo]
+        # Taking a leak away never adds power to a frame: where it would, the fit is wrong.
+        adds = (np.abs(left) ** 2).sum(axis=1) > (np.abs(kept) ** 2).sum(axis=1)
+        left = np.where(adds[:, None], kept, left)
+        cleaned = np.fft.irfft(left, n=frame, axis=1)
         cleaned = (cleaned * window).astype(np.float32)
         # Frames a, a + 2, ... do not overlap one another: add each half as one run.
         for first in (0, 1):
@@ -389,3 +458,14 @@ def _subtract_copy(target: Array, src: Array, hop: int, win: int) -> Array:
             out[start : start + len(run)] += run[: len(out) - start]
     result: Array = out[hop : hop + n]
     return result
+
+
+def _fit_filter(cross: Array, p_ss: Array, weight: Array, win: int) -> Array:
+    """The line's filter per frame and bin, H = sum w S_ts / sum w S_ss over ``win`` frames
+    around the frame (``weight`` [frames, 1] picks the frames fitted on), bounded to |H| <= 1
+    (a leak is never louder than its source); 0 where no weighted source power is there."""
+    s_ts = _moving_sum(cross * weight, win)
+    s_ss = _moving_sum(p_ss * weight, win)
+    h: Array = np.where(s_ss > 0, s_ts / np.maximum(s_ss, 1e-20), 0.0)
+    h /= np.maximum(np.abs(h), 1.0)
+    return h
