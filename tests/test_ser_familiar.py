@@ -14,6 +14,7 @@ from analyzer.audio.ser import FEATURE_DIM, Familiarity, SpeechEmotionModel
 from analyzer.models import ModelError
 from train.ser_ood import (
     corpus_weights,
+    familiarity_of,
     fit_familiarity,
     fit_unfamiliar,
     left_out_distances,
@@ -38,16 +39,6 @@ def corpus_windows(seed: int, speakers: int, per_speaker: int, basis: np.ndarray
 def subspace(seed: int) -> np.ndarray:
     q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(FEATURE_DIM, RANK)))
     return q.T  # [RANK, 768], orthonormal rows
-
-
-def familiarity_of(arrays: dict[str, np.ndarray], residual_weight: float = 1.0) -> Familiarity:
-    return Familiarity(
-        arrays["ood_mean"],
-        arrays["ood_basis"],
-        arrays["ood_var"],
-        arrays["ood_rest"],
-        residual_weight=residual_weight,
-    )
 
 
 def training_set():

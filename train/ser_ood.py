@@ -74,15 +74,20 @@ def fit_familiarity(
     }
 
 
-def distance(arrays: dict[str, np.ndarray], z: np.ndarray, residual_weight: float) -> np.ndarray:
-    """``Familiarity.distance`` of standardised windows z [n, D] under ``arrays``."""
+def familiarity_of(arrays: dict[str, np.ndarray], residual_weight: float = 1.0) -> Familiarity:
+    """The engine's ``Familiarity`` made of the ``ood_*`` arrays ``fit`` returns."""
     return Familiarity(
         arrays["ood_mean"],
         arrays["ood_basis"],
         arrays["ood_var"],
         arrays["ood_rest"],
         residual_weight=residual_weight,
-    ).distance(z)
+    )
+
+
+def distance(arrays: dict[str, np.ndarray], z: np.ndarray, residual_weight: float) -> np.ndarray:
+    """``Familiarity.distance`` of standardised windows z [n, D] under ``arrays``."""
+    return familiarity_of(arrays, residual_weight).distance(z)
 
 
 def speaker_fold(speaker: str, folds: int) -> int:
