@@ -1,0 +1,324 @@
+"""Issue 15 research (not product code): prosodic features against Whisper encoder layers.
+
+    OMP_NUM_THREADS=1 nice -n 10 python -m train.experiments.ser_generalisation.prosodic extract
+    OMP_NUM_THREADS=1 nice -n 10 python -m train.experiments.ser_generalisation.prosodic compare
+
+``extract``: eGeMAPS-like statistics (``prosodic_features.clip_features``) of every window that
+``train.ser.clip_windows`` cuts from every clip (manifest and read speech), clean audio, into
+$SER_CACHE/feats/prosodic/all_<chunk>.npz (features, speech_s, row as extract.py writes), 64
+clips a chunk so an interrupted run resumes; the window order is the per-layer cache's, so the
+two concatenate row by row.
+
+``compare``: the layer screening recipe of ``v4 layers`` (one absolute head per split, no
+prior, temperature from cross-corpus predictions inside the two training corpora, window
+probabilities averaged per clip) on each feature set, leave-one-corpus-out (EmoDB held out:
+trained on RAVDESS + TESS; RAVDESS held out: trained on TESS + EmoDB), with the share of read
+English (LibriSpeech evaluation half) and Mandarin (AISHELL-1) clips read neutral. Prosodic
+features either standardised globally over the training rows ("raw") or z-scored per speaker
+over all of that speaker's windows, labels unseen ("spkz"). Nothing is chosen on any figure.
+Results: $SER_CACHE/results/serx_compare.json and serx_table.md.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import pickle
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import CACHE
+
+FOLDER = CACHE / "feats" / "prosodic"
+CHUNK = 64
+
+
+def extract(limit: int | None = None) -> None:
+    from train.data import SHARED_DATA
+    from train.ser import clip_windows, load_audio
+
+    from .extract import all_rows
+    from .prosodic_features import clip_features
+
+    rows = all_rows()
+    FOLDER.mkdir(parents=True, exist_ok=True)
+    todo = list(range(len(rows)))[:limit]
+    t0, done = time.time(), 0
+    for c0 in range(0, len(todo), CHUNK):
+        target = FOLDER / f"all_{c0:05d}.npz"
+        if target.exists():
+            continue
+        feats, speech, owner = [], [], []
+        for i in todo[c0 : c0 + CHUNK]:
+            for w in clip_windows(load_audio(SHARED_DATA / rows[i]["path"])):
+                f, s = clip_features(w)
+                feats.append(f)
+                speech.append(s)
+                owner.append(i)
+        tmp = target.with_suffix(".tmp.npz")
+        np.savez(tmp, features=np.vstack(feats), speech_s=np.asarray(speech, np.float32),
+                 row=np.asarray(owner))  # fmt: skip
+        tmp.rename(target)
+        done += len(todo[c0 : c0 + CHUNK])
+        load = open("/proc/loadavg").read().split()[0]
+        rate = (time.time() - t0) / done * 1000
+        print(f"prosodic {c0 + CHUNK}/{len(todo)} {rate:.0f} ms/clip (load {load})", flush=True)
+
+
+# ----------------------------------------------------------------------------- comparison
+
+Features = tuple[np.ndarray, np.ndarray, np.ndarray]  # (x [n, d], row [n], prosodic column [d])
+
+
+def per_speaker(x: np.ndarray, row: np.ndarray, scale: bool = True) -> np.ndarray:
+    """``x`` [M, D] minus each speaker's mean over all their windows (labels unseen), divided
+    by their standard deviation when ``scale``; NaN where a speaker's value does not vary."""
+    from .exp import SPEAKER
+
+    z = np.full_like(x, np.nan, dtype=np.float64)
+    spk = SPEAKER[row]
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns of a speaker
+        for s in np.unique(spk):
+            m = spk == s
+            mu, sd = np.nanmean(x[m], axis=0), np.nanstd(x[m], axis=0)
+            z[m] = (x[m] - mu) / (np.where(sd > 1e-9, sd, np.nan) if scale else 1.0)
+    return z
+
+
+@functools.cache
+def _prosodic_all() -> dict[str, np.ndarray]:
+    """Every cached prosodic window: raw, per-speaker z-scored, speaker-centred, and its row."""
+    from .exp import cond
+
+    c = cond("prosodic")
+    x = c.features.astype(np.float64)
+    return {
+        "raw": x,
+        "z": per_speaker(x, c.row),
+        "centred": per_speaker(x, c.row, scale=False),
+        "row": c.row,
+    }
+
+
+def prosodic(rows: np.ndarray, norm: str) -> Features:
+    a = _prosodic_all()
+    m = np.isin(a["row"], rows)
+    f = a[norm][m]
+    return f, a["row"][m], np.ones(f.shape[1], bool)
+
+
+@functools.cache
+def _layer_z(k: int) -> tuple[np.ndarray, np.ndarray]:
+    from .exp import cond
+
+    c = cond("L_clean")
+    x = c.features[:, 768 * k : 768 * (k + 1)].astype(np.float64)
+    return np.nan_to_num(per_speaker(x, c.row)).astype(np.float32), c.row
+
+
+def layer_z(rows: np.ndarray, k: int) -> Features:
+    x, row = _layer_z(k)
+    m = np.isin(row, rows)
+    return x[m], row[m], np.zeros(768, bool)
+
+
+def layer(rows: np.ndarray, k: int) -> Features:
+    from .exp import gather
+
+    f, r, _, _ = gather(rows, ["L_clean"])
+    return f[:, 768 * k : 768 * (k + 1)], r, np.zeros(768, bool)
+
+
+def joined(*parts: Callable[[np.ndarray], Features]) -> Callable[[np.ndarray], Features]:
+    def get(rows: np.ndarray) -> Features:
+        got = [p(rows) for p in parts]
+        for g in got[1:]:
+            if not np.array_equal(g[1], got[0][1]):
+                raise SystemExit("window rows of the caches differ: re-extract")
+        return (np.hstack([g[0] for g in got]), got[0][1], np.concatenate([g[2] for g in got]))
+
+    return get
+
+
+SETS: dict[str, tuple[str, Callable[[np.ndarray], Features]]] = {
+    "L1": ("Whisper layer 1", lambda r: layer(r, 1)),
+    "L4": ("Whisper last layer (4, what the engine uses)", lambda r: layer(r, 4)),
+    "P": ("prosodic, standardised over the training rows", lambda r: prosodic(r, "raw")),
+    "Pz": ("prosodic, z-scored per speaker", lambda r: prosodic(r, "z")),
+    "Pc": ("prosodic, centred per speaker (not scaled)", lambda r: prosodic(r, "centred")),
+    "L1z": ("Whisper layer 1, z-scored per speaker", lambda r: layer_z(r, 1)),
+    "L1z+Pz": (
+        "layer 1 + prosodic, both z-scored per speaker",
+        joined(lambda r: layer_z(r, 1), lambda r: prosodic(r, "z")),
+    ),
+    "L1+P": ("layer 1 + prosodic", joined(lambda r: layer(r, 1), lambda r: prosodic(r, "raw"))),
+    "L1+Pz": (
+        "layer 1 + prosodic per speaker",
+        joined(lambda r: layer(r, 1), lambda r: prosodic(r, "z")),
+    ),
+    "L4+P": ("last layer + prosodic", joined(lambda r: layer(r, 4), lambda r: prosodic(r, "raw"))),
+    "L4+Pz": (
+        "last layer + prosodic per speaker",
+        joined(lambda r: layer(r, 4), lambda r: prosodic(r, "z")),
+    ),
+}
+PROSODIC_CLIP = 5.0  # standardised prosodic values are clipped to +-this (jitter outliers)
+
+
+def run(get: Callable[[np.ndarray], Features]) -> tuple[dict, dict]:
+    """The ``v4 layers`` recipe on one feature set: (scores per split, clip probabilities)."""
+    from analyzer.audio.ser import dense_forward, log_softmax
+    from analyzer.dsp import softmax
+    from train.heads import HeadOptions, fit_dense, fit_temperature
+
+    from .exp import AISHELL_ROWS, CORPUS, LABEL, LS_TEST_ROWS, idx
+    from .v3 import clips, row_weights, score
+
+    ravdess, tess, emodb = (idx(CORPUS == c) for c in ("ravdess", "tess", "emodb"))
+    splits = {"emodb": ([ravdess, tess], emodb), "ravdess": ([tess, emodb], ravdess)}
+    opts = HeadOptions(members=1, gender_boosts=(1.0,))
+
+    def standardise(model, f, pcol):
+        mean, scale = model[:2]
+        z = (f - mean) / scale
+        z[:, pcol] = np.clip(np.nan_to_num(z[:, pcol]), -PROSODIC_CLIP, PROSODIC_CLIP)
+        return z.astype(np.float32)
+
+    def fit(rows):
+        f, r, pcol = get(rows)
+        keep = LABEL[r] >= 0
+        f, r = f[keep], r[keep]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean, scale = np.nanmean(f, axis=0), np.nanstd(f, axis=0) + 1e-6
+        mean, scale = np.nan_to_num(mean), np.nan_to_num(scale, nan=1.0)
+        z = standardise((mean, scale), f, pcol)
+        head = fit_dense(z, LABEL[r], options=opts, weights=row_weights(r, {}))
+        return mean, scale, head
+
+    def logits(model, rows):
+        f, r, pcol = get(rows)
+        return dense_forward(model[2], standardise(model, f, pcol)), r
+
+    out: dict[str, Any] = {}
+    probs_out: dict[str, Any] = {}
+    for name, (parts, test) in splits.items():
+        t0 = time.time()
+        lg, ys = [], []
+        for k, part in enumerate(parts):
+            lk, rk = logits(fit(parts[1 - k]), part)
+            keep = LABEL[rk] >= 0
+            lg.append(lk[keep])
+            ys.append(LABEL[rk[keep]])
+        t = fit_temperature(np.vstack(lg), np.concatenate(ys))
+        model = fit(np.concatenate(parts))
+
+        def probs(lgt, t=t):
+            return softmax(log_softmax(lgt / t).astype(np.float64))
+
+        lt, rt = logits(model, test)
+        p, r = clips(probs(lt), rt)
+        keep = LABEL[r] >= 0
+        res = {"T": round(t, 3), **score(p[keep], r[keep], 0.0)}
+        probs_out[name] = {"test": (p[keep], r[keep])}
+        for rname, rows in (("read_en", LS_TEST_ROWS), ("read_zh", AISHELL_ROWS)):
+            lr, rr = logits(model, rows)
+            pp, ur = clips(probs(lr), rr)
+            res[rname] = round(float(np.mean(pp.argmax(axis=1) == 0)), 3)
+            probs_out[name][rname] = (pp, ur)
+        res["secs"] = round(time.time() - t0)
+        out[name] = res
+        print(name, json.dumps(res), flush=True)
+    return out, probs_out
+
+
+def late(a: dict, b: dict) -> dict:
+    """Scores of the normalised geometric mean of two sets' calibrated clip probabilities."""
+    from .v3 import score
+
+    out: dict[str, Any] = {}
+    for name in a:
+        res: dict[str, Any] = {}
+        for part in ("test", "read_en", "read_zh"):
+            (pa, ra), (pb, rb) = a[name][part], b[name][part]
+            assert np.array_equal(ra, rb)
+            g = np.sqrt(pa * pb)
+            g /= g.sum(axis=1, keepdims=True)
+            if part == "test":
+                res.update(score(g, ra, 0.0))
+            else:
+                res[part] = round(float(np.mean(g.argmax(axis=1) == 0)), 3)
+        out[name] = res
+    return out
+
+
+def table(results: dict, labels: dict[str, str]) -> str:
+    head = (
+        "| features (clean audio) | EmoDB held out: acc (ECE) | read EN / ZH neutral "
+        "| RAVDESS held out: acc (ECE) | read EN / ZH neutral | RAVDESS held out: male / female |\n"
+        "|---|---|---|---|---|---|\n"
+    )
+    lines = []
+    for key, res in results.items():
+        e, r = res["emodb"], res["ravdess"]
+        g = r["gender"]
+        lines.append(
+            f"| {labels[key]} | {e['acc']:.3f} ({e['ece']:.3f}) | {e['read_en']:.2f} / "
+            f"{e['read_zh']:.2f} | {r['acc']:.3f} ({r['ece']:.3f}) | {r['read_en']:.2f} / "
+            f"{r['read_zh']:.2f} | {g['male']:.3f} / {g['female']:.3f} |"
+        )
+    return head + "\n".join(lines) + "\n"
+
+
+def compare(names: list[str]) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    names = names or list(SETS)
+    path = CACHE / "results" / "serx_compare.json"
+    results: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    labels = {k: v[0] for k, v in SETS.items()}
+    kept: dict[str, dict] = {}
+    for key in names:
+        label, get = SETS[key]
+        print(f"== {key}: {label}", flush=True)
+        results[key], kept[key] = run(get)
+        path.write_text(json.dumps(results, indent=1))
+        with open(CACHE / "results" / f"serx_probs_{key}.pkl", "wb") as fh:
+            pickle.dump(kept[key], fh)
+    for a, b in (("L1", "Pz"), ("L1", "P"), ("L4", "Pz")):
+        for k in (a, b):
+            saved = CACHE / "results" / f"serx_probs_{k}.pkl"
+            if k not in kept and saved.exists():
+                with open(saved, "rb") as fh:
+                    kept[k] = pickle.load(fh)
+        if a in kept and b in kept:
+            key = f"{a}|{b}"
+            labels[key] = f"late fusion: {labels[a]} with {labels[b]} (geometric mean)"
+            results[key] = late(kept[a], kept[b])
+            print(key, json.dumps(results[key]), flush=True)
+    labels.update({k: results[k].get("label", labels.get(k, k)) for k in results})
+    for k in results:
+        results[k]["label"] = labels[k]
+    path.write_text(json.dumps(results, indent=1))
+    (CACHE / "results" / "serx_table.md").write_text(table(results, labels))
+
+
+def main() -> None:
+    what = sys.argv[1] if len(sys.argv) > 1 else ""
+    if what == "extract":
+        extract(int(sys.argv[2]) if len(sys.argv) > 2 else None)
+    elif what == "compare":
+        compare(sys.argv[2:])
+    else:
+        raise SystemExit("usage: prosodic extract [N] | compare [SET...]")
+
+
+if __name__ == "__main__":
+    main()
