@@ -38,7 +38,10 @@ FOLDER = CACHE / "feats" / "prosodic"
 CHUNK = 64
 
 
-def extract(limit: int | None = None) -> None:
+def extract(condition: str = "clean", limit: int | None = None) -> None:
+    """Cache the windows' features of every clip (``clean``) or, under ``telephone``, of the
+    clips that are scored: all of RAVDESS and EmoDB and the read speech."""
+    from train import augment
     from train.data import SHARED_DATA
     from train.ser import clip_windows, load_audio
 
@@ -46,16 +49,26 @@ def extract(limit: int | None = None) -> None:
     from .prosodic_features import clip_features
 
     rows = all_rows()
-    FOLDER.mkdir(parents=True, exist_ok=True)
-    todo = list(range(len(rows)))[:limit]
+    if condition == "clean":
+        folder, todo = FOLDER, list(range(len(rows)))
+    elif condition == "telephone":
+        folder = FOLDER.with_name("prosodic_telephone")
+        todo = [i for i, r in enumerate(rows) if r["corpus"] != "tess"]
+    else:
+        raise SystemExit(f"unknown condition: {condition}")
+    todo = todo[:limit]
+    folder.mkdir(parents=True, exist_ok=True)
     t0, done = time.time(), 0
     for c0 in range(0, len(todo), CHUNK):
-        target = FOLDER / f"all_{c0:05d}.npz"
+        target = folder / f"all_{c0:05d}.npz"
         if target.exists():
             continue
         feats, speech, owner = [], [], []
         for i in todo[c0 : c0 + CHUNK]:
-            for w in clip_windows(load_audio(SHARED_DATA / rows[i]["path"])):
+            wave = load_audio(SHARED_DATA / rows[i]["path"])
+            if condition == "telephone":
+                wave = augment.telephone_channel(wave)
+            for w in clip_windows(wave):
                 f, s = clip_features(w)
                 feats.append(f)
                 speech.append(s)
@@ -67,7 +80,8 @@ def extract(limit: int | None = None) -> None:
         done += len(todo[c0 : c0 + CHUNK])
         load = open("/proc/loadavg").read().split()[0]
         rate = (time.time() - t0) / done * 1000
-        print(f"prosodic {c0 + CHUNK}/{len(todo)} {rate:.0f} ms/clip (load {load})", flush=True)
+        print(f"prosodic {condition} {c0 + CHUNK}/{len(todo)} {rate:.0f} ms/clip (load {load})",
+              flush=True)  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- comparison
@@ -92,11 +106,11 @@ def per_speaker(x: np.ndarray, row: np.ndarray, scale: bool = True) -> np.ndarra
 
 
 @functools.cache
-def _prosodic_all() -> dict[str, np.ndarray]:
+def _prosodic_all(folder: str = "prosodic") -> dict[str, np.ndarray]:
     """Every cached prosodic window: raw, per-speaker z-scored, speaker-centred, and its row."""
     from .exp import cond
 
-    c = cond("prosodic")
+    c = cond(folder)
     x = c.features.astype(np.float64)
     return {
         "raw": x,
@@ -106,10 +120,17 @@ def _prosodic_all() -> dict[str, np.ndarray]:
     }
 
 
-def prosodic(rows: np.ndarray, norm: str) -> Features:
-    a = _prosodic_all()
+def prosodic(
+    rows: np.ndarray, norm: str, folder: str = "prosodic", spectral: bool = True
+) -> Features:
+    """Prosodic windows of ``rows``; without ``spectral``, only pitch, loudness, timing and
+    voice quality (no spectral balance, centroid, flux or MFCC)."""
+    from .prosodic_features import NAMES
+
+    a = _prosodic_all(folder)
     m = np.isin(a["row"], rows)
-    f = a[norm][m]
+    cols = [k for k, n in enumerate(NAMES) if spectral or not n.startswith(("v_", "uv_"))]
+    f = a[norm][m][:, cols]
     return f, a["row"][m], np.ones(f.shape[1], bool)
 
 
@@ -120,6 +141,14 @@ def _layer_z(k: int) -> tuple[np.ndarray, np.ndarray]:
     c = cond("L_clean")
     x = c.features[:, 768 * k : 768 * (k + 1)].astype(np.float64)
     return np.nan_to_num(per_speaker(x, c.row)).astype(np.float32), c.row
+
+
+def ct2(rows: np.ndarray, channel: str) -> Features:
+    """The engine's own features (CTranslate2 int8 encoder, last layer) of ``channel``."""
+    from .exp import gather
+
+    f, r, _, _ = gather(rows, [channel])
+    return f, r, np.zeros(f.shape[1], bool)
 
 
 def layer_z(rows: np.ndarray, k: int) -> Features:
@@ -152,6 +181,14 @@ SETS: dict[str, tuple[str, Callable[[np.ndarray], Features]]] = {
     "P": ("prosodic, standardised over the training rows", lambda r: prosodic(r, "raw")),
     "Pz": ("prosodic, z-scored per speaker", lambda r: prosodic(r, "z")),
     "Pc": ("prosodic, centred per speaker (not scaled)", lambda r: prosodic(r, "centred")),
+    "Pzs": (
+        "prosodic per speaker, pitch, loudness, timing and voice quality only (no spectral)",
+        lambda r: prosodic(r, "z", spectral=False),
+    ),
+    "C4": (
+        "Whisper last layer, CTranslate2 int8 (the engine's features)",
+        lambda r: ct2(r, "clean"),
+    ),
     "L1z": ("Whisper layer 1, z-scored per speaker", lambda r: layer_z(r, 1)),
     "L1z+Pz": (
         "layer 1 + prosodic, both z-scored per speaker",
@@ -168,11 +205,24 @@ SETS: dict[str, tuple[str, Callable[[np.ndarray], Features]]] = {
         joined(lambda r: layer(r, 4), lambda r: prosodic(r, "z")),
     ),
 }
+# the same features under the telephone channel (test clips only; heads are trained on clean)
+TELEPHONE: dict[str, Callable[[np.ndarray], Features]] = {
+    "P": lambda r: prosodic(r, "raw", "prosodic_telephone"),
+    "Pz": lambda r: prosodic(r, "z", "prosodic_telephone"),
+    "Pc": lambda r: prosodic(r, "centred", "prosodic_telephone"),
+    "Pzs": lambda r: prosodic(r, "z", "prosodic_telephone", spectral=False),
+    "C4": lambda r: ct2(r, "telephone"),
+}
 PROSODIC_CLIP = 5.0  # standardised prosodic values are clipped to +-this (jitter outliers)
 
 
-def run(get: Callable[[np.ndarray], Features]) -> tuple[dict, dict]:
-    """The ``v4 layers`` recipe on one feature set: (scores per split, clip probabilities)."""
+def run(
+    get: Callable[[np.ndarray], Features],
+    tel: Callable[[np.ndarray], Features] | None = None,
+    seed: int = 0,
+) -> tuple[dict, dict]:
+    """The ``v4 layers`` recipe on one feature set: (scores per split, clip probabilities);
+    with ``tel``, the held-out corpus is also scored through the telephone channel."""
     from analyzer.audio.ser import dense_forward, log_softmax
     from analyzer.dsp import softmax
     from train.heads import HeadOptions, fit_dense, fit_temperature
@@ -182,7 +232,7 @@ def run(get: Callable[[np.ndarray], Features]) -> tuple[dict, dict]:
 
     ravdess, tess, emodb = (idx(CORPUS == c) for c in ("ravdess", "tess", "emodb"))
     splits = {"emodb": ([ravdess, tess], emodb), "ravdess": ([tess, emodb], ravdess)}
-    opts = HeadOptions(members=1, gender_boosts=(1.0,))
+    opts = HeadOptions(members=1, gender_boosts=(1.0,), seed=seed)
 
     def standardise(model, f, pcol):
         mean, scale = model[:2]
@@ -202,7 +252,7 @@ def run(get: Callable[[np.ndarray], Features]) -> tuple[dict, dict]:
         head = fit_dense(z, LABEL[r], options=opts, weights=row_weights(r, {}))
         return mean, scale, head
 
-    def logits(model, rows):
+    def logits(model, rows, get=get):
         f, r, pcol = get(rows)
         return dense_forward(model[2], standardise(model, f, pcol)), r
 
@@ -227,6 +277,12 @@ def run(get: Callable[[np.ndarray], Features]) -> tuple[dict, dict]:
         keep = LABEL[r] >= 0
         res = {"T": round(t, 3), **score(p[keep], r[keep], 0.0)}
         probs_out[name] = {"test": (p[keep], r[keep])}
+        if tel is not None:
+            ltl, rtl = logits(model, test, tel)
+            pt, rtl = clips(probs(ltl), rtl)
+            kt = LABEL[rtl] >= 0
+            full = score(pt[kt], rtl[kt], 0.0)
+            res["telephone"] = {k: full[k] for k in ("n", "acc", "ece", "gender")}
         for rname, rows in (("read_en", LS_TEST_ROWS), ("read_zh", AISHELL_ROWS)):
             lr, rr = logits(model, rows)
             pp, ur = clips(probs(lr), rr)
@@ -266,6 +322,8 @@ def table(results: dict, labels: dict[str, str]) -> str:
     )
     lines = []
     for key, res in results.items():
+        if "@s" in key:
+            continue
         e, r = res["emodb"], res["ravdess"]
         g = r["gender"]
         lines.append(
@@ -273,12 +331,42 @@ def table(results: dict, labels: dict[str, str]) -> str:
             f"{e['read_zh']:.2f} | {r['acc']:.3f} ({r['ece']:.3f}) | {r['read_en']:.2f} / "
             f"{r['read_zh']:.2f} | {g['male']:.3f} / {g['female']:.3f} |"
         )
-    return head + "\n".join(lines) + "\n"
+    text = head + "\n".join(lines) + "\n"
+    seeded = sorted({k.split("@")[0] for k in results if "@s" in k})
+    if seeded:
+        text += (
+            "\nSpread over head seeds (seed 0 above and the seeds listed): accuracy min - max\n\n"
+            "| features | seeds | EmoDB held out | RAVDESS held out |\n|---|---|---|---|\n"
+        )
+        for base in seeded:
+            keys = [base] + sorted(k for k in results if k.startswith(base + "@s"))
+            seeds = ", ".join(["0"] + [k.split("@s")[1] for k in keys[1:]])
+            cells = []
+            for split in ("emodb", "ravdess"):
+                acc = [results[k][split]["acc"] for k in keys]
+                cells.append(f"{min(acc):.3f} - {max(acc):.3f} (mean {np.mean(acc):.3f})")
+            text += f"| {labels[base]} | {seeds} | {cells[0]} | {cells[1]} |\n"
+    tel = [k for k, res in results.items() if "telephone" in res.get("emodb", {})]
+    if tel:
+        text += (
+            "\nHeads trained on clean audio, held-out corpus through the telephone channel:\n\n"
+            "| features | EmoDB held out: clean -> telephone acc (ECE) "
+            "| RAVDESS held out: clean -> telephone acc (ECE) |\n|---|---|---|\n"
+        )
+        for k in tel:
+            cells = []
+            for split in ("emodb", "ravdess"):
+                c, t = results[k][split], results[k][split]["telephone"]
+                cells.append(f"{c['acc']:.3f} -> {t['acc']:.3f} ({t['ece']:.3f})")
+            text += f"| {labels[k]} | {cells[0]} | {cells[1]} |\n"
+    return text
 
 
 def compare(names: list[str]) -> None:
     import torch
 
+    telephone = "--telephone" in names
+    names = [n for n in names if n != "--telephone"]
     torch.set_num_threads(1)
     names = names or list(SETS)
     path = CACHE / "results" / "serx_compare.json"
@@ -286,9 +374,12 @@ def compare(names: list[str]) -> None:
     labels = {k: v[0] for k, v in SETS.items()}
     kept: dict[str, dict] = {}
     for key in names:
-        label, get = SETS[key]
-        print(f"== {key}: {label}", flush=True)
-        results[key], kept[key] = run(get)
+        base, _, seed = key.partition("@s")  # KEY@sN: the same with head seed N
+        label, get = SETS[base]
+        labels[key] = label + (f" (head seed {seed})" if seed else "")
+        print(f"== {key}: {labels[key]}", flush=True)
+        tel = TELEPHONE.get(base) if telephone else None
+        results[key], kept[key] = run(get, tel, int(seed or 0))
         path.write_text(json.dumps(results, indent=1))
         with open(CACHE / "results" / f"serx_probs_{key}.pkl", "wb") as fh:
             pickle.dump(kept[key], fh)
@@ -303,7 +394,7 @@ def compare(names: list[str]) -> None:
             labels[key] = f"late fusion: {labels[a]} with {labels[b]} (geometric mean)"
             results[key] = late(kept[a], kept[b])
             print(key, json.dumps(results[key]), flush=True)
-    labels.update({k: results[k].get("label", labels.get(k, k)) for k in results})
+    labels.update({k: results[k].get("label", k) for k in results if k not in labels})
     for k in results:
         results[k]["label"] = labels[k]
     path.write_text(json.dumps(results, indent=1))
@@ -313,11 +404,13 @@ def compare(names: list[str]) -> None:
 def main() -> None:
     what = sys.argv[1] if len(sys.argv) > 1 else ""
     if what == "extract":
-        extract(int(sys.argv[2]) if len(sys.argv) > 2 else None)
+        extract(sys.argv[2] if len(sys.argv) > 2 else "clean")
     elif what == "compare":
         compare(sys.argv[2:])
     else:
-        raise SystemExit("usage: prosodic extract [N] | compare [SET...]")
+        raise SystemExit(
+            "usage: prosodic extract [clean|telephone] | compare [--telephone] [SET...]"
+        )
 
 
 if __name__ == "__main__":
