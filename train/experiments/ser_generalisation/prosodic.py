@@ -89,9 +89,46 @@ def extract(condition: str = "clean", limit: int | None = None) -> None:
 Features = tuple[np.ndarray, np.ndarray, np.ndarray]  # (x [n, d], row [n], prosodic column [d])
 
 
-def per_speaker(x: np.ndarray, row: np.ndarray, scale: bool = True) -> np.ndarray:
+NEUTRAL_SHARE = 0.7  # share of neutral clips in the "mostly neutral" speaker reference
+
+
+@functools.cache
+def neutral_reference() -> np.ndarray:
+    """Clips [N] bool forming each speaker's *mostly neutral* reference, as a real call would
+    give (the acted corpora give every speaker a balanced label mix): all their neutral clips
+    plus other clips (round robin over the original labels, in name-hash order) up to a
+    neutral share of NEUTRAL_SHARE; every clip of a read-speech speaker."""
+    import hashlib
+
+    from .exp import CORPUS, LABEL, ORIG, ROWS, SPEAKER
+
+    ref = np.zeros(len(ROWS), bool)
+    for s in np.unique(SPEAKER):
+        rows = np.flatnonzero(SPEAKER == s)
+        if CORPUS[rows[0]] in ("librispeech", "aishell"):
+            ref[rows] = True
+            continue
+        neutral = rows[LABEL[rows] == 0]
+        ref[neutral] = True
+        groups = [
+            sorted(rows[(ORIG[rows] == o) & (LABEL[rows] != 0)],
+                   key=lambda i: hashlib.sha1(ROWS[i]["path"].encode()).hexdigest())
+            for o in sorted(set(ORIG[rows][LABEL[rows] != 0]))
+        ]  # fmt: skip
+        order = [
+            g[k] for k in range(max(map(len, groups), default=0)) for g in groups if k < len(g)
+        ]
+        extra = round(len(neutral) * (1 - NEUTRAL_SHARE) / NEUTRAL_SHARE)
+        ref[order[:extra]] = True
+    return ref
+
+
+def per_speaker(
+    x: np.ndarray, row: np.ndarray, scale: bool = True, reference: np.ndarray | None = None
+) -> np.ndarray:
     """``x`` [M, D] minus each speaker's mean over all their windows (labels unseen), divided
-    by their standard deviation when ``scale``; NaN where a speaker's value does not vary."""
+    by their standard deviation when ``scale``; NaN where a speaker's value does not vary.
+    reference: clips [N] bool; if given, the mean and deviation come from those clips only."""
     from .exp import SPEAKER
 
     z = np.full_like(x, np.nan, dtype=np.float64)
@@ -100,7 +137,8 @@ def per_speaker(x: np.ndarray, row: np.ndarray, scale: bool = True) -> np.ndarra
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns of a speaker
         for s in np.unique(spk):
             m = spk == s
-            mu, sd = np.nanmean(x[m], axis=0), np.nanstd(x[m], axis=0)
+            r = m & reference[row] if reference is not None else m
+            mu, sd = np.nanmean(x[r], axis=0), np.nanstd(x[r], axis=0)
             z[m] = (x[m] - mu) / (np.where(sd > 1e-9, sd, np.nan) if scale else 1.0)
     return z
 
@@ -116,6 +154,7 @@ def _prosodic_all(folder: str = "prosodic") -> dict[str, np.ndarray]:
         "raw": x,
         "z": per_speaker(x, c.row),
         "centred": per_speaker(x, c.row, scale=False),
+        "zref": per_speaker(x, c.row, reference=neutral_reference()),
         "row": c.row,
     }
 
@@ -193,6 +232,18 @@ SETS: dict[str, tuple[str, Callable[[np.ndarray], Features]]] = {
     "L1z+Pz": (
         "layer 1 + prosodic, both z-scored per speaker",
         joined(lambda r: layer_z(r, 1), lambda r: prosodic(r, "z")),
+    ),
+    "Pzr": (
+        "prosodic z-scored per speaker against a mostly neutral reference",
+        lambda r: prosodic(r, "zref"),
+    ),
+    "L1zr": (
+        "Whisper layer 1 z-scored per speaker against a mostly neutral reference",
+        lambda r: layer_z(r, 1, ref=True),
+    ),
+    "L1zr+Pzr": (
+        "layer 1 + prosodic, both z-scored against a mostly neutral reference",
+        joined(lambda r: layer_z(r, 1, ref=True), lambda r: prosodic(r, "zref")),
     ),
     "L1+P": ("layer 1 + prosodic", joined(lambda r: layer(r, 1), lambda r: prosodic(r, "raw"))),
     "L1+Pz": (
