@@ -174,12 +174,13 @@ def prosodic(
 
 
 @functools.cache
-def _layer_z(k: int) -> tuple[np.ndarray, np.ndarray]:
+def _layer_z(k: int, ref: bool = False) -> tuple[np.ndarray, np.ndarray]:
     from .exp import cond
 
     c = cond("L_clean")
     x = c.features[:, 768 * k : 768 * (k + 1)].astype(np.float64)
-    return np.nan_to_num(per_speaker(x, c.row)).astype(np.float32), c.row
+    z = per_speaker(x, c.row, reference=neutral_reference() if ref else None)
+    return np.nan_to_num(z).astype(np.float32), c.row
 
 
 def ct2(rows: np.ndarray, channel: str) -> Features:
@@ -190,8 +191,8 @@ def ct2(rows: np.ndarray, channel: str) -> Features:
     return f, r, np.zeros(f.shape[1], bool)
 
 
-def layer_z(rows: np.ndarray, k: int) -> Features:
-    x, row = _layer_z(k)
+def layer_z(rows: np.ndarray, k: int, ref: bool = False) -> Features:
+    x, row = _layer_z(k, ref)
     m = np.isin(row, rows)
     return x[m], row[m], np.zeros(768, bool)
 
