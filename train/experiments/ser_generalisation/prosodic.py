@@ -49,24 +49,28 @@ def extract(condition: str = "clean", limit: int | None = None) -> None:
     from .prosodic_features import clip_features
 
     rows = all_rows()
+    prefix = "all"
     if condition == "clean":
         folder, todo = FOLDER, list(range(len(rows)))
-    elif condition == "telephone":
+    elif condition == "telephone":  # the scored clips (chunks all_*)
         folder = FOLDER.with_name("prosodic_telephone")
         todo = [i for i, r in enumerate(rows) if r["corpus"] != "tess"]
+    elif condition == "telephone_tess":  # TESS too, for training through the telephone
+        folder, prefix = FOLDER.with_name("prosodic_telephone"), "tess"
+        todo = [i for i, r in enumerate(rows) if r["corpus"] == "tess"]
     else:
         raise SystemExit(f"unknown condition: {condition}")
     todo = todo[:limit]
     folder.mkdir(parents=True, exist_ok=True)
     t0, done = time.time(), 0
     for c0 in range(0, len(todo), CHUNK):
-        target = folder / f"all_{c0:05d}.npz"
+        target = folder / f"{prefix}_{c0:05d}.npz"
         if target.exists():
             continue
         feats, speech, owner = [], [], []
         for i in todo[c0 : c0 + CHUNK]:
             wave = load_audio(SHARED_DATA / rows[i]["path"])
-            if condition == "telephone":
+            if condition.startswith("telephone"):
                 wave = augment.telephone_channel(wave)
             for w in clip_windows(wave):
                 f, s = clip_features(w)
@@ -257,6 +261,23 @@ SETS: dict[str, tuple[str, Callable[[np.ndarray], Features]]] = {
         joined(lambda r: layer(r, 4), lambda r: prosodic(r, "z")),
     ),
 }
+
+
+def stacked(*parts: Callable[[np.ndarray], Features]) -> Callable[[np.ndarray], Features]:
+    """The windows of every getter one under the other (e.g. clean and telephone rows)."""
+
+    def get(rows: np.ndarray) -> Features:
+        got = [p(rows) for p in parts]
+        return np.vstack([g[0] for g in got]), np.concatenate([g[1] for g in got]), got[0][2]
+
+    return get
+
+
+# heads of these sets are trained on clean + telephone windows (scored like the others)
+TRAIN_BOTH: dict[str, tuple[str, str]] = {"Pz_ct": ("Pz", "z"), "Pzr_ct": ("Pzr", "zref")}
+for _key, (_base, _norm) in TRAIN_BOTH.items():
+    SETS[_key] = (SETS[_base][0] + ", trained on clean + telephone", SETS[_base][1])
+
 # the same features under the telephone channel (test clips only; heads are trained on clean)
 TELEPHONE: dict[str, Callable[[np.ndarray], Features]] = {
     "P": lambda r: prosodic(r, "raw", "prosodic_telephone"),
@@ -264,6 +285,9 @@ TELEPHONE: dict[str, Callable[[np.ndarray], Features]] = {
     "Pc": lambda r: prosodic(r, "centred", "prosodic_telephone"),
     "Pzs": lambda r: prosodic(r, "z", "prosodic_telephone", spectral=False),
     "C4": lambda r: ct2(r, "telephone"),
+    "Pzr": lambda r: prosodic(r, "zref", "prosodic_telephone"),
+    "Pz_ct": lambda r: prosodic(r, "z", "prosodic_telephone"),
+    "Pzr_ct": lambda r: prosodic(r, "zref", "prosodic_telephone"),
 }
 PROSODIC_CLIP = 5.0  # standardised prosodic values are clipped to +-this (jitter outliers)
 
@@ -272,6 +296,7 @@ def run(
     get: Callable[[np.ndarray], Features],
     tel: Callable[[np.ndarray], Features] | None = None,
     seed: int = 0,
+    train_get: Callable[[np.ndarray], Features] | None = None,
 ) -> tuple[dict, dict]:
     """The ``v4 layers`` recipe on one feature set: (scores per split, clip probabilities);
     with ``tel``, the held-out corpus is also scored through the telephone channel."""
@@ -293,7 +318,7 @@ def run(
         return z.astype(np.float32)
 
     def fit(rows):
-        f, r, pcol = get(rows)
+        f, r, pcol = (train_get or get)(rows)
         keep = LABEL[r] >= 0
         f, r = f[keep], r[keep]
         with warnings.catch_warnings():
@@ -366,6 +391,11 @@ def late(a: dict, b: dict) -> dict:
     return out
 
 
+ORDER = ["L4", "C4", "L1", "P", "Pz", "Pc", "Pzs", "Pzr", "Pz_ct", "Pzr_ct",
+         "L1+P", "L1+Pz", "L4+P", "L4+Pz", "L1|P", "L1|Pz", "L4|Pz",
+         "L1z", "L1z+Pz", "L1zr", "L1zr+Pzr"]  # fmt: skip
+
+
 def table(results: dict, labels: dict[str, str]) -> str:
     head = (
         "| features (clean audio) | EmoDB held out: acc (ECE) | read EN / ZH neutral "
@@ -373,7 +403,9 @@ def table(results: dict, labels: dict[str, str]) -> str:
         "|---|---|---|---|---|---|\n"
     )
     lines = []
-    for key, res in results.items():
+    order = [k for k in ORDER if k in results] + [k for k in results if k not in ORDER]
+    for key in order:
+        res = results[key]
         if "@s" in key:
             continue
         e, r = res["emodb"], res["ravdess"]
@@ -431,7 +463,11 @@ def compare(names: list[str]) -> None:
         labels[key] = label + (f" (head seed {seed})" if seed else "")
         print(f"== {key}: {labels[key]}", flush=True)
         tel = TELEPHONE.get(base) if telephone else None
-        results[key], kept[key] = run(get, tel, int(seed or 0))
+        both = None
+        if base in TRAIN_BOTH:
+            b, norm = TRAIN_BOTH[base]
+            both = stacked(SETS[b][1], lambda r, n=norm: prosodic(r, n, "prosodic_telephone"))
+        results[key], kept[key] = run(get, tel, int(seed or 0), both)
         path.write_text(json.dumps(results, indent=1))
         with open(CACHE / "results" / f"serx_probs_{key}.pkl", "wb") as fh:
             pickle.dump(kept[key], fh)
@@ -459,9 +495,14 @@ def main() -> None:
         extract(sys.argv[2] if len(sys.argv) > 2 else "clean")
     elif what == "compare":
         compare(sys.argv[2:])
+    elif what == "table":
+        res = json.loads((CACHE / "results" / "serx_compare.json").read_text())
+        labels = {k: v["label"] for k, v in res.items()}
+        print(table(res, labels), end="")
     else:
         raise SystemExit(
-            "usage: prosodic extract [clean|telephone] | compare [--telephone] [SET...]"
+            "usage: prosodic extract [clean|telephone|telephone_tess]"
+            " | compare [--telephone] [SET[@sN]..] | table"
         )
 
 
