@@ -22,6 +22,7 @@ Results: $SER_CACHE/results/serx_compare.json and serx_table.md.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import pickle
 import sys
@@ -399,9 +400,17 @@ ORDER = ["L4", "C4", "L1", "P", "Pz", "Pc", "Pzs", "Pzr", "Pz_ct", "Pzr_ct",
 def table(results: dict, labels: dict[str, str]) -> str:
     head = (
         "| features (clean audio) | EmoDB held out: acc (ECE) | read EN / ZH neutral "
-        "| RAVDESS held out: acc (ECE) | read EN / ZH neutral | RAVDESS held out: male / female |\n"
-        "|---|---|---|---|---|---|\n"
+        "| RAVDESS held out: acc (ECE) | read EN / ZH neutral | RAVDESS held out: male / female "
+        "| mean acc of head seeds 0-2: EmoDB / RAVDESS |\n|---|---|---|---|---|---|---|\n"
     )
+
+    def seed_mean(key: str) -> str:
+        keys = [key] + [k for k in results if k.startswith(key + "@s")]
+        if len(keys) < 3:
+            return "-"
+        e, r = (np.mean([results[k][s]["acc"] for k in keys]) for s in ("emodb", "ravdess"))
+        return f"{e:.3f} / {r:.3f}"
+
     lines = []
     order = [k for k in ORDER if k in results] + [k for k in results if k not in ORDER]
     for key in order:
@@ -413,13 +422,13 @@ def table(results: dict, labels: dict[str, str]) -> str:
         lines.append(
             f"| {labels[key]} | {e['acc']:.3f} ({e['ece']:.3f}) | {e['read_en']:.2f} / "
             f"{e['read_zh']:.2f} | {r['acc']:.3f} ({r['ece']:.3f}) | {r['read_en']:.2f} / "
-            f"{r['read_zh']:.2f} | {g['male']:.3f} / {g['female']:.3f} |"
+            f"{r['read_zh']:.2f} | {g['male']:.3f} / {g['female']:.3f} | {seed_mean(key)} |"
         )
     text = head + "\n".join(lines) + "\n"
     seeded = sorted({k.split("@")[0] for k in results if "@s" in k})
     if seeded:
         text += (
-            "\nSpread over head seeds (seed 0 above and the seeds listed): accuracy min - max\n\n"
+            "\nSpread over head seeds (seed 0 in the table above): accuracy min - max\n\n"
             "| features | seeds | EmoDB held out | RAVDESS held out |\n|---|---|---|---|\n"
         )
         for base in seeded:
@@ -430,7 +439,7 @@ def table(results: dict, labels: dict[str, str]) -> str:
                 acc = [results[k][split]["acc"] for k in keys]
                 cells.append(f"{min(acc):.3f} - {max(acc):.3f} (mean {np.mean(acc):.3f})")
             text += f"| {labels[base]} | {seeds} | {cells[0]} | {cells[1]} |\n"
-    tel = [k for k, res in results.items() if "telephone" in res.get("emodb", {})]
+    tel = [k for k in order if "@s" not in k and "telephone" in results[k].get("emodb", {})]
     if tel:
         text += (
             "\nHeads trained on clean audio, held-out corpus through the telephone channel:\n\n"
@@ -471,15 +480,20 @@ def compare(names: list[str]) -> None:
         path.write_text(json.dumps(results, indent=1))
         with open(CACHE / "results" / f"serx_probs_{key}.pkl", "wb") as fh:
             pickle.dump(kept[key], fh)
-    for a, b in (("L1", "Pz"), ("L1", "P"), ("L4", "Pz")):
+    for (a, b), sfx in itertools.product(
+        (("L1", "Pz"), ("L1", "P"), ("L4", "Pz")), ("", "@s1", "@s2")
+    ):  # late fusion of two sets' saved clip probabilities (the same head seed)
+        a, b = a + sfx, b + sfx
         for k in (a, b):
             saved = CACHE / "results" / f"serx_probs_{k}.pkl"
             if k not in kept and saved.exists():
                 with open(saved, "rb") as fh:
                     kept[k] = pickle.load(fh)
         if a in kept and b in kept:
-            key = f"{a}|{b}"
-            labels[key] = f"late fusion: {labels[a]} with {labels[b]} (geometric mean)"
+            key = f"{a.split('@')[0]}|{b}"
+            labels[key] = (
+                f"late fusion: {labels.get(a, a)} with {labels.get(b, b)} (geometric mean)"
+            )
             results[key] = late(kept[a], kept[b])
             print(key, json.dumps(results[key]), flush=True)
     labels.update({k: results[k].get("label", k) for k in results if k not in labels})
