@@ -1,22 +1,32 @@
 """Issue 15 research (not product code): prosodic features against Whisper encoder layers.
 
-    OMP_NUM_THREADS=1 nice -n 10 python -m train.experiments.ser_generalisation.prosodic extract
-    OMP_NUM_THREADS=1 nice -n 10 python -m train.experiments.ser_generalisation.prosodic compare
+    export OMP_NUM_THREADS=1; P="nice -n 10 python -m train.experiments.ser_generalisation.prosodic"
+    $P extract; $P extract telephone; $P extract telephone_tess
+    $P compare --telephone L1 L4 C4 P Pz Pc Pzs Pzr Pz_ct Pzr_ct L1+P L1+Pz L4+P L4+Pz \\
+        L1z L1z+Pz L1zr L1zr+Pzr
+    $P compare L1@s1 L1@s2 ...   (the same set with head seed 1, 2)
+    $P table
 
 ``extract``: eGeMAPS-like statistics (``prosodic_features.clip_features``) of every window that
 ``train.ser.clip_windows`` cuts from every clip (manifest and read speech), clean audio, into
 $SER_CACHE/feats/prosodic/all_<chunk>.npz (features, speech_s, row as extract.py writes), 64
 clips a chunk so an interrupted run resumes; the window order is the per-layer cache's, so the
-two concatenate row by row.
+two concatenate row by row. ``telephone`` / ``telephone_tess``: the same through
+``augment.telephone_channel`` (RAVDESS, EmoDB and read speech / TESS) into prosodic_telephone.
 
 ``compare``: the layer screening recipe of ``v4 layers`` (one absolute head per split, no
 prior, temperature from cross-corpus predictions inside the two training corpora, window
-probabilities averaged per clip) on each feature set, leave-one-corpus-out (EmoDB held out:
-trained on RAVDESS + TESS; RAVDESS held out: trained on TESS + EmoDB), with the share of read
-English (LibriSpeech evaluation half) and Mandarin (AISHELL-1) clips read neutral. Prosodic
-features either standardised globally over the training rows ("raw") or z-scored per speaker
-over all of that speaker's windows, labels unseen ("spkz"). Nothing is chosen on any figure.
-Results: $SER_CACHE/results/serx_compare.json and serx_table.md.
+probabilities averaged per clip) on each feature set of ``SETS``, leave-one-corpus-out (EmoDB
+held out: trained on RAVDESS + TESS; RAVDESS held out: trained on TESS + EmoDB), with the share
+of read English (LibriSpeech evaluation half) and Mandarin (AISHELL-1) clips read neutral.
+Speaker normalisation: none (standardised over the training rows), z-scored per speaker over
+all their windows (labels unseen; the acted corpora give every speaker a balanced label mix),
+or z-scored against a mostly neutral reference (``neutral_reference``: 70 % neutral clips,
+assembled with the labels, to stand in for a real call's baseline). ``--telephone`` also
+scores the held-out corpus through the telephone channel (heads trained on clean). Every set
+run is reported; nothing is chosen on any figure.
+Results: $SER_CACHE/results/serx_compare.json (+ serx_probs_*.pkl, clip probabilities) and
+serx_table_generated.md (the tables; serx_table.md adds the reading).
 """
 
 from __future__ import annotations
@@ -500,7 +510,7 @@ def compare(names: list[str]) -> None:
     for k in results:
         results[k]["label"] = labels[k]
     path.write_text(json.dumps(results, indent=1))
-    (CACHE / "results" / "serx_table.md").write_text(table(results, labels))
+    (CACHE / "results" / "serx_table_generated.md").write_text(table(results, labels))
 
 
 def main() -> None:
