@@ -108,34 +108,42 @@ NEUTRAL_SHARE = 0.7  # share of neutral clips in the "mostly neutral" speaker re
 
 
 @functools.cache
-def neutral_reference() -> np.ndarray:
+def neutral_reference(share: float = NEUTRAL_SHARE, neutral_max: int = 0) -> np.ndarray:
     """Clips [N] bool forming each speaker's *mostly neutral* reference, as a real call would
-    give (the acted corpora give every speaker a balanced label mix): all their neutral clips
-    plus other clips (round robin over the original labels, in name-hash order) up to a
-    neutral share of NEUTRAL_SHARE; every clip of a read-speech speaker."""
+    give (the acted corpora give every speaker a balanced label mix): their neutral clips (the
+    first ``neutral_max`` in name-hash order if that is set) plus other clips (round robin over
+    the original labels, in name-hash order) up to a neutral share of ``share``; the clips of a
+    read-speech speaker (all neutral) likewise."""
     import hashlib
 
     from .exp import CORPUS, LABEL, ORIG, ROWS, SPEAKER
 
+    def by_hash(rows):
+        return sorted(rows, key=lambda i: hashlib.sha1(ROWS[i]["path"].encode()).hexdigest())
+
     ref = np.zeros(len(ROWS), bool)
     for s in np.unique(SPEAKER):
         rows = np.flatnonzero(SPEAKER == s)
-        if CORPUS[rows[0]] in ("librispeech", "aishell"):
-            ref[rows] = True
-            continue
-        neutral = rows[LABEL[rows] == 0]
+        read = CORPUS[rows[0]] in ("librispeech", "aishell")
+        neutral = by_hash(rows if read else rows[LABEL[rows] == 0])
+        neutral = neutral[:neutral_max] if neutral_max else neutral
         ref[neutral] = True
-        groups = [
-            sorted(rows[(ORIG[rows] == o) & (LABEL[rows] != 0)],
-                   key=lambda i: hashlib.sha1(ROWS[i]["path"].encode()).hexdigest())
-            for o in sorted(set(ORIG[rows][LABEL[rows] != 0]))
-        ]  # fmt: skip
+        if read:
+            continue
+        other = LABEL[rows] != 0
+        groups = [by_hash(rows[other & (ORIG[rows] == o)]) for o in sorted(set(ORIG[rows][other]))]
         order = [
             g[k] for k in range(max(map(len, groups), default=0)) for g in groups if k < len(g)
         ]
-        extra = round(len(neutral) * (1 - NEUTRAL_SHARE) / NEUTRAL_SHARE)
-        ref[order[:extra]] = True
+        ref[order[: round(len(neutral) * (1 - share) / share)]] = True
     return ref
+
+
+REFERENCES = {  # per-speaker reference variants: (neutral share, most neutral clips kept)
+    "zref": (NEUTRAL_SHARE, 0),
+    "zref50": (0.5, 0),
+    "zref6": (NEUTRAL_SHARE, 4),  # 4 neutral + 2 other clips: about 20 s of speech
+}
 
 
 def per_speaker(
@@ -169,7 +177,9 @@ def _prosodic_all(folder: str = "prosodic") -> dict[str, np.ndarray]:
         "raw": x,
         "z": per_speaker(x, c.row),
         "centred": per_speaker(x, c.row, scale=False),
-        "zref": per_speaker(x, c.row, reference=neutral_reference()),
+        **{
+            n: per_speaker(x, c.row, reference=neutral_reference(*v)) for n, v in REFERENCES.items()
+        },
         "row": c.row,
     }
 
@@ -189,12 +199,12 @@ def prosodic(
 
 
 @functools.cache
-def _layer_z(k: int, ref: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def _layer_z(k: int, ref: str = "") -> tuple[np.ndarray, np.ndarray]:
     from .exp import cond
 
     c = cond("L_clean")
     x = c.features[:, 768 * k : 768 * (k + 1)].astype(np.float64)
-    z = per_speaker(x, c.row, reference=neutral_reference() if ref else None)
+    z = per_speaker(x, c.row, reference=neutral_reference(*REFERENCES[ref]) if ref else None)
     return np.nan_to_num(z).astype(np.float32), c.row
 
 
@@ -206,7 +216,7 @@ def ct2(rows: np.ndarray, channel: str) -> Features:
     return f, r, np.zeros(f.shape[1], bool)
 
 
-def layer_z(rows: np.ndarray, k: int, ref: bool = False) -> Features:
+def layer_z(rows: np.ndarray, k: int, ref: str = "") -> Features:
     x, row = _layer_z(k, ref)
     m = np.isin(row, rows)
     return x[m], row[m], np.zeros(768, bool)
@@ -255,11 +265,27 @@ SETS: dict[str, tuple[str, Callable[[np.ndarray], Features]]] = {
     ),
     "L1zr": (
         "Whisper layer 1 z-scored per speaker against a mostly neutral reference",
-        lambda r: layer_z(r, 1, ref=True),
+        lambda r: layer_z(r, 1, ref="zref"),
     ),
     "L1zr+Pzr": (
         "layer 1 + prosodic, both z-scored against a mostly neutral reference",
-        joined(lambda r: layer_z(r, 1, ref=True), lambda r: prosodic(r, "zref")),
+        joined(lambda r: layer_z(r, 1, ref="zref"), lambda r: prosodic(r, "zref")),
+    ),
+    "Pzr50": (
+        "prosodic z-scored against a reference of 50 % neutral clips",
+        lambda r: prosodic(r, "zref50"),
+    ),
+    "L1zr50+Pzr50": (
+        "layer 1 + prosodic, both z-scored against a reference of 50 % neutral clips",
+        joined(lambda r: layer_z(r, 1, ref="zref50"), lambda r: prosodic(r, "zref50")),
+    ),
+    "Pzr6": (
+        "prosodic z-scored against a reference of 6 clips (4 neutral)",
+        lambda r: prosodic(r, "zref6"),
+    ),
+    "L1zr6+Pzr6": (
+        "layer 1 + prosodic, both z-scored against a reference of 6 clips (4 neutral)",
+        joined(lambda r: layer_z(r, 1, ref="zref6"), lambda r: prosodic(r, "zref6")),
     ),
     "L1+P": ("layer 1 + prosodic", joined(lambda r: layer(r, 1), lambda r: prosodic(r, "raw"))),
     "L1+Pz": (
@@ -404,7 +430,8 @@ def late(a: dict, b: dict) -> dict:
 
 ORDER = ["L4", "C4", "L1", "P", "Pz", "Pc", "Pzs", "Pzr", "Pz_ct", "Pzr_ct",
          "L1+P", "L1+Pz", "L4+P", "L4+Pz", "L1|P", "L1|Pz", "L4|Pz",
-         "L1z", "L1z+Pz", "L1zr", "L1zr+Pzr"]  # fmt: skip
+         "L1z", "L1z+Pz", "L1zr", "L1zr+Pzr", "Pzr50", "L1zr50+Pzr50", "Pzr6",
+         "L1zr6+Pzr6"]  # fmt: skip
 
 
 def table(results: dict, labels: dict[str, str]) -> str:
