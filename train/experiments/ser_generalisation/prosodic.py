@@ -3,7 +3,7 @@
     export OMP_NUM_THREADS=1; P="nice -n 10 python -m train.experiments.ser_generalisation.prosodic"
     $P extract; $P extract telephone; $P extract telephone_tess
     $P compare --telephone L1 L4 C4 P Pz Pc Pzs Pzr Pz_ct Pzr_ct L1+P L1+Pz L4+P L4+Pz \\
-        L1z L1z+Pz L1zr L1zr+Pzr
+        L1z L1z+Pz L1zr L1zr+Pzr Pzr50 L1zr50+Pzr50 Pzr6 L1zr6+Pzr6
     $P compare L1@s1 L1@s2 ...   (the same set with head seed 1, 2)
     $P table
 
