@@ -37,6 +37,7 @@ from .clustering import (
     cluster_embeddings,
     compact_labels,
 )
+from .longcall import LONG_CALL_UNITS, cluster_long_call
 from .prosody import analyze_frames
 from .turns import (
     CROSSTALK_DB,
@@ -347,7 +348,9 @@ def diarize(
        mean of its windows; on short calls (PROJECTED_MAX_UNITS) projected into the speaker
        space (``load_projection``). The units are clustered (``cluster_embeddings``, weighted
        by their duration); the count, unless given, is the most clusters that are distinct
-       voices.
+       voices. A long call (over LONG_CALL_UNITS units) clusters an even spread of at most
+       ``longcall.LONG_MAX_ITEMS`` units with a sparser affinity and gives every unit to the nearest
+       cluster (``longcall.cluster_long_call``).
     3. Resegmentation: every 10 ms speech frame gets each speaker's similarity (windows'
        cosine to the speaker centroids, Hann-weighted towards window centres) and a Viterbi pass
        picks the labels, with a speaker change costing CHANGE_COST inside continuous speech and
@@ -416,14 +419,19 @@ def diarize_embedded(
             "few_items_distance": PROJECTED_FEW_ITEMS_DISTANCE,
             "few_items_extra_distance": PROJECTED_FEW_ITEMS_EXTRA_DISTANCE,
         }
-    ulabels = cluster_embeddings(
-        cemb,
-        weights=uweight,
-        num_speakers=num_speakers,
-        max_speakers=max_speakers,
-        split_distance=split_distance,
-        **rule,
-    )
+    if len(uemb) > LONG_CALL_UNITS:  # a long call: bounded clustering, see longcall.py
+        ulabels = cluster_long_call(
+            uemb, uweight, num_speakers=num_speakers, max_speakers=max_speakers
+        )
+    else:
+        ulabels = cluster_embeddings(
+            cemb,
+            weights=uweight,
+            num_speakers=num_speakers,
+            max_speakers=max_speakers,
+            split_distance=split_distance,
+            **rule,
+        )
     k = int(ulabels.max()) + 1
     names = ids if ids and len(ids) >= k else [f"S{i + 1}" for i in range(k)]
     cents = centroids(uemb, ulabels, uweight)
