@@ -84,3 +84,42 @@ def test_diarize_embedded_takes_the_long_call_path_only_for_many_units(monkeypat
         turns = speakers.diarize_embedded(spans, owner, emb, speech, 2.0 * n_units)
         assert len(turns.speakers) == 2
     assert calls == [LONG_CALL_UNITS + 1]
+
+
+def _viterbi_frame_by_frame(score, voted, segment, scale, change_cost):
+    """The resegmentation's Viterbi written the plain way: one frame at a time over the call."""
+    t_n, k = score.shape
+    emit = np.where(voted[:, None], scale * score, 0.0)
+    back = np.zeros((t_n, k), dtype=int)
+    acc = emit[0].copy()
+    for t in range(1, t_n):
+        cost = change_cost if segment[t] == segment[t - 1] else 0.0
+        cand = acc[:, None] - np.where(np.eye(k, dtype=bool), 0.0, cost)
+        back[t] = np.argmax(cand, axis=0)
+        acc = cand[back[t], np.arange(k)] + emit[t]
+    path = np.zeros(t_n, dtype=int)
+    path[-1] = np.argmax(acc)
+    for t in range(t_n - 1, 0, -1):
+        path[t - 1] = back[t, path[t]]
+    return path
+
+
+def test_viterbi_decodes_all_segments_at_once_with_the_same_path():
+    from analyzer.audio.speakers import _viterbi
+
+    rng = np.random.default_rng(5)
+    for k in (2, 3):
+        lengths = rng.integers(1, 400, 60)
+        segment = np.repeat(np.arange(60), lengths)
+        # Slowly wandering similarities, so paths hold and change inside segments.
+        score = np.cumsum(rng.normal(0, 0.05, (len(segment), k)), axis=0) % 1.0
+        voted = rng.random(len(segment)) > 0.1
+        got = _viterbi(score, voted, segment, 20.0, 30.0)
+        want = _viterbi_frame_by_frame(score, voted, segment, 20.0, 30.0)
+        changes = np.sum((np.diff(want) != 0) & (segment[1:] == segment[:-1]))
+        assert changes > 5  # the test exercises changes inside segments
+        np.testing.assert_array_equal(got, want)
+    # One segment, one frame.
+    assert _viterbi(
+        np.array([[0.1, 0.9]]), np.array([True]), np.array([0]), 20.0, 30.0
+    ).tolist() == [1]

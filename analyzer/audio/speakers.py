@@ -538,17 +538,32 @@ def _viterbi(
     """
     t_n, k = score.shape
     emit = np.where(voted[:, None], scale * score, 0.0)
+    # A change between segments is free, so each segment's best path is independent of the
+    # others': all segments are decoded together, one time step (from their starts) at a time.
+    starts = np.flatnonzero(np.r_[True, segment[1:] != segment[:-1]])
+    lengths = np.diff(np.r_[starts, t_n])
+    order = np.argsort(-lengths, kind="stable")  # longest first: the live ones lead
+    starts, lengths = starts[order], lengths[order]
+    penalty = np.where(np.eye(k, dtype=bool), 0.0, change_cost)  # [from, to]
     back = np.zeros((t_n, k), dtype=np.int8)
-    acc = emit[0].copy()
-    same = segment[1:] == segment[:-1]
-    eye = np.eye(k, dtype=bool)
-    for t in range(1, t_n):
-        cost = change_cost if same[t - 1] else 0.0
-        cand = acc[:, None] - np.where(eye, 0.0, cost)  # [from, to]
-        back[t] = np.argmax(cand, axis=0)
-        acc = cand[back[t], np.arange(k)] + emit[t]
+    acc = emit[starts].copy()  # [segments, k]
+    live = len(starts)
+    for t in range(1, int(lengths[0])):
+        while lengths[live - 1] <= t:
+            live -= 1
+        frame = starts[:live] + t
+        cand = acc[:live, :, None] - penalty  # [segments, from, to]
+        best = np.argmax(cand, axis=1)  # [segments, to]
+        back[frame] = best
+        acc[:live] = np.take_along_axis(cand, best[:, None, :], axis=1)[:, 0] + emit[frame]
     path = np.zeros(t_n, dtype=int)
-    path[-1] = int(np.argmax(acc))
-    for t in range(t_n - 1, 0, -1):
-        path[t - 1] = back[t, path[t]]
+    state = np.argmax(acc, axis=1)  # each segment's best last label
+    path[starts + lengths - 1] = state
+    live = 0
+    for t in range(int(lengths[0]) - 1, 0, -1):
+        while live < len(starts) and lengths[live] > t:
+            live += 1
+        frame = starts[:live] + t
+        state = back[frame, path[frame]]
+        path[frame - 1] = state
     return path
