@@ -35,7 +35,13 @@ from numpy.typing import NDArray
 from .audio.bleed import cancel_bleed, level_over_floor_db
 from .audio.prosody import HOP_S as PROSODY_HOP_S
 from .audio.prosody import ProsodyFrames, analyze_frames
-from .audio.speakers import PITCH_WEIGHT, SpeakerEncoder, Turns, diarize_embedded
+from .audio.speakers import (
+    PITCH_WEIGHT,
+    SpeakerEncoder,
+    Turns,
+    diarize_embedded,
+    load_projection,
+)
 from .audio.vad import STREAM_S, VAD_CHUNK, VAD_SR, VoiceActivityDetector
 from .config import SAMPLE_RATE
 from .diskaudio import DiskAudio, DiskChannel
@@ -163,6 +169,30 @@ def diarize_in_chunks(
     are all that grows with the call."""
     if not speech:
         return Turns([], [])
+    spans, owners, embs = embed_in_chunks(mono, speech, encoder, chunk_s=chunk_s)
+    f0 = None
+    if PITCH_WEIGHT > 0:
+        f0 = prosody_frames(mono, speech=speech, chunk_s=chunk_s).f0_hz
+    return diarize_embedded(
+        spans,
+        owners,
+        embs,
+        speech,
+        len(mono) / SAMPLE_RATE,
+        num_speakers=num_speakers,
+        max_speakers=max_speakers,
+        f0=f0,
+        projection=load_projection(),
+    )
+
+
+def embed_in_chunks(
+    mono: Any, speech: list[Segment], encoder: SpeakerEncoder, *, chunk_s: float
+) -> tuple[Array, Array, Array]:
+    """``SpeakerEncoder.embed_windows`` of a long channel, group by group of speech segments
+    (each group spans at most ``chunk_s``; a segment is never cut). mono: anything with
+    ``len`` (samples) and ``read(lo, hi)`` (a ``DiskChannel``). Returns call-wide (frames
+    [W, 2], segment index [W] into ``speech``, embeddings [W, 256])."""
     n = len(mono)
     size = chunk_samples(chunk_s)
     spans: list[Array] = []
@@ -177,19 +207,7 @@ def diarize_in_chunks(
         spans.append(s + lo // PROSODY_HOP)
         owners.append(o + first)
         embs.append(e)
-    f0 = None
-    if PITCH_WEIGHT > 0:
-        f0 = prosody_frames(mono, speech=speech, chunk_s=chunk_s).f0_hz
-    return diarize_embedded(
-        np.concatenate(spans).reshape(-1, 2),
-        np.concatenate(owners),
-        np.concatenate(embs),
-        speech,
-        n / SAMPLE_RATE,
-        num_speakers=num_speakers,
-        max_speakers=max_speakers,
-        f0=f0,
-    )
+    return np.concatenate(spans).reshape(-1, 2), np.concatenate(owners), np.concatenate(embs)
 
 
 def _segment_groups(speech: list[Segment], size: int) -> list[tuple[int, int]]:

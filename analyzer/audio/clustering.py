@@ -37,6 +37,7 @@ def cluster_embeddings(
     extra_distance: float = EXTRA_SPEAKER_DISTANCE,
     few_items_distance: float = FEW_ITEMS_DISTANCE,
     few_items_extra_distance: float = FEW_ITEMS_EXTRA_DISTANCE,
+    prune_share: float = PRUNE_SHARE,
 ) -> IntArray:
     """Cluster L2-normalised embeddings [W, D] into speaker labels [W] (0..k-1, by weight).
 
@@ -51,7 +52,8 @@ def cluster_embeddings(
     MIN_CLUSTER_SHARE of the weight; one speaker when even the two-way split fails. A split is
     spectral clustering for at least SPECTRAL_MIN_ITEMS items (and more than 2 * max_speakers),
     average linkage below that, and
-    is followed by a few weighted nearest-centroid passes.
+    is followed by a few weighted nearest-centroid passes. prune_share: the share of each
+    item's most similar items kept in the spectral affinity (PRUNE_SHARE; long calls keep fewer).
     """
     w = len(embeddings)
     weights = np.ones(w) if weights is None else np.asarray(weights, float)
@@ -60,7 +62,7 @@ def cluster_embeddings(
         return np.zeros(0, dtype=int)
     if w == 1 or num_speakers == 1:
         return np.zeros(w, dtype=int)
-    split = _splitter(embeddings, weights, max_speakers)
+    split = _splitter(embeddings, weights, max_speakers, prune_share)
     if num_speakers:
         labels = split(min(num_speakers, w))
     else:
@@ -82,13 +84,13 @@ def cluster_embeddings(
 
 
 def _splitter(
-    embeddings: FloatArray, weights: FloatArray, max_speakers: int
+    embeddings: FloatArray, weights: FloatArray, max_speakers: int, prune_share: float
 ) -> Callable[[int], IntArray]:
     """A function k -> labels [W]: the k-way clustering, each computed once."""
     from scipy.cluster.hierarchy import fcluster, linkage
 
     if len(embeddings) >= max(SPECTRAL_MIN_ITEMS, 2 * max_speakers + 1):
-        vecs = _spectral_vectors(embeddings)
+        vecs = _spectral_vectors(embeddings, prune_share)
 
         def split(k: int) -> IntArray:
             return _reassign(embeddings, _embed_kmeans(vecs, k), weights)
@@ -125,13 +127,13 @@ def _distinct(
     return True
 
 
-def _spectral_vectors(embeddings: FloatArray) -> FloatArray:
+def _spectral_vectors(embeddings: FloatArray, prune_share: float = PRUNE_SHARE) -> FloatArray:
     """Eigenvectors [W, W] (ascending eigenvalues) of the normalised Laplacian of a
-    row-pruned cosine affinity: each row keeps its PRUNE_SHARE most similar items, at least
+    row-pruned cosine affinity: each row keeps its ``prune_share`` most similar items, at least
     PRUNE_MIN_KEEP (the rest is noise between different voices that blurs the block structure;
     in a short call the few units' graph falls apart when pruned to a share)."""
     aff = np.clip(embeddings @ embeddings.T, 0.0, None)
-    keep = min(len(aff), max(PRUNE_MIN_KEEP, int(PRUNE_SHARE * len(aff))))
+    keep = min(len(aff), max(PRUNE_MIN_KEEP, int(prune_share * len(aff))))
     thr = np.sort(aff, axis=1)[:, -keep][:, None]
     aff = np.where(aff >= thr, aff, 0.0)
     aff = (aff + aff.T) / 2

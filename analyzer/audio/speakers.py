@@ -37,6 +37,7 @@ from .clustering import (
     cluster_embeddings,
     compact_labels,
 )
+from .longcall import LONG_CALL_UNITS, cluster_long_call
 from .prosody import analyze_frames
 from .turns import (
     CROSSTALK_DB,
@@ -70,15 +71,24 @@ PITCH_WEIGHT = 0.3  # scale of the pitch dimension added to the embeddings (see 
 PITCH_MIN_FRAMES = 10  # voiced 10 ms frames a window needs for its pitch to count
 
 
+ENCODER_THREADS = 1  # torch threads while the encoder's LSTM runs (0: leave torch's setting).
+# Its batches are small matrix products between time steps; a second thread saves little wall
+# time, and on a busy machine its waiting threads spin: 3-min call, load 4-8, CPU s of the
+# LSTM 1.1 with one thread, 5.6 with two.
+MEL_N_FFT = 400  # samples (25 ms at 16 kHz): the encoder's mel analysis window, Hann
+MEL_BANDS = 40  # mel bands (Slaney scale and area normalisation, 0 Hz to Nyquist)
+
+
 class SpeakerEncoder:
     """The GE2E voice encoder (256-d, from Resemblyzer). Load once, embed many windows."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, threads: int = ENCODER_THREADS) -> None:
         import torch
         from resemblyzer import VoiceEncoder
 
         self._torch = torch
         self._encoder = VoiceEncoder(device="cpu", verbose=False).eval()
+        self.threads = threads
 
     def embed_windows(
         self, audio: FloatArray, speech: list[Segment], *, sr: int = SAMPLE_RATE
@@ -91,8 +101,6 @@ class SpeakerEncoder:
         Returns (frames [W, 2] int first/last+1 frame on the 10 ms grid, segment [W] index into
         ``speech``, embeddings [W, 256] L2-normalised).
         """
-        from resemblyzer.audio import wav_to_mel_spectrogram
-
         empty: tuple[IntArray, IntArray, FloatArray] = (
             np.zeros((0, 2), int), np.zeros(0, int), np.zeros((0, 256), np.float32)
         )  # fmt: skip
@@ -103,7 +111,7 @@ class SpeakerEncoder:
         voiced = np.concatenate([audio[samples.slice(s)] for s in speech])
         rms = float(np.sqrt(np.mean(voiced**2))) if len(voiced) else 0.0
         gain = 10 ** (-30 / 20) / rms if rms > 1e-6 else 1.0
-        mel = _mel_in_blocks(audio, gain, wav_to_mel_spectrogram, sr=sr)  # [frames, 40], 10 ms
+        mel = _mel_in_blocks(audio, gain, encoder_mel, sr=sr)  # [frames, 40], 10 ms
         win, hop = FRAMES.frames(EMBED_WIN_S), FRAMES.frames(EMBED_HOP_S)
         spans: list[tuple[int, int]] = []
         owner: list[int] = []
@@ -124,13 +132,19 @@ class SpeakerEncoder:
         # The encoder is an LSTM whose last state is the embedding: windows of one length are
         # batched, never padded.
         lengths = spans_a[:, 1] - spans_a[:, 0]
-        with self._torch.inference_mode():
-            for n in np.unique(lengths):
-                rows = np.flatnonzero(lengths == n)
-                for b0 in range(0, len(rows), 256):
-                    r = rows[b0 : b0 + 256]
-                    batch = np.stack([mel[spans_a[j, 0] : spans_a[j, 1]] for j in r])
-                    out[r] = self._encoder(self._torch.from_numpy(batch)).numpy()
+        before = self._torch.get_num_threads()
+        if self.threads:
+            self._torch.set_num_threads(self.threads)
+        try:
+            with self._torch.inference_mode():
+                for n in np.unique(lengths):
+                    rows = np.flatnonzero(lengths == n)
+                    for b0 in range(0, len(rows), 256):
+                        r = rows[b0 : b0 + 256]
+                        batch = np.stack([mel[spans_a[j, 0] : spans_a[j, 1]] for j in r])
+                        out[r] = self._encoder(self._torch.from_numpy(batch)).numpy()
+        finally:
+            self._torch.set_num_threads(before)
         return spans_a, np.array(owner), out
 
 
@@ -206,6 +220,64 @@ def load_projection(name: str = PROJECTION_MODEL) -> SpeakerProjection:
 MEL_BLOCK_S = 60.0  # s of audio per mel block: bounds the STFT's memory on long calls
 
 
+@lru_cache(maxsize=2)
+def mel_filterbank(
+    sr: int = SAMPLE_RATE, n_fft: int = MEL_N_FFT, bands: int = MEL_BANDS
+) -> FloatArray:
+    """Triangular mel filters [bands, n_fft // 2 + 1] on the Slaney mel scale (linear below
+    1 kHz, logarithmic above), each scaled to unit area (2 / its width in Hz): the filterbank
+    the GE2E encoder was trained with."""
+    f_lin, knee_hz = 200.0 / 3, 1000.0  # Hz per mel below the knee; the knee
+    knee_mel, log_step = knee_hz / f_lin, np.log(6.4) / 27.0
+
+    def to_mel(hz: FloatArray) -> FloatArray:
+        lin = hz / f_lin
+        log = knee_mel + np.log(np.maximum(hz, knee_hz) / knee_hz) / log_step
+        out: FloatArray = np.where(hz >= knee_hz, log, lin)
+        return out
+
+    def to_hz(mel: FloatArray) -> FloatArray:
+        out: FloatArray = np.where(
+            mel >= knee_mel, knee_hz * np.exp(log_step * (mel - knee_mel)), f_lin * mel
+        )
+        return out
+
+    edges = to_hz(np.linspace(0.0, float(to_mel(np.array(sr / 2.0))), bands + 2))  # Hz
+    bins = np.linspace(0.0, sr / 2.0, n_fft // 2 + 1)
+    width = np.diff(edges)
+    rise = (bins[None, :] - edges[:-2, None]) / width[:-1, None]
+    fall = (edges[2:, None] - bins[None, :]) / width[1:, None]
+    tri = np.maximum(0.0, np.minimum(rise, fall))
+    bank: FloatArray = (tri * (2.0 / (edges[2:] - edges[:-2]))[:, None]).astype(np.float32)
+    return bank
+
+
+def encoder_mel(audio: FloatArray, sr: int = SAMPLE_RATE) -> FloatArray:
+    """The encoder's input features [frames, MEL_BANDS] float32: mel-filtered power spectra
+    (not logarithmic) of MEL_N_FFT-sample Hann windows every 10 ms, frame t centred on sample
+    t * hop (the signal zero-padded by half a window at both ends), frames = 1 + len // hop.
+    Numpy only: the same features as Resemblyzer's ``wav_to_mel_spectrogram`` (librosa) to
+    float rounding, without importing librosa (seconds of CPU per process)."""
+    hop = TimeGrid.rate(sr).frames(FRAME_S)
+    half = MEL_N_FFT // 2
+    padded = np.zeros(len(audio) + 2 * half, dtype=np.float64)
+    padded[half : half + len(audio)] = audio
+    n_frames = 1 + len(audio) // hop
+    frames = np.lib.stride_tricks.as_strided(
+        padded, (n_frames, MEL_N_FFT), (hop * padded.strides[0], padded.strides[0])
+    )
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(MEL_N_FFT) / MEL_N_FFT)  # periodic Hann
+    out = np.empty((n_frames, MEL_BANDS), dtype=np.float32)
+    bank = mel_filterbank(sr).T
+    for a in range(0, n_frames, MEL_FFT_BATCH):  # a few thousand frames at a time (cache)
+        spec = np.fft.rfft(frames[a : a + MEL_FFT_BATCH] * window, axis=1).astype(np.complex64)
+        out[a : a + MEL_FFT_BATCH] = (spec.real**2 + spec.imag**2) @ bank
+    return out
+
+
+MEL_FFT_BATCH = 2048  # frames per FFT batch in encoder_mel
+
+
 def _mel_in_blocks(
     audio: FloatArray, gain: float, to_mel: Callable[[FloatArray], FloatArray], *, sr: int
 ) -> FloatArray:
@@ -276,7 +348,9 @@ def diarize(
        mean of its windows; on short calls (PROJECTED_MAX_UNITS) projected into the speaker
        space (``load_projection``). The units are clustered (``cluster_embeddings``, weighted
        by their duration); the count, unless given, is the most clusters that are distinct
-       voices.
+       voices. A long call (over LONG_CALL_UNITS units) clusters an even spread of at most
+       ``longcall.LONG_MAX_ITEMS`` units with a sparser affinity and gives every unit to the nearest
+       cluster (``longcall.cluster_long_call``).
     3. Resegmentation: every 10 ms speech frame gets each speaker's similarity (windows'
        cosine to the speaker centroids, Hann-weighted towards window centres) and a Viterbi pass
        picks the labels, with a speaker change costing CHANGE_COST inside continuous speech and
@@ -345,14 +419,19 @@ def diarize_embedded(
             "few_items_distance": PROJECTED_FEW_ITEMS_DISTANCE,
             "few_items_extra_distance": PROJECTED_FEW_ITEMS_EXTRA_DISTANCE,
         }
-    ulabels = cluster_embeddings(
-        cemb,
-        weights=uweight,
-        num_speakers=num_speakers,
-        max_speakers=max_speakers,
-        split_distance=split_distance,
-        **rule,
-    )
+    if len(uemb) > LONG_CALL_UNITS:  # a long call: bounded clustering, see longcall.py
+        ulabels = cluster_long_call(
+            uemb, uweight, num_speakers=num_speakers, max_speakers=max_speakers
+        )
+    else:
+        ulabels = cluster_embeddings(
+            cemb,
+            weights=uweight,
+            num_speakers=num_speakers,
+            max_speakers=max_speakers,
+            split_distance=split_distance,
+            **rule,
+        )
     k = int(ulabels.max()) + 1
     names = ids if ids and len(ids) >= k else [f"S{i + 1}" for i in range(k)]
     cents = centroids(uemb, ulabels, uweight)
@@ -459,17 +538,32 @@ def _viterbi(
     """
     t_n, k = score.shape
     emit = np.where(voted[:, None], scale * score, 0.0)
+    # A change between segments is free, so each segment's best path is independent of the
+    # others': all segments are decoded together, one time step (from their starts) at a time.
+    starts = np.flatnonzero(np.r_[True, segment[1:] != segment[:-1]])
+    lengths = np.diff(np.r_[starts, t_n])
+    order = np.argsort(-lengths, kind="stable")  # longest first: the live ones lead
+    starts, lengths = starts[order], lengths[order]
+    penalty = np.where(np.eye(k, dtype=bool), 0.0, change_cost)  # [from, to]
     back = np.zeros((t_n, k), dtype=np.int8)
-    acc = emit[0].copy()
-    same = segment[1:] == segment[:-1]
-    eye = np.eye(k, dtype=bool)
-    for t in range(1, t_n):
-        cost = change_cost if same[t - 1] else 0.0
-        cand = acc[:, None] - np.where(eye, 0.0, cost)  # [from, to]
-        back[t] = np.argmax(cand, axis=0)
-        acc = cand[back[t], np.arange(k)] + emit[t]
+    acc = emit[starts].copy()  # [segments, k]
+    live = len(starts)
+    for t in range(1, int(lengths[0])):
+        while lengths[live - 1] <= t:
+            live -= 1
+        frame = starts[:live] + t
+        cand = acc[:live, :, None] - penalty  # [segments, from, to]
+        best = np.argmax(cand, axis=1)  # [segments, to]
+        back[frame] = best
+        acc[:live] = np.take_along_axis(cand, best[:, None, :], axis=1)[:, 0] + emit[frame]
     path = np.zeros(t_n, dtype=int)
-    path[-1] = int(np.argmax(acc))
-    for t in range(t_n - 1, 0, -1):
-        path[t - 1] = back[t, path[t]]
+    state = np.argmax(acc, axis=1)  # each segment's best last label
+    path[starts + lengths - 1] = state
+    live = 0
+    for t in range(int(lengths[0]) - 1, 0, -1):
+        while live < len(starts) and lengths[live] > t:
+            live += 1
+        frame = starts[:live] + t
+        state = back[frame, path[frame]]
+        path[frame - 1] = state
     return path

@@ -1,0 +1,125 @@
+"""Clustering the units of long mixed calls (``analyzer.audio.longcall``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from analyzer.audio import longcall
+from analyzer.audio.longcall import LONG_CALL_UNITS, LONG_MAX_ITEMS, cluster_long_call, spread
+
+
+def _voices(n: int, share_a: float, seed: int = 0, spread_s: float = 0.35):
+    """n unit embeddings [n, 32] of two voices (the first ``share_a`` of turns voice A), in
+    alternating runs as a call's turns, with the true labels."""
+    rng = np.random.default_rng(seed)
+    a, b = np.zeros(32), np.zeros(32)
+    a[0], b[1] = 1.0, 1.0
+    truth = np.zeros(n, dtype=int)
+    t = 0
+    while t < n:
+        run = int(rng.integers(2, 8))
+        truth[t : t + run] = 0 if rng.random() < share_a else 1
+        t += run
+    x = np.where(truth[:, None] == 0, a, b) + spread_s * rng.standard_normal((n, 32)) / np.sqrt(32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True), truth
+
+
+def test_spread_picks_evenly_and_keeps_the_ends():
+    assert spread(5, 10).tolist() == [0, 1, 2, 3, 4]
+    picked = spread(2500, 800)
+    assert len(picked) == 800 and picked[0] == 0 and picked[-1] == 2499
+    gaps = np.diff(picked)
+    assert gaps.min() >= 3 and gaps.max() <= 4
+
+
+def test_a_long_call_is_clustered_from_a_bounded_number_of_units(monkeypatch):
+    x, truth = _voices(2600, 0.6)
+    weights = np.full(len(x), 2.0)
+    sizes = []
+    real = longcall.cluster_embeddings
+
+    def spy(units, **kw):
+        sizes.append(len(units))
+        return real(units, **kw)
+
+    monkeypatch.setattr(longcall, "cluster_embeddings", spy)
+    labels = cluster_long_call(x, weights)
+    assert sizes and max(sizes) <= LONG_MAX_ITEMS  # the affinity is at most 800 x 800
+    assert labels.max() == 1
+    agree = np.mean(labels == truth)
+    assert max(agree, 1 - agree) > 0.99  # every unit, picked or not, joins its voice
+    # Label 0 is the voice with the most speech.
+    assert np.bincount(labels)[0] > np.bincount(labels)[1]
+
+
+def test_a_long_call_of_one_voice_stays_one_and_a_given_count_is_kept():
+    x, truth = _voices(900, 1.0, seed=2)
+    assert (truth == 0).all()
+    weights = np.full(len(x), 2.0)
+    assert cluster_long_call(x, weights).max() == 0
+    assert cluster_long_call(x, weights, num_speakers=1).max() == 0
+    two, _ = _voices(900, 0.5, seed=3)
+    assert cluster_long_call(two, weights, num_speakers=2).max() == 1
+
+
+def test_diarize_embedded_takes_the_long_call_path_only_for_many_units(monkeypatch):
+    from analyzer.audio import speakers
+    from analyzer.segment import Segment
+
+    calls = []
+    real = speakers.cluster_long_call
+
+    def spy(units, weights, **kw):
+        calls.append(len(units))
+        return real(units, weights, **kw)
+
+    monkeypatch.setattr(speakers, "cluster_long_call", spy)
+    for n_units in (LONG_CALL_UNITS, LONG_CALL_UNITS + 1):
+        x, truth = _voices(n_units, 0.5, seed=4)
+        emb = np.concatenate([x, np.zeros((n_units, 224))], axis=1).astype(np.float32)
+        # One 1.5 s window per speech segment, segments 2 s apart.
+        speech = [Segment(2.0 * i, 2.0 * i + 1.5) for i in range(n_units)]
+        spans = np.array([(200 * i, 200 * i + 150) for i in range(n_units)])
+        owner = np.arange(n_units)
+        turns = speakers.diarize_embedded(spans, owner, emb, speech, 2.0 * n_units)
+        assert len(turns.speakers) == 2
+    assert calls == [LONG_CALL_UNITS + 1]
+
+
+def _viterbi_frame_by_frame(score, voted, segment, scale, change_cost):
+    """The resegmentation's Viterbi written the plain way: one frame at a time over the call."""
+    t_n, k = score.shape
+    emit = np.where(voted[:, None], scale * score, 0.0)
+    back = np.zeros((t_n, k), dtype=int)
+    acc = emit[0].copy()
+    for t in range(1, t_n):
+        cost = change_cost if segment[t] == segment[t - 1] else 0.0
+        cand = acc[:, None] - np.where(np.eye(k, dtype=bool), 0.0, cost)
+        back[t] = np.argmax(cand, axis=0)
+        acc = cand[back[t], np.arange(k)] + emit[t]
+    path = np.zeros(t_n, dtype=int)
+    path[-1] = np.argmax(acc)
+    for t in range(t_n - 1, 0, -1):
+        path[t - 1] = back[t, path[t]]
+    return path
+
+
+def test_viterbi_decodes_all_segments_at_once_with_the_same_path():
+    from analyzer.audio.speakers import _viterbi
+
+    rng = np.random.default_rng(5)
+    for k in (2, 3):
+        lengths = rng.integers(1, 400, 60)
+        segment = np.repeat(np.arange(60), lengths)
+        # Slowly wandering similarities, so paths hold and change inside segments.
+        score = np.cumsum(rng.normal(0, 0.05, (len(segment), k)), axis=0) % 1.0
+        voted = rng.random(len(segment)) > 0.1
+        got = _viterbi(score, voted, segment, 20.0, 30.0)
+        want = _viterbi_frame_by_frame(score, voted, segment, 20.0, 30.0)
+        changes = np.sum((np.diff(want) != 0) & (segment[1:] == segment[:-1]))
+        assert changes > 5  # the test exercises changes inside segments
+        np.testing.assert_array_equal(got, want)
+    # One segment, one frame.
+    assert _viterbi(
+        np.array([[0.1, 0.9]]), np.array([True]), np.array([0]), 20.0, 30.0
+    ).tolist() == [1]
