@@ -347,6 +347,32 @@ def test_two_similar_voices_in_two_moods_split_by_voice_with_a_speaker_space():
         assert cluster_embeddings(plain[items], speaker_space=space[items]).max() == alone
 
 
+def test_a_grouping_that_is_not_two_distinct_voices_is_refused():
+    from analyzer.audio.clustering import group_in_two
+
+    rng = np.random.default_rng(5)
+    d = 12
+    base, voice, mood = 2.0 * np.eye(d)[0], 1.2 * np.eye(d)[1], 0.35 * np.eye(d)[2]
+    parts = [(v, m) for v in (-1, 1) for m in (-1, 1)]
+    plain = np.concatenate(
+        [base + v * voice + m * mood + 0.02 * rng.normal(size=(15, d)) for v, m in parts]
+    )
+    plain /= np.linalg.norm(plain, axis=1, keepdims=True)
+    # A misleading speaker space that separates the moods and not the voices (as one that
+    # groups two of three voices across a voice would).
+    space = np.concatenate(
+        [np.eye(d)[0] + m * np.eye(d)[3] + 0.02 * rng.normal(size=(15, d)) for _, m in parts]
+    )
+    space /= np.linalg.norm(space, axis=1, keepdims=True)
+    voice_of = np.repeat([0, 0, 1, 1], 15)
+    fine = np.repeat(np.arange(4), 15)
+    by_mood = group_in_two(fine, space, np.ones(60))
+    assert by_mood[0] == by_mood[30] != by_mood[15]  # the grouping itself follows the moods
+    labels = cluster_embeddings(plain, num_speakers=2, speaker_space=space)
+    # ... but in the plain embeddings its two groups touch, so the plain voice split stays.
+    assert all(len(set(labels[voice_of == v])) == 1 for v in (0, 1)) and labels.max() == 1
+
+
 def test_shipped_projection_loads_and_refuses_a_corrupt_copy(tmp_path):
     import shutil
 
