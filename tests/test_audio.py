@@ -302,6 +302,77 @@ def test_projection_keeps_one_voice_in_two_moods_together():
     assert len(set(labels[:20])) == 1 and len(set(labels[20:])) == 1 and labels[0] != labels[20]
 
 
+def test_fine_clusters_are_grouped_by_voice_not_by_a_mood_that_stands_out():
+    from analyzer.audio.clustering import group_in_two
+
+    rng = np.random.default_rng(3)
+    a, b, odd = np.eye(8)[:3]
+    # Four fine clusters in the speaker space: voice A (clusters 0, 1), voice B (2, 3); the
+    # tiny cluster 3 is B in a mood far from everything else.
+    centres = [a, a + 0.1 * odd, b, b + 1.5 * odd]
+    sizes = [20, 20, 18, 3]
+    fine = np.repeat(np.arange(4), sizes)
+    x = np.concatenate([c + 0.05 * rng.normal(size=(n, 8)) for c, n in zip(centres, sizes)])
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    labels = group_in_two(fine, x, np.ones(len(x)))
+    assert set(labels[:40]) == {labels[0]} and set(labels[40:]) == {1 - labels[0]}
+    # A single fine cluster is one group.
+    assert group_in_two(np.zeros(5, dtype=int), x[:5], np.ones(5)).tolist() == [0] * 5
+
+
+def test_two_similar_voices_in_two_moods_split_by_voice_with_a_speaker_space():
+    rng = np.random.default_rng(11)
+    d = 12
+    base, mood, voice = 2.0 * np.eye(d)[0], 1.6 * np.eye(d)[1], np.eye(d)[2]
+    # Each of two voices in two moods; the moods lie further apart than the voices, but the
+    # voices are still distinct in the plain embeddings.
+    parts = [(v, m) for v in (-1, 1) for m in (-1, 1)]
+    plain = np.concatenate(
+        [base + v * voice + m * mood + 0.03 * rng.normal(size=(15, d)) for v, m in parts]
+    )
+    plain /= np.linalg.norm(plain, axis=1, keepdims=True)
+    # The speaker space keeps the voice direction and drops the mood one.
+    space = np.concatenate([base + v * voice + 0.03 * rng.normal(size=(15, d)) for v, _ in parts])
+    space /= np.linalg.norm(space, axis=1, keepdims=True)
+    voice_of = np.repeat([0, 0, 1, 1], 15)
+    by_mood = cluster_embeddings(plain, num_speakers=2)
+    assert by_mood[0] != by_mood[15]  # plain: voice 0 in its two moods lands in two clusters
+    labels = cluster_embeddings(plain, num_speakers=2, speaker_space=space)
+    assert all(len(set(labels[voice_of == v])) == 1 for v in (0, 1)) and labels.max() == 1
+    # Counted (at most two) rather than given: the same grouping.
+    assert np.array_equal(cluster_embeddings(plain, max_speakers=2, speaker_space=space), labels)
+    # The speaker space never changes the count, only how two voices are told apart.
+    for items in (voice_of == 0, np.arange(30)):
+        alone = cluster_embeddings(plain[items]).max()
+        assert cluster_embeddings(plain[items], speaker_space=space[items]).max() == alone
+
+
+def test_a_grouping_that_is_not_two_distinct_voices_is_refused():
+    from analyzer.audio.clustering import group_in_two
+
+    rng = np.random.default_rng(5)
+    d = 12
+    base, voice, mood = 2.0 * np.eye(d)[0], 1.2 * np.eye(d)[1], 0.35 * np.eye(d)[2]
+    parts = [(v, m) for v in (-1, 1) for m in (-1, 1)]
+    plain = np.concatenate(
+        [base + v * voice + m * mood + 0.02 * rng.normal(size=(15, d)) for v, m in parts]
+    )
+    plain /= np.linalg.norm(plain, axis=1, keepdims=True)
+    # A misleading speaker space that separates the moods and not the voices (as one that
+    # groups two of three voices across a voice would).
+    space = np.concatenate(
+        [np.eye(d)[0] + m * np.eye(d)[3] + 0.02 * rng.normal(size=(15, d)) for _, m in parts]
+    )
+    space /= np.linalg.norm(space, axis=1, keepdims=True)
+    voice_of = np.repeat([0, 0, 1, 1], 15)
+    fine = np.repeat(np.arange(4), 15)
+    by_mood = group_in_two(fine, space, np.ones(60))
+    assert by_mood[0] == by_mood[30] != by_mood[15]  # the grouping itself follows the moods
+    labels = cluster_embeddings(plain, num_speakers=2, speaker_space=space)
+    # ... but in the plain embeddings its two groups touch, so the plain voice split stays.
+    assert all(len(set(labels[voice_of == v])) == 1 for v in (0, 1)) and labels.max() == 1
+
+
 def test_shipped_projection_loads_and_refuses_a_corrupt_copy(tmp_path):
     import shutil
 

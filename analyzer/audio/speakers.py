@@ -11,7 +11,9 @@ Each window's embedding carries one more dimension, its median pitch (``with_pit
 register separates a man from a woman where moods blur the encoder (short calls).
 On short calls the clustering (and so the speaker count) compares units in a learned speaker space
 (``SpeakerProjection``, ``models/speaker-ge2e-wccn``): the encoder's directions in which one
-voice varies with mood and words are shrunk, those in which voices differ kept.
+voice varies with mood and words are shrunk, those in which voices differ kept. On longer calls
+the count stays with the plain embeddings, but two voices are found by splitting the call into
+finer (voice x mood) clusters and grouping those in two in the speaker space.
 """
 
 from __future__ import annotations
@@ -396,8 +398,9 @@ def diarize_embedded(
     (duration in seconds); the benchmark's tuning loop calls it on cached embeddings.
 
     projection: on calls of at most PROJECTED_MAX_UNITS units the clustering (and so the
-    count) compares units in this speaker space; the resegmentation keeps the plain
-    embeddings' similarities."""
+    count) compares units in this speaker space; on longer calls the count is made on the
+    plain embeddings and two voices are split in this space (``cluster_embeddings``'
+    ``speaker_space``); the resegmentation keeps the plain embeddings' similarities."""
     if not speech:
         return Turns([], [])
     if len(emb) == 0:
@@ -407,8 +410,12 @@ def diarize_embedded(
     if f0 is not None and PITCH_WEIGHT > 0:
         emb = with_pitch(emb, spans, f0, PITCH_WEIGHT)
     unit, uemb, uweight = _units(spans, owner, emb)
-    cemb, rule = uemb, {}
-    if projection is not None and len(uemb) <= PROJECTED_MAX_UNITS:
+    cemb, rule = uemb, dict[str, Any]()
+    if projection is not None and PROJECTED_MAX_UNITS < len(uemb) <= LONG_CALL_UNITS:
+        # Longer calls are counted on the plain embeddings; two voices are then told apart by
+        # grouping finer (voice x mood) clusters in the speaker space (see cluster_embeddings).
+        rule["speaker_space"] = _units(spans, owner, projection(plain))[1]
+    elif projection is not None:
         pemb = projection(plain)
         if f0 is not None and pitch_weight > 0:
             pemb = with_pitch(pemb, spans, f0, pitch_weight)
