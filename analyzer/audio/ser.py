@@ -44,6 +44,7 @@ Whisper encoder is resolved at run time from the installed package, never downlo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -347,6 +348,7 @@ class WhisperLayerEncoder(FeatureEncoder):
         self.mel_filters = _mel_filters()
         self.batch_size = batch_size
         self.threads = threads
+        self._limit: Callable[[], contextlib.AbstractContextManager[Any]] | None = None
 
     @staticmethod
     def _conv3(x: FloatArray, matrix: FloatArray, bias: FloatArray, stride: int) -> FloatArray:
@@ -362,7 +364,20 @@ class WhisperLayerEncoder(FeatureEncoder):
         return out.reshape(b, n_out, -1)
 
     def _hidden(self, mels: FloatArray) -> FloatArray:
-        """log-mel [B, 80, T] -> transformer layer ``layer``'s output [B, T/2, 384]."""
+        """log-mel [B, 80, T] -> transformer layer ``layer``'s output [B, T/2, 384], with BLAS
+        held to ``threads`` threads (threadpoolctl, when installed)."""
+        if self._limit is None:
+            try:
+                from threadpoolctl import ThreadpoolController
+
+                controller = ThreadpoolController()
+                self._limit = lambda: controller.limit(limits=self.threads, user_api="blas")
+            except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+                self._limit = contextlib.nullcontext
+        with self._limit():
+            return self._forward(mels)
+
+    def _forward(self, mels: FloatArray) -> FloatArray:
         w = self.w
         x = self._conv3(np.transpose(mels, (0, 2, 1)), w["conv1/matrix"], w["conv1/bias"], 1)
         x = _gelu(x)

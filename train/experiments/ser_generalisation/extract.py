@@ -78,6 +78,11 @@ def subset(rows: list[dict], name: str) -> list[int]:
                 and int(hashlib.sha1(r["path"].encode()).hexdigest(), 16) % 4 == 0
             )
         ]
+    if name == "voices_train":  # "voices" without the held-out speakers (training renderings)
+        from train.data import SER_HELD_OUT
+
+        voices = subset(rows, "voices")
+        return [i for i in voices if rows[i]["speaker"] not in SER_HELD_OUT]
     raise ValueError(name)
 
 
