@@ -293,11 +293,27 @@ def read_ct2_variables(path: Path, wanted: Callable[[str], bool]) -> dict[str, F
     return out
 
 
+def _erf(x: FloatArray) -> FloatArray:
+    """erf of float32 ``x`` to 1.5e-7 (Abramowitz & Stegun 7.1.26): ten float32 array passes,
+    several times faster than ``scipy.special.erf`` on these sizes."""
+    a = np.abs(x)
+    t = 1.0 / (1.0 + np.float32(0.3275911) * a)
+    poly = np.float32(1.061405429) * t
+    for c in (-1.453152027, 1.421413741, -0.284496736, 0.254829592):
+        poly += np.float32(c)
+        poly *= t
+    np.square(a, out=a)
+    np.negative(a, out=a)
+    np.exp(a, out=a)
+    poly *= a
+    np.subtract(1.0, poly, out=poly)
+    out: FloatArray = np.copysign(poly, x, out=poly)
+    return out
+
+
 def _gelu(x: FloatArray) -> FloatArray:
     """Exact (erf) GELU, as Whisper uses, in place on float32 ``x``."""
-    from scipy.special import erf
-
-    y = erf(x * np.float32(1.0 / math.sqrt(2.0)))
+    y = _erf(x * np.float32(1.0 / math.sqrt(2.0)))
     y += 1.0
     y *= 0.5
     x *= y
