@@ -106,3 +106,44 @@ def test_feature_kind_picks_the_encoder_and_is_recorded(tmp_path: Path):
     bad = {**json.loads((old / "model.json").read_text()), "features": "mfcc"}
     with pytest.raises(ModelError):
         SpeechEmotionModel.from_folder(old, bad)
+
+
+def test_training_on_layer_features_records_them_and_caches_apart(tmp_path: Path):
+    import csv
+
+    import soundfile as sf
+
+    from train.heads import HeadOptions
+    from train.ser import train_ser
+
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = []
+    for s, (speaker, f0) in enumerate((("a", 110.0), ("b", 200.0))):
+        for k in range(8):  # the relative head needs 8 windows of a speaker
+            label = ("neutral", "happy", "sad", "angry")[k % 4]
+            name = f"{speaker}_{k}.wav"
+            sf.write(data / name, voice(10 * s + k, 1.0, f0 * (1 + 0.1 * k)), SR)
+            rows.append({"path": name, "speaker": speaker, "label": label})
+    manifest = data / "manifest.csv"
+    with open(manifest, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["path", "speaker", "label"])
+        writer.writeheader()
+        writer.writerows(rows)
+    cache = tmp_path / "cache"
+    options = HeadOptions(hidden=0, epochs=2, random_groups=1, members=1)
+    common = {"channels": ("clean",), "options": options, "cache_dir": cache}
+    v5 = train_ser(manifest, out=tmp_path / "v5", feature_kind="whisper-layer1", **common)
+    config = json.loads((v5 / "model.json").read_text())
+    assert config["features"] == "whisper-layer1"
+    assert config["feature_version"] == LAYER1_FEATURE_VERSION
+    layer_files = set(cache.rglob("*.npy"))
+    assert len(layer_files) == len(rows)
+    # the last-layer features of the same clips are cached beside them, not mixed up with them
+    old = train_ser(manifest, out=tmp_path / "old", **common)
+    assert "features" not in json.loads((old / "model.json").read_text())
+    assert len(set(cache.rglob("*.npy")) - layer_files) == len(rows)
+    # adapting the layer-1 model reads layer-1 features again (the init model's kind)
+    adapted = train_ser(manifest, out=tmp_path / "adapted", init=v5, **common)
+    assert json.loads((adapted / "model.json").read_text())["features"] == "whisper-layer1"
+    assert len(set(cache.rglob("*.npy"))) == 2 * len(rows)

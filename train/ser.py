@@ -139,11 +139,11 @@ def train_ser(
     hold_out: Sequence[str] = (),
     init: str | Path | None = None,
     neutral_reference: str | Path | None = None,
-    features: str = "whisper-last",
+    feature_kind: str = "whisper-last",
 ) -> Path:
     """Train a speech emotion model folder from a manifest; returns the folder.
 
-    features: the encoder output the heads read (``analyzer.audio.ser.make_encoder``):
+    feature_kind: the encoder output the heads read (``analyzer.audio.ser.make_encoder``):
     "whisper-last" (versions 1-4) or "whisper-layer1" (version 5); written to model.json.
 
     neutral_reference: a manifest of non-emotional speech (read speech); with
@@ -179,8 +179,8 @@ def train_ser(
         noise_train = partial(load_noise_pool, noise_manifest, "train")
     if init is not None:  # adapting: the heads read what the model's heads were trained on
         source_config = json.loads((resolve_model_dir(init) / "model.json").read_text())
-        features = str(source_config.get("features", "whisper-last"))
-    encoder = make_encoder(features, threads=threads)
+        feature_kind = str(source_config.get("features", "whisper-last"))
+    encoder = make_encoder(feature_kind, threads=threads)
     import torch
 
     torch.set_num_threads(threads)  # heads are small; leave the other cores to the machine
@@ -246,8 +246,8 @@ def train_ser(
             "windows": len(reference),
             "target": options.neutral_target,
         }
-    if features != "whisper-last":
-        config["features"] = features
+    if feature_kind != "whisper-last":
+        config["features"] = feature_kind
     config["trained_on"] = {
         "manifest": Path(manifest).name,
         "clips": len(rows),
@@ -445,7 +445,7 @@ def run_train(args: argparse.Namespace, progress: Progress | None = None) -> Pat
         hold_out=tuple(h.strip() for h in args.hold_out.split(",") if h.strip()),
         init=args.init,
         neutral_reference=args.neutral_reference,
-        features=args.features,
+        feature_kind=args.features,
     )
     print(folder)
     return folder
