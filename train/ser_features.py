@@ -241,6 +241,8 @@ def extract_features(
     for the babble waveforms (see ``render_channel``).
     """
     cache = Path(cache_dir) if cache_dir is not None else None
+    # the cache key's feature version (an encoder without one makes the last-layer features)
+    version = str(getattr(encoder, "feature_version", FEATURE_VERSION))
     pool: list[np.ndarray] | None = None
     per_clip: list[np.ndarray | None] = [None] * len(rows)
     ok = np.ones(len(rows), dtype=bool)
@@ -251,7 +253,7 @@ def extract_features(
             ok[i] = False
             continue
         hit = (
-            _cache_file(cache, path, rows[i]["path"], channel, encoder.feature_version)
+            _cache_file(cache, path, rows[i]["path"], channel, version)
             if cache is not None
             else None
         )
@@ -285,9 +287,7 @@ def extract_features(
                 table = np.hstack([feats[owner_arr == i], speech_s[owner_arr == i, None]])
                 per_clip[i] = table
                 if cache is not None:
-                    target = _cache_file(
-                        cache, paths[i], rows[i]["path"], channel, encoder.feature_version
-                    )
+                    target = _cache_file(cache, paths[i], rows[i]["path"], channel, version)
                     target.parent.mkdir(parents=True, exist_ok=True)
                     np.save(target, table)
         if progress is not None:
