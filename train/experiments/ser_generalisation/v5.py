@@ -2,6 +2,7 @@
 
     OMP_NUM_THREADS=1 nice -n 10 python -m train.experiments.ser_generalisation.v5 build NAME [CH]
     OMP_NUM_THREADS=1 nice -n 10 python -m train.experiments.ser_generalisation.v5 loco [CH]
+    OMP_NUM_THREADS=1 python -m train.experiments.ser_generalisation.v5 familiarity SRC NAME CH
 
 Features: the numpy layer-1 encoder of the engine (``analyzer.audio.ser.WhisperLayerEncoder``),
 cached by ``extract --layer1`` in ``$SER_CACHE/feats/l1_<condition>`` (``l1_clean`` was cut out
@@ -16,6 +17,9 @@ telephone, read neutral) and familiarity check (``train.ser_ood.fit_unfamiliar``
 telephone training windows, 64 directions, residual weight 1, 95 % quantile of left-out
 speakers). Writes ``$SER_CACHE/models/NAME`` (the same folder ``emotrace train ser --features
 whisper-layer1`` + ``train.ser_prior`` + ``train.ser_ood`` write from the same features).
+
+``familiarity``: the model folder SRC with its familiarity check refitted on the training
+windows of CH, written to ``$SER_CACHE/models/NAME``.
 
 ``loco``: ``v4.loco`` (version 3's one-head recipe with the 60 % prior and the familiarity check
 fitted on the two training corpora) on the layer-1 features.
@@ -120,6 +124,38 @@ def build(name: str, channels: tuple[str, ...]) -> Path:
     return out
 
 
+def refit_familiarity(source: Path, name: str, channels: tuple[str, ...]) -> Path:
+    """``source``'s folder with its familiarity check refitted on the training windows of
+    ``channels`` (same directions, weight and quantile), written to ``$SER_CACHE/models/NAME``;
+    prints the share of LibriSpeech training-half windows flagged before and after (the
+    familiarity screen's dev criterion)."""
+    from .v4 import LABELLED, LS_FIT_ROWS
+
+    config = json.loads((source / "model.json").read_text())
+    model = SpeechEmotionModel.from_folder(source, config)
+    rows = LABELLED[~np.isin(SPEAKER[LABELLED], list(SER_HELD_OUT))]
+    f, r, _, _ = gather(rows, channels)
+    ood, above = fit_unfamiliar(
+        model, f, SPEAKER[r].tolist(), CORPUS[r].tolist(), dims=64, residual_weight=1.0
+    )
+    with np.load(source / "head.npz") as data:
+        arrays = {k: data[k] for k in data.files if not k.startswith("ood_")}
+    arrays.update(ood)
+    fixed = ("kind", "loader", "labels", "weights", "encoder", "feature_version", "sample_rate_hz")
+    config = {k: v for k, v in config.items() if k not in fixed}
+    config["unfamiliar_above"] = round(above, 4)
+    config["familiarity"] = {**config["familiarity"], "channels": list(channels),
+                             "windows": int(len(f))}  # fmt: skip
+    out = CACHE / "models" / name
+    save_model_folder(out, arrays, config)
+    write_checksums(out)
+    dev, _, _, _ = gather(LS_FIT_ROWS, ["clean"])
+    again = SpeechEmotionModel.from_folder(out, json.loads((out / "model.json").read_text()))
+    print(f"above {above:.4f}; dev read flagged {np.mean(model.unfamiliar(dev)):.3f} -> "
+          f"{np.mean(again.unfamiliar(dev)):.3f}", flush=True)  # fmt: skip
+    return out
+
+
 def main() -> None:
     import torch
 
@@ -138,6 +174,9 @@ def main() -> None:
         res = loco(64, 1.0, ood, {"target": 0.6, "channels": channels})
         name = f"v5_loco_{'+'.join(channels)}"
         (CACHE / "results" / f"{name}.json").write_text(json.dumps(res, indent=1))
+        return
+    if what == "familiarity":  # familiarity SOURCE_FOLDER NAME CHANNELS
+        refit_familiarity(Path(sys.argv[2]), sys.argv[3], tuple(sys.argv[4].split(",")))
         return
     raise SystemExit(f"unknown: {what}")
 
