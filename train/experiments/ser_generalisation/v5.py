@@ -1,7 +1,7 @@
 """Issue 15 research for version 5 (not product code): heads on Whisper encoder layer 1.
 
     OMP_NUM_THREADS=1 nice -n 10 python -m train.experiments.ser_generalisation.v5 build NAME [CH]
-    OMP_NUM_THREADS=1 nice -n 10 python -m train.experiments.ser_generalisation.v5 loco [CH]
+    OMP_NUM_THREADS=1 nice -n 10 python -m train.experiments.ser_generalisation.v5 loco [CH [OOD]]
     OMP_NUM_THREADS=1 python -m train.experiments.ser_generalisation.v5 familiarity SRC NAME CH
 
 Features: the numpy layer-1 encoder of the engine (``analyzer.audio.ser.WhisperLayerEncoder``),
@@ -170,9 +170,14 @@ def main() -> None:
 
         channels = tuple(sys.argv[2].split(",")) if len(sys.argv) > 2 else ("clean", "telephone")
         # the familiarity check is fitted on the clean and telephone windows (as in ``build``)
+        # unless a third argument names its channels
         ood = tuple(ch for ch in channels if ch in ("clean", "telephone"))
+        if len(sys.argv) > 3:
+            ood = tuple(sys.argv[3].split(","))
         res = loco(64, 1.0, ood, {"target": 0.6, "channels": channels})
-        name = f"v5_loco_{'+'.join(channels)}"
+        name = f"v5_loco_{'+'.join(channels)}" + (
+            f"_ood_{'+'.join(ood)}" if len(sys.argv) > 3 else ""
+        )
         (CACHE / "results" / f"{name}.json").write_text(json.dumps(res, indent=1))
         return
     if what == "familiarity":  # familiarity SOURCE_FOLDER NAME CHANNELS
