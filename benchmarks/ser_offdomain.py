@@ -5,10 +5,12 @@
 MODEL: a name under models/ or a folder. Needs the research feature cache of
 ``train.experiments.ser_generalisation.extract`` (``$SER_CACHE``, default /work/cache-ser:
 every clip of the shared manifest and of the read speech, clean, plus RAVDESS 17-20 and EmoDB
-through the telephone channel, codecs and babble). Scores, per model, with the engine's code
-path (``SpeechEmotionModel.predict_features`` on the cached features, window probabilities
-averaged per clip, "uncertain" = the model's threshold on the clip's mean probabilities, or at
-least half of the clip's windows unfamiliar to the model, see ``clip_uncertain``):
+through the telephone channel, codecs and babble; for a version-5 model, whose heads read
+encoder layer 1, the same conditions extracted with ``extract --layer1`` into ``l1_*``).
+Scores, per model, with the engine's code path (``SpeechEmotionModel.predict_features`` on
+the cached features, window probabilities averaged per clip, "uncertain" = the model's
+threshold on the clip's mean probabilities, or at least half of the clip's windows unfamiliar
+to the model, see ``clip_uncertain``):
 
 - held-out speakers RAVDESS 17-20 and EmoDB 11 (never trained on by models that hold them out;
   version 1 trained on RAVDESS 17-20), speaker passed as ``groups``, clean and every condition,
@@ -47,13 +49,19 @@ def clip_scores(
     """(clip probabilities [n, 7], uncertain [n], clip rows [n]) of ``rows`` in ``channel``."""
     from train.experiments.ser_generalisation.exp import SPEAKER, gather
 
-    feats, row, _, speech = gather(rows, [channel])
+    feats, row, _, speech = gather(rows, [channel], prefix=feature_prefix(model))
     scores = model.predict_features(feats, speech, groups=list(SPEAKER[row]) if groups else None)
     clips, inv = np.unique(row, return_inverse=True)
     probs = np.zeros((len(clips), K))
     np.add.at(probs, inv, scores.probs)
     probs /= np.bincount(inv)[:, None]
     return probs, clip_uncertain(model, probs, model.unfamiliar(feats), inv), clips
+
+
+def feature_prefix(model: SpeechEmotionModel) -> str:
+    """The research cache's folder prefix of the model's feature kind: "" (the CTranslate2 last
+    layer, versions 1-4) or "l1_" (transformer layer 1, version 5: ``extract --layer1``)."""
+    return "l1_" if model.features == "whisper-layer1" else ""
 
 
 def clip_uncertain(
@@ -88,12 +96,12 @@ def labelled(model, rows, channel, groups) -> dict[str, Any]:
     }
 
 
-def telephone_read_speech() -> bool:
+def telephone_read_speech(prefix: str = "") -> bool:
     """Whether the cache holds the read speech through the telephone channel (extract.py job
     ``telephone:read``)."""
     from train.experiments.ser_generalisation.exp import FEATS
 
-    return any((FEATS / "telephone").glob("read_*.npz"))
+    return any((FEATS / f"{prefix}telephone").glob("read_*.npz"))
 
 
 def read(model, rows, groups, channel: str = "clean") -> dict[str, Any]:
@@ -130,7 +138,7 @@ def measure(name: str) -> dict[str, Any]:
     out["read_en_evalhalf"] = read(model, LS_TEST_ROWS, False)
     out["read_zh"] = read(model, AISHELL_ROWS, True)
     out["read_zh_nogroups"] = read(model, AISHELL_ROWS, False)
-    if telephone_read_speech():
+    if telephone_read_speech(feature_prefix(model)):
         out["read_en_evalhalf_telephone"] = read(model, LS_TEST_ROWS, False, "telephone")
         out["read_zh_telephone"] = read(model, AISHELL_ROWS, True, "telephone")
     return out

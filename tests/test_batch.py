@@ -17,6 +17,7 @@ import soundfile as sf
 from analyzer.batch import BatchInputError, discover, resume, tables
 from analyzer.config import AnalysisConfig
 from analyzer.hashing import content_hash
+from analyzer.models import DEFAULT_MODELS
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "assets" / "sample_call.wav"
@@ -181,8 +182,8 @@ def test_finished_record_needs_same_content_settings_and_an_intact_result(tmp_pa
 def test_model_checksums_follow_the_model_files():
     sums = resume.model_checksums(AnalysisConfig())
     for kind, name in (
-        ("ser", "ser-whisper-tiny-head"),
-        ("fer", "fer-ferplus-vgg"),
+        ("ser", DEFAULT_MODELS["ser"]),
+        ("fer", DEFAULT_MODELS["fer"]),
         ("speaker", "speaker-ge2e-wccn"),
     ):
         listing = ROOT / "models" / name / "SHA256SUMS"

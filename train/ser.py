@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analyzer.audio.ser import WhisperEncoder, save_model_folder
+from analyzer.audio.ser import FEATURE_KINDS, FeatureEncoder, make_encoder, save_model_folder
 from analyzer.labels import LABELS
 from analyzer.models import resolve_model_dir, write_checksums
 
@@ -139,8 +139,12 @@ def train_ser(
     hold_out: Sequence[str] = (),
     init: str | Path | None = None,
     neutral_reference: str | Path | None = None,
+    feature_kind: str = "whisper-last",
 ) -> Path:
     """Train a speech emotion model folder from a manifest; returns the folder.
+
+    feature_kind: the encoder output the heads read (``analyzer.audio.ser.make_encoder``):
+    "whisper-last" (versions 1-4) or "whisper-layer1" (version 5); written to model.json.
 
     neutral_reference: a manifest of non-emotional speech (read speech); with
     ``options.neutral_target`` > 0 the model gets a ``neutral_bias`` fitted on the training half
@@ -173,7 +177,10 @@ def train_ser(
     noise_train = None
     if noise_manifest is not None:
         noise_train = partial(load_noise_pool, noise_manifest, "train")
-    encoder = WhisperEncoder(threads=threads)
+    if init is not None:  # adapting: the heads read what the model's heads were trained on
+        source_config = json.loads((resolve_model_dir(init) / "model.json").read_text())
+        feature_kind = str(source_config.get("features", "whisper-last"))
+    encoder = make_encoder(feature_kind, threads=threads)
     import torch
 
     torch.set_num_threads(threads)  # heads are small; leave the other cores to the machine
@@ -239,6 +246,8 @@ def train_ser(
             "windows": len(reference),
             "target": options.neutral_target,
         }
+    if feature_kind != "whisper-last":
+        config["features"] = feature_kind
     config["trained_on"] = {
         "manifest": Path(manifest).name,
         "clips": len(rows),
@@ -264,7 +273,7 @@ def train_ser(
 def neutral_reference_features(
     manifest: str | Path,
     *,
-    encoder: WhisperEncoder,
+    encoder: FeatureEncoder,
     cache_dir: str | Path | None = None,
     progress: Progress | None = None,
     channels: Sequence[str] = ("clean",),
@@ -383,6 +392,13 @@ def add_train_args(parser: argparse.ArgumentParser) -> None:
         help="share of those speakers' windows that must read neutral (0: no bias)",
     )
     parser.add_argument(
+        "--features",
+        default="whisper-last",
+        choices=FEATURE_KINDS,
+        help="encoder output the heads read: the last layer (versions 1-4) or transformer "
+        "layer 1 (version 5)",
+    )
+    parser.add_argument(
         "--uncertain-rate",
         type=float,
         default=HeadOptions.uncertain_rate,
@@ -429,6 +445,7 @@ def run_train(args: argparse.Namespace, progress: Progress | None = None) -> Pat
         hold_out=tuple(h.strip() for h in args.hold_out.split(",") if h.strip()),
         init=args.init,
         neutral_reference=args.neutral_reference,
+        feature_kind=args.features,
     )
     print(folder)
     return folder

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analyzer.audio.ser import FEATURE_DIM, FEATURE_VERSION, SAMPLE_RATE_HZ, WhisperEncoder
+from analyzer.audio.ser import FEATURE_DIM, FEATURE_VERSION, SAMPLE_RATE_HZ, FeatureEncoder
 
 from . import augment
 
@@ -210,12 +210,15 @@ class FeatureTable:
     ok: np.ndarray
 
 
-def _cache_file(cache_dir: Path, path: Path, name: str, channel: str) -> Path:
+def _cache_file(
+    cache_dir: Path, path: Path, name: str, channel: str, version: str = FEATURE_VERSION
+) -> Path:
     """Where the features of one clip live: keyed by the file's bytes (not its path or mtime, so
     a re-copied data set still hits), its manifest name (it seeds the channel's random choices),
-    the channel and everything that shapes the features."""
+    the channel and everything that shapes the features (``version``: the encoder's
+    ``feature_version``)."""
     content = hashlib.sha1(path.read_bytes()).hexdigest()
-    key = f"{content}|{name}|{channel}|{FEATURE_VERSION}|{MAX_CLIP_S}|{WINDOW_S}|{WINDOW_HOP_S}"
+    key = f"{content}|{name}|{channel}|{version}|{MAX_CLIP_S}|{WINDOW_S}|{WINDOW_HOP_S}"
     digest = hashlib.sha1(key.encode()).hexdigest()
     return cache_dir / digest[:2] / f"{digest}.npy"
 
@@ -225,7 +228,7 @@ def extract_features(
     root: Path,
     *,
     channel: str = "clean",
-    encoder: WhisperEncoder,
+    encoder: FeatureEncoder,
     cache_dir: str | Path | None = None,
     progress: Progress | None = None,
     noise: Callable[[], list[np.ndarray]] | None = None,
@@ -238,6 +241,8 @@ def extract_features(
     for the babble waveforms (see ``render_channel``).
     """
     cache = Path(cache_dir) if cache_dir is not None else None
+    # the cache key's feature version (an encoder without one makes the last-layer features)
+    version = str(getattr(encoder, "feature_version", FEATURE_VERSION))
     pool: list[np.ndarray] | None = None
     per_clip: list[np.ndarray | None] = [None] * len(rows)
     ok = np.ones(len(rows), dtype=bool)
@@ -247,7 +252,11 @@ def extract_features(
         if not path.is_file():
             ok[i] = False
             continue
-        hit = _cache_file(cache, path, rows[i]["path"], channel) if cache is not None else None
+        hit = (
+            _cache_file(cache, path, rows[i]["path"], channel, version)
+            if cache is not None
+            else None
+        )
         if hit is not None and hit.is_file():
             per_clip[i] = np.load(hit)
         else:
@@ -278,7 +287,7 @@ def extract_features(
                 table = np.hstack([feats[owner_arr == i], speech_s[owner_arr == i, None]])
                 per_clip[i] = table
                 if cache is not None:
-                    target = _cache_file(cache, paths[i], rows[i]["path"], channel)
+                    target = _cache_file(cache, paths[i], rows[i]["path"], channel, version)
                     target.parent.mkdir(parents=True, exist_ok=True)
                     np.save(target, table)
         if progress is not None:

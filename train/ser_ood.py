@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analyzer.audio.ser import Familiarity, SpeechEmotionModel, WhisperEncoder
+from analyzer.audio.ser import Familiarity, SpeechEmotionModel, make_encoder
 from analyzer.labels import LABELS
 from analyzer.models import load_model, resolve_model_dir, write_checksums
 
@@ -180,7 +180,7 @@ def add_familiarity(
     rows = [r for r in rows if r.get("label") in LABELS and r.get("speaker") not in held]
     if not rows:
         raise ValueError(f"{manifest}: no labelled rows to fit familiarity on")
-    encoder = WhisperEncoder(threads=threads)
+    encoder = make_encoder(loaded.features, threads=threads)
     feats, speakers, corpora = [], [], []
     for channel in channels:
         table = extract_features(rows, root, channel=channel, encoder=encoder, cache_dir=cache_dir)

@@ -24,7 +24,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from analyzer.audio.ser import SpeechEmotionModel, WhisperEncoder
+from analyzer.audio.ser import SpeechEmotionModel, make_encoder
 from analyzer.models import load_model, resolve_model_dir, write_checksums
 
 from .heads import fit_neutral_bias
@@ -50,7 +50,10 @@ def add_neutral_prior(
     if not isinstance(loaded, SpeechEmotionModel):
         raise ValueError(f"{model}: not a speech emotion model")
     feats, speakers = neutral_reference_features(
-        reference, encoder=WhisperEncoder(threads=threads), cache_dir=cache_dir, channels=channels
+        reference,
+        encoder=make_encoder(loaded.features, threads=threads),
+        cache_dir=cache_dir,
+        channels=channels,
     )
     bias = fit_neutral_bias(loaded, feats, target)
     out.mkdir(parents=True, exist_ok=True)

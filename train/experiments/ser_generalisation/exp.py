@@ -120,13 +120,22 @@ def weights_for(idx: np.ndarray, recipe: Recipe) -> np.ndarray:
     return w
 
 
-def gather(rows: np.ndarray, channels) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(features, row, channel, speech_s) of every window of ``rows`` in ``channels``."""
+# folder prefix of the feature kind read by ``gather``: "" (the CTranslate2 last layer) or "l1_"
+# (version 5's numpy layer-1 features, ``extract --layer1``); ``v5`` sets it for the recipes of
+# ``v3``/``v4`` that it reuses
+FEATURE_PREFIX = ""
+
+
+def gather(
+    rows: np.ndarray, channels, prefix: str | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(features, row, channel, speech_s) of every window of ``rows`` in ``channels``, from the
+    feature folders ``prefix`` + channel (default prefix: ``FEATURE_PREFIX``)."""
     f, r, c, s = [], [], [], []
     sel = np.zeros(N, bool)
     sel[rows] = True
     for ch in channels:
-        t = cond(ch)
+        t = cond((FEATURE_PREFIX if prefix is None else prefix) + ch)
         m = sel[t.row]
         f.append(t.features[m])
         r.append(t.row[m])

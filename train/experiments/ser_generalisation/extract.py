@@ -1,6 +1,7 @@
 """Issue 15 research (not product code): cache Whisper features of every clip and condition.
 
     nice -n 10 python -m train.experiments.ser_generalisation.extract --threads 2 JOB...
+    nice -n 10 python -m train.experiments.ser_generalisation.extract --layer1 JOB...  (version 5)
 
 A job is CONDITION:SUBSET; features go to OUT/CONDITION/<chunk>.npz (features [M, 768],
 speech_s [M], row [M] = index into the combined row list: manifest then read speech), so an
@@ -19,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from analyzer.audio.ser import WhisperEncoder
+from analyzer.audio.ser import WhisperEncoder, make_encoder
 from train import augment
 from train.data import SHARED_DATA
 from train.ser import clip_windows, load_audio
@@ -77,6 +78,11 @@ def subset(rows: list[dict], name: str) -> list[int]:
                 and int(hashlib.sha1(r["path"].encode()).hexdigest(), 16) % 4 == 0
             )
         ]
+    if name == "voices_train":  # "voices" without the held-out speakers (training renderings)
+        from train.data import SER_HELD_OUT
+
+        voices = subset(rows, "voices")
+        return [i for i in voices if rows[i]["speaker"] not in SER_HELD_OUT]
     raise ValueError(name)
 
 
@@ -85,6 +91,11 @@ def main() -> None:
     ap.add_argument("--out", default=str(CACHE / "feats"))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--layers", action="store_true", help="torch encoder, every layer")
+    ap.add_argument(
+        "--layer1",
+        action="store_true",
+        help="the engine's numpy encoder, transformer layer 1 (version 5): OUT/l1_CONDITION",
+    )
     ap.add_argument("jobs", nargs="+")
     args = ap.parse_args()
     rows = all_rows()
@@ -94,6 +105,8 @@ def main() -> None:
         from .layers import LayerEncoder
 
         encoder = LayerEncoder(threads=args.threads)
+    elif args.layer1:
+        encoder = make_encoder("whisper-layer1", threads=args.threads)
     else:
         encoder = WhisperEncoder(threads=args.threads)
     fit_ls, test_ls = librispeech_split(rows)
@@ -129,7 +142,7 @@ def main() -> None:
     for job in args.jobs:
         cond, sub = job.split(":")
         idx = subset(rows, sub)
-        folder = out / (f"L_{cond}" if args.layers else cond)
+        folder = out / (f"L_{cond}" if args.layers else f"l1_{cond}" if args.layer1 else cond)
         folder.mkdir(parents=True, exist_ok=True)
         t0 = time.time()
         for c0 in range(0, len(idx), CHUNK):

@@ -9,7 +9,6 @@ one) can be compared with the shipped last-layer features.
 from __future__ import annotations
 
 import math
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -23,35 +22,17 @@ from analyzer.audio.ser import (
     SILENCE_DBFS,
     frame_levels_db,
     log_mel,
+    read_ct2_variables,
     trim_silence,
 )
 from analyzer.models import whisper_model_dir
 
-_DTYPES = {4: np.float16, 0: np.float32, 2: np.int16, 3: np.int32, 1: np.int8}
-
 
 def read_ct2(path: Path, prefix: str = "encoder/") -> dict[str, np.ndarray]:
-    out = {}
-    with open(path, "rb") as fh:
-
-        def string() -> str:
-            (n,) = struct.unpack("H", fh.read(2))
-            return fh.read(n)[:-1].decode()
-
-        fh.read(4)
-        string()
-        fh.read(4)
-        (count,) = struct.unpack("I", fh.read(4))
-        for _ in range(count):
-            name = string()
-            (rank,) = struct.unpack("B", fh.read(1))
-            shape = struct.unpack("I" * rank, fh.read(4 * rank))
-            (dtype,) = struct.unpack("B", fh.read(1))
-            (nbytes,) = struct.unpack("I", fh.read(4))
-            raw = fh.read(nbytes)
-            if name.startswith(prefix):
-                out[name[len(prefix) :]] = np.frombuffer(raw, dtype=_DTYPES[dtype]).reshape(shape)
-    return out
+    """The ``prefix`` variables of a CTranslate2 model.bin, names without the prefix (the
+    reader moved into the engine: ``analyzer.audio.ser.read_ct2_variables``)."""
+    raw = read_ct2_variables(path, lambda name: name.startswith(prefix))
+    return {k[len(prefix) :]: v for k, v in raw.items()}
 
 
 class LayerEncoder:

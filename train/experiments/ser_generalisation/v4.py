@@ -91,13 +91,13 @@ def screen() -> dict:
     return out
 
 
-def loco(dims: int, rw: float, channels: tuple[str, ...]) -> dict:
+def loco(dims: int, rw: float, channels: tuple[str, ...], mode: dict | None = None) -> dict:
     ravdess, tess, emodb = (idx(CORPUS == c) for c in ("ravdess", "tess", "emodb"))
     splits = {"emodb": ([ravdess, tess], emodb), "ravdess": ([tess, emodb], ravdess)}
     out: dict[str, Any] = {"dims": dims, "rw": rw, "channels": list(channels)}
     for name, (parts, test) in splits.items():
         t0 = time.time()
-        head, info = build(parts, VARIANTS["bias60"])
+        head, info = build(parts, VARIANTS["bias60"] if mode is None else mode)
         arrays, above = familiarity(
             head.mean, head.scale, np.concatenate(parts), channels, dims, rw
         )
