@@ -69,9 +69,9 @@ OVERLAP_MARGIN = 0.1  # cosine; top-two similarities closer than this look mixed
 OVERLAP_MIN_S = 0.2  # s; shorter ambiguous runs are not reported
 OVERLAP_CONTEXT_S = 1.0  # s around a detected overlap searched for its second voice
 OVERLAP_KEEP_BOTH = True  # a detected overlap adds a turn of the second voice (validation)
-OVERLAP_KEEP_PROB = 0.8  # ... only where the detector is this sure on average (validation: all
-# detections 0.064 collar DER, none 0.058, these 0.057: a false second voice costs more than a
-# missed one)
+OVERLAP_KEEP_PROB = 0.9  # ... only where the detector is this sure on average (validation
+# collar DER, count given: every detection 0.063, 0.8 and up 0.058, 0.9 0.0577 = none: a false
+# second voice costs more than a missed one, so only the surest overlaps add one)
 PITCH_WEIGHT = 0.3  # scale of the pitch dimension added to the embeddings (see with_pitch)
 PITCH_MIN_FRAMES = 10  # voiced 10 ms frames a window needs for its pitch to count
 
