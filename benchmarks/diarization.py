@@ -7,7 +7,8 @@
     python -m benchmarks.diarization --length 3min --gender same --calls 6      # similar voices
     python -m benchmarks.diarization --length 30min --calls 1   # talk time over a long call
     (add --cache DIR to keep each call's VAD, embeddings, pitch and audio on disk for re-runs;
-    --plain clusters the plain GE2E embeddings, without models/speaker-ge2e-wccn, as before)
+    --plain clusters the plain GE2E embeddings, without models/speaker-ge2e-wccn, as before;
+    --overlap heuristic marks mono overlap by the old rule, without models/overlap-mlp-mel)
 
 Sets: ``--length`` short (14 turns of one clip, ~40 s), default (16 turns of 1-3 clips, ~1.3 min),
 3min (34 turns), 30min (330 turns); ``--gender`` same (both actors men or both women) or mixed (a
