@@ -12,9 +12,12 @@ both voices' speech intervals (silero VAD on each clip alone, pauses under 0.3 s
 benchmark's reference) cover it.
 
 The network (a small MLP on stacked frame features) is fitted with torch here; the engine runs
-it in numpy. The decision threshold, smoothing and shortest run are then chosen on the
-benchmark's validation calls (RAVDESS actors 13-20, ``benchmarks.diarization --validation``):
-the highest recall whose precision reaches the target, scored as the benchmark scores overlap.
+it in numpy. The decision (threshold, smoothing, shortest run, and how near an in-speech
+speaker change of the diarizer a detection must lie) is then chosen on the benchmark's
+validation calls (RAVDESS actors 13-20, ``benchmarks.diarization --validation --cache DIR``,
+count given, frames pooled as the benchmark scores overlap): the best F1 among settings whose
+precision and recall both reach 0.6, else the setting whose weaker side is highest.
+``--decide-only`` repeats that choice for a fitted folder.
 """
 
 from __future__ import annotations
