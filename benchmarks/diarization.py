@@ -9,7 +9,8 @@
     python -m benchmarks.diarization --length 30min --telephone --chunked --calls 3   # as the
     engine runs a long call: 10 minutes of speech embedded at a time, one clustering
     (add --cache DIR to keep each call's VAD, embeddings, pitch and audio on disk for re-runs;
-    --plain clusters the plain GE2E embeddings, without models/speaker-ge2e-wccn, as before)
+    --plain clusters the plain GE2E embeddings, without models/speaker-ge2e-wccn, as before;
+    --overlap heuristic marks mono overlap by the old rule, without models/overlap-mlp-mel)
 
 Sets: ``--length`` short (14 turns of one clip, ~40 s), default (16 turns of 1-3 clips, ~1.3 min),
 3min (34 turns), 30min (330 turns); ``--gender`` same (both actors men or both women) or mixed (a
@@ -55,6 +56,7 @@ from pathlib import Path
 import numpy as np
 
 from analyzer.audio.der import diarization_error_rate
+from analyzer.audio.overlap import load_overlap_detector
 from analyzer.audio.prosody import analyze_frames
 from analyzer.audio.speakers import (
     SpeakerEncoder,
@@ -163,7 +165,8 @@ def embedded_calls(args: argparse.Namespace):
             emotions = {k: set(v) for k, v in meta["emotions"].items()}
             yield (
                 meta["name"], emotions, ref, speech,
-                (z["spans"], z["owner"], z["emb"], z["f0"].astype(np.float32)),
+                (z["spans"], z["owner"], z["emb"], z["f0"].astype(np.float32),
+                 z["audio"].astype(np.float32) / 32767),
                 meta["duration"], meta["cpu"],
             )  # fmt: skip
             continue
@@ -202,7 +205,7 @@ def embedded_calls(args: argparse.Namespace):
                 spans=spans, owner=owner, emb=emb, f0=f0.astype(np.float16),
                 audio=(np.clip(audio, -1, 1) * 32767).astype(np.int16),
             )  # fmt: skip
-        yield name, emotions, ref, speech, (spans, owner, emb, f0), dur, cpu
+        yield name, emotions, ref, speech, (spans, owner, emb, f0, audio), dur, cpu
 
 
 def main() -> None:
@@ -224,6 +227,10 @@ def main() -> None:
         "--plain", action="store_true",
         help="cluster the plain GE2E embeddings, without the speaker-space projection",
     )  # fmt: skip
+    ap.add_argument(
+        "--overlap", choices=("model", "heuristic"), default="model",
+        help="mono overlap: the learned detector (models/overlap-*) or the old heuristic",
+    )  # fmt: skip
     args = ap.parse_args()
 
     results: dict[str, list] = {"estimated": [], "given": []}
@@ -239,14 +246,21 @@ def main() -> None:
     header = "call                     emotions                          min   "
     print(header + f"DER    DER.25  miss   FA     conf   k  | DER(k={n_spk}) DER.25(k={n_spk})")
     projection = None if args.plain else load_projection()
-    for name, emotions, ref, speech, (spans, owner, emb, f0), dur, cpu in embedded_calls(args):
+    detector = load_overlap_detector() if args.overlap == "model" else None
+    for name, emotions, ref, speech, (spans, owner, emb, f0, audio), dur, cpu in embedded_calls(
+        args
+    ):
         t0 = time.process_time()
-        hyp = diarize_embedded(spans, owner, emb, speech, dur, f0=f0, projection=projection)
+        oprob = detector.probabilities(audio) if detector is not None else None
+        hyp = diarize_embedded(
+            spans, owner, emb, speech, dur, f0=f0, projection=projection, overlap_prob=oprob
+        )
         seconds += cpu + time.process_time() - t0
         audio_s += dur
         hyp2 = diarize_embedded(
-            spans, owner, emb, speech, dur, num_speakers=n_spk, f0=f0, projection=projection
-        )
+            spans, owner, emb, speech, dur, num_speakers=n_spk, f0=f0, projection=projection,
+            overlap_prob=oprob,
+        )  # fmt: skip
         for key, h in (("estimated", hyp), ("given", hyp2)):
             results[key].append(
                 (

@@ -28,6 +28,7 @@ SCRIPTS = (
     "train.experiments.ser_generalisation.extract",
     "train.experiments.ser_variants",
     "train.speaker_projection",
+    "train.overlap",
 )
 
 

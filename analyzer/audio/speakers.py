@@ -40,6 +40,7 @@ from .clustering import (
     compact_labels,
 )
 from .longcall import LONG_CALL_UNITS, cluster_long_call
+from .overlap import load_overlap_detector
 from .prosody import analyze_frames
 from .turns import (
     CROSSTALK_DB,
@@ -69,6 +70,11 @@ CHANGE_COST = 30.0  # log-cost of a speaker change inside continuous speech (non
 OVERLAP_REACH_S = 0.5  # s around an in-speech speaker change searched for overlapped speech
 OVERLAP_MARGIN = 0.1  # cosine; top-two similarities closer than this look mixed (validation)
 OVERLAP_MIN_S = 0.2  # s; shorter ambiguous runs are not reported
+OVERLAP_CONTEXT_S = 1.0  # s around a detected overlap searched for its second voice
+OVERLAP_KEEP_BOTH = True  # a detected overlap adds a turn of the second voice (validation)
+OVERLAP_KEEP_PROB = 0.9  # ... only where the detector is this sure on average (validation
+# collar DER, count given: every detection 0.063, 0.8 and up 0.058, 0.9 0.0577 = none: a false
+# second voice costs more than a missed one, so only the surest overlaps add one)
 PITCH_WEIGHT = 0.3  # scale of the pitch dimension added to the embeddings (see with_pitch)
 PITCH_MIN_FRAMES = 10  # voiced 10 ms frames a window needs for its pitch to count
 
@@ -357,12 +363,15 @@ def diarize(
        cosine to the speaker centroids, Hann-weighted towards window centres) and a Viterbi pass
        picks the labels, with a speaker change costing CHANGE_COST inside continuous speech and
        nothing across a pause.
-    4. Overlapped speech is estimated only around speaker changes inside continuous speech
-       (cut-ins), where the windows resemble both speakers (see _overlap_near_changes).
+    4. Overlapped speech: the learned detector's frames (``overlap.OverlapDetector``,
+       ``models/overlap-mlp-mel``) inside speech; each overlapped stretch keeps both voices
+       (see _overlap_turns). Without the detector, the stretches around speaker changes where
+       the windows resemble both speakers (see _overlap_near_changes).
     """
     if not speech:
         return Turns([], [])
     spans, owner, emb = encoder.embed_windows(audio, speech)
+    overlap_prob = load_overlap_detector().probabilities(audio)
     f0 = analyze_frames(audio, speech=speech).f0_hz if PITCH_WEIGHT > 0 else None
     return diarize_embedded(
         spans,
@@ -375,6 +384,7 @@ def diarize(
         ids=ids,
         f0=f0,
         projection=load_projection(),
+        overlap_prob=overlap_prob,
     )
 
 
@@ -393,6 +403,7 @@ def diarize_embedded(
     f0: FloatArray | None = None,
     projection: SpeakerProjection | None = None,
     pitch_weight: float = PROJECTED_PITCH_WEIGHT,
+    overlap_prob: FloatArray | None = None,
 ) -> Turns:
     """Steps 2-4 of ``diarize`` on windows already embedded by ``SpeakerEncoder.embed_windows``
     (duration in seconds); the benchmark's tuning loop calls it on cached embeddings.
@@ -400,7 +411,9 @@ def diarize_embedded(
     projection: on calls of at most PROJECTED_MAX_UNITS units the clustering (and so the
     count) compares units in this speaker space; on longer calls the count is made on the
     plain embeddings and two voices are split in this space (``cluster_embeddings``'
-    ``speaker_space``); the resegmentation keeps the plain embeddings' similarities."""
+    ``speaker_space``); the resegmentation keeps the plain embeddings' similarities.
+    overlap_prob: the overlap detector's probability per 10 ms frame
+    (``OverlapDetector.probabilities``); without it the heuristic ``_overlap_near_changes``."""
     if not speech:
         return Turns([], [])
     if len(emb) == 0:
@@ -472,7 +485,12 @@ def diarize_embedded(
             turns.append((names[lab], Segment(seg.start, min(seg.end, duration))))
     turns.sort(key=lambda t: (t[1].start, t[0]))
     overlaps: list[Segment] = []
-    if k > 1:
+    if k > 1 and overlap_prob is not None:
+        overlaps = _detected_overlaps(overlap_prob, frame_label, seg_of, duration)
+        if OVERLAP_KEEP_BOTH:
+            sure = [o for o in overlaps if _mean_prob(overlap_prob, o) >= OVERLAP_KEEP_PROB]
+            turns = _overlap_turns(turns, sure, score, frame_label, names)
+    elif k > 1:
         overlaps = _overlap_near_changes(score, mass > 0, frame_label, seg_of, duration)
     return Turns(turns, overlaps)
 
@@ -503,6 +521,60 @@ def with_pitch(emb: FloatArray, spans: IntArray, f0: FloatArray, weight: float) 
     return normed
 
 
+def _detected_overlaps(
+    prob: FloatArray, labels: IntArray, seg_of: IntArray, duration: float
+) -> list[Segment]:
+    """Overlapped-speech segments from the detector's frame probabilities [frames], with the
+    shipped model's decision (threshold, smoothing, shortest run), inside speech frames
+    (``labels`` >= 0) and, when the model says so (``near_change_s``), only that near a speaker
+    change inside continuous speech: where a voice cuts in, as the validation calls chose."""
+    det = load_overlap_detector()
+    n = len(labels)
+    p = np.zeros(n, dtype=np.float32)
+    p[: min(n, len(prob))] = prob[:n]
+    inside = labels >= 0
+    if det.near_change_s > 0:
+        inside &= _near_changes(labels, seg_of, FRAMES.frames(det.near_change_s))
+    found = mask_to_segments(det.mask(p, inside), hop_s=FRAME_S, min_off_s=0.0)
+    return [Segment(s.start, min(s.end, duration)) for s in found if s.start < duration]
+
+
+def _mean_prob(prob: FloatArray, seg: Segment) -> float:
+    """The detector's mean probability over ``seg``."""
+    part = prob[FRAMES.index(seg.start) : FRAMES.end_index(seg.end)]
+    return float(part.mean()) if len(part) else 0.0
+
+
+def _overlap_turns(
+    turns: list[tuple[str, Segment]],
+    overlaps: list[Segment],
+    score: FloatArray,
+    labels: IntArray,
+    names: list[str],
+) -> list[tuple[str, Segment]]:
+    """Turns plus, in each overlapped stretch, a turn of the second voice: the speaker other
+    than the frame's label whose similarity is highest over the stretch and a second around it
+    (the voice that cuts in or is cut into)."""
+    if not overlaps:
+        return turns
+    reach = FRAMES.frames(OVERLAP_CONTEXT_S)
+    extra: list[tuple[str, Segment]] = []
+    for seg in overlaps:
+        a, b = FRAMES.index(seg.start), min(FRAMES.end_index(seg.end), len(labels))
+        if b <= a:
+            continue
+        main = labels[a:b][labels[a:b] >= 0]
+        if not len(main):
+            continue
+        own = int(np.bincount(main).argmax())
+        near = score[max(0, a - reach) : b + reach].mean(axis=0)
+        near[own] = -np.inf
+        extra.append((names[int(np.argmax(near))], seg))
+    out = turns + extra
+    out.sort(key=lambda t: (t[1].start, t[0]))
+    return out
+
+
 def _overlap_near_changes(
     score: FloatArray,
     voted: BoolArray,
@@ -518,9 +590,15 @@ def _overlap_near_changes(
     OVERLAP_REACH_S of such a change and its top two similarities differ by less than
     OVERLAP_MARGIN; runs shorter than OVERLAP_MIN_S are dropped.
     """
-    reach = FRAMES.frames(OVERLAP_REACH_S)
     top2 = np.sort(score, axis=1)[:, -2:]
     close = voted & (labels >= 0) & (top2[:, 1] - top2[:, 0] < OVERLAP_MARGIN)
+    near = _near_changes(labels, seg_of, FRAMES.frames(OVERLAP_REACH_S))
+    found = mask_to_segments(close & near, hop_s=FRAME_S, min_on_s=OVERLAP_MIN_S, min_off_s=0.1)
+    return [Segment(s.start, min(s.end, duration)) for s in found]
+
+
+def _near_changes(labels: IntArray, seg_of: IntArray, reach: int) -> BoolArray:
+    """Frames within ``reach`` frames of a speaker change inside continuous speech."""
     near = np.zeros(len(labels), dtype=bool)
     change = np.flatnonzero(
         (labels[1:] != labels[:-1])
@@ -530,8 +608,7 @@ def _overlap_near_changes(
     )
     for c in change:
         near[max(0, c - reach) : c + reach] = True
-    found = mask_to_segments(close & near, hop_s=FRAME_S, min_on_s=OVERLAP_MIN_S, min_off_s=0.1)
-    return [Segment(s.start, min(s.end, duration)) for s in found]
+    return near
 
 
 def _viterbi(

@@ -1,0 +1,235 @@
+"""Overlapped speech in mixed (single-channel) audio: where two voices sound at once.
+
+A small frame classifier (``OverlapDetector``, model folder ``models/overlap-mlp-mel``) reads
+spectral features of the 0-4 kHz band on the 10 ms diarization grid (``frame_features``: log
+mel energies, spectral flatness, periodicity and level, normalised per call), stacked over a
+context of about +-0.3 s, and gives each frame the probability that two voices overlap there.
+It is trained by ``train/overlap.py`` on synthetic mixtures of two voices (varied levels,
+wideband and through an 8 kHz telephone channel) of speakers the diarization benchmark never
+uses. Inference is numpy only: a few ms of CPU per second of audio.
+
+Only the 0-4 kHz band is read, so a telephone recording and a wideband one look alike.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..arrays import BoolArray, FloatArray
+from ..config import SAMPLE_RATE
+from ..segment import Segment, TimeGrid
+from .vad import mask_to_segments
+
+OVERLAP_MODEL = "overlap-mlp-mel"  # models/ folder of the shipped detector
+FRAME_S = 0.01  # s; the frame grid (the diarization grid)
+WIN_S = 0.025  # s; analysis window
+N_FFT = 512  # points per spectrum at 16 kHz (31.25 Hz bins)
+BAND_HZ = 4000.0  # Hz; highest frequency read (what an 8 kHz channel keeps)
+N_MELS = 32  # mel bands over 60 Hz .. BAND_HZ
+PITCH_LAGS_S = (1 / 400, 1 / 70)  # s; autocorrelation lags searched for a voice's period
+BLOCK_S = 60.0  # s of audio per spectral block: bounds memory on long calls
+LEVEL_FLOOR_DB = -100.0  # dB; floor of the band level (digital silence)
+
+
+def _mel_matrix(sr: int) -> FloatArray:
+    """Triangular mel filters [N_MELS, bins of the 0..BAND_HZ band], unit peak."""
+    bins = int(BAND_HZ / (sr / N_FFT)) + 1
+    freqs = np.arange(bins) * sr / N_FFT
+
+    def mel(f: FloatArray | float) -> Any:
+        return 2595.0 * np.log10(1.0 + np.asarray(f) / 700.0)
+
+    edges_mel = np.linspace(mel(60.0), mel(BAND_HZ * 0.97), N_MELS + 2)
+    edges = 700.0 * (10 ** (edges_mel / 2595.0) - 1.0)
+    fb = np.zeros((N_MELS, bins))
+    for m in range(N_MELS):
+        lo, mid, hi = edges[m], edges[m + 1], edges[m + 2]
+        rise = (freqs - lo) / max(mid - lo, 1e-9)
+        fall = (hi - freqs) / max(hi - mid, 1e-9)
+        fb[m] = np.clip(np.minimum(rise, fall), 0.0, None)
+    return fb
+
+
+def frame_features(audio: FloatArray, *, sr: int = SAMPLE_RATE) -> FloatArray:
+    """Per-frame spectral features of the 0-4 kHz band, float32 [frames, N_MELS + 3].
+
+    audio: float [samples] at 16 kHz. Frame i is centred on sample i * hop (10 ms hop, 25 ms
+    Hann window), so there are 1 + samples // hop frames, as on the diarization grid.
+    Columns: N_MELS log mel energies (dB, relative to the frame's band level: the spectrum's
+    shape), log spectral flatness, periodicity (the highest normalised autocorrelation of the
+    band-limited frame at a voice's pitch lags: one voiced voice gives a clear peak, two voices
+    blur it) and the band level (dB) relative to the call's typical speech level (the median
+    level of its louder half of frames), so a call's overall gain does not matter.
+    """
+    hop = TimeGrid.rate(sr).frames(FRAME_S)
+    win = int(round(WIN_S * sr))
+    n_frames = 1 + len(audio) // hop
+    fb = _mel_matrix(sr)
+    bins = fb.shape[1]
+    window = np.hanning(win + 2)[1:-1].astype(np.float32)
+    lag_lo, lag_hi = (int(round(s * sr)) for s in PITCH_LAGS_S)
+    half = N_FFT // 2
+    padded = np.pad(np.asarray(audio, dtype=np.float32), (half, half + N_FFT))
+    out = np.zeros((n_frames, N_MELS + 3), dtype=np.float32)
+    block = max(1, int(BLOCK_S / FRAME_S))
+    for f0 in range(0, n_frames, block):
+        idx = np.arange(f0, min(n_frames, f0 + block))
+        starts = idx * hop + half - win // 2
+        frames = padded[starts[:, None] + np.arange(win)[None, :]] * window
+        spec = np.abs(np.fft.rfft(frames, n=N_FFT, axis=1)) ** 2  # [n, N_FFT/2+1]
+        band = spec[:, :bins].astype(np.float64) + 1e-12
+        power = band.sum(axis=1)
+        mel = 10 * np.log10(band @ fb.T + 1e-10)
+        flat = np.mean(np.log(band[:, 2:]), axis=1) - np.log(np.mean(band[:, 2:], axis=1))
+        low = spec.copy()
+        low[:, bins:] = 0.0  # autocorrelation of the band-limited frame
+        ac = np.fft.irfft(low, n=N_FFT, axis=1)
+        period = ac[:, lag_lo : lag_hi + 1].max(axis=1) / np.maximum(ac[:, 0], 1e-12)
+        level = np.maximum(10 * np.log10(power), LEVEL_FLOOR_DB)
+        rows = slice(idx[0], idx[-1] + 1)
+        out[rows, :N_MELS] = mel - level[:, None]  # the spectrum's shape, not its level
+        out[rows, N_MELS] = flat
+        out[rows, N_MELS + 1] = period
+        out[rows, N_MELS + 2] = level
+    level = out[:, N_MELS + 2]
+    loud = level[level >= np.median(level)]
+    out[:, N_MELS + 2] -= float(np.median(loud)) if len(loud) else 0.0
+    return out
+
+
+def stack_context(feats: FloatArray, offsets: tuple[int, ...]) -> FloatArray:
+    """Frames [T, F] -> [T, len(offsets) * F]: each frame beside its neighbours at ``offsets``
+    frames (edges repeat the first / last frame)."""
+    t_n = len(feats)
+    cols = [feats[np.clip(np.arange(t_n) + o, 0, max(t_n - 1, 0))] for o in offsets]
+    return np.concatenate(cols, axis=1)
+
+
+def smooth(prob: FloatArray, frames: int) -> FloatArray:
+    """Moving average of ``prob`` [T] over ``frames`` frames (centred; 1 = unchanged)."""
+    if frames <= 1 or len(prob) == 0:
+        return prob
+    kernel = np.ones(frames) / frames
+    out: FloatArray = np.convolve(np.pad(prob, (frames // 2, frames - 1 - frames // 2), "edge"),
+                                  kernel, mode="valid")  # fmt: skip
+    return out
+
+
+class OverlapDetector:
+    """Frame probabilities of overlapped speech from a small MLP (numpy; weights from
+    ``train/overlap.py``). Load once (``load_overlap_detector``), call on many recordings.
+
+    The network: standardised stacked features -> ReLU layers -> one logit per frame.
+    ``threshold``, ``smooth_frames`` and ``min_s`` (chosen on validation calls) turn the
+    probabilities into segments (``segments``); ``near_change_s`` (s, 0 = everywhere) tells
+    the diarizer to keep only detections that near a speaker change inside continuous speech.
+    """
+
+    def __init__(
+        self,
+        layers: list[tuple[FloatArray, FloatArray]],
+        mean: FloatArray,
+        scale: FloatArray,
+        offsets: tuple[int, ...],
+        *,
+        threshold: float,
+        smooth_frames: int,
+        min_s: float,
+        near_change_s: float = 0.0,
+    ) -> None:
+        self.layers = [(w.astype(np.float32), b.astype(np.float32)) for w, b in layers]
+        self.mean = mean.astype(np.float32)
+        self.scale = scale.astype(np.float32)
+        self.offsets = tuple(int(o) for o in offsets)
+        self.threshold = float(threshold)
+        self.smooth_frames = int(smooth_frames)
+        self.min_s = float(min_s)
+        self.near_change_s = float(near_change_s)
+
+    @classmethod
+    def from_folder(cls, folder: Path, config: dict[str, Any]) -> OverlapDetector:
+        z = np.load(folder / str(config["weights"]))
+        n = int(config["layers"])
+        layers = [(z[f"w{i}"], z[f"b{i}"]) for i in range(n)]
+        return cls(
+            layers,
+            z["mean"],
+            z["scale"],
+            tuple(config["offsets"]),
+            threshold=float(config["threshold"]),
+            smooth_frames=int(config["smooth_frames"]),
+            min_s=float(config["min_s"]),
+            near_change_s=float(config.get("near_change_s", 0.0)),
+        )
+
+    def probabilities_from_features(self, feats: FloatArray) -> FloatArray:
+        """Overlap probability per frame [T] from ``frame_features`` output [T, F]."""
+        out = np.zeros(len(feats), dtype=np.float32)
+        step = int(BLOCK_S / FRAME_S)  # blocks of frames: memory stays flat on long calls
+        reach = max(abs(o) for o in self.offsets)
+        for a in range(0, len(feats), step):
+            lo, hi = max(0, a - reach), min(len(feats), a + step + reach)
+            x = stack_context(feats[lo:hi], self.offsets)[
+                a - lo : a - lo + min(step, len(feats) - a)
+            ]
+            h = (x - self.mean) / self.scale
+            for i, (w, b) in enumerate(self.layers):
+                h = h @ w + b
+                if i < len(self.layers) - 1:
+                    h = np.maximum(h, 0.0)
+            out[a : a + len(h)] = 1.0 / (1.0 + np.exp(-np.clip(h[:, 0], -30, 30)))
+        return out
+
+    def probabilities(self, audio: FloatArray, *, sr: int = SAMPLE_RATE) -> FloatArray:
+        """Overlap probability per 10 ms frame [1 + samples // hop] of ``audio`` (16 kHz)."""
+        return self.probabilities_from_features(frame_features(audio, sr=sr))
+
+    def mask(self, prob: FloatArray, speech: BoolArray | None = None) -> BoolArray:
+        """Frames called overlapped: smoothed probability over ``threshold`` (inside
+        ``speech`` frames when given), runs shorter than ``min_s`` dropped."""
+        hit = smooth(prob, self.smooth_frames) >= self.threshold
+        if speech is not None:
+            hit &= (
+                speech[: len(hit)]
+                if len(speech) >= len(hit)
+                else np.pad(speech, (0, len(hit) - len(speech)))
+            )
+        keep = np.zeros(len(hit), dtype=bool)
+        for seg in mask_to_segments(hit, hop_s=FRAME_S, min_on_s=self.min_s, min_off_s=0.0):
+            keep[int(round(seg.start / FRAME_S)) : int(round(seg.end / FRAME_S))] = True
+        return keep
+
+    def segments(self, audio: FloatArray, speech: list[Segment] | None = None) -> list[Segment]:
+        """Overlapped-speech segments of ``audio`` (16 kHz), inside ``speech`` when given."""
+        prob = self.probabilities(audio)
+        inside = None
+        if speech is not None:
+            inside = np.zeros(len(prob), dtype=bool)
+            grid = TimeGrid(FRAME_S)
+            for s in speech:
+                inside[grid.cover(s)] = True
+        duration = len(audio) / SAMPLE_RATE
+        return [
+            Segment(s.start, min(s.end, duration))
+            for s in mask_to_segments(self.mask(prob, inside), hop_s=FRAME_S, min_off_s=0.0)
+            if s.start < duration
+        ]
+
+
+@lru_cache(maxsize=2)
+def load_overlap_detector(name: str = OVERLAP_MODEL) -> OverlapDetector:
+    """The overlap model folder ``name`` under models/ (checksums checked); ModelError when it
+    is missing, corrupt or not an overlap model."""
+    from ..models import ModelError, resolve_model_dir, verify_checksums
+
+    folder = resolve_model_dir(name)
+    config = json.loads((folder / "model.json").read_text())
+    if config.get("kind") != "overlap":
+        raise ModelError(f"{folder.name} is a {config.get('kind')!r} model, not 'overlap'")
+    verify_checksums(folder)
+    return OverlapDetector.from_folder(folder, config)

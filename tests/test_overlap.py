@@ -1,0 +1,140 @@
+"""The learned overlapped-speech detector for mixed audio (analyzer/audio/overlap.py)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from conftest import SR, speak
+
+from analyzer.audio.overlap import (
+    OVERLAP_MODEL,
+    OverlapDetector,
+    frame_features,
+    load_overlap_detector,
+    stack_context,
+)
+from analyzer.audio.speakers import diarize_embedded
+from analyzer.models import ModelError, resolve_model_dir, verify_checksums
+from analyzer.segment import Segment
+
+
+def _voices() -> tuple[np.ndarray, np.ndarray]:
+    a = speak(
+        "I am sorry to hear that, let me check the tracking number for you, one moment please.",
+        "en-us+f3",
+        speed=170,
+        pitch=70,
+    )
+    b = speak(
+        "No, I want this fixed today, I have waited long enough for this order to arrive.",
+        "en+m1",
+        speed=140,
+        pitch=25,
+    )
+    return a, b
+
+
+def _share(prob: np.ndarray, seg: Segment, det: OverlapDetector) -> float:
+    """Share of the frames inside ``seg`` that the detector calls overlapped."""
+    hit = det.mask(prob)
+    return float(hit[int(seg.start * 100) : int(seg.end * 100)].mean())
+
+
+def test_the_model_folder_loads_and_its_checksums_hold(tmp_path):
+    folder = resolve_model_dir(OVERLAP_MODEL)
+    verify_checksums(folder)
+    config = json.loads((folder / "model.json").read_text())
+    assert config["kind"] == "overlap"
+    assert (folder / "MODEL_CARD.md").is_file()
+    det = load_overlap_detector()
+    assert 0 < det.threshold < 1 and det.smooth_frames >= 1
+    # An edited weights file is refused.
+    copy = tmp_path / "edited"
+    shutil.copytree(folder, copy)
+    weights = copy / config["weights"]
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="checksum"):
+        load_overlap_detector(str(copy))
+
+
+def test_features_are_on_the_diarization_grid_and_ignore_the_gain():
+    rng = np.random.default_rng(0)
+    audio = (rng.normal(0, 0.05, 3 * SR) * np.sin(np.arange(3 * SR) / SR * 7) ** 2).astype(
+        np.float32
+    )
+    f = frame_features(audio)
+    assert f.shape == (1 + len(audio) // 160, 35)
+    # Relative to the call's speech level: a quieter copy gives the same features (where there
+    # is sound at all; near-silent edge frames meet the numerical floor).
+    g = frame_features(audio * 0.1)
+    sound = f[:, -1] > -30
+    assert sound.mean() > 0.8
+    assert np.allclose(f[sound], g[sound], atol=0.05)
+    stacked = stack_context(f, (-2, 0, 2))
+    assert stacked.shape == (len(f), 3 * f.shape[1])
+    assert np.array_equal(stacked[10, 35:70], f[10]) and np.array_equal(stacked[10, :35], f[8])
+
+
+def test_two_voices_at_once_are_found_and_one_voice_is_not():
+    a, b = _voices()
+    det = load_overlap_detector()
+    # a alone, a pause, b alone, a pause, then b starting 1.5 s before a ends (a cut-in).
+    cut = len(a) - int(1.5 * SR)
+    pause = np.zeros(SR // 2, np.float32)
+    mixed = np.zeros(cut + len(b), np.float32)
+    mixed[: len(a)] += a
+    mixed[cut:] += b * 0.8
+    audio = np.concatenate([a, pause, b, pause, mixed, pause])
+    start = (len(a) + len(b) + 2 * len(pause)) / SR
+    both = Segment(start + cut / SR + 0.1, start + len(a) / SR - 0.1)
+    prob = det.probabilities(audio)
+    assert prob.shape == (1 + len(audio) // 160,)
+    alone = Segment(0.2, start - 0.6)
+    # Without the diarizer's gate (near a speaker change), the detector alone: most of the
+    # cut-in is called overlapped, little of the single voices (about 0.6 and 0.07 today).
+    assert _share(prob, both, det) > 0.4
+    assert _share(prob, alone, det) < 0.15
+    mean_both = prob[int(both.start * 100) : int(both.end * 100)].mean()
+    assert mean_both > 3 * prob[int(alone.start * 100) : int(alone.end * 100)].mean()
+
+
+def test_detected_overlap_keeps_both_voices_in_the_turns(monkeypatch):
+    """Plumbing: frames the detector calls overlapped become overlap segments and a turn of
+    the other voice, on windows embedded elsewhere (two clearly different voices)."""
+    det = load_overlap_detector()  # the one the diarizer uses, with a plain decision
+    for name, value in (("threshold", 0.5), ("smooth_frames", 1), ("min_s", 0.0)):
+        monkeypatch.setattr(det, name, value)
+    monkeypatch.setattr(det, "near_change_s", 1.0)
+    rng = np.random.default_rng(1)
+    dirs = rng.normal(size=(2, 16))
+    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    speech = [Segment(0.0, 10.0)]
+    # Windows of 1.5 s every 0.5 s: speaker 0 until 5 s, speaker 1 after.
+    starts = np.arange(0, 851, 50)
+    spans = np.stack([starts, starts + 150], axis=1)
+    emb = np.array([dirs[0] if s + 75 < 500 else dirs[1] for s in starts])
+    emb = emb + rng.normal(0, 0.02, emb.shape)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    owner = np.zeros(len(starts), int)
+    prob = np.zeros(1001, np.float32)
+    prob[450:560] = 0.99  # the detector says: both voices from 4.5 to 5.6 s
+    prob[100:200] = 0.99  # and at 1-2 s, far from any speaker change: gated out
+    out = diarize_embedded(spans, owner, emb, speech, 10.0, num_speakers=2, overlap_prob=prob)
+    assert len(out.overlaps) == 1
+    o = out.overlaps[0]
+    assert abs(o.start - 4.5) < 0.05 and abs(o.end - 5.6) < 0.05
+    covering = {s for s, g in out.turns if g.start <= 4.6 and g.end >= 5.5}
+    partly = {s for s, g in out.turns if g.overlaps(Segment(4.6, 5.5))}
+    assert len(partly) == 2, out.turns  # both voices speak in the overlap
+    assert covering  # one of them as the stretch added for the second voice
+    # Without detections: no overlap and no doubled speech.
+    none = diarize_embedded(
+        spans, owner, emb, speech, 10.0, num_speakers=2, overlap_prob=np.zeros(1001)
+    )
+    assert none.overlaps == []
+    assert sum(g.duration for _, g in none.turns) <= 10.0 + 1e-6
