@@ -2,7 +2,7 @@
 ``emotrace train ser --init`` to gain 10 points on that corpus.
 
     OMP_NUM_THREADS=1 nice -n 10 python -m train.experiments.ser_generalisation.adapt_curve \
-        [emodb|ravdess ...]
+        [emodb|ravdess ...] [--ns 0,10,25,50,100,150] [--draws 3] [--epochs E] [--tag T]
 
 Base model (one per held-out corpus, cached as ``$SER_CACHE/models/adapt_base_<corpus>``):
 version 5's recipe (``train.heads.fit_model_arrays`` with version 2's head options, layer-1
@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -127,7 +127,9 @@ def draw(pool: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     return np.array(sorted(picked))
 
 
-def curve(held: str, options: HeadOptions, scratch: Path) -> list[dict]:
+def curve(
+    held: str, options: HeadOptions, scratch: Path, ns: tuple[int, ...], draws: int
+) -> list[dict]:
     from .v4 import LABELLED
 
     adapt_spk, test_spk = SPLITS[held]
@@ -137,9 +139,9 @@ def curve(held: str, options: HeadOptions, scratch: Path) -> list[dict]:
     zero = evaluate(load(base), test)
     print(f"{held}: pool {len(pool)} clips, test {len(test)} clips", flush=True)
     rows = [{"held": held, "n": 0, "clips": 0, "runs": [zero]}]
-    for n in NS[1:]:
+    for n in [n for n in ns if n > 0]:
         runs, used = [], 0
-        for k in range(DRAWS):
+        for k in range(draws):
             chosen = draw(pool, n, np.random.default_rng(1000 * n + k))
             used = len(chosen)
             f, r, c, _ = gather(chosen, ["clean"])
@@ -187,14 +189,24 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
-    helds = sys.argv[1:] or ["emodb"]
+    parser = argparse.ArgumentParser()
+    parser.add_argument("held", nargs="*", default=["emodb"], choices=sorted(SPLITS))
+    parser.add_argument("--ns", default=",".join(map(str, NS)))
+    parser.add_argument("--draws", type=int, default=DRAWS)
+    parser.add_argument("--epochs", type=int, default=None, help="default: the command's")
+    parser.add_argument("--tag", default="", help="suffix of results/adapt_curve*.json")
+    args = parser.parse_args()
     options = cli_options()
+    if args.epochs is not None:
+        options = replace(options, epochs=args.epochs)
+    ns = tuple(int(n) for n in args.ns.split(","))
     print(f"adaptation options: epochs {options.epochs} lr {options.lr}", flush=True)
     rows: list[dict] = []
+    result = CACHE / "results" / f"adapt_curve{args.tag}.json"
     with tempfile.TemporaryDirectory() as scratch:
-        for held in helds:
-            rows += curve(held, options, Path(scratch))
-            (CACHE / "results" / "adapt_curve.json").write_text(json.dumps(rows, indent=1))
+        for held in args.held:
+            rows += curve(held, options, Path(scratch), ns, args.draws)
+            result.write_text(json.dumps(rows, indent=1))
             print(table(rows), flush=True)
 
 
