@@ -230,9 +230,10 @@ def keep_freed_memory(block_mb: int = HEAP_BLOCK_MB, keep_mb: int = KEEP_FREE_MB
     stages allocate and free arrays of a few MB many times a call (the bleed cancellation
     alone some 30 MB per block of frames), and glibc's defaults hand such memory back to the
     system after each free, so the next array is fresh pages that the kernel zeroes first
-    (some 40,000 page faults per 3-minute call). Every zeroed page is memory traffic, which
-    the workers share: with this, 1,000-2,000 faults per call and about a tenth less CPU per
-    call, the worker's peak resident memory some 50 MB higher. Arrays of ``block_mb`` or more
+    (30,000-90,000 page faults per 3-minute call). Every zeroed page is memory traffic,
+    which the workers share: with this, about 1,000 faults per call in most runs (some runs
+    still 30,000-47,000, not traced) and 10-20 % less CPU per call on this machine under load,
+    the worker's peak resident memory some 50 MB higher. Arrays of ``block_mb`` or more
     (a long call's chunk) still get their own mapping and go back at once; up to ``keep_mb``
     of free heap stays mapped. Returns whether the allocator took the settings (False off
     glibc)."""
