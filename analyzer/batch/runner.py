@@ -231,8 +231,9 @@ def keep_freed_memory(block_mb: int = HEAP_BLOCK_MB, keep_mb: int = KEEP_FREE_MB
     alone some 30 MB per block of frames), and glibc's defaults hand such memory back to the
     system after each free, so the next array is fresh pages that the kernel zeroes first
     (30,000-90,000 page faults per 3-minute call). Every zeroed page is memory traffic,
-    which the workers share: with this, about 1,000 faults per call in most runs (some runs
-    still 30,000-47,000, not traced) and 10-20 % less CPU per call on this machine under load,
+    which the workers share: with this, the voice stage faults 1,500 pages a call instead of
+    25,000, decoding and prosody almost none (what is left, some 7,000, is the speech emotion
+    encoder's own), and a call takes 6-20 % less CPU on this machine under load;
     the worker's peak resident memory some 50 MB higher. Arrays of ``block_mb`` or more
     (a long call's chunk) still get their own mapping and go back at once; up to ``keep_mb``
     of free heap stays mapped. Returns whether the allocator took the settings (False off
