@@ -332,7 +332,7 @@ class Analyzer:
             if len(audio) > 1:
                 audio = cancel_bleed(audio, sr=SAMPLE_RATE).audio
                 levels = level_over_floor_db(audio, sr=SAMPLE_RATE)
-            return np.stack([self.vad.probabilities(ch) for ch in audio]), levels
+            return self.vad.channel_probabilities(audio), levels
         return self.vad.probabilities(mono_mix(audio))[None, :], None
 
     def _prosody(

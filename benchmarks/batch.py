@@ -27,9 +27,11 @@ batch, starting Ray and the tables job. Throughput is audio hours per wall-clock
 real time); the 2-against-1 ratio is given on the whole wall clock and on the calls stage alone
 (from starting the workers, their model loading included, to the last call back). Fixed costs
 weigh on a short batch: ``--calls 24`` shows what a long batch settles to. Peak memory is
-sampled every 0.2 s as the sum of the proportional set size (PSS, /proc/PID/smaps_rollup) of the
-run's whole process tree: the driver, Ray's GCS/raylet/agents, every worker and the object
-store's shared memory as those processes map it. Per-worker peaks are each analysis actor's own
+sampled (every 1 s in the throughput runs, where the sampling then costs the measured cores
+2-3 % of one, printed, against 8 % at 0.2 s; every 0.2 s in the memory runs) as the sum of the
+proportional set size (PSS, /proc/PID/smaps_rollup) of the run's whole process tree: the
+driver, Ray's GCS/raylet/agents, every worker and the object store's shared memory as those
+processes map it. Per-worker peaks are each analysis actor's own
 peak RSS. CPU seconds (user + system, /proc/PID/stat, same sampling) are summed per group: the
 run's own process (the driver), the analysis workers, and Ray's other processes (its services,
 Ray Data's helper actors, the tables job's workers). They move far less than wall clock when
@@ -73,7 +75,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SAMPLE = ROOT / "assets" / "sample_call.wav"
 Run = dict[str, Any]  # one measured run
-SAMPLE_EVERY_S = 0.2  # memory and CPU sampling period
+SAMPLE_EVERY_S = 0.2  # memory and CPU sampling period of the long-call memory runs
+# ... and of the throughput runs: sampling walks /proc and every process's memory map, which on
+# this machine costs up to 8 % of a core at 0.2 s, taken from the runs' own cores (with 2 workers
+# busy, from them; with 1, from the free core): it would bias the 2-against-1 ratio.
+THROUGHPUT_SAMPLE_S = 1.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -237,10 +243,11 @@ def _cpu_group(pid: int, root: int, cmdline: str) -> str:
     return "ray other"
 
 
-def measure(cmd: list[str]) -> Run:
+def measure(cmd: list[str], every_s: float = SAMPLE_EVERY_S) -> Run:
     """Run ``cmd``; its wall clock, its result, the peak PSS of its process tree and the CPU
     seconds of its processes by group (each process's last sample: a process that lives less
-    than a sampling period may be missed, which undercounts only Ray's other processes)."""
+    than a sampling period, ``every_s``, may be missed, which undercounts only Ray's other
+    processes); ``sampler_cpu_s``: what the sampling itself cost this process."""
     load = os.getloadavg()[0]
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, start_new_session=True)
@@ -259,14 +266,16 @@ def measure(cmd: list[str]) -> Run:
                 if got is not None:  # a process's last title names it (ray::IDLE, then an actor)
                     group = _cpu_group(pid, proc.pid, got[1])
                     cpu[pid] = (cpu[pid][0] if pid in cpu and not got[1] else group, got[0])
-            done.wait(SAMPLE_EVERY_S)
+            done.wait(every_s)
 
+    sampler_cpu = time.process_time()
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     stdout, _ = proc.communicate()
     wall = time.perf_counter() - started
     done.set()
     sampler.join()
+    sampler_cpu = time.process_time() - sampler_cpu
     if proc.returncode not in (0, 1):
         raise SystemExit(f"benchmark run failed ({proc.returncode}): {' '.join(cmd)}")
     line = next(x for x in stdout.splitlines() if x.startswith("RESULT "))
@@ -279,6 +288,7 @@ def measure(cmd: list[str]) -> Run:
         "peak_mb": peak["mb"],
         "peak_processes": peak["processes"],
         "cpu_s": cpu_s,
+        "sampler_cpu_s": sampler_cpu,
         "load_before": load,
     }
 
@@ -345,12 +355,12 @@ def main() -> None:
             this: dict[str, Run] = {}
             for t in args.threads:
                 cmd = [*me, "--_child", "baseline", "--threads", str(t), "--_files", *files]
-                this[f"analyze loop, {t} thread(s)"] = _rated(measure(cmd))
+                this[f"analyze loop, {t} thread(s)"] = _rated(measure(cmd, THROUGHPUT_SAMPLE_S))
             for w, c in configs:
                 out = Path(tmp) / f"out{w}x{c}-{attempt}"
                 cmd = [*me, "--_child", "batch", "--_n", str(w), "--_c", str(c)]
                 cmd += ["--_files", str(inputs), "--_out", str(out), "--gpus", str(args.gpus)]
-                this[_name(w, c)] = _rated(measure(cmd))
+                this[_name(w, c)] = _rated(measure(cmd, THROUGHPUT_SAMPLE_S))
             rounds.append(this)
     env_note += f", {os.getloadavg()[0]:.1f} at the end (1-minute load average)"
     report(rounds, files, env_note, configs, cpus)
@@ -477,6 +487,8 @@ def report(
         )
         if per_call is not None:
             line += f"; workers per call {per_call:.2f} (their start and model loading in it)"
+        if "sampler_cpu_s" in r:
+            line += f"; this benchmark's sampling {r['sampler_cpu_s']:.1f}"
         print(line)
     for name, r in runs.items():
         if name.startswith("batch"):

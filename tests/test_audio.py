@@ -55,6 +55,30 @@ def test_vad_on_pure_silence_and_noise(vad):
     assert len(vad.probabilities(np.zeros(0, np.float32))) == 0
 
 
+def test_channels_through_the_network_together_give_each_channels_own_probabilities(
+    vad, monkeypatch
+):
+    """``channel_probabilities`` batches the streams of every channel (here, with 1-s streams
+    and groups of 3, groups that hold streams of both channels and a padded tail): each row is
+    what the channel gives on its own."""
+    from analyzer.audio import vad as vad_module
+
+    words = speak("Good morning, thank you for calling.")
+    rng = np.random.default_rng(2)
+    a = np.concatenate([words, np.zeros(SR, np.float32)])[: int(2.7 * SR)]
+    b = np.concatenate([np.zeros(SR // 2, np.float32), words])[: len(a)]
+    stereo = np.stack([a, b]) + rng.normal(0, 1e-3, (2, len(a))).astype(np.float32)
+    whole = vad.channel_probabilities(stereo)
+    monkeypatch.setattr(vad_module, "STREAM_S", 1.0)
+    monkeypatch.setattr(vad_module, "GROUP_STREAMS", 3)
+    both = vad.channel_probabilities(stereo)
+    alone = np.stack([vad.probabilities(ch) for ch in stereo])
+    assert both.shape == (2, int(np.ceil(len(a) / 512)))
+    np.testing.assert_allclose(both, alone, atol=1e-6)
+    assert np.abs(both - whole).max() > 0.01  # shorter streams are another computation
+    assert vad.channel_probabilities(np.zeros((2, 0), np.float32)).shape == (2, 0)
+
+
 def conversation():
     """Two clearly different synthetic voices taking turns, with the true turns."""
     a = dict(voice="en-us+f3", pitch=70, speed=170)

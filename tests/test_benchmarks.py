@@ -52,3 +52,16 @@ def test_speed_options_belong_to_their_stage():
     assert args.minutes == 0.5 and args.ser_seconds == 60.0 and args.calls == 300
     with pytest.raises(SystemExit):
         speed.build_parser().parse_args(["--stage", "video"])
+
+
+def test_batch_benchmark_measures_a_child_and_what_its_sampling_cost():
+    import sys
+
+    from benchmarks import batch
+
+    code = "import time; time.sleep(0.6); print('RESULT {\"audio_s\": 1.0}')"
+    run = batch.measure([sys.executable, "-c", code], every_s=0.1)
+    assert run["audio_s"] == 1.0 and run["wall_s"] >= 0.6
+    assert set(run["cpu_s"]) == {"driver", "workers", "ray other"}
+    assert 0 <= run["sampler_cpu_s"] < run["wall_s"]
+    assert batch.THROUGHPUT_SAMPLE_S > batch.SAMPLE_EVERY_S  # the throughput runs sample less

@@ -72,9 +72,9 @@ def test_the_engine_voice_stage_hears_the_cancelled_channels():
     heard = []
 
     class Vad:
-        def probabilities(self, x):
-            heard.append(np.asarray(x).copy())
-            return np.zeros(int(np.ceil(len(x) / 512)), np.float32)
+        def channel_probabilities(self, x):
+            heard.extend(np.asarray(x).copy())
+            return np.zeros((len(x), int(np.ceil(x.shape[1] / 512))), np.float32)
 
     a = loud_talker(seed=31) + noise(32)
     b = noise(33) + delayed(a, 0.02) * 10 ** (-25 / 20)
@@ -115,3 +115,34 @@ def test_taking_the_leak_away_never_adds_power_to_a_frame():
     before = (b[: frames * 1024].reshape(frames, -1) ** 2).sum(axis=1)
     after = (out[: frames * 1024].reshape(frames, -1) ** 2).sum(axis=1)
     assert np.all(after <= before * 1.2)
+
+
+@pytest.mark.parametrize("n, win", [(40, 7), (40, 8), (5, 9), (1, 3), (12, 1)])
+def test_moving_sum_is_the_clipped_centred_window_sum(n, win):
+    rng = np.random.default_rng(n * 10 + win)
+    x = rng.normal(size=(n, 3)) + 1j * rng.normal(size=(n, 3))
+    half = win // 2
+    want = np.array([x[max(0, i - half) : max(0, i - half + win)].sum(axis=0) for i in range(n)])
+    got = bleed._moving_sum(x, win)
+    assert got.shape == x.shape and np.allclose(got, want, rtol=0, atol=1e-12)
+    # Some rows only: the same values as those rows of the whole (same running sum).
+    rows = slice(n // 3, n - n // 4)
+    assert np.array_equal(bleed._moving_sum(x, win, rows), got[rows])
+    assert bleed._moving_sum(x, win, slice(2, 2)).shape == (0, 3)
+
+
+def test_the_line_filter_is_numpys_complex_division_bounded_to_one():
+    """``_line_filter`` works on the real and imaginary parts in place; its values are
+    exactly those of the plain complex formula (division by the real power, |H| <= 1)."""
+    rng = np.random.default_rng(7)
+    shape = (50, 40)
+    s_ts = (rng.normal(size=shape) + 1j * rng.normal(size=shape)) * 10 ** rng.uniform(-9, 3, shape)
+    s_ss = np.abs(rng.normal(size=shape)) * 10 ** rng.uniform(-9, 3, shape)
+    s_ss[::7] = 0.0
+    want = np.where(s_ss > 0, s_ts / np.maximum(s_ss, 1e-20), 0.0)
+    want /= np.maximum(np.abs(want), 1.0)
+    assert np.array_equal(bleed._line_filter(s_ts.copy(), s_ss), want)
+    weight = rng.uniform(size=(shape[0], 1))
+    assert np.array_equal(bleed._times_real(s_ts, weight), s_ts * weight)
+    band = s_ts[:, 5:30]  # a strided view (the band of a spectrum) works as well
+    assert np.array_equal(bleed._times_real(band, weight), band * weight)

@@ -291,6 +291,12 @@ def _hop_spectra(x: Array, hop: int, frame: int, n_hops: int) -> Array:
     return np.fft.rfft(frames * np.hanning(frame).astype(np.float32), axis=1).astype(np.complex64)
 
 
+def _band_slice(frame: int, sr: int) -> slice:
+    """``_band_bins`` as a slice (the band is one run of bins): views instead of copies."""
+    bins = _band_bins(frame, sr)
+    return slice(int(bins[0]), int(bins[-1]) + 1)
+
+
 def _band_power(x: Array, hop: int, frame: int, n_hops: int, band: Array) -> Array:
     """In-band power per hop (as ``_hop_spectra``), CANCEL_BLOCK_HOPS hops at a time."""
     out = np.empty(n_hops)
@@ -316,14 +322,36 @@ def _delay(x: Array, lag: int) -> Array:
     return out
 
 
-def _moving_sum(x: Array, win: int) -> Array:
-    """Centred moving sum over ``win`` entries along axis 0 (shorter at the edges)."""
-    c = np.cumsum(np.concatenate([np.zeros((1,) + x.shape[1:], x.dtype), x]), axis=0)
+def _moving_sum(x: Array, win: int, rows: slice | None = None) -> Array:
+    """Centred moving sum over ``win`` entries along axis 0 (shorter at the edges): entry i is
+    the sum of x[i - win // 2 : i - win // 2 + win] clipped to the array, taken as the
+    difference of two running sums. ``rows`` (a slice with unit step): only those entries.
+
+    The running sum is written once and read in place (no padded copy of ``x``, no gathered
+    copies of it): on the cancellation's [frames, bins] spectra this is most of the cost."""
     n = len(x)
-    idx = np.arange(n)
-    lo = np.clip(idx - win // 2, 0, n)
-    hi = np.clip(idx - win // 2 + win, 0, n)
-    out: Array = c[hi] - c[lo]
+    start, stop, _ = (rows or slice(None)).indices(n)
+    stop = max(start, stop)
+    c = np.empty((n + 1,) + x.shape[1:], np.cumsum(x[:0], axis=0).dtype)
+    c[0] = 0
+    np.cumsum(x, axis=0, out=c[1:])
+    half = win // 2
+    out: Array = np.empty((stop - start,) + x.shape[1:], c.dtype)
+    # Rows whose window lies inside the array, [half, half + n + 1 - win), are slices of c.
+    first, last = max(start, half), min(stop, half + n + 1 - win)
+    if last > first:
+        np.subtract(
+            c[first - half + win : last - half + win],
+            c[first - half : last - half],
+            out=out[first - start : last - start],
+        )
+        edge = np.r_[start:first, last:stop]
+    else:
+        edge = np.arange(start, stop)
+    if len(edge):
+        lo = np.clip(edge - half, 0, n)
+        hi = np.clip(edge - half + win, 0, n)
+        out[edge - start] = c[hi] - c[lo]
     return out
 
 
@@ -413,7 +441,7 @@ def _subtract_copy(
     pad_s[hop : hop + len(src)] = src[:n]
     frames_t = np.lib.stride_tricks.sliding_window_view(pad_t, frame)[::hop][:n_frames]
     frames_s = np.lib.stride_tricks.sliding_window_view(pad_s, frame)[::hop][:n_frames]
-    band = _band_bins(frame, sr)
+    band = _band_slice(frame, sr)
     # Frame k is centred on the boundary of hops k - 1 and k: the source sounds if in either.
     hop_on = np.asarray(sounding, dtype=bool)
     on = np.zeros(n_frames, bool)
@@ -424,31 +452,47 @@ def _subtract_copy(
     for a in range(0, n_frames, CANCEL_BLOCK_HOPS):
         b = min(n_frames, a + CANCEL_BLOCK_HOPS)
         lo, hi = max(0, a - ctx), min(n_frames, b + ctx)
+        own = slice(a - lo, b - lo)  # the block's own frames within its context
         spec_t = np.fft.rfft(frames_t[lo:hi] * window, axis=1)
         spec_s = np.fft.rfft(frames_s[lo:hi] * window, axis=1)
         cross = spec_t * np.conj(spec_s)
         p_ss = np.abs(spec_s) ** 2
-        h = _fit_filter(cross, p_ss, np.ones((hi - lo, 1)), local)
-        h[_moving_sum(np.abs(spec_t) ** 2, local) >= _moving_sum(p_ss, local)] = 0.0
-        band_t = (np.abs(spec_t[:, band]) ** 2).sum(axis=1)
+        p_tt = np.abs(spec_t) ** 2
+        s_ss = _moving_sum(p_ss, local)
+        h = _line_filter(_moving_sum(cross, local), s_ss)
+        h[_moving_sum(p_tt, local) >= s_ss] = 0.0
+        del s_ss
+        # The refits judge frames by their in-band sums only: every fit but the last is
+        # needed in the band alone, the last one only on the block's own frames.
+        cross_b, p_ss_b, spec_t_b, spec_s_b = (
+            cross[:, band],
+            p_ss[:, band],
+            spec_t[:, band],
+            spec_s[:, band],
+        )
+        band_t = p_tt[:, band].sum(axis=1)
         # Each frame's evidence of the line counts once, however loud the frame is.
-        unit = 1.0 / np.maximum(p_ss[:, band].sum(axis=1), 1e-20)[:, None]
-        fit = h
-        for _ in range(LINE_REFITS):
-            resid = (np.abs(spec_t[:, band] - fit[:, band] * spec_s[:, band]) ** 2).sum(axis=1)
+        unit = 1.0 / np.maximum(p_ss_b.sum(axis=1), 1e-20)[:, None]
+        fit_b = h[:, band]
+        for refit in range(LINE_REFITS):
+            resid = (np.abs(spec_t_b - fit_b * spec_s_b) ** 2).sum(axis=1)
             copy = ((resid <= (1.0 - share) * band_t) & on[lo:hi])[:, None].astype(float)
             # A lone frame among others is a syllable edge, not the line (as ``detect_bleed``).
             copy *= _moving_sum(copy, SMOOTH_HOPS) > SMOOTH_HOPS / 2
-            fit = _fit_filter(cross, p_ss, copy * unit, win)
+            if refit < LINE_REFITS - 1:
+                fit_b = _fit_filter(cross_b, p_ss_b, copy * unit, win)
         # Where the local window is bleed alone the local fit is unbent and follows the line
         # closest; elsewhere the fit on the bleed-only frames around, when there are enough.
-        alone = _moving_sum(copy, local) >= local
-        h = np.where(~alone & (_moving_sum(copy, win) >= local), fit, h)
-        left = (spec_t - h * spec_s)[a - lo : b - lo]
-        kept = spec_t[a - lo : b - lo]
+        refitted = (_moving_sum(copy, local, own) < local) & (_moving_sum(copy, win, own) >= local)
+        h_own = h[own]
+        if LINE_REFITS and refitted.any():
+            fit = _fit_filter(cross, p_ss, copy * unit, win, own)
+            h_own = np.where(refitted, fit, h_own)
+        kept = spec_t[own]
+        left = kept - h_own * spec_s[own]
         # Taking a leak away never adds power to a frame: where it would, the fit is wrong.
-        adds = (np.abs(left) ** 2).sum(axis=1) > (np.abs(kept) ** 2).sum(axis=1)
-        left = np.where(adds[:, None], kept, left)
+        adds = (np.abs(left) ** 2).sum(axis=1) > p_tt[own].sum(axis=1)
+        left[adds] = kept[adds]
         cleaned = np.fft.irfft(left, n=frame, axis=1)
         cleaned = (cleaned * window).astype(np.float32)
         # Frames a, a + 2, ... do not overlap one another: add each half as one run.
@@ -460,12 +504,32 @@ def _subtract_copy(
     return result
 
 
-def _fit_filter(cross: Array, p_ss: Array, weight: Array, win: int) -> Array:
+def _fit_filter(
+    cross: Array, p_ss: Array, weight: Array, win: int, rows: slice | None = None
+) -> Array:
     """The line's filter per frame and bin, H = sum w S_ts / sum w S_ss over ``win`` frames
     around the frame (``weight`` [frames, 1] picks the frames fitted on), bounded to |H| <= 1
-    (a leak is never louder than its source); 0 where no weighted source power is there."""
-    s_ts = _moving_sum(cross * weight, win)
-    s_ss = _moving_sum(p_ss * weight, win)
-    h: Array = np.where(s_ss > 0, s_ts / np.maximum(s_ss, 1e-20), 0.0)
-    h /= np.maximum(np.abs(h), 1.0)
-    return h
+    (a leak is never louder than its source); 0 where no weighted source power is there.
+    ``rows``: only those frames (the sums still run over all of them)."""
+    return _line_filter(
+        _moving_sum(_times_real(cross, weight), win, rows), _moving_sum(p_ss * weight, win, rows)
+    )
+
+
+def _line_filter(s_ts: Array, s_ss: Array) -> Array:
+    """H = s_ts / s_ss (0 where s_ss is 0), bounded to |H| <= 1. Complex by real division is
+    multiplication by the reciprocal (as numpy itself divides a complex by a real), here
+    done on the real and imaginary parts in place: same values, no complex temporaries."""
+    scale = np.where(s_ss > 0, 1.0 / np.maximum(s_ss, 1e-20), 0.0)
+    h = _times_real(s_ts, scale, out=s_ts)
+    return _times_real(h, 1.0 / np.maximum(np.abs(h), 1.0), out=h)
+
+
+def _times_real(z: Array, r: Array, out: Array | None = None) -> Array:
+    """Complex ``z`` times real ``r`` (broadcast), part by part: the values numpy's complex
+    product gives (r taken as r + 0j), at the cost of two real products."""
+    parts = z.view(np.float64).reshape(z.shape + (2,))
+    if out is None:
+        out = np.empty_like(z)
+    np.multiply(parts, np.asarray(r)[..., None], out=out.view(np.float64).reshape(z.shape + (2,)))
+    return out

@@ -54,6 +54,10 @@ LOCAL_OBJECT_STORE_MB = 256  # the local runtime's object store: only small rows
 # Libraries that size their own thread pools from these at load time (OpenMP, MKL, OpenBLAS,
 # numexpr): an actor sets them to its CPU share so that workers do not fight over the cores.
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+# An analysis actor's allocator keeps freed memory for the next call (``keep_freed_memory``):
+# blocks under HEAP_BLOCK_MB come from the heap, and up to KEEP_FREE_MB of free heap stays mapped.
+HEAP_BLOCK_MB = 64
+KEEP_FREE_MB = 256
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +124,7 @@ class AnalyzeCalls:
         threads: int,
     ) -> None:
         self._limits = limit_threads(threads)
+        keep_freed_memory()
         self.config = config.replace(ser_threads=threads)
         self.out = out
         self.use_gpu = use_gpu
@@ -218,6 +223,35 @@ def limit_threads(threads: int) -> object:
     except ImportError:  # without it the environment still covers pools loaded from now on
         return None
     return threadpool_limits(limits=threads)
+
+
+def keep_freed_memory(block_mb: int = HEAP_BLOCK_MB, keep_mb: int = KEEP_FREE_MB) -> bool:
+    """Have this process's C allocator (glibc) keep freed memory for reuse: the engine's
+    stages allocate and free arrays of a few MB many times a call (the bleed cancellation
+    alone some 30 MB per block of frames), and glibc's defaults hand such memory back to the
+    system after each free, so the next array is fresh pages that the kernel zeroes first
+    (30,000-90,000 page faults per 3-minute call). Every zeroed page is memory traffic,
+    which the workers share: with this, the voice stage faults 1,500 pages a call instead of
+    25,000, decoding and prosody almost none (what is left, some 7,000, is the speech emotion
+    encoder's own), and a call takes 6-20 % less CPU on this machine under load;
+    the worker's peak resident memory some 50 MB higher. Arrays of ``block_mb`` or more
+    (a long call's chunk) still get their own mapping and go back at once; up to ``keep_mb``
+    of free heap stays mapped. Returns whether the allocator took the settings (False off
+    glibc)."""
+    import ctypes
+
+    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's mallopt parameters (malloc.h)
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # no C library symbols to reach, or not glibc
+        return False
+    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+    mallopt.restype = ctypes.c_int
+    took = [
+        int(mallopt(m_mmap_threshold, block_mb << 20)),
+        int(mallopt(m_trim_threshold, keep_mb << 20)),
+    ]
+    return took == [1, 1]
 
 
 def call_config(base: AnalysisConfig, channels: str, transcript: str) -> AnalysisConfig:
