@@ -167,12 +167,11 @@ def verify_checksums(folder: Path) -> None:
             raise ModelError(f"{folder.name}: checksum mismatch for {name} (corrupt or edited)")
 
 
-def check_model(name_or_path: str | os.PathLike[str], kind: str) -> tuple[Path, dict[str, Any]]:
-    """Find a model folder by name or path and check its kind, checksums and loader without
-    loading it: (folder, its model.json). Raises ModelError for anything ``load_model`` would
-    refuse."""
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}")
+def open_model_folder(
+    name_or_path: str | os.PathLike[str], kind: str
+) -> tuple[Path, dict[str, Any]]:
+    """A model folder found by name or path whose model.json says ``kind`` and whose checksums
+    hold: (folder, its model.json). ModelError when it is missing, corrupt or of another kind."""
     folder = resolve_model_dir(name_or_path)
     cfg_path = folder / "model.json"
     if not cfg_path.is_file():
@@ -181,6 +180,16 @@ def check_model(name_or_path: str | os.PathLike[str], kind: str) -> tuple[Path, 
     if config.get("kind") != kind:
         raise ModelError(f"{folder.name} is a {config.get('kind')!r} model, not {kind!r}")
     verify_checksums(folder)
+    return folder, config
+
+
+def check_model(name_or_path: str | os.PathLike[str], kind: str) -> tuple[Path, dict[str, Any]]:
+    """Find a model folder by name or path and check its kind, checksums and loader without
+    loading it: (folder, its model.json). Raises ModelError for anything ``load_model`` would
+    refuse."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}")
+    folder, config = open_model_folder(name_or_path, kind)
     module_name, _, class_name = str(config.get("loader", "")).partition(":")
     if not module_name.startswith("analyzer.") or not class_name:
         raise ModelError(f"{folder.name}: loader must be 'analyzer.<module>:<Class>'")

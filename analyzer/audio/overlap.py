@@ -13,7 +13,6 @@ Only the 0-4 kHz band is read, so a telephone recording and a wideband one look 
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -225,11 +224,6 @@ class OverlapDetector:
 def load_overlap_detector(name: str = OVERLAP_MODEL) -> OverlapDetector:
     """The overlap model folder ``name`` under models/ (checksums checked); ModelError when it
     is missing, corrupt or not an overlap model."""
-    from ..models import ModelError, resolve_model_dir, verify_checksums
+    from ..models import open_model_folder
 
-    folder = resolve_model_dir(name)
-    config = json.loads((folder / "model.json").read_text())
-    if config.get("kind") != "overlap":
-        raise ModelError(f"{folder.name} is a {config.get('kind')!r} model, not 'overlap'")
-    verify_checksums(folder)
-    return OverlapDetector.from_folder(folder, config)
+    return OverlapDetector.from_folder(*open_model_folder(name, "overlap"))

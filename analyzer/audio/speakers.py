@@ -18,7 +18,6 @@ finer (voice x mood) clusters and grouping those in two in the speaker space.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -215,14 +214,9 @@ class SpeakerProjection:
 def load_projection(name: str = PROJECTION_MODEL) -> SpeakerProjection:
     """The projection model folder ``name`` under models/ (checksums checked); ModelError when
     it is missing or corrupt."""
-    from ..models import ModelError, resolve_model_dir, verify_checksums
+    from ..models import open_model_folder
 
-    folder = resolve_model_dir(name)
-    config = json.loads((folder / "model.json").read_text())
-    if config.get("kind") != "speaker":
-        raise ModelError(f"{folder.name} is a {config.get('kind')!r} model, not 'speaker'")
-    verify_checksums(folder)
-    return SpeakerProjection.from_folder(folder, config)
+    return SpeakerProjection.from_folder(*open_model_folder(name, "speaker"))
 
 
 MEL_BLOCK_S = 60.0  # s of audio per mel block: bounds the STFT's memory on long calls
