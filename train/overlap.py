@@ -228,7 +228,8 @@ def fit(x_tr, y_tr, x_va, y_va, *, epochs: int, seed: int = 0):
         if vl < best:
             best = vl
             best_state = {k: v.clone() for k, v in net.state_dict().items()}
-    net.load_state_dict(best_state)
+    if best_state is not None:  # at least one epoch ran
+        net.load_state_dict(best_state)
     lins = [m for m in net if isinstance(m, torch.nn.Linear)]
     layers = [(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy()) for m in lins]
     return layers, mean, scale

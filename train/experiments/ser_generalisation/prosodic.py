@@ -512,7 +512,9 @@ def compare(names: list[str]) -> None:
         both = None
         if base in TRAIN_BOTH:
             b, norm = TRAIN_BOTH[base]
-            both = stacked(SETS[b][1], lambda r, n=norm: prosodic(r, n, "prosodic_telephone"))
+            both = stacked(
+                SETS[b][1], functools.partial(prosodic, norm=norm, folder="prosodic_telephone")
+            )
         results[key], kept[key] = run(get, tel, int(seed or 0), both)
         path.write_text(json.dumps(results, indent=1))
         with open(CACHE / "results" / f"serx_probs_{key}.pkl", "wb") as fh:
