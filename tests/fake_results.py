@@ -103,9 +103,9 @@ def make_result(
     ]
     summary = {
         "S0": {"emotion_share": {"neutral": 1.0}, "trend": {"direction": "steady"}},
-        "S1": {
-            "emotion_share": {"neutral": 0.5, "angry": 0.5},
-            "trend": {"direction": "worsening"},
+        "S1": {  # the customer's turns above: angry in the second half, or never
+            "emotion_share": {"neutral": 0.5, "angry": 0.5} if angry_customer else {"neutral": 1.0},
+            "trend": {"direction": "worsening" if angry_customer else "steady"},
         },
     }
     media = MediaInfo(str(media_path), duration, False, True, 2, 8000, container="wav")

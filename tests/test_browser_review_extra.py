@@ -154,7 +154,7 @@ def test_scorecard_in_the_summary_and_its_moments_move_the_player(session):
 
 def test_emotion_share_filter_narrows_the_library(session, tmp_path):
     page, store = session.page, session.store
-    calm = make_result("calm_fake.wav", duration=8.0)  # S1 (customer) angry half the time
+    calm = make_result("calm_fake.wav", duration=8.0, angry_customer=False)  # customer never upset
     wav = write_tone_wav(tmp_path / "calm_fake.wav", seconds=8.0)
     store.add_call(calm, wav, uploaded_by=USER)
     page.get_by_role("tab", name="Call library").click()
@@ -168,17 +168,17 @@ def test_emotion_share_filter_narrows_the_library(session, tmp_path):
         page.get_by_role("option", name=option, exact=True).click()
 
     share = page.locator("#share-min textarea, #share-min input").first
-    # The sample's customer sounds sad about a third of the time; the fake's customer never does.
-    choose("share-emotion", "sad")
+    # The sample's customer sounds angry more than half the time; the fake's customer never does.
+    choose("share-emotion", "angry")
     share.fill("20")
     choose("share-role", "the customer")
     search.click()
     page.wait_for_function(NAMES_JS, arg=["sample_call.wav"], timeout=15_000)
     assert column(page, "calls", 0) == ["sample_call.wav"]
 
-    # Customers neutral at least 40 % of the time: only the fake call (the sample's: 6 %).
+    # Customers neutral at least 70 % of the time: only the fake call (the sample's: 42 %).
     choose("share-emotion", "neutral")
-    share.fill("40 %")
+    share.fill("70 %")
     search.click()
     page.wait_for_function(NAMES_JS, arg=["calm_fake.wav"], timeout=15_000)
     assert column(page, "calls", 0) == ["calm_fake.wav"]
