@@ -1,0 +1,335 @@
+"""Voice statistics of a clip: eGeMAPS-like pitch, loudness, voice quality, timing and spectrum.
+
+One clip (a speech-emotion window, an acted sentence) becomes one vector of ``len(NAMES)``
+numbers that describe *how* something was said, independent of the words and the language:
+
+- pitch (F0) in semitones re 27.5 Hz, so an octave is 12 whatever the speaker's register:
+  mean, spread, percentiles, overall slope and the mean rising / falling speed of the contour;
+- loudness (RMS level in dBFS) of the active frames: the same statistics, plus the rate of
+  loudness peaks in voiced speech (syllable nuclei, a speaking-rate proxy);
+- voice quality from the pitch tracker's autocorrelation: harmonics-to-noise ratio, and
+  frame-to-frame jitter (period change) and shimmer (level change) over consecutive voiced
+  frames: cheap stand-ins for the cycle-level measures, which need period marks;
+- timing: voiced share, lengths of voiced and unvoiced runs, pauses (quiet runs >= 150 ms);
+- spectral balance of a 32 ms power spectrum on the same 10 ms grid: alpha ratio
+  (50-1000 Hz over 1-5 kHz energy, flatter in tense voices), Hammarberg index (strongest peak
+  below 2 kHz over the one in 2-5 kHz), spectral slopes 0-500 and 500-1500 Hz, centroid,
+  flux and MFCC 1-4, in voiced frames (mean and std) and unvoiced ones (the first four).
+
+What it lacks against eGeMAPS: formants and their bandwidths. Frames come from
+``analyzer.audio.prosody.analyze_frames`` (the prosody stage's pitch tracker and loudness).
+A value is NaN where it is undefined (no voiced frame, a clip too short for a slope, silence).
+
+The statistics are span-based: the clip is cut to the span between its first and last active
+frame (within ``ACTIVE_BELOW_MAX_DB`` of its loudest frame and above the silence floor), so
+leading and trailing silence do not count. ``describe_clip`` also returns the active seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..arrays import BoolArray, FloatArray, IntArray
+from ..config import SAMPLE_RATE
+from .prosody import HOP_S, SILENCE_DB, ProsodyFrames, analyze_frames, frame_signal, speaking_rate
+
+STAT_RATE = SAMPLE_RATE  # Hz; every clip is analysed at 16 kHz (others are resampled first)
+NFFT = 512  # 32 ms spectral window at 16 kHz: 31.25 Hz bins
+N_MEL = 26  # mel bands under the MFCCs (HTK scale, 20 Hz - 8 kHz)
+N_MFCC = 4  # MFCC 1-4 (0 is overall level, already in the loudness statistics)
+ACTIVE_BELOW_MAX_DB = 35.0  # dB; frames within this of the clip's loudest frame are "active"
+PAUSE_FRAMES = 15  # inactive runs of at least 150 ms inside the active span are pauses
+MAX_STEP_ST = 2.0  # st; pitch steps above this per 10 ms are tracking slips, not contour
+SEMITONE_REF_HZ = 27.5  # semitone 0 (A0), as in eGeMAPS
+MIN_STAT_FRAMES = 3  # fewer frames than this give NaN statistics
+MIN_SLOPE_FRAMES = 5  # a slope needs at least this many frames ...
+MIN_SLOPE_S = 0.3  # ... spread over more than this many seconds
+MAX_PEAK = 4.0  # |sample| above this (+12 dBFS) is not float audio in [-1, 1]: refused
+POWER_FLOOR = 1e-12  # added to every power bin so that digital silence has a finite level
+
+_SPECTRAL = (
+    "alpha_ratio",
+    "hammarberg",
+    "slope_0_500",
+    "slope_500_1500",
+    "centroid",
+    "flux",
+    *(f"mfcc{k}" for k in range(1, N_MFCC + 1)),
+)
+_STATS = ("mean", "std", "p20", "p50", "p80", "range20_80")
+NAMES: tuple[str, ...] = (
+    *(f"f0_st_{s}" for s in _STATS),
+    "f0_slope_st_s",
+    "f0_rise_st_s",
+    "f0_fall_st_s",
+    *(f"loud_db_{s}" for s in _STATS),
+    "loud_slope_db_s",
+    "loud_peak_rate",
+    "hnr_db_mean",
+    "hnr_db_std",
+    "jitter_median",
+    "jitter_mean",
+    "shimmer_db_median",
+    "shimmer_db_mean",
+    "voiced_ratio",
+    "voiced_seg_mean_s",
+    "voiced_seg_std_s",
+    "voiced_seg_per_s",
+    "unvoiced_seg_mean_s",
+    "unvoiced_seg_std_s",
+    "pause_per_s",
+    "pause_ratio",
+    *(f"v_{n}_{s}" for n in _SPECTRAL for s in ("mean", "std")),
+    *(f"uv_{n}_mean" for n in _SPECTRAL[:4]),
+)
+"""Names of the statistics, in the order of every vector this module returns. Units: pitch in
+semitones (st), loudness in dBFS, slopes per second, segment lengths in seconds, rates per second
+of the active span, spectral slopes in dB/kHz, centroid in Hz, alpha ratio and Hammarberg in dB."""
+
+
+@dataclass(frozen=True)
+class VoiceStatistics:
+    """The statistics of one clip and how much of it was active."""
+
+    values: FloatArray  # [len(NAMES)] float32, NaN where undefined
+    active_s: float  # s of active frames (see ACTIVE_BELOW_MAX_DB) inside the clip
+
+
+def clip_statistics(wave: FloatArray, *, sample_rate: int = STAT_RATE) -> FloatArray:
+    """The statistics of one clip: float32 [len(NAMES)], NaN where undefined.
+
+    wave: float mono samples in [-1, 1] at ``sample_rate`` Hz (resampled to 16 kHz if
+    different). Silence, an empty or a very short clip gives NaN values, not an error.
+    Raises ValueError for integer samples, samples beyond +-MAX_PEAK (int16 scale), non-finite
+    samples or a multi-channel array. Clipped audio is measured as it is.
+    """
+    return describe_clip(wave, sample_rate=sample_rate).values
+
+
+def window_statistics(waves: Sequence[FloatArray], *, sample_rate: int = STAT_RATE) -> FloatArray:
+    """``clip_statistics`` of each window: float32 [N, len(NAMES)] (N = 0 gives [0, len(NAMES)])."""
+    out = np.full((len(waves), len(NAMES)), np.nan, dtype=np.float32)
+    for i, wave in enumerate(waves):
+        out[i] = describe_clip(wave, sample_rate=sample_rate).values
+    return out
+
+
+def describe_clip(wave: FloatArray, *, sample_rate: int = STAT_RATE) -> VoiceStatistics:
+    """``clip_statistics`` with the clip's active seconds (same input rules)."""
+    audio = _checked(wave, sample_rate)
+    pf = analyze_frames(audio, sr=STAT_RATE)
+    loud = pf.loudness_db.astype(np.float64)
+    n = len(loud)
+    top = loud.max(initial=-120.0)
+    active = (loud > max(top - ACTIVE_BELOW_MAX_DB, SILENCE_DB)) if n else np.zeros(0, bool)
+    if not active.any():
+        return VoiceStatistics(np.full(len(NAMES), np.nan, np.float32), 0.0)
+    a0, a1 = np.flatnonzero(active)[[0, -1]]
+    span = slice(int(a0), int(a1) + 1)
+    span_s = (a1 + 1 - a0) * HOP_S
+    f0 = pf.f0_hz[span].astype(np.float64)
+    voiced = np.isfinite(f0)
+    act = active[span]
+    t = np.arange(a1 + 1 - a0) * HOP_S
+    inside = ProsodyFrames(pf.f0_hz[span], pf.clarity[span], pf.loudness_db[span])
+
+    vals: list[float] = []
+    vals += _pitch_statistics(f0, voiced, t)
+    la = loud[span][act]
+    vals += _stats(la)
+    vals.append(_slope(t[act], la))
+    vals.append(float(speaking_rate(inside, span_s)))
+    vals += _quality_statistics(inside, f0, voiced, loud[span])
+    vals += _timing_statistics(voiced, act, span_s)
+    spec = spectral_frames(audio, n)[span]
+    vals += _spectral_statistics(spec, voiced, act)
+    out = np.asarray(vals, np.float32)
+    return VoiceStatistics(out, float(act.sum() * HOP_S))
+
+
+def _checked(wave: FloatArray, sample_rate: int) -> FloatArray:
+    """``wave`` as float32 [n] at 16 kHz, or ValueError with the reason in one line."""
+    audio = np.asarray(wave)
+    if audio.ndim != 1:
+        raise ValueError(f"voice statistics need mono samples [n], got shape {audio.shape}")
+    if not np.issubdtype(audio.dtype, np.floating):
+        raise ValueError(
+            f"voice statistics need float samples in [-1, 1], got {audio.dtype} "
+            "(divide int16 samples by 32768)"
+        )
+    if sample_rate <= 0:
+        raise ValueError(f"sample rate must be positive, got {sample_rate}")
+    audio = audio.astype(np.float32, copy=False)
+    if len(audio):
+        peak = float(np.max(np.abs(audio)))
+        if not np.isfinite(peak):
+            raise ValueError("voice statistics need finite samples (the clip has NaN or inf)")
+        if peak > MAX_PEAK:
+            raise ValueError(
+                f"samples reach {peak:.0f}: expected float audio in [-1, 1] "
+                "(int16-scale samples? divide by 32768)"
+            )
+    if sample_rate != STAT_RATE and len(audio):
+        from scipy.signal import resample_poly
+
+        g = np.gcd(int(sample_rate), STAT_RATE)
+        audio = resample_poly(audio, STAT_RATE // g, int(sample_rate) // g).astype(np.float32)
+    return audio
+
+
+def _stats(x: FloatArray) -> list[float]:
+    """Mean, std, 20/50/80th percentiles and the 20-80 range of ``x`` (NaN under 3 values)."""
+    if len(x) < MIN_STAT_FRAMES:
+        return [np.nan] * len(_STATS)
+    p20, p50, p80 = np.percentile(x, [20, 50, 80])
+    return [float(x.mean()), float(x.std()), float(p20), float(p50), float(p80), float(p80 - p20)]
+
+
+def _slope(t: FloatArray, y: FloatArray) -> float:
+    """Least-squares slope of y over t (per second); NaN when too few or too close frames."""
+    if len(t) < MIN_SLOPE_FRAMES or t[-1] - t[0] < MIN_SLOPE_S:
+        return np.nan
+    return float(np.polyfit(t, y, 1)[0])
+
+
+def _runs(mask: BoolArray) -> tuple[IntArray, IntArray]:
+    """(start, length) of every run of True in ``mask``."""
+    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+    return starts, ends - starts
+
+
+def _pitch_statistics(f0: FloatArray, voiced: BoolArray, t: FloatArray) -> list[float]:
+    """Pitch level, spread, slope and rising / falling speed (st, st/s) of the span's contour.
+
+    Rising and falling speeds average the 10 ms steps between consecutive voiced frames,
+    leaving out steps above MAX_STEP_ST: those are octave jumps or slips of the tracker.
+    """
+    st = 12.0 * np.log2(f0[voiced] / SEMITONE_REF_HZ) if voiced.any() else np.zeros(0)
+    vals = _stats(st)
+    vals.append(_slope(t[voiced], st))
+    st_all = np.where(voiced, 12.0 * np.log2(np.where(voiced, f0, 1.0) / SEMITONE_REF_HZ), np.nan)
+    step = np.diff(st_all)
+    ok = np.isfinite(step) & (np.abs(step) < MAX_STEP_ST)
+    rise, fall = step[ok & (step > 0)], step[ok & (step < 0)]
+    vals.append(float(rise.mean() / HOP_S) if len(rise) else np.nan)
+    vals.append(float(fall.mean() / HOP_S) if len(fall) else np.nan)
+    return vals
+
+
+def _quality_statistics(
+    inside: ProsodyFrames, f0: FloatArray, voiced: BoolArray, loud: FloatArray
+) -> list[float]:
+    """Harmonics-to-noise (dB), jitter (relative period change) and shimmer (dB) of the span.
+
+    HNR comes from the autocorrelation peak r of each voiced frame: 10 log10(r / (1 - r)).
+    Jitter and shimmer compare consecutive voiced frames 10 ms apart (median and mean).
+    """
+    clar = np.clip(inside.clarity[voiced].astype(np.float64), 1e-3, 0.999)
+    hnr = 10 * np.log10(clar / (1 - clar))
+    vals = [float(hnr.mean()), float(hnr.std())] if len(hnr) >= MIN_STAT_FRAMES else [np.nan] * 2
+    pair = voiced[1:] & voiced[:-1]
+    if pair.sum() < MIN_STAT_FRAMES:
+        return vals + [np.nan] * 4
+    p = 1.0 / np.where(voiced, f0, 1.0)
+    jit = np.abs(np.diff(p))[pair] / p[1:][pair]
+    shim = np.abs(np.diff(loud))[pair]
+    return vals + [
+        float(np.median(jit)),
+        float(jit.mean()),
+        float(np.median(shim)),
+        float(shim.mean()),
+    ]
+
+
+def _timing_statistics(voiced: BoolArray, act: BoolArray, span_s: float) -> list[float]:
+    """Voiced share, voiced / unvoiced run lengths (s), voiced runs and pauses per second, and
+    the share of the span in pauses (inactive runs of at least PAUSE_FRAMES)."""
+    vals = [float(voiced.mean())]
+    _, vlen = _runs(voiced)
+    _, ulen = _runs(~voiced & act)
+    vlen_s, ulen_s = vlen * HOP_S, ulen * HOP_S
+    vals += [float(vlen_s.mean()), float(vlen_s.std())] if len(vlen_s) else [np.nan, np.nan]
+    vals.append(len(vlen) / span_s)
+    vals += [float(ulen_s.mean()), float(ulen_s.std())] if len(ulen_s) else [np.nan, np.nan]
+    _, plen = _runs(~act)
+    pauses = plen[plen >= PAUSE_FRAMES]
+    return vals + [len(pauses) / span_s, float(pauses.sum() / len(act))]
+
+
+def _spectral_statistics(spec: FloatArray, voiced: BoolArray, act: BoolArray) -> list[float]:
+    """Mean and std of each spectral measure over voiced frames, then the mean of the first four
+    (the balance measures) over active unvoiced frames; NaN under MIN_STAT_FRAMES frames."""
+    vals: list[float] = []
+    sv = spec[voiced]
+    for k in range(spec.shape[1]):
+        ok = len(sv) >= MIN_STAT_FRAMES
+        vals += [float(sv[:, k].mean()), float(sv[:, k].std())] if ok else [np.nan] * 2
+    su = spec[~voiced & act]
+    for k in range(4):
+        vals.append(float(su[:, k].mean()) if len(su) >= MIN_STAT_FRAMES else np.nan)
+    return vals
+
+
+def _mel_bank() -> FloatArray:
+    """Triangular mel filters [N_MEL, NFFT // 2 + 1] from 20 Hz to 8 kHz (HTK mel scale)."""
+
+    def mel(f: float) -> float:
+        return float(2595.0 * np.log10(1.0 + f / 700.0))
+
+    edges = 700.0 * (10 ** (np.linspace(mel(20.0), mel(STAT_RATE / 2), N_MEL + 2) / 2595.0) - 1.0)
+    bank = np.zeros((N_MEL, len(_FREQS)))
+    for m in range(N_MEL):
+        lo, mid, hi = edges[m : m + 3]
+        up = (_FREQS - lo) / (mid - lo)
+        down = (hi - _FREQS) / (hi - mid)
+        bank[m] = np.clip(np.minimum(up, down), 0.0, None)
+    return bank
+
+
+_FREQS = np.arange(NFFT // 2 + 1) * STAT_RATE / NFFT  # Hz of each rfft bin
+_BANK = _mel_bank()
+# DCT-II rows 1..N_MFCC over the mel bands (unnormalised)
+_DCT = np.cos(np.pi / N_MEL * (np.arange(N_MEL)[None, :] + 0.5) * np.arange(1, N_MFCC + 1)[:, None])
+
+
+def _band(lo: float, hi: float) -> BoolArray:
+    """Bins with lo <= frequency < hi Hz."""
+    return (_FREQS >= lo) & (_FREQS < hi)
+
+
+def _band_slope(db: FloatArray, lo: float, hi: float) -> FloatArray:
+    """Least-squares slope (dB per kHz) of each frame's dB spectrum between lo and hi Hz."""
+    m = (_FREQS >= lo) & (_FREQS <= hi)
+    f = _FREQS[m] / 1000.0
+    fc = f - f.mean()
+    out: FloatArray = ((db[:, m] - db[:, m].mean(axis=1, keepdims=True)) @ fc) / (fc @ fc)
+    return out
+
+
+def spectral_frames(wave: FloatArray, n: int) -> FloatArray:
+    """Spectral measures float64 [n, 10] on the 10 ms grid (frames centred like prosody's).
+
+    wave: float32 [samples] at 16 kHz; n: frames wanted (the prosody frame count). Columns:
+    alpha ratio (dB), Hammarberg index (dB), slopes 0-500 and 500-1500 Hz (dB/kHz), centroid
+    (Hz), flux (squared change of the normalised magnitude spectrum, x 1000; 0 on frame 0),
+    MFCC 1-4 of the 26-band log mel spectrum.
+    """
+    frames = frame_signal(wave, sr=STAT_RATE, win_s=NFFT / STAT_RATE, hop_s=HOP_S)[:n]
+    frames = frames * np.hanning(NFFT).astype(np.float32)
+    power = np.abs(np.fft.rfft(frames, NFFT, axis=1)) ** 2 + POWER_FLOOR
+    db = 10 * np.log10(power)
+    alpha = 10 * np.log10(power[:, _band(50, 1000)].sum(1) / power[:, _band(1000, 5000)].sum(1))
+    hamm = 10 * np.log10(power[:, _band(0, 2000)].max(1) / power[:, _band(2000, 5000)].max(1))
+    centroid = (power * _FREQS).sum(1) / power.sum(1)
+    mag = np.sqrt(power)
+    norm = mag / mag.sum(1, keepdims=True)
+    flux = np.concatenate([[0.0], np.sum(np.diff(norm, axis=0) ** 2, axis=1)]) * 1e3
+    mfcc = np.log(power @ _BANK.T + 1e-10) @ _DCT.T
+    out = np.column_stack(
+        [alpha, hamm, _band_slope(db, 0, 500), _band_slope(db, 500, 1500), centroid, flux, mfcc]
+    )
+    return out.astype(np.float64)
