@@ -26,8 +26,10 @@ from analyzer.audio.voicestats import (
     NAMES,
     clip_statistics,
     describe_clip,
+    spectral_frames,
     window_statistics,
 )
+from analyzer.segment import Segment
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_SPEECH = ROOT.parent / "shared" / "data" / "speech"
@@ -323,6 +325,47 @@ def test_int16_scale_and_integer_samples_are_refused_clearly():
         clip_statistics(np.stack([wave, wave]))
     # a little over full scale (resampling overshoot, gain) is still audio
     assert np.isfinite(_value(clip_statistics(wave * (MAX_PEAK * 0.9 / 0.2)), "f0_st_mean"))
+
+
+def test_given_frames_of_the_clip_give_the_same_values():
+    from analyzer.audio.prosody import FRAMES, analyze_frames
+
+    waves = list(synthetic_signals().values())
+    own = [analyze_frames(w) for w in waves]
+    np.testing.assert_array_equal(window_statistics(waves, frames=own), _table(synthetic_signals()))
+    # frames of a longer signal, sliced to the clip: near, not equal (they saw its surroundings)
+    wave = synthetic_signals()["syllables"]
+    call = np.concatenate([_voice(300.0, 1.0), wave, _voice(100.0, 1.0)])
+    sliced = analyze_frames(call).slice(Segment(1.0, 1.0 + len(wave) / SR))
+    assert len(sliced.f0_hz) == FRAMES.count(len(wave) / SR)
+    near = clip_statistics(wave, frames=sliced)
+    alone = clip_statistics(wave)
+    for name in ("f0_st_mean", "loud_db_mean", "voiced_ratio", "hnr_db_mean"):
+        assert abs(_value(near, name) - _value(alone, name)) < 0.05 * abs(_value(alone, name))
+
+
+def test_frames_that_do_not_cover_the_clip_are_refused():
+    from analyzer.audio.prosody import analyze_frames
+
+    wave = _voice(200.0, 1.0)
+    with pytest.raises(ValueError, match="frames do not cover"):
+        clip_statistics(wave, frames=analyze_frames(wave[:8000]))
+    with pytest.raises(ValueError, match="2 windows but 1"):
+        window_statistics([wave, wave], frames=[analyze_frames(wave)])
+
+
+def test_spectral_frames_of_a_stretch_are_those_of_the_whole():
+    wave = synthetic_signals()["voice_in_noise"]
+    whole = spectral_frames(wave)
+    assert whole.shape == (-(-len(wave) // 160), 10)
+    assert whole[0, 5] == 0.0  # no flux before the first frame
+    part = spectral_frames(wave, first=70, count=150)  # crosses the 64-frame blocks
+    np.testing.assert_allclose(part[1:], whole[71:220], rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(part[0, :5], whole[70, :5], rtol=1e-9)
+    assert part[0, 5] == 0.0
+    # frames past the end are zeros: floor-level power, finite measures
+    tail = spectral_frames(wave, first=len(whole) - 2, count=6)
+    assert np.isfinite(tail).all()
 
 
 def test_window_statistics_of_nothing_is_an_empty_table():

@@ -34,7 +34,13 @@ import numpy as np
 
 from ..arrays import BoolArray, FloatArray, IntArray
 from ..config import SAMPLE_RATE
-from .prosody import HOP_S, SILENCE_DB, ProsodyFrames, analyze_frames, frame_signal, speaking_rate
+from .prosody import (
+    HOP_S,
+    SILENCE_DB,
+    ProsodyFrames,
+    analyze_frames,
+    speaking_rate,
+)
 
 STAT_RATE = SAMPLE_RATE  # Hz; every clip is analysed at 16 kHz (others are resampled first)
 NFFT = 512  # 32 ms spectral window at 16 kHz: 31.25 Hz bins
@@ -49,6 +55,8 @@ MIN_SLOPE_FRAMES = 5  # a slope needs at least this many frames ...
 MIN_SLOPE_S = 0.3  # ... spread over more than this many seconds
 MAX_PEAK = 4.0  # |sample| above this (+12 dBFS) is not float audio in [-1, 1]: refused
 POWER_FLOOR = 1e-12  # added to every power bin so that digital silence has a finite level
+_HOP = round(HOP_S * STAT_RATE)  # samples per 10 ms frame
+SPECTRAL_BLOCK = 64  # frames per block of the spectral pass: its arrays stay in the CPU cache
 
 _SPECTRAL = (
     "alpha_ratio",
@@ -98,29 +106,62 @@ class VoiceStatistics:
     active_s: float  # s of active frames (see ACTIVE_BELOW_MAX_DB) inside the clip
 
 
-def clip_statistics(wave: FloatArray, *, sample_rate: int = STAT_RATE) -> FloatArray:
+def clip_statistics(
+    wave: FloatArray, *, sample_rate: int = STAT_RATE, frames: ProsodyFrames | None = None
+) -> FloatArray:
     """The statistics of one clip: float32 [len(NAMES)], NaN where undefined.
 
     wave: float mono samples in [-1, 1] at ``sample_rate`` Hz (resampled to 16 kHz if
     different). Silence, an empty or a very short clip gives NaN values, not an error.
     Raises ValueError for integer samples, samples beyond +-MAX_PEAK (int16 scale), non-finite
     samples or a multi-channel array. Clipped audio is measured as it is.
+    frames: the clip's prosody frames when they are at hand (see ``describe_clip``).
     """
-    return describe_clip(wave, sample_rate=sample_rate).values
+    return describe_clip(wave, sample_rate=sample_rate, frames=frames).values
 
 
-def window_statistics(waves: Sequence[FloatArray], *, sample_rate: int = STAT_RATE) -> FloatArray:
-    """``clip_statistics`` of each window: float32 [N, len(NAMES)] (N = 0 gives [0, len(NAMES)])."""
+def window_statistics(
+    waves: Sequence[FloatArray],
+    *,
+    sample_rate: int = STAT_RATE,
+    frames: Sequence[ProsodyFrames] | None = None,
+) -> FloatArray:
+    """``clip_statistics`` of each window: float32 [N, len(NAMES)] (N = 0 gives [0, len(NAMES)]).
+
+    frames: None, or one ProsodyFrames per window (see ``describe_clip``).
+    """
+    if frames is not None and len(frames) != len(waves):
+        raise ValueError(f"{len(waves)} windows but {len(frames)} frame sets")
     out = np.full((len(waves), len(NAMES)), np.nan, dtype=np.float32)
     for i, wave in enumerate(waves):
-        out[i] = describe_clip(wave, sample_rate=sample_rate).values
+        given = None if frames is None else frames[i]
+        out[i] = describe_clip(wave, sample_rate=sample_rate, frames=given).values
     return out
 
 
-def describe_clip(wave: FloatArray, *, sample_rate: int = STAT_RATE) -> VoiceStatistics:
-    """``clip_statistics`` with the clip's active seconds (same input rules)."""
+def describe_clip(
+    wave: FloatArray, *, sample_rate: int = STAT_RATE, frames: ProsodyFrames | None = None
+) -> VoiceStatistics:
+    """``clip_statistics`` with the clip's active seconds (same input rules).
+
+    frames: the clip's prosody frames if they were computed already, which skips the pitch
+    tracking (about half the cost): ``analyze_frames`` of this very clip gives the same values,
+    frames of a longer signal sliced to the clip (the prosody stage's, ``ProsodyFrames.slice``)
+    give nearly the same (they saw audio beyond the clip's ends, and pitch is tracked only where
+    the voice activity found speech). They must cover the clip at 16 kHz: ceil(samples / 160)
+    frames, else ValueError.
+    """
     audio = _checked(wave, sample_rate)
-    pf = analyze_frames(audio, sr=STAT_RATE)
+    if frames is None:
+        pf = analyze_frames(audio, sr=STAT_RATE)
+    else:
+        pf = frames
+        want = -(-len(audio) // _HOP)
+        if not len(pf.f0_hz) == len(pf.clarity) == len(pf.loudness_db) == want:
+            raise ValueError(
+                f"prosody frames do not cover the clip: {len(pf.loudness_db)} frames for "
+                f"{len(audio)} samples (want {want})"
+            )
     loud = pf.loudness_db.astype(np.float64)
     n = len(loud)
     top = loud.max(initial=-120.0)
@@ -144,7 +185,10 @@ def describe_clip(wave: FloatArray, *, sample_rate: int = STAT_RATE) -> VoiceSta
     vals.append(float(speaking_rate(inside, span_s)))
     vals += _quality_statistics(inside, f0, voiced, loud[span])
     vals += _timing_statistics(voiced, act, span_s)
-    spec = spectral_frames(audio, n)[span]
+    # one frame before the span, if there is one, for the flux of the span's first frame
+    before = 1 if a0 > 0 else 0
+    spec = spectral_frames(audio, first=int(a0) - before, count=int(a1 - a0) + 1 + before)
+    spec = spec[before:]
     vals += _spectral_statistics(spec, voiced, act)
     out = np.asarray(vals, np.float32)
     return VoiceStatistics(out, float(act.sum() * HOP_S))
@@ -184,15 +228,31 @@ def _stats(x: FloatArray) -> list[float]:
     """Mean, std, 20/50/80th percentiles and the 20-80 range of ``x`` (NaN under 3 values)."""
     if len(x) < MIN_STAT_FRAMES:
         return [np.nan] * len(_STATS)
-    p20, p50, p80 = np.percentile(x, [20, 50, 80])
-    return [float(x.mean()), float(x.std()), float(p20), float(p50), float(p80), float(p80 - p20)]
+    p20, p50, p80 = _percentiles(x)
+    return [float(x.mean()), float(x.std()), p20, p50, p80, p80 - p20]
+
+
+_QUANTILES = np.array([0.2, 0.5, 0.8])  # the percentiles of ``_stats``
+
+
+def _percentiles(x: FloatArray) -> list[float]:
+    """The 20th, 50th and 80th percentiles of ``x`` (numpy's default linear interpolation
+    between order statistics), from one partial sort."""
+    pos = _QUANTILES * (len(x) - 1)
+    lo = pos.astype(np.int64)
+    hi = np.minimum(lo + 1, len(x) - 1)
+    part = np.partition(x, np.unique(np.concatenate([lo, hi])))
+    below, above = part[lo], part[hi]
+    out: list[float] = (below + (above - below) * (pos - lo)).tolist()
+    return out
 
 
 def _slope(t: FloatArray, y: FloatArray) -> float:
     """Least-squares slope of y over t (per second); NaN when too few or too close frames."""
     if len(t) < MIN_SLOPE_FRAMES or t[-1] - t[0] < MIN_SLOPE_S:
         return np.nan
-    return float(np.polyfit(t, y, 1)[0])
+    tc = t - t.mean()
+    return float(tc @ (y - y.mean()) / (tc @ tc))
 
 
 def _runs(mask: BoolArray) -> tuple[IntArray, IntArray]:
@@ -263,15 +323,14 @@ def _timing_statistics(voiced: BoolArray, act: BoolArray, span_s: float) -> list
 def _spectral_statistics(spec: FloatArray, voiced: BoolArray, act: BoolArray) -> list[float]:
     """Mean and std of each spectral measure over voiced frames, then the mean of the first four
     (the balance measures) over active unvoiced frames; NaN under MIN_STAT_FRAMES frames."""
-    vals: list[float] = []
     sv = spec[voiced]
-    for k in range(spec.shape[1]):
-        ok = len(sv) >= MIN_STAT_FRAMES
-        vals += [float(sv[:, k].mean()), float(sv[:, k].std())] if ok else [np.nan] * 2
-    su = spec[~voiced & act]
-    for k in range(4):
-        vals.append(float(su[:, k].mean()) if len(su) >= MIN_STAT_FRAMES else np.nan)
-    return vals
+    out: list[float] = [np.nan] * (2 * spec.shape[1] + 4)
+    if len(sv) >= MIN_STAT_FRAMES:  # mean, std of each measure in turn
+        out[: 2 * spec.shape[1]] = np.column_stack([sv.mean(axis=0), sv.std(axis=0)]).ravel()
+    su = spec[~voiced & act, :4]
+    if len(su) >= MIN_STAT_FRAMES:
+        out[2 * spec.shape[1] :] = su.mean(axis=0)
+    return out
 
 
 def _mel_bank() -> FloatArray:
@@ -290,46 +349,99 @@ def _mel_bank() -> FloatArray:
     return bank
 
 
-_FREQS = np.arange(NFFT // 2 + 1) * STAT_RATE / NFFT  # Hz of each rfft bin
-_BANK = _mel_bank()
-# DCT-II rows 1..N_MFCC over the mel bands (unnormalised)
-_DCT = np.cos(np.pi / N_MEL * (np.arange(N_MEL)[None, :] + 0.5) * np.arange(1, N_MFCC + 1)[:, None])
+def _bins(lo: float, hi: float, *, inclusive: bool = False) -> slice:
+    """The rfft bins from lo Hz up to hi Hz (excluded, or included with ``inclusive``)."""
+    inside = np.flatnonzero((_FREQS >= lo) & ((_FREQS <= hi) if inclusive else (_FREQS < hi)))
+    return slice(int(inside[0]), int(inside[-1]) + 1)
 
 
-def _band(lo: float, hi: float) -> BoolArray:
-    """Bins with lo <= frequency < hi Hz."""
-    return (_FREQS >= lo) & (_FREQS < hi)
-
-
-def _band_slope(db: FloatArray, lo: float, hi: float) -> FloatArray:
-    """Least-squares slope (dB per kHz) of each frame's dB spectrum between lo and hi Hz."""
-    m = (_FREQS >= lo) & (_FREQS <= hi)
-    f = _FREQS[m] / 1000.0
+def _slope_weights(bins: slice) -> FloatArray:
+    """Weights w with ``db[bins] @ w`` = least-squares slope (dB/kHz) of the spectrum over bins
+    (the centred frequencies over their sum of squares; they sum to 0, so the frame's mean
+    level drops out)."""
+    f = _FREQS[bins] / 1000.0
     fc = f - f.mean()
-    out: FloatArray = ((db[:, m] - db[:, m].mean(axis=1, keepdims=True)) @ fc) / (fc @ fc)
+    out: FloatArray = fc / (fc @ fc)
     return out
 
 
-def spectral_frames(wave: FloatArray, n: int) -> FloatArray:
-    """Spectral measures float64 [n, 10] on the 10 ms grid (frames centred like prosody's).
+_FREQS = np.arange(NFFT // 2 + 1) * STAT_RATE / NFFT  # Hz of each rfft bin
+_BANK_T = _mel_bank().T  # [bins, N_MEL]
+# DCT-II rows 1..N_MFCC over the mel bands (unnormalised), transposed: [N_MEL, N_MFCC]
+_DCT_T = np.cos(np.pi / N_MEL * (np.arange(N_MEL)[:, None] + 0.5) * np.arange(1, N_MFCC + 1))
+_WINDOW = np.hanning(NFFT).astype(np.float32)
+_ALPHA_LOW, _ALPHA_HIGH = _bins(50, 1000), _bins(1000, 5000)
+_HAMM_LOW, _HAMM_HIGH = _bins(0, 2000), _bins(2000, 5000)
+_SLOPE_LOW, _SLOPE_MID = _bins(0, 500, inclusive=True), _bins(500, 1500, inclusive=True)
+_W_LOW, _W_MID = _slope_weights(_SLOPE_LOW), _slope_weights(_SLOPE_MID)
+_DB_BINS = max(_SLOPE_LOW.stop, _SLOPE_MID.stop)  # the slopes need levels of these bins only
 
-    wave: float32 [samples] at 16 kHz; n: frames wanted (the prosody frame count). Columns:
-    alpha ratio (dB), Hammarberg index (dB), slopes 0-500 and 500-1500 Hz (dB/kHz), centroid
-    (Hz), flux (squared change of the normalised magnitude spectrum, x 1000; 0 on frame 0),
-    MFCC 1-4 of the 26-band log mel spectrum.
+
+def _frames(wave: FloatArray, first: int, count: int) -> FloatArray:
+    """Frames ``first`` .. ``first + count - 1`` of the 10 ms grid, NFFT samples each, centred on
+    sample 160 i with zeros beyond the ends: a strided view [count, NFFT] of the stretch they
+    cover (only that stretch is copied, padded where it passes an end)."""
+    start = first * _HOP - NFFT // 2
+    stop = start + (count - 1) * _HOP + NFFT
+    stretch = wave[max(start, 0) : max(min(stop, len(wave)), 0)]
+    pad = (max(-start, 0), stop - start - len(stretch) - max(-start, 0))
+    stretch = np.pad(stretch, pad) if pad != (0, 0) else stretch
+    out: FloatArray = np.lib.stride_tricks.sliding_window_view(stretch, NFFT)[::_HOP]
+    return out
+
+
+def spectral_frames(wave: FloatArray, *, first: int = 0, count: int | None = None) -> FloatArray:
+    """Spectral measures float64 [count, 10] of the 10 ms grid frames ``first`` ... on.
+
+    wave: float32 [samples] at 16 kHz; frame i is the Hann-windowed NFFT samples centred on
+    sample 160 i (zeros beyond the ends), like the prosody frames; count defaults to the rest
+    of the ceil(samples / 160) frames. Columns: alpha ratio (dB), Hammarberg index (dB), slopes
+    0-500 and 500-1500 Hz (dB/kHz), centroid (Hz), flux (squared change of the sum-normalised
+    magnitude spectrum from the previous row, x 1000; 0 on the first row), MFCC 1-4 of the
+    26-band log mel spectrum.
     """
-    frames = frame_signal(wave, sr=STAT_RATE, win_s=NFFT / STAT_RATE, hop_s=HOP_S)[:n]
-    frames = frames * np.hanning(NFFT).astype(np.float32)
-    power = np.abs(np.fft.rfft(frames, NFFT, axis=1)) ** 2 + POWER_FLOOR
-    db = 10 * np.log10(power)
-    alpha = 10 * np.log10(power[:, _band(50, 1000)].sum(1) / power[:, _band(1000, 5000)].sum(1))
-    hamm = 10 * np.log10(power[:, _band(0, 2000)].max(1) / power[:, _band(2000, 5000)].max(1))
-    centroid = (power * _FREQS).sum(1) / power.sum(1)
+    if count is None:
+        count = max(-(-len(wave) // _HOP) - first, 0)
+    frames = _frames(wave, first, count)
+    out = np.empty((count, len(_SPECTRAL)))
+    previous: _Row | None = None
+    for a in range(0, count, SPECTRAL_BLOCK):
+        block = slice(a, a + SPECTRAL_BLOCK)
+        previous = _spectral_block(frames[block], out[block], previous)
+    return out
+
+
+_Row = tuple[FloatArray, float, float]  # a frame's magnitudes, their sum, its flux self-term
+
+
+def _spectral_block(frames: FloatArray, out: FloatArray, previous: _Row | None) -> _Row:
+    """Fill ``out`` [n, 10] with the measures of ``frames`` [n, NFFT] (see spectral_frames).
+
+    previous: the last row of the block before (None: these are the first frames, whose
+    first flux is 0). Returns this block's last row for the next one.
+    """
+    # windowed in float32 (as the features were cached), transformed in float64
+    spec = np.fft.rfft((frames * _WINDOW).astype(np.float64), NFFT, axis=1)
+    power = spec.real**2 + spec.imag**2 + POWER_FLOOR
+    power_sum = power.sum(1)
+    out[:, 0] = 10 * np.log10(power[:, _ALPHA_LOW].sum(1) / power[:, _ALPHA_HIGH].sum(1))
+    out[:, 1] = 10 * np.log10(power[:, _HAMM_LOW].max(1) / power[:, _HAMM_HIGH].max(1))
+    db = 10 * np.log10(power[:, :_DB_BINS])
+    out[:, 2] = db[:, _SLOPE_LOW] @ _W_LOW
+    out[:, 3] = db[:, _SLOPE_MID] @ _W_MID
+    out[:, 4] = (power @ _FREQS) / power_sum
+    # Flux from dot products, without a normalised copy of the block: with magnitudes m, their
+    # sums S and powers P = |m|^2, |m_i / S_i - m_j / S_j|^2 = P_i / S_i^2 + P_j / S_j^2
+    # - 2 m_i.m_j / (S_i S_j).
     mag = np.sqrt(power)
-    norm = mag / mag.sum(1, keepdims=True)
-    flux = np.concatenate([[0.0], np.sum(np.diff(norm, axis=0) ** 2, axis=1)]) * 1e3
-    mfcc = np.log(power @ _BANK.T + 1e-10) @ _DCT.T
-    out = np.column_stack(
-        [alpha, hamm, _band_slope(db, 0, 500), _band_slope(db, 500, 1500), centroid, flux, mfcc]
-    )
-    return out.astype(np.float64)
+    total = mag.sum(1)
+    own = power_sum / total**2
+    cross = np.einsum("ij,ij->i", mag[1:], mag[:-1]) / (total[1:] * total[:-1])
+    out[1:, 5] = (own[1:] + own[:-1] - 2 * cross) * 1e3
+    if previous is None:
+        out[0, 5] = 0.0
+    else:
+        p_mag, p_total, p_own = previous
+        out[0, 5] = (own[0] + p_own - 2 * (mag[0] @ p_mag) / (total[0] * p_total)) * 1e3
+    out[:, 6:] = np.log(power @ _BANK_T + 1e-10) @ _DCT_T
+    return mag[-1], float(total[-1]), float(own[-1])
