@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -27,9 +28,9 @@ from analyzer.audio.voicestats import (
     clip_statistics,
     describe_clip,
     spectral_frames,
+    window_frames,
     window_statistics,
 )
-from analyzer.segment import Segment
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_SPEECH = ROOT.parent / "shared" / "data" / "speech"
@@ -333,15 +334,30 @@ def test_given_frames_of_the_clip_give_the_same_values():
     waves = list(synthetic_signals().values())
     own = [analyze_frames(w) for w in waves]
     np.testing.assert_array_equal(window_statistics(waves, frames=own), _table(synthetic_signals()))
-    # frames of a longer signal, sliced to the clip: near, not equal (they saw its surroundings)
+    # frames of a longer signal cut to the clip: near, not equal (they saw its surroundings)
     wave = synthetic_signals()["syllables"]
     call = np.concatenate([_voice(300.0, 1.0), wave, _voice(100.0, 1.0)])
-    sliced = analyze_frames(call).slice(Segment(1.0, 1.0 + len(wave) / SR))
-    assert len(sliced.f0_hz) == FRAMES.count(len(wave) / SR)
-    near = clip_statistics(wave, frames=sliced)
-    alone = clip_statistics(wave)
-    for name in ("f0_st_mean", "loud_db_mean", "voiced_ratio", "hnr_db_mean"):
-        assert abs(_value(near, name) - _value(alone, name)) < 0.05 * abs(_value(alone, name))
+    cut = window_frames(analyze_frames(call), start_s=1.0, n_samples=len(wave))
+    assert len(cut.f0_hz) == FRAMES.count(len(wave) / SR)
+    near, alone = window_statistics([wave, wave], frames=[cut, analyze_frames(wave)])
+    for name in ("f0_st_mean", "loud_db_mean", "voiced_ratio", "hnr_db_mean", "v_mfcc1_mean"):
+        assert abs(_value(near, name) - _value(alone, name)) < 0.02 * abs(_value(alone, name))
+
+
+def test_window_frames_past_the_end_read_as_silence():
+    from analyzer.audio.prosody import analyze_frames
+
+    call = _voice(200.0, 1.0)
+    cut = window_frames(analyze_frames(call), start_s=0.8, n_samples=SR // 2)
+    assert len(cut.f0_hz) == 50
+    assert np.isfinite(cut.f0_hz[:15]).all() and np.isnan(cut.f0_hz[20:]).all()
+    assert (cut.loudness_db[20:] == -120.0).all() and (cut.clarity[20:] == 0).all()
+    # the window's audio ends with the signal (zeros after): the statistics are the voice's
+    window = np.concatenate([call[int(0.8 * SR) :], np.zeros(int(0.3 * SR), np.float32)])
+    values = clip_statistics(window, frames=cut)
+    assert abs(_value(values, "f0_st_mean") - 12 * np.log2(200 / 27.5)) < 0.1
+    with pytest.raises(ValueError, match="before its signal"):
+        window_frames(analyze_frames(call), start_s=-0.1, n_samples=SR)
 
 
 def test_frames_that_do_not_cover_the_clip_are_refused():
@@ -389,7 +405,66 @@ def record() -> None:
     print(f"recorded {len(signals)} synthetic signals and {len(clips)} clips into {PARITY}")
 
 
+def measure_speed(repeats: int = 5, *, with_ser: bool = False) -> None:
+    """Print the CPU cost of the statistics per second of speech, with the load average.
+
+    The speech and windows of ``python -m benchmarks.speed --stage ser`` (60 s of RAVDESS clips
+    or its synthetic voice, 3 s windows); best and median of ``repeats`` interleaved runs of:
+    the statistics from the waveform, the same given each window's prosody frames (the pitch
+    tracking left out), and the pitch tracking alone. ``with_ser``: also the wall time of the
+    shipped speech-emotion model on the same windows (2 encoder threads, as the stage runs),
+    so that the added share can be read at whatever load the machine has.
+    """
+    import os
+    import time
+
+    from analyzer.audio.prosody import analyze_frames
+    from benchmarks.speed import speech
+
+    audio = speech(60.0)
+    size = 3 * SR
+    windows = [audio[s : s + size] for s in range(0, len(audio) - size + 1, size)]
+    seconds = len(windows) * size / SR
+    frames = [analyze_frames(w) for w in windows]
+    runs: dict[str, Callable[[], object]] = {
+        "statistics": lambda: window_statistics(windows),
+        "statistics given frames": lambda: window_statistics(windows, frames=frames),
+        "pitch tracking alone": lambda: [analyze_frames(w) for w in windows],
+    }
+    if with_ser:
+        from analyzer.models import DEFAULT_MODELS, load_model
+
+        model = load_model(DEFAULT_MODELS["ser"], "ser")
+        model.threads = 2
+        model.predict(windows[:2], groups=None)  # loads the encoder
+        groups = ["speaker"] * len(windows)
+        runs[f"speech emotion model {model.name}, 2 threads"] = lambda: model.predict(
+            windows, groups=groups
+        )
+    cpu: dict[str, list[float]] = {name: [] for name in runs}
+    wall: dict[str, list[float]] = {name: [] for name in runs}
+    loads = []
+    for _ in range(repeats):
+        for name, run in runs.items():
+            start, start_wall = time.process_time(), time.perf_counter()
+            run()
+            cpu[name].append((time.process_time() - start) / seconds * 1e3)
+            wall[name].append((time.perf_counter() - start_wall) / seconds * 1e3)
+        loads.append(os.getloadavg()[0])
+    threads = os.environ.get("OMP_NUM_THREADS")
+    load = f"load average {min(loads):.1f}-{max(loads):.1f} (1 min)"
+    print(f"{len(windows)} windows x 3 s, {repeats} runs, {load}, OMP_NUM_THREADS={threads}")
+    print("ms per s of speech, best (median):")
+    for name in runs:
+        c, w = cpu[name], wall[name]
+        cpu_text = f"CPU {min(c):.2f} ({np.median(c):.2f})"
+        print(f"  {name}: {cpu_text}, wall {min(w):.2f} ({np.median(w):.2f})")
+
+
 if __name__ == "__main__":
-    if sys.argv[1:] != ["--record"]:
-        raise SystemExit("usage: python tests/test_voicestats.py --record")
-    record()
+    if sys.argv[1:] == ["--record"]:
+        record()
+    elif sys.argv[1:2] == ["--speed"]:
+        measure_speed(with_ser="--ser" in sys.argv)
+    else:
+        raise SystemExit("usage: python tests/test_voicestats.py --record | --speed [--ser]")

@@ -55,6 +55,7 @@ MIN_SLOPE_FRAMES = 5  # a slope needs at least this many frames ...
 MIN_SLOPE_S = 0.3  # ... spread over more than this many seconds
 MAX_PEAK = 4.0  # |sample| above this (+12 dBFS) is not float audio in [-1, 1]: refused
 POWER_FLOOR = 1e-12  # added to every power bin so that digital silence has a finite level
+FLOOR_DB = -120.0  # dBFS; the loudness of digital silence (prosody's 1e-12 power floor)
 _HOP = round(HOP_S * STAT_RATE)  # samples per 10 ms frame
 SPECTRAL_BLOCK = 64  # frames per block of the spectral pass: its arrays stay in the CPU cache
 
@@ -145,11 +146,11 @@ def describe_clip(
     """``clip_statistics`` with the clip's active seconds (same input rules).
 
     frames: the clip's prosody frames if they were computed already, which skips the pitch
-    tracking (about half the cost): ``analyze_frames`` of this very clip gives the same values,
-    frames of a longer signal sliced to the clip (the prosody stage's, ``ProsodyFrames.slice``)
-    give nearly the same (they saw audio beyond the clip's ends, and pitch is tracked only where
-    the voice activity found speech). They must cover the clip at 16 kHz: ceil(samples / 160)
-    frames, else ValueError.
+    tracking (about half the cost): ``analyze_frames`` of this very clip gives the same values;
+    frames of a longer signal cut to the clip (the prosody stage's, with ``window_frames``)
+    give nearly the same (they saw audio beyond the clip's ends, may lie up to 5 ms off its
+    grid, and have pitch only where the voice activity found speech when the stage was given
+    it). They must cover the clip at 16 kHz: ceil(samples / 160) frames, else ValueError.
     """
     audio = _checked(wave, sample_rate)
     if frames is None:
@@ -164,7 +165,7 @@ def describe_clip(
             )
     loud = pf.loudness_db.astype(np.float64)
     n = len(loud)
-    top = loud.max(initial=-120.0)
+    top = loud.max(initial=FLOOR_DB)
     active = (loud > max(top - ACTIVE_BELOW_MAX_DB, SILENCE_DB)) if n else np.zeros(0, bool)
     if not active.any():
         return VoiceStatistics(np.full(len(NAMES), np.nan, np.float32), 0.0)
@@ -192,6 +193,34 @@ def describe_clip(
     vals += _spectral_statistics(spec, voiced, act)
     out = np.asarray(vals, np.float32)
     return VoiceStatistics(out, float(act.sum() * HOP_S))
+
+
+def window_frames(frames: ProsodyFrames, *, start_s: float, n_samples: int) -> ProsodyFrames:
+    """The frames of a window cut from a longer signal, taken from that signal's frames.
+
+    frames: ``analyze_frames`` of the whole signal (the prosody stage's, 10 ms grid from its
+    start); start_s: where the window starts in it (s); n_samples: the window's length at
+    16 kHz. Returns ceil(n_samples / 160) frames, frame i being the signal's frame nearest to
+    start_s + i * HOP_S (so up to 5 ms off when the window does not start on the grid); frames
+    past the signal's end read as digital silence (unvoiced, FLOOR_DB). For ``frames=``.
+    """
+    want = -(-n_samples // _HOP)
+    first = round(start_s / HOP_S)
+    if first < 0:
+        raise ValueError(f"a window cannot start before its signal: start_s={start_s}")
+    have = len(frames.loudness_db)
+    take = slice(min(first, have), min(first + want, have))
+    missing = want - (take.stop - take.start)
+
+    def padded(x: FloatArray, fill: float) -> FloatArray:
+        part = np.asarray(x[take], dtype=np.float32)
+        return np.concatenate([part, np.full(missing, fill, np.float32)]) if missing else part
+
+    return ProsodyFrames(
+        padded(frames.f0_hz, np.nan),
+        padded(frames.clarity, 0.0),
+        padded(frames.loudness_db, FLOOR_DB),
+    )
 
 
 def _checked(wave: FloatArray, sample_rate: int) -> FloatArray:
