@@ -406,6 +406,19 @@ _W_LOW, _W_MID = _slope_weights(_SLOPE_LOW), _slope_weights(_SLOPE_MID)
 _DB_BINS = max(_SLOPE_LOW.stop, _SLOPE_MID.stop)  # the slopes need levels of these bins only
 
 
+def _sum_weights() -> FloatArray:
+    """Weights [bins, 4 + N_MEL] that turn a power spectrum into its total, the alpha ratio's
+    band sums, the centroid's numerator and the mel band energies with one product."""
+    low, high = np.zeros(len(_FREQS)), np.zeros(len(_FREQS))
+    low[_ALPHA_LOW], high[_ALPHA_HIGH] = 1.0, 1.0
+    return np.column_stack([np.ones(len(_FREQS)), low, high, _FREQS, _BANK_T])
+
+
+_SUM_ALL, _SUM_ALPHA_LOW, _SUM_ALPHA_HIGH, _SUM_CENTROID = 0, 1, 2, 3
+_SUM_MEL = slice(4, 4 + N_MEL)
+_SUMS = _sum_weights()
+
+
 def _frames(wave: FloatArray, first: int, count: int) -> FloatArray:
     """Frames ``first`` .. ``first + count - 1`` of the 10 ms grid, NFFT samples each, centred on
     sample 160 i with zeros beyond the ends: a strided view [count, NFFT] of the stretch they
@@ -451,18 +464,22 @@ def _spectral_block(frames: FloatArray, out: FloatArray, previous: _Row | None) 
     """
     # windowed in float32 (as the features were cached), transformed in float64
     spec = np.fft.rfft((frames * _WINDOW).astype(np.float64), NFFT, axis=1)
-    power = spec.real**2 + spec.imag**2 + POWER_FLOOR
-    power_sum = power.sum(1)
-    out[:, 0] = 10 * np.log10(power[:, _ALPHA_LOW].sum(1) / power[:, _ALPHA_HIGH].sum(1))
+    power = np.square(spec.real)
+    power += np.square(spec.imag)
+    power += POWER_FLOOR
+    # sums over bands, the centroid's numerator and the mel energies in one product
+    sums = power @ _SUMS
+    power_sum = sums[:, _SUM_ALL]
+    out[:, 0] = 10 * np.log10(sums[:, _SUM_ALPHA_LOW] / sums[:, _SUM_ALPHA_HIGH])
     out[:, 1] = 10 * np.log10(power[:, _HAMM_LOW].max(1) / power[:, _HAMM_HIGH].max(1))
     db = 10 * np.log10(power[:, :_DB_BINS])
     out[:, 2] = db[:, _SLOPE_LOW] @ _W_LOW
     out[:, 3] = db[:, _SLOPE_MID] @ _W_MID
-    out[:, 4] = (power @ _FREQS) / power_sum
+    out[:, 4] = sums[:, _SUM_CENTROID] / power_sum
     # Flux from dot products, without a normalised copy of the block: with magnitudes m, their
     # sums S and powers P = |m|^2, |m_i / S_i - m_j / S_j|^2 = P_i / S_i^2 + P_j / S_j^2
     # - 2 m_i.m_j / (S_i S_j).
-    mag = np.sqrt(power)
+    mag = np.sqrt(power, out=power)  # the powers are not needed any more
     total = mag.sum(1)
     own = power_sum / total**2
     cross = np.einsum("ij,ij->i", mag[1:], mag[:-1]) / (total[1:] * total[:-1])
@@ -472,5 +489,5 @@ def _spectral_block(frames: FloatArray, out: FloatArray, previous: _Row | None) 
     else:
         p_mag, p_total, p_own = previous
         out[0, 5] = (own[0] + p_own - 2 * (mag[0] @ p_mag) / (total[0] * p_total)) * 1e3
-    out[:, 6:] = np.log(power @ _BANK_T + 1e-10) @ _DCT_T
-    return mag[-1], float(total[-1]), float(own[-1])
+    out[:, 6:] = np.log(sums[:, _SUM_MEL] + 1e-10) @ _DCT_T
+    return mag[-1].copy(), float(total[-1]), float(own[-1])
