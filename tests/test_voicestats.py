@@ -276,6 +276,37 @@ def test_no_warnings_on_any_signal():
     assert np.isfinite(table[0]).sum() > 40  # the steady voice: most values defined
 
 
+@pytest.mark.parametrize(
+    ("wave", "rate", "f0"),
+    [
+        (_voice(200.0, 0.06, sr=8000), 8000, 200.0),  # 60 ms at 8 kHz: just enough frames
+        (np.zeros(3, np.float32), 8000, None),
+        (_voice(200.0, 0.3, sr=44100), 44100, 200.0),
+        (_voice(200.0, 0.02, sr=44100), 44100, None),  # 20 ms: too short
+    ],
+    ids=["60ms-8k", "tiny-8k", "44k", "20ms-44k"],
+)
+def test_other_rates_give_values_or_nan_without_warnings(wave, rate, f0):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        values = clip_statistics(wave, sample_rate=rate)
+    assert values.shape == (len(NAMES),)
+    if f0 is None:
+        assert np.isnan(_value(values, "f0_st_mean"))
+    else:
+        assert abs(_value(values, "f0_st_mean") - 12 * np.log2(f0 / 27.5)) < 0.2
+
+
+def test_a_constant_offset_is_not_a_voice():
+    """Digital DC has no periodicity: only the frames at its abrupt start and end (a step from
+    the zero padding) can look periodic to the pitch tracker, so almost nothing is voiced."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        values = clip_statistics(np.full(SR, 0.5, np.float32))
+    assert _value(values, "voiced_ratio") <= 0.06
+    assert abs(_value(values, "loud_db_p50") - 20 * np.log10(0.5)) < 0.01  # -6 dBFS
+
+
 def test_unvoiced_noise_has_no_pitch_but_has_a_spectrum():
     out = clip_statistics(synthetic_signals()["noise"])
     assert np.isnan(_value(out, "f0_st_mean")) and np.isnan(_value(out, "v_centroid_mean"))
@@ -324,6 +355,10 @@ def test_int16_scale_and_integer_samples_are_refused_clearly():
         clip_statistics(np.where(np.arange(len(wave)) == 5, np.nan, wave).astype(np.float32))
     with pytest.raises(ValueError, match="mono"):
         clip_statistics(np.stack([wave, wave]))
+    with pytest.raises(ValueError, match="got complex64$"):
+        clip_statistics(wave.astype(np.complex64))
+    with pytest.raises(ValueError, match="sample rate"):
+        clip_statistics(wave, sample_rate=0)
     # a little over full scale (resampling overshoot, gain) is still audio
     assert np.isfinite(_value(clip_statistics(wave * (MAX_PEAK * 0.9 / 0.2)), "f0_st_mean"))
 

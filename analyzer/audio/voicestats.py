@@ -229,12 +229,10 @@ def _checked(wave: FloatArray, sample_rate: int) -> FloatArray:
     if audio.ndim != 1:
         raise ValueError(f"voice statistics need mono samples [n], got shape {audio.shape}")
     if not np.issubdtype(audio.dtype, np.floating):
-        raise ValueError(
-            f"voice statistics need float samples in [-1, 1], got {audio.dtype} "
-            "(divide int16 samples by 32768)"
-        )
-    if sample_rate <= 0:
-        raise ValueError(f"sample rate must be positive, got {sample_rate}")
+        hint = " (int16 samples: divide by 32768)" if np.issubdtype(audio.dtype, np.integer) else ""
+        raise ValueError(f"voice statistics need float samples in [-1, 1], got {audio.dtype}{hint}")
+    if not (sample_rate > 0 and int(sample_rate) == sample_rate):
+        raise ValueError(f"sample rate must be a positive whole number of Hz, got {sample_rate}")
     audio = audio.astype(np.float32, copy=False)
     if len(audio):
         peak = float(np.max(np.abs(audio)))
