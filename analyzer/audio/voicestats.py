@@ -23,6 +23,17 @@ A value is NaN where it is undefined (no voiced frame, a clip too short for a sl
 The statistics are span-based: the clip is cut to the span between its first and last active
 frame (within ``ACTIVE_BELOW_MAX_DB`` of its loudest frame and above the silence floor), so
 leading and trailing silence do not count. ``describe_clip`` also returns the active seconds.
+The values are those the issue 15 research cached for every corpus (tests/test_voicestats.py
+keeps them). Frame-level measures on a 10 ms grid are fragile: moving a window by 5 ms changes
+the run lengths, loudness-peak rate, rise / fall speeds, jitter and flux spread by up to about
+one across-clip standard deviation (95th percentile), the level, pitch-percentile and spectral
+means by under 0.2 (121 RAVDESS / EmoDB windows).
+
+Cost (``python tests/test_voicestats.py --speed --ser``, 3 s windows, one thread, 2-core machine
+shared at load average 7.5): 2.0 ms CPU per second of speech, 0.9 ms of it without the pitch
+tracking (pass the prosody stage's frames, ``window_frames``, with windows cut on its 10 ms grid:
+the statistics then match the window's own to 0.08 standard deviation at worst); the shipped
+speech-emotion model took 9 ms CPU per second of speech in the same runs.
 """
 
 from __future__ import annotations
@@ -235,7 +246,7 @@ def _checked(wave: FloatArray, sample_rate: int) -> FloatArray:
         raise ValueError(f"sample rate must be a positive whole number of Hz, got {sample_rate}")
     audio = audio.astype(np.float32, copy=False)
     if len(audio):
-        peak = float(np.max(np.abs(audio)))
+        peak = max(float(audio.max()), -float(audio.min()))  # NaN if there is one
         if not np.isfinite(peak):
             raise ValueError("voice statistics need finite samples (the clip has NaN or inf)")
         if peak > MAX_PEAK:
