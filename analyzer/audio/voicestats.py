@@ -431,7 +431,7 @@ _SUMS = _sum_weights()
 def _frames(wave: FloatArray, first: int, count: int) -> FloatArray:
     """Frames ``first`` .. ``first + count - 1`` of the 10 ms grid, NFFT samples each, centred on
     sample 160 i with zeros beyond the ends: a strided view [count, NFFT] of the stretch they
-    cover (only that stretch is copied, padded where it passes an end)."""
+    cover (copied, padded, only where it passes an end)."""
     start = first * _HOP - NFFT // 2
     stop = start + (count - 1) * _HOP + NFFT
     stretch = wave[max(start, 0) : max(min(stop, len(wave)), 0)]
@@ -453,12 +453,11 @@ def spectral_frames(wave: FloatArray, *, first: int = 0, count: int | None = Non
     """
     if count is None:
         count = max(-(-len(wave) // _HOP) - first, 0)
-    frames = _frames(wave, first, count)
     out = np.empty((count, len(_SPECTRAL)))
     previous: _Row | None = None
     for a in range(0, count, SPECTRAL_BLOCK):
-        block = slice(a, a + SPECTRAL_BLOCK)
-        previous = _spectral_block(frames[block], out[block], previous)
+        n = min(SPECTRAL_BLOCK, count - a)
+        previous = _spectral_block(_frames(wave, first + a, n), out[a : a + n], previous)
     return out
 
 
