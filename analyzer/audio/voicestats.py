@@ -29,11 +29,13 @@ the run lengths, loudness-peak rate, rise / fall speeds, jitter and flux spread 
 one across-clip standard deviation (95th percentile), the level, pitch-percentile and spectral
 means by under 0.2 (121 RAVDESS / EmoDB windows).
 
-Cost (``python tests/test_voicestats.py --speed --ser``, 3 s windows, one thread, 2-core machine
-shared at load average 7.5): 2.0 ms CPU per second of speech, 0.9 ms of it without the pitch
-tracking (pass the prosody stage's frames, ``window_frames``, with windows cut on its 10 ms grid:
-the statistics then match the window's own to 0.08 standard deviation at worst); the shipped
-speech-emotion model took 9 ms CPU per second of speech in the same runs.
+Cost (``python tests/test_voicestats.py --speed --ser``: 3 s windows, one thread, on the 2-core
+development machine shared at load average 6.6-9.2): 2.0-3.3 ms CPU per second of speech,
+about half of it the pitch tracking; 0.9-1.5 ms given the frames (the prosody stage's, cut
+with ``window_frames`` from windows cut on its 10 ms grid: their statistics then match the
+window's own to 0.08 across-clip standard deviation at worst). The shipped speech-emotion model
+took 9-12 ms CPU per second of speech in the same runs (its idle stage RTF is 0.0084 against a
+budget of 0.01), so the budget holds with the frames given and is tight without them.
 """
 
 from __future__ import annotations
@@ -309,7 +311,8 @@ def _pitch_statistics(f0: FloatArray, voiced: BoolArray, t: FloatArray) -> list[
     st = 12.0 * np.log2(f0[voiced] / SEMITONE_REF_HZ) if voiced.any() else np.zeros(0)
     vals = _stats(st)
     vals.append(_slope(t[voiced], st))
-    st_all = np.where(voiced, 12.0 * np.log2(np.where(voiced, f0, 1.0) / SEMITONE_REF_HZ), np.nan)
+    st_all = np.full(len(f0), np.nan)
+    st_all[voiced] = st
     step = np.diff(st_all)
     ok = np.isfinite(step) & (np.abs(step) < MAX_STEP_ST)
     rise, fall = step[ok & (step > 0)], step[ok & (step < 0)]
