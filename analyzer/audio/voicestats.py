@@ -26,8 +26,8 @@ leading and trailing silence do not count. ``describe_clip`` also returns the ac
 The values are those the issue 15 research cached for every corpus (tests/test_voicestats.py
 keeps them). Frame-level measures on a 10 ms grid are fragile: moving a window by 5 ms changes
 the run lengths, loudness-peak rate, rise / fall speeds, jitter and flux spread by up to about
-one across-clip standard deviation (95th percentile), the level, pitch-percentile and spectral
-means by under 0.2 (121 RAVDESS / EmoDB windows).
+one across-clip standard deviation (95th percentile), the loudness levels, pitch percentiles,
+MFCC and spectral-slope means by under 0.2 (121 RAVDESS / EmoDB windows).
 
 Cost (``python tests/test_voicestats.py --speed --ser``: 3 s windows, one thread, on the 2-core
 development machine shared at load average 6.6-9.2): 2.0-3.3 ms CPU per second of speech,
@@ -35,7 +35,8 @@ about half of it the pitch tracking; 0.9-1.5 ms given the frames (the prosody st
 with ``window_frames`` from windows cut on its 10 ms grid: their statistics then match the
 window's own to 0.08 across-clip standard deviation at worst). The shipped speech-emotion model
 took 9-12 ms CPU per second of speech in the same runs (its idle stage RTF is 0.0084 against a
-budget of 0.01), so the budget holds with the frames given and is tight without them.
+budget of 0.01): with the frames given the stage should stay within it, without them it is
+tight (the lead's idle-machine measurement decides).
 """
 
 from __future__ import annotations
