@@ -9,10 +9,12 @@ of the two views (``mixed_probabilities``): the 16 kHz branch, given a signal wi
 band, loses the quiet onsets and tails of some voices. Validation 30-minute telephone calls
 (``benchmarks.diarization --validation --length 30min --telephone``, actors 13-20, speech of
 each isolated clean clip as the reference): missed speech 5.6 % -> 2.1 % of the talk time, false
-alarm 2.9 % -> 4.0 %, the worst speaker's talk-time loss to the VAD 6.8 % -> 2.6 % (mean of 3
-calls); three-minute ones (8 calls): missed 4.4 % -> 2.9 %, false alarm 2.6 % -> 3.3 %, worst
-5.3 % -> 3.8 %. The 8 kHz branch alone, or a lower threshold on the 16 kHz one, was better on
-one set and worse on the other.
+alarm 2.9 % -> 4.0 %, the worst speaker's talk-time change from the VAD alone 6.8 % -> 2.6 %
+(mean of 3 calls); three-minute ones (8 calls): missed 4.4 % -> 2.9 %, false alarm 2.6 % ->
+3.3 %, worst 5.3 % -> 3.8 %. The 8 kHz branch alone, or a lower threshold on the 16 kHz one,
+was better on one set and worse on the other. The misses are voice-specific (quiet onsets and
+tails of a few actors), and the 16 kHz branch misses some of them on the clean mix too. Cost:
+the second branch, about 0.7 times the first's CPU, on band-limited mono mixes only.
 """
 
 from __future__ import annotations
