@@ -110,6 +110,7 @@ def test_detected_overlap_keeps_both_voices_in_the_turns(monkeypatch):
     for name, value in (("threshold", 0.5), ("smooth_frames", 1), ("min_s", 0.0)):
         monkeypatch.setattr(det, name, value)
     monkeypatch.setattr(det, "near_change_s", 1.0)
+    monkeypatch.setattr(det, "far_threshold", 2.0)  # away from a change: never
     rng = np.random.default_rng(1)
     dirs = rng.normal(size=(2, 16))
     dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
@@ -132,6 +133,14 @@ def test_detected_overlap_keeps_both_voices_in_the_turns(monkeypatch):
     partly = {s for s, g in out.turns if g.overlaps(Segment(4.6, 5.5))}
     assert len(partly) == 2, out.turns  # both voices speak in the overlap
     assert covering  # one of them as the stretch added for the second voice
+    # A stricter threshold away from a change: the far detection counts where it is surer.
+    monkeypatch.setattr(det, "far_threshold", 0.95)
+    both = diarize_embedded(spans, owner, emb, speech, 10.0, num_speakers=2, overlap_prob=prob)
+    assert [(round(o.start, 1), round(o.end, 1)) for o in both.overlaps] == [(1.0, 2.0), (4.5, 5.6)]
+    unsure = prob.copy()
+    unsure[100:200] = 0.9
+    out2 = diarize_embedded(spans, owner, emb, speech, 10.0, num_speakers=2, overlap_prob=unsure)
+    assert out2.overlaps == out.overlaps
     # Without detections: no overlap and no doubled speech.
     none = diarize_embedded(
         spans, owner, emb, speech, 10.0, num_speakers=2, overlap_prob=np.zeros(1001)
