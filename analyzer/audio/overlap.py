@@ -1,12 +1,13 @@
 """Overlapped speech in mixed (single-channel) audio: where two voices sound at once.
 
-A small frame classifier (``OverlapDetector``, model folder ``models/overlap-mlp-mel``) reads
-spectral features of the 0-4 kHz band on the 10 ms diarization grid (``frame_features``: log
-mel energies, spectral flatness, periodicity and level, normalised per call), stacked over a
-context of about +-0.3 s, and gives each frame the probability that two voices overlap there.
-It is trained by ``train/overlap.py`` on synthetic mixtures of two voices (varied levels,
-wideband and through an 8 kHz telephone channel) of speakers the diarization benchmark never
-uses. Inference is numpy only: a few ms of CPU per second of audio.
+A small frame classifier (``OverlapDetector``; model folder ``models/overlap-mlp-mel-v2``,
+version 1 ``overlap-mlp-mel`` kept beside it) reads spectral features of the 0-4 kHz band on
+the 10 ms diarization grid (``frame_features``: log mel energies, spectral flatness,
+periodicity and level, normalised per call), stacked over a context of up to +-0.7 s, and
+gives each frame the probability that two voices overlap there. It is trained by
+``train/overlap.py`` on synthetic mixtures of two voices (conversations with cut-ins, varied
+levels, wideband and through an 8 kHz telephone channel) of speakers the diarization benchmark
+never uses. Inference is numpy only: a few ms of CPU per second of audio.
 
 Only the 0-4 kHz band is read, so a telephone recording and a wideband one look alike.
 """
@@ -24,7 +25,7 @@ from ..config import SAMPLE_RATE
 from ..segment import Segment, TimeGrid
 from .vad import mask_to_segments
 
-OVERLAP_MODEL = "overlap-mlp-mel"  # models/ folder of the shipped detector
+OVERLAP_MODEL = "overlap-mlp-mel-v2"  # models/ folder of the shipped detector (v1: overlap-mlp-mel)
 FRAME_S = 0.01  # s; the frame grid (the diarization grid)
 WIN_S = 0.025  # s; analysis window
 N_FFT = 512  # points per spectrum at 16 kHz (31.25 Hz bins)
@@ -126,7 +127,9 @@ class OverlapDetector:
     The network: standardised stacked features -> ReLU layers -> one logit per frame.
     ``threshold``, ``smooth_frames`` and ``min_s`` (chosen on validation calls) turn the
     probabilities into segments (``segments``); ``near_change_s`` (s, 0 = everywhere) tells
-    the diarizer to keep only detections that near a speaker change inside continuous speech.
+    the diarizer where ``threshold`` applies: within that many seconds of a speaker change
+    inside continuous speech; elsewhere in speech a frame needs ``far_threshold`` (above 1:
+    never, detections only near a change).
     """
 
     def __init__(
@@ -140,6 +143,7 @@ class OverlapDetector:
         smooth_frames: int,
         min_s: float,
         near_change_s: float = 0.0,
+        far_threshold: float = 2.0,
     ) -> None:
         self.layers = [(w.astype(np.float32), b.astype(np.float32)) for w, b in layers]
         self.mean = mean.astype(np.float32)
@@ -149,6 +153,7 @@ class OverlapDetector:
         self.smooth_frames = int(smooth_frames)
         self.min_s = float(min_s)
         self.near_change_s = float(near_change_s)
+        self.far_threshold = float(far_threshold)
 
     @classmethod
     def from_folder(cls, folder: Path, config: dict[str, Any]) -> OverlapDetector:
@@ -164,6 +169,7 @@ class OverlapDetector:
             smooth_frames=int(config["smooth_frames"]),
             min_s=float(config["min_s"]),
             near_change_s=float(config.get("near_change_s", 0.0)),
+            far_threshold=float(config.get("far_threshold", 2.0)),
         )
 
     def probabilities_from_features(self, feats: FloatArray) -> FloatArray:
@@ -188,16 +194,18 @@ class OverlapDetector:
         """Overlap probability per 10 ms frame [1 + samples // hop] of ``audio`` (16 kHz)."""
         return self.probabilities_from_features(frame_features(audio, sr=sr))
 
-    def mask(self, prob: FloatArray, speech: BoolArray | None = None) -> BoolArray:
+    def mask(
+        self, prob: FloatArray, speech: BoolArray | None = None, near: BoolArray | None = None
+    ) -> BoolArray:
         """Frames called overlapped: smoothed probability over ``threshold`` (inside
-        ``speech`` frames when given), runs shorter than ``min_s`` dropped."""
-        hit = smooth(prob, self.smooth_frames) >= self.threshold
+        ``speech`` frames when given; where ``near`` is given, ``threshold`` applies on its
+        frames and ``far_threshold`` on the others), runs shorter than ``min_s`` dropped."""
+        level: FloatArray | float = self.threshold
+        if near is not None:
+            level = np.where(_fit(near, len(prob)), self.threshold, self.far_threshold)
+        hit = smooth(prob, self.smooth_frames) >= level
         if speech is not None:
-            hit &= (
-                speech[: len(hit)]
-                if len(speech) >= len(hit)
-                else np.pad(speech, (0, len(hit) - len(speech)))
-            )
+            hit &= _fit(speech, len(hit))
         keep = np.zeros(len(hit), dtype=bool)
         for seg in mask_to_segments(hit, hop_s=FRAME_S, min_on_s=self.min_s, min_off_s=0.0):
             keep[int(round(seg.start / FRAME_S)) : int(round(seg.end / FRAME_S))] = True
@@ -218,6 +226,11 @@ class OverlapDetector:
             for s in mask_to_segments(self.mask(prob, inside), hop_s=FRAME_S, min_off_s=0.0)
             if s.start < duration
         ]
+
+
+def _fit(mask: BoolArray, n: int) -> BoolArray:
+    """``mask`` cut or padded (False) to ``n`` frames."""
+    return mask[:n] if len(mask) >= n else np.pad(mask, (0, n - len(mask)))
 
 
 @lru_cache(maxsize=2)

@@ -358,7 +358,7 @@ def diarize(
        picks the labels, with a speaker change costing CHANGE_COST inside continuous speech and
        nothing across a pause.
     4. Overlapped speech: the learned detector's frames (``overlap.OverlapDetector``,
-       ``models/overlap-mlp-mel``) inside speech; each overlapped stretch keeps both voices
+       ``models/overlap-mlp-mel-v2``) inside speech; each overlapped stretch keeps both voices
        (see _overlap_turns). Without the detector, the stretches around speaker changes where
        the windows resemble both speakers (see _overlap_near_changes).
     """
@@ -520,16 +520,17 @@ def _detected_overlaps(
 ) -> list[Segment]:
     """Overlapped-speech segments from the detector's frame probabilities [frames], with the
     shipped model's decision (threshold, smoothing, shortest run), inside speech frames
-    (``labels`` >= 0) and, when the model says so (``near_change_s``), only that near a speaker
-    change inside continuous speech: where a voice cuts in, as the validation calls chose."""
+    (``labels`` >= 0); when the model says so (``near_change_s``) its threshold holds near a
+    speaker change inside continuous speech (where a voice cuts in) and ``far_threshold``
+    (stricter, or never) elsewhere, as the validation calls chose."""
     det = load_overlap_detector()
     n = len(labels)
     p = np.zeros(n, dtype=np.float32)
     p[: min(n, len(prob))] = prob[:n]
-    inside = labels >= 0
+    near = None
     if det.near_change_s > 0:
-        inside &= _near_changes(labels, seg_of, FRAMES.frames(det.near_change_s))
-    found = mask_to_segments(det.mask(p, inside), hop_s=FRAME_S, min_off_s=0.0)
+        near = _near_changes(labels, seg_of, FRAMES.frames(det.near_change_s))
+    found = mask_to_segments(det.mask(p, labels >= 0, near), hop_s=FRAME_S, min_off_s=0.0)
     return [Segment(s.start, min(s.end, duration)) for s in found if s.start < duration]
 
 
