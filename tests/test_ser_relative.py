@@ -129,3 +129,22 @@ def test_mostly_neutral_training_groups_are_added_on_request():
     # mostly neutral: each added group is 50-80 % neutral (up to rounding)
     assert 0.45 <= np.mean(y[extra] == LABELS.index("neutral")) <= 0.85
     assert np.mean(y[rows0] == LABELS.index("neutral")) < 0.3
+
+
+def test_train_command_takes_the_relative_options():
+    import argparse
+
+    from train.ser import add_train_args, run_train
+
+    parser = argparse.ArgumentParser()
+    add_train_args(parser)
+    args = parser.parse_args(
+        ["--manifest", "m.csv", "--relative-scale", "speaker", "--relative-inputs", "offset"]
+    )
+    assert (args.relative_scale, args.relative_inputs) == ("speaker", "offset")
+    assert args.relative_weight == HeadOptions.relative_weight
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--manifest", "m.csv", "--relative-scale", "call"])
+    args.relative_weight = 1.5
+    with pytest.raises(ValueError, match="relative-weight"):
+        run_train(args)
