@@ -95,6 +95,7 @@ def test_z_scored_heads_train_record_their_options_and_predict(inputs: str):
     )  # fmt: skip
     arrays_, config = fit_model_arrays(x, y, speakers, np.full(len(y), "clean"), options=options)
     assert config["relative_scale"] == "speaker" and config["relative_inputs"] == inputs
+    assert config["relative_scale_floor"] == 0.1
     width = FEATURE_DIM if inputs == "offset" else 2 * FEATURE_DIM
     assert arrays_["rel_W0"].shape[0] == width
     model = SpeechEmotionModel("t", arrays_, config, encoder=None)
@@ -148,3 +149,22 @@ def test_train_command_takes_the_relative_options():
     args.relative_weight = 1.5
     with pytest.raises(ValueError, match="relative-weight"):
         run_train(args)
+
+
+def test_the_floor_keeps_a_calm_group_from_being_stretched():
+    rng = np.random.default_rng(4)
+    calm = rng.normal(0.0, 0.05, (12, FEATURE_DIM)).astype(np.float32)  # little variation
+    groups = ["calm"] * 12
+    tiny = arrays()  # training spread 1.0 in every dimension
+    low = SpeechEmotionModel("t", tiny, {"relative_scale": "speaker"}, encoder=None)
+    high = SpeechEmotionModel(
+        "t", tiny, {"relative_scale": "speaker", "relative_scale_floor": 0.5}, encoder=None
+    )
+    assert low.scale_floor is not None and np.allclose(low.scale_floor, 0.1)
+    assert high.scale_floor is not None and np.allclose(high.scale_floor, 0.5)
+    z_low, _ = speaker_offsets(calm, groups, min_windows=8, scale_floor=low.scale_floor)
+    z_high, _ = speaker_offsets(calm, groups, min_windows=8, scale_floor=high.scale_floor)
+    assert z_low.std() > 0.4  # stretched (floored at 0.1: 0.05 -> ~0.5)
+    assert z_high.std() < 0.15  # kept small: a calm speaker stays calm
+    plain = SpeechEmotionModel("t", tiny, {}, encoder=None)
+    assert plain.scale_floor is None

@@ -49,6 +49,9 @@ class HeadOptions:
     # ("speaker"); the relative head reads absolute features + offsets ("both") or "offset" only
     relative_scale: str = "global"
     relative_inputs: str = "both"
+    # under relative_scale "speaker": a group's spread is at least this share of the training
+    # spread (a calm, all-neutral group is then not stretched to unit spread)
+    relative_scale_floor: float = RELATIVE_SCALE_FLOOR
     balance: bool = True  # weight rows by speaker (square root) and gender (see balance_weights)
     seed: int = 0
     members: int = 3  # heads of an ensemble, trained with seeds seed, seed + 1, ...
@@ -283,7 +286,7 @@ def fit_heads(
         for k, (w, b) in enumerate(fit_dense(absolute, y, options=seeded, weights=weights)):
             arrays[f"abs{tag}_W{k}"], arrays[f"abs{tag}_b{k}"] = w, b
         rows, offsets = relative_training_rows(
-            features, y, context, options=seeded, scale_floor=RELATIVE_SCALE_FLOOR * scale
+            features, y, context, options=seeded, scale_floor=options.relative_scale_floor * scale
         )
         offset_scale = offsets.std(axis=0) + 1e-6
         relative = relative_input(absolute[rows], offsets / offset_scale, options.relative_inputs)
@@ -470,6 +473,7 @@ def fit_model_arrays(
     if (options.relative_scale, options.relative_inputs) != ("global", "both"):  # version 6
         config["relative_scale"] = options.relative_scale
         config["relative_inputs"] = options.relative_inputs
+        config["relative_scale_floor"] = options.relative_scale_floor
     if weights is None and options.balance:
         weights = balance_weights(speakers, genders, corpora if options.corpus_balance else None)
         if genders is not None:
@@ -613,7 +617,7 @@ def adapt_model_arrays(
                 y,
                 context,
                 options=seeded,
-                scale_floor=RELATIVE_SCALE_FLOOR * arrays["scale"],
+                scale_floor=options.relative_scale_floor * arrays["scale"],
             )
         except ValueError:  # no speaker with enough windows: the relative head stays
             continue

@@ -592,6 +592,8 @@ class SpeechEmotionModel:
             raise ModelError(f"{name}: unknown relative_scale {self.relative_scale!r}")
         if self.relative_inputs not in ("both", "offset"):
             raise ModelError(f"{name}: unknown relative_inputs {self.relative_inputs!r}")
+        # a group's own spread is at least this share of the training spread ("speaker" only)
+        self.relative_scale_floor = float(config.get("relative_scale_floor", RELATIVE_SCALE_FLOOR))
         if tuple(config.get("labels", LABELS)) != LABELS:
             raise ModelError(f"{name}: labels in model.json differ from analyzer.labels.LABELS")
         self._encoder = encoder
@@ -751,8 +753,12 @@ class SpeechEmotionModel:
     @property
     def scale_floor(self) -> FloatArray | None:
         """The floor of a group's own spread (``speaker_offsets``) under ``relative_scale``
-        "speaker": a tenth of the training spread; None under "global"."""
-        return RELATIVE_SCALE_FLOOR * self.scale if self.relative_scale == "speaker" else None
+        "speaker": ``relative_scale_floor`` (default a tenth) of the training spread; None
+        under "global"."""
+        if self.relative_scale != "speaker":
+            return None
+        floor: FloatArray = self.relative_scale_floor * self.scale
+        return floor
 
     def relative_input(self, absolute: FloatArray, offsets: FloatArray) -> FloatArray:
         """The relative head's input: standardised features and scaled offsets side by side, or

@@ -91,6 +91,15 @@ RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
             "relative_weight": 0.8,
         },
     ),
+    "zongf": (
+        "zong with the group spread floored at half the training spread",
+        {
+            "relative_scale": "speaker",
+            "relative_inputs": "offset",
+            "neutral_groups": 12,
+            "relative_scale_floor": 0.5,
+        },
+    ),
     "zonng": (
         "z-scored offsets only against the most neutral-sounding quarter, 12 more 50-80 % "
         "neutral training groups",
