@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from analyzer.audio.ser import SpeechEmotionModel, log_softmax
+from analyzer.audio.ser import RELATIVE_SCALE_FLOOR, SpeechEmotionModel, log_softmax
 from analyzer.labels import CIRCUMPLEX, LABELS
 
 Progress = Callable[[str, int, int], None]
@@ -37,11 +37,21 @@ class HeadOptions:
     batch_size: int = 256  # rows per optimiser step
     min_group_windows: int = 8  # a speaker needs this many windows for the relative head
     random_groups: int = 12  # random speaker sub-groups drawn per (speaker, channel)
+    # more random sub-groups per (speaker, channel) that are 50-80 % neutral, as real calls are
+    # (version 6); the random groups above are dominated by any one emotion alike
+    neutral_groups: int = 0
     relative_weight: float = 0.5  # share of the relative head for grouped windows (inference)
     # the relative head's reference voice: "mean" of the group, or "neutral" (training: the mean
     # of the speaker's neutral windows; inference: of the group's most neutral-sounding share)
     relative_reference: str = "mean"
     reference_share: float = 0.25  # that share (inference, "neutral" only)
+    # offsets scaled by one training spread ("global") or z-scored by each group's own spread
+    # ("speaker"); the relative head reads absolute features + offsets ("both") or "offset" only
+    relative_scale: str = "global"
+    relative_inputs: str = "both"
+    # under relative_scale "speaker": a group's spread is at least this share of the training
+    # spread (a calm, all-neutral group is then not stretched to unit spread)
+    relative_scale_floor: float = RELATIVE_SCALE_FLOOR
     balance: bool = True  # weight rows by speaker (square root) and gender (see balance_weights)
     seed: int = 0
     members: int = 3  # heads of an ensemble, trained with seeds seed, seed + 1, ...
@@ -129,6 +139,7 @@ def relative_training_rows(
     context: np.ndarray,
     *,
     options: HeadOptions,
+    scale_floor: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Rows for the relative head: (row index [R], speaker offset [R, 768]).
 
@@ -136,7 +147,9 @@ def relative_training_rows(
     computed against groups of every composition a call can produce: all of the speaker's clips
     (balanced acted data), each emotion alone (a speaker who stays angry all call), and random
     groups with a dominant emotion. So the head learns when an offset near zero means "like
-    this speaker's usual" and when it means nothing.
+    this speaker's usual" and when it means nothing. With ``options.relative_scale`` "speaker"
+    each group's offsets are divided by the group's own spread (at least ``scale_floor``), as
+    ``analyzer.audio.ser.speaker_offsets`` does at inference.
     """
     rng = np.random.default_rng(options.seed)
     idx_out, off_out = [], []
@@ -153,7 +166,12 @@ def relative_training_rows(
             reference = features[rng.choice(calm, size=take, replace=False)].mean(axis=0)
         else:
             reference = features[members].mean(axis=0)
-        off_out.append(features[members] - reference)
+        offsets = features[members] - reference
+        if options.relative_scale == "speaker":
+            if scale_floor is None:
+                raise ValueError('relative_scale "speaker" needs a scale floor')
+            offsets = offsets / np.maximum(features[members].std(axis=0), scale_floor)
+        off_out.append(offsets)
 
     for ctx in np.unique(context):
         members = np.flatnonzero(context == ctx)
@@ -185,6 +203,21 @@ def relative_training_rows(
             )
             if len(chosen) >= options.min_group_windows:
                 add(chosen)
+        pool_neutral = members[y[members] == neutral]
+        rest = members[y[members] != neutral]
+        for _ in range(options.neutral_groups if len(pool_neutral) and len(rest) else 0):
+            size = int(rng.integers(options.min_group_windows, min(max_group, len(members)) + 1))
+            share = rng.uniform(0.5, 0.8)
+            n_neu = min(len(pool_neutral), round(share * size))
+            n_rest = min(len(rest), max(1, round(n_neu * (1 - share) / share)))
+            chosen = np.concatenate(
+                [
+                    rng.choice(pool_neutral, n_neu, replace=False),
+                    rng.choice(rest, n_rest, replace=False),
+                ]
+            )
+            if len(chosen) >= options.min_group_windows:
+                add(chosen)
     if not idx_out:
         _, counts = np.unique(context, return_counts=True)
         raise ValueError(
@@ -192,6 +225,16 @@ def relative_training_rows(
             f"windows in one channel; the most any speaker has is {counts.max(initial=0)}"
         )
     return np.concatenate(idx_out), np.vstack(off_out)
+
+
+def relative_input(absolute: np.ndarray, offsets: np.ndarray, inputs: str) -> np.ndarray:
+    """The relative head's rows: standardised features beside scaled offsets ("both") or the
+    offsets alone ("offset"), as ``SpeechEmotionModel.relative_input`` builds them."""
+    if inputs == "offset":
+        return offsets
+    if inputs != "both":
+        raise ValueError(f"unknown relative_inputs {inputs!r}")
+    return np.hstack([absolute, offsets])
 
 
 def balance_weights(
@@ -242,9 +285,11 @@ def fit_heads(
         seeded = replace(options, seed=options.seed + member)
         for k, (w, b) in enumerate(fit_dense(absolute, y, options=seeded, weights=weights)):
             arrays[f"abs{tag}_W{k}"], arrays[f"abs{tag}_b{k}"] = w, b
-        rows, offsets = relative_training_rows(features, y, context, options=seeded)
+        rows, offsets = relative_training_rows(
+            features, y, context, options=seeded, scale_floor=options.relative_scale_floor * scale
+        )
         offset_scale = offsets.std(axis=0) + 1e-6
-        relative = np.hstack([absolute[rows], offsets / offset_scale])
+        relative = relative_input(absolute[rows], offsets / offset_scale, options.relative_inputs)
         rel_weights = weights[rows] if weights is not None else None
         layers = fit_dense(relative, y[rows], options=seeded, weights=rel_weights)
         for k, (w, b) in enumerate(layers):
@@ -425,6 +470,10 @@ def fit_model_arrays(
         "reference_share": options.reference_share,
         "head_options": asdict(options),
     }
+    if (options.relative_scale, options.relative_inputs) != ("global", "both"):  # version 6
+        config["relative_scale"] = options.relative_scale
+        config["relative_inputs"] = options.relative_inputs
+        config["relative_scale_floor"] = options.relative_scale_floor
     if weights is None and options.balance:
         weights = balance_weights(speakers, genders, corpora if options.corpus_balance else None)
         if genders is not None:
@@ -563,10 +612,18 @@ def adapt_model_arrays(
         for k, (w, b) in enumerate(layers):
             out[f"abs{tag}_W{k}"], out[f"abs{tag}_b{k}"] = w, b
         try:
-            rows, offsets = relative_training_rows(features, y, context, options=seeded)
+            rows, offsets = relative_training_rows(
+                features,
+                y,
+                context,
+                options=seeded,
+                scale_floor=options.relative_scale_floor * arrays["scale"],
+            )
         except ValueError:  # no speaker with enough windows: the relative head stays
             continue
-        relative = np.hstack([absolute[rows], offsets / arrays[f"offset_scale{tag}"]])
+        relative = relative_input(
+            absolute[rows], offsets / arrays[f"offset_scale{tag}"], options.relative_inputs
+        )
         layers = fit_dense(
             relative,
             y[rows],

@@ -381,6 +381,25 @@ def add_train_args(parser: argparse.ArgumentParser) -> None:
         "windows (robust to a mostly neutral call)",
     )
     parser.add_argument(
+        "--relative-scale",
+        default=HeadOptions.relative_scale,
+        choices=("global", "speaker"),
+        help="scale of the speaker offsets: one training spread (versions 1-5) or each "
+        "speaker's own spread in the call (z-scores, version 6)",
+    )
+    parser.add_argument(
+        "--relative-inputs",
+        default=HeadOptions.relative_inputs,
+        choices=("both", "offset"),
+        help="the relative head reads the absolute features and the offsets, or the offsets only",
+    )
+    parser.add_argument(
+        "--relative-weight",
+        type=float,
+        default=HeadOptions.relative_weight,
+        help="share of the relative head for windows of a speaker group (rest: absolute head)",
+    )
+    parser.add_argument(
         "--neutral-reference",
         default=None,
         help="read-speech manifest whose training half of speakers fits the neutral bias",
@@ -427,7 +446,12 @@ def run_train(args: argparse.Namespace, progress: Progress | None = None) -> Pat
         uncertain_rate=args.uncertain_rate,
         neutral_target=args.neutral_target,
         relative_reference=args.relative_reference,
+        relative_scale=args.relative_scale,
+        relative_inputs=args.relative_inputs,
+        relative_weight=args.relative_weight,
     )
+    if not 0.0 <= args.relative_weight <= 1.0:
+        raise ValueError(f"--relative-weight must be in [0, 1], not {args.relative_weight}")
     if not 0.0 <= args.neutral_target < 1.0:
         raise ValueError(f"--neutral-target must be in [0, 1), not {args.neutral_target}")
     if not 0.0 <= args.uncertain_rate < 1.0:

@@ -38,7 +38,10 @@ about 10 points on unseen actors, but in a real call a speaker may stay angry th
 the speaker mean *is* angry. The relative head therefore always sees the absolute features too,
 and was trained on speaker groups of every composition (balanced, one emotion only, skewed), so it
 learns when the relative evidence says nothing. It is used only when a group has at least
-``min_group_windows`` windows; otherwise the absolute head decides.
+``min_group_windows`` windows; otherwise the absolute head decides. A model.json may instead ask
+for z-scores against the group (``"relative_scale": "speaker"``: offsets divided by the group's
+own spread) read alone (``"relative_inputs": "offset"``); screened for version 6 and not shipped
+(see version 5's card: an all-neutral speaker's small variation is stretched into emotions).
 
 Why an intermediate layer: the last layer of an ASR encoder is trained to say *what* was said;
 the early layers still carry *how* it was said. Heads on layer 1 transfer across corpora far
@@ -81,6 +84,9 @@ PAD_GRID_S = 1.0  # inputs are zero-padded up to a multiple of this, so a window
 # depend on which other windows share its batch
 MIN_INPUT_S = 0.2  # shorter inputs are padded to this before encoding
 TRIM_FLOOR_DB = 35.0  # trim edges quieter than the loudest 25 ms frame by more than this
+# under ``relative_scale`` "speaker" a group's own spread is at least this share of the
+# training spread (a group of near-identical windows would otherwise give huge z-scores)
+RELATIVE_SCALE_FLOOR = 0.1
 TRIM_MARGIN_S = 0.1  # keep this much audio around the trimmed speech
 SILENCE_DBFS = -60.0  # an input whose loudest frame is below this is treated as silence
 RELIABLE_SPEECH_S = 1.0  # below this much (trimmed) audio the confidence is scaled down
@@ -480,6 +486,7 @@ def speaker_offsets(
     min_windows: int,
     neutrality: FloatArray | None = None,
     share: float = 0.25,
+    scale_floor: FloatArray | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """Each window's features minus its group's reference voice.
 
@@ -490,6 +497,10 @@ def speaker_offsets(
     group's windows are emotional (a real call is mostly neutral, acted sets are balanced).
     Returns (offsets [N, D], has_group bool [N]); windows of groups smaller than
     ``min_windows`` get zeros and False, because a reference from a few windows is mostly noise.
+    scale_floor: [D]; if given, the offsets are also divided by the group's own spread (its
+    standard deviation per dimension, at least ``scale_floor``): z-scores against the speaker's
+    own voice in this call, which removes how expressive a voice is and how a channel or codec
+    compresses its range, not only where it sits (version 6).
     """
     offsets = np.zeros_like(features)
     has_group = np.zeros(len(features), dtype=bool)
@@ -507,6 +518,9 @@ def speaker_offsets(
                 calm = at[np.argsort(-neutrality[at], kind="stable")]
                 reference = features[calm[: max(1, round(share * len(at)))]].mean(axis=0)
             offsets[members] = features[members] - reference
+            if scale_floor is not None:
+                spread = np.maximum(features[members].std(axis=0), scale_floor)
+                offsets[members] /= spread
             has_group[members] = True
     return offsets, has_group
 
@@ -569,6 +583,17 @@ class SpeechEmotionModel:
         self.reference_share = float(config.get("reference_share", 0.25))
         if self.relative_reference not in ("mean", "neutral"):
             raise ModelError(f"{name}: unknown relative_reference {self.relative_reference!r}")
+        # the offsets' scale: "global" (one within-speaker spread from training, versions 1-5)
+        # or "speaker" (each group's own spread: z-scores, version 6); and what the relative
+        # head reads: "both" (the absolute features and the offsets) or "offset" (offsets only)
+        self.relative_scale = str(config.get("relative_scale", "global"))
+        self.relative_inputs = str(config.get("relative_inputs", "both"))
+        if self.relative_scale not in ("global", "speaker"):
+            raise ModelError(f"{name}: unknown relative_scale {self.relative_scale!r}")
+        if self.relative_inputs not in ("both", "offset"):
+            raise ModelError(f"{name}: unknown relative_inputs {self.relative_inputs!r}")
+        # a group's own spread is at least this share of the training spread ("speaker" only)
+        self.relative_scale_floor = float(config.get("relative_scale_floor", RELATIVE_SCALE_FLOOR))
         if tuple(config.get("labels", LABELS)) != LABELS:
             raise ModelError(f"{name}: labels in model.json differ from analyzer.labels.LABELS")
         self._encoder = encoder
@@ -709,11 +734,13 @@ class SpeechEmotionModel:
             min_windows=self.min_group_windows,
             neutrality=neutrality,
             share=self.reference_share,
+            scale_floor=self.scale_floor,
         )
         if has_group.any():
             own, off = absolute[has_group], offsets[has_group]
             raw = np.mean(
-                [dense_forward(r, np.hstack([own, off / o])) for _, r, o in self.members], axis=0
+                [dense_forward(r, self.relative_input(own, off / o)) for _, r, o in self.members],
+                axis=0,
             )
             rel = log_softmax(raw / self.temperature_rel)
             w = self.relative_weight
@@ -722,6 +749,23 @@ class SpeechEmotionModel:
             out[:, LABELS.index("neutral")] += self.neutral_bias
             out = log_softmax(out)
         return out, has_group
+
+    @property
+    def scale_floor(self) -> FloatArray | None:
+        """The floor of a group's own spread (``speaker_offsets``) under ``relative_scale``
+        "speaker": ``relative_scale_floor`` (default a tenth) of the training spread; None
+        under "global"."""
+        if self.relative_scale != "speaker":
+            return None
+        floor: FloatArray = self.relative_scale_floor * self.scale
+        return floor
+
+    def relative_input(self, absolute: FloatArray, offsets: FloatArray) -> FloatArray:
+        """The relative head's input: standardised features and scaled offsets side by side, or
+        the offsets alone (``relative_inputs`` "offset")."""
+        if self.relative_inputs == "offset":
+            return offsets
+        return np.hstack([absolute, offsets])
 
     def probabilities(
         self, features: FloatArray, *, groups: Sequence[str] | None = None

@@ -54,13 +54,15 @@ def v2_options() -> HeadOptions:
     return HeadOptions(**opts)
 
 
-def build(name: str, channels: tuple[str, ...]) -> Path:
+def build(name: str, channels: tuple[str, ...], options: HeadOptions | None = None) -> Path:
+    """Version 5's build; ``options`` (default: version 2's head options) lets version 6 change
+    the relative head and nothing else."""
     from .v4 import LABELLED, LS_FIT_ROWS
 
     t0 = time.time()
     rows = LABELLED[~np.isin(SPEAKER[LABELLED], list(SER_HELD_OUT))]
     f, r, c, _ = gather(rows, channels)
-    options = v2_options()
+    options = options if options is not None else v2_options()
     arrays, config = fit_model_arrays(
         f,
         LABEL[r],
