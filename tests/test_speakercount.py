@@ -125,3 +125,26 @@ def test_the_shipped_count_model_loads_and_is_used_by_diarize_embedded():
         spans, np.arange(30), emb, speech, 62.0, projection=load_projection(), count_model=model
     )
     assert {s for s, _ in one.turns} == {"S1"}
+
+
+def test_count_training_never_hears_a_benchmark_actor(tmp_path):
+    from train.speaker_count import DATA, draw_call, speaker_rows
+
+    if not (DATA / "speech" / "read_speech.csv").is_file():
+        pytest.skip("the shared speech data is not beside this checkout")
+    rows, gender = speaker_rows(DATA, tmp_path / "pieces")
+    assert rows and not any(r["corpus"] == "ravdess" for r in rows)
+    assert all("ravdess" not in r["path"] for r in rows)
+    corpus = {r["speaker"]: r["corpus"] for r in rows}
+    rng = np.random.default_rng(0)
+    sizes = []
+    for _ in range(40):
+        cast, emotions, turns, clips, _tel = draw_call(rng, rows, gender)
+        sizes.append(len(cast))
+        assert len(set(cast)) == len(cast) and 8 <= turns <= 34 and 1 <= clips <= 3
+        assert len({corpus[s] for s in cast}) == 1  # one recording setup per call
+        if len(cast) == 1:
+            assert corpus[cast[0]] in ("tess", "emodb", "aishell")  # many clips, a whole call
+        for s, labels in emotions.items():
+            assert 1 <= len(labels) <= 2 and corpus[s] in ("tess", "emodb")
+    assert set(sizes) == {1, 2, 3, 4}
