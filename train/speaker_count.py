@@ -201,6 +201,20 @@ def step_data(calls: list[tuple[int, list[tuple[int, np.ndarray]]]], two: bool):
     return np.array(x), np.array(y)
 
 
+SIMULATE = "python -m train.speaker_count simulate --cache DIR"
+
+
+def _runs(numbers: list[int]) -> list[tuple[int, int]]:
+    """Consecutive runs (first, last) of sorted integers."""
+    runs: list[tuple[int, int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], n)
+        else:
+            runs.append((n, n))
+    return runs
+
+
 def fit(
     cache: Path,
     out: Path,
@@ -216,7 +230,8 @@ def fit(
     from analyzer.models import write_checksums
 
     projection = load_projection()
-    calls = [call_rows(p, projection) for p in sorted(cache.glob("train-*.npz"))]
+    paths = sorted(cache.glob("train-*.npz"))
+    calls = [call_rows(p, projection) for p in paths]
     x2, y2 = step_data(calls, True)
     x3, y3 = step_data(calls, False)
     model = CountModel(
@@ -236,8 +251,11 @@ def fit(
         "training_calls": len(calls),
         "training_rows": {"two": len(y2), "more": len(y3)},
         "training": (
-            "python -m train.speaker_count simulate --cache DIR --start 2000 --calls 33; "
-            "... --start 2500 --calls 32; "
+            "; ".join(
+                f"{SIMULATE} --start {a} --calls {b - a + 1}"
+                for a, b in _runs(sorted(int(p.stem.split("-")[1]) for p in paths))
+            )
+            + "; "
             f"python -m train.speaker_count fit --cache DIR --out models/{out.name} --l2 {l2} "
             f"--two-threshold {thresholds[0]} --more-threshold {thresholds[1]}"
             + (f" --two-max-units {two_max_units}" if two_max_units is not None else "")
