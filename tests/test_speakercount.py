@@ -148,3 +148,18 @@ def test_count_training_never_hears_a_benchmark_actor(tmp_path):
         for s, labels in emotions.items():
             assert 1 <= len(labels) <= 2 and corpus[s] in ("tess", "emodb")
     assert set(sizes) == {1, 2, 3, 4}
+
+
+def test_a_statistic_far_outside_the_training_range_cannot_flip_the_decision():
+    from analyzer.audio.speakercount import FEATURE_CLIP
+
+    n = len(FEATURES)
+    # One statistic weighs against "two voices"; a call sits 20 deviations out on it.
+    coef = np.zeros(n)
+    coef[0], coef[1] = 1.0, -0.5
+    model = CountModel((np.zeros(n), np.ones(n), coef, 0.0), None)
+    f = np.zeros(n)
+    f[0] = FEATURE_CLIP
+    f[1] = 20.0
+    assert model.probability(f, 2) == pytest.approx(1 / (1 + np.exp(-(FEATURE_CLIP * 0.5))))
+    assert model.accepts(f, 2) and model.accepts(f, 3) is None  # no model for later steps
