@@ -7,11 +7,13 @@ grids, turns), so everything after them (turns, fusion, events, coaching) is unc
 
 - Voice (``voice_in_chunks``): bleed cancellation (``audio.bleed.cancel_bleed``) and the hop
   levels over the noise floor (``level_over_floor_db``) on each chunk with CONTEXT_S of audio on
-  both sides, the voice activity detector on the chunk itself. Chunks are whole 20 s VAD streams,
-  and the detector runs every stream from a fresh state, so on the same samples its
-  probabilities are those of one pass. What a chunk decides on its own: the line delay and the
-  noise floor (from the chunk and its context, not the whole call; on a 2-hour call a line's
-  noise floor may move anyway) and the filter fits within CONTEXT_S of a border.
+  both sides, the voice activity detector on the chunk itself (a band-limited mono mix, decided
+  once for the call, also through the detector's 8 kHz branch, ``vad.mixed_probabilities``).
+  Chunks are whole 20 s VAD streams, and the detector runs every stream from a fresh state, so
+  on the same samples its probabilities are those of one pass. What a chunk decides on its
+  own: the line delay and the noise floor (from the chunk and its context, not the whole call;
+  on a 2-hour call a line's noise floor may move anyway) and the filter fits within CONTEXT_S
+  of a border.
 - Prosody (``prosody_frames``): ``audio.prosody.analyze_frames`` per chunk with PROSODY_CONTEXT_S
   of context (enough for its 40 ms window and the 8 kHz resampling filter), frames of the core
   kept: the 10 ms grid of one pass.
@@ -42,7 +44,14 @@ from .audio.speakers import (
     diarize_embedded,
     load_projection,
 )
-from .audio.vad import STREAM_S, VAD_CHUNK, VAD_SR, VoiceActivityDetector
+from .audio.vad import (
+    RESAMPLE_MARGIN,
+    STREAM_S,
+    VAD_CHUNK,
+    VAD_SR,
+    VoiceActivityDetector,
+    band_limited,
+)
 from .config import SAMPLE_RATE
 from .diskaudio import DiskAudio, DiskChannel
 from .segment import Segment
@@ -86,7 +95,8 @@ def voice_in_chunks(
     size = chunk_samples(chunk_s)
     if not split:
         mono = audio.mono()[0]
-        parts = [vad.probabilities(mono.read(a, b)) for a, b in chunk_ranges(n, size)]
+        narrow = band_limited(mono.read, n)
+        parts = [_mixed_chunk(vad, mono, a, b, narrow) for a, b in chunk_ranges(n, size)]
         return _joined(parts, 1)[None, :], None
     ctx = int(context_s * SAMPLE_RATE) // VAD_CHUNK * VAD_CHUNK
     prob_parts: list[Array] = []
@@ -104,6 +114,22 @@ def voice_in_chunks(
         del piece, core
     levels = _joined(level_parts, 2) if level_parts else None
     return _joined(prob_parts, 2), levels
+
+
+def _mixed_chunk(vad: VoiceActivityDetector, mono: Any, a: int, b: int, narrow: bool) -> Array:
+    """``VoiceActivityDetector.mixed_probabilities`` of samples [a, b) of a mono channel on
+    disk, as one pass over the whole channel gives them: the 8 kHz copy is made with
+    RESAMPLE_MARGIN samples of the neighbouring audio (zeros beyond the call, as the filter
+    sees them in one pass)."""
+    probs: Array = vad.probabilities(mono.read(a, b))
+    if not narrow:
+        return probs
+    m, n = RESAMPLE_MARGIN, len(mono)
+    piece = np.zeros(b - a + 2 * m, dtype=np.float32)
+    lo, hi = max(0, a - m), min(n, b + m)
+    piece[lo - (a - m) : hi - (a - m)] = mono.read(lo, hi)
+    out: Array = np.maximum(probs, vad.narrow_probabilities(piece, margin=m)[: len(probs)])
+    return out
 
 
 def _joined(parts: list[Array], ndim: int) -> Array:

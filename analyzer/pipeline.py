@@ -27,7 +27,7 @@ from .attribution import SpeakerAttribution, attribute_speakers, mono_mix, split
 from .audio import prosody as pros
 from .audio.bleed import cancel_bleed, level_over_floor_db
 from .audio.speakers import SpeakerEncoder
-from .audio.vad import VoiceActivityDetector, silences
+from .audio.vad import VoiceActivityDetector, band_limited, silences
 from .chunks import prosody_frames, transcribe_in_chunks, voice_in_chunks
 from .coaching.scorecard import Scorecard, score_call
 from .config import SAMPLE_RATE, AnalysisConfig
@@ -322,8 +322,9 @@ class Analyzer:
         mono mix; with the hop levels over the noise floor of split channels of a multi-channel
         call (``audio.bleed.level_over_floor_db``), else None. Split channels are heard after
         line-bleed cancellation (``audio.bleed.cancel_bleed``): each party as if alone on the
-        line, its own sound what stands over its floor. A long call (on disk) runs chunk by
-        chunk (``chunks.voice_in_chunks``)."""
+        line, its own sound what stands over its floor. A mono mix that came through an 8 kHz
+        channel is also heard by the detector's 8 kHz branch (``vad.mixed_probabilities``). A
+        long call (on disk) runs chunk by chunk (``chunks.voice_in_chunks``)."""
         if isinstance(audio, DiskAudio):
             chunk_s = (cfg or self.config).chunk_s
             return voice_in_chunks(audio, self.vad, split=split, chunk_s=chunk_s)
@@ -333,7 +334,9 @@ class Analyzer:
                 audio = cancel_bleed(audio, sr=SAMPLE_RATE).audio
                 levels = level_over_floor_db(audio, sr=SAMPLE_RATE)
             return self.vad.channel_probabilities(audio), levels
-        return self.vad.probabilities(mono_mix(audio))[None, :], None
+        mix = mono_mix(audio)
+        narrow = band_limited(lambda a, b: mix[a:b], len(mix))
+        return self.vad.mixed_probabilities(mix, band_limited=narrow)[None, :], None
 
     def _prosody(
         self, attr: SpeakerAttribution, cfg: AnalysisConfig

@@ -66,7 +66,7 @@ from analyzer.audio.speakers import (
     load_projection,
     overlap_segments,
 )
-from analyzer.audio.vad import VoiceActivityDetector, speech_segments
+from analyzer.audio.vad import VoiceActivityDetector, band_limited, speech_segments
 from analyzer.chunks import embed_in_chunks
 from analyzer.segment import Segment
 from benchmarks.simcalls import SR, load_manifest, simulate_call, telephone_band
@@ -187,7 +187,10 @@ def embedded_calls(args: argparse.Namespace):
                 next(calls)
         name, audio, ref, emotions = next(calls)
         dur = len(audio) / SR
-        speech = speech_segments(vad.probabilities(audio), duration_s=dur)
+        narrow = band_limited(_Samples(audio).read, len(audio))  # as the engine's mono path
+        speech = speech_segments(
+            vad.mixed_probabilities(audio, band_limited=narrow), duration_s=dur
+        )
         t0 = time.process_time()
         if args.chunked:  # as the engine embeds a call longer than chunk_s (from disk)
             spans, owner, emb = embed_in_chunks(_Samples(audio), speech, encoder, chunk_s=600.0)
@@ -285,6 +288,11 @@ def main() -> None:
             print("talk time s (true, found): " + ", ".join(
                 f"{r} {t:.0f} / {h:.0f}" for r, (t, h) in talk.items()
             ))  # fmt: skip
+            print("  count given, talk time s lost / gained (missed, to the other voice / false "
+                  "alarm, from the other voice): " + ", ".join(
+                f"{r} {t:.0f} -{m:.0f} -{co:.0f} / +{fa:.0f} +{ci:.0f}"
+                for r, (t, m, co, fa, ci) in talk_time_parts(ref, hyp2.turns, dur).items()
+            ))  # fmt: skip
         overlap += _overlap_frames(overlap_segments(ref), hyp2.overlaps, dur)
         d, dc = results["estimated"][-1]
         g, gc = results["given"][-1]
@@ -359,6 +367,45 @@ def talk_time_errors(ref, hyp, duration: float) -> dict[str, tuple[float, float]
         rows, cols = linear_sum_assignment(-(rm.astype(int) @ hm.T.astype(int)))
         got.update({rn[r]: hm[c].sum() / 100 for r, c in zip(rows, cols)})
     return {r: (rm[i].sum() / 100, got[r]) for i, r in enumerate(rn)}
+
+
+def talk_time_parts(ref, hyp, duration: float) -> dict[str, tuple[float, ...]]:
+    """Per reference speaker, seconds: (true talk time, missed (no voice found there), given to
+    another voice, false alarm of the matched voice (no reference speech there), taken from
+    another reference voice), speakers matched as in ``talk_time_errors``; the found talk time
+    is true - missed - given away + false alarm + taken."""
+    from scipy.optimize import linear_sum_assignment
+
+    n = int(duration * 100) + 1
+
+    def masks(turns):
+        names = sorted({s for s, _ in turns})
+        m = np.zeros((len(names), n), dtype=bool)
+        for s, g in turns:
+            m[names.index(s), int(g.start * 100) : int(g.end * 100)] = True
+        return names, m
+
+    rn, rm = masks(ref)
+    hn, hm = masks(hyp)
+    any_h, any_r = hm.any(axis=0), rm.any(axis=0)
+    match = {}
+    if hn:
+        rows, cols = linear_sum_assignment(-(rm.astype(int) @ hm.T.astype(int)))
+        match = dict(zip(rows, cols))
+    out = {}
+    for i, r in enumerate(rn):
+        own = hm[match[i]] if i in match else np.zeros(n, dtype=bool)
+        out[r] = tuple(
+            x.sum() / 100
+            for x in (
+                rm[i],
+                rm[i] & ~any_h,
+                rm[i] & any_h & ~own,
+                own & ~any_r,
+                own & any_r & ~rm[i],
+            )
+        )
+    return out
 
 
 def _overlap_frames(truth, found, duration: float) -> np.ndarray:

@@ -298,8 +298,8 @@ def engine_speed(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from analyzer.models import DEFAULT_MODELS
     from train.fer import DEFAULT_MODEL as FER_MODEL
-    from train.ser import DEFAULT_MODEL as SER_MODEL
 
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.speed", description=__doc__.splitlines()[0]
@@ -307,7 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--stage", required=True, choices=(*STAGES, "all"))
     parser.add_argument("--threads", type=int, default=1, help="ser: encoder; fer: torch threads")
     ser = parser.add_argument_group("ser")
-    ser.add_argument("--ser-model", default=SER_MODEL, help="model name or folder")
+    ser.add_argument(
+        "--ser-model", default=DEFAULT_MODELS["ser"], help="model name or folder (default: shipped)"
+    )
     ser.add_argument("--ser-seconds", type=float, default=60.0, help="seconds of speech")
     ser.add_argument("--window", type=float, default=3.0, help="window length in seconds")
     ser.add_argument("--repeats", type=int, default=3, help="timed runs; the best is printed")

@@ -55,6 +55,33 @@ def test_vad_on_pure_silence_and_noise(vad):
     assert len(vad.probabilities(np.zeros(0, np.float32))) == 0
 
 
+def test_a_mix_through_an_8khz_channel_is_also_heard_by_the_8khz_branch(vad):
+    from scipy.signal import resample_poly
+
+    from analyzer.audio.vad import band_limited
+
+    words = speak("Thank you for calling, how can I help you today?")
+    rng = np.random.default_rng(2)
+    wide = np.concatenate([np.zeros(SR // 2, np.float32), words, np.zeros(SR // 2, np.float32)])
+    wide += rng.normal(0, 1e-3, len(wide)).astype(np.float32)
+    narrow = resample_poly(resample_poly(wide, 1, 2), 2, 1)[: len(wide)].astype(np.float32)
+    assert not band_limited(lambda a, b: wide[a:b], len(wide))
+    assert band_limited(lambda a, b: narrow[a:b], len(narrow))
+    assert not band_limited(lambda a, b: np.zeros(b - a, np.float32), SR * 3)  # silence
+    # Full band: the 16 kHz branch alone, as before.
+    np.testing.assert_array_equal(
+        vad.mixed_probabilities(wide, band_limited=False), vad.probabilities(wide)
+    )
+    # Band-limited: each hop the surer of the two branches, on the same 32 ms grid.
+    both = vad.mixed_probabilities(narrow, band_limited=True)
+    alone = vad.narrow_probabilities(narrow)
+    assert len(both) == len(alone) == len(vad.probabilities(narrow))
+    np.testing.assert_array_equal(both, np.maximum(vad.probabilities(narrow), alone))
+    assert alone.max() > 0.9 and alone[: SR // 2 // 512 - 2].max() < 0.5  # hears the words
+    odd = narrow[: len(narrow) - 7]  # any length: ceil(samples / 512) hops
+    assert len(vad.narrow_probabilities(odd)) == int(np.ceil(len(odd) / 512))
+
+
 def test_channels_through_the_network_together_give_each_channels_own_probabilities(
     vad, monkeypatch
 ):

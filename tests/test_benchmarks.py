@@ -65,3 +65,20 @@ def test_batch_benchmark_measures_a_child_and_what_its_sampling_cost():
     assert set(run["cpu_s"]) == {"driver", "workers", "ray other"}
     assert 0 <= run["sampler_cpu_s"] < run["wall_s"]
     assert batch.THROUGHPUT_SAMPLE_S > batch.SAMPLE_EVERY_S  # the throughput runs sample less
+
+
+def test_diarization_talk_time_parts_add_up_to_the_found_talk_time():
+    from analyzer.segment import Segment
+    from benchmarks.diarization import talk_time_errors, talk_time_parts
+
+    ref = [("a", Segment(0.0, 10.0)), ("b", Segment(9.0, 20.0))]
+    # Found: a's voice 0-8 s (8-10 s of a heard as b: 9-10 s is overlap, given to b only),
+    # b's voice 8-21 s (1 s false alarm at 20-21, 1 s taken from a at 8-9).
+    hyp = [("x", Segment(0.0, 8.0)), ("y", Segment(8.0, 21.0))]
+    parts = talk_time_parts(ref, hyp, 21.0)
+    errors = talk_time_errors(ref, hyp, 21.0)
+    for spk, (true, missed, away, false_alarm, taken) in parts.items():
+        assert true == errors[spk][0]
+        assert abs(true - missed - away + false_alarm + taken - errors[spk][1]) < 1e-9
+    assert parts["a"] == (10.0, 0.0, 2.0, 0.0, 0.0)  # 8-10 s heard as b's voice
+    assert parts["b"] == (11.0, 0.0, 0.0, 1.0, 1.0)  # 20-21 s nobody, 8-9 s a's speech

@@ -123,3 +123,35 @@ def test_viterbi_decodes_all_segments_at_once_with_the_same_path():
     assert _viterbi(
         np.array([[0.1, 0.9]]), np.array([True]), np.array([0]), 20.0, 30.0
     ).tolist() == [1]
+
+
+def _two_near(n: int, distance: float, seed: int = 1):
+    """n tight unit embeddings [n, 32] of two voices whose centres are ``distance`` apart
+    (cosine), alternating every 5 units, with the true labels."""
+    rng = np.random.default_rng(seed)
+    a, b = np.zeros(32), np.zeros(32)
+    a[0] = 1.0
+    b[0], b[1] = 1 - distance, np.sqrt(1 - (1 - distance) ** 2)
+    truth = (np.arange(n) // 5) % 2
+    x = np.where(truth[:, None] == 0, a, b) + 0.12 * rng.standard_normal((n, 32)) / np.sqrt(32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True), truth
+
+
+def test_two_similar_voices_of_a_long_call_are_not_merged():
+    from analyzer.audio.clustering import SPLIT_DISTANCE, cluster_embeddings
+
+    assert longcall.LONG_SPLIT_DISTANCE < SPLIT_DISTANCE
+    weights = np.full(600, 2.0)
+    x, truth = _two_near(600, 0.17)
+    # The count rule alone (the short calls' distance) finds one voice ...
+    assert cluster_embeddings(x, weights=weights, prune_share=longcall.LONG_PRUNE_SHARE).max() == 0
+    labels = cluster_long_call(x, weights)  # ... a long call keeps the two-way split
+    assert labels.max() == 1
+    agree = np.mean(labels == truth)
+    assert max(agree, 1 - agree) > 0.99
+    # Closer than LONG_SPLIT_DISTANCE (one voice in two moods): one voice.
+    one, _ = _two_near(600, 0.08)
+    assert cluster_long_call(one, weights).max() == 0
+    # A count given, or at most one speaker allowed, is not second-guessed.
+    assert cluster_long_call(x, weights, num_speakers=1).max() == 0
+    assert cluster_long_call(x, weights, max_speakers=1).max() == 0

@@ -196,6 +196,23 @@ def test_chunked_voice_stage_equals_the_whole_call_away_from_chunk_borders(tmp_p
     np.testing.assert_array_equal(mono_probs, mono)  # whole VAD streams: the very same numbers
 
 
+def test_chunked_voice_stage_of_a_band_limited_mix_equals_one_pass(tmp_path):
+    from scipy.signal import resample_poly
+
+    from analyzer.audio.vad import band_limited
+
+    mix = _stereo_with_bleed(90.0).mean(axis=0)
+    narrow = resample_poly(resample_poly(mix, 1, 2), 2, 1)[: len(mix)].astype(np.float32)
+    vad = VoiceActivityDetector()
+    assert band_limited(lambda a, b: narrow[a:b], len(narrow))
+    whole = vad.mixed_probabilities(narrow, band_limited=True)
+    assert (whole > vad.probabilities(narrow) + 0.01).any()  # the 8 kHz branch is heard
+    with _on_disk(narrow[None, :], tmp_path) as disk:
+        chunked, _ = voice_in_chunks(disk, vad, split=False, chunk_s=40.0)
+    # The 8 kHz copy of each chunk is made with its neighbours' samples: one pass's numbers.
+    np.testing.assert_allclose(chunked[0], whole, atol=1e-5)
+
+
 def test_chunked_prosody_frames_equal_one_pass(tmp_path):
     x = _voice(95.0, 5)
     speech = [Segment(3.0, 38.5), Segment(39.9, 41.3), Segment(55.0, 94.0)]
