@@ -10,7 +10,8 @@
     engine runs a long call: 10 minutes of speech embedded at a time, one clustering
     (add --cache DIR to keep each call's VAD, embeddings, pitch and audio on disk for re-runs;
     --plain clusters the plain GE2E embeddings, without models/speaker-ge2e-wccn, as before;
-    --overlap heuristic marks mono overlap by the old rule, without models/overlap-mlp-mel)
+    --overlap heuristic marks mono overlap by the old rule, without models/overlap-mlp-mel;
+    --count rule counts speakers by the distance rules, without models/speaker-count-logreg)
 
 Sets: ``--length`` short (14 turns of one clip, ~40 s), default (16 turns of 1-3 clips, ~1.3 min),
 3min (34 turns), 30min (330 turns); ``--gender`` same (both actors men or both women) or mixed (a
@@ -58,6 +59,7 @@ import numpy as np
 from analyzer.audio.der import diarization_error_rate
 from analyzer.audio.overlap import load_overlap_detector
 from analyzer.audio.prosody import analyze_frames
+from analyzer.audio.speakercount import COUNT_MODEL, load_count_model
 from analyzer.audio.speakers import (
     SpeakerEncoder,
     diarize_embedded,
@@ -234,6 +236,10 @@ def main() -> None:
         "--overlap", choices=("model", "heuristic"), default="model",
         help="mono overlap: the learned detector (models/overlap-*) or the old heuristic",
     )  # fmt: skip
+    ap.add_argument(
+        "--count", default=COUNT_MODEL,
+        help="speaker count: a learned count model (folder name or path) or 'rule' (distances)",
+    )  # fmt: skip
     args = ap.parse_args()
 
     results: dict[str, list] = {"estimated": [], "given": []}
@@ -250,14 +256,16 @@ def main() -> None:
     print(header + f"DER    DER.25  miss   FA     conf   k  | DER(k={n_spk}) DER.25(k={n_spk})")
     projection = None if args.plain else load_projection()
     detector = load_overlap_detector() if args.overlap == "model" else None
+    count_model = None if args.count == "rule" else load_count_model(args.count)
     for name, emotions, ref, speech, (spans, owner, emb, f0, audio), dur, cpu in embedded_calls(
         args
     ):
         t0 = time.process_time()
         oprob = detector.probabilities(audio) if detector is not None else None
         hyp = diarize_embedded(
-            spans, owner, emb, speech, dur, f0=f0, projection=projection, overlap_prob=oprob
-        )
+            spans, owner, emb, speech, dur, f0=f0, projection=projection, overlap_prob=oprob,
+            count_model=count_model,
+        )  # fmt: skip
         seconds += cpu + time.process_time() - t0
         audio_s += dur
         hyp2 = diarize_embedded(

@@ -185,6 +185,7 @@ def test_model_checksums_follow_the_model_files():
         ("ser", DEFAULT_MODELS["ser"]),
         ("fer", DEFAULT_MODELS["fer"]),
         ("speaker", "speaker-ge2e-wccn"),
+        ("speaker_count", "speaker-count-logreg"),
     ):
         listing = ROOT / "models" / name / "SHA256SUMS"
         if listing.is_file():

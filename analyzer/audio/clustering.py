@@ -44,6 +44,7 @@ def cluster_embeddings(
     few_items_extra_distance: float = FEW_ITEMS_EXTRA_DISTANCE,
     prune_share: float = PRUNE_SHARE,
     speaker_space: FloatArray | None = None,
+    accept: Callable[[IntArray, int, Callable[[int], IntArray]], bool | None] | None = None,
 ) -> IntArray:
     """Cluster L2-normalised embeddings [W, D] into speaker labels [W] (0..k-1, by weight).
 
@@ -68,6 +69,11 @@ def cluster_embeddings(
     distinct voices in the plain embeddings (``_distinct`` at the two-speaker distance): the
     plain two-way split of two similar voices can follow their moods instead, while the check
     keeps a three-voice call counted as two from being regrouped across a voice.
+
+    accept: a learned count rule (``speakercount.CountModel`` through the diarizer): called
+    with each candidate k-way labels, k and the k -> k-way labels function (finer splits), its
+    answer replaces the distance rule above (the share floor MIN_CLUSTER_SHARE still holds);
+    None leaves that k to the distance rule.
     """
     w = len(embeddings)
     weights = np.ones(w) if weights is None else np.asarray(weights, float)
@@ -88,7 +94,14 @@ def cluster_embeddings(
                 + extra_distance * (k - 2)
                 + (few_items_distance + few_items_extra_distance * (k - 2)) / np.sqrt(w)
             )
-            if cand.max() < k - 1 or not _distinct(embeddings, cand, weights, need):
+            if cand.max() < k - 1:
+                break
+            verdict = None if accept is None else accept(cand, k, split)
+            if verdict is None:
+                verdict = _distinct(embeddings, cand, weights, need)
+            elif np.bincount(cand, weights=weights).min() < MIN_CLUSTER_SHARE * weights.sum():
+                verdict = False
+            if not verdict:
                 break
             labels = cand
     if speaker_space is not None and labels.max() == 1 and w > FINE_CLUSTERS:

@@ -14,6 +14,9 @@ On short calls the clustering (and so the speaker count) compares units in a lea
 voice varies with mood and words are shrunk, those in which voices differ kept. On longer calls
 the count stays with the plain embeddings, but two voices are found by splitting the call into
 finer (voice x mood) clusters and grouping those in two in the speaker space.
+The number of voices, unless given, is decided per candidate split by a learned count model
+(``speakercount``, ``models/speaker-count-logreg``) over statistics of the split; one voice or two
+on calls of more than a minute stays with the distance rule.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -30,6 +33,7 @@ from ..config import SAMPLE_RATE
 from ..segment import Segment, TimeGrid
 from .clustering import (
     EXTRA_SPEAKER_DISTANCE,
+    FINE_CLUSTERS,
     MIN_CLUSTER_SHARE,
     NEAR_SHARE,
     PRUNE_SHARE,
@@ -41,6 +45,7 @@ from .clustering import (
 from .longcall import LONG_CALL_UNITS, cluster_long_call
 from .overlap import load_overlap_detector
 from .prosody import analyze_frames
+from .speakercount import load_count_model, partition_features
 from .turns import (
     CROSSTALK_DB,
     CROSSTALK_WINDOW_S,
@@ -350,7 +355,8 @@ def diarize(
        mean of its windows; on short calls (PROJECTED_MAX_UNITS) projected into the speaker
        space (``load_projection``). The units are clustered (``cluster_embeddings``, weighted
        by their duration); the count, unless given, is the most clusters that are distinct
-       voices. A long call (over LONG_CALL_UNITS units) clusters an even spread of at most
+       voices, as the learned count model (``speakercount.load_count_model``) judges each
+       candidate split. A long call (over LONG_CALL_UNITS units) clusters an even spread of at most
        ``longcall.LONG_MAX_ITEMS`` units with a sparser affinity and gives every unit to the nearest
        cluster (``longcall.cluster_long_call``).
     3. Resegmentation: every 10 ms speech frame gets each speaker's similarity (windows'
@@ -379,6 +385,7 @@ def diarize(
         f0=f0,
         projection=load_projection(),
         overlap_prob=overlap_prob,
+        count_model=load_count_model(),
     )
 
 
@@ -398,6 +405,7 @@ def diarize_embedded(
     projection: SpeakerProjection | None = None,
     pitch_weight: float = PROJECTED_PITCH_WEIGHT,
     overlap_prob: FloatArray | None = None,
+    count_model: CountRule | None = None,
 ) -> Turns:
     """Steps 2-4 of ``diarize`` on windows already embedded by ``SpeakerEncoder.embed_windows``
     (duration in seconds); the benchmark's tuning loop calls it on cached embeddings.
@@ -407,7 +415,10 @@ def diarize_embedded(
     plain embeddings and two voices are split in this space (``cluster_embeddings``'
     ``speaker_space``); the resegmentation keeps the plain embeddings' similarities.
     overlap_prob: the overlap detector's probability per 10 ms frame
-    (``OverlapDetector.probabilities``); without it the heuristic ``_overlap_near_changes``."""
+    (``OverlapDetector.probabilities``); without it the heuristic ``_overlap_near_changes``.
+    count_model: with a projection, the speaker count (unless given) of calls up to
+    LONG_CALL_UNITS units is this learned decision over each candidate split
+    (``speakercount``) instead of the distance rules."""
     if not speech:
         return Turns([], [])
     if len(emb) == 0:
@@ -433,6 +444,15 @@ def diarize_embedded(
             "few_items_distance": PROJECTED_FEW_ITEMS_DISTANCE,
             "few_items_extra_distance": PROJECTED_FEW_ITEMS_EXTRA_DISTANCE,
         }
+    if (
+        count_model is not None
+        and projection is not None
+        and not num_speakers
+        and len(uemb) <= LONG_CALL_UNITS
+    ):
+        rule["accept"] = _count_rule(
+            count_model, spans, owner, plain, uemb, uweight, f0, projection
+        )
     if len(uemb) > LONG_CALL_UNITS:  # a long call: bounded clustering, see longcall.py
         ulabels = cluster_long_call(
             uemb, uweight, num_speakers=num_speakers, max_speakers=max_speakers
@@ -487,6 +507,55 @@ def diarize_embedded(
     elif k > 1:
         overlaps = _overlap_near_changes(score, mass > 0, frame_label, seg_of, duration)
     return Turns(turns, overlaps)
+
+
+class CountRule(Protocol):
+    """What decides a candidate split's count (``CountModel`` or a training probe)."""
+
+    def accepts(self, features: FloatArray, k: int) -> bool | None: ...
+
+
+def _count_rule(
+    model: CountRule,
+    spans: IntArray,
+    owner: IntArray,
+    plain: FloatArray,
+    uemb: FloatArray,
+    uweight: FloatArray,
+    f0: FloatArray | None,
+    projection: SpeakerProjection,
+) -> Callable[[IntArray, int, Callable[[int], IntArray]], bool | None]:
+    """``cluster_embeddings``' ``accept``: the model's decision on a candidate k-way split of
+    the units, from ``speakercount.partition_features``."""
+    unit, space, _ = _units(spans, owner, projection(plain))
+    k_units = len(uemb)
+    segment = np.zeros(k_units, dtype=int)
+    segment[unit] = owner
+    pitch = np.full(k_units, np.nan)
+    if f0 is not None:
+        log_f0 = np.log2(np.where(f0 > 0, f0, np.nan))
+        for u in range(k_units):
+            frames = np.concatenate([log_f0[a : min(b, len(log_f0))] for a, b in spans[unit == u]])
+            frames = frames[np.isfinite(frames)]
+            if len(frames) >= PITCH_MIN_FRAMES:
+                pitch[u] = np.median(frames)
+
+    def accept(labels: IntArray, k: int, split: Callable[[int], IntArray]) -> bool | None:
+        fine = split(FINE_CLUSTERS) if k == 2 and len(uemb) > 2 * FINE_CLUSTERS else None
+        if k_units <= PROJECTED_MAX_UNITS:  # the distance rule this call would get
+            need = (
+                PROJECTED_SPLIT_DISTANCE
+                + PROJECTED_EXTRA_DISTANCE * (k - 2)
+                + (PROJECTED_FEW_ITEMS_DISTANCE + PROJECTED_FEW_ITEMS_EXTRA_DISTANCE * (k - 2))
+                / np.sqrt(k_units)
+            )
+            rule = ("space", need)
+        else:
+            rule = ("plain", SPLIT_DISTANCE + EXTRA_SPEAKER_DISTANCE * (k - 2))
+        feats = partition_features(uemb, space, uweight, pitch, segment, labels, fine, rule)
+        return model.accepts(feats, k)
+
+    return accept
 
 
 def with_pitch(emb: FloatArray, spans: IntArray, f0: FloatArray, weight: float) -> FloatArray:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..audio.speakercount import COUNT_MODEL
 from ..audio.speakers import PROJECTION_MODEL
 from ..config import AnalysisConfig
 from ..hashing import content_hash
@@ -50,12 +51,14 @@ def model_checksums(config: AnalysisConfig) -> dict[str, str | None]:
         if not listing.is_file():
             raise ModelError(f"{folder} has no SHA256SUMS")
         sums[kind] = content_hash(listing)
-    # Mono diarization clusters short calls in the shipped speaker space (not configurable).
-    try:
-        listing = resolve_model_dir(PROJECTION_MODEL) / "SHA256SUMS"
-        sums["speaker"] = content_hash(listing) if listing.is_file() else None
-    except ModelError:
-        sums["speaker"] = None
+    # Mono diarization clusters short calls in the shipped speaker space and counts the voices
+    # with the shipped count model (neither is configurable).
+    for key, model in (("speaker", PROJECTION_MODEL), ("speaker_count", COUNT_MODEL)):
+        try:
+            listing = resolve_model_dir(model) / "SHA256SUMS"
+            sums[key] = content_hash(listing) if listing.is_file() else None
+        except ModelError:
+            sums[key] = None
     return sums
 
 
