@@ -200,17 +200,29 @@ def embedded_calls(args: argparse.Namespace):
         cpu = time.process_time() - t0
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            meta = {
-                "name": name, "duration": dur, "cpu": cpu,
-                "ref": [(s, g.start, g.end) for s, g in ref],
-                "emotions": {k: sorted(v) for k, v in emotions.items()},
-            }  # fmt: skip
-            np.savez(
-                path, meta=json.dumps(meta), speech=np.array([(s.start, s.end) for s in speech]),
-                spans=spans, owner=owner, emb=emb, f0=f0.astype(np.float16),
-                audio=(np.clip(audio, -1, 1) * 32767).astype(np.int16),
-            )  # fmt: skip
+            meta = {"name": name, "duration": dur, "cpu": cpu}
+            save_embedded_call(path, meta, ref, emotions, speech, (spans, owner, emb, f0), audio)
         yield name, emotions, ref, speech, (spans, owner, emb, f0, audio), dur, cpu
+
+
+def save_embedded_call(
+    path: Path, meta: dict, ref, emotions, speech, embedded: tuple, audio: np.ndarray | None
+) -> None:
+    """Write one embedded call where ``embedded_calls`` reads it back: ``meta`` (name,
+    duration, cpu, ...) plus the reference turns and emotions, the speech segments, the
+    (spans, owner, emb, f0) of the voice encoder and pitch, and the audio as int16 (None: kept
+    out, as the count model's training calls do)."""
+    spans, owner, emb, f0 = embedded
+    meta = {
+        **meta,
+        "ref": [(s, g.start, g.end) for s, g in ref],
+        "emotions": {k: sorted(v) for k, v in emotions.items()},
+    }
+    pcm = np.zeros(0, np.int16) if audio is None else (np.clip(audio, -1, 1) * 32767)
+    np.savez(
+        path, meta=json.dumps(meta), speech=np.array([(s.start, s.end) for s in speech]),
+        spans=spans, owner=owner, emb=emb, f0=f0.astype(np.float16), audio=pcm.astype(np.int16),
+    )  # fmt: skip
 
 
 def main() -> None:
@@ -346,26 +358,34 @@ class _Samples:
         return self.audio[lo:hi]
 
 
+def _speaker_masks(turns, n: int) -> tuple[list[str], np.ndarray]:
+    """(sorted speaker names, bool [speakers, n] 10 ms frames each speaker talks)."""
+    names = sorted({s for s, _ in turns})
+    m = np.zeros((len(names), n), dtype=bool)
+    for s, g in turns:
+        m[names.index(s), int(g.start * 100) : int(g.end * 100)] = True
+    return names, m
+
+
+def _matched(ref_masks: np.ndarray, hyp_masks: np.ndarray) -> dict[int, int]:
+    """Reference row -> hypothesis row, one to one, for the most shared speech."""
+    from scipy.optimize import linear_sum_assignment
+
+    if not len(hyp_masks):
+        return {}
+    shared = ref_masks.astype(int) @ hyp_masks.T.astype(int)
+    rows, cols = linear_sum_assignment(-shared)
+    return {int(r): int(c) for r, c in zip(rows, cols)}
+
+
 def talk_time_errors(ref, hyp, duration: float) -> dict[str, tuple[float, float]]:
     """Per reference speaker: (true talk time s, talk time of the hypothesis speaker matched to
     it s), speakers matched one-to-one by shared speech (an unmatched speaker gets 0 s)."""
-    from scipy.optimize import linear_sum_assignment
-
     n = int(duration * 100) + 1
-
-    def masks(turns):
-        names = sorted({s for s, _ in turns})
-        m = np.zeros((len(names), n), dtype=bool)
-        for s, g in turns:
-            m[names.index(s), int(g.start * 100) : int(g.end * 100)] = True
-        return names, m
-
-    rn, rm = masks(ref)
-    hn, hm = masks(hyp)
+    rn, rm = _speaker_masks(ref, n)
+    hn, hm = _speaker_masks(hyp, n)
     got = {r: 0.0 for r in rn}
-    if hn:
-        rows, cols = linear_sum_assignment(-(rm.astype(int) @ hm.T.astype(int)))
-        got.update({rn[r]: hm[c].sum() / 100 for r, c in zip(rows, cols)})
+    got.update({rn[r]: hm[c].sum() / 100 for r, c in _matched(rm, hm).items()})
     return {r: (rm[i].sum() / 100, got[r]) for i, r in enumerate(rn)}
 
 
@@ -374,24 +394,11 @@ def talk_time_parts(ref, hyp, duration: float) -> dict[str, tuple[float, ...]]:
     another voice, false alarm of the matched voice (no reference speech there), taken from
     another reference voice), speakers matched as in ``talk_time_errors``; the found talk time
     is true - missed - given away + false alarm + taken."""
-    from scipy.optimize import linear_sum_assignment
-
     n = int(duration * 100) + 1
-
-    def masks(turns):
-        names = sorted({s for s, _ in turns})
-        m = np.zeros((len(names), n), dtype=bool)
-        for s, g in turns:
-            m[names.index(s), int(g.start * 100) : int(g.end * 100)] = True
-        return names, m
-
-    rn, rm = masks(ref)
-    hn, hm = masks(hyp)
+    rn, rm = _speaker_masks(ref, n)
+    _, hm = _speaker_masks(hyp, n)
     any_h, any_r = hm.any(axis=0), rm.any(axis=0)
-    match = {}
-    if hn:
-        rows, cols = linear_sum_assignment(-(rm.astype(int) @ hm.T.astype(int)))
-        match = dict(zip(rows, cols))
+    match = _matched(rm, hm)
     out = {}
     for i, r in enumerate(rn):
         own = hm[match[i]] if i in match else np.zeros(n, dtype=bool)

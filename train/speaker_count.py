@@ -119,6 +119,7 @@ def simulate(cache: Path, calls: int, start: int, root: Path = DATA) -> None:
     from analyzer.audio.prosody import analyze_frames
     from analyzer.audio.speakers import SpeakerEncoder
     from analyzer.audio.vad import VoiceActivityDetector, speech_segments
+    from benchmarks.diarization import save_embedded_call
     from benchmarks.simcalls import SR, simulate_call, telephone_band
 
     torch.set_num_threads(1)
@@ -146,16 +147,8 @@ def simulate(cache: Path, calls: int, start: int, root: Path = DATA) -> None:
         speech = speech_segments(vad.probabilities(audio), duration_s=dur)
         spans, owner, emb = encoder.embed_windows(audio, speech)
         f0 = analyze_frames(audio, speech=speech).f0_hz
-        meta = {
-            "name": "+".join(cast), "duration": dur, "cpu": 0.0, "telephone": tel,
-            "ref": [(s, g.start, g.end) for s, g in ref],
-            "emotions": {k: sorted(v) for k, v in emotions.items()},
-        }  # fmt: skip
-        np.savez(
-            path, meta=json.dumps(meta), speech=np.array([(s.start, s.end) for s in speech]),
-            spans=spans, owner=owner, emb=emb, f0=f0.astype(np.float16),
-            audio=np.zeros(0, np.int16),
-        )  # fmt: skip
+        meta = {"name": "+".join(cast), "duration": dur, "cpu": 0.0, "telephone": tel}
+        save_embedded_call(path, meta, ref, emotions, speech, (spans, owner, emb, f0), None)
         print(f"{i}: {meta['name']} {dur:.0f} s, {len(emb)} windows", flush=True)
 
 
