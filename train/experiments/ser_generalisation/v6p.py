@@ -15,6 +15,8 @@ set to the reference mean (0) and clipped to +-5 reference deviations as ``proso
 does (``v5+Pa``: against all of the speaker's clips instead, labels unused, to see how much
 the reference's make-up matters). Caveat: the reference of a scored speaker is assembled with
 the labels (it stands in for the call's own voice), so even ``nogroup`` now knows the speaker.
+``v5+Pg`` takes it away on the scored side: the same heads as ``v5+Pr``, the held-out
+speaker's prosody z-scored again against each scored group's own windows (no labels).
 Everything else (training rows, seeds, the three groupings, the scored corpus with the
 test-fold speakers RAVDESS 17-20 and EmoDB 11 left out) is ``v6.screen``; the results land in
 the same $SER_CACHE/results/v6_screen.json beside the v5 and zong entries. The caches are the
@@ -43,6 +45,11 @@ RECIPES = {
     "zong+Pr": ("zong + prosodic z-scored against the in-call reference", "zong", "call"),
     "zo+Pr": ("zo + prosodic z-scored against the in-call reference", "zo", "call"),
     "v5+Pa": ("version 5 + prosodic z-scored against all the speaker's clips", "v5", "all"),
+    "v5+Pg": (
+        "v5+Pr, scored with the prosody z-scored against each scored group itself (no labels)",
+        "v5",
+        "group",
+    ),
 }
 for _key, (_label, _base, _) in RECIPES.items():
     v6.RECIPES[_key] = (_label, v6.RECIPES[_base][1])
@@ -66,7 +73,7 @@ def aligned(channel: str, reference: str = "call") -> np.ndarray:
     z-scored per speaker against ``reference`` ("call" or "all", see ``RECIPES``)."""
     l1 = exp.cond("l1_" + channel)
     p = exp.cond(PROSODIC_FOLDER[channel])
-    ref = neutral_reference() if reference == "call" else None
+    ref = neutral_reference() if reference in ("call", "group") else None
     z = per_speaker(p.features.astype(np.float64), p.row, reference=ref)
     z = np.clip(np.nan_to_num(z), -PROSODIC_CLIP, PROSODIC_CLIP)
     width = int(max(np.bincount(p.row).max(), np.bincount(l1.row).max())) + 1
@@ -102,6 +109,45 @@ def gather_with_prosodic(
             np.concatenate(s))  # fmt: skip
 
 
+_grouped_probs = v6.grouped_probs
+WIDTH_L1 = 768  # layer-1 columns before the prosodic ones
+
+
+def _rezscored(f: np.ndarray) -> np.ndarray:
+    """``f`` with its prosodic columns z-scored again against these windows themselves."""
+    p = f[:, WIDTH_L1:].astype(np.float64)
+    sd = p.std(axis=0)
+    z = (p - p.mean(axis=0)) / np.where(sd > 1e-9, sd, np.inf)
+    return np.hstack([f[:, :WIDTH_L1], np.clip(z, -PROSODIC_CLIP, PROSODIC_CLIP)]).astype(f.dtype)
+
+
+def grouped_probs_own_reference(
+    model: v6.SpeechEmotionModel, f: np.ndarray, r: np.ndarray, grouping: str
+) -> np.ndarray:
+    """``v6.grouped_probs`` with each group's prosody z-scored against that group (``v5+Pg``):
+    ``balanced``, the speaker's windows; ``neutral70``, each 70 % neutral group; ``nogroup``
+    keeps the label-assembled reference (there is no group to take one from)."""
+    if grouping == "nogroup":
+        return _grouped_probs(model, f, r, grouping)
+    if grouping == "balanced":
+        return _grouped_probs(model, _rezscored(f), r, grouping)
+    clip_rows = sorted(np.unique(r).tolist(), key=v6._hash)
+    neutral = [i for i in clip_rows if exp.LABEL[i] == 0]
+    other = [i for i in clip_rows if exp.LABEL[i] != 0]
+    if not neutral:
+        return grouped_probs_own_reference(model, f, r, "balanced")
+    k = max(1, round(len(neutral) * (1 - v6.NEUTRAL_SHARE) / v6.NEUTRAL_SHARE))
+    out = np.zeros((len(f), 7))
+    seen = np.zeros(len(f))
+    is_neutral = np.isin(r, neutral)
+    for g0 in range(0, max(1, len(other)), k):
+        members = is_neutral | np.isin(r, other[g0 : g0 + k])
+        x = _rezscored(f[members])
+        out[members] += v6.softmax(model.logits(x, groups=["g"] * len(x))[0])
+        seen[members] += 1
+    return out / np.maximum(seen, 1)[:, None]
+
+
 def main() -> None:
     import torch
 
@@ -116,6 +162,8 @@ def main() -> None:
         if key.partition("@s")[0] not in RECIPES:
             raise SystemExit(f"unknown recipe {key!r}: one of {', '.join(RECIPES)}")
         REFERENCE = RECIPES[key.partition("@s")[0]][2]
+        own = REFERENCE == "group"
+        v6.grouped_probs = grouped_probs_own_reference if own else _grouped_probs
         res = v6.screen(key, ("clean", "telephone"), final=False)
         # another screen may have written meanwhile: keep its entries
         results = {**(json.loads(path.read_text()) if path.exists() else {}), key: res}
