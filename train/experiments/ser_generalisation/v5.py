@@ -54,6 +54,22 @@ def v2_options() -> HeadOptions:
     return HeadOptions(**opts)
 
 
+def fit_heads(
+    features: np.ndarray, rows: np.ndarray, channels: np.ndarray, options: HeadOptions
+) -> tuple[dict, dict]:
+    """The product's head arrays and config on gathered windows (``exp.gather``'s features, row
+    and channel per window), each row's label, speaker, gender and corpus from the manifest."""
+    return fit_model_arrays(
+        features,
+        LABEL[rows],
+        SPEAKER[rows].astype(str),
+        channels.astype(str),
+        options=options,
+        genders=GENDER[rows].astype(str),
+        corpora=CORPUS[rows].astype(str),
+    )
+
+
 def build(name: str, channels: tuple[str, ...], options: HeadOptions | None = None) -> Path:
     """Version 5's build; ``options`` (default: version 2's head options) lets version 6 change
     the relative head and nothing else."""
@@ -63,15 +79,7 @@ def build(name: str, channels: tuple[str, ...], options: HeadOptions | None = No
     rows = LABELLED[~np.isin(SPEAKER[LABELLED], list(SER_HELD_OUT))]
     f, r, c, _ = gather(rows, channels)
     options = options if options is not None else v2_options()
-    arrays, config = fit_model_arrays(
-        f,
-        LABEL[r],
-        SPEAKER[r].astype(str),
-        c.astype(str),
-        options=options,
-        genders=GENDER[r].astype(str),
-        corpora=CORPUS[r].astype(str),
-    )
+    arrays, config = fit_heads(f, r, c, options)
     print(f"heads {time.time() - t0:.0f}s", flush=True)
     config["features"] = "whisper-layer1"
     config["trained_on"] = {

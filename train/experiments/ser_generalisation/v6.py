@@ -46,12 +46,12 @@ import numpy as np
 from analyzer.audio.ser import SpeechEmotionModel
 from analyzer.dsp import softmax
 from train.data import SER_HELD_OUT
-from train.heads import HeadOptions, fit_model_arrays, fit_neutral_bias
+from train.heads import HeadOptions, fit_neutral_bias
 
 from . import CACHE, exp
-from .exp import AISHELL_ROWS, CORPUS, GENDER, LABEL, LS_TEST_ROWS, ROWS, SPEAKER, gather, idx
+from .exp import AISHELL_ROWS, CORPUS, LABEL, LS_TEST_ROWS, ROWS, SPEAKER, gather, idx
 from .v3 import clips, score
-from .v5 import v2_options
+from .v5 import fit_heads, v2_options
 
 exp.FEATURE_PREFIX = "l1_"
 
@@ -126,15 +126,7 @@ def fit(rows: np.ndarray, options: HeadOptions, channels: tuple[str, ...]) -> Sp
     f, r, c, _ = gather(rows, channels)
     keep = LABEL[r] >= 0
     f, r, c = f[keep], r[keep], c[keep]
-    arrays, config = fit_model_arrays(
-        f,
-        LABEL[r],
-        SPEAKER[r].astype(str),
-        c.astype(str),
-        options=options,
-        genders=GENDER[r].astype(str),
-        corpora=CORPUS[r].astype(str),
-    )
+    arrays, config = fit_heads(f, r, c, options)
     model = SpeechEmotionModel("loco", arrays, config)
     ref, _, _, _ = gather(LS_FIT_ROWS, ("clean", "telephone"))
     model.neutral_bias = fit_neutral_bias(model, ref, 0.6)
