@@ -17,6 +17,10 @@ the reference's make-up matters). Caveat: the reference of a scored speaker is a
 the labels (it stands in for the call's own voice), so even ``nogroup`` now knows the speaker.
 ``v5+Pg`` takes it away on the scored side: the same heads as ``v5+Pr``, the held-out
 speaker's prosody z-scored again against each scored group's own windows (no labels).
+``v5+Pgt`` / ``zong+Pgt`` (serq, after ``v5+Pg``) train that way too: every training speaker's
+prosody (per channel) is z-scored against each of their 70 % neutral groups, the same grouping
+``neutral70`` scores with (a neutral window, in several groups, gets the mean of its z-scores),
+and the LibriSpeech prior's speakers against all their windows; scored as ``v5+Pg``.
 Everything else (training rows, seeds, the three groupings, the scored corpus with the
 test-fold speakers RAVDESS 17-20 and EmoDB 11 left out) is ``v6.screen``; the results land in
 the same $SER_CACHE/results/v6_screen.json beside the v5 and zong entries. The caches are the
@@ -50,10 +54,21 @@ RECIPES = {
         "v5",
         "group",
     ),
+    "v5+Pgt": (
+        "version 5 + prosody z-scored against each 70 % neutral group itself, trained and scored",
+        "v5",
+        "traingroup",
+    ),
+    "zong+Pgt": (
+        "zong + prosody z-scored against each 70 % neutral group itself, trained and scored",
+        "zong",
+        "traingroup",
+    ),
 }
 for _key, (_label, _base, _) in RECIPES.items():
     v6.RECIPES[_key] = (_label, v6.RECIPES[_base][1])
 REFERENCE = "call"  # of the recipe being screened (set by ``main``)
+TRAINING = False  # True while ``v6.fit`` gathers (``traingroup``: training rows per group)
 
 
 def _occurrence(row: np.ndarray) -> np.ndarray:
@@ -73,7 +88,7 @@ def aligned(channel: str, reference: str = "call") -> np.ndarray:
     z-scored per speaker against ``reference`` ("call" or "all", see ``RECIPES``)."""
     l1 = exp.cond("l1_" + channel)
     p = exp.cond(PROSODIC_FOLDER[channel])
-    ref = neutral_reference() if reference in ("call", "group") else None
+    ref = neutral_reference() if reference in ("call", "group", "traingroup") else None
     z = per_speaker(p.features.astype(np.float64), p.row, reference=ref)
     z = np.clip(np.nan_to_num(z), -PROSODIC_CLIP, PROSODIC_CLIP)
     width = int(max(np.bincount(p.row).max(), np.bincount(l1.row).max())) + 1
@@ -101,7 +116,10 @@ def gather_with_prosodic(
         t = exp.cond("l1_" + ch)
         m = sel[t.row]
         f.append(t.features[m])
-        extra.append(aligned(ch, REFERENCE)[m])
+        p = aligned(ch, REFERENCE)[m]
+        if TRAINING and REFERENCE == "traingroup":
+            p = own_group_zscores(p, t.row[m])
+        extra.append(p)
         r.append(t.row[m])
         c.append(np.full(m.sum(), ch))
         s.append(t.speech_s[m])
@@ -113,12 +131,46 @@ _grouped_probs = v6.grouped_probs
 WIDTH_L1 = 768  # layer-1 columns before the prosodic ones
 
 
-def _rezscored(f: np.ndarray) -> np.ndarray:
-    """``f`` with its prosodic columns z-scored again against these windows themselves."""
-    p = f[:, WIDTH_L1:].astype(np.float64)
+def _within(p: np.ndarray) -> np.ndarray:
+    """Prosodic columns ``p`` z-scored against these windows themselves, clipped."""
+    p = p.astype(np.float64)
     sd = p.std(axis=0)
     z = (p - p.mean(axis=0)) / np.where(sd > 1e-9, sd, np.inf)
-    return np.hstack([f[:, :WIDTH_L1], np.clip(z, -PROSODIC_CLIP, PROSODIC_CLIP)]).astype(f.dtype)
+    return np.clip(z, -PROSODIC_CLIP, PROSODIC_CLIP)
+
+
+def _rezscored(f: np.ndarray) -> np.ndarray:
+    """``f`` with its prosodic columns z-scored again against these windows themselves."""
+    return np.hstack([f[:, :WIDTH_L1], _within(f[:, WIDTH_L1:])]).astype(f.dtype)
+
+
+def neutral70_groups(r: np.ndarray) -> list[np.ndarray]:
+    """Window masks of one speaker's ``neutral70`` groups (``v6.grouped_probs``'s grouping: all
+    neutral clips plus k emotional ones in name-hash order); one group of every window when the
+    speaker has no neutral clip."""
+    clip_rows = sorted(np.unique(r).tolist(), key=v6._hash)
+    neutral = [i for i in clip_rows if exp.LABEL[i] == 0]
+    other = [i for i in clip_rows if exp.LABEL[i] > 0]
+    if not neutral:
+        return [np.ones(len(r), bool)]
+    k = max(1, round(len(neutral) * (1 - v6.NEUTRAL_SHARE) / v6.NEUTRAL_SHARE))
+    is_neutral = np.isin(r, neutral)
+    return [is_neutral | np.isin(r, other[g0 : g0 + k]) for g0 in range(0, max(1, len(other)), k)]
+
+
+def own_group_zscores(p: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Training side of ``traingroup``: prosodic columns ``p`` (rows ``r``, one channel) of each
+    speaker z-scored against each of their ``neutral70`` groups, as the scoring does; a window
+    in several groups (the neutral ones) gets the mean of its z-scores."""
+    out = np.zeros(p.shape)
+    seen = np.zeros(len(p))
+    spk = exp.SPEAKER[r]
+    for s in np.unique(spk):
+        at = np.flatnonzero(spk == s)
+        for members in neutral70_groups(r[at]):
+            out[at[members]] += _within(p[at[members]])
+            seen[at[members]] += 1
+    return (out / np.maximum(seen, 1)[:, None]).astype(p.dtype)
 
 
 def grouped_probs_own_reference(
@@ -131,21 +183,26 @@ def grouped_probs_own_reference(
         return _grouped_probs(model, f, r, grouping)
     if grouping == "balanced":
         return _grouped_probs(model, _rezscored(f), r, grouping)
-    clip_rows = sorted(np.unique(r).tolist(), key=v6._hash)
-    neutral = [i for i in clip_rows if exp.LABEL[i] == 0]
-    other = [i for i in clip_rows if exp.LABEL[i] != 0]
-    if not neutral:
-        return grouped_probs_own_reference(model, f, r, "balanced")
-    k = max(1, round(len(neutral) * (1 - v6.NEUTRAL_SHARE) / v6.NEUTRAL_SHARE))
     out = np.zeros((len(f), 7))
     seen = np.zeros(len(f))
-    is_neutral = np.isin(r, neutral)
-    for g0 in range(0, max(1, len(other)), k):
-        members = is_neutral | np.isin(r, other[g0 : g0 + k])
+    for members in neutral70_groups(r):
         x = _rezscored(f[members])
         out[members] += v6.softmax(model.logits(x, groups=["g"] * len(x))[0])
         seen[members] += 1
     return out / np.maximum(seen, 1)[:, None]
+
+
+_fit = v6.fit
+
+
+def _fit_flagged(rows: np.ndarray, options, channels: tuple[str, ...]) -> v6.SpeechEmotionModel:
+    """``v6.fit`` with ``TRAINING`` set while it gathers (training rows and the prior's)."""
+    global TRAINING
+    TRAINING = True
+    try:
+        return _fit(rows, options, channels)
+    finally:
+        TRAINING = False
 
 
 def main() -> None:
@@ -156,13 +213,14 @@ def main() -> None:
     if not args or args.pop(0) != "screen" or any(a.startswith("--") for a in args):
         raise SystemExit("usage: v6p screen [RECIPE[@sN]..]  (clean + telephone, screen split)")
     v6.gather = gather_with_prosodic  # every read of the screen (training, scoring, read speech)
+    v6.fit = _fit_flagged
     path = CACHE / "results" / "v6_screen.json"
     global REFERENCE
     for key in args or list(RECIPES):
         if key.partition("@s")[0] not in RECIPES:
             raise SystemExit(f"unknown recipe {key!r}: one of {', '.join(RECIPES)}")
         REFERENCE = RECIPES[key.partition("@s")[0]][2]
-        own = REFERENCE == "group"
+        own = REFERENCE in ("group", "traingroup")
         v6.grouped_probs = grouped_probs_own_reference if own else _grouped_probs
         res = v6.screen(key, ("clean", "telephone"), final=False)
         # another screen may have written meanwhile: keep its entries
