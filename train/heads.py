@@ -19,7 +19,12 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from analyzer.audio.ser import RELATIVE_SCALE_FLOOR, SpeechEmotionModel, log_softmax
+from analyzer.audio.ser import (
+    RELATIVE_SCALE_FLOOR,
+    SpeechEmotionModel,
+    log_softmax,
+    relative_input,
+)
 from analyzer.labels import CIRCUMPLEX, LABELS
 
 Progress = Callable[[str, int, int], None]
@@ -225,16 +230,6 @@ def relative_training_rows(
             f"windows in one channel; the most any speaker has is {counts.max(initial=0)}"
         )
     return np.concatenate(idx_out), np.vstack(off_out)
-
-
-def relative_input(absolute: np.ndarray, offsets: np.ndarray, inputs: str) -> np.ndarray:
-    """The relative head's rows: standardised features beside scaled offsets ("both") or the
-    offsets alone ("offset"), as ``SpeechEmotionModel.relative_input`` builds them."""
-    if inputs == "offset":
-        return offsets
-    if inputs != "both":
-        raise ValueError(f"unknown relative_inputs {inputs!r}")
-    return np.hstack([absolute, offsets])
 
 
 def balance_weights(

@@ -525,6 +525,16 @@ def speaker_offsets(
     return offsets, has_group
 
 
+def relative_input(absolute: FloatArray, offsets: FloatArray, inputs: str) -> FloatArray:
+    """The relative head's input: standardised features and scaled offsets side by side
+    (``inputs`` "both") or the offsets alone ("offset"); training builds its rows the same way."""
+    if inputs == "offset":
+        return offsets
+    if inputs != "both":
+        raise ValueError(f"unknown relative_inputs {inputs!r}")
+    return np.hstack([absolute, offsets])
+
+
 class SpeechEmotionModel:
     """Speech emotion model: ``predict(waves, *, groups=None) -> EmotionScores``.
 
@@ -761,11 +771,8 @@ class SpeechEmotionModel:
         return floor
 
     def relative_input(self, absolute: FloatArray, offsets: FloatArray) -> FloatArray:
-        """The relative head's input: standardised features and scaled offsets side by side, or
-        the offsets alone (``relative_inputs`` "offset")."""
-        if self.relative_inputs == "offset":
-            return offsets
-        return np.hstack([absolute, offsets])
+        """The relative head's input (``relative_input`` with this model's ``relative_inputs``)."""
+        return relative_input(absolute, offsets, self.relative_inputs)
 
     def probabilities(
         self, features: FloatArray, *, groups: Sequence[str] | None = None
