@@ -121,14 +121,15 @@ def _mixed_chunk(vad: VoiceActivityDetector, mono: Any, a: int, b: int, narrow: 
     disk, as one pass over the whole channel gives them: the 8 kHz copy is made with
     RESAMPLE_MARGIN samples of the neighbouring audio (zeros beyond the call, as the filter
     sees them in one pass)."""
-    probs: Array = vad.probabilities(mono.read(a, b))
     if not narrow:
+        probs: Array = vad.probabilities(mono.read(a, b))
         return probs
     m, n = RESAMPLE_MARGIN, len(mono)
     piece = np.zeros(b - a + 2 * m, dtype=np.float32)
     lo, hi = max(0, a - m), min(n, b + m)
-    piece[lo - (a - m) : hi - (a - m)] = mono.read(lo, hi)
-    out: Array = np.maximum(probs, vad.narrow_probabilities(piece, margin=m)[: len(probs)])
+    piece[lo - (a - m) : hi - (a - m)] = mono.read(lo, hi)  # read once, margins included
+    wide: Array = vad.probabilities(piece[m : m + b - a])
+    out: Array = np.maximum(wide, vad.narrow_probabilities(piece, margin=m)[: len(wide)])
     return out
 
 
