@@ -44,6 +44,9 @@ LONG_SPLIT_DISTANCE = 0.13  # cosine; a long call the count rule finds one voice
 # one voice 0.101, 0.103, 0.200 (a voice in two moods), two voices 0.154-0.183 (the 4 merged
 # by 0.21) and 0.295-0.380; chosen as the middle of the gap that errs least (1 call of 11,
 # 4 before). Three or more voices keep the count rule's distances.
+LONG_TURN_Z = 2.0  # ... and when its clusters take turns: the label changes from one speech
+# segment to the next are this many standard errors above those of shuffled labels
+# (``turn_taking_z``; one-sided, about 2 % of random mood splits pass).
 
 
 def spread(n: int, most: int) -> IntArray:
@@ -60,13 +63,17 @@ def cluster_long_call(
     *,
     num_speakers: int | None = None,
     max_speakers: int = 4,
+    segments: IntArray | None = None,
 ) -> IntArray:
     """Speaker labels [U] (0..k-1, by weight) of a long call's units [U, D] (time order,
     L2-normalised, ``weights`` [U] seconds).
 
     The spread units are clustered by ``cluster_embeddings`` (its count rule unless
     ``num_speakers`` is given) with LONG_PRUNE_SHARE of the affinity kept; where that rule
-    finds one voice, the two-way split stands when its clusters are LONG_SPLIT_DISTANCE apart.
+    finds one voice, the two-way split stands when its clusters are LONG_SPLIT_DISTANCE apart
+    and, given ``segments`` (the speech segment [U] each unit was cut from, non-decreasing),
+    when they take turns from one speech segment to the next (``turn_taking_z`` at least
+    LONG_TURN_Z).
     """
     pick = spread(len(units), LONG_MAX_ITEMS)
     some = cluster_embeddings(
@@ -81,11 +88,51 @@ def cluster_long_call(
             units[pick], weights=weights[pick], num_speakers=2, prune_share=LONG_PRUNE_SHARE
         )
         if two.max() == 1 and _distinct(units[pick], two, weights[pick], LONG_SPLIT_DISTANCE):
-            some = two
+            labels = _label_all(units, weights, pick, two)
+            if labels.max() == 1 and (
+                segments is None or turn_taking_z(labels, weights, segments) >= LONG_TURN_Z
+            ):
+                return labels
     if some.max() == 0:
         return np.zeros(len(units), dtype=int)
+    return _label_all(units, weights, pick, some)
+
+
+def _label_all(units: FloatArray, weights: FloatArray, pick: IntArray, some: IntArray) -> IntArray:
+    """Labels [U] of all units from the labels ``some`` of the picked ones: the nearest of
+    their clusters' centroids, a few nearest-centroid passes, then 0..k-1 by weight."""
     cents = centroids(units[pick], some, weights[pick])
     labels = _reassign(units, np.argmax(units @ cents.T, axis=1), weights)
     order = np.argsort(-np.bincount(labels, weights=weights))
     relabelled: IntArray = np.argsort(order)[labels]
     return relabelled
+
+
+def segment_labels(labels: IntArray, weights: FloatArray, segments: IntArray) -> IntArray:
+    """One label per speech segment [S] (in the order of ``segments``' first appearance): the
+    label with the most seconds among the segment's units (labels [U], weights [U] seconds,
+    segments [U] the segment index of each unit)."""
+    _, seg = np.unique(segments, return_inverse=True)
+    k = int(labels.max()) + 1
+    seconds = np.zeros((int(seg.max()) + 1, k))
+    np.add.at(seconds, (seg, labels), weights)
+    out: IntArray = np.argmax(seconds, axis=1)
+    return out
+
+
+def turn_taking_z(labels: IntArray, weights: FloatArray, segments: IntArray) -> float:
+    """How far the label changes between consecutive speech segments (each segment's
+    ``segment_labels``, time order) exceed those of shuffled labels with the same shares of
+    segments, in standard errors of the shuffled rate: high when the clusters take turns, about
+    0 when they come and go at random, below 0 when they come in long runs. Units of one
+    segment count once (a long turn cut into several units is one turn)."""
+    per_seg = segment_labels(labels, weights, segments)
+    n = len(per_seg)
+    if n < 3:
+        return 0.0
+    share = np.bincount(per_seg) / n
+    chance = 1.0 - float(np.sum(share**2))
+    if chance <= 0:
+        return 0.0
+    rate = float(np.mean(per_seg[1:] != per_seg[:-1]))
+    return (rate - chance) / float(np.sqrt(chance * (1 - chance) / (n - 1)))
