@@ -194,7 +194,8 @@ def test_turn_taking_counts_speech_segments_not_units():
     assert turn_taking_z(mood[:2], weights[:2], np.arange(2)) == 0.0
 
 
-def test_a_close_split_stands_when_its_clusters_take_turns():
+def test_a_close_split_stands_when_its_clusters_take_turns(monkeypatch):
+    monkeypatch.setattr(longcall, "LONG_TURN_Z", 2.0)  # the check is off by default
     weights = np.full(600, 2.0)
     x, truth = _two_near(600, 0.17)  # turns of 5 units, each turn one speech segment
     assert cluster_long_call(x, weights).max() == 1
@@ -209,6 +210,8 @@ def test_a_close_split_stands_when_its_clusters_take_turns():
     shuffled = x.reshape(120, 5, 32)[order].reshape(600, 32)
     assert cluster_long_call(shuffled, weights).max() == 1  # without segments: split
     assert cluster_long_call(shuffled, weights, segments=np.arange(600) // 5).max() == 0
+    monkeypatch.setattr(longcall, "LONG_TURN_Z", None)  # off (the default): the split stands
+    assert cluster_long_call(shuffled, weights, segments=np.arange(600) // 5).max() == 1
     # Far apart, the count rule finds two voices whatever their order.
     far, _ = _two_near(600, 0.5)
     far = far.reshape(120, 5, 32)[order].reshape(600, 32)

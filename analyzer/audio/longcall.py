@@ -15,7 +15,11 @@ calls of two same-gender actors, ``benchmarks.diarization --length 30min``):
   (0.20 plain, 0.22 projected) as two same-gender voices (0.15-0.18, 0.13-0.23). But the short
   calls' 0.21 (``clustering.SPLIT_DISTANCE``, set where a few noisy units sit apart by chance)
   merged 4 of 8 validation calls of two voices; the two-way split of hundreds of units is kept
-  from LONG_SPLIT_DISTANCE on (see the constant);
+  from LONG_SPLIT_DISTANCE on (see the constant). That splits one voice in two moods (4 of 7
+  validation calls). Whether the two clusters take turns from one speech segment to the next
+  (``turn_taking_z``) separates those splits from two voices' (see LONG_TURN_Z), except where
+  the split of two similar voices follows their moods rather than the voices: it then comes and
+  goes in runs and is merged, so the check is off;
 - the affinity matrix and its eigenvectors grow with the square (memory) and cube (CPU) of the
   units: a 2-hour call's 2,500 units take 50 MB per matrix and seconds of eigensolver.
 
@@ -44,9 +48,14 @@ LONG_SPLIT_DISTANCE = 0.13  # cosine; a long call the count rule finds one voice
 # one voice 0.101, 0.103, 0.200 (a voice in two moods), two voices 0.154-0.183 (the 4 merged
 # by 0.21) and 0.295-0.380; chosen as the middle of the gap that errs least (1 call of 11,
 # 4 before). Three or more voices keep the count rule's distances.
-LONG_TURN_Z = 2.0  # ... and when its clusters take turns: the label changes from one speech
-# segment to the next are this many standard errors above those of shuffled labels
-# (``turn_taking_z``; one-sided, about 2 % of random mood splits pass).
+LONG_TURN_Z: float | None = None  # when set: ... and when its clusters take turns, the label
+# changes from one speech segment to the next this many standard errors above those of shuffled
+# labels (``turn_taking_z``). Off: tried at 2.0 (session 24) on 18 validation 30-minute 8 kHz
+# calls, rule written first (more one-voice calls right, no two-voice call merged). Segment z of
+# the rescued split: one voice -0.43..0.87 (4 of 7 calls split without the check, none with it),
+# two voices 3.38-3.93, but a same-gender call (ravdess_18+ravdess_20) whose split followed the
+# moods had -2.94 and was merged (count-given collar DER 0.338 -> 0.483 with one voice): the
+# rule failed. ``benchmarks.diarization --turn-z 2`` measures it.
 
 
 def spread(n: int, most: int) -> IntArray:
@@ -71,9 +80,9 @@ def cluster_long_call(
     The spread units are clustered by ``cluster_embeddings`` (its count rule unless
     ``num_speakers`` is given) with LONG_PRUNE_SHARE of the affinity kept; where that rule
     finds one voice, the two-way split stands when its clusters are LONG_SPLIT_DISTANCE apart
-    and, given ``segments`` (the speech segment [U] each unit was cut from, non-decreasing),
-    when they take turns from one speech segment to the next (``turn_taking_z`` at least
-    LONG_TURN_Z).
+    and, where LONG_TURN_Z is set and ``segments`` (the speech segment [U] each unit was cut
+    from, non-decreasing) given, when they take turns from one speech segment to the next
+    (``turn_taking_z`` at least LONG_TURN_Z).
     """
     pick = spread(len(units), LONG_MAX_ITEMS)
     some = cluster_embeddings(
@@ -90,7 +99,9 @@ def cluster_long_call(
         if two.max() == 1 and _distinct(units[pick], two, weights[pick], LONG_SPLIT_DISTANCE):
             labels = _label_all(units, weights, pick, two)
             if labels.max() == 1 and (
-                segments is None or turn_taking_z(labels, weights, segments) >= LONG_TURN_Z
+                segments is None
+                or LONG_TURN_Z is None
+                or turn_taking_z(labels, weights, segments) >= LONG_TURN_Z
             ):
                 return labels
     if some.max() == 0:
