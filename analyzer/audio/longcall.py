@@ -50,11 +50,11 @@ LONG_SPLIT_DISTANCE = 0.13  # cosine; a long call the count rule finds one voice
 # 4 before). Three or more voices keep the count rule's distances.
 LONG_TURN_Z: float | None = None  # when set: ... and when its clusters take turns, the label
 # changes from one speech segment to the next this many standard errors above those of shuffled
-# labels (``turn_taking_z``). Off: tried at 2.0 (session 24) on 18 validation 30-minute 8 kHz
+# labels (``turn_taking_z``). Off: tried at 2.0 (session 24) on 19 validation 30-minute 8 kHz
 # calls, rule written first (more one-voice calls right, no two-voice call merged). Segment z of
 # the rescued split: one voice -0.43..0.87 (4 of 7 calls split without the check, none with it),
 # two voices 3.38-3.93, but a same-gender call (ravdess_18+ravdess_20) whose split followed the
-# moods had -2.94 and was merged (count-given collar DER 0.338 -> 0.483 with one voice): the
+# moods had -2.94 and was merged (collar DER 0.338 with that split, 0.483 merged): the
 # rule failed. ``benchmarks.diarization --turn-z 2`` measures it.
 
 
