@@ -11,7 +11,8 @@
     (add --cache DIR to keep each call's VAD, embeddings, pitch and audio on disk for re-runs;
     --plain clusters the plain GE2E embeddings, without models/speaker-ge2e-wccn, as before;
     --overlap heuristic marks mono overlap by the old rule, without models/overlap-mlp-mel;
-    --count rule counts speakers by the distance rules, without models/speaker-count-logreg)
+    --count rule counts speakers by the distance rules, without models/speaker-count-logreg;
+    --turn-z 2 keeps a long call's rescued two-way split only when its clusters take turns)
 
 Sets: ``--length`` short (14 turns of one clip, ~40 s), default (16 turns of 1-3 clips, ~1.3 min),
 3min (34 turns), 30min (330 turns); ``--gender`` same (both actors men or both women) or mixed (a
@@ -56,6 +57,7 @@ from pathlib import Path
 
 import numpy as np
 
+from analyzer.audio import longcall
 from analyzer.audio.der import diarization_error_rate
 from analyzer.audio.overlap import load_overlap_detector
 from analyzer.audio.prosody import analyze_frames
@@ -252,7 +254,14 @@ def main() -> None:
         "--count", default=COUNT_MODEL,
         help="speaker count: a learned count model (folder name or path) or 'rule' (distances)",
     )  # fmt: skip
+    ap.add_argument(
+        "--turn-z", type=float, default=None,
+        help="keep a long call's rescued two-way split only when its clusters take turns "
+        "(longcall.LONG_TURN_Z; off by default)",
+    )  # fmt: skip
     args = ap.parse_args()
+    if args.turn_z is not None:
+        longcall.LONG_TURN_Z = args.turn_z
 
     results: dict[str, list] = {"estimated": [], "given": []}
     counts, seconds, audio_s = [], 0.0, 0.0

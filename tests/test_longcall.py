@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from analyzer.audio import longcall
-from analyzer.audio.longcall import LONG_CALL_UNITS, LONG_MAX_ITEMS, cluster_long_call, spread
+from analyzer.audio.longcall import (
+    LONG_CALL_UNITS,
+    LONG_MAX_ITEMS,
+    cluster_long_call,
+    segment_labels,
+    spread,
+    turn_taking_z,
+)
 
 
 def _voices(n: int, share_a: float, seed: int = 0, spread_s: float = 0.35):
@@ -71,6 +78,8 @@ def test_diarize_embedded_takes_the_long_call_path_only_for_many_units(monkeypat
 
     def spy(units, weights, **kw):
         calls.append(len(units))
+        # Each unit carries its speech segment (here one unit per segment, in time order).
+        np.testing.assert_array_equal(kw["segments"], np.arange(len(units)))
         return real(units, weights, **kw)
 
     monkeypatch.setattr(speakers, "cluster_long_call", spy)
@@ -155,3 +164,55 @@ def test_two_similar_voices_of_a_long_call_are_not_merged():
     # A count given, or at most one speaker allowed, is not second-guessed.
     assert cluster_long_call(x, weights, num_speakers=1).max() == 0
     assert cluster_long_call(x, weights, max_speakers=1).max() == 0
+
+
+def test_turn_taking_counts_speech_segments_not_units():
+    rng = np.random.default_rng(7)
+    # 300 segments of 4 units each; the voices take turns from one segment to the next.
+    segments = np.repeat(np.arange(300), 4)
+    weights = rng.uniform(0.5, 3.0, len(segments))
+    turns = segments % 2
+    assert segment_labels(turns, weights, segments).tolist() == [0, 1] * 150
+    assert turn_taking_z(turns, weights, segments) > 10
+    # Counted per unit, the same labels change less often than chance (3 of 4 steps keep the
+    # label); a unit-level measure would call these turns a random split.
+    assert np.mean(turns[1:] != turns[:-1]) < 0.5
+    # Labels drawn at random per segment (a voice's moods coming and going): about 0.
+    mood = rng.integers(0, 2, 300)
+    z_random = [
+        turn_taking_z(np.repeat(rng.integers(0, 2, 300), 4), weights, segments) for _ in range(50)
+    ]
+    assert abs(np.mean(z_random)) < 0.6 and np.mean(np.array(z_random) >= 2.0) < 0.1
+    # Long runs of one label (a mood held for minutes): below 0.
+    runs = np.repeat(np.arange(300) // 30 % 2, 4)
+    assert turn_taking_z(runs, weights, segments) < -5
+    # A segment's label is the one with the most seconds among its units.
+    one = np.array([0, 1, 1])
+    assert segment_labels(one, np.array([3.0, 1.0, 1.0]), np.zeros(3, int)).tolist() == [0]
+    assert segment_labels(one, np.array([1.0, 1.0, 1.0]), np.zeros(3, int)).tolist() == [1]
+    # Too few segments: no evidence either way.
+    assert turn_taking_z(mood[:2], weights[:2], np.arange(2)) == 0.0
+
+
+def test_a_close_split_stands_when_its_clusters_take_turns(monkeypatch):
+    monkeypatch.setattr(longcall, "LONG_TURN_Z", 2.0)  # the check is off by default
+    weights = np.full(600, 2.0)
+    x, truth = _two_near(600, 0.17)  # turns of 5 units, each turn one speech segment
+    assert cluster_long_call(x, weights).max() == 1
+    labels = cluster_long_call(x, weights, segments=np.arange(600) // 5)
+    assert labels.max() == 1
+    agree = np.mean(labels == truth)
+    assert max(agree, 1 - agree) > 0.99
+    # The same two groups coming and going at random from one segment to the next (a voice in
+    # two moods): the rescued split is not kept.
+    rng = np.random.default_rng(3)
+    order = np.argsort(rng.random(120))  # the 120 five-unit groups in a shuffled order
+    shuffled = x.reshape(120, 5, 32)[order].reshape(600, 32)
+    assert cluster_long_call(shuffled, weights).max() == 1  # without segments: split
+    assert cluster_long_call(shuffled, weights, segments=np.arange(600) // 5).max() == 0
+    monkeypatch.setattr(longcall, "LONG_TURN_Z", None)  # off (the default): the split stands
+    assert cluster_long_call(shuffled, weights, segments=np.arange(600) // 5).max() == 1
+    # Far apart, the count rule finds two voices whatever their order.
+    far, _ = _two_near(600, 0.5)
+    far = far.reshape(120, 5, 32)[order].reshape(600, 32)
+    assert cluster_long_call(far, weights, segments=np.arange(600) // 5).max() == 1

@@ -15,7 +15,11 @@ calls of two same-gender actors, ``benchmarks.diarization --length 30min``):
   (0.20 plain, 0.22 projected) as two same-gender voices (0.15-0.18, 0.13-0.23). But the short
   calls' 0.21 (``clustering.SPLIT_DISTANCE``, set where a few noisy units sit apart by chance)
   merged 4 of 8 validation calls of two voices; the two-way split of hundreds of units is kept
-  from LONG_SPLIT_DISTANCE on (see the constant);
+  from LONG_SPLIT_DISTANCE on (see the constant). That splits one voice in two moods (4 of 7
+  validation calls). Whether the two clusters take turns from one speech segment to the next
+  (``turn_taking_z``) separates those splits from two voices' (see LONG_TURN_Z), except where
+  the split of two similar voices follows their moods rather than the voices: it then comes and
+  goes in runs and is merged, so the check is off;
 - the affinity matrix and its eigenvectors grow with the square (memory) and cube (CPU) of the
   units: a 2-hour call's 2,500 units take 50 MB per matrix and seconds of eigensolver.
 
@@ -44,6 +48,14 @@ LONG_SPLIT_DISTANCE = 0.13  # cosine; a long call the count rule finds one voice
 # one voice 0.101, 0.103, 0.200 (a voice in two moods), two voices 0.154-0.183 (the 4 merged
 # by 0.21) and 0.295-0.380; chosen as the middle of the gap that errs least (1 call of 11,
 # 4 before). Three or more voices keep the count rule's distances.
+LONG_TURN_Z: float | None = None  # when set: ... and when its clusters take turns, the label
+# changes from one speech segment to the next this many standard errors above those of shuffled
+# labels (``turn_taking_z``). Off: tried at 2.0 (session 24) on 19 validation 30-minute 8 kHz
+# calls, rule written first (more one-voice calls right, no two-voice call merged). Segment z of
+# the rescued split: one voice -0.43..0.87 (4 of 7 calls split without the check, none with it),
+# two voices 3.38-3.93, but a same-gender call (ravdess_18+ravdess_20) whose split followed the
+# moods had -2.94 and was merged (collar DER 0.338 with that split, 0.483 merged): the
+# rule failed. ``benchmarks.diarization --turn-z 2`` measures it.
 
 
 def spread(n: int, most: int) -> IntArray:
@@ -60,13 +72,17 @@ def cluster_long_call(
     *,
     num_speakers: int | None = None,
     max_speakers: int = 4,
+    segments: IntArray | None = None,
 ) -> IntArray:
     """Speaker labels [U] (0..k-1, by weight) of a long call's units [U, D] (time order,
     L2-normalised, ``weights`` [U] seconds).
 
     The spread units are clustered by ``cluster_embeddings`` (its count rule unless
     ``num_speakers`` is given) with LONG_PRUNE_SHARE of the affinity kept; where that rule
-    finds one voice, the two-way split stands when its clusters are LONG_SPLIT_DISTANCE apart.
+    finds one voice, the two-way split stands when its clusters are LONG_SPLIT_DISTANCE apart
+    and, where LONG_TURN_Z is set and ``segments`` (the speech segment [U] each unit was cut
+    from, non-decreasing) given, when they take turns from one speech segment to the next
+    (``turn_taking_z`` at least LONG_TURN_Z).
     """
     pick = spread(len(units), LONG_MAX_ITEMS)
     some = cluster_embeddings(
@@ -81,11 +97,53 @@ def cluster_long_call(
             units[pick], weights=weights[pick], num_speakers=2, prune_share=LONG_PRUNE_SHARE
         )
         if two.max() == 1 and _distinct(units[pick], two, weights[pick], LONG_SPLIT_DISTANCE):
-            some = two
+            labels = _label_all(units, weights, pick, two)
+            if labels.max() == 1 and (
+                segments is None
+                or LONG_TURN_Z is None
+                or turn_taking_z(labels, weights, segments) >= LONG_TURN_Z
+            ):
+                return labels
     if some.max() == 0:
         return np.zeros(len(units), dtype=int)
+    return _label_all(units, weights, pick, some)
+
+
+def _label_all(units: FloatArray, weights: FloatArray, pick: IntArray, some: IntArray) -> IntArray:
+    """Labels [U] of all units from the labels ``some`` of the picked ones: the nearest of
+    their clusters' centroids, a few nearest-centroid passes, then 0..k-1 by weight."""
     cents = centroids(units[pick], some, weights[pick])
     labels = _reassign(units, np.argmax(units @ cents.T, axis=1), weights)
     order = np.argsort(-np.bincount(labels, weights=weights))
     relabelled: IntArray = np.argsort(order)[labels]
     return relabelled
+
+
+def segment_labels(labels: IntArray, weights: FloatArray, segments: IntArray) -> IntArray:
+    """One label per speech segment [S] (in the order of ``segments``' first appearance): the
+    label with the most seconds among the segment's units (labels [U], weights [U] seconds,
+    segments [U] the segment index of each unit)."""
+    _, seg = np.unique(segments, return_inverse=True)
+    k = int(labels.max()) + 1
+    seconds = np.zeros((int(seg.max()) + 1, k))
+    np.add.at(seconds, (seg, labels), weights)
+    out: IntArray = np.argmax(seconds, axis=1)
+    return out
+
+
+def turn_taking_z(labels: IntArray, weights: FloatArray, segments: IntArray) -> float:
+    """How far the label changes between consecutive speech segments (each segment's
+    ``segment_labels``, time order) exceed those of shuffled labels with the same shares of
+    segments, in standard errors of the shuffled rate: high when the clusters take turns, about
+    0 when they come and go at random, below 0 when they come in long runs. Units of one
+    segment count once (a long turn cut into several units is one turn)."""
+    per_seg = segment_labels(labels, weights, segments)
+    n = len(per_seg)
+    if n < 3:
+        return 0.0
+    share = np.bincount(per_seg) / n
+    chance = 1.0 - float(np.sum(share**2))
+    if chance <= 0:
+        return 0.0
+    rate = float(np.mean(per_seg[1:] != per_seg[:-1]))
+    return (rate - chance) / float(np.sqrt(chance * (1 - chance) / (n - 1)))

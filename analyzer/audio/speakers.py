@@ -454,8 +454,10 @@ def diarize_embedded(
             count_model, spans, owner, plain, uemb, uweight, f0, projection
         )
     if len(uemb) > LONG_CALL_UNITS:  # a long call: bounded clustering, see longcall.py
+        useg = np.zeros(len(uemb), dtype=int)  # the speech segment each unit was cut from
+        useg[unit] = owner
         ulabels = cluster_long_call(
-            uemb, uweight, num_speakers=num_speakers, max_speakers=max_speakers
+            uemb, uweight, num_speakers=num_speakers, max_speakers=max_speakers, segments=useg
         )
     else:
         ulabels = cluster_embeddings(
