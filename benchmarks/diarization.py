@@ -162,6 +162,8 @@ def embedded_calls(args: argparse.Namespace):
     for i in range(args.calls):
         path = Path(args.cache) / f"{tag}-{i:03d}.npz" if args.cache else None
         if path is not None and path.exists():
+            if calls is not None:  # keep the simulation in step: the next call made is call i + 1
+                next(calls)
             z = np.load(path, allow_pickle=False)
             meta = json.loads(str(z["meta"]))
             ref = [(s, Segment(a, b)) for s, a, b in meta["ref"]]

@@ -82,3 +82,39 @@ def test_diarization_talk_time_parts_add_up_to_the_found_talk_time():
         assert abs(true - missed - away + false_alarm + taken - errors[spk][1]) < 1e-9
     assert parts["a"] == (10.0, 0.0, 2.0, 0.0, 0.0)  # 8-10 s heard as b's voice
     assert parts["b"] == (11.0, 0.0, 0.0, 1.0, 1.0)  # 20-21 s nobody, 8-9 s a's speech
+
+
+def test_diarization_cache_with_gaps_keeps_each_call_at_its_index(tmp_path, monkeypatch):
+    """A cache missing some calls (another run filled the rest) is completed with the calls of
+    those indices, not with the calls after the last one simulated."""
+    import argparse
+
+    import numpy as np
+
+    from benchmarks import diarization as d
+
+    def fake_calls(rows, *, n, **kw):
+        for i in range(n):  # call i: one voice named after its index, 1 s of audio
+            ref = [(f"call{i}", d.Segment(0.1, 0.9))]
+            yield f"call{i}", np.full(d.SR, 0.01 * (i + 1), np.float32), ref, {}
+
+    class Encoder:
+        def embed_windows(self, audio, speech):
+            return np.zeros((1, 2), int), np.zeros(1, int), np.ones((1, 4), np.float32)
+
+    class Vad:
+        def mixed_probabilities(self, audio, band_limited):
+            return np.ones(32)
+
+    monkeypatch.setattr(d, "make_calls", fake_calls)
+    monkeypatch.setattr(d, "load_manifest", lambda: [])
+    monkeypatch.setattr(d, "VoiceActivityDetector", Vad)
+    monkeypatch.setattr(d, "SpeakerEncoder", Encoder)
+    args = argparse.Namespace(
+        validation=False, speakers=1, length="short", gender="any", telephone=False,
+        chunked=False, cache=str(tmp_path), calls=5,
+    )  # fmt: skip
+    assert [c[0] for c in d.embedded_calls(args)] == [f"call{i}" for i in range(5)]
+    for i in (1, 3):  # gaps after a call that is still cached
+        (tmp_path / f"test-1-short-any-{i:03d}.npz").unlink()
+    assert [c[0] for c in d.embedded_calls(args)] == [f"call{i}" for i in range(5)]
