@@ -138,3 +138,18 @@ def test_add_familiarity_records_threshold_channels_and_refuses_unfitted_ones(tm
                         threshold_channels=("telephone",))  # fmt: skip
     with pytest.raises(ValueError, match="noise-manifest"):
         add_familiarity(source, tmp_path / "d", manifest, channels=("clean", "degraded"))
+    # with speech for its babble the degraded channel is fitted (and can set the threshold)
+    noise = tmp_path / "noise"
+    noise.mkdir()
+    with open(noise / "read.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["path", "speaker", "gender", "label"])
+        writer.writeheader()
+        for k in range(4):
+            sf.write(noise / f"r{k}.wav", voice(90 + k, 1.5, 110.0 + 40 * k), RATE)
+            writer.writerow({"path": f"r{k}.wav", "speaker": f"r{k}", "gender": "f", "label": ""})
+    deg = add_familiarity(source, tmp_path / "e", manifest, channels=("clean", "degraded"),
+                          threshold_channels=("degraded",),
+                          noise_manifest=noise / "read.csv")  # fmt: skip
+    e = json.loads((deg / "model.json").read_text())
+    assert e["familiarity"]["channels"] == ["clean", "degraded"]
+    assert e["familiarity"]["windows"] == 24 and e["unfamiliar_above"] > 0
