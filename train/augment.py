@@ -309,3 +309,53 @@ def degrade(wave: np.ndarray, *, key: str, babble_pool: list[np.ndarray]) -> np.
     elif r < 0.65:
         x = telephone_channel(x)
     return x
+
+
+# ----------------------------------------------------------------------------- issue 15 options
+# One training copy per clip for one kind of damage each (``degrade`` mixes them all), so that a
+# recipe can add babble, codecs or voice shifts as separate channels. Every draw is seeded by
+# ``key`` (a clip's manifest path): the same clip always gets the same copy.
+
+BABBLE_SNR_DB = (0.0, 20.0)  # range of babble levels for ``babble_copy`` (signal above noise)
+BABBLE_TALKERS = (3, 7)  # fewest and most talkers in one babble
+VOICE_SHIFT_SEMITONES = (1.5, 4.0)  # smallest and largest |shift| of ``voice_shift_copy``
+
+
+def babble_copy(
+    wave: np.ndarray,
+    *,
+    key: str,
+    pool: list[np.ndarray],
+    snr_db: tuple[float, float] = BABBLE_SNR_DB,
+    talkers: tuple[int, int] = BABBLE_TALKERS,
+) -> np.ndarray:
+    """``wave`` under babble of ``talkers`` (inclusive range) voices from ``pool`` at an SNR drawn
+    uniformly from ``snr_db`` decibels, seeded by ``key``. pool: 16 kHz waveforms of speakers who
+    are never scored with the trained model. Returns float32 [n]."""
+    if not pool:
+        raise ValueError("babble needs a pool of at least one waveform")
+    rng = seeded_rng(key + "|babble_copy")
+    noise = babble(pool, len(wave), rng, int(rng.integers(talkers[0], talkers[1] + 1)))
+    return mix_at_snr(wave, noise, float(rng.uniform(*snr_db)))
+
+
+def codec_copy(wave: np.ndarray, *, key: str) -> np.ndarray:
+    """``wave`` at a random level (-12 to +6 dB) through one of ``CODECS`` (equally likely),
+    seeded by ``key``. Returns float32 [n]."""
+    rng = seeded_rng(key + "|codec_copy")
+    x = random_gain(wave, rng=rng)
+    return codec_roundtrip(x, str(rng.choice(sorted(CODECS))))
+
+
+def voice_shift_copy(
+    wave: np.ndarray,
+    *,
+    key: str,
+    semitones: tuple[float, float] = VOICE_SHIFT_SEMITONES,
+) -> np.ndarray:
+    """``wave`` with pitch and formants moved together (``shift_voice``) by a size drawn from
+    ``semitones`` and a random sign, seeded by ``key``: a female voice may come out male-like and
+    the reverse, the speaking rate unchanged. Returns float32 [n]."""
+    rng = seeded_rng(key + "|voice_shift_copy")
+    size = float(rng.uniform(*semitones))
+    return shift_voice(wave, semitones=size if rng.random() < 0.5 else -size)

@@ -25,6 +25,7 @@ import hashlib
 import json
 import shutil
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,7 @@ from analyzer.audio.ser import Familiarity, SpeechEmotionModel, make_encoder
 from analyzer.labels import LABELS
 from analyzer.models import load_model, resolve_model_dir, write_checksums
 
-from .ser_features import extract_features, read_manifest
+from .ser_features import NEEDS_NOISE, extract_features, load_noise_pool, read_manifest
 
 DIMS = 64  # principal directions kept for the Mahalanobis part
 QUANTILE = 0.95  # share of left-out training speakers' windows that stay familiar
@@ -139,21 +140,60 @@ def fit_unfamiliar(
     residual_weight: float = 1.0,
     quantile: float = QUANTILE,
     folds: int = FOLDS,
+    channels: Sequence[str] | None = None,
+    threshold_channels: Sequence[str] | None = None,
 ) -> tuple[dict[str, np.ndarray], float]:
     """(familiarity arrays fitted on every training window, ``unfamiliar_above``) for ``model``.
 
     features: the model's training windows [n, 768] (pooled encoder features, any channel);
     speakers, corpora: [n] names. The threshold is the corpus-weighted ``quantile`` of the
-    left-out distances (``left_out_distances``).
+    left-out distances (``left_out_distances``). channels: [n] each window's channel, needed
+    only with ``threshold_channels``: then the quantile is taken over the left-out windows of
+    those channels alone (e.g. "degraded": about 1 - quantile of a new speaker's windows in
+    damaged audio are flagged, fewer of the clean ones), the fit still uses every window.
     """
+    return fit_standardised(
+        model.standardise(features),
+        speakers,
+        corpora,
+        dims=dims,
+        residual_weight=residual_weight,
+        quantile=quantile,
+        folds=folds,
+        channels=channels,
+        threshold_channels=threshold_channels,
+    )
+
+
+def fit_standardised(
+    z: np.ndarray,
+    speakers: Sequence[str],
+    corpora: Sequence[str],
+    *,
+    dims: int = DIMS,
+    residual_weight: float = 1.0,
+    quantile: float = QUANTILE,
+    folds: int = FOLDS,
+    channels: Sequence[str] | None = None,
+    threshold_channels: Sequence[str] | None = None,
+) -> tuple[dict[str, np.ndarray], float]:
+    """``fit_unfamiliar`` on windows already standardised by the model: z [n, D]."""
     if not 0.0 < quantile < 1.0:
         raise ValueError(f"quantile must be in (0, 1), not {quantile}")
-    z = model.standardise(features)
     w = corpus_weights(corpora)
     held = left_out_distances(
         z, speakers, weights=w, dims=dims, residual_weight=residual_weight, folds=folds
     )
-    return fit_familiarity(z, dims=dims, weights=w), weighted_quantile(held, quantile, w)
+    arrays = fit_familiarity(z, dims=dims, weights=w)
+    if not threshold_channels:
+        return arrays, weighted_quantile(held, quantile, w)
+    if channels is None or len(channels) != len(z):
+        raise ValueError("threshold_channels needs each window's channel")
+    pick = np.isin(np.asarray(channels, dtype=str), list(threshold_channels))
+    if not pick.any():
+        raise ValueError(f"no training window in the threshold channels {list(threshold_channels)}")
+    picked_corpora = np.asarray(corpora, dtype=str)[pick]
+    return arrays, weighted_quantile(held[pick], quantile, corpus_weights(picked_corpora.tolist()))
 
 
 def add_familiarity(
@@ -168,8 +208,14 @@ def add_familiarity(
     quantile: float = QUANTILE,
     cache_dir: str | Path | None = None,
     threads: int = 1,
+    threshold_channels: Sequence[str] = (),
+    noise_manifest: str | Path | None = None,
 ) -> Path:
-    """Write ``out``: ``model``'s folder with fitted familiarity arrays; returns ``out``."""
+    """Write ``out``: ``model``'s folder with fitted familiarity arrays; returns ``out``.
+
+    threshold_channels: channels (of ``channels``) whose left-out windows set the threshold
+    (default: all). noise_manifest: speech for the babble of the "degraded" channel (as for
+    ``emotrace train ser``; its training half)."""
     source = resolve_model_dir(model)
     out = Path(out)
     loaded = load_model(source, "ser")
@@ -180,13 +226,21 @@ def add_familiarity(
     rows = [r for r in rows if r.get("label") in LABELS and r.get("speaker") not in held]
     if not rows:
         raise ValueError(f"{manifest}: no labelled rows to fit familiarity on")
+    if set(threshold_channels) - set(channels):
+        raise ValueError("threshold channels must be among the fitted channels")
+    if any(c in NEEDS_NOISE for c in channels) and noise_manifest is None:
+        raise ValueError("the degraded channel needs --noise-manifest (speech for babble)")
+    noise = partial(load_noise_pool, noise_manifest, "train") if noise_manifest else None
     encoder = make_encoder(loaded.features, threads=threads)
-    feats, speakers, corpora = [], [], []
+    feats, speakers, corpora, window_channels = [], [], [], []
     for channel in channels:
-        table = extract_features(rows, root, channel=channel, encoder=encoder, cache_dir=cache_dir)
+        table = extract_features(
+            rows, root, channel=channel, encoder=encoder, cache_dir=cache_dir, noise=noise
+        )
         feats.append(table.features)
         speakers += [rows[i].get("speaker") or rows[i]["path"] for i in table.clip]
         corpora += [rows[i].get("corpus") or "" for i in table.clip]
+        window_channels += [channel] * len(table.clip)
     arrays, above = fit_unfamiliar(
         loaded,
         np.vstack(feats),
@@ -195,6 +249,8 @@ def add_familiarity(
         dims=dims,
         residual_weight=residual_weight,
         quantile=quantile,
+        channels=window_channels,
+        threshold_channels=tuple(threshold_channels),
     )
     out.mkdir(parents=True, exist_ok=True)
     with np.load(source / "head.npz") as data:
@@ -215,6 +271,8 @@ def add_familiarity(
         "quantile": quantile,
         "folds": FOLDS,
     }
+    if threshold_channels:
+        config["familiarity"]["threshold_channels"] = list(threshold_channels)
     (out / "model.json").write_text(json.dumps(config, indent=2) + "\n")
     write_checksums(out)
     return out
@@ -232,6 +290,12 @@ def main(argv: Sequence[str] | None = None) -> Path:
     ap.add_argument("--quantile", type=float, default=QUANTILE)
     ap.add_argument("--cache-dir", default=None)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument(
+        "--threshold-channels",
+        default="",
+        help="channels whose left-out windows set the threshold (default: every fitted one)",
+    )
+    ap.add_argument("--noise-manifest", default=None, help="speech for the degraded channel")
     args = ap.parse_args(argv)
     folder = add_familiarity(
         args.model,
@@ -244,6 +308,8 @@ def main(argv: Sequence[str] | None = None) -> Path:
         quantile=args.quantile,
         cache_dir=args.cache_dir,
         threads=args.threads,
+        threshold_channels=[c for c in args.threshold_channels.split(",") if c],
+        noise_manifest=args.noise_manifest,
     )
     print(folder)
     return folder
