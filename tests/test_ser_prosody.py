@@ -131,3 +131,21 @@ def test_a_prosody_model_refuses_encoder_features_alone_and_unknown_kinds():
     arrays["prosody_sd"] = np.ones(D, np.float32)
     with pytest.raises(ModelError, match="prosody"):
         SpeechEmotionModel("t", arrays, {"prosody": "egemaps"}, encoder=None)
+
+
+def test_eval_ser_reads_a_prosody_model_through_its_own_embed(tmp_path):
+    """``emotrace eval ser`` (``evaluate_ser``) feeds a version-6 model the encoder features and
+    the voice statistics (``embed``), with the speaker groups, and caches them under a key of
+    their own."""
+    from test_ser import write_clips
+
+    from train.ser import evaluate_ser
+
+    manifest = write_clips(tmp_path / "data")
+    model = prosody_model()
+    cache = tmp_path / "cache"
+    report = evaluate_ser(manifest, model=model, cache_dir=cache)
+    assert report["n"] > 0 and 0.0 <= report["accuracy"] <= 1.0
+    assert model.feature_version.endswith("+voicestats-55-v1")
+    again = evaluate_ser(manifest, model=model, cache_dir=cache)  # from the cache
+    assert again["accuracy"] == report["accuracy"]

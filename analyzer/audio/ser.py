@@ -757,6 +757,13 @@ class SpeechEmotionModel:
         stats = window_statistics(inputs)
         return np.hstack([features, stats]).astype(np.float32), speech_s
 
+    @property
+    def feature_version(self) -> str:
+        """What ``embed`` returns, for feature caches: the encoder's version, plus the
+        statistics' for a model with ``prosody``."""
+        version = str(getattr(self.encoder, "feature_version", FEATURE_VERSION))
+        return version if self.prosody is None else f"{version}+voicestats-55-v1"
+
     def model_input(self, features: FloatArray, groups: Sequence[str] | None) -> FloatArray:
         """What the heads read: ``embed``'s features as they are, or for a model with
         ``prosody`` the encoder features with the statistics z-scored per group
