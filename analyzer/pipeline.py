@@ -369,14 +369,15 @@ class Analyzer:
         if self.ser is None or not pieces:
             return SpeechPieces(pieces, None)
         groups = [spk for spk, _ in pieces]
-        encoder = getattr(self.ser, "encoder", None)
+        # the model's own embed (encoder features, and a version 6 model's voice statistics)
+        embed = getattr(self.ser, "embed", None)
         score = getattr(self.ser, "predict_features", None)
-        if isinstance(attr.sources, DiskAudio) and encoder is not None and score is not None:
+        if isinstance(attr.sources, DiskAudio) and embed is not None and score is not None:
             batch = max(1, int(cfg.chunk_s / SER_PIECE_S))
             feats, speech_s = [], []
             for a in range(0, len(pieces), batch):
                 waves = [attr.source(spk)[SAMPLES.slice(p)] for spk, p in pieces[a : a + batch]]
-                f, s_ = encoder.embed(waves)
+                f, s_ = embed(waves)
                 feats.append(f)
                 speech_s.append(s_)
             scores = score(np.concatenate(feats), np.concatenate(speech_s), groups=groups)

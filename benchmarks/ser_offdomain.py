@@ -19,7 +19,10 @@ to the model, see ``clip_uncertain``):
 - read speech: the LibriSpeech evaluation half of the speakers (``train.ser.noise_speakers``;
   the other half may fit a model's neutral bias, never these), one clip each, clip by clip; and
   AISHELL-1 (one Mandarin speaker, 100 utterances), with groups and clip by clip: the share of
-  clips read neutral or uncertain; also through the telephone channel where the cache has it.
+  clips read neutral or uncertain; also through the telephone channel where the cache has it;
+  ``read_en_evalhalf_groups``: each reader as a speaker group (their clip is their call).
+- a model with ``prosody`` (version 6) reads the windows' raw ``voicestats`` from the research
+  caches beside the encoder features, z-scored per speaker group by the model itself.
 
 The last line printed is the JSON of all figures.
 """
@@ -50,12 +53,28 @@ def clip_scores(
     from train.experiments.ser_generalisation.exp import SPEAKER, gather
 
     feats, row, _, speech = gather(rows, [channel], prefix=feature_prefix(model))
-    scores = model.predict_features(feats, speech, groups=list(SPEAKER[row]) if groups else None)
+    if model.prosody is not None:
+        feats = np.hstack([feats, voice_statistics(rows, channel)])
+    names = list(SPEAKER[row]) if groups else None
+    scores = model.predict_features(feats, speech, groups=names)
     clips, inv = np.unique(row, return_inverse=True)
     probs = np.zeros((len(clips), K))
     np.add.at(probs, inv, scores.probs)
     probs /= np.bincount(inv)[:, None]
-    return probs, clip_uncertain(model, probs, model.unfamiliar(feats), inv), clips
+    unfamiliar = model.unfamiliar(model.model_input(feats, names))
+    return probs, clip_uncertain(model, probs, unfamiliar, inv), clips
+
+
+def voice_statistics(rows: np.ndarray, channel: str) -> np.ndarray:
+    """Raw ``voicestats`` of the windows ``gather`` returns for ``rows`` in ``channel`` (a
+    version-6 model's extra columns): the research caches ``prosodic`` / ``prosodic_telephone``
+    and ``extract --voicestats``'s ``vs_<channel>``, aligned window by window with ``l1_``."""
+    from train.experiments.ser_generalisation.exp import N, cond
+    from train.experiments.ser_generalisation.v6p import aligned
+
+    sel = np.zeros(N, bool)
+    sel[rows] = True
+    return aligned(channel, "product")[sel[cond("l1_" + channel).row]]
 
 
 def feature_prefix(model: SpeechEmotionModel) -> str:
@@ -136,6 +155,8 @@ def measure(name: str) -> dict[str, Any]:
         out[f"{set_name}_clean_nogroups"] = labelled(model, rows, "clean", False)
     out["emodb_all_clean"] = labelled(model, idx(CORPUS == "emodb"), "clean", True)
     out["read_en_evalhalf"] = read(model, LS_TEST_ROWS, False)
+    # each reader's clip as their call (a speaker group, as the engine passes speakers)
+    out["read_en_evalhalf_groups"] = read(model, LS_TEST_ROWS, True)
     out["read_zh"] = read(model, AISHELL_ROWS, True)
     out["read_zh_nogroups"] = read(model, AISHELL_ROWS, False)
     if telephone_read_speech(feature_prefix(model)):

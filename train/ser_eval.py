@@ -63,7 +63,7 @@ def evaluate_ser(
         known,
         root,
         channel=channel,
-        encoder=ser.encoder,
+        encoder=ser.encoder if ser.prosody is None else ser,  # version 6: + voicestats
         cache_dir=cache_dir,
         progress=progress,
         noise=None if noise_manifest is None else partial(load_noise_pool, noise_manifest, "eval"),
@@ -85,7 +85,9 @@ def evaluate_ser(
     clip_probs = means[:, :k] / means[:, :k].sum(axis=1, keepdims=True)
     unfamiliar = (
         np.bincount(
-            table.clip, weights=ser.unfamiliar(table.features).astype(float), minlength=len(known)
+            table.clip,
+            weights=ser.unfamiliar(ser.model_input(table.features, groups)).astype(float),
+            minlength=len(known),
         )[clips]
         / counts[clips, 0]
     )

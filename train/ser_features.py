@@ -302,4 +302,6 @@ def extract_features(
         return FeatureTable(empty, np.zeros(0, np.float32), np.zeros(0, int), ok)
     stacked = np.vstack([t for _, t in tables]).astype(np.float32)
     clip = np.concatenate([np.full(len(t), i) for i, t in tables])
-    return FeatureTable(stacked[:, :FEATURE_DIM], stacked[:, FEATURE_DIM], clip, ok)
+    # the last column is the speech seconds; before it the encoder's features (and, for a
+    # version-6 model's ``embed``, the voice statistics)
+    return FeatureTable(stacked[:, :-1], stacked[:, -1], clip, ok)

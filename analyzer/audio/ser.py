@@ -43,6 +43,14 @@ for z-scores against the group (``"relative_scale": "speaker"``: offsets divided
 own spread) read alone (``"relative_inputs": "offset"``); screened for version 6 and not shipped
 (see version 5's card: an all-neutral speaker's small variation is stretched into emotions).
 
+Prosodic statistics against the speaker's own voice (a model.json with ``"prosody":
+"voicestats-group-z"``, version 6): each window also gets the 55 pitch / loudness / voice-quality /
+timing / spectral statistics of ``analyzer.audio.voicestats``, z-scored against the windows of its
+own group in this call (label-free: all of that speaker's windows; ``prosody_zscores``, the one
+function training uses too), appended to the encoder features before both heads. Absolute prosody
+is corpus- and microphone-bound (one corpus is 17 dB louder than another); relative to the same
+speaker in the same call it transfers. Models without the field never compute them.
+
 Why an intermediate layer: the last layer of an ASR encoder is trained to say *what* was said;
 the early layers still carry *how* it was said. Heads on layer 1 transfer across corpora far
 better (issue 15: a corpus never trained on, 0.44 against 0.26 accuracy with the same recipe),
@@ -84,6 +92,12 @@ PAD_GRID_S = 1.0  # inputs are zero-padded up to a multiple of this, so a window
 # depend on which other windows share its batch
 MIN_INPUT_S = 0.2  # shorter inputs are padded to this before encoding
 TRIM_FLOOR_DB = 35.0  # trim edges quieter than the loudest 25 ms frame by more than this
+PROSODY_KIND = "voicestats-group-z"  # model.json "prosody" of a model that reads them (version 6)
+PROSODY_CLIP = 5.0  # prosodic z-scores are clipped to +-this many deviations
+# a group's prosodic spread is shrunk toward the training population's within-group spread as
+# if that many windows of it were added: a group of 1-3 windows gets z-scores near 0 instead of
+# noise blown up to unit spread, one of 50 windows is nearly its own
+PROSODY_PRIOR_WINDOWS = 4.0
 # under ``relative_scale`` "speaker" a group's own spread is at least this share of the
 # training spread (a group of near-identical windows would otherwise give huge z-scores)
 RELATIVE_SCALE_FLOOR = 0.1
@@ -525,6 +539,49 @@ def speaker_offsets(
     return offsets, has_group
 
 
+def prosody_zscores(
+    stats: FloatArray,
+    groups: Sequence[str] | None,
+    *,
+    population_sd: FloatArray,
+    prior_windows: float = PROSODY_PRIOR_WINDOWS,
+    clip: float = PROSODY_CLIP,
+) -> FloatArray:
+    """Prosodic statistics z-scored against each window's own group (label-free).
+
+    stats: [N, D] raw statistics (``voicestats.window_statistics``; NaN where undefined);
+    groups: N group names (speaker ids: all of that speaker's windows in the call are the
+    reference) or None (no reference: zeros). population_sd: [D] the training population's
+    within-group spread. Per group and column: the mean of its defined values, and the spread
+    sqrt((n var + k population_sd^2) / (n + k)) with n its defined values and k
+    ``prior_windows``, so a small group leans on the population spread. Undefined values (silent
+    or unvoiced windows) and columns a group never defines read 0 (the group's own level);
+    a column whose spread is 0 reads 0. Clipped to +-``clip``. Returns float32 [N, D], finite.
+    Training (``train.experiments.ser_generalisation.v6p``) calls this very function.
+    """
+    x = np.asarray(stats, dtype=np.float64)
+    out = np.zeros(x.shape, dtype=np.float32)
+    if groups is None or len(x) == 0:
+        return out
+    names = np.asarray([str(g) for g in groups])
+    if len(names) != len(x):
+        raise ValueError(f"groups has {len(names)} entries for {len(x)} inputs")
+    pop_var = np.asarray(population_sd, dtype=np.float64) ** 2
+    for name in np.unique(names):
+        members = names == name
+        g = x[members]
+        defined = np.isfinite(g)
+        n = defined.sum(axis=0)
+        g0 = np.where(defined, g, 0.0)
+        mean = g0.sum(axis=0) / np.maximum(n, 1)
+        dev = np.where(defined, g - mean, 0.0)
+        var = (dev**2).sum(axis=0) / np.maximum(n, 1)
+        spread = np.sqrt((n * var + prior_windows * pop_var) / (n + prior_windows))
+        z = dev / np.where(spread > 1e-12, spread, np.inf)
+        out[members] = np.clip(z, -clip, clip)
+    return out
+
+
 def relative_input(absolute: FloatArray, offsets: FloatArray, inputs: str) -> FloatArray:
     """The relative head's input: standardised features and scaled offsets side by side
     (``inputs`` "both") or the offsets alone ("offset"); training builds its rows the same way."""
@@ -606,6 +663,18 @@ class SpeechEmotionModel:
         self.relative_scale_floor = float(config.get("relative_scale_floor", RELATIVE_SCALE_FLOOR))
         if tuple(config.get("labels", LABELS)) != LABELS:
             raise ModelError(f"{name}: labels in model.json differ from analyzer.labels.LABELS")
+        # prosodic statistics z-scored per group beside the encoder features (version 6): the
+        # heads then read [encoder features | prosody z-scores] (``prosody_zscores``)
+        self.prosody = config.get("prosody")
+        self.prosody_sd: FloatArray | None = None
+        self.prosody_prior_windows = PROSODY_PRIOR_WINDOWS
+        if self.prosody is not None:
+            if self.prosody != PROSODY_KIND or "prosody_sd" not in arrays:
+                raise ModelError(f"{name}: unknown prosody {self.prosody!r} or no prosody_sd")
+            self.prosody_sd = arrays["prosody_sd"].astype(np.float64)
+            self.prosody_prior_windows = float(
+                config.get("prosody_prior_windows", PROSODY_PRIOR_WINDOWS)
+            )
         self._encoder = encoder
         self.threads = int(config.get("threads", 1))
         # a window whose calibrated top probability is below this is reported "uncertain"
@@ -667,8 +736,54 @@ class SpeechEmotionModel:
         """
         if len(inputs) == 0:
             return EmotionScores.empty()
-        features, speech_s = self.encoder.embed(inputs, progress=progress)
+        features, speech_s = self.embed(inputs, progress=progress)
         return self.predict_features(features, speech_s, groups=groups)
+
+    def embed(
+        self,
+        inputs: Sequence[FloatArray],
+        *,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> tuple[FloatArray, FloatArray]:
+        """(features [N, F], speech seconds [N]) that ``predict_features`` reads: the encoder's
+        pooled features, and for a model with ``prosody`` each window's raw
+        ``voicestats.window_statistics`` beside them (computed from the waveform, 2-3 ms of CPU
+        per second of speech; they are z-scored per group only in ``predict_features``)."""
+        features, speech_s = self.encoder.embed(inputs, progress=progress)
+        if self.prosody is None:
+            return features, speech_s
+        from .voicestats import window_statistics
+
+        stats = window_statistics(inputs)
+        return np.hstack([features, stats]).astype(np.float32), speech_s
+
+    @property
+    def feature_version(self) -> str:
+        """What ``embed`` returns, for feature caches: the encoder's version, plus the
+        statistics' for a model with ``prosody``."""
+        version = str(getattr(self.encoder, "feature_version", FEATURE_VERSION))
+        return version if self.prosody is None else f"{version}+voicestats-55-v1"
+
+    def model_input(self, features: FloatArray, groups: Sequence[str] | None) -> FloatArray:
+        """What the heads read: ``embed``'s features as they are, or for a model with
+        ``prosody`` the encoder features with the statistics z-scored per group
+        (``prosody_zscores``); ``logits``, ``unfamiliar`` and friends take this."""
+        features = np.asarray(features, dtype=np.float32)
+        if self.prosody_sd is None:
+            return features
+        width = len(self.mean) - len(self.prosody_sd)
+        if features.shape[1] != len(self.mean):
+            raise ModelError(
+                f"{self.name}: {features.shape[1]} feature columns, want {len(self.mean)} "
+                "(encoder features and voicestats: use the model's embed)"
+            )
+        z = prosody_zscores(
+            features[:, width:],
+            groups,
+            population_sd=self.prosody_sd,
+            prior_windows=self.prosody_prior_windows,
+        )
+        return np.hstack([features[:, :width], z]).astype(np.float32)
 
     def predict_features(
         self,
@@ -677,7 +792,8 @@ class SpeechEmotionModel:
         *,
         groups: Sequence[str] | None = None,
     ) -> EmotionScores:
-        """Scores from pooled encoder features [N, 768] (as ``WhisperEncoder.embed`` returns).
+        """Scores from pooled encoder features [N, 768] (as ``WhisperEncoder.embed`` returns;
+        for a model with ``prosody``, ``embed``'s [N, 768 + 55]).
 
         speech_s: seconds of speech per window [N] (None: assume reliable). Lets training and
         evaluation reuse cached features.
@@ -685,6 +801,7 @@ class SpeechEmotionModel:
         features = np.asarray(features, dtype=np.float32)
         if len(features) == 0:
             return EmotionScores.empty()
+        features = self.model_input(features, groups)
         probs = self.probabilities(features, groups=groups)
         valence, arousal = derive_valence_arousal(probs)
         if self.va is not None:  # the learned regression, for the dimensions it serves

@@ -2,10 +2,13 @@
 
     nice -n 10 python -m train.experiments.ser_generalisation.extract --threads 2 JOB...
     nice -n 10 python -m train.experiments.ser_generalisation.extract --layer1 JOB...  (version 5)
+    nice -n 10 python -m train.experiments.ser_generalisation.extract --voicestats JOB... (v6)
 
 A job is CONDITION:SUBSET; features go to OUT/CONDITION/<chunk>.npz (features [M, 768],
 speech_s [M], row [M] = index into the combined row list: manifest then read speech), so an
-interrupted run resumes at the next chunk.
+interrupted run resumes at the next chunk. ``--voicestats``: the 55 prosodic statistics of each
+window (``analyzer.audio.voicestats.window_statistics``, raw, NaN where undefined; speech_s = the
+active seconds) into OUT/vs_CONDITION, the same windows as the encoder jobs (version 6).
 """
 
 from __future__ import annotations
@@ -52,6 +55,17 @@ def librispeech_split(rows: list[dict]) -> tuple[set[str], set[str]]:
     return fit, test
 
 
+class VoiceStatsEncoder:
+    """``embed``-shaped access to ``voicestats``: (statistics [N, 55], active seconds [N])."""
+
+    def embed(self, windows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        from analyzer.audio.voicestats import describe_clip
+
+        stats = [describe_clip(w) for w in windows]
+        return (np.vstack([s.values for s in stats]).astype(np.float32),
+                np.asarray([s.active_s for s in stats], np.float32))  # fmt: skip
+
+
 def subset(rows: list[dict], name: str) -> list[int]:
     def spk_num(r):
         return int(r["speaker"].split("_")[1])
@@ -96,6 +110,11 @@ def main() -> None:
         action="store_true",
         help="the engine's numpy encoder, transformer layer 1 (version 5): OUT/l1_CONDITION",
     )
+    ap.add_argument(
+        "--voicestats",
+        action="store_true",
+        help="the 55 prosodic statistics of analyzer.audio.voicestats: OUT/vs_CONDITION",
+    )
     ap.add_argument("jobs", nargs="+")
     args = ap.parse_args()
     rows = all_rows()
@@ -107,6 +126,8 @@ def main() -> None:
         encoder = LayerEncoder(threads=args.threads)
     elif args.layer1:
         encoder = make_encoder("whisper-layer1", threads=args.threads)
+    elif args.voicestats:
+        encoder = VoiceStatsEncoder()
     else:
         encoder = WhisperEncoder(threads=args.threads)
     fit_ls, test_ls = librispeech_split(rows)
@@ -142,7 +163,8 @@ def main() -> None:
     for job in args.jobs:
         cond, sub = job.split(":")
         idx = subset(rows, sub)
-        folder = out / (f"L_{cond}" if args.layers else f"l1_{cond}" if args.layer1 else cond)
+        kind = "L_" if args.layers else "l1_" if args.layer1 else "vs_" if args.voicestats else ""
+        folder = out / f"{kind}{cond}"
         folder.mkdir(parents=True, exist_ok=True)
         t0 = time.time()
         for c0 in range(0, len(idx), CHUNK):

@@ -32,15 +32,22 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
+from pathlib import Path
 
 import numpy as np
+
+from analyzer.audio.ser import PROSODY_KIND, PROSODY_PRIOR_WINDOWS, prosody_zscores
 
 from . import CACHE, exp, v6
 from .prosodic import PROSODIC_CLIP, neutral_reference, per_speaker
 
 # prosodic cache folder of each channel the screen reads (clean and telephone only)
 PROSODIC_FOLDER = {"clean": "prosodic", "telephone": "prosodic_telephone"}
+# raw statistics of the other channels (``extract --voicestats --out``: vs_<channel>), and
+# session 24's results and models ($SER_V6_CACHE; the shared cache is read-only)
+VS_FEATS = Path(os.environ.get("SER_V6_CACHE", "/work/cache-s24/ser7")) / "feats"
 
 # recipe: (label, v6 head recipe, prosodic reference: "call" = the 70 % neutral in-call
 # reference, "all" = all of the speaker's clips, labels unused: the acted corpora's balanced mix)
@@ -64,6 +71,11 @@ RECIPES = {
         "zong",
         "traingroup",
     ),
+    # session 24: the product's own function (``analyzer.audio.ser.prosody_zscores``) on the
+    # raw statistics, trained per 70 % neutral group and scored per scored group (no groups:
+    # zeros, as the product without a speaker), spread shrunk toward the training population's
+    "v5+Pv": ("v5+Pgt with the product's prosody_zscores on raw statistics", "v5", "product"),
+    "zong+Pv": ("zong+Pgt with the product's prosody_zscores on raw statistics", "zong", "product"),
 }
 for _key, (_label, _base, _) in RECIPES.items():
     v6.RECIPES[_key] = (_label, v6.RECIPES[_base][1])
@@ -87,10 +99,16 @@ def aligned(channel: str, reference: str = "call") -> np.ndarray:
     """Prosodic statistics [M, D] float32 row by row with the l1_<channel> cache's windows,
     z-scored per speaker against ``reference`` ("call" or "all", see ``RECIPES``)."""
     l1 = exp.cond("l1_" + channel)
-    p = exp.cond(PROSODIC_FOLDER[channel])
-    ref = neutral_reference() if reference in ("call", "group", "traingroup") else None
-    z = per_speaker(p.features.astype(np.float64), p.row, reference=ref)
-    z = np.clip(np.nan_to_num(z), -PROSODIC_CLIP, PROSODIC_CLIP)
+    if channel in PROSODIC_FOLDER:
+        p = exp.cond(PROSODIC_FOLDER[channel])
+    else:
+        p = exp.cond(os.path.relpath(VS_FEATS / f"vs_{channel}", exp.FEATS))
+    if reference == "product":  # raw statistics (z-scored later by prosody_zscores)
+        z = p.features.astype(np.float64)
+    else:
+        ref = neutral_reference() if reference in ("call", "group", "traingroup") else None
+        z = per_speaker(p.features.astype(np.float64), p.row, reference=ref)
+        z = np.clip(np.nan_to_num(z), -PROSODIC_CLIP, PROSODIC_CLIP)
     width = int(max(np.bincount(p.row).max(), np.bincount(l1.row).max())) + 1
     p_key = p.row.astype(np.int64) * width + _occurrence(p.row)
     l1_key = l1.row.astype(np.int64) * width + _occurrence(l1.row)
@@ -119,6 +137,8 @@ def gather_with_prosodic(
         p = aligned(ch, REFERENCE)[m]
         if TRAINING and REFERENCE == "traingroup":
             p = own_group_zscores(p, t.row[m])
+        elif TRAINING and REFERENCE == "product":
+            p = own_group_zscores(p, t.row[m], product=True)
         extra.append(p)
         r.append(t.row[m])
         c.append(np.full(m.sum(), ch))
@@ -158,17 +178,50 @@ def neutral70_groups(r: np.ndarray) -> list[np.ndarray]:
     return [is_neutral | np.isin(r, other[g0 : g0 + k]) for g0 in range(0, max(1, len(other)), k)]
 
 
-def own_group_zscores(p: np.ndarray, r: np.ndarray) -> np.ndarray:
+def product_z(p: np.ndarray) -> np.ndarray:
+    """Raw statistics ``p`` of one group z-scored as the product does (``prosody_zscores``)."""
+    if POP_SD is None:
+        raise SystemExit("product recipe: the population spread is not set (set_population)")
+    return prosody_zscores(p, ["g"] * len(p), population_sd=POP_SD)
+
+
+POP_SD: np.ndarray | None = None  # the training rows' within-speaker spread (``set_population``)
+
+
+def set_population(rows: np.ndarray) -> np.ndarray:
+    """``POP_SD`` from the clean raw statistics of the training ``rows``: per column, the root of
+    the mean within-speaker variance (every speaker weighted by their defined windows)."""
+    global POP_SD
+    t = exp.cond("l1_clean")
+    sel = np.zeros(exp.N, bool)
+    sel[rows] = True
+    m = sel[t.row]
+    x, spk = aligned("clean", "product")[m].astype(np.float64), exp.SPEAKER[t.row[m]]
+    total, count = np.zeros(x.shape[1]), np.zeros(x.shape[1])
+    for s in np.unique(spk):
+        g = x[spk == s]
+        d = np.isfinite(g)
+        n = d.sum(axis=0)
+        mu = np.where(d, g, 0).sum(axis=0) / np.maximum(n, 1)
+        total += (np.where(d, g - mu, 0) ** 2).sum(axis=0)
+        count += n
+    POP_SD = np.sqrt(total / np.maximum(count, 1))
+    return POP_SD
+
+
+def own_group_zscores(p: np.ndarray, r: np.ndarray, product: bool = False) -> np.ndarray:
     """Training side of ``traingroup``: prosodic columns ``p`` (rows ``r``, one channel) of each
     speaker z-scored against each of their ``neutral70`` groups, as the scoring does; a window
-    in several groups (the neutral ones) gets the mean of its z-scores."""
+    in several groups (the neutral ones) gets the mean of its z-scores. ``product``: ``p`` is
+    raw and each group goes through the product's ``prosody_zscores`` (``product_z``)."""
     out = np.zeros(p.shape)
     seen = np.zeros(len(p))
     spk = exp.SPEAKER[r]
+    within = product_z if product else _within
     for s in np.unique(spk):
         at = np.flatnonzero(spk == s)
         for members in neutral70_groups(r[at]):
-            out[at[members]] += _within(p[at[members]])
+            out[at[members]] += within(p[at[members]])
             seen[at[members]] += 1
     return (out / np.maximum(seen, 1)[:, None]).astype(p.dtype)
 
@@ -192,6 +245,53 @@ def grouped_probs_own_reference(
     return out / np.maximum(seen, 1)[:, None]
 
 
+def _product_view(f: np.ndarray, groups: list[str] | None) -> np.ndarray:
+    """``f`` ([l1 | raw statistics]) with the statistics z-scored as the product does for
+    ``groups`` (None: zeros)."""
+    if POP_SD is None:
+        raise SystemExit("product recipe: the population spread is not set")
+    z = prosody_zscores(f[:, WIDTH_L1:], groups, population_sd=POP_SD)
+    return np.hstack([f[:, :WIDTH_L1], z]).astype(np.float32)
+
+
+def grouped_probs_product(
+    model: v6.SpeechEmotionModel, f: np.ndarray, r: np.ndarray, grouping: str
+) -> np.ndarray:
+    """``v6.grouped_probs`` on raw statistics, z-scored per scored group by the product's
+    function: ``nogroup`` zeros (no speaker known), ``balanced`` the speaker's windows,
+    ``neutral70`` each 70 % neutral group."""
+    if grouping == "nogroup":
+        return _grouped_probs(model, _product_view(f, None), r, grouping)
+    if grouping == "balanced":
+        return _grouped_probs(model, _product_view(f, ["g"] * len(f)), r, grouping)
+    out = np.zeros((len(f), 7))
+    seen = np.zeros(len(f))
+    for members in neutral70_groups(r):
+        x = _product_view(f[members], ["g"] * int(members.sum()))
+        out[members] += v6.softmax(model.logits(x, groups=["g"] * len(x))[0])
+        seen[members] += 1
+    return out / np.maximum(seen, 1)[:, None]
+
+
+def read_rates_product(model: v6.SpeechEmotionModel) -> dict[str, float]:
+    """``v6.read_rates`` on raw statistics: each LibriSpeech reader's clip is their call (its
+    own group for the prosody, relative head off as in ``v6``); the Mandarin reader's 100 clips
+    one group, and clip by clip each clip its own."""
+    out = {}
+    f, r, _, _ = gather_with_prosodic(exp.LS_TEST_ROWS, ["clean"])
+    x = _product_view(f, list(exp.SPEAKER[r]))
+    p, _ = v6.clips(v6.softmax(model.logits(x)[0]), r)
+    out["read_en"] = round(float(np.mean(p.argmax(axis=1) == 0)), 3)
+    f, r, _, _ = gather_with_prosodic(exp.AISHELL_ROWS, ["clean"])
+    x = _product_view(f, [str(i) for i in r])
+    p, _ = v6.clips(v6.softmax(model.logits(x)[0]), r)
+    out["read_zh"] = round(float(np.mean(p.argmax(axis=1) == 0)), 3)
+    x = _product_view(f, ["zh"] * len(f))
+    p, _ = v6.clips(v6.softmax(model.logits(x, groups=["zh"] * len(f))[0]), r)
+    out["read_zh_groups"] = round(float(np.mean(p.argmax(axis=1) == 0)), 3)
+    return out
+
+
 _fit = v6.fit
 
 
@@ -200,9 +300,56 @@ def _fit_flagged(rows: np.ndarray, options, channels: tuple[str, ...]) -> v6.Spe
     global TRAINING
     TRAINING = True
     try:
+        if REFERENCE == "product":
+            set_population(rows)
         return _fit(rows, options, channels)
     finally:
         TRAINING = False
+
+
+OUT = VS_FEATS.parent  # session 24's own results and models (the shared cache is read-only)
+
+
+def build(name: str, recipe: str, channels: tuple[str, ...]) -> None:
+    """``v5.build`` of RECIPE (a ``product`` recipe) into OUT/models/NAME: training rows'
+    prosody z-scored per 70 % neutral group by ``prosody_zscores`` (the neutral prior's and the
+    familiarity check's windows too), then the product's fields: ``"prosody"`` in model.json and
+    the population spread ``prosody_sd`` in head.npz, so the engine z-scores the same way."""
+    from analyzer.audio.ser import save_model_folder
+    from analyzer.models import write_checksums
+
+    from . import v5
+    from .v4 import LABELLED
+
+    global REFERENCE, TRAINING
+    REFERENCE = RECIPES[recipe][2]
+    if REFERENCE != "product":
+        raise SystemExit(f"build needs a product recipe (v5+Pv, zong+Pv), not {recipe}")
+    v5.gather = gather_with_prosodic
+    v5.CACHE = OUT
+    rows = LABELLED[~np.isin(exp.SPEAKER[LABELLED], list(v6.SER_HELD_OUT))]
+    sd = set_population(rows)
+    TRAINING = True
+    try:
+        out = v5.build(name, channels, v6.options_for(RECIPES[recipe][1], 0))
+    finally:
+        TRAINING = False
+    config = json.loads((out / "model.json").read_text())
+    with np.load(out / "head.npz") as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["prosody_sd"] = sd.astype(np.float32)
+    fixed = ("kind", "loader", "labels", "weights", "encoder", "feature_version", "sample_rate_hz")
+    config = {k: v for k, v in config.items() if k not in fixed}
+    config["prosody"] = PROSODY_KIND
+    config["prosody_prior_windows"] = PROSODY_PRIOR_WINDOWS
+    config["recipe"] = recipe
+    config["trained_on"]["prosody_reference"] = (
+        "each training speaker's 70 % neutral groups per channel (a neutral window in several "
+        "groups: the mean of its z-scores); prosody_sd: within-speaker spread of the clean rows"
+    )
+    save_model_folder(out, arrays, config)
+    write_checksums(out)
+    print(f"prosody fields added to {out}", flush=True)
 
 
 def main() -> None:
@@ -210,11 +357,19 @@ def main() -> None:
 
     torch.set_num_threads(1)
     args = sys.argv[1:]
-    if not args or args.pop(0) != "screen" or any(a.startswith("--") for a in args):
-        raise SystemExit("usage: v6p screen [RECIPE[@sN]..]  (clean + telephone, screen split)")
+    what = args.pop(0) if args else ""
+    if what == "build":  # build NAME RECIPE [CHANNELS]
+        channels = tuple(args[2].split(",")) if len(args) > 2 else ("clean", "telephone")
+        build(args[0], args[1], channels)
+        return
+    if what != "screen" or any(a.startswith("--") for a in args):
+        raise SystemExit(
+            "usage: v6p screen [RECIPE[@sN]..]  (clean + telephone, screen split)"
+            " | build NAME RECIPE [CHANNELS]"
+        )
     v6.gather = gather_with_prosodic  # every read of the screen (training, scoring, read speech)
     v6.fit = _fit_flagged
-    path = CACHE / "results" / "v6_screen.json"
+    read_rates = v6.read_rates
     global REFERENCE
     for key in args or list(RECIPES):
         if key.partition("@s")[0] not in RECIPES:
@@ -222,6 +377,12 @@ def main() -> None:
         REFERENCE = RECIPES[key.partition("@s")[0]][2]
         own = REFERENCE in ("group", "traingroup")
         v6.grouped_probs = grouped_probs_own_reference if own else _grouped_probs
+        v6.read_rates = read_rates
+        if REFERENCE == "product":
+            v6.grouped_probs, v6.read_rates = grouped_probs_product, read_rates_product
+        # session 24's results beside the shared cache's (which is read-only now)
+        path = (OUT if REFERENCE == "product" else CACHE) / "results" / "v6_screen.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
         res = v6.screen(key, ("clean", "telephone"), final=False)
         # another screen may have written meanwhile: keep its entries
         results = {**(json.loads(path.read_text()) if path.exists() else {}), key: res}

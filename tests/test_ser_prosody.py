@@ -1,0 +1,151 @@
+"""Prosodic statistics z-scored per speaker group in the speech emotion model (issue 15, v6)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_ser import tiny_arrays
+from test_voicestats import synthetic_signals
+
+from analyzer.audio import voicestats
+from analyzer.audio.ser import (
+    FEATURE_DIM,
+    PROSODY_KIND,
+    SpeechEmotionModel,
+    prosody_zscores,
+)
+from analyzer.models import ModelError
+
+D = len(voicestats.NAMES)
+
+
+class FixedEncoder:
+    """Encoder features that depend on the window only (its length and level), no Whisper."""
+
+    def embed(self, inputs, progress=None):
+        feats = np.stack(
+            [np.full(FEATURE_DIM, float(np.abs(w).mean()) if len(w) else 0.0) for w in inputs]
+        ).astype(np.float32)
+        return feats, np.asarray([len(w) / 16000 for w in inputs], np.float32)
+
+
+def prosody_model(sd: np.ndarray | None = None) -> SpeechEmotionModel:
+    arrays = tiny_arrays()
+    k = arrays["abs_W1"].shape[0]
+    rng = np.random.default_rng(3)
+    width = FEATURE_DIM + D
+    arrays["mean"] = np.zeros(width, np.float32)
+    arrays["scale"] = np.ones(width, np.float32)
+    arrays["offset_scale"] = np.ones(width, np.float32)
+    arrays["abs_W0"] = rng.normal(0, 0.1, (width, k)).astype(np.float32)
+    arrays["rel_W0"] = rng.normal(0, 0.1, (2 * width, 7)).astype(np.float32)
+    arrays["prosody_sd"] = (np.ones(D) if sd is None else sd).astype(np.float32)
+    config = {"prosody": PROSODY_KIND, "prosody_prior_windows": 4.0}
+    return SpeechEmotionModel("t", arrays, config, encoder=FixedEncoder())
+
+
+def call_windows() -> tuple[list[np.ndarray], list[str]]:
+    """A synthetic call: two speakers, voiced, gliding, noisy, silent and very short windows."""
+    s = synthetic_signals()
+    a = ["steady_200", "glide_120_200", "syllables", "gaps", "silence", "voice_in_noise"]
+    b = ["clipped", "short_200ms", "quiet", "leading_silence", "noise", "short_30ms"]
+    waves = [s[n] for n in a] + [s[n] for n in b]
+    return waves, ["A"] * len(a) + ["B"] * len(b)
+
+
+def test_product_rows_equal_the_training_rows_on_a_synthetic_call():
+    """The engine's rows (``embed`` + ``model_input``) are the training rows: the windows'
+    statistics as the training cache writes them (``extract --voicestats``), z-scored by the
+    same ``prosody_zscores`` per speaker group with the model's population spread."""
+    from train.experiments.ser_generalisation.extract import VoiceStatsEncoder
+
+    waves, groups = call_windows()
+    sd = np.linspace(0.5, 3.0, D)
+    model = prosody_model(sd)
+    raw, _ = model.embed(waves)
+    assert raw.shape == (len(waves), FEATURE_DIM + D)
+    rows = model.model_input(raw, groups)
+    cached, _ = VoiceStatsEncoder().embed(waves)
+    np.testing.assert_array_equal(raw[:, FEATURE_DIM:], cached, strict=False)
+    expected = prosody_zscores(cached, groups, population_sd=sd.astype(np.float32), prior_windows=4)
+    np.testing.assert_array_equal(rows[:, FEATURE_DIM:], expected)
+    np.testing.assert_array_equal(rows[:, :FEATURE_DIM], raw[:, :FEATURE_DIM])
+    # each speaker is their own reference: speaker B's windows do not move A's z-scores
+    alone = model.model_input(raw[:6], groups[:6])
+    np.testing.assert_array_equal(alone, rows[:6])
+    scores = model.predict(waves, groups=groups)
+    assert np.isfinite(scores.probs).all() and np.allclose(scores.probs.sum(axis=1), 1, atol=1e-5)
+
+
+def test_few_silent_and_unvoiced_windows_give_finite_rows():
+    waves, groups = call_windows()
+    model = prosody_model()
+    raw, _ = model.embed(waves)
+    assert np.isnan(raw[:, FEATURE_DIM:]).any()  # silence and noise leave statistics undefined
+    for g in (groups, ["solo"] + ["x"] * (len(waves) - 1), [str(i) for i in range(len(waves))]):
+        rows = model.model_input(raw, g)
+        assert np.isfinite(rows).all()
+        assert np.abs(rows[:, FEATURE_DIM:]).max() <= 5.0
+    # one window is its own level: z-scores 0; no groups: no reference, zeros
+    assert not model.model_input(raw[:1], ["a"])[:, FEATURE_DIM:].any()
+    assert not model.model_input(raw, None)[:, FEATURE_DIM:].any()
+    silent = model.embed([np.zeros(16000, np.float32)] * 3)[0]
+    assert np.isfinite(model.model_input(silent, ["s"] * 3)).all()
+
+
+def test_small_groups_lean_on_the_population_spread():
+    rng = np.random.default_rng(0)
+    x = rng.normal(0.0, 0.1, (3, D))  # three windows that barely differ
+    big = np.ones(D)
+    z = prosody_zscores(x, ["g"] * 3, population_sd=big, prior_windows=4.0)
+    assert np.abs(z).max() < 0.5  # not blown up to unit spread
+    many = rng.normal(0.0, 0.1, (400, D))
+    z = prosody_zscores(many, ["g"] * 400, population_sd=2 * big / 10, prior_windows=4.0)
+    assert np.allclose(z.std(axis=0), 1.0, atol=0.05)  # a long call is nearly its own spread
+    flat = np.ones((5, D))
+    assert not prosody_zscores(flat, ["g"] * 5, population_sd=np.zeros(D)).any()
+    with pytest.raises(ValueError, match="groups"):
+        prosody_zscores(x, ["g"], population_sd=big)
+
+
+def test_models_without_prosody_never_compute_it(monkeypatch):
+    def refuse(*a, **k):
+        raise AssertionError("voicestats computed for a model without prosody")
+
+    monkeypatch.setattr(voicestats, "window_statistics", refuse)
+    model = SpeechEmotionModel("t", tiny_arrays(), {}, encoder=FixedEncoder())
+    waves, groups = call_windows()
+    feats, _ = model.embed(waves)
+    assert feats.shape == (len(waves), FEATURE_DIM)
+    assert model.model_input(feats, groups) is not None
+    model.predict(waves, groups=groups)
+
+
+def test_a_prosody_model_refuses_encoder_features_alone_and_unknown_kinds():
+    model = prosody_model()
+    with pytest.raises(ModelError, match="feature columns"):
+        model.predict_features(np.zeros((2, FEATURE_DIM), np.float32), groups=["a", "a"])
+    arrays = tiny_arrays()
+    with pytest.raises(ModelError, match="prosody"):
+        SpeechEmotionModel("t", arrays, {"prosody": PROSODY_KIND}, encoder=None)
+    arrays["prosody_sd"] = np.ones(D, np.float32)
+    with pytest.raises(ModelError, match="prosody"):
+        SpeechEmotionModel("t", arrays, {"prosody": "egemaps"}, encoder=None)
+
+
+def test_eval_ser_reads_a_prosody_model_through_its_own_embed(tmp_path):
+    """``emotrace eval ser`` (``evaluate_ser``) feeds a version-6 model the encoder features and
+    the voice statistics (``embed``), with the speaker groups, and caches them under a key of
+    their own."""
+    from test_ser import write_clips
+
+    from train.ser import evaluate_ser
+
+    manifest = write_clips(tmp_path / "data")
+    model = prosody_model()
+    cache = tmp_path / "cache"
+    report = evaluate_ser(manifest, model=model, cache_dir=cache)
+    assert report["n"] > 0 and 0.0 <= report["accuracy"] <= 1.0
+    assert model.feature_version.endswith("+voicestats-55-v1")
+    again = evaluate_ser(manifest, model=model, cache_dir=cache)  # from the cache
+    assert again["accuracy"] == report["accuracy"]
