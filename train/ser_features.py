@@ -16,7 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from analyzer.audio.ser import FEATURE_DIM, FEATURE_VERSION, SAMPLE_RATE_HZ, FeatureEncoder
+from analyzer.audio.ser import (
+    FEATURE_DIM,
+    FEATURE_VERSION,
+    SAMPLE_RATE_HZ,
+    FeatureEncoder,
+    SpeechEmotionModel,
+)
 
 from . import augment
 
@@ -228,14 +234,16 @@ def extract_features(
     root: Path,
     *,
     channel: str = "clean",
-    encoder: FeatureEncoder,
+    encoder: FeatureEncoder | SpeechEmotionModel,
     cache_dir: str | Path | None = None,
     progress: Progress | None = None,
     noise: Callable[[], list[np.ndarray]] | None = None,
 ) -> FeatureTable:
     """Decode, render in ``channel``, window and encode every clip of ``rows``.
 
-    cache_dir: optional folder of per-clip ``.npy`` feature files (keyed by the file's content,
+    encoder: a Whisper feature encoder, or a speech emotion model whose ``embed`` adds each
+    window's prosodic statistics (version 6). cache_dir: optional folder of per-clip ``.npy``
+    feature files (keyed by the file's content,
     its manifest path, the channel and the feature version), so repeated experiments skip the
     encoder. noise: called once, at the first clip to render in a channel of ``NEEDS_NOISE``,
     for the babble waveforms (see ``render_channel``).
