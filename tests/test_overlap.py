@@ -250,3 +250,16 @@ def test_an_ensemble_averages_its_networks(tmp_path):
         single.probabilities_from_features(feats) + normed.probabilities_from_features(feats)
     ) / 2
     assert np.allclose(both.probabilities_from_features(feats), expect, atol=1e-6)
+
+
+def test_detections_can_be_shrunk_at_both_ends():
+    det = load_overlap_detector()
+    plain = OverlapDetector(
+        det.layers, det.mean, det.scale, det.offsets, threshold=0.5, smooth_frames=1, min_s=0.2
+    )
+    prob = np.zeros(200, np.float32)
+    prob[50:100] = 0.9  # 0.5 s
+    prob[150:165] = 0.9  # 0.15 s: shorter than min_s
+    assert np.flatnonzero(plain.mask(prob)).tolist() == list(range(50, 100))
+    plain.shrink_s = 0.05
+    assert np.flatnonzero(plain.mask(prob)).tolist() == list(range(55, 95))

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 from pathlib import Path
 
@@ -476,6 +477,7 @@ NEAR_CHANGE_S = (0.5, 0.75, 1.0)  # s; the diarizer's gates compared
 FAR_THRESHOLDS = (0.9, 0.93, 0.95, 0.97, 2.0)  # away from a change (2.0: never), compared
 SMOOTH_FRAMES = (5, 11)  # moving averages compared
 MIN_RUNS_S = (0.2, 0.3)  # s; shortest runs compared
+SHRINK_S = (0.0, 0.05, 0.1)  # s cut from each end of a detection, compared
 VALIDATION_SETS = ("val-2-default-any", "val-2-default-any-tel")  # wideband and 8 kHz calls
 
 
@@ -538,11 +540,10 @@ def decision_counts(det: OverlapDetector, probs, calls) -> list[dict]:
         nears = [_near_changes(c[2], c[3], FRAMES.frames(near_s)) for c in calls]
         for sm in SMOOTH_FRAMES:
             for min_s in MIN_RUNS_S:
-                for th in THRESHOLDS:
-                    for far in FAR_THRESHOLDS:
-                        if far < th:
-                            continue
+                for th, far, cut in itertools.product(THRESHOLDS, FAR_THRESHOLDS, SHRINK_S):
+                    if far >= th:
                         det.threshold, det.smooth_frames, det.min_s = th, 1, min_s
+                        det.shrink_s = cut
                         det.far_threshold = far  # smoothing done once per call below
                         counts = np.zeros((len(calls), 3), dtype=np.int64)
                         for j, (p, c, near) in enumerate(zip(smoothed[sm], calls, nears)):
@@ -555,7 +556,8 @@ def decision_counts(det: OverlapDetector, probs, calls) -> list[dict]:
                             )  # fmt: skip
                         rows.append(
                             {"near_change_s": near_s, "threshold": th, "far_threshold": far,
-                             "smooth_frames": sm, "min_s": min_s, "counts": counts}
+                             "smooth_frames": sm, "min_s": min_s, "shrink_s": cut,
+                             "counts": counts}
                         )  # fmt: skip
     det.smooth_frames = 1
     return rows
@@ -734,6 +736,7 @@ def main() -> None:
         "min_s": best["min_s"],
         "near_change_s": best["near_change_s"],
         "far_threshold": best["far_threshold"],
+        "shrink_s": best["shrink_s"],
         "call_norm": det.call_norm,
         "validation": {k: round(v, 3) if isinstance(v, float) else v for k, v in best.items()},
         "training": f"python -m train.overlap --out {args.out} --cache DIR --bench-cache DIR "

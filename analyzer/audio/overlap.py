@@ -162,6 +162,7 @@ class OverlapDetector:
         near_change_s: float = 0.0,
         far_threshold: float = 2.0,
         call_norm: bool = False,
+        shrink_s: float = 0.0,
     ) -> None:
         self.layers = [(w.astype(np.float32), b.astype(np.float32)) for w, b in layers]
         self.mean = mean.astype(np.float32)
@@ -173,6 +174,7 @@ class OverlapDetector:
         self.near_change_s = float(near_change_s)
         self.far_threshold = float(far_threshold)
         self.call_norm = bool(call_norm)
+        self.shrink_s = float(shrink_s)
         self.members: list[OverlapDetector] = []  # networks averaged with this one
 
     @classmethod
@@ -191,6 +193,7 @@ class OverlapDetector:
             near_change_s=float(config.get("near_change_s", 0.0)),
             far_threshold=float(config.get("far_threshold", 2.0)),
             call_norm=bool(config.get("call_norm", False)),
+            shrink_s=float(config.get("shrink_s", 0.0)),
         )
         for extra in config.get("members", []):  # an ensemble: more networks, same decision
             det.members.append(cls.from_folder(folder, {**config, **extra, "members": []}))
@@ -243,8 +246,10 @@ class OverlapDetector:
         if speech is not None:
             hit &= _fit(speech, len(hit))
         keep = np.zeros(len(hit), dtype=bool)
+        cut = int(round(self.shrink_s / FRAME_S))
         for seg in mask_to_segments(hit, hop_s=FRAME_S, min_on_s=self.min_s, min_off_s=0.0):
-            keep[int(round(seg.start / FRAME_S)) : int(round(seg.end / FRAME_S))] = True
+            a, b = int(round(seg.start / FRAME_S)), int(round(seg.end / FRAME_S))
+            keep[a + cut : b - cut] = True
         return keep
 
     def segments(self, audio: FloatArray, speech: list[Segment] | None = None) -> list[Segment]:
