@@ -474,10 +474,10 @@ def _auc(p: np.ndarray, y: np.ndarray) -> float:
 
 
 NEAR_CHANGE_S = (0.5, 0.75, 1.0)  # s; the diarizer's gates compared
-FAR_THRESHOLDS = (0.9, 0.93, 0.95, 0.97, 2.0)  # away from a change (2.0: never), compared
-SMOOTH_FRAMES = (5, 11)  # moving averages compared
+FAR_THRESHOLDS = (0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 2.0)  # away from a change (2.0: never)
+SMOOTH_FRAMES = (5, 11, 21)  # moving averages compared
 MIN_RUNS_S = (0.2, 0.3)  # s; shortest runs compared
-SHRINK_S = (0.0, 0.05, 0.1)  # s cut from each end of a detection, compared
+SHRINK_S = (0.0,)  # s cut from each end of a detection (0.05 and 0.1 never won on validation)
 VALIDATION_SETS = ("val-2-default-any", "val-2-default-any-tel")  # wideband and 8 kHz calls
 
 
@@ -525,7 +525,7 @@ def validation_calls(bench_cache: Path, n: int = 60):
 
 
 BOOTSTRAP = 200  # resamples of the validation calls behind each setting's score
-THRESHOLDS = tuple(round(float(t), 2) for t in np.arange(0.2, 0.81, 0.05))  # near a change
+THRESHOLDS = tuple(round(float(t), 2) for t in np.arange(0.1, 0.91, 0.05))  # near a change
 
 
 def decision_counts(det: OverlapDetector, probs, calls) -> list[dict]:
@@ -541,7 +541,7 @@ def decision_counts(det: OverlapDetector, probs, calls) -> list[dict]:
         for sm in SMOOTH_FRAMES:
             for min_s in MIN_RUNS_S:
                 for th, far, cut in itertools.product(THRESHOLDS, FAR_THRESHOLDS, SHRINK_S):
-                    if far >= th:
+                    if far >= th:  # the stricter one away from a change
                         det.threshold, det.smooth_frames, det.min_s = th, 1, min_s
                         det.shrink_s = cut
                         det.far_threshold = far  # smoothing done once per call below
