@@ -10,16 +10,21 @@ other ends), short interjections inside the other voice's turn, each voice at it
 (+-9 dB). ``cutin_mixture`` (v2, ``--cutin-share``): shaped like a call, 10-16 turns of 1-3
 pieces joined by short pauses, half of the turns starting 0.3-0.8 s before the other voice
 stops, voices within +-4 dB. Half of the mixtures go through an 8 kHz telephone channel, with
-a faint noise floor. A frame is overlapped where both voices' speech intervals (silero VAD on
-each clip alone, pauses under 0.3 s bridged, as the benchmark's reference) cover it.
+a faint noise floor. ``varied_mixture`` (``--varied-share``, session 24, not shipped): voices up
+to 10 dB apart, 0.2-1.5 s cut-ins, backchannels, synthetic rooms, microphone tilt, mu-law and
+noise; ``--call-norm`` fits on per-call normalised features (``overlap.call_normalised``).
+A frame is overlapped where both voices' speech intervals (silero VAD on each clip alone,
+pauses under 0.3 s bridged, as the benchmark's reference) cover it.
 
 The network (a small MLP on stacked frame features) is fitted with torch here; the engine runs
 it in numpy. The decision (thresholds near and away from an in-speech speaker change of the
 diarizer, how near, smoothing, shortest run) is then chosen on the benchmark's validation calls
 (RAVDESS actors 13-20, wideband and telephone, ``benchmarks.diarization --validation
-[--telephone] --cache DIR``, count given, frames pooled as the benchmark scores overlap): the
-best F1 among settings whose precision and recall both reach 0.6, else the setting whose
-weaker side is highest. ``--decide-only`` repeats that choice for a fitted folder.
+[--telephone] --calls 60 --cache DIR``, count given, frames pooled as the benchmark scores
+overlap): the setting with the highest mean of min(precision, recall) over 200 bootstrap
+resamples of the calls (until session 23: the best F1 among settings whose precision and
+recall both reach 0.6 on one pooled figure over 40 calls, which did not carry to the test
+actors). ``--decide-only`` repeats that choice for a fitted folder.
 """
 
 from __future__ import annotations
