@@ -12,6 +12,7 @@ from conftest import SR, speak
 from analyzer.audio.overlap import (
     OVERLAP_MODEL,
     OverlapDetector,
+    call_normalised,
     frame_features,
     load_overlap_detector,
     stack_context,
@@ -151,3 +152,114 @@ def test_detected_overlap_keeps_both_voices_in_the_turns(monkeypatch):
     )
     assert none.overlaps == []
     assert sum(g.duration for _, g in none.turns) <= 10.0 + 1e-6
+
+
+def test_call_normalisation_takes_out_the_calls_own_spectral_shape():
+    rng = np.random.default_rng(2)
+    feats = rng.normal(0, 3, (400, 35)).astype(np.float32)
+    feats[:, -1] = np.where(np.arange(400) < 300, rng.uniform(-10, 3, 400), -60)  # 100 quiet
+    tilt = np.linspace(-6, 6, 32).astype(np.float32)  # a brighter microphone / another timbre
+    other = feats.copy()
+    other[:, :32] += tilt
+    a, b = call_normalised(feats), call_normalised(other)
+    assert np.allclose(a, b, atol=1e-4)  # the call-wide colouring is gone
+    assert np.allclose(a[:, 32:], feats[:, 32:])  # flatness, periodicity, level untouched
+    # The mean shape comes from the call's speech frames only, not its quiet ones.
+    assert np.allclose(a[:300, :32].mean(axis=0), 0.0, atol=1e-4)
+    assert not np.allclose(a[300:, :32].mean(axis=0), 0.0, atol=0.3)
+    # A model fitted on normalised features reads them so; one without the flag does not.
+    det = load_overlap_detector()
+    normed = OverlapDetector(
+        det.layers, det.mean, det.scale, det.offsets, threshold=0.5, smooth_frames=1,
+        min_s=0.0, call_norm=True,
+    )  # fmt: skip
+    assert np.allclose(
+        normed.probabilities_from_features(feats), normed.probabilities_from_features(other),
+        atol=1e-5,
+    )  # fmt: skip
+    plain = OverlapDetector(
+        det.layers, det.mean, det.scale, det.offsets, threshold=0.5, smooth_frames=1, min_s=0.0
+    )
+    assert not np.allclose(
+        plain.probabilities_from_features(feats), plain.probabilities_from_features(other),
+        atol=1e-3,
+    )  # fmt: skip
+
+
+def test_the_decision_rule_prefers_settings_that_hold_on_every_resample():
+    from train.overlap import bootstrap_score, precision_recall, resamples
+
+    groups = np.array([0] * 6 + [1] * 4)
+    draws = resamples(groups, 50, seed=3)
+    assert draws.shape == (50, 10)
+    assert (
+        np.isin(draws[:, :6], np.arange(6)).all() and np.isin(draws[:, 6:], np.arange(6, 10)).all()
+    )
+    # Every call alike: each resample pools to the same figures as all calls.
+    same = np.tile([60, 40, 40], (10, 1))
+    assert np.allclose(precision_recall(same), (0.6, 0.6))
+    assert bootstrap_score(same, groups, draws) == pytest.approx(0.6)
+    # One call carries the pooled recall: pooled 0.6/0.6 too, but resamples without it fall.
+    lumpy = np.tile([10, 7, 40], (10, 1))
+    lumpy[0] = [510, 353, 0]
+    prec, rec = precision_recall(lumpy)
+    assert min(prec, rec) > 0.58  # pooled: about 0.6 / 0.6 (0.59 / 0.63)
+    assert bootstrap_score(lumpy, groups, draws) < bootstrap_score(same, groups, draws) - 0.05
+
+
+def test_varied_training_conversations_label_only_what_both_voices_say():
+    from train.overlap import varied_mixture
+
+    rng = np.random.default_rng(4)
+    clips, pool = {}, {}
+    for spk, f0 in (("librispeech_a", 120.0), ("emodb_b", 210.0)):
+        for j in range(3):
+            n = int(rng.uniform(1.5, 4.0) * SR)
+            t = np.arange(n) / SR
+            wav = (0.1 * np.sin(2 * np.pi * f0 * t) * (1 + 0.5 * np.sin(7 * t))).astype(np.float32)
+            path = f"{spk}/{j}.wav"
+            clips[path] = (wav, np.array([[0.0, n / SR]]))
+            pool.setdefault(spk, []).append(path)
+    overlapped = 0.0
+    for _ in range(4):
+        audio, both, speech = varied_mixture(rng, clips, pool, sorted(pool))
+        assert np.isfinite(audio).all() and np.abs(audio).max() <= 1.0
+        assert len(both) == len(speech) == 1 + len(audio) // 160
+        assert not (both & ~speech).any()  # overlap only where there is speech
+        overlapped += both.mean()
+    assert 0.01 < overlapped / 4 < 0.3  # cut-ins and backchannels, not a wall of two voices
+
+
+def test_an_ensemble_averages_its_networks(tmp_path):
+    folder = resolve_model_dir(OVERLAP_MODEL)
+    config = json.loads((folder / "model.json").read_text())
+    rng = np.random.default_rng(5)
+    feats = rng.normal(0, 3, (300, 35)).astype(np.float32)
+    single = OverlapDetector.from_folder(folder, {**config, "call_norm": False})
+    normed = OverlapDetector.from_folder(folder, {**config, "call_norm": True})
+    both = OverlapDetector.from_folder(
+        folder,
+        {
+            **config,
+            "call_norm": False,
+            "members": [{"weights": config["weights"], "call_norm": True}],
+        },
+    )
+    assert len(both.members) == 1 and both.members[0].call_norm and not both.call_norm
+    expect = (
+        single.probabilities_from_features(feats) + normed.probabilities_from_features(feats)
+    ) / 2
+    assert np.allclose(both.probabilities_from_features(feats), expect, atol=1e-6)
+
+
+def test_detections_can_be_shrunk_at_both_ends():
+    det = load_overlap_detector()
+    plain = OverlapDetector(
+        det.layers, det.mean, det.scale, det.offsets, threshold=0.5, smooth_frames=1, min_s=0.2
+    )
+    prob = np.zeros(200, np.float32)
+    prob[50:100] = 0.9  # 0.5 s
+    prob[150:165] = 0.9  # 0.15 s: shorter than min_s
+    assert np.flatnonzero(plain.mask(prob)).tolist() == list(range(50, 100))
+    plain.shrink_s = 0.05
+    assert np.flatnonzero(plain.mask(prob)).tolist() == list(range(55, 95))

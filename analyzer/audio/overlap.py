@@ -34,6 +34,7 @@ N_MELS = 32  # mel bands over 60 Hz .. BAND_HZ
 PITCH_LAGS_S = (1 / 400, 1 / 70)  # s; autocorrelation lags searched for a voice's period
 BLOCK_S = 60.0  # s of audio per spectral block: bounds memory on long calls
 LEVEL_FLOOR_DB = -100.0  # dB; floor of the band level (digital silence)
+CALL_NORM_LEVEL_DB = -15.0  # dB under the call's speech level: frames that set its mean shape
 
 
 def _mel_matrix(sr: int) -> FloatArray:
@@ -102,6 +103,19 @@ def frame_features(audio: FloatArray, *, sr: int = SAMPLE_RATE) -> FloatArray:
     return out
 
 
+def call_normalised(feats: FloatArray) -> FloatArray:
+    """``frame_features`` output with the call's mean spectral shape taken out of the mel
+    columns: the mean over frames within CALL_NORM_LEVEL_DB of the call's speech level (its
+    voices and channel together). What stays is how a frame's shape differs from the call's
+    own voices, so a corpus's microphone and timbre matter less (the models with
+    ``call_norm`` in their model.json are fitted on features normalised this way)."""
+    out = np.array(feats, dtype=np.float32, copy=True)
+    loud = out[:, N_MELS + 2] >= CALL_NORM_LEVEL_DB
+    if loud.any():
+        out[:, :N_MELS] -= out[loud, :N_MELS].mean(axis=0)
+    return out
+
+
 def stack_context(feats: FloatArray, offsets: tuple[int, ...]) -> FloatArray:
     """Frames [T, F] -> [T, len(offsets) * F]: each frame beside its neighbours at ``offsets``
     frames (edges repeat the first / last frame)."""
@@ -129,7 +143,10 @@ class OverlapDetector:
     probabilities into segments (``segments``); ``near_change_s`` (s, 0 = everywhere) tells
     the diarizer where ``threshold`` applies: within that many seconds of a speaker change
     inside continuous speech; elsewhere in speech a frame needs ``far_threshold`` (above 1:
-    never, detections only near a change).
+    never, detections only near a change). ``call_norm``: the features are normalised per call
+    (``call_normalised``) before the network. A model.json's ``members`` (each a ``weights``
+    file, with its own ``call_norm``) are further networks whose probabilities are averaged
+    with this one's (an ensemble; one decision for the average).
     """
 
     def __init__(
@@ -144,6 +161,8 @@ class OverlapDetector:
         min_s: float,
         near_change_s: float = 0.0,
         far_threshold: float = 2.0,
+        call_norm: bool = False,
+        shrink_s: float = 0.0,
     ) -> None:
         self.layers = [(w.astype(np.float32), b.astype(np.float32)) for w, b in layers]
         self.mean = mean.astype(np.float32)
@@ -154,13 +173,16 @@ class OverlapDetector:
         self.min_s = float(min_s)
         self.near_change_s = float(near_change_s)
         self.far_threshold = float(far_threshold)
+        self.call_norm = bool(call_norm)
+        self.shrink_s = float(shrink_s)
+        self.members: list[OverlapDetector] = []  # networks averaged with this one
 
     @classmethod
     def from_folder(cls, folder: Path, config: dict[str, Any]) -> OverlapDetector:
         z = np.load(folder / str(config["weights"]))
         n = int(config["layers"])
         layers = [(z[f"w{i}"], z[f"b{i}"]) for i in range(n)]
-        return cls(
+        det = cls(
             layers,
             z["mean"],
             z["scale"],
@@ -170,10 +192,27 @@ class OverlapDetector:
             min_s=float(config["min_s"]),
             near_change_s=float(config.get("near_change_s", 0.0)),
             far_threshold=float(config.get("far_threshold", 2.0)),
+            call_norm=bool(config.get("call_norm", False)),
+            shrink_s=float(config.get("shrink_s", 0.0)),
         )
+        for extra in config.get("members", []):  # an ensemble: more networks, same decision
+            det.members.append(cls.from_folder(folder, {**config, **extra, "members": []}))
+        return det
 
     def probabilities_from_features(self, feats: FloatArray) -> FloatArray:
-        """Overlap probability per frame [T] from ``frame_features`` output [T, F]."""
+        """Overlap probability per frame [T] from ``frame_features`` output [T, F] of a whole
+        call (normalised here by ``call_normalised`` when the model was fitted so); an
+        ensemble's members' probabilities averaged with this network's."""
+        own = self._network(call_normalised(feats) if self.call_norm else feats)
+        if not self.members:
+            return own
+        out: FloatArray = np.mean(
+            [own] + [m.probabilities_from_features(feats) for m in self.members], axis=0
+        )
+        return out.astype(np.float32)
+
+    def _network(self, feats: FloatArray) -> FloatArray:
+        """This network's probability per frame of (normalised as fitted) features [T, F]."""
         out = np.zeros(len(feats), dtype=np.float32)
         step = int(BLOCK_S / FRAME_S)  # blocks of frames: memory stays flat on long calls
         reach = max(abs(o) for o in self.offsets)
@@ -207,8 +246,10 @@ class OverlapDetector:
         if speech is not None:
             hit &= _fit(speech, len(hit))
         keep = np.zeros(len(hit), dtype=bool)
+        cut = int(round(self.shrink_s / FRAME_S))
         for seg in mask_to_segments(hit, hop_s=FRAME_S, min_on_s=self.min_s, min_off_s=0.0):
-            keep[int(round(seg.start / FRAME_S)) : int(round(seg.end / FRAME_S))] = True
+            a, b = int(round(seg.start / FRAME_S)), int(round(seg.end / FRAME_S))
+            keep[a + cut : b - cut] = True
         return keep
 
     def segments(self, audio: FloatArray, speech: list[Segment] | None = None) -> list[Segment]:
