@@ -389,7 +389,7 @@ def main() -> None:
     if what != "screen" or any(a.startswith("--") for a in args):
         raise SystemExit(
             "usage: v6p screen [RECIPE[@sN]..]  (clean + telephone, screen split)"
-            " | build NAME RECIPE [CHANNELS]"
+            " | build NAME RECIPE [CHANNELS] | familiarity SRC NAME CHANNELS"
         )
     v6.gather = gather_with_prosodic  # every read of the screen (training, scoring, read speech)
     v6.fit = _fit_flagged
