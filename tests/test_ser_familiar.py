@@ -199,3 +199,19 @@ def test_evaluation_counts_clips_of_unfamiliar_windows_uncertain(tmp_path: Path)
     assert reports["near"]["coverage"] == 1.0
     assert reports["far"]["coverage"] == 0.0 and reports["far"]["accuracy"] == 0.0
     assert reports["far"]["accuracy_argmax"] == reports["near"]["accuracy_argmax"]
+
+
+def test_version_6_familiarity_is_fitted_on_every_training_channel():
+    """Session 24 (serrob's F1, passed on version 6's LOCO folds): the check covers the degraded
+    training rendering too, else a new corpus's babble clips are withheld as unfamiliar."""
+    from analyzer.models import load_model
+
+    folder = Path(__file__).parent.parent / "models" / "ser-whisper-tiny-head-v6"
+    config = json.loads((folder / "model.json").read_text())
+    trained = config["trained_on"]
+    assert config["familiarity"]["channels"] == trained["channels"]
+    assert "degraded" in trained["channels"]
+    assert config["familiarity"]["windows"] == trained["windows"]
+    model = load_model(folder, "ser")  # checks SHA256SUMS
+    assert model.familiarity is not None and model.unfamiliar_above == config["unfamiliar_above"]
+    assert not model.unfamiliar(model.mean[None, :])[0]

@@ -70,9 +70,16 @@ def fit_heads(
     )
 
 
-def build(name: str, channels: tuple[str, ...], options: HeadOptions | None = None) -> Path:
+def build(
+    name: str,
+    channels: tuple[str, ...],
+    options: HeadOptions | None = None,
+    ood_channels: tuple[str, ...] = ("clean", "telephone"),
+) -> Path:
     """Version 5's build; ``options`` (default: version 2's head options) lets version 6 change
-    the relative head and nothing else."""
+    the relative head and nothing else; ``ood_channels``: the training channels the familiarity
+    check is fitted on (version 5: clean and telephone; version 6 since session 24: every
+    training channel, serrob's F1)."""
     from .v4 import LABELLED, LS_FIT_ROWS
 
     t0 = time.time()
@@ -109,8 +116,7 @@ def build(name: str, channels: tuple[str, ...], options: HeadOptions | None = No
         "target": 0.6,
         "channels": list(prior_channels),
     }
-    # familiarity check on the clean and telephone training windows (version 4's)
-    ood_channels = ("clean", "telephone")
+    # familiarity check on the training windows of ``ood_channels``
     fo, ro, _, _ = gather(rows, ood_channels)
     ood, above = fit_unfamiliar(
         model, fo, SPEAKER[ro].tolist(), CORPUS[ro].tolist(), dims=64, residual_weight=1.0

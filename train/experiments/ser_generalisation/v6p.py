@@ -331,7 +331,8 @@ def build(name: str, recipe: str, channels: tuple[str, ...]) -> None:
     sd = set_population(rows)
     TRAINING = True
     try:
-        out = v5.build(name, channels, v6.options_for(RECIPES[recipe][1], 0))
+        # the familiarity check on every training channel (serrob's F1, session 24)
+        out = v5.build(name, channels, v6.options_for(RECIPES[recipe][1], 0), channels)
     finally:
         TRAINING = False
     config = json.loads((out / "model.json").read_text())
@@ -352,6 +353,26 @@ def build(name: str, recipe: str, channels: tuple[str, ...]) -> None:
     print(f"prosody fields added to {out}", flush=True)
 
 
+def familiarity(source: Path, name: str, channels: tuple[str, ...]) -> Path:
+    """``source`` (a ``build`` folder of a product recipe) with only its familiarity check
+    refitted on the training windows of ``channels``, their prosody z-scored as ``build`` does
+    (per 70 % neutral group, the population spread of the training rows): ``v5.refit_familiarity``
+    on these features, into OUT/models/NAME. The heads, prior and prosody fields are copied."""
+    from . import v5
+    from .v4 import LABELLED
+
+    global REFERENCE, TRAINING
+    REFERENCE = "product"
+    v5.gather = gather_with_prosodic
+    v5.CACHE = OUT
+    set_population(LABELLED[~np.isin(exp.SPEAKER[LABELLED], list(v6.SER_HELD_OUT))])
+    TRAINING = True
+    try:
+        return v5.refit_familiarity(source, name, channels)
+    finally:
+        TRAINING = False
+
+
 def main() -> None:
     import torch
 
@@ -362,10 +383,13 @@ def main() -> None:
         channels = tuple(args[2].split(",")) if len(args) > 2 else ("clean", "telephone")
         build(args[0], args[1], channels)
         return
+    if what == "familiarity":  # familiarity SRC NAME CHANNELS
+        familiarity(Path(args[0]), args[1], tuple(args[2].split(",")))
+        return
     if what != "screen" or any(a.startswith("--") for a in args):
         raise SystemExit(
             "usage: v6p screen [RECIPE[@sN]..]  (clean + telephone, screen split)"
-            " | build NAME RECIPE [CHANNELS]"
+            " | build NAME RECIPE [CHANNELS] | familiarity SRC NAME CHANNELS"
         )
     v6.gather = gather_with_prosodic  # every read of the screen (training, scoring, read speech)
     v6.fit = _fit_flagged
