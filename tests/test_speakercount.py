@@ -148,6 +148,13 @@ def test_count_training_never_hears_a_benchmark_actor(tmp_path):
         for s, labels in emotions.items():
             assert 1 <= len(labels) <= 2 and corpus[s] in ("tess", "emodb")
     assert set(sizes) == {1, 2, 3, 4}
+    sizes = []
+    for _ in range(20):  # short multi-party excerpts (simulate --multi)
+        cast, emotions, turns, clips, _tel = draw_call(rng, rows, gender, multi=True)
+        sizes.append(len(cast))
+        assert len(set(cast)) == len(cast) and 10 <= turns <= 18 and clips == 1
+        assert len({corpus[s] for s in cast}) == 1 and corpus[cast[0]] != "ravdess"
+    assert set(sizes) == {3, 4}
 
 
 def test_a_statistic_far_outside_the_training_range_cannot_flip_the_decision():

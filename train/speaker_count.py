@@ -1,6 +1,7 @@
 """Fit the speaker-count model used by mono diarization (``models/speaker-count-logreg``).
 
     python -m train.speaker_count simulate --cache DIR --calls 400   # embedded training calls
+    python -m train.speaker_count simulate --cache DIR --start 3000 --calls 40 --multi  # 3-4 voices
     python -m train.speaker_count fit --cache DIR --out models/speaker-count-logreg
 
 Whether a call holds one voice or more, and how many, is decided from call-level statistics of
@@ -20,7 +21,9 @@ studio; voices from different corpora differ by the channel alone), half of the 
 of one gender. Calls are simulated as
 the benchmark does (``benchmarks.simcalls.simulate_call``: turns with gaps and overlapping
 starts), 8-34 turns (mostly short calls), a fifth of them through an 8 kHz channel, and embedded
-as the diarizer does.
+as the diarizer does. ``--multi`` draws short multi-party excerpts instead (3 or 4 voices of one
+corpus, 10-18 turns of one clip, ~30-60 s); they train only the later step (k - 1 or k voices for
+k >= 3), so one vs two is fitted on the other calls alone.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ MANY_CLIPS = ("tess", "emodb", "aishell")  # speakers with enough clips for a on
 PIECE_S = (2.0, 4.0)  # s; LibriSpeech utterances are cut into pieces of this length
 MAX_CLIPS = 150  # clips per speaker at most (TESS has 1400 per talker), seeded draw
 SEED = 7
+MULTI_VOICES = (3, 4)  # voices of a short multi-party training call (``--multi``)
+MULTI_TURNS = (10, 12, 14, 16, 18)  # its turns, one clip each
 
 
 def speaker_rows(root: Path, pieces: Path) -> tuple[list[dict], dict[str, str]]:
@@ -81,15 +86,22 @@ def speaker_rows(root: Path, pieces: Path) -> tuple[list[dict], dict[str, str]]:
 
 
 def draw_call(
-    rng: np.random.Generator, rows: list[dict], gender: dict[str, str]
+    rng: np.random.Generator, rows: list[dict], gender: dict[str, str], multi: bool = False
 ) -> tuple[list[str], dict[str, set[str]], int, int, bool]:
     """(cast, emotions per speaker, turns, most clips per turn, telephone) of one training
-    call: 1-4 voices (weights 0.35, 0.35, 0.15, 0.15)."""
+    call: 1-4 voices (weights 0.35, 0.35, 0.15, 0.15); ``multi``: a short multi-party excerpt
+    instead, 3 or 4 voices (even odds) in 10-18 turns of one clip (~30 s, as the benchmark's
+    ``--length short`` calls of three or four voices)."""
     corpus = {r["speaker"]: r["corpus"] for r in rows}
     many = sorted(s for s, c in corpus.items() if c in MANY_CLIPS)
-    n = int(rng.choice([1, 2, 3, 4], p=[0.35, 0.35, 0.15, 0.15]))
-    turns = int(rng.choice([8, 14, 16, 24, 34], p=[0.2, 0.3, 0.2, 0.15, 0.15]))
-    max_clips = int(rng.choice([1, 2, 3]))
+    if multi:
+        n = int(rng.choice(MULTI_VOICES))
+        turns = int(rng.choice(MULTI_TURNS))
+        max_clips = 1
+    else:
+        n = int(rng.choice([1, 2, 3, 4], p=[0.35, 0.35, 0.15, 0.15]))
+        turns = int(rng.choice([8, 14, 16, 24, 34], p=[0.2, 0.3, 0.2, 0.15, 0.15]))
+        max_clips = int(rng.choice([1, 2, 3]))
     if n == 1:
         cast = [str(rng.choice(many))]
     else:  # voices of one corpus (one recording setup), as the benchmark's actors are
@@ -111,9 +123,10 @@ def draw_call(
     return cast, emotions, turns, max_clips, bool(rng.random() < 0.2)
 
 
-def simulate(cache: Path, calls: int, start: int, root: Path = DATA) -> None:
+def simulate(cache: Path, calls: int, start: int, root: Path = DATA, multi: bool = False) -> None:
     """Simulate and embed training calls ``start`` .. ``start + calls - 1`` into ``cache``
-    (one npz per call, the diarization benchmark's cache format)."""
+    (one npz per call, the diarization benchmark's cache format); ``multi``: short
+    multi-party excerpts (``draw_call``), marked so in the call's metadata."""
     import torch
 
     from analyzer.audio.prosody import analyze_frames
@@ -130,7 +143,7 @@ def simulate(cache: Path, calls: int, start: int, root: Path = DATA) -> None:
         if path.exists():
             continue
         rng = np.random.default_rng(SEED * 100_000 + i)
-        cast, emotions, turns, max_clips, tel = draw_call(rng, rows, gender)
+        cast, emotions, turns, max_clips, tel = draw_call(rng, rows, gender, multi)
         audio, ref = simulate_call(
             rows,
             cast,
@@ -148,6 +161,8 @@ def simulate(cache: Path, calls: int, start: int, root: Path = DATA) -> None:
         spans, owner, emb = encoder.embed_windows(audio, speech)
         f0 = analyze_frames(audio, speech=speech).f0_hz
         meta = {"name": "+".join(cast), "duration": dur, "cpu": 0.0, "telephone": tel}
+        if multi:
+            meta["draw"] = "multi"
         save_embedded_call(path, meta, ref, emotions, speech, (spans, owner, emb, f0), None)
         print(f"{i}: {meta['name']} {dur:.0f} s, {len(emb)} windows", flush=True)
 
@@ -208,6 +223,12 @@ def _runs(numbers: list[int]) -> list[tuple[int, int]]:
     return runs
 
 
+def _is_multi(path: Path) -> bool:
+    """Whether a training call was drawn by ``simulate --multi``."""
+    with np.load(path, allow_pickle=False) as z:
+        return json.loads(str(z["meta"])).get("draw") == "multi"
+
+
 def fit(
     cache: Path,
     out: Path,
@@ -225,7 +246,9 @@ def fit(
     projection = load_projection()
     paths = sorted(cache.glob("train-*.npz"))
     calls = [call_rows(p, projection) for p in paths]
-    x2, y2 = step_data(calls, True)
+    multi = [_is_multi(p) for p in paths]
+    # short multi-party calls teach only the later steps: one vs two keeps its own calls
+    x2, y2 = step_data([c for c, m in zip(calls, multi) if not m], True)
     x3, y3 = step_data(calls, False)
     model = CountModel(
         fit_logistic(x2, y2, l2=l2) if "two" in steps else None,
@@ -242,11 +265,15 @@ def fit(
         "l2": l2,
         "steps": sorted(steps),
         "training_calls": len(calls),
+        **({"training_multi_calls": sum(multi)} if any(multi) else {}),
         "training_rows": {"two": len(y2), "more": len(y3)},
         "training": (
             "; ".join(
-                f"{SIMULATE} --start {a} --calls {b - a + 1}"
-                for a, b in _runs(sorted(int(p.stem.split("-")[1]) for p in paths))
+                f"{SIMULATE} --start {a} --calls {b - a + 1}" + (" --multi" if multi else "")
+                for multi in (False, True)
+                for a, b in _runs(
+                    sorted(int(p.stem.split("-")[1]) for p in paths if _is_multi(p) == multi)
+                )
             )
             + "; "
             f"python -m train.speaker_count fit --cache DIR --out models/{out.name} --l2 {l2} "
@@ -273,6 +300,9 @@ def main() -> None:
     sim.add_argument("--cache", type=Path, required=True)
     sim.add_argument("--calls", type=int, default=400)
     sim.add_argument("--start", type=int, default=0)
+    sim.add_argument(
+        "--multi", action="store_true", help="short (~30 s) calls of 3-4 voices, one clip a turn"
+    )
     fitp = sub.add_parser("fit", help="fit the count model on the simulated calls")
     fitp.add_argument("--cache", type=Path, required=True)
     fitp.add_argument("--out", type=Path, default=Path("models/speaker-count-logreg"))
@@ -285,7 +315,7 @@ def main() -> None:
     fitp.add_argument("--steps", default="two,more", help="steps with a model: two, more")
     args = ap.parse_args()
     if args.cmd == "simulate":
-        simulate(args.cache, args.calls, args.start)
+        simulate(args.cache, args.calls, args.start, multi=args.multi)
     else:
         fit(
             args.cache,
