@@ -149,3 +149,33 @@ def test_eval_ser_reads_a_prosody_model_through_its_own_embed(tmp_path):
     assert model.feature_version.endswith("+voicestats-55-v1")
     again = evaluate_ser(manifest, model=model, cache_dir=cache)  # from the cache
     assert again["accuracy"] == report["accuracy"]
+
+
+def test_adapting_the_shipped_prosody_model_keeps_its_fields_and_fits_the_clips(tmp_path):
+    """``emotrace train ser --init ser-whisper-tiny-head-v6`` (the default model): the clips are
+    embedded with the voice statistics, z-scored per speaker as the engine does, the heads move
+    and the adapted folder is still a version-6 model that loads and reads its own clips."""
+    from test_ser import write_clips
+
+    from analyzer.models import load_model
+    from train.heads import HeadOptions
+    from train.ser import evaluate_ser, train_ser
+
+    manifest = write_clips(tmp_path / "data")
+    options = HeadOptions(epochs=30, lr=3e-3, members=1)
+    out = train_ser(
+        manifest, init="ser-whisper-tiny-head-v6", out=tmp_path / "ours", channels=("clean",),
+        options=options, cache_dir=tmp_path / "cache",
+    )  # fmt: skip
+    source = load_model("ser-whisper-tiny-head-v6", "ser")
+    adapted = load_model(out, "ser")
+    assert isinstance(adapted, SpeechEmotionModel) and isinstance(source, SpeechEmotionModel)
+    assert adapted.prosody == PROSODY_KIND
+    assert np.array_equal(adapted.prosody_sd, source.prosody_sd)
+    assert np.array_equal(adapted.mean, source.mean)  # standardisation kept
+    assert not np.allclose(adapted.members[0][0][0][0], source.members[0][0][0][0])  # heads moved
+    # the features went in with the voice statistics (the cache key says so)
+    assert len(list((tmp_path / "cache").rglob("*.npy"))) > 0
+    before = evaluate_ser(manifest, model=source, cache_dir=tmp_path / "cache")
+    after = evaluate_ser(manifest, model=adapted, cache_dir=tmp_path / "cache")
+    assert after["accuracy_argmax"] > before["accuracy_argmax"]

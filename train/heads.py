@@ -585,12 +585,13 @@ def adapt_model_arrays(
 ) -> dict[str, np.ndarray]:
     """Fine-tune a trained model's heads on a few new labelled windows (a team's own calls).
 
-    arrays: the trained model's head.npz; features [n, 768], y [n], speakers / channels [n] of
-    the new windows. Every member's absolute and relative head starts from its trained weights
-    and takes ``options.epochs`` passes at ``options.lr`` over the new rows (speaker-balanced);
-    the standardisation, temperatures, the uncertain threshold and the arousal/valence
-    regression are kept. The relative heads are adapted only where some speaker has at least
-    ``options.min_group_windows`` windows. Returns the new arrays.
+    arrays: the trained model's head.npz; features [n, F] (what its heads read: for a model with
+    prosody, the voice statistics already z-scored, see ``train.ser.adapt_model``), y [n],
+    speakers / channels [n] of the new windows. Every member's absolute and relative head
+    starts from its trained weights and takes ``options.epochs`` passes at ``options.lr`` over
+    the new rows (speaker-balanced); the standardisation, temperatures, the uncertain threshold
+    and the arousal/valence regression are kept. The relative heads are adapted only where some
+    speaker has at least ``options.min_group_windows`` windows. Returns the new arrays.
     """
     out = dict(arrays)
     absolute = (features - arrays["mean"]) / arrays["scale"]

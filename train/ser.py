@@ -27,9 +27,15 @@ from pathlib import Path
 
 import numpy as np
 
-from analyzer.audio.ser import FEATURE_KINDS, FeatureEncoder, make_encoder, save_model_folder
+from analyzer.audio.ser import (
+    FEATURE_KINDS,
+    FeatureEncoder,
+    SpeechEmotionModel,
+    make_encoder,
+    save_model_folder,
+)
 from analyzer.labels import LABELS
-from analyzer.models import resolve_model_dir, write_checksums
+from analyzer.models import load_model, resolve_model_dir, write_checksums
 
 from .data import READ_SPEECH_MANIFEST
 from .heads import HeadOptions, adapt_model_arrays, fit_model_arrays
@@ -177,10 +183,16 @@ def train_ser(
     noise_train = None
     if noise_manifest is not None:
         noise_train = partial(load_noise_pool, noise_manifest, "train")
+    reader: FeatureEncoder | SpeechEmotionModel  # what embeds the training windows
     if init is not None:  # adapting: the heads read what the model's heads were trained on
-        source_config = json.loads((resolve_model_dir(init) / "model.json").read_text())
-        feature_kind = str(source_config.get("features", "whisper-last"))
-    encoder = make_encoder(feature_kind, threads=threads)
+        source = load_ser_model(init)
+        source.threads = threads
+        feature_kind = source.features
+        # a model with prosody (version 6) embeds the voice statistics beside the encoder's
+        # features; ``adapt_model`` z-scores them per speaker as the engine does per call
+        reader = source if source.prosody is not None else source.encoder
+    else:
+        reader = make_encoder(feature_kind, threads=threads)
     import torch
 
     torch.set_num_threads(threads)  # heads are small; leave the other cores to the machine
@@ -190,7 +202,7 @@ def train_ser(
             [rows[i] for i in subset],
             root,
             channel=channel,
-            encoder=encoder,
+            encoder=reader,
             cache_dir=cache_dir,
             progress=progress,
             noise=noise_train,
@@ -226,7 +238,7 @@ def train_ser(
         if neutral_reference is None:
             raise ValueError("--neutral-target needs --neutral-reference (read speech)")
         reference, ref_speakers = neutral_reference_features(
-            neutral_reference, encoder=encoder, cache_dir=cache_dir, progress=progress
+            neutral_reference, encoder=reader, cache_dir=cache_dir, progress=progress
         )
     arrays, config = fit_model_arrays(
         features,
@@ -270,10 +282,18 @@ def train_ser(
     return folder
 
 
+def load_ser_model(name_or_path: str | Path) -> SpeechEmotionModel:
+    """A speech emotion model folder (name or path), checksums checked."""
+    model = load_model(name_or_path, "ser")
+    if not isinstance(model, SpeechEmotionModel):
+        raise ValueError(f"{name_or_path}: not a speech emotion model")
+    return model
+
+
 def neutral_reference_features(
     manifest: str | Path,
     *,
-    encoder: FeatureEncoder,
+    encoder: FeatureEncoder | SpeechEmotionModel,
     cache_dir: str | Path | None = None,
     progress: Progress | None = None,
     channels: Sequence[str] = ("clean",),
@@ -315,6 +335,11 @@ def adapt_model(
         raise ValueError(f"--init {init}: not a speech emotion model")
     with np.load(source / config.get("weights", "head.npz")) as data:
         arrays = {k: data[k] for k in data.files}
+    if config.get("prosody") is not None:
+        # version 6: the raw voice statistics z-scored against each speaker's own windows in
+        # each channel (label-free, the engine's ``model_input``), as its heads were trained
+        groups = [f"{s}|{c}" for s, c in zip(speakers, channels, strict=True)]
+        features = load_ser_model(source).model_input(features, groups)
     adapted = adapt_model_arrays(arrays, features, y, speakers, channels, options=options)
     keep = {k: v for k, v in config.items() if k not in ("kind", "loader", "labels", "weights")}
     keep["adapted_from"] = {"model": source.name, "on": about, "epochs": options.epochs}
