@@ -179,3 +179,128 @@ def test_adapting_the_shipped_prosody_model_keeps_its_fields_and_fits_the_clips(
     before = evaluate_ser(manifest, model=source, cache_dir=tmp_path / "cache")
     after = evaluate_ser(manifest, model=adapted, cache_dir=tmp_path / "cache")
     assert after["accuracy_argmax"] > before["accuracy_argmax"]
+
+
+def test_training_zscores_each_speaker_against_mostly_neutral_sets_of_clips():
+    """``training_prosody_zscores``: per speaker and channel, sets of all neutral clips plus the
+    next k emotional ones (70 % neutral, clips in SHA-1 order of their paths); a neutral window
+    gets the mean of its z-scores over the sets; a speaker with no neutral clip is one set."""
+    import hashlib
+
+    from train.ser import training_prosody_zscores
+
+    rng = np.random.default_rng(5)
+    labels = ["neutral"] * 7 + ["angry"] * 6 + ["sad"] * 3  # speaker a: 13 clips, b: 3
+    paths = [f"c{i}.wav" for i in range(len(labels))]
+    clip = np.repeat(np.arange(len(labels)), 2)  # two windows a clip
+    groups = np.where(clip < 13, "a|clean", "b|clean")
+    stats = rng.normal(0, 1, (len(clip), D)) + np.where(clip < 7, 0.0, 3.0)[:, None]
+    stats[0, :4] = np.nan  # undefined values read 0
+    sd = np.full(D, 0.8)
+    z = training_prosody_zscores(stats, clip, paths, labels, list(groups), sd)
+    order = sorted(range(7, 13), key=lambda c: hashlib.sha1(paths[c].encode()).hexdigest())
+    k = round(7 * 0.3 / 0.7)  # 3 emotional clips a set: two sets
+    sets = [np.isin(clip, list(range(7)) + order[g : g + k]) for g in (0, 3)]
+    want = np.zeros_like(stats)
+    for members in sets:
+        want[members] += prosody_zscores(stats[members], ["g"] * members.sum(), population_sd=sd)
+    want[clip < 7] /= 2
+    assert np.allclose(z[clip < 13], want[clip < 13], atol=1e-5)
+    only_b = clip >= 13
+    alone = prosody_zscores(stats[only_b], ["g"] * only_b.sum(), population_sd=sd)
+    assert np.allclose(z[only_b], alone, atol=1e-5)
+    # an emotional window sits among neutral ones: far above their level, not at 0
+    assert z[clip == order[0]].mean() > 1.0
+    assert z[0, 0] == 0.0
+
+
+def four_speakers(folder):
+    """Four synthetic speakers (two speaker folds of the familiarity check) x eight clips."""
+    import csv
+
+    import soundfile as sf
+    from test_ser import voice
+
+    folder.mkdir(parents=True)
+    rows = []
+    for s, name in enumerate(("spk_a", "spk_b", "spk_c", "spk_d")):
+        for k, label in enumerate(("neutral",) * 4 + ("angry", "sad", "happy", "fearful")):
+            path = f"{name}_{k}.wav"
+            sf.write(folder / path, voice(20 * s + k, 1.0 + 0.1 * k, 100.0 + 30 * s), 16000)
+            rows.append({"path": path, "speaker": name, "label": label, "corpus": "xy"[s % 2]})
+    with open(folder / "manifest.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["path", "speaker", "label", "corpus"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return folder / "manifest.csv"
+
+
+def readers(folder):
+    """A read-speech manifest of four LibriSpeech-like readers (two are the prior's half)."""
+    import csv
+
+    import soundfile as sf
+    from test_ser import voice
+
+    folder.mkdir(parents=True)
+    rows = []
+    for i, f0 in enumerate((210.0, 240.0, 105.0, 125.0)):
+        sf.write(folder / f"r{i}.wav", voice(60 + i, 2.5, f0_hz=f0), 16000)
+        rows.append({"path": f"r{i}.wav", "corpus": "librispeech", "speaker": f"ls_{i}"})
+    with open(folder / "read.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["path", "corpus", "speaker"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return folder / "read.csv"
+
+
+def test_train_ser_with_prosody_builds_a_model_the_engine_reads_like_training(tmp_path):
+    """``emotrace train ser --prosody``: a version-6 folder (``prosody``, ``prosody_sd`` from the
+    clean windows' within-speaker spread), which loads, scores a call's windows with groups, and
+    takes the neutral prior and the familiarity check of the product commands."""
+    import json
+
+    from analyzer.audio.ser import LAYER1_FEATURE_VERSION
+    from analyzer.models import load_model
+    from train.heads import HeadOptions
+    from train.ser import train_ser, within_speaker_spread
+    from train.ser_features import extract_features, read_manifest
+    from train.ser_ood import add_familiarity
+    from train.ser_prior import add_neutral_prior
+
+    manifest = four_speakers(tmp_path / "data")
+    options = HeadOptions(hidden=0, epochs=2, random_groups=1, members=1, gender_boosts=(1.0,))
+    cache = tmp_path / "cache"
+    folder = train_ser(
+        manifest, out=tmp_path / "v6", channels=("clean", "telephone"), options=options,
+        cache_dir=cache, feature_kind="whisper-layer1", prosody=True,
+    )  # fmt: skip
+    config = json.loads((folder / "model.json").read_text())
+    assert config["prosody"] == PROSODY_KIND and config["features"] == "whisper-layer1"
+    model = load_model(folder, "ser")
+    assert isinstance(model, SpeechEmotionModel) and model.prosody_sd is not None
+    assert len(model.mean) == FEATURE_DIM + D
+    rows, root = read_manifest(manifest)
+    clean = extract_features(rows, root, encoder=model, cache_dir=cache)
+    speakers = [rows[i]["speaker"] for i in clean.clip]
+    raw = clean.features[:, FEATURE_DIM:]
+    assert np.allclose(model.prosody_sd, within_speaker_spread(raw, speakers), rtol=1e-5)
+    # the training windows came from the cache (same key as the model's own embed)
+    files = set(cache.rglob("*.npy"))
+    assert len(files) == 2 * len(clean.ok.nonzero()[0])  # clean and telephone, nothing more
+    scores = model.predict_features(clean.features, clean.speech_s, groups=speakers)
+    assert np.isfinite(scores.probs).all() and scores.probs.shape == (len(raw), 7)
+    assert model.feature_version == LAYER1_FEATURE_VERSION + "+voicestats-55-v1"
+    # the neutral prior on read speech: each reader's windows z-scored against their own
+    read = readers(tmp_path / "read")
+    prior = add_neutral_prior(folder, tmp_path / "v6p", read, 0.9, channels=("clean", "telephone"))
+    told = json.loads((prior / "model.json").read_text())["neutral_reference"]
+    assert told["speakers"] == 2 and told["windows"] > 0
+    assert load_model(prior, "ser").neutral_bias >= 0.0
+    familiar = add_familiarity(folder, tmp_path / "v6f", manifest, channels=("clean",))
+    again = load_model(familiar, "ser")
+    assert isinstance(again, SpeechEmotionModel) and again.familiarity is not None
+    assert again.unfamiliar(again.model_input(clean.features, speakers)).mean() < 0.1
+    hiss = np.random.default_rng(0).normal(0, 0.3, (4, 32000)).astype(np.float32)
+    feats, _ = again.embed(list(hiss))
+    assert again.unfamiliar(again.model_input(feats, ["x"] * 4)).all()  # unlike any voice

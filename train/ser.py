@@ -20,6 +20,7 @@ refitted on everyone.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 from collections.abc import Sequence
 from functools import partial
@@ -29,11 +30,16 @@ import numpy as np
 
 from analyzer.audio.ser import (
     FEATURE_KINDS,
+    PROSODY_KIND,
+    PROSODY_PRIOR_WINDOWS,
     FeatureEncoder,
     SpeechEmotionModel,
+    VoiceStatsReader,
     make_encoder,
+    prosody_zscores,
     save_model_folder,
 )
+from analyzer.audio.voicestats import NAMES as VOICESTATS
 from analyzer.labels import LABELS
 from analyzer.models import load_model, resolve_model_dir, write_checksums
 
@@ -131,6 +137,11 @@ def channel_subsets(rows: Sequence[dict], channels: Sequence[str]) -> list[tuple
     return pairs
 
 
+# share of neutral clips in the sets a prosody model's training statistics are z-scored
+# against (real calls are mostly neutral; ``training_prosody_zscores``)
+NEUTRAL_GROUP_SHARE = 0.7
+
+
 def train_ser(
     manifest: str | Path,
     root: str | Path | None = None,
@@ -146,6 +157,7 @@ def train_ser(
     init: str | Path | None = None,
     neutral_reference: str | Path | None = None,
     feature_kind: str = "whisper-last",
+    prosody: bool = False,
 ) -> Path:
     """Train a speech emotion model folder from a manifest; returns the folder.
 
@@ -155,6 +167,12 @@ def train_ser(
     neutral_reference: a manifest of non-emotional speech (read speech); with
     ``options.neutral_target`` > 0 the model gets a ``neutral_bias`` fitted on the training half
     of its speakers (``neutral_reference_features``), so that share of their windows reads neutral.
+
+    prosody: also read each window's voice statistics (``analyzer.audio.voicestats``), z-scored
+    against the speaker's own windows as the engine does per call (version 6,
+    ``"prosody": "voicestats-group-z"``); training z-scores each speaker's statistics per channel
+    against groups of clips that are mostly neutral, like a real call
+    (``training_prosody_zscores``); ``prosody_sd`` is the clean rows' within-speaker spread.
 
     init: a trained model (name or folder) to adapt instead of training from scratch: its heads
     are fine-tuned on the manifest's clips (``adapt_model_arrays``; e.g. reviewers' corrected
@@ -169,6 +187,8 @@ def train_ser(
     The folder gets model.json, head.npz, SHA256SUMS and a MODEL_CARD.md stub if none exists.
     """
     options = options if options is not None else HeadOptions()
+    if init is not None and prosody:
+        raise ValueError("--prosody with --init: the model's own kind decides what it reads")
     if init is not None and options.neutral_target > 0:
         raise ValueError(
             "--neutral-target with --init: refit the prior by python -m train.ser_prior"
@@ -183,7 +203,7 @@ def train_ser(
     noise_train = None
     if noise_manifest is not None:
         noise_train = partial(load_noise_pool, noise_manifest, "train")
-    reader: FeatureEncoder | SpeechEmotionModel  # what embeds the training windows
+    reader: FeatureEncoder | SpeechEmotionModel | VoiceStatsReader  # embeds the training windows
     if init is not None:  # adapting: the heads read what the model's heads were trained on
         source = load_ser_model(init)
         source.threads = threads
@@ -193,10 +213,12 @@ def train_ser(
         reader = source if source.prosody is not None else source.encoder
     else:
         reader = make_encoder(feature_kind, threads=threads)
+        if prosody:
+            reader = VoiceStatsReader(reader)
     import torch
 
     torch.set_num_threads(threads)  # heads are small; leave the other cores to the machine
-    feats, ys, spk, chan, gen, cor = [], [], [], [], [], []
+    feats, ys, spk, chan, gen, cor, clips = [], [], [], [], [], [], []
     for channel, subset in channel_subsets(rows, channels):
         table = extract_features(
             [rows[i] for i in subset],
@@ -207,7 +229,9 @@ def train_ser(
             progress=progress,
             noise=noise_train,
         )
-        clip_rows = [rows[i] for i in np.asarray(subset, dtype=int)[table.clip]]
+        clip_ids = np.asarray(subset, dtype=int)[table.clip]
+        clips.append(clip_ids)
+        clip_rows = [rows[i] for i in clip_ids]
         feats.append(table.features)
         ys.append([LABELS.index(r["label"]) for r in clip_rows])
         spk.append([r.get("speaker") or r["path"] for r in clip_rows])
@@ -217,6 +241,16 @@ def train_ser(
     features = np.vstack(feats)
     if len(features) == 0:
         raise ValueError(f"{manifest}: no readable audio")
+    population_sd = None
+    if prosody:
+        features, population_sd = prosody_training_rows(
+            features,
+            np.concatenate(clips).astype(int),
+            [r["path"] for r in rows],
+            [r["label"] for r in rows],
+            np.concatenate(spk).astype(str),
+            np.concatenate(chan).astype(str),
+        )
     if progress is not None:
         progress("ser heads", 0, 1)
     if init is not None:
@@ -237,9 +271,14 @@ def train_ser(
     if options.neutral_target > 0:
         if neutral_reference is None:
             raise ValueError("--neutral-target needs --neutral-reference (read speech)")
-        reference, ref_speakers = neutral_reference_features(
+        reference, ref_groups = reference_windows(
             neutral_reference, encoder=reader, cache_dir=cache_dir, progress=progress
         )
+        ref_speakers = sorted({g.rpartition("|")[0] for g in ref_groups})
+        if population_sd is not None:  # each reader's windows are their own call
+            width = reference.shape[1] - len(population_sd)
+            z = prosody_zscores(reference[:, width:], ref_groups, population_sd=population_sd)
+            reference = np.hstack([reference[:, :width], z]).astype(np.float32)
     arrays, config = fit_model_arrays(
         features,
         np.concatenate(ys).astype(int),
@@ -260,6 +299,10 @@ def train_ser(
         }
     if feature_kind != "whisper-last":
         config["features"] = feature_kind
+    if population_sd is not None:
+        arrays["prosody_sd"] = population_sd.astype(np.float32)
+        config["prosody"] = PROSODY_KIND
+        config["prosody_prior_windows"] = PROSODY_PRIOR_WINDOWS
     config["trained_on"] = {
         "manifest": Path(manifest).name,
         "clips": len(rows),
@@ -293,7 +336,7 @@ def load_ser_model(name_or_path: str | Path) -> SpeechEmotionModel:
 def neutral_reference_features(
     manifest: str | Path,
     *,
-    encoder: FeatureEncoder | SpeechEmotionModel,
+    encoder: FeatureEncoder | SpeechEmotionModel | VoiceStatsReader,
     cache_dir: str | Path | None = None,
     progress: Progress | None = None,
     channels: Sequence[str] = ("clean",),
@@ -302,19 +345,121 @@ def neutral_reference_features(
     a read-speech manifest (LibriSpeech-like; AISHELL's single speaker is never used), rendered
     in each of ``channels`` (e.g. clean and telephone: a prior for calls must hold on the
     telephone band too), and those speakers. The other half stays for evaluation."""
+    features, groups = reference_windows(
+        manifest, encoder=encoder, cache_dir=cache_dir, progress=progress, channels=channels
+    )
+    return features, sorted({g.rpartition("|")[0] for g in groups})
+
+
+def reference_windows(
+    manifest: str | Path,
+    *,
+    encoder: FeatureEncoder | SpeechEmotionModel | VoiceStatsReader,
+    cache_dir: str | Path | None = None,
+    progress: Progress | None = None,
+    channels: Sequence[str] = ("clean",),
+) -> tuple[np.ndarray, list[str]]:
+    """``neutral_reference_features``' windows and, per window, its group "speaker|channel"
+    (a prosody model z-scores each reader's statistics per channel against their own)."""
     rows, root = read_manifest(manifest, columns=("path",))
     rows = [r for r in rows if r.get("corpus", "librispeech") == "librispeech"]
     first, _ = noise_speakers(rows)
     rows = [r for r in rows if (r.get("speaker") or r["path"]) in first]
     if not rows:
         raise ValueError(f"{manifest}: no read speech to fit the neutral bias on")
-    tables = [
-        extract_features(
+    features, groups = [], []
+    for channel in channels:
+        table = extract_features(
             rows, root, channel=channel, encoder=encoder, cache_dir=cache_dir, progress=progress
         )
-        for channel in channels
-    ]
-    return np.vstack([t.features for t in tables]), sorted(first)
+        features.append(table.features)
+        groups += [f"{rows[i].get('speaker') or rows[i]['path']}|{channel}" for i in table.clip]
+    return np.vstack(features), groups
+
+
+def within_speaker_spread(stats: np.ndarray, speakers: Sequence[str]) -> np.ndarray:
+    """Per column of raw voice statistics (NaN: undefined), the root of the mean within-speaker
+    variance, every speaker weighted by their defined windows: a prosody model's
+    ``prosody_sd`` (what a small group's own spread leans on, ``prosody_zscores``)."""
+    x = np.asarray(stats, dtype=np.float64)
+    names = np.asarray(speakers, dtype=str)
+    total, count = np.zeros(x.shape[1]), np.zeros(x.shape[1])
+    for name in np.unique(names):
+        g = x[names == name]
+        defined = np.isfinite(g)
+        n = defined.sum(axis=0)
+        mean = np.where(defined, g, 0.0).sum(axis=0) / np.maximum(n, 1)
+        total += (np.where(defined, g - mean, 0.0) ** 2).sum(axis=0)
+        count += n
+    return np.sqrt(total / np.maximum(count, 1))
+
+
+def training_prosody_zscores(
+    stats: np.ndarray,
+    clip: np.ndarray,
+    paths: Sequence[str],
+    labels: Sequence[str],
+    groups: Sequence[str],
+    population_sd: np.ndarray,
+    neutral_share: float = NEUTRAL_GROUP_SHARE,
+    prior_windows: float = PROSODY_PRIOR_WINDOWS,
+) -> np.ndarray:
+    """Training windows' raw statistics ``stats`` [n, 55] z-scored as the engine z-scores a
+    call's (``prosody_zscores``), per group (a speaker in one channel) against sets of clips
+    that are ``neutral_share`` neutral like a real call: all of the speaker's neutral clips
+    with the next k emotional ones, the clips in the order of their paths' SHA-1. A window in
+    several sets (the neutral ones) gets the mean of its z-scores; a speaker with no neutral
+    clip is one set. clip [n]: each window's index into ``paths`` / ``labels`` (per clip); the
+    labels only build the sets, the heads never read them here."""
+    x = np.asarray(stats, dtype=np.float64)
+    names = np.asarray(groups, dtype=str)
+    out = np.zeros(x.shape)
+    seen = np.zeros(len(x))
+    for name in np.unique(names):
+        at = np.flatnonzero(names == name)
+        order = sorted(
+            np.unique(clip[at]).tolist(),
+            key=lambda c: hashlib.sha1(paths[c].encode()).hexdigest(),
+        )
+        neutral = [c for c in order if labels[c] == "neutral"]
+        other = [c for c in order if labels[c] != "neutral"]
+        if not neutral:
+            sets = [np.ones(len(at), dtype=bool)]
+        else:
+            k = max(1, round(len(neutral) * (1 - neutral_share) / neutral_share))
+            is_neutral = np.isin(clip[at], neutral)
+            sets = [
+                is_neutral | np.isin(clip[at], other[g0 : g0 + k])
+                for g0 in range(0, max(1, len(other)), k)
+            ]
+        for members in sets:
+            rows = at[members]
+            out[rows] += prosody_zscores(
+                x[rows], ["g"] * len(rows), population_sd=population_sd, prior_windows=prior_windows
+            )
+            seen[rows] += 1
+    return (out / np.maximum(seen, 1)[:, None]).astype(np.float32)
+
+
+def prosody_training_rows(
+    features: np.ndarray,
+    clip: np.ndarray,
+    paths: Sequence[str],
+    labels: Sequence[str],
+    speakers: np.ndarray,
+    channels: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """([encoder features | z-scored statistics], ``prosody_sd``) from ``VoiceStatsReader``
+    rows [n, F + 55]: the spread from the clean windows (all of them if none is clean), the
+    z-scores per speaker and channel (``training_prosody_zscores``)."""
+    width = features.shape[1] - len(VOICESTATS)
+    stats = features[:, width:]
+    clean = channels == "clean"
+    pick = clean if clean.any() else np.ones(len(features), dtype=bool)
+    spread = within_speaker_spread(stats[pick], speakers[pick])
+    groups = [f"{s}|{c}" for s, c in zip(speakers, channels, strict=True)]
+    z = training_prosody_zscores(stats, clip, paths, labels, groups, spread)
+    return np.hstack([features[:, :width], z]).astype(np.float32), spread
 
 
 def adapt_model(
@@ -443,6 +588,12 @@ def add_train_args(parser: argparse.ArgumentParser) -> None:
         "layer 1 (version 5)",
     )
     parser.add_argument(
+        "--prosody",
+        action="store_true",
+        help="also read each window's voice statistics, z-scored against the speaker's own "
+        "windows (version 6)",
+    )
+    parser.add_argument(
         "--uncertain-rate",
         type=float,
         default=HeadOptions.uncertain_rate,
@@ -495,6 +646,7 @@ def run_train(args: argparse.Namespace, progress: Progress | None = None) -> Pat
         init=args.init,
         neutral_reference=args.neutral_reference,
         feature_kind=args.features,
+        prosody=args.prosody,
     )
     print(folder)
     return folder

@@ -22,6 +22,7 @@ from analyzer.audio.ser import (
     SAMPLE_RATE_HZ,
     FeatureEncoder,
     SpeechEmotionModel,
+    VoiceStatsReader,
 )
 
 from . import augment
@@ -234,7 +235,7 @@ def extract_features(
     root: Path,
     *,
     channel: str = "clean",
-    encoder: FeatureEncoder | SpeechEmotionModel,
+    encoder: FeatureEncoder | SpeechEmotionModel | VoiceStatsReader,
     cache_dir: str | Path | None = None,
     progress: Progress | None = None,
     noise: Callable[[], list[np.ndarray]] | None = None,

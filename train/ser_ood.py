@@ -30,10 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
-from analyzer.audio.ser import Familiarity, SpeechEmotionModel, make_encoder
+from analyzer.audio.ser import Familiarity, SpeechEmotionModel
 from analyzer.labels import LABELS
 from analyzer.models import load_model, resolve_model_dir, write_checksums
 
+from .ser import training_prosody_zscores
 from .ser_features import NEEDS_NOISE, extract_features, load_noise_pool, read_manifest
 
 DIMS = 64  # principal directions kept for the Mahalanobis part
@@ -231,19 +232,36 @@ def add_familiarity(
     if any(c in NEEDS_NOISE for c in channels) and noise_manifest is None:
         raise ValueError("the degraded channel needs --noise-manifest (speech for babble)")
     noise = partial(load_noise_pool, noise_manifest, "train") if noise_manifest else None
-    encoder = make_encoder(loaded.features, threads=threads)
-    feats, speakers, corpora, window_channels = [], [], [], []
+    loaded.threads = threads
+    # a model with prosody (version 6) embeds the voice statistics too; they are z-scored as
+    # its heads' training rows were (``train.ser.training_prosody_zscores``)
+    reader = loaded if loaded.prosody is not None else loaded.encoder
+    feats, speakers, corpora, window_channels, clips = [], [], [], [], []
     for channel in channels:
         table = extract_features(
-            rows, root, channel=channel, encoder=encoder, cache_dir=cache_dir, noise=noise
+            rows, root, channel=channel, encoder=reader, cache_dir=cache_dir, noise=noise
         )
         feats.append(table.features)
+        clips.append(table.clip)
         speakers += [rows[i].get("speaker") or rows[i]["path"] for i in table.clip]
         corpora += [rows[i].get("corpus") or "" for i in table.clip]
         window_channels += [channel] * len(table.clip)
+    windows = np.vstack(feats)
+    if loaded.prosody_sd is not None:
+        width = windows.shape[1] - len(loaded.prosody_sd)
+        z = training_prosody_zscores(
+            windows[:, width:],
+            np.concatenate(clips).astype(int),
+            [r["path"] for r in rows],
+            [r["label"] for r in rows],
+            [f"{s}|{c}" for s, c in zip(speakers, window_channels, strict=True)],
+            loaded.prosody_sd,
+            prior_windows=loaded.prosody_prior_windows,
+        )
+        windows = np.hstack([windows[:, :width], z]).astype(np.float32)
     arrays, above = fit_unfamiliar(
         loaded,
-        np.vstack(feats),
+        windows,
         speakers,
         corpora,
         dims=dims,

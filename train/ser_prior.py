@@ -24,11 +24,11 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from analyzer.audio.ser import SpeechEmotionModel, make_encoder
+from analyzer.audio.ser import SpeechEmotionModel
 from analyzer.models import load_model, resolve_model_dir, write_checksums
 
 from .heads import fit_neutral_bias
-from .ser import neutral_reference_features
+from .ser import reference_windows
 
 
 def add_neutral_prior(
@@ -49,13 +49,17 @@ def add_neutral_prior(
     loaded = load_model(source, "ser")
     if not isinstance(loaded, SpeechEmotionModel):
         raise ValueError(f"{model}: not a speech emotion model")
-    feats, speakers = neutral_reference_features(
+    loaded.threads = threads
+    # a model with prosody (version 6) embeds the voice statistics too and z-scores them
+    # against each reader's own windows per channel (each reader's clip is their call)
+    feats, groups = reference_windows(
         reference,
-        encoder=make_encoder(loaded.features, threads=threads),
+        encoder=loaded if loaded.prosody is not None else loaded.encoder,
         cache_dir=cache_dir,
         channels=channels,
     )
-    bias = fit_neutral_bias(loaded, feats, target)
+    speakers = sorted({g.rpartition("|")[0] for g in groups})
+    bias = fit_neutral_bias(loaded, loaded.model_input(feats, groups), target)
     out.mkdir(parents=True, exist_ok=True)
     for name in ("head.npz", "MODEL_CARD.md"):
         if name == "head.npz" or not (out / name).exists():

@@ -98,6 +98,8 @@ PROSODY_CLIP = 5.0  # prosodic z-scores are clipped to +-this many deviations
 # if that many windows of it were added: a group of 1-3 windows gets z-scores near 0 instead of
 # noise blown up to unit spread, one of 50 windows is nearly its own
 PROSODY_PRIOR_WINDOWS = 4.0
+# what the voice statistics add to a feature version (feature caches keep them apart)
+PROSODY_FEATURE_SUFFIX = "+voicestats-55-v1"
 # under ``relative_scale`` "speaker" a group's own spread is at least this share of the
 # training spread (a group of near-identical windows would otherwise give huge z-scores)
 RELATIVE_SCALE_FLOOR = 0.1
@@ -592,6 +594,34 @@ def relative_input(absolute: FloatArray, offsets: FloatArray, inputs: str) -> Fl
     return np.hstack([absolute, offsets])
 
 
+class VoiceStatsReader:
+    """An encoder's pooled features with each window's raw voice statistics beside them
+    (``voicestats.window_statistics``, 55 columns, NaN where undefined): what a model with
+    ``prosody`` reads before ``model_input`` z-scores the statistics, and what training such a
+    model (``emotrace train ser --prosody``) embeds its clips with."""
+
+    def __init__(self, encoder: FeatureEncoder) -> None:
+        self.encoder = encoder
+
+    @property
+    def feature_version(self) -> str:
+        version = str(getattr(self.encoder, "feature_version", FEATURE_VERSION))
+        return f"{version}{PROSODY_FEATURE_SUFFIX}"
+
+    def embed(
+        self,
+        inputs: Sequence[FloatArray],
+        *,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> tuple[FloatArray, FloatArray]:
+        """(features [N, F + 55], speech seconds [N])."""
+        from .voicestats import window_statistics
+
+        features, speech_s = self.encoder.embed(inputs, progress=progress)
+        stats = window_statistics(inputs)
+        return np.hstack([features, stats]).astype(np.float32), speech_s
+
+
 class SpeechEmotionModel:
     """Speech emotion model: ``predict(waves, *, groups=None) -> EmotionScores``.
 
@@ -749,20 +779,17 @@ class SpeechEmotionModel:
         pooled features, and for a model with ``prosody`` each window's raw
         ``voicestats.window_statistics`` beside them (computed from the waveform, 2-3 ms of CPU
         per second of speech; they are z-scored per group only in ``predict_features``)."""
-        features, speech_s = self.encoder.embed(inputs, progress=progress)
         if self.prosody is None:
-            return features, speech_s
-        from .voicestats import window_statistics
-
-        stats = window_statistics(inputs)
-        return np.hstack([features, stats]).astype(np.float32), speech_s
+            return self.encoder.embed(inputs, progress=progress)
+        return VoiceStatsReader(self.encoder).embed(inputs, progress=progress)
 
     @property
     def feature_version(self) -> str:
         """What ``embed`` returns, for feature caches: the encoder's version, plus the
         statistics' for a model with ``prosody``."""
-        version = str(getattr(self.encoder, "feature_version", FEATURE_VERSION))
-        return version if self.prosody is None else f"{version}+voicestats-55-v1"
+        if self.prosody is None:
+            return str(getattr(self.encoder, "feature_version", FEATURE_VERSION))
+        return VoiceStatsReader(self.encoder).feature_version
 
     def model_input(self, features: FloatArray, groups: Sequence[str] | None) -> FloatArray:
         """What the heads read: ``embed``'s features as they are, or for a model with
