@@ -98,8 +98,12 @@ def load_audio(path: str | Path) -> np.ndarray:
         TypeError,
     ):  # formats soundfile cannot read (mp3, m4a...)
         import librosa
+        from audioread.exceptions import DecodeError  # type: ignore[import-untyped]
 
-        wave, rate = librosa.load(str(path), sr=None, mono=True)
+        try:
+            wave, rate = librosa.load(str(path), sr=None, mono=True)
+        except (RuntimeError, OSError, DecodeError) as exc:  # no decoder reads it: corrupt
+            raise ValueError(f"{path}: cannot decode the audio") from exc
     return resample_to_16k(np.asarray(wave, dtype=np.float32), int(rate))
 
 

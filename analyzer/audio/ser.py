@@ -798,6 +798,8 @@ class SpeechEmotionModel:
         features = np.asarray(features, dtype=np.float32)
         if self.prosody_sd is None:
             return features
+        if len(features) == 0:  # no window (nothing readable): nothing to z-score
+            return np.zeros((0, len(self.mean)), dtype=np.float32)
         width = len(self.mean) - len(self.prosody_sd)
         if features.shape[1] != len(self.mean):
             raise ModelError(
