@@ -647,3 +647,53 @@ def test_adapting_a_model_to_a_shifted_corpus_gains_accuracy():
     acc_before = np.mean(before.probabilities(shifted[test]).argmax(axis=1) == y[test])
     acc_after = np.mean(after.probabilities(shifted[test]).argmax(axis=1) == y[test])
     assert acc_after >= acc_before + 0.1
+
+
+def test_adapted_heads_get_temperatures_fitted_on_clips_they_were_not_adapted_on():
+    from train.heads import adapted_temperatures
+    from train.metrics import expected_calibration_error
+
+    feats, y, speakers, channels, genders = gendered_windows(4)
+    options = HeadOptions(
+        hidden=0, epochs=12, lr=2e-2, batch_size=128, random_groups=2, members=1,
+        gender_boosts=(1.0,), uncertain_rate=0.0, va_alpha=0.0, calibration="speakers",
+    )  # fmt: skip
+    old = np.isin(speakers, ["f0", "f1", "m0", "m1"])
+    arrays, config = fit_model_arrays(
+        feats[old], y[old], speakers[old], channels[old], options=options, genders=genders[old]
+    )
+    rng = np.random.default_rng(1)
+    shifted = feats + rng.normal(0, 1.5, (len(LABELS), feats.shape[1]))[y].astype(np.float32)
+    new, test = np.isin(speakers, ["f2", "m2"]), np.isin(speakers, ["f3", "m3"])
+    clips = np.arange(len(y)) // 5  # two clips of five windows per speaker and label
+    keen = replace(options, epochs=60)  # adapted hard: the trained temperatures no longer fit
+    temperatures = adapted_temperatures(
+        arrays, config, shifted[new], y[new], clips[new], speakers[new], channels[new],
+        options=keen,
+    )  # fmt: skip
+    assert temperatures is not None and set(temperatures) == {"temperature_abs", "temperature_rel"}
+    adapted = adapt_model_arrays(
+        arrays, shifted[new], y[new], speakers[new], channels[new], options=keen
+    )
+    kept = SpeechEmotionModel("t", adapted, config, encoder=None).probabilities(shifted[test])
+    refit = SpeechEmotionModel("t", adapted, {**config, **temperatures}, encoder=None)
+    probs = refit.probabilities(shifted[test])
+    assert np.array_equal(probs.argmax(axis=1), kept.argmax(axis=1))  # the same decisions
+    ece_kept = expected_calibration_error(kept, y[test])
+    ece_refit = expected_calibration_error(probs, y[test])
+    assert ece_refit < ece_kept
+    # too few clips to hold any out: the trained temperatures stay
+    few = clips[new] < clips[new].min() + 4
+    assert (
+        adapted_temperatures(
+            arrays,
+            config,
+            shifted[new][few],
+            y[new][few],
+            clips[new][few],
+            speakers[new][few],
+            channels[new][few],
+            options=keen,
+        )  # fmt: skip
+        is None
+    )

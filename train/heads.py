@@ -632,6 +632,58 @@ def adapt_model_arrays(
     return {k: np.asarray(v, dtype=np.float32) for k, v in out.items()}
 
 
+ADAPT_CALIBRATION_FOLDS = 3  # folds of a team's clips that the adapted temperatures are fitted on
+
+
+def adapted_temperatures(
+    arrays: dict[str, np.ndarray],
+    config: dict,
+    features: np.ndarray,
+    y: np.ndarray,
+    clips: np.ndarray,
+    speakers: np.ndarray,
+    channels: np.ndarray,
+    *,
+    options: HeadOptions,
+    folds: int = ADAPT_CALIBRATION_FOLDS,
+    min_windows: int = 30,
+) -> dict[str, float] | None:
+    """Temperatures for heads adapted on these windows (``adapt_model_arrays``), fitted where
+    they were not adapted: the clips split into ``folds`` (seeded by ``options.seed``), each
+    fold scored by heads adapted on the others, ``fit_temperature`` per head on the pooled raw
+    log-probabilities. Adapting sharpens the heads on the team's clips, so the trained
+    temperatures leave them overconfident. clips [n]: each window's clip (its windows stay in
+    one fold). None (keep the trained ones) with fewer than ``min_windows`` windows or two
+    clips a fold; "temperature_rel" only where ``min_windows`` held-out windows had a group."""
+    ids = np.unique(clips)
+    if len(features) < min_windows or len(ids) < 2 * folds:
+        return None
+    order = np.random.default_rng(options.seed).permutation(ids)
+    fold_of = {int(c): k % folds for k, c in enumerate(order)}
+    fold = np.array([fold_of[int(c)] for c in clips])
+    context = speaker_channel_ids(speakers, channels)
+    raw = {**config, "temperature_abs": 1.0, "temperature_rel": 1.0, "neutral_bias": 0.0}
+    abs_parts, abs_y, rel_parts, rel_y = [], [], [], []
+    for k in range(folds):
+        fit, held = fold != k, fold == k
+        adapted = adapt_model_arrays(
+            arrays, features[fit], y[fit], speakers[fit], channels[fit], options=options
+        )
+        probe = SpeechEmotionModel("calibration", adapted, raw, encoder=None)
+        probe.relative_weight = 1.0  # each head on its own
+        logp, _ = probe.logits(features[held])
+        abs_parts.append(logp)
+        abs_y.append(y[held])
+        logp, used = probe.logits(features[held], groups=list(context[held]))
+        rel_parts.append(logp[used])
+        rel_y.append(y[held][used])
+    out = {"temperature_abs": fit_temperature(np.vstack(abs_parts), np.concatenate(abs_y))}
+    grouped = np.concatenate(rel_y)
+    if len(grouped) >= min_windows:
+        out["temperature_rel"] = fit_temperature(np.vstack(rel_parts), grouped)
+    return out
+
+
 def _layers_of(arrays: dict[str, np.ndarray], prefix: str) -> list[tuple[np.ndarray, np.ndarray]]:
     layers, k = [], 0
     while f"{prefix}_W{k}" in arrays:

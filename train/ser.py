@@ -44,7 +44,13 @@ from analyzer.labels import LABELS
 from analyzer.models import load_model, resolve_model_dir, write_checksums
 
 from .data import READ_SPEECH_MANIFEST
-from .heads import HeadOptions, adapt_model_arrays, fit_model_arrays
+from .heads import (
+    ADAPT_CALIBRATION_FOLDS,
+    HeadOptions,
+    adapt_model_arrays,
+    adapted_temperatures,
+    fit_model_arrays,
+)
 from .ser_eval import concordance, evaluate_ser
 from .ser_features import (
     CHANNELS,
@@ -158,6 +164,7 @@ def train_ser(
     neutral_reference: str | Path | None = None,
     feature_kind: str = "whisper-last",
     prosody: bool = False,
+    recalibrate: bool = True,
 ) -> Path:
     """Train a speech emotion model folder from a manifest; returns the folder.
 
@@ -176,7 +183,8 @@ def train_ser(
 
     init: a trained model (name or folder) to adapt instead of training from scratch: its heads
     are fine-tuned on the manifest's clips (``adapt_model_arrays``; e.g. reviewers' corrected
-    labels of a team's own calls), everything else of it is kept.
+    labels of a team's own calls), everything else of it is kept except, with ``recalibrate``,
+    the temperatures: refitted on folds of the clips the heads were not adapted on.
 
     Every row whose label is in ``LABELS`` is used, in each of ``channels`` (see
     ``render_channel``; "swapped" renders female rows "lower" and male rows "higher"), except
@@ -263,6 +271,8 @@ def train_ser(
             np.concatenate(chan).astype(str),
             options=options,
             about={"manifest": Path(manifest).name, "clips": len(rows), "channels": list(channels)},
+            clips=np.concatenate(clips).astype(int),
+            recalibrate=recalibrate,
         )
         if progress is not None:
             progress("ser heads", 1, 1)
@@ -472,8 +482,15 @@ def adapt_model(
     *,
     options: HeadOptions,
     about: dict,
+    clips: np.ndarray | None = None,
+    recalibrate: bool = True,
 ) -> Path:
-    """Write the model ``init`` with its heads fine-tuned on these windows into ``out``."""
+    """Write the model ``init`` with its heads fine-tuned on these windows into ``out``.
+
+    recalibrate: refit the temperatures on folds of the clips the heads were not adapted on
+    (``adapted_temperatures``; needs ``clips``, each window's clip); otherwise the trained
+    ones are kept.
+    """
     source = resolve_model_dir(init)
     config = json.loads((source / "model.json").read_text())
     if config.get("kind") != "ser":
@@ -488,6 +505,20 @@ def adapt_model(
     adapted = adapt_model_arrays(arrays, features, y, speakers, channels, options=options)
     keep = {k: v for k, v in config.items() if k not in ("kind", "loader", "labels", "weights")}
     keep["adapted_from"] = {"model": source.name, "on": about, "epochs": options.epochs}
+    temperatures = None
+    if recalibrate and clips is not None:
+        temperatures = adapted_temperatures(
+            arrays, config, features, y, clips, speakers, channels, options=options
+        )
+    if temperatures is not None:
+        keep.update(temperatures)
+        keep["adapted_from"]["temperatures"] = {
+            "refitted": sorted(temperatures),
+            "folds": ADAPT_CALIBRATION_FOLDS,
+            "trained": {k: config.get(k) for k in ("temperature_abs", "temperature_rel")},
+        }
+    else:
+        keep["adapted_from"]["temperatures"] = {"refitted": []}
     folder = save_model_folder(out, adapted, keep)
     card = folder / "MODEL_CARD.md"
     if not card.exists():
@@ -536,6 +567,12 @@ def add_train_args(parser: argparse.ArgumentParser) -> None:
         "--init",
         default=None,
         help="adapt this trained model (name or folder) to the manifest instead of training anew",
+    )
+    parser.add_argument(
+        "--keep-temperatures",
+        action="store_true",
+        help="with --init: keep the model's temperatures instead of refitting them on folds "
+        "of the manifest's clips",
     )
     parser.add_argument(
         "--calibration",
@@ -647,6 +684,7 @@ def run_train(args: argparse.Namespace, progress: Progress | None = None) -> Pat
         neutral_reference=args.neutral_reference,
         feature_kind=args.features,
         prosody=args.prosody,
+        recalibrate=not args.keep_temperatures,
     )
     print(folder)
     return folder
