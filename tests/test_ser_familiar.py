@@ -201,17 +201,26 @@ def test_evaluation_counts_clips_of_unfamiliar_windows_uncertain(tmp_path: Path)
     assert reports["far"]["accuracy_argmax"] == reports["near"]["accuracy_argmax"]
 
 
-def test_version_6_familiarity_is_fitted_on_every_training_channel():
-    """Session 24 (serrob's F1, passed on version 6's LOCO folds): the check covers the degraded
-    training rendering too, else a new corpus's babble clips are withheld as unfamiliar."""
+@pytest.mark.parametrize(
+    ("name", "renderings"),
+    [
+        ("ser-whisper-tiny-head-v6", {"degraded"}),
+        ("ser-whisper-tiny-head-v7", {"degraded", "babble10", "mp3_16", "amrnb"}),
+    ],
+)
+def test_familiarity_is_fitted_on_every_training_channel(name, renderings):
+    """Session 24 (serrob's F1, passed on version 6's LOCO folds): the check covers the damaged
+    training renderings too, else a new corpus's babble clips are withheld as unfamiliar;
+    version 7 (session 25) trains and fits it on babble and two codecs as well."""
     from analyzer.models import load_model
 
-    folder = Path(__file__).parent.parent / "models" / "ser-whisper-tiny-head-v6"
+    folder = Path(__file__).parent.parent / "models" / name
     config = json.loads((folder / "model.json").read_text())
     trained = config["trained_on"]
     assert config["familiarity"]["channels"] == trained["channels"]
-    assert "degraded" in trained["channels"]
-    assert config["familiarity"]["windows"] == trained["windows"]
+    assert renderings <= set(trained["channels"]) and "opus8" not in trained["channels"]
+    assert config["familiarity"]["held_out_speakers"] == trained["held_out_speakers"]
+    assert {"ravdess_17", "ravdess_20", "emodb_11"} <= set(trained["held_out_speakers"])
     model = load_model(folder, "ser")  # checks SHA256SUMS
     assert model.familiarity is not None and model.unfamiliar_above == config["unfamiliar_above"]
     assert not model.unfamiliar(model.mean[None, :])[0]

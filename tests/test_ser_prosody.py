@@ -14,7 +14,7 @@ from analyzer.audio.ser import (
     SpeechEmotionModel,
     prosody_zscores,
 )
-from analyzer.models import ModelError
+from analyzer.models import DEFAULT_MODELS, ModelError
 
 D = len(voicestats.NAMES)
 
@@ -152,9 +152,9 @@ def test_eval_ser_reads_a_prosody_model_through_its_own_embed(tmp_path):
 
 
 def test_adapting_the_shipped_prosody_model_keeps_its_fields_and_fits_the_clips(tmp_path):
-    """``emotrace train ser --init ser-whisper-tiny-head-v6`` (the default model): the clips are
-    embedded with the voice statistics, z-scored per speaker as the engine does, the heads move
-    and the adapted folder is still a version-6 model that loads and reads its own clips."""
+    """``emotrace train ser --init`` on the shipped default (version 7, a prosody model): the
+    clips are embedded with the voice statistics, z-scored per speaker as the engine does, the
+    heads move and the adapted folder is still a prosody model that loads and reads its clips."""
     from test_ser import write_clips
 
     from analyzer.models import load_model
@@ -164,10 +164,10 @@ def test_adapting_the_shipped_prosody_model_keeps_its_fields_and_fits_the_clips(
     manifest = write_clips(tmp_path / "data")
     options = HeadOptions(epochs=30, lr=3e-3, members=1)
     out = train_ser(
-        manifest, init="ser-whisper-tiny-head-v6", out=tmp_path / "ours", channels=("clean",),
+        manifest, init=DEFAULT_MODELS["ser"], out=tmp_path / "ours", channels=("clean",),
         options=options, cache_dir=tmp_path / "cache",
     )  # fmt: skip
-    source = load_model("ser-whisper-tiny-head-v6", "ser")
+    source = load_model(DEFAULT_MODELS["ser"], "ser")
     adapted = load_model(out, "ser")
     assert isinstance(adapted, SpeechEmotionModel) and isinstance(source, SpeechEmotionModel)
     assert adapted.prosody == PROSODY_KIND
