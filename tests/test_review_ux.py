@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
+import numpy as np
 import pytest
 from fake_results import make_result, write_tone_wav
 
@@ -180,3 +181,44 @@ def test_label_corrections_become_an_eval_ser_manifest(tmp_path):
     assert rate == 16000 and len(clip) == pytest.approx(1.5 * 16000, abs=2)
     with open(manifest, encoding="utf-8") as fh:
         assert next(csv.reader(fh))[:2] == ["path", "label"]
+
+
+def test_reviewers_corrections_adapt_the_shipped_speech_model(tmp_path):
+    """The loop a team runs: reviewers correct labels in the app, the corrections are exported
+    as a manifest (``write_eval_manifest``) and ``emotrace train ser --init`` adapts the shipped
+    default model to them; the adapted folder loads and reads those turns better."""
+    import json
+
+    import soundfile as sf
+    from test_ser import voice
+
+    from analyzer.models import DEFAULT_MODELS, load_model
+    from review.manifest import write_eval_manifest
+    from train.heads import HeadOptions
+    from train.ser import evaluate_ser, train_ser
+
+    labels = ["angry", "neutral", "sad"] * 4
+    pieces = [voice(40 + k, 2.0, f0_hz=(260.0, 140.0, 110.0)[k % 3]) for k in range(len(labels))]
+    wav = tmp_path / "call.wav"
+    sf.write(wav, np.concatenate(pieces), 16000)
+    with Store(tmp_path / "home") as store:
+        record = store.add_call(make_result(str(wav), duration=24.0), wav, uploaded_by="a")
+        for k, label in enumerate(labels):
+            store.add_annotation(
+                record.id, author="a", kind="label_correction", start=2.0 * k + 0.1,
+                end=2.0 * k + 1.9, speaker="S1", corrected_label=label,
+            )  # fmt: skip
+        manifest, n, _ = write_eval_manifest(store.results([record]), tmp_path / "out")
+    assert n == len(labels)
+    options = HeadOptions(epochs=30, lr=3e-3, members=1)
+    out = train_ser(
+        manifest, init=DEFAULT_MODELS["ser"], out=tmp_path / "ours", channels=("clean",),
+        options=options,
+    )  # fmt: skip
+    config = json.loads((out / "model.json").read_text())
+    assert config["adapted_from"]["model"] == DEFAULT_MODELS["ser"]
+    assert config["adapted_from"]["on"]["clips"] == len(labels)
+    before = evaluate_ser(manifest, model=DEFAULT_MODELS["ser"])
+    after = evaluate_ser(manifest, model=load_model(out, "ser"))
+    assert after["n"] == before["n"] == len(labels)
+    assert after["accuracy_argmax"] > before["accuracy_argmax"]
