@@ -189,3 +189,13 @@ def test_the_training_command_names_how_each_call_was_drawn(tmp_path):
     draws = [_draw(tmp_path / n) for n in sorted(metas)]
     assert draws == ["", " --multi", " --multi --voices 2"]
     assert _runs([1, 2, 3, 7, 9, 10]) == [(1, 3), (7, 7), (9, 10)]
+
+
+def test_count_evidence_scores_a_statistic_by_its_ranks():
+    from train.experiments.count_evidence import auc, run_lengths
+
+    positive = np.array([False, False, True, True])
+    assert auc(np.array([0.1, 0.2, 0.3, 0.4]), positive) == 1.0
+    assert auc(np.array([0.4, 0.3, 0.2, 0.1]), positive) == 0.0
+    assert auc(np.ones(4), positive) == 0.5  # ties count half
+    assert run_lengths(np.array([0, 0, 1, 0, 0, 0, 1])).tolist() == [2, 1, 3, 1]
