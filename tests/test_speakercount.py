@@ -155,6 +155,10 @@ def test_count_training_never_hears_a_benchmark_actor(tmp_path):
         assert len(set(cast)) == len(cast) and 10 <= turns <= 18 and clips == 1
         assert len({corpus[s] for s in cast}) == 1 and corpus[cast[0]] != "ravdess"
     assert set(sizes) == {3, 4}
+    for _ in range(10):  # two-voice excerpts: the extra-voice step's negatives (--voices 2)
+        cast, emotions, turns, clips, _tel = draw_call(rng, rows, gender, multi=True, voices=(2,))
+        assert len(set(cast)) == 2 and 10 <= turns <= 18 and clips == 1
+        assert len({corpus[s] for s in cast}) == 1
 
 
 def test_a_statistic_far_outside_the_training_range_cannot_flip_the_decision():
@@ -170,3 +174,28 @@ def test_a_statistic_far_outside_the_training_range_cannot_flip_the_decision():
     f[1] = 20.0
     assert model.probability(f, 2) == pytest.approx(1 / (1 + np.exp(-(FEATURE_CLIP * 0.5))))
     assert model.accepts(f, 2) and model.accepts(f, 3) is None  # no model for later steps
+
+
+def test_the_training_command_names_how_each_call_was_drawn(tmp_path):
+    from train.speaker_count import _draw, _runs
+
+    metas = {
+        "train-0001.npz": {"name": "a"},
+        "train-3000.npz": {"name": "a+b+c", "draw": "multi"},
+        "train-3500.npz": {"name": "a+b", "draw": "multi", "voices": [2]},
+    }
+    for name, meta in metas.items():
+        np.savez(tmp_path / name, meta=json.dumps(meta))
+    draws = [_draw(tmp_path / n) for n in sorted(metas)]
+    assert draws == ["", " --multi", " --multi --voices 2"]
+    assert _runs([1, 2, 3, 7, 9, 10]) == [(1, 3), (7, 7), (9, 10)]
+
+
+def test_count_evidence_scores_a_statistic_by_its_ranks():
+    from train.experiments.count_evidence import auc, run_lengths
+
+    positive = np.array([False, False, True, True])
+    assert auc(np.array([0.1, 0.2, 0.3, 0.4]), positive) == 1.0
+    assert auc(np.array([0.4, 0.3, 0.2, 0.1]), positive) == 0.0
+    assert auc(np.ones(4), positive) == 0.5  # ties count half
+    assert run_lengths(np.array([0, 0, 1, 0, 0, 0, 1])).tolist() == [2, 1, 3, 1]

@@ -2,6 +2,7 @@
 
     python -m train.speaker_count simulate --cache DIR --calls 400   # embedded training calls
     python -m train.speaker_count simulate --cache DIR --start 3000 --calls 40 --multi  # 3-4 voices
+    python -m train.speaker_count simulate --cache DIR --start 3500 --calls 40 --multi --voices 2
     python -m train.speaker_count fit --cache DIR --out models/speaker-count-logreg
 
 Whether a call holds one voice or more, and how many, is decided from call-level statistics of
@@ -23,7 +24,10 @@ the benchmark does (``benchmarks.simcalls.simulate_call``: turns with gaps and o
 starts), 8-34 turns (mostly short calls), a fifth of them through an 8 kHz channel, and embedded
 as the diarizer does. ``--multi`` draws short multi-party excerpts instead (3 or 4 voices of one
 corpus, 10-18 turns of one clip, ~30-60 s); they train only the later step (k - 1 or k voices for
-k >= 3), so one vs two is fitted on the other calls alone.
+k >= 3), so one vs two is fitted on the other calls alone. ``--multi --voices 2`` draws such
+excerpts of two voices: negatives of that step (a third cluster in a short two-voice excerpt is
+not a voice), so that a lower bar for further voices in short excerpts is not paid for by short
+two-voice calls.
 """
 
 from __future__ import annotations
@@ -86,16 +90,21 @@ def speaker_rows(root: Path, pieces: Path) -> tuple[list[dict], dict[str, str]]:
 
 
 def draw_call(
-    rng: np.random.Generator, rows: list[dict], gender: dict[str, str], multi: bool = False
+    rng: np.random.Generator,
+    rows: list[dict],
+    gender: dict[str, str],
+    multi: bool = False,
+    voices: tuple[int, ...] = MULTI_VOICES,
 ) -> tuple[list[str], dict[str, set[str]], int, int, bool]:
     """(cast, emotions per speaker, turns, most clips per turn, telephone) of one training
     call: 1-4 voices (weights 0.35, 0.35, 0.15, 0.15); ``multi``: a short multi-party excerpt
     instead, 3 or 4 voices (even odds) in 10-18 turns of one clip (~30 s, as the benchmark's
-    ``--length short`` calls of three or four voices)."""
+    ``--length short`` calls of three or four voices); ``voices``: the numbers of voices a
+    multi-party excerpt draws from (even odds; 2 makes the extra-voice step's negatives)."""
     corpus = {r["speaker"]: r["corpus"] for r in rows}
     many = sorted(s for s, c in corpus.items() if c in MANY_CLIPS)
     if multi:
-        n = int(rng.choice(MULTI_VOICES))
+        n = int(rng.choice(voices))
         turns = int(rng.choice(MULTI_TURNS))
         max_clips = 1
     else:
@@ -123,10 +132,18 @@ def draw_call(
     return cast, emotions, turns, max_clips, bool(rng.random() < 0.2)
 
 
-def simulate(cache: Path, calls: int, start: int, root: Path = DATA, multi: bool = False) -> None:
+def simulate(
+    cache: Path,
+    calls: int,
+    start: int,
+    root: Path = DATA,
+    multi: bool = False,
+    voices: tuple[int, ...] = MULTI_VOICES,
+) -> None:
     """Simulate and embed training calls ``start`` .. ``start + calls - 1`` into ``cache``
     (one npz per call, the diarization benchmark's cache format); ``multi``: short
-    multi-party excerpts (``draw_call``), marked so in the call's metadata."""
+    multi-party excerpts of ``voices`` voices (``draw_call``), marked so in the call's
+    metadata."""
     import torch
 
     from analyzer.audio.prosody import analyze_frames
@@ -143,7 +160,7 @@ def simulate(cache: Path, calls: int, start: int, root: Path = DATA, multi: bool
         if path.exists():
             continue
         rng = np.random.default_rng(SEED * 100_000 + i)
-        cast, emotions, turns, max_clips, tel = draw_call(rng, rows, gender, multi)
+        cast, emotions, turns, max_clips, tel = draw_call(rng, rows, gender, multi, voices)
         audio, ref = simulate_call(
             rows,
             cast,
@@ -163,6 +180,8 @@ def simulate(cache: Path, calls: int, start: int, root: Path = DATA, multi: bool
         meta = {"name": "+".join(cast), "duration": dur, "cpu": 0.0, "telephone": tel}
         if multi:
             meta["draw"] = "multi"
+            if voices != MULTI_VOICES:
+                meta["voices"] = list(voices)
         save_embedded_call(path, meta, ref, emotions, speech, (spans, owner, emb, f0), None)
         print(f"{i}: {meta['name']} {dur:.0f} s, {len(emb)} windows", flush=True)
 
@@ -223,10 +242,15 @@ def _runs(numbers: list[int]) -> list[tuple[int, int]]:
     return runs
 
 
-def _is_multi(path: Path) -> bool:
-    """Whether a training call was drawn by ``simulate --multi``."""
+def _draw(path: Path) -> str:
+    """The ``simulate`` options a training call was drawn with: "" (a whole call),
+    " --multi" or " --multi --voices 2" (and so on)."""
     with np.load(path, allow_pickle=False) as z:
-        return json.loads(str(z["meta"])).get("draw") == "multi"
+        meta = json.loads(str(z["meta"]))
+    if meta.get("draw") != "multi":
+        return ""
+    voices = meta.get("voices")
+    return " --multi" + ("" if voices is None else " --voices " + ",".join(map(str, voices)))
 
 
 def fit(
@@ -246,7 +270,8 @@ def fit(
     projection = load_projection()
     paths = sorted(cache.glob("train-*.npz"))
     calls = [call_rows(p, projection) for p in paths]
-    multi = [_is_multi(p) for p in paths]
+    draws = [_draw(p) for p in paths]
+    multi = [d != "" for d in draws]
     # short multi-party calls teach only the later steps: one vs two keeps its own calls
     x2, y2 = step_data([c for c, m in zip(calls, multi) if not m], True)
     x3, y3 = step_data(calls, False)
@@ -269,10 +294,10 @@ def fit(
         "training_rows": {"two": len(y2), "more": len(y3)},
         "training": (
             "; ".join(
-                f"{SIMULATE} --start {a} --calls {b - a + 1}" + (" --multi" if multi else "")
-                for multi in (False, True)
+                f"{SIMULATE} --start {a} --calls {b - a + 1}{draw}"
+                for draw in sorted(set(draws))
                 for a, b in _runs(
-                    sorted(int(p.stem.split("-")[1]) for p in paths if _is_multi(p) == multi)
+                    sorted(int(p.stem.split("-")[1]) for p, d in zip(paths, draws) if d == draw)
                 )
             )
             + "; "
@@ -303,6 +328,9 @@ def main() -> None:
     sim.add_argument(
         "--multi", action="store_true", help="short (~30 s) calls of 3-4 voices, one clip a turn"
     )
+    sim.add_argument(
+        "--voices", default="3,4", help="--multi: voices per excerpt, e.g. 2 (comma-separated)"
+    )
     fitp = sub.add_parser("fit", help="fit the count model on the simulated calls")
     fitp.add_argument("--cache", type=Path, required=True)
     fitp.add_argument("--out", type=Path, default=Path("models/speaker-count-logreg"))
@@ -315,7 +343,8 @@ def main() -> None:
     fitp.add_argument("--steps", default="two,more", help="steps with a model: two, more")
     args = ap.parse_args()
     if args.cmd == "simulate":
-        simulate(args.cache, args.calls, args.start, multi=args.multi)
+        voices = tuple(int(v) for v in args.voices.split(","))
+        simulate(args.cache, args.calls, args.start, multi=args.multi, voices=voices)
     else:
         fit(
             args.cache,
