@@ -26,7 +26,6 @@ Prints one line per corpus and N, then the JSON of every figure as the last line
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from analyzer.labels import LABELS
+from benchmarks.ser_conditions import write_rows
 from train.data import SER_HELD_OUT
 from train.ser import add_train_args, run_train
 from train.ser_eval import evaluate_ser
@@ -62,14 +62,6 @@ def command(argv: list[str]) -> Path:
     parser = argparse.ArgumentParser()
     add_train_args(parser)
     return run_train(parser.parse_args(argv))
-
-
-def write_rows(rows: list[dict], path: Path) -> Path:
-    with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
 
 
 def base_model(corpus: str, rows: list[dict], data: Path, work: Path, cache: str) -> Path:

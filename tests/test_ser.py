@@ -623,8 +623,12 @@ def test_evaluation_counts_uncertain_as_wrong_and_scores_unlabelled_speech(tmp_p
     assert np.array(unsure["confusion"])[:, -1].sum() == unsure["n"]  # all in "uncertain"
 
 
-def test_adapting_a_model_to_a_shifted_corpus_gains_accuracy():
-    feats, y, speakers, channels, genders = gendered_windows(3)
+def shifted_corpus(windows_seed: int, shift_seed: int):
+    """A model fitted on four speakers of ``gendered_windows``, and a new corpus: the other
+    speakers with every class moved the same way (another room, language); ``new`` speakers
+    to adapt on, ``test`` ones to score. Returns (options, arrays, config, shifted, y, speakers,
+    channels, new, test)."""
+    feats, y, speakers, channels, genders = gendered_windows(windows_seed)
     options = HeadOptions(
         hidden=0, epochs=12, lr=2e-2, batch_size=128, random_groups=2, members=1,
         gender_boosts=(1.0,), uncertain_rate=0.0, va_alpha=0.0, calibration="speakers",
@@ -633,10 +637,14 @@ def test_adapting_a_model_to_a_shifted_corpus_gains_accuracy():
     arrays, config = fit_model_arrays(
         feats[old], y[old], speakers[old], channels[old], options=options, genders=genders[old]
     )
-    # the new corpus: other speakers, every class moved the same way (another room, language)
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(shift_seed)
     shifted = feats + rng.normal(0, 1.5, (len(LABELS), feats.shape[1]))[y].astype(np.float32)
     new, test = np.isin(speakers, ["f2", "m2"]), np.isin(speakers, ["f3", "m3"])
+    return options, arrays, config, shifted, y, speakers, channels, new, test
+
+
+def test_adapting_a_model_to_a_shifted_corpus_gains_accuracy():
+    options, arrays, config, shifted, y, speakers, channels, new, test = shifted_corpus(3, 0)
     before = SpeechEmotionModel("t", arrays, config, encoder=None)
     adapted_arrays = adapt_model_arrays(
         arrays, shifted[new], y[new], speakers[new], channels[new], options=options
@@ -653,18 +661,7 @@ def test_adapted_heads_get_temperatures_fitted_on_clips_they_were_not_adapted_on
     from train.heads import adapted_temperatures
     from train.metrics import expected_calibration_error
 
-    feats, y, speakers, channels, genders = gendered_windows(4)
-    options = HeadOptions(
-        hidden=0, epochs=12, lr=2e-2, batch_size=128, random_groups=2, members=1,
-        gender_boosts=(1.0,), uncertain_rate=0.0, va_alpha=0.0, calibration="speakers",
-    )  # fmt: skip
-    old = np.isin(speakers, ["f0", "f1", "m0", "m1"])
-    arrays, config = fit_model_arrays(
-        feats[old], y[old], speakers[old], channels[old], options=options, genders=genders[old]
-    )
-    rng = np.random.default_rng(1)
-    shifted = feats + rng.normal(0, 1.5, (len(LABELS), feats.shape[1]))[y].astype(np.float32)
-    new, test = np.isin(speakers, ["f2", "m2"]), np.isin(speakers, ["f3", "m3"])
+    options, arrays, config, shifted, y, speakers, channels, new, test = shifted_corpus(4, 1)
     clips = np.arange(len(y)) // 5  # two clips of five windows per speaker and label
     keen = replace(options, epochs=60)  # adapted hard: the trained temperatures no longer fit
     temperatures = adapted_temperatures(

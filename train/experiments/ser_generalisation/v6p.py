@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from analyzer.audio.ser import PROSODY_KIND, PROSODY_PRIOR_WINDOWS, prosody_zscores
+from train.ser import within_speaker_spread
 
 from . import CACHE, exp, v6
 from .prosodic import PROSODIC_CLIP, neutral_reference, per_speaker
@@ -197,15 +198,7 @@ def set_population(rows: np.ndarray) -> np.ndarray:
     sel[rows] = True
     m = sel[t.row]
     x, spk = aligned("clean", "product")[m].astype(np.float64), exp.SPEAKER[t.row[m]]
-    total, count = np.zeros(x.shape[1]), np.zeros(x.shape[1])
-    for s in np.unique(spk):
-        g = x[spk == s]
-        d = np.isfinite(g)
-        n = d.sum(axis=0)
-        mu = np.where(d, g, 0).sum(axis=0) / np.maximum(n, 1)
-        total += (np.where(d, g - mu, 0) ** 2).sum(axis=0)
-        count += n
-    POP_SD = np.sqrt(total / np.maximum(count, 1))
+    POP_SD = within_speaker_spread(x, list(spk))  # the product's function since session 25
     return POP_SD
 
 
