@@ -694,3 +694,25 @@ def test_adapted_heads_get_temperatures_fitted_on_clips_they_were_not_adapted_on
         )  # fmt: skip
         is None
     )
+
+
+def test_babble_channels_mix_other_talkers_at_their_levels_and_phone_babble_is_band_limited():
+    """ "babble": 3-7 talkers at 0-20 dB below the clip, one seeded draw per clip;
+    "phone_babble": babble at 5-20 dB, then the telephone line (nothing above 3.4 kHz)."""
+    wave = voice(5, 2.0)
+    pool = [voice(s, 3.0, f0_hz=100 + 25 * s) for s in range(6)]
+    levels = []
+    for k in range(8):
+        mixed = render_channel(wave, "babble", key=f"{k}.flac", noise=pool)
+        assert np.array_equal(mixed, render_channel(wave, "babble", key=f"{k}.flac", noise=pool))
+        added = mixed.astype(np.float64) - wave
+        levels.append(10 * np.log10(np.mean(wave.astype(np.float64) ** 2) / np.mean(added**2)))
+    assert all(-0.1 <= snr <= 20.1 for snr in levels) and np.ptp(levels) > 3  # drawn, not fixed
+    phone = render_channel(wave, "phone_babble", key="a.flac", noise=pool)
+    spectrum = np.abs(np.fft.rfft(phone)) ** 2
+    freqs = np.fft.rfftfreq(len(phone), 1 / SR)
+    assert spectrum[freqs > 4000].sum() < 1e-3 * spectrum.sum()
+    assert not np.allclose(phone, render_channel(wave, "telephone", key="a.flac"), atol=1e-3)
+    for channel in ("babble", "phone_babble"):
+        with pytest.raises(ValueError, match="noise-manifest"):
+            render_channel(wave, channel, key="a.flac")

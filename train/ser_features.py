@@ -38,6 +38,8 @@ CHANNELS = (
     "noisy",
     "degraded",
     "babble10",
+    "babble",
+    "phone_babble",
     *augment.CODECS,
     "lower",
     "higher",
@@ -45,11 +47,13 @@ CHANNELS = (
     "higher-small",
 )
 VOICE_SHIFT_SEMITONES = 3.0  # size of the "lower" / "higher" voice shifts
+PHONE_BABBLE_SNR_DB = (5.0, 20.0)  # babble levels of "phone_babble" (before the phone line)
 SMALL_VOICE_SHIFT_SEMITONES = 1.5  # "lower-small" / "higher-small": another voice, same range
 # the shipped model's recipe (see its model card): as recorded, telephone, and one random
 # real-world rendering per clip (noise, reverberation, codecs, clipping, speed)
 TRAIN_CHANNELS = ("clean", "telephone", "degraded")
-NEEDS_NOISE = ("degraded", "babble10")  # channels that mix in other talkers' speech
+# channels that mix in other talkers' speech
+NEEDS_NOISE = ("degraded", "babble10", "babble", "phone_babble")
 ENCODE_CHUNK = 32  # clips decoded and encoded per step (bounds memory)
 
 Progress = Callable[[str, int, int], None]
@@ -171,8 +175,10 @@ def render_channel(
 ) -> np.ndarray:
     """The clip as heard through ``channel``; random choices are seeded by ``key`` (the path).
 
-    noise: waveforms that babble is made from (``load_noise_pool``), needed by "degraded"
-    (training half) and "babble10" (evaluation half: 5 talkers at 10 dB SNR).
+    noise: waveforms that babble is made from (``load_noise_pool``), needed by "degraded",
+    "babble" (3-7 talkers at 0-20 dB, ``augment.babble_copy``), "phone_babble" (babble at
+    ``PHONE_BABBLE_SNR_DB`` then the telephone line) and "babble10" (5 talkers at 10 dB SNR).
+    Training draws the babble from the read speech's training half, evaluation from the other.
     """
     if channel == "clean":
         return wave
@@ -183,6 +189,11 @@ def render_channel(
             raise ValueError(f"the {channel} channel needs --noise-manifest (speech for babble)")
         if channel == "degraded":
             return augment.degrade(wave, key=key, babble_pool=noise)
+        if channel == "babble":  # 3-7 talkers at 0-20 dB, one draw per clip
+            return augment.babble_copy(wave, key=key, pool=noise)
+        if channel == "phone_babble":  # a caller among other talkers, over the telephone line
+            noisy = augment.babble_copy(wave, key=key, pool=noise, snr_db=PHONE_BABBLE_SNR_DB)
+            return augment.telephone_channel(noisy)
         rng = augment.seeded_rng(key + "|babble10")  # babble10
         return augment.mix_at_snr(wave, augment.babble(noise, len(wave), rng, 5), 10.0)
     if channel in augment.CODECS:

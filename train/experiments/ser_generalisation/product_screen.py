@@ -41,7 +41,11 @@ from train.ser_prior import add_neutral_prior
 DATA = Path(__file__).resolve().parents[4] / "shared" / "data" / "speech"
 RECIPES = {
     "v6": ("clean", "telephone", "degraded"),
-    "v6+bc": ("clean", "telephone", "degraded", "babble10", "mp3_16", "amrnb"),
+    "v6+bc": ("clean", "telephone", "degraded", "babble10", "mp3_16", "amrnb"),  # version 7
+    "v6+bcx": (
+        *("clean", "telephone", "degraded", "babble10", "mp3_16", "amrnb"),
+        *("babble", "opus12", "phone_babble"),
+    ),
 }
 VALIDATION = (*(f"ravdess_{k}" for k in range(13, 17)), "emodb_10")
 CONDITIONS = ("clean", "telephone", "mp3_16", "opus8", "amrnb", "babble10")
