@@ -651,10 +651,11 @@ def adapted_temperatures(
     """Temperatures for heads adapted on these windows (``adapt_model_arrays``), fitted where
     they were not adapted: the clips split into ``folds`` (seeded by ``options.seed``), each
     fold scored by heads adapted on the others, ``fit_temperature`` per head on the pooled raw
-    log-probabilities. Adapting sharpens the heads on the team's clips, so the trained
-    temperatures leave them overconfident. clips [n]: each window's clip (its windows stay in
-    one fold). None (keep the trained ones) with fewer than ``min_windows`` windows or two
-    clips a fold; "temperature_rel" only where ``min_windows`` held-out windows had a group."""
+    log-probabilities. Adapting moves the heads, so the trained temperatures no longer fit
+    them (version 5's adapted heads grew overconfident). clips [n]: each window's clip (its
+    windows stay in one fold). None (keep the trained ones) with fewer than ``min_windows``
+    windows or two clips a fold; "temperature_rel" only where ``min_windows`` held-out windows
+    had a group."""
     ids = np.unique(clips)
     if len(features) < min_windows or len(ids) < 2 * folds:
         return None
