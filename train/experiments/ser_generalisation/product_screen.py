@@ -46,6 +46,7 @@ RECIPES = {
         *("clean", "telephone", "degraded", "babble10", "mp3_16", "amrnb"),
         *("babble", "opus12", "phone_babble"),
     ),
+    "v6+bcb": ("clean", "telephone", "degraded", "babble10", "mp3_16", "amrnb", "babble"),
 }
 VALIDATION = (*(f"ravdess_{k}" for k in range(13, 17)), "emodb_10")
 CONDITIONS = ("clean", "telephone", "mp3_16", "opus8", "amrnb", "babble10")
