@@ -30,6 +30,7 @@ import dataclasses
 import json
 import os
 import shutil
+import sqlite3
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -500,9 +501,21 @@ _sql_insert_annotation = text(
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
-    """WAL lets readers run beside one writer; the busy timeout makes writers queue, not fail."""
+    """WAL lets readers run beside one writer; the busy timeout makes writers queue, not fail.
+
+    Switching a new database into WAL needs it alone, and SQLite answers "database is locked" at
+    once (without its busy handler) to a second process opening the same new database at that
+    moment: the switch is retried until the busy timeout has passed."""
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
     cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
