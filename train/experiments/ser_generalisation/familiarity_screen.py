@@ -53,7 +53,9 @@ def nonspeech(seed: int = 0) -> list[np.ndarray]:
             2 * np.pi * rng.choice([1209, 1336, 1477]) * t
         )
         for wave in (white, pink, tone, chord, clicks, dial):
-            out.append((level * wave / (np.sqrt(np.mean(wave**2)) + 1e-12)).astype(np.float32))
+            x = level * wave / (np.sqrt(np.mean(wave**2)) + 1e-12)
+            x = x / max(1.0, float(np.abs(x).max()) / 0.99)  # clicks: peaks kept inside [-1, 1]
+            out.append(x.astype(np.float32))
     return out
 
 
