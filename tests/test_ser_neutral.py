@@ -177,7 +177,7 @@ def test_reference_features_in_the_telephone_channel_too(tmp_path):
     from test_ser import voice  # the synthetic clips of the SER tests
 
     from analyzer.audio.ser import WhisperEncoder
-    from train.ser import neutral_reference_features
+    from train.ser import reference_windows
 
     rows = []
     for i, (gender, f0) in enumerate((("female", 210.0), ("female", 240.0), ("male", 105.0),
@@ -190,11 +190,13 @@ def test_reference_features_in_the_telephone_channel_too(tmp_path):
         writer.writeheader()
         writer.writerows(rows)
     encoder = WhisperEncoder(threads=1)
-    clean, speakers = neutral_reference_features(tmp_path / "read.csv", encoder=encoder)
-    both, same = neutral_reference_features(
+    clean, readers, _ = reference_windows(tmp_path / "read.csv", encoder=encoder)
+    both, again, channels = reference_windows(
         tmp_path / "read.csv", encoder=encoder, channels=("clean", "telephone")
     )
+    speakers, same = sorted(set(readers)), sorted(set(again))
     assert len(speakers) == 2 and same == speakers  # half of the speakers, in either case
+    assert list(channels) == ["clean"] * len(clean) + ["telephone"] * len(clean)
     assert len(both) == 2 * len(clean)
     assert np.allclose(both[: len(clean)], clean)
     assert not np.allclose(both[len(clean) :], clean, atol=1e-3)  # the band-limited rendering

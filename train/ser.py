@@ -173,7 +173,7 @@ def train_ser(
 
     neutral_reference: a manifest of non-emotional speech (read speech); with
     ``options.neutral_target`` > 0 the model gets a ``neutral_bias`` fitted on the training half
-    of its speakers (``neutral_reference_features``), so that share of their windows reads neutral.
+    of its speakers (``reference_windows``), so that share of their windows reads neutral.
 
     prosody: also read each window's voice statistics (``analyzer.audio.voicestats``), z-scored
     against the speaker's own windows as the engine does per call (version 6,
@@ -281,13 +281,17 @@ def train_ser(
     if options.neutral_target > 0:
         if neutral_reference is None:
             raise ValueError("--neutral-target needs --neutral-reference (read speech)")
-        reference, ref_groups = reference_windows(
+        reference, readers, ref_channels = reference_windows(
             neutral_reference, encoder=reader, cache_dir=cache_dir, progress=progress
         )
-        ref_speakers = sorted({g.rpartition("|")[0] for g in ref_groups})
+        ref_speakers = sorted(set(readers.tolist()))
         if population_sd is not None:  # each reader's windows are their own call
             width = reference.shape[1] - len(population_sd)
-            z = prosody_zscores(reference[:, width:], ref_groups, population_sd=population_sd)
+            z = prosody_zscores(
+                reference[:, width:],
+                speaker_channel_groups(readers, ref_channels),
+                population_sd=population_sd,
+            )
             reference = np.hstack([reference[:, :width], z]).astype(np.float32)
     arrays, config = fit_model_arrays(
         features,
@@ -343,24 +347,6 @@ def load_ser_model(name_or_path: str | Path) -> SpeechEmotionModel:
     return model
 
 
-def neutral_reference_features(
-    manifest: str | Path,
-    *,
-    encoder: FeatureEncoder | SpeechEmotionModel | VoiceStatsReader,
-    cache_dir: str | Path | None = None,
-    progress: Progress | None = None,
-    channels: Sequence[str] = ("clean",),
-) -> tuple[np.ndarray, list[str]]:
-    """Features [n, 768] of the training half (``noise_speakers``) of the many-speaker rows of
-    a read-speech manifest (LibriSpeech-like; AISHELL's single speaker is never used), rendered
-    in each of ``channels`` (e.g. clean and telephone: a prior for calls must hold on the
-    telephone band too), and those speakers. The other half stays for evaluation."""
-    features, groups = reference_windows(
-        manifest, encoder=encoder, cache_dir=cache_dir, progress=progress, channels=channels
-    )
-    return features, sorted({g.rpartition("|")[0] for g in groups})
-
-
 def reference_windows(
     manifest: str | Path,
     *,
@@ -368,23 +354,35 @@ def reference_windows(
     cache_dir: str | Path | None = None,
     progress: Progress | None = None,
     channels: Sequence[str] = ("clean",),
-) -> tuple[np.ndarray, list[str]]:
-    """``neutral_reference_features``' windows and, per window, its group "speaker|channel"
-    (a prosody model z-scores each reader's statistics per channel against their own)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features [n, F] of the training half (``noise_speakers``) of the many-speaker rows of a
+    read-speech manifest (LibriSpeech-like; AISHELL's single speaker is never used), rendered in
+    each of ``channels`` (e.g. clean and telephone: a prior for calls must hold on the telephone
+    band too), with each window's speaker and channel [n] (a prosody model z-scores each
+    reader's statistics per channel against their own). The other half stays for evaluation."""
     rows, root = read_manifest(manifest, columns=("path",))
     rows = [r for r in rows if r.get("corpus", "librispeech") == "librispeech"]
     first, _ = noise_speakers(rows)
     rows = [r for r in rows if (r.get("speaker") or r["path"]) in first]
     if not rows:
         raise ValueError(f"{manifest}: no read speech to fit the neutral bias on")
-    features, groups = [], []
+    features, speakers, window_channels = [], [], []
     for channel in channels:
         table = extract_features(
             rows, root, channel=channel, encoder=encoder, cache_dir=cache_dir, progress=progress
         )
         features.append(table.features)
-        groups += [f"{rows[i].get('speaker') or rows[i]['path']}|{channel}" for i in table.clip]
-    return np.vstack(features), groups
+        speakers += [rows[i].get("speaker") or rows[i]["path"] for i in table.clip]
+        window_channels += [channel] * len(table.clip)
+    return np.vstack(features), np.asarray(speakers, dtype=str), np.asarray(window_channels)
+
+
+def speaker_channel_groups(
+    speakers: Sequence[str] | np.ndarray, channels: Sequence[str] | np.ndarray
+) -> list[str]:
+    """One group name per window, "speaker|channel": a prosody model's statistics are z-scored
+    against the same speaker's windows in the same channel (as the engine does per call)."""
+    return [f"{s}|{c}" for s, c in zip(speakers, channels, strict=True)]
 
 
 def within_speaker_spread(stats: np.ndarray, speakers: Sequence[str]) -> np.ndarray:
@@ -458,17 +456,30 @@ def prosody_training_rows(
     labels: Sequence[str],
     speakers: np.ndarray,
     channels: np.ndarray,
+    *,
+    population_sd: np.ndarray | None = None,
+    prior_windows: float = PROSODY_PRIOR_WINDOWS,
 ) -> tuple[np.ndarray, np.ndarray]:
     """([encoder features | z-scored statistics], ``prosody_sd``) from ``VoiceStatsReader``
-    rows [n, F + 55]: the spread from the clean windows (all of them if none is clean), the
-    z-scores per speaker and channel (``training_prosody_zscores``)."""
+    rows [n, F + 55]: the z-scores per speaker and channel (``training_prosody_zscores``)
+    against ``population_sd`` (a trained model's), else the spread of these clean windows
+    (all of them if none is clean)."""
     width = features.shape[1] - len(VOICESTATS)
     stats = features[:, width:]
-    clean = channels == "clean"
-    pick = clean if clean.any() else np.ones(len(features), dtype=bool)
-    spread = within_speaker_spread(stats[pick], speakers[pick])
-    groups = [f"{s}|{c}" for s, c in zip(speakers, channels, strict=True)]
-    z = training_prosody_zscores(stats, clip, paths, labels, groups, spread)
+    spread = population_sd
+    if spread is None:
+        clean = channels == "clean"
+        pick = clean if clean.any() else np.ones(len(features), dtype=bool)
+        spread = within_speaker_spread(stats[pick], speakers[pick])
+    z = training_prosody_zscores(
+        stats,
+        clip,
+        paths,
+        labels,
+        speaker_channel_groups(speakers, channels),
+        spread,
+        prior_windows=prior_windows,
+    )
     return np.hstack([features[:, :width], z]).astype(np.float32), spread
 
 
@@ -500,7 +511,7 @@ def adapt_model(
     if config.get("prosody") is not None:
         # version 6: the raw voice statistics z-scored against each speaker's own windows in
         # each channel (label-free, the engine's ``model_input``), as its heads were trained
-        groups = [f"{s}|{c}" for s, c in zip(speakers, channels, strict=True)]
+        groups = speaker_channel_groups(speakers, channels)
         features = load_ser_model(source).model_input(features, groups)
     adapted = adapt_model_arrays(arrays, features, y, speakers, channels, options=options)
     keep = {k: v for k, v in config.items() if k not in ("kind", "loader", "labels", "weights")}

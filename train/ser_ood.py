@@ -32,9 +32,9 @@ import numpy as np
 
 from analyzer.audio.ser import Familiarity, SpeechEmotionModel
 from analyzer.labels import LABELS
-from analyzer.models import load_model, resolve_model_dir, write_checksums
+from analyzer.models import resolve_model_dir, write_checksums
 
-from .ser import training_prosody_zscores
+from .ser import load_ser_model, prosody_training_rows
 from .ser_features import NEEDS_NOISE, extract_features, load_noise_pool, read_manifest
 
 DIMS = 64  # principal directions kept for the Mahalanobis part
@@ -219,9 +219,7 @@ def add_familiarity(
     ``emotrace train ser``; its training half)."""
     source = resolve_model_dir(model)
     out = Path(out)
-    loaded = load_model(source, "ser")
-    if not isinstance(loaded, SpeechEmotionModel):
-        raise ValueError(f"{model}: not a speech emotion model")
+    loaded = load_ser_model(source)
     rows, root = read_manifest(manifest)
     held = set(hold_out)
     rows = [r for r in rows if r.get("label") in LABELS and r.get("speaker") not in held]
@@ -248,17 +246,16 @@ def add_familiarity(
         window_channels += [channel] * len(table.clip)
     windows = np.vstack(feats)
     if loaded.prosody_sd is not None:
-        width = windows.shape[1] - len(loaded.prosody_sd)
-        z = training_prosody_zscores(
-            windows[:, width:],
+        windows, _ = prosody_training_rows(
+            windows,
             np.concatenate(clips).astype(int),
             [r["path"] for r in rows],
             [r["label"] for r in rows],
-            [f"{s}|{c}" for s, c in zip(speakers, window_channels, strict=True)],
-            loaded.prosody_sd,
+            np.asarray(speakers, dtype=str),
+            np.asarray(window_channels, dtype=str),
+            population_sd=loaded.prosody_sd,
             prior_windows=loaded.prosody_prior_windows,
         )
-        windows = np.hstack([windows[:, :width], z]).astype(np.float32)
     arrays, above = fit_unfamiliar(
         loaded,
         windows,

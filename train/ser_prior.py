@@ -7,7 +7,7 @@
 
 Copies the model folder (heads, temperatures, uncertain threshold, arousal regression unchanged),
 sets ``neutral_bias`` in model.json so that ``--neutral-target`` of the windows of the training
-half of the read speech's speakers (``train.ser.neutral_reference_features``: LibriSpeech-like
+half of the read speech's speakers (``train.ser.reference_windows``: LibriSpeech-like
 rows only; the other half is kept for evaluation; in each of ``--reference-channels``, default
 clean) read neutral, records where it came from in
 ``neutral_reference``, and rewrites SHA256SUMS. The model card is copied only if the output
@@ -24,11 +24,10 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from analyzer.audio.ser import SpeechEmotionModel
-from analyzer.models import load_model, resolve_model_dir, write_checksums
+from analyzer.models import resolve_model_dir, write_checksums
 
 from .heads import fit_neutral_bias
-from .ser import reference_windows
+from .ser import load_ser_model, reference_windows, speaker_channel_groups
 
 
 def add_neutral_prior(
@@ -46,19 +45,18 @@ def add_neutral_prior(
     out = Path(out)
     if out.resolve() == source.resolve():
         raise ValueError("--out must differ from the source model")
-    loaded = load_model(source, "ser")
-    if not isinstance(loaded, SpeechEmotionModel):
-        raise ValueError(f"{model}: not a speech emotion model")
+    loaded = load_ser_model(source)
     loaded.threads = threads
     # a model with prosody (version 6) embeds the voice statistics too and z-scores them
     # against each reader's own windows per channel (each reader's clip is their call)
-    feats, groups = reference_windows(
+    feats, readers, window_channels = reference_windows(
         reference,
         encoder=loaded if loaded.prosody is not None else loaded.encoder,
         cache_dir=cache_dir,
         channels=channels,
     )
-    speakers = sorted({g.rpartition("|")[0] for g in groups})
+    speakers = sorted(set(readers.tolist()))
+    groups = speaker_channel_groups(readers, window_channels)
     bias = fit_neutral_bias(loaded, loaded.model_input(feats, groups), target)
     out.mkdir(parents=True, exist_ok=True)
     for name in ("head.npz", "MODEL_CARD.md"):
