@@ -1,7 +1,7 @@
 """Issue 15 research (session 25): a recipe's held-out-speaker accuracy over speaker folds.
 
     OMP_NUM_THREADS=2 nice python -m train.experiments.ser_generalisation.speaker_folds \
-        RECIPE [--work DIR] [--cache DIR] [--conditions clean,telephone]
+        RECIPE [--work DIR] [--cache DIR] [--conditions clean,telephone] [--quantile Q]
 
 The issue's held-out targets are per corpus over speaker folds (RAVDESS >= 0.72, EmoDB >= 0.70,
 gender gap <= 5 points); the shipped model holds out one fold of each (RAVDESS 17-20, EmoDB 11).
@@ -10,6 +10,9 @@ each time without that fold and without the test speakers, and scores each fold 
 model (``emotrace eval ser``, speaker as group, "uncertain" wrong): EmoDB 03, 08, 09, 10 one
 speaker a fold; RAVDESS 01-04, 05-08, 09-12, 13-16. The test fold is scored with the shipped
 build of the recipe (``--shipped``). Pooled accuracy per corpus, per gender, per fold, ECE.
+With ``--quantile Q`` each fold's build gets its familiarity check refitted at quantile Q
+(``train.ser_ood.add_familiarity``, same channels and speakers; into ``<build>_q<QQ>``) and that
+is what the fold is scored with; ``--shipped`` should then be the shipped build with the same check.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from benchmarks.ser_conditions import write_rows
 from train.data import SER_HELD_OUT
 from train.ser_eval import evaluate_ser
 from train.ser_features import read_manifest
+from train.ser_ood import add_familiarity
 
 from .product_screen import DATA, RECIPES, build
 
@@ -42,28 +46,43 @@ TEST_FOLDS = {"emodb_11": ["emodb_11"], "ravdess_17-20": [f"ravdess_{k}" for k i
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("recipe", choices=sorted(RECIPES))
-    ap.add_argument("--shipped", type=Path, required=True, help="the recipe's shipped build")
+    ap.add_argument("--shipped", type=Path, help="shipped build (scores test folds)")
     ap.add_argument("--work", type=Path, default=Path("/tmp/emotrace-folds"))
     ap.add_argument("--cache", default="/tmp/emotrace-ser-cache")
     ap.add_argument("--conditions", default="clean,telephone")
+    ap.add_argument("--quantile", type=float, help="refit each fold's familiarity check at Q")
     args = ap.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     rows, _ = read_manifest(DATA / "manifest.csv")
     labelled = [r for r in rows if r.get("label")]
     conditions = [c.strip() for c in args.conditions.split(",") if c.strip()]
     tag = args.recipe.replace("+", "_")
+    suffix = f"_q{round(100 * args.quantile)}" if args.quantile is not None else ""
     out: dict[str, Any] = {}
-    for fold, speakers in {**FOLDS, **TEST_FOLDS}.items():
+    folds = {**FOLDS, **TEST_FOLDS} if args.shipped else FOLDS  # without it: no test fold read
+    for fold, speakers in folds.items():
         if fold in TEST_FOLDS:
             model = args.shipped
         else:
-            model = build(
-                f"{tag}_fold_{fold}",
-                RECIPES[args.recipe],
-                [*SER_HELD_OUT, *speakers],
-                args.work,
-                args.cache,
-            )
+            hold = [*SER_HELD_OUT, *speakers]
+            model = build(f"{tag}_fold_{fold}", RECIPES[args.recipe], hold, args.work, args.cache)
+            if args.quantile is not None:
+                refit = model.with_name(model.name + suffix)
+                if not (refit / "model.json").is_file():
+                    add_familiarity(
+                        model,
+                        refit,
+                        DATA / "manifest.csv",
+                        hold_out=sorted(set(hold)),
+                        channels=RECIPES[args.recipe],
+                        dims=64,
+                        residual_weight=1.0,
+                        quantile=args.quantile,
+                        cache_dir=args.cache,
+                        threads=2,
+                        noise_manifest=DATA / "read_speech.csv",
+                    )
+                model = refit
         manifest = write_rows(
             [r for r in labelled if r["speaker"] in speakers], args.work / f"{fold}.csv"
         )
@@ -102,7 +121,7 @@ def main(argv: list[str] | None = None) -> None:
                 },
             }
             print(corpus, condition, summary[f"{corpus}_{condition}"], flush=True)
-    (args.work / f"folds_{tag}.json").write_text(
+    (args.work / f"folds_{tag}{suffix}.json").write_text(
         json.dumps({"folds": out, "summary": summary}, indent=2) + "\n"
     )
     print(json.dumps(summary))
