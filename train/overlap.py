@@ -389,11 +389,13 @@ def build_set(
     *,
     varied_share: float = 0.0,
     call_norm: bool = False,
+    pitch_bins: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``n`` mixtures' features (joined), overlap labels and a mask of the frames to fit on
     (all frames of the mixtures); ``varied_share`` of them shaped by ``varied_mixture``, of the
     rest ``cutin_share`` by ``cutin_mixture`` and the others by ``mixture``; ``call_norm``:
-    each mixture's features normalised as one call (``call_normalised``)."""
+    each mixture's features normalised as one call (``call_normalised``); ``pitch_bins``:
+    ``frame_features``' pitch profile columns."""
     feats, labels, used = [], [], []
     for _ in range(n):
         if varied_share > 0 and rng.random() < varied_share:
@@ -403,7 +405,7 @@ def build_set(
         else:
             make = mixture
         audio, both, _speech = make(rng, clips, pool, speakers)
-        f = frame_features(audio)
+        f = frame_features(audio, pitch_bins=pitch_bins)
         if call_norm:
             f = call_normalised(f)
         m = min(len(f), len(both))
@@ -663,6 +665,10 @@ def main() -> None:
         "--validation-calls", type=int, default=60,
         help="calls of each validation set read from --bench-cache (as many as are cached)",
     )  # fmt: skip
+    ap.add_argument(
+        "--pitch-bins", type=int, default=0,
+        help="autocorrelation profile columns over the pitch lags (frame_features' pitch_bins)",
+    )  # fmt: skip
     ap.add_argument("--sets", help="path prefix: each seed's features kept in PREFIX-SEED.npz")
     ap.add_argument(
         "--decide-only", action="store_true",
@@ -696,7 +702,11 @@ def main() -> None:
                 parts.append(tuple(z[k] for k in ("f_tr", "y_tr", "f_va", "y_va")))
                 continue
             rng = np.random.default_rng(seed)
-            mix = {"varied_share": args.varied_share, "call_norm": args.call_norm}
+            mix = {
+                "varied_share": args.varied_share,
+                "call_norm": args.call_norm,
+                "pitch_bins": args.pitch_bins,
+            }
             f_tr, y_tr, _ = build_set(
                 rng, clips, pool, fit_spk, args.mixtures, args.cutin_share, **mix
             )
@@ -718,7 +728,7 @@ def main() -> None:
         )  # fmt: skip
         det = OverlapDetector(
             layers, mean, scale, offsets, threshold=0.5, smooth_frames=1, min_s=0.0,
-            call_norm=args.call_norm,
+            call_norm=args.call_norm, pitch_bins=args.pitch_bins,
         )  # fmt: skip
     calls = validation_calls(Path(args.bench_cache), args.validation_calls)
     best = choose_decision(det, calls)
@@ -733,7 +743,9 @@ def main() -> None:
         "kind": "overlap",
         "loader": "analyzer.audio.overlap:OverlapDetector",
         "weights": "weights.npz",
-        "features": f"frame_features: {N_MELS} log mel (60 Hz-4 kHz), flatness, periodicity, level",
+        "features": f"frame_features: {N_MELS} log mel (60 Hz-4 kHz), flatness, periodicity, level"
+        + (f", {det.pitch_bins} pitch profile bands" if det.pitch_bins else ""),
+        "pitch_bins": det.pitch_bins,
         "offsets": list(det.offsets),
         "layers": len(layers),
         "threshold": best["threshold"],
@@ -749,7 +761,8 @@ def main() -> None:
         f"--cutin-share {args.cutin_share} --context {args.context} --hidden {args.hidden} "
         f"--fit-step {args.fit_step} --data-seeds {','.join(map(str, args.data_seeds))}"
         f"{f' --varied-share {args.varied_share}' if args.varied_share else ''}"
-        f"{' --call-norm' if args.call_norm else ''}",
+        f"{' --call-norm' if args.call_norm else ''}"
+        f"{f' --pitch-bins {args.pitch_bins}' if args.pitch_bins else ''}",
     }
     if args.decide_only:
         config["training"] = json.loads((out / "model.json").read_text())["training"]

@@ -56,8 +56,8 @@ def _mel_matrix(sr: int) -> FloatArray:
     return fb
 
 
-def frame_features(audio: FloatArray, *, sr: int = SAMPLE_RATE) -> FloatArray:
-    """Per-frame spectral features of the 0-4 kHz band, float32 [frames, N_MELS + 3].
+def frame_features(audio: FloatArray, *, sr: int = SAMPLE_RATE, pitch_bins: int = 0) -> FloatArray:
+    """Per-frame spectral features of the 0-4 kHz band, float32 [frames, N_MELS + 3 + pitch_bins].
 
     audio: float [samples] at 16 kHz. Frame i is centred on sample i * hop (10 ms hop, 25 ms
     Hann window), so there are 1 + samples // hop frames, as on the diarization grid.
@@ -66,6 +66,10 @@ def frame_features(audio: FloatArray, *, sr: int = SAMPLE_RATE) -> FloatArray:
     band-limited frame at a voice's pitch lags: one voiced voice gives a clear peak, two voices
     blur it) and the band level (dB) relative to the call's typical speech level (the median
     level of its louder half of frames), so a call's overall gain does not matter.
+    pitch_bins > 0 appends the autocorrelation profile over the pitch lags: the lags split into
+    that many log-spaced bands, each band's highest normalised autocorrelation (one voice peaks
+    at its period and its multiples, two voices at two unrelated periods; the single
+    periodicity column cannot tell those apart).
     """
     hop = TimeGrid.rate(sr).frames(FRAME_S)
     win = int(round(WIN_S * sr))
@@ -76,7 +80,8 @@ def frame_features(audio: FloatArray, *, sr: int = SAMPLE_RATE) -> FloatArray:
     lag_lo, lag_hi = (int(round(s * sr)) for s in PITCH_LAGS_S)
     half = N_FFT // 2
     padded = np.pad(np.asarray(audio, dtype=np.float32), (half, half + N_FFT))
-    out = np.zeros((n_frames, N_MELS + 3), dtype=np.float32)
+    out = np.zeros((n_frames, N_MELS + 3 + pitch_bins), dtype=np.float32)
+    edges = pitch_band_edges(lag_lo, lag_hi, pitch_bins)
     block = max(1, int(BLOCK_S / FRAME_S))
     for f0 in range(0, n_frames, block):
         idx = np.arange(f0, min(n_frames, f0 + block))
@@ -90,16 +95,32 @@ def frame_features(audio: FloatArray, *, sr: int = SAMPLE_RATE) -> FloatArray:
         low = spec.copy()
         low[:, bins:] = 0.0  # autocorrelation of the band-limited frame
         ac = np.fft.irfft(low, n=N_FFT, axis=1)
-        period = ac[:, lag_lo : lag_hi + 1].max(axis=1) / np.maximum(ac[:, 0], 1e-12)
+        norm = ac[:, lag_lo : lag_hi + 1] / np.maximum(ac[:, :1], 1e-12)
+        period = norm.max(axis=1)
         level = np.maximum(10 * np.log10(power), LEVEL_FLOOR_DB)
         rows = slice(idx[0], idx[-1] + 1)
         out[rows, :N_MELS] = mel - level[:, None]  # the spectrum's shape, not its level
         out[rows, N_MELS] = flat
         out[rows, N_MELS + 1] = period
         out[rows, N_MELS + 2] = level
+        for j in range(pitch_bins):
+            out[rows, N_MELS + 3 + j] = norm[:, edges[j] : edges[j + 1]].max(axis=1)
     level = out[:, N_MELS + 2]
     loud = level[level >= np.median(level)]
     out[:, N_MELS + 2] -= float(np.median(loud)) if len(loud) else 0.0
+    return out
+
+
+def pitch_band_edges(lag_lo: int, lag_hi: int, bands: int) -> list[int]:
+    """Column offsets [bands + 1] into the lags lag_lo..lag_hi: log-spaced bands, each at
+    least one lag wide."""
+    if bands <= 0:
+        return [0]
+    edges = np.geomspace(lag_lo, lag_hi + 1, bands + 1).round().astype(int) - lag_lo
+    out = [0]
+    for e in edges[1:]:
+        out.append(max(int(e), out[-1] + 1))
+    out[-1] = lag_hi + 1 - lag_lo
     return out
 
 
@@ -144,7 +165,8 @@ class OverlapDetector:
     the diarizer where ``threshold`` applies: within that many seconds of a speaker change
     inside continuous speech; elsewhere in speech a frame needs ``far_threshold`` (above 1:
     never, detections only near a change). ``call_norm``: the features are normalised per call
-    (``call_normalised``) before the network. A model.json's ``members`` (each a ``weights``
+    (``call_normalised``) before the network. ``pitch_bins``: the pitch profile columns of
+    ``frame_features`` the network reads (0 for versions 1 and 2). A model.json's ``members`` (each a ``weights``
     file, with its own ``call_norm``) are further networks whose probabilities are averaged
     with this one's (an ensemble; one decision for the average).
     """
@@ -163,6 +185,7 @@ class OverlapDetector:
         far_threshold: float = 2.0,
         call_norm: bool = False,
         shrink_s: float = 0.0,
+        pitch_bins: int = 0,
     ) -> None:
         self.layers = [(w.astype(np.float32), b.astype(np.float32)) for w, b in layers]
         self.mean = mean.astype(np.float32)
@@ -175,6 +198,7 @@ class OverlapDetector:
         self.far_threshold = float(far_threshold)
         self.call_norm = bool(call_norm)
         self.shrink_s = float(shrink_s)
+        self.pitch_bins = int(pitch_bins)  # frame_features' pitch profile columns it reads
         self.members: list[OverlapDetector] = []  # networks averaged with this one
 
     @classmethod
@@ -194,6 +218,7 @@ class OverlapDetector:
             far_threshold=float(config.get("far_threshold", 2.0)),
             call_norm=bool(config.get("call_norm", False)),
             shrink_s=float(config.get("shrink_s", 0.0)),
+            pitch_bins=int(config.get("pitch_bins", 0)),
         )
         for extra in config.get("members", []):  # an ensemble: more networks, same decision
             det.members.append(cls.from_folder(folder, {**config, **extra, "members": []}))
@@ -231,7 +256,9 @@ class OverlapDetector:
 
     def probabilities(self, audio: FloatArray, *, sr: int = SAMPLE_RATE) -> FloatArray:
         """Overlap probability per 10 ms frame [1 + samples // hop] of ``audio`` (16 kHz)."""
-        return self.probabilities_from_features(frame_features(audio, sr=sr))
+        return self.probabilities_from_features(
+            frame_features(audio, sr=sr, pitch_bins=self.pitch_bins)
+        )
 
     def mask(
         self, prob: FloatArray, speech: BoolArray | None = None, near: BoolArray | None = None
