@@ -15,6 +15,7 @@ from analyzer.audio.overlap import (
     call_normalised,
     frame_features,
     load_overlap_detector,
+    pitch_band_edges,
     stack_context,
 )
 from analyzer.audio.speakers import diarize_embedded
@@ -263,3 +264,34 @@ def test_detections_can_be_shrunk_at_both_ends():
     assert np.flatnonzero(plain.mask(prob)).tolist() == list(range(50, 100))
     plain.shrink_s = 0.05
     assert np.flatnonzero(plain.mask(prob)).tolist() == list(range(55, 95))
+
+
+def test_the_pitch_profile_shows_each_voices_period():
+    t = np.arange(SR) / SR
+
+    def voice(f0: float) -> np.ndarray:  # a few harmonics of one period
+        return sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 6))
+
+    low, high = voice(110.0), voice(240.0)
+    plain = frame_features(low.astype(np.float32))
+    profiled = frame_features(low.astype(np.float32), pitch_bins=16)
+    assert profiled.shape == (len(plain), 35 + 16)
+    assert np.array_equal(profiled[:, :35], plain)  # versions 1 and 2 read the same columns
+
+    edges = pitch_band_edges(40, 229, 16)  # lags 2.5-14.3 ms at 16 kHz
+    assert edges[0] == 0 and edges[-1] == 190 and all(np.diff(edges) >= 1)
+
+    def band_of(lag: int) -> int:
+        return int(np.searchsorted(edges, lag - 40, side="right") - 1)
+
+    def peaks(wave: np.ndarray) -> set[int]:
+        profile = frame_features(wave.astype(np.float32), pitch_bins=16)[50:-50, 35:].mean(0)
+        return set(np.flatnonzero(profile > 0.8 * profile.max()).tolist())
+
+    assert band_of(SR // 110) in peaks(low) and band_of(SR // 240) not in peaks(low)
+    assert band_of(SR // 240) in peaks(high)
+    both = peaks(low + high)  # two voices: both periods stand out
+    assert band_of(SR // 110) in both and band_of(SR // 240) in both
+    mixed = frame_features((low + high).astype(np.float32), pitch_bins=16)[50:-50]
+    single = frame_features(low.astype(np.float32), pitch_bins=16)[50:-50]
+    assert mixed[:, 35:].mean(0).max() < single[:, 35:].mean(0).max()  # neither period is clean

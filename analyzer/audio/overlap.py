@@ -166,9 +166,9 @@ class OverlapDetector:
     inside continuous speech; elsewhere in speech a frame needs ``far_threshold`` (above 1:
     never, detections only near a change). ``call_norm``: the features are normalised per call
     (``call_normalised``) before the network. ``pitch_bins``: the pitch profile columns of
-    ``frame_features`` the network reads (0 for versions 1 and 2). A model.json's ``members`` (each a ``weights``
-    file, with its own ``call_norm``) are further networks whose probabilities are averaged
-    with this one's (an ensemble; one decision for the average).
+    ``frame_features`` the network reads (0 for versions 1 and 2). A model.json's ``members``
+    (each a ``weights`` file, with its own ``call_norm``) are further networks whose
+    probabilities are averaged with this one's (an ensemble; one decision for the average).
     """
 
     def __init__(
