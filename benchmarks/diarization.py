@@ -261,9 +261,15 @@ def main() -> None:
         help="keep a long call's rescued two-way split only when its clusters take turns "
         "(longcall.LONG_TURN_Z; off by default)",
     )  # fmt: skip
+    ap.add_argument(
+        "--long-grouping", choices=("on", "off"),
+        help="regroup a long call's two voices in the speaker space (longcall.LONG_GROUPING)",
+    )  # fmt: skip
     args = ap.parse_args()
     if args.turn_z is not None:
         longcall.LONG_TURN_Z = args.turn_z
+    if args.long_grouping is not None:
+        longcall.LONG_GROUPING = args.long_grouping == "on"
 
     results: dict[str, list] = {"estimated": [], "given": []}
     counts, seconds, audio_s = [], 0.0, 0.0

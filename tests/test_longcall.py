@@ -216,3 +216,42 @@ def test_a_close_split_stands_when_its_clusters_take_turns(monkeypatch):
     far, _ = _two_near(600, 0.5)
     far = far.reshape(120, 5, 32)[order].reshape(600, 32)
     assert cluster_long_call(far, weights, segments=np.arange(600) // 5).max() == 1
+
+
+def test_two_voices_whose_moods_differ_more_are_regrouped_by_voice(monkeypatch):
+    # Two voices, each in two moods that move the plain embedding further than the voices
+    # differ: the plain two-way split follows the moods; in the speaker space (voice only)
+    # the four voice x mood clusters group by voice.
+    rng = np.random.default_rng(11)
+    n = 900
+    voice = np.zeros(n, dtype=int)
+    mood = np.zeros(n, dtype=int)
+    t = 0
+    while t < n:
+        run = int(rng.integers(2, 8))
+        voice[t : t + run] = t // 7 % 2  # turns alternate
+        mood[t : t + run] = int(rng.random() < 0.5)
+        t += run
+    eye = np.eye(32)
+    noise = 0.05 * rng.standard_normal((n, 32)) / np.sqrt(32)
+    plain = 0.42 * eye[voice] + 0.9 * eye[2 + mood] + noise  # voices ~0.18 apart, moods ~0.8
+    plain /= np.linalg.norm(plain, axis=1, keepdims=True)
+    space = eye[voice][:, :16] + 0.15 * rng.standard_normal((n, 16)) / 4
+    space /= np.linalg.norm(space, axis=1, keepdims=True)
+    weights = np.full(n, 2.0)
+
+    def agreement(labels: np.ndarray, truth: np.ndarray) -> float:
+        same = float(np.mean(labels == truth))
+        return max(same, 1 - same)
+
+    monkeypatch.setattr(longcall, "LONG_GROUPING", False)
+    before = cluster_long_call(plain, weights, speaker_space=space)
+    assert before.max() == 1 and agreement(before, mood) > 0.95  # the moods, not the voices
+    monkeypatch.setattr(longcall, "LONG_GROUPING", True)
+    after = cluster_long_call(plain, weights, speaker_space=space)
+    assert after.max() == 1 and agreement(after, voice) > 0.99
+    assert np.bincount(after, weights=weights)[0] >= np.bincount(after, weights=weights)[1]
+    # Without the speaker space nothing is regrouped; one voice stays one.
+    assert np.array_equal(cluster_long_call(plain, weights), before)
+    one, _ = _voices(900, 1.0, seed=2)
+    assert cluster_long_call(one, weights, speaker_space=space).max() == 0

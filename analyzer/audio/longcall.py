@@ -34,7 +34,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..arrays import FloatArray, IntArray
-from .clustering import _distinct, _reassign, centroids, cluster_embeddings
+from .clustering import (
+    FINE_CLUSTERS,
+    _distinct,
+    _reassign,
+    centroids,
+    cluster_embeddings,
+    group_in_two,
+)
 
 LONG_CALL_UNITS = 200  # calls with more clustering units than this (about 10 minutes of speech);
 # validation, the first minutes of the 30-minute calls, count given, collar DER short-call path /
@@ -83,6 +90,7 @@ def cluster_long_call(
     num_speakers: int | None = None,
     max_speakers: int = 4,
     segments: IntArray | None = None,
+    speaker_space: FloatArray | None = None,
 ) -> IntArray:
     """Speaker labels [U] (0..k-1, by weight) of a long call's units [U, D] (time order,
     L2-normalised, ``weights`` [U] seconds).
@@ -92,8 +100,26 @@ def cluster_long_call(
     finds one voice, the two-way split stands when its clusters are LONG_SPLIT_DISTANCE apart
     and, where LONG_TURN_Z is set and ``segments`` (the speech segment [U] each unit was cut
     from, non-decreasing) given, when they take turns from one speech segment to the next
-    (``turn_taking_z`` at least LONG_TURN_Z).
+    (``turn_taking_z`` at least LONG_TURN_Z). Two voices are then, where LONG_GROUPING is set
+    and ``speaker_space`` (the units [U, E] in the learned speaker space) given, regrouped
+    from finer clusters in that space (``grouped_in_two``).
     """
+    labels = _count_and_split(units, weights, num_speakers, max_speakers, segments)
+    if LONG_GROUPING and speaker_space is not None and labels.max() == 1:
+        grouped = grouped_in_two(units, weights, speaker_space)
+        if grouped is not None:
+            labels = grouped
+    return labels
+
+
+def _count_and_split(
+    units: FloatArray,
+    weights: FloatArray,
+    num_speakers: int | None,
+    max_speakers: int,
+    segments: IntArray | None,
+) -> IntArray:
+    """``cluster_long_call``'s labels before any regrouping."""
     pick = spread(len(units), LONG_MAX_ITEMS)
     some = cluster_embeddings(
         units[pick],
@@ -117,6 +143,33 @@ def cluster_long_call(
     if some.max() == 0:
         return np.zeros(len(units), dtype=int)
     return _label_all(units, weights, pick, some)
+
+
+def grouped_in_two(
+    units: FloatArray, weights: FloatArray, speaker_space: FloatArray
+) -> IntArray | None:
+    """Two voices' labels [U] (0/1 by weight) from FINE_CLUSTERS finer clusters of the spread
+    units (each about one voice in one mood; every unit to the nearest of them) grouped in two
+    in ``speaker_space`` [U, E] (``clustering.group_in_two``); None when the two groups are not
+    LONG_SPLIT_DISTANCE apart in the plain units (a grouping across a voice)."""
+    pick = spread(len(units), LONG_MAX_ITEMS)
+    if len(pick) <= FINE_CLUSTERS:
+        return None
+    fine = cluster_embeddings(
+        units[pick],
+        weights=weights[pick],
+        num_speakers=FINE_CLUSTERS,
+        prune_share=LONG_PRUNE_SHARE,
+    )
+    fine_all = _label_all(units, weights, pick, fine)
+    grouped = group_in_two(fine_all, speaker_space, weights)
+    if grouped.max() < 1 or not _distinct(
+        units[pick], grouped[pick], weights[pick], LONG_SPLIT_DISTANCE
+    ):
+        return None
+    order = np.argsort(-np.bincount(grouped, weights=weights))
+    relabelled: IntArray = np.argsort(order)[grouped]
+    return relabelled
 
 
 def _label_all(units: FloatArray, weights: FloatArray, pick: IntArray, some: IntArray) -> IntArray:

@@ -31,6 +31,7 @@ import numpy as np
 from ..arrays import BoolArray, FloatArray, IntArray
 from ..config import SAMPLE_RATE
 from ..segment import Segment, TimeGrid
+from . import longcall
 from .clustering import (
     EXTRA_SPEAKER_DISTANCE,
     FINE_CLUSTERS,
@@ -456,8 +457,16 @@ def diarize_embedded(
     if len(uemb) > LONG_CALL_UNITS:  # a long call: bounded clustering, see longcall.py
         useg = np.zeros(len(uemb), dtype=int)  # the speech segment each unit was cut from
         useg[unit] = owner
+        space = None  # the speaker space only where a long call's voices are regrouped in it
+        if projection is not None and longcall.LONG_GROUPING:
+            space = _units(spans, owner, projection(plain))[1]
         ulabels = cluster_long_call(
-            uemb, uweight, num_speakers=num_speakers, max_speakers=max_speakers, segments=useg
+            uemb,
+            uweight,
+            num_speakers=num_speakers,
+            max_speakers=max_speakers,
+            segments=useg,
+            speaker_space=space,
         )
     else:
         ulabels = cluster_embeddings(
