@@ -48,12 +48,22 @@ RECIPES = {
     ),
     "v6+bcb": ("clean", "telephone", "degraded", "babble10", "mp3_16", "amrnb", "babble"),
 }
+RECIPES["v6+bc@m5"] = RECIPES["v6+bc"]  # version 7's channels, an ensemble of five heads
+MEMBERS = {"v6+bc@m5": 5}  # heads per model (``--members``); other recipes one
 VALIDATION = (*(f"ravdess_{k}" for k in range(13, 17)), "emodb_10")
 CONDITIONS = ("clean", "telephone", "mp3_16", "opus8", "amrnb", "babble10")
 
 
-def build(name: str, channels: tuple[str, ...], hold: list[str], work: Path, cache: str) -> Path:
-    """Heads, prior and familiarity check of one model by the product commands (reused)."""
+def build(
+    name: str,
+    channels: tuple[str, ...],
+    hold: list[str],
+    work: Path,
+    cache: str,
+    members: int = 1,
+) -> Path:
+    """Heads (``members`` seeded heads), prior and familiarity check of one model by the
+    product commands (reused)."""
     out = work / name
     if (out / "model.json").is_file():
         return out
@@ -63,7 +73,8 @@ def build(name: str, channels: tuple[str, ...], hold: list[str], work: Path, cac
     args = parser.parse_args(
         ["--manifest", str(data / "manifest.csv"), "--root", str(data)]
         + ["--out", str(work / f"{name}_heads"), "--channels", ",".join(channels)]
-        + ["--features", "whisper-layer1", "--prosody", "--members", "1", "--epochs", "12"]
+        + ["--features", "whisper-layer1", "--prosody", "--members", str(members)]
+        + ["--epochs", "12"]
         + ["--gender-boosts", "1", "--hold-out", ",".join(sorted(hold))]
         + ["--noise-manifest", str(data / "read_speech.csv"), "--cache-dir", cache]
         + ["--threads", "2"]
@@ -132,8 +143,11 @@ def main(argv: list[str] | None = None) -> None:
     results = json.loads(results_file.read_text()) if results_file.is_file() else {}
     for recipe in args.recipes:
         channels = RECIPES[recipe]
-        tag = recipe.replace("+", "_")
-        val = build(f"{tag}_val", channels, [*SER_HELD_OUT, *VALIDATION], args.work, args.cache)
+        members = MEMBERS.get(recipe, 1)
+        tag = recipe.replace("+", "_").replace("@", "_")
+        val = build(
+            f"{tag}_val", channels, [*SER_HELD_OUT, *VALIDATION], args.work, args.cache, members
+        )
         out: dict[str, Any] = {"validation": {}}
         for condition in CONDITIONS:
             out["validation"][condition] = score(val, sets["validation"], condition, args.cache)
@@ -144,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
             print(recipe, name, out[name], flush=True)
         for corpus, held in (("emodb", emodb), ("ravdess", ravdess)):
             model = build(f"{tag}_loco_{corpus}", channels, [*SER_HELD_OUT, *held], args.work,
-                          args.cache)  # fmt: skip
+                          args.cache, members)  # fmt: skip
             out[f"loco_{corpus}"] = score(model, sets[f"loco_{corpus}"], "clean", args.cache)
             print(recipe, f"loco_{corpus}", out[f"loco_{corpus}"], flush=True)
         results[recipe] = out

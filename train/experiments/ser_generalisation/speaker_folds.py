@@ -31,7 +31,7 @@ from train.ser_eval import evaluate_ser
 from train.ser_features import read_manifest
 from train.ser_ood import add_familiarity
 
-from .product_screen import DATA, RECIPES, build
+from .product_screen import DATA, MEMBERS, RECIPES, build
 
 FOLDS = {
     **{f"emodb_{s}": [f"emodb_{s}"] for s in ("03", "08", "09", "10")},
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     rows, _ = read_manifest(DATA / "manifest.csv")
     labelled = [r for r in rows if r.get("label")]
     conditions = [c.strip() for c in args.conditions.split(",") if c.strip()]
-    tag = args.recipe.replace("+", "_")
+    tag = args.recipe.replace("+", "_").replace("@", "_")
     suffix = f"_q{round(100 * args.quantile)}" if args.quantile is not None else ""
     out: dict[str, Any] = {}
     folds = {**FOLDS, **TEST_FOLDS} if args.shipped else FOLDS  # without it: no test fold read
@@ -65,7 +65,14 @@ def main(argv: list[str] | None = None) -> None:
             model = args.shipped
         else:
             hold = [*SER_HELD_OUT, *speakers]
-            model = build(f"{tag}_fold_{fold}", RECIPES[args.recipe], hold, args.work, args.cache)
+            model = build(
+                f"{tag}_fold_{fold}",
+                RECIPES[args.recipe],
+                hold,
+                args.work,
+                args.cache,
+                MEMBERS.get(args.recipe, 1),
+            )
             if args.quantile is not None:
                 refit = model.with_name(model.name + suffix)
                 if not (refit / "model.json").is_file():
