@@ -484,6 +484,10 @@ NEAR_CHANGE_S = (0.5, 0.75, 1.0)  # s; the diarizer's gates compared
 FAR_THRESHOLDS = (0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 2.0)  # away from a change (2.0: never)
 SMOOTH_FRAMES = (5, 11, 21)  # moving averages compared
 MIN_RUNS_S = (0.2, 0.3)  # s; shortest runs compared
+EDGE_S: tuple[float, ...] = (
+    0.0,
+)  # s; the zone at speech-segment edges where the near threshold also holds
+# (``OverlapDetector.edge_s``); ``--edges`` screens (0.0, 0.5, 1.0)
 SHRINK_S = (0.0,)  # s cut from each end of a detection (0.05 and 0.1 never won on validation)
 VALIDATION_SETS = ("val-2-default-any", "val-2-default-any-tel")  # wideband and 8 kHz calls
 
@@ -539,12 +543,16 @@ def decision_counts(det: OverlapDetector, probs, calls) -> list[dict]:
     """Every setting of the decision grid (gate, smoothing, shortest run, thresholds near and
     away from a change) with its (true positive, false positive, false negative) frames per
     call [calls, 3]. ``probs``: the detector's probabilities per call."""
-    from analyzer.audio.speakers import FRAMES, _near_changes
+    from analyzer.audio.speakers import FRAMES, _near_changes, _near_edges
 
     rows = []
     smoothed = {sm: [smooth(p, sm) for p in probs] for sm in SMOOTH_FRAMES}
-    for near_s in NEAR_CHANGE_S:
-        nears = [_near_changes(c[2], c[3], FRAMES.frames(near_s)) for c in calls]
+    for near_s, edge_s in itertools.product(NEAR_CHANGE_S, EDGE_S):
+        nears = [
+            _near_changes(c[2], c[3], FRAMES.frames(near_s))
+            | (_near_edges(c[3], FRAMES.frames(edge_s)) if edge_s > 0 else False)
+            for c in calls
+        ]
         for sm in SMOOTH_FRAMES:
             for min_s in MIN_RUNS_S:
                 for th, far, cut in itertools.product(THRESHOLDS, FAR_THRESHOLDS, SHRINK_S):
@@ -562,7 +570,8 @@ def decision_counts(det: OverlapDetector, probs, calls) -> list[dict]:
                                 (~hit & truth[:m]).sum(),
                             )  # fmt: skip
                         rows.append(
-                            {"near_change_s": near_s, "threshold": th, "far_threshold": far,
+                            {"near_change_s": near_s, "edge_s": edge_s, "threshold": th,
+                             "far_threshold": far,
                              "smooth_frames": sm, "min_s": min_s, "shrink_s": cut,
                              "counts": counts}
                         )  # fmt: skip
@@ -669,6 +678,10 @@ def main() -> None:
         "--pitch-bins", type=int, default=0,
         help="autocorrelation profile columns over the pitch lags (frame_features' pitch_bins)",
     )  # fmt: skip
+    ap.add_argument(
+        "--edges", action="store_true",
+        help="also try a near-threshold zone at speech-segment edges (edge_s 0.5, 1.0 s)",
+    )  # fmt: skip
     ap.add_argument("--sets", help="path prefix: each seed's features kept in PREFIX-SEED.npz")
     ap.add_argument(
         "--decide-only", action="store_true",
@@ -676,6 +689,9 @@ def main() -> None:
     )  # fmt: skip
     args = ap.parse_args()
     args.data_seeds = args.data_seeds or [args.seed]
+    if args.edges:
+        global EDGE_S
+        EDGE_S = (0.0, 0.5, 1.0)
 
     from analyzer.models import write_checksums
 
@@ -752,6 +768,7 @@ def main() -> None:
         "smooth_frames": best["smooth_frames"],
         "min_s": best["min_s"],
         "near_change_s": best["near_change_s"],
+        "edge_s": best["edge_s"],
         "far_threshold": best["far_threshold"],
         "shrink_s": best["shrink_s"],
         "call_norm": det.call_norm,

@@ -163,9 +163,11 @@ class OverlapDetector:
     ``threshold``, ``smooth_frames`` and ``min_s`` (chosen on validation calls) turn the
     probabilities into segments (``segments``); ``near_change_s`` (s, 0 = everywhere) tells
     the diarizer where ``threshold`` applies: within that many seconds of a speaker change
-    inside continuous speech; elsewhere in speech a frame needs ``far_threshold`` (above 1:
-    never, detections only near a change). ``call_norm``: the features are normalised per call
-    (``call_normalised``) before the network. ``pitch_bins``: the pitch profile columns of
+    inside continuous speech, and within ``edge_s`` (s, 0 = nowhere) of a speech segment's
+    start or end (where the other voice's few trailing words overlap a turn's end and no
+    change is found); elsewhere in speech a frame needs ``far_threshold`` (above 1: never).
+    ``call_norm``: the features are normalised per call (``call_normalised``) before the
+    network. ``pitch_bins``: the pitch profile columns of
     ``frame_features`` the network reads (0 for versions 1 and 2). A model.json's ``members``
     (each a ``weights`` file, with its own ``call_norm``) are further networks whose
     probabilities are averaged with this one's (an ensemble; one decision for the average).
@@ -186,6 +188,7 @@ class OverlapDetector:
         call_norm: bool = False,
         shrink_s: float = 0.0,
         pitch_bins: int = 0,
+        edge_s: float = 0.0,
     ) -> None:
         self.layers = [(w.astype(np.float32), b.astype(np.float32)) for w, b in layers]
         self.mean = mean.astype(np.float32)
@@ -199,6 +202,7 @@ class OverlapDetector:
         self.call_norm = bool(call_norm)
         self.shrink_s = float(shrink_s)
         self.pitch_bins = int(pitch_bins)  # frame_features' pitch profile columns it reads
+        self.edge_s = float(edge_s)  # s at speech-segment edges where ``threshold`` holds too
         self.members: list[OverlapDetector] = []  # networks averaged with this one
 
     @classmethod
@@ -219,6 +223,7 @@ class OverlapDetector:
             call_norm=bool(config.get("call_norm", False)),
             shrink_s=float(config.get("shrink_s", 0.0)),
             pitch_bins=int(config.get("pitch_bins", 0)),
+            edge_s=float(config.get("edge_s", 0.0)),
         )
         for extra in config.get("members", []):  # an ensemble: more networks, same decision
             det.members.append(cls.from_folder(folder, {**config, **extra, "members": []}))

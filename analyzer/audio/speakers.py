@@ -610,6 +610,8 @@ def _detected_overlaps(
     near = None
     if det.near_change_s > 0:
         near = _near_changes(labels, seg_of, FRAMES.frames(det.near_change_s))
+        if det.edge_s > 0:
+            near |= _near_edges(seg_of, FRAMES.frames(det.edge_s))
     found = mask_to_segments(det.mask(p, labels >= 0, near), hop_s=FRAME_S, min_off_s=0.0)
     return [Segment(s.start, min(s.end, duration)) for s in found if s.start < duration]
 
@@ -683,6 +685,19 @@ def _near_changes(labels: IntArray, seg_of: IntArray, reach: int) -> BoolArray:
     )
     for c in change:
         near[max(0, c - reach) : c + reach] = True
+    return near
+
+
+def _near_edges(seg_of: IntArray, reach: int) -> BoolArray:
+    """Frames of a speech segment (``seg_of`` [frames], -1 off speech) within ``reach`` frames
+    of its first or last frame."""
+    near = np.zeros(len(seg_of), dtype=bool)
+    inside = seg_of >= 0
+    starts = np.flatnonzero(inside & ~np.r_[False, inside[:-1] & (seg_of[:-1] == seg_of[1:])])
+    ends = np.flatnonzero(inside & ~np.r_[inside[1:] & (seg_of[1:] == seg_of[:-1]), False])
+    for a, b in zip(starts, ends):
+        near[a : min(a + reach, b + 1)] = True
+        near[max(a, b + 1 - reach) : b + 1] = True
     return near
 
 
