@@ -153,6 +153,20 @@ def test_detected_overlap_keeps_both_voices_in_the_turns(monkeypatch):
     )
     assert none.overlaps == []
     assert sum(g.duration for _, g in none.turns) <= 10.0 + 1e-6
+    # Near the end of a speech segment (a few trailing words of the other voice, no change
+    # found) the near threshold holds where the model has an edge zone.
+    monkeypatch.setattr(det, "far_threshold", 2.0)
+    trailing = prob.copy()
+    trailing[100:200] = 0.0
+    trailing[930:990] = 0.99
+    plain = diarize_embedded(spans, owner, emb, speech, 10.0, num_speakers=2, overlap_prob=trailing)
+    assert [(round(o.start, 1), round(o.end, 1)) for o in plain.overlaps] == [(4.5, 5.6)]
+    monkeypatch.setattr(det, "edge_s", 0.75)
+    edged = diarize_embedded(spans, owner, emb, speech, 10.0, num_speakers=2, overlap_prob=trailing)
+    assert [(round(o.start, 1), round(o.end, 1)) for o in edged.overlaps] == [
+        (4.5, 5.6),
+        (9.3, 9.9),
+    ]
 
 
 def test_call_normalisation_takes_out_the_calls_own_spectral_shape():
@@ -295,3 +309,22 @@ def test_the_pitch_profile_shows_each_voices_period():
     mixed = frame_features((low + high).astype(np.float32), pitch_bins=16)[50:-50]
     single = frame_features(low.astype(np.float32), pitch_bins=16)[50:-50]
     assert mixed[:, 35:].mean(0).max() < single[:, 35:].mean(0).max()  # neither period is clean
+
+
+def test_the_edge_zone_covers_each_speech_segments_first_and_last_frames():
+    from analyzer.audio.speakers import _near_edges
+
+    # frames: silence, segment 0 (10 frames), silence, segment 1 (3 frames) right before
+    # segment 2 (8 frames) with no pause between them, silence
+    seg_of = np.array([-1] * 2 + [0] * 10 + [-1] * 3 + [1] * 3 + [2] * 8 + [-1] * 2)
+    near = _near_edges(seg_of, 2)
+    assert near.tolist() == (
+        [False] * 2
+        + [True, True, False, False, False, False, False, False, True, True]
+        + [False] * 3
+        + [True] * 3  # shorter than two reaches: all of it
+        + [True, True, False, False, False, False, True, True]
+        + [False] * 2
+    )
+    assert not _near_edges(seg_of, 0).any()
+    assert not _near_edges(np.full(5, -1), 3).any()
