@@ -28,9 +28,8 @@ from analyzer.models import load_model
 from train.data import SER_HELD_OUT
 from train.ser_eval import evaluate_ser
 from train.ser_features import read_manifest
-from train.ser_ood import add_familiarity
 
-from .product_screen import CONDITIONS, DATA, RECIPES, VALIDATION, score
+from .product_screen import CONDITIONS, DATA, RECIPES, VALIDATION, familiarity, score
 
 SR = 16000
 
@@ -87,19 +86,7 @@ def main(argv: list[str] | None = None) -> None:
         source = args.work / f"{tag}_{part}"
         refit = args.work / f"{tag}_{part}{suffix}"
         if not (refit / "model.json").is_file():
-            add_familiarity(
-                source,
-                refit,
-                DATA / "manifest.csv",
-                hold_out=sorted(set(held)),
-                channels=channels,
-                dims=64,
-                residual_weight=1.0,
-                quantile=args.quantile,
-                cache_dir=args.cache,
-                threads=2,
-                noise_manifest=DATA / "read_speech.csv",
-            )
+            familiarity(source, refit, held, channels, args.cache, args.quantile)
         for name, folder in (("q95", source), (suffix[1:], refit)):
             model = load_model(folder, "ser")
             assert isinstance(model, SpeechEmotionModel)

@@ -89,18 +89,32 @@ def build(
         threads=2,
         channels=("clean", "telephone"),
     )
+    return familiarity(prior, out, hold, channels, cache)
+
+
+def familiarity(
+    source: Path,
+    out: Path,
+    hold: list[str],
+    channels: tuple[str, ...],
+    cache: str,
+    quantile: float = 0.95,
+) -> Path:
+    """``source`` with its familiarity check (re)fitted at ``quantile`` into ``out``, as the
+    version-7 card lists (``train.ser_ood``: 64 dimensions, residual weight 1, the recipe's
+    channels, every speaker but ``hold``)."""
     return add_familiarity(
-        prior,
+        source,
         out,
-        data / "manifest.csv",
-        hold_out=sorted(hold),
+        DATA / "manifest.csv",
+        hold_out=sorted(set(hold)),
         channels=channels,
         dims=64,
         residual_weight=1.0,
-        quantile=0.95,
+        quantile=quantile,
         cache_dir=cache,
         threads=2,
-        noise_manifest=data / "read_speech.csv",
+        noise_manifest=DATA / "read_speech.csv",
     )
 
 

@@ -29,9 +29,8 @@ from benchmarks.ser_conditions import write_rows
 from train.data import SER_HELD_OUT
 from train.ser_eval import evaluate_ser
 from train.ser_features import read_manifest
-from train.ser_ood import add_familiarity
 
-from .product_screen import DATA, MEMBERS, RECIPES, build
+from .product_screen import DATA, MEMBERS, RECIPES, build, familiarity
 
 FOLDS = {
     **{f"emodb_{s}": [f"emodb_{s}"] for s in ("03", "08", "09", "10")},
@@ -76,19 +75,7 @@ def main(argv: list[str] | None = None) -> None:
             if args.quantile is not None:
                 refit = model.with_name(model.name + suffix)
                 if not (refit / "model.json").is_file():
-                    add_familiarity(
-                        model,
-                        refit,
-                        DATA / "manifest.csv",
-                        hold_out=sorted(set(hold)),
-                        channels=RECIPES[args.recipe],
-                        dims=64,
-                        residual_weight=1.0,
-                        quantile=args.quantile,
-                        cache_dir=args.cache,
-                        threads=2,
-                        noise_manifest=DATA / "read_speech.csv",
-                    )
+                    familiarity(model, refit, hold, RECIPES[args.recipe], args.cache, args.quantile)
                 model = refit
         manifest = write_rows(
             [r for r in labelled if r["speaker"] in speakers], args.work / f"{fold}.csv"
