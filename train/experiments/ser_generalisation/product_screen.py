@@ -50,6 +50,12 @@ RECIPES = {
 }
 RECIPES["v6+bc@m5"] = RECIPES["v6+bc"]  # version 7's channels, an ensemble of five heads
 MEMBERS = {"v6+bc@m5": 5}  # heads per model (``--members``); other recipes one
+# version 7's channels, the relative head on each speaker's own spread (session 26)
+RECIPES["v6+bc@z"] = RECIPES["v6+bc@zo"] = RECIPES["v6+bc"]
+HEAD_ARGS = {  # further ``emotrace train ser`` options of a recipe
+    "v6+bc@z": ["--relative-scale", "speaker"],
+    "v6+bc@zo": ["--relative-scale", "speaker", "--relative-inputs", "offset"],
+}
 VALIDATION = (*(f"ravdess_{k}" for k in range(13, 17)), "emodb_10")
 CONDITIONS = ("clean", "telephone", "mp3_16", "opus8", "amrnb", "babble10")
 
@@ -61,9 +67,10 @@ def build(
     work: Path,
     cache: str,
     members: int = 1,
+    head_args: list[str] | None = None,
 ) -> Path:
-    """Heads (``members`` seeded heads), prior and familiarity check of one model by the
-    product commands (reused)."""
+    """Heads (``members`` seeded heads, further training options ``head_args``), prior and
+    familiarity check of one model by the product commands (reused)."""
     out = work / name
     if (out / "model.json").is_file():
         return out
@@ -78,6 +85,7 @@ def build(
         + ["--gender-boosts", "1", "--hold-out", ",".join(sorted(hold))]
         + ["--noise-manifest", str(data / "read_speech.csv"), "--cache-dir", cache]
         + ["--threads", "2"]
+        + list(head_args or [])
     )
     heads = run_train(args)
     prior = add_neutral_prior(
@@ -158,9 +166,16 @@ def main(argv: list[str] | None = None) -> None:
     for recipe in args.recipes:
         channels = RECIPES[recipe]
         members = MEMBERS.get(recipe, 1)
+        extra = HEAD_ARGS.get(recipe)
         tag = recipe.replace("+", "_").replace("@", "_")
         val = build(
-            f"{tag}_val", channels, [*SER_HELD_OUT, *VALIDATION], args.work, args.cache, members
+            f"{tag}_val",
+            channels,
+            [*SER_HELD_OUT, *VALIDATION],
+            args.work,
+            args.cache,
+            members,
+            extra,
         )
         out: dict[str, Any] = {"validation": {}}
         for condition in CONDITIONS:
@@ -172,7 +187,7 @@ def main(argv: list[str] | None = None) -> None:
             print(recipe, name, out[name], flush=True)
         for corpus, held in (("emodb", emodb), ("ravdess", ravdess)):
             model = build(f"{tag}_loco_{corpus}", channels, [*SER_HELD_OUT, *held], args.work,
-                          args.cache, members)  # fmt: skip
+                          args.cache, members, extra)  # fmt: skip
             out[f"loco_{corpus}"] = score(model, sets[f"loco_{corpus}"], "clean", args.cache)
             print(recipe, f"loco_{corpus}", out[f"loco_{corpus}"], flush=True)
         results[recipe] = out

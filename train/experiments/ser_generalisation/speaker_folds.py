@@ -30,7 +30,7 @@ from train.data import SER_HELD_OUT
 from train.ser_eval import evaluate_ser
 from train.ser_features import read_manifest
 
-from .product_screen import DATA, MEMBERS, RECIPES, build, familiarity
+from .product_screen import DATA, HEAD_ARGS, MEMBERS, RECIPES, build, familiarity
 
 FOLDS = {
     **{f"emodb_{s}": [f"emodb_{s}"] for s in ("03", "08", "09", "10")},
@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> None:
                 args.work,
                 args.cache,
                 MEMBERS.get(args.recipe, 1),
+                HEAD_ARGS.get(args.recipe),
             )
             if args.quantile is not None:
                 refit = model.with_name(model.name + suffix)
