@@ -606,6 +606,13 @@ def add_train_args(parser: argparse.ArgumentParser) -> None:
         "speaker's own spread in the call (z-scores, version 6)",
     )
     parser.add_argument(
+        "--relative-scale-floor",
+        type=float,
+        default=HeadOptions.relative_scale_floor,
+        help="under --relative-scale speaker, the least spread a speaker's z-scores divide by, "
+        "as a share of the training spread (a speaker who stays calm all call has little)",
+    )
+    parser.add_argument(
         "--relative-inputs",
         default=HeadOptions.relative_inputs,
         choices=("both", "offset"),
@@ -673,7 +680,12 @@ def run_train(args: argparse.Namespace, progress: Progress | None = None) -> Pat
         relative_scale=args.relative_scale,
         relative_inputs=args.relative_inputs,
         relative_weight=args.relative_weight,
+        relative_scale_floor=args.relative_scale_floor,
     )
+    if not 0.0 < args.relative_scale_floor <= 10.0:
+        raise ValueError(
+            f"--relative-scale-floor must be in (0, 10], not {args.relative_scale_floor}"
+        )
     if not 0.0 <= args.relative_weight <= 1.0:
         raise ValueError(f"--relative-weight must be in [0, 1], not {args.relative_weight}")
     if not 0.0 <= args.neutral_target < 1.0:
