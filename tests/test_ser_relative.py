@@ -149,6 +149,12 @@ def test_train_command_takes_the_relative_options():
     args.relative_weight = 1.5
     with pytest.raises(ValueError, match="relative-weight"):
         run_train(args)
+    floored = parser.parse_args(["--manifest", "m.csv", "--relative-scale-floor", "0.3"])
+    assert floored.relative_scale_floor == 0.3
+    assert args.relative_scale_floor == HeadOptions.relative_scale_floor
+    floored.relative_scale_floor = 0.0
+    with pytest.raises(ValueError, match="relative-scale-floor"):
+        run_train(floored)
 
 
 def test_the_floor_keeps_a_calm_group_from_being_stretched():
