@@ -155,6 +155,11 @@ def test_train_command_takes_the_relative_options():
     floored.relative_scale_floor = 0.0
     with pytest.raises(ValueError, match="relative-scale-floor"):
         run_train(floored)
+    calm = parser.parse_args(["--manifest", "m.csv", "--neutral-groups", "12"])
+    assert calm.neutral_groups == 12 and args.neutral_groups == HeadOptions.neutral_groups
+    calm.neutral_groups = -1
+    with pytest.raises(ValueError, match="neutral-groups"):
+        run_train(calm)
 
 
 def test_the_floor_keeps_a_calm_group_from_being_stretched():

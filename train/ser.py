@@ -613,6 +613,13 @@ def add_train_args(parser: argparse.ArgumentParser) -> None:
         "as a share of the training spread (a speaker who stays calm all call has little)",
     )
     parser.add_argument(
+        "--neutral-groups",
+        type=int,
+        default=HeadOptions.neutral_groups,
+        help="extra 50-80 %% neutral training groups per speaker and channel, so the relative "
+        "head meets speakers who stay calm most of a call, as real callers do",
+    )
+    parser.add_argument(
         "--relative-inputs",
         default=HeadOptions.relative_inputs,
         choices=("both", "offset"),
@@ -681,7 +688,10 @@ def run_train(args: argparse.Namespace, progress: Progress | None = None) -> Pat
         relative_inputs=args.relative_inputs,
         relative_weight=args.relative_weight,
         relative_scale_floor=args.relative_scale_floor,
+        neutral_groups=args.neutral_groups,
     )
+    if args.neutral_groups < 0:
+        raise ValueError(f"--neutral-groups must be 0 or more, not {args.neutral_groups}")
     if not 0.0 < args.relative_scale_floor <= 10.0:
         raise ValueError(
             f"--relative-scale-floor must be in (0, 10], not {args.relative_scale_floor}"
