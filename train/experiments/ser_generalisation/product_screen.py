@@ -53,6 +53,7 @@ MEMBERS = {"v6+bc@m5": 5}  # heads per model (``--members``); other recipes one
 # version 7's channels, the relative head on each speaker's own spread (session 26)
 RECIPES["v6+bc@z"] = RECIPES["v6+bc@zo"] = RECIPES["v6+bc"]
 RECIPES["v6+bc@zof3"] = RECIPES["v6+bc@zof6"] = RECIPES["v6+bc@zong"] = RECIPES["v6+bc"]
+RECIPES["v6+bc@o"] = RECIPES["v6+bc"]
 HEAD_ARGS = {  # further ``emotrace train ser`` options of a recipe
     "v6+bc@z": ["--relative-scale", "speaker"],
     "v6+bc@zo": ["--relative-scale", "speaker", "--relative-inputs", "offset"],
@@ -61,6 +62,8 @@ HEAD_ARGS = {  # further ``emotrace train ser`` options of a recipe
     + ["--relative-scale-floor", "0.3"],
     "v6+bc@zof6": [*("--relative-scale", "speaker", "--relative-inputs", "offset")]
     + ["--relative-scale-floor", "0.6"],
+    # the relative head reading the offsets only, on one training spread (no z-scores)
+    "v6+bc@o": ["--relative-inputs", "offset"],
     # ... and 12 more mostly neutral (50-80 %) training groups per speaker and channel
     "v6+bc@zong": [*("--relative-scale", "speaker", "--relative-inputs", "offset")]
     + ["--neutral-groups", "12"],
