@@ -78,6 +78,14 @@ LONG_GROUPING = False  # when set: a long call found to hold two voices is split
 # 23.7 %, count 50 % both. One call's good split (0.021 collar DER) was regrouped across the
 # voices (0.148); the test calls were not read. Off.
 
+LONG_RESEG_PASSES = 0  # when above 0: after a long call's resegmentation (Viterbi over the
+# frames), the speakers' centroids are refitted from the windows as labelled by it and the
+# resegmentation repeated this many times (the clustering's centroids come from units given to
+# the nearest centroid; the Viterbi's labels, which see each turn's neighbours, are cleaner).
+# Rule (session 26, written before any figure): same validation calls and criteria as
+# LONG_GROUPING above (two 2-pass variants compared with main: 1 and 2 passes; the better by
+# mean worst talk-time error is switched on only if it meets every criterion).
+
 
 def spread(n: int, most: int) -> IntArray:
     """Indices of at most ``most`` of ``n`` items, evenly spread (all of them when n <= most)."""
