@@ -265,7 +265,14 @@ def main() -> None:
         "--long-grouping", choices=("on", "off"),
         help="regroup a long call's two voices in the speaker space (longcall.LONG_GROUPING)",
     )  # fmt: skip
+    ap.add_argument(
+        "--long-reseg", type=int,
+        help="refit a long call's centroids from its resegmentation N times "
+        "(longcall.LONG_RESEG_PASSES)",
+    )  # fmt: skip
     args = ap.parse_args()
+    if args.long_reseg is not None:
+        longcall.LONG_RESEG_PASSES = args.long_reseg
     if args.turn_z is not None:
         longcall.LONG_TURN_Z = args.turn_z
     if args.long_grouping is not None:

@@ -255,3 +255,23 @@ def test_two_voices_whose_moods_differ_more_are_regrouped_by_voice(monkeypatch):
     assert np.array_equal(cluster_long_call(plain, weights), before)
     one, _ = _voices(900, 1.0, seed=2)
     assert cluster_long_call(one, weights, speaker_space=space).max() == 0
+
+
+def test_centroids_refitted_from_a_resegmentation_follow_its_labels():
+    from analyzer.audio.speakers import _window_centroids
+
+    eye = np.eye(4)
+    spans = np.array([[0, 10], [5, 15], [20, 30], [25, 45]])
+    emb = np.stack([eye[0], eye[0], eye[1], eye[1] * 0.6 + eye[2] * 0.8])
+    frame_label = np.full(50, -1)
+    frame_label[0:15] = 0
+    frame_label[20:28] = 1
+    frame_label[28:45] = 1
+    cents = _window_centroids(spans, emb, frame_label, 2)
+    assert cents is not None and cents.shape == (2, 4)
+    assert np.allclose(cents[0], eye[0])
+    # speaker 1: windows 3 and 4, the longer one weighing twice as much
+    expected = 10 * eye[1] + 20 * (eye[1] * 0.6 + eye[2] * 0.8)
+    assert np.allclose(cents[1], expected / np.linalg.norm(expected))
+    frame_label[20:45] = 0  # no window left to speaker 1: nothing to refit
+    assert _window_centroids(spans, emb, frame_label, 2) is None

@@ -85,6 +85,10 @@ LONG_RESEG_PASSES = 0  # when above 0: after a long call's resegmentation (Viter
 # Rule (session 26, written before any figure): same validation calls and criteria as
 # LONG_GROUPING above (two 2-pass variants compared with main: 1 and 2 passes; the better by
 # mean worst talk-time error is switched on only if it meets every criterion).
+# Failed (``benchmarks.diarization --long-reseg 1|2``, same caches): two-voice worst talk-time
+# error 13.7 -> 13.9 / 14.1 %, within 5 % 50 % all, collar DER 0.079 -> 0.080 / 0.081; one-voice
+# 20.1 -> 19.9 / 19.8 %: no gain (the confusions are whole turns the first centroids already
+# give to the other voice; refitting from them keeps them there). Off.
 
 
 def spread(n: int, most: int) -> IntArray:

@@ -482,27 +482,28 @@ def diarize_embedded(
     cents = centroids(uemb, ulabels, uweight)
 
     n_frames = FRAMES.count(duration) + 1
-    sims = emb @ cents.T  # [W, k]
-    score = np.zeros((n_frames, k))
-    mass = np.zeros(n_frames)
-    for (a, b), s in zip(spans, sims):
-        taper = np.hanning(b - a + 2)[1:-1]
-        score[a:b] += taper[:, None] * s[None, :]
-        mass[a:b] += taper
     seg_of = np.full(n_frames, -1)
     for i, seg in enumerate(speech):
         span = FRAMES.cover(seg)
         seg_of[span.start : min(span.stop, n_frames)] = i
     speech_idx = np.flatnonzero(seg_of >= 0)
+    score, voted = _frame_scores(spans, emb @ cents.T, n_frames)
     frame_label = np.full(n_frames, -1)
     if k == 1:
         frame_label[speech_idx] = 0
     else:
-        voted = mass > 0
-        score[voted] /= mass[voted, None]
         frame_label[speech_idx] = _viterbi(
             score[speech_idx], voted[speech_idx], seg_of[speech_idx], SIM_SCALE, change_cost
         )
+        passes = longcall.LONG_RESEG_PASSES if len(uemb) > LONG_CALL_UNITS else 0
+        for _ in range(passes):  # a long call: centroids refitted from the resegmentation
+            refit = _window_centroids(spans, emb, frame_label, k)
+            if refit is None:
+                break
+            score, voted = _frame_scores(spans, emb @ refit.T, n_frames)
+            frame_label[speech_idx] = _viterbi(
+                score[speech_idx], voted[speech_idx], seg_of[speech_idx], SIM_SCALE, change_cost
+            )
 
     turns: list[tuple[str, Segment]] = []
     for lab in range(k):
@@ -516,7 +517,7 @@ def diarize_embedded(
             sure = [o for o in overlaps if _mean_prob(overlap_prob, o) >= OVERLAP_KEEP_PROB]
             turns = _overlap_turns(turns, sure, score, frame_label, names)
     elif k > 1:
-        overlaps = _overlap_near_changes(score, mass > 0, frame_label, seg_of, duration)
+        overlaps = _overlap_near_changes(score, voted, frame_label, seg_of, duration)
     return Turns(turns, overlaps)
 
 
@@ -686,6 +687,40 @@ def _near_changes(labels: IntArray, seg_of: IntArray, reach: int) -> BoolArray:
     for c in change:
         near[max(0, c - reach) : c + reach] = True
     return near
+
+
+def _frame_scores(spans: IntArray, sims: FloatArray, n_frames: int) -> tuple[FloatArray, BoolArray]:
+    """Per-frame similarity to each speaker [frames, k]: the windows' similarities ``sims``
+    [W, k] spread over their frame ``spans`` [W, 2] with a Hann taper and averaged; and which
+    frames a window covers."""
+    score = np.zeros((n_frames, sims.shape[1]))
+    mass = np.zeros(n_frames)
+    for (a, b), s in zip(spans, sims):
+        taper = np.hanning(b - a + 2)[1:-1]
+        score[a:b] += taper[:, None] * s[None, :]
+        mass[a:b] += taper
+    voted = mass > 0
+    score[voted] /= mass[voted, None]
+    return score, voted
+
+
+def _window_centroids(
+    spans: IntArray, emb: FloatArray, frame_label: IntArray, k: int
+) -> FloatArray | None:
+    """The k speakers' centroids [k, D] from the windows ``emb`` [W, D], each window given the
+    label most of its speech frames carry (``frame_label``, -1 off speech), weighted by its
+    length; None when a speaker keeps no window."""
+    labels = np.full(len(spans), -1)
+    for j, (a, b) in enumerate(spans):
+        own = frame_label[a:b]
+        own = own[own >= 0]
+        if len(own):
+            labels[j] = int(np.bincount(own, minlength=k).argmax())
+    keep = labels >= 0
+    if len(np.unique(labels[keep])) < k:
+        return None
+    lengths = (spans[:, 1] - spans[:, 0]).astype(float)
+    return centroids(emb[keep], labels[keep], lengths[keep])
 
 
 def _near_edges(seg_of: IntArray, reach: int) -> BoolArray:
