@@ -20,6 +20,7 @@ from .chunks import diarize_in_chunks
 from .coaching.roles import guess_roles
 from .config import AnalysisConfig
 from .diskaudio import Audio, DiskAudio, Signal
+from .notes import Note
 from .result import Speaker
 
 SAME_CHANNEL_CORR = 0.98  # channels this correlated are one mix duplicated, not two speakers
@@ -149,12 +150,14 @@ def attribute_speakers(
         speakers = [Speaker(s, None, None, source="diarization") for s in turns.speakers]
         notes = []
         if cfg.channels and len(cfg.channels) >= len(speakers):
-            notes.append("role names ignored: the audio is not channel-separated")
+            notes.append(
+                Note("roles_ignored", "role names ignored: the audio is not channel-separated")
+            )
         source_of = {s.id: 0 for s in speakers}
     talk = {s.id: sum(g.duration for g in turns.of(s.id)) for s in speakers}
     speakers = [replace(s, face_track=None, talk_time_s=talk[s.id]) for s in speakers]
     if not turns.turns:
-        notes.append("no speech was found in the recording")
+        notes.append(Note("no_speech", "no speech was found in the recording"))
     return SpeakerAttribution(turns, speakers, sources, source_of, split, notes)
 
 
@@ -185,7 +188,7 @@ def channel_speakers(
         duration_s=duration,
         ids=ids,
     )
-    notes = []
+    notes: list[str] = []
     confidence: float | None = 1.0 if cfg.channels else None
     if cfg.channels is None and cfg.detect_agent and n == 2:
         guess = guess_roles(turns.turns, speakers=ids)
@@ -202,8 +205,14 @@ def channel_speakers(
         why = "; ".join(pattern.sub(lambda m: named[re.escape(m.group(1))], c["text"])
                         for c in guess.cues[:2])  # fmt: skip
         notes.append(
-            f"agent channel guessed: channel {agent} (confidence {guess.confidence:.2f}: {why}) "
-            "(override with --channels)"
+            Note(
+                "agent_channel_guessed",
+                f"agent channel guessed: channel {agent} (confidence {guess.confidence:.2f}: "
+                f"{why}) (override with --channels)",
+                channel=agent,
+                confidence=round(float(guess.confidence), 2),
+                cues=why,
+            )
         )
     speakers = [
         Speaker(

@@ -50,6 +50,7 @@ from .models import (
     load_model,
     resolve_model_dir,
 )
+from .notes import Note
 from .result import AnalysisResult, EmotionSegment, Event, FaceFrame, Speaker
 from .segment import Segment, SegmentIndex, TimeGrid
 from .summary import SpeakerSummary
@@ -82,7 +83,10 @@ STEPS = (
     "events",
 )  # fmt: skip
 SAMPLES = TimeGrid.rate(SAMPLE_RATE)  # the sample grid of every decoded signal
-WORDS_NOTE = "words: English speech recognition (Whisper tiny.en); read transcripts as approximate"
+WORDS_NOTE = Note(
+    "words_asr",
+    "words: English speech recognition (Whisper tiny.en); read transcripts as approximate",
+)
 
 
 def _noop(step: str, done: int, total: int) -> None:
@@ -151,8 +155,14 @@ class Analyzer:
             except ModelError:
                 what = "speech" if kind == "ser" else "facial"
                 self.notes.append(
-                    f"no {what} emotion model is installed ({DEFAULT_MODELS[kind]}); "
-                    + ("arousal comes from prosody only" if kind == "ser" else "face cues only")
+                    Note(
+                        f"no_{kind}_model",
+                        f"no {what} emotion model is installed ({DEFAULT_MODELS[kind]}); "
+                        + (
+                            "arousal comes from prosody only" if kind == "ser" else "face cues only"
+                        ),
+                        model=DEFAULT_MODELS[kind],
+                    )
                 )
                 return None
             name = DEFAULT_MODELS[kind]
@@ -270,7 +280,12 @@ class Analyzer:
         notes += words.notes
         notes += faces.notes
         if self.ser is None:
-            notes.append("speech emotion: prosodic arousal only (no speech emotion model)")
+            notes.append(
+                Note(
+                    "prosodic_arousal_only",
+                    "speech emotion: prosodic arousal only (no speech emotion model)",
+                )
+            )
         return AnalysisResult(
             media=info,
             speakers=faces.speakers or attr.speakers,
@@ -424,8 +439,14 @@ class Analyzer:
                 complaint_window_s=cfg.complaint_window_s,
                 lexicon=lexicon,
             )
-            note = f"words: imported {transcript.format} transcript ({len(lines)} lines)"
-            return replace(words, notes=(note, *(n.message for n in transcript.notes)))
+            note = Note(
+                "transcript_imported",
+                f"words: imported {transcript.format} transcript ({len(lines)} lines)",
+                format=transcript.format,
+                lines=len(lines),
+            )
+            read = (Note(n.code, n.message, **n.params) for n in transcript.notes)
+            return replace(words, notes=(note, *read))
         if not (cfg.transcribe and attr.turns.turns):
             empty: dict[str, list[Any]] = {spk: [] for spk in attr.ids}
             words = words_from_asr(empty, redact=cfg.redact)
@@ -460,7 +481,9 @@ class Analyzer:
         if not info.has_video:
             return Faces()
         if not cfg.video:
-            return Faces(notes=["video not analysed (video analysis switched off)"])
+            return Faces(
+                notes=[Note("video_off", "video not analysed (video analysis switched off)")]
+            )
         from .video import assign_tracks_to_speakers
 
         def face_progress(step: str, done: int, total_frames: int) -> None:
@@ -485,7 +508,9 @@ class Analyzer:
             replace(s, face_track=next((t for t, sp in track_speaker.items() if sp == s.id), None))
             for s in attr.speakers
         ]
-        notes = [] if timeline.has_face.any() else ["no face was found in the video"]
+        notes: list[str] = []
+        if not timeline.has_face.any():
+            notes.append(Note("no_face", "no face was found in the video"))
         return Faces(timeline, track_speaker, speakers, notes)
 
     def _fusion(

@@ -22,6 +22,7 @@ from analyzer import (
     probe_media,
 )
 from analyzer.export import speaker_name  # not in analyzer's public API yet
+from analyzer.notes import note_dict
 
 from .i18n import emotion_name, t
 
@@ -472,16 +473,18 @@ def summary_html(result: AnalysisResult, lang: str = "en") -> str:
 
 
 def note_text(note: Any, lang: str) -> str:
-    """A result note in ``lang``: notes with ``code``/``params`` use a template when one exists."""
-    if isinstance(note, dict):
-        key = f"note_{note.get('code')}"
-        if t(key, lang) != key:
-            try:
-                return t(key, lang, **(note.get("params") or {}))
-            except (KeyError, ValueError, IndexError):
-                pass
-        return str(note.get("message", ""))
-    return str(note)
+    """A result note in ``lang``: a note with a ``code`` (a ``Note`` as results load, or its
+    dict) uses that code's template when one exists and its parameters fit; otherwise, and
+    for plain text, the analyzer's English message."""
+    d = note_dict(note) if isinstance(note, (str, dict)) else note_dict(str(note))
+    key = f"note_{d['code']}"
+    template = t(key, lang)
+    if template != key:
+        try:  # formatted even without parameters: a template that wants one falls back
+            return template.format(**d["params"])
+        except (KeyError, ValueError, IndexError, TypeError):
+            pass
+    return str(d["message"])
 
 
 def transcript_lines(result: AnalysisResult) -> list[dict]:

@@ -305,7 +305,14 @@ def test_video_call_has_frames_and_subtitles(session):
 
 def test_chinese_interface_and_nothing_fetched_from_outside(session):
     page = session.page
+    # the stereo call, by its link (an earlier test may have left the video call on screen)
+    page.goto(f"{session.url}?call={quote('sample_call.wav')}")
+    page.locator(MEDIA).wait_for(state="attached", timeout=30_000)
     page.locator("#language").get_by_text("中文").click()
     page.get_by_role("tab", name="回顾").wait_for(timeout=15_000)
     page.get_by_text("升级时刻").first.wait_for(timeout=15_000)  # the summary, in Chinese
+    # ... and the result's notes: the call's agent-channel guess, in Chinese too
+    note = page.get_by_text("已推测坐席声道：声道 0").first
+    note.wait_for(timeout=15_000)
+    assert "agent channel guessed" not in note.inner_text()
     assert screenshot.outside_requests(session.urls) == [], "the page fetched from outside"

@@ -222,3 +222,30 @@ def test_reviewers_corrections_adapt_the_shipped_speech_model(tmp_path):
     after = evaluate_ser(manifest, model=load_model(out, "ser"))
     assert after["n"] == before["n"] == len(labels)
     assert after["accuracy_argmax"] > before["accuracy_argmax"]
+
+
+def test_result_notes_read_in_the_reviewers_language():
+    import json
+    from pathlib import Path
+
+    from analyzer.media import _length_notes, _nonfinite_note
+    from analyzer.notes import Note, note_from
+    from review.views import note_text
+
+    # the bundled call as stored: its agent-channel note, read back as results load their notes
+    stored = json.loads(Path(__file__).with_name("reference").joinpath("sample_call.wav.json")
+                        .read_text(encoding="utf-8"))  # fmt: skip
+    note = note_from(stored["notes"][0])
+    assert isinstance(note, Note) and note.code == "agent_channel_guessed"
+    assert note_text(note, "en") == note.message  # the English template is the message
+    zh = note_text(note, "zh")
+    assert zh.startswith("已推测坐席声道：声道 0") and "0.87" in zh and "--channels" in zh
+    # decoding notes with numbers: each language's template, the English one word for word
+    for n in [*_nonfinite_note(3, "call.wav"), *_length_notes("call.wav", 10.0, 30.0, None)]:
+        assert note_text(n, "en") == n.message
+        assert note_text(n, "zh") != n.message and "call.wav" in note_text(n, "zh")
+    assert note_text(n.to_dict(), "zh") == note_text(n, "zh")  # a stored dict reads the same
+    # a note without a template, or whose parameters do not fit it, keeps its message
+    assert note_text(Note("something_new", "a new caveat", x=1), "zh") == "a new caveat"
+    assert note_text(Note("no_ser_model", "no model here"), "zh") == "no model here"
+    assert note_text("a plain old note", "zh") == "a plain old note"
