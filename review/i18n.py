@@ -153,7 +153,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "unknown": "no emotion label",
         "valence": "valence",
         "time_s": "time (s)",
-        "summary_line": "{who}: {top} ({share:.0%}); trend: {trend}",
         "dev_login": "Development login in use: configure users before sharing this app.",
         # intake (issues 13 and 16): the batch queue, transcripts, consent, agent; team settings
         "transcripts": "Transcripts (optional: SRT, WebVTT, JSON)",
@@ -536,7 +535,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "unknown": "无情绪标签",
         "valence": "效价",
         "time_s": "时间（秒）",
-        "summary_line": "{who}：{top}（{share:.0%}）；趋势：{trend}",
         "dev_login": "正在使用开发用登录账号：共享此应用前请配置用户。",
         # intake (issues 13 and 16): the batch queue, transcripts, consent, agent; team settings
         "transcripts": "转写文本（可选：SRT、WebVTT、JSON）",

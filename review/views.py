@@ -267,32 +267,6 @@ def evidence(result: AnalysisResult, index: int) -> dict:
     )
 
 
-def summary_text(result: AnalysisResult, lang: str = "en") -> str:
-    """A few lines a reviewer reads first: per speaker the dominant emotion and the trend."""
-    lines = []
-    for spk in result.speakers:
-        summ: SpeakerSummary | dict[str, Any] = result.summary.get(spk.id) or {}
-        shares = summ.get("emotion_share") or summ.get("shares") or {}
-        trend = summ.get("trend", "-")
-        if isinstance(trend, dict):
-            trend = trend.get("direction", "-")
-        if any(shares.values()):
-            top = max(shares, key=lambda k: shares[k] or 0.0)
-            lines.append(
-                t(
-                    "summary_line",
-                    lang,
-                    who=speaker_name(result, spk.id),
-                    top=emotion_name(top, lang),
-                    share=float(shares[top] or 0.0),
-                    trend=trend,
-                )
-            )
-    lines.append(f"{t('col_events', lang)}: {len(result.events)}")
-    lines.extend(f"- {n}" for n in result.notes)
-    return "\n\n".join(lines)
-
-
 def parse_optional_float(value: Any) -> float | None:
     """A number from a text box, or None for an empty box; ValueError otherwise."""
     if value is None or (isinstance(value, str) and not value.strip()):
