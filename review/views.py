@@ -18,7 +18,6 @@ from analyzer import (
     MediaError,
     MediaInfo,
     Settings,
-    SpeakerSummary,
     probe_media,
 )
 from analyzer.export import speaker_name  # not in analyzer's public API yet
