@@ -29,7 +29,7 @@ from train.data import SER_HELD_OUT
 from train.ser_eval import evaluate_ser
 from train.ser_features import read_manifest
 
-from .product_screen import CONDITIONS, DATA, RECIPES, VALIDATION, familiarity, score
+from .product_screen import CONDITIONS, DATA, RECIPES, VALIDATION, familiarity, recipe_tag, score
 
 SR = 16000
 
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/emotrace-screen"))
     ap.add_argument("--cache", default="/tmp/emotrace-ser-cache")
     args = ap.parse_args(argv)
-    tag = args.recipe.replace("+", "_")
+    tag = recipe_tag(args.recipe)
     suffix = f"_q{round(100 * args.quantile)}"
     channels = RECIPES[args.recipe]
     speakers = {r["speaker"] for r in read_manifest(DATA / "manifest.csv")[0]}

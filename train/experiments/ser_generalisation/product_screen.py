@@ -48,41 +48,35 @@ RECIPES = {
     ),
     "v6+bcb": ("clean", "telephone", "degraded", "babble10", "mp3_16", "amrnb", "babble"),
 }
-RECIPES["v6+bc@m5"] = RECIPES["v6+bc"]  # version 7's channels, an ensemble of five heads
 MEMBERS = {"v6+bc@m5": 5}  # heads per model (``--members``); other recipes one
-# version 7's channels, the relative head on each speaker's own spread (session 26)
-RECIPES["v6+bc@z"] = RECIPES["v6+bc@zo"] = RECIPES["v6+bc"]
-RECIPES["v6+bc@zof3"] = RECIPES["v6+bc@zof6"] = RECIPES["v6+bc@zong"] = RECIPES["v6+bc"]
-RECIPES["v6+bc@o"] = RECIPES["v6+bc"]
-HEAD_ARGS = {  # further ``emotrace train ser`` options of a recipe
-    "v6+bc@z": ["--relative-scale", "speaker"],
-    "v6+bc@zo": ["--relative-scale", "speaker", "--relative-inputs", "offset"],
+_Z = ("--relative-scale", "speaker")  # the relative head on each speaker's own spread
+_OFFSET = ("--relative-inputs", "offset")  # ... reading the offsets only
+HEAD_ARGS = {  # further ``emotrace train ser`` options of a recipe (session 26)
+    "v6+bc@z": [*_Z],
+    "v6+bc@zo": [*_Z, *_OFFSET],
     # ... and a floor under a speaker's spread (0.3 / 0.6 of the training spread; 0.1 above)
-    "v6+bc@zof3": [*("--relative-scale", "speaker", "--relative-inputs", "offset")]
-    + ["--relative-scale-floor", "0.3"],
-    "v6+bc@zof6": [*("--relative-scale", "speaker", "--relative-inputs", "offset")]
-    + ["--relative-scale-floor", "0.6"],
-    # the relative head reading the offsets only, on one training spread (no z-scores)
-    "v6+bc@o": ["--relative-inputs", "offset"],
+    "v6+bc@zof3": [*_Z, *_OFFSET, "--relative-scale-floor", "0.3"],
+    "v6+bc@zof6": [*_Z, *_OFFSET, "--relative-scale-floor", "0.6"],
     # ... and 12 more mostly neutral (50-80 %) training groups per speaker and channel
-    "v6+bc@zong": [*("--relative-scale", "speaker", "--relative-inputs", "offset")]
-    + ["--neutral-groups", "12"],
+    "v6+bc@zong": [*_Z, *_OFFSET, "--neutral-groups", "12"],
+    # the offsets only, on one training spread (no z-scores)
+    "v6+bc@o": [*_OFFSET],
 }
+# a recipe "BASE@VARIANT" trains on BASE's channels with its own heads or options
+RECIPES.update({name: RECIPES[name.split("@")[0]] for name in [*MEMBERS, *HEAD_ARGS]})
 VALIDATION = (*(f"ravdess_{k}" for k in range(13, 17)), "emodb_10")
 CONDITIONS = ("clean", "telephone", "mp3_16", "opus8", "amrnb", "babble10")
 
 
-def build(
-    name: str,
-    channels: tuple[str, ...],
-    hold: list[str],
-    work: Path,
-    cache: str,
-    members: int = 1,
-    head_args: list[str] | None = None,
-) -> Path:
-    """Heads (``members`` seeded heads, further training options ``head_args``), prior and
-    familiarity check of one model by the product commands (reused)."""
+def recipe_tag(recipe: str) -> str:
+    """A recipe's name as its builds' folder names spell it (``v6+bc@m5`` -> ``v6_bc_m5``)."""
+    return recipe.replace("+", "_").replace("@", "_")
+
+
+def build(name: str, recipe: str, hold: list[str], work: Path, cache: str) -> Path:
+    """Heads, prior and familiarity check of one model of ``recipe`` (its channels, heads
+    and training options) by the product commands, without the speakers ``hold`` (reused)."""
+    channels = RECIPES[recipe]
     out = work / name
     if (out / "model.json").is_file():
         return out
@@ -92,12 +86,12 @@ def build(
     args = parser.parse_args(
         ["--manifest", str(data / "manifest.csv"), "--root", str(data)]
         + ["--out", str(work / f"{name}_heads"), "--channels", ",".join(channels)]
-        + ["--features", "whisper-layer1", "--prosody", "--members", str(members)]
+        + ["--features", "whisper-layer1", "--prosody", "--members", str(MEMBERS.get(recipe, 1))]
         + ["--epochs", "12"]
         + ["--gender-boosts", "1", "--hold-out", ",".join(sorted(hold))]
         + ["--noise-manifest", str(data / "read_speech.csv"), "--cache-dir", cache]
         + ["--threads", "2"]
-        + list(head_args or [])
+        + HEAD_ARGS.get(recipe, [])
     )
     heads = run_train(args)
     prior = add_neutral_prior(
@@ -176,19 +170,8 @@ def main(argv: list[str] | None = None) -> None:
     results_file = args.work / "screen.json"
     results = json.loads(results_file.read_text()) if results_file.is_file() else {}
     for recipe in args.recipes:
-        channels = RECIPES[recipe]
-        members = MEMBERS.get(recipe, 1)
-        extra = HEAD_ARGS.get(recipe)
-        tag = recipe.replace("+", "_").replace("@", "_")
-        val = build(
-            f"{tag}_val",
-            channels,
-            [*SER_HELD_OUT, *VALIDATION],
-            args.work,
-            args.cache,
-            members,
-            extra,
-        )
+        tag = recipe_tag(recipe)
+        val = build(f"{tag}_val", recipe, [*SER_HELD_OUT, *VALIDATION], args.work, args.cache)
         out: dict[str, Any] = {"validation": {}}
         for condition in CONDITIONS:
             out["validation"][condition] = score(val, sets["validation"], condition, args.cache)
@@ -198,8 +181,9 @@ def main(argv: list[str] | None = None) -> None:
             out[name] = report["unlabelled"]["neutral_or_uncertain"]
             print(recipe, name, out[name], flush=True)
         for corpus, held in (("emodb", emodb), ("ravdess", ravdess)):
-            model = build(f"{tag}_loco_{corpus}", channels, [*SER_HELD_OUT, *held], args.work,
-                          args.cache, members, extra)  # fmt: skip
+            model = build(
+                f"{tag}_loco_{corpus}", recipe, [*SER_HELD_OUT, *held], args.work, args.cache
+            )
             out[f"loco_{corpus}"] = score(model, sets[f"loco_{corpus}"], "clean", args.cache)
             print(recipe, f"loco_{corpus}", out[f"loco_{corpus}"], flush=True)
         results[recipe] = out

@@ -30,7 +30,7 @@ from train.data import SER_HELD_OUT
 from train.ser_eval import evaluate_ser
 from train.ser_features import read_manifest
 
-from .product_screen import DATA, HEAD_ARGS, MEMBERS, RECIPES, build, familiarity
+from .product_screen import DATA, RECIPES, build, familiarity, recipe_tag
 
 FOLDS = {
     **{f"emodb_{s}": [f"emodb_{s}"] for s in ("03", "08", "09", "10")},
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     rows, _ = read_manifest(DATA / "manifest.csv")
     labelled = [r for r in rows if r.get("label")]
     conditions = [c.strip() for c in args.conditions.split(",") if c.strip()]
-    tag = args.recipe.replace("+", "_").replace("@", "_")
+    tag = recipe_tag(args.recipe)
     suffix = f"_q{round(100 * args.quantile)}" if args.quantile is not None else ""
     out: dict[str, Any] = {}
     folds = {**FOLDS, **TEST_FOLDS} if args.shipped else FOLDS  # without it: no test fold read
@@ -64,15 +64,7 @@ def main(argv: list[str] | None = None) -> None:
             model = args.shipped
         else:
             hold = [*SER_HELD_OUT, *speakers]
-            model = build(
-                f"{tag}_fold_{fold}",
-                RECIPES[args.recipe],
-                hold,
-                args.work,
-                args.cache,
-                MEMBERS.get(args.recipe, 1),
-                HEAD_ARGS.get(args.recipe),
-            )
+            model = build(f"{tag}_fold_{fold}", args.recipe, hold, args.work, args.cache)
             if args.quantile is not None:
                 refit = model.with_name(model.name + suffix)
                 if not (refit / "model.json").is_file():
