@@ -91,31 +91,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "export_format": "Export format",
         "export": "Export",
         "notes": "Notes",
-        # result notes by code (``review.views.note_text``); the analyzer's English messages
-        "note_nonfinite_samples": "{count} NaN or infinite samples in {file} were replaced "
-        "with silence",
-        "note_header_mismatch": "decoded {decoded_s:.1f} s to the end of {file}; "
-        "its header claimed {claimed_s:.2f} s",
-        "note_truncated_input": "{file} ends early: decoded {decoded_s:.1f} s; "
-        "the header claimed {claimed_s:.1f} s",
-        "note_damaged_packets": "{count} damaged audio packets in {file} were skipped",
-        "note_transcript_clipped": "{clipped} transcript line(s) ran outside the call "
-        "(0-{duration_s:.3f} s) and were clipped; {dropped} started after its end and were "
-        "dropped",
-        "note_transcript_imported": "words: imported {format} transcript ({lines} lines)",
-        "note_words_asr": "words: English speech recognition (Whisper tiny.en); "
-        "read transcripts as approximate",
-        "note_roles_ignored": "role names ignored: the audio is not channel-separated",
-        "note_no_speech": "no speech was found in the recording",
-        "note_agent_channel_guessed": "agent channel guessed: channel {channel} "
-        "(confidence {confidence:.2f}: {cues}) (override with --channels)",
-        "note_no_ser_model": "no speech emotion model is installed ({model}); "
-        "arousal comes from prosody only",
-        "note_no_fer_model": "no facial emotion model is installed ({model}); face cues only",
-        "note_prosodic_arousal_only": "speech emotion: prosodic arousal only "
-        "(no speech emotion model)",
-        "note_video_off": "video not analysed (video analysis switched off)",
-        "note_no_face": "no face was found in the video",
         "col_name": "name",
         "col_created": "created (UTC)",
         "col_by": "uploaded by",
@@ -479,25 +454,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "export_format": "导出格式",
         "export": "导出",
         "notes": "说明",
-        "note_nonfinite_samples": "{file} 中有 {count} 个无效采样值（NaN 或无穷大），已替换为静音",
-        "note_header_mismatch": "已解码至 {file} 末尾，共 {decoded_s:.1f} 秒；"
-        "文件头声称 {claimed_s:.2f} 秒",
-        "note_truncated_input": "{file} 提前结束：解码 {decoded_s:.1f} 秒，"
-        "文件头声称 {claimed_s:.1f} 秒",
-        "note_damaged_packets": "{file} 中有 {count} 个损坏的音频包已跳过",
-        "note_transcript_clipped": "{clipped} 行转写超出通话时长（0-{duration_s:.3f} 秒），"
-        "已截断；{dropped} 行开始于通话结束之后，已舍弃",
-        "note_transcript_imported": "文字：已导入 {format} 格式转写（{lines} 行）",
-        "note_words_asr": "文字：英语语音识别（Whisper tiny.en），转写结果仅供参考",
-        "note_roles_ignored": "已忽略角色名称：音频不是分声道录音",
-        "note_no_speech": "录音中未检测到语音",
-        "note_agent_channel_guessed": "已推测坐席声道：声道 {channel}"
-        "（置信度 {confidence:.2f}）（可用 --channels 指定）",
-        "note_no_ser_model": "未安装语音情绪模型（{model}）；唤醒度仅来自韵律",
-        "note_no_fer_model": "未安装面部表情模型（{model}）；仅使用面部线索",
-        "note_prosodic_arousal_only": "语音情绪：仅有韵律唤醒度（无语音情绪模型）",
-        "note_video_off": "未分析视频（视频分析已关闭）",
-        "note_no_face": "视频中未检测到人脸",
         "col_name": "名称",
         "col_created": "创建时间（UTC）",
         "col_by": "上传者",
@@ -788,6 +744,33 @@ STRINGS: dict[str, dict[str, str]] = {
         "team_why_customer": "客户{outcome}",
         "team_why_no_agent_speaker": "没有说话人被识别为坐席：无法评分",
         "team_why_fine": "所有评分均达到团队阈值",
+    },
+}
+
+
+# Result notes by code (``review.views.note_text``), in the languages other than English: the
+# English wording is the analyzer's own message, so it is written once, where the note is made.
+NOTE_TEMPLATES: dict[str, dict[str, str]] = {
+    "zh": {
+        "nonfinite_samples": "{file} 中有 {count} 个无效采样值（NaN 或无穷大），已替换为静音",
+        "header_mismatch": "已解码至 {file} 末尾，共 {decoded_s:.1f} 秒；"
+        "文件头声称 {claimed_s:.2f} 秒",
+        "truncated_input": "{file} 提前结束：解码 {decoded_s:.1f} 秒，"
+        "文件头声称 {claimed_s:.1f} 秒",
+        "damaged_packets": "{file} 中有 {count} 个损坏的音频包已跳过",
+        "transcript_clipped": "{clipped} 行转写超出通话时长（0-{duration_s:.3f} 秒），"
+        "已截断；{dropped} 行开始于通话结束之后，已舍弃",
+        "transcript_imported": "文字：已导入 {format} 格式转写（{lines} 行）",
+        "words_asr": "文字：英语语音识别（Whisper tiny.en），转写结果仅供参考",
+        "roles_ignored": "已忽略角色名称：音频不是分声道录音",
+        "no_speech": "录音中未检测到语音",
+        "agent_channel_guessed": "已推测坐席声道：声道 {channel}"
+        "（置信度 {confidence:.2f}）（可用 --channels 指定）",
+        "no_ser_model": "未安装语音情绪模型（{model}）；唤醒度仅来自韵律",
+        "no_fer_model": "未安装面部表情模型（{model}）；仅使用面部线索",
+        "prosodic_arousal_only": "语音情绪：仅有韵律唤醒度（无语音情绪模型）",
+        "video_off": "未分析视频（视频分析已关闭）",
+        "no_face": "视频中未检测到人脸",
     },
 }
 

@@ -23,7 +23,7 @@ from analyzer import (
 from analyzer.export import speaker_name  # not in analyzer's public API yet
 from analyzer.notes import note_dict
 
-from .i18n import emotion_name, t
+from .i18n import NOTE_TEMPLATES, emotion_name, t
 
 MB = 1024 * 1024
 
@@ -447,12 +447,11 @@ def summary_html(result: AnalysisResult, lang: str = "en") -> str:
 
 def note_text(note: Any, lang: str) -> str:
     """A result note in ``lang``: a note with a ``code`` (a ``Note`` as results load, or its
-    dict) uses that code's template when one exists and its parameters fit; otherwise, and
-    for plain text, the analyzer's English message."""
-    d = note_dict(note) if isinstance(note, (str, dict)) else note_dict(str(note))
-    key = f"note_{d['code']}"
-    template = t(key, lang)
-    if template != key:
+    dict) in that language's wording (``i18n.NOTE_TEMPLATES``) when there is one and its
+    parameters fit; otherwise, and in English, the analyzer's own message."""
+    d = note_dict(note if isinstance(note, (str, dict)) else str(note))
+    template = NOTE_TEMPLATES.get(lang, {}).get(d["code"])
+    if template is not None:
         try:  # formatted even without parameters: a template that wants one falls back
             return template.format(**d["params"])
         except (KeyError, ValueError, IndexError, TypeError):

@@ -237,10 +237,10 @@ def test_result_notes_read_in_the_reviewers_language():
                         .read_text(encoding="utf-8"))  # fmt: skip
     note = note_from(stored["notes"][0])
     assert isinstance(note, Note) and note.code == "agent_channel_guessed"
-    assert note_text(note, "en") == note.message  # the English template is the message
+    assert note_text(note, "en") == note.message  # English: the analyzer's own message
     zh = note_text(note, "zh")
     assert zh.startswith("已推测坐席声道：声道 0") and "0.87" in zh and "--channels" in zh
-    # decoding notes with numbers: each language's template, the English one word for word
+    # decoding notes with numbers: the Chinese wording, and in English the message itself
     for n in [*_nonfinite_note(3, "call.wav"), *_length_notes("call.wav", 10.0, 30.0, None)]:
         assert note_text(n, "en") == n.message
         assert note_text(n, "zh") != n.message and "call.wav" in note_text(n, "zh")

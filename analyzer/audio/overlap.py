@@ -95,16 +95,17 @@ def frame_features(audio: FloatArray, *, sr: int = SAMPLE_RATE, pitch_bins: int 
         low = spec.copy()
         low[:, bins:] = 0.0  # autocorrelation of the band-limited frame
         ac = np.fft.irfft(low, n=N_FFT, axis=1)
-        norm = ac[:, lag_lo : lag_hi + 1] / np.maximum(ac[:, :1], 1e-12)
-        period = norm.max(axis=1)
+        energy = np.maximum(ac[:, 0], 1e-12)
+        period = ac[:, lag_lo : lag_hi + 1].max(axis=1) / energy
         level = np.maximum(10 * np.log10(power), LEVEL_FLOOR_DB)
         rows = slice(idx[0], idx[-1] + 1)
         out[rows, :N_MELS] = mel - level[:, None]  # the spectrum's shape, not its level
         out[rows, N_MELS] = flat
         out[rows, N_MELS + 1] = period
         out[rows, N_MELS + 2] = level
-        for j in range(pitch_bins):
-            out[rows, N_MELS + 3 + j] = norm[:, edges[j] : edges[j + 1]].max(axis=1)
+        for j in range(pitch_bins):  # the profile only where a model reads it
+            lags = ac[:, lag_lo + edges[j] : lag_lo + edges[j + 1]]
+            out[rows, N_MELS + 3 + j] = lags.max(axis=1) / energy
     level = out[:, N_MELS + 2]
     loud = level[level >= np.median(level)]
     out[:, N_MELS + 2] -= float(np.median(loud)) if len(loud) else 0.0
