@@ -28,7 +28,7 @@ MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 MODELS_ENV = "EMOTRACE_MODELS"  # extra folders searched first (read by settings.Settings)
 KINDS = ("ser", "fer")
 # The shipped model of each kind, used when a caller asks for "default".
-DEFAULT_MODELS = {"ser": "ser-whisper-tiny-head-v7", "fer": "fer-ferplus-vgg"}
+DEFAULT_MODELS = {"ser": "ser-whisper-tiny-head-v8", "fer": "fer-ferplus-vgg"}
 
 
 class ModelError(RuntimeError):

@@ -117,6 +117,48 @@ def test_model_reports_unfamiliar_windows_uncertain_and_keeps_their_probabilitie
     assert np.all(base.unfamiliarity(x) == 0)  # a model without the arrays never flags
 
 
+def test_temper_mode_flattens_unfamiliar_windows_by_their_distance_instead_of_withholding():
+    """Session 27 (version 8): ``"unfamiliar": "temper"`` keeps an unfamiliar window's reading,
+    its log-probabilities divided by distance / threshold; familiar windows are untouched and
+    a window far from everything ends below ``uncertain_below``."""
+    feats, speakers, corpora, _ = training_set()
+    base = SpeechEmotionModel("t", tiny_arrays(), {}, encoder=None)
+    arrays, above = fit_unfamiliar(base, feats, speakers, corpora, dims=RANK)
+    config = {"unfamiliar_above": above, "unfamiliar": "temper", "uncertain_below": 0.2}
+    model = SpeechEmotionModel("t", {**tiny_arrays(), **arrays}, config, encoder=None)
+    withholding = SpeechEmotionModel(
+        "t", {**tiny_arrays(), **arrays}, {**config, "unfamiliar": "uncertain"}, encoder=None
+    )
+    rng = np.random.default_rng(4)
+    near = feats[:10]
+    far = (rng.normal(0, 3.0, (10, RANK)) @ subspace(6)).astype(np.float32)
+    x = np.vstack([near, far])
+    divisor = model.temper_divisor(x)
+    assert divisor is not None and withholding.temper_divisor(x) is None
+    ratio = model.unfamiliarity(x) / above
+    assert np.allclose(divisor, np.maximum(ratio, 1.0))
+    scores, held = model.predict_features(x), withholding.predict_features(x)
+    familiar = ratio <= 1.0
+    assert familiar[:10].sum() >= 8 and not familiar[10:].any()
+    assert np.allclose(scores.probs[familiar], held.probs[familiar], atol=1e-6)
+    # unfamiliar windows: same label, flatter (higher entropy), never withheld for distance alone
+    p, q = scores.probs[~familiar], held.probs[~familiar]
+    assert np.array_equal(p.argmax(1), q.argmax(1))
+
+    def entropy(v: np.ndarray) -> np.ndarray:
+        return -(v * np.log(v.clip(1e-12))).sum(axis=1)
+
+    assert np.all(entropy(p) > entropy(q))
+    assert held.uncertain is not None and held.uncertain[10:].all()
+    assert scores.uncertain is not None
+    assert np.array_equal(scores.uncertain, scores.probs.max(axis=1) < 0.2)
+    # very far: flat enough to fall under uncertain_below
+    very_far = (far * 50).astype(np.float32)
+    assert model.predict_features(very_far).uncertain.all()
+    with pytest.raises(ModelError, match="unfamiliar"):
+        SpeechEmotionModel("t", tiny_arrays(), {"unfamiliar": "hide"}, encoder=None)
+
+
 def test_version_4_model_carries_a_familiarity_check_fitted_without_held_out_speakers():
     from analyzer.models import load_model
 
@@ -206,6 +248,7 @@ def test_evaluation_counts_clips_of_unfamiliar_windows_uncertain(tmp_path: Path)
     [
         ("ser-whisper-tiny-head-v6", {"degraded"}),
         ("ser-whisper-tiny-head-v7", {"degraded", "babble10", "mp3_16", "amrnb"}),
+        ("ser-whisper-tiny-head-v8", {"degraded", "babble10", "mp3_16", "amrnb"}),
     ],
 )
 def test_familiarity_is_fitted_on_every_training_channel(name, renderings):

@@ -86,7 +86,7 @@ def evaluate_ser(
     unfamiliar = (
         np.bincount(
             table.clip,
-            weights=ser.unfamiliar(ser.model_input(table.features, groups)).astype(float),
+            weights=ser.withheld(ser.model_input(table.features, groups)).astype(float),
             minlength=len(known),
         )[clips]
         / counts[clips, 0]

@@ -31,7 +31,11 @@ lie from its training windows: a Mahalanobis distance in the leading principal d
 training features plus the energy left outside them (``unfamiliarity``). The threshold
 ``unfamiliar_above`` is a quantile of the distances of *speakers left out of fitting* (so a new
 speaker of a familiar kind of recording is rarely flagged), and a window beyond it is reported
-"uncertain" instead of a guess.
+"uncertain" instead of a guess. A model.json with ``"unfamiliar": "temper"`` keeps the reading
+and flattens it instead: the window's log-probabilities are divided by its distance over the
+threshold, so a voice just past it keeps most of its evidence (a new corpus's speakers were read
+right as often as the others) while speech far from everything ends near the neutral prior or
+below ``uncertain_below``.
 
 Why two heads: centring features on the speaker's own mean removes voice identity and is worth
 about 10 points on unseen actors, but in a real call a speaker may stay angry throughout, and then
@@ -466,6 +470,7 @@ class WhisperLayerEncoder(FeatureEncoder):
 
 # feature kinds a model.json may name in "features" (absent: the CTranslate2 last layer)
 FEATURE_KINDS = ("whisper-last", "whisper-layer1")
+UNFAMILIAR_MODES = ("uncertain", "temper")  # model.json "unfamiliar": withheld, or flattened
 
 
 def make_encoder(kind: str = "whisper-last", *, threads: int = 1) -> FeatureEncoder:
@@ -733,6 +738,11 @@ class SpeechEmotionModel:
                 residual_weight=float(config.get("unfamiliar_residual_weight", 1.0)),
             )
         self.unfamiliar_above = float(config.get("unfamiliar_above", math.inf))
+        # what an unfamiliar window gets: "uncertain" (withheld, versions 4-7) or "temper" (its
+        # log-probabilities divided by distance / unfamiliar_above, see ``temper_divisor``)
+        self.unfamiliar_mode = str(config.get("unfamiliar", "uncertain"))
+        if self.unfamiliar_mode not in UNFAMILIAR_MODES:
+            raise ModelError(f"{name}: unknown unfamiliar {self.unfamiliar_mode!r} in model.json")
 
     @classmethod
     def from_folder(cls, folder: Path, config: dict[str, Any]) -> SpeechEmotionModel:
@@ -849,7 +859,7 @@ class SpeechEmotionModel:
             arousal=arousal.astype(np.float32),
             valence=valence.astype(np.float32),
             confidence=confidence.astype(np.float32),
-            uncertain=uncertain | self.unfamiliar(features),
+            uncertain=uncertain | self.withheld(features),
         )
 
     def unfamiliarity(self, features: FloatArray) -> FloatArray:
@@ -862,6 +872,24 @@ class SpeechEmotionModel:
     def unfamiliar(self, features: FloatArray) -> NDArray[np.bool_]:
         """Bool [N]: windows too far from the training windows to be given an emotion."""
         out: NDArray[np.bool_] = self.unfamiliarity(features) > self.unfamiliar_above
+        return out
+
+    def withheld(self, features: FloatArray) -> NDArray[np.bool_]:
+        """Bool [N]: windows reported "uncertain" for being unfamiliar (``unfamiliar`` under
+        the "uncertain" mode; none under "temper", where they are flattened instead)."""
+        if self.unfamiliar_mode == "temper":
+            return np.zeros(len(features), dtype=bool)
+        return self.unfamiliar(features)
+
+    def temper_divisor(self, features: FloatArray) -> FloatArray | None:
+        """Under the "temper" mode, what each window's calibrated log-probabilities [N] are
+        divided by: its familiarity distance over ``unfamiliar_above`` where that is above 1,
+        else 1 (the farther from every training window, the flatter its probabilities);
+        None under "uncertain" or without the familiarity arrays."""
+        if self.unfamiliar_mode != "temper" or self.familiarity is None:
+            return None
+        ratio = self.unfamiliarity(features) / self.unfamiliar_above
+        out: FloatArray = np.maximum(ratio, 1.0).astype(np.float32)
         return out
 
     def standardise(self, features: FloatArray) -> FloatArray:
@@ -901,6 +929,9 @@ class SpeechEmotionModel:
             rel = log_softmax(raw / self.temperature_rel)
             w = self.relative_weight
             out[has_group] = w * rel + (1.0 - w) * out[has_group]
+        divisor = self.temper_divisor(features)
+        if divisor is not None:  # unfamiliar windows flattened ("temper" mode)
+            out = log_softmax(out / divisor[:, None])
         if self.neutral_bias:
             out[:, LABELS.index("neutral")] += self.neutral_bias
             out = log_softmax(out)

@@ -174,7 +174,7 @@ def whisper_units(rows: list[dict[str, str]], cache: Path) -> np.ndarray:
     from analyzer.models import load_model
     from train.ser_features import extract_features
 
-    model = load_model("ser-whisper-tiny-head-v7", "ser")
+    model = load_model("ser-whisper-tiny-head-v8", "ser")
     table = extract_features(rows, DATA, encoder=model, cache_dir=cache)
     out = np.zeros((len(rows), 768), np.float32)
     for i in range(len(rows)):

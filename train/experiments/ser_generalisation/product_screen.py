@@ -64,13 +64,17 @@ HEAD_ARGS = {  # further ``emotrace train ser`` options of a recipe (session 26)
 }
 # a recipe "BASE@VARIANT" trains on BASE's channels with its own heads or options
 RECIPES.update({name: RECIPES[name.split("@")[0]] for name in [*MEMBERS, *HEAD_ARGS]})
+DECISIONS = {  # "RECIPE#VARIANT": RECIPE's builds with these model.json fields (session 27)
+    "v6+bc#temper": {"unfamiliar": "temper"},  # unfamiliar windows flattened, not withheld
+}
+RECIPES.update({name: RECIPES[name.split("#")[0]] for name in DECISIONS})
 VALIDATION = (*(f"ravdess_{k}" for k in range(13, 17)), "emodb_10")
 CONDITIONS = ("clean", "telephone", "mp3_16", "opus8", "amrnb", "babble10")
 
 
 def recipe_tag(recipe: str) -> str:
     """A recipe's name as its builds' folder names spell it (``v6+bc@m5`` -> ``v6_bc_m5``)."""
-    return recipe.replace("+", "_").replace("@", "_")
+    return recipe.replace("+", "_").replace("@", "_").replace("#", "_")
 
 
 def build(name: str, recipe: str, hold: list[str], work: Path, cache: str) -> Path:
@@ -80,6 +84,12 @@ def build(name: str, recipe: str, hold: list[str], work: Path, cache: str) -> Pa
     out = work / name
     if (out / "model.json").is_file():
         return out
+    if recipe in DECISIONS:  # the base recipe's build with other decision fields
+        base = recipe.split("#")[0]
+        source = build(
+            name.replace(recipe_tag(recipe), recipe_tag(base), 1), base, hold, work, cache
+        )
+        return with_fields(source, out, DECISIONS[recipe])
     data = DATA
     parser = argparse.ArgumentParser()
     add_train_args(parser)
@@ -104,6 +114,20 @@ def build(name: str, recipe: str, hold: list[str], work: Path, cache: str) -> Pa
         channels=("clean", "telephone"),
     )
     return familiarity(prior, out, hold, channels, cache)
+
+
+def with_fields(source: Path, out: Path, fields: dict[str, Any]) -> Path:
+    """A copy of the model folder ``source`` at ``out`` with ``fields`` set in its model.json
+    (same arrays; checksums rewritten)."""
+    import shutil
+
+    from analyzer.models import write_checksums
+
+    shutil.copytree(source, out)
+    config = json.loads((out / "model.json").read_text())
+    (out / "model.json").write_text(json.dumps({**config, **fields}, indent=2) + "\n")
+    write_checksums(out)
+    return out
 
 
 def familiarity(
