@@ -171,10 +171,12 @@ def main() -> None:
 
 def whisper_units(rows: list[dict[str, str]], cache: Path) -> np.ndarray:
     """Clip means [N, 768] of the default speech emotion model's Whisper window features."""
+    from analyzer.audio.ser import SpeechEmotionModel
     from analyzer.models import load_model
     from train.ser_features import extract_features
 
     model = load_model("ser-whisper-tiny-head-v8", "ser")
+    assert isinstance(model, SpeechEmotionModel)
     table = extract_features(rows, DATA, encoder=model, cache_dir=cache)
     out = np.zeros((len(rows), 768), np.float32)
     for i in range(len(rows)):
