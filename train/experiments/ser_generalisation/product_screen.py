@@ -61,11 +61,16 @@ HEAD_ARGS = {  # further ``emotrace train ser`` options of a recipe (session 26)
     "v6+bc@zong": [*_Z, *_OFFSET, "--neutral-groups", "12"],
     # the offsets only, on one training spread (no z-scores)
     "v6+bc@o": [*_OFFSET],
+    # session 27: the reference voice is the speaker's calm windows, not their mean
+    "v6+bc@n": ["--relative-reference", "neutral"],
+    "v6+bc@zon": [*_Z, *_OFFSET, "--relative-reference", "neutral"],
 }
 # a recipe "BASE@VARIANT" trains on BASE's channels with its own heads or options
 RECIPES.update({name: RECIPES[name.split("@")[0]] for name in [*MEMBERS, *HEAD_ARGS]})
 DECISIONS = {  # "RECIPE#VARIANT": RECIPE's builds with these model.json fields (session 27)
     "v6+bc#temper": {"unfamiliar": "temper"},  # unfamiliar windows flattened, not withheld
+    "v6+bc@n#temper": {"unfamiliar": "temper"},
+    "v6+bc@zon#temper": {"unfamiliar": "temper"},
 }
 RECIPES.update({name: RECIPES[name.split("#")[0]] for name in DECISIONS})
 VALIDATION = (*(f"ravdess_{k}" for k in range(13, 17)), "emodb_10")
