@@ -126,16 +126,20 @@ def detect_mixed_cut_ins(
 ) -> list[Event]:
     """Interruptions in single-channel audio, where turns never overlap on paper.
 
-    Diarization gives one speaker per instant, so a cut-in shows as a change from A to B with
-    no pause and an estimated stretch of overlapped speech at the change. The event is B
-    interrupting A, with the estimated overlap as its span.
+    Diarization mostly gives one speaker per instant, so a cut-in shows as a change from A to
+    B with no pause and an estimated stretch of overlapped speech at the change. The event is B
+    interrupting A, with the estimated overlap as its span. Where the diarizer kept both voices
+    of an overlap, B's turn may start inside A's: it is a cut-in only if B goes on after A
+    stops (a turn of B's that ends inside A's is talk under A, not an interruption); the
+    stretch searched runs from a second before the earlier of A's end and B's start to a
+    second after the later.
     """
     events = []
     ordered = sorted(turns, key=lambda x: x[1].start)
     for (spk_a, a), (spk_b, b) in zip(ordered, ordered[1:]):
-        if spk_a == spk_b or b.start - a.end > 0.05:
+        if spk_a == spk_b or b.start - a.end > 0.05 or b.end <= a.end:
             continue
-        change = Segment(a.end - 1.0, b.start + 1.0)
+        change = Segment(min(a.end, b.start) - 1.0, max(a.end, b.start) + 1.0)
         mixed = [o for o in overlaps if o.overlaps(change) and o.duration >= min_cut_s]
         if not mixed:
             continue

@@ -71,6 +71,7 @@ def simulate_call(
     overlap_prob: float = 0.15,
     emotions: dict[str, set[str]] | None = None,
     root: Path = DATA,
+    tracks: bool = False,
 ) -> tuple[np.ndarray, list[tuple[str, Segment]]]:
     """A mono call of ``n_turns`` alternating turns by ``speakers`` (manifest speaker ids).
 
@@ -79,7 +80,8 @@ def simulate_call(
     with probability ``overlap_prob``. ``emotions`` restricts each speaker to some labels (a
     caller stays in a narrow emotional range, unlike an actor cycling through all seven).
     Returns (audio float32 [samples] at 16 kHz, reference turns: (speaker, Segment) per VAD
-    speech interval of each clip, sorted by start).
+    speech interval of each clip, sorted by start). ``tracks``: audio [speakers, samples] instead,
+    each speaker on a track of their own (a stereo call's channels), same timing and noise.
     """
     rng = np.random.default_rng(seed)
     emotions = emotions or {}
@@ -119,12 +121,14 @@ def simulate_call(
         turn = np.concatenate(parts)
         pieces.append((t, turn))
         t += len(turn)
-    audio = np.zeros(t + int(0.5 * SR), dtype=np.float32)
-    for start, turn in pieces:
-        audio[start : start + len(turn)] += turn
-    audio += rng.normal(0, 1e-3, len(audio)).astype(np.float32)  # a faint line-noise floor
+    audio = np.zeros((len(speakers), t + int(0.5 * SR)), dtype=np.float32)
+    for i, (start, turn) in enumerate(pieces):
+        audio[i % len(speakers), start : start + len(turn)] += turn
+    noise = rng.normal(0, 1e-3, audio.shape[1]).astype(np.float32)  # a faint line-noise floor
+    if tracks:
+        return np.clip(audio + noise, -1, 1), sorted(ref, key=lambda r: (r[1].start, r[0]))
     ref.sort(key=lambda r: (r[1].start, r[0]))
-    return np.clip(audio, -1, 1), ref
+    return np.clip(audio.sum(axis=0) + noise, -1, 1), ref
 
 
 def telephone_band(audio: np.ndarray) -> np.ndarray:

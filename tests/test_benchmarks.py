@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from benchmarks import speed
+from benchmarks import simcalls, speed
 
 SCRIPTS = (
     "benchmarks.batch",
@@ -20,6 +20,7 @@ SCRIPTS = (
     "benchmarks.redaction",
     "benchmarks.redaction_corpus",
     "benchmarks.screenshot",
+    "benchmarks.ser_calls",
     "benchmarks.ser_eval_heldout",
     "benchmarks.simcalls",
     "benchmarks.coaching_calls",
@@ -118,3 +119,63 @@ def test_diarization_cache_with_gaps_keeps_each_call_at_its_index(tmp_path, monk
     for i in (1, 3):  # gaps after a call that is still cached
         (tmp_path / f"test-1-short-any-{i:03d}.npz").unlink()
     assert [c[0] for c in d.embedded_calls(args)] == [f"call{i}" for i in range(5)]
+
+
+def test_ser_calls_judges_each_turn_by_who_truly_spoke_and_weighs_it_by_length():
+    from benchmarks.ser_calls import mono_speaker_errors, score_call, summarise, truth_of
+
+    ref = [("a", (0.0, 2.0)), ("b", (2.5, 4.0)), ("a", (4.2, 6.0))]
+    assert truth_of((0.1, 1.0), ref) == "a" and truth_of((1.8, 3.9), ref) == "b"
+    assert truth_of((6.5, 7.0), ref) is None  # nobody spoke there: not judged
+
+    def turn(spk, a, b, voice, fused):
+        return {"kind": "turn", "speaker": spk, "start": a, "end": b, "emotion": fused,
+                "modalities": {"voice": {"emotion": voice}}}  # fmt: skip
+
+    result = {"segments": [
+        turn("S1", 0.0, 2.0, "angry", "angry"),  # right
+        turn("S2", 2.5, 4.0, "uncertain", "neutral"),  # withheld: wrong, not covered
+        turn("S2", 4.2, 6.0, "angry", "angry"),  # a's turn given to S2; still a's label
+        {"kind": "window", "speaker": "S1", "start": 0.0, "end": 3.0, "emotion": "sad"},
+        turn("S1", 6.5, 7.0, "sad", "sad"),  # silence in the reference
+    ]}  # fmt: skip
+    rows = score_call(result, ref, {"a": "angry", "b": "neutral"})
+    assert [r[1] for r in rows] == ["angry", "neutral", "angry"]
+    fig = summarise(rows)
+    assert fig["turns"] == 3 and fig["seconds"] == 5.3
+    assert fig["voice_accuracy"] == round(3.8 / 5.3, 3)  # by seconds, "uncertain" wrong
+    assert fig["voice_coverage"] == round(3.8 / 5.3, 3)
+    assert fig["fused_accuracy"] == 1.0
+    assert fig["recall"] == {"neutral": 0.0, "angry": 1.0}
+    total, wrong = mono_speaker_errors(result, ref)
+    # S2's seconds: 1.5 of b, 1.8 of a -> S2 stands for a; b's 1.5 s went to the wrong voice
+    assert total == pytest.approx(5.3) and wrong == pytest.approx(1.5)
+
+
+@pytest.mark.skipif(
+    not (simcalls.DATA / "speech" / "manifest.csv").is_file(),
+    reason="needs the shared speech clips",
+)
+def test_simulated_call_tracks_are_the_mono_call_split_by_speaker():
+    import numpy as np
+
+    from benchmarks.simcalls import SR, load_manifest, simulate_call
+
+    rows = load_manifest()
+    kw = dict(n_turns=4, seed=3, emotions={"ravdess_17": {"sad"}, "ravdess_18": {"happy"}})
+    mono, ref = simulate_call(rows, ["ravdess_17", "ravdess_18"], **kw)
+    tracks, ref2 = simulate_call(rows, ["ravdess_17", "ravdess_18"], tracks=True, **kw)
+    assert ref == ref2 and tracks.shape == (2, len(mono))
+    # the tracks share the noise floor, so their sum carries it twice: compare the speech
+    noise = tracks.sum(axis=0) - mono
+    assert np.abs(noise).max() < 0.01
+    for k, spk in enumerate(["ravdess_17", "ravdess_18"]):
+        own = [g for s, g in ref if s == spk]
+        other = [g for s, g in ref if s != spk]
+
+        def loud(g, x=tracks[k]):
+            return float(np.abs(x[int(g.start * SR) : int(g.end * SR)]).max())
+
+        assert min(loud(g) for g in own) > 0.01  # each speaker's speech on their own track
+        quiet = [g for g in other if not any(o.start < g.end and g.start < o.end for o in own)]
+        assert quiet and max(loud(g) for g in quiet) < 0.01  # and not on the other's

@@ -399,3 +399,18 @@ def test_cut_in_on_mono_audio_from_estimated_overlap():
     # A change after a pause, or with no estimated overlap, is no interruption.
     assert detect_mixed_cut_ins(turns, [], min_cut_s=0.15) == []
     assert detect_mixed_cut_ins(turns, [Segment(9.2, 9.5)], min_cut_s=0.15) == []
+
+
+def test_mono_cut_in_with_both_voices_kept_in_the_overlap():
+    """The diarizer keeps both voices of a detected overlap, so B's turn can start well inside
+    A's (it crashed here once: the searched stretch came out reversed)."""
+    from analyzer.events import detect_mixed_cut_ins
+
+    # B starts 2.3 s before A stops and goes on after: a cut-in
+    turns = [("S1", Segment(0.0, 5.0)), ("S2", Segment(2.7, 9.0))]
+    events = detect_mixed_cut_ins(turns, [Segment(2.7, 3.2)], min_cut_s=0.15)
+    assert [(e.kind, e.speaker, e.other) for e in events] == [("interruption", "S2", "S1")]
+    assert events[0].segment == Segment(2.7, 3.2)
+    # B's short turn inside A's (talk under A that A carries on through): no interruption
+    under = [("S1", Segment(0.0, 8.0)), ("S2", Segment(3.0, 3.6)), ("S1", Segment(8.2, 9.0))]
+    assert detect_mixed_cut_ins(under, [Segment(3.0, 3.6)], min_cut_s=0.15) == []
