@@ -38,11 +38,13 @@ from train.data import SER_HELD_OUT
 TURNS = 12  # turns per call (about a minute)
 
 
-def cast(n: int, seed: int) -> list[tuple[list[str], dict[str, str]]]:
-    """``n`` calls: (two speakers, the emotion of each), seeded; every pair of the held-out
-    speakers in turn, emotions drawn from those both corpora have for that speaker."""
+VALIDATION = ("emodb_10", "ravdess_13", "ravdess_14", "ravdess_15", "ravdess_16")  # for choices
+
+
+def cast(n: int, seed: int, speakers: list[str]) -> list[tuple[list[str], dict[str, str]]]:
+    """``n`` calls: (two of ``speakers``, the emotion of each), seeded; every pair in turn,
+    emotions drawn from those the speaker's corpus has for them."""
     rows = load_manifest()
-    speakers = sorted(SER_HELD_OUT)
     labels = {
         s: sorted({r["label"] for r in rows if r["speaker"] == s} & set(LABELS)) for s in speakers
     }
@@ -138,6 +140,13 @@ def main() -> None:
     )
     ap.add_argument("--calls", type=int, default=12)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--speakers",
+        choices=("test", "validation"),
+        default="test",
+        help="test: the speakers no shipped model trained on; validation: RAVDESS 13-16 and "
+        "EmoDB 10, for models built without them (choices are made there)",
+    )
     args = ap.parse_args()
     from analyzer import Analyzer
     from analyzer.config import AnalysisConfig
@@ -148,7 +157,8 @@ def main() -> None:
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         calls = []
-        for k, (speakers, emotion) in enumerate(cast(args.calls, args.seed)):
+        pool = sorted(SER_HELD_OUT) if args.speakers == "test" else list(VALIDATION)
+        for k, (speakers, emotion) in enumerate(cast(args.calls, args.seed, pool)):
             print(f"call {k}: " + ", ".join(f"{s} {emotion[s]}" for s in speakers), flush=True)
             tracks, ref = simulate_call(
                 rows,

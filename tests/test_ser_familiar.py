@@ -159,6 +159,35 @@ def test_temper_mode_flattens_unfamiliar_windows_by_their_distance_instead_of_wi
         SpeechEmotionModel("t", tiny_arrays(), {"unfamiliar": "hide"}, encoder=None)
 
 
+def test_group_variety_tells_a_one_emotion_speaker_from_a_varied_one():
+    from analyzer.audio.ser import group_variety
+
+    same = np.tile([0.7, 0.1, 0.1, 0.1], (6, 1))
+    varied = np.array([[0.7, 0.1, 0.1, 0.1], [0.1, 0.7, 0.1, 0.1]] * 3)
+    v = group_variety(np.vstack([same, varied]), ["a"] * 6 + ["b"] * 6)
+    assert np.allclose(v[:6], 0.0, atol=1e-9)
+    # H([.4, .4, .1, .1]) - H([.7, .1, .1, .1]) = 1.1935 - 0.9405 nats
+    assert v[6] == pytest.approx(0.2530, abs=1e-3)
+    assert len(set(np.round(v[6:], 9))) == 1  # one value per group
+
+
+def test_relative_gate_leaves_a_one_emotion_speaker_to_the_absolute_head():
+    """``relative_gate_nats`` (screened in session 27, off in the shipped model): a group whose
+    windows the absolute head reads alike gets no relative evidence."""
+    base = SpeechEmotionModel("t", tiny_arrays(), {"min_group_windows": 4}, encoder=None)
+    gated = SpeechEmotionModel(
+        "t", tiny_arrays(), {"min_group_windows": 4, "relative_gate_nats": 0.25}, encoder=None
+    )
+    x = np.random.default_rng(0).normal(0, 1, (8, FEATURE_DIM)).astype(np.float32)
+    one = np.repeat(x[:1], 8, axis=0) + 0.001 * x  # one voice, one way: readings alike
+    absolute = base.probabilities(one)  # no groups: the absolute head alone
+    grouped = base.probabilities(one, groups=["s"] * 8)
+    assert not np.allclose(grouped, absolute, atol=1e-4)  # ungated: the relative head mixes in
+    assert np.allclose(gated.probabilities(one, groups=["s"] * 8), absolute, atol=1e-3)
+    with pytest.raises(ModelError, match="relative_gate"):
+        SpeechEmotionModel("t", tiny_arrays(), {"relative_gate_nats": 0}, encoder=None)
+
+
 def test_version_4_model_carries_a_familiarity_check_fitted_without_held_out_speakers():
     from analyzer.models import load_model
 

@@ -500,6 +500,22 @@ def log_softmax(logits: FloatArray) -> FloatArray:
     return out
 
 
+def group_variety(probs: FloatArray, groups: Sequence[str]) -> FloatArray:
+    """How varied each window's group sounds [N]: the information the readings ``probs``
+    [N, K] carry about which window of the group they came from, H(mean p) - mean H(p) in nats
+    (0 when every window reads alike, up to log K). A speaker who keeps one emotion all call
+    reads alike; one heard in several emotions does not."""
+    names = np.asarray([str(g) for g in groups])
+    out = np.zeros(len(names), dtype=np.float32)
+    p = np.clip(np.asarray(probs, dtype=np.float64), 1e-12, 1.0)
+    own = -(p * np.log(p)).sum(axis=1)
+    for name in np.unique(names):
+        members = names == name
+        mean = p[members].mean(axis=0)
+        out[members] = max(0.0, float(-(mean * np.log(mean)).sum() - own[members].mean()))
+    return out
+
+
 def speaker_offsets(
     features: FloatArray,
     groups: Sequence[str] | None,
@@ -740,6 +756,12 @@ class SpeechEmotionModel:
         self.unfamiliar_above = float(config.get("unfamiliar_above", math.inf))
         # what an unfamiliar window gets: "uncertain" (withheld, versions 4-7) or "temper" (its
         # log-probabilities divided by distance / unfamiliar_above, see ``temper_divisor``)
+        # the relative head's weight per speaker group scaled by how varied the absolute head
+        # hears that speaker (``group_variety``, nats, over this reference; None: no gate)
+        gate = config.get("relative_gate_nats")
+        self.relative_gate = None if gate is None else float(gate)
+        if self.relative_gate is not None and not self.relative_gate > 0:
+            raise ModelError(f"{name}: relative_gate_nats must be above 0")
         self.unfamiliar_mode = str(config.get("unfamiliar", "uncertain"))
         if self.unfamiliar_mode not in UNFAMILIAR_MODES:
             raise ModelError(f"{name}: unknown unfamiliar {self.unfamiliar_mode!r} in model.json")
@@ -927,7 +949,11 @@ class SpeechEmotionModel:
                 axis=0,
             )
             rel = log_softmax(raw / self.temperature_rel)
-            w = self.relative_weight
+            w: FloatArray | float = self.relative_weight
+            if self.relative_gate is not None and groups is not None:
+                variety = group_variety(np.exp(out), groups)
+                w = self.relative_weight * np.minimum(1.0, variety / self.relative_gate)
+                w = w[has_group, None]
             out[has_group] = w * rel + (1.0 - w) * out[has_group]
         divisor = self.temper_divisor(features)
         if divisor is not None:  # unfamiliar windows flattened ("temper" mode)

@@ -71,6 +71,8 @@ DECISIONS = {  # "RECIPE#VARIANT": RECIPE's builds with these model.json fields 
     "v6+bc#temper": {"unfamiliar": "temper"},  # unfamiliar windows flattened, not withheld
     "v6+bc@n#temper": {"unfamiliar": "temper"},
     "v6+bc@zon#temper": {"unfamiliar": "temper"},
+    # and the relative head weighed by how varied the speaker sounds (session 27)
+    "v6+bc#temper+gate": {"unfamiliar": "temper", "relative_gate_nats": 0.25},
 }
 RECIPES.update({name: RECIPES[name.split("#")[0]] for name in DECISIONS})
 VALIDATION = (*(f"ravdess_{k}" for k in range(13, 17)), "emodb_10")
