@@ -67,18 +67,25 @@ def truth_of(turn: tuple[float, float], ref: list[tuple[str, tuple[float, float]
     return max(seconds, key=lambda s: seconds[s]) if seconds else None
 
 
+def judged_turns(
+    result: dict[str, Any], ref: list[tuple[str, tuple[float, float]]]
+) -> list[tuple[dict[str, Any], str]]:
+    """The engine's turns someone truly spoke in, each with that reference speaker."""
+    out = []
+    for seg in result["segments"]:
+        who = truth_of((seg["start"], seg["end"]), ref) if seg["kind"] == "turn" else None
+        if who is not None:
+            out.append((seg, who))
+    return out
+
+
 def score_call(
     result: dict[str, Any], ref: list[tuple[str, tuple[float, float]]], emotion: dict[str, str]
 ) -> list[tuple[float, str, str | None, str | None]]:
     """Per engine turn: (seconds, the true speaker's label, the speech-emotion reading, the
     fused emotion)."""
     rows = []
-    for seg in result["segments"]:
-        if seg["kind"] != "turn":
-            continue
-        who = truth_of((seg["start"], seg["end"]), ref)
-        if who is None:
-            continue
+    for seg, who in judged_turns(result, ref):
         voice = (seg.get("modalities") or {}).get("voice") or {}
         rows.append(
             (seg["end"] - seg["start"], emotion[who], voice.get("emotion"), seg.get("emotion"))
@@ -92,17 +99,12 @@ def mono_speaker_errors(
     """(seconds of turns, seconds of turns given to a found speaker who is not the one the
     majority of that found speaker's turn seconds belong to)."""
     by_found: dict[str, dict[str, float]] = {}
-    turns = []
-    for seg in result["segments"]:
-        if seg["kind"] != "turn":
-            continue
-        who = truth_of((seg["start"], seg["end"]), ref)
-        if who is None:
-            continue
-        d = seg["end"] - seg["start"]
-        by_found.setdefault(seg["speaker"], {}).setdefault(who, 0.0)
-        by_found[seg["speaker"]][who] += d
-        turns.append((seg["speaker"], who, d))
+    turns = [
+        (seg["speaker"], who, seg["end"] - seg["start"]) for seg, who in judged_turns(result, ref)
+    ]
+    for found, who, d in turns:
+        by_found.setdefault(found, {}).setdefault(who, 0.0)
+        by_found[found][who] += d
     owner = {f: max(v, key=lambda s: v[s]) for f, v in by_found.items()}
     total = sum(d for _, _, d in turns)
     wrong = sum(d for f, who, d in turns if owner[f] != who)
