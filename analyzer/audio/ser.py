@@ -754,14 +754,15 @@ class SpeechEmotionModel:
                 residual_weight=float(config.get("unfamiliar_residual_weight", 1.0)),
             )
         self.unfamiliar_above = float(config.get("unfamiliar_above", math.inf))
-        # what an unfamiliar window gets: "uncertain" (withheld, versions 4-7) or "temper" (its
-        # log-probabilities divided by distance / unfamiliar_above, see ``temper_divisor``)
         # the relative head's weight per speaker group scaled by how varied the absolute head
-        # hears that speaker (``group_variety``, nats, over this reference; None: no gate)
+        # hears that speaker (``group_variety``, nats, over this reference; None: no gate;
+        # screened in session 27, in no shipped model)
         gate = config.get("relative_gate_nats")
         self.relative_gate = None if gate is None else float(gate)
         if self.relative_gate is not None and not self.relative_gate > 0:
             raise ModelError(f"{name}: relative_gate_nats must be above 0")
+        # what an unfamiliar window gets: "uncertain" (withheld, versions 4-7) or "temper" (its
+        # log-probabilities divided by distance / unfamiliar_above, see ``temper_divisor``)
         self.unfamiliar_mode = str(config.get("unfamiliar", "uncertain"))
         if self.unfamiliar_mode not in UNFAMILIAR_MODES:
             raise ModelError(f"{name}: unknown unfamiliar {self.unfamiliar_mode!r} in model.json")
