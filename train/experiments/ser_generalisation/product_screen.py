@@ -67,7 +67,8 @@ HEAD_ARGS = {  # further ``emotrace train ser`` options of a recipe (session 26)
 }
 # a recipe "BASE@VARIANT" trains on BASE's channels with its own heads or options
 RECIPES.update({name: RECIPES[name.split("@")[0]] for name in [*MEMBERS, *HEAD_ARGS]})
-DECISIONS = {  # "RECIPE#VARIANT": RECIPE's builds with these model.json fields (session 27)
+# "RECIPE#VARIANT": RECIPE's builds with these model.json fields (session 27)
+DECISIONS: dict[str, dict[str, Any]] = {
     "v6+bc#temper": {"unfamiliar": "temper"},  # unfamiliar windows flattened, not withheld
     "v6+bc@n#temper": {"unfamiliar": "temper"},
     "v6+bc@zon#temper": {"unfamiliar": "temper"},
