@@ -46,6 +46,9 @@ class EmotionScores:
     uncertain: bool [N] or None; True where the model declines to name an emotion (its
         calibrated top probability is too low); ``probs`` stay over the seven labels. None: the
         model never says so.
+    unfamiliar: bool [N] or None; True where the input lies outside what the model was trained
+        on (its reading there is flattened or withheld, as the model says). None: the model
+        cannot tell.
     """
 
     probs: FloatArray
@@ -53,6 +56,7 @@ class EmotionScores:
     valence: FloatArray
     confidence: FloatArray
     uncertain: NDArray[np.bool_] | None = None
+    unfamiliar: NDArray[np.bool_] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.probs)
@@ -61,8 +65,10 @@ class EmotionScores:
         for name in ("arousal", "valence", "confidence"):
             if getattr(self, name).shape != (n,):
                 raise ValueError(f"{name} must have shape ({n},)")
-        if self.uncertain is not None and self.uncertain.shape != (n,):
-            raise ValueError(f"uncertain must have shape ({n},)")
+        for name in ("uncertain", "unfamiliar"):
+            flags = getattr(self, name)
+            if flags is not None and flags.shape != (n,):
+                raise ValueError(f"{name} must have shape ({n},)")
 
     def __len__(self) -> int:
         return len(self.probs)

@@ -113,6 +113,36 @@ class SpeechPieces:
         )
 
 
+UNFAMILIAR_NOTE_SHARE = 0.25  # a speaker this much of whose speech the speech emotion model
+# finds unlike its training speech gets a note (its readings there are less certain)
+
+
+def unfamiliar_speech_notes(pieces: SpeechPieces) -> list[Note]:
+    """A note per speaker whose speech is, for at least UNFAMILIAR_NOTE_SHARE of its seconds,
+    unlike what the speech emotion model was trained on (a language, voice or recording it
+    never met): the reviewer reads that speaker's emotion with that in mind."""
+    scores = pieces.scores
+    if scores is None or scores.unfamiliar is None or not len(pieces.pieces):
+        return []
+    seconds = np.array([seg.duration for _, seg in pieces.pieces])
+    speakers = np.array([spk for spk, _ in pieces.pieces])
+    notes = []
+    for spk in dict.fromkeys(speakers.tolist()):
+        mine = speakers == spk
+        share = float(seconds[mine] @ scores.unfamiliar[mine] / max(seconds[mine].sum(), 1e-9))
+        if share >= UNFAMILIAR_NOTE_SHARE:
+            notes.append(
+                Note(
+                    "unfamiliar_speech",
+                    f"speech emotion: {spk}'s voice is unlike the model's training speech in "
+                    f"{share:.0%} of their speech; readings there are less certain",
+                    speaker=spk,
+                    share=round(share, 2),
+                )
+            )
+    return notes
+
+
 @dataclass(frozen=True)
 class Faces:
     """The faces stage's hand-off: the face timeline and which track is whose voice."""
@@ -286,6 +316,7 @@ class Analyzer:
                     "speech emotion: prosodic arousal only (no speech emotion model)",
                 )
             )
+        notes += unfamiliar_speech_notes(pieces)
         return AnalysisResult(
             media=info,
             speakers=faces.speakers or attr.speakers,

@@ -159,6 +159,42 @@ def test_temper_mode_flattens_unfamiliar_windows_by_their_distance_instead_of_wi
         SpeechEmotionModel("t", tiny_arrays(), {"unfamiliar": "hide"}, encoder=None)
 
 
+def test_unfamiliar_speech_gets_a_note_per_speaker_in_both_languages():
+    """predict_features flags the windows unlike the training windows (whatever the model then
+    does with them); the engine turns a speaker's share of such speech into a note."""
+    from analyzer.notes import Note
+    from analyzer.pipeline import SpeechPieces, unfamiliar_speech_notes
+    from analyzer.segment import Segment
+    from review.views import note_text
+
+    feats, speakers, corpora, _ = training_set()
+    base = SpeechEmotionModel("t", tiny_arrays(), {}, encoder=None)
+    arrays, above = fit_unfamiliar(base, feats, speakers, corpora, dims=RANK)
+    model = SpeechEmotionModel(
+        "t", {**tiny_arrays(), **arrays}, {"unfamiliar_above": above, "unfamiliar": "temper"},
+        encoder=None,
+    )  # fmt: skip
+    far = (np.random.default_rng(4).normal(0, 3.0, (4, RANK)) @ subspace(6)).astype(np.float32)
+    # speaker A: 4 familiar pieces; speaker B: 2 familiar (1 s each) and 4 far ones (1 s each)
+    x = np.vstack([feats[:4], feats[4:6], far])
+    scores = model.predict_features(x)
+    assert base.predict_features(x).unfamiliar is None  # no familiarity arrays: cannot tell
+    assert scores.unfamiliar is not None and scores.unfamiliar[6:].all()
+    assert scores.unfamiliar[:6].sum() <= 1
+    pieces = [("A", Segment(i, i + 2.0)) for i in range(4)]
+    pieces += [("B", Segment(10 + i, 11 + i)) for i in range(6)]
+    notes = unfamiliar_speech_notes(SpeechPieces(pieces, scores))
+    flagged_a = scores.unfamiliar[:4].mean()
+    assert [n.params["speaker"] for n in notes] == (["A", "B"] if flagged_a >= 0.25 else ["B"])
+    b = notes[-1]
+    assert isinstance(b, Note) and b.code == "unfamiliar_speech"
+    assert b.params["share"] == round(float(scores.unfamiliar[4:].mean()), 2) >= 0.66
+    assert "B" in b.message and f"{b.params['share']:.0%}" in b.message
+    zh = note_text(b, "zh")
+    assert zh.startswith("语音情绪：B ") and f"{b.params['share']:.0%}" in zh
+    assert unfamiliar_speech_notes(SpeechPieces(pieces, None)) == []
+
+
 def test_group_variety_tells_a_one_emotion_speaker_from_a_varied_one():
     from analyzer.audio.ser import group_variety
 

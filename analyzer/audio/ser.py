@@ -883,6 +883,7 @@ class SpeechEmotionModel:
             valence=valence.astype(np.float32),
             confidence=confidence.astype(np.float32),
             uncertain=uncertain | self.withheld(features),
+            unfamiliar=None if self.familiarity is None else self.unfamiliar(features),
         )
 
     def unfamiliarity(self, features: FloatArray) -> FloatArray:
