@@ -179,3 +179,28 @@ def test_simulated_call_tracks_are_the_mono_call_split_by_speaker():
         assert min(loud(g) for g in own) > 0.01  # each speaker's speech on their own track
         quiet = [g for g in other if not any(o.start < g.end and g.start < o.end for o in own)]
         assert quiet and max(loud(g) for g in quiet) < 0.01  # and not on the other's
+
+
+def test_read_calls_alternate_each_speakers_turns_on_their_own_track():
+    import numpy as np
+
+    from benchmarks.ser_calls import SR, alternate, neutral_share
+
+    a = [np.full(SR, 0.5, np.float32), np.full(SR // 2, 0.5, np.float32)]
+    b = [np.full(2 * SR, -0.5, np.float32)]
+    tracks, ref = alternate(["a", "b"], [a, b], seed=1)
+    assert tracks.shape[0] == 2 and [s for s, _ in ref] == ["a", "b", "a"]
+    spans = [span for _, span in ref]
+    assert all(e1 < s2 for (_, e1), (s2, _) in zip(spans, spans[1:]))  # gaps, no overlap
+    assert spans[0][1] - spans[0][0] == 1.0 and spans[1][1] - spans[1][0] == 2.0
+    for spk, (s, e) in ref:
+        own = 0 if spk == "a" else 1
+        mid = int((s + e) / 2 * SR)
+        assert abs(tracks[own, mid]) > 0.4 and abs(tracks[1 - own, mid]) < 0.01
+    rows = [
+        (2.0, "neutral", "neutral", None, "a"),
+        (1.0, "neutral", "sad", None, "a"),
+        (1.0, "neutral", "uncertain", None, "b"),
+        (1.0, "neutral", None, None, "b"),
+    ]
+    assert neutral_share(rows) == 0.8  # one second of five read as an emotion
