@@ -10,10 +10,12 @@ Pipeline for a batch of N speech windows (16 kHz float32 mono, any length; 1-4 s
     -> head: "absolute" (x alone) or, for a speaker with enough windows, "relative"
        (x together with x minus that speaker's mean) -> 7 logits
     -> temperature-scaled softmax -> probs, confidence
+    -> a window unfamiliar to the model (its distance to the training windows, ``familiarity``,
+       above ``unfamiliar_above``): under ``"unfamiliar": "temper"`` (version 8) its
+       log-probabilities divided by distance / ``unfamiliar_above`` (flatter)
     -> optional neutral prior: ``neutral_bias`` added to the neutral log-probability
-    -> "uncertain" where the calibrated top probability is below ``uncertain_below``, or where
-       the window is unfamiliar: its distance to the training windows (``familiarity``) is
-       above ``unfamiliar_above``
+    -> "uncertain" where the calibrated top probability is below ``uncertain_below``, or (versions
+       4-7, ``"unfamiliar": "uncertain"``) where the window is unfamiliar
     -> arousal/valence: learned (ridge regression on x, ``va_W``/``va_b``) or derived from probs,
        per dimension as model.json says.
 
