@@ -57,7 +57,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analyzer.audio import clustering, longcall
+from analyzer.audio import longcall
 from analyzer.audio.der import diarization_error_rate
 from analyzer.audio.overlap import load_overlap_detector
 from analyzer.audio.prosody import analyze_frames
@@ -270,13 +270,7 @@ def main() -> None:
         help="refit a long call's centroids from its resegmentation N times "
         "(longcall.LONG_RESEG_PASSES)",
     )  # fmt: skip
-    ap.add_argument(
-        "--count-lookahead", choices=("on", "off"),
-        help="try k + 1 voices when k are refused (clustering.COUNT_LOOKAHEAD)",
-    )  # fmt: skip
     args = ap.parse_args()
-    if args.count_lookahead is not None:
-        clustering.COUNT_LOOKAHEAD = args.count_lookahead == "on"
     if args.long_reseg is not None:
         longcall.LONG_RESEG_PASSES = args.long_reseg
     if args.turn_z is not None:

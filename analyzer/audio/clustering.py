@@ -30,23 +30,6 @@ FINE_CLUSTERS = 4  # two voices are re-split into this many clusters (voice x mo
 # then grouped in two in a speaker space (``group_in_two``): on validation three-minute
 # same-gender calls the plain two-way split followed moods in 7 of 14 calls (collar DER
 # 0.213, grouped 0.160; 3 fine clusters 0.190, 5 0.169; three-voice calls 0.143 either way)
-COUNT_LOOKAHEAD = False  # when set, with a learned count rule (``accept``): a k-way split
-# (k >= 3) it refuses does not end the count; the (k+1)-way split is still tried and kept when
-# accepted. Why: a 3-way split of a four-voice excerpt must merge two voices, so its nearest
-# clusters look like one voice and the count stops at 2 (validation short four-voice excerpts,
-# counted 2 in 5 of 8, count right 12 %; collar DER 0.373, count given 0.247). Rule (session 27,
-# written before any figure): on the validation calls (actors 13-20, count estimated,
-# ``benchmarks.diarization --validation --count-lookahead on`` against off, same caches) it is
-# switched on only if (a) the mean collar DER of the short three- and four-voice sets (8 + 8
-# calls) falls by at least 0.03, (b) no other validation set (short two-voice mixed 24, default
-# two-voice 20, 8 kHz two-voice 40, three-minute same-gender 30, default three-voice 8, one-voice
-# short 16 and default 8) gets a call fewer counted right, and (c) none of those sets' mean
-# collar DER rises by more than 0.005; the test calls are read after the decision.
-# Failed (a): no validation call changes in any set (short four-voice collar DER 0.373 both,
-# three-voice 0.295 both). The excerpts hold 9-15 units (2-4 per voice), and the count model
-# gives the refused 3-way splits' 4-way splits 0.03-0.67 (one call at 0.669, under its 0.7), so
-# the learned rule refuses four voices as it refuses three: the evidence of 2-4 short units per
-# voice, not the greedy stop, holds the count down. The test calls were not read. Off.
 
 
 def cluster_embeddings(
@@ -119,16 +102,7 @@ def cluster_embeddings(
             elif np.bincount(cand, weights=weights).min() < MIN_CLUSTER_SHARE * weights.sum():
                 verdict = False
             if not verdict:
-                last = min(max_speakers, w)
-                if not (COUNT_LOOKAHEAD and accept is not None and 3 <= k < last):
-                    break
-                ahead = split(k + 1)
-                if ahead.max() < k or not accept(ahead, k + 1, split):
-                    break
-                if np.bincount(ahead, weights=weights).min() < MIN_CLUSTER_SHARE * weights.sum():
-                    break
-                labels = ahead
-                break  # k + 1 voices, the most the look-ahead adds
+                break
             labels = cand
     if speaker_space is not None and labels.max() == 1 and w > FINE_CLUSTERS:
         grouped = group_in_two(split(FINE_CLUSTERS), speaker_space, weights)
