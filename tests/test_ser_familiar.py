@@ -133,8 +133,8 @@ def test_temper_mode_flattens_unfamiliar_windows_by_their_distance_instead_of_wi
     near = feats[:10]
     far = (rng.normal(0, 3.0, (10, RANK)) @ subspace(6)).astype(np.float32)
     x = np.vstack([near, far])
-    divisor = model.temper_divisor(x)
-    assert divisor is not None and withholding.temper_divisor(x) is None
+    divisor = model.temper_divisor(model.unfamiliarity(x))
+    assert divisor is not None and withholding.temper_divisor(model.unfamiliarity(x)) is None
     ratio = model.unfamiliarity(x) / above
     assert np.allclose(divisor, np.maximum(ratio, 1.0))
     scores, held = model.predict_features(x), withholding.predict_features(x)

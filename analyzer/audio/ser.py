@@ -866,7 +866,9 @@ class SpeechEmotionModel:
         if len(features) == 0:
             return EmotionScores.empty()
         features = self.model_input(features, groups)
-        probs = self.probabilities(features, groups=groups)
+        # the familiarity distance once: it flattens (``temper``) and flags the windows
+        distance = None if self.familiarity is None else self.unfamiliarity(features)
+        probs = self.probabilities(features, groups=groups, distance=distance)
         valence, arousal = derive_valence_arousal(probs)
         if self.va is not None:  # the learned regression, for the dimensions it serves
             learned = np.clip(self.standardise(features) @ self.va[0] + self.va[1], -1.0, 1.0)
@@ -879,13 +881,16 @@ class SpeechEmotionModel:
         quality = np.clip(np.asarray(speech_s, dtype=np.float32) / RELIABLE_SPEECH_S, 0.0, 1.0)
         confidence = probs.max(axis=1) * quality
         uncertain = probs.astype(np.float32).max(axis=1) < self.uncertain_below
+        flags = None if distance is None else distance > self.unfamiliar_above
+        if flags is not None and self.unfamiliar_mode == "uncertain":
+            uncertain = uncertain | flags  # withheld (versions 4-7)
         return EmotionScores(
             probs=probs.astype(np.float32),
             arousal=arousal.astype(np.float32),
             valence=valence.astype(np.float32),
             confidence=confidence.astype(np.float32),
-            uncertain=uncertain | self.withheld(features),
-            unfamiliar=None if self.familiarity is None else self.unfamiliar(features),
+            uncertain=uncertain,
+            unfamiliar=flags,
         )
 
     def unfamiliarity(self, features: FloatArray) -> FloatArray:
@@ -907,14 +912,14 @@ class SpeechEmotionModel:
             return np.zeros(len(features), dtype=bool)
         return self.unfamiliar(features)
 
-    def temper_divisor(self, features: FloatArray) -> FloatArray | None:
+    def temper_divisor(self, distance: FloatArray) -> FloatArray | None:
         """Under the "temper" mode, what each window's calibrated log-probabilities [N] are
-        divided by: its familiarity distance over ``unfamiliar_above`` where that is above 1,
-        else 1 (the farther from every training window, the flatter its probabilities);
-        None under "uncertain" or without the familiarity arrays."""
+        divided by: its familiarity distance (``unfamiliarity``, [N]) over ``unfamiliar_above``
+        where that is above 1, else 1 (the farther from every training window, the flatter its
+        probabilities); None under "uncertain" or without the familiarity arrays."""
         if self.unfamiliar_mode != "temper" or self.familiarity is None:
             return None
-        ratio = self.unfamiliarity(features) / self.unfamiliar_above
+        ratio = np.asarray(distance, dtype=np.float32) / self.unfamiliar_above
         out: FloatArray = np.maximum(ratio, 1.0).astype(np.float32)
         return out
 
@@ -923,9 +928,15 @@ class SpeechEmotionModel:
         return (np.asarray(features, dtype=np.float32) - self.mean) / self.scale
 
     def logits(
-        self, features: FloatArray, *, groups: Sequence[str] | None = None
+        self,
+        features: FloatArray,
+        *,
+        groups: Sequence[str] | None = None,
+        distance: FloatArray | None = None,
     ) -> tuple[FloatArray, FloatArray]:
         """Calibrated log-probabilities [N, 7] and a bool [N] telling which windows had a group.
+        ``distance``: the windows' ``unfamiliarity`` when the caller has it (else computed here
+        where the "temper" mode needs it).
 
         Windows of a group with at least ``min_group_windows`` members mix the two heads:
         ``relative_weight`` x relative + (1 - ``relative_weight``) x absolute log-probabilities,
@@ -959,7 +970,10 @@ class SpeechEmotionModel:
                 w = self.relative_weight * np.minimum(1.0, variety / self.relative_gate)
                 w = w[has_group, None]
             out[has_group] = w * rel + (1.0 - w) * out[has_group]
-        divisor = self.temper_divisor(features)
+        divisor = None
+        if self.unfamiliar_mode == "temper" and self.familiarity is not None:
+            d = self.unfamiliarity(features) if distance is None else distance
+            divisor = self.temper_divisor(d)
         if divisor is not None:  # unfamiliar windows flattened ("temper" mode)
             out = log_softmax(out / divisor[:, None])
         if self.neutral_bias:
@@ -982,10 +996,16 @@ class SpeechEmotionModel:
         return relative_input(absolute, offsets, self.relative_inputs)
 
     def probabilities(
-        self, features: FloatArray, *, groups: Sequence[str] | None = None
+        self,
+        features: FloatArray,
+        *,
+        groups: Sequence[str] | None = None,
+        distance: FloatArray | None = None,
     ) -> FloatArray:
-        """Calibrated (temperature-scaled) class probabilities [N, 7] in ``LABELS`` order."""
-        return softmax(self.logits(features, groups=groups)[0].astype(np.float64))
+        """Calibrated (temperature-scaled) class probabilities [N, 7] in ``LABELS`` order
+        (``distance``: as ``logits`` takes it)."""
+        logp = self.logits(features, groups=groups, distance=distance)[0]
+        return softmax(logp.astype(np.float64))
 
 
 class Familiarity:
