@@ -17,8 +17,8 @@ and reports the equal error rate of cosine scoring in several spaces:
 - ``wccn+nap-R``: the projection applied after that removal;
 - ``whisper``: the speech emotion model's Whisper layer-1 window features (mean and spread,
   768-d), averaged per clip and standardised by the training clips; ``whisper-lda``: those in
-  the directions that part the training voices most against their own spread (7 voices, so 6
-  directions); ``ge2e+whisper``: the plain and whisper cosines averaged.
+  the product's speaker projection fitted on the 7 training voices (6 directions);
+  ``ge2e+whisper``: the plain and whisper cosines averaged.
 
 Scored on RAVDESS actors 13-20 (the diarization benchmark's validation actors) only; the test
 actors 01-12 are not read. Run:
@@ -30,9 +30,13 @@ from __future__ import annotations
 import argparse
 import csv
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import soundfile as sf
+
+if TYPE_CHECKING:
+    from analyzer.audio.speakers import SpeakerProjection
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 VALIDATION = {f"ravdess_{i:02d}" for i in range(13, 21)}
@@ -162,8 +166,8 @@ def main() -> None:
         mu, sd = w[train].mean(0), w[train].std(0) + 1e-6
         z = (w - mu) / sd
         sims["whisper"] = normalise(z[val]) @ normalise(z[val]).T
-        lda = speaker_lda(z[train], np.array([rows[i]["speaker"] for i in train]))
-        sims["whisper-lda"] = normalise(z[val] @ lda) @ normalise(z[val] @ lda).T
+        lda = whisper_lda(z[train], np.array([rows[i]["speaker"] for i in train]))
+        sims["whisper-lda"] = lda(z[val]) @ lda(z[val]).T
         sims["ge2e+whisper"] = (sims["plain"] + sims["whisper"]) / 2
     for name, sim in sims.items():
         print(f"{name:14s} EER {eer(sim[target], sim[nontarget]):.3f}")
@@ -186,18 +190,16 @@ def whisper_units(rows: list[dict[str, str]], cache: Path) -> np.ndarray:
     return out
 
 
-def speaker_lda(x: np.ndarray, speaker: np.ndarray, shrink: float = 0.1) -> np.ndarray:
-    """Directions [D, S-1] parting the speakers most against their own (shrunk) spread."""
+def whisper_lda(x: np.ndarray, speaker: np.ndarray) -> SpeakerProjection:
+    """The speaker projection of the product (``SpeakerProjection``: within-speaker spread
+    whitened with shrinkage 0.1, the directions voices differ in most) fitted on ``x``'s
+    speakers, all S - 1 of their directions."""
+    from analyzer.audio.speakers import SpeakerProjection
+    from train.speaker_projection import covariances
+
     names = sorted(set(speaker))
-    means = np.stack([x[speaker == s].mean(0) for s in names])
-    within = np.mean([np.cov(x[speaker == s], rowvar=False, bias=True) for s in names], axis=0)
-    within += shrink * float(np.mean(np.diag(within))) * np.eye(x.shape[1])
-    between = np.cov(means - means.mean(0), rowvar=False, bias=True)
-    vals, vecs = np.linalg.eigh(within)
-    whiten = vecs @ np.diag(1 / np.sqrt(vals.clip(1e-12))) @ vecs.T
-    bvals, bvecs = np.linalg.eigh(whiten @ between @ whiten)
-    out: np.ndarray = whiten @ bvecs[:, np.argsort(-bvals)[: len(names) - 1]]
-    return out
+    mean, within, between = covariances({s: x[speaker == s] for s in names})
+    return SpeakerProjection(mean, within, between, shrink=0.1, dims=len(names) - 1)
 
 
 if __name__ == "__main__":
