@@ -61,7 +61,7 @@ def clip_scores(
     probs = np.zeros((len(clips), K))
     np.add.at(probs, inv, scores.probs)
     probs /= np.bincount(inv)[:, None]
-    unfamiliar = model.withheld(model.model_input(feats, names))
+    unfamiliar = model.withheld(scores)
     return probs, clip_uncertain(model, probs, unfamiliar, inv), clips
 
 

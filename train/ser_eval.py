@@ -86,7 +86,7 @@ def evaluate_ser(
     unfamiliar = (
         np.bincount(
             table.clip,
-            weights=ser.withheld(ser.model_input(table.features, groups)).astype(float),
+            weights=ser.withheld(scores).astype(float),
             minlength=len(known),
         )[clips]
         / counts[clips, 0]

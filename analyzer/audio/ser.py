@@ -905,12 +905,13 @@ class SpeechEmotionModel:
         out: NDArray[np.bool_] = self.unfamiliarity(features) > self.unfamiliar_above
         return out
 
-    def withheld(self, features: FloatArray) -> NDArray[np.bool_]:
-        """Bool [N]: windows reported "uncertain" for being unfamiliar (``unfamiliar`` under
-        the "uncertain" mode; none under "temper", where they are flattened instead)."""
-        if self.unfamiliar_mode == "temper":
-            return np.zeros(len(features), dtype=bool)
-        return self.unfamiliar(features)
+    def withheld(self, scores: EmotionScores) -> NDArray[np.bool_]:
+        """Bool [N]: the windows of ``scores`` (this model's ``predict_features``) reported
+        "uncertain" for being unfamiliar (under the "uncertain" mode; none under "temper",
+        where they are flattened instead)."""
+        if scores.unfamiliar is None or self.unfamiliar_mode == "temper":
+            return np.zeros(len(scores), dtype=bool)
+        return scores.unfamiliar
 
     def temper_divisor(self, distance: FloatArray) -> FloatArray | None:
         """Under the "temper" mode, what each window's calibrated log-probabilities [N] are
