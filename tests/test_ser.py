@@ -31,6 +31,7 @@ from train.heads import (
     adapt_model_arrays,
     balance_weights,
     fit_model_arrays,
+    fit_temperature,
     gender_folds,
     relative_training_rows,
     select_gender_boost,
@@ -600,6 +601,39 @@ def test_cross_corpus_calibration_threshold_and_learned_arousal():
     assert 0.0 < scores.uncertain.mean() < 0.5  # about the 20 % asked for, on seen speakers
     truth = np.array([CIRCUMPLEX[LABELS[k]][1] for k in y])
     assert np.corrcoef(scores.arousal, truth)[0, 1] > 0.5  # learned, not derived
+
+
+def test_pooled_calibration_sits_between_new_corpora_and_new_speakers():
+    feats, y, speakers, channels, genders = gendered_windows(3)
+    corpora = np.where(np.isin(speakers, ["f0", "f1", "m0", "m1"]), "a", "b")
+    shift = np.random.default_rng(9).normal(0, 1.5, (len(LABELS), feats.shape[1]))
+    moved = feats + np.where(corpora == "b", 1, 0)[:, None] * shift[y].astype(np.float32)
+    temps = {}
+    for kind in ("corpus", "speakers", "pooled"):
+        options = HeadOptions(
+            hidden=0, epochs=12, lr=2e-2, batch_size=128, random_groups=2, members=1,
+            gender_boosts=(1.0,), uncertain_rate=0.0, va_alpha=0.0, calibration=kind,
+        )  # fmt: skip
+        _, config = fit_model_arrays(
+            moved, y, speakers, channels, options=options, genders=genders, corpora=corpora
+        )
+        assert config["calibration"]["kind"] == kind
+        temps[kind] = config["temperature_abs"]
+    # a corpus whose classes sit elsewhere is read with far less certainty than a new speaker
+    # of a known corpus; the pooled temperature lies between the two
+    assert temps["speakers"] < temps["pooled"] < temps["corpus"]
+
+
+def test_weighted_temperature_ignores_rows_of_zero_weight():
+    rng = np.random.default_rng(0)
+    sharp = rng.normal(0, 4, (200, 7))
+    y = sharp.argmax(axis=1)
+    flat = rng.normal(0, 4, (200, 7))  # unrelated to its labels: wants a high temperature
+    both = np.vstack([sharp, flat])
+    labels = np.concatenate([y, rng.integers(0, 7, 200)])
+    alone = fit_temperature(sharp, y)
+    masked = fit_temperature(both, labels, np.r_[np.ones(200), np.zeros(200)])
+    assert masked == alone and fit_temperature(both, labels) > alone
 
 
 def test_evaluation_counts_uncertain_as_wrong_and_scores_unlabelled_speech(tmp_path: Path):

@@ -66,7 +66,9 @@ class HeadOptions:
     selection_folds: int = 4  # speaker folds of that search (fewer if a gender has fewer speakers)
     corpus_balance: bool = True  # every corpus carries the same total weight (needs corpora)
     # temperatures: "corpus" = fitted on each corpus as predicted by heads fitted on the others
-    # (falls back to "speakers" with one corpus), "speakers" = on 20 % of the speakers held out
+    # (falls back to "speakers" with one corpus), "speakers" = on 20 % of the speakers held out,
+    # "pooled" = on both, each carrying half the weight (new corpora and new speakers of known
+    # ones alike; "corpus" where no speaker can be held out)
     calibration: str = "corpus"
     # share of held-out speakers' windows whose calibrated top probability is low enough to be
     # reported "uncertain" (0: never uncertain)
@@ -293,18 +295,34 @@ def fit_heads(
     return {k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()}
 
 
-def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
-    """Temperature T minimising the negative log-likelihood of softmax(logits / T): a 1-D search."""
+def fit_temperature(logits: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """Temperature T minimising the (``weights``-weighted) negative log-likelihood of
+    softmax(logits / T): a 1-D search."""
     if len(y) == 0:
         return 1.0
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
     best_t, best_nll = 1.0, np.inf
     for t in np.exp(np.linspace(np.log(0.3), np.log(5.0), 80)):
         z = logits / t
         z = z - z.max(axis=1, keepdims=True)
-        nll = -np.mean(z[np.arange(len(y)), y] - np.log(np.exp(z).sum(axis=1)))
+        nll = -np.average(z[np.arange(len(y)), y] - np.log(np.exp(z).sum(axis=1)), weights=w)
         if nll < best_nll:
             best_t, best_nll = float(t), nll
     return best_t
+
+
+def _pooled(
+    cross: np.ndarray, y_cross: np.ndarray, held: np.ndarray, y_held: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cross-corpus and held-out-speaker rows stacked for ``fit_temperature``, each source
+    carrying half the weight (logits, labels, weights)."""
+    w = np.concatenate(
+        [
+            np.full(len(y_cross), 0.5 / max(len(y_cross), 1)),
+            np.full(len(y_held), 0.5 / max(len(y_held), 1)),
+        ]
+    )
+    return np.vstack([cross, held]), np.concatenate([y_cross, y_held]), w
 
 
 def calibration_speakers(speakers: Sequence[str], *, share: float = 0.2) -> set[str]:
@@ -451,7 +469,9 @@ def fit_model_arrays(
 
     Calibration: with ``options.calibration == "corpus"`` and at least two corpora, each corpus
     is predicted by single heads fitted on the other corpora and the temperatures are fitted on
-    those cross-corpus predictions (what a new recording set looks like to the model); otherwise
+    those cross-corpus predictions (what a new recording set looks like to the model); with
+    ``"pooled"`` on those and on ``calibration_speakers`` held out, each source carrying half
+    the weight (a call may sound like the training corpora or like none of them); otherwise
     on ``calibration_speakers`` held out. The ``uncertain`` threshold is the top probability
     under which ``options.uncertain_rate`` of the held-out speakers' windows fall once those
     temperatures apply. The heads are then refitted on everything.
@@ -510,7 +530,9 @@ def fit_model_arrays(
         return abs_logits, rel_logits, used
 
     names = sorted(set(corpora.tolist())) if corpora is not None else []
-    by_corpus = options.calibration == "corpus" and len(names) >= 2
+    by_corpus = options.calibration in ("corpus", "pooled") and len(names) >= 2
+    has_held = bool(held.any() and (~held).any())
+    pooled = by_corpus and options.calibration == "pooled" and has_held
     if by_corpus:
         parts = [probe_logits(corpora != c, corpora == c) for c in names]
         wanted = [corpora == c for c in names]
@@ -521,8 +543,16 @@ def fit_model_arrays(
         config["temperature_abs"] = fit_temperature(abs_all, y_all)
         config["temperature_rel"] = fit_temperature(rel_all, y_rel)
         config["calibration"] = {"kind": "corpus", "corpora": names}
-    if held.any() and (~held).any():
+    if has_held:
         abs_logits, rel_logits, used = probe_logits(~held, held)
+        if pooled:  # half the weight on each corpus seen from the others, half on held speakers
+            config["temperature_abs"] = fit_temperature(
+                *_pooled(abs_all, y_all, abs_logits, y[held])
+            )
+            config["temperature_rel"] = fit_temperature(
+                *_pooled(rel_all, y_rel, rel_logits[used], y[held][used])
+            )
+            config["calibration"] = {"kind": "pooled", "corpora": names}
         if not by_corpus:
             config["temperature_abs"] = fit_temperature(abs_logits, y[held])
             config["temperature_rel"] = fit_temperature(rel_logits[used], y[held][used])

@@ -588,8 +588,9 @@ def add_train_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--calibration",
         default=HeadOptions.calibration,
-        choices=("corpus", "speakers"),
-        help="temperatures from cross-corpus predictions or from held-out speakers",
+        choices=("corpus", "speakers", "pooled"),
+        help="temperatures from cross-corpus predictions, from held-out speakers, or from both "
+        "with equal weight",
     )
     parser.add_argument(
         "--relative-reference",

@@ -64,6 +64,9 @@ HEAD_ARGS = {  # further ``emotrace train ser`` options of a recipe (session 26)
     # session 27: the reference voice is the speaker's calm windows, not their mean
     "v6+bc@n": ["--relative-reference", "neutral"],
     "v6+bc@zon": [*_Z, *_OFFSET, "--relative-reference", "neutral"],
+    # session 28: ... with temperatures from new speakers and new corpora alike, or new speakers
+    "v6+bc@zonp": [*_Z, *_OFFSET, "--relative-reference", "neutral", "--calibration", "pooled"],
+    "v6+bc@zons": [*_Z, *_OFFSET, "--relative-reference", "neutral", "--calibration", "speakers"],
 }
 # a recipe "BASE@VARIANT" trains on BASE's channels with its own heads or options
 RECIPES.update({name: RECIPES[name.split("@")[0]] for name in [*MEMBERS, *HEAD_ARGS]})
@@ -72,6 +75,8 @@ DECISIONS: dict[str, dict[str, Any]] = {
     "v6+bc#temper": {"unfamiliar": "temper"},  # unfamiliar windows flattened, not withheld
     "v6+bc@n#temper": {"unfamiliar": "temper"},
     "v6+bc@zon#temper": {"unfamiliar": "temper"},
+    "v6+bc@zonp#temper": {"unfamiliar": "temper"},
+    "v6+bc@zons#temper": {"unfamiliar": "temper"},
     # and the relative head weighed by how varied the speaker sounds (session 27)
     "v6+bc#temper+gate": {"unfamiliar": "temper", "relative_gate_nats": 0.25},
 }
