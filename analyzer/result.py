@@ -48,6 +48,16 @@ EVENT_KINDS = (
 )
 # The scorecard as a table, one row per speaker and metric: the columns of the batch's
 # ``scorecards/`` dataset (analyzer/batch/tables.py) after its ``call_id``.
+# The columns of the segments table that every call has (a call with no speech writes them as
+# a header, not an empty file); evidence columns ("prosody.pitch_hz"...) follow where present.
+SEGMENT_COLUMNS = (
+    *("file", "kind", "start", "end", "speaker", "role", "emotion", "arousal", "valence"),
+    *("confidence", "overlap", "speech"),
+    *(f"p_{label}" for label in LABELS),
+)
+EVENT_COLUMNS = (
+    *("kind", "code", "params", "start", "end", "speaker", "other", "description", "evidence"),
+)
 SCORECARD_COLUMNS = (
     "file", "speaker", "role", "metric", "value", "value_text", "unit", "explanation_code",
     "explanation_text", "explanation_params", "evidence",
@@ -482,14 +492,16 @@ class AnalysisResult:
         ``scorecard`` (one row per speaker and metric)."""
         import pandas as pd
 
-        if what == "segments":
-            return pd.DataFrame(self.segment_rows())
+        if what == "segments":  # the fixed columns first; evidence columns where there is any
+            rows = self.segment_rows()
+            return pd.DataFrame(rows, columns=None if rows else list(SEGMENT_COLUMNS))
         if what == "events":
             return pd.DataFrame(
                 [
                     e.to_dict() | {"evidence": json.dumps(e.to_dict()["evidence"])}
                     for e in self.events
-                ]
+                ],
+                columns=list(EVENT_COLUMNS),
             )
         if what == "faces":
             rows = []
@@ -498,9 +510,11 @@ class AnalysisResult:
                 cues = d.pop("cues")
                 probs = d.pop("probs") or {}
                 rows.append(d | cues | {f"p_{k}": v for k, v in probs.items()})
-            return pd.DataFrame(rows)
+            return pd.DataFrame(
+                rows, columns=None if rows else ["time", "face", "track", "speaker"]
+            )
         if what == "turns":
-            return pd.DataFrame(self.to_dict()["turns"])
+            return pd.DataFrame(self.to_dict()["turns"], columns=["speaker", "start", "end"])
         if what == "transcript":
             columns = ["file", "start", "end", "speaker", "role", "language", "text"]
             roles = {s.id: s.role for s in self.speakers}
@@ -553,6 +567,21 @@ def _flatten(ev: dict[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
             yield name, value
 
 
+def process_umask() -> int:
+    """The process's file-creation mask, read without changing it where Linux tells it
+    (``/proc/self/status``); elsewhere set and restored at once."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
     return write_atomic_with(path, lambda fh: fh.write(data))
@@ -565,6 +594,7 @@ def write_atomic_with(path: str | os.PathLike[str], write: Callable[[IO[bytes]],
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~process_umask())  # as open() would make it, not mkstemp's 0600
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()

@@ -164,3 +164,38 @@ def test_turns_without_an_emotion_model_export_their_arousal(tmp_path):
     assert cues[0].startswith("agent (S0): arousal ")
     fig = timeline_figure(result)
     assert any(trace.name == "no emotion label" for trace in fig.data)
+
+
+def test_a_call_without_speech_writes_tables_with_their_columns(tmp_path):
+    import dataclasses
+
+    # shorter than one turn: no segment or turn; the fake's fixed events dropped as well
+    result = dataclasses.replace(make_result(duration=1.0), events=[])
+    assert not result.segments and not result.turns and not result.faces
+    for what in ("segments", "events", "faces", "turns", "transcript", "scorecard"):
+        table = pd.read_csv(result.write_csv(tmp_path / f"{what}.csv", what))
+        assert len(table) == 0 and len(table.columns) > 0, what
+        assert list(
+            pd.read_parquet(result.write_parquet(tmp_path / f"{what}.pq", what)).columns
+        ) == list(table.columns)
+    assert {"start", "end", "speaker", "emotion", "p_angry"} <= set(
+        pd.read_csv(tmp_path / "segments.csv").columns
+    )
+    export.export_call(result, "csv", tmp_path / "all.csv")
+    assert "speaker" in pd.read_csv(tmp_path / "all.csv").columns
+
+
+def test_written_results_follow_the_umask(tmp_path):
+    import os
+    import stat
+
+    result = make_result()
+    old = os.umask(0o022)
+    try:
+        shared = result.write_csv(tmp_path / "shared.csv")
+        os.umask(0o077)
+        private = result.write_csv(tmp_path / "private.csv")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o644  # readable by a colleague or the app
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600
