@@ -460,3 +460,14 @@ def test_projection_training_never_hears_a_benchmark_actor(tmp_path):
         np.cov(embs["a"], rowvar=False, bias=True) + np.cov(embs["b"], rowvar=False, bias=True)
     ) / 2
     assert np.allclose(within, expected)
+
+
+def test_a_turn_without_voiced_frames_gives_no_prosodic_evidence():
+    from analyzer.audio.prosody import prosody_evidence
+
+    z = {"z_pitch_median_hz": 0.0, "z_loudness_db": 0.0}
+    voiced = prosody_evidence({"voiced_ratio": 0.5}, z, speech_s=2.0, coverage=1.0)
+    faint = prosody_evidence({"voiced_ratio": 0.0}, z, speech_s=2.0, coverage=1.0)
+    unknown = prosody_evidence({}, z, speech_s=2.0, coverage=1.0)
+    assert voiced.confidence == pytest.approx(0.6)
+    assert faint.confidence == 0.0 and unknown.confidence == 0.0

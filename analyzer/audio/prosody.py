@@ -309,8 +309,12 @@ def prosody_evidence(
 
     features: ``turn_features`` of the turn; z: its ``speaker_zscores`` entry. speech_s: seconds
     of the speaker's speech in the segment judged, coverage: their share of it in [0, 1]; a
-    second of speech or more and full coverage give the full confidence of 0.6.
+    second of speech or more and full coverage give the full confidence of 0.6; a turn without
+    one voiced frame (too faint, or no voice at all) gives none: its pitch is unknown and its
+    z-scores say nothing.
     """
     conf = 0.6 * min(1.0, coverage * 1.5) * min(1.0, speech_s / 1.0)
+    if not features.get("voiced_ratio", 0.0) > 0:
+        conf = 0.0
     details = {"features": features, "z": {k[2:]: v for k, v in z.items()}}
     return Evidence("prosody", conf, None, prosodic_arousal(z), None, details)
