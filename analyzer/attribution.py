@@ -19,7 +19,7 @@ from .audio.vad import speech_segments
 from .chunks import diarize_in_chunks
 from .coaching.roles import guess_roles
 from .config import AnalysisConfig
-from .diskaudio import Audio, DiskAudio, Signal
+from .diskaudio import Audio, ChannelStats, DiskAudio, Signal, channel_stats
 from .notes import Note
 from .result import Speaker
 
@@ -58,15 +58,59 @@ class SpeakerAttribution:
 
 def split_channels(audio: Audio, cfg: AnalysisConfig) -> bool:
     """Whether to treat the channels as one speaker each: given by ``cfg.split_channels``, else
-    when there are two or more channels that are not copies of one mix."""
+    when there are two or more channels, the first two both live (``mixed_reason``) and not
+    copies of one mix."""
     if audio.shape[0] < 2:
         return False
     if cfg.split_channels is not None:
         return cfg.split_channels
+    return mixed_reason(audio) is None
+
+
+def mixed_reason(audio: Audio) -> Note | None:
+    """Why a recording of two or more channels is one mix rather than one party per channel,
+    as a note (None: the first two channels are two parties). The first two channels are equal,
+    or one is the other with its polarity flipped (|correlation| > SAME_CHANNEL_CORR), or one of
+    them is silent over the whole call (``ChannelStats.silent``: a dead line holds no party, the
+    other channel holds the whole conversation)."""
+    if audio.shape[0] < 2:
+        return None
     a, b = audio[0], audio[1]
     if _same_signal(a, b, atol=1e-4):
-        return False
-    return not _correlation(a, b, step=4) > SAME_CHANNEL_CORR
+        return _mixed_note("copies", "channels 0 and 1 carry the same sound")
+    stats = channel_stats_of(audio)
+    silent = [k for k in stats.silent() if k < 2]
+    if len(silent) == 1:
+        return _mixed_note(
+            "silent_channel",
+            f"channel {silent[0]} is silent over the whole call",
+            channel=silent[0],
+        )
+    corr = float(stats.corr[0, 1])
+    if abs(corr) > SAME_CHANNEL_CORR:
+        flipped = " with its polarity flipped" if corr < 0 else ""
+        return _mixed_note(
+            "inverted_copy" if corr < 0 else "copies",
+            f"channel 1 is channel 0{flipped}",
+        )
+    return None
+
+
+def _mixed_note(reason: str, why: str, **params: int) -> Note:
+    return Note(
+        "channels_mixed",
+        f"{why}: the call was analysed as one mixed recording and its speakers diarized",
+        reason=reason,
+        **params,
+    )
+
+
+def channel_stats_of(audio: Audio) -> ChannelStats:
+    """``diskaudio.ChannelStats`` of an array [channels, samples] or a ``DiskAudio`` (made once
+    for the latter)."""
+    if isinstance(audio, DiskAudio):
+        return audio.stats()
+    return channel_stats(lambda a, b: audio[:, a:b], audio.shape[0], audio.shape[1])
 
 
 def _same_signal(a: Signal, b: Signal, *, atol: float) -> bool:
@@ -75,27 +119,6 @@ def _same_signal(a: Signal, b: Signal, *, atol: float) -> bool:
         np.allclose(a[i : i + BLOCK_SAMPLES], b[i : i + BLOCK_SAMPLES], atol=atol)
         for i in range(0, len(a), BLOCK_SAMPLES)
     )
-
-
-def _correlation(a: Signal, b: Signal, *, step: int = 1) -> float:
-    """Pearson correlation of two equally long signals taken every ``step`` samples
-    (``a[::step]``), from running float64 sums, one block of BLOCK_SAMPLES taken samples at a
-    time (read as a range, so a channel on disk is never read whole); 0 when either is
-    constant."""
-    n = -(-len(a) // step)  # len(a[::step])
-    sums = np.zeros(5)  # x, y, xx, yy, xy
-    span = BLOCK_SAMPLES * step
-    for i in range(0, n * step, span):
-        x = a[i : i + span][::step].astype(np.float64)
-        y = b[i : i + span][::step].astype(np.float64)
-        sums += [x.sum(), y.sum(), x @ x, y @ y, x @ y]
-    if n == 0:
-        return 0.0
-    sx, sy, sxx, syy, sxy = sums
-    var_x, var_y = sxx - sx * sx / n, syy - sy * sy / n
-    if var_x <= 0 or var_y <= 0:
-        return 0.0
-    return float((sxy - sx * sy / n) / np.sqrt(var_x * var_y))
 
 
 def attribute_speakers(
@@ -149,7 +172,10 @@ def attribute_speakers(
             )
         speakers = [Speaker(s, None, None, source="diarization") for s in turns.speakers]
         notes = []
-        if cfg.channels and len(cfg.channels) >= len(speakers):
+        why = mixed_reason(audio) if cfg.split_channels is None else None
+        if why is not None:
+            notes.append(why)
+        if cfg.channels:
             notes.append(
                 Note("roles_ignored", "role names ignored: the audio is not channel-separated")
             )
@@ -189,6 +215,17 @@ def channel_speakers(
         ids=ids,
     )
     notes: list[str] = []
+    if cfg.channels and len(cfg.channels) > n:
+        extra = ", ".join(cfg.channels[n:])
+        notes.append(
+            Note(
+                "roles_ignored",
+                f"role names ignored: {extra} (the recording has {n} channels)",
+                reason="extra_names",
+                names=extra,
+                channels=n,
+            )
+        )
     confidence: float | None = 1.0 if cfg.channels else None
     if cfg.channels is None and cfg.detect_agent and n == 2:
         guess = guess_roles(turns.turns, speakers=ids)
@@ -220,7 +257,7 @@ def channel_speakers(
             roles[ch] if roles else None,
             ch,
             source="channel",
-            role_confidence=confidence if roles else None,
+            role_confidence=confidence if roles and roles[ch] else None,
         )
         for ch in range(n)
     ]
@@ -228,20 +265,27 @@ def channel_speakers(
 
 
 def mono_mix(audio: NDArray[Any]) -> NDArray[Any]:
-    """The mix of all channels: float32 [samples]."""
-    mix: NDArray[Any] = audio.mean(axis=0) if audio.shape[0] > 1 else audio[0]
+    """The mix of all channels: float32 [samples], the mean of the live channels with any
+    channel of flipped polarity turned back (``ChannelStats.mix_weights``; a dead channel
+    would only halve the level, a flipped copy would cancel the sound)."""
+    if audio.shape[0] == 1:
+        one: NDArray[Any] = audio[0]
+        return one
+    weights = channel_stats_of(audio).mix_weights()
+    mix: NDArray[Any] = weights.astype(np.float32) @ audio
     return mix
 
 
-def channel_roles(n: int, cfg: AnalysisConfig) -> tuple[list[str], list[str] | None]:
-    """Speaker ids and roles of ``n`` channels: the given roles, agent/customer (to be checked
-    by ``coaching.roles.guess_roles``) for two channels, else ch0, ch1... without roles."""
+def channel_roles(n: int, cfg: AnalysisConfig) -> tuple[list[str], list[str | None] | None]:
+    """Speaker ids and roles of ``n`` channels: the given roles (a channel without one is
+    ch<k>, no role), agent/customer (to be checked by ``coaching.roles.guess_roles``) for two
+    channels, else ch0, ch1... without roles."""
     if cfg.channels:
-        names = list(cfg.channels)[:n]
-        names += [f"ch{i}" for i in range(len(names), n)]
+        given = list(cfg.channels)[:n]
+        names = given + [f"ch{i}" for i in range(len(given), n)]
         if len(set(names)) != len(names):
             raise ValueError(f"channel roles must be distinct, got {names}")
-        return names, names
+        return names, [*given, *([None] * (n - len(given)))]
     if n == 2 and cfg.detect_agent:
         return ["agent", "customer"], ["agent", "customer"]
     return [f"ch{i}" for i in range(n)], None

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import IO, Any, TypeAlias, overload
 
 import numpy as np
@@ -45,6 +47,7 @@ class DiskAudio:
             raise
         self._n = 0
         self._mono: DiskAudio | None = None
+        self._stats: ChannelStats | None = None
         self.temp_dir = temp_dir
 
     # ---- writing ------------------------------------------------------------------------
@@ -121,16 +124,23 @@ class DiskAudio:
 
     def mono(self) -> DiskAudio:
         """The mix of all channels as a one-channel DiskAudio (made once, closed with this one);
-        this object itself when it has one channel. The mix is ``mean`` over channels, as
-        ``attribution.mono_mix``, BLOCK samples at a time."""
+        this object itself when it has one channel. The mix is weighted as
+        ``attribution.mono_mix`` (``ChannelStats.mix_weights``), BLOCK samples at a time."""
         if len(self._files) == 1:
             return self
         if self._mono is None:
+            weights = self.stats().mix_weights()
             mix = DiskAudio(1, temp_dir=self.temp_dir)
             for a in range(0, self._n, BLOCK):
-                mix.append(self.read(a, a + BLOCK).mean(axis=0)[None, :])
+                mix.append((weights @ self.read(a, a + BLOCK))[None, :].astype(np.float32))
             self._mono = mix
         return self._mono
+
+    def stats(self) -> ChannelStats:
+        """Whole-call levels and correlations of the channels (``channel_stats``; made once)."""
+        if self._stats is None:
+            self._stats = channel_stats(self.read, self.channels, self._n)
+        return self._stats
 
     # ---- life ---------------------------------------------------------------------------
     def close(self) -> None:
@@ -163,6 +173,79 @@ class DiskAudio:
 
 
 BLOCK = 1 << 20  # samples per block of whole-channel passes (about 1 minute at 16 kHz)
+# A channel whose level over the whole call is this far under the loudest channel's carries no
+# party of the call (a dead line, an unused input): it is left out of the mono mix.
+SILENT_CHANNEL_DB = 50.0
+# A channel this anti-correlated with the loudest one is that signal with its polarity flipped
+# (a wiring or encoder fault): it joins the mix flipped back instead of cancelling it.
+OPPOSED_CORRELATION = -0.5
+STATS_STEP = 4  # whole-call statistics read every 4th sample
+
+
+@dataclass(frozen=True)
+class ChannelStats:
+    """Whole-call statistics of a recording's channels.
+
+    rms: float [channels] (full scale 1, DC offset removed); corr: float [channels, channels],
+    the Pearson correlation (0 where a channel is constant).
+    """
+
+    rms: Array
+    corr: Array
+
+    def silent(self) -> list[int]:
+        """Channels more than SILENT_CHANNEL_DB under the loudest (all of them when every
+        channel is digital silence: then none is louder than another, and none is left out)."""
+        top = float(self.rms.max()) if len(self.rms) else 0.0
+        if top <= 0:
+            return []
+        floor = top * 10 ** (-SILENT_CHANNEL_DB / 20)
+        return [k for k, r in enumerate(self.rms) if r < floor]
+
+    def opposed(self) -> list[int]:
+        """Live channels whose polarity is flipped against the loudest channel."""
+        ref = int(np.argmax(self.rms)) if len(self.rms) else 0
+        quiet = set(self.silent())
+        return [
+            k
+            for k in range(len(self.rms))
+            if k != ref and k not in quiet and self.corr[ref, k] < OPPOSED_CORRELATION
+        ]
+
+    def mix_weights(self) -> Array:
+        """float [channels]: the mono mix is ``weights @ audio``: the mean of the live channels,
+        flipped ones turned back (the plain mean when no channel is live)."""
+        n = len(self.rms)
+        quiet = set(self.silent())
+        live = [k for k in range(n) if k not in quiet] or list(range(n))
+        weights = np.zeros(n)
+        weights[live] = 1.0 / len(live)
+        weights[self.opposed()] *= -1
+        return weights
+
+
+def channel_stats(
+    read: Callable[[int, int], Array], channels: int, samples: int, *, step: int = STATS_STEP
+) -> ChannelStats:
+    """``ChannelStats`` from running float64 sums over BLOCK samples at a time; ``read(a, b)``
+    gives float [channels, b - a] (``DiskAudio.read``, or a slice of an array)."""
+    sums = np.zeros(channels)
+    cross = np.zeros((channels, channels))
+    n = 0
+    for a in range(0, samples, BLOCK * step):
+        x = np.asarray(read(a, min(a + BLOCK * step, samples)), dtype=np.float64)[:, ::step]
+        sums += x.sum(axis=1)
+        cross += x @ x.T
+        n += x.shape[1]
+    if n == 0:
+        return ChannelStats(np.zeros(channels), np.zeros((channels, channels)))
+    mean = sums / n
+    cov = cross / n - np.outer(mean, mean)
+    var = np.clip(np.diag(cov), 0, None)
+    scale = np.sqrt(np.outer(var, var))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        corr = np.where(scale > 0, cov / np.where(scale > 0, scale, 1), 0.0)
+    return ChannelStats(np.sqrt(var), corr)  # the level without any DC offset
 
 
 class DiskChannel:

@@ -763,6 +763,12 @@ NOTE_TEMPLATES: dict[str, dict[str, str]] = {
         "transcript_imported": "文字：已导入 {format} 格式转写（{lines} 行）",
         "words_asr": "文字：英语语音识别（Whisper tiny.en），转写结果仅供参考",
         "roles_ignored": "已忽略角色名称：音频不是分声道录音",
+        "roles_ignored:extra_names": "已忽略多余的角色名称：{names}（录音只有 {channels} 个声道）",
+        "channels_mixed:copies": "声道 0 与声道 1 内容相同：通话按单声道混音分析，并区分说话人",
+        "channels_mixed:inverted_copy": "声道 1 是声道 0 的反相副本：通话按单声道混音分析，"
+        "并区分说话人",
+        "channels_mixed:silent_channel": "声道 {channel} 全程无声：通话按单声道混音分析，"
+        "并区分说话人",
         "no_speech": "录音中未检测到语音",
         "agent_channel_guessed": "已推测坐席声道：声道 {channel}"
         "（置信度 {confidence:.2f}）（可用 --channels 指定）",

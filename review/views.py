@@ -448,9 +448,12 @@ def summary_html(result: AnalysisResult, lang: str = "en") -> str:
 def note_text(note: Any, lang: str) -> str:
     """A result note in ``lang``: a note with a ``code`` (a ``Note`` as results load, or its
     dict) in that language's wording (``i18n.NOTE_TEMPLATES``) when there is one and its
-    parameters fit; otherwise, and in English, the analyzer's own message."""
+    parameters fit (a note with a ``reason`` parameter may have a wording per reason,
+    ``code:reason``); otherwise, and in English, the analyzer's own message."""
     d = note_dict(note if isinstance(note, (str, dict)) else str(note))
-    template = NOTE_TEMPLATES.get(lang, {}).get(d["code"])
+    templates = NOTE_TEMPLATES.get(lang, {})
+    reason = d["params"].get("reason") if isinstance(d["params"], dict) else None
+    template = templates.get(f"{d['code']}:{reason}") or templates.get(d["code"])
     if template is not None:
         try:  # formatted even without parameters: a template that wants one falls back
             return template.format(**d["params"])

@@ -153,6 +153,14 @@ def build_corpus(folder: Path) -> list[Case]:
         p = folder / f"channels_{channels}.wav"
         sf.write(p, signal(sr=rate, channels=channels), rate)
         ok(p)
+    # one party's line dead, or one channel the other with its polarity flipped: one mix
+    voice = signal()[:, 0]
+    p = folder / "stereo_dead_line.wav"
+    sf.write(p, np.stack([voice, np.zeros_like(voice)], axis=1), SR)
+    ok(p, "channel 1 is silent")
+    p = folder / "stereo_inverted.wav"
+    sf.write(p, np.stack([voice, -voice], axis=1), SR)
+    ok(p, "polarity flipped")
     for subtype in ("PCM_U8", "PCM_24", "PCM_32", "FLOAT", "DOUBLE", "ULAW", "ALAW"):
         p = folder / f"subtype_{subtype.lower()}.wav"
         sf.write(p, signal(), SR, subtype=subtype)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analyzer import attribution
+from analyzer import attribution, diskaudio
 from analyzer.audio import vad as vad_module
 from analyzer.audio.vad import VAD_CHUNK, VoiceActivityDetector
 from analyzer.config import AnalysisConfig
@@ -40,12 +40,42 @@ def test_channel_checks_in_blocks_match_the_whole_signal(monkeypatch):
     a, b = _voice_like(30.1, 1), _voice_like(30.1, 2)[::-1].copy()
     stereo = np.stack([a, b])
     monkeypatch.setattr(attribution, "BLOCK_SAMPLES", 1 << 14)  # many blocks and a ragged end
-    assert attribution._correlation(a, b) == pytest.approx(np.corrcoef(a, b)[0, 1], abs=1e-9)
-    assert attribution._correlation(a, np.zeros_like(a)) == 0.0
+    monkeypatch.setattr(diskaudio, "BLOCK", 1 << 12)
+    stats = attribution.channel_stats_of(np.stack([a, b, np.zeros_like(a)]))
+    taken = np.stack([a, b])[:, :: diskaudio.STATS_STEP]
+    assert stats.corr[0, 1] == pytest.approx(np.corrcoef(taken)[0, 1], abs=1e-9)
+    assert stats.rms[:2] == pytest.approx(taken.astype(np.float64).std(axis=1), rel=1e-9)
+    assert stats.corr[0, 2] == 0.0 and stats.rms[2] == 0.0  # a constant channel
+    with diskaudio.DiskAudio(2) as disk:
+        for k in range(0, len(a), 5000):
+            disk.append(np.stack([a, b])[:, k : k + 5000])
+        assert np.allclose(disk.stats().corr, stats.corr[:2, :2], atol=1e-9)
     config = AnalysisConfig()
     assert attribution.split_channels(stereo, config)  # two different signals
     assert not attribution.split_channels(np.stack([a, a + 1e-5]), config)  # one mix twice
     assert not attribution.split_channels(np.stack([a, 0.5 * a]), config)  # correlated copies
+
+
+def test_a_dead_line_or_a_flipped_copy_makes_one_mix_that_keeps_the_sound():
+    a = _voice_like(12.3, 4)
+    b = (0.1 * np.random.default_rng(5).standard_normal(len(a))).astype(np.float32)
+    config = AnalysisConfig()
+    dead = np.stack([a, 1e-6 * b])  # the other line is 60 dB under: no party on it
+    assert not attribution.split_channels(dead, config)
+    assert attribution.mixed_reason(dead).params == {"reason": "silent_channel", "channel": 1}
+    assert np.allclose(attribution.mono_mix(dead), a)  # the dead line left out, level kept
+    flipped = np.stack([a, -a])
+    assert not attribution.split_channels(flipped, config)
+    assert attribution.mixed_reason(flipped).params == {"reason": "inverted_copy"}
+    assert np.allclose(attribution.mono_mix(flipped), a)  # the plain mean would cancel to 0
+    quiet = np.stack([a, 0.01 * b])  # a quiet party 40 dB under is still a party
+    assert attribution.split_channels(quiet, config) and attribution.mixed_reason(quiet) is None
+    assert np.allclose(attribution.mono_mix(quiet), (a + 0.01 * b) / 2)
+    assert np.allclose(attribution.mono_mix(np.zeros((2, 100))), 0)  # silence stays silence
+    with diskaudio.DiskAudio(2) as disk:
+        disk.append(flipped)
+        assert np.allclose(disk.mono()[0][:], a)  # a long call mixes the same way, on disk
+        assert attribution.mixed_reason(disk).code == "channels_mixed"
 
 
 def test_loudness_in_blocks_matches_one_pass(monkeypatch):
@@ -75,3 +105,21 @@ def test_pitch_frames_are_gathered_like_the_padded_framing():
     rows = np.array([0, 1, 7, len(frames) // 2, len(frames) - 2, len(frames) - 1])
     got = frame_rows(audio, rows, win=frames.shape[1], hop=80)
     np.testing.assert_array_equal(got, frames[rows])
+
+
+def test_channel_roles_beyond_or_short_of_the_channels():
+    audio = np.zeros((2, 16000 * 4), np.float32)
+    probs = np.zeros((2, 4 * 100 // 2 + 1))  # a few hops of speech on each channel
+    probs[0, 10:60], probs[1, 80:150] = 0.9, 0.9
+    one = AnalysisConfig(channels=("agent",))
+    assert attribution.channel_roles(2, one) == (["agent", "ch1"], ["agent", None])
+    _, speakers, notes = attribution.channel_speakers(audio, probs, one, 4.0)
+    assert [(s.id, s.role, s.role_confidence) for s in speakers] == [
+        ("agent", "agent", 1.0),
+        ("ch1", None, None),  # a channel without a given role has none (not "ch1")
+    ]
+    assert not notes
+    three = AnalysisConfig(channels=("agent", "customer", "boss"))
+    _, speakers, notes = attribution.channel_speakers(audio, probs, three, 4.0)
+    assert [s.role for s in speakers] == ["agent", "customer"]
+    assert [(n.code, n.params["names"]) for n in notes] == [("roles_ignored", "boss")]

@@ -245,6 +245,15 @@ def test_result_notes_read_in_the_reviewers_language():
         assert note_text(n, "en") == n.message
         assert note_text(n, "zh") != n.message and "call.wav" in note_text(n, "zh")
     assert note_text(n.to_dict(), "zh") == note_text(n, "zh")  # a stored dict reads the same
+    # a note whose wording depends on its reason
+    from analyzer.attribution import mixed_reason
+
+    tone = np.sin(np.arange(8000) / 7.0).astype(np.float32)
+    dead = mixed_reason(np.stack([tone, np.zeros_like(tone)]))
+    flipped = mixed_reason(np.stack([tone, -tone]))
+    assert note_text(dead, "zh").startswith("声道 1 全程无声")
+    assert note_text(flipped, "zh").startswith("声道 1 是声道 0 的反相副本")
+    assert note_text(dead, "en") == dead.message and "channel 1 is silent" in dead.message
     # a note without a template, or whose parameters do not fit it, keeps its message
     assert note_text(Note("something_new", "a new caveat", x=1), "zh") == "a new caveat"
     assert note_text(Note("no_ser_model", "no model here"), "zh") == "no model here"
