@@ -7,7 +7,7 @@ guessed); mixed audio is diarized. The stage hands on a ``SpeakerAttribution``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -175,16 +175,86 @@ def attribute_speakers(
         why = mixed_reason(audio) if cfg.split_channels is None else None
         if why is not None:
             notes.append(why)
-        if cfg.channels:
-            notes.append(
-                Note("roles_ignored", "role names ignored: the audio is not channel-separated")
-            )
         source_of = {s.id: 0 for s in speakers}
     talk = {s.id: sum(g.duration for g in turns.of(s.id)) for s in speakers}
     speakers = [replace(s, face_track=None, talk_time_s=talk[s.id]) for s in speakers]
     if not turns.turns:
         notes.append(Note("no_speech", "no speech was found in the recording"))
     return SpeakerAttribution(turns, speakers, sources, source_of, split, notes)
+
+
+def diarized_roles(
+    attr: SpeakerAttribution,
+    cfg: AnalysisConfig,
+    transcript: Sequence[dict[str, Any]] = (),
+) -> SpeakerAttribution:
+    """Agent and customer among the voices of a diarized (mixed) call.
+
+    Given ``cfg.channels``, the names go to the voices in the order they are first heard (the
+    first voice of the call takes the first name; a voice beyond the names has no role), with
+    confidence 1. Otherwise, with two or more voices and ``cfg.detect_agent``, the agent is
+    guessed as on a stereo call (``coaching.roles.guess_roles``: the opening's shape, who
+    closes, and greeting or caller words in ``transcript``: lines {"start", "end", "speaker",
+    "text"} of the diarized voices), every other voice a customer, each with the guess's
+    confidence; the cues go into a note. One voice, or a split call: unchanged."""
+    if attr.split or not attr.turns.turns:
+        return attr
+    first: dict[str, float] = {}
+    for spk, g in sorted(attr.turns.turns, key=lambda t: t[1].start):
+        first.setdefault(spk, g.start)
+    order = sorted((s for s in attr.ids if s in first), key=lambda s: first[s])
+    order += [s for s in attr.ids if s not in first]
+    if cfg.channels:
+        names = list(cfg.channels)
+        roles = {s: (names[k] if k < len(names) else None) for k, s in enumerate(order)}
+        given = ", ".join(f"{s} {r}" for s, r in roles.items() if r)
+        note = Note(
+            "roles_by_first_speech",
+            f"roles given in the order the voices are first heard: {given}",
+            roles=given,
+        )
+        extra = names[len(order) :]
+        notes = [note]
+        if extra:
+            notes.append(
+                Note(
+                    "roles_ignored",
+                    f"role names ignored: {', '.join(extra)} (the call has {len(order)} voices)",
+                    reason="extra_names",
+                    names=", ".join(extra),
+                    channels=len(order),
+                )
+            )
+        return _with_roles(attr, roles, {s: 1.0 for s, r in roles.items() if r}, notes)
+    if len(order) < 2 or not cfg.detect_agent:
+        return attr
+    guess = guess_roles(attr.turns.turns, speakers=order, transcript=list(transcript))
+    if guess.agent is None:
+        return attr
+    why = "; ".join(c["text"] for c in guess.cues[:2])
+    note = Note(
+        "agent_speaker_guessed",
+        f"agent guessed: {guess.agent} (confidence {guess.confidence:.2f}: {why}) (override "
+        "with --channels, names in the order the voices are first heard)",
+        speaker=guess.agent,
+        confidence=round(float(guess.confidence), 2),
+        cues=why,
+    )
+    confidence = {s: float(guess.confidence) for s in guess.roles}
+    return _with_roles(attr, dict(guess.roles), confidence, [note])
+
+
+def _with_roles(
+    attr: SpeakerAttribution,
+    roles: dict[str, str | None],
+    confidence: dict[str, float],
+    notes: list[Note],
+) -> SpeakerAttribution:
+    speakers = [
+        replace(s, role=roles.get(s.id), role_confidence=confidence.get(s.id))
+        for s in attr.speakers
+    ]
+    return replace(attr, speakers=speakers, notes=[*attr.notes, *notes])
 
 
 def channel_speakers(

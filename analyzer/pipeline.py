@@ -23,7 +23,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import events as ev
-from .attribution import SpeakerAttribution, attribute_speakers, mono_mix, split_channels
+from .attribution import (
+    SpeakerAttribution,
+    attribute_speakers,
+    diarized_roles,
+    mono_mix,
+    split_channels,
+)
 from .audio import prosody as pros
 from .audio.bleed import cancel_bleed, level_over_floor_db
 from .audio.speakers import SpeakerEncoder
@@ -294,6 +300,7 @@ class Analyzer:
         clock.mark("speech emotion")
         words = self._words(attr, cfg, transcript, lexicon)
         texts = words.texts
+        attr = diarized_roles(attr, cfg, _turn_lines(attr, texts))
         clock.mark("words")
         faces = self._faces_stage(path, info, attr, cfg, clock.report)
         clock.mark("faces")
@@ -622,14 +629,12 @@ class Analyzer:
     ) -> Scorecard:
         """Turn-taking facts and the coaching scorecard of every speaker (``analyzer.coaching``)."""
         roles = {s.id: s.role if s.role in ("agent", "customer") else None for s in attr.speakers}
-        transcript = [
-            {"start": seg.start, "end": seg.end, "speaker": spk, "text": words["text"]}
-            for spk in attr.ids
-            for seg, words in zip(attr.turns.of(spk), texts[spk])
-            if words is not None
-        ]
         return score_call(
-            attr.turns.turns, segments, roles, transcript=transcript, duration_s=duration
+            attr.turns.turns,
+            segments,
+            roles,
+            transcript=_turn_lines(attr, texts),
+            duration_s=duration,
         )
 
     def _model_names(self, info: MediaInfo, cfg: AnalysisConfig, split: bool) -> dict[str, Any]:
@@ -639,6 +644,18 @@ class Analyzer:
             "vad": "silero-vad (onnx)",
             "speakers": "channels" if split else "resemblyzer GE2E + agglomerative",
         }
+
+
+def _turn_lines(
+    attr: SpeakerAttribution, texts: dict[str, list[dict[str, Any] | None]]
+) -> list[dict[str, Any]]:
+    """The words of every turn as transcript lines {"start", "end", "speaker", "text"}."""
+    return [
+        {"start": seg.start, "end": seg.end, "speaker": spk, "text": words["text"]}
+        for spk in attr.ids
+        for seg, words in zip(attr.turns.of(spk), texts.get(spk, []))
+        if words is not None
+    ]
 
 
 class _StageClock:

@@ -763,6 +763,9 @@ NOTE_TEMPLATES: dict[str, dict[str, str]] = {
         "transcript_imported": "文字：已导入 {format} 格式转写（{lines} 行）",
         "words_asr": "文字：英语语音识别（Whisper tiny.en），转写结果仅供参考",
         "roles_ignored": "已忽略角色名称：音频不是分声道录音",
+        "agent_speaker_guessed": "已推测坐席：{speaker}（置信度 {confidence:.2f}）"
+        "（可用 --channels 按首次发言的先后顺序指定）",
+        "roles_by_first_speech": "已按首次发言的先后顺序指定角色：{roles}",
         "roles_ignored:extra_names": "已忽略多余的角色名称：{names}（录音只有 {channels} 个声道）",
         "channels_mixed:copies": "声道 0 与声道 1 内容相同：通话按单声道混音分析，并区分说话人",
         "channels_mixed:inverted_copy": "声道 1 是声道 0 的反相副本：通话按单声道混音分析，"

@@ -16,6 +16,7 @@ SCRIPTS = (
     "benchmarks.coaching_model",
     "benchmarks.diarization",
     "benchmarks.fer_baselines",
+    "benchmarks.mono_roles",
     "benchmarks.phrases",
     "benchmarks.redaction",
     "benchmarks.redaction_corpus",
@@ -204,3 +205,36 @@ def test_read_calls_alternate_each_speakers_turns_on_their_own_track():
         (1.0, "neutral", None, None, "b"),
     ]
     assert neutral_share(rows) == 0.8  # one second of five read as an emotion
+
+
+def test_mono_roles_judges_the_voice_named_agent_by_the_agents_reference_speech():
+    from types import SimpleNamespace
+
+    from analyzer.result import Speaker
+    from analyzer.segment import Segment
+    from benchmarks.mono_roles import call_row, figures
+
+    spec = SimpleNamespace(agent_first=False, telephone=True)
+    call = SimpleNamespace(
+        spec=spec,
+        agent_turns=[(Segment(2.0, 6.0), "neutral"), (Segment(9.0, 12.0), "neutral")],
+        customer_turns=[(Segment(0.0, 1.0), "neutral"), (Segment(6.5, 8.5), "angry")],
+    )
+    turns = [("S1", Segment(0.0, 1.0)), ("S2", Segment(2.0, 6.0)), ("S1", Segment(6.5, 8.5)),
+             ("S2", Segment(9.0, 12.0))]  # fmt: skip
+
+    def result(role_of_s2: str) -> SimpleNamespace:
+        other = "customer" if role_of_s2 == "agent" else "agent"
+        speakers = [Speaker("S1", other, None, role_confidence=0.8),
+                    Speaker("S2", role_of_s2, None, role_confidence=0.8)]  # fmt: skip
+        return SimpleNamespace(speakers=speakers, turns=turns)
+
+    right, wrong = call_row(result("agent"), call), call_row(result("customer"), call)
+    assert right["role_right"] and not wrong["role_right"] and right["voices"] == 2
+    merged = SimpleNamespace(
+        speakers=[Speaker("S1", None, None)], turns=[("S1", Segment(0.0, 12.0))]
+    )
+    assert not call_row(merged, call)["role_right"]  # one voice for both: no agent named
+    f = figures([right, wrong, call_row(merged, call)])
+    assert f["role_right"] == 1 / 3 and f["two_voices"] == 2 / 3
+    assert f["role_right_two_voices"] == 0.5 and f["confidence_right"] == 0.8

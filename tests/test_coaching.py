@@ -246,3 +246,53 @@ def test_scorecard_definition_can_be_edited(tmp_path):
     path.write_text('metrics = ["charm"]\n')
     with pytest.raises(ValueError, match="charm"):
         load_definition(path)
+
+
+def _mono_attribution(turns):
+    from analyzer.attribution import SpeakerAttribution
+    from analyzer.audio.turns import Turns
+    from analyzer.result import Speaker
+    from analyzer.segment import Segment
+
+    items = sorted(((s, Segment(a, b)) for s, a, b in turns), key=lambda t: t[1].start)
+    ids = sorted({s for s, _, _ in turns})
+    speakers = [Speaker(s, None, None, source="diarization") for s in ids]
+    return SpeakerAttribution(
+        Turns(items, []), speakers, np.zeros((1, 10), np.float32), {s: 0 for s in ids}, False
+    )
+
+
+def test_roles_of_a_diarized_call_guessed_given_and_left_alone():
+    from dataclasses import replace
+
+    from analyzer.attribution import diarized_roles
+    from analyzer.config import AnalysisConfig
+
+    # S2 says a short "hello?" and S1 answers with the greeting: S1 is the agent
+    attr = _mono_attribution(
+        [("S2", 0.5, 1.1), ("S1", 1.6, 5.8), ("S2", 6.3, 12.0), ("S1", 12.5, 16.0)]
+    )
+    guessed = diarized_roles(attr, AnalysisConfig())
+    roles = {s.id: (s.role, s.role_confidence) for s in guessed.speakers}
+    assert roles["S1"][0] == "agent" and roles["S2"][0] == "customer"
+    assert 0.5 < roles["S1"][1] == roles["S2"][1] < 1
+    note = guessed.notes[-1]
+    assert note.code == "agent_speaker_guessed" and note.params["speaker"] == "S1"
+    # the words outvote the opening's shape: S2 greets like an agent, S1 talks like a caller
+    lines = [
+        {"start": 0.5, "end": 1.1, "speaker": "S2", "text": "thank you for calling"},
+        {"start": 1.6, "end": 5.8, "speaker": "S1", "text": "hi, I'm calling about my bill"},
+    ]
+    assert diarized_roles(attr, AnalysisConfig(), lines).speakers[1].role == "agent"
+    # given names go to the voices in the order they are first heard (S2 first)
+    given = diarized_roles(attr, AnalysisConfig(channels=("customer", "agent", "boss")))
+    assert [(s.id, s.role, s.role_confidence) for s in given.speakers] == [
+        ("S1", "agent", 1.0),
+        ("S2", "customer", 1.0),
+    ]
+    assert [n.code for n in given.notes] == ["roles_by_first_speech", "roles_ignored"]
+    # one voice, guessing off, or a channel-split call: no role invented
+    alone = _mono_attribution([("S1", 0.0, 3.0)])
+    assert diarized_roles(alone, AnalysisConfig()).speakers[0].role is None
+    assert diarized_roles(attr, AnalysisConfig(detect_agent=False)) is attr
+    assert diarized_roles(replace(attr, split=True), AnalysisConfig()).split

@@ -1,0 +1,105 @@
+"""Agent and customer on mixed (mono) calls: the role guess over diarized voices (issue 17).
+
+    python -m benchmarks.mono_roles [--calls 24] [--seed 0]
+
+The customer-service calls of the coaching benchmark (``benchmarks/coaching_calls.py``: voices
+held out of every model measured, RAVDESS actors 17-20 and EmoDB speaker 11; openings alternate,
+half the calls agent-first, half opened by the customer's short "hello?"; a third through an
+8 kHz line), each party's clean channel summed into one mono recording (no bleed: both parties
+are on the one line), analysed by the whole engine (``analyzer.Analyzer``, default settings: the
+voices diarized and counted, then ``attribution.diarized_roles``; no emotion or face models,
+which the roles do not read). The reference agent is the diarized voice holding most of the
+agent's speech. Figures: voices counted right (two), agent role right (the voice named agent is
+the reference agent and holds more agent than customer speech), by opening, and the mean
+``role_confidence`` of right and wrong guesses. The last line printed is the JSON of all figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from analyzer.config import AnalysisConfig
+from analyzer.segment import Segment
+from benchmarks.coaching_calls import SR, Call, build_pair, specs
+
+
+def overlap_s(a: list[Segment], b: list[Segment]) -> float:
+    """Seconds where a segment of ``a`` and one of ``b`` both run."""
+    return sum(max(0.0, min(x.end, y.end) - max(x.start, y.start)) for x in a for y in b)
+
+
+def call_row(result, call: Call) -> dict:
+    """Count, role and confidence of one analysed call against its reference."""
+    agent_ref = [seg for seg, _ in call.agent_turns]
+    customer_ref = [seg for seg, _ in call.customer_turns]
+    voices = [s.id for s in result.speakers]
+    own = {v: [seg for spk, seg in result.turns if spk == v] for v in voices}
+    agent_s = {v: overlap_s(own[v], agent_ref) for v in voices}
+    customer_s = {v: overlap_s(own[v], customer_ref) for v in voices}
+    truth = max(voices, key=lambda v: agent_s[v]) if voices else None
+    named = [s for s in result.speakers if s.role == "agent"]
+    guess = named[0].id if named else None
+    right = guess is not None and guess == truth and agent_s[guess] > customer_s[guess]
+    return {
+        "voices": len(voices),
+        "role_right": bool(right),
+        "confidence": named[0].role_confidence if named else None,
+        "agent_first": call.spec.agent_first,
+        "telephone": call.spec.telephone,
+    }
+
+
+def share(flags: list[bool]) -> float:
+    return float(np.mean(flags)) if flags else float("nan")
+
+
+def figures(rows: list[dict]) -> dict:
+    conf_right = [r["confidence"] for r in rows if r["role_right"] and r["confidence"]]
+    conf_wrong = [r["confidence"] for r in rows if not r["role_right"] and r["confidence"]]
+    return {
+        "calls": len(rows),
+        "two_voices": share([r["voices"] == 2 for r in rows]),
+        "role_right": share([r["role_right"] for r in rows]),
+        "role_right_agent_first": share([r["role_right"] for r in rows if r["agent_first"]]),
+        "role_right_customer_first": share([r["role_right"] for r in rows if not r["agent_first"]]),
+        "role_right_two_voices": share([r["role_right"] for r in rows if r["voices"] == 2]),
+        "role_right_telephone": share([r["role_right"] for r in rows if r["telephone"]]),
+        "confidence_right": float(np.mean(conf_right)) if conf_right else float("nan"),
+        "confidence_wrong": float(np.mean(conf_wrong)) if conf_wrong else float("nan"),
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--calls", type=int, default=24, help="calls (pairs of calm/mirroring)")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    from analyzer import Analyzer
+
+    engine = Analyzer(AnalysisConfig(ser_model=None, fer_model=None, video=False))
+    rows = []
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        for p, spec in enumerate(specs(max(1, args.calls // 2), seed=args.seed)):
+            for call in build_pair(spec):
+                mono = np.clip(call.clean.sum(axis=0), -1, 1)
+                path = Path(tmp) / f"call{p}_{call.mood}.wav"
+                sf.write(path, mono, SR, subtype="PCM_16")
+                rows.append(call_row(engine.analyze(path), call))
+            print(f"pair {p + 1}: {rows[-2:]} {time.perf_counter() - t0:.0f} s", flush=True)
+    out = {"seed": args.seed, **figures(rows), "seconds": round(time.perf_counter() - t0, 1)}
+    for k, v in out.items():
+        print(f"{k:28s} {v:.3f}" if isinstance(v, float) else f"{k:28s} {v}")
+    print(json.dumps(out))
+    return out
+
+
+if __name__ == "__main__":
+    main()
