@@ -161,6 +161,7 @@ def attribute_speakers(
                 chunk_s=cfg.chunk_s,
                 num_speakers=cfg.num_speakers,
                 max_speakers=cfg.max_speakers,
+                min_speakers=cfg.min_speakers,
             )
         else:
             turns = diarize(
@@ -169,6 +170,7 @@ def attribute_speakers(
                 encoder(),
                 num_speakers=cfg.num_speakers,
                 max_speakers=cfg.max_speakers,
+                min_speakers=cfg.min_speakers,
             )
         speakers = [Speaker(s, None, None, source="diarization") for s in turns.speakers]
         notes = []

@@ -189,6 +189,7 @@ def diarize_in_chunks(
     chunk_s: float,
     num_speakers: int | None = None,
     max_speakers: int = 4,
+    min_speakers: int = 1,
 ) -> Turns:
     """``audio.speakers.diarize`` of a mixed channel held on disk: windows embedded group by
     group of speech segments (each group spans at most ``chunk_s``), then clustered and
@@ -208,6 +209,7 @@ def diarize_in_chunks(
         len(mono) / SAMPLE_RATE,
         num_speakers=num_speakers,
         max_speakers=max_speakers,
+        min_speakers=min_speakers,
         f0=f0,
         projection=load_projection(),
     )

@@ -34,6 +34,18 @@ def _speakers(value: str) -> int | None:
     return n
 
 
+def _min_speakers(value: str) -> int:
+    import argparse
+
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("--min-speakers takes a number 1-4") from None
+    if not 1 <= n <= 4:
+        raise argparse.ArgumentTypeError("--min-speakers takes a number 1-4")
+    return n
+
+
 def _channels(value: str) -> tuple[str, ...]:
     import argparse
 
@@ -150,6 +162,12 @@ class AnalysisConfig:
         None, flag="--speakers", parse=_speakers, metavar="N", help="auto (default) or N"
     )
     max_speakers: int = 4  # upper bound when estimating the number of speakers
+    # lower bound when estimating: 2 where every mixed recording is a conversation (a call),
+    # so two similar voices are never merged into one
+    min_speakers: int = _option(
+        1, flag="--min-speakers", parse=_min_speakers, metavar="N",
+        help="fewest voices when estimating (default 1; 2 for calls)",
+    )  # fmt: skip
     video: bool = _option(True, flag="--no-video", switch=False, help="skip the video stream")
     # video analysis rate, frames per second
     fps: float = _option(5.0, flag="--fps", parse=_fps, help="video analysis rate")
@@ -243,6 +261,10 @@ class AnalysisConfig:
             raise ValueError("max_duration_s must be positive (or None: no limit)")
         if self.num_speakers is not None and not 1 <= self.num_speakers <= 8:
             raise ValueError("num_speakers must be between 1 and 8")
+        if not 1 <= self.min_speakers <= self.max_speakers:
+            raise ValueError(
+                f"min_speakers must be between 1 and max_speakers ({self.max_speakers})"
+            )
         if not self.chunk_s >= 60.0:
             raise ValueError("chunk_s must be at least 60 seconds")
 

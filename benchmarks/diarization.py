@@ -257,6 +257,10 @@ def main() -> None:
         help="speaker count: a learned count model (folder name or path) or 'rule' (distances)",
     )  # fmt: skip
     ap.add_argument(
+        "--min-speakers", type=int, default=1,
+        help="fewest voices when the count is estimated (AnalysisConfig.min_speakers)",
+    )  # fmt: skip
+    ap.add_argument(
         "--turn-z", type=float, default=None,
         help="keep a long call's rescued two-way split only when its clusters take turns "
         "(longcall.LONG_TURN_Z; off by default)",
@@ -300,7 +304,7 @@ def main() -> None:
         oprob = detector.probabilities(audio) if detector is not None else None
         hyp = diarize_embedded(
             spans, owner, emb, speech, dur, f0=f0, projection=projection, overlap_prob=oprob,
-            count_model=count_model,
+            count_model=count_model, min_speakers=args.min_speakers,
         )  # fmt: skip
         seconds += cpu + time.process_time() - t0
         audio_s += dur

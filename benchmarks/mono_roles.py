@@ -1,6 +1,6 @@
 """Agent and customer on mixed (mono) calls: the role guess over diarized voices (issue 17).
 
-    python -m benchmarks.mono_roles [--calls 24] [--seed 0]
+    python -m benchmarks.mono_roles [--calls 24] [--seed 0] [--min-speakers 2]
 
 The customer-service calls of the coaching benchmark (``benchmarks/coaching_calls.py``: voices
 held out of every model measured, RAVDESS actors 17-20 and EmoDB speaker 11; openings alternate,
@@ -8,10 +8,12 @@ half the calls agent-first, half opened by the customer's short "hello?"; a thir
 8 kHz line), each party's clean channel summed into one mono recording (no bleed: both parties
 are on the one line), analysed by the whole engine (``analyzer.Analyzer``, default settings: the
 voices diarized and counted, then ``attribution.diarized_roles``; no emotion or face models,
-which the roles do not read). The reference agent is the diarized voice holding most of the
-agent's speech. Figures: voices counted right (two), agent role right (the voice named agent is
-the reference agent and holds more agent than customer speech), by opening, and the mean
-``role_confidence`` of right and wrong guesses. The last line printed is the JSON of all figures.
+which the roles do not read; ``--min-speakers 2``: the engine told every recording is a
+conversation, ``AnalysisConfig.min_speakers``). The reference agent is the diarized voice
+holding most of the agent's speech. Figures: voices counted right (two), agent role right (the
+voice named agent is the reference agent and holds more agent than customer speech), by
+opening, and the mean ``role_confidence`` of right and wrong guesses. The last line printed is
+the JSON of all figures.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import argparse
 import json
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -80,10 +83,12 @@ def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--calls", type=int, default=24, help="calls (pairs of calm/mirroring)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--min-speakers", type=int, default=1, help="AnalysisConfig.min_speakers")
     args = ap.parse_args(argv)
     from analyzer import Analyzer
 
-    engine = Analyzer(AnalysisConfig(ser_model=None, fer_model=None, video=False))
+    cfg = AnalysisConfig(ser_model=None, fer_model=None, video=False)
+    engine = Analyzer(replace(cfg, min_speakers=args.min_speakers))
     rows = []
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -94,7 +99,8 @@ def main(argv: list[str] | None = None) -> dict:
                 sf.write(path, mono, SR, subtype="PCM_16")
                 rows.append(call_row(engine.analyze(path), call))
             print(f"pair {p + 1}: {rows[-2:]} {time.perf_counter() - t0:.0f} s", flush=True)
-    out = {"seed": args.seed, **figures(rows), "seconds": round(time.perf_counter() - t0, 1)}
+    out = {"seed": args.seed, "min_speakers": args.min_speakers, **figures(rows)}
+    out["seconds"] = round(time.perf_counter() - t0, 1)
     for k, v in out.items():
         print(f"{k:28s} {v:.3f}" if isinstance(v, float) else f"{k:28s} {v}")
     print(json.dumps(out))

@@ -471,3 +471,24 @@ def test_a_turn_without_voiced_frames_gives_no_prosodic_evidence():
     unknown = prosody_evidence({}, z, speech_s=2.0, coverage=1.0)
     assert voiced.confidence == pytest.approx(0.6)
     assert faint.confidence == 0.0 and unknown.confidence == 0.0
+
+
+def test_a_lower_bound_on_the_voices_keeps_a_split_the_count_would_refuse():
+    from analyzer.audio.clustering import cluster_embeddings
+    from analyzer.audio.longcall import cluster_long_call
+    from analyzer.config import AnalysisConfig
+
+    rng = np.random.default_rng(3)
+    base = rng.normal(size=32)
+    near = base + rng.normal(scale=0.02, size=32)  # two voices the count cannot tell apart
+    units = np.vstack([base + rng.normal(scale=0.05, size=(12, 32)),
+                       near + rng.normal(scale=0.05, size=(12, 32))])  # fmt: skip
+    units /= np.linalg.norm(units, axis=1, keepdims=True)
+    assert cluster_embeddings(units).max() == 0  # estimated: one voice
+    two = cluster_embeddings(units, min_speakers=2)
+    assert two.max() == 1 and np.bincount(two).min() >= 6
+    assert cluster_embeddings(units, min_speakers=2, max_speakers=2).max() == 1
+    assert cluster_long_call(units, np.ones(len(units)), min_speakers=2).max() == 1
+    assert cluster_embeddings(units, num_speakers=1, min_speakers=2).max() == 0  # given wins
+    with pytest.raises(ValueError, match="min_speakers"):
+        AnalysisConfig(min_speakers=5)

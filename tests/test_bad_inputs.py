@@ -155,6 +155,8 @@ def test_sixty_inputs_with_colliding_names_all_kept(tmp_path, capsys, shared):
         (["--fps", "fast"], "--fps"),
         (["--max-minutes", "-1"], "--max-minutes"),
         (["--speakers", "99"], "--speakers"),
+        (["--min-speakers", "0"], "--min-speakers"),
+        (["--min-speakers", "two"], "--min-speakers"),
         (["--channels", "a,a"], "--channels"),
     ],
 )

@@ -38,6 +38,7 @@ def cluster_embeddings(
     weights: FloatArray | None = None,
     num_speakers: int | None = None,
     max_speakers: int = 4,
+    min_speakers: int = 1,
     split_distance: float | None = None,
     extra_distance: float = EXTRA_SPEAKER_DISTANCE,
     few_items_distance: float = FEW_ITEMS_DISTANCE,
@@ -70,6 +71,9 @@ def cluster_embeddings(
     plain two-way split of two similar voices can follow their moods instead, while the check
     keeps a three-voice call counted as two from being regrouped across a voice.
 
+    min_speakers: without ``num_speakers``, splits into up to this many clusters are kept
+    without a test (the fewest voices the caller knows there are); the count goes on from there.
+
     accept: a learned count rule (``speakercount.CountModel`` through the diarizer): called
     with each candidate k-way labels, k and the k -> k-way labels function (finer splits), its
     answer replaces the distance rule above (the share floor MIN_CLUSTER_SHARE still holds);
@@ -96,6 +100,9 @@ def cluster_embeddings(
             )
             if cand.max() < k - 1:
                 break
+            if k <= min_speakers:
+                labels = cand
+                continue
             verdict = None if accept is None else accept(cand, k, split)
             if verdict is None:
                 verdict = _distinct(embeddings, cand, weights, need)

@@ -107,6 +107,7 @@ def cluster_long_call(
     max_speakers: int = 4,
     segments: IntArray | None = None,
     speaker_space: FloatArray | None = None,
+    min_speakers: int = 1,
 ) -> IntArray:
     """Speaker labels [U] (0..k-1, by weight) of a long call's units [U, D] (time order,
     L2-normalised, ``weights`` [U] seconds).
@@ -120,7 +121,7 @@ def cluster_long_call(
     and ``speaker_space`` (the units [U, E] in the learned speaker space) given, regrouped
     from finer clusters in that space (``grouped_in_two``).
     """
-    labels = _count_and_split(units, weights, num_speakers, max_speakers, segments)
+    labels = _count_and_split(units, weights, num_speakers, max_speakers, segments, min_speakers)
     if LONG_GROUPING and speaker_space is not None and labels.max() == 1:
         grouped = grouped_in_two(units, weights, speaker_space)
         if grouped is not None:
@@ -134,14 +135,17 @@ def _count_and_split(
     num_speakers: int | None,
     max_speakers: int,
     segments: IntArray | None,
+    min_speakers: int = 1,
 ) -> IntArray:
-    """``cluster_long_call``'s labels before any regrouping."""
+    """``cluster_long_call``'s labels before any regrouping (at least ``min_speakers``
+    clusters where there are that many units)."""
     pick = spread(len(units), LONG_MAX_ITEMS)
     some = cluster_embeddings(
         units[pick],
         weights=weights[pick],
         num_speakers=num_speakers,
         max_speakers=max_speakers,
+        min_speakers=min_speakers,
         prune_share=LONG_PRUNE_SHARE,
     )
     if some.max() == 0 and num_speakers is None and max_speakers >= 2 and len(pick) > 2:

@@ -344,6 +344,7 @@ def diarize(
     num_speakers: int | None = None,
     max_speakers: int = 4,
     ids: list[str] | None = None,
+    min_speakers: int = 1,
 ) -> Turns:
     """Speaker turns for mixed (single-channel) audio.
 
@@ -382,6 +383,7 @@ def diarize(
         len(audio) / SAMPLE_RATE,
         num_speakers=num_speakers,
         max_speakers=max_speakers,
+        min_speakers=min_speakers,
         ids=ids,
         f0=f0,
         projection=load_projection(),
@@ -407,6 +409,7 @@ def diarize_embedded(
     pitch_weight: float = PROJECTED_PITCH_WEIGHT,
     overlap_prob: FloatArray | None = None,
     count_model: CountRule | None = None,
+    min_speakers: int = 1,
 ) -> Turns:
     """Steps 2-4 of ``diarize`` on windows already embedded by ``SpeakerEncoder.embed_windows``
     (duration in seconds); the benchmark's tuning loop calls it on cached embeddings.
@@ -467,6 +470,7 @@ def diarize_embedded(
             max_speakers=max_speakers,
             segments=useg,
             speaker_space=space,
+            min_speakers=min_speakers,
         )
     else:
         ulabels = cluster_embeddings(
@@ -474,6 +478,7 @@ def diarize_embedded(
             weights=uweight,
             num_speakers=num_speakers,
             max_speakers=max_speakers,
+            min_speakers=min_speakers,
             split_distance=split_distance,
             **rule,
         )
