@@ -56,7 +56,9 @@ def main() -> int:
     served.sweep()  # copies served by an earlier run are stale
     limits = UploadLimits.from_settings(settings)
     # EMOTRACE_TRANSCRIBE=1 adds the words modality (English ASR; about 0.3 s per speech second).
-    analyzer = Analyzer(AnalysisConfig(transcribe=settings.transcribe))
+    analyzer = Analyzer(
+        AnalysisConfig(transcribe=settings.transcribe, min_speakers=settings.min_speakers)
+    )
     if not store.list_calls():
         # First start: put the bundled samples (audio and video call) in the library, so the
         # review works at once.

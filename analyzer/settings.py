@@ -27,6 +27,8 @@ VARIABLES: dict[str, str] = {
     "MAX_UPLOAD_MB": "largest accepted upload in MB; default 1024",
     "MAX_MINUTES": "longest accepted recording in minutes; default 180",
     "TRANSCRIBE": "'1' adds the words modality to the app's analyses",
+    "MIN_SPEAKERS": "fewest voices the app's diarization estimates (2: every mixed recording "
+    "is a conversation); default 1",
     "SESSION_HOURS": "how long a review-app login lasts, in hours; default 12",
     "MODELS": "extra model folders (os.pathsep-separated) searched before models/",
     "FER_CACHE": "cache of FaceMesh landmarks of FER+ images (training); default /tmp/fer_cache",
@@ -44,6 +46,7 @@ class Settings:
     max_upload_mb: float = 1024.0  # largest accepted upload, MB
     max_minutes: float = 180.0  # longest accepted recording, minutes
     transcribe: bool = False  # the app adds the words modality to its analyses
+    min_speakers: int = 1  # the app's AnalysisConfig.min_speakers (2: every call a conversation)
     session_hours: float = 12.0  # a review-app login expires after this many hours
     model_dirs: tuple[Path, ...] = ()  # searched, in order, before the bundled models/ folder
     fer_cache: Path = Path("/tmp/fer_cache")  # FER+ landmark cache used by training
@@ -77,6 +80,7 @@ class Settings:
             max_upload_mb=number("MAX_UPLOAD_MB", float, default.max_upload_mb),
             max_minutes=number("MAX_MINUTES", float, default.max_minutes),
             transcribe=get("TRANSCRIBE") == "1",
+            min_speakers=number("MIN_SPEAKERS", int, default.min_speakers),
             session_hours=number("SESSION_HOURS", float, default.session_hours),
             model_dirs=tuple(Path(p) for p in (models or "").split(os.pathsep) if p),
             fer_cache=Path(cache).expanduser() if cache else default.fer_cache,
