@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
+from .commands import Terminated, UsageError
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
@@ -299,9 +301,15 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except SystemExit as exc:  # argparse's usage errors (2) and --help (0)
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    except Terminated:
+        print("emotrace: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("emotrace: interrupted", file=sys.stderr)
         return 130
+    except UsageError as exc:
+        print(f"emotrace: error: {_one_line(str(exc))}", file=sys.stderr)
+        return 2
     except Exception as exc:
         if "--debug" in (sys.argv[1:] if argv is None else argv):
             traceback.print_exc()

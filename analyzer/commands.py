@@ -13,6 +13,22 @@ import argparse
 SubParsers = argparse._SubParsersAction  # argparse has no public name for this type
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a service stopping, ``kill``) where a command asked for it to be handled like
+    Ctrl-C: the work stops where it is, finished results stay, and the command line exits with
+    status 143 and one line instead of a native stack dump."""
+
+
+def terminate_as_interrupt(signum: int, frame: object) -> None:
+    """A SIGTERM handler that raises ``Terminated`` in the main thread."""
+    raise Terminated()
+
+
+class UsageError(ValueError):
+    """Options that cannot work as given (a plugin's own checks beyond argparse's): the
+    command line prints its one line and exits with status 2, as for argparse's errors."""
+
+
 def command_group(
     subparsers: SubParsers[argparse.ArgumentParser], name: str, help_text: str
 ) -> SubParsers[argparse.ArgumentParser]:

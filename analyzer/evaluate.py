@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from .audio.der import diarization_error_rate
-from .commands import SubParsers, command_group
+from .commands import SubParsers, UsageError, command_group
 from .export import rttm_file_id
 from .result import AnalysisResult
 from .segment import Segment
 
 COLLAR_S = 0.25  # s either side of each reference boundary left unscored (the usual collar)
+MAX_TIME_S = 7 * 24 * 3600.0  # a turn later than a week into a recording is a broken line
 
 Turns = list[tuple[str, Segment]]  # (speaker id, segment)
 
@@ -33,10 +34,13 @@ Turns = list[tuple[str, Segment]]  # (speaker id, segment)
 def read_rttm(path: str | Path) -> dict[str, Turns]:
     """The ``SPEAKER`` lines of an RTTM file as turns per file id (other line types skipped).
 
-    Fields: type, file id, channel, start (s), duration (s), NA, NA, speaker, NA, NA.
+    Fields: type, file id, channel, start (s), duration (s), NA, NA, speaker, NA, NA. Start and
+    duration must be finite, not negative and within MAX_TIME_S (else a ValueError naming the
+    line); a byte-order mark before the first line is ignored.
     """
     out: dict[str, Turns] = {}
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+    text = Path(path).read_text(encoding="utf-8-sig")
+    for number, line in enumerate(text.splitlines(), 1):
         fields = line.split()
         if not fields or fields[0] != "SPEAKER":
             continue
@@ -51,6 +55,11 @@ def read_rttm(path: str | Path) -> dict[str, Turns]:
             raise ValueError(
                 f"{path}:{number}: not an RTTM SPEAKER line: {line.strip()!r}"
             ) from None
+        if not (0 <= start <= MAX_TIME_S and 0 <= duration <= MAX_TIME_S):  # also NaN
+            raise ValueError(
+                f"{path}:{number}: start and duration must be seconds from 0 to {MAX_TIME_S:g}, "
+                f"got {fields[3]} and {fields[4]}"
+            )
         if duration > 0:
             out.setdefault(file_id, []).append((speaker, Segment(start, start + duration)))
     return out
@@ -120,6 +129,8 @@ def evaluate_diarization(
 
 def run_eval_diarization(args: argparse.Namespace) -> int:
     """Print one JSON line per scored file, then the pooled scores as the last line."""
+    if not 0 <= args.collar <= 10:  # also NaN
+        raise UsageError(f"--collar must be seconds from 0 to 10, not {args.collar}")
     reference = read_rttm(args.ref)
     if not reference:
         raise ValueError(f"{args.ref}: no SPEAKER lines")

@@ -71,7 +71,15 @@ def base_model(corpus: str, rows: list[dict], data: Path, work: Path, cache: str
         return out
     hold = sorted({r["speaker"] for r in rows if r.get("corpus") == corpus} | set(SER_HELD_OUT))
     heads = command(
-        ["--manifest", str(data / "manifest.csv"), "--root", str(data), "--out", str(work / "h")]
+        [
+            "--manifest",
+            str(data / "manifest.csv"),
+            "--root",
+            str(data),
+            "--out",
+            str(work / "h"),
+            "--overwrite",
+        ]
         + BASE_ARGS
         + ["--hold-out", ",".join(hold), "--cache-dir", cache, "--threads", "2"]
     )
@@ -142,7 +150,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 for kind in runs:
                     folder = command(
                         ["--manifest", str(manifest), "--root", str(args.data), "--init", str(base)]
-                        + ["--out", str(args.work / f"adapted_{kind}"), "--channels", "clean"]
+                        + [
+                            "--out",
+                            str(args.work / f"adapted_{kind}"),
+                            "--overwrite",
+                            "--channels",
+                            "clean",
+                        ]
                         + ["--cache-dir", args.cache_dir, "--threads", "2"]
                         + (["--keep-temperatures"] if kind == "kept" else [])
                     )

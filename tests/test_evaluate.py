@@ -57,6 +57,23 @@ def test_read_rttm_skips_other_lines_and_rejects_broken_ones(tmp_path: Path):
     ref.write_text("SPEAKER call 1 zero 2.0 <NA> <NA> A <NA> <NA>\n")
     with pytest.raises(ValueError, match="ref.rttm:1"):
         read_rttm(ref)
+    for start, duration in (("nan", "2"), ("-1", "2"), ("0", "inf"), ("1e9", "2")):
+        ref.write_text(REFERENCE + f"SPEAKER call 1 {start} {duration} <NA> <NA> A <NA> <NA>\n")
+        with pytest.raises(ValueError, match="ref.rttm:8: start and duration"):
+            read_rttm(ref)
+    ref.write_text(REFERENCE, encoding="utf-8-sig")  # a byte-order mark: the first turn kept
+    assert len(read_rttm(ref)["call"]) == 6
+
+
+@pytest.mark.parametrize("collar", ["-1", "nan", "inf"])
+def test_a_collar_out_of_range_is_a_usage_error(tmp_path: Path, capsys, collar: str):
+    from analyzer.cli import main
+
+    ref = tmp_path / "ref.rttm"
+    ref.write_text(REFERENCE)
+    hyp = _one_voice_rttm(tmp_path / "hyp.rttm", "call")
+    assert main(["eval", "diarization", "--ref", str(ref), str(hyp), "--collar", collar]) == 2
+    assert "--collar" in capsys.readouterr().err.strip().splitlines()[-1]
 
 
 def test_result_json_against_the_reference_scores_zero(tmp_path: Path):

@@ -306,16 +306,17 @@ def test_train_ser_with_prosody_builds_a_model_the_engine_reads_like_training(tm
     assert again.unfamiliar(again.model_input(feats, ["x"] * 4)).all()  # unlike any voice
 
 
-def test_eval_of_a_prosody_model_with_no_readable_clip_reports_nothing_scored(tmp_path):
-    """A manifest whose clips are all missing or corrupt: n 0 and every row skipped, not an
-    error about feature widths (an empty table has no voice statistics columns)."""
+def test_eval_of_a_prosody_model_with_no_readable_clip_says_nothing_was_scored(tmp_path):
+    """A manifest whose clips are all missing or corrupt: an error that says nothing could be
+    scored and why, not one about feature widths (an empty table has no voice statistics
+    columns), nor a report of n 0 that reads like a result."""
     from train.ser import evaluate_ser
 
     (tmp_path / "bad.wav").write_bytes(b"RIFF\x00\x00not audio")
     manifest = tmp_path / "m.csv"
     manifest.write_text("path,label,speaker\nnope.wav,angry,a\nbad.wav,sad,a\n")
-    report = evaluate_ser(manifest, model=prosody_model())
-    assert report["n"] == 0 and report["skipped"] == 2
+    with pytest.raises(ValueError, match="no clip could be scored: 2 rows; 2 unreadable"):
+        evaluate_ser(manifest, model=prosody_model())
     assert prosody_model().model_input(np.zeros((0, FEATURE_DIM)), None).shape == (
         0,
         FEATURE_DIM + D,

@@ -140,22 +140,33 @@ def test_train_command_takes_the_relative_options():
     parser = argparse.ArgumentParser()
     add_train_args(parser)
     args = parser.parse_args(
-        ["--manifest", "m.csv", "--relative-scale", "speaker", "--relative-inputs", "offset"]
+        [
+            "--manifest",
+            "m.csv",
+            "--out",
+            "unused",
+            "--relative-scale",
+            "speaker",
+            "--relative-inputs",
+            "offset",
+        ]
     )
     assert (args.relative_scale, args.relative_inputs) == ("speaker", "offset")
     assert args.relative_weight == HeadOptions.relative_weight
     with pytest.raises(SystemExit):
-        parser.parse_args(["--manifest", "m.csv", "--relative-scale", "call"])
+        parser.parse_args(["--manifest", "m.csv", "--out", "unused", "--relative-scale", "call"])
     args.relative_weight = 1.5
     with pytest.raises(ValueError, match="relative-weight"):
         run_train(args)
-    floored = parser.parse_args(["--manifest", "m.csv", "--relative-scale-floor", "0.3"])
+    floored = parser.parse_args(
+        ["--manifest", "m.csv", "--out", "unused", "--relative-scale-floor", "0.3"]
+    )
     assert floored.relative_scale_floor == 0.3
     assert args.relative_scale_floor == HeadOptions.relative_scale_floor
     floored.relative_scale_floor = 0.0
     with pytest.raises(ValueError, match="relative-scale-floor"):
         run_train(floored)
-    calm = parser.parse_args(["--manifest", "m.csv", "--neutral-groups", "12"])
+    calm = parser.parse_args(["--manifest", "m.csv", "--out", "unused", "--neutral-groups", "12"])
     assert calm.neutral_groups == 12 and args.neutral_groups == HeadOptions.neutral_groups
     calm.neutral_groups = -1
     with pytest.raises(ValueError, match="neutral-groups"):

@@ -89,6 +89,7 @@ def test_train_and_eval_ser_through_the_plugins(tmp_path: Path, capsys):
     assert args.func(args) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert report["n"] == 16 and report["skipped"] == 1 and report["used_groups"] is True
+    assert report["skipped_examples"] == {"unknown_label": [], "unreadable": ["missing.wav"]}
 
 
 def test_plugin_errors_propagate_for_the_cli_to_report(tmp_path: Path):
@@ -99,7 +100,9 @@ def test_plugin_errors_propagate_for_the_cli_to_report(tmp_path: Path):
         args = parser.parse_args(command)
         with pytest.raises(FileNotFoundError, match="nowhere.csv"):
             args.func(args)
-    args = parser.parse_args(["train", "ser", "--manifest", str(missing), "--members", "0"])
+    args = parser.parse_args(
+        ["train", "ser", "--manifest", str(missing), "--out", str(tmp_path / "m"), "--members", "0"]
+    )
     with pytest.raises(ValueError, match="--members"):
         args.func(args)
     with pytest.raises(SystemExit) as usage:  # a kind is required: argparse's usage error
@@ -170,3 +173,75 @@ else:
     raise AssertionError("a module that never existed was found")
 """
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
+
+
+TINY = ["--channels", "clean", "--hidden", "0", "--epochs", "2", "--members", "1",
+        "--gender-boosts", "1"]  # fmt: skip
+
+
+def test_train_ser_never_overwrites_a_model_unasked_nor_leaves_half_a_folder(tmp_path, capsys):
+    from analyzer.cli import main
+    from train.ser import _published
+
+    manifest = write_manifest(tmp_path / "data")
+    cache = ["--cache-dir", str(tmp_path / "cache")]
+    base = ["train", "ser", "--manifest", str(manifest), *TINY, *cache]
+    with pytest.raises(SystemExit):  # no default folder to write into (it was a shipped model)
+        plugin_parser().parse_args(["train", "ser", "--manifest", str(manifest)])
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "notes.txt").write_text("mine")
+    for flags, words in (
+        (["--out", str(kept)], "--overwrite"),
+        (["--out", str(tmp_path / "m"), "--epochs", "0"], "--epochs"),
+        (["--out", str(tmp_path / "m"), "--channels", " "], "--channels"),
+        (["--out", str(tmp_path / "m"), "--channels", "clean,radio"], "radio"),
+        (["--out", str(tmp_path / "m"), "--gender-boosts", "abc"], "--gender-boosts"),
+        (["--out", str(kept / "notes.txt")], "not a folder"),
+    ):
+        assert main([*base, *flags]) == 2, flags  # a usage error, before anything is read
+        assert words in capsys.readouterr().err.strip().splitlines()[-1]
+    assert (kept / "notes.txt").read_text() == "mine" and not (tmp_path / "m").exists()
+    out = tmp_path / "model"
+    assert main([*base, "--out", str(out)]) == 0
+    first = (out / "head.npz").read_bytes()
+    (out / "MODEL_CARD.md").write_text("# our model\n")  # a card written by hand
+    again = [*base, "--init", str(out), "--out", str(out)]
+    assert main(again) == 2 and "--init" in capsys.readouterr().err  # adapting in place
+    assert main([*base, "--out", str(out), "--overwrite", "--epochs", "3"]) == 0
+    assert (out / "head.npz").read_bytes() != first  # replaced ...
+    assert (out / "MODEL_CARD.md").read_text() == "# our model\n"  # ... the card kept
+    assert load_model(out, "ser").name == "model"
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(OSError, match="No space"), _published(out) as staging:
+        (staging / "head.npz").write_bytes(b"half")
+        raise OSError(28, "No space left on device")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # the old model stands
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_eval_ser_scores_the_engines_model_and_says_when_nothing_was_scored(tmp_path, capsys):
+    from analyzer.cli import main
+    from analyzer.models import DEFAULT_MODELS
+
+    parser = plugin_parser()
+    args = parser.parse_args(["eval", "ser", "--manifest", "m.csv"])
+    assert args.model == DEFAULT_MODELS["ser"]  # not version 1, which heard actors 17-20
+    manifest = write_manifest(tmp_path / "data")
+    rows = manifest.read_text().splitlines()
+    sf.write(tmp_path / "data" / "nan.wav", np.full(SR, np.nan, np.float32), SR, subtype="FLOAT")
+    sf.write(tmp_path / "data" / "blip.wav", np.zeros(16, np.float32), SR)  # 1 ms
+    extra = ["nan.wav,s1,male,sad", "blip.wav,s1,male,sad"]
+    bom = tmp_path / "data" / "excel.csv"  # a spreadsheet's "CSV UTF-8": with a BOM, CRLF
+    bom.write_text("\r\n".join([*rows, *extra]) + "\r\n", encoding="utf-8-sig")
+    for channel in ("clean", "telephone"):
+        assert main(["eval", "ser", "--manifest", str(bom), "--channel", channel]) == 0
+        report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert report["n"] == 17 and report["skipped"] == 2  # NaN samples read as silence
+        assert report["skipped_examples"]["unreadable"] == ["missing.wav", "blip.wav"]
+        assert np.isfinite(report["ece"])
+    shouted = tmp_path / "data" / "upper.csv"
+    shouted.write_text("path,label\ns1_0.wav,Angry\ns1_1.wav,HAPPY\n")
+    assert main(["eval", "ser", "--manifest", str(shouted)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "no clip could be scored" in err and "'Angry'" in err

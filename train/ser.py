@@ -22,7 +22,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-from collections.abc import Sequence
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
@@ -40,8 +44,9 @@ from analyzer.audio.ser import (
     save_model_folder,
 )
 from analyzer.audio.voicestats import NAMES as VOICESTATS
+from analyzer.commands import UsageError
 from analyzer.labels import LABELS
-from analyzer.models import load_model, resolve_model_dir, write_checksums
+from analyzer.models import ModelError, load_model, resolve_model_dir, write_checksums
 
 from .data import READ_SPEECH_MANIFEST
 from .heads import (
@@ -151,7 +156,7 @@ NEUTRAL_GROUP_SHARE = 0.7
 def train_ser(
     manifest: str | Path,
     root: str | Path | None = None,
-    out: str | Path = Path("models") / DEFAULT_MODEL,
+    out: str | Path | None = None,
     *,
     progress: Progress | None = None,
     channels: Sequence[str] = TRAIN_CHANNELS,
@@ -192,9 +197,16 @@ def train_ser(
     speaker per file; the ``corpus`` column (if any) drives the corpus balance and the
     cross-corpus calibration (see ``fit_model_arrays``). noise_manifest: speech that the
     babble of the "degraded" channel is made from (the training half of its speakers).
-    The folder gets model.json, head.npz, SHA256SUMS and a MODEL_CARD.md stub if none exists.
+    The folder gets model.json, head.npz, SHA256SUMS and a MODEL_CARD.md stub if none exists;
+    it is written beside ``out`` and renamed into place whole (``_published``), so a failure
+    (a full disk) leaves any earlier model at ``out`` as it was and no half-written folder.
     """
     options = options if options is not None else HeadOptions()
+    if out is None:
+        raise ValueError("out: the folder to write the model into")
+    out = Path(out)
+    if init is not None and _same_folder(init, out):
+        raise ValueError(f"{out}: the model being adapted; write the adapted one elsewhere")
     if init is not None and prosody:
         raise ValueError("--prosody with --init: the model's own kind decides what it reads")
     if init is not None and options.neutral_target > 0:
@@ -326,17 +338,19 @@ def train_ser(
         "channels": list(channels),
         "noise_manifest": Path(noise_manifest).name if noise_manifest is not None else None,
     }
-    folder = save_model_folder(Path(out), arrays, config)
-    card = folder / "MODEL_CARD.md"
-    if not card.exists():
-        card.write_text(
-            f"# {folder.name}\n\nSpeech emotion model trained by `train.ser.train_ser` on "
-            f"{len(rows)} clips of `{Path(manifest).name}`. Fill in data, licences and metrics.\n"
-        )
-    write_checksums(folder)
+    with _published(out) as folder:
+        save_model_folder(folder, arrays, config)
+        card = folder / "MODEL_CARD.md"
+        if not card.exists():
+            card.write_text(
+                f"# {out.name}\n\nSpeech emotion model trained by `train.ser.train_ser` on "
+                f"{len(rows)} clips of `{Path(manifest).name}`. Fill in data, licences and "
+                "metrics.\n"
+            )
+        write_checksums(folder)
     if progress is not None:
         progress("ser heads", 1, 1)
-    return folder
+    return out
 
 
 def load_ser_model(name_or_path: str | Path) -> SpeechEmotionModel:
@@ -483,6 +497,41 @@ def prosody_training_rows(
     return np.hstack([features[:, :width], z]).astype(np.float32), spread
 
 
+@contextmanager
+def _published(out: Path) -> Iterator[Path]:
+    """A fresh folder beside ``out`` to write a model into; when the block ends it takes
+    ``out``'s place (an earlier folder there is moved aside first, its MODEL_CARD.md carried
+    over, and removed only once the new one stands), and on an error it is removed and ``out``
+    left as it was."""
+    from analyzer.result import process_umask
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        os.chmod(staging, 0o777 & ~process_umask())  # as mkdir would make it, not 0700
+        if (out / "MODEL_CARD.md").is_file():  # a card written by hand stays with the model
+            shutil.copy2(out / "MODEL_CARD.md", staging / "MODEL_CARD.md")
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    old = None
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        os.replace(out, old)
+    os.replace(staging, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _same_folder(model: str | Path, out: Path) -> bool:
+    """Whether the model ``model`` (a name or a folder) lives in the folder ``out``."""
+    try:
+        return resolve_model_dir(model).resolve() == out.resolve()
+    except (OSError, ValueError, ModelError):  # not found: it cannot be ``out`` either
+        return False
+
+
 def adapt_model(
     init: str | Path,
     out: Path,
@@ -530,16 +579,17 @@ def adapt_model(
         }
     else:
         keep["adapted_from"]["temperatures"] = {"refitted": []}
-    folder = save_model_folder(out, adapted, keep)
-    card = folder / "MODEL_CARD.md"
-    if not card.exists():
-        card.write_text(
-            f"# {folder.name}\n\n`{source.name}` adapted by `emotrace train ser --init` to "
-            f"{about['clips']} clips of `{about['manifest']}`; see `{source.name}`'s card for "
-            "its data, licences and metrics.\n"
-        )
-    write_checksums(folder)
-    return folder
+    with _published(out) as folder:
+        save_model_folder(folder, adapted, keep)
+        card = folder / "MODEL_CARD.md"
+        if not card.exists():
+            card.write_text(
+                f"# {out.name}\n\n`{source.name}` adapted by `emotrace train ser --init` to "
+                f"{about['clips']} clips of `{about['manifest']}`; see `{source.name}`'s card "
+                "for its data, licences and metrics.\n"
+            )
+        write_checksums(folder)
+    return out
 
 
 # ----------------------------------------------------------------------------- command line
@@ -549,7 +599,13 @@ def add_train_args(parser: argparse.ArgumentParser) -> None:
     """Options of ``emotrace train ser``."""
     parser.add_argument("--manifest", required=True, help="CSV with path,label[,speaker,gender]")
     parser.add_argument("--root", default=None, help="folder the paths are relative to")
-    parser.add_argument("--out", default=str(Path("models") / DEFAULT_MODEL), help="model folder")
+    parser.add_argument("--out", required=True, help="model folder to write (models/NAME)")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the model folder --out if it exists (it is replaced only once the new "
+        "model is complete)",
+    )
     parser.add_argument(
         "--channels",
         default=",".join(TRAIN_CHANNELS),
@@ -672,10 +728,54 @@ def parse_gender_boosts(text: str) -> tuple[float, ...]:
     return boosts or (1.0,)
 
 
+def check_train_args(args: argparse.Namespace) -> None:
+    """``add_train_args`` options that cannot work, as a ``UsageError`` naming the option:
+    counts below their minimum, shares out of range, unknown channels, and an ``--out`` that
+    is a file, the model being adapted, or an existing model without ``--overwrite``."""
+
+    def need(ok: bool, message: str) -> None:
+        if not ok:
+            raise UsageError(message)
+
+    for name, least in (("members", 1), ("epochs", 1), ("threads", 1), ("hidden", 0),
+                        ("neutral_groups", 0)):  # fmt: skip
+        value = getattr(args, name)
+        need(value >= least, f"--{name.replace('_', '-')} must be at least {least}, not {value}")
+    need(0.0 < args.relative_scale_floor <= 10.0,
+         f"--relative-scale-floor must be in (0, 10], not {args.relative_scale_floor}")  # fmt: skip
+    for name, value in (("relative-weight", args.relative_weight),):
+        need(0.0 <= value <= 1.0, f"--{name} must be in [0, 1], not {value}")
+    for name, value in (("neutral-target", args.neutral_target),
+                        ("uncertain-rate", args.uncertain_rate)):  # fmt: skip
+        need(0.0 <= value < 1.0, f"--{name} must be in [0, 1), not {value}")
+    try:
+        parse_gender_boosts(args.gender_boosts)
+    except ValueError as exc:
+        raise UsageError(f"--gender-boosts takes positive numbers, e.g. 1,1.3 ({exc})") from None
+    channels = [c.strip() for c in args.channels.split(",") if c.strip()]
+    known = (*CHANNELS, "swapped", "male-small")
+    need(bool(channels), "--channels needs at least one channel")
+    unknown = [c for c in channels if c not in known]
+    need(not unknown, f"--channels: unknown {', '.join(unknown)} (known: {', '.join(known)})")
+    out = Path(args.out)
+    need(not out.exists() or out.is_dir(), f"--out: {out} exists and is not a folder")
+    if args.init is not None:
+        need(not _same_folder(args.init, out), f"--out: {out} is the model --init adapts")
+    need(
+        args.overwrite or not out.is_dir() or not any(out.iterdir()),
+        f"--out: {out} exists and is not empty (pass --overwrite to replace it)",
+    )
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=out.parent).close()
+    except OSError as exc:
+        raise UsageError(f"--out: cannot write into {out.parent} ({exc.strerror or exc})") from None
+
+
 def run_train(args: argparse.Namespace, progress: Progress | None = None) -> Path:
-    """Run ``train_ser`` from parsed ``add_train_args`` options; prints and returns the folder."""
-    if args.members < 1:
-        raise ValueError(f"--members must be at least 1, not {args.members}")
+    """Run ``train_ser`` from parsed ``add_train_args`` options; prints and returns the folder.
+    Options that cannot work are a ``UsageError`` (exit status 2) before anything is read."""
+    check_train_args(args)
     options = HeadOptions(
         hidden=args.hidden,
         epochs=args.epochs,
@@ -691,18 +791,6 @@ def run_train(args: argparse.Namespace, progress: Progress | None = None) -> Pat
         relative_scale_floor=args.relative_scale_floor,
         neutral_groups=args.neutral_groups,
     )
-    if args.neutral_groups < 0:
-        raise ValueError(f"--neutral-groups must be 0 or more, not {args.neutral_groups}")
-    if not 0.0 < args.relative_scale_floor <= 10.0:
-        raise ValueError(
-            f"--relative-scale-floor must be in (0, 10], not {args.relative_scale_floor}"
-        )
-    if not 0.0 <= args.relative_weight <= 1.0:
-        raise ValueError(f"--relative-weight must be in [0, 1], not {args.relative_weight}")
-    if not 0.0 <= args.neutral_target < 1.0:
-        raise ValueError(f"--neutral-target must be in [0, 1), not {args.neutral_target}")
-    if not 0.0 <= args.uncertain_rate < 1.0:
-        raise ValueError(f"--uncertain-rate must be in [0, 1), not {args.uncertain_rate}")
     folder = train_ser(
         args.manifest,
         args.root,

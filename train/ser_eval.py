@@ -58,6 +58,7 @@ def evaluate_ser(
     if not isinstance(ser, SpeechEmotionModel):
         raise ValueError(f"{model}: not a speech emotion model of this engine (SpeechEmotionModel)")
     known = [r for r in rows if r.get("label") in ser.labels or not r.get("label")]
+    unknown = [r for r in rows if r.get("label") and r.get("label") not in ser.labels]
     skipped = len(rows) - len(known)
     table = extract_features(
         known,
@@ -69,6 +70,15 @@ def evaluate_ser(
         noise=None if noise_manifest is None else partial(load_noise_pool, noise_manifest, "eval"),
     )
     skipped += int((~table.ok).sum())
+    unread = [known[i]["path"] for i in np.flatnonzero(~table.ok)]
+    if not table.ok.any():
+        why = [f"{len(rows)} rows"]
+        if unknown:
+            why.append(f"{len(unknown)} with a label the model does not know (labels: "
+                       f"{', '.join(ser.labels)}; e.g. {unknown[0].get('label')!r})")  # fmt: skip
+        if unread:
+            why.append(f"{len(unread)} unreadable or missing under {root} (e.g. {unread[0]})")
+        raise ValueError(f"{manifest}: no clip could be scored: " + "; ".join(why))
     with_speaker = use_groups and bool(known) and all(r.get("speaker") for r in known)
     groups = [known[i]["speaker"] for i in table.clip] if with_speaker else None
     scores = ser.predict_features(table.features, table.speech_s, groups=groups)
@@ -110,6 +120,11 @@ def evaluate_ser(
     report.update(classification_report(truth, predicted, (*ser.labels, "uncertain")))
     report["labels"] = list(ser.labels)
     report["skipped"] = skipped
+    if skipped:  # which rows, so a user can fix them (the first few of each kind)
+        report["skipped_examples"] = {
+            "unknown_label": [r["path"] for r in unknown[:5]],
+            "unreadable": unread[:5],
+        }
     if not len(truth):
         report.update(used_groups=with_speaker, channel=channel)
         return report

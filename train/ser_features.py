@@ -24,11 +24,13 @@ from analyzer.audio.ser import (
     SpeechEmotionModel,
     VoiceStatsReader,
 )
+from analyzer.models import DEFAULT_MODELS
 
 from . import augment
 
-DEFAULT_MODEL = "ser-whisper-tiny-head"
+DEFAULT_MODEL = DEFAULT_MODELS["ser"]  # what ``eval ser`` scores unless told: the engine's
 MAX_CLIP_S = 6.0  # clips up to this long are encoded whole
+MIN_CLIP_S = 0.1  # shorter clips are skipped as unreadable (no channel can render them)
 WINDOW_S = 4.0  # longer clips are cut into windows of this length ...
 WINDOW_HOP_S = 2.0  # ... starting every this many seconds
 # audio conditions a clip can be rendered in (see render_channel)
@@ -71,7 +73,7 @@ def read_manifest(
     """Rows of a manifest CSV (dicts of strings) and the root folder that paths are relative to.
     ``columns``: those the manifest must have (unlabelled speech needs only ``path``)."""
     manifest = Path(manifest)
-    with open(manifest, newline="", encoding="utf-8") as fh:
+    with open(manifest, newline="", encoding="utf-8-sig") as fh:  # a spreadsheet's BOM too
         rows = list(csv.DictReader(fh))
     if rows and not set(columns) <= set(rows[0]):
         raise ValueError(f"{manifest} needs the columns {', '.join(repr(c) for c in columns)}")
@@ -90,7 +92,17 @@ def resolve_audio_path(path: str, root: Path) -> Path:
 
 
 def load_audio(path: str | Path) -> np.ndarray:
-    """Decode an audio file to a 16 kHz float32 mono waveform [n_samples]."""
+    """Decode an audio file to a 16 kHz float32 mono waveform [n_samples]; NaN or infinite
+    samples become silence (as the engine's decoder makes them). A ValueError when nothing
+    decodes or the clip is shorter than MIN_CLIP_S."""
+    wave = _decode_audio(path)
+    if len(wave) < MIN_CLIP_S * SAMPLE_RATE_HZ:
+        raise ValueError(f"{path}: shorter than {MIN_CLIP_S:g} s")
+    return np.nan_to_num(wave, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def _decode_audio(path: str | Path) -> np.ndarray:
+    """``load_audio`` before its checks."""
     try:
         import soundfile
 

@@ -56,7 +56,7 @@ def cli_options() -> HeadOptions:
     """The options ``emotrace train ser --init M --manifest X`` builds (``run_train``)."""
     parser = argparse.ArgumentParser()
     add_train_args(parser)
-    a = parser.parse_args(["--manifest", "x.csv", "--init", "m"])
+    a = parser.parse_args(["--manifest", "x.csv", "--init", "m", "--out", "unused"])
     return HeadOptions(
         hidden=a.hidden,
         epochs=a.epochs,

@@ -108,7 +108,7 @@ def build(name: str, recipe: str, hold: list[str], work: Path, cache: str) -> Pa
     add_train_args(parser)
     args = parser.parse_args(
         ["--manifest", str(data / "manifest.csv"), "--root", str(data)]
-        + ["--out", str(work / f"{name}_heads"), "--channels", ",".join(channels)]
+        + ["--out", str(work / f"{name}_heads"), "--overwrite", "--channels", ",".join(channels)]
         + ["--features", "whisper-layer1", "--prosody", "--members", str(MEMBERS.get(recipe, 1))]
         + ["--epochs", "12"]
         + ["--gender-boosts", "1", "--hold-out", ",".join(sorted(hold))]
