@@ -159,18 +159,29 @@ def write_checksums(folder: Path) -> None:
 
 
 def verify_checksums(folder: Path) -> None:
+    """Every file of ``folder`` but the card and the sums file is listed in SHA256SUMS with its
+    checksum (``write_checksums`` lists them all), else a ModelError naming the file: a weights
+    file that the list leaves out would load unchecked."""
     sums = folder / "SHA256SUMS"
     if not sums.is_file():
         raise ModelError(f"{folder} has no SHA256SUMS")
-    for line in sums.read_text().splitlines():
+    listed = set()
+    for number, line in enumerate(sums.read_text().splitlines(), 1):
         if not line.strip():
             continue
-        expected, name = line.split(maxsplit=1)
-        target = folder / name.strip()
+        parts = line.split(maxsplit=1)
+        if len(parts) != 2 or len(parts[0]) != 64:
+            raise ModelError(f"{folder.name}: SHA256SUMS line {number} is not 'checksum  file'")
+        expected, name = parts[0], parts[1].strip()
+        target = folder / name
         if not target.is_file():
             raise ModelError(f"{folder.name}: {name} listed in SHA256SUMS is missing")
         if sha256_file(target) != expected:
             raise ModelError(f"{folder.name}: checksum mismatch for {name} (corrupt or edited)")
+        listed.add(name)
+    for f in sorted(folder.iterdir()):
+        if f.is_file() and f.name not in {"SHA256SUMS", "MODEL_CARD.md", *listed}:
+            raise ModelError(f"{folder.name}: {f.name} is not in SHA256SUMS (unchecked)")
 
 
 def open_model_folder(
@@ -182,7 +193,12 @@ def open_model_folder(
     cfg_path = folder / "model.json"
     if not cfg_path.is_file():
         raise ModelError(f"{folder} has no model.json")
-    config = json.loads(cfg_path.read_text())
+    try:
+        config = json.loads(cfg_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{folder.name}: model.json is not valid JSON ({exc})") from None
+    if not isinstance(config, dict):
+        raise ModelError(f"{folder.name}: model.json must hold an object of settings")
     if config.get("kind") != kind:
         raise ModelError(f"{folder.name} is a {config.get('kind')!r} model, not {kind!r}")
     verify_checksums(folder)

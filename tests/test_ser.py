@@ -304,6 +304,22 @@ def test_corrupt_checksum_is_refused(tmp_path: Path):
         load_model(copy, "ser")
 
 
+@pytest.mark.parametrize(
+    ("damage", "words"),
+    [
+        (lambda f: (f / "SHA256SUMS").write_text(""), "head.npz is not in SHA256SUMS"),
+        (lambda f: (f / "SHA256SUMS").write_text("abc\n"), "line 1 is not"),
+        (lambda f: (f / "model.json").write_text('{"kind": "ser",\n'), "not valid JSON"),
+        (lambda f: (f / "model.json").write_text("[1, 2]"), "an object"),
+    ],
+)
+def test_a_damaged_model_folder_is_refused_by_name(tmp_path: Path, damage, words):
+    copy = shutil.copytree(Path(__file__).parent.parent / "models" / DEFAULT_MODEL, tmp_path / "m")
+    damage(copy)
+    with pytest.raises(ModelError, match=words):
+        load_model(copy, "ser")
+
+
 @pytest.mark.skipif(
     not SHARED_MANIFEST.is_file(),
     reason=f"needs the shared RAVDESS clips ({SHARED_MANIFEST} is absent)",
