@@ -317,6 +317,45 @@ def _synthetic_call(path: Path, seed: int, seconds: float = 1.5, sr: int = 8000)
 
 
 @pytest.mark.slow
+def test_a_terminated_batch_stops_like_an_interrupt(tmp_path):
+    pytest.importorskip("ray", reason="Ray is not installed: pip install emotrace[cluster]")
+    rec = tmp_path / "rec"
+    for i in range(40):
+        _synthetic_call(rec / f"call{i:02d}.wav", seed=i)
+    out = tmp_path / "out"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), *sys.path]))
+    env["RAY_enable_metrics_collection"] = "0"
+    cmd = [sys.executable, "-m", "analyzer.batch", "batch", str(rec), "--out", str(out)]
+    proc = subprocess.Popen(
+        [*cmd, "--workers", "1", "--quiet"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    records = out / resume.STATE_DIR / "done"
+    try:  # a service manager's stop: SIGTERM to the driver once a few calls are finished
+        deadline = time.monotonic() + 600
+        while len(list(records.glob("*.done.json"))) < 3:
+            assert proc.poll() is None, "the batch ended before it could be stopped"
+            assert time.monotonic() < deadline, "too few calls finished in time"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 143, err[-2000:]
+    assert err.strip().splitlines()[-1] == "emotrace: terminated"
+    assert "SIGTERM received" not in err  # not Ray's native stack dump
+    for record in records.glob("*.done.json"):  # what finished is whole
+        stem = record.name.removesuffix(".done.json")
+        json.loads((out / f"{stem}.json").read_text())
+
+
+@pytest.mark.slow
 def test_killed_batch_resumes_without_recomputing_finished_calls(local_ray, tmp_path):
     from analyzer.batch import BatchOptions, run_batch
 

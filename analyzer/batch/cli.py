@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+from ..commands import Terminated
 from ..config import add_options, config_from_args
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -110,7 +111,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="emotrace")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    status: int = args.func(args)
+    try:
+        status: int = args.func(args)
+    except Terminated:
+        print("emotrace: terminated", file=sys.stderr)
+        return 143
+    except KeyboardInterrupt:
+        print("emotrace: interrupted", file=sys.stderr)
+        return 130
     return status
 
 

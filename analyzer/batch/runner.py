@@ -31,7 +31,9 @@ import json
 import logging
 import os
 import resource
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -39,6 +41,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..commands import terminate_as_interrupt
 from ..config import AnalysisConfig
 from ..naming import output_path
 from . import resume
@@ -586,6 +589,11 @@ def _ray_runtime(options: BatchOptions) -> Iterator[tuple[int, int, float]]:
             logging_level=logging.WARNING,
         )
         ours = True
+    # Ray's core installs a SIGTERM handler that dumps native stacks and aborts (status 134):
+    # a batch stopped by a service manager stops like Ctrl-C instead, results kept.
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, terminate_as_interrupt)
     try:
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False  # ours counts calls; Ray's would count blocks
@@ -597,6 +605,8 @@ def _ray_runtime(options: BatchOptions) -> Iterator[tuple[int, int, float]]:
     finally:
         if ours:
             ray.shutdown()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 class _FailureLog:
