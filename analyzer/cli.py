@@ -230,6 +230,9 @@ def run_analyze(args: argparse.Namespace) -> int:
         config = config_from_args(args)
     except (ValueError, TypeError) as exc:
         parser.error(str(exc))
+    for flag, given in (("--transcript", config.transcript), ("--lexicons", config.lexicons)):
+        if given is not None and not Path(given).exists():  # wrong for every input alike
+            parser.error(f"argument {flag}: {given} does not exist")
     out: Path = args.out
     _check_out(parser, out)
     try:

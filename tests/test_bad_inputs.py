@@ -157,6 +157,8 @@ def test_sixty_inputs_with_colliding_names_all_kept(tmp_path, capsys, shared):
         (["--speakers", "99"], "--speakers"),
         (["--min-speakers", "0"], "--min-speakers"),
         (["--min-speakers", "two"], "--min-speakers"),
+        (["--transcript", "/nowhere/calls.srt"], "--transcript"),
+        (["--lexicons", "/nowhere/lexicons"], "--lexicons"),
         (["--channels", "a,a"], "--channels"),
     ],
 )
