@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
-from .commands import Terminated, UsageError
+from .commands import UsageError, interrupted
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
@@ -304,12 +304,8 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except SystemExit as exc:  # argparse's usage errors (2) and --help (0)
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
-    except Terminated:
-        print("emotrace: terminated", file=sys.stderr)
-        return 143
-    except KeyboardInterrupt:
-        print("emotrace: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        return interrupted(exc)
     except UsageError as exc:
         print(f"emotrace: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2

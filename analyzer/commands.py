@@ -24,6 +24,15 @@ def terminate_as_interrupt(signum: int, frame: object) -> None:
     raise Terminated()
 
 
+def interrupted(exc: KeyboardInterrupt) -> int:
+    """The command line's one line and exit status for Ctrl-C (130) or ``Terminated`` (143)."""
+    import sys
+
+    stopped = isinstance(exc, Terminated)
+    print(f"emotrace: {'terminated' if stopped else 'interrupted'}", file=sys.stderr)
+    return 143 if stopped else 130
+
+
 class UsageError(ValueError):
     """Options that cannot work as given (a plugin's own checks beyond argparse's): the
     command line prints its one line and exits with status 2, as for argparse's errors."""

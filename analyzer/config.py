@@ -20,30 +20,26 @@ MAX_VIDEO_SIDE_PX = 640  # px; video frames are downscaled so the longer side is
 MAX_FPS = 30.0  # frames per second; the highest video analysis rate
 
 
-def _speakers(value: str) -> int | None:
+def _count(value: str, most: int, takes: str) -> int:
+    """``value`` as a whole number from 1 to ``most``, else argparse's error saying what the
+    option ``takes``."""
     import argparse  # only the command line parses options from text
 
-    if value == "auto":
-        return None
     try:
         n = int(value)
     except ValueError:
-        raise argparse.ArgumentTypeError("--speakers takes 'auto' or a number 1-8") from None
-    if not 1 <= n <= 8:
-        raise argparse.ArgumentTypeError("--speakers takes 'auto' or a number 1-8")
+        n = 0
+    if not 1 <= n <= most:
+        raise argparse.ArgumentTypeError(takes)
     return n
+
+
+def _speakers(value: str) -> int | None:
+    return None if value == "auto" else _count(value, 8, "--speakers takes 'auto' or a number 1-8")
 
 
 def _min_speakers(value: str) -> int:
-    import argparse
-
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError("--min-speakers takes a number 1-4") from None
-    if not 1 <= n <= 4:
-        raise argparse.ArgumentTypeError("--min-speakers takes a number 1-4")
-    return n
+    return _count(value, 4, "--min-speakers takes a number 1-4")
 
 
 def _channels(value: str) -> tuple[str, ...]:

@@ -316,24 +316,30 @@ def _synthetic_call(path: Path, seed: int, seconds: float = 1.5, sr: int = 8000)
     return path
 
 
-@pytest.mark.slow
-def test_a_terminated_batch_stops_like_an_interrupt(tmp_path):
-    pytest.importorskip("ray", reason="Ray is not installed: pip install emotrace[cluster]")
-    rec = tmp_path / "rec"
-    for i in range(40):
+def _start_batch(rec: Path, out: Path, *, calls: int, workers: int, stderr: int):
+    """``python -m analyzer.batch batch`` over ``calls`` synthetic calls written to ``rec``,
+    started in a process group of its own (the driver and the Ray it starts); stderr as text
+    when piped."""
+    for i in range(calls):
         _synthetic_call(rec / f"call{i:02d}.wav", seed=i)
-    out = tmp_path / "out"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), *sys.path]))
     env["RAY_enable_metrics_collection"] = "0"
     cmd = [sys.executable, "-m", "analyzer.batch", "batch", str(rec), "--out", str(out)]
-    proc = subprocess.Popen(
-        [*cmd, "--workers", "1", "--quiet"],
+    return subprocess.Popen(
+        [*cmd, "--workers", str(workers), "--quiet"],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=stderr,
         text=True,
         start_new_session=True,
     )
+
+
+@pytest.mark.slow
+def test_a_terminated_batch_stops_like_an_interrupt(tmp_path):
+    pytest.importorskip("ray", reason="Ray is not installed: pip install emotrace[cluster]")
+    rec, out = tmp_path / "rec", tmp_path / "out"
+    proc = _start_batch(rec, out, calls=40, workers=1, stderr=subprocess.PIPE)
     records = out / resume.STATE_DIR / "done"
     try:  # a service manager's stop: SIGTERM to the driver once a few calls are finished
         deadline = time.monotonic() + 600
@@ -360,20 +366,8 @@ def test_killed_batch_resumes_without_recomputing_finished_calls(local_ray, tmp_
     from analyzer.batch import BatchOptions, run_batch
 
     n = 50
-    rec = tmp_path / "rec"
-    for i in range(n):
-        _synthetic_call(rec / f"call{i:02d}.wav", seed=i)
-    out = tmp_path / "out"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), *sys.path]))
-    env["RAY_enable_metrics_collection"] = "0"
-    cmd = [sys.executable, "-m", "analyzer.batch", "batch", str(rec), "--out", str(out)]
-    proc = subprocess.Popen(
-        [*cmd, "--workers", "2", "--quiet"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group: the driver and the Ray it started
-    )
+    rec, out = tmp_path / "rec", tmp_path / "out"
+    proc = _start_batch(rec, out, calls=n, workers=2, stderr=subprocess.DEVNULL)
     records = out / resume.STATE_DIR / "done"
     try:  # kill it (SIGKILL: no clean-up of any kind) once a few calls are finished
         deadline = time.monotonic() + 600

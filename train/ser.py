@@ -338,16 +338,13 @@ def train_ser(
         "channels": list(channels),
         "noise_manifest": Path(noise_manifest).name if noise_manifest is not None else None,
     }
-    with _published(out) as folder:
-        save_model_folder(folder, arrays, config)
-        card = folder / "MODEL_CARD.md"
-        if not card.exists():
-            card.write_text(
-                f"# {out.name}\n\nSpeech emotion model trained by `train.ser.train_ser` on "
-                f"{len(rows)} clips of `{Path(manifest).name}`. Fill in data, licences and "
-                "metrics.\n"
-            )
-        write_checksums(folder)
+    _write_model(
+        out,
+        arrays,
+        config,
+        f"Speech emotion model trained by `train.ser.train_ser` on {len(rows)} clips of "
+        f"`{Path(manifest).name}`. Fill in data, licences and metrics.",
+    )
     if progress is not None:
         progress("ser heads", 1, 1)
     return out
@@ -524,6 +521,17 @@ def _published(out: Path) -> Iterator[Path]:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _write_model(out: Path, arrays: dict, config: dict, about: str) -> None:
+    """The model folder ``out``, whole or not at all (``_published``): weights, model.json, a
+    card stub saying ``about`` where no card exists, checksums."""
+    with _published(out) as folder:
+        save_model_folder(folder, arrays, config)
+        card = folder / "MODEL_CARD.md"
+        if not card.exists():
+            card.write_text(f"# {out.name}\n\n{about}\n")
+        write_checksums(folder)
+
+
 def _same_folder(model: str | Path, out: Path) -> bool:
     """Whether the model ``model`` (a name or a folder) lives in the folder ``out``."""
     try:
@@ -579,16 +587,13 @@ def adapt_model(
         }
     else:
         keep["adapted_from"]["temperatures"] = {"refitted": []}
-    with _published(out) as folder:
-        save_model_folder(folder, adapted, keep)
-        card = folder / "MODEL_CARD.md"
-        if not card.exists():
-            card.write_text(
-                f"# {out.name}\n\n`{source.name}` adapted by `emotrace train ser --init` to "
-                f"{about['clips']} clips of `{about['manifest']}`; see `{source.name}`'s card "
-                "for its data, licences and metrics.\n"
-            )
-        write_checksums(folder)
+    _write_model(
+        out,
+        adapted,
+        keep,
+        f"`{source.name}` adapted by `emotrace train ser --init` to {about['clips']} clips of "
+        f"`{about['manifest']}`; see `{source.name}`'s card for its data, licences and metrics.",
+    )
     return out
 
 

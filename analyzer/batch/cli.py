@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..commands import Terminated
+from ..commands import interrupted
 from ..config import add_options, config_from_args
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -113,12 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         status: int = args.func(args)
-    except Terminated:
-        print("emotrace: terminated", file=sys.stderr)
-        return 143
-    except KeyboardInterrupt:
-        print("emotrace: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        return interrupted(exc)
     return status
 
 
