@@ -278,13 +278,21 @@ def vtt_cues(
     return sorted(cues)
 
 
+def vtt_payload(text: str) -> str:
+    """A cue's text as WebVTT wants it: ``&``, ``<`` and ``>`` escaped (a note's "<b>" or "-->"
+    is shown as written, not read as markup or a timing line), no empty line inside (which
+    would end the cue)."""
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return "\n".join(line for line in escaped.splitlines() if line.strip())
+
+
 def vtt_text(cues: Iterable[tuple[float, float, str]]) -> str:
     """WebVTT document text for ``cues``."""
     import webvtt
 
     doc = webvtt.WebVTT()
     for start, end, label in cues:
-        doc.captions.append(webvtt.Caption(_vtt_time(start), _vtt_time(end), label))
+        doc.captions.append(webvtt.Caption(_vtt_time(start), _vtt_time(end), vtt_payload(label)))
     buf = io.StringIO()
     doc.write(buf)
     return buf.getvalue()

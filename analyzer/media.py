@@ -169,7 +169,10 @@ def _open(path: str | os.PathLike[str], options: dict[str, str] | None = None) -
         if size < TINY_FILE_BYTES:
             reason = f"{reason}; only {size} bytes"
         raise _fail(
-            p.name, f"not a readable audio or video file ({reason})", "unreadable_media"
+            p.name,
+            f"not a readable audio or video file ({reason})",
+            "unreadable_media",
+            reason=reason,
         ) from exc
     except OSError as exc:
         raise _fail(p.name, f"cannot read ({_reason(exc)})", "unreadable_file") from exc

@@ -116,6 +116,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "msg_too_big": "{name}: file is {size_mb} MB, the limit is {limit_mb} MB",
         "msg_too_long": "{name}: the recording lasts {minutes} min, the limit is {limit} min",
         "msg_no_audio": "{name}: has no audio track to analyze",
+        "msg_unreadable": "{name}: not a readable audio or video file ({reason})",
         "msg_no_sample": "The bundled sample is missing: {path}",
         "msg_no_call": "Open a call first (Call library tab).",
         "msg_deleted": "Deleted {name}.",
@@ -223,6 +224,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "player_keys": "keys: space play/pause · ←/→ 5 s · J/L 10 s · K pause · N next event",
         "no_call_open": "No call open: analyze one or open it from the library.",
         "no_media": "This call was imported without its recording: nothing to play.",
+        "call_not_found": "No call {call} here: the link is wrong, or the call was deleted. "
+        "Find it in the Call library.",
         "transcript": "Transcript (click a line to jump there)",
         "transcript_empty": "No transcript for this call (analyze with words to get one).",
         "sum_talk": "talk time (share)",
@@ -273,6 +276,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "or leave both empty for the whole call.",
         "msg_end_before_start": "End (s): the end comes before the start.",
         "msg_needs_label": "Corrected label: choose the emotion you heard.",
+        "msg_correction_no_speech": "Corrected label: no one speaks there. Choose times "
+        "(or a moment) inside speech.",
+        "msg_manifest_left_out": "{kept} clips in the manifest; {left_out} label corrections "
+        "left out (no times, shorter than 0.3 s, or the call has no recording).",
         "msg_needs_text": "Text: a note needs some text.",
         "msg_pick_annotation": "Choose one of your annotations in the table first.",
         "msg_not_yours": "This annotation is by {author}: only its author can change or delete it.",
@@ -479,6 +486,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "msg_too_big": "{name}：文件大小 {size_mb} MB，上限为 {limit_mb} MB",
         "msg_too_long": "{name}：录音时长 {minutes} 分钟，上限为 {limit} 分钟",
         "msg_no_audio": "{name}：没有可分析的音轨",
+        "msg_unreadable": "{name}：不是可读取的音频或视频文件（{reason}）",
         "msg_no_sample": "找不到内置示例：{path}",
         "msg_no_call": "请先打开一个通话（通话库标签页）。",
         "msg_deleted": "已删除 {name}。",
@@ -584,6 +592,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "player_keys": "快捷键：空格 播放/暂停 · ←/→ 5 秒 · J/L 10 秒 · K 暂停 · N 下一个事件",
         "no_call_open": "尚未打开通话：请分析一个通话或从通话库中打开。",
         "no_media": "此通话导入时未附带录音：无法播放。",
+        "call_not_found": "找不到通话 {call}：链接有误，或该通话已被删除。请在通话库中查找。",
         "transcript": "转写文本（点击一行即跳转）",
         "transcript_empty": "此通话没有转写文本（分析时启用文字模态即可获得）。",
         "sum_talk": "说话时长（占比）",
@@ -630,6 +639,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "msg_end_without_start": "结束（秒）：请同时填写开始时间，或两者都留空表示整个通话。",
         "msg_end_before_start": "结束（秒）：结束时间早于开始时间。",
         "msg_needs_label": "更正后的标签：请选择您听到的情绪。",
+        "msg_correction_no_speech": "更正后的标签：这段时间没有人说话。"
+        "请选择有语音的时间段（或时刻）。",
+        "msg_manifest_left_out": "清单中有 {kept} 个片段；{left_out} 条标签更正未收录"
+        "（没有时间、短于 0.3 秒，或通话没有录音）。",
         "msg_needs_text": "内容：备注需要填写内容。",
         "msg_pick_annotation": "请先在表格中选择您自己的一条标注。",
         "msg_not_yours": "此标注由 {author} 创建：只有作者可以修改或删除。",

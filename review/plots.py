@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from analyzer import LABELS, AnalysisResult
-from analyzer.export import speaker_name  # not in analyzer's public API yet
 
 from .i18n import emotion_name, t
+from .views import speaker_label
 
 # Semantic colours: negative emotions warm (red to amber), neutral grey, positive cool (blues);
 # "uncertain" is a light hatched bar (no evidence either way).
@@ -59,7 +59,7 @@ def timeline_figure(result: AnalysisResult, annotations: Sequence[Any] = (), *, 
     fig = make_subplots(
         rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, row_heights=[0.55, 0.45]
     )
-    lanes = {s.id: speaker_name(result, s.id) for s in result.speakers}
+    lanes = {s.id: speaker_label(result, s.id, lang) for s in result.speakers}
     ev_lane, ann_lane = t("lane_events", lang), t("lane_annotations", lang)
     _add_turns(fig, result, lanes, lang)
     _add_events(fig, result, ev_lane, lang)
@@ -232,7 +232,21 @@ def _add_curves(fig, result: AnalysisResult, lanes: dict[str, str], lang: str) -
             )
 
 
+HOVER_TEXT_CHARS = 160  # a note's hover shows this much of its text (the table has it all)
+HOVER_LINE_CHARS = 60  # and breaks its lines about this long
+
+
 def _annotation_hover(a: Any, lang: str) -> str:
+    """A note's hover label: its kind, corrected label, text and author, the text shortened and
+    wrapped so a long note stays on screen, and escaped (plotly reads a few HTML tags)."""
+    import html
+    import textwrap
+
     kind = t(f"kind_{a.kind}", lang)
     label = f" → {emotion_name(a.corrected_label, lang)}" if a.corrected_label else ""
-    return f"{kind}{label}: {a.text} ({a.author})"
+    text = " ".join(str(a.text).split())
+    if len(text) > HOVER_TEXT_CHARS:
+        text = text[: HOVER_TEXT_CHARS - 1] + "…"
+    lines = textwrap.wrap(text, HOVER_LINE_CHARS, break_long_words=True) or [""]
+    body = "<br>".join(html.escape(line) for line in lines)
+    return f"{html.escape(kind + label)}: {body} ({html.escape(str(a.author))})"

@@ -96,6 +96,10 @@ def check_upload(
     try:
         info = probe_media(p)
     except MediaError as exc:
+        if exc.code == "unreadable_media" and lang != "en":  # the cause in the reviewer's words
+            reason = one_line_error(MediaError(str(exc.params.get("reason", ""))), p, shown)
+            reason = reason.removeprefix(f"{shown}: ")
+            raise MediaError(t("msg_unreadable", lang, name=shown, reason=reason)) from None
         raise MediaError(one_line_error(exc, p, shown)) from None
     if not info.has_audio:
         raise MediaError(t("msg_no_audio", lang, name=shown))
@@ -116,19 +120,28 @@ def _fmt(x: float | None, digits: int = 2) -> float | None:
     return None if x is None else round(float(x), digits)
 
 
-def call_rows(calls: Sequence[Any], coaching: dict[str, int] | None = None) -> list[list]:
+def call_rows(
+    calls: Sequence[Any], coaching: dict[str, int] | None = None, lang: str = "en"
+) -> list[list]:
     """Library table rows: name, created, uploader, duration, roles, negative share, events,
-    coaching examples, and the id last (the row's key; long and rarely read)."""
+    coaching examples, and the id last (the row's key; long and rarely read); roles and event
+    kinds in ``lang``."""
     coaching = coaching or {}
+    sep = "、" if lang == "zh" else ", "
+
+    def role(name: str) -> str:
+        key = f"role_{name}"
+        return t(key, lang) if t(key, lang) != key else name
+
     return [
         [
             c.name,
             c.created_at.replace("+00:00", "")[:16].replace("T", " "),
             c.uploaded_by,
             clock(c.duration_s),
-            ", ".join(c.roles),
+            sep.join(role(r) for r in c.roles),
             f"{c.negative_share:.0%}",
-            ", ".join(c.event_kinds) if c.event_kinds else "",
+            sep.join(event_kind_name(k, lang) for k in c.event_kinds) if c.event_kinds else "",
             coaching.get(c.id, 0),
             c.id,
         ]

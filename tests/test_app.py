@@ -190,6 +190,13 @@ def test_upload_limits_are_checked_from_content(tmp_path):
         views.check_upload(wav, views.UploadLimits(max_duration_s=1.0))
     with pytest.raises(MediaError, match="上限"):
         views.check_upload(wav, views.UploadLimits(max_bytes=1000), lang="zh")
+    text = tmp_path / "notes.wav"
+    text.write_text("not audio at all, just words " * 20)
+    with pytest.raises(MediaError, match="notes.wav: not a readable audio or video file"):
+        views.check_upload(text, views.UploadLimits())
+    with pytest.raises(MediaError, match="^notes.wav：不是可读取的音频或视频文件（") as zh:
+        views.check_upload(text, views.UploadLimits(), lang="zh")
+    assert str(tmp_path) not in str(zh.value)  # no server path in either language
     limits = views.UploadLimits.from_env(
         {"EMOTRACE_MAX_UPLOAD_MB": "5", "EMOTRACE_MAX_MINUTES": "30"}
     )

@@ -282,6 +282,18 @@ def test_deep_link_by_file_name_through_the_login(session):
         context.close()
 
 
+def test_a_link_to_a_call_not_found_says_so(session):
+    page = session.page
+    page.goto(f"{session.url}?call={quote('nowhere 通话.wav')}&t=5")
+    shown = page.locator("#call-not-found")
+    shown.wait_for(timeout=30_000)
+    text = shown.inner_text()
+    assert "nowhere 通话.wav" in text and "deleted" in text
+    assert page.locator(MEDIA).count() == 0 or not page.evaluate(
+        "() => !!(document.querySelector('#emo-media') || {}).currentSrc"
+    )  # no other call's media left playing under the message
+
+
 def test_video_call_has_frames_and_subtitles(session):
     page = session.page
     video = ROOT / "assets" / "sample_video_call.mp4"

@@ -104,6 +104,19 @@ def test_webvtt_cues_follow_turns_and_translate(stored, tmp_path):
     assert not any("whole call" in s for s in texts)  # call-level flags are not subtitles
 
 
+def test_a_cue_with_markup_or_blank_lines_is_shown_as_written(tmp_path):
+    text = export.vtt_text([(1.0, 2.0, "<b>x</b> & --> y\n\nz"), (3.0, 4.0, "next")])
+    assert "&lt;b&gt;x&lt;/b&gt; &amp; --&gt; y\nz" in text
+    assert text.count("-->") == 2  # only the two timing lines
+    import webvtt
+
+    (tmp_path / "c.vtt").write_text(text)
+    assert [c.text for c in webvtt.read(str(tmp_path / "c.vtt"))] == [
+        "&lt;b&gt;x&lt;/b&gt; &amp; --&gt; y\nz",
+        "next",
+    ]
+
+
 def test_json_csv_parquet(stored, tmp_path):
     store, record = stored
     result, notes = _load(store, record)

@@ -203,7 +203,24 @@ def test_a_dragged_range_fills_the_form(ctx, tmp_path):
 def test_timeline_drags_select_a_range_and_knows_its_lanes():
     fig = timeline_figure(make_result(), lang="zh")
     assert fig.layout.dragmode == "select" and fig.layout.selectdirection == "h"
-    assert fig.layout.meta["lanes"] == {"agent (S0)": "S0", "customer (S1)": "S1"}
+    assert fig.layout.meta["lanes"] == {"坐席 (S0)": "S0", "客户 (S1)": "S1"}  # in Chinese
+    english = timeline_figure(make_result(), lang="en").layout.meta["lanes"]
+    assert english == {"agent (S0)": "S0", "customer (S1)": "S1"}
+
+
+def test_library_rows_name_roles_and_events_in_the_reviewers_language():
+    from types import SimpleNamespace
+
+    from review.views import call_rows
+
+    call = SimpleNamespace(
+        name="call.wav", created_at="2026-11-27T10:00:00+00:00", uploaded_by="rex",
+        duration_s=61.0, roles=["agent", "customer"], negative_share=0.25,
+        event_kinds=["escalation", "long_silence"], id="c1",
+    )  # fmt: skip
+    zh, en = call_rows([call], lang="zh")[0], call_rows([call])[0]
+    assert zh[4] == "坐席、客户" and zh[6] == "升级、长时间沉默"
+    assert en[4] == "agent, customer" and en[6] == "escalation, long silence"
 
 
 def test_a_selected_range_is_kept_as_a_coaching_example_in_one_click(ctx, tmp_path):
@@ -221,3 +238,49 @@ def test_a_selected_range_is_kept_as_a_coaching_example_in_one_click(ctx, tmp_pa
     late = annotate.flag_example(ctx, record.id, "note", "99", "", "", "", "", "en", None)
     assert late[0].startswith("⚠️") and "outside the call" in late[0]
     assert len(ctx.store.list_annotations(record.id)) == 1
+
+
+def test_a_long_or_marked_up_note_stays_short_and_plain_in_the_timeline():
+    from types import SimpleNamespace
+
+    note = SimpleNamespace(
+        kind="note", corrected_label=None, start=2.0, end=None, author="rex",
+        text="W" * 9000 + " <b>bold</b> <img src=x onerror=alert(1)>",
+    )  # fmt: skip
+    fig = timeline_figure(make_result(), [note], lang="en")
+    hover = next(tr.text[0] for tr in fig.data if tr.text is not None and "rex" in tr.text[0])
+    lines = hover.split("<br>")
+    assert len(hover) < 400 and max(len(line) for line in lines) <= 80
+    assert hover.endswith("(rex)") and "…" in hover
+    short = SimpleNamespace(**{**vars(note), "text": "<b>bold</b> <img src=x>"})
+    fig = timeline_figure(make_result(), [short], lang="en")
+    hover = next(tr.text[0] for tr in fig.data if tr.text is not None and "rex" in tr.text[0])
+    assert "&lt;b&gt;bold&lt;/b&gt;" in hover and "<img" not in hover  # shown, not read
+
+
+def test_a_label_correction_needs_speech_and_the_manifest_says_what_it_left_out(
+    ctx, tmp_path, monkeypatch
+):
+    import dataclasses
+
+    from review.ui import annotate
+
+    wav = write_tone_wav(tmp_path / "silent.wav", 12.0)
+    silent = ctx.store.add_call(dataclasses.replace(make_result(str(wav)), turns=[]), wav,
+                                uploaded_by="r")  # fmt: skip
+    for start, end in (("1", "3"), ("", "")):  # a span, and the whole call
+        out = annotate.add_annotation(
+            ctx, silent.id, "label_correction", start, end, "", "", "angry", "en", None
+        )
+        assert out[0] == "⚠️ " + t("msg_correction_no_speech", "en")
+    assert ctx.store.list_annotations(silent.id) == []
+    spoken = add(ctx, tmp_path, "call.wav")
+    for start, end in (("1", "3"), ("5", "5.1"), ("", "")):
+        out = annotate.add_annotation(
+            ctx, spoken.id, "label_correction", start, end, "S0", "", "sad", "en", None
+        )
+        assert out[0].startswith("✅"), out[0]
+    warned: list[str] = []
+    monkeypatch.setattr(gr, "Warning", lambda message: warned.append(message))
+    library_tab.export_listed(ctx, *BASE[:-1], "manifest", "en")
+    assert warned == [t("msg_manifest_left_out", "en", kept=1, left_out=2)]

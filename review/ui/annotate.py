@@ -168,9 +168,22 @@ def _checked(
         raise FormError(t("msg_end_before_start", lang))
     if kind == "label_correction" and label not in LABELS:
         raise FormError(t("msg_needs_label", lang))
+    if kind == "label_correction" and not _has_speech(ctx, call_id, a, b, duration):
+        raise FormError(t("msg_correction_no_speech", lang))  # a label for silence trains noise
     if kind == "note" and not (text or "").strip():
         raise FormError(t("msg_needs_text", lang))
     return a, b
+
+
+def _has_speech(
+    ctx: AppContext, call_id: str, start: float | None, end: float | None, duration: float
+) -> bool:
+    """Whether the call has speech in [start, end] (the moment ``start`` when there is no end;
+    the whole call when there is no start)."""
+    lo = 0.0 if start is None else start
+    hi = duration if start is None else (end if end is not None else start)
+    turns = ctx.store.load_result(call_id).turns
+    return any(seg.start <= hi and seg.end >= lo for _, seg in turns)
 
 
 def _done(ctx: AppContext, call_id: str, message: str, lang: str) -> tuple:

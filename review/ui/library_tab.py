@@ -11,7 +11,8 @@ and asks for a confirmation naming the call first. An admin also sees the audit 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import html
+from dataclasses import dataclass, replace
 from typing import Any
 
 import gradio as gr
@@ -23,7 +24,7 @@ from .. import views
 from ..i18n import emotion_name, t
 from ..store import CallFilter, StoreError
 from .common import AppContext, Texts, frame, require_admin, role_of, user_of
-from .view import show_call
+from .view import empty_view, show_call
 
 EVENT_FILTERS = ("all", "any", *EVENT_KINDS)  # "all": no filter, "any": at least one event
 
@@ -337,7 +338,7 @@ def list_library(
         )
     except FilterError as exc:
         return gr.skip(), gr.skip(), f"⚠️ {exc}"
-    table = frame(views.call_rows(calls, coaching), views.call_headers(lang))
+    table = frame(views.call_rows(calls, coaching, lang), views.call_headers(lang))
     picks = [(f"{c.name} · {c.created_at[:16].replace('T', ' ')}", c.id) for c in calls]
     return table, gr.update(choices=picks), ""
 
@@ -378,7 +379,9 @@ def export_listed(
         from ..manifest import write_eval_manifest
 
         folder = ctx.served.exports() / "eval_manifest"
-        write_eval_manifest(ctx.store.results(calls), folder)
+        _, kept, left_out = write_eval_manifest(ctx.store.results(calls), folder)
+        if left_out:  # say so: a reviewer expects every correction in the manifest
+            gr.Warning(t("msg_manifest_left_out", lang, kept=kept, left_out=left_out))
         for c in calls:
             ctx.store.audit(user_of(request), "export", c.id, "eval manifest")
         return shutil.make_archive(str(folder), "zip", folder)
@@ -489,12 +492,20 @@ def find_call(ctx: AppContext, key: str | None) -> str | None:
 
 def open_link(ctx: AppContext, lang: str, request: gr.Request) -> tuple:
     """On page load: ``/?call=<id or file name>&t=<seconds>`` opens that call with the player at
-    t (outputs as :func:`open_call`); a page without a link, or a call not found, changes nothing.
-    """
+    t (outputs as :func:`open_call`); a page without a link changes nothing, and a link to a call
+    not found (a wrong link, a deleted call) opens the review tab saying so."""
     params = dict(getattr(request, "query_params", None) or {})
-    call_id = find_call(ctx, params.get("call"))
-    if call_id is None:
+    key = params.get("call")
+    call_id = find_call(ctx, key)
+    if call_id is None and not key:
         return (gr.skip(), *[gr.skip()] * len(show_call(ctx, None, lang).updates()), gr.skip())
+    if call_id is None:
+        missing = t("call_not_found", lang).format(call=key)
+        view = replace(
+            empty_view(lang),
+            summary=f'<p id="call-not-found" class="emo-empty">{html.escape(missing)}</p>',
+        )
+        return (None, *view.updates(), gr.Tabs(selected="review"))
     try:
         start = max(float(params.get("t") or 0.0), 0.0)
     except ValueError:
