@@ -176,9 +176,16 @@ def main(argv: list[str] | None = None) -> int:
     if not args or args[0] != "hash":
         print("usage: python -m review.auth hash [NAME]", file=sys.stderr)
         return 2
-    name = args[1] if len(args) > 1 else input("user name: ").strip()
-    password = getpass.getpass("password: ")
-    print(f'{name} = "{hash_password(password)}"')
+    try:
+        name = args[1] if len(args) > 1 else input("user name: ").strip()
+        password = getpass.getpass("password: ")
+        print(f'{name} = "{hash_password(password)}"')
+    except (EOFError, KeyboardInterrupt):  # no terminal or input to read the password from
+        print("\nno password given: nothing written", file=sys.stderr)
+        return 1
+    except ValueError as exc:  # an empty password
+        print(f"review.auth: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -412,9 +412,14 @@ def summary_html(result: AnalysisResult, lang: str = "en") -> str:
             for q in summ.quarters
         )
         cut_ins = summ.events.get("interruption", 0)
+        who = _esc(speaker_label(result, spk.id, lang))
+        if spk.role and spk.role_confidence is not None and spk.role_confidence < 1.0:
+            # a guessed role says how sure the guess is (a given role has confidence 1)
+            sure = f"({t('role_guessed', lang)} {spk.role_confidence:.0%})"
+            who += f' <span class="emo-conf">{_esc(sure)}</span>'
         rows.append(
             [
-                _esc(speaker_label(result, spk.id, lang)),
+                who,
                 f"{summ.talk_time_s:.1f} s ({share:.0%})",
                 str(summ.turns),
                 str(cut_ins),

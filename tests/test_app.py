@@ -370,3 +370,18 @@ def test_handlers_analyze_open_annotate_delete(ctx, tmp_path):
     assert kept[2] == "⚠️ " + t("msg_bad_number", "en", field=field)
     listed = library_tab.list_library(ctx, "", "", "", "", "", "", "", "all", "", False, "en")
     assert listed[2] == "" and list(listed[0].columns)[-1] == "id"
+
+
+def test_hashing_a_password_without_a_terminal_says_so(monkeypatch, capsys):
+    import getpass
+
+    def closed(prompt: str = "") -> str:
+        raise EOFError
+
+    monkeypatch.setattr(getpass, "getpass", closed)
+    assert auth.main(["hash", "ana"]) == 1
+    assert "no password given" in capsys.readouterr().err
+    monkeypatch.setattr(getpass, "getpass", lambda prompt="": "s3cret")
+    assert auth.main(["hash", "ana"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith('ana = "$2') and auth.verify_password("s3cret", line.split('"')[1])

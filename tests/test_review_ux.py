@@ -53,6 +53,13 @@ def test_summary_shows_the_engines_facts_with_links_to_moments():
     assert t("trend_" + result.summary["S1"].trend.direction, "en") in html
     zh = views.summary_html(result, "zh")
     assert "升级时刻" in zh and "客户" in zh
+    assert "guessed" not in html  # roles given (no confidence): nothing to say
+    import dataclasses
+
+    guessed = [dataclasses.replace(s, role_confidence=0.83) for s in result.speakers]
+    result = dataclasses.replace(result, speakers=guessed)
+    assert "(guessed 83%)" in views.summary_html(result, "en")
+    assert "(推测 83%)" in views.summary_html(result, "zh")
 
 
 def test_transcript_panel_empty_state_and_lines():

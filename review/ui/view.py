@@ -117,7 +117,8 @@ def show_call(
     return ReviewView(
         player=shown,
         timeline=timeline_figure(result, notes, lang=lang),
-        summary=f"<h3>{html.escape(record.name)}</h3><p>{html.escape(record.uploaded_by)} · "
+        summary=f'<h3 style="overflow-wrap:anywhere">{html.escape(record.name)}</h3><p>'
+        f"{html.escape(record.uploaded_by)} · "
         f"{views.clock(record.duration_s)} · {html.escape(record.created_at[:16])}</p>"
         + views.summary_html(result, lang),
         transcript=views.transcript_html(result, lang),
