@@ -284,3 +284,14 @@ def test_a_label_correction_needs_speech_and_the_manifest_says_what_it_left_out(
     monkeypatch.setattr(gr, "Warning", lambda message: warned.append(message))
     library_tab.export_listed(ctx, *BASE[:-1], "manifest", "en")
     assert warned == [t("msg_manifest_left_out", "en", kept=1, left_out=2)]
+
+
+def test_a_subrip_export_of_a_call_without_words_says_why_it_is_empty(ctx, tmp_path, monkeypatch):
+    record = add(ctx, tmp_path, "call.wav")
+    warned: list[str] = []
+    monkeypatch.setattr(gr, "Warning", lambda message: warned.append(message))
+    path = review_tab.export_open(ctx, record.id, "srt", "zh")
+    assert warned == [t("transcript_empty", "zh")]
+    assert path.endswith(".srt")
+    review_tab.export_open(ctx, record.id, "vtt", "en")  # the emotion cues: nothing to warn
+    assert len(warned) == 1

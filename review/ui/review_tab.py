@@ -211,4 +211,6 @@ def export_open(
     # ELAN links the recording by its file name, next to the .eaf: never the server's path.
     written = str(export_call(result, fmt, path, notes, media_path=Path(record.name).name))
     ctx.store.audit(user_of(request), "export", call_id, fmt)
+    if fmt == "srt" and not views.transcript_lines(result):  # SubRip holds the transcript only
+        gr.Warning(t("transcript_empty", lang))
     return written
