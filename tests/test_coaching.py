@@ -283,7 +283,11 @@ def test_roles_of_a_diarized_call_guessed_given_and_left_alone():
         {"start": 0.5, "end": 1.1, "speaker": "S2", "text": "thank you for calling"},
         {"start": 1.6, "end": 5.8, "speaker": "S1", "text": "hi, I'm calling about my bill"},
     ]
-    assert diarized_roles(attr, AnalysisConfig(), lines).speakers[1].role == "agent"
+    worded = diarized_roles(attr, AnalysisConfig(), lines)
+    assert worded.speakers[1].role == "agent"
+    # the note quotes why S2 won (its words), not the opening cues that favoured S1
+    assert "greets like an agent" in worded.notes[-1].params["cues"]
+    assert "first substantial turn" not in worded.notes[-1].params["cues"]
     # given names go to the voices in the order they are first heard (S2 first)
     given = diarized_roles(attr, AnalysisConfig(channels=("customer", "agent", "boss")))
     assert [(s.id, s.role, s.role_confidence) for s in given.speakers] == [

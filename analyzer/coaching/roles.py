@@ -148,6 +148,9 @@ def guess_roles(
                             caller=spk, phrases=caller,
                         )  # fmt: skip
     agent = max(ids, key=lambda s: (score[s], -ids.index(s)))
+    # the cues that voted for the agent first (stable), so a note quoting the first ones says
+    # why this speaker won, not why another one nearly did
+    cues.sort(key=lambda c: c["params"].get("speaker") != agent)
     if len(ids) == 1:
         return RoleGuess({agent: "agent"}, agent, 0.5, tuple(cues))
     runner_up = max(score[s] for s in ids if s != agent)
