@@ -215,18 +215,7 @@ def diarized_roles(
             f"roles given in the order the voices are first heard: {given}",
             roles=given,
         )
-        extra = names[len(order) :]
-        notes = [note]
-        if extra:
-            notes.append(
-                Note(
-                    "roles_ignored",
-                    f"role names ignored: {', '.join(extra)} (the call has {len(order)} voices)",
-                    reason="extra_names",
-                    names=", ".join(extra),
-                    channels=len(order),
-                )
-            )
+        notes = [note, *_extra_names(names, len(order), "voices")]
         return _with_roles(attr, roles, {s: 1.0 for s, r in roles.items() if r}, notes)
     if len(order) < 2 or not cfg.detect_agent:
         return attr
@@ -244,6 +233,16 @@ def diarized_roles(
     )
     confidence = {s: float(guess.confidence) for s in guess.roles}
     return _with_roles(attr, dict(guess.roles), confidence, [note])
+
+
+def _extra_names(names: list[str], n: int, what: str) -> list[Note]:
+    """A ``roles_ignored`` note for the role names beyond the ``n`` channels or voices (none
+    when there are no more names than those)."""
+    extra = ", ".join(names[n:])
+    if not extra:
+        return []
+    message = f"role names ignored: {extra} (the call has {n} {what})"
+    return [Note("roles_ignored", message, reason="extra_names", names=extra, channels=n)]
 
 
 def _with_roles(
@@ -286,18 +285,7 @@ def channel_speakers(
         duration_s=duration,
         ids=ids,
     )
-    notes: list[str] = []
-    if cfg.channels and len(cfg.channels) > n:
-        extra = ", ".join(cfg.channels[n:])
-        notes.append(
-            Note(
-                "roles_ignored",
-                f"role names ignored: {extra} (the recording has {n} channels)",
-                reason="extra_names",
-                names=extra,
-                channels=n,
-            )
-        )
+    notes: list[str] = [*_extra_names(list(cfg.channels or ()), n, "channels")]
     confidence: float | None = 1.0 if cfg.channels else None
     if cfg.channels is None and cfg.detect_agent and n == 2:
         guess = guess_roles(turns.turns, speakers=ids)

@@ -9,6 +9,7 @@ reverse.
 from __future__ import annotations
 
 import argparse
+import sys
 
 SubParsers = argparse._SubParsersAction  # argparse has no public name for this type
 
@@ -26,8 +27,6 @@ def terminate_as_interrupt(signum: int, frame: object) -> None:
 
 def interrupted(exc: KeyboardInterrupt) -> int:
     """The command line's one line and exit status for Ctrl-C (130) or ``Terminated`` (143)."""
-    import sys
-
     stopped = isinstance(exc, Terminated)
     print(f"emotrace: {'terminated' if stopped else 'interrupted'}", file=sys.stderr)
     return 143 if stopped else 130

@@ -233,7 +233,8 @@ def channel_stats(
     cross = np.zeros((channels, channels))
     n = 0
     for a in range(0, samples, BLOCK * step):
-        x = np.asarray(read(a, min(a + BLOCK * step, samples)), dtype=np.float64)[:, ::step]
+        # every step-th sample first: the float64 copy is of what is summed, not the block
+        x = np.asarray(read(a, min(a + BLOCK * step, samples)))[:, ::step].astype(np.float64)
         sums += x.sum(axis=1)
         cross += x @ x.T
         n += x.shape[1]

@@ -10,6 +10,7 @@ import io
 import json
 import math
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -580,6 +581,17 @@ def process_umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def replace_folder(final: Path, staged: Path | None, old: Path) -> None:
+    """Put the complete folder ``staged`` at ``final`` (None: just remove ``final``): an
+    existing ``final`` is first renamed to ``old`` and deleted only once the new one stands, so
+    readers see the old folder or the new one, never a half-written one."""
+    if final.exists():
+        os.replace(final, old)
+    if staged is not None:
+        os.replace(staged, final)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:

@@ -96,7 +96,7 @@ def check_upload(
     try:
         info = probe_media(p)
     except MediaError as exc:
-        if exc.code == "unreadable_media" and lang != "en":  # the cause in the reviewer's words
+        if exc.code == "unreadable_media":  # the cause in the reviewer's words
             reason = one_line_error(MediaError(str(exc.params.get("reason", ""))), p, shown)
             reason = reason.removeprefix(f"{shown}: ")
             raise MediaError(t("msg_unreadable", lang, name=shown, reason=reason)) from None
@@ -129,17 +129,13 @@ def call_rows(
     coaching = coaching or {}
     sep = "、" if lang == "zh" else ", "
 
-    def role(name: str) -> str:
-        key = f"role_{name}"
-        return t(key, lang) if t(key, lang) != key else name
-
     return [
         [
             c.name,
             c.created_at.replace("+00:00", "")[:16].replace("T", " "),
             c.uploaded_by,
             clock(c.duration_s),
-            sep.join(role(r) for r in c.roles),
+            sep.join(role_name(r, lang) or r for r in c.roles),
             f"{c.negative_share:.0%}",
             sep.join(event_kind_name(k, lang) for k in c.event_kinds) if c.event_kinds else "",
             coaching.get(c.id, 0),
@@ -163,12 +159,18 @@ def call_headers(lang: str) -> list[str]:
     return [t(k, lang) for k in keys] + ["id"]
 
 
+def role_name(role: str | None, lang: str) -> str | None:
+    """A role's name in ``lang`` (agent -> 坐席); None for no role or one without a name."""
+    key = f"role_{role}"
+    return t(key, lang) if role and t(key, lang) != key else None
+
+
 def speaker_label(result: AnalysisResult, speaker_id: str | None, lang: str = "en") -> str:
     """A speaker's display name in ``lang``: the role translated (agent -> 坐席), else the id."""
     role = next((s.role for s in result.speakers if s.id == speaker_id), None)
-    key = f"role_{role}"
-    if role and t(key, lang) != key:
-        return t(key, lang) if role == speaker_id else f"{t(key, lang)} ({speaker_id})"
+    name = role_name(role, lang)
+    if name is not None:
+        return name if role == speaker_id else f"{name} ({speaker_id})"
     return speaker_name(result, speaker_id)
 
 

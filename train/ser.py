@@ -500,7 +500,7 @@ def _published(out: Path) -> Iterator[Path]:
     ``out``'s place (an earlier folder there is moved aside first, its MODEL_CARD.md carried
     over, and removed only once the new one stands), and on an error it is removed and ``out``
     left as it was."""
-    from analyzer.result import process_umask
+    from analyzer.result import process_umask, replace_folder
 
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -512,13 +512,7 @@ def _published(out: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    old = None
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        os.replace(out, old)
-    os.replace(staging, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    replace_folder(out, staging, out.parent / f".{out.name}.old-{os.getpid()}")
 
 
 def _write_model(out: Path, arrays: dict, config: dict, about: str) -> None:

@@ -11,12 +11,12 @@ folder at the end of every run.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from ..result import replace_folder
 from . import resume, tables
 
 if TYPE_CHECKING:
@@ -91,20 +91,12 @@ def write_tables(out: Path, finished: list[Row]) -> dict[str, int]:
     for table in tables.TABLES:
         folder = staged / table
         if table == "scorecards" and counts[table] == 0:
-            _swap(out / table, None, work / f"old-{table}.{run}")
+            replace_folder(out / table, None, work / f"old-{table}.{run}")
             continue
         if counts[table] == 0:  # readers expect the folder: one empty file with the schema
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir(parents=True)
             pq.write_table(tables.to_arrow(table, []), folder / "empty.parquet")
-        _swap(out / table, folder, work / f"old-{table}.{run}")
+        replace_folder(out / table, folder, work / f"old-{table}.{run}")
     shutil.rmtree(staged, ignore_errors=True)
     return counts
-
-
-def _swap(final: Path, staged: Path | None, old: Path) -> None:
-    if final.exists():
-        os.replace(final, old)
-    if staged is not None:
-        os.replace(staged, final)
-    shutil.rmtree(old, ignore_errors=True)
