@@ -327,4 +327,11 @@ def test_chinese_interface_and_nothing_fetched_from_outside(session):
     note = page.get_by_text("已推测坐席声道：声道 0").first
     note.wait_for(timeout=15_000)
     assert "agent channel guessed" not in note.inner_text()
+    # the library lists again in Chinese: roles and event kinds as the reviewer reads them
+    page.get_by_role("tab", name="通话库").click()
+    page.locator("#calls").get_by_text("坐席、客户").locator("visible=true").first.wait_for(
+        timeout=15_000
+    )
+    assert "升级" in page.locator("#calls").inner_text()
+    page.get_by_role("tab", name="回顾").click()
     assert screenshot.outside_requests(session.urls) == [], "the page fetched from outside"

@@ -171,6 +171,8 @@ def _wire_library(ctx: AppContext, ui: AppWidgets, demo: gr.Blocks) -> None:
     listing = bind(library_tab.list_library, ctx)
     lib.refresh.click(listing, _filters(ui), lib.listing(), api_name="list_calls")
     demo.load(listing, _filters(ui), lib.listing(), **HIDDEN)
+    # the table's headers, roles and event kinds are text too: list again in the new language
+    ui.language.change(listing, _filters(ui), lib.listing(), **HIDDEN)
     demo.load(bind(library_tab.open_link, ctx), [ui.language], _opened(ui), **HIDDEN)
     lib.calls.select(bind(library_tab.select_call, ctx), [ui.language], _opened(ui), **HIDDEN)
     lib.open.click(
