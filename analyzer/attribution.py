@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -22,6 +22,9 @@ from .config import AnalysisConfig
 from .diskaudio import Audio, ChannelStats, DiskAudio, Signal, channel_stats
 from .notes import Note
 from .result import Speaker
+
+if TYPE_CHECKING:
+    from .video.timeline import FaceTimeline
 
 SAME_CHANNEL_CORR = 0.98  # channels this correlated are one mix duplicated, not two speakers
 # Whole-call comparisons and levels run over blocks of this many samples (about 1 minute at
@@ -130,6 +133,7 @@ def attribute_speakers(
     split: bool,
     encoder: Callable[[], SpeakerEncoder],
     levels: NDArray[Any] | None = None,
+    faces: FaceTimeline | None = None,
 ) -> SpeakerAttribution:
     """Turns per speaker: one speaker per channel when ``split``, else diarization of the mix.
 
@@ -139,6 +143,9 @@ def attribute_speakers(
     levels over their noise floor after bleed cancellation (``audio.bleed.level_over_floor_db``)
     or None. ``audio`` may be a ``DiskAudio`` (a long call): the mono mix is then made on disk
     and diarized chunk by chunk (``chunks.diarize_in_chunks``), clustered over the whole call.
+    faces: the video's face timeline, if any: on a mixed recording held in memory, two or more
+    persons seen talking (``video.talking.talking_faces``) are the voices the diarizer looks
+    for (note ``voices_from_faces``), unless ``cfg.num_speakers`` is given.
     """
     if split:
         turns, speakers, notes = channel_speakers(audio, probs, cfg, duration, levels)
@@ -164,6 +171,11 @@ def attribute_speakers(
                 min_speakers=cfg.min_speakers,
             )
         else:
+            seen = None
+            if faces is not None and not cfg.num_speakers:
+                from .video.talking import talking_faces
+
+                seen = talking_faces(faces, speech)
             turns = diarize(
                 sources[0],
                 speech,
@@ -171,6 +183,7 @@ def attribute_speakers(
                 num_speakers=cfg.num_speakers,
                 max_speakers=cfg.max_speakers,
                 min_speakers=cfg.min_speakers,
+                seen=seen.at if seen is not None and len(seen.talking) >= 2 else None,
             )
         speakers = [Speaker(s, None, None, source="diarization") for s in turns.speakers]
         notes = []

@@ -85,7 +85,7 @@ Progress = Callable[[str, int, int], None]
 SER_PIECE_S = 3.0  # s; speech is scored in pieces of about this length, once, then pooled
 SER_MIN_PIECE_S = 0.4  # s; shorter leftovers are merged into their neighbour
 STEPS = (
-    "decode", "voice", "speakers", "prosody", "speech emotion", "words", "faces", "fusion",
+    "decode", "voice", "faces", "speakers", "prosody", "speech emotion", "words", "fusion",
     "events",
 )  # fmt: skip
 SAMPLES = TimeGrid.rate(SAMPLE_RATE)  # the sample grid of every decoded signal
@@ -284,6 +284,8 @@ class Analyzer:
         split = split_channels(audio, cfg)
         probs, levels = self._voice(audio, split, cfg)
         clock.mark("voice")
+        timeline = self._face_timeline(path, info, cfg, clock.report)
+        clock.mark("faces")
         attr = attribute_speakers(
             audio,
             probs,
@@ -292,6 +294,7 @@ class Analyzer:
             split=split,
             encoder=lambda: self.speaker_encoder,
             levels=levels,
+            faces=timeline,
         )
         clock.mark("speakers")
         prosody = self._prosody(attr, cfg)
@@ -302,8 +305,7 @@ class Analyzer:
         texts = words.texts
         attr = diarized_roles(attr, cfg, _turn_lines(attr, texts))
         clock.mark("words")
-        faces = self._faces_stage(path, info, attr, cfg, clock.report)
-        clock.mark("faces")
+        faces = self._faces_stage(timeline, info, attr, cfg)
         segments = self._fusion(attr, prosody, pieces, texts, faces, duration, cfg)
         clock.mark("fusion")
         events = self._events(attr, segments, words, duration, cfg)
@@ -507,27 +509,17 @@ class Analyzer:
             return transcribe_in_chunks(self.transcriber, source, turns, chunk_s=cfg.chunk_s)
         return self.transcriber.transcribe(source, turns)
 
-    def _faces_stage(
-        self,
-        path: str | Path,
-        info: MediaInfo,
-        attr: SpeakerAttribution,
-        cfg: AnalysisConfig,
-        report: Progress,
-    ) -> Faces:
-        """Face tracks, cues and expression, and which track belongs to which voice."""
-        if not info.has_video:
-            return Faces()
-        if not cfg.video:
-            return Faces(
-                notes=[Note("video_off", "video not analysed (video analysis switched off)")]
-            )
-        from .video import assign_tracks_to_speakers
+    def _face_timeline(
+        self, path: str | Path, info: MediaInfo, cfg: AnalysisConfig, report: Progress
+    ) -> FaceTimeline | None:
+        """Face tracks, cues and expression of the video; None without video (or switched off)."""
+        if not info.has_video or not cfg.video:
+            return None
 
         def face_progress(step: str, done: int, total_frames: int) -> None:
             report("video frames", done, total_frames)
 
-        timeline = self.face_analyzer(cfg).analyze(
+        return self.face_analyzer(cfg).analyze(
             iter_video_frames(
                 path,
                 fps=cfg.fps,
@@ -539,6 +531,23 @@ class Analyzer:
             total=int(info.duration_s * cfg.fps) + 1,
             progress=face_progress,
         )
+
+    def _faces_stage(
+        self,
+        timeline: FaceTimeline | None,
+        info: MediaInfo,
+        attr: SpeakerAttribution,
+        cfg: AnalysisConfig,
+    ) -> Faces:
+        """Which face track belongs to which voice."""
+        if not info.has_video:
+            return Faces()
+        if timeline is None:
+            return Faces(
+                notes=[Note("video_off", "video not analysed (video analysis switched off)")]
+            )
+        from .video import assign_tracks_to_speakers
+
         track_speaker = assign_tracks_to_speakers(
             timeline, {s.id: attr.turns.of(s.id) for s in attr.speakers}
         )

@@ -80,6 +80,9 @@ OVERLAP_KEEP_BOTH = True  # a detected overlap adds a turn of the second voice (
 OVERLAP_KEEP_PROB = 0.9  # ... only where the detector is this sure on average (validation
 # collar DER, count given: every detection 0.063, 0.8 and up 0.058, 0.9 0.0577 = none: a false
 # second voice costs more than a missed one, so only the surest overlaps add one)
+VISUAL_WEIGHT = 0.05  # cosine added to a frame's similarity per unit of mouth evidence
+VISUAL_ANCHOR = 0.3  # mean mouth-evidence margin over a unit that makes it a seen voice's anchor
+VISUAL_MIN_ANCHOR_S = 3.0  # s of anchored speech each seen voice needs
 PITCH_WEIGHT = 0.3  # scale of the pitch dimension added to the embeddings (see with_pitch)
 PITCH_MIN_FRAMES = 10  # voiced 10 ms frames a window needs for its pitch to count
 
@@ -345,6 +348,7 @@ def diarize(
     max_speakers: int = 4,
     ids: list[str] | None = None,
     min_speakers: int = 1,
+    seen: Callable[[FloatArray], FloatArray] | None = None,
 ) -> Turns:
     """Speaker turns for mixed (single-channel) audio.
 
@@ -369,10 +373,18 @@ def diarize(
        ``models/overlap-mlp-mel-v2``) inside speech; each overlapped stretch keeps both voices
        (see _overlap_turns). Without the detector, the stretches around speaker changes where
        the windows resemble both speakers (see _overlap_near_changes).
+
+    seen: for a video call, the mouth evidence of the persons seen talking at given times (s)
+    (``video.talking.TalkingFaces.at``): two or more of them are the call's voices (see
+    ``diarize_embedded``'s ``visual``).
     """
     if not speech:
         return Turns([], [])
     spans, owner, emb = encoder.embed_windows(audio, speech)
+    duration = len(audio) / SAMPLE_RATE
+    visual = None
+    if seen is not None:
+        visual = seen(np.arange(FRAMES.count(duration) + 1) * FRAME_S)
     overlap_prob = load_overlap_detector().probabilities(audio)
     f0 = analyze_frames(audio, speech=speech).f0_hz if PITCH_WEIGHT > 0 else None
     return diarize_embedded(
@@ -380,11 +392,12 @@ def diarize(
         owner,
         emb,
         speech,
-        len(audio) / SAMPLE_RATE,
+        duration,
         num_speakers=num_speakers,
         max_speakers=max_speakers,
         min_speakers=min_speakers,
         ids=ids,
+        visual=visual,
         f0=f0,
         projection=load_projection(),
         overlap_prob=overlap_prob,
@@ -410,6 +423,8 @@ def diarize_embedded(
     overlap_prob: FloatArray | None = None,
     count_model: CountRule | None = None,
     min_speakers: int = 1,
+    visual: FloatArray | None = None,
+    visual_weight: float = VISUAL_WEIGHT,
 ) -> Turns:
     """Steps 2-4 of ``diarize`` on windows already embedded by ``SpeakerEncoder.embed_windows``
     (duration in seconds); the benchmark's tuning loop calls it on cached embeddings.
@@ -422,7 +437,11 @@ def diarize_embedded(
     (``OverlapDetector.probabilities``); without it the heuristic ``_overlap_near_changes``.
     count_model: with a projection, the speaker count (unless given) of calls up to
     LONG_CALL_UNITS units is this learned decision over each candidate split
-    (``speakercount``) instead of the distance rules."""
+    (``speakercount``) instead of the distance rules.
+    visual: [frames, P] on the diarization frame grid, the mouth evidence of P >= 2 persons
+    seen talking in the video (``video.talking.TalkingFaces.at``; NaN where there is none):
+    unless the count is given, the voices are then those P persons (``_visual_labels``) and
+    the resegmentation adds ``visual_weight`` times the evidence to each frame's similarity."""
     if not speech:
         return Turns([], [])
     if len(emb) == 0:
@@ -457,7 +476,12 @@ def diarize_embedded(
         rule["accept"] = _count_rule(
             count_model, spans, owner, plain, uemb, uweight, f0, projection
         )
-    if len(uemb) > LONG_CALL_UNITS:  # a long call: bounded clustering, see longcall.py
+    ulabels_seen = None
+    if visual is not None and visual.shape[1] >= 2 and not num_speakers:
+        ulabels_seen = _visual_labels(unit, spans, uemb, uweight, visual)
+    if ulabels_seen is not None:
+        ulabels = ulabels_seen
+    elif len(uemb) > LONG_CALL_UNITS:  # a long call: bounded clustering, see longcall.py
         useg = np.zeros(len(uemb), dtype=int)  # the speech segment each unit was cut from
         useg[unit] = owner
         space = None  # the speaker space only where a long call's voices are regrouped in it
@@ -493,6 +517,9 @@ def diarize_embedded(
         seg_of[span.start : min(span.stop, n_frames)] = i
     speech_idx = np.flatnonzero(seg_of >= 0)
     score, voted = _frame_scores(spans, emb @ cents.T, n_frames)
+    if ulabels_seen is not None and visual is not None:
+        seen = np.nan_to_num(visual[:n_frames], nan=0.0)
+        score[: len(seen)] += visual_weight * seen
     frame_label = np.full(n_frames, -1)
     if k == 1:
         frame_label[speech_idx] = 0
@@ -510,6 +537,10 @@ def diarize_embedded(
                 score[speech_idx], voted[speech_idx], seg_of[speech_idx], SIM_SCALE, change_cost
             )
 
+    if ulabels_seen is not None and not ids:  # name the seen voices by talk time too
+        talk = np.bincount(frame_label[frame_label >= 0], minlength=k)
+        rank = np.argsort(np.argsort(-talk, kind="stable"))
+        names = [f"S{r + 1}" for r in rank]
     turns: list[tuple[str, Segment]] = []
     for lab in range(k):
         for seg in mask_to_segments(frame_label == lab, hop_s=FRAME_S, min_off_s=0.0):
@@ -524,6 +555,31 @@ def diarize_embedded(
     elif k > 1:
         overlaps = _overlap_near_changes(score, voted, frame_label, seg_of, duration)
     return Turns(turns, overlaps)
+
+
+def _visual_labels(
+    unit: IntArray, spans: IntArray, uemb: FloatArray, uweight: FloatArray, visual: FloatArray
+) -> IntArray | None:
+    """Unit labels [U] from the persons seen talking: units whose mean mouth evidence
+    (``visual`` [frames, P] over their windows' frames) leads by VISUAL_ANCHOR are that person's
+    voice; every other unit goes to the nearest of the anchored voices' centroids. None when a
+    person anchors less than VISUAL_MIN_ANCHOR_S of speech (their voice is not known)."""
+    k = visual.shape[1]
+    sums = np.zeros((len(uemb), k))
+    counts = np.zeros((len(uemb), k))
+    for u, (a, b) in zip(unit, spans):
+        seen = visual[a:b]
+        ok = np.isfinite(seen)
+        sums[u] += np.where(ok, seen, 0.0).sum(axis=0)
+        counts[u] += ok.sum(axis=0)
+    mean = np.where(counts > 0, sums / np.maximum(counts, 1), -np.inf)
+    anchor = np.where(mean.max(axis=1) >= VISUAL_ANCHOR, mean.argmax(axis=1), -1)
+    for p in range(k):
+        if uweight[anchor == p].sum() < VISUAL_MIN_ANCHOR_S:
+            return None
+    cents = centroids(uemb[anchor >= 0], anchor[anchor >= 0], uweight[anchor >= 0])
+    labels: IntArray = np.where(anchor >= 0, anchor, np.argmax(uemb @ cents.T, axis=1))
+    return labels
 
 
 class CountRule(Protocol):

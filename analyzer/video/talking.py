@@ -1,0 +1,138 @@
+"""Who is talking on screen: mouth movement turned into evidence for the diarizer.
+
+In a video call the faces of the people talking are usually on screen together (a gallery of
+tiles), and the one talking moves their mouth while the others listen. That says what voices
+alone find hard on similar voices: how many people take part and, at each moment, which of them
+speaks. The diarizer (``audio.speakers.diarize``) uses it as anchors for its voices; the audio
+still places every boundary and covers every moment no face is seen.
+
+Steps:
+1. On-screen persons: face tracks that are never on screen together and sit at the same place
+   (a tile; a face lost and found again) are one person.
+2. Each person's mouth movement (``speakers.mouth_movement``, over TALK_WINDOW_S), on the
+   analysed frames, scaled to the person's own range: 0 at its median while nobody speaks, 1 at
+   its TALK_PERCENTILE while someone speaks (at least MIN_RANGE apart, so a still face's jitter is
+   never stretched into talking).
+3. Margin: a person's scaled movement minus the largest of the others on screen at that frame;
+   only where at least two persons are on screen (one face alone says nothing of who else
+   might be talking off screen).
+4. Talking persons: those whose margin reaches MARGIN for at least MIN_TALK_S of speech and
+   MIN_TALK_SHARE of the speech seen with everyone on screen. A listener who nods and smiles
+   while the other talks does not reach it: the talker moves more at those moments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..arrays import FloatArray
+from ..segment import Segment
+from .speakers import mouth_movement, voice_activity
+from .timeline import FaceTimeline
+
+TALK_WINDOW_S = 0.6  # s, mouth movement averaged over this (a turn change is often ~0.5 s)
+TALK_PERCENTILE = 80.0  # percentile of a person's movement during speech scaled to 1
+MIN_RANGE = 0.01  # mouth_open change per observation: the least range a person's scale spans
+MARGIN = 0.35  # scaled movement by which the talking person leads every other one on screen
+MIN_TALK_S = 4.0  # s of leading during speech before a person counts as talking
+MIN_TALK_SHARE = 0.1  # and this share of the speech seen with two or more persons on screen
+SAME_PLACE = 0.5  # box centres nearer than this many box widths are one tile
+MAX_LOOKUP_S = 0.3  # s; a time further than this from an analysed frame has no evidence
+
+
+@dataclass(frozen=True)
+class TalkingFaces:
+    """Mouth evidence of who talks when.
+
+    times: float64 [T] s, the analysed frames; margin: float64 [T, P] per on-screen person (NaN
+    where fewer than two persons are on screen or the person is not); persons: the track ids of
+    each person; talking: indices of the persons counted as talking (see the module).
+    """
+
+    times: FloatArray
+    margin: FloatArray
+    persons: list[list[int]]
+    talking: list[int]
+
+    def at(self, times: FloatArray) -> FloatArray:
+        """float64 [n, len(talking)]: the talking persons' margins at ``times`` (s), from the
+        nearest analysed frame; NaN where none is within MAX_LOOKUP_S."""
+        times = np.asarray(times, dtype=np.float64)
+        out = np.full((len(times), len(self.talking)), np.nan)
+        if not len(self.times) or not self.talking:
+            return out
+        idx = np.clip(np.searchsorted(self.times, times), 1, len(self.times) - 1)
+        left = self.times[idx - 1]
+        nearest = np.where(times - left <= self.times[idx] - times, idx - 1, idx)
+        if len(self.times) == 1:
+            nearest = np.zeros(len(times), dtype=int)
+        close = np.abs(self.times[nearest] - times) <= MAX_LOOKUP_S
+        out[close] = self.margin[nearest[close]][:, self.talking]
+        return out
+
+
+def on_screen_persons(timeline: FaceTimeline) -> list[list[int]]:
+    """Track ids grouped into persons: tracks never on screen together whose boxes sit at the
+    same place (within SAME_PLACE box widths) are one person, in order of first appearance."""
+    persons: list[list[int]] = []
+    where: list[tuple[FloatArray, float, set[int]]] = []  # centre, width, frames
+    for track in timeline.tracks:
+        box = np.median(track.boxes, axis=0) if len(track) else np.zeros(4)
+        centre = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
+        width = float(max(box[2] - box[0], 1.0))
+        frames = {int(f) for f in track.frames}
+        for p, (c, w, seen) in enumerate(where):
+            if not frames & seen and np.linalg.norm(centre - c) <= SAME_PLACE * max(w, width):
+                persons[p].append(track.id)
+                seen |= frames
+                break
+        else:
+            persons.append([track.id])
+            where.append((centre, width, frames))
+    return persons
+
+
+def talking_faces(timeline: FaceTimeline, speech: list[Segment]) -> TalkingFaces:
+    """The mouth evidence of ``timeline`` given the call's ``speech`` (anyone's, seconds)."""
+    times = timeline.times
+    persons = on_screen_persons(timeline)
+    movement = np.full((len(times), len(persons)), np.nan)
+    for p, ids in enumerate(persons):
+        for track_id in ids:
+            track = timeline.track(track_id)
+            mid, moved = mouth_movement(
+                track.times, track.cues["mouth_open"], window_s=TALK_WINDOW_S
+            )
+            if not len(mid):
+                continue
+            # each observation after the first takes the movement that ends at it
+            movement[track.frames[1:], p] = moved
+    speaking = voice_activity(times, speech) > 0
+    scaled = np.full_like(movement, np.nan)
+    for p in range(len(persons)):
+        m = movement[:, p]
+        quiet = m[np.isfinite(m) & ~speaking]
+        loud = m[np.isfinite(m) & speaking]
+        if not len(loud):
+            continue
+        floor = float(np.median(quiet)) if len(quiet) >= 5 else float(np.percentile(loud, 20))
+        top = float(np.percentile(loud, TALK_PERCENTILE))
+        scaled[:, p] = (m - floor) / max(top - floor, MIN_RANGE)
+    margin = np.full_like(scaled, np.nan)
+    seen = np.isfinite(scaled)
+    several = seen.sum(axis=1) >= 2
+    for p in range(len(persons)):
+        others = np.delete(scaled, p, axis=1)
+        best_other = np.nanmax(np.where(np.isfinite(others), others, -np.inf), axis=1)
+        ok = several & seen[:, p]
+        margin[ok, p] = scaled[ok, p] - best_other[ok]
+    step = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
+    shared_speech = float((several & speaking).sum()) * step
+    talking = []
+    for p in range(len(persons)):
+        lead_s = float(((margin[:, p] >= MARGIN) & speaking).sum()) * step
+        if lead_s >= MIN_TALK_S and lead_s >= MIN_TALK_SHARE * shared_speech:
+            talking.append(p)
+    return TalkingFaces(times, margin, persons, talking)

@@ -1,0 +1,135 @@
+"""Audio-visual diarization: video calls of two tiles, diarized with and without the faces.
+
+    python -m benchmarks.av_diarization --validation          # the sets the constants were set on
+    python -m benchmarks.av_diarization                       # test actors (01-12)
+    python -m benchmarks.av_diarization --sets 3min-same --calls 6 --work DIR   # keep the videos
+
+Calls: the diarization benchmark's simulated mono calls (``benchmarks.diarization.make_calls``,
+same actors, seeds and emotions per set), each voice given a face tile of a side-by-side video
+call (``benchmarks.avcalls``: 640 x 360, 15 fps, H.264 + AAC; mouths move with the reference
+speech, with a lead, syllables, a listener's own movements, landmark noise and spells with the
+face gone). Sets: ``3min-same`` (two voices of one gender, ~3 minutes), ``short-mixed`` (a man
+and a woman, ~40 s), ``one-voice`` (one actor, default length, beside a second tile whose face
+only listens: the count must stay one). Each call is analysed twice by the whole engine
+(``analyzer.Analyzer``; no emotion models): the audio alone (``video=False``) and with the faces
+(default). Figures per set: collar (0.25 s) and no-collar DER, the count right, per call and
+mean; the last line is the JSON of all figures.
+
+Rule (written before any figure beyond one smoke call of the validation set): the faces are used
+by default on mixed video calls if, on the validation calls (actors 13-20), the mean collar DER
+of ``3min-same`` and ``short-mixed`` is lower with the faces than without, no two-voice call is
+worse by more than 0.03, the count is right in >= 90 % of two-voice calls, and ``one-voice`` calls
+keep one voice at least as often as the audio alone. Constants: ``video.talking`` and
+``audio.speakers.VISUAL_*`` as committed with this benchmark; if the rule fails, VISUAL_WEIGHT
+0 and 0.1 are tried once on validation. The test actors are run once, after the choice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from analyzer.audio.der import diarization_error_rate
+from analyzer.config import AnalysisConfig
+from benchmarks.avcalls import render_call
+from benchmarks.diarization import make_calls
+from benchmarks.simcalls import load_manifest
+
+SETS = {  # name: (speakers, length, gender)
+    "3min-same": (2, "3min", "same"),
+    "short-mixed": (2, "short", "mixed"),
+    "one-voice": (1, "default", "any"),
+}
+DEFAULT_CALLS = {"3min-same": 6, "short-mixed": 12, "one-voice": 6}
+LISTENER = "listener"  # the silent second tile of a one-voice call
+
+
+def score(reference, result, speakers: int) -> dict:
+    turns = list(result.turns)
+    collar = diarization_error_rate(reference, turns, collar_s=0.25)["der"]
+    plain = diarization_error_rate(reference, turns)["der"]
+    found = len(result.speakers)
+    return {
+        "der": collar,
+        "der_no_collar": plain,
+        "voices": found,
+        "count_right": found == speakers,
+    }
+
+
+def run_set(name: str, n: int, validation: bool, work: Path, engines: dict) -> list[dict]:
+    speakers, length, gender = SETS[name]
+    rows = []
+    calls = make_calls(
+        load_manifest(), n=n, validation=validation, speakers=speakers, length=length,
+        gender=gender,
+    )  # fmt: skip
+    for i, (cast, audio, reference, _) in enumerate(calls):
+        people = cast.split("+")
+        rng = np.random.default_rng(7000 + i + (0 if validation else 500))
+        if speakers == 1:
+            people = [people[0], LISTENER] if rng.random() < 0.5 else [LISTENER, people[0]]
+        path = work / f"{name}-{'val' if validation else 'test'}-{i}.mp4"
+        if not path.exists():
+            render_call(path, audio, reference, people, seed=int(rng.integers(1 << 30)))
+        row: dict = {"set": name, "call": cast}
+        for label, engine in engines.items():
+            t0 = time.perf_counter()
+            row[label] = score(reference, engine.analyze(path), speakers)
+            row[label]["seconds"] = round(time.perf_counter() - t0, 1)
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
+
+
+def summary(rows: list[dict], label: str) -> dict:
+    return {
+        "der": float(np.mean([r[label]["der"] for r in rows])),
+        "der_no_collar": float(np.mean([r[label]["der_no_collar"] for r in rows])),
+        "count_right": float(np.mean([r[label]["count_right"] for r in rows])),
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--validation", action="store_true", help="actors 13-20 (tuning)")
+    ap.add_argument("--sets", nargs="+", choices=list(SETS), default=list(SETS))
+    ap.add_argument("--calls", type=int, help="calls per set (default: 6, 12, 6)")
+    ap.add_argument("--work", type=Path, help="keep the rendered videos here (reused)")
+    args = ap.parse_args(argv)
+    from analyzer import Analyzer
+
+    base = AnalysisConfig(ser_model=None, fer_model=None)
+    engines = {"audio": Analyzer(replace(base, video=False)), "faces": Analyzer(base)}
+    out: dict = {"validation": args.validation, "sets": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = args.work or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        every = []
+        for name in args.sets:
+            rows = run_set(name, args.calls or DEFAULT_CALLS[name], args.validation, work, engines)
+            every += rows
+            out["sets"][name] = {label: summary(rows, label) for label in engines}
+            if SETS[name][0] == 2:
+                worse = [r["faces"]["der"] - r["audio"]["der"] for r in rows]
+                out["sets"][name]["worst_change"] = float(np.max(worse))
+    two = [r for r in every if SETS[r["set"]][0] == 2]
+    if two:
+        out["two_voice"] = {label: summary(two, label) for label in engines}
+    for name, figures in out["sets"].items():
+        for label in engines:
+            f = figures[label]
+            print(f"{name:12s} {label:6s} DER {f['der']:.3f} (no collar {f['der_no_collar']:.3f})"
+                  f"  count right {f['count_right']:.0%}")  # fmt: skip
+    print(json.dumps(out))
+    return out
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""Simulated two-person video calls: the diarization benchmark's mono calls with a face per voice.
+
+Each voice gets a tile of a side-by-side video call (640 x 360, 15 fps, H.264 + AAC in MP4). The
+face is scikit-image's astronaut photograph (public domain, NASA), mirrored for the second tile;
+the mouth is opened by darkening an ellipse between the lips of the still photograph. Nothing in
+the picture comes from the voice's audio: the mouth follows the reference timing only, so what a
+benchmark measures is how the analyser uses "this face is talking", not a copy of the waveform.
+
+How the mouths move (the knobs are module constants, fixed before any figure was read):
+- while its voice speaks (the reference's segments, shifted by a lead of 0-120 ms drawn per call:
+  lips move a little before the sound), a mouth opens and closes at a syllable rate drawn per
+  call (3-6 Hz, wandering), each syllable opening 0.2-1.0, one in six staying shut;
+- while listening, the mouth moves too: about one event every 12 s (a smile, "mm-hm", a word to
+  oneself), 0.3-1.2 s long, opening up to 0.5, often while the other one talks;
+- landmark noise (the openness jitters by 0.05) and head movement (slow sway, small nods);
+- each face leaves the picture for 1-2 spells of 2-5 s (camera off, looking away), at random.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from analyzer.segment import Segment
+
+FPS = 15
+WIDTH, HEIGHT = 640, 360
+FACE_PX = 250  # the face tile's side
+MOUTH_XY = (102.5, 122.0)  # inner-lip centre of the (unmirrored) photograph at FACE_PX, px
+MOUTH_HALF_WIDTH = 15.0  # px
+LEAD_S = (0.0, 0.12)  # lips move before the sound
+SYLLABLE_HZ = (3.0, 6.0)
+SHUT_SYLLABLE = 1 / 6
+LISTENER_EVENTS_PER_S = 1 / 12
+LISTENER_EVENT_S = (0.3, 1.2)
+LISTENER_OPEN = (0.1, 0.5)
+JITTER = 0.05
+AWAY_SPELLS = (1, 2)
+AWAY_S = (2.0, 5.0)
+AUDIO_RATE = 16000
+
+
+@dataclass(frozen=True)
+class VideoCall:
+    """Where a rendered call lies and what its faces did."""
+
+    path: Path
+    speakers: list[str]  # tile order: speakers[0] on the left
+    away: dict[str, list[Segment]]  # per speaker, spells with no face in its tile
+
+
+def _face() -> np.ndarray:
+    from skimage import data, transform
+
+    face = data.astronaut()[:300, 100:400]
+    return (transform.resize(face, (FACE_PX, FACE_PX), anti_aliasing=True) * 255).astype(np.uint8)
+
+
+def mouth_track(times: np.ndarray, speech: list[Segment], rng: np.random.Generator) -> np.ndarray:
+    """Openness in [0, 1] at ``times`` for a face whose voice speaks in ``speech``."""
+    lead = rng.uniform(*LEAD_S)
+    talking = np.zeros(len(times), dtype=bool)
+    for seg in speech:
+        talking |= (times >= seg.start - lead) & (times < seg.end - lead)
+    # Syllables: a phase that advances at a wandering rate; each cycle one opening.
+    rate = rng.uniform(*SYLLABLE_HZ) * np.exp(np.cumsum(rng.normal(0, 0.02, len(times))))
+    rate = np.clip(rate, *SYLLABLE_HZ)
+    phase = np.cumsum(rate) / FPS
+    cycle = np.floor(phase).astype(int)
+    amp = rng.uniform(0.2, 1.0, cycle.max() + 2)
+    amp[rng.random(len(amp)) < SHUT_SYLLABLE] = 0.0
+    open_ = amp[cycle] * 0.5 * (1 - np.cos(2 * np.pi * phase))
+    out = np.where(talking, open_, 0.0)
+    # The listener's own movements.
+    duration = times[-1] if len(times) else 0.0
+    for _ in range(rng.poisson(LISTENER_EVENTS_PER_S * duration)):
+        start = rng.uniform(0, duration)
+        inside = (times >= start) & (times < start + rng.uniform(*LISTENER_EVENT_S)) & ~talking
+        wobble = 0.5 * (1 - np.cos(2 * np.pi * rng.uniform(1, 3) * (times[inside] - start)))
+        out[inside] = rng.uniform(*LISTENER_OPEN) * wobble
+    return np.clip(out + rng.normal(0, JITTER, len(times)), 0.0, 1.0)
+
+
+def away_spells(duration: float, rng: np.random.Generator) -> list[Segment]:
+    spells = []
+    for _ in range(rng.integers(AWAY_SPELLS[0], AWAY_SPELLS[1] + 1)):
+        start = rng.uniform(0, max(duration - AWAY_S[1], 0.0))
+        spells.append(Segment(start, start + rng.uniform(*AWAY_S)))
+    return spells
+
+
+def render_call(
+    path: Path,
+    audio: np.ndarray,
+    reference: list[tuple[str, Segment]],
+    speakers: list[str],
+    *,
+    seed: int,
+) -> VideoCall:
+    """Write ``audio`` (float32 mono at 16 kHz) with a two-tile video of ``speakers`` to ``path``
+    (MP4). ``reference``: (speaker, Segment) speech of each voice."""
+    import av
+
+    if len(speakers) != 2:
+        raise ValueError("a side-by-side call has two speakers")
+    rng = np.random.default_rng(seed)
+    duration = len(audio) / AUDIO_RATE
+    times = np.arange(int(duration * FPS)) / FPS
+    face = _face()
+    tiles = [face, face[:, ::-1].copy()]
+    centres = [MOUTH_XY[0], FACE_PX - MOUTH_XY[0]]
+    mouths = [
+        mouth_track(times, [seg for spk, seg in reference if spk == s], rng) for s in speakers
+    ]
+    away = {s: away_spells(duration, rng) for s in speakers}
+    sway = [rng.uniform(0, 2 * np.pi, 2) for _ in speakers]
+    yy, xx = np.ogrid[:FACE_PX, :FACE_PX]
+
+    container = av.open(str(path), mode="w")
+    video = container.add_stream("libx264", rate=FPS)
+    video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+    video.options = {"crf": "26", "preset": "veryfast"}
+    sound = container.add_stream("aac", rate=AUDIO_RATE)
+    sound.layout = "mono"
+    for i, t in enumerate(times):
+        canvas = np.full((HEIGHT, WIDTH, 3), (40, 44, 52), dtype=np.uint8)
+        for j, speaker in enumerate(speakers):
+            if any(s.start <= t < s.end for s in away[speaker]):
+                continue
+            img = tiles[j].copy()
+            m = float(mouths[j][i])
+            if m > 0.02:
+                inside = ((xx - centres[j]) / MOUTH_HALF_WIDTH) ** 2 + (
+                    (yy - MOUTH_XY[1] - 3 * m) / (2 + 8 * m)
+                ) ** 2 <= 1
+                img[inside] = (img[inside] * 0.3).astype(np.uint8)
+            x0 = 320 * j + 35 + int(round(6 * np.sin(2 * np.pi * t / 7 + sway[j][0])))
+            y0 = 55 + int(round(4 * np.sin(2 * np.pi * t / 3 + sway[j][1])))
+            canvas[y0 : y0 + FACE_PX, x0 : x0 + FACE_PX] = img
+        for packet in video.encode(av.VideoFrame.from_ndarray(canvas, format="rgb24")):
+            container.mux(packet)
+    for packet in video.encode():
+        container.mux(packet)
+    step = 1024
+    wav = np.ascontiguousarray(audio, dtype=np.float32)
+    for i in range(0, len(wav), step):
+        frame = av.AudioFrame.from_ndarray(wav[None, i : i + step], format="fltp", layout="mono")
+        frame.sample_rate = AUDIO_RATE
+        frame.pts = i
+        frame.time_base = Fraction(1, AUDIO_RATE)
+        for packet in sound.encode(frame):
+            container.mux(packet)
+    for packet in sound.encode():
+        container.mux(packet)
+    container.close()
+    return VideoCall(path, list(speakers), away)
