@@ -10,15 +10,18 @@ Steps:
 1. On-screen persons: face tracks that are never on screen together and sit at the same place
    (a tile; a face lost and found again) are one person.
 2. Each person's mouth movement (``speakers.mouth_movement``, over TALK_WINDOW_S), on the
-   analysed frames, scaled to the person's own range: 0 at its median while nobody speaks, 1 at
-   its TALK_PERCENTILE while someone speaks (at least MIN_RANGE apart, so a still face's jitter is
-   never stretched into talking).
+   analysed frames, scaled to the person's own range: 0 at its STILL_PERCENTILE (a mouth at
+   rest: pauses are too short to tell it, as the window spills into them), 1 at its
+   TALK_PERCENTILE while someone speaks (at least MIN_RANGE and SCALE_SHARE of the widest
+   person's range apart, so a listening face's jitter is never stretched into talking).
 3. Margin: a person's scaled movement minus the largest of the others on screen at that frame;
    only where at least two persons are on screen (one face alone says nothing of who else
    might be talking off screen).
 4. Talking persons: those whose margin reaches MARGIN for at least MIN_TALK_S of speech and
-   MIN_TALK_SHARE of the speech seen with everyone on screen. A listener who nods and smiles
-   while the other talks does not reach it: the talker moves more at those moments.
+   MIN_TALK_SHARE of the speech seen with everyone on screen, counting only leads held for
+   MIN_RUN_S (a turn). A listener who nods and smiles while the other talks does not reach it:
+   the talker moves more at those moments, and the listener leads only in the talker's brief
+   still moments.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..arrays import FloatArray
 from ..segment import Segment
@@ -33,11 +37,15 @@ from .speakers import mouth_movement, voice_activity
 from .timeline import FaceTimeline
 
 TALK_WINDOW_S = 0.6  # s, mouth movement averaged over this (a turn change is often ~0.5 s)
+STILL_PERCENTILE = 10.0  # percentile of a person's movement taken as their mouth at rest
 TALK_PERCENTILE = 80.0  # percentile of a person's movement during speech scaled to 1
 MIN_RANGE = 0.01  # mouth_open change per observation: the least range a person's scale spans
 MARGIN = 0.35  # scaled movement by which the talking person leads every other one on screen
 MIN_TALK_S = 4.0  # s of leading during speech before a person counts as talking
 MIN_TALK_SHARE = 0.1  # and this share of the speech seen with two or more persons on screen
+SCALE_SHARE = 0.5  # no person's range is taken below this share of the widest one (a face
+# that only listens would otherwise have its jitter stretched into talking)
+MIN_RUN_S = 1.0  # s; only leads held this long count (a turn, not a talker's brief still mouth)
 SAME_PLACE = 0.5  # box centres nearer than this many box widths are one tile
 MAX_LOOKUP_S = 0.3  # s; a time further than this from an analysed frame has no evidence
 
@@ -110,17 +118,21 @@ def talking_faces(timeline: FaceTimeline, speech: list[Segment]) -> TalkingFaces
             # each observation after the first takes the movement that ends at it
             movement[track.frames[1:], p] = moved
     speaking = voice_activity(times, speech) > 0
-    scaled = np.full_like(movement, np.nan)
+    step = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
+    floors = np.full(len(persons), np.nan)
+    ranges = np.zeros(len(persons))
     for p in range(len(persons)):
         m = movement[:, p]
-        quiet = m[np.isfinite(m) & ~speaking]
         loud = m[np.isfinite(m) & speaking]
         if not len(loud):
             continue
-        floor = float(np.median(quiet)) if len(quiet) >= 5 else float(np.percentile(loud, 20))
-        top = float(np.percentile(loud, TALK_PERCENTILE))
-        scaled[:, p] = (m - floor) / max(top - floor, MIN_RANGE)
+        floors[p] = float(np.percentile(m[np.isfinite(m)], STILL_PERCENTILE))
+        ranges[p] = float(np.percentile(loud, TALK_PERCENTILE)) - floors[p]
+    scale = np.maximum(np.maximum(ranges, MIN_RANGE), SCALE_SHARE * ranges.max(initial=0.0))
+    scaled = (movement - floors) / scale
     margin = np.full_like(scaled, np.nan)
+    if len(persons) < 2:
+        return TalkingFaces(times, margin, persons, [])
     seen = np.isfinite(scaled)
     several = seen.sum(axis=1) >= 2
     for p in range(len(persons)):
@@ -128,11 +140,22 @@ def talking_faces(timeline: FaceTimeline, speech: list[Segment]) -> TalkingFaces
         best_other = np.nanmax(np.where(np.isfinite(others), others, -np.inf), axis=1)
         ok = several & seen[:, p]
         margin[ok, p] = scaled[ok, p] - best_other[ok]
-    step = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
     shared_speech = float((several & speaking).sum()) * step
     talking = []
+    min_run = max(1, int(round(MIN_RUN_S / step))) if step > 0 else 1
     for p in range(len(persons)):
-        lead_s = float(((margin[:, p] >= MARGIN) & speaking).sum()) * step
+        leads = _long_runs((margin[:, p] >= MARGIN) & speaking, min_run)
+        lead_s = float(leads.sum()) * step
         if lead_s >= MIN_TALK_S and lead_s >= MIN_TALK_SHARE * shared_speech:
             talking.append(p)
     return TalkingFaces(times, margin, persons, talking)
+
+
+def _long_runs(mask: NDArray[np.bool_], min_len: int) -> NDArray[np.bool_]:
+    """``mask`` with its runs of True shorter than ``min_len`` cleared."""
+    out = np.zeros_like(mask)
+    edges = np.flatnonzero(np.diff(np.r_[0, mask.astype(np.int8), 0]))
+    for a, b in zip(edges[::2], edges[1::2]):
+        if b - a >= min_len:
+            out[a:b] = True
+    return out

@@ -1,0 +1,166 @@
+"""Audio-visual diarization: persons seen talking in a video call anchor the call's voices."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from analyzer.audio.speakers import diarize_embedded
+from analyzer.segment import Segment
+from analyzer.video.cues import CUE_NAMES
+from analyzer.video.talking import on_screen_persons, talking_faces
+from analyzer.video.timeline import FaceTimeline, FaceTrack
+
+FPS = 5.0
+
+
+def track(track_id, times, frames, mouth, x0=0.0):
+    n = len(times)
+    cues = {name: np.zeros(n) for name in CUE_NAMES}
+    cues["mouth_open"] = np.asarray(mouth, dtype=float)
+    boxes = np.tile([x0, 100.0, x0 + 80.0, 190.0], (n, 1))
+    return FaceTrack(track_id, times, frames, boxes, cues, np.ones(n), np.ones(n))
+
+
+def alternating(duration: float, seed: int) -> dict[str, list[Segment]]:
+    """Turns of 2-5 s taken in turn by A and B, with pauses of 0.3-1 s."""
+    rng = np.random.default_rng(seed)
+    turns: dict[str, list[Segment]] = {"A": [], "B": []}
+    t, who = 0.5, "A"
+    while t < duration - 1:
+        end = min(duration - 0.5, t + rng.uniform(2, 5))
+        turns[who].append(Segment(t, end))
+        t, who = end + rng.uniform(0.3, 1.0), "B" if who == "A" else "A"
+    return turns
+
+
+def mouth(times, talking: list[Segment], rng, *, listening: float = 0.0):
+    """Openness: opening and closing at ~4 Hz while talking; ``listening`` scales the random
+    small movements the rest of the time."""
+    on = np.array([any(s.contains(t) for s in talking) for t in times])
+    syllables = rng.uniform(0.2, 0.9, len(times))
+    quiet = listening * rng.random(len(times))
+    return np.where(on, syllables, quiet) + rng.normal(0, 0.01, len(times))
+
+
+def two_tiles(duration=90.0, seed=0, listener_b=False):
+    rng = np.random.default_rng(seed)
+    times = np.arange(0, duration, 1 / FPS)
+    frames = np.arange(len(times))
+    turns = alternating(duration, seed)
+    if listener_b:  # B never speaks: A's voice is the whole call
+        turns = {"A": [*turns["A"], *turns["B"]], "B": []}
+    half = len(times) // 2
+    tracks = (
+        # A's face is lost halfway and found again at the same place (a second track).
+        track(0, times[:half], frames[:half], mouth(times[:half], turns["A"], rng), x0=50),
+        track(1, times, frames, mouth(times, turns["B"], rng, listening=0.15), x0=400),
+        track(2, times[half:], frames[half:], mouth(times[half:], turns["A"], rng), x0=55),
+    )
+    timeline = FaceTimeline(times, np.full(len(times), 2), tracks)
+    return timeline, turns
+
+
+def test_tracks_at_one_place_never_seen_together_are_one_person():
+    timeline, _ = two_tiles()
+    assert on_screen_persons(timeline) == [[0, 2], [1]]
+    # Two faces on screen at once are two persons, wherever they are.
+    times = np.arange(0, 10, 1 / FPS)
+    frames = np.arange(len(times))
+    both = FaceTimeline(
+        times,
+        np.full(len(times), 2),
+        (track(0, times, frames, np.zeros(len(times))), track(1, times, frames, np.zeros(50))),
+    )
+    assert on_screen_persons(both) == [[0], [1]]
+
+
+def test_both_talkers_count_and_the_evidence_points_at_the_one_speaking():
+    timeline, turns = two_tiles()
+    speech = sorted(turns["A"] + turns["B"], key=lambda s: s.start)
+    seen = talking_faces(timeline, speech)
+    assert seen.persons == [[0, 2], [1]]
+    assert seen.talking == [0, 1]
+    # In the middle of each turn the speaker's face leads the other one.
+    mids = np.array([(s.start + s.end) / 2 for s in turns["A"]])
+    at = seen.at(mids)
+    assert at.shape == (len(mids), 2)
+    assert (at[:, 0] > 0).mean() > 0.8
+    mids_b = np.array([(s.start + s.end) / 2 for s in turns["B"]])
+    assert (seen.at(mids_b)[:, 1] > 0).mean() > 0.8
+    # Far from every analysed frame: no evidence.
+    assert np.isnan(seen.at(np.array([500.0]))).all()
+
+
+def test_a_face_that_only_listens_is_not_a_talker():
+    timeline, turns = two_tiles(listener_b=True, seed=3)
+    speech = sorted(turns["A"], key=lambda s: s.start)
+    seen = talking_faces(timeline, speech)
+    assert seen.talking == [0]
+
+
+def test_one_face_gives_no_evidence():
+    timeline, turns = two_tiles()
+    lone = FaceTimeline(timeline.times, np.ones(len(timeline.times), int), timeline.tracks[1:2])
+    seen = talking_faces(lone, turns["B"])
+    assert seen.talking == []
+    assert np.isnan(seen.margin).all()
+
+
+def _two_similar_voices(turns: dict[str, list[Segment]], duration: float, seed: int):
+    """Windows of 1.5 s every 0.5 s inside each turn; the two voices' embeddings nearly the
+    same (cosine ~0.99), which audio alone counts as one voice."""
+    rng = np.random.default_rng(seed)
+    base = rng.normal(size=32)
+    voice = {k: base + 0.12 * rng.normal(size=32) for k in ("A", "B")}
+    speech = sorted([s for segs in turns.values() for s in segs], key=lambda s: s.start)
+    spans, owner, emb, truth = [], [], [], []
+    for i, seg in enumerate(speech):
+        who = "A" if seg in turns["A"] else "B"
+        a, b = int(seg.start * 100), int(seg.end * 100)
+        for s in range(a, max(a + 1, b - 150 + 1), 50):
+            spans.append((s, min(s + 150, b)))
+            owner.append(i)
+            emb.append(voice[who] + 0.3 * rng.normal(size=32))
+            truth.append(who)
+    e = np.array(emb)
+    e /= np.linalg.norm(e, axis=1, keepdims=True)
+    return np.array(spans), np.array(owner), e, speech
+
+
+def test_persons_seen_talking_anchor_the_voices_of_the_diarizer():
+    timeline, turns = two_tiles(duration=90.0, seed=5)
+    spans, owner, emb, speech = _two_similar_voices(turns, 90.0, seed=5)
+    frames = np.arange(int(90.0 / 0.01) + 1) * 0.01
+    seen = talking_faces(timeline, speech)
+    visual = seen.at(frames)
+
+    audio_only = diarize_embedded(spans, owner, emb, speech, 90.0)
+    with_faces = diarize_embedded(spans, owner, emb, speech, 90.0, visual=visual)
+    assert len(with_faces.speakers) == 2
+
+    def agreement(result) -> float:
+        """Share of A's and B's turn middles given to the voice holding most of A / of B."""
+        label = {}
+        for who in ("A", "B"):
+            votes = [
+                spk
+                for seg in turns[who]
+                for spk, g in result.turns
+                if g.contains((seg.start + seg.end) / 2)
+            ]
+            label[who] = votes
+        a_voice = max(set(label["A"]), key=label["A"].count)
+        right = sum(v == a_voice for v in label["A"]) + sum(v != a_voice for v in label["B"])
+        return right / (len(label["A"]) + len(label["B"]))
+
+    assert agreement(with_faces) > 0.9
+    assert agreement(with_faces) > agreement(audio_only) + 0.2
+    # Only one person seen talking: the audio decides as before.
+    one = visual.copy()
+    one[:, 1] = np.nan
+    assert diarize_embedded(spans, owner, emb, speech, 90.0, visual=one[:, :1]).turns == (
+        audio_only.turns
+    )
+    # A given count is the user's: the faces do not override it.
+    given = diarize_embedded(spans, owner, emb, speech, 90.0, num_speakers=1, visual=visual)
+    assert len(given.speakers) == 1
