@@ -187,6 +187,14 @@ def attribute_speakers(
             )
         speakers = [Speaker(s, None, None, source="diarization") for s in turns.speakers]
         notes = []
+        if turns.seen_voices:
+            notes.append(
+                Note(
+                    "voices_from_faces",
+                    f"{turns.seen_voices} voices told apart by the faces seen talking in the video",
+                    voices=turns.seen_voices,
+                )
+            )
         why = mixed_reason(audio) if cfg.split_channels is None else None
         if why is not None:
             notes.append(why)

@@ -30,6 +30,12 @@ Round 1 (validation): two-voice sets met it (3min-same collar DER 0.149 -> 0.033
 changed before its figures, none of the other constants): ranges of at least half the widest
 person's (``SCALE_SHARE``), the floor a low percentile of all of a person's movement
 (``STILL_PERCENTILE``), and only leads held for a second count (``MIN_RUN_S``).
+Round 2 (validation): 3min-same 0.149 -> 0.039; short-mixed 0.064 -> 0.065 (the faces were
+used in one call of twelve: at 4 s of leads, a 40 s call with faces gone for seconds rarely
+qualifies); one-voice count 67 % -> 50 % (one listener still counted). Round 3 (rules changed
+before its figures): the audio must agree that the seen voices differ (the anchored units'
+centroids further apart than 95 % of random splits, ``speakers._distinct_anchors``), and with
+that check 2 s of leads make a talker (``MIN_TALK_S``).
 """
 
 from __future__ import annotations

@@ -99,9 +99,11 @@ def render_call(
     speakers: list[str],
     *,
     seed: int,
+    away: dict[str, list[Segment]] | None = None,
 ) -> VideoCall:
     """Write ``audio`` (float32 mono at 16 kHz) with a two-tile video of ``speakers`` to ``path``
-    (MP4). ``reference``: (speaker, Segment) speech of each voice."""
+    (MP4). ``reference``: (speaker, Segment) speech of each voice; ``away``: the spells each
+    face is gone (default: drawn at random, see the module)."""
     import av
 
     if len(speakers) != 2:
@@ -115,7 +117,8 @@ def render_call(
     mouths = [
         mouth_track(times, [seg for spk, seg in reference if spk == s], rng) for s in speakers
     ]
-    away = {s: away_spells(duration, rng) for s in speakers}
+    drawn = {s: away_spells(duration, rng) for s in speakers}
+    away = drawn if away is None else {s: away.get(s, []) for s in speakers}
     sway = [rng.uniform(0, 2 * np.pi, 2) for _ in speakers]
     yy, xx = np.ogrid[:FACE_PX, :FACE_PX]
 

@@ -164,3 +164,54 @@ def test_persons_seen_talking_anchor_the_voices_of_the_diarizer():
     # A given count is the user's: the faces do not override it.
     given = diarize_embedded(spans, owner, emb, speech, 90.0, num_speakers=1, visual=visual)
     assert len(given.speakers) == 1
+
+
+def test_a_video_call_of_two_tiles_gets_a_voice_per_face(tmp_path):
+    """Real media through the whole engine: the bundled call's two voices mixed to mono, with a
+    face tile each (``benchmarks.avcalls``) whose mouth moves while its voice speaks."""
+    import json
+    from pathlib import Path
+
+    import soundfile as sf
+    from scipy.signal import resample_poly
+
+    from analyzer import Analyzer
+    from analyzer.config import AnalysisConfig
+    from benchmarks.avcalls import render_call
+
+    assets = Path(__file__).resolve().parents[1] / "assets"
+    truth = json.loads((assets / "sample_call.truth.json").read_text())
+    stereo, sr = sf.read(assets / "sample_call.wav", dtype="float32")
+    mono = resample_poly(stereo.sum(axis=1), 16000, sr).astype(np.float32)
+    reference = [(t["speaker"], Segment(t["start"], t["end"])) for t in truth["turns"]]
+    path = tmp_path / "two tiles.mp4"
+    # The customer's face shows up 2 s late, so the agent's is the first track (id 0).
+    render_call(
+        path,
+        mono,
+        reference,
+        ["agent", "customer"],
+        seed=3,
+        away={"customer": [Segment(0.0, 2.0)]},
+    )
+    result = Analyzer(AnalysisConfig(ser_model=None, fer_model=None)).analyze(path)
+    codes = [n.code for n in result.notes]
+    assert "voices_from_faces" in codes
+    assert len(result.speakers) == 2
+    agent_time = {
+        s.id: sum(
+            max(0.0, min(g.end, r.end) - max(g.start, r.start))
+            for spk, g in result.turns
+            if spk == s.id
+            for who, r in reference
+            if who == "agent"
+        )
+        for s in result.speakers
+    }
+    agent_voice = max(agent_time, key=agent_time.__getitem__)
+    tracks = {s.id: s.face_track for s in result.speakers}
+    assert tracks[agent_voice] == 0
+    assert set(tracks.values()) == {0, 1}
+    # The face rows carry the voice each face was linked to.
+    linked = {(f.track, f.speaker) for f in result.faces if f.face}
+    assert (0, agent_voice) in linked

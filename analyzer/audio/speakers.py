@@ -83,6 +83,8 @@ OVERLAP_KEEP_PROB = 0.9  # ... only where the detector is this sure on average (
 VISUAL_WEIGHT = 0.05  # cosine added to a frame's similarity per unit of mouth evidence
 VISUAL_ANCHOR = 0.3  # mean mouth-evidence margin over a unit that makes it a seen voice's anchor
 VISUAL_MIN_ANCHOR_S = 3.0  # s of anchored speech each seen voice needs
+VISUAL_TEST_P = 0.05  # two seen voices must differ more than this share of random splits do
+VISUAL_PERMUTATIONS = 200
 PITCH_WEIGHT = 0.3  # scale of the pitch dimension added to the embeddings (see with_pitch)
 PITCH_MIN_FRAMES = 10  # voiced 10 ms frames a window needs for its pitch to count
 
@@ -554,7 +556,7 @@ def diarize_embedded(
             turns = _overlap_turns(turns, sure, score, frame_label, names)
     elif k > 1:
         overlaps = _overlap_near_changes(score, voted, frame_label, seg_of, duration)
-    return Turns(turns, overlaps)
+    return Turns(turns, overlaps, k if ulabels_seen is not None else 0)
 
 
 def _visual_labels(
@@ -563,7 +565,9 @@ def _visual_labels(
     """Unit labels [U] from the persons seen talking: units whose mean mouth evidence
     (``visual`` [frames, P] over their windows' frames) leads by VISUAL_ANCHOR are that person's
     voice; every other unit goes to the nearest of the anchored voices' centroids. None when a
-    person anchors less than VISUAL_MIN_ANCHOR_S of speech (their voice is not known)."""
+    person anchors less than VISUAL_MIN_ANCHOR_S of speech (their voice is not known) or when
+    two persons' anchored voices differ no more than a random split of them would
+    (``_distinct_anchors``): the faces then do not say more than the audio does."""
     k = visual.shape[1]
     sums = np.zeros((len(uemb), k))
     counts = np.zeros((len(uemb), k))
@@ -577,9 +581,43 @@ def _visual_labels(
     for p in range(k):
         if uweight[anchor == p].sum() < VISUAL_MIN_ANCHOR_S:
             return None
-    cents = centroids(uemb[anchor >= 0], anchor[anchor >= 0], uweight[anchor >= 0])
+    held = anchor >= 0
+    if not _distinct_anchors(uemb[held], anchor[held], uweight[held], k):
+        return None
+    cents = centroids(uemb[held], anchor[held], uweight[held])
     labels: IntArray = np.where(anchor >= 0, anchor, np.argmax(uemb @ cents.T, axis=1))
     return labels
+
+
+def _distinct_anchors(emb: FloatArray, labels: IntArray, weights: FloatArray, k: int) -> bool:
+    """Whether the voices of every two anchored persons differ more than chance: the cosine
+    distance of their centroids beats (1 - VISUAL_TEST_P) of the distances of the same units
+    with the labels shuffled (VISUAL_PERMUTATIONS times, a fixed seed). A face that only
+    listens can lead now and then; its "voice" is then a random share of the talker's and no
+    further from the rest than a random split."""
+    rng = np.random.default_rng(0)
+    for a in range(k):
+        for b in range(a + 1, k):
+            pair = (labels == a) | (labels == b)
+            lab, sub_emb, sub_w = labels[pair], emb[pair], weights[pair]
+            real = _centroid_distance(sub_emb, lab, sub_w, a, b)
+            shuffled = [
+                _centroid_distance(sub_emb, rng.permutation(lab), sub_w, a, b)
+                for _ in range(VISUAL_PERMUTATIONS)
+            ]
+            if real <= np.quantile(shuffled, 1.0 - VISUAL_TEST_P):
+                return False
+    return True
+
+
+def _centroid_distance(
+    emb: FloatArray, lab: IntArray, weights: FloatArray, a: int, b: int
+) -> float:
+    """Cosine distance between the weighted centroids of labels ``a`` and ``b``."""
+    ca = (emb[lab == a] * weights[lab == a, None]).sum(axis=0)
+    cb = (emb[lab == b] * weights[lab == b, None]).sum(axis=0)
+    denom = float(np.linalg.norm(ca) * np.linalg.norm(cb))
+    return 1.0 - float(ca @ cb) / denom if denom > 0 else 0.0
 
 
 class CountRule(Protocol):

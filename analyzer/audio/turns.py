@@ -29,6 +29,7 @@ class Turns:
 
     turns: list[tuple[str, Segment]]  # (speaker id, segment), sorted by start
     overlaps: list[Segment]
+    seen_voices: int = 0  # voices anchored by faces seen talking (audio-visual diarization)
 
     def of(self, speaker: str) -> list[Segment]:
         return [seg for spk, seg in self.turns if spk == speaker]

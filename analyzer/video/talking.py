@@ -41,7 +41,7 @@ STILL_PERCENTILE = 10.0  # percentile of a person's movement taken as their mout
 TALK_PERCENTILE = 80.0  # percentile of a person's movement during speech scaled to 1
 MIN_RANGE = 0.01  # mouth_open change per observation: the least range a person's scale spans
 MARGIN = 0.35  # scaled movement by which the talking person leads every other one on screen
-MIN_TALK_S = 4.0  # s of leading during speech before a person counts as talking
+MIN_TALK_S = 2.0  # s of leading during speech before a person counts as talking
 MIN_TALK_SHARE = 0.1  # and this share of the speech seen with two or more persons on screen
 SCALE_SHARE = 0.5  # no person's range is taken below this share of the widest one (a face
 # that only listens would otherwise have its jitter stretched into talking)
