@@ -137,6 +137,7 @@ def test_persons_seen_talking_anchor_the_voices_of_the_diarizer():
     audio_only = diarize_embedded(spans, owner, emb, speech, 90.0)
     with_faces = diarize_embedded(spans, owner, emb, speech, 90.0, visual=visual)
     assert len(with_faces.speakers) == 2
+    assert with_faces.seen_voices == 2 and audio_only.seen_voices == 0
 
     def agreement(result) -> float:
         """Share of A's and B's turn middles given to the voice holding most of A / of B."""
@@ -215,3 +216,19 @@ def test_a_video_call_of_two_tiles_gets_a_voice_per_face(tmp_path):
     # The face rows carry the voice each face was linked to.
     linked = {(f.track, f.speaker) for f in result.faces if f.face}
     assert (0, agent_voice) in linked
+
+
+def test_faces_that_split_one_voice_at_random_are_not_believed():
+    """Two faces 'seen talking' over one voice (a listener leading now and then): the anchored
+    halves of that voice differ no more than random halves, so the audio's count stands."""
+    timeline, turns = two_tiles(duration=90.0, seed=5)
+    one_voice = {"A": turns["A"], "B": turns["B"]}
+    spans, owner, emb, speech = _two_similar_voices(one_voice, 90.0, seed=5)
+    rng = np.random.default_rng(9)
+    same = rng.normal(size=emb.shape[1])
+    emb = same + 0.3 * rng.normal(size=emb.shape)  # every window the one voice
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    visual = talking_faces(timeline, speech).at(np.arange(9001) * 0.01)
+    out = diarize_embedded(spans, owner, emb, speech, 90.0, visual=visual)
+    assert out.seen_voices == 0
+    assert len(out.speakers) == 1
