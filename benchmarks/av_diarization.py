@@ -36,6 +36,11 @@ qualifies); one-voice count 67 % -> 50 % (one listener still counted). Round 3 (
 before its figures): the audio must agree that the seen voices differ (the anchored units'
 centroids further apart than 95 % of random splits, ``speakers._distinct_anchors``), and with
 that check 2 s of leads make a talker (``MIN_TALK_S``).
+Round 3 (validation), collar DER audio -> faces (count right): 3min-same 0.149 -> 0.039 (100 %
+-> 100 %), short-mixed 0.064 -> 0.064 (92 %), one-voice 0.112 -> 0.112 (67 %); two-voice mean
+0.093 -> 0.056, worst call +0.002, count 94 %: the rule is met, the faces are used by default.
+Test (run once after the choice, session 29): 3min-same 0.249 (50 %) -> 0.021 (100 %),
+short-mixed 0.072 -> 0.071 (92 %), one-voice 0.001 -> 0.001 (100 %); no call worse.
 """
 
 from __future__ import annotations
