@@ -304,11 +304,12 @@ def face_frames(n_frames: int, covered: tuple[float, float], mouth: np.ndarray) 
         dx = int(12 * np.sin(2 * np.pi * t / 5))
         dy = int(6 * np.sin(2 * np.pi * t / 3))
         img = face.copy()
-        # Open the mouth a little while speaking: darken a mouth-shaped ellipse.
+        # Open the mouth while speaking: darken an ellipse between the lips (their centre in
+        # this 360 px face, as FaceMesh places it), taller as the mouth opens.
         m = float(mouth[min(i, len(mouth) - 1)])
-        if m > 0:
+        if m > 0.02:
             yy, xx = np.ogrid[:360, :360]
-            inside = ((xx - 190) / 26.0) ** 2 + ((yy - 245) / (3 + 9 * m)) ** 2 <= 1
+            inside = ((xx - 148) / 21.0) ** 2 + ((yy - 176 - 4 * m) / (3 + 11 * m)) ** 2 <= 1
             img[inside] = (img[inside] * 0.3).astype(np.uint8)
         y0, x0 = 60 + dy, 140 + dx
         canvas[y0 : y0 + 360, x0 : x0 + 360] = img
