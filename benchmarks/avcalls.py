@@ -1,8 +1,9 @@
-"""Simulated two-person video calls: the diarization benchmark's mono calls with a face per voice.
+"""Simulated video calls: the diarization benchmark's mono calls with a face per voice.
 
-Each voice gets a tile of a side-by-side video call (640 x 360, 15 fps, H.264 + AAC in MP4). The
-face is scikit-image's astronaut photograph (public domain, NASA), mirrored for the second tile;
-the mouth is opened by darkening an ellipse between the lips of the still photograph. Nothing in
+Each voice gets a tile of a video call (640 x 360, 15 fps, H.264 + AAC in MP4): two side by side,
+three or four in a 2 x 2 gallery. The face is scikit-image's astronaut photograph (public
+domain, NASA), mirrored for every second tile; the mouth is opened by darkening an ellipse
+between the lips of the still photograph. Nothing in
 the picture comes from the voice's audio: the mouth follows the reference timing only, so what a
 benchmark measures is how the analyser uses "this face is talking", not a copy of the waveform.
 
@@ -28,7 +29,8 @@ from analyzer.segment import Segment
 
 FPS = 15
 WIDTH, HEIGHT = 640, 360
-FACE_PX = 250  # the face tile's side
+FACE_PX = 250  # the face tile's side (two tiles)
+GRID_FACE_PX = 160  # ... in a 2 x 2 gallery (three or four voices)
 MOUTH_XY = (102.5, 122.0)  # inner-lip centre of the (unmirrored) photograph at FACE_PX, px
 MOUTH_HALF_WIDTH = 15.0  # px
 LEAD_S = (0.0, 0.12)  # lips move before the sound
@@ -52,11 +54,24 @@ class VideoCall:
     away: dict[str, list[Segment]]  # per speaker, spells with no face in its tile
 
 
-def _face() -> np.ndarray:
+def _face(size: int = FACE_PX) -> np.ndarray:
     from skimage import data, transform
 
     face = data.astronaut()[:300, 100:400]
-    return (transform.resize(face, (FACE_PX, FACE_PX), anti_aliasing=True) * 255).astype(np.uint8)
+    return (transform.resize(face, (size, size), anti_aliasing=True) * 255).astype(np.uint8)
+
+
+def layout(n: int) -> list[tuple[int, int, int]]:
+    """(x, y, side) in px of each face tile: two side by side, three or four in a 2 x 2 grid
+    (a gallery view; a fourth cell stays empty for three)."""
+    if n <= 2:
+        return [(35, 55, FACE_PX), (355, 55, FACE_PX)][:n]
+    side = GRID_FACE_PX
+    cell_w, cell_h = WIDTH // 2, HEIGHT // 2
+    return [
+        (cell_w * (j % 2) + (cell_w - side) // 2, cell_h * (j // 2) + (cell_h - side) // 2, side)
+        for j in range(n)
+    ]
 
 
 def mouth_track(times: np.ndarray, speech: list[Segment], rng: np.random.Generator) -> np.ndarray:
@@ -106,21 +121,22 @@ def render_call(
     face is gone (default: drawn at random, see the module)."""
     import av
 
-    if len(speakers) != 2:
-        raise ValueError("a side-by-side call has two speakers")
+    if not 2 <= len(speakers) <= 4:
+        raise ValueError("a rendered call has two to four speakers")
     rng = np.random.default_rng(seed)
     duration = len(audio) / AUDIO_RATE
     times = np.arange(int(duration * FPS)) / FPS
-    face = _face()
-    tiles = [face, face[:, ::-1].copy()]
-    centres = [MOUTH_XY[0], FACE_PX - MOUTH_XY[0]]
+    places = layout(len(speakers))
     mouths = [
         mouth_track(times, [seg for spk, seg in reference if spk == s], rng) for s in speakers
     ]
     drawn = {s: away_spells(duration, rng) for s in speakers}
     away = drawn if away is None else {s: away.get(s, []) for s in speakers}
     sway = [rng.uniform(0, 2 * np.pi, 2) for _ in speakers]
-    yy, xx = np.ogrid[:FACE_PX, :FACE_PX]
+    faces = {}
+    for size in {size for _, _, size in places}:
+        face = _face(size)
+        faces[size] = (face, face[:, ::-1].copy())
 
     container = av.open(str(path), mode="w")
     video = container.add_stream("libx264", rate=FPS)
@@ -133,16 +149,20 @@ def render_call(
         for j, speaker in enumerate(speakers):
             if any(s.start <= t < s.end for s in away[speaker]):
                 continue
-            img = tiles[j].copy()
+            x, y, size = places[j]
+            img = faces[size][j % 2].copy()
             m = float(mouths[j][i])
             if m > 0.02:
-                inside = ((xx - centres[j]) / MOUTH_HALF_WIDTH) ** 2 + (
-                    (yy - MOUTH_XY[1] - 3 * m) / (2 + 8 * m)
+                k = size / FACE_PX
+                cx = MOUTH_XY[0] * k if j % 2 == 0 else size - MOUTH_XY[0] * k
+                yy, xx = np.ogrid[:size, :size]
+                inside = ((xx - cx) / (MOUTH_HALF_WIDTH * k)) ** 2 + (
+                    (yy - (MOUTH_XY[1] + 3 * m) * k) / ((2 + 8 * m) * k)
                 ) ** 2 <= 1
                 img[inside] = (img[inside] * 0.3).astype(np.uint8)
-            x0 = 320 * j + 35 + int(round(6 * np.sin(2 * np.pi * t / 7 + sway[j][0])))
-            y0 = 55 + int(round(4 * np.sin(2 * np.pi * t / 3 + sway[j][1])))
-            canvas[y0 : y0 + FACE_PX, x0 : x0 + FACE_PX] = img
+            x0 = x + int(round(6 * size / FACE_PX * np.sin(2 * np.pi * t / 7 + sway[j][0])))
+            y0 = y + int(round(4 * size / FACE_PX * np.sin(2 * np.pi * t / 3 + sway[j][1])))
+            canvas[y0 : y0 + size, x0 : x0 + size] = img
         for packet in video.encode(av.VideoFrame.from_ndarray(canvas, format="rgb24")):
             container.mux(packet)
     for packet in video.encode():

@@ -232,3 +232,50 @@ def test_faces_that_split_one_voice_at_random_are_not_believed():
     out = diarize_embedded(spans, owner, emb, speech, 90.0, visual=visual)
     assert out.seen_voices == 0
     assert len(out.speakers) == 1
+
+
+def test_every_face_of_a_gallery_is_followed_when_the_whole_frame_finds_only_some(tmp_path):
+    """A 2 x 2 gallery of three faces (160 px): FaceMesh on the whole frame finds one or two of
+    them (sometimes none); the tiles are then searched and all three are followed, as three
+    persons."""
+    from analyzer.media import iter_video_frames
+    from analyzer.video.faces import FaceAnalyzer
+    from benchmarks.avcalls import render_call
+
+    path = tmp_path / "gallery.mp4"
+    render_call(path, np.zeros(16000 * 6, np.float32), [], ["a", "b", "c"], seed=0, away={})
+    frames = list(iter_video_frames(path, fps=5, max_side=640))
+    with FaceAnalyzer() as whole:
+        found = [len(whole.landmarks(f.image)) for f in frames]
+    assert max(found) < 3  # the whole frame alone never sees the three
+    with FaceAnalyzer() as faces:
+        timeline = faces.analyze(iter(frames))
+    assert (timeline.faces == 3).mean() > 0.9
+    assert len(on_screen_persons(timeline)) == 3
+
+
+def test_a_close_up_face_does_not_send_the_analyzer_searching_tiles(monkeypatch):
+    """The bundled video's single face is a camera's close-up: no tile search is made."""
+    from pathlib import Path
+
+    from analyzer.media import iter_video_frames
+    from analyzer.video.faces import FaceAnalyzer
+
+    searches = []
+    real = FaceAnalyzer.gallery_landmarks
+
+    def spy(self, image, grids):
+        searches.append(image.copy())
+        return real(self, image, grids)
+
+    monkeypatch.setattr(FaceAnalyzer, "gallery_landmarks", spy)
+    video = Path(__file__).resolve().parents[1] / "assets" / "sample_video_call.mp4"
+    with FaceAnalyzer() as faces:
+        timeline = faces.analyze(iter_video_frames(video, fps=5, max_side=640))
+    seen = timeline.has_face.sum()
+    assert seen > 40
+    # Searches happen only while no face is seen (the covered camera), at most every 5 s.
+    assert 1 <= len(searches) <= 2
+    for image in searches:
+        with FaceAnalyzer() as fresh:
+            assert len(fresh.landmarks(image)) == 0

@@ -45,8 +45,11 @@ Progress = Callable[[str, int, int], None]  # (step, done, total); total may be 
 
 PROGRESS_EVERY = 10  # frames between progress reports
 GALLERY_GRIDS = (2, 3)  # tile grids searched for the small faces of a gallery view (up to 3x3)
-GALLERY_SEARCH_EVERY_S = 5.0  # s between gallery searches while the whole frame shows no face
+GALLERY_SEARCH_EVERY_S = 5.0  # s between gallery searches while no gallery is being followed
 MIN_TILE_PX = 48  # px; tiles smaller than this are not searched
+GALLERY_FACE_SHARE = 1 / 6  # faces all narrower than this share of the frame's width may be a
+# gallery's (the whole frame often finds one or two of its faces, not all); a larger face is a
+# camera's close-up and no tiles are searched
 WARM_UP_PX = 64  # px side of the blank frame that opens a new graph
 REGION_MARGIN = 0.5  # margin around the landmark box, in box sizes, of the region cut for align
 
@@ -223,12 +226,18 @@ class FaceAnalyzer:
             with one_blas_thread():
                 pts = self.landmarks(image)
                 if (
-                    not len(pts)
-                    and cfg.gallery
+                    cfg.gallery
+                    and _gallery_sized(pts, image.shape[1])
                     and (grid or frame.time - searched_at >= GALLERY_SEARCH_EVERY_S)
                 ):
-                    pts, grid = self.gallery_landmarks(image, (grid,) if grid else GALLERY_GRIDS)
+                    tiled, n = self.gallery_landmarks(image, (grid,) if grid else GALLERY_GRIDS)
                     searched_at = frame.time
+                    # The tiles' faces win when they are more (the whole frame found only some
+                    # of a gallery's faces, or none); the grid is kept while they do.
+                    if len(tiled) > len(pts):
+                        pts, grid = tiled, n
+                    else:
+                        grid = 0
                 times.append(float(frame.time))
                 counts.append(len(pts))
                 if len(pts):
@@ -415,6 +424,15 @@ def detect_faces(image: NDArray[Any], *, max_faces: int = 4) -> NDArray[Any]:
     """
     with FaceAnalyzer(FaceConfig(max_faces=max_faces, static_images=True)) as analyzer:
         return analyzer.landmarks(image)
+
+
+def _gallery_sized(pts: NDArray[Any], width: int) -> bool:
+    """Whether every face of ``pts`` (float [K, 478, 3] px; none counts) is narrow enough to be
+    one tile of a gallery (GALLERY_FACE_SHARE of the frame ``width``)."""
+    if not len(pts):
+        return True
+    widths = pts[:, :, 0].max(axis=1) - pts[:, :, 0].min(axis=1)
+    return bool((widths < GALLERY_FACE_SHARE * width).all())
 
 
 def analyze_faces(
