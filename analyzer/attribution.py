@@ -143,8 +143,8 @@ def attribute_speakers(
     levels over their noise floor after bleed cancellation (``audio.bleed.level_over_floor_db``)
     or None. ``audio`` may be a ``DiskAudio`` (a long call): the mono mix is then made on disk
     and diarized chunk by chunk (``chunks.diarize_in_chunks``), clustered over the whole call.
-    faces: the video's face timeline, if any: on a mixed recording held in memory, two or more
-    persons seen talking (``video.talking.talking_faces``) are the voices the diarizer looks
+    faces: the video's face timeline, if any: on a mixed recording, two or more persons seen
+    talking (``video.talking.talking_faces``) are the voices the diarizer looks
     for (note ``voices_from_faces``), unless ``cfg.num_speakers`` is given.
     """
     if split:
@@ -160,6 +160,12 @@ def attribute_speakers(
             min_silence_s=cfg.min_silence_s,
             duration_s=duration,
         )
+        seen = None
+        if faces is not None and not cfg.num_speakers:
+            from .video.talking import talking_faces
+
+            seen = talking_faces(faces, speech)
+        looks = seen.at if seen is not None and len(seen.talking) >= 2 else None
         if isinstance(sources, DiskAudio):
             turns = diarize_in_chunks(
                 sources[0],
@@ -169,13 +175,9 @@ def attribute_speakers(
                 num_speakers=cfg.num_speakers,
                 max_speakers=cfg.max_speakers,
                 min_speakers=cfg.min_speakers,
+                seen=looks,
             )
         else:
-            seen = None
-            if faces is not None and not cfg.num_speakers:
-                from .video.talking import talking_faces
-
-                seen = talking_faces(faces, speech)
             turns = diarize(
                 sources[0],
                 speech,
@@ -183,7 +185,7 @@ def attribute_speakers(
                 num_speakers=cfg.num_speakers,
                 max_speakers=cfg.max_speakers,
                 min_speakers=cfg.min_speakers,
-                seen=seen.at if seen is not None and len(seen.talking) >= 2 else None,
+                seen=looks,
             )
         speakers = [Speaker(s, None, None, source="diarization") for s in turns.speakers]
         notes = []

@@ -29,6 +29,7 @@ grids, turns), so everything after them (turns, fusion, events, coaching) is unc
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,8 @@ from .audio.bleed import cancel_bleed, level_over_floor_db
 from .audio.prosody import HOP_S as PROSODY_HOP_S
 from .audio.prosody import ProsodyFrames, analyze_frames
 from .audio.speakers import (
+    FRAME_S,
+    FRAMES,
     PITCH_WEIGHT,
     SpeakerEncoder,
     Turns,
@@ -190,28 +193,35 @@ def diarize_in_chunks(
     num_speakers: int | None = None,
     max_speakers: int = 4,
     min_speakers: int = 1,
+    seen: Callable[[Array], Array] | None = None,
 ) -> Turns:
     """``audio.speakers.diarize`` of a mixed channel held on disk: windows embedded group by
     group of speech segments (each group spans at most ``chunk_s``), then clustered and
     resegmented over the whole call at once. The embeddings (256 floats per 0.5 s of speech)
-    are all that grows with the call."""
+    are all that grows with the call, with, for a video call, the faces' evidence per 10 ms
+    frame (``seen``, as for ``diarize``: a few floats per frame)."""
     if not speech:
         return Turns([], [])
     spans, owners, embs = embed_in_chunks(mono, speech, encoder, chunk_s=chunk_s)
     f0 = None
     if PITCH_WEIGHT > 0:
         f0 = prosody_frames(mono, speech=speech, chunk_s=chunk_s).f0_hz
+    duration = len(mono) / SAMPLE_RATE
+    visual = None
+    if seen is not None:
+        visual = seen(np.arange(FRAMES.count(duration) + 1) * FRAME_S)
     return diarize_embedded(
         spans,
         owners,
         embs,
         speech,
-        len(mono) / SAMPLE_RATE,
+        duration,
         num_speakers=num_speakers,
         max_speakers=max_speakers,
         min_speakers=min_speakers,
         f0=f0,
         projection=load_projection(),
+        visual=visual,
     )
 
 

@@ -11,7 +11,9 @@ speech, with a lead, syllables, a listener's own movements, landmark noise and s
 face gone). Sets: ``3min-same`` (two voices of one gender, ~3 minutes), ``short-mixed`` (a man
 and a woman, ~40 s), ``one-voice`` (one actor, default length, beside a second tile whose face
 only listens: the count must stay one), ``gallery-three`` (three voices, default length, in a
-2 x 2 gallery of 160 px faces; measured, not part of the rule). Each call is analysed twice by
+2 x 2 gallery of 160 px faces; measured, not part of the rule), and on request ``30min`` (two
+voices, ~30 minutes: analysed as a long call, on disk, clustered over the whole call; the worst
+speaker's talk-time error). Each call is analysed twice by
 the whole engine (``analyzer.Analyzer``; no emotion models): the audio alone (``video=False``)
 and with the faces (default). Figures per set: collar (0.25 s) and no-collar DER, the count
 right, per call and mean; the last line is the JSON of all figures.
@@ -66,8 +68,10 @@ SETS = {  # name: (speakers, length, gender)
     "short-mixed": (2, "short", "mixed"),
     "one-voice": (1, "default", "any"),
     "gallery-three": (3, "default", "any"),
+    "30min": (2, "30min", "any"),
 }
-DEFAULT_CALLS = {"3min-same": 6, "short-mixed": 12, "one-voice": 6, "gallery-three": 8}
+DEFAULT_CALLS = {"3min-same": 6, "short-mixed": 12, "one-voice": 6, "gallery-three": 8, "30min": 1}
+DEFAULT_SETS = ["3min-same", "short-mixed", "one-voice", "gallery-three"]
 LISTENER = "listener"  # the silent second tile of a one-voice call
 
 
@@ -81,7 +85,28 @@ def score(reference, result, speakers: int) -> dict:
         "der_no_collar": plain,
         "voices": found,
         "count_right": found == speakers,
+        "talk_time_error": talk_time_error(reference, turns),
     }
+
+
+def talk_time_error(reference, turns) -> float:
+    """The worst reference speaker's talk-time error, as a share of their true talk time: each
+    is compared with the voice holding most of their speech."""
+    worst = 0.0
+    for who in {spk for spk, _ in reference}:
+        own = [seg for spk, seg in reference if spk == who]
+        truth = sum(seg.duration for seg in own)
+        held: dict[str, float] = {}
+        for spk, seg in turns:
+            for r in own:
+                overlap = max(0.0, min(r.end, seg.end) - max(r.start, seg.start))
+                held[spk] = held.get(spk, 0.0) + overlap
+        if not held or truth <= 0:
+            return 1.0
+        voice = max(held, key=held.__getitem__)
+        found = sum(seg.duration for spk, seg in turns if spk == voice)
+        worst = max(worst, abs(found - truth) / truth)
+    return worst
 
 
 def run_set(name: str, n: int, validation: bool, work: Path, engines: dict) -> list[dict]:
@@ -114,13 +139,14 @@ def summary(rows: list[dict], label: str) -> dict:
         "der": float(np.mean([r[label]["der"] for r in rows])),
         "der_no_collar": float(np.mean([r[label]["der_no_collar"] for r in rows])),
         "count_right": float(np.mean([r[label]["count_right"] for r in rows])),
+        "talk_time_error": float(np.mean([r[label]["talk_time_error"] for r in rows])),
     }
 
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--validation", action="store_true", help="actors 13-20 (tuning)")
-    ap.add_argument("--sets", nargs="+", choices=list(SETS), default=list(SETS))
+    ap.add_argument("--sets", nargs="+", choices=list(SETS), default=DEFAULT_SETS)
     ap.add_argument("--calls", type=int, help="calls per set (default: 6, 12, 6)")
     ap.add_argument("--work", type=Path, help="keep the rendered videos here (reused)")
     args = ap.parse_args(argv)
@@ -147,7 +173,8 @@ def main(argv: list[str] | None = None) -> dict:
         for label in engines:
             f = figures[label]
             print(f"{name:12s} {label:6s} DER {f['der']:.3f} (no collar {f['der_no_collar']:.3f})"
-                  f"  count right {f['count_right']:.0%}")  # fmt: skip
+                  f"  count right {f['count_right']:.0%}"
+                  f"  talk time error {f['talk_time_error']:.1%}")  # fmt: skip
     print(json.dumps(out))
     return out
 

@@ -167,39 +167,38 @@ def test_persons_seen_talking_anchor_the_voices_of_the_diarizer():
     assert len(given.speakers) == 1
 
 
-def test_a_video_call_of_two_tiles_gets_a_voice_per_face(tmp_path):
-    """Real media through the whole engine: the bundled call's two voices mixed to mono, with a
-    face tile each (``benchmarks.avcalls``) whose mouth moves while its voice speaks."""
+def _two_tile_call(tmp_path, repeats: int = 1):
+    """The bundled call's two voices mixed to mono (``repeats`` times over), with a face tile
+    each (``benchmarks.avcalls``) whose mouth moves while its voice speaks; the customer's face
+    shows up 2 s late, so the agent's is the first track (id 0). Returns (path, reference)."""
     import json
     from pathlib import Path
 
     import soundfile as sf
     from scipy.signal import resample_poly
 
-    from analyzer import Analyzer
-    from analyzer.config import AnalysisConfig
     from benchmarks.avcalls import render_call
 
     assets = Path(__file__).resolve().parents[1] / "assets"
     truth = json.loads((assets / "sample_call.truth.json").read_text())
     stereo, sr = sf.read(assets / "sample_call.wav", dtype="float32")
-    mono = resample_poly(stereo.sum(axis=1), 16000, sr).astype(np.float32)
-    reference = [(t["speaker"], Segment(t["start"], t["end"])) for t in truth["turns"]]
+    once = resample_poly(stereo.sum(axis=1), 16000, sr).astype(np.float32)
+    mono = np.tile(once, repeats)
+    length = len(once) / 16000
+    reference = [
+        (t["speaker"], Segment(t["start"] + k * length, t["end"] + k * length))
+        for k in range(repeats)
+        for t in truth["turns"]
+    ]
     path = tmp_path / "two tiles.mp4"
-    # The customer's face shows up 2 s late, so the agent's is the first track (id 0).
-    render_call(
-        path,
-        mono,
-        reference,
-        ["agent", "customer"],
-        seed=3,
-        away={"customer": [Segment(0.0, 2.0)]},
-    )
-    result = Analyzer(AnalysisConfig(ser_model=None, fer_model=None)).analyze(path)
-    codes = [n.code for n in result.notes]
-    assert "voices_from_faces" in codes
-    assert len(result.speakers) == 2
-    agent_time = {
+    away = {"customer": [Segment(0.0, 2.0)]}
+    render_call(path, mono, reference, ["agent", "customer"], seed=3, away=away)
+    return path, reference
+
+
+def _agent_voice(result, reference) -> str:
+    """The voice holding most of the agent's reference speech."""
+    held = {
         s.id: sum(
             max(0.0, min(g.end, r.end) - max(g.start, r.start))
             for spk, g in result.turns
@@ -209,13 +208,40 @@ def test_a_video_call_of_two_tiles_gets_a_voice_per_face(tmp_path):
         )
         for s in result.speakers
     }
-    agent_voice = max(agent_time, key=agent_time.__getitem__)
+    return max(held, key=held.__getitem__)
+
+
+def test_a_video_call_of_two_tiles_gets_a_voice_per_face(tmp_path):
+    """Real media through the whole engine: each face is its voice's, and said so."""
+    from analyzer import Analyzer
+    from analyzer.config import AnalysisConfig
+
+    path, reference = _two_tile_call(tmp_path)
+    result = Analyzer(AnalysisConfig(ser_model=None, fer_model=None)).analyze(path)
+    assert "voices_from_faces" in [n.code for n in result.notes]
+    assert len(result.speakers) == 2
+    agent = _agent_voice(result, reference)
     tracks = {s.id: s.face_track for s in result.speakers}
-    assert tracks[agent_voice] == 0
+    assert tracks[agent] == 0
     assert set(tracks.values()) == {0, 1}
     # The face rows carry the voice each face was linked to.
     linked = {(f.track, f.speaker) for f in result.faces if f.face}
-    assert (0, agent_voice) in linked
+    assert (0, agent) in linked
+
+
+def test_a_long_video_call_uses_the_faces_too(tmp_path):
+    """A call longer than a chunk (decoded to disk, embedded chunk by chunk) is diarized with
+    the faces' evidence as well."""
+    from analyzer import Analyzer
+    from analyzer.audio.der import diarization_error_rate
+    from analyzer.config import AnalysisConfig
+
+    path, reference = _two_tile_call(tmp_path, repeats=2)
+    cfg = AnalysisConfig(ser_model=None, fer_model=None, chunk_s=60.0)
+    result = Analyzer(cfg).analyze(path)
+    assert "voices_from_faces" in [n.code for n in result.notes]
+    assert len(result.speakers) == 2
+    assert diarization_error_rate(reference, list(result.turns), collar_s=0.25)["der"] < 0.1
 
 
 def test_faces_that_split_one_voice_at_random_are_not_believed():

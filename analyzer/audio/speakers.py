@@ -519,6 +519,7 @@ def diarize_embedded(
         seg_of[span.start : min(span.stop, n_frames)] = i
     speech_idx = np.flatnonzero(seg_of >= 0)
     score, voted = _frame_scores(spans, emb @ cents.T, n_frames)
+    seen = np.zeros((0, k))
     if ulabels_seen is not None and visual is not None:
         seen = np.nan_to_num(visual[:n_frames], nan=0.0)
         score[: len(seen)] += visual_weight * seen
@@ -535,6 +536,8 @@ def diarize_embedded(
             if refit is None:
                 break
             score, voted = _frame_scores(spans, emb @ refit.T, n_frames)
+            if ulabels_seen is not None and visual is not None:
+                score[: len(seen)] += visual_weight * seen
             frame_label[speech_idx] = _viterbi(
                 score[speech_idx], voted[speech_idx], seg_of[speech_idx], SIM_SCALE, change_cost
             )
