@@ -305,3 +305,30 @@ def test_a_close_up_face_does_not_send_the_analyzer_searching_tiles(monkeypatch)
     for image in searches:
         with FaceAnalyzer() as fresh:
             assert len(fresh.landmarks(image)) == 0
+
+
+def test_no_speech_or_unreadable_mouths_give_no_talker():
+    timeline, turns = two_tiles()
+    assert talking_faces(timeline, []).talking == []
+    blind = FaceTimeline(
+        timeline.times,
+        timeline.faces,
+        tuple(
+            track(t.id, t.times, t.frames, np.full(len(t), np.nan), x0=t.boxes[0, 0])
+            for t in timeline.tracks
+        ),
+    )
+    speech = sorted(turns["A"] + turns["B"], key=lambda s: s.start)
+    seen = talking_faces(blind, speech)
+    assert seen.talking == [] and np.isnan(seen.margin).all()
+    # Frames further apart than a mouth's movement can be followed (1 fps): no evidence.
+    sparse = FaceTimeline(
+        timeline.times[::5],
+        timeline.faces[::5],
+        tuple(
+            track(t.id, t.times[::5], t.frames[::5] // 5, t.cues["mouth_open"][::5], t.boxes[0, 0])
+            for t in timeline.tracks
+        ),
+    )
+    assert on_screen_persons(sparse) == [[0, 2], [1]]
+    assert talking_faces(sparse, speech).talking == []
