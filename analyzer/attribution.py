@@ -176,6 +176,7 @@ def attribute_speakers(
                 max_speakers=cfg.max_speakers,
                 min_speakers=cfg.min_speakers,
                 seen=looks,
+                seen_persons=seen.present if seen is not None else 0,
             )
         else:
             turns = diarize(
@@ -186,6 +187,7 @@ def attribute_speakers(
                 max_speakers=cfg.max_speakers,
                 min_speakers=cfg.min_speakers,
                 seen=looks,
+                seen_persons=seen.present if seen is not None else 0,
             )
         speakers = [Speaker(s, None, None, source="diarization") for s in turns.speakers]
         notes = []

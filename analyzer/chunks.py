@@ -194,6 +194,7 @@ def diarize_in_chunks(
     max_speakers: int = 4,
     min_speakers: int = 1,
     seen: Callable[[Array], Array] | None = None,
+    seen_persons: int = 0,
 ) -> Turns:
     """``audio.speakers.diarize`` of a mixed channel held on disk: windows embedded group by
     group of speech segments (each group spans at most ``chunk_s``), then clustered and
@@ -222,6 +223,7 @@ def diarize_in_chunks(
         f0=f0,
         projection=load_projection(),
         visual=visual,
+        visual_persons=seen_persons,
     )
 
 

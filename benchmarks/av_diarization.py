@@ -44,6 +44,13 @@ Round 3 (validation), collar DER audio -> faces (count right): 3min-same 0.149 -
 0.093 -> 0.056, worst call +0.002, count 94 %: the rule is met, the faces are used by default.
 Test (run once after the choice, session 29): 3min-same 0.249 (50 %) -> 0.021 (100 %),
 short-mixed 0.072 -> 0.071 (92 %), one-voice 0.001 -> 0.001 (100 %); no call worse.
+Gallery faces (session 29, after the test run above): the face stage now searches the tiles when
+the whole frame finds only some of a gallery's faces; validation with it: the two-voice sets
+and one-voice unchanged; new set gallery-three 0.109 -> 0.117 (75 % both): one call worse by
+0.065, its third talker's face not counted, so two anchored voices took the third's speech.
+Round 4 (rule: no gallery-three call worse by more than 0.03, two-tile sets unchanged): when
+more persons are on screen than are seen talking and the voices alone count more speakers
+than the faces, the voices decide (``diarize_embedded``'s ``visual_persons``).
 """
 
 from __future__ import annotations

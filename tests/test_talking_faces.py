@@ -332,3 +332,32 @@ def test_no_speech_or_unreadable_mouths_give_no_talker():
     )
     assert on_screen_persons(sparse) == [[0, 2], [1]]
     assert talking_faces(sparse, speech).talking == []
+
+
+def test_a_third_voice_whose_face_never_talks_is_left_to_the_voices():
+    """Three clearly different voices, two faces seen talking and a third face on screen that
+    never moves its mouth (its talker too still, or a still picture): the voices count three,
+    so the faces' two do not stand; with no third face on screen the faces decide."""
+    timeline, turns = two_tiles(duration=90.0, seed=5)
+    speech = sorted(turns["A"] + turns["B"], key=lambda s: s.start)
+    owner_of = {}
+    for i, seg in enumerate(speech):
+        owner_of[seg] = "C" if i % 3 == 2 else ("A" if seg in turns["A"] else "B")
+    rng = np.random.default_rng(4)
+    voice = {k: rng.normal(size=32) for k in "ABC"}
+    spans, owner, emb = [], [], []
+    for i, seg in enumerate(speech):
+        a, b = int(seg.start * 100), int(seg.end * 100)
+        for s in range(a, max(a + 1, b - 150 + 1), 50):
+            spans.append((s, min(s + 150, b)))
+            owner.append(i)
+            emb.append(voice[owner_of[seg]] + 0.2 * rng.normal(size=32))
+    e = np.array(emb)
+    e /= np.linalg.norm(e, axis=1, keepdims=True)
+    spans_a, owner_a = np.array(spans), np.array(owner)
+    visual = talking_faces(timeline, speech).at(np.arange(9001) * 0.01)
+    kw = {"visual": visual}
+    three = diarize_embedded(spans_a, owner_a, e, speech, 90.0, visual_persons=3, **kw)
+    assert len(three.speakers) == 3 and three.seen_voices == 0
+    two = diarize_embedded(spans_a, owner_a, e, speech, 90.0, visual_persons=2, **kw)
+    assert len(two.speakers) == 2 and two.seen_voices == 2

@@ -351,6 +351,7 @@ def diarize(
     ids: list[str] | None = None,
     min_speakers: int = 1,
     seen: Callable[[FloatArray], FloatArray] | None = None,
+    seen_persons: int = 0,
 ) -> Turns:
     """Speaker turns for mixed (single-channel) audio.
 
@@ -378,7 +379,7 @@ def diarize(
 
     seen: for a video call, the mouth evidence of the persons seen talking at given times (s)
     (``video.talking.TalkingFaces.at``): two or more of them are the call's voices (see
-    ``diarize_embedded``'s ``visual``).
+    ``diarize_embedded``'s ``visual``); seen_persons: the persons on screen, talking or not.
     """
     if not speech:
         return Turns([], [])
@@ -400,6 +401,7 @@ def diarize(
         min_speakers=min_speakers,
         ids=ids,
         visual=visual,
+        visual_persons=seen_persons,
         f0=f0,
         projection=load_projection(),
         overlap_prob=overlap_prob,
@@ -427,6 +429,7 @@ def diarize_embedded(
     min_speakers: int = 1,
     visual: FloatArray | None = None,
     visual_weight: float = VISUAL_WEIGHT,
+    visual_persons: int = 0,
 ) -> Turns:
     """Steps 2-4 of ``diarize`` on windows already embedded by ``SpeakerEncoder.embed_windows``
     (duration in seconds); the benchmark's tuning loop calls it on cached embeddings.
@@ -443,7 +446,9 @@ def diarize_embedded(
     visual: [frames, P] on the diarization frame grid, the mouth evidence of P >= 2 persons
     seen talking in the video (``video.talking.TalkingFaces.at``; NaN where there is none):
     unless the count is given, the voices are then those P persons (``_visual_labels``) and
-    the resegmentation adds ``visual_weight`` times the evidence to each frame's similarity."""
+    the resegmentation adds ``visual_weight`` times the evidence to each frame's similarity;
+    visual_persons: how many persons were on screen, talking or not (when more than P, and the
+    voices alone count more than P speakers, the voices decide)."""
     if not speech:
         return Turns([], [])
     if len(emb) == 0:
@@ -478,28 +483,25 @@ def diarize_embedded(
         rule["accept"] = _count_rule(
             count_model, spans, owner, plain, uemb, uweight, f0, projection
         )
-    ulabels_seen = None
-    if visual is not None and visual.shape[1] >= 2 and not num_speakers:
-        ulabels_seen = _visual_labels(unit, spans, uemb, uweight, visual)
-    if ulabels_seen is not None:
-        ulabels = ulabels_seen
-    elif len(uemb) > LONG_CALL_UNITS:  # a long call: bounded clustering, see longcall.py
-        useg = np.zeros(len(uemb), dtype=int)  # the speech segment each unit was cut from
-        useg[unit] = owner
-        space = None  # the speaker space only where a long call's voices are regrouped in it
-        if projection is not None and longcall.LONG_GROUPING:
-            space = _units(spans, owner, projection(plain))[1]
-        ulabels = cluster_long_call(
-            uemb,
-            uweight,
-            num_speakers=num_speakers,
-            max_speakers=max_speakers,
-            segments=useg,
-            speaker_space=space,
-            min_speakers=min_speakers,
-        )
-    else:
-        ulabels = cluster_embeddings(
+
+    def by_voice() -> IntArray:
+        """The units clustered by their voices alone."""
+        if len(uemb) > LONG_CALL_UNITS:  # a long call: bounded clustering, see longcall.py
+            useg = np.zeros(len(uemb), dtype=int)  # the speech segment each unit was cut from
+            useg[unit] = owner
+            space = None  # the speaker space only where a long call's voices are regrouped in it
+            if projection is not None and longcall.LONG_GROUPING:
+                space = _units(spans, owner, projection(plain))[1]
+            return cluster_long_call(
+                uemb,
+                uweight,
+                num_speakers=num_speakers,
+                max_speakers=max_speakers,
+                segments=useg,
+                speaker_space=space,
+                min_speakers=min_speakers,
+            )
+        return cluster_embeddings(
             cemb,
             weights=uweight,
             num_speakers=num_speakers,
@@ -508,6 +510,17 @@ def diarize_embedded(
             split_distance=split_distance,
             **rule,
         )
+
+    ulabels_seen = None
+    if visual is not None and visual.shape[1] >= 2 and not num_speakers:
+        ulabels_seen = _visual_labels(unit, spans, uemb, uweight, visual)
+    ulabels = by_voice() if ulabels_seen is None else ulabels_seen
+    if ulabels_seen is not None and visual is not None and visual_persons > visual.shape[1]:
+        # Someone on screen was never seen talking: when the voices count more speakers than
+        # the faces do, a talker's face was missed (too small, too still) and the voices decide.
+        voices = by_voice()
+        if int(voices.max()) + 1 > visual.shape[1]:
+            ulabels_seen, ulabels = None, voices
     k = int(ulabels.max()) + 1
     names = ids if ids and len(ids) >= k else [f"S{i + 1}" for i in range(k)]
     cents = centroids(uemb, ulabels, uweight)

@@ -46,6 +46,7 @@ MIN_TALK_SHARE = 0.1  # and this share of the speech seen with two or more perso
 SCALE_SHARE = 0.5  # no person's range is taken below this share of the widest one (a face
 # that only listens would otherwise have its jitter stretched into talking)
 MIN_RUN_S = 1.0  # s; only leads held this long count (a turn, not a talker's brief still mouth)
+MIN_PRESENT_S = 3.0  # s a person is seen (with mouth movement) to count as on screen
 SAME_PLACE = 0.5  # box centres nearer than this many box widths are one tile
 MAX_LOOKUP_S = 0.3  # s; a time further than this from an analysed frame has no evidence
 
@@ -56,13 +57,15 @@ class TalkingFaces:
 
     times: float64 [T] s, the analysed frames; margin: float64 [T, P] per on-screen person (NaN
     where fewer than two persons are on screen or the person is not); persons: the track ids of
-    each person; talking: indices of the persons counted as talking (see the module).
+    each person; talking: indices of the persons counted as talking (see the module); present:
+    how many persons were on screen for MIN_PRESENT_S or more, talking or not.
     """
 
     times: FloatArray
     margin: FloatArray
     persons: list[list[int]]
     talking: list[int]
+    present: int = 0
 
     def at(self, times: FloatArray) -> FloatArray:
         """float64 [n, len(talking)]: the talking persons' margins at ``times`` (s), from the
@@ -119,6 +122,7 @@ def talking_faces(timeline: FaceTimeline, speech: list[Segment]) -> TalkingFaces
             movement[track.frames[1:], p] = moved
     speaking = voice_activity(times, speech) > 0
     step = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
+    present = int((np.isfinite(movement).sum(axis=0) * step >= MIN_PRESENT_S).sum())
     floors = np.full(len(persons), np.nan)
     ranges = np.zeros(len(persons))
     for p in range(len(persons)):
@@ -132,7 +136,7 @@ def talking_faces(timeline: FaceTimeline, speech: list[Segment]) -> TalkingFaces
     scaled = (movement - floors) / scale
     margin = np.full_like(scaled, np.nan)
     if len(persons) < 2:
-        return TalkingFaces(times, margin, persons, [])
+        return TalkingFaces(times, margin, persons, [], present)
     seen = np.isfinite(scaled)
     several = seen.sum(axis=1) >= 2
     for p in range(len(persons)):
@@ -148,7 +152,7 @@ def talking_faces(timeline: FaceTimeline, speech: list[Segment]) -> TalkingFaces
         lead_s = float(leads.sum()) * step
         if lead_s >= MIN_TALK_S and lead_s >= MIN_TALK_SHARE * shared_speech:
             talking.append(p)
-    return TalkingFaces(times, margin, persons, talking)
+    return TalkingFaces(times, margin, persons, talking, present)
 
 
 def _long_runs(mask: NDArray[np.bool_], min_len: int) -> NDArray[np.bool_]:
