@@ -51,6 +51,9 @@ and one-voice unchanged; new set gallery-three 0.109 -> 0.117 (75 % both): one c
 Round 4 (rule: no gallery-three call worse by more than 0.03, two-tile sets unchanged): when
 more persons are on screen than are seen talking and the voices alone count more speakers
 than the faces, the voices decide (``diarize_embedded``'s ``visual_persons``).
+Round 4 (validation): unchanged (the worse call's voices counted two, as the faces did).
+Round 5 (same rule): whenever more persons are on screen than are seen talking, the voices
+decide, with the faces' talkers as the fewest voices.
 """
 
 from __future__ import annotations

@@ -336,8 +336,8 @@ def test_no_speech_or_unreadable_mouths_give_no_talker():
 
 def test_a_third_voice_whose_face_never_talks_is_left_to_the_voices():
     """Three clearly different voices, two faces seen talking and a third face on screen that
-    never moves its mouth (its talker too still, or a still picture): the voices count three,
-    so the faces' two do not stand; with no third face on screen the faces decide."""
+    never moves its mouth (its talker too still, or a still picture): the voices decide, with
+    the faces' two as a floor; with no third face on screen the faces decide."""
     timeline, turns = two_tiles(duration=90.0, seed=5)
     speech = sorted(turns["A"] + turns["B"], key=lambda s: s.start)
     owner_of = {}
@@ -359,5 +359,15 @@ def test_a_third_voice_whose_face_never_talks_is_left_to_the_voices():
     kw = {"visual": visual}
     three = diarize_embedded(spans_a, owner_a, e, speech, 90.0, visual_persons=3, **kw)
     assert len(three.speakers) == 3 and three.seen_voices == 0
+    # The faces' two talkers are then a floor under the voices' count: two similar voices the
+    # audio alone hears as one are kept apart, by the voices.
+    timeline, turns = two_tiles(duration=90.0, seed=5)
+    spans_s, owner_s, similar, speech = _two_similar_voices(turns, 90.0, seed=5)
+    visual = talking_faces(timeline, speech).at(np.arange(9001) * 0.01)
+    assert len(diarize_embedded(spans_s, owner_s, similar, speech, 90.0).speakers) == 1
+    floor = diarize_embedded(
+        spans_s, owner_s, similar, speech, 90.0, visual=visual, visual_persons=3
+    )
+    assert len(floor.speakers) == 2 and floor.seen_voices == 0
     two = diarize_embedded(spans_a, owner_a, e, speech, 90.0, visual_persons=2, **kw)
     assert len(two.speakers) == 2 and two.seen_voices == 2

@@ -447,8 +447,8 @@ def diarize_embedded(
     seen talking in the video (``video.talking.TalkingFaces.at``; NaN where there is none):
     unless the count is given, the voices are then those P persons (``_visual_labels``) and
     the resegmentation adds ``visual_weight`` times the evidence to each frame's similarity;
-    visual_persons: how many persons were on screen, talking or not (when more than P, and the
-    voices alone count more than P speakers, the voices decide)."""
+    visual_persons: how many persons were on screen, talking or not (when more than P, the
+    voices decide, with at least P of them)."""
     if not speech:
         return Turns([], [])
     if len(emb) == 0:
@@ -484,8 +484,8 @@ def diarize_embedded(
             count_model, spans, owner, plain, uemb, uweight, f0, projection
         )
 
-    def by_voice() -> IntArray:
-        """The units clustered by their voices alone."""
+    def by_voice(fewest: int = min_speakers) -> IntArray:
+        """The units clustered by their voices alone, into at least ``fewest`` voices."""
         if len(uemb) > LONG_CALL_UNITS:  # a long call: bounded clustering, see longcall.py
             useg = np.zeros(len(uemb), dtype=int)  # the speech segment each unit was cut from
             useg[unit] = owner
@@ -499,14 +499,14 @@ def diarize_embedded(
                 max_speakers=max_speakers,
                 segments=useg,
                 speaker_space=space,
-                min_speakers=min_speakers,
+                min_speakers=fewest,
             )
         return cluster_embeddings(
             cemb,
             weights=uweight,
             num_speakers=num_speakers,
             max_speakers=max_speakers,
-            min_speakers=min_speakers,
+            min_speakers=fewest,
             split_distance=split_distance,
             **rule,
         )
@@ -514,13 +514,13 @@ def diarize_embedded(
     ulabels_seen = None
     if visual is not None and visual.shape[1] >= 2 and not num_speakers:
         ulabels_seen = _visual_labels(unit, spans, uemb, uweight, visual)
-    ulabels = by_voice() if ulabels_seen is None else ulabels_seen
     if ulabels_seen is not None and visual is not None and visual_persons > visual.shape[1]:
-        # Someone on screen was never seen talking: when the voices count more speakers than
-        # the faces do, a talker's face was missed (too small, too still) and the voices decide.
-        voices = by_voice()
-        if int(voices.max()) + 1 > visual.shape[1]:
-            ulabels_seen, ulabels = None, voices
+        # Someone on screen was never seen talking, perhaps a talker whose face was missed (too
+        # small, too still): the faces' count is then only a floor, and the voices decide.
+        ulabels_seen = None
+        ulabels = by_voice(max(min_speakers, min(visual.shape[1], max_speakers)))
+    else:
+        ulabels = by_voice() if ulabels_seen is None else ulabels_seen
     k = int(ulabels.max()) + 1
     names = ids if ids and len(ids) >= k else [f"S{i + 1}" for i in range(k)]
     cents = centroids(uemb, ulabels, uweight)
