@@ -144,8 +144,9 @@ def attribute_speakers(
     or None. ``audio`` may be a ``DiskAudio`` (a long call): the mono mix is then made on disk
     and diarized chunk by chunk (``chunks.diarize_in_chunks``), clustered over the whole call.
     faces: the video's face timeline, if any: on a mixed recording, two or more persons seen
-    talking (``video.talking.talking_faces``) are the voices the diarizer looks
-    for (note ``voices_from_faces``), unless ``cfg.num_speakers`` is given.
+    talking (``video.talking.talking_faces``) are the voices the diarizer looks for (note
+    ``voices_from_faces``), or the fewest it counts when someone else on screen never talks;
+    not when ``cfg.num_speakers`` is given.
     """
     if split:
         turns, speakers, notes = channel_speakers(audio, probs, cfg, duration, levels)
