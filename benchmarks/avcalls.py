@@ -167,16 +167,12 @@ def render_call(
             container.mux(packet)
     for packet in video.encode():
         container.mux(packet)
-    step = 1024
-    wav = np.ascontiguousarray(audio, dtype=np.float32)
-    for i in range(0, len(wav), step):
-        frame = av.AudioFrame.from_ndarray(wav[None, i : i + step], format="fltp", layout="mono")
-        frame.sample_rate = AUDIO_RATE
-        frame.pts = i
-        frame.time_base = Fraction(1, AUDIO_RATE)
-        for packet in sound.encode(frame):
-            container.mux(packet)
-    for packet in sound.encode():
+    # The whole track as one frame: PyAV cuts it into the encoder's own frame size.
+    whole = av.AudioFrame.from_ndarray(
+        np.ascontiguousarray(audio, dtype=np.float32)[None, :], format="fltp", layout="mono"
+    )
+    whole.sample_rate, whole.pts, whole.time_base = AUDIO_RATE, 0, Fraction(1, AUDIO_RATE)
+    for packet in [*sound.encode(whole), *sound.encode()]:
         container.mux(packet)
     container.close()
     return VideoCall(path, list(speakers), away)
