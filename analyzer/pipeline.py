@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +43,7 @@ from .media import (
     LIMIT_MARGIN_S,
     MediaError,
     MediaInfo,
+    VideoFrame,
     decode_audio,
     iter_video_frames,
     probe_media,
@@ -284,7 +285,7 @@ class Analyzer:
         split = split_channels(audio, cfg)
         probs, levels = self._voice(audio, split, cfg)
         clock.mark("voice")
-        timeline = self._face_timeline(path, info, cfg, clock.report)
+        timeline, video_notes = self._face_timeline(path, info, cfg, clock.report)
         clock.mark("faces")
         attr = attribute_speakers(
             audio,
@@ -306,6 +307,7 @@ class Analyzer:
         attr = diarized_roles(attr, cfg, _turn_lines(attr, texts))
         clock.mark("words")
         faces = self._faces_stage(timeline, info, attr, cfg)
+        faces.notes.extend(video_notes)
         segments = self._fusion(attr, prosody, pieces, texts, faces, duration, cfg)
         clock.mark("fusion")
         events = self._events(attr, segments, words, duration, cfg)
@@ -511,26 +513,48 @@ class Analyzer:
 
     def _face_timeline(
         self, path: str | Path, info: MediaInfo, cfg: AnalysisConfig, report: Progress
-    ) -> FaceTimeline | None:
-        """Face tracks, cues and expression of the video; None without video (or switched off)."""
+    ) -> tuple[FaceTimeline | None, list[Note]]:
+        """Face tracks, cues and expression of the video (None without video, or switched
+        off), up to the end of the audio (``info.duration_s``), which every timeline of the
+        result spans: a video that runs on past its audio gets a note
+        ``video_outlasts_audio`` instead of face rows after the call's end."""
         if not info.has_video or not cfg.video:
-            return None
+            return None, []
 
         def face_progress(step: str, done: int, total_frames: int) -> None:
             report("video frames", done, total_frames)
 
-        return self.face_analyzer(cfg).analyze(
-            iter_video_frames(
+        end = info.duration_s + 1.0 / cfg.fps  # the last analysed frame may sit on the end
+        beyond: list[float] = []
+
+        def frames() -> Iterator[VideoFrame]:
+            for frame in iter_video_frames(
                 path,
                 fps=cfg.fps,
                 max_side=cfg.max_video_side,
                 max_time_s=None
                 if cfg.max_duration_s is None
                 else cfg.max_duration_s + LIMIT_MARGIN_S,
-            ),
-            total=int(info.duration_s * cfg.fps) + 1,
-            progress=face_progress,
+            ):
+                if frame.time > end:
+                    beyond.append(frame.time)
+                    return
+                yield frame
+
+        timeline = self.face_analyzer(cfg).analyze(
+            frames(), total=int(info.duration_s * cfg.fps) + 1, progress=face_progress
         )
+        notes = []
+        if beyond:
+            notes.append(
+                Note(
+                    "video_outlasts_audio",
+                    f"the video goes on after its audio ends at {info.duration_s:.1f} s; "
+                    "faces after that are not analysed",
+                    audio_end_s=round(info.duration_s, 3),
+                )
+            )
+        return timeline, notes
 
     def _faces_stage(
         self,

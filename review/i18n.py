@@ -796,6 +796,8 @@ NOTE_TEMPLATES: dict[str, dict[str, str]] = {
         "prosodic_arousal_only": "语音情绪：仅有韵律唤醒度（无语音情绪模型）",
         "video_off": "未分析视频（视频分析已关闭）",
         "no_face": "视频中未检测到人脸",
+        "video_outlasts_audio": "视频在音频结束（{audio_end_s:.1f} 秒）后仍在继续；"
+        "之后的人脸未分析",
         "unfamiliar_speech": "语音情绪：{speaker} 的语音有 {share:.0%} 与模型的训练语音差异较大，"
         "这部分的情绪读数可信度较低",
     },

@@ -426,3 +426,28 @@ def test_a_broken_plugin_does_not_break_analyze(tmp_path, capsys, monkeypatch):
         "emotrace: error: the 'broken' command could not be loaded "
         "(ImportError: cannot import name 'x' from 'somewhere')"
     ]
+
+
+def test_a_video_that_outlasts_its_audio_is_analysed_to_the_audio_end(tmp_path):
+    """8 s of a face over 3 s of sound: the faces stop where the call (its audio) ends, and a
+    note says the video went on (face rows used to run past the end of every timeline)."""
+    from bad_inputs import write_video
+    from skimage.data import astronaut
+
+    from analyzer import Analyzer
+    from analyzer.config import AnalysisConfig
+
+    face = np.ascontiguousarray(astronaut()[:480, 40:400])
+    path = write_video(tmp_path / "long picture.mp4", [face] * 40, fps=5, audio=signal(3.0)[:, 0])
+    result = Analyzer(AnalysisConfig(ser_model=None, fer_model=None)).analyze(path)
+    end = result.media.duration_s
+    assert 2.9 < end < 3.3
+    assert result.faces and max(row.time for row in result.faces) <= end + 0.2 + 1e-6
+    assert any(row.face for row in result.faces)
+    notes = {n.code: n for n in result.notes}
+    assert notes["video_outlasts_audio"].params["audio_end_s"] == pytest.approx(end, abs=1e-3)
+    # A video that ends with its audio gets no such note.
+    even = write_video(tmp_path / "even.mp4", [face] * 15, fps=5, audio=signal(3.0)[:, 0])
+    assert "video_outlasts_audio" not in [
+        n.code for n in Analyzer(AnalysisConfig(ser_model=None, fer_model=None)).analyze(even).notes
+    ]
