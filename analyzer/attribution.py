@@ -75,8 +75,20 @@ def mixed_reason(audio: Audio) -> Note | None:
     as a note (None: the first two channels are two parties). The first two channels are equal,
     or one is the other with its polarity flipped (|correlation| > SAME_CHANNEL_CORR), or one of
     them is silent over the whole call (``ChannelStats.silent``: a dead line holds no party, the
-    other channel holds the whole conversation)."""
+    other channel holds the whole conversation). Of three or more channels (a surround track,
+    or a recorder with a channel per party), only one carries sound; otherwise each channel is
+    a party, a silent one an empty one."""
     if audio.shape[0] < 2:
+        return None
+    if audio.shape[0] > 2:  # a surround track, or one party per channel
+        stats = channel_stats_of(audio)
+        live = [k for k in range(audio.shape[0]) if k not in stats.silent()]
+        if len(live) == 1:
+            return _mixed_note(
+                "one_live_channel",
+                f"only channel {live[0]} of {audio.shape[0]} carries sound",
+                channel=live[0],
+            )
         return None
     a, b = audio[0], audio[1]
     if _same_signal(a, b, atol=1e-4):

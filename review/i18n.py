@@ -787,6 +787,8 @@ NOTE_TEMPLATES: dict[str, dict[str, str]] = {
         "并区分说话人",
         "channels_mixed:silent_channel": "声道 {channel} 全程无声：通话按单声道混音分析，"
         "并区分说话人",
+        "channels_mixed:one_live_channel": "只有声道 {channel} 有声音：通话按单声道混音分析，"
+        "并区分说话人",
         "voices_from_faces": "已根据视频中说话人的嘴部动作区分 {voices} 个声音",
         "no_speech": "录音中未检测到语音",
         "agent_channel_guessed": "已推测坐席声道：声道 {channel}"

@@ -78,6 +78,25 @@ def test_a_dead_line_or_a_flipped_copy_makes_one_mix_that_keeps_the_sound():
         assert attribution.mixed_reason(disk).code == "channels_mixed"
 
 
+def test_a_surround_track_with_one_live_channel_is_one_mix():
+    """A 5.1 track whose speech is all in the centre channel (the others digital silence with a
+    dither 70 dB down) is one recording of that channel, diarized; two live channels of four are
+    still two parties."""
+    a = _voice_like(12.3, 6)
+    dither = (1e-4 * np.random.default_rng(7).standard_normal((6, len(a)))).astype(np.float32)
+    surround = dither.copy()
+    surround[2] += a
+    config = AnalysisConfig()
+    assert not attribution.split_channels(surround, config)
+    note = attribution.mixed_reason(surround)
+    assert note.params == {"reason": "one_live_channel", "channel": 2}
+    assert np.allclose(attribution.mono_mix(surround), surround[2])  # the dead ones left out
+    four = dither[:4].copy()
+    four[0] += a
+    four[3] += _voice_like(12.3, 8)[::-1]
+    assert attribution.split_channels(four, config) and attribution.mixed_reason(four) is None
+
+
 def test_loudness_in_blocks_matches_one_pass(monkeypatch):
     from analyzer.audio import prosody
 
