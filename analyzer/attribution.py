@@ -76,8 +76,9 @@ def mixed_reason(audio: Audio) -> Note | None:
     or one is the other with its polarity flipped (|correlation| > SAME_CHANNEL_CORR), or one of
     them is silent over the whole call (``ChannelStats.silent``: a dead line holds no party, the
     other channel holds the whole conversation). Of three or more channels (a surround track,
-    or a recorder with a channel per party), only one carries sound; otherwise each channel is
-    a party, a silent one an empty one."""
+    or a recorder with a channel per party), only one carries sound, or all that do carry one
+    sound (|correlation| > SAME_CHANNEL_CORR, polarity aside); otherwise each channel is a
+    party, a silent one an empty one."""
     if audio.shape[0] < 2:
         return None
     if audio.shape[0] > 2:  # a surround track, or one party per channel
@@ -89,6 +90,9 @@ def mixed_reason(audio: Audio) -> Note | None:
                 f"only channel {live[0]} of {audio.shape[0]} carries sound",
                 channel=live[0],
             )
+        pairs = np.abs(stats.corr[np.ix_(live, live)])
+        if len(live) > 1 and (pairs > SAME_CHANNEL_CORR).all():
+            return _mixed_note("copies", f"channels {', '.join(map(str, live))} carry one sound")
         return None
     a, b = audio[0], audio[1]
     if _same_signal(a, b, atol=1e-4):

@@ -95,6 +95,10 @@ def test_a_surround_track_with_one_live_channel_is_one_mix():
     four[0] += a
     four[3] += _voice_like(12.3, 8)[::-1]
     assert attribution.split_channels(four, config) and attribution.mixed_reason(four) is None
+    # One mix on every channel (one of them flipped) is one recording too.
+    same = np.stack([a, a, -a, 0.5 * a]) + dither[:4]
+    assert attribution.mixed_reason(same).params["reason"] == "copies"
+    assert np.allclose(attribution.mono_mix(same), np.mean([a, a, a, 0.5 * a], axis=0), atol=1e-3)
 
 
 def test_loudness_in_blocks_matches_one_pass(monkeypatch):
