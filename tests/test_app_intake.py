@@ -119,6 +119,18 @@ def test_a_batch_shows_each_file_live_done_and_failed(ctx, tmp_path):
     assert to_open == ""  # a batch of two stays on the queue
     assert "1 done, 1 failed" in status
     assert [c.name for c in ctx.store.list_calls()] == ["good.wav"]
+    # The run hands on its items; switching the language redraws the rows (states, headers).
+    items = updates[-1][5]
+    assert [i.state for i in items] == ["done", "failed"]
+    zh = analyze_tab.relabel_queue("zh", items)
+    assert list(zh.columns)[:3] == [
+        t("col_file", "zh"),
+        t("col_transcript", "zh"),
+        t("col_state", "zh"),
+    ]
+    assert zh.iloc[0, 2] == t("q_done", "zh") and zh.iloc[0, 0] == "good.wav"
+    assert zh.iloc[0, -1] == done["id"]  # the row still opens its call
+    assert analyze_tab.relabel_queue("en", None).empty
     # The same file again: a duplicate row that opens the stored call; one file opens it.
     again = run(ctx, [good])
     [dup] = rows(again[-1])

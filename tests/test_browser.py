@@ -24,6 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import screenshot  # the browser driver, shared with the README screenshot script
 
+from review.i18n import t
+
 ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = [
@@ -333,5 +335,13 @@ def test_chinese_interface_and_nothing_fetched_from_outside(session):
         timeout=15_000
     )
     assert "升级" in page.locator("#calls").inner_text()
+    # the Analyze tab's queue redrawn in Chinese: its headers (this page load's queue is empty;
+    # the rows' states follow too, tests/test_app_intake.py)
+    page.get_by_role("tab", name=t("tab_analyze", "zh")).click()
+    queue = page.locator("#queue")
+    queue.get_by_text(t("col_state", "zh")).locator("visible=true").first.wait_for(timeout=15_000)
+    shown = queue.inner_text()
+    assert t("col_file", "zh") in shown and t("col_transcript", "zh") in shown, shown
+    assert not {t("col_file", "en"), t("col_state", "en")} & set(shown.split()), shown
     page.get_by_role("tab", name="回顾").click()
     assert screenshot.outside_requests(session.urls) == [], "the page fetched from outside"

@@ -11,11 +11,12 @@ recording consent, and the agent (else the team's file-name pattern decides).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import gradio as gr
+import pandas as pd
 
 from analyzer import AnalysisConfig
 from analyzer.words.transcripts import TRANSCRIPT_SUFFIXES
@@ -68,6 +69,7 @@ class AnalyzeTab:
     agent: gr.Textbox
     queue: gr.Dataframe
     to_open: gr.Textbox  # hidden: the call a finished run opens ('' for none)
+    queued: gr.State  # the queue's items as last shown (redrawn in another language)
 
     def options(self) -> list:
         """The option widgets, in the order the analyze handlers take them after the files."""
@@ -79,8 +81,9 @@ class AnalyzeTab:
         return [self.redact, self.consent, self.agent]
 
     def outputs(self) -> list:
-        """What a run fills: the status line, the call to open, the queue, the emptied fields."""
-        return [self.status, self.to_open, self.queue, self.files, self.transcripts]
+        """What a run fills: the status line, the call to open, the queue, the emptied fields,
+        the queue's items."""
+        return [self.status, self.to_open, self.queue, self.files, self.transcripts, self.queued]
 
 
 def option_values(config: AnalysisConfig) -> dict:
@@ -191,6 +194,8 @@ def build_analyze_tab(texts: Texts, lang: str, config: AnalysisConfig, samples) 
             )
         # Tall enough for gradio's progress bar (file and stage) to show while a run goes on.
         status = texts.key(gr.Markdown(elem_id="status", min_height=90), "status")
+        # Its rows are redrawn in another language by ``relabel_queue`` (an update of the
+        # headers alone leaves the table's shown headers as they were).
         queue = texts.redraw(
             gr.Dataframe(
                 intake.queue_frame([], lang),
@@ -200,10 +205,11 @@ def build_analyze_tab(texts: Texts, lang: str, config: AnalysisConfig, samples) 
                 column_widths=QUEUE_WIDTHS,
                 elem_id="queue",
             ),
-            lambda lg: {"label": t("queue", lg), "headers": intake.queue_headers(lg)},
+            lambda lg: {"label": t("queue", lg)},
         )
         texts.key(gr.Markdown(t("queue_help", lang)), "queue_help", "value")
         to_open = gr.Textbox(visible=False)
+        queued = gr.State([])  # inside the tab: a bare child of gr.Tabs doubles its tab bar
     return AnalyzeTab(
         files=files,
         roles=roles,
@@ -219,12 +225,14 @@ def build_analyze_tab(texts: Texts, lang: str, config: AnalysisConfig, samples) 
         agent=agent,
         queue=queue,
         to_open=to_open,
+        queued=queued,
     )
 
 
 # ---- handlers (bound to the AppContext by the layout) -------------------------------------------
 
-# What every run yields: (status line, call to open, queue table, files field, transcripts field).
+# What every run yields: (status line, call to open, queue table, files field, transcripts field,
+# the queue's items).
 RunUpdate = tuple
 
 
@@ -363,11 +371,28 @@ def _run(
         status = "\n\n".join([intake.status_line(state, lang), *notes])
         fields = emptied if first else (gr.skip(), gr.skip())
         first = False
-        yield (status, gr.skip(), intake.queue_frame(state, lang), *fields)
+        yield (status, gr.skip(), intake.queue_frame(state, lang), *fields, _copies(state))
     only = items[0] if len(items) == 1 else None
     to_open = only.call_id if only is not None and only.state in intake.OPENABLE else ""
     status = "\n\n".join([intake.status_line(items, lang), *notes])
-    yield (status, to_open, intake.queue_frame(items, lang), gr.skip(), gr.skip())
+    yield (
+        status,
+        to_open,
+        intake.queue_frame(items, lang),
+        gr.skip(),
+        gr.skip(),
+        _copies(items),
+    )
+
+
+def _copies(items: Sequence[QueueItem]) -> list[QueueItem]:
+    """The items as they stand now (the run goes on changing its own)."""
+    return [replace(item) for item in items]
+
+
+def relabel_queue(lang: str, items: list[QueueItem] | None) -> pd.DataFrame:
+    """The queue table (its headers and states) in ``lang``, after a language change."""
+    return intake.queue_frame(items or [], lang)
 
 
 def _with_duration_limit(config: AnalysisConfig, max_duration_s: float) -> AnalysisConfig:

@@ -153,6 +153,7 @@ def _wire_analyze(ctx: AppContext, ui: AppWidgets, demo: gr.Blocks) -> None:
             **HIDDEN,
         )
     tab.queue.select(bind(analyze_tab.select_queued, ctx), [ui.language], _opened(ui), **HIDDEN)
+    ui.language.change(analyze_tab.relabel_queue, [ui.language, tab.queued], [tab.queue], **HIDDEN)
     demo.load(bind(analyze_tab.redact_default, ctx), None, [tab.redact], **HIDDEN)
 
 
