@@ -132,8 +132,10 @@ def run_set(name: str, n: int, validation: bool, work: Path, engines: dict) -> l
         if speakers == 1:
             people = [people[0], LISTENER] if rng.random() < 0.5 else [LISTENER, people[0]]
         path = work / f"{name}-{'val' if validation else 'test'}-{i}.mp4"
-        if not path.exists():
-            render_call(path, audio, reference, people, seed=int(rng.integers(1 << 30)))
+        if not path.exists():  # rendered beside, then renamed: a stopped run leaves no stub
+            part = path.with_name(path.stem + ".part.mp4")
+            render_call(part, audio, reference, people, seed=int(rng.integers(1 << 30)))
+            part.replace(path)
         row: dict = {"set": name, "call": cast}
         for label, engine in engines.items():
             t0 = time.perf_counter()
