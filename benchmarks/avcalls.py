@@ -7,7 +7,8 @@ between the lips of the still photograph. Nothing in
 the picture comes from the voice's audio: the mouth follows the reference timing only, so what a
 benchmark measures is how the analyser uses "this face is talking", not a copy of the waveform.
 
-How the mouths move (the knobs are module constants, fixed before any figure was read):
+How the mouths move (``Mouths()``, fixed before any figure was read; ``HARD_MOUTHS`` is a harder
+picture for robustness figures):
 - while its voice speaks (the reference's segments, shifted by a lead of 0-120 ms drawn per call:
   lips move a little before the sound), a mouth opens and closes at a syllable rate drawn per
   call (3-6 Hz, wandering), each syllable opening 0.2-1.0, one in six staying shut;
@@ -33,16 +34,37 @@ FACE_PX = 250  # the face tile's side (two tiles)
 GRID_FACE_PX = 160  # ... in a 2 x 2 gallery (three or four voices)
 MOUTH_XY = (102.5, 122.0)  # inner-lip centre of the (unmirrored) photograph at FACE_PX, px
 MOUTH_HALF_WIDTH = 15.0  # px
-LEAD_S = (0.0, 0.12)  # lips move before the sound
 SYLLABLE_HZ = (3.0, 6.0)
-SHUT_SYLLABLE = 1 / 6
-LISTENER_EVENTS_PER_S = 1 / 12
 LISTENER_EVENT_S = (0.3, 1.2)
-LISTENER_OPEN = (0.1, 0.5)
-JITTER = 0.05
 AWAY_SPELLS = (1, 2)
 AWAY_S = (2.0, 5.0)
 AUDIO_RATE = 16000
+
+
+@dataclass(frozen=True)
+class Mouths:
+    """How the mouths move (the module's list): the plain style, or ``HARD_MOUTHS``."""
+
+    lead_s: tuple[float, float] = (0.0, 0.12)  # lips move before the sound
+    syllable_open: tuple[float, float] = (0.2, 1.0)  # how far a syllable opens the mouth
+    shut_syllable: float = 1 / 6  # share of syllables said with the mouth barely open
+    listener_events_per_s: float = 1 / 12
+    listener_open: tuple[float, float] = (0.1, 0.5)
+    jitter: float = 0.05  # landmark noise on the openness
+
+
+# Mumbled speech and a restless listener: syllables open the mouth about half as far, a quarter
+# of them stay shut, lips lead the sound by up to 0.25 s, the listener moves their mouth every
+# 4 s on average about as far as a talker does, and the landmarks are noisier (a harder picture
+# than any constant was chosen on; for robustness figures only).
+HARD_MOUTHS = Mouths(
+    lead_s=(0.0, 0.25),
+    syllable_open=(0.1, 0.6),
+    shut_syllable=1 / 4,
+    listener_events_per_s=1 / 4,
+    listener_open=(0.1, 0.6),
+    jitter=0.08,
+)
 
 
 @dataclass(frozen=True)
@@ -74,9 +96,14 @@ def layout(n: int) -> list[tuple[int, int, int]]:
     ]
 
 
-def mouth_track(times: np.ndarray, speech: list[Segment], rng: np.random.Generator) -> np.ndarray:
+def mouth_track(
+    times: np.ndarray,
+    speech: list[Segment],
+    rng: np.random.Generator,
+    style: Mouths = Mouths(),
+) -> np.ndarray:
     """Openness in [0, 1] at ``times`` for a face whose voice speaks in ``speech``."""
-    lead = rng.uniform(*LEAD_S)
+    lead = rng.uniform(*style.lead_s)
     talking = np.zeros(len(times), dtype=bool)
     for seg in speech:
         talking |= (times >= seg.start - lead) & (times < seg.end - lead)
@@ -85,18 +112,18 @@ def mouth_track(times: np.ndarray, speech: list[Segment], rng: np.random.Generat
     rate = np.clip(rate, *SYLLABLE_HZ)
     phase = np.cumsum(rate) / FPS
     cycle = np.floor(phase).astype(int)
-    amp = rng.uniform(0.2, 1.0, cycle.max() + 2)
-    amp[rng.random(len(amp)) < SHUT_SYLLABLE] = 0.0
+    amp = rng.uniform(*style.syllable_open, cycle.max() + 2)
+    amp[rng.random(len(amp)) < style.shut_syllable] = 0.0
     open_ = amp[cycle] * 0.5 * (1 - np.cos(2 * np.pi * phase))
     out = np.where(talking, open_, 0.0)
     # The listener's own movements.
     duration = times[-1] if len(times) else 0.0
-    for _ in range(rng.poisson(LISTENER_EVENTS_PER_S * duration)):
+    for _ in range(rng.poisson(style.listener_events_per_s * duration)):
         start = rng.uniform(0, duration)
         inside = (times >= start) & (times < start + rng.uniform(*LISTENER_EVENT_S)) & ~talking
         wobble = 0.5 * (1 - np.cos(2 * np.pi * rng.uniform(1, 3) * (times[inside] - start)))
-        out[inside] = rng.uniform(*LISTENER_OPEN) * wobble
-    return np.clip(out + rng.normal(0, JITTER, len(times)), 0.0, 1.0)
+        out[inside] = rng.uniform(*style.listener_open) * wobble
+    return np.clip(out + rng.normal(0, style.jitter, len(times)), 0.0, 1.0)
 
 
 def away_spells(duration: float, rng: np.random.Generator) -> list[Segment]:
@@ -115,10 +142,11 @@ def render_call(
     *,
     seed: int,
     away: dict[str, list[Segment]] | None = None,
+    mouths: Mouths = Mouths(),
 ) -> VideoCall:
     """Write ``audio`` (float32 mono at 16 kHz) with a two-tile video of ``speakers`` to ``path``
     (MP4). ``reference``: (speaker, Segment) speech of each voice; ``away``: the spells each
-    face is gone (default: drawn at random, see the module)."""
+    face is gone (default: drawn at random, see the module); mouths: how they move."""
     import av
 
     if not 2 <= len(speakers) <= 4:
@@ -128,7 +156,8 @@ def render_call(
     times = np.arange(int(duration * FPS)) / FPS
     places = layout(len(speakers))
     mouths = [
-        mouth_track(times, [seg for spk, seg in reference if spk == s], rng) for s in speakers
+        mouth_track(times, [seg for spk, seg in reference if spk == s], rng, mouths)
+        for s in speakers
     ]
     drawn = {s: away_spells(duration, rng) for s in speakers}
     away = drawn if away is None else {s: away.get(s, []) for s in speakers}
