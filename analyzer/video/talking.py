@@ -14,7 +14,7 @@ Steps:
    rest: pauses are too short to tell it, as the window spills into them), 1 at its
    TALK_PERCENTILE while someone speaks (at least MIN_RANGE and SCALE_SHARE of the widest
    person's range apart, so a listening face's jitter is never stretched into talking).
-3. Margin: a person's scaled movement minus the mean of the others on screen at that frame;
+3. Margin: a person's scaled movement minus the largest of the others on screen at that frame;
    only where at least two persons are on screen (one face alone says nothing of who else
    might be talking off screen).
 4. Talking persons: those whose margin reaches MARGIN for at least MIN_TALK_S of speech and
@@ -26,7 +26,6 @@ Steps:
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -142,9 +141,7 @@ def talking_faces(timeline: FaceTimeline, speech: list[Segment]) -> TalkingFaces
     several = seen.sum(axis=1) >= 2
     for p in range(len(persons)):
         others = np.delete(scaled, p, axis=1)
-        with np.errstate(invalid="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # rows with no other person: NaN
-            best_other = np.nanmean(others, axis=1)
+        best_other = np.nanmax(np.where(np.isfinite(others), others, -np.inf), axis=1)
         ok = several & seen[:, p]
         margin[ok, p] = scaled[ok, p] - best_other[ok]
     shared_speech = float((several & speaking).sum()) * step
