@@ -162,6 +162,12 @@ def test_persons_seen_talking_anchor_the_voices_of_the_diarizer():
     assert diarize_embedded(spans, owner, emb, speech, 90.0, visual=one[:, :1]).turns == (
         audio_only.turns
     )
+    # The user's bounds on the count stand: at least three voices, or at most one, and the
+    # faces' two do not decide.
+    fewest = diarize_embedded(spans, owner, emb, speech, 90.0, visual=visual, min_speakers=3)
+    assert fewest.seen_voices == 0 and len(fewest.speakers) == 3
+    most = diarize_embedded(spans, owner, emb, speech, 90.0, visual=visual, max_speakers=1)
+    assert most.seen_voices == 0 and len(most.speakers) == 1
     # A given count is the user's: the faces do not override it.
     given = diarize_embedded(spans, owner, emb, speech, 90.0, num_speakers=1, visual=visual)
     assert len(given.speakers) == 1

@@ -512,7 +512,11 @@ def diarize_embedded(
         )
 
     ulabels_seen = None
-    if visual is not None and visual.shape[1] >= 2 and not num_speakers:
+    if (
+        visual is not None
+        and max(2, min_speakers) <= visual.shape[1] <= max_speakers
+        and not num_speakers
+    ):  # the user's bounds on the count stand: outside them the voices decide
         ulabels_seen = _visual_labels(unit, spans, uemb, uweight, visual)
     if ulabels_seen is not None and visual is not None and visual_persons > visual.shape[1]:
         # Someone on screen was never seen talking, perhaps a talker whose face was missed (too
