@@ -377,3 +377,21 @@ def test_a_third_voice_whose_face_never_talks_is_left_to_the_voices():
     assert len(floor.speakers) == 2 and floor.seen_voices == 0
     two = diarize_embedded(spans_a, owner_a, e, speech, 90.0, visual_persons=2, **kw)
     assert len(two.speakers) == 2 and two.seen_voices == 2
+
+
+def test_a_speaker_view_layout_gives_no_evidence():
+    """One face on screen at a time, at the same place (the call's active speaker shown full
+    screen): its tracks read as one person, nobody is compared, the voices decide."""
+    rng = np.random.default_rng(2)
+    times = np.arange(0, 60, 1 / FPS)
+    turns = alternating(60.0, seed=2)
+    speaker_of = np.array(["A" if any(s.contains(t) for s in turns["A"]) else "B" for t in times])
+    runs = np.flatnonzero(np.r_[True, speaker_of[1:] != speaker_of[:-1]])
+    tracks = []
+    for i, a in enumerate(runs):
+        b = runs[i + 1] if i + 1 < len(runs) else len(times)
+        who = speaker_of[a]
+        tracks.append(track(i, times[a:b], np.arange(a, b), mouth(times[a:b], turns[who], rng)))
+    timeline = FaceTimeline(times, np.ones(len(times), int), tuple(tracks))
+    seen = talking_faces(timeline, sorted(turns["A"] + turns["B"], key=lambda s: s.start))
+    assert len(seen.persons) == 1 and seen.talking == []
