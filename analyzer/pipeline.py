@@ -1,8 +1,10 @@
 """The analysis engine: from a media file to a fused, per-speaker emotion timeline.
 
 ``Analyzer`` loads every model once and serves many files; ``analyze`` is the one-call shortcut.
-Stages, in order (``STEPS``): decode -> voice activity -> speakers -> prosody -> speech emotion ->
-words -> faces -> fusion (turns and a fixed grid) -> events and summary. Each stage is a method
+Stages, in order (``STEPS``): decode -> voice activity -> faces (tracks, cues, expression) ->
+speakers (on a mixed video call anchored by the faces seen talking) -> prosody -> speech
+emotion -> words -> fusion (turns and a fixed grid; faces linked to voices first) -> events and
+summary. Each stage is a method
 that takes what earlier stages produced (typed: ``SpeakerAttribution``, ``SpeechPieces``...) and
 returns its own part; each modality builds its own fusion evidence (see ``analyzer.evidence``).
 A call longer than ``AnalysisConfig.chunk_s`` is decoded to disk (``analyzer.diskaudio``) and
