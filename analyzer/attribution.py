@@ -162,7 +162,7 @@ def attribute_speakers(
     faces: the video's face timeline, if any: on a mixed recording, two or more persons seen
     talking (``video.talking.talking_faces``) are the voices the diarizer looks for (note
     ``voices_from_faces``), or the fewest it counts when someone else on screen never talks;
-    not when ``cfg.num_speakers`` is given.
+    not when ``cfg.num_speakers`` is given or ``cfg.face_voices`` is off.
     """
     if split:
         turns, speakers, notes = channel_speakers(audio, probs, cfg, duration, levels)
@@ -178,7 +178,7 @@ def attribute_speakers(
             duration_s=duration,
         )
         seen = None
-        if faces is not None and not cfg.num_speakers:
+        if faces is not None and cfg.face_voices and not cfg.num_speakers:
             from .video.talking import talking_faces
 
             seen = talking_faces(faces, speech)

@@ -165,6 +165,13 @@ class AnalysisConfig:
         help="fewest voices when estimating (default 1; 2 for calls)",
     )  # fmt: skip
     video: bool = _option(True, flag="--no-video", switch=False, help="skip the video stream")
+    # on a mixed video call, faces seen talking anchor the diarizer's voices (video/talking.py)
+    face_voices: bool = _option(
+        True,
+        flag="--no-face-voices",
+        switch=False,
+        help="diarize mixed video calls by their audio alone (faces are still linked to voices)",
+    )
     # video analysis rate, frames per second
     fps: float = _option(5.0, flag="--fps", parse=_fps, help="video analysis rate")
     # longest recording analysed, seconds (enforced while decoding); None: no limit

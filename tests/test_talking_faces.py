@@ -233,6 +233,11 @@ def test_a_video_call_of_two_tiles_gets_a_voice_per_face(tmp_path):
     # The face rows carry the voice each face was linked to.
     linked = {(f.track, f.speaker) for f in result.faces if f.face}
     assert (0, agent) in linked
+    # --no-face-voices: the audio alone diarizes; the faces are still linked to the voices.
+    plain = Analyzer(AnalysisConfig(ser_model=None, fer_model=None, face_voices=False))
+    alone = plain.analyze(path)
+    assert "voices_from_faces" not in [n.code for n in alone.notes]
+    assert any(s.face_track is not None for s in alone.speakers)
 
 
 def test_a_long_video_call_uses_the_faces_too(tmp_path):
