@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--validation", action="store_true", help="actors 13-20 (tuning)")
     ap.add_argument("--sets", nargs="+", choices=list(SETS), default=DEFAULT_SETS)
-    ap.add_argument("--calls", type=int, help="calls per set (default: 6, 12, 6)")
+    ap.add_argument("--calls", type=int, help="calls per set (default: DEFAULT_CALLS)")
     ap.add_argument("--work", type=Path, help="keep the rendered videos here (reused)")
     ap.add_argument(
         "--mouths", choices=list(MOUTHS), default="plain", help="hard: avcalls.HARD_MOUTHS"
