@@ -7,9 +7,11 @@ guessed); mixed audio is diarized. The stage hands on a ``SpeakerAttribution``.
 from __future__ import annotations
 
 import re
+import threading
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,6 +28,7 @@ from .result import Speaker
 if TYPE_CHECKING:
     from .video.timeline import FaceTimeline
 
+T = TypeVar("T")
 SAME_CHANNEL_CORR = 0.98  # channels this correlated are one mix duplicated, not two speakers
 # Whole-call comparisons and levels run over blocks of this many samples (about 1 minute at
 # 16 kHz), so a long call never needs full-length temporaries beside its audio.
@@ -125,11 +128,40 @@ def _mixed_note(reason: str, why: str, **params: int) -> Note:
 
 
 def channel_stats_of(audio: Audio) -> ChannelStats:
-    """``diskaudio.ChannelStats`` of an array [channels, samples] or a ``DiskAudio`` (made once
-    for the latter)."""
+    """``diskaudio.ChannelStats`` of an array [channels, samples] or a ``DiskAudio``, made once
+    per recording (the channel checks and the mono mix all read them)."""
     if isinstance(audio, DiskAudio):
         return audio.stats()
-    return channel_stats(lambda a, b: audio[:, a:b], audio.shape[0], audio.shape[1])
+    return _once(
+        audio,
+        "stats",
+        lambda: channel_stats(lambda a, b: audio[:, a:b], audio.shape[0], audio.shape[1]),
+    )
+
+
+_ONCE: dict[str, Any] = {}  # whole-call results of the last audio array seen, by name
+_ONCE_LOCK = threading.RLock()
+
+
+def _once(audio: NDArray[Any], name: str, make: Callable[[], T]) -> T:
+    """``make()`` computed once per audio array: kept for the last array seen, forgotten with
+    it (a weak reference), so the stages that each need a whole-call pass share one."""
+    with _ONCE_LOCK:
+        ref = _ONCE.get("audio")
+        if ref is None or ref() is not audio:
+            _ONCE.clear()
+            _ONCE["audio"] = weakref.ref(audio, _forget)
+        if name not in _ONCE:
+            _ONCE[name] = make()
+        value: T = _ONCE[name]
+        return value
+
+
+def _forget(ref: weakref.ref[Any]) -> None:
+    """The audio array ``ref`` named is gone: so are its results (unless another took over)."""
+    with _ONCE_LOCK:
+        if _ONCE.get("audio") is ref:
+            _ONCE.clear()
 
 
 def _same_signal(a: Signal, b: Signal, *, atol: float) -> bool:
@@ -373,9 +405,13 @@ def mono_mix(audio: NDArray[Any]) -> NDArray[Any]:
     if audio.shape[0] == 1:
         one: NDArray[Any] = audio[0]
         return one
-    weights = channel_stats_of(audio).mix_weights()
-    mix: NDArray[Any] = weights.astype(np.float32) @ audio
-    return mix
+
+    def mix() -> NDArray[Any]:
+        weights = channel_stats_of(audio).mix_weights()
+        out: NDArray[Any] = weights.astype(np.float32) @ audio
+        return out
+
+    return _once(audio, "mono_mix", mix)  # the voice and speakers stages both read it
 
 
 def channel_roles(n: int, cfg: AnalysisConfig) -> tuple[list[str], list[str | None] | None]:

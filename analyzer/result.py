@@ -47,8 +47,6 @@ EVENT_KINDS = (
     "repeated_complaint",
     "unanswered_question",
 )
-# The scorecard as a table, one row per speaker and metric: the columns of the batch's
-# ``scorecards/`` dataset (analyzer/batch/tables.py) after its ``call_id``.
 # The columns of the segments table that every call has (a call with no speech writes them as
 # a header, not an empty file); evidence columns ("prosody.pitch_hz"...) follow where present.
 SEGMENT_COLUMNS = (
@@ -59,6 +57,8 @@ SEGMENT_COLUMNS = (
 EVENT_COLUMNS = (
     *("kind", "code", "params", "start", "end", "speaker", "other", "description", "evidence"),
 )
+# The scorecard as a table, one row per speaker and metric: the columns of the batch's
+# ``scorecards/`` dataset (analyzer/batch/tables.py) after its ``call_id``.
 SCORECARD_COLUMNS = (
     "file", "speaker", "role", "metric", "value", "value_text", "unit", "explanation_code",
     "explanation_text", "explanation_params", "evidence",

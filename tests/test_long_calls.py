@@ -101,6 +101,30 @@ def test_a_surround_track_with_one_live_channel_is_one_mix():
     assert np.allclose(attribution.mono_mix(same), np.mean([a, a, a, 0.5 * a], axis=0), atol=1e-3)
 
 
+def test_the_channel_checks_and_the_mix_share_one_pass_over_the_call(monkeypatch):
+    """The whole-call statistics are made once per recording (the channel checks, the voice
+    stage's mix and the speakers stage's mix all read them), and forgotten with the audio."""
+    import gc
+
+    passes = []
+    real = attribution.channel_stats
+    monkeypatch.setattr(
+        attribution, "channel_stats", lambda *a, **k: passes.append(1) or real(*a, **k)
+    )
+    a = _voice_like(20.0, 9)
+    stereo = np.stack([a, -a])
+    assert not attribution.split_channels(stereo, AnalysisConfig())
+    first = attribution.mono_mix(stereo)
+    assert attribution.mono_mix(stereo) is first and attribution.mixed_reason(stereo)
+    assert len(passes) == 1
+    other = np.stack([a, 0.5 * a[::-1]])
+    attribution.mono_mix(other)  # another recording: its own pass
+    assert len(passes) == 2
+    del stereo, first, other
+    gc.collect()
+    assert attribution._ONCE == {}  # nothing of a finished call is kept
+
+
 def test_loudness_in_blocks_matches_one_pass(monkeypatch):
     from analyzer.audio import prosody
 

@@ -536,10 +536,11 @@ def diarize_embedded(
         seg_of[span.start : min(span.stop, n_frames)] = i
     speech_idx = np.flatnonzero(seg_of >= 0)
     score, voted = _frame_scores(spans, emb @ cents.T, n_frames)
-    seen = np.zeros((0, k))
+    # the mouths' evidence added to every similarity pass (none unless the faces anchored)
+    mouths = np.zeros((0, k))
     if ulabels_seen is not None and visual is not None:
-        seen = np.nan_to_num(visual[:n_frames], nan=0.0)
-        score[: len(seen)] += visual_weight * seen
+        mouths = visual_weight * np.nan_to_num(visual[:n_frames], nan=0.0)
+    score[: len(mouths)] += mouths
     frame_label = np.full(n_frames, -1)
     if k == 1:
         frame_label[speech_idx] = 0
@@ -553,8 +554,7 @@ def diarize_embedded(
             if refit is None:
                 break
             score, voted = _frame_scores(spans, emb @ refit.T, n_frames)
-            if ulabels_seen is not None and visual is not None:
-                score[: len(seen)] += visual_weight * seen
+            score[: len(mouths)] += mouths
             frame_label[speech_idx] = _viterbi(
                 score[speech_idx], voted[speech_idx], seg_of[speech_idx], SIM_SCALE, change_cost
             )
