@@ -6,6 +6,8 @@
     python -m benchmarks.diarization --length short --gender mixed --calls 12   # ~40 s calls
     python -m benchmarks.diarization --length 3min --gender same --calls 6      # similar voices
     python -m benchmarks.diarization --length 30min --calls 1   # talk time over a long call
+    python -m benchmarks.diarization --length short --speakers 1-4 --calls 32   # excerpts of
+    ~30-40 s whose calls each draw 1-4 voices, as the issue's meeting excerpts (figures per count)
     python -m benchmarks.diarization --length 30min --telephone --chunked --calls 3   # as the
     engine runs a long call: 10 minutes of speech embedded at a time, one clustering
     (add --cache DIR to keep each call's VAD, embeddings, pitch and audio on disk for re-runs;
@@ -78,6 +80,7 @@ TEST_ACTORS = [f"ravdess_{i:02d}" for i in range(1, 13)]  # 6 male, 6 female
 VALIDATION_ACTORS = [f"ravdess_{i:02d}" for i in range(13, 21)]  # 4 male, 4 female
 TEST_SEED, VALIDATION_SEED = 1000, 2000
 SEED_STRIDE = 100  # seeds between the call sets of different speaker counts
+RANGE_SEED = 500_000  # seeds of the sets whose calls draw their speaker count (``--speakers 1-4``)
 COLLAR_S = 0.25  # s; the usual forgiveness collar around reference boundaries
 
 
@@ -90,12 +93,30 @@ LENGTHS = {  # --length: (turns, most clips per turn); lengths other than "defau
 GENDERS = ("any", "same", "mixed")
 
 
-def _seed_base(validation: bool, speakers: int, length: str, gender: str) -> int:
+def _seed_base(validation: bool, speakers: int | tuple[int, int], length: str, gender: str) -> int:
     """First seed of a call set; every (speakers, length, gender) set has its own seeds and the
-    original sets (default length, any gender) keep theirs."""
-    base = (VALIDATION_SEED if validation else TEST_SEED) + SEED_STRIDE * (speakers - 2)
+    original sets (default length, any gender) keep theirs. A range of speaker counts (lo, hi)
+    is a set of its own (each call draws its count), seeded apart from every fixed count."""
     variant = list(LENGTHS).index(length) * len(GENDERS) + GENDERS.index(gender)
+    if isinstance(speakers, tuple):
+        lo, hi = speakers
+        base = (VALIDATION_SEED if validation else TEST_SEED) + RANGE_SEED + 1000 * lo + 100 * hi
+        return base + 10_000 * variant
+    base = (VALIDATION_SEED if validation else TEST_SEED) + SEED_STRIDE * (speakers - 2)
     return base + 10_000 * variant
+
+
+def parse_speakers(text: str) -> int | tuple[int, int]:
+    """``--speakers``: a count ("2") or a range of counts ("1-4": each call draws one, uniformly,
+    as real meeting excerpts hold one to four voices)."""
+    lo, sep, hi = text.partition("-")
+    try:
+        a, b = int(lo), int(hi) if sep else int(lo)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a count or a range of counts: {text!r}") from None
+    if not 1 <= a <= b <= 4:
+        raise argparse.ArgumentTypeError(f"counts must lie in 1-4, the lower first: {text!r}")
+    return (a, b) if sep and a < b else a
 
 
 def _cast(rng: np.random.Generator, actors: list[str], speakers: int, gender: str) -> list[str]:
@@ -117,25 +138,31 @@ def make_calls(
     *,
     n: int,
     validation: bool,
-    speakers: int = 2,
+    speakers: int | tuple[int, int] = 2,
     length: str = "default",
     gender: str = "any",
     telephone: bool = False,
 ):
     """Yield (name, audio, reference, emotions) for ``n`` seeded simulated calls of
-    ``speakers`` different actors (two-speaker calls keep their original seeds)."""
+    ``speakers`` different actors (two-speaker calls keep their original seeds); a range
+    (lo, hi) draws each call's count from lo..hi, uniformly."""
     actors = VALIDATION_ACTORS if validation else TEST_ACTORS
     base = _seed_base(validation, speakers, length, gender)
     turns, max_clips = LENGTHS[length]
     for i in range(n):
         rng = np.random.default_rng(base + i)
-        cast = _cast(rng, actors, speakers, gender)
+        count = (
+            int(rng.integers(speakers[0], speakers[1] + 1))
+            if isinstance(speakers, tuple)
+            else speakers
+        )
+        cast = _cast(rng, actors, count, gender)
         emotions = {
             a: {str(e) for e in rng.choice(EMOTIONS, rng.integers(1, 3), replace=False)}
             for a in cast
         }
         # One voice never overlaps itself: a one-speaker call only has pauses between turns.
-        overlap = 0.15 if speakers > 1 else 0.0
+        overlap = 0.15 if count > 1 else 0.0
         audio, ref = simulate_call(
             rows,
             cast,
@@ -153,8 +180,9 @@ def make_calls(
 def embedded_calls(args: argparse.Namespace):
     """Yield (name, emotions, reference, speech, (spans, owner, emb), duration s, embedding CPU s)
     per call; with ``args.cache`` the VAD and embeddings are kept on disk and read back."""
+    counts = args.speakers if isinstance(args.speakers, int) else "-".join(map(str, args.speakers))
     tag = (
-        f"{'val' if args.validation else 'test'}-{args.speakers}-{args.length}-{args.gender}"
+        f"{'val' if args.validation else 'test'}-{counts}-{args.length}-{args.gender}"
         f"{'-tel' if args.telephone else ''}{'-chunked' if args.chunked else ''}"
     )
     rows, vad, encoder = None, None, None
@@ -234,8 +262,9 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=20)
     ap.add_argument("--validation", action="store_true", help="the tuning set, not the test set")
     ap.add_argument(
-        "--speakers", type=int, default=2, help="actors per call (1-4): tests the count estimate"
-    )
+        "--speakers", type=parse_speakers, default=2,
+        help="actors per call (1-4): tests the count estimate; a range (1-4) draws each call's",
+    )  # fmt: skip
     ap.add_argument("--length", choices=list(LENGTHS), default="default", help="call length set")
     ap.add_argument("--gender", choices=GENDERS, default="any", help="same- or mixed-gender casts")
     ap.add_argument("--telephone", action="store_true", help="through an 8 kHz channel")
@@ -286,14 +315,15 @@ def main() -> None:
     counts, seconds, audio_s = [], 0.0, 0.0
     talk_err: list[float] = []  # worst relative talk-time error of a speaker, per call
     talk_err_given: list[float] = []  # the same with the count given
-    n_spk = args.speakers
+    n_spk = args.speakers if isinstance(args.speakers, int) else "-".join(map(str, args.speakers))
+    truths: list[int] = []  # each call's true number of speakers
     overlap = np.zeros(3)  # true positive, false positive, false negative frames (k given)
     print(
         f"{'validation' if args.validation else 'test'} calls: {args.calls}, {n_spk} speakers, "
         f"length {args.length}, gender {args.gender}{', telephone' if args.telephone else ''}"
     )
     header = "call                     emotions                          min   "
-    print(header + f"DER    DER.25  miss   FA     conf   k  | DER(k={n_spk}) DER.25(k={n_spk})")
+    print(header + "DER    DER.25  miss   FA     conf   k  | DER(k given) DER.25(k given)")
     projection = None if args.plain else load_projection()
     detector = load_overlap_detector() if args.overlap == "model" else None
     count_model = None if args.count == "rule" else load_count_model(args.count)
@@ -308,8 +338,10 @@ def main() -> None:
         )  # fmt: skip
         seconds += cpu + time.process_time() - t0
         audio_s += dur
+        truth = len({s for s, _ in ref})
+        truths.append(truth)
         hyp2 = diarize_embedded(
-            spans, owner, emb, speech, dur, num_speakers=n_spk, f0=f0, projection=projection,
+            spans, owner, emb, speech, dur, num_speakers=truth, f0=f0, projection=projection,
             overlap_prob=oprob,
         )  # fmt: skip
         for key, h in (("estimated", hyp), ("given", hyp2)):
@@ -349,16 +381,26 @@ def main() -> None:
         }
         collar = np.mean([r[1]["der"] for r in results[key]])
         med = np.median([r[1]["der"] for r in results[key]])
-        label = "speakers estimated" if key == "estimated" else f"num_speakers={n_spk}   "
+        label = "speakers estimated" if key == "estimated" else "num_speakers given   "
         print(
             f"mean ({label}): DER {plain['der']:.3f}  DER(collar {COLLAR_S}) {collar:.3f} "
             f"(median {med:.3f})  missed {plain['missed']:.3f}  "
             f"false alarm {plain['false_alarm']:.3f}  confusion {plain['confusion']:.3f}"
         )
-    print(f"speaker count correct: {np.mean(np.array(counts) == n_spk):.0%}  (estimates {counts})")
+    right = np.array(counts) == np.array(truths)
+    print(f"speaker count correct: {np.mean(right):.0%}  (estimates {counts})")
+    if not isinstance(args.speakers, int):  # the calls drew their counts: each count's figures
+        for k in sorted(set(truths)):
+            of = [i for i, t in enumerate(truths) if t == k]
+            print(
+                f"  {k} speaker(s), {len(of)} calls: DER(collar {COLLAR_S}) estimated "
+                f"{np.mean([results['estimated'][i][1]['der'] for i in of]):.3f}, given "
+                f"{np.mean([results['given'][i][1]['der'] for i in of]):.3f}; count correct "
+                f"{np.mean(right[of]):.0%} (estimates {[counts[i] for i in of]})"
+            )
     tp, fp, fn = overlap
     print(
-        f"overlapped speech (k={n_spk}): precision {tp / max(tp + fp, 1):.2f}, "
+        f"overlapped speech (k given): precision {tp / max(tp + fp, 1):.2f}, "
         f"recall {tp / max(tp + fn, 1):.2f} of {(tp + fn) * 0.01:.0f} s"
     )
     print(

@@ -122,6 +122,43 @@ def test_diarization_cache_with_gaps_keeps_each_call_at_its_index(tmp_path, monk
     assert [c[0] for c in d.embedded_calls(args)] == [f"call{i}" for i in range(5)]
 
 
+def test_diarization_speaker_ranges_are_sets_of_their_own_and_bad_counts_are_refused(monkeypatch):
+    import argparse
+
+    import numpy as np
+
+    from benchmarks import diarization as d
+
+    assert d.parse_speakers("2") == 2
+    assert d.parse_speakers("1-4") == (1, 4)
+    assert d.parse_speakers("3-3") == 3  # a range of one count is that count's set
+    for bad in ("0", "5", "4-1", "1-5", "two", "1-"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            d.parse_speakers(bad)
+    fixed = {d._seed_base(v, k, "short", "any") for v in (False, True) for k in (1, 2, 3, 4)}
+    ranged = {d._seed_base(v, (1, 4), "short", "any") for v in (False, True)}
+    assert len(ranged) == 2 and not ranged & fixed
+    # each call of a range draws its own count, so a set holds several (seeded, repeatable);
+    # the simulation itself is left out (no clips here): only the casts are looked at
+    overlaps = []
+
+    def fake_call(rows, cast, *, overlap_prob, **kw):
+        overlaps.append((len(cast), overlap_prob))
+        return np.zeros(d.SR, np.float32), [(a, d.Segment(0.0, 1.0)) for a in cast]
+
+    monkeypatch.setattr(d, "simulate_call", fake_call)
+
+    def casts():
+        calls = d.make_calls([], n=12, validation=True, speakers=(1, 4), length="short")
+        return [name.split("+") for name, *_ in calls]
+
+    drawn = casts()
+    assert {len(c) for c in drawn} <= {1, 2, 3, 4} and len({len(c) for c in drawn}) >= 3
+    assert all(len(set(c)) == len(c) and set(c) <= set(d.VALIDATION_ACTORS) for c in drawn)
+    assert casts() == drawn
+    assert all((p > 0) == (k > 1) for k, p in overlaps)  # one voice never overlaps itself
+
+
 def test_ser_calls_judges_each_turn_by_who_truly_spoke_and_weighs_it_by_length():
     from benchmarks.ser_calls import mono_speaker_errors, score_call, summarise, truth_of
 
