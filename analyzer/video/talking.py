@@ -46,6 +46,9 @@ MIN_TALK_SHARE = 0.1  # and this share of the speech seen with two or more perso
 SCALE_SHARE = 0.5  # no person's range is taken below this share of the widest one (a face
 # that only listens would otherwise have its jitter stretched into talking)
 MIN_RUN_S = 1.0  # s; only leads held this long count (a turn, not a talker's brief still mouth)
+LEAD_SHARE: float | None = None  # when set: a frame leads where this share of the frames in the
+# MIN_RUN_S around it lead (a talker's flickering lead in a small gallery tile); None: every
+# frame of an unbroken run of MIN_RUN_S must lead (benchmarks.av_diarization, round 7)
 MIN_PRESENT_S = 3.0  # s a person is seen (with mouth movement) to count as on screen
 SAME_PLACE = 0.5  # box centres nearer than this many box widths are one tile
 MAX_LOOKUP_S = 0.3  # s; a time further than this from an analysed frame has no evidence
@@ -148,7 +151,10 @@ def talking_faces(timeline: FaceTimeline, speech: list[Segment]) -> TalkingFaces
     talking = []
     min_run = max(1, int(round(MIN_RUN_S / step))) if step > 0 else 1
     for p in range(len(persons)):
-        leads = _long_runs((margin[:, p] >= MARGIN) & speaking, min_run)
+        ahead = margin[:, p] >= MARGIN
+        if LEAD_SHARE is not None:
+            ahead = (_window_share(ahead, min_run) >= LEAD_SHARE) & np.isfinite(margin[:, p])
+        leads = _long_runs(ahead & speaking, min_run)
         lead_s = float(leads.sum()) * step
         if lead_s >= MIN_TALK_S and lead_s >= MIN_TALK_SHARE * shared_speech:
             talking.append(p)
@@ -163,3 +169,12 @@ def _long_runs(mask: NDArray[np.bool_], min_len: int) -> NDArray[np.bool_]:
         if b - a >= min_len:
             out[a:b] = True
     return out
+
+
+def _window_share(mask: NDArray[np.bool_], width: int) -> FloatArray:
+    """Per frame, the share of True in the ``width`` frames centred on it (fewer at the ends)."""
+    kernel = np.ones(width)
+    hits = np.convolve(mask.astype(np.float64), kernel, mode="same")
+    frames = np.convolve(np.ones(len(mask)), kernel, mode="same")
+    share: FloatArray = hits / np.maximum(frames, 1.0)
+    return share
