@@ -89,6 +89,18 @@ faces than now (0.109); no call of any set is worse with the faces than with the
 more than 0.03; two-voice calls are counted right >= 90 %; one-voice calls keep one voice at
 least as often as the audio alone, and so do the hard-mouth one-voice calls (``--mouths hard
 --sets one-voice``). Of two that pass, the lower gallery-three mean; test actors run once after.
+Picture in picture (session 30; rule written before its figures): a 1:1 video call recorded on
+one side shows the other party full frame and the own camera small in a corner (sets ``pip-*``:
+the same calls as ``3min-same``, ``one-voice`` and ``default``, rendered with a 300 px face in
+the middle and a 110 px inset at the bottom right, ``avcalls.layout(view="pip")``). FaceMesh on
+the whole frame finds no inset of 80-140 px beside a close-up (0 of 60 frames of a still), so
+the faces gave nothing there. The face stage now searches the tiles for faces beside those the
+whole frame found every ``faces.PIP_SEARCH_EVERY_S`` and follows each one's region
+(``faces.PIP_*``). Kept if, on the validation calls: pip-3min-same's mean collar DER with the
+faces is below the audio alone's; no pip call is worse with the faces by more than 0.03;
+pip-one-voice calls keep one voice as often as with the audio alone; and the earlier sets'
+means with the faces stay within 0.005 of theirs without the search (it must not disturb tiles
+or galleries). Test actors run once after.
 """
 
 from __future__ import annotations
@@ -115,7 +127,11 @@ SETS = {  # name: (speakers, length, gender)
     "gallery-three": (3, "default", "any"),
     "30min": (2, "30min", "any"),
     "default": (2, "default", "any"),
+    "pip-3min-same": (2, "3min", "same"),
+    "pip-one-voice": (1, "default", "any"),
+    "pip-default": (2, "default", "any"),
 }
+VIEWS = {name: "pip" for name in SETS if name.startswith("pip-")}  # the others: "tiles"
 DEFAULT_CALLS = {
     "3min-same": 6,
     "short-mixed": 12,
@@ -123,6 +139,9 @@ DEFAULT_CALLS = {
     "gallery-three": 8,
     "30min": 1,
     "default": 20,
+    "pip-3min-same": 6,
+    "pip-one-voice": 6,
+    "pip-default": 20,
 }
 DEFAULT_SETS = ["3min-same", "short-mixed", "one-voice", "gallery-three", "default"]
 LISTENER = "listener"  # the silent second tile of a one-voice call
@@ -184,7 +203,10 @@ def run_set(
         if not path.exists():  # rendered beside, then renamed: a stopped run leaves no stub
             part = path.with_name(path.stem + ".part.mp4")
             seed = int(rng.integers(1 << 30))
-            render_call(part, audio, reference, people, seed=seed, mouths=MOUTHS[mouths])
+            render_call(
+                part, audio, reference, people, seed=seed, mouths=MOUTHS[mouths],
+                view=VIEWS.get(name, "tiles"),
+            )  # fmt: skip
             part.replace(path)
         row: dict = {"set": name, "call": cast}
         for label, engine in engines.items():
@@ -214,12 +236,24 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument(
         "--mouths", choices=list(MOUTHS), default="plain", help="hard: avcalls.HARD_MOUTHS"
     )
+    ap.add_argument(
+        "--lead-share", type=float,
+        help="count a talker's leads by their share of the second around each frame "
+        "(video.talking.LEAD_SHARE; round 7)",
+    )  # fmt: skip
     args = ap.parse_args(argv)
     from analyzer import Analyzer
+    from analyzer.video import talking
+
+    if args.lead_share is not None:
+        talking.LEAD_SHARE = args.lead_share
 
     base = AnalysisConfig(ser_model=None, fer_model=None)
     engines = {"audio": Analyzer(replace(base, video=False)), "faces": Analyzer(base)}
-    out: dict = {"validation": args.validation, "mouths": args.mouths, "sets": {}}
+    out: dict = {
+        "validation": args.validation, "mouths": args.mouths, "lead_share": talking.LEAD_SHARE,
+        "sets": {},
+    }  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)

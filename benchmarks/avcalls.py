@@ -32,6 +32,7 @@ FPS = 15
 WIDTH, HEIGHT = 640, 360
 FACE_PX = 250  # the face tile's side (two tiles)
 GRID_FACE_PX = 160  # ... in a 2 x 2 gallery (three or four voices)
+PIP_FACE_PX = (300, 110)  # picture in picture: the other party full frame, the own camera inset
 MOUTH_XY = (102.5, 122.0)  # inner-lip centre of the (unmirrored) photograph at FACE_PX, px
 MOUTH_HALF_WIDTH = 15.0  # px
 SYLLABLE_HZ = (3.0, 6.0)
@@ -83,9 +84,17 @@ def _face(size: int = FACE_PX) -> np.ndarray:
     return (transform.resize(face, (size, size), anti_aliasing=True) * 255).astype(np.uint8)
 
 
-def layout(n: int) -> list[tuple[int, int, int]]:
+def layout(n: int, view: str = "tiles") -> list[tuple[int, int, int]]:
     """(x, y, side) in px of each face tile: two side by side, three or four in a 2 x 2 grid
-    (a gallery view; a fourth cell stays empty for three)."""
+    (a gallery view; a fourth cell stays empty for three); ``view`` "pip": two, the first
+    face large in the middle, the second a small inset at the bottom right (a 1:1 call
+    recorded on one side: the other party full frame, the own camera in a corner)."""
+    if view == "pip":
+        if n != 2:
+            raise ValueError("a picture-in-picture call has two faces")
+        big, small = PIP_FACE_PX
+        return [((WIDTH - big) // 2, (HEIGHT - big) // 2, big),
+                (WIDTH - small - 12, HEIGHT - small - 12, small)]  # fmt: skip
     if n <= 2:
         return [(35, 55, FACE_PX), (355, 55, FACE_PX)][:n]
     side = GRID_FACE_PX
@@ -143,10 +152,12 @@ def render_call(
     seed: int,
     away: dict[str, list[Segment]] | None = None,
     mouths: Mouths = Mouths(),
+    view: str = "tiles",
 ) -> VideoCall:
     """Write ``audio`` (float32 mono at 16 kHz) with a two-tile video of ``speakers`` to ``path``
     (MP4). ``reference``: (speaker, Segment) speech of each voice; ``away``: the spells each
-    face is gone (default: drawn at random, see the module); mouths: how they move."""
+    face is gone (default: drawn at random, see the module); mouths: how they move; view:
+    "tiles" or "pip" (see ``layout``)."""
     import av
 
     if not 2 <= len(speakers) <= 4:
@@ -154,7 +165,7 @@ def render_call(
     rng = np.random.default_rng(seed)
     duration = len(audio) / AUDIO_RATE
     times = np.arange(int(duration * FPS)) / FPS
-    places = layout(len(speakers))
+    places = layout(len(speakers), view)
     mouths = [
         mouth_track(times, [seg for spk, seg in reference if spk == s], rng, mouths)
         for s in speakers
