@@ -19,7 +19,8 @@ Steps:
    might be talking off screen).
 4. Talking persons: those whose margin reaches MARGIN for at least MIN_TALK_S of speech and
    MIN_TALK_SHARE of the speech seen with everyone on screen, counting only leads held for
-   MIN_RUN_S (a turn). A listener who nods and smiles while the other talks does not reach it:
+   MIN_RUN_S (a turn; a frame counts as leading where LEAD_SHARE of the second around it
+   leads, as a small tile's lead flickers). A listener who nods and smiles while the other talks does not reach it:
    the talker moves more at those moments, and the listener leads only in the talker's brief
    still moments.
 """
@@ -46,9 +47,10 @@ MIN_TALK_SHARE = 0.1  # and this share of the speech seen with two or more perso
 SCALE_SHARE = 0.5  # no person's range is taken below this share of the widest one (a face
 # that only listens would otherwise have its jitter stretched into talking)
 MIN_RUN_S = 1.0  # s; only leads held this long count (a turn, not a talker's brief still mouth)
-LEAD_SHARE: float | None = None  # when set: a frame leads where this share of the frames in the
-# MIN_RUN_S around it lead (a talker's flickering lead in a small gallery tile); None: every
-# frame of an unbroken run of MIN_RUN_S must lead (benchmarks.av_diarization, round 7)
+LEAD_SHARE: float | None = 0.4  # a frame leads where this share of the frames in the MIN_RUN_S
+# around it lead (a talker's lead flickers in a small gallery tile); None: every frame of an
+# unbroken run of MIN_RUN_S must (before round 7 of benchmarks.av_diarization: validation
+# gallery-three 0.109 -> 0.056, the other sets unchanged)
 MIN_PRESENT_S = 3.0  # s a person is seen (with mouth movement) to count as on screen
 SAME_PLACE = 0.5  # box centres nearer than this many box widths are one tile
 MAX_LOOKUP_S = 0.3  # s; a time further than this from an analysed frame has no evidence
