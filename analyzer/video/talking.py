@@ -20,9 +20,9 @@ Steps:
 4. Talking persons: those whose margin reaches MARGIN for at least MIN_TALK_S of speech and
    MIN_TALK_SHARE of the speech seen with everyone on screen, counting only leads held for
    MIN_RUN_S (a turn; a frame counts as leading where LEAD_SHARE of the second around it
-   leads, as a small tile's lead flickers). A listener who nods and smiles while the other talks does not reach it:
-   the talker moves more at those moments, and the listener leads only in the talker's brief
-   still moments.
+   leads, as a small tile's lead flickers). A listener who nods and smiles while the other
+   talks does not reach it: the talker moves more at those moments, and the listener leads
+   only in the talker's brief still moments.
 """
 
 from __future__ import annotations
