@@ -32,7 +32,8 @@ FPS = 15
 WIDTH, HEIGHT = 640, 360
 FACE_PX = 250  # the face tile's side (two tiles)
 GRID_FACE_PX = 160  # ... in a 2 x 2 gallery (three or four voices)
-PIP_FACE_PX = (300, 110)  # picture in picture: the other party full frame, the own camera inset
+PIP_FACE_PX = (420, 110)  # picture in picture: the other party's close-up (cut by the frame's
+# top and bottom edges), the own camera inset
 MOUTH_XY = (102.5, 122.0)  # inner-lip centre of the (unmirrored) photograph at FACE_PX, px
 MOUTH_HALF_WIDTH = 15.0  # px
 SYLLABLE_HZ = (3.0, 6.0)
@@ -40,6 +41,7 @@ LISTENER_EVENT_S = (0.3, 1.2)
 AWAY_SPELLS = (1, 2)
 AWAY_S = (2.0, 5.0)
 AUDIO_RATE = 16000
+SPEAKER_VIEW_LAG_S = (0.5, 1.5)  # s a speaker view waits, per call, before showing a new talker
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,9 @@ def layout(n: int, view: str = "tiles") -> list[tuple[int, int, int]]:
     (a gallery view; a fourth cell stays empty for three); ``view`` "pip": two, the first
     face large in the middle, the second a small inset at the bottom right (a 1:1 call
     recorded on one side: the other party full frame, the own camera in a corner)."""
+    if view == "speaker":  # one camera at a time, full frame: every face at one place
+        big = PIP_FACE_PX[0]
+        return [((WIDTH - big) // 2, (HEIGHT - big) // 2, big)] * n
     if view == "pip":
         if n != 2:
             raise ValueError("a picture-in-picture call has two faces")
@@ -135,6 +140,30 @@ def mouth_track(
     return np.clip(out + rng.normal(0, style.jitter, len(times)), 0.0, 1.0)
 
 
+def shown_speaker(
+    times: np.ndarray, reference: list[tuple[str, Segment]], speakers: list[str], lag_s: float
+) -> np.ndarray:
+    """Index into ``speakers`` of the camera a speaker view shows at each of ``times``: the
+    first voice heard, then whoever has talked without a break for ``lag_s`` (a short remark
+    does not take the picture), kept until another one does."""
+    talking = np.zeros((len(speakers), len(times)), dtype=bool)
+    for spk, seg in reference:
+        if spk in speakers:
+            talking[speakers.index(spk)] |= (times >= seg.start) & (times < seg.end)
+    starts = [min((g.start for s, g in reference if s == spk), default=np.inf) for spk in speakers]
+    current = int(np.argmin(starts)) if reference else 0
+    since = np.zeros(len(speakers))  # s each voice has talked without a break
+    step = float(times[1] - times[0]) if len(times) > 1 else 1.0 / FPS
+    out = np.zeros(len(times), dtype=int)
+    for i in range(len(times)):
+        since = np.where(talking[:, i], since + step, 0.0)
+        ready = [j for j in range(len(speakers)) if j != current and since[j] >= lag_s]
+        if ready:
+            current = max(ready, key=lambda j: since[j])
+        out[i] = current
+    return out
+
+
 def away_spells(duration: float, rng: np.random.Generator) -> list[Segment]:
     spells = []
     for _ in range(rng.integers(AWAY_SPELLS[0], AWAY_SPELLS[1] + 1)):
@@ -157,7 +186,9 @@ def render_call(
     """Write ``audio`` (float32 mono at 16 kHz) with a two-tile video of ``speakers`` to ``path``
     (MP4). ``reference``: (speaker, Segment) speech of each voice; ``away``: the spells each
     face is gone (default: drawn at random, see the module); mouths: how they move; view:
-    "tiles" or "pip" (see ``layout``)."""
+    "tiles" or "pip" (see ``layout``), or "speaker": one camera at a time, full frame, the
+    picture cut to a new talker after a lag drawn per call (``shown_speaker``); each camera
+    has its own background and colour cast, as people's rooms and webcams differ."""
     import av
 
     if not 2 <= len(speakers) <= 4:
@@ -173,6 +204,14 @@ def render_call(
     drawn = {s: away_spells(duration, rng) for s in speakers}
     away = drawn if away is None else {s: away.get(s, []) for s in speakers}
     sway = [rng.uniform(0, 2 * np.pi, 2) for _ in speakers]
+    backdrop = [np.array((40, 44, 52), dtype=np.uint8)] * len(speakers)
+    cast = [np.ones(3)] * len(speakers)
+    showing = None
+    if view == "speaker":
+        backdrop = [rng.integers(20, 230, 3).astype(np.uint8) for _ in speakers]
+        cast = [rng.uniform(0.8, 1.2, 3) for _ in speakers]
+        lag = float(rng.uniform(*SPEAKER_VIEW_LAG_S))
+        showing = shown_speaker(times, reference, list(speakers), lag)
     faces = {}
     for size in {size for _, _, size in places}:
         face = _face(size)
@@ -185,8 +224,11 @@ def render_call(
     sound = container.add_stream("aac", rate=AUDIO_RATE)
     sound.layout = "mono"
     for i, t in enumerate(times):
-        canvas = np.full((HEIGHT, WIDTH, 3), (40, 44, 52), dtype=np.uint8)
+        canvas = np.empty((HEIGHT, WIDTH, 3), dtype=np.uint8)
+        canvas[:] = backdrop[0 if showing is None else int(showing[i])]
         for j, speaker in enumerate(speakers):
+            if showing is not None and j != showing[i]:
+                continue
             if any(s.start <= t < s.end for s in away[speaker]):
                 continue
             x, y, size = places[j]
@@ -200,9 +242,13 @@ def render_call(
                     (yy - (MOUTH_XY[1] + 3 * m) * k) / ((2 + 8 * m) * k)
                 ) ** 2 <= 1
                 img[inside] = (img[inside] * 0.3).astype(np.uint8)
+            if view == "speaker":
+                img = np.clip(img * cast[j], 0, 255).astype(np.uint8)
             x0 = x + int(round(6 * size / FACE_PX * np.sin(2 * np.pi * t / 7 + sway[j][0])))
             y0 = y + int(round(4 * size / FACE_PX * np.sin(2 * np.pi * t / 3 + sway[j][1])))
-            canvas[y0 : y0 + size, x0 : x0 + size] = img
+            top, left = max(0, -y0), max(0, -x0)  # a close-up larger than the frame is cut
+            bottom, right = min(size, HEIGHT - y0), min(size, WIDTH - x0)
+            canvas[y0 + top : y0 + bottom, x0 + left : x0 + right] = img[top:bottom, left:right]
         for packet in video.encode(av.VideoFrame.from_ndarray(canvas, format="rgb24")):
             container.mux(packet)
     for packet in video.encode():

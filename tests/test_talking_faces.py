@@ -291,11 +291,14 @@ def test_every_face_of_a_gallery_is_followed_when_the_whole_frame_finds_only_som
     assert len(on_screen_persons(timeline)) == 3
 
 
-def test_a_close_up_face_does_not_send_the_analyzer_searching_tiles(monkeypatch):
-    """The bundled video's single face is a camera's close-up: no tile search is made."""
+def test_a_close_up_face_is_searched_beside_only_now_and_then_and_stays_alone(monkeypatch):
+    """The bundled video's single face is a camera's close-up: the tiles are searched while no
+    face is seen (the covered camera, at most every 5 s) and, for an inset beside the face, at
+    most every PIP_SEARCH_EVERY_S; no second face is ever made up."""
     from pathlib import Path
 
     from analyzer.media import iter_video_frames
+    from analyzer.video import faces as stage
     from analyzer.video.faces import FaceAnalyzer
 
     searches = []
@@ -311,11 +314,48 @@ def test_a_close_up_face_does_not_send_the_analyzer_searching_tiles(monkeypatch)
         timeline = faces.analyze(iter_video_frames(video, fps=5, max_side=640))
     seen = timeline.has_face.sum()
     assert seen > 40
-    # Searches happen only while no face is seen (the covered camera), at most every 5 s.
-    assert 1 <= len(searches) <= 2
-    for image in searches:
-        with FaceAnalyzer() as fresh:
-            assert len(fresh.landmarks(image)) == 0
+    assert timeline.faces.max() == 1
+    with FaceAnalyzer() as fresh:
+        in_view = [len(fresh.landmarks(image)) > 0 for image in searches]
+    blind, beside = in_view.count(False), in_view.count(True)
+    duration = float(timeline.times[-1])
+    assert 1 <= blind <= 2
+    assert 1 <= beside <= duration / stage.PIP_SEARCH_EVERY_S + 1
+
+
+def test_a_small_inset_beside_a_close_up_is_found_and_followed(tmp_path, monkeypatch):
+    """Picture in picture (the other party full frame, the own camera in a corner): FaceMesh on
+    the whole frame never finds the inset; the periodic search finds it and its region is
+    followed in every later frame: two persons, each with its own track."""
+    from analyzer.media import iter_video_frames
+    from analyzer.video import faces as stage
+    from analyzer.video.faces import FaceAnalyzer
+    from benchmarks.avcalls import render_call
+
+    path = tmp_path / "pip.mp4"
+    render_call(path, np.zeros(16000 * 8, np.float32), [], ["a", "b"], seed=0, away={}, view="pip")
+    frames = list(iter_video_frames(path, fps=5, max_side=640))
+    with FaceAnalyzer() as whole:
+        assert max(len(whole.landmarks(f.image)) for f in frames) == 1
+    searches = []
+    real = FaceAnalyzer.gallery_landmarks
+
+    def spy(self, image, grids):
+        searches.append(1)
+        return real(self, image, grids)
+
+    monkeypatch.setattr(FaceAnalyzer, "gallery_landmarks", spy)
+    with FaceAnalyzer() as faces:
+        timeline = faces.analyze(iter(frames))
+    assert (timeline.faces == 2).mean() > 0.9
+    assert len(searches) == 1  # found at once, then followed without searching again
+    persons = on_screen_persons(timeline)
+    assert len(persons) == 2
+    widths = sorted(float(np.median(t.boxes[:, 2] - t.boxes[:, 0])) for t in timeline.tracks)
+    assert widths[0] < 0.5 * widths[-1]  # the inset and the close-up
+    # without the search the inset is lost: the close-up alone
+    with FaceAnalyzer(stage.FaceConfig(gallery=False)) as faces:
+        assert faces.analyze(iter(frames)).faces.max() == 1
 
 
 def test_no_speech_or_unreadable_mouths_give_no_talker():
@@ -400,3 +440,65 @@ def test_a_speaker_view_layout_gives_no_evidence():
     timeline = FaceTimeline(times, np.ones(len(times), int), tuple(tracks))
     seen = talking_faces(timeline, sorted(turns["A"] + turns["B"], key=lambda s: s.start))
     assert len(seen.persons) == 1 and seen.talking == []
+
+
+def test_a_speaker_view_waits_for_its_lag_and_keeps_the_picture_through_short_remarks():
+    from benchmarks.avcalls import shown_speaker
+
+    times = np.arange(0, 20, 0.1)
+    reference = [
+        ("a", Segment(0.5, 6.0)),
+        ("b", Segment(3.0, 3.6)),  # a remark of 0.6 s: shorter than the lag
+        ("b", Segment(6.5, 12.0)),
+        ("a", Segment(12.5, 19.0)),
+    ]
+    shown = shown_speaker(times, reference, ["a", "b"], lag_s=1.0)
+    assert (shown[times < 7.4] == 0).all()  # a from the start; b's remark changes nothing
+    assert (shown[(times > 7.6) & (times < 13.4)] == 1).all()  # b once it talked for 1 s
+    assert (shown[times > 13.6] == 0).all()
+
+
+def test_a_speaker_views_cameras_are_told_apart_and_each_is_a_person(tmp_path):
+    """Active-speaker layout: one camera at a time, full frame, cut to the talker after a lag.
+    The face stage ends its tracks at each cut, the cameras are told apart by their look, and
+    the camera shown a lag later is the evidence of who talks."""
+    from analyzer.media import iter_video_frames
+    from analyzer.video.faces import FaceAnalyzer
+    from analyzer.video.talking import SPEAKER_VIEW_LAG_S, camera_feeds
+    from benchmarks.avcalls import render_call, shown_speaker
+
+    turns = alternating(30.0, seed=4)
+    reference = [(who, seg) for who in ("A", "B") for seg in turns[who]]
+    path = tmp_path / "speaker.mp4"
+    render_call(
+        path, np.zeros(16000 * 30, np.float32), reference, ["A", "B"], seed=2, away={},
+        view="speaker",
+    )  # fmt: skip
+    with FaceAnalyzer() as faces:
+        timeline = faces.analyze(iter_video_frames(path, fps=5, max_side=640))
+    feeds = camera_feeds(timeline)
+    assert feeds is not None and set(feeds[timeline.faces > 0]) == {0, 1}
+    for track in timeline.tracks:  # no track runs across a cut to the other camera
+        assert len(set(feeds[track.frames])) == 1
+    speech = sorted(turns["A"] + turns["B"], key=lambda s: s.start)
+    seen = talking_faces(timeline, speech)
+    assert len(seen.persons) == 2 and seen.talking == [0, 1] and seen.present == 2
+    # the camera shown matches the voice talking a lag earlier (the render's lag is 0.5-1.5 s)
+    truth = shown_speaker(timeline.times, reference, ["A", "B"], lag_s=1.0)
+    first = int(feeds[np.flatnonzero(feeds >= 0)[0]])
+    agree = (feeds == np.where(truth == truth[0], first, 1 - first))[feeds >= 0].mean()
+    assert agree > 0.9
+    at = seen.at(timeline.times - SPEAKER_VIEW_LAG_S)
+    shown = feeds >= 0
+    assert (np.nanargmax(at[shown], axis=1) == feeds[shown]).all()
+
+
+def test_tiles_and_a_close_up_are_not_a_speaker_view():
+    timeline, _ = two_tiles()
+    from analyzer.video.talking import camera_feeds
+
+    assert camera_feeds(timeline) is None  # no looks kept: not judged
+    looks = np.zeros((len(timeline.times), 144), np.float32)
+    looks[::10] += 0.5  # cuts now and then, but two faces on screen together
+    both = FaceTimeline(timeline.times, timeline.faces, timeline.tracks, looks=looks)
+    assert camera_feeds(both) is None

@@ -27,6 +27,7 @@ from typing import Any, Self
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import cv2  # noqa: E402
 import mediapipe as mp  # noqa: E402
 import numpy as np  # noqa: E402
 from numpy.typing import NDArray  # noqa: E402
@@ -50,6 +51,18 @@ MIN_TILE_PX = 48  # px; tiles smaller than this are not searched
 GALLERY_FACE_SHARE = 1 / 6  # faces all narrower than this share of the frame's width may be a
 # gallery's (the whole frame often finds one or two of its faces, not all); a larger face is a
 # camera's close-up and no tiles are searched
+PIP_SEARCH_EVERY_S = 10.0  # s between searches of the tiles for a small face beside the faces the
+# whole frame found (a picture-in-picture self view: FaceMesh's detector, which sees the frame
+# shrunk to 128 px, finds a 110-160 px face in a corner of a 640 px frame in no frame)
+PIP_MARGIN = 0.75  # margin around a small face's box, in box sizes, of the region followed
+BESIDE_OVERLAP = 0.1  # share of a tile face's box inside a known face's box that makes it that face
+PIP_FORGET_S = 10.0  # s a followed region may stay empty (the face away) before it is dropped
+PIP_CONFIRM = 3  # analysed frames in a row a region must hold a face before its face counts
+# (a tile searched alone can take a collar or a pattern for a face once; a real inset stays)
+LOOK_CELLS = (6, 8)  # rows, columns of mean colour a frame's look is shrunk to
+CUT_DISTANCE = 0.12  # median over the look's cells of the colour change (0-1) between two
+# analysed frames that makes a cut (another camera shown: a speaker view switching); a face
+# leaving one tile of a gallery changes a minority of the cells and is no cut
 WARM_UP_PX = 64  # px side of the blank frame that opens a new graph
 REGION_MARGIN = 0.5  # margin around the landmark box, in box sizes, of the region cut for align
 
@@ -156,6 +169,39 @@ class FaceAnalyzer:
                 best_n = n
         return best, best_n
 
+    def _inset_faces(
+        self,
+        image: NDArray[Any],
+        pts: NDArray[Any],
+        insets: list[list[float]],
+        time: float,
+        max_faces: int,
+    ) -> NDArray[Any]:
+        """``pts`` with the faces found in the followed regions ``insets`` (each searched alone,
+        as a gallery tile is; a face the whole frame found is not added twice). A region's last
+        sighting (its fifth value) is set to ``time`` where it holds a face, and its run of
+        sightings (sixth) counted: its face is added from the PIP_CONFIRM-th frame in a row on;
+        a region that misses before that is dropped (its sighting set to -inf)."""
+        found = []
+        for region in insets:
+            x0, y0, x1, y1 = (int(v) for v in region[:4])
+            crop = np.ascontiguousarray(image[y0:y1, x0:x1])
+            with contextlib.nullcontext() if self._tiles_started else _quiet_stderr():
+                faces = self._tiles.process(crop).multi_face_landmarks or []
+            if not faces:
+                if region[5] < PIP_CONFIRM:
+                    region[4] = -math.inf
+                continue
+            region[4], region[5] = time, region[5] + 1
+            if region[5] >= PIP_CONFIRM:
+                xyz = np.array([(p.x, p.y, p.z) for p in faces[0].landmark])
+                found.append(xyz * [x1 - x0, y1 - y0, x1 - x0] + [x0, y0, 0.0])
+        extra = _beside(np.array(found).reshape(-1, 478, 3), pts)
+        if not len(extra):
+            return pts
+        joined: NDArray[Any] = np.concatenate([pts, extra])[:max_faces]
+        return joined
+
     def __enter__(self) -> Self:
         return self
 
@@ -220,9 +266,17 @@ class FaceAnalyzer:
         index = -1
         grid = 0  # the gallery grid (n x n) where the last search found faces; 0: none
         searched_at = -math.inf  # time of the last gallery search, s
+        insets: list[list[float]] = []  # followed regions of small faces: x0, y0, x1, y1, the
+        # time the face was last seen there, the frames in a row it was seen since found
+        inset_searched_at = -math.inf  # time of the last search for them, s
+        looks: list[NDArray[np.float32]] = []
         for index, frame in enumerate(frames):
             image = frame.image
             frame_size = frame_size or (int(image.shape[0]), int(image.shape[1]))
+            look = frame_look(image)
+            if looks and look_distance(look, looks[-1]) > CUT_DISTANCE:
+                tracker.cut()  # the faces after a cut are new tracks
+            looks.append(look)
             with one_blas_thread():
                 pts = self.landmarks(image)
                 if (
@@ -238,6 +292,16 @@ class FaceAnalyzer:
                         pts, grid = tiled, n
                     else:
                         grid = 0
+                elif cfg.gallery and len(pts) < cfg.max_faces:
+                    if not insets and frame.time - inset_searched_at >= PIP_SEARCH_EVERY_S:
+                        inset_searched_at = frame.time
+                        tiled, _ = self.gallery_landmarks(image, GALLERY_GRIDS)
+                        insets = [
+                            [*_inset_region(face, image.shape), frame.time, 0]
+                            for face in _beside(tiled, pts)
+                        ]
+                    pts = self._inset_faces(image, pts, insets, frame.time, cfg.max_faces)
+                    insets = [r for r in insets if frame.time - r[4] <= PIP_FORGET_S]
                 times.append(float(frame.time))
                 counts.append(len(pts))
                 if len(pts):
@@ -275,6 +339,7 @@ class FaceAnalyzer:
             tracks=tracks,
             frame_size=frame_size,
             model=None if self.model is None else str(getattr(self.model, "name", "model")),
+            looks=np.array(looks, dtype=np.float32).reshape(len(looks), -1),
         )
 
     def _observe(
@@ -433,6 +498,52 @@ def _gallery_sized(pts: NDArray[Any], width: int) -> bool:
         return True
     widths = pts[:, :, 0].max(axis=1) - pts[:, :, 0].min(axis=1)
     return bool((widths < GALLERY_FACE_SHARE * width).all())
+
+
+def frame_look(image: NDArray[Any]) -> NDArray[np.float32]:
+    """A frame (RGB uint8 [H, W, 3]) shrunk to LOOK_CELLS of mean colour, in 0-1: float32
+    [rows * columns * 3]."""
+    rows, cols = LOOK_CELLS
+    small = cv2.resize(np.ascontiguousarray(image), (cols, rows), interpolation=cv2.INTER_AREA)
+    look: NDArray[np.float32] = (small.astype(np.float32) / 255.0).reshape(-1)
+    return look
+
+
+def look_distance(a: NDArray[Any], b: NDArray[Any]) -> float:
+    """The median over the cells of two looks (``frame_look``) of their mean colour change."""
+    cells = np.abs(np.asarray(a, np.float32) - np.asarray(b, np.float32)).reshape(-1, 3)
+    return float(np.median(cells.mean(axis=1)))
+
+
+def _beside(found: NDArray[Any], pts: NDArray[Any]) -> NDArray[Any]:
+    """The faces of ``found`` (float [K, 478, 3] px) whose box lies mostly outside every box of
+    the faces ``pts``: a face the whole frame found, or a part of it seen in a tile, is not a
+    new face (a box sharing more than BESIDE_OVERLAP of its area with one of them)."""
+    if not len(found) or not len(pts):
+        return found
+    new, old = landmark_boxes(found), landmark_boxes(pts)
+    wide = np.maximum(0.0, np.minimum(new[:, None, 2], old[None, :, 2])
+                      - np.maximum(new[:, None, 0], old[None, :, 0]))  # fmt: skip
+    high = np.maximum(0.0, np.minimum(new[:, None, 3], old[None, :, 3])
+                      - np.maximum(new[:, None, 1], old[None, :, 1]))  # fmt: skip
+    area = np.maximum((new[:, 2] - new[:, 0]) * (new[:, 3] - new[:, 1]), 1e-9)
+    shared = (wide * high).max(axis=1) / area
+    kept: NDArray[Any] = found[shared <= BESIDE_OVERLAP]
+    return kept
+
+
+def _inset_region(face: NDArray[Any], shape: tuple[int, ...]) -> tuple[float, float, float, float]:
+    """The region (x0, y0, x1, y1 px) followed for a small face (landmarks [478, 3] px): its box
+    grown by PIP_MARGIN box sizes on every side, inside the frame (``shape`` [H, W, ...])."""
+    (x0, y0), (x1, y1) = face[:, :2].min(axis=0), face[:, :2].max(axis=0)
+    side = max(x1 - x0, y1 - y0)
+    h, w = shape[:2]
+    return (
+        max(0.0, x0 - PIP_MARGIN * side),
+        max(0.0, y0 - PIP_MARGIN * side),
+        min(float(w), x1 + PIP_MARGIN * side),
+        min(float(h), y1 + PIP_MARGIN * side),
+    )
 
 
 def analyze_faces(

@@ -32,8 +32,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from ..arrays import FloatArray
+from ..arrays import FloatArray, IntArray
 from ..segment import Segment
+from .faces import CUT_DISTANCE, look_distance
 from .speakers import mouth_movement, voice_activity
 from .timeline import FaceTimeline
 
@@ -51,6 +52,10 @@ LEAD_SHARE: float | None = 0.4  # a frame leads where this share of the frames i
 # around it lead (a talker's lead flickers in a small gallery tile); None: every frame of an
 # unbroken run of MIN_RUN_S must (before round 7 of benchmarks.av_diarization: validation
 # gallery-three 0.109 -> 0.056, the other sets unchanged)
+SPEAKER_VIEW_LAG_S = 1.0  # s a speaker view's switch to a talker follows their first words
+SAME_FEED = 0.12  # look distance (``faces.look_distance``) under which two shots are one camera
+ONE_FACE_SHARE = 0.9  # a speaker view shows one face in at least this share of frames with any
+MIN_SWITCHES = 3  # switches between cameras a speaker view makes at least
 MIN_PRESENT_S = 3.0  # s a person is seen (with mouth movement) to count as on screen
 SAME_PLACE = 0.5  # box centres nearer than this many box widths are one tile
 MAX_LOOKUP_S = 0.3  # s; a time further than this from an analysed frame has no evidence
@@ -110,8 +115,49 @@ def on_screen_persons(timeline: FaceTimeline) -> list[list[int]]:
     return persons
 
 
+def camera_feeds(timeline: FaceTimeline) -> IntArray | None:
+    """The camera each analysed frame shows (0, 1, ... in order of appearance; -1 where no face
+    is seen) when the video is a speaker view: one face at a time, the picture cut from one
+    camera to another (``faces.CUT_DISTANCE``) at least MIN_SWITCHES times between two or more
+    cameras each seen with a face for MIN_PRESENT_S; None for any other video. Shots (the
+    frames between two cuts) whose mean looks are within SAME_FEED are one camera."""
+    looks = timeline.looks
+    if looks is None or len(looks) < 2:
+        return None
+    with_face = timeline.faces > 0
+    if not with_face.any() or (timeline.faces[with_face] == 1).mean() < ONE_FACE_SHARE:
+        return None
+    step = float(np.median(np.diff(timeline.times)))
+    jumps = [look_distance(looks[i], looks[i - 1]) > CUT_DISTANCE for i in range(1, len(looks))]
+    shot = np.concatenate([[0], np.cumsum(jumps)])
+    feeds = np.full(len(looks), -1)
+    means: list[FloatArray] = []
+    for k in range(int(shot[-1]) + 1):
+        frames = np.flatnonzero((shot == k) & with_face)
+        if not len(frames):
+            continue
+        look = looks[frames].mean(axis=0)
+        near = [look_distance(look, m) for m in means]
+        if near and min(near) < SAME_FEED:
+            feeds[frames] = int(np.argmin(near))
+        else:
+            feeds[frames] = len(means)
+            means.append(look)
+    seen = np.bincount(feeds[feeds >= 0], minlength=len(means)) * step
+    shown = feeds[feeds >= 0]
+    switches = int((shown[1:] != shown[:-1]).sum())
+    if (seen >= MIN_PRESENT_S).sum() < 2 or switches < MIN_SWITCHES:
+        return None
+    out: IntArray = feeds
+    return out
+
+
 def talking_faces(timeline: FaceTimeline, speech: list[Segment]) -> TalkingFaces:
-    """The mouth evidence of ``timeline`` given the call's ``speech`` (anyone's, seconds)."""
+    """The mouth evidence of ``timeline`` given the call's ``speech`` (anyone's, seconds); for
+    a speaker view (``camera_feeds``) the evidence of which camera is shown instead."""
+    feeds = camera_feeds(timeline)
+    if feeds is not None:
+        return _speaker_view(timeline, feeds, speech)
     times = timeline.times
     persons = on_screen_persons(timeline)
     movement = np.full((len(times), len(persons)), np.nan)
@@ -180,3 +226,31 @@ def _window_share(mask: NDArray[np.bool_], width: int) -> FloatArray:
     frames = np.convolve(np.ones(len(mask)), kernel, mode="same")
     share: FloatArray = hits / np.maximum(frames, 1.0)
     return share
+
+
+def _speaker_view(timeline: FaceTimeline, feeds: IntArray, speech: list[Segment]) -> TalkingFaces:
+    """Evidence of a speaker view: the platform shows whoever talks, switching to a new talker
+    SPEAKER_VIEW_LAG_S after their first words (and keeping them through short remarks of the
+    others), so the camera shown at t + lag says who talks at t: margin +1 for that camera's
+    person, -1 for every other (NaN where no face is shown). Persons are the cameras (the
+    tracks seen in each); each counts as talking when shown for MIN_TALK_S and MIN_TALK_SHARE
+    of the speech."""
+    n = int(feeds.max()) + 1
+    times = timeline.times - SPEAKER_VIEW_LAG_S
+    margin = np.full((len(times), n), np.nan)
+    shown = feeds >= 0
+    margin[shown] = -1.0
+    margin[np.flatnonzero(shown), feeds[shown]] = 1.0
+    persons: list[list[int]] = [[] for _ in range(n)]
+    for track in timeline.tracks:
+        cams = feeds[track.frames]
+        cams = cams[cams >= 0]
+        if len(cams):
+            persons[int(np.bincount(cams).argmax())].append(int(track.id))
+    speaking = voice_activity(times, speech) > 0
+    step = float(np.median(np.diff(timeline.times)))
+    shared = float((shown & speaking).sum()) * step
+    on = [float((speaking & (feeds == f)).sum()) * step for f in range(n)]
+    present = int(sum(float((feeds == f).sum()) * step >= MIN_PRESENT_S for f in range(n)))
+    talking = [f for f in range(n) if on[f] >= MIN_TALK_S and on[f] >= MIN_TALK_SHARE * shared]
+    return TalkingFaces(times, margin, persons, talking, present)

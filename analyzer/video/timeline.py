@@ -110,6 +110,8 @@ class FaceTimeline:
     tracks: the face tracks, ids 0, 1, 2... in order of first appearance.
     frame_size: (height, width) in px of the analysed frames, None when there were none.
     model: name of the expression model used, None for cues only.
+    looks: float32 [T, LOOK_CELLS * 3], each analysed frame shrunk to a few cells of mean
+    colour (``faces.frame_look``: what camera a speaker view shows), None when not kept.
     """
 
     times: FloatArray
@@ -117,6 +119,7 @@ class FaceTimeline:
     tracks: tuple[FaceTrack, ...] = ()
     frame_size: tuple[int, int] | None = None
     model: str | None = None
+    looks: FloatArray | None = None
     _by_id: dict[int, FaceTrack] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -125,6 +128,10 @@ class FaceTimeline:
         object.__setattr__(self, "tracks", tuple(self.tracks))
         if self.faces.shape != self.times.shape:
             raise ValueError("faces must have the same shape as times")
+        if self.looks is not None:
+            object.__setattr__(self, "looks", _frozen(self.looks, np.float32))
+            if self.looks.ndim != 2 or len(self.looks) != len(self.times):
+                raise ValueError("looks must have one row per analysed frame")
         self._by_id.update({t.id: t for t in self.tracks})
 
     @property

@@ -82,6 +82,11 @@ class FaceTracker:
     _seen: dict[int, float] = field(default_factory=dict, repr=False)  # id -> last time, s
     _next_id: int = 0
 
+    def cut(self) -> None:
+        """End every track (a cut in the video: a face after it is not the one before)."""
+        self._boxes.clear()
+        self._seen.clear()
+
     def update(self, time: float, boxes: FloatArray) -> IntArray:
         """Track ids (int64 [D]) for the D face boxes [D, 4] (px) seen at ``time`` seconds."""
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
