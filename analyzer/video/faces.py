@@ -270,12 +270,11 @@ class FaceAnalyzer:
         # time the face was last seen there, the frames in a row it was seen since found
         inset_searched_at = -math.inf  # time of the last search for them, s
         looks: list[NDArray[np.float32]] = []
+        last_look: dict[int, NDArray[np.float32]] = {}  # track id -> look where last seen
         for index, frame in enumerate(frames):
             image = frame.image
             frame_size = frame_size or (int(image.shape[0]), int(image.shape[1]))
             look = frame_look(image)
-            if looks and look_distance(look, looks[-1]) > CUT_DISTANCE:
-                tracker.cut()  # the faces after a cut are new tracks
             looks.append(look)
             with one_blas_thread():
                 pts = self.landmarks(image)
@@ -305,7 +304,19 @@ class FaceAnalyzer:
                 times.append(float(frame.time))
                 counts.append(len(pts))
                 if len(pts):
+                    # A face in another picture than where a track was last seen does not go
+                    # on with it (a speaker view cut to another camera); the same picture
+                    # back after a blank does.
+                    changed = [
+                        t
+                        for t, seen in last_look.items()
+                        if look_distance(look, seen) > CUT_DISTANCE
+                    ]
+                    tracker.end(changed)
+                    for t in changed:
+                        del last_look[t]
                     obs, regions = self._observe(image, pts, frame.time, tracker)
+                    last_look.update({int(t): look for t in obs["track"]})
                     observed.append(obs | {"frame": np.full(len(pts), index)})
                     if self.model is not None:
                         crops.extend(align.align_face(r, p, size=crop_size) for r, p in regions)

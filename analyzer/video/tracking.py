@@ -9,6 +9,7 @@ minimum total centre shift (Hungarian assignment). A track that has not been see
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -82,10 +83,11 @@ class FaceTracker:
     _seen: dict[int, float] = field(default_factory=dict, repr=False)  # id -> last time, s
     _next_id: int = 0
 
-    def cut(self) -> None:
-        """End every track (a cut in the video: a face after it is not the one before)."""
-        self._boxes.clear()
-        self._seen.clear()
+    def end(self, ids: Iterable[int]) -> None:
+        """End these tracks (a cut to another picture: a face there is not the one before)."""
+        for tid in ids:
+            self._boxes.pop(int(tid), None)
+            self._seen.pop(int(tid), None)
 
     def update(self, time: float, boxes: FloatArray) -> IntArray:
         """Track ids (int64 [D]) for the D face boxes [D, 4] (px) seen at ``time`` seconds."""
