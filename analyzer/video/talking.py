@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.cluster.hierarchy import fcluster, linkage
 
 from ..arrays import FloatArray, IntArray
 from ..segment import Segment
@@ -53,7 +54,8 @@ LEAD_SHARE: float | None = 0.4  # a frame leads where this share of the frames i
 # unbroken run of MIN_RUN_S must (before round 7 of benchmarks.av_diarization: validation
 # gallery-three 0.109 -> 0.056, the other sets unchanged)
 SPEAKER_VIEW_LAG_S = 1.0  # s a speaker view's switch to a talker follows their first words
-SAME_FEED = 0.12  # look distance (``faces.look_distance``) under which two shots are one camera
+SAME_FEED = 0.04  # average look distance (``faces.look_distance``) of the shots of one camera
+# (round 2 of the speaker view in benchmarks.av_diarization: 0.12 took two cameras for one)
 ONE_FACE_SHARE = 0.9  # a speaker view shows one face in at least this share of frames with any
 MIN_SWITCHES = 3  # switches between cameras a speaker view makes at least
 MIN_PRESENT_S = 3.0  # s a person is seen (with mouth movement) to count as on screen
@@ -120,7 +122,9 @@ def camera_feeds(timeline: FaceTimeline) -> IntArray | None:
     is seen) when the video is a speaker view: one face at a time, the picture cut from one
     camera to another (``faces.CUT_DISTANCE``) at least MIN_SWITCHES times between two or more
     cameras each seen with a face for MIN_PRESENT_S; None for any other video. Shots (the
-    frames between two cuts) whose mean looks are within SAME_FEED are one camera."""
+    frames between two cuts) are grouped into cameras by the average linkage of their mean
+    looks, up to SAME_FEED apart (two cameras taken for one would join two people's voices;
+    one camera split in two only gives anchors the audio's check refuses)."""
     looks = timeline.looks
     if looks is None or len(looks) < 2:
         return None
@@ -130,20 +134,23 @@ def camera_feeds(timeline: FaceTimeline) -> IntArray | None:
     step = float(np.median(np.diff(timeline.times)))
     jumps = [look_distance(looks[i], looks[i - 1]) > CUT_DISTANCE for i in range(1, len(looks))]
     shot = np.concatenate([[0], np.cumsum(jumps)])
+    shots = [
+        f for k in range(int(shot[-1]) + 1) if len(f := np.flatnonzero((shot == k) & with_face))
+    ]
+    if len(shots) < 2:
+        return None
+    means = [looks[f].mean(axis=0) for f in shots]
+    far = [
+        look_distance(means[a], means[b])
+        for a in range(len(means))
+        for b in range(a + 1, len(means))
+    ]
+    groups = fcluster(linkage(np.asarray(far), "average"), SAME_FEED, "distance")
+    order = {g: i for i, g in enumerate(dict.fromkeys(groups))}  # cameras by first appearance
     feeds = np.full(len(looks), -1)
-    means: list[FloatArray] = []
-    for k in range(int(shot[-1]) + 1):
-        frames = np.flatnonzero((shot == k) & with_face)
-        if not len(frames):
-            continue
-        look = looks[frames].mean(axis=0)
-        near = [look_distance(look, m) for m in means]
-        if near and min(near) < SAME_FEED:
-            feeds[frames] = int(np.argmin(near))
-        else:
-            feeds[frames] = len(means)
-            means.append(look)
-    seen = np.bincount(feeds[feeds >= 0], minlength=len(means)) * step
+    for frames, g in zip(shots, groups):
+        feeds[frames] = order[g]
+    seen = np.bincount(feeds[feeds >= 0], minlength=len(order)) * step
     shown = feeds[feeds >= 0]
     switches = int((shown[1:] != shown[:-1]).sum())
     if (seen >= MIN_PRESENT_S).sum() < 2 or switches < MIN_SWITCHES:
