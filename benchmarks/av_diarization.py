@@ -14,9 +14,12 @@ only listens: the count must stay one), ``gallery-three`` (three voices, default
 2 x 2 gallery of 160 px faces; measured, not part of the rule), and on request ``30min`` (two
 voices, ~30 minutes: analysed as a long call, on disk, clustered over the whole call; the worst
 speaker's talk-time error), ``default`` (the diarization benchmark's main set: two voices of
-any gender, ~1.3 minutes; measured after the rounds, not part of the rule). Each call is
-analysed twice by the whole engine (``analyzer.Analyzer``; no emotion models): the audio alone
-(``video=False``) and with the faces (default). Figures per set: collar (0.25 s) and no-collar
+any gender, ~1.3 minutes; measured after the rounds, not part of the rule); on request
+``pip-*`` (the calls of 3min-same, one-voice and default as picture in picture: the other
+party's close-up and the own camera inset) and ``speaker-*`` (the calls of 3min-same, default
+and gallery-three in a speaker view: one camera at a time, cut to the talker after a lag).
+Each call is analysed twice by the whole engine (``analyzer.Analyzer``; no emotion models):
+the audio alone (``video=False``) and with the faces (default). Figures per set: collar (0.25 s) and no-collar
 DER, the count right, per call and mean; the last line is the JSON of all figures.
 
 ``--mouths hard`` renders the same calls with ``avcalls.HARD_MOUTHS`` (mumbled speech, a
