@@ -19,8 +19,9 @@ any gender, ~1.3 minutes; measured after the rounds, not part of the rule); on r
 party's close-up and the own camera inset) and ``speaker-*`` (the calls of 3min-same, default
 and gallery-three in a speaker view: one camera at a time, cut to the talker after a lag).
 Each call is analysed twice by the whole engine (``analyzer.Analyzer``; no emotion models):
-the audio alone (``video=False``) and with the faces (default). Figures per set: collar (0.25 s) and no-collar
-DER, the count right, per call and mean; the last line is the JSON of all figures.
+the audio alone (``video=False``) and with the faces (default). Figures per set: collar
+(0.25 s) and no-collar DER, the count right, per call and mean; the last line is the JSON of
+all figures.
 
 ``--mouths hard`` renders the same calls with ``avcalls.HARD_MOUTHS`` (mumbled speech, a
 restless listener, noisier landmarks, lips leading by up to 0.25 s): a robustness check written
