@@ -458,7 +458,7 @@ def test_a_speaker_view_waits_for_its_lag_and_keeps_the_picture_through_short_re
     assert (shown[times > 13.6] == 0).all()
 
 
-def test_a_speaker_views_cameras_are_told_apart_and_each_is_a_person(tmp_path):
+def test_a_speaker_views_cameras_are_told_apart_and_each_is_a_person(tmp_path, monkeypatch):
     """Active-speaker layout: one camera at a time, full frame, cut to the talker after a lag.
     The face stage ends its tracks at each cut, the cameras are told apart by their look, and
     the camera shown a lag later is the evidence of who talks."""
@@ -481,6 +481,10 @@ def test_a_speaker_views_cameras_are_told_apart_and_each_is_a_person(tmp_path):
     for track in timeline.tracks:  # no track runs across a cut to the other camera
         assert len(set(feeds[track.frames])) == 1
     speech = sorted(turns["A"] + turns["B"], key=lambda s: s.start)
+    from analyzer.video import talking
+
+    assert talking_faces(timeline, speech).talking == []  # off by default: one face at a time
+    monkeypatch.setattr(talking, "SPEAKER_VIEW", True)
     seen = talking_faces(timeline, speech)
     assert len(seen.persons) == 2 and seen.talking == [0, 1] and seen.present == 2
     # the camera shown matches the voice talking a lag earlier (the render's lag is 0.5-1.5 s)

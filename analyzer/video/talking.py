@@ -53,6 +53,9 @@ LEAD_SHARE: float | None = 0.4  # a frame leads where this share of the frames i
 # around it lead (a talker's lead flickers in a small gallery tile); None: every frame of an
 # unbroken run of MIN_RUN_S must (before round 7 of benchmarks.av_diarization: validation
 # gallery-three 0.109 -> 0.056, the other sets unchanged)
+SPEAKER_VIEW = False  # read a speaker view's camera switches as who talks (``camera_feeds``).
+# Off: its rule failed on validation (benchmarks.av_diarization, speaker view rounds 1-2: three
+# voices got worse, 0.109 -> 0.125, when two cameras look alike); the cuts still end tracks
 SPEAKER_VIEW_LAG_S = 1.0  # s a speaker view's switch to a talker follows their first words
 SAME_FEED = 0.04  # average look distance (``faces.look_distance``) of the shots of one camera
 # (round 2 of the speaker view in benchmarks.av_diarization: 0.12 took two cameras for one)
@@ -161,8 +164,9 @@ def camera_feeds(timeline: FaceTimeline) -> IntArray | None:
 
 def talking_faces(timeline: FaceTimeline, speech: list[Segment]) -> TalkingFaces:
     """The mouth evidence of ``timeline`` given the call's ``speech`` (anyone's, seconds); for
-    a speaker view (``camera_feeds``) the evidence of which camera is shown instead."""
-    feeds = camera_feeds(timeline)
+    a speaker view (``camera_feeds``, where SPEAKER_VIEW is set) the evidence of which camera
+    is shown instead."""
+    feeds = camera_feeds(timeline) if SPEAKER_VIEW else None
     if feeds is not None:
         return _speaker_view(timeline, feeds, speech)
     times = timeline.times
