@@ -506,3 +506,16 @@ def test_tiles_and_a_close_up_are_not_a_speaker_view():
     looks[::10] += 0.5  # cuts now and then, but two faces on screen together
     both = FaceTimeline(timeline.times, timeline.faces, timeline.tracks, looks=looks)
     assert camera_feeds(both) is None
+
+
+def test_an_inset_region_off_a_smaller_frame_is_dropped_not_searched():
+    """A followed inset whose region no longer lies in the frame (the video's size changed
+    mid-stream) is dropped; the frame's own faces are kept."""
+    from analyzer.video.faces import FaceAnalyzer
+
+    with FaceAnalyzer() as faces:
+        faces.gallery_landmarks(np.zeros((96, 96, 3), np.uint8))  # builds the tile graph
+        pts = np.zeros((1, 478, 3))
+        insets = [[500.0, 300.0, 620.0, 400.0, 1.0, 5]]
+        out = faces._inset_faces(np.zeros((240, 320, 3), np.uint8), pts, insets, 2.0, 9)
+    assert out is pts and insets[0][4] == -np.inf

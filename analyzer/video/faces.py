@@ -186,6 +186,9 @@ class FaceAnalyzer:
         for region in insets:
             x0, y0, x1, y1 = (int(v) for v in region[:4])
             crop = np.ascontiguousarray(image[y0:y1, x0:x1])
+            if min(crop.shape[:2]) < MIN_TILE_PX // 2:  # off the frame (its size changed)
+                region[4] = -math.inf
+                continue
             with contextlib.nullcontext() if self._tiles_started else _quiet_stderr():
                 faces = self._tiles.process(crop).multi_face_landmarks or []
             if not faces:
