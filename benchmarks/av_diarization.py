@@ -178,15 +178,18 @@ SETS = {  # name: (speakers, length, gender)
     "gallery-three": (3, "default", "any"),
     "30min": (2, "30min", "any"),
     "default": (2, "default", "any"),
-    "pip-3min-same": (2, "3min", "same"),
-    "pip-one-voice": (1, "default", "any"),
-    "pip-default": (2, "default", "any"),
-    "speaker-3min-same": (2, "3min", "same"),
-    "speaker-default": (2, "default", "any"),
-    "speaker-three": (3, "default", "any"),
 }
-VIEWS = {name: name.split("-")[0] for name in SETS if name.startswith(("pip-", "speaker-"))}
-# the others: "tiles"
+VIEWS: dict[str, str] = {}  # set name -> avcalls view of its videos ("tiles" where absent)
+for _view, _calls in {
+    "pip": {"pip-3min-same": "3min-same", "pip-one-voice": "one-voice", "pip-default": "default"},
+    "speaker": {
+        "speaker-3min-same": "3min-same",
+        "speaker-default": "default",
+        "speaker-three": "gallery-three",
+    },
+}.items():  # the same calls in other layouts
+    for _name, _base in _calls.items():
+        SETS[_name], VIEWS[_name] = SETS[_base], _view
 DEFAULT_CALLS = {
     "3min-same": 6,
     "short-mixed": 12,
