@@ -60,9 +60,10 @@ PIP_FORGET_S = 10.0  # s a followed region may stay empty (the face away) before
 PIP_CONFIRM = 3  # analysed frames in a row a region must hold a face before its face counts
 # (a tile searched alone can take a collar or a pattern for a face once; a real inset stays)
 LOOK_CELLS = (6, 8)  # rows, columns of mean colour a frame's look is shrunk to
-CUT_DISTANCE = 0.12  # median over the look's cells of the colour change (0-1) between two
-# analysed frames that makes a cut (another camera shown: a speaker view switching); a face
-# leaving one tile of a gallery changes a minority of the cells and is no cut
+CUT_DISTANCE = 0.12  # median over the look's cells of the colour change (0-1) that makes two
+# frames different pictures (another camera shown: a speaker view switching): a track does not
+# go on in another picture than the one it was last seen in; a face leaving one tile of a
+# gallery changes a minority of the cells and is no new picture
 WARM_UP_PX = 64  # px side of the blank frame that opens a new graph
 REGION_MARGIN = 0.5  # margin around the landmark box, in box sizes, of the region cut for align
 

@@ -23,6 +23,10 @@ Steps:
    leads, as a small tile's lead flickers). A listener who nods and smiles while the other
    talks does not reach it: the talker moves more at those moments, and the listener leads
    only in the talker's brief still moments.
+
+A speaker view (one camera at a time, cut to whoever talks) never shows two faces together, so
+none of this applies there; ``camera_feeds`` recognises one and, where SPEAKER_VIEW is set, the
+camera shown a moment later is the evidence instead (off: see the constant).
 """
 
 from __future__ import annotations
