@@ -4,6 +4,7 @@
                                [--threads 1] [--repeats 3]
     python -m benchmarks.speed --stage fer [--fer-model NAME] [--threads 1] [--calls 300]
     python -m benchmarks.speed --stage engine [--minutes 30] [--video-seconds 60] [--skip-video]
+    python -m benchmarks.speed --stage faces [--video FILE] [--repeats 3]
     python -m benchmarks.speed --stage all     # each stage in its own process, one after another
 
 Stages:
@@ -25,6 +26,11 @@ Stages:
           looping the bundled sample video. Prints processing time, real-time factor
           (processing time / call duration), per-stage timings and the process's peak
           resident memory.
+  faces   CPU seconds of the face stage per second of video (FaceMesh, tracking, cues and the
+          tile searches; no expression model) on ``--video`` (default: the bundled sample) at
+          5 fps, with the search for a picture-in-picture inset beside a close-up on (as
+          shipped) and off; the frames are decoded once, before the timing; best of
+          ``--repeats``. Prints one JSON line.
 ``all`` runs every stage in a fresh process with the options given, so that one stage's thread
 setting or memory never shows in another's figures.
 """
@@ -46,7 +52,7 @@ import numpy as np
 
 from train.data import REPO_ROOT, SHARED_DATA, SPEECH_MANIFEST
 
-STAGES = ("ser", "fer", "engine")
+STAGES = ("ser", "fer", "engine", "faces")
 SR = 16000  # Hz, the engine's analysis rate
 PHONE_SR = 8000  # Hz, the simulated telephone call's rate
 
@@ -259,6 +265,35 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def faces_speed(args: argparse.Namespace) -> dict:
+    """Print and return the face stage's CPU seconds per second of video, inset search on/off."""
+    import math
+    import time
+
+    from analyzer.media import iter_video_frames
+    from analyzer.video import faces
+
+    video = args.video or REPO_ROOT / "assets" / "sample_video_call.mp4"
+    frames = list(iter_video_frames(video, fps=5, max_side=640))
+    seconds = max(frames[-1].time, 1e-9) if frames else 0.0
+    if not seconds:
+        raise SystemExit(f"{video}: no video frames")
+    shipped = faces.PIP_SEARCH_EVERY_S
+    out: dict = {"video": str(video), "video_s": round(seconds, 1)}
+    for label, every in (("inset_search_on", shipped), ("inset_search_off", math.inf)):
+        faces.PIP_SEARCH_EVERY_S = every
+        best = math.inf
+        for _ in range(args.repeats):
+            t0 = time.process_time()
+            with faces.FaceAnalyzer() as analyzer:
+                analyzer.analyze(iter(frames))
+            best = min(best, time.process_time() - t0)
+        out[label] = round(best / seconds, 4)
+    faces.PIP_SEARCH_EVERY_S = shipped
+    print(json.dumps(out))
+    return out
+
+
 def engine_speed(args: argparse.Namespace) -> None:
     """Print the whole engine's time, real-time factor and peak memory on the two calls."""
     from analyzer import Analyzer
@@ -320,6 +355,8 @@ def build_parser() -> argparse.ArgumentParser:
     engine.add_argument("--minutes", type=float, default=30.0, help="stereo call length")
     engine.add_argument("--video-seconds", type=float, default=60.0, help="video call length")
     engine.add_argument("--skip-video", action="store_true", help="only the audio call")
+    faces = parser.add_argument_group("faces")
+    faces.add_argument("--video", help="video file (default: the bundled sample)")
     return parser
 
 
@@ -332,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
         fer_speed(args)
     elif args.stage == "engine":
         engine_speed(args)
+    elif args.stage == "faces":
+        faces_speed(args)
     else:  # each stage alone in a fresh process: threads and peak memory stay its own
         failed = []
         for stage in STAGES:

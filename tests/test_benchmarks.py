@@ -49,6 +49,19 @@ def test_speed_ser_stage_prints_a_real_time_factor(capsys):
     assert 0 < rtf < 1  # faster than real time, even on a busy 2-core machine
 
 
+def test_speed_faces_stage_times_the_face_stage_with_and_without_the_inset_search(capsys):
+    import json
+
+    from analyzer.video import faces
+
+    shipped = faces.PIP_SEARCH_EVERY_S
+    assert speed.main(["--stage", "faces", "--repeats", "1"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["video_s"] > 10
+    assert 0 < out["inset_search_off"] < 1 and 0 < out["inset_search_on"] < 1
+    assert faces.PIP_SEARCH_EVERY_S == shipped  # the shipped setting is put back
+
+
 def test_speed_options_belong_to_their_stage():
     args = speed.build_parser().parse_args(["--stage", "engine", "--minutes", "0.5"])
     assert args.minutes == 0.5 and args.ser_seconds == 60.0 and args.calls == 300
