@@ -39,7 +39,7 @@ from scipy.cluster.hierarchy import fcluster, linkage
 
 from ..arrays import FloatArray, IntArray
 from ..segment import Segment
-from .faces import CUT_DISTANCE, look_distance
+from .faces import look_distance
 from .speakers import mouth_movement, voice_activity
 from .timeline import FaceTimeline
 
@@ -63,6 +63,8 @@ SPEAKER_VIEW = False  # read a speaker view's camera switches as who talks (``ca
 SPEAKER_VIEW_LAG_S = 1.0  # s a speaker view's switch to a talker follows their first words
 SAME_FEED = 0.04  # average look distance (``faces.look_distance``) of the shots of one camera
 # (round 2 of the speaker view in benchmarks.av_diarization: 0.12 took two cameras for one)
+SHOT_CUT = 0.04  # look distance between consecutive frames that ends a shot: one camera's
+# frames differ by under 0.01, two cameras by 0.06 and more (round 3 of the speaker view)
 ONE_FACE_SHARE = 0.9  # a speaker view shows one face in at least this share of frames with any
 MIN_SWITCHES = 3  # switches between cameras a speaker view makes at least
 MIN_PRESENT_S = 3.0  # s a person is seen (with mouth movement) to count as on screen
@@ -127,7 +129,7 @@ def on_screen_persons(timeline: FaceTimeline) -> list[list[int]]:
 def camera_feeds(timeline: FaceTimeline) -> IntArray | None:
     """The camera each analysed frame shows (0, 1, ... in order of appearance; -1 where no face
     is seen) when the video is a speaker view: one face at a time, the picture cut from one
-    camera to another (``faces.CUT_DISTANCE``) at least MIN_SWITCHES times between two or more
+    camera to another (SHOT_CUT between two frames) at least MIN_SWITCHES times between two or more
     cameras each seen with a face for MIN_PRESENT_S; None for any other video. Shots (the
     frames between two cuts) are grouped into cameras by the average linkage of their mean
     looks, up to SAME_FEED apart (two cameras taken for one would join two people's voices;
@@ -139,7 +141,7 @@ def camera_feeds(timeline: FaceTimeline) -> IntArray | None:
     if not with_face.any() or (timeline.faces[with_face] == 1).mean() < ONE_FACE_SHARE:
         return None
     step = float(np.median(np.diff(timeline.times)))
-    jumps = [look_distance(looks[i], looks[i - 1]) > CUT_DISTANCE for i in range(1, len(looks))]
+    jumps = [look_distance(looks[i], looks[i - 1]) > SHOT_CUT for i in range(1, len(looks))]
     shot = np.concatenate([[0], np.cumsum(jumps)])
     shots = [
         f for k in range(int(shot[-1]) + 1) if len(f := np.flatnonzero((shot == k) & with_face))
