@@ -483,7 +483,8 @@ def test_a_speaker_views_cameras_are_told_apart_and_each_is_a_person(tmp_path, m
     speech = sorted(turns["A"] + turns["B"], key=lambda s: s.start)
     from analyzer.video import talking
 
-    assert talking_faces(timeline, speech).talking == []  # off by default: one face at a time
+    monkeypatch.setattr(talking, "SPEAKER_VIEW", False)  # without it: one face at a time, no one
+    assert talking_faces(timeline, speech).talking == []
     monkeypatch.setattr(talking, "SPEAKER_VIEW", True)
     seen = talking_faces(timeline, speech)
     assert len(seen.persons) == 2 and seen.talking == [0, 1] and seen.present == 2

@@ -26,7 +26,7 @@ Steps:
 
 A speaker view (one camera at a time, cut to whoever talks) never shows two faces together, so
 none of this applies there; ``camera_feeds`` recognises one and, where SPEAKER_VIEW is set, the
-camera shown a moment later is the evidence instead (off: see the constant).
+camera shown a moment later is the evidence instead.
 """
 
 from __future__ import annotations
@@ -57,9 +57,9 @@ LEAD_SHARE: float | None = 0.4  # a frame leads where this share of the frames i
 # around it lead (a talker's lead flickers in a small gallery tile); None: every frame of an
 # unbroken run of MIN_RUN_S must (before round 7 of benchmarks.av_diarization: validation
 # gallery-three 0.109 -> 0.056, the other sets unchanged)
-SPEAKER_VIEW = False  # read a speaker view's camera switches as who talks (``camera_feeds``).
-# Off: its rule failed on validation (benchmarks.av_diarization, speaker view rounds 1-2: three
-# voices got worse, 0.109 -> 0.125, when two cameras look alike); the cuts still end tracks
+SPEAKER_VIEW = True  # read a speaker view's camera switches as who talks (``camera_feeds``;
+# benchmarks.av_diarization, speaker view round 3: validation three voices 0.109 -> 0.041,
+# two same-gender voices 0.149 -> 0.027; rounds 1-2 failed where two cameras look alike)
 SPEAKER_VIEW_LAG_S = 1.0  # s a speaker view's switch to a talker follows their first words
 SAME_FEED = 0.04  # average look distance (``faces.look_distance``) of the shots of one camera
 # (round 2 of the speaker view in benchmarks.av_diarization: 0.12 took two cameras for one)
