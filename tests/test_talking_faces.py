@@ -315,6 +315,9 @@ def test_a_close_up_face_is_searched_beside_only_now_and_then_and_stays_alone(mo
     seen = timeline.has_face.sum()
     assert seen > 40
     assert timeline.faces.max() == 1
+    from analyzer.video.talking import camera_feeds
+
+    assert camera_feeds(timeline) is None  # one camera, covered and back: no speaker view
     with FaceAnalyzer() as fresh:
         in_view = [len(fresh.landmarks(image)) > 0 for image in searches]
     blind, beside = in_view.count(False), in_view.count(True)
