@@ -240,7 +240,17 @@ def attribute_speakers(
             )
         speakers = [Speaker(s, None, None, source="diarization") for s in turns.speakers]
         notes = []
-        if turns.seen_voices:
+        if turns.seen_voices and seen is not None and seen.view == "speaker":
+            notes.append(
+                Note(
+                    "voices_from_faces",
+                    f"{turns.seen_voices} voices told apart by which camera the video's speaker "
+                    "view shows as each one talks",
+                    voices=turns.seen_voices,
+                    reason="speaker_view",
+                )
+            )
+        elif turns.seen_voices:
             notes.append(
                 Note(
                     "voices_from_faces",

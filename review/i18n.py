@@ -790,6 +790,7 @@ NOTE_TEMPLATES: dict[str, dict[str, str]] = {
         "channels_mixed:one_live_channel": "只有声道 {channel} 有声音：通话按单声道混音分析，"
         "并区分说话人",
         "voices_from_faces": "已根据视频中说话人的嘴部动作区分 {voices} 个声音",
+        "voices_from_faces:speaker_view": "已根据视频发言者视图中镜头的切换区分 {voices} 个声音",
         "no_speech": "录音中未检测到语音",
         "agent_channel_guessed": "已推测坐席声道：声道 {channel}"
         "（置信度 {confidence:.2f}）（可用 --channels 指定）",

@@ -79,7 +79,9 @@ class TalkingFaces:
     times: float64 [T] s, the analysed frames; margin: float64 [T, P] per on-screen person (NaN
     where fewer than two persons are on screen or the person is not); persons: the track ids of
     each person; talking: indices of the persons counted as talking (see the module); present:
-    how many persons were on screen for MIN_PRESENT_S or more, talking or not.
+    how many persons were on screen for MIN_PRESENT_S or more, talking or not; view: "faces"
+    (mouths compared on screen together) or "speaker" (a speaker view's cameras, see
+    ``camera_feeds``).
     """
 
     times: FloatArray
@@ -87,6 +89,7 @@ class TalkingFaces:
     persons: list[list[int]]
     talking: list[int]
     present: int = 0
+    view: str = "faces"
 
     def at(self, times: FloatArray) -> FloatArray:
         """float64 [n, len(talking)]: the talking persons' margins at ``times`` (s), from the
@@ -270,4 +273,4 @@ def _speaker_view(timeline: FaceTimeline, feeds: IntArray, speech: list[Segment]
     on = [float((speaking & (feeds == f)).sum()) * step for f in range(n)]
     present = int(sum(float((feeds == f).sum()) * step >= MIN_PRESENT_S for f in range(n)))
     talking = [f for f in range(n) if on[f] >= MIN_TALK_S and on[f] >= MIN_TALK_SHARE * shared]
-    return TalkingFaces(times, margin, persons, talking, present)
+    return TalkingFaces(times, margin, persons, talking, present, view="speaker")
