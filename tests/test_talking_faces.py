@@ -541,3 +541,18 @@ def test_an_inset_region_off_a_smaller_frame_is_dropped_not_searched():
         insets = [[500.0, 300.0, 620.0, 400.0, 1.0, 5]]
         out = faces._inset_faces(np.zeros((240, 320, 3), np.uint8), pts, insets, 2.0, 9)
     assert out is pts and insets[0][4] == -np.inf
+
+
+def test_a_video_track_without_a_frame_gives_an_empty_timeline():
+    """A video stream that yields no frame (a broken track, or one that starts after the audio
+    ends) is an empty timeline, not an error."""
+    from analyzer.video.faces import LOOK_CELLS, FaceAnalyzer
+
+    with FaceAnalyzer() as faces:
+        timeline = faces.analyze(iter([]))
+    assert len(timeline.times) == 0 and timeline.tracks == ()
+    assert timeline.looks is not None and timeline.looks.shape == (
+        0,
+        LOOK_CELLS[0] * LOOK_CELLS[1] * 3,
+    )
+    assert talking_faces(timeline, [Segment(0.0, 1.0)]).talking == []

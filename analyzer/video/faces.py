@@ -354,7 +354,7 @@ class FaceAnalyzer:
             tracks=tracks,
             frame_size=frame_size,
             model=None if self.model is None else str(getattr(self.model, "name", "model")),
-            looks=np.array(looks, dtype=np.float32).reshape(len(looks), -1),
+            looks=np.array(looks, dtype=np.float32).reshape(len(looks), math.prod(LOOK_CELLS) * 3),
         )
 
     def _observe(
