@@ -240,22 +240,19 @@ def attribute_speakers(
             )
         speakers = [Speaker(s, None, None, source="diarization") for s in turns.speakers]
         notes = []
-        if turns.seen_voices and seen is not None and seen.view == "speaker":
-            notes.append(
-                Note(
-                    "voices_from_faces",
-                    f"{turns.seen_voices} voices told apart by which camera the video's speaker "
-                    "view shows as each one talks",
-                    voices=turns.seen_voices,
-                    reason="speaker_view",
-                )
+        if turns.seen_voices:
+            cameras = seen is not None and seen.view == "speaker"
+            how = (
+                "which camera the video's speaker view shows as each one talks"
+                if cameras
+                else "the faces seen talking in the video"
             )
-        elif turns.seen_voices:
             notes.append(
                 Note(
                     "voices_from_faces",
-                    f"{turns.seen_voices} voices told apart by the faces seen talking in the video",
+                    f"{turns.seen_voices} voices told apart by {how}",
                     voices=turns.seen_voices,
+                    **({"reason": "speaker_view"} if cameras else {}),
                 )
             )
         why = mixed_reason(audio) if cfg.split_channels is None else None
