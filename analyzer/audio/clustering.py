@@ -30,6 +30,10 @@ FINE_CLUSTERS = 4  # two voices are re-split into this many clusters (voice x mo
 # then grouped in two in a speaker space (``group_in_two``): on validation three-minute
 # same-gender calls the plain two-way split followed moods in 7 of 14 calls (collar DER
 # 0.213, grouped 0.160; 3 fine clusters 0.190, 5 0.169; three-voice calls 0.143 either way)
+TIMING_GROUPING = False  # choose that grouping by when the voices change, where timing is clear
+TIMING_Z = 2.0  # |Mann-Whitney z| of pauses before a change of voice against pauses before the
+# same voice goes on that makes the timing clear (see ``pause_change_z``)
+TIMING_MIN_SHARE = 0.1  # a timing-chosen grouping leaves each group at least this share of speech
 
 
 def cluster_embeddings(
@@ -46,6 +50,7 @@ def cluster_embeddings(
     prune_share: float = PRUNE_SHARE,
     speaker_space: FloatArray | None = None,
     accept: Callable[[IntArray, int, Callable[[int], IntArray]], bool | None] | None = None,
+    timing: tuple[IntArray, FloatArray] | None = None,
 ) -> IntArray:
     """Cluster L2-normalised embeddings [W, D] into speaker labels [W] (0..k-1, by weight).
 
@@ -78,6 +83,10 @@ def cluster_embeddings(
     with each candidate k-way labels, k and the k -> k-way labels function (finer splits), its
     answer replaces the distance rule above (the share floor MIN_CLUSTER_SHARE still holds);
     None leaves that k to the distance rule.
+
+    timing: (the speech segment [W] each item was cut from, the segments' (start, end) in
+    seconds [S, 2]): with TIMING_GROUPING, the grouping of the finer clusters may be chosen by
+    when the voices change (``group_in_two``'s ``timing``).
     """
     w = len(embeddings)
     weights = np.ones(w) if weights is None else np.asarray(weights, float)
@@ -112,7 +121,9 @@ def cluster_embeddings(
                 break
             labels = cand
     if speaker_space is not None and labels.max() == 1 and w > FINE_CLUSTERS:
-        grouped = group_in_two(split(FINE_CLUSTERS), speaker_space, weights)
+        grouped = group_in_two(
+            split(FINE_CLUSTERS), speaker_space, weights, timing=timing if TIMING_GROUPING else None
+        )
         if _distinct(
             embeddings, grouped, weights, split_distance + few_items_distance / np.sqrt(w)
         ):
@@ -123,7 +134,13 @@ def cluster_embeddings(
     return relabelled
 
 
-def group_in_two(fine: IntArray, embeddings: FloatArray, weights: FloatArray) -> IntArray:
+def group_in_two(
+    fine: IntArray,
+    embeddings: FloatArray,
+    weights: FloatArray,
+    *,
+    timing: tuple[IntArray, FloatArray] | None = None,
+) -> IntArray:
     """Labels [W] 0/1: the fine clusters (labels ``fine`` [W], 0..K-1) grouped in two.
 
     Every grouping of the K clusters in two is scored by the cosine distance between the two
@@ -131,6 +148,12 @@ def group_in_two(fine: IntArray, embeddings: FloatArray, weights: FloatArray) ->
     of the groups' shares of the weight, and the best is kept: far apart, and not one small
     cluster against the rest (a mood of one voice that stands out). K is small (2**(K-1) - 1
     groupings).
+
+    timing: (segment [W], times [S, 2]) as in ``cluster_embeddings``. Talkers change at pauses
+    of their own kind (between turns), a mood comes and goes whatever the pause: of the groupings
+    leaving each group TIMING_MIN_SHARE of the weight, the one whose changes are most tied to
+    the pauses (largest |``pause_change_z``|) is kept when that reaches TIMING_Z; otherwise the
+    score above decides.
     """
     fine = compact_labels(fine)
     k = int(fine.max()) + 1
@@ -148,8 +171,46 @@ def group_in_two(fine: IntArray, embeddings: FloatArray, weights: FloatArray) ->
         score = (1 - cos) * share[side == 0].sum() * share[side == 1].sum()
         if score > best_score:
             best_score, best = score, side
+    if timing is not None:
+        clearest = 0.0
+        for mask in range(1, 2 ** (k - 1)):
+            side = (mask >> np.arange(k)) & 1
+            if min(share[side == 0].sum(), share[side == 1].sum()) < TIMING_MIN_SHARE:
+                continue
+            z = abs(pause_change_z(side[fine], timing[0], weights, timing[1]))
+            if z >= TIMING_Z and z > clearest:
+                clearest, best = z, side
     grouped: IntArray = best[fine]
     return grouped
+
+
+def pause_change_z(
+    labels: IntArray, segment: IntArray, weights: FloatArray, times: FloatArray
+) -> float:
+    """How much the pauses at which the voice changes differ from those at which it goes on:
+    the Mann-Whitney z (normal approximation) of the pauses before a change against the pauses
+    before no change, between consecutive speech segments that hold items (each labelled by
+    the label of most of its items' weight); positive when changes come at longer pauses, 0
+    when either kind is missing.
+
+    labels, segment, weights: [W] per item (0..k-1, the speech segment index, weight);
+    times: [S, 2] (start, end) of every speech segment in seconds.
+    """
+    from scipy.stats import rankdata
+
+    segs = np.unique(segment)
+    if len(segs) < 3:
+        return 0.0
+    votes = np.zeros((len(segs), int(labels.max()) + 1))
+    np.add.at(votes, (np.searchsorted(segs, segment), labels), weights)
+    seq = votes.argmax(axis=1)
+    pauses = times[segs[1:], 0] - times[segs[:-1], 1]
+    change = seq[1:] != seq[:-1]
+    n1, n2 = int(change.sum()), int((~change).sum())
+    if n1 == 0 or n2 == 0:
+        return 0.0
+    u = float(rankdata(pauses)[change].sum()) - n1 * (n1 + 1) / 2
+    return (u - n1 * n2 / 2) / float(np.sqrt(n1 * n2 * (n1 + n2 + 1) / 12))
 
 
 def _splitter(

@@ -463,6 +463,9 @@ def diarize_embedded(
         # Longer calls are counted on the plain embeddings; two voices are then told apart by
         # grouping finer (voice x mood) clusters in the speaker space (see cluster_embeddings).
         rule["speaker_space"] = _units(spans, owner, projection(plain))[1]
+        useg = np.zeros(len(uemb), dtype=int)  # the speech segment each unit was cut from
+        useg[unit] = owner
+        rule["timing"] = (useg, np.array([(s.start, s.end) for s in speech], float))
     elif projection is not None:
         pemb = projection(plain)
         if f0 is not None and pitch_weight > 0:
