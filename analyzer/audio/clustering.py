@@ -121,13 +121,14 @@ def cluster_embeddings(
                 break
             labels = cand
     if speaker_space is not None and labels.max() == 1 and w > FINE_CLUSTERS:
-        grouped = group_in_two(
-            split(FINE_CLUSTERS), speaker_space, weights, timing=timing if TIMING_GROUPING else None
-        )
-        if _distinct(
-            embeddings, grouped, weights, split_distance + few_items_distance / np.sqrt(w)
-        ):
-            labels = grouped
+        fine = split(FINE_CLUSTERS)
+        need = split_distance + few_items_distance / np.sqrt(w)
+        timed = TIMING_GROUPING and timing is not None
+        for by_time in (True, False) if timed else (False,):
+            grouped = group_in_two(fine, speaker_space, weights, timing=timing if by_time else None)
+            if _distinct(embeddings, grouped, weights, need):
+                labels = grouped
+                break
     # Relabel by weight so label 0 is the speaker with the most speech.
     order = np.argsort(-np.bincount(labels, weights=weights))
     relabelled: IntArray = np.argsort(order)[labels]
