@@ -492,3 +492,50 @@ def test_a_lower_bound_on_the_voices_keeps_a_split_the_count_would_refuse():
     assert cluster_embeddings(units, num_speakers=1, min_speakers=2).max() == 0  # given wins
     with pytest.raises(ValueError, match="min_speakers"):
         AnalysisConfig(min_speakers=5)
+
+
+def test_pause_change_z_measures_whether_voices_change_at_their_own_pauses():
+    from analyzer.audio.clustering import pause_change_z
+
+    rng = np.random.default_rng(4)
+    # 40 speech segments of one unit each: the voice changes after every long pause (0.8-1.2 s)
+    # and goes on after every short one (0.1-0.3 s).
+    voice = np.repeat(np.arange(20) % 2, 2)
+    pause = np.where(np.r_[True, voice[1:] != voice[:-1]], rng.uniform(0.8, 1.2, 40), 0.2)
+    start = np.cumsum(pause + 2.0)
+    times = np.c_[start, start + 2.0]
+    seg, w = np.arange(40), np.ones(40)
+    assert pause_change_z(voice, seg, w, times) > 4  # changes at the longer pauses
+    # Changes at the shorter pauses (as real talkers leave shorter gaps): as far the other way.
+    short_first = np.c_[start, start + 2.0]
+    short_first[1:, 0] = short_first[:-1, 1] + np.where(voice[1:] != voice[:-1], 0.2, 1.0)
+    assert pause_change_z(voice, seg, w, short_first) < -4
+    # A mood that comes and goes whatever the pause: no tie.
+    mood = rng.integers(0, 2, 40)
+    assert abs(pause_change_z(mood, seg, w, times)) < 2
+    # One label all along: no change to compare, 0.
+    assert pause_change_z(np.zeros(40, dtype=int), seg, w, times) == 0.0
+
+
+def test_fine_clusters_grouped_by_when_the_voices_change_where_that_is_clear():
+    from analyzer.audio.clustering import group_in_two
+
+    rng = np.random.default_rng(8)
+    # Four fine clusters: voices A (0, 1) and B (2, 3), each in two moods; the speaker space is
+    # misleading (it puts the moods apart: 0 and 2 together, 1 and 3 together).
+    voice = np.repeat(np.arange(20) % 2, 2)  # two segments per turn, turns alternate
+    mood = rng.integers(0, 2, 40)
+    fine = 2 * voice + mood
+    space = np.eye(4)[mood] + 0.05 * rng.normal(size=(40, 4))
+    space /= np.linalg.norm(space, axis=1, keepdims=True)
+    pause = np.where(np.r_[True, voice[1:] != voice[:-1]], 1.0, 0.2)
+    start = np.cumsum(pause + 2.0)
+    timing = (np.arange(40), np.c_[start, start + 2.0])
+    w = np.ones(40)
+    by_space = group_in_two(fine, space, w)
+    assert len(set(by_space[mood == 0])) == 1 and by_space[mood == 0][0] != by_space[mood == 1][0]
+    by_time = group_in_two(fine, space, w, timing=timing)
+    assert len(set(by_time[voice == 0])) == 1 and by_time[voice == 0][0] != by_time[voice == 1][0]
+    # Where the pauses say nothing (all alike), the speaker space decides as before.
+    flat = (np.arange(40), np.c_[np.arange(40) * 3.0, np.arange(40) * 3.0 + 2.0])
+    assert np.array_equal(group_in_two(fine, space, w, timing=flat), by_space)
