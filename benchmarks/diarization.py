@@ -75,7 +75,11 @@ off (``--timing on`` measures it); no third round was tried on the test calls.
 
 Scored: DER with no collar and with a 0.25 s collar (missed, false alarm, confusion), with the
 number of speakers estimated and with it given (num_speakers=--speakers); speaker-count accuracy;
-overlapped-speech precision and recall (count given); and
+overlapped-speech precision and recall (count given); cut-ins (count estimated, the engine's
+``interruption`` events of a mono call from the turns and overlaps, each voice mapped to the
+actor it overlaps most; a reference cut-in is a turn starting inside another actor's turn and
+going on after it, ``simcalls.cut_ins``: found within ``simcalls.CUT_MATCH_S`` by an event of
+the same cutter, and events finding none per call); and
 diarization time (embedding + clustering + resegmentation, VAD excluded) per minute of audio.
 """
 
@@ -102,8 +106,17 @@ from analyzer.audio.speakers import (
 )
 from analyzer.audio.vad import VoiceActivityDetector, band_limited, speech_segments
 from analyzer.chunks import embed_in_chunks
+from analyzer.config import AnalysisConfig
+from analyzer.events import detect_mixed_cut_ins, detect_overtalk
 from analyzer.segment import Segment
-from benchmarks.simcalls import SR, load_manifest, simulate_call, telephone_band
+from benchmarks.simcalls import (
+    SR,
+    cut_ins,
+    cut_ins_found,
+    load_manifest,
+    simulate_call,
+    telephone_band,
+)
 
 EMOTIONS = ["neutral", "happy", "sad", "angry", "fearful", "disgust", "surprised"]
 TEST_ACTORS = [f"ravdess_{i:02d}" for i in range(1, 13)]  # 6 male, 6 female
@@ -355,6 +368,8 @@ def main() -> None:
     n_spk = args.speakers if isinstance(args.speakers, int) else "-".join(map(str, args.speakers))
     truths: list[int] = []  # each call's true number of speakers
     overlap = np.zeros(3)  # true positive, false positive, false negative frames (k given)
+    cuts: list[bool] = []  # each reference cut-in: found (count estimated)
+    stray_cuts = 0  # cut-in events that find no reference cut-in
     print(
         f"{'validation' if args.validation else 'test'} calls: {args.calls}, {n_spk} speakers, "
         f"length {args.length}, gender {args.gender}{', telephone' if args.telephone else ''}"
@@ -403,6 +418,9 @@ def main() -> None:
                 for r, (t, m, co, fa, ci) in talk_time_parts(ref, hyp2.turns, dur).items()
             ))  # fmt: skip
         overlap += _overlap_frames(overlap_segments(ref), hyp2.overlaps, dur)
+        hit, stray = cut_ins_found(cut_ins(ref), engine_cut_ins(ref, hyp))
+        cuts += hit
+        stray_cuts += stray
         d, dc = results["estimated"][-1]
         g, gc = results["given"][-1]
         emo = ";".join("/".join(sorted(e)) for e in emotions.values())
@@ -439,6 +457,10 @@ def main() -> None:
     print(
         f"overlapped speech (k given): precision {tp / max(tp + fp, 1):.2f}, "
         f"recall {tp / max(tp + fn, 1):.2f} of {(tp + fn) * 0.01:.0f} s"
+    )
+    print(
+        f"cut-ins (count estimated): found {np.mean(cuts) if cuts else float('nan'):.2f} of "
+        f"{len(cuts)}; events finding none {stray_cuts / max(len(truths), 1):.2f} per call"
     )
     print(
         f"talk time per speaker: worst error {np.mean(talk_err):.1%} mean over calls "
@@ -520,6 +542,26 @@ def talk_time_parts(ref, hyp, duration: float) -> dict[str, tuple[float, ...]]:
             )
         )
     return out
+
+
+def engine_cut_ins(ref, hyp) -> list[tuple[str | None, float]]:
+    """(actor, start s) of the engine's interruption events on a mono call's diarized ``hyp``
+    (its turns and overlaps, as ``pipeline`` emits them), each voice named by the reference
+    actor it overlaps most."""
+    min_cut = AnalysisConfig().interruption_min_s
+    events = detect_overtalk(hyp.turns, min_cut_s=min_cut) + detect_mixed_cut_ins(
+        hyp.turns, hyp.overlaps, min_cut_s=min_cut * 0.5
+    )
+    actor: dict[str, str | None] = {}
+    for voice in {v for v, _ in hyp.turns}:
+        mine = [g for v, g in hyp.turns if v == voice]
+        held = {
+            a: sum(max(0.0, min(g.end, r.end) - max(g.start, r.start)) for g in mine for r in rs)
+            for a in {s for s, _ in ref}
+            for rs in [[r for s, r in ref if s == a]]
+        }
+        actor[voice] = max(held, key=held.__getitem__) if held else None
+    return [(actor.get(e.speaker or ""), e.start) for e in events if e.kind == "interruption"]
 
 
 def _overlap_frames(truth, found, duration: float) -> np.ndarray:

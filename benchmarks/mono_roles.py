@@ -12,8 +12,19 @@ which the roles do not read; ``--min-speakers 2``: the engine told every recordi
 conversation, ``AnalysisConfig.min_speakers``). The reference agent is the diarized voice
 holding most of the agent's speech. Figures: voices counted right (two), agent role right (the
 voice named agent is the reference agent and holds more agent than customer speech), by
-opening, and the mean ``role_confidence`` of right and wrong guesses. The last line printed is
-the JSON of all figures.
+opening, and the mean ``role_confidence`` of right and wrong guesses.
+
+Cut-ins on the mono mix (the issue's "a customer's cut-in on the agent found in a third of
+calls"): a reference cut-in is a turn that starts inside a turn of the other party and goes on
+after it ends (``simcalls.cut_ins``; the coaching calls place 0-3 by the agent and 0-1 by the
+customer, each overlapping the other by 0.7-1.0 s); the engine's are its ``interruption``
+events, the cutter and the one cut into each mapped to a party through the voice holding most
+of that party's speech. A reference cut-in is found where an event of the same direction
+starts within ``simcalls.CUT_MATCH_S`` of it. Figures: the share found per direction, the share
+of calls with a customer cut-in where it is found, the share found (both directions) in the
+calls counted as two voices (one voice counted leaves no one to cut in), and the events
+matching no reference cut-in per call.
+The last line printed is the JSON of all figures.
 """
 
 from __future__ import annotations
@@ -31,11 +42,36 @@ import soundfile as sf
 from analyzer.config import AnalysisConfig
 from analyzer.segment import Segment
 from benchmarks.coaching_calls import SR, Call, build_pair, specs
+from benchmarks.simcalls import cut_ins, cut_ins_found
 
 
 def overlap_s(a: list[Segment], b: list[Segment]) -> float:
     """Seconds where a segment of ``a`` and one of ``b`` both run."""
     return sum(max(0.0, min(x.end, y.end) - max(x.start, y.start)) for x in a for y in b)
+
+
+def reference_cut_ins(call: Call) -> list[tuple[str, float]]:
+    """(role of the one who cuts in, start s) of every cut-in of the call."""
+    return cut_ins(
+        [("agent", seg) for seg, _ in call.agent_turns]
+        + [("customer", seg) for seg, _ in call.customer_turns]
+    )
+
+
+def cut_in_row(result, call: Call, agent_voice: str | None) -> dict:
+    """Reference cut-ins found by the engine's interruption events on one mono call."""
+    refs = reference_cut_ins(call)
+
+    def role_of(voice: str | None) -> str | None:
+        return None if voice is None else ("agent" if voice == agent_voice else "customer")
+
+    found = [
+        (role_of(e.speaker), e.start)
+        for e in result.events
+        if e.kind == "interruption" and role_of(e.speaker) != role_of(e.other)
+    ]
+    hit, unmatched = cut_ins_found(refs, found)
+    return {"cuts_by": [r for r, _ in refs], "cuts_found": hit, "cuts_unmatched": unmatched}
 
 
 def call_row(result, call: Call) -> dict:
@@ -51,6 +87,7 @@ def call_row(result, call: Call) -> dict:
     guess = named[0].id if named else None
     right = guess is not None and guess == truth and agent_s[guess] > customer_s[guess]
     return {
+        **cut_in_row(result, call, truth),
         "voices": len(voices),
         "role_right": bool(right),
         "confidence": named[0].role_confidence if named else None,
@@ -76,6 +113,34 @@ def figures(rows: list[dict]) -> dict:
         "role_right_telephone": share([r["role_right"] for r in rows if r["telephone"]]),
         "confidence_right": float(np.mean(conf_right)) if conf_right else float("nan"),
         "confidence_wrong": float(np.mean(conf_wrong)) if conf_wrong else float("nan"),
+        **cut_in_figures(rows),
+    }
+
+
+def cut_in_figures(rows: list[dict]) -> dict:
+    """Cut-ins found per direction, calls whose customer cut-in is found, unmatched events."""
+
+    def found(role: str) -> list[bool]:
+        return [f for r in rows for by, f in zip(r["cuts_by"], r["cuts_found"]) if by == role]
+
+    with_customer_cut = [r for r in rows if "customer" in r["cuts_by"]]
+    return {
+        "cut_ins_customer_on_agent": len(found("customer")),
+        "cut_ins_customer_found": share(found("customer")),
+        "cut_ins_agent_on_customer": len(found("agent")),
+        "cut_ins_agent_found": share(found("agent")),
+        "calls_customer_cut_in_found": share(
+            [
+                any(f for by, f in zip(r["cuts_by"], r["cuts_found"]) if by == "customer")
+                for r in with_customer_cut
+            ]
+        ),
+        "cut_ins_found_where_two_voices": share(
+            [f for r in rows if r["voices"] == 2 for f in r["cuts_found"]]
+        ),
+        "unmatched_cut_ins_per_call": float(np.mean([r["cuts_unmatched"] for r in rows]))
+        if rows
+        else float("nan"),
     }
 
 
@@ -98,7 +163,11 @@ def main(argv: list[str] | None = None) -> dict:
                 path = Path(tmp) / f"call{p}_{call.mood}.wav"
                 sf.write(path, mono, SR, subtype="PCM_16")
                 rows.append(call_row(engine.analyze(path), call))
-            print(f"pair {p + 1}: {rows[-2:]} {time.perf_counter() - t0:.0f} s", flush=True)
+            brief = [
+                {k: r[k] for k in ("voices", "role_right", "cuts_by", "cuts_found")}
+                for r in rows[-2:]
+            ]
+            print(f"pair {p + 1}: {brief} {time.perf_counter() - t0:.0f} s", flush=True)
     out = {"seed": args.seed, "min_speakers": args.min_speakers, **figures(rows)}
     out["seconds"] = round(time.perf_counter() - t0, 1)
     for k, v in out.items():

@@ -131,6 +131,30 @@ def simulate_call(
     return np.clip(audio.sum(axis=0) + noise, -1, 1), ref
 
 
+def cut_ins(turns: list[tuple[str, Segment]]) -> list[tuple[str, float]]:
+    """(who cuts in, start s) of every cut-in among reference turns: a turn that starts inside
+    another speaker's turn and goes on after that one ends (a turn under the other's, which
+    ends first, is a backchannel or talk under them, not a cut-in)."""
+    out = []
+    for spk, b in turns:
+        if any(o != spk and a.start < b.start < a.end < b.end for o, a in turns):
+            out.append((spk, b.start))
+    return sorted(out, key=lambda c: c[1])
+
+
+CUT_MATCH_S = 1.5  # s between a reference cut-in's start and an event that finds it
+
+
+def cut_ins_found(
+    refs: list[tuple[str, float]], found: list[tuple[str | None, float]]
+) -> tuple[list[bool], int]:
+    """Which reference cut-ins (who, start) an event of the same cutter finds within
+    CUT_MATCH_S, and how many events find none."""
+    hit = [any(r == f and abs(t - u) <= CUT_MATCH_S for f, u in found) for r, t in refs]
+    matched = sum(1 for f, u in found if any(r == f and abs(t - u) <= CUT_MATCH_S for r, t in refs))
+    return hit, len(found) - matched
+
+
 def telephone_band(audio: np.ndarray) -> np.ndarray:
     """``audio`` (16 kHz) through an 8 kHz channel and back: nothing above 4 kHz survives, as in
     the 8 kHz mono mixes that telephone archives give."""
