@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 SAME_CHANNEL_CORR = 0.98  # channels this correlated are one mix duplicated, not two speakers
+ONE_VOICE_NOTE_S = 20.0  # s of speech from which one voice counted on a mixed recording gets a
+# caveat: two voices that sound alike are heard as one in a third to a half of simulated
+# customer-service calls mixed to mono (``benchmarks.mono_roles``)
 # Whole-call comparisons and levels run over blocks of this many samples (about 1 minute at
 # 16 kHz), so a long call never needs full-length temporaries beside its audio.
 BLOCK_SAMPLES = 1 << 20
@@ -258,12 +261,31 @@ def attribute_speakers(
         why = mixed_reason(audio) if cfg.split_channels is None else None
         if why is not None:
             notes.append(why)
+        one = _one_voice_note(len(speakers), sum(s.duration for s in speech), cfg)
+        if one is not None:
+            notes.append(one)
         source_of = {s.id: 0 for s in speakers}
     talk = {s.id: sum(g.duration for g in turns.of(s.id)) for s in speakers}
     speakers = [replace(s, face_track=None, talk_time_s=talk[s.id]) for s in speakers]
     if not turns.turns:
         notes.append(Note("no_speech", "no speech was found in the recording"))
     return SpeakerAttribution(turns, speakers, sources, source_of, split, notes)
+
+
+def _one_voice_note(voices: int, speech_s: float, cfg: AnalysisConfig) -> Note | None:
+    """The caveat on a mixed recording whose speech the count gave to one voice: two voices
+    that sound alike (one gender, one telephone line) are often heard as one, and a reviewer who
+    knows the call is a conversation can say so. None when the user set the number of speakers
+    (or at least two), for other counts, and under ONE_VOICE_NOTE_S of speech."""
+    if voices != 1 or cfg.num_speakers or cfg.min_speakers > 1 or speech_s < ONE_VOICE_NOTE_S:
+        return None
+    return Note(
+        "one_voice_counted",
+        f"one voice counted in {speech_s:.0f} s of speech on one channel: two voices that sound "
+        "alike (one gender, one telephone line) can be heard as one; if this is a conversation, "
+        "analyse it again with the number of speakers set to 2",
+        speech_s=round(speech_s, 1),
+    )
 
 
 def diarized_roles(

@@ -792,6 +792,9 @@ NOTE_TEMPLATES: dict[str, dict[str, str]] = {
         "voices_from_faces": "已根据视频中说话人的嘴部动作区分 {voices} 个声音",
         "voices_from_faces:speaker_view": "已根据视频发言者视图中镜头的切换区分 {voices} 个声音",
         "no_speech": "录音中未检测到语音",
+        "one_voice_counted": "单声道录音的 {speech_s:.0f} 秒语音中只识别出一个声音："
+        "声音相近的两人（同性别、同一条电话线路）可能被识别为一人；"
+        "如果这是一段对话，请将说话人数设为 2 后重新分析",
         "agent_channel_guessed": "已推测坐席声道：声道 {channel}"
         "（置信度 {confidence:.2f}）（可用 --channels 指定）",
         "no_ser_model": "未安装语音情绪模型（{model}）；唤醒度仅来自韵律",

@@ -414,3 +414,47 @@ def test_mono_cut_in_with_both_voices_kept_in_the_overlap():
     # B's short turn inside A's (talk under A that A carries on through): no interruption
     under = [("S1", Segment(0.0, 8.0)), ("S2", Segment(3.0, 3.6)), ("S1", Segment(8.2, 9.0))]
     assert detect_mixed_cut_ins(under, [Segment(3.0, 3.6)], min_cut_s=0.15) == []
+
+
+def test_one_voice_on_a_mixed_recording_carries_the_count_caveat(analyzer, tmp_path):
+    from analyzer.attribution import ONE_VOICE_NOTE_S, _one_voice_note
+
+    sentences = [
+        "Thank you for calling, my name is Maria and I will help you with your bill today.",
+        "I can see the charge from last month, it was added twice by mistake.",
+        "I have sent the refund, it will reach your account within five working days.",
+        "Is there anything else I can do for you while I have your account open?",
+        "Thank you for your patience, and have a good afternoon.",
+    ]
+    parts = []
+    for text in sentences:
+        parts += [speak(text, "en-us+f3", speed=140), np.zeros(SR // 2, np.float32)]
+    voice = np.concatenate(parts)
+    assert len(voice) / SR > ONE_VOICE_NOTE_S + 2
+    path = tmp_path / "one_voice.wav"
+    sf.write(path, voice, SR)
+    r = analyzer.analyze(path)
+    assert len(r.speakers) == 1
+    note = next(n for n in r.notes if n.code == "one_voice_counted")
+    assert note.params["speech_s"] >= ONE_VOICE_NOTE_S and "number of speakers" in note
+    # Told how many voices there are (or at least two), the engine adds no caveat.
+    told = analyzer.analyze(path, config=analyzer.config.replace(num_speakers=1))
+    assert "one_voice_counted" not in [n.code for n in told.notes]
+    # A short recording, two voices, a given count or a floor of two: no caveat either.
+    cfg = analyzer.config
+    assert _one_voice_note(1, ONE_VOICE_NOTE_S - 1, cfg) is None
+    assert _one_voice_note(2, 120.0, cfg) is None
+    assert _one_voice_note(1, 120.0, cfg.replace(min_speakers=2)) is None
+    assert _one_voice_note(1, 120.0, cfg) is not None
+
+
+def test_the_count_caveat_reads_in_chinese():
+    from analyzer.attribution import _one_voice_note
+    from analyzer.config import AnalysisConfig
+    from review.views import note_text
+
+    note = _one_voice_note(1, 42.4, AnalysisConfig())
+    assert note is not None
+    text = note_text(note.to_dict(), "zh")
+    assert "42 秒" in text and "说话人数设为 2" in text
+    assert note_text(note.to_dict(), "en") == note.message
