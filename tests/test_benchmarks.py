@@ -277,14 +277,65 @@ def test_mono_roles_judges_the_voice_named_agent_by_the_agents_reference_speech(
         other = "customer" if role_of_s2 == "agent" else "agent"
         speakers = [Speaker("S1", other, None, role_confidence=0.8),
                     Speaker("S2", role_of_s2, None, role_confidence=0.8)]  # fmt: skip
-        return SimpleNamespace(speakers=speakers, turns=turns)
+        return SimpleNamespace(speakers=speakers, turns=turns, events=[])
 
     right, wrong = call_row(result("agent"), call), call_row(result("customer"), call)
     assert right["role_right"] and not wrong["role_right"] and right["voices"] == 2
     merged = SimpleNamespace(
-        speakers=[Speaker("S1", None, None)], turns=[("S1", Segment(0.0, 12.0))]
+        speakers=[Speaker("S1", None, None)], turns=[("S1", Segment(0.0, 12.0))], events=[]
     )
     assert not call_row(merged, call)["role_right"]  # one voice for both: no agent named
     f = figures([right, wrong, call_row(merged, call)])
     assert f["role_right"] == 1 / 3 and f["two_voices"] == 2 / 3
     assert f["role_right_two_voices"] == 0.5 and f["confidence_right"] == 0.8
+
+
+def test_cut_ins_are_scored_by_who_cuts_in_and_when():
+    from types import SimpleNamespace
+
+    from analyzer.result import Event, Speaker
+    from analyzer.segment import Segment
+    from benchmarks.mono_roles import call_row, cut_in_figures
+    from benchmarks.simcalls import cut_ins, cut_ins_found
+
+    # The customer cuts in at 5.3 s on the agent's turn (2-6 s) and goes on after it; the
+    # agent's "mm" at 7.0-7.3 s under the customer's turn is no cut-in.
+    ref = [("agent", Segment(2.0, 6.0)), ("customer", Segment(5.3, 8.5)),
+           ("agent", Segment(7.0, 7.3)), ("agent", Segment(9.0, 12.0))]  # fmt: skip
+    assert cut_ins(ref) == [("customer", 5.3)]
+    # Found by an event of the same cutter within the match window; the wrong cutter or a
+    # far event does not find it and counts as an event without a cut-in.
+    assert cut_ins_found([("customer", 5.3)], [("customer", 5.6)]) == ([True], 0)
+    assert cut_ins_found([("customer", 5.3)], [("agent", 5.6)]) == ([False], 1)
+    assert cut_ins_found([("customer", 5.3)], [("customer", 9.0)]) == ([False], 1)
+    call = SimpleNamespace(
+        spec=SimpleNamespace(agent_first=True, telephone=False),
+        agent_turns=[(g, "neutral") for r, g in ref if r == "agent"],
+        customer_turns=[(g, "angry") for r, g in ref if r == "customer"],
+    )
+    cut = Event("interruption", Segment(5.4, 5.9), "S2", "S2 cut in on S1", other="S1")
+    stray = Event("interruption", Segment(10.0, 10.4), "S1", "S1 cut in on S2", other="S2")
+    result = SimpleNamespace(
+        speakers=[Speaker("S1", "agent", None, role_confidence=0.9), Speaker("S2", None, None)],
+        turns=[("S1", Segment(2.0, 5.9)), ("S2", Segment(5.9, 8.5)), ("S1", Segment(9.0, 12.0))],
+        events=[cut, stray],
+    )
+    row = call_row(result, call)
+    assert row["cuts_by"] == ["customer"] and row["cuts_found"] == [True]
+    assert row["cuts_unmatched"] == 1
+    f = cut_in_figures([row])
+    assert f["cut_ins_customer_found"] == 1.0 and f["calls_customer_cut_in_found"] == 1.0
+    assert f["cut_ins_found_where_two_voices"] == 1.0 and f["unmatched_cut_ins_per_call"] == 1.0
+
+
+def test_diarization_benchmark_names_a_mono_cut_in_by_the_actor_who_cuts_in():
+    from analyzer.audio.turns import Turns
+    from analyzer.segment import Segment
+    from benchmarks.diarization import engine_cut_ins
+
+    ref = [("ravdess_03", Segment(1.0, 5.0)), ("ravdess_07", Segment(4.5, 8.0))]
+    # The diarizer hands over from S2 to S1 with no pause and marks 0.4 s of overlap there.
+    hyp = Turns([("S2", Segment(1.0, 4.8)), ("S1", Segment(4.8, 8.0))], [Segment(4.5, 4.9)])
+    assert engine_cut_ins(ref, hyp) == [("ravdess_07", 4.5)]
+    # Without the overlap a handover is no cut-in.
+    assert engine_cut_ins(ref, Turns(hyp.turns, [])) == []
