@@ -458,13 +458,13 @@ def diarize_embedded(
     if f0 is not None and PITCH_WEIGHT > 0:
         emb = with_pitch(emb, spans, f0, PITCH_WEIGHT)
     unit, uemb, uweight = _units(spans, owner, emb)
+    useg = np.zeros(len(uemb), dtype=int)  # the speech segment each unit was cut from
+    useg[unit] = owner
     cemb, rule = uemb, dict[str, Any]()
     if projection is not None and PROJECTED_MAX_UNITS < len(uemb) <= LONG_CALL_UNITS:
         # Longer calls are counted on the plain embeddings; two voices are then told apart by
         # grouping finer (voice x mood) clusters in the speaker space (see cluster_embeddings).
         rule["speaker_space"] = _units(spans, owner, projection(plain))[1]
-        useg = np.zeros(len(uemb), dtype=int)  # the speech segment each unit was cut from
-        useg[unit] = owner
         rule["timing"] = (useg, np.array([(s.start, s.end) for s in speech], float))
     elif projection is not None:
         pemb = projection(plain)
@@ -490,8 +490,6 @@ def diarize_embedded(
     def by_voice(fewest: int = min_speakers) -> IntArray:
         """The units clustered by their voices alone, into at least ``fewest`` voices."""
         if len(uemb) > LONG_CALL_UNITS:  # a long call: bounded clustering, see longcall.py
-            useg = np.zeros(len(uemb), dtype=int)  # the speech segment each unit was cut from
-            useg[unit] = owner
             space = None  # the speaker space only where a long call's voices are regrouped in it
             if projection is not None and longcall.LONG_GROUPING:
                 space = _units(spans, owner, projection(plain))[1]
