@@ -72,6 +72,22 @@ def detect_silences(
     return events
 
 
+MIXED_CUT_SHARE = 0.5  # of ``min_cut_s``: the estimated overlap a cut-in on one channel needs
+# (the overlap detector marks a shorter stretch than the voices truly share)
+
+
+def overtalk_events(
+    turns: list[tuple[str, Segment]], overlaps: list[Segment], *, min_cut_s: float, mixed: bool
+) -> list[Event]:
+    """Overtalk and interruptions of a call (``detect_overtalk``); on a mixed (one-channel)
+    recording also the cut-ins seen as estimated overlap at a change of voice
+    (``detect_mixed_cut_ins``, MIXED_CUT_SHARE of ``min_cut_s`` of it)."""
+    events = detect_overtalk(turns, min_cut_s=min_cut_s)
+    if mixed:
+        events += detect_mixed_cut_ins(turns, overlaps, min_cut_s=min_cut_s * MIXED_CUT_SHARE)
+    return events
+
+
 def detect_overtalk(turns: list[tuple[str, Segment]], *, min_cut_s: float) -> list[Event]:
     """Overtalk (both speak for OVERTALK_MIN_S or more) and interruptions (who cut in on whom).
 

@@ -639,11 +639,10 @@ class Analyzer:
         turns = attr.turns
         quiet = silences([g for _, g in turns.turns], duration, min_s=cfg.long_silence_s)
         events = ev.detect_silences(quiet, min_s=cfg.long_silence_s, turns=turns.turns)
-        events += ev.detect_overtalk(turns.turns, min_cut_s=cfg.interruption_min_s)
-        if not attr.split:  # one channel: cut-ins are only visible as estimated overlap
-            events += ev.detect_mixed_cut_ins(
-                turns.turns, turns.overlaps, min_cut_s=cfg.interruption_min_s * 0.5
-            )
+        # one channel: cut-ins are only visible as estimated overlap
+        events += ev.overtalk_events(
+            turns.turns, turns.overlaps, min_cut_s=cfg.interruption_min_s, mixed=not attr.split
+        )
         events += ev.detect_rate_spikes([s for s in segments if s.kind == "turn"])
         events += ev.detect_repeated_complaints(words.complaints)  # none without words
         questions = unanswered_questions(words.transcript, turns.turns)

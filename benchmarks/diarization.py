@@ -107,7 +107,7 @@ from analyzer.audio.speakers import (
 from analyzer.audio.vad import VoiceActivityDetector, band_limited, speech_segments
 from analyzer.chunks import embed_in_chunks
 from analyzer.config import AnalysisConfig
-from analyzer.events import detect_mixed_cut_ins, detect_overtalk
+from analyzer.events import overtalk_events
 from analyzer.segment import Segment
 from benchmarks.simcalls import (
     SR,
@@ -546,22 +546,24 @@ def talk_time_parts(ref, hyp, duration: float) -> dict[str, tuple[float, ...]]:
 
 def engine_cut_ins(ref, hyp) -> list[tuple[str | None, float]]:
     """(actor, start s) of the engine's interruption events on a mono call's diarized ``hyp``
-    (its turns and overlaps, as ``pipeline`` emits them), each voice named by the reference
-    actor it overlaps most."""
-    min_cut = AnalysisConfig().interruption_min_s
-    events = detect_overtalk(hyp.turns, min_cut_s=min_cut) + detect_mixed_cut_ins(
-        hyp.turns, hyp.overlaps, min_cut_s=min_cut * 0.5
+    (``events.overtalk_events`` over its turns and overlaps, as the pipeline emits them), each
+    voice named by the reference actor it overlaps most."""
+    events = overtalk_events(
+        hyp.turns, hyp.overlaps, min_cut_s=AnalysisConfig().interruption_min_s, mixed=True
     )
-    actor: dict[str, str | None] = {}
-    for voice in {v for v, _ in hyp.turns}:
-        mine = [g for v, g in hyp.turns if v == voice]
-        held = {
-            a: sum(max(0.0, min(g.end, r.end) - max(g.start, r.start)) for g in mine for r in rs)
-            for a in {s for s, _ in ref}
-            for rs in [[r for s, r in ref if s == a]]
-        }
-        actor[voice] = max(held, key=held.__getitem__) if held else None
-    return [(actor.get(e.speaker or ""), e.start) for e in events if e.kind == "interruption"]
+    actors = sorted({a for a, _ in ref})
+
+    def shared(voice: str, actor: str) -> float:
+        return sum(
+            max(0.0, min(g.end, r.end) - max(g.start, r.start))
+            for v, g in hyp.turns
+            if v == voice
+            for a, r in ref
+            if a == actor
+        )
+
+    named = {v: max(actors, key=lambda a: shared(v, a)) for v in {v for v, _ in hyp.turns}}
+    return [(named.get(e.speaker or ""), e.start) for e in events if e.kind == "interruption"]
 
 
 def _overlap_frames(truth, found, duration: float) -> np.ndarray:
