@@ -155,6 +155,31 @@ def cut_ins_found(
     return hit, len(found) - matched
 
 
+ROOM_RT60_S = (0.3, 0.8)  # s; reverberation time of each voice's synthetic room response
+ROOM_WET = (0.4, 0.7)  # share of reverberant energy in each voice
+ROOM_SNR_DB = (15.0, 25.0)  # dB; the room's steady noise under the mix
+ROOM_SEED = 900_000  # added to a call's seed for its room
+
+
+def in_room(tracks: np.ndarray, seed: int) -> np.ndarray:
+    """A mono mix of ``tracks`` [speakers, samples] (``simulate_call(tracks=True)``) as one
+    far-field microphone in a room would hear them: each voice through a synthetic room response
+    of its own (exponentially decaying noise, ``train.augment.add_reverb``; RT60 and wet share
+    drawn from ROOM_RT60_S and ROOM_WET), then steady noise at ROOM_SNR_DB under the mix. A proxy
+    for meeting recordings, not a measured room: the reference stays each clip's dry speech."""
+    from train.augment import add_reverb
+
+    rng = np.random.default_rng(ROOM_SEED + seed)
+    wet = []
+    for track in tracks:
+        rt60, share = float(rng.uniform(*ROOM_RT60_S)), float(rng.uniform(*ROOM_WET))
+        wet.append(add_reverb(track, rt60_s=rt60, rng=rng, wet=share))
+    mix = np.sum(wet, axis=0)
+    rms = float(np.sqrt(np.mean(mix.astype(np.float64) ** 2)))
+    noise = rng.normal(0.0, rms / 10 ** (rng.uniform(*ROOM_SNR_DB) / 20), len(mix))
+    return np.clip(mix + noise, -1, 1).astype(np.float32)
+
+
 def telephone_band(audio: np.ndarray) -> np.ndarray:
     """``audio`` (16 kHz) through an 8 kHz channel and back: nothing above 4 kHz survives, as in
     the 8 kHz mono mixes that telephone archives give."""
