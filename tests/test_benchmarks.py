@@ -127,12 +127,35 @@ def test_diarization_cache_with_gaps_keeps_each_call_at_its_index(tmp_path, monk
     monkeypatch.setattr(d, "SpeakerEncoder", Encoder)
     args = argparse.Namespace(
         validation=False, speakers=1, length="short", gender="any", telephone=False,
-        chunked=False, cache=str(tmp_path), calls=5,
+        chunked=False, cache=str(tmp_path), calls=5, room=False, vad_threshold=0.5,
     )  # fmt: skip
     assert [c[0] for c in d.embedded_calls(args)] == [f"call{i}" for i in range(5)]
     for i in (1, 3):  # gaps after a call that is still cached
         (tmp_path / f"test-1-short-any-{i:03d}.npz").unlink()
     assert [c[0] for c in d.embedded_calls(args)] == [f"call{i}" for i in range(5)]
+    # A room and another speech threshold are sets of their own in the cache.
+    room = argparse.Namespace(**{**vars(args), "room": True, "vad_threshold": 0.4, "calls": 1})
+    assert [c[0] for c in d.embedded_calls(room)] == ["call0"]
+    assert (tmp_path / "test-1-short-any-room-vad0.4-000.npz").is_file()
+
+
+def test_a_room_mixes_each_voice_through_its_own_response():
+    import numpy as np
+
+    from benchmarks.simcalls import SR, in_room
+
+    rng = np.random.default_rng(0)
+    tracks = np.zeros((2, 2 * SR), np.float32)
+    tracks[0, : SR // 2] = 0.3 * rng.standard_normal(SR // 2)  # one voice, then the other
+    tracks[1, SR : SR + SR // 2] = 0.3 * rng.standard_normal(SR // 2)
+    mixed = in_room(tracks, seed=3)
+    assert mixed.shape == (2 * SR,) and mixed.dtype == np.float32 and np.isfinite(mixed).all()
+    assert np.array_equal(mixed, in_room(tracks, seed=3))  # seeded: the same room again
+    assert not np.allclose(mixed, in_room(tracks, seed=4))
+    # The reverberant tail reaches past each voice's end, and noise lies under the silences.
+    after = mixed[SR // 2 + SR // 20 : SR // 2 + SR // 5]
+    assert np.sqrt(np.mean(after**2)) > 0.01
+    assert 0 < np.sqrt(np.mean(mixed[-SR // 4 :] ** 2)) < 0.05
 
 
 def test_diarization_speaker_ranges_are_sets_of_their_own_and_bad_counts_are_refused(monkeypatch):
