@@ -639,7 +639,7 @@ class Analyzer:
         turns = attr.turns
         quiet = silences([g for _, g in turns.turns], duration, min_s=cfg.long_silence_s)
         events = ev.detect_silences(quiet, min_s=cfg.long_silence_s, turns=turns.turns)
-        # one channel: cut-ins are only visible as estimated overlap
+        # on a mixed recording cut-ins are only visible as estimated overlap at a change of voice
         events += ev.overtalk_events(
             turns.turns, turns.overlaps, min_cut_s=cfg.interruption_min_s, mixed=not attr.split
         )
