@@ -35,10 +35,6 @@ TIMING_GROUPING = False  # choose that grouping by when the voices change, where
 TIMING_Z = 2.0  # |Mann-Whitney z| of pauses before a change of voice against pauses before the
 # same voice goes on that makes the timing clear (see ``pause_change_z``)
 TIMING_MIN_SHARE = 0.1  # a timing-chosen grouping leaves each group at least this share of speech
-TIMING_COUNT = False  # a two-way split the distance rule refuses is kept where the voices of some
-# grouping of the finer clusters change at their own pauses (``timing_says_two``)
-TIMING_COUNT_Z = 2.5  # |pause_change_z| that grouping must reach
-TIMING_COUNT_DISTANCE = 0.15  # cosine; and the split must still be this far apart
 
 
 def cluster_embeddings(
@@ -120,8 +116,6 @@ def cluster_embeddings(
             verdict = None if accept is None else accept(cand, k, split)
             if verdict is None:
                 verdict = _distinct(embeddings, cand, weights, need)
-                if not verdict and k == 2 and TIMING_COUNT and timing is not None:
-                    verdict = timing_says_two(embeddings, cand, split, weights, timing)
             elif np.bincount(cand, weights=weights).min() < MIN_CLUSTER_SHARE * weights.sum():
                 verdict = False
             if not verdict:
@@ -190,33 +184,6 @@ def group_in_two(
                 clearest, best = z, side
     grouped: IntArray = best[fine]
     return grouped
-
-
-def timing_says_two(
-    embeddings: FloatArray,
-    two: IntArray,
-    split: Callable[[int], IntArray],
-    weights: FloatArray,
-    timing: tuple[IntArray, FloatArray],
-) -> bool:
-    """Whether a two-way split (``two``) the distance rule refused is two voices after all:
-    still TIMING_COUNT_DISTANCE apart (``_distinct``), and some grouping in two of the finer
-    clusters (``split(FINE_CLUSTERS)``, each group TIMING_MIN_SHARE of the weight) changes from
-    one group to the other at pauses of their own kind, |``pause_change_z``| at least
-    TIMING_COUNT_Z. One voice in two moods changes mood whatever the pause; two talkers change
-    between turns."""
-    if not _distinct(embeddings, two, weights, TIMING_COUNT_DISTANCE):
-        return False
-    fine = compact_labels(split(FINE_CLUSTERS))
-    k = int(fine.max()) + 1
-    share = np.bincount(fine, weights=weights, minlength=k) / weights.sum()
-    for mask in range(1, 2 ** (k - 1)):
-        side = (mask >> np.arange(k)) & 1
-        if min(share[side == 0].sum(), share[side == 1].sum()) < TIMING_MIN_SHARE:
-            continue
-        if abs(pause_change_z(side[fine], timing[0], weights, timing[1])) >= TIMING_COUNT_Z:
-            return True
-    return False
 
 
 def pause_change_z(
