@@ -180,6 +180,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "settings_intro": "Team settings (admins only): they apply to everyone using this app; "
         "every change is in the audit log.",
         "set_redact": "Redact personal data in new uploads by default",
+        "set_conversations": "Every recording is a conversation",
+        "set_conversations_help": "a one-channel (mixed) upload is then split into at least two "
+        "voices: two voices that sound alike, one gender on one telephone line, are otherwise "
+        "often heard as one; leave it off if a recording can hold one voice (voicemail, "
+        "dictation)",
         "set_retention": "Keep calls for (days)",
         "set_retention_help": "empty: keep forever",
         "set_pattern": "Agent from the file name (regular expression)",
@@ -551,6 +556,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "settings_intro": "团队设置（仅管理员）：对使用本应用的所有人生效；"
         "每次修改都记入审计日志。",
         "set_redact": "新上传默认隐去个人信息",
+        "set_conversations": "每段录音都是对话",
+        "set_conversations_help": "单声道（混音）上传至少区分两个声音：否则声音相近的两人"
+        "（同性别、同一条电话线路）常被识别为一人；若录音可能只有一个人说话（语音留言、口述），请勿勾选",
         "set_retention": "通话保留天数",
         "set_retention_help": "留空：永久保留",
         "set_pattern": "从文件名识别坐席（正则表达式）",

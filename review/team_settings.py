@@ -3,6 +3,9 @@
 Settings an admin sets once for everybody (CONTRACTS: "app-wide and set by an admin"):
 
 ``redact_default``  bool, whether new uploads are analysed with redaction of personal data on;
+``conversations``   bool, whether every recording is a conversation: a mixed (one-channel)
+                    upload is then diarized into at least two voices (``min_speakers`` 2), unless
+                    the upload gives its number of speakers;
 ``retention_days``  a number of days after which calls are deleted with their files, or None
                     (keep forever);
 ``agent_pattern``   a regular expression with a named group ``agent`` that finds the agent in an
@@ -24,6 +27,7 @@ from .records import StoreError, _now
 
 TEAM_SETTING_DEFAULTS: dict[str, Any] = {
     "redact_default": False,
+    "conversations": False,
     "retention_days": None,
     "agent_pattern": "",
 }
@@ -33,9 +37,9 @@ def _check_setting(key: str, value: Any) -> Any:
     """``value`` in its stored form, or a StoreError saying plainly what is wrong with it."""
     if key not in TEAM_SETTING_DEFAULTS:
         raise StoreError(f"unknown team setting {key!r}")
-    if key == "redact_default":
+    if key in ("redact_default", "conversations"):
         if not isinstance(value, bool):
-            raise StoreError("redact_default must be true or false")
+            raise StoreError(f"{key} must be true or false")
         return value
     if key == "retention_days":
         if value is None:

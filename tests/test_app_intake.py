@@ -179,6 +179,26 @@ def test_consent_agent_and_the_team_redaction_default(ctx, tmp_path):
     assert analyze_tab.redact_default(ctx).value is True
 
 
+def test_the_team_says_every_recording_is_a_conversation(ctx, tmp_path):
+    first = write_tone_wav(tmp_path / "a.wav", 3.0)
+    run(ctx, [first])
+    assert ctx.analyzer.calls[-1][1].min_speakers == 1  # the engine counts from one voice
+    out = settings_tab.save_settings(ctx, False, "", "", "en", ADMIN, True)
+    assert out[5] == "✅ saved" and ctx.store.team_settings()["conversations"] is True
+    assert settings_tab.load_settings(ctx, "x.wav", "en", ADMIN)[5] is True
+    second = write_tone_wav(tmp_path / "b.wav", 3.1)
+    run(ctx, [second])
+    assert ctx.analyzer.calls[-1][1].min_speakers == 2  # at least two voices on a mixed upload
+    # A number of speakers given with the upload stands.
+    given = analyze_tab._intake(ctx, ADMIN, "auto", 1, 5, None, None, None)
+    assert (given.config.num_speakers, given.config.min_speakers) == (1, 1)
+    # Saving without the field (an older client) leaves the setting as it is.
+    again = settings_tab.save_settings(ctx, False, "", "", "en", ADMIN)
+    assert again[5] == "" and ctx.store.team_settings()["conversations"] is True
+    audited = [e.detail for e in ctx.store.list_audit() if e.action == "settings"]
+    assert audited == ["conversations=true"]
+
+
 def test_real_engine_redacts_a_card_number_from_an_uploaded_transcript(analyzer, tmp_path):
     with Store(tmp_path / "home") as store:
         ctx = AppContext(store, analyzer, views.UploadLimits(), AnalysisConfig(), ())
@@ -220,6 +240,7 @@ def test_saving_settings_shows_each_fields_message_and_audits(ctx):
     assert pattern_msg.startswith("⚠️ agent_pattern is not a valid regular expression")
     assert store.team_settings() == {
         "redact_default": True,
+        "conversations": False,
         "retention_days": None,
         "agent_pattern": "",
     }

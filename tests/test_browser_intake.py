@@ -187,6 +187,29 @@ def test_admin_changes_retention_and_sees_it_after_reload(server):
         context.close()
 
 
+def test_admin_says_every_recording_is_a_conversation(server):
+    context, page = logged_in(server, ADMIN, "admin-conversations")
+    try:
+        page.get_by_role("tab", name="Settings").click()
+        box = page.locator("#set-conversations").get_by_label("Every recording is a conversation")
+        box.wait_for(state="visible", timeout=15_000)
+        assert "heard as one" in page.locator("#set-conversations").inner_text()
+        box.check()
+        page.locator("#set-save").click()
+        page.locator("#set-conversations-msg").get_by_text("saved").wait_for(timeout=15_000)
+        assert server.store.team_settings()["conversations"] is True
+        page.reload()
+        page.get_by_role("tab", name="Settings").click()
+        page.wait_for_function(
+            "() => { const b = document.querySelector('#set-conversations input');"
+            " return b && b.checked; }",
+            timeout=15_000,
+        )
+    finally:
+        server.store.set_team_setting("conversations", False, by="ada")
+        context.close()
+
+
 def test_reviewer_has_no_settings_tab(server):
     context, page = logged_in(server, REVIEWER, "reviewer-tabs")
     try:

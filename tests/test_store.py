@@ -314,14 +314,17 @@ def test_consent_is_recorded_and_retention_purges_old_and_refused_calls(store, w
 def test_team_settings_are_validated_audited_and_kept(store, wav):
     assert store.team_settings() == {
         "redact_default": False,
+        "conversations": False,
         "retention_days": None,
         "agent_pattern": "",
     }
     store.set_team_setting("redact_default", True, by="root")
+    store.set_team_setting("conversations", True, by="root")
     store.set_team_setting("retention_days", 30, by="root")
     store.set_team_setting("agent_pattern", r"^(?P<agent>[a-z]+)_", by="root")
     for key, value, message in [
         ("redact_default", "yes", "true or false"),
+        ("conversations", 1, "conversations must be true or false"),
         ("retention_days", 0, "positive"),
         ("retention_days", "abc", "number of days"),
         ("retention_days", float("nan"), "positive"),
@@ -336,6 +339,7 @@ def test_team_settings_are_validated_audited_and_kept(store, wav):
     again = Store(store.home)
     assert again.team_settings() == {
         "redact_default": True,
+        "conversations": True,
         "retention_days": 30.0,
         "agent_pattern": r"^(?P<agent>[a-z]+)_",
     }
@@ -343,6 +347,7 @@ def test_team_settings_are_validated_audited_and_kept(store, wav):
     assert changes == [
         'agent_pattern="^(?P<agent>[a-z]+)_"',
         "retention_days=30.0",
+        "conversations=true",
         "redact_default=true",
     ]
     again.close()

@@ -347,8 +347,11 @@ def _intake(
     agent: str | None,
 ) -> Intake:
     config = run_config(ctx.base_config, roles, n_speakers, fps)
+    team = ctx.store.team_settings()
+    if team["conversations"] and not config.num_speakers:  # the team: never one voice
+        config = config.replace(min_speakers=max(config.min_speakers, 2))
     if redact is None:
-        redact = bool(ctx.store.team_settings()["redact_default"])
+        redact = bool(team["redact_default"])
     config = _with_duration_limit(config, ctx.limits.max_duration_s).replace(redact=bool(redact))
     return Intake(config, user_of(request), consent or "", (agent or "").strip() or None)
 

@@ -299,7 +299,7 @@ def _wire_settings(ctx: AppContext, ui: AppWidgets, demo: gr.Blocks) -> None:
     demo.load(
         bind(settings_tab.load_settings, ctx),
         [tab.example, ui.language],
-        [tab.tab, *tab.fields(), tab.preview],
+        [tab.tab, *tab.fields(), tab.preview, tab.conversations],
         **HIDDEN,
     )
     for field in (tab.pattern, tab.example):
@@ -312,8 +312,8 @@ def _wire_settings(ctx: AppContext, ui: AppWidgets, demo: gr.Blocks) -> None:
         )
     tab.save.click(
         bind(settings_tab.save_settings, ctx),
-        [*tab.fields(), ui.language],
-        [*tab.messages(), tab.retention, ui.analyze.redact],
+        [*tab.fields(), ui.language, tab.conversations],
+        [*tab.messages(), tab.retention, ui.analyze.redact, tab.conversations_msg],
         api_name="save_settings",
     )
     tab.purge.click(

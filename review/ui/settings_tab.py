@@ -1,11 +1,12 @@
 """The Settings tab (admins only): the team's defaults and its retention of calls.
 
-Three settings, stored by :meth:`Store.set_team_setting` (validated there, audited as
-``settings``): whether uploads are redacted by default, after how many days calls are deleted
-(empty: keep forever), and the file-name pattern that finds a call's agent, with a live preview
-on an example name. "Apply retention now" first lists what would go, then deletes it on
-confirmation (:meth:`Store.purge_expired`, each deletion audited with its reason). The app also
-applies the retention once when it starts (:func:`apply_retention`).
+Four settings, stored by :meth:`Store.set_team_setting` (validated there, audited as
+``settings``): whether uploads are redacted by default, whether every recording is a
+conversation (a mixed upload is then diarized into at least two voices), after how many days
+calls are deleted (empty: keep forever), and the file-name pattern that finds a call's agent,
+with a live preview on an example name. "Apply retention now" first lists what would go, then
+deletes it on confirmation (:meth:`Store.purge_expired`, each deletion audited with its
+reason). The app also applies the retention once when it starts (:func:`apply_retention`).
 
 Reviewers never see the tab, and every handler refuses them with a plain message.
 """
@@ -38,6 +39,8 @@ class SettingsTab:
     tab: gr.Tab
     redact: gr.Checkbox
     redact_msg: gr.Markdown
+    conversations: gr.Checkbox  # saved with the fields, taken last by save_settings
+    conversations_msg: gr.Markdown
     retention: gr.Textbox
     retention_msg: gr.Markdown
     pattern: gr.Textbox
@@ -71,6 +74,19 @@ def build_settings_tab(texts: Texts, lang: str) -> SettingsTab:
                 gr.Checkbox(label=t("set_redact", lang), elem_id="set-redact"), "set_redact"
             )
             redact_msg = gr.Markdown(elem_id="set-redact-msg")
+        with gr.Row():
+            conversations = texts.redraw(
+                gr.Checkbox(
+                    label=t("set_conversations", lang),
+                    info=t("set_conversations_help", lang),
+                    elem_id="set-conversations",
+                ),
+                lambda lg: {
+                    "label": t("set_conversations", lg),
+                    "info": t("set_conversations_help", lg),
+                },
+            )
+            conversations_msg = gr.Markdown(elem_id="set-conversations-msg")
         with gr.Row():
             retention = texts.redraw(
                 gr.Textbox(
@@ -123,6 +139,8 @@ def build_settings_tab(texts: Texts, lang: str) -> SettingsTab:
         tab=tab,
         redact=redact,
         redact_msg=redact_msg,
+        conversations=conversations,
+        conversations_msg=conversations_msg,
         retention=retention,
         retention_msg=retention_msg,
         pattern=pattern,
@@ -145,10 +163,11 @@ def build_settings_tab(texts: Texts, lang: str) -> SettingsTab:
 def load_settings(
     ctx: AppContext, example: str, lang: str, request: gr.Request | None = None
 ) -> tuple:
-    """On page load, outputs of ``[tab, redact, retention, pattern, preview]``: the tab and the
-    team's settings for an admin; for anyone else the tab stays hidden and the fields empty."""
+    """On page load, outputs of ``[tab, redact, retention, pattern, preview, conversations]``:
+    the tab and the team's settings for an admin; for anyone else the tab stays hidden and the
+    fields empty."""
     if role_of(ctx, request) != ADMIN:
-        return gr.Tab(visible=False), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return gr.Tab(visible=False), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
     settings = ctx.store.team_settings()
     pattern = settings["agent_pattern"]
     return (
@@ -157,6 +176,7 @@ def load_settings(
         days_text(settings["retention_days"]),
         pattern,
         preview_agent(pattern, example, lang),
+        bool(settings["conversations"]),
     )
 
 
@@ -167,19 +187,24 @@ def save_settings(
     pattern: str | None,
     lang: str,
     request: gr.Request | None = None,
+    conversations: bool | None = None,
 ) -> tuple:
     """Store the settings that changed; outputs of ``[*messages, retention, analyze's redact
-    box]``: beside each field "saved" or its plain error (nothing stored for that field)."""
+    box, conversations message]``: beside each field "saved" or its plain error (nothing stored
+    for that field). ``conversations`` None leaves that setting as it is."""
     require_admin(ctx, request, lang)
     user = user_of(request)
     current = ctx.store.team_settings()
     messages = []
     days, problem = parse_days(retention, lang)
-    for key, value, bad in (
+    fields = [
         ("redact_default", bool(redact), None),
         ("retention_days", days, problem),
         ("agent_pattern", (pattern or "").strip(), None),
-    ):
+    ]
+    if conversations is not None:
+        fields.append(("conversations", bool(conversations), None))
+    for key, value, bad in fields:
         if bad:
             messages.append("⚠️ " + bad)
             continue
@@ -194,7 +219,8 @@ def save_settings(
         messages.append("✅ " + t("set_saved", lang))
     saved = ctx.store.team_settings()
     shown = days_text(saved["retention_days"]) if not problem else gr.skip()
-    return (*messages, shown, gr.Checkbox(value=bool(saved["redact_default"])))
+    said = messages[3] if conversations is not None else ""
+    return (*messages[:3], shown, gr.Checkbox(value=bool(saved["redact_default"])), said)
 
 
 def preview_agent(pattern: str | None, example: str | None, lang: str) -> str:
