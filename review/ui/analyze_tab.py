@@ -349,7 +349,7 @@ def _intake(
     config = run_config(ctx.base_config, roles, n_speakers, fps)
     team = ctx.store.team_settings()
     if team["conversations"] and not config.num_speakers:  # the team: never one voice
-        config = config.replace(min_speakers=max(config.min_speakers, 2))
+        config = config.replace(min_speakers=max(config.min_speakers, min(2, config.max_speakers)))
     if redact is None:
         redact = bool(team["redact_default"])
     config = _with_duration_limit(config, ctx.limits.max_duration_s).replace(redact=bool(redact))
