@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .audio.speakers import SpeakerEncoder, Turns, channel_turns, diarize
-from .audio.vad import speech_segments
+from .audio.vad import band_limited, speech_segments
 from .chunks import diarize_in_chunks
 from .coaching.roles import guess_roles
 from .config import AnalysisConfig
@@ -33,6 +33,9 @@ SAME_CHANNEL_CORR = 0.98  # channels this correlated are one mix duplicated, not
 ONE_VOICE_NOTE_S = 20.0  # s of speech from which one voice counted on a mixed recording gets a
 # caveat: two voices that sound alike are heard as one in a third to a half of simulated
 # customer-service calls mixed to mono (``benchmarks.mono_roles``)
+PHONE_MIN_SPEECH_S = 60.0  # s of speech from which a mixed telephone recording is a conversation:
+# through an 8 kHz channel two voices of one gender are counted as one in most three-minute
+# simulated calls (``benchmarks.diarization --telephone``), and no evidence here separates them
 # Whole-call comparisons and levels run over blocks of this many samples (about 1 minute at
 # 16 kHz), so a long call never needs full-length temporaries beside its audio.
 BLOCK_SAMPLES = 1 << 20
@@ -212,6 +215,8 @@ def attribute_speakers(
             min_silence_s=cfg.min_silence_s,
             duration_s=duration,
         )
+        speech_s = sum(s.duration for s in speech)
+        fewest = fewest_voices(cfg, speech_s, lambda a, b: sources[0][a:b], len(sources[0]))
         seen = None
         if faces is not None and cfg.face_voices and not cfg.num_speakers:
             from .video.talking import talking_faces
@@ -226,7 +231,7 @@ def attribute_speakers(
                 chunk_s=cfg.chunk_s,
                 num_speakers=cfg.num_speakers,
                 max_speakers=cfg.max_speakers,
-                min_speakers=cfg.min_speakers,
+                min_speakers=fewest,
                 seen=looks,
                 seen_persons=seen.present if seen is not None else 0,
             )
@@ -237,7 +242,7 @@ def attribute_speakers(
                 encoder(),
                 num_speakers=cfg.num_speakers,
                 max_speakers=cfg.max_speakers,
-                min_speakers=cfg.min_speakers,
+                min_speakers=fewest,
                 seen=looks,
                 seen_persons=seen.present if seen is not None else 0,
             )
@@ -261,7 +266,9 @@ def attribute_speakers(
         why = mixed_reason(audio) if cfg.split_channels is None else None
         if why is not None:
             notes.append(why)
-        one = _one_voice_note(len(speakers), sum(s.duration for s in speech), cfg)
+        if fewest > cfg.min_speakers:
+            notes.append(_phone_note(len(speakers), speech_s))
+        one = _one_voice_note(len(speakers), speech_s, replace(cfg, min_speakers=fewest))
         if one is not None:
             notes.append(one)
         source_of = {s.id: 0 for s in speakers}
@@ -270,6 +277,40 @@ def attribute_speakers(
     if not turns.turns:
         notes.append(Note("no_speech", "no speech was found in the recording"))
     return SpeakerAttribution(turns, speakers, sources, source_of, split, notes)
+
+
+def fewest_voices(
+    cfg: AnalysisConfig, speech_s: float, read: Callable[[int, int], NDArray[Any]], samples: int
+) -> int:
+    """The fewest voices a mixed recording is diarized into: ``cfg.min_speakers``, but at least
+    two for a phone call (``cfg.phone_conversation``): a recording that came through an 8 kHz
+    channel (``vad.band_limited`` over ``read(lo, hi)``'s samples) with PHONE_MIN_SPEECH_S or
+    more of speech, unless the user gave the number of speakers. Two voices of one gender on
+    a phone line sound too alike for the count to hear them apart, and a contact centre's
+    telephone recording of that length is a conversation but for rare exceptions (a
+    voicemail), which the user can state."""
+    if (
+        cfg.num_speakers
+        or not cfg.phone_conversation
+        or cfg.min_speakers >= 2
+        or cfg.max_speakers < 2
+        or speech_s < PHONE_MIN_SPEECH_S
+        or not band_limited(read, samples)
+    ):
+        return cfg.min_speakers
+    return 2
+
+
+def _phone_note(voices: int, speech_s: float) -> Note:
+    """What the floor of ``fewest_voices`` did: the voices were looked for as in a conversation."""
+    return Note(
+        "phone_conversation",
+        f"{speech_s:.0f} s of speech on one telephone channel were taken as a conversation and "
+        f"told apart into {voices} voices; if only one person speaks, analyse it again with the "
+        "number of speakers set to 1",
+        speech_s=round(speech_s, 1),
+        voices=voices,
+    )
 
 
 def _one_voice_note(voices: int, speech_s: float, cfg: AnalysisConfig) -> Note | None:

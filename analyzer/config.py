@@ -164,6 +164,15 @@ class AnalysisConfig:
         1, flag="--min-speakers", parse=_min_speakers, metavar="N",
         help="fewest voices when estimating (default 1; 2 for calls)",
     )  # fmt: skip
+    # a mixed recording through an 8 kHz channel with a minute of speech or more is a phone
+    # call, so a conversation: estimated with at least two voices unless the user gives a count
+    # (attribution.PHONE_MIN_SPEECH_S; one gender's voices on a phone line are heard as one)
+    phone_conversation: bool = _option(
+        True,
+        flag="--phone-one-voice",
+        switch=False,
+        help="let a long telephone recording be counted as one voice",
+    )
     video: bool = _option(True, flag="--no-video", switch=False, help="skip the video stream")
     # on a mixed video call, faces seen talking anchor the diarizer's voices (video/talking.py)
     face_voices: bool = _option(

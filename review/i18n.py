@@ -184,7 +184,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "set_conversations_help": "a one-channel (mixed) upload is then split into at least two "
         "voices: two voices that sound alike, one gender on one telephone line, are otherwise "
         "often heard as one; leave it off if a recording can hold one voice (voicemail, "
-        "dictation)",
+        "dictation). Telephone recordings with a minute of speech or more are taken as "
+        "conversations either way; give such an upload 1 speaker if one person speaks",
         "set_retention": "Keep calls for (days)",
         "set_retention_help": "empty: keep forever",
         "set_pattern": "Agent from the file name (regular expression)",
@@ -558,7 +559,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "set_redact": "新上传默认隐去个人信息",
         "set_conversations": "每段录音都是对话",
         "set_conversations_help": "单声道（混音）上传至少区分两个声音：否则声音相近的两人"
-        "（同性别、同一条电话线路）常被识别为一人；若录音可能只有一个人说话（语音留言、口述），请勿勾选",
+        "（同性别、同一条电话线路）常被识别为一人；若录音可能只有一个人说话（语音留言、口述），请勿勾选。"
+        "语音达一分钟及以上的电话录音无论是否勾选都按对话处理；"
+        "若只有一人说话，请在上传时将说话人数设为 1",
         "set_retention": "通话保留天数",
         "set_retention_help": "留空：永久保留",
         "set_pattern": "从文件名识别坐席（正则表达式）",
@@ -803,6 +806,8 @@ NOTE_TEMPLATES: dict[str, dict[str, str]] = {
         "one_voice_counted": "单声道录音的 {speech_s:.0f} 秒语音中只识别出一个声音："
         "声音相近的两人（同性别、同一条电话线路）可能被识别为一人；"
         "如果这是一段对话，请将说话人数设为 2 后重新分析",
+        "phone_conversation": "单声道电话录音中的 {speech_s:.0f} 秒语音按对话处理，"
+        "已区分为 {voices} 个声音；如果只有一人说话，请将说话人数设为 1 后重新分析",
         "agent_channel_guessed": "已推测坐席声道：声道 {channel}"
         "（置信度 {confidence:.2f}）（可用 --channels 指定）",
         "no_ser_model": "未安装语音情绪模型（{model}）；唤醒度仅来自韵律",

@@ -448,6 +448,59 @@ def test_one_voice_on_a_mixed_recording_carries_the_count_caveat(analyzer, tmp_p
     assert _one_voice_note(1, 120.0, cfg) is not None
 
 
+def _phone_line(audio: np.ndarray) -> np.ndarray:
+    """16 kHz audio as a phone line passes it: down to 8 kHz and back (nothing above 4 kHz)."""
+    from scipy.signal import resample_poly
+
+    return resample_poly(resample_poly(audio, 1, 2), 2, 1).astype(np.float32)
+
+
+def test_a_long_telephone_recording_is_looked_at_as_a_conversation():
+    from analyzer.attribution import PHONE_MIN_SPEECH_S, fewest_voices
+
+    rng = np.random.default_rng(3)
+    wide = (0.1 * rng.standard_normal(90 * SR)).astype(np.float32)
+    line = _phone_line(wide)
+
+    def floor(audio: np.ndarray, speech_s: float, **cfg) -> int:
+        return fewest_voices(AnalysisConfig(**cfg), speech_s, lambda a, b: audio[a:b], len(audio))
+
+    assert floor(line, PHONE_MIN_SPEECH_S) == 2
+    assert floor(wide, 120.0) == 1  # not through a phone line: the voices decide
+    assert floor(line, PHONE_MIN_SPEECH_S - 1) == 1  # under a minute of speech (a voicemail)
+    assert floor(line, 120.0, num_speakers=1) == 1  # the user's count stands
+    assert floor(line, 120.0, phone_conversation=False) == 1
+    assert floor(line, 120.0, min_speakers=3) == 3  # a higher floor of the user's stands
+
+
+def test_one_voice_on_a_long_phone_line_is_split_and_says_how_to_undo_it(analyzer, tmp_path):
+    from analyzer.attribution import PHONE_MIN_SPEECH_S
+
+    sentences = [
+        "Thank you for calling, my name is Maria and I will help you with your bill today.",
+        "I can see the charge from last month, it was added twice by mistake.",
+        "I have sent the refund, it will reach your account within five working days.",
+        "Is there anything else I can do for you while I have your account open?",
+        "Thank you for your patience, and have a good afternoon.",
+    ]
+    parts = []
+    for text in sentences * 3:
+        parts += [speak(text, "en-us+f3", speed=140), np.zeros(SR // 2, np.float32)]
+    voice = _phone_line(np.concatenate(parts))
+    assert len(voice) / SR > PHONE_MIN_SPEECH_S + 5
+    path = tmp_path / "voicemail.wav"
+    sf.write(path, voice[::2], SR // 2)  # an 8 kHz file, as phone systems write them
+    r = analyzer.analyze(path)
+    note = next(n for n in r.notes if n.code == "phone_conversation")
+    assert len(r.speakers) >= 2 and note.params["voices"] == len(r.speakers)
+    assert note.params["speech_s"] >= PHONE_MIN_SPEECH_S and "set to 1" in note.message
+    assert "one_voice_counted" not in [n.code for n in r.notes]
+    # Told it is one voice, the engine keeps it whole and says nothing.
+    told = analyzer.analyze(path, config=analyzer.config.replace(num_speakers=1))
+    assert len(told.speakers) == 1
+    assert "phone_conversation" not in [n.code for n in told.notes]
+
+
 def test_the_count_caveat_reads_in_chinese():
     from analyzer.attribution import _one_voice_note
     from analyzer.config import AnalysisConfig
@@ -458,3 +511,7 @@ def test_the_count_caveat_reads_in_chinese():
     text = note_text(note.to_dict(), "zh")
     assert "42 秒" in text and "说话人数设为 2" in text
     assert note_text(note.to_dict(), "en") == note.message
+    from analyzer.attribution import _phone_note
+
+    phone = _phone_note(2, 75.2).to_dict()
+    assert "75 秒" in note_text(phone, "zh") and "说话人数设为 1" in note_text(phone, "zh")
