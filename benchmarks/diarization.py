@@ -207,6 +207,7 @@ import numpy as np
 from analyzer.attribution import fewest_voices
 from analyzer.audio import clustering, longcall
 from analyzer.audio.der import diarization_error_rate
+from analyzer.audio.dereverb import wpe
 from analyzer.audio.overlap import load_overlap_detector
 from analyzer.audio.prosody import analyze_frames
 from analyzer.audio.speakercount import COUNT_MODEL, load_count_model
@@ -346,7 +347,7 @@ def embedded_calls(args: argparse.Namespace):
         f"{'val' if args.validation else 'test'}-{counts}-{args.length}-{args.gender}"
         f"{'-tel' if args.telephone else ''}{'-room' if args.room else ''}"
         f"{f'-vad{args.vad_threshold:g}' if args.vad_threshold != 0.5 else ''}"
-        f"{'-chunked' if args.chunked else ''}"
+        f"{'-chunked' if args.chunked else ''}{'-wpe' if args.dereverb else ''}"
     )
     rows, vad, encoder = None, None, None
     calls = None
@@ -382,6 +383,8 @@ def embedded_calls(args: argparse.Namespace):
             for _ in range(i):  # calls already cached: skip their simulation
                 next(calls)
         name, audio, ref, emotions = next(calls)
+        if args.dereverb:  # as a dereverberating engine would hear the mix
+            audio = wpe(audio)
         dur = len(audio) / SR
         narrow = band_limited(_Samples(audio).read, len(audio))  # as the engine's mono path
         speech = speech_segments(
@@ -462,6 +465,10 @@ def main() -> None:
     ap.add_argument(
         "--min-speakers", type=int, default=1,
         help="fewest voices when the count is estimated (AnalysisConfig.min_speakers)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--dereverb", action="store_true",
+        help="dereverberate the mix (analyzer.audio.dereverb.wpe) before the VAD and encoder",
     )  # fmt: skip
     ap.add_argument(
         "--phone-projection",
