@@ -266,7 +266,7 @@ def attribute_speakers(
         why = mixed_reason(audio) if cfg.split_channels is None else None
         if why is not None:
             notes.append(why)
-        if fewest > cfg.min_speakers:
+        if fewest > cfg.min_speakers and len(speakers) >= 2:  # not when too little to split
             notes.append(_phone_note(len(speakers), speech_s))
         one = _one_voice_note(len(speakers), speech_s, replace(cfg, min_speakers=fewest))
         if one is not None:
