@@ -57,7 +57,11 @@ def main() -> int:
     limits = UploadLimits.from_settings(settings)
     # EMOTRACE_TRANSCRIBE=1 adds the words modality (English ASR; about 0.3 s per speech second).
     analyzer = Analyzer(
-        AnalysisConfig(transcribe=settings.transcribe, min_speakers=settings.min_speakers)
+        AnalysisConfig(
+            transcribe=settings.transcribe,
+            min_speakers=settings.min_speakers,
+            phone_conversation=not settings.phone_one_voice,
+        )
     )
     if not store.list_calls():
         # First start: put the bundled samples (audio and video call) in the library, so the

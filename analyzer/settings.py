@@ -29,6 +29,8 @@ VARIABLES: dict[str, str] = {
     "TRANSCRIBE": "'1' adds the words modality to the app's analyses",
     "MIN_SPEAKERS": "fewest voices the app's diarization estimates (2: every mixed recording "
     "is a conversation); default 1",
+    "PHONE_ONE_VOICE": "1: a long telephone recording may be counted as one voice (the app's "
+    "AnalysisConfig.phone_conversation off); default: taken as a conversation",
     "SESSION_HOURS": "how long a review-app login lasts, in hours; default 12",
     "MODELS": "extra model folders (os.pathsep-separated) searched before models/",
     "FER_CACHE": "cache of FaceMesh landmarks of FER+ images (training); default /tmp/fer_cache",
@@ -47,6 +49,7 @@ class Settings:
     max_minutes: float = 180.0  # longest accepted recording, minutes
     transcribe: bool = False  # the app adds the words modality to its analyses
     min_speakers: int = 1  # the app's AnalysisConfig.min_speakers (2: every call a conversation)
+    phone_one_voice: bool = False  # the app's AnalysisConfig.phone_conversation turned off
     session_hours: float = 12.0  # a review-app login expires after this many hours
     model_dirs: tuple[Path, ...] = ()  # searched, in order, before the bundled models/ folder
     fer_cache: Path = Path("/tmp/fer_cache")  # FER+ landmark cache used by training
@@ -81,6 +84,7 @@ class Settings:
             max_minutes=number("MAX_MINUTES", float, default.max_minutes),
             transcribe=get("TRANSCRIBE") == "1",
             min_speakers=number("MIN_SPEAKERS", int, default.min_speakers),
+            phone_one_voice=get("PHONE_ONE_VOICE") == "1",
             session_hours=number("SESSION_HOURS", float, default.session_hours),
             model_dirs=tuple(Path(p) for p in (models or "").split(os.pathsep) if p),
             fer_cache=Path(cache).expanduser() if cache else default.fer_cache,

@@ -71,11 +71,13 @@ def test_settings_read_every_variable():
         "EMOTRACE_TRANSCRIBE": "1",
         "EMOTRACE_MODELS": "/a:/b",
         "EMOTRACE_MIN_SPEAKERS": "2",
+        "EMOTRACE_PHONE_ONE_VOICE": "1",
     }
     s = Settings.from_env(env)
     assert (s.home, s.port, s.max_minutes, s.transcribe) == (Path("/data/et"), 9000, 30.0, True)
     assert s.model_dirs == (Path("/a"), Path("/b")) and s.host == "127.0.0.1"
     assert s.min_speakers == 2 and Settings.from_env({}).min_speakers == 1
+    assert s.phone_one_voice is True and Settings.from_env({}).phone_one_voice is False
     assert Settings.from_env({}).transcribe is False
     with pytest.raises(ValueError, match="EMOTRACE_PORT"):
         Settings.from_env({"EMOTRACE_PORT": "http"})
