@@ -207,6 +207,12 @@ collar DER falls by at least 0.03 against the shipped space on the same calls, d
 each not worse. Then the map fitted with all eight validation actors, and the test sets once
 (3-min same-gender dry and 8 kHz, default dry and 8 kHz, 3-min mixed, 30-minute 8 kHz). The
 validation figures of any set are no longer clean for this map after that.
+Verdict: fails, not shipped, no test set read. The 22 cross-fittable calls (the pairs 13+15,
+14+16, 17+19, 18+20), collar DER with the count given, shipped space -> heard moods: dry (11)
+0.239 -> 0.303, 8 kHz (11) 0.294 -> 0.323; one call better (8 kHz 13+15, 0.469 -> 0.320), seven
+worse by 0.03-0.39. Whitening the moods of four acted voices also whitens directions other
+voices differ in. Reproduce: ``python -m train.experiments.mood_grouping_space`` (window
+caches from ``train.speaker_projection.embed_speakers``, its docstring).
 
 Scored: DER with no collar and with a 0.25 s collar (missed, false alarm, confusion), with the
 number of speakers estimated and with it given (num_speakers=--speakers); speaker-count accuracy;
