@@ -90,6 +90,15 @@ STRINGS: dict[str, dict[str, str]] = {
         "segment, then keep it as a coaching example.",
         "export_format": "Export format",
         "export": "Export",
+        "again_speakers": "Number of speakers for a new analysis (0 = estimate)",
+        "again": "Analyse again",
+        "again_no_media": "{name}: the recording is not in the library (stored without it), so "
+        "it cannot be analysed again here",
+        "again_bad_count": "The number of speakers is 0 (estimate) or 1-8.",
+        "again_channels": "{name}: each speaker has a channel of their own, so the number of "
+        "speakers does not change its analysis",
+        "again_done": "{name} analysed again: {voices} voice(s); stored as a new call ({at}) "
+        "beside the first, whose notes stay with it.",
         "notes": "Notes",
         "col_name": "name",
         "col_created": "created (UTC)",
@@ -467,6 +476,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "msg_flag_needs_range": "请先选择一段时间：在时间轴上拖动或选择一个片段，再存为辅导示例。",
         "export_format": "导出格式",
         "export": "导出",
+        "again_speakers": "重新分析的说话人数（0 = 自动估计）",
+        "again": "重新分析",
+        "again_no_media": "{name}：通话库中没有这段录音（保存时未附录音），无法在此重新分析",
+        "again_bad_count": "说话人数应为 0（自动估计）或 1-8。",
+        "again_channels": "{name}：每位说话人各占一个声道，说话人数不影响其分析",
+        "again_done": "已重新分析 {name}：{voices} 个声音；已另存为新通话（{at}），"
+        "原通话及其标注保持不变。",
         "notes": "说明",
         "col_name": "名称",
         "col_created": "创建时间（UTC）",

@@ -210,6 +210,57 @@ def test_admin_says_every_recording_is_a_conversation(server):
         context.close()
 
 
+def phone_voicemail(path: Path) -> Path:
+    """One synthetic voice reading for over a minute, as an 8 kHz phone system writes it."""
+    import numpy as np
+    import soundfile as sf
+    from conftest import SR, speak
+
+    sentences = [
+        "Hello, this is Maria from the billing team, calling about your last statement.",
+        "The charge from last month was added twice by mistake, and I have reversed it.",
+        "The refund will reach your account within five working days.",
+        "If anything else looks wrong, call us back and quote your account number.",
+        "Thank you, and have a good afternoon.",
+    ]
+    parts = []
+    for text in sentences * 3:
+        parts += [speak(text, "en-us+f3", speed=140), np.zeros(SR // 2, np.float32)]
+    sf.write(path, np.concatenate(parts)[::2], SR // 2)  # espeak is band-limited below 4 kHz
+    return path
+
+
+def test_a_long_phone_recording_analysed_again_as_one_voice(server):
+    """The review says a long phone recording was taken as a conversation and told apart into
+    two voices; "Analyse again" with 1 speaker opens a new call of one voice, and the library
+    keeps the first one too."""
+    wav = phone_voicemail(server.tmp / "voicemail.wav")
+    context, page = logged_in(server, REVIEWER, "reviewer-again")
+    try:
+        upload(page, "files", [wav])
+        page.locator("#analyze").click()
+        summary = page.locator("#summary")
+        summary.get_by_text("taken as a conversation").wait_for(timeout=RUN_TIMEOUT_MS)
+        assert "(S2)" in summary.inner_text()
+        page.locator("#again-speakers input").fill("1")
+        page.locator("#again").click()
+        page.locator("#again-msg").get_by_text("analysed again").wait_for(timeout=RUN_TIMEOUT_MS)
+        assert "1 voice" in page.locator("#again-msg").inner_text()
+        page.wait_for_function(
+            "() => !(document.querySelector('#summary') || {}).innerText.includes('(S2)')",
+            timeout=60_000,
+        )
+        shown = summary.inner_text()
+        assert "taken as a conversation" not in shown and "S1\t" in shown
+        shoot(page, server, "#summary", "analysed_again", 1_000)
+    finally:
+        context.close()
+    calls = [c for c in server.store.list_calls() if c.name == "voicemail.wav"]
+    assert len(calls) == 2
+    voices = sorted(len(server.store.load_result(c.id).speakers) for c in calls)
+    assert voices[0] == 1 and voices[1] >= 2
+
+
 def test_reviewer_has_no_settings_tab(server):
     context, page = logged_in(server, REVIEWER, "reviewer-tabs")
     try:

@@ -347,13 +347,19 @@ def _intake(
     agent: str | None,
 ) -> Intake:
     config = run_config(ctx.base_config, roles, n_speakers, fps)
-    team = ctx.store.team_settings()
-    if team["conversations"] and not config.num_speakers:  # the team: never one voice
-        config = config.replace(min_speakers=max(config.min_speakers, min(2, config.max_speakers)))
     if redact is None:
-        redact = bool(team["redact_default"])
-    config = _with_duration_limit(config, ctx.limits.max_duration_s).replace(redact=bool(redact))
+        redact = bool(ctx.store.team_settings()["redact_default"])
+    config = team_config(ctx, config).replace(redact=bool(redact))
     return Intake(config, user_of(request), consent or "", (agent or "").strip() or None)
+
+
+def team_config(ctx: AppContext, config: AnalysisConfig) -> AnalysisConfig:
+    """``config`` as the app runs it: at least two voices on a mixed recording where the team
+    says every recording is a conversation (unless a count is given), and the app's duration
+    limit."""
+    if ctx.store.team_settings()["conversations"] and not config.num_speakers:
+        config = config.replace(min_speakers=max(config.min_speakers, min(2, config.max_speakers)))
+    return _with_duration_limit(config, ctx.limits.max_duration_s)
 
 
 def _run(

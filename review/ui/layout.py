@@ -26,7 +26,7 @@ from ..i18n import LANGUAGES, t
 from ..security import Authenticator, LoginThrottle, SecurityGate, Sessions
 from ..store import DB_NAME, Store
 from ..views import UploadLimits
-from . import analyze_tab, annotate, library_tab, player, review_tab, settings_tab, team_tab
+from . import again, analyze_tab, annotate, library_tab, player, review_tab, settings_tab, team_tab
 from .analyze_tab import SAMPLES, AnalyzeTab
 from .common import AppContext, Texts, bind
 from .library_tab import AuditTab, LibraryTab
@@ -266,6 +266,19 @@ def _wire_review(ctx: AppContext, ui: AppWidgets) -> None:
         [ui.current, ui.review.export_format, ui.language],
         [ui.review.export_file],
         api_name="export",
+    )
+    again_run = ui.review.again.click(
+        bind(again.analyse_again, ctx),
+        [ui.current, ui.review.again_speakers, ui.language],
+        [ui.review.again_msg, ui.analyze.to_open],
+        api_name="analyse_again",
+        show_progress="full",
+        show_progress_on=[ui.review.again_msg],
+    )
+    again_run.success(
+        bind(library_tab.list_library, ctx), _filters(ui), ui.library.listing(), **HIDDEN
+    ).then(
+        bind(analyze_tab.open_after, ctx), [ui.analyze.to_open, ui.language], _opened(ui), **HIDDEN
     )
 
 

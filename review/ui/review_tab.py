@@ -54,6 +54,9 @@ class ReviewTab:
     export_format: gr.Dropdown
     export: gr.Button
     export_file: gr.File
+    again_speakers: gr.Number  # the count for a new analysis of the open call (0: estimate)
+    again: gr.Button
+    again_msg: gr.Markdown
 
 
 def build_review_tab(texts: Texts, lang: str) -> ReviewTab:
@@ -102,6 +105,20 @@ def build_review_tab(texts: Texts, lang: str) -> ReviewTab:
             )
             export = texts.key(gr.Button(t("export", lang)), "export", "value")
             file = texts.key(gr.File(label=t("download", lang)), "download")
+        with gr.Row():
+            again_speakers = texts.key(
+                gr.Number(
+                    value=0,
+                    precision=0,
+                    minimum=0,
+                    maximum=8,
+                    label=t("again_speakers", lang),
+                    elem_id="again-speakers",
+                ),
+                "again_speakers",
+            )
+            again = texts.key(gr.Button(t("again", lang), elem_id="again"), "again", "value")
+        again_msg = gr.Markdown(elem_id="again-msg")
     view = ReviewWidgets(
         player=player,
         timeline=timeline,
@@ -120,6 +137,9 @@ def build_review_tab(texts: Texts, lang: str) -> ReviewTab:
         export_format=fmt,
         export=export,
         export_file=file,
+        again_speakers=again_speakers,
+        again=again,
+        again_msg=again_msg,
     )
 
 
