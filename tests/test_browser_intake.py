@@ -5,7 +5,9 @@ The app runs with the real engine behind a login with an admin (``ada``) and a r
 and one failed row with its reason, the running row shows its stage while it runs (screenshot of
 the queue saved); a call uploaded with a transcript holding a card number and redaction on shows
 [CARD] and not the digits in its review's transcript panel; the admin's retention change is there
-after a reload and in the audit log; the reviewer has no Settings tab. Skipped without
+after a reload and in the audit log; the reviewer has no Settings tab; a long one-voice phone
+recording taken as a conversation, analysed again with one speaker from its review, opens as a
+new call of one voice beside the first. Skipped without
 /usr/bin/chromium.
 """
 
