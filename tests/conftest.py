@@ -64,6 +64,24 @@ def speak(text: str, voice: str = "en-us", *, speed: int = 160, pitch: int = 50)
     return librosa.resample(audio, orig_sr=rate, target_sr=SR).astype(np.float32)
 
 
+AGENT_LINES = (
+    "Thank you for calling, my name is Maria and I will help you with your bill today.",
+    "I can see the charge from last month, it was added twice by mistake.",
+    "I have sent the refund, it will reach your account within five working days.",
+    "Is there anything else I can do for you while I have your account open?",
+    "Thank you for your patience, and have a good afternoon.",
+)
+
+
+def one_voice(times: int = 1) -> np.ndarray:
+    """One synthetic agent (espeak's en-us+f3) reading AGENT_LINES ``times`` over, half a second
+    between lines: about 23 s per reading, float32 at 16 kHz."""
+    parts = []
+    for text in AGENT_LINES * times:
+        parts += [speak(text, "en-us+f3", speed=140), np.zeros(SR // 2, np.float32)]
+    return np.concatenate(parts)
+
+
 @pytest.fixture(scope="session")
 def analyzer():
     from analyzer import Analyzer

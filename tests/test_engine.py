@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import SR, speak
+from conftest import SR, one_voice, speak
 
 from analyzer import AnalysisConfig, AnalysisResult
 from analyzer.cli import main as cli
@@ -419,17 +419,7 @@ def test_mono_cut_in_with_both_voices_kept_in_the_overlap():
 def test_one_voice_on_a_mixed_recording_carries_the_count_caveat(analyzer, tmp_path):
     from analyzer.attribution import ONE_VOICE_NOTE_S, _one_voice_note
 
-    sentences = [
-        "Thank you for calling, my name is Maria and I will help you with your bill today.",
-        "I can see the charge from last month, it was added twice by mistake.",
-        "I have sent the refund, it will reach your account within five working days.",
-        "Is there anything else I can do for you while I have your account open?",
-        "Thank you for your patience, and have a good afternoon.",
-    ]
-    parts = []
-    for text in sentences:
-        parts += [speak(text, "en-us+f3", speed=140), np.zeros(SR // 2, np.float32)]
-    voice = np.concatenate(parts)
+    voice = one_voice()
     assert len(voice) / SR > ONE_VOICE_NOTE_S + 2
     path = tmp_path / "one_voice.wav"
     sf.write(path, voice, SR)
@@ -476,17 +466,7 @@ def test_a_long_telephone_recording_is_looked_at_as_a_conversation():
 def test_one_voice_on_a_long_phone_line_is_split_and_says_how_to_undo_it(analyzer, tmp_path):
     from analyzer.attribution import PHONE_MIN_SPEECH_S
 
-    sentences = [
-        "Thank you for calling, my name is Maria and I will help you with your bill today.",
-        "I can see the charge from last month, it was added twice by mistake.",
-        "I have sent the refund, it will reach your account within five working days.",
-        "Is there anything else I can do for you while I have your account open?",
-        "Thank you for your patience, and have a good afternoon.",
-    ]
-    parts = []
-    for text in sentences * 3:
-        parts += [speak(text, "en-us+f3", speed=140), np.zeros(SR // 2, np.float32)]
-    voice = _phone_line(np.concatenate(parts))
+    voice = _phone_line(one_voice(3))
     assert len(voice) / SR > PHONE_MIN_SPEECH_S + 5
     path = tmp_path / "voicemail.wav"
     sf.write(path, voice[::2], SR // 2)  # an 8 kHz file, as phone systems write them
