@@ -91,7 +91,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "export_format": "Export format",
         "export": "Export",
         "again_speakers": "Number of speakers for a new analysis (0 = estimate)",
-        "again": "Analyse again",
+        "again": "Analyze again",
         "again_no_media": "{name}: the recording is not in the library (stored without it), so "
         "it cannot be analysed again here",
         "again_bad_count": "The number of speakers is 0 (estimate) or 1-8.",

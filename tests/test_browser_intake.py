@@ -224,7 +224,7 @@ def phone_voicemail(path: Path) -> Path:
 
 def test_a_long_phone_recording_analysed_again_as_one_voice(server):
     """The review says a long phone recording was taken as a conversation and told apart into
-    two voices; "Analyse again" with 1 speaker opens a new call of one voice, and the library
+    two voices; "Analyze again" with 1 speaker opens a new call of one voice, and the library
     keeps the first one too."""
     wav = phone_voicemail(server.tmp / "voicemail.wav")
     context, page = logged_in(server, REVIEWER, "reviewer-again")

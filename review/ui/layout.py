@@ -271,7 +271,7 @@ def _wire_review(ctx: AppContext, ui: AppWidgets) -> None:
         bind(again.analyse_again, ctx),
         [ui.current, ui.review.again_speakers, ui.language],
         [ui.review.again_msg, ui.analyze.to_open],
-        api_name="analyse_again",
+        api_name="analyze_again",
         show_progress="full",
         show_progress_on=[ui.review.again_msg],
     )
