@@ -193,8 +193,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "set_conversations_help": "a one-channel (mixed) upload is then split into at least two "
         "voices: two voices that sound alike, one gender on one telephone line, are otherwise "
         "often heard as one; leave it off if a recording can hold one voice (voicemail, "
-        "dictation). Telephone recordings with a minute of speech or more are taken as "
-        "conversations either way; give such an upload 1 speaker if one person speaks",
+        "dictation)",
+        "set_phone_one_voice": "A long telephone recording may be one voice",
+        "set_phone_one_voice_help": "off (the default): a one-channel recording that came "
+        "through a telephone line with a minute of speech or more is taken as a conversation and "
+        "split into at least two voices, since two voices of one gender on a phone line are "
+        "otherwise often counted as one; tick it if your recordings include voicemails or "
+        "dictation",
         "set_retention": "Keep calls for (days)",
         "set_retention_help": "empty: keep forever",
         "set_pattern": "Agent from the file name (regular expression)",
@@ -575,9 +580,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "set_redact": "新上传默认隐去个人信息",
         "set_conversations": "每段录音都是对话",
         "set_conversations_help": "单声道（混音）上传至少区分两个声音：否则声音相近的两人"
-        "（同性别、同一条电话线路）常被识别为一人；若录音可能只有一个人说话（语音留言、口述），请勿勾选。"
-        "语音达一分钟及以上的电话录音无论是否勾选都按对话处理；"
-        "若只有一人说话，请在上传时将说话人数设为 1",
+        "（同性别、同一条电话线路）常被识别为一人；若录音可能只有一个人说话（语音留言、口述），请勿勾选",
+        "set_phone_one_voice": "较长的电话录音可以只有一个声音",
+        "set_phone_one_voice_help": "不勾选（默认）：经电话线路录制、语音达一分钟及以上的单声道录音"
+        "按对话处理，至少区分两个声音，因为同一电话线路上同性别的两人常被识别为一人；"
+        "若录音中有语音留言或口述，请勾选",
         "set_retention": "通话保留天数",
         "set_retention_help": "留空：永久保留",
         "set_pattern": "从文件名识别坐席（正则表达式）",

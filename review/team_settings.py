@@ -6,6 +6,11 @@ Settings an admin sets once for everybody (CONTRACTS: "app-wide and set by an ad
 ``conversations``   bool, whether every recording is a conversation: a mixed (one-channel)
                     upload is then diarized into at least two voices (``min_speakers`` 2), unless
                     the upload gives its number of speakers;
+``phone_one_voice`` bool, whether a long telephone recording may be counted as one voice: off
+                    (the default), a mixed recording through an 8 kHz channel with a minute of
+                    speech is diarized into at least two voices (the engine's
+                    ``AnalysisConfig.phone_conversation``); on for a team whose archive holds
+                    voicemails or dictation on the phone line;
 ``retention_days``  a number of days after which calls are deleted with their files, or None
                     (keep forever);
 ``agent_pattern``   a regular expression with a named group ``agent`` that finds the agent in an
@@ -28,6 +33,7 @@ from .records import StoreError, _now
 TEAM_SETTING_DEFAULTS: dict[str, Any] = {
     "redact_default": False,
     "conversations": False,
+    "phone_one_voice": False,
     "retention_days": None,
     "agent_pattern": "",
 }
@@ -37,7 +43,7 @@ def _check_setting(key: str, value: Any) -> Any:
     """``value`` in its stored form, or a StoreError saying plainly what is wrong with it."""
     if key not in TEAM_SETTING_DEFAULTS:
         raise StoreError(f"unknown team setting {key!r}")
-    if key in ("redact_default", "conversations"):
+    if key in ("redact_default", "conversations", "phone_one_voice"):
         if not isinstance(value, bool):
             raise StoreError(f"{key} must be true or false")
         return value

@@ -199,6 +199,24 @@ def test_the_team_says_every_recording_is_a_conversation(ctx, tmp_path):
     assert audited == ["conversations=true"]
 
 
+def test_the_team_lets_a_long_phone_recording_be_one_voice(ctx, tmp_path):
+    run(ctx, [write_tone_wav(tmp_path / "a.wav", 3.0)])
+    assert ctx.analyzer.calls[-1][1].phone_conversation is True  # the engine's default
+    out = settings_tab.save_settings(ctx, False, "", "", "en", ADMIN, False, True)
+    assert out[5] == "" and out[6] == "✅ saved"  # conversations unchanged, this one saved
+    assert ctx.store.team_settings()["phone_one_voice"] is True
+    assert settings_tab.load_settings(ctx, "x.wav", "en", ADMIN)[6] is True
+    run(ctx, [write_tone_wav(tmp_path / "b.wav", 3.1)])
+    assert ctx.analyzer.calls[-1][1].phone_conversation is False
+    # An older client that sends neither box leaves both as they are.
+    assert settings_tab.save_settings(ctx, False, "", "", "en", ADMIN)[5:] == ("", "")
+    assert ctx.store.team_settings()["phone_one_voice"] is True
+    # A reviewer cannot change it.
+    with pytest.raises(gr.Error):
+        settings_tab.save_settings(ctx, False, "", "", "en", REVIEWER, False, False)
+    assert ctx.store.team_settings()["phone_one_voice"] is True
+
+
 def test_real_engine_redacts_a_card_number_from_an_uploaded_transcript(analyzer, tmp_path):
     with Store(tmp_path / "home") as store:
         ctx = AppContext(store, analyzer, views.UploadLimits(), AnalysisConfig(), ())
@@ -241,6 +259,7 @@ def test_saving_settings_shows_each_fields_message_and_audits(ctx):
     assert store.team_settings() == {
         "redact_default": True,
         "conversations": False,
+        "phone_one_voice": False,
         "retention_days": None,
         "agent_pattern": "",
     }

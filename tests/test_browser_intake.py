@@ -5,7 +5,8 @@ The app runs with the real engine behind a login with an admin (``ada``) and a r
 and one failed row with its reason, the running row shows its stage while it runs (screenshot of
 the queue saved); a call uploaded with a transcript holding a card number and redaction on shows
 [CARD] and not the digits in its review's transcript panel; the admin's retention change is there
-after a reload and in the audit log; the reviewer has no Settings tab; a long one-voice phone
+after a reload and in the audit log, and so are "every recording is a conversation" and "a long
+telephone recording may be one voice"; the reviewer has no Settings tab; a long one-voice phone
 recording taken as a conversation, analysed again with one speaker from its review, opens as a
 new call of one voice beside the first. Skipped without
 /usr/bin/chromium.
@@ -209,6 +210,35 @@ def test_admin_says_every_recording_is_a_conversation(server):
         )
     finally:
         server.store.set_team_setting("conversations", False, by="ada")
+        context.close()
+
+
+def test_admin_lets_long_phone_recordings_be_one_voice(server):
+    context, page = logged_in(server, ADMIN, "admin-phone-one-voice")
+    try:
+        page.get_by_role("tab", name="Settings").click()
+        field = page.locator("#set-phone-one-voice")
+        box = field.get_by_label("A long telephone recording may be one voice")
+        box.wait_for(state="visible", timeout=15_000)
+        assert not box.is_checked() and "voicemails" in field.inner_text()
+        box.check()
+        page.locator("#set-save").click()
+        page.locator("#set-phone-one-voice-msg").get_by_text("saved").wait_for(timeout=15_000)
+        assert server.store.team_settings()["phone_one_voice"] is True
+        assert server.store.team_settings()["conversations"] is False  # the other box untouched
+        page.reload()
+        page.get_by_role("tab", name="Settings").click()
+        page.wait_for_function(
+            "() => { const b = document.querySelector('#set-phone-one-voice input');"
+            " return b && b.checked; }",
+            timeout=15_000,
+        )
+        # In Chinese: the box's label, and the pattern preview follows the language too.
+        page.locator("#language").get_by_text("中文").click()
+        field.get_by_text("较长的电话录音可以只有一个声音").wait_for(timeout=15_000)
+        page.locator("#set-preview").get_by_text("未设置规则").wait_for(timeout=15_000)
+    finally:
+        server.store.set_team_setting("phone_one_voice", False, by="ada")
         context.close()
 
 

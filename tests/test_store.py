@@ -315,16 +315,19 @@ def test_team_settings_are_validated_audited_and_kept(store, wav):
     assert store.team_settings() == {
         "redact_default": False,
         "conversations": False,
+        "phone_one_voice": False,
         "retention_days": None,
         "agent_pattern": "",
     }
     store.set_team_setting("redact_default", True, by="root")
     store.set_team_setting("conversations", True, by="root")
+    store.set_team_setting("phone_one_voice", True, by="root")
     store.set_team_setting("retention_days", 30, by="root")
     store.set_team_setting("agent_pattern", r"^(?P<agent>[a-z]+)_", by="root")
     for key, value, message in [
         ("redact_default", "yes", "true or false"),
         ("conversations", 1, "conversations must be true or false"),
+        ("phone_one_voice", "no", "phone_one_voice must be true or false"),
         ("retention_days", 0, "positive"),
         ("retention_days", "abc", "number of days"),
         ("retention_days", float("nan"), "positive"),
@@ -340,6 +343,7 @@ def test_team_settings_are_validated_audited_and_kept(store, wav):
     assert again.team_settings() == {
         "redact_default": True,
         "conversations": True,
+        "phone_one_voice": True,
         "retention_days": 30.0,
         "agent_pattern": r"^(?P<agent>[a-z]+)_",
     }
@@ -347,6 +351,7 @@ def test_team_settings_are_validated_audited_and_kept(store, wav):
     assert changes == [
         'agent_pattern="^(?P<agent>[a-z]+)_"',
         "retention_days=30.0",
+        "phone_one_voice=true",
         "conversations=true",
         "redact_default=true",
     ]

@@ -355,10 +355,13 @@ def _intake(
 
 def team_config(ctx: AppContext, config: AnalysisConfig) -> AnalysisConfig:
     """``config`` as the app runs it: at least two voices on a mixed recording where the team
-    says every recording is a conversation (unless a count is given), and the app's duration
-    limit."""
-    if ctx.store.team_settings()["conversations"] and not config.num_speakers:
+    says every recording is a conversation (unless a count is given), a long telephone
+    recording allowed one voice where the team says so, and the app's duration limit."""
+    team = ctx.store.team_settings()
+    if team["conversations"] and not config.num_speakers:
         config = config.replace(min_speakers=max(config.min_speakers, min(2, config.max_speakers)))
+    if team["phone_one_voice"]:
+        config = config.replace(phone_conversation=False)
     return _with_duration_limit(config, ctx.limits.max_duration_s)
 
 

@@ -312,10 +312,10 @@ def _wire_settings(ctx: AppContext, ui: AppWidgets, demo: gr.Blocks) -> None:
     demo.load(
         bind(settings_tab.load_settings, ctx),
         [tab.example, ui.language],
-        [tab.tab, *tab.fields(), tab.preview, tab.conversations],
+        [tab.tab, *tab.fields(), tab.preview, tab.conversations, tab.phone_one_voice],
         **HIDDEN,
     )
-    for field in (tab.pattern, tab.example):
+    for field in (tab.pattern, tab.example, ui.language):  # the preview is text too
         field.change(
             settings_tab.preview_agent,
             [tab.pattern, tab.example, ui.language],
@@ -325,8 +325,14 @@ def _wire_settings(ctx: AppContext, ui: AppWidgets, demo: gr.Blocks) -> None:
         )
     tab.save.click(
         bind(settings_tab.save_settings, ctx),
-        [*tab.fields(), ui.language, tab.conversations],
-        [*tab.messages(), tab.retention, ui.analyze.redact, tab.conversations_msg],
+        [*tab.fields(), ui.language, tab.conversations, tab.phone_one_voice],
+        [
+            *tab.messages(),
+            tab.retention,
+            ui.analyze.redact,
+            tab.conversations_msg,
+            tab.phone_one_voice_msg,
+        ],
         api_name="save_settings",
     )
     tab.purge.click(

@@ -1,8 +1,10 @@
 """The Settings tab (admins only): the team's defaults and its retention of calls.
 
-Four settings, stored by :meth:`Store.set_team_setting` (validated there, audited as
+Five settings, stored by :meth:`Store.set_team_setting` (validated there, audited as
 ``settings``): whether uploads are redacted by default, whether every recording is a
-conversation (a mixed upload is then diarized into at least two voices), after how many days
+conversation (a mixed upload is then diarized into at least two voices), whether a long
+telephone recording may be one voice (a voicemail: the engine otherwise takes it as a
+conversation), after how many days
 calls are deleted (empty: keep forever), and the file-name pattern that finds a call's agent,
 with a live preview on an example name. "Apply retention now" first lists what would go, then
 deletes it on confirmation (:meth:`Store.purge_expired`, each deletion audited with its
@@ -41,6 +43,8 @@ class SettingsTab:
     redact_msg: gr.Markdown
     conversations: gr.Checkbox  # saved with the fields, taken last by save_settings
     conversations_msg: gr.Markdown
+    phone_one_voice: gr.Checkbox  # saved with the fields, taken after conversations
+    phone_one_voice_msg: gr.Markdown
     retention: gr.Textbox
     retention_msg: gr.Markdown
     pattern: gr.Textbox
@@ -87,6 +91,19 @@ def build_settings_tab(texts: Texts, lang: str) -> SettingsTab:
                 },
             )
             conversations_msg = gr.Markdown(elem_id="set-conversations-msg")
+        with gr.Row():
+            phone_one_voice = texts.redraw(
+                gr.Checkbox(
+                    label=t("set_phone_one_voice", lang),
+                    info=t("set_phone_one_voice_help", lang),
+                    elem_id="set-phone-one-voice",
+                ),
+                lambda lg: {
+                    "label": t("set_phone_one_voice", lg),
+                    "info": t("set_phone_one_voice_help", lg),
+                },
+            )
+            phone_one_voice_msg = gr.Markdown(elem_id="set-phone-one-voice-msg")
         with gr.Row():
             retention = texts.redraw(
                 gr.Textbox(
@@ -141,6 +158,8 @@ def build_settings_tab(texts: Texts, lang: str) -> SettingsTab:
         redact_msg=redact_msg,
         conversations=conversations,
         conversations_msg=conversations_msg,
+        phone_one_voice=phone_one_voice,
+        phone_one_voice_msg=phone_one_voice_msg,
         retention=retention,
         retention_msg=retention_msg,
         pattern=pattern,
@@ -163,11 +182,11 @@ def build_settings_tab(texts: Texts, lang: str) -> SettingsTab:
 def load_settings(
     ctx: AppContext, example: str, lang: str, request: gr.Request | None = None
 ) -> tuple:
-    """On page load, outputs of ``[tab, redact, retention, pattern, preview, conversations]``:
-    the tab and the team's settings for an admin; for anyone else the tab stays hidden and the
-    fields empty."""
+    """On page load, outputs of ``[tab, redact, retention, pattern, preview, conversations,
+    phone_one_voice]``: the tab and the team's settings for an admin; for anyone else the tab
+    stays hidden and the fields empty."""
     if role_of(ctx, request) != ADMIN:
-        return gr.Tab(visible=False), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return gr.Tab(visible=False), *[gr.skip()] * 6
     settings = ctx.store.team_settings()
     pattern = settings["agent_pattern"]
     return (
@@ -177,6 +196,7 @@ def load_settings(
         pattern,
         preview_agent(pattern, example, lang),
         bool(settings["conversations"]),
+        bool(settings["phone_one_voice"]),
     )
 
 
@@ -188,10 +208,12 @@ def save_settings(
     lang: str,
     request: gr.Request | None = None,
     conversations: bool | None = None,
+    phone_one_voice: bool | None = None,
 ) -> tuple:
     """Store the settings that changed; outputs of ``[*messages, retention, analyze's redact
-    box, conversations message]``: beside each field "saved" or its plain error (nothing stored
-    for that field). ``conversations`` None leaves that setting as it is."""
+    box, conversations message, phone_one_voice message]``: beside each field "saved" or its
+    plain error (nothing stored for that field). ``conversations`` or ``phone_one_voice`` None
+    (an older client) leaves that setting as it is."""
     require_admin(ctx, request, lang)
     user = user_of(request)
     current = ctx.store.team_settings()
@@ -202,25 +224,28 @@ def save_settings(
         ("retention_days", days, problem),
         ("agent_pattern", (pattern or "").strip(), None),
     ]
-    if conversations is not None:
-        fields.append(("conversations", bool(conversations), None))
+    optional = {"conversations": conversations, "phone_one_voice": phone_one_voice}
+    fields += [(key, bool(value), None) for key, value in optional.items() if value is not None]
+    said = dict.fromkeys(optional, "")
     for key, value, bad in fields:
         if bad:
-            messages.append("⚠️ " + bad)
-            continue
-        if value == current[key]:
-            messages.append("")
-            continue
-        try:
-            ctx.store.set_team_setting(key, value, by=user)
-        except StoreError as exc:
-            messages.append("⚠️ " + str(exc))
-            continue
-        messages.append("✅ " + t("set_saved", lang))
+            message = "⚠️ " + bad
+        elif value == current[key]:
+            message = ""
+        else:
+            try:
+                ctx.store.set_team_setting(key, value, by=user)
+                message = "✅ " + t("set_saved", lang)
+            except StoreError as exc:
+                message = "⚠️ " + str(exc)
+        if key in said:
+            said[key] = message
+        else:
+            messages.append(message)
     saved = ctx.store.team_settings()
     shown = days_text(saved["retention_days"]) if not problem else gr.skip()
-    said = messages[3] if conversations is not None else ""
-    return (*messages[:3], shown, gr.Checkbox(value=bool(saved["redact_default"])), said)
+    redact_box = gr.Checkbox(value=bool(saved["redact_default"]))
+    return (*messages, shown, redact_box, said["conversations"], said["phone_one_voice"])
 
 
 def preview_agent(pattern: str | None, example: str | None, lang: str) -> str:
