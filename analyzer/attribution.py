@@ -216,6 +216,7 @@ def attribute_speakers(
             duration_s=duration,
         )
         speech_s = sum(s.duration for s in speech)
+        cfg = _named_floor(cfg)
         fewest = fewest_voices(cfg, speech_s, lambda a, b: sources[0][a:b], len(sources[0]))
         seen = None
         if faces is not None and cfg.face_voices and not cfg.num_speakers:
@@ -277,6 +278,16 @@ def attribute_speakers(
     if not turns.turns:
         notes.append(Note("no_speech", "no speech was found in the recording"))
     return SpeakerAttribution(turns, speakers, sources, source_of, split, notes)
+
+
+def _named_floor(cfg: AnalysisConfig) -> AnalysisConfig:
+    """``cfg`` with at least as many voices to find as the user named roles (``--channels
+    agent,customer`` on a mixed recording names the voices, so there are that many), unless the
+    user gave the number of speakers."""
+    named = len(cfg.channels or ())
+    if cfg.num_speakers or named <= cfg.min_speakers:
+        return cfg
+    return replace(cfg, min_speakers=min(named, cfg.max_speakers))
 
 
 def fewest_voices(

@@ -481,6 +481,21 @@ def test_one_voice_on_a_long_phone_line_is_split_and_says_how_to_undo_it(analyze
     assert "phone_conversation" not in [n.code for n in told.notes]
 
 
+def test_roles_named_for_a_mixed_recording_are_that_many_voices(analyzer, tmp_path):
+    from analyzer.attribution import _named_floor
+
+    path = tmp_path / "one_voice.wav"
+    sf.write(path, one_voice(), SR)
+    named = analyzer.analyze(path, config=analyzer.config.replace(channels=("agent", "customer")))
+    assert sorted(s.role for s in named.speakers) == ["agent", "customer"]
+    assert "one_voice_counted" not in [n.code for n in named.notes]
+    cfg = AnalysisConfig(channels=("agent", "customer"))
+    assert _named_floor(cfg).min_speakers == 2
+    assert _named_floor(cfg.replace(num_speakers=1)).min_speakers == 1  # the count given stands
+    assert _named_floor(AnalysisConfig()).min_speakers == 1
+    assert _named_floor(cfg.replace(min_speakers=3)).min_speakers == 3
+
+
 def test_the_count_caveat_reads_in_chinese():
     from analyzer.attribution import _one_voice_note
     from analyzer.config import AnalysisConfig
