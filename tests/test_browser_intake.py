@@ -266,7 +266,10 @@ def test_a_long_phone_recording_analysed_again_as_one_voice(server):
         assert "(S2)" in summary.inner_text()
         page.locator("#again-speakers input").fill("1")
         page.locator("#again").click()
+        # One run at a time: the button is off while it runs, and on again after.
+        page.wait_for_function("() => document.querySelector('#again').disabled", timeout=10_000)
         page.locator("#again-msg").get_by_text("analysed again").wait_for(timeout=RUN_TIMEOUT_MS)
+        page.wait_for_function("() => !document.querySelector('#again').disabled", timeout=15_000)
         assert "1 voice" in page.locator("#again-msg").inner_text()
         page.wait_for_function(
             "() => !(document.querySelector('#summary') || {}).innerText.includes('(S2)')",

@@ -33,7 +33,7 @@ from .intake import stage_name
 log = logging.getLogger(__name__)
 
 
-def analyse_again(
+def analyze_again(
     ctx: AppContext,
     call_id: str | None,
     n_speakers: float | None,
@@ -41,7 +41,7 @@ def analyse_again(
     request: gr.Request,
     progress=PROGRESS,
 ) -> tuple[str, str]:
-    """Analyse the open call's recording again with ``n_speakers`` (0 or empty: estimated);
+    """Analyze the open call's recording again with ``n_speakers`` (0 or empty: estimated);
     returns ``(message, the new call's id)``, the id '' when nothing was stored."""
     if not call_id:
         raise gr.Error(t("msg_no_call", lang))

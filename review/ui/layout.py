@@ -267,13 +267,19 @@ def _wire_review(ctx: AppContext, ui: AppWidgets) -> None:
         [ui.review.export_file],
         api_name="export",
     )
-    again_run = ui.review.again.click(
-        bind(again.analyse_again, ctx),
+    off = ui.review.again.click(
+        lambda: gr.update(interactive=False), None, [ui.review.again], **HIDDEN, queue=False
+    )  # one run at a time: a second click while it runs would store a second copy
+    again_run = off.then(
+        bind(again.analyze_again, ctx),
         [ui.current, ui.review.again_speakers, ui.language],
         [ui.review.again_msg, ui.analyze.to_open],
         api_name="analyze_again",
         show_progress="full",
         show_progress_on=[ui.review.again_msg],
+    )
+    again_run.then(
+        lambda: gr.update(interactive=True), None, [ui.review.again], **HIDDEN, queue=False
     )
     again_run.success(
         bind(library_tab.list_library, ctx), _filters(ui), ui.library.listing(), **HIDDEN
