@@ -169,7 +169,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "q_status_running": "{name} ({i}/{n}): {stage}, {percent} %",
         "q_status_done": "Batch of {n}: {done} done, {failed} failed, {duplicate} already "
         "in the library, {skipped} not analysed.",
-        "q_duplicate_of": "already in the library as {stored}",
+        "q_duplicate_of": "already in the library as {stored} (to analyse it with another "
+        "number of speakers: Analyze again on its review)",
         "q_consent_refused": "consent refused: not analysed, nothing stored",
         "q_bad_transcript": "{name}: transcript {error}",
         "q_agent": "agent: {agent}",
@@ -558,7 +559,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "q_status_running": "{name}（第 {i}/{n} 个）：{stage}，进度 {percent} %",
         "q_status_done": "本批次 {n} 个：完成 {done} 个，失败 {failed} 个，通话库中已有 "
         "{duplicate} 个，未分析 {skipped} 个。",
-        "q_duplicate_of": "通话库中已有：{stored}",
+        "q_duplicate_of": "通话库中已有：{stored}"
+        "（如需按其他说话人数分析，请在其回顾页点击“重新分析”）",
         "q_consent_refused": "拒绝同意：未分析，未保存",
         "q_bad_transcript": "{name}：转写文本 {error}",
         "q_agent": "坐席：{agent}",

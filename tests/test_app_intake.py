@@ -135,6 +135,7 @@ def test_a_batch_shows_each_file_live_done_and_failed(ctx, tmp_path):
     again = run(ctx, [good])
     [dup] = rows(again[-1])
     assert dup["state"].startswith("duplicate") and dup["id"] == done["id"]
+    assert "Analyze again on its review" in dup["detail"]  # how to analyse it differently
     assert again[-1][1] == done["id"]
 
 
