@@ -190,6 +190,17 @@ def test_admin_changes_retention_and_sees_it_after_reload(server):
         context.close()
 
 
+def ticked_after_reload(page, box: str) -> None:
+    """Reload, open the Settings tab and wait until the checkbox ``#box`` shows ticked."""
+    page.reload()
+    page.get_by_role("tab", name="Settings").click()
+    page.wait_for_function(
+        "(id) => { const b = document.querySelector('#' + id + ' input'); return b && b.checked; }",
+        arg=box,
+        timeout=15_000,
+    )
+
+
 def test_admin_says_every_recording_is_a_conversation(server):
     context, page = logged_in(server, ADMIN, "admin-conversations")
     try:
@@ -201,13 +212,7 @@ def test_admin_says_every_recording_is_a_conversation(server):
         page.locator("#set-save").click()
         page.locator("#set-conversations-msg").get_by_text("saved").wait_for(timeout=15_000)
         assert server.store.team_settings()["conversations"] is True
-        page.reload()
-        page.get_by_role("tab", name="Settings").click()
-        page.wait_for_function(
-            "() => { const b = document.querySelector('#set-conversations input');"
-            " return b && b.checked; }",
-            timeout=15_000,
-        )
+        ticked_after_reload(page, "set-conversations")
     finally:
         server.store.set_team_setting("conversations", False, by="ada")
         context.close()
@@ -226,13 +231,7 @@ def test_admin_lets_long_phone_recordings_be_one_voice(server):
         page.locator("#set-phone-one-voice-msg").get_by_text("saved").wait_for(timeout=15_000)
         assert server.store.team_settings()["phone_one_voice"] is True
         assert server.store.team_settings()["conversations"] is False  # the other box untouched
-        page.reload()
-        page.get_by_role("tab", name="Settings").click()
-        page.wait_for_function(
-            "() => { const b = document.querySelector('#set-phone-one-voice input');"
-            " return b && b.checked; }",
-            timeout=15_000,
-        )
+        ticked_after_reload(page, "set-phone-one-voice")
         # In Chinese: the box's label, and the pattern preview follows the language too.
         page.locator("#language").get_by_text("中文").click()
         field.get_by_text("较长的电话录音可以只有一个声音").wait_for(timeout=15_000)

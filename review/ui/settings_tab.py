@@ -79,30 +79,10 @@ def build_settings_tab(texts: Texts, lang: str) -> SettingsTab:
             )
             redact_msg = gr.Markdown(elem_id="set-redact-msg")
         with gr.Row():
-            conversations = texts.redraw(
-                gr.Checkbox(
-                    label=t("set_conversations", lang),
-                    info=t("set_conversations_help", lang),
-                    elem_id="set-conversations",
-                ),
-                lambda lg: {
-                    "label": t("set_conversations", lg),
-                    "info": t("set_conversations_help", lg),
-                },
-            )
+            conversations = _explained_box(texts, "set_conversations", lang)
             conversations_msg = gr.Markdown(elem_id="set-conversations-msg")
         with gr.Row():
-            phone_one_voice = texts.redraw(
-                gr.Checkbox(
-                    label=t("set_phone_one_voice", lang),
-                    info=t("set_phone_one_voice_help", lang),
-                    elem_id="set-phone-one-voice",
-                ),
-                lambda lg: {
-                    "label": t("set_phone_one_voice", lg),
-                    "info": t("set_phone_one_voice_help", lg),
-                },
-            )
+            phone_one_voice = _explained_box(texts, "set_phone_one_voice", lang)
             phone_one_voice_msg = gr.Markdown(elem_id="set-phone-one-voice-msg")
         with gr.Row():
             retention = texts.redraw(
@@ -173,6 +153,15 @@ def build_settings_tab(texts: Texts, lang: str) -> SettingsTab:
         confirm=confirm,
         cancel=cancel,
         purge_at=purge_at,
+    )
+
+
+def _explained_box(texts: Texts, key: str, lang: str) -> gr.Checkbox:
+    """A checkbox labelled by the string ``key`` and explained by ``key``_help, both following
+    the language; its element id is ``key`` with dashes (``set-conversations``)."""
+    return texts.redraw(
+        gr.Checkbox(label=t(key, lang), info=t(f"{key}_help", lang), elem_id=key.replace("_", "-")),
+        lambda lg: {"label": t(key, lg), "info": t(f"{key}_help", lg)},
     )
 
 
