@@ -275,3 +275,59 @@ def test_centroids_refitted_from_a_resegmentation_follow_its_labels():
     assert np.allclose(cents[1], expected / np.linalg.norm(expected))
     frame_label[20:45] = 0  # no window left to speaker 1: nothing to refit
     assert _window_centroids(spans, emb, frame_label, 2) is None
+
+
+def _turns_in_two_moods(seed: int, turn_gap: tuple[float, float], inner_gap: tuple[float, float]):
+    """A long call's units [U, 32] where each voice's two moods move the embedding more than
+    the voices differ: voices take turns (1-3 speech segments a turn, 2 units a segment), the
+    mood drawn anew for every segment; gaps between turns and inside turns drawn from the two
+    ranges. Returns (units, weights, segment per unit, segment times [S, 2], voice per unit)."""
+    rng = np.random.default_rng(seed)
+    seg_voice, times, t = [], [], 0.0
+    for turn in range(300):
+        for piece in range(int(rng.integers(1, 4))):
+            t += rng.uniform(*(inner_gap if piece else turn_gap))
+            seg_voice.append(turn % 2)
+            times.append((t, t + 4.0))
+            t += 4.0
+    segments = np.repeat(np.arange(len(seg_voice)), 2)
+    voice = np.array(seg_voice)[segments]
+    mood = rng.integers(0, 2, len(seg_voice))[segments]
+    eye = np.eye(32)
+    noise = 0.05 * rng.standard_normal((len(voice), 32)) / np.sqrt(32)
+    units = 0.42 * eye[voice] + 0.9 * eye[2 + mood] + noise  # voices ~0.18 apart, moods ~0.8
+    units /= np.linalg.norm(units, axis=1, keepdims=True)
+    return units, np.full(len(voice), 2.0), segments, np.array(times), voice
+
+
+def test_a_long_calls_two_voices_are_the_grouping_whose_changes_follow_the_pauses(monkeypatch):
+    def agreement(labels: np.ndarray, truth: np.ndarray) -> float:
+        same = float(np.mean(labels == truth))
+        return max(same, 1 - same)
+
+    # Turns change at longer gaps than the pauses inside a turn (the benchmark's calls) and
+    # at shorter ones (real talk): either way the voices are found, not the moods.
+    for turn_gap, inner_gap in (((0.8, 1.5), (0.2, 0.5)), ((0.1, 0.4), (0.5, 1.2))):
+        units, weights, segments, times, voice = _turns_in_two_moods(5, turn_gap, inner_gap)
+        monkeypatch.setattr(longcall, "LONG_TIMING", False)
+        before = cluster_long_call(units, weights, segments=segments, times=times)
+        assert before.max() == 1 and agreement(before, voice) < 0.7  # the moods
+        monkeypatch.setattr(longcall, "LONG_TIMING", True)
+        after = cluster_long_call(units, weights, segments=segments, times=times)
+        assert after.max() == 1 and agreement(after, voice) > 0.99
+        # Without the segments' times there is no timing to go by.
+        assert np.array_equal(cluster_long_call(units, weights, segments=segments), before)
+    # A split whose changes already follow the pauses best is kept as it is.
+    units, weights, segments, times, voice = _turns_in_two_moods(6, (0.8, 1.5), (0.2, 0.5))
+    assert agreement(longcall.timed_in_two(units, weights, voice, segments, times), voice) == 1
+    # One voice stays one: the timing only chooses between ways of making two voices.
+    one, _ = _voices(900, 1.0, seed=2)
+    assert (
+        cluster_long_call(
+            one,
+            np.full(900, 2.0),
+            segments=np.arange(900) // 3,
+            times=np.arange(300)[:, None] * 5.0 + [0.0, 4.0],
+        ).max()
+        == 0
+    )

@@ -501,6 +501,7 @@ def diarize_embedded(
                 segments=useg,
                 speaker_space=space,
                 min_speakers=fewest,
+                times=np.array([(s.start, s.end) for s in speech], float),
             )
         return cluster_embeddings(
             cemb,
