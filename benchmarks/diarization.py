@@ -17,8 +17,8 @@
     --turn-z 2 keeps a long call's rescued two-way split only when its clusters take turns)
 
 Sets: ``--length`` short (14 turns of one clip, ~40 s), default (16 turns of 1-3 clips, ~1.3 min),
-3min (34 turns), 30min (330 turns); ``--gender`` same (both actors men or both women) or mixed (a
-man and a woman; RAVDESS odd actors are men). Every (speakers, length, gender) set has its own
+3min (34 turns), 30min (330 turns), 12min (130 turns, just past the long-call path); ``--gender``
+same (both actors men or both women) or mixed (a man and a woman; RAVDESS odd actors are men). Every (speakers, length, gender) set has its own
 seeds (``_seed_base``); the default set keeps the original ones. Validation and test actors stay
 disjoint in every set. ``--telephone`` passes the mix through an 8 kHz channel; ``--room`` makes
 each call as one far-field microphone in a room hears it (each voice through a synthetic room
@@ -306,6 +306,7 @@ LENGTHS = {  # --length: (turns, most clips per turn); lengths other than "defau
     "short": (14, 1),  # ~40 s, a man and a woman in the issue's hidden set
     "3min": (34, 3),  # ~3 min
     "30min": (330, 3),  # ~30 min: talk time per speaker over a long call
+    "12min": (130, 3),  # ~12 min: just past the long-call path (longcall.LONG_CALL_UNITS)
 }
 GENDERS = ("any", "same", "mixed")
 
@@ -628,7 +629,7 @@ def main() -> None:
         talk_err.append(max(abs(h - t) / t for t, h in talk.values()))
         talk2 = talk_time_errors(ref, hyp2.turns, dur)
         talk_err_given.append(max(abs(h - t) / t for t, h in talk2.values()))
-        if args.length == "30min":
+        if args.length in ("30min", "12min"):
             print("talk time s (true, found): " + ", ".join(
                 f"{r} {t:.0f} / {h:.0f}" for r, (t, h) in talk.items()
             ))  # fmt: skip
