@@ -18,8 +18,9 @@
 
 Sets: ``--length`` short (14 turns of one clip, ~40 s), default (16 turns of 1-3 clips, ~1.3 min),
 3min (34 turns), 30min (330 turns), 12min (130 turns, just past the long-call path); ``--gender``
-same (both actors men or both women) or mixed (a man and a woman; RAVDESS odd actors are men). Every (speakers, length, gender) set has its own
-seeds (``_seed_base``); the default set keeps the original ones. Validation and test actors stay
+same (both actors men or both women) or mixed (a man and a woman; RAVDESS odd actors are men).
+Every (speakers, length, gender) set has its own seeds (``_seed_base``); the default set keeps
+the original ones. Validation and test actors stay
 disjoint in every set. ``--telephone`` passes the mix through an 8 kHz channel; ``--room`` makes
 each call as one far-field microphone in a room hears it (each voice through a synthetic room
 response of its own, RT60 0.3-0.8 s, steady noise 15-25 dB under the mix; ``simcalls.in_room``):
