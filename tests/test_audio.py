@@ -539,3 +539,25 @@ def test_fine_clusters_grouped_by_when_the_voices_change_where_that_is_clear():
     # Where the pauses say nothing (all alike), the speaker space decides as before.
     flat = (np.arange(40), np.c_[np.arange(40) * 3.0, np.arange(40) * 3.0 + 2.0])
     assert np.array_equal(group_in_two(fine, space, w, timing=flat), by_space)
+
+
+def test_two_voices_give_way_to_the_timing_grouping_only_by_a_margin():
+    from analyzer.audio.clustering import pause_change_z, timed_over
+
+    rng = np.random.default_rng(9)
+    # 80 segments: voices alternate turn by turn (two segments a turn), changing at the longer
+    # pauses; a mood comes and goes per segment. The two voices made by mood have |z| near 0.
+    voice = np.repeat(np.arange(40) % 2, 2)
+    mood = rng.integers(0, 2, 80)
+    fine = 2 * voice + mood
+    pause = np.where(np.r_[True, voice[1:] != voice[:-1]], rng.uniform(0.8, 1.2, 80), 0.2)
+    start = np.cumsum(pause + 2.0)
+    timing = (np.arange(80), np.c_[start, start + 2.0])
+    w = np.ones(80)
+    assert abs(pause_change_z(mood, timing[0], w, timing[1])) < 2
+    assert abs(pause_change_z(voice, timing[0], w, timing[1])) > 5
+    chosen = timed_over(mood, fine, w, timing, 2.0)
+    assert len(set(chosen[voice == 0])) == 1 and chosen[voice == 0][0] != chosen[voice == 1][0]
+    # Voices already made right are kept; a margin no grouping reaches keeps the labels too.
+    assert np.array_equal(timed_over(voice, fine, w, timing, 2.0), voice)
+    assert np.array_equal(timed_over(mood, fine, w, timing, 50.0), mood)

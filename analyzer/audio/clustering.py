@@ -35,6 +35,9 @@ TIMING_GROUPING = False  # choose that grouping by when the voices change, where
 TIMING_Z = 2.0  # |Mann-Whitney z| of pauses before a change of voice against pauses before the
 # same voice goes on that makes the timing clear (see ``pause_change_z``)
 TIMING_MIN_SHARE = 0.1  # a timing-chosen grouping leaves each group at least this share of speech
+TIMING_MARGIN: float | None = None  # when set: two voices made (grouped or split) give way to the
+# grouping of the finer clusters whose changes follow the pauses best when its |z| is this much
+# higher (``timed_over``); rule in the diarization benchmark's docstring (session 33)
 
 
 def cluster_embeddings(
@@ -130,6 +133,8 @@ def cluster_embeddings(
             if _distinct(embeddings, grouped, weights, need):
                 labels = grouped
                 break
+        if TIMING_MARGIN is not None and timing is not None:
+            labels = timed_over(labels, fine, weights, timing, TIMING_MARGIN)
     # Relabel by weight so label 0 is the speaker with the most speech.
     order = np.argsort(-np.bincount(labels, weights=weights))
     relabelled: IntArray = np.argsort(order)[labels]
@@ -184,6 +189,32 @@ def group_in_two(
                 clearest, best = z, side
     grouped: IntArray = best[fine]
     return grouped
+
+
+def timed_over(
+    labels: IntArray,
+    fine: IntArray,
+    weights: FloatArray,
+    timing: tuple[IntArray, FloatArray],
+    margin: float,
+) -> IntArray:
+    """Two voices' ``labels`` [W], or the grouping in two of the ``fine`` clusters (each group
+    at least TIMING_MIN_SHARE of the weight) whose changes are most tied to the pauses
+    (largest |``pause_change_z``|) where that |z| exceeds the labels' own by ``margin``."""
+    segment, times = timing
+    fine = compact_labels(fine)
+    k = int(fine.max()) + 1
+    share = np.bincount(fine, weights=weights, minlength=k) / weights.sum()
+    need = abs(pause_change_z(labels, segment, weights, times)) + margin
+    best = labels
+    for mask in range(1, 2 ** (k - 1)):
+        side = (mask >> np.arange(k)) & 1
+        if min(share[side == 0].sum(), share[side == 1].sum()) < TIMING_MIN_SHARE:
+            continue
+        z = abs(pause_change_z(side[fine], segment, weights, times))
+        if z >= need:
+            need, best = z, side[fine]
+    return best
 
 
 def pause_change_z(
