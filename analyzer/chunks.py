@@ -21,9 +21,12 @@ grids, turns), so everything after them (turns, fusion, events, coaching) is unc
   put back in call time.
 - Mono calls (``diarize_in_chunks``): the voice encoder embeds the speech segments group by
   group (a group spans at most a chunk; a segment is never cut), the pitch comes from
-  ``prosody_frames``, and the windows of the whole call are clustered and resegmented at once
-  (``audio.speakers.diarize_embedded``), so a speaker keeps one id over the whole call. Each
-  group's level is normalised on its own speech (the encoder's input gain), not the call's.
+  ``prosody_frames``, the overlap detector's spectral frames from ``overlap_in_chunks`` (the
+  grid of one pass, the level made relative to the whole call's speech once all is read), and
+  the windows of the whole call are clustered and resegmented at once
+  (``audio.speakers.diarize_embedded``, with the learned count as on a shorter call), so a
+  speaker keeps one id over the whole call. Each group's level is normalised on its own speech
+  (the encoder's input gain), not the call's.
 """
 
 from __future__ import annotations
@@ -36,8 +39,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .audio.bleed import cancel_bleed, level_over_floor_db
+from .audio.overlap import OverlapDetector, frame_features, load_overlap_detector, relative_level
 from .audio.prosody import HOP_S as PROSODY_HOP_S
 from .audio.prosody import ProsodyFrames, analyze_frames
+from .audio.speakercount import load_count_model
 from .audio.speakers import (
     FRAME_S,
     FRAMES,
@@ -67,6 +72,7 @@ STREAM_SAMPLES = int(STREAM_S * VAD_SR / VAD_CHUNK) * VAD_CHUNK
 CONTEXT_S = 30.0  # s of audio each side of a voice chunk (delay search, floor, filter fits)
 PROSODY_CONTEXT_S = 1.0  # s each side of a prosody chunk (window and resampling filter)
 PROSODY_HOP = int(round(PROSODY_HOP_S * SAMPLE_RATE))  # samples per 10 ms frame
+OVERLAP_CONTEXT_S = 0.1  # s each side of an overlap-feature chunk (its 25 ms window)
 
 
 def chunk_samples(chunk_s: float) -> int:
@@ -222,9 +228,38 @@ def diarize_in_chunks(
         min_speakers=min_speakers,
         f0=f0,
         projection=load_projection(),
+        overlap_prob=overlap_in_chunks(mono, load_overlap_detector(), chunk_s=chunk_s),
+        count_model=load_count_model(),
         visual=visual,
         visual_persons=seen_persons,
     )
+
+
+def overlap_in_chunks(
+    channel: DiskChannel,
+    detector: OverlapDetector,
+    *,
+    chunk_s: float,
+    context_s: float = OVERLAP_CONTEXT_S,
+) -> Array:
+    """``detector.probabilities`` of a channel held on disk: its spectral frames
+    (``overlap.frame_features``) a chunk at a time with ``context_s`` each side, on the grid of
+    one pass (1 + samples // 160 frames), the level made relative over the whole call, then
+    the network. What grows with the call: the frames' features (35 floats per 10 ms)."""
+    n = len(channel)
+    size = chunk_samples(chunk_s)
+    ctx = int(context_s * SAMPLE_RATE) // PROSODY_HOP * PROSODY_HOP
+    total = 1 + n // PROSODY_HOP
+    parts: list[Array] = []
+    for a, b in chunk_ranges(n, size):
+        lo, hi = max(0, a - ctx), min(n, b + ctx)
+        feats = frame_features(channel.read(lo, hi), pitch_bins=detector.pitch_bins, relative=False)
+        first = (a - lo) // PROSODY_HOP
+        frames = (total if b >= n else b // PROSODY_HOP) - a // PROSODY_HOP
+        parts.append(feats[first : first + frames])
+    if not parts:
+        return np.zeros(total, np.float32)
+    return detector.probabilities_from_features(relative_level(np.concatenate(parts)))
 
 
 def embed_in_chunks(

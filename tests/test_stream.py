@@ -403,3 +403,26 @@ def test_a_killed_run_leaves_no_temporary_audio(tmp_path):
     assert proc.returncode == -signal.SIGKILL
     assert proc.stdout.strip() == "2"  # both channels' files were open in the folder
     assert os.listdir(tmp_path) == []  # ... and unnamed: nothing left after SIGKILL
+
+
+def test_overlap_probabilities_in_chunks_are_those_of_one_pass(tmp_path):
+    from analyzer.audio.overlap import load_overlap_detector
+    from analyzer.chunks import overlap_in_chunks
+
+    rng = np.random.default_rng(3)
+    n = SR * 47 + 77  # not a whole number of chunks nor of frames
+    t = np.arange(n) / SR
+    # Two voices' worth of harmonics that come and go, louder in the second half (the level is
+    # made relative over the whole call, not per chunk), over a faint noise floor.
+    x = 0.003 * rng.standard_normal(n)
+    x += 0.1 * np.sin(2 * np.pi * 140 * t) * (np.sin(2 * np.pi * t / 7) > 0)
+    x += 0.08 * np.sin(2 * np.pi * 230 * t) * (np.sin(2 * np.pi * t / 5) > 0.3)
+    x *= np.where(t > 25, 3.0, 1.0)
+    x = x.astype(np.float32)
+    detector = load_overlap_detector()
+    whole = detector.probabilities(x)
+    with _on_disk(x[None, :], tmp_path) as disk:
+        got = overlap_in_chunks(disk[0], detector, chunk_s=20.0)
+    assert got.shape == whole.shape == (1 + n // 160,)
+    assert np.abs(got - whole).max() < 1e-4
+    assert whole.max() - whole.min() > 0.1  # the signal moves the detector: the test can fail

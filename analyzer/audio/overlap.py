@@ -56,7 +56,9 @@ def _mel_matrix(sr: int) -> FloatArray:
     return fb
 
 
-def frame_features(audio: FloatArray, *, sr: int = SAMPLE_RATE, pitch_bins: int = 0) -> FloatArray:
+def frame_features(
+    audio: FloatArray, *, sr: int = SAMPLE_RATE, pitch_bins: int = 0, relative: bool = True
+) -> FloatArray:
     """Per-frame spectral features of the 0-4 kHz band, float32 [frames, N_MELS + 3 + pitch_bins].
 
     audio: float [samples] at 16 kHz. Frame i is centred on sample i * hop (10 ms hop, 25 ms
@@ -70,6 +72,8 @@ def frame_features(audio: FloatArray, *, sr: int = SAMPLE_RATE, pitch_bins: int 
     that many log-spaced bands, each band's highest normalised autocorrelation (one voice peaks
     at its period and its multiples, two voices at two unrelated periods; the single
     periodicity column cannot tell those apart).
+    relative=False leaves the band level in dB (``relative_level`` makes it relative later: a
+    call read in chunks is put on its own speech level once all of it has been read).
     """
     hop = TimeGrid.rate(sr).frames(FRAME_S)
     win = int(round(WIN_S * sr))
@@ -106,10 +110,16 @@ def frame_features(audio: FloatArray, *, sr: int = SAMPLE_RATE, pitch_bins: int 
         for j in range(pitch_bins):  # the profile only where a model reads it
             lags = ac[:, lag_lo + edges[j] : lag_lo + edges[j + 1]]
             out[rows, N_MELS + 3 + j] = lags.max(axis=1) / energy
-    level = out[:, N_MELS + 2]
-    loud = level[level >= np.median(level)]
-    out[:, N_MELS + 2] -= float(np.median(loud)) if len(loud) else 0.0
-    return out
+    return relative_level(out) if relative else out
+
+
+def relative_level(feats: FloatArray) -> FloatArray:
+    """``frame_features`` [T, F] of a whole call with the band level column made relative to
+    the call's typical speech level (the median level of its louder half of frames), in place."""
+    level = feats[:, N_MELS + 2]
+    loud = level[level >= np.median(level)] if len(level) else level
+    feats[:, N_MELS + 2] -= float(np.median(loud)) if len(loud) else 0.0
+    return feats
 
 
 def pitch_band_edges(lag_lo: int, lag_hi: int, bands: int) -> list[int]:
