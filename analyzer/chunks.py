@@ -73,6 +73,7 @@ CONTEXT_S = 30.0  # s of audio each side of a voice chunk (delay search, floor, 
 PROSODY_CONTEXT_S = 1.0  # s each side of a prosody chunk (window and resampling filter)
 PROSODY_HOP = int(round(PROSODY_HOP_S * SAMPLE_RATE))  # samples per 10 ms frame
 OVERLAP_CONTEXT_S = 0.1  # s each side of an overlap-feature chunk (its 25 ms window)
+OVERLAP_CHUNK_S = 60.0  # s of audio read at a time for the overlap features (a small read)
 
 
 def chunk_samples(chunk_s: float) -> int:
@@ -228,7 +229,9 @@ def diarize_in_chunks(
         min_speakers=min_speakers,
         f0=f0,
         projection=load_projection(),
-        overlap_prob=overlap_in_chunks(mono, load_overlap_detector(), chunk_s=chunk_s),
+        overlap_prob=overlap_in_chunks(
+            mono, load_overlap_detector(), chunk_s=min(chunk_s, OVERLAP_CHUNK_S)
+        ),
         count_model=load_count_model(),
         visual=visual,
         visual_persons=seen_persons,
@@ -250,16 +253,18 @@ def overlap_in_chunks(
     size = chunk_samples(chunk_s)
     ctx = int(context_s * SAMPLE_RATE) // PROSODY_HOP * PROSODY_HOP
     total = 1 + n // PROSODY_HOP
-    parts: list[Array] = []
+    feats: Array | None = None  # [total, F], filled a chunk at a time
     for a, b in chunk_ranges(n, size):
         lo, hi = max(0, a - ctx), min(n, b + ctx)
-        feats = frame_features(channel.read(lo, hi), pitch_bins=detector.pitch_bins, relative=False)
-        first = (a - lo) // PROSODY_HOP
-        frames = (total if b >= n else b // PROSODY_HOP) - a // PROSODY_HOP
-        parts.append(feats[first : first + frames])
-    if not parts:
+        part = frame_features(channel.read(lo, hi), pitch_bins=detector.pitch_bins, relative=False)
+        if feats is None:
+            feats = np.zeros((total, part.shape[1]), np.float32)
+        first, row = (a - lo) // PROSODY_HOP, a // PROSODY_HOP
+        frames = (total if b >= n else b // PROSODY_HOP) - row
+        feats[row : row + frames] = part[first : first + frames]
+    if feats is None:
         return np.zeros(total, np.float32)
-    return detector.probabilities_from_features(relative_level(np.concatenate(parts)))
+    return detector.probabilities_from_features(relative_level(feats))
 
 
 def embed_in_chunks(

@@ -32,7 +32,7 @@ N_FFT = 512  # points per spectrum at 16 kHz (31.25 Hz bins)
 BAND_HZ = 4000.0  # Hz; highest frequency read (what an 8 kHz channel keeps)
 N_MELS = 32  # mel bands over 60 Hz .. BAND_HZ
 PITCH_LAGS_S = (1 / 400, 1 / 70)  # s; autocorrelation lags searched for a voice's period
-BLOCK_S = 60.0  # s of audio per spectral block: bounds memory on long calls
+BLOCK_S = 20.0  # s of audio per spectral block: bounds memory (about 35 MB of spectra)
 LEVEL_FLOOR_DB = -100.0  # dB; floor of the band level (digital silence)
 CALL_NORM_LEVEL_DB = -15.0  # dB under the call's speech level: frames that set its mean shape
 
