@@ -96,7 +96,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "it cannot be analysed again here",
         "again_bad_count": "The number of speakers is 0 (estimate) or 1-8.",
         "again_channels": "{name}: each speaker has a channel of their own, so the number of "
-        "speakers does not change its analysis",
+        "speakers does not change its analysis; choose the roles to analyse it again with them",
+        "again_roles": "Roles for the new analysis",
+        "again_roles_keep": "As in this analysis",
+        "again_roles_auto": "Detect the agent",
+        "again_roles_agent_customer": "Left channel / first voice: agent",
+        "again_roles_customer_agent": "Left channel / first voice: customer",
+        "again_bad_roles": "Choose the roles from the list.",
         "again_done": "{name} analysed again: {voices} voice(s); stored as a new call ({at}) "
         "beside the first, whose notes stay with it.",
         "notes": "Notes",
@@ -486,7 +492,14 @@ STRINGS: dict[str, dict[str, str]] = {
         "again": "重新分析",
         "again_no_media": "{name}：通话库中没有这段录音（保存时未附录音），无法在此重新分析",
         "again_bad_count": "说话人数应为 0（自动估计）或 1-8。",
-        "again_channels": "{name}：每位说话人各占一个声道，说话人数不影响其分析",
+        "again_channels": "{name}：每位说话人各占一个声道，说话人数不影响其分析；"
+        "如需按新的角色重新分析，请选择角色",
+        "again_roles": "重新分析时的角色",
+        "again_roles_keep": "沿用本次分析",
+        "again_roles_auto": "自动识别坐席",
+        "again_roles_agent_customer": "左声道 / 先说话者：坐席",
+        "again_roles_customer_agent": "左声道 / 先说话者：客户",
+        "again_bad_roles": "请从列表中选择角色。",
         "again_done": "已重新分析 {name}：{voices} 个声音；已另存为新通话（{at}），"
         "原通话及其标注保持不变。",
         "notes": "说明",

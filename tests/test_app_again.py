@@ -70,7 +70,7 @@ def test_a_new_call_beside_the_first_which_keeps_its_notes(ctx, tmp_path):
     first, _ = stored(ctx, tmp_path, config={"fps": 2.0, "redact": True}, name="call_1.wav")
     ctx.store.set_consent(first.id, "given", by="ada")
     note = ctx.store.add_annotation(first.id, author="ada", kind="note", text="calm", start=1.0)
-    message, new_id = again.analyze_again(ctx, first.id, 1, "en", REVIEWER, progress=quiet)
+    message, new_id = again.analyze_again(ctx, first.id, 1, "keep", "en", REVIEWER, progress=quiet)
     assert new_id and new_id != first.id
     assert "analysed again" in message and "1 voice" not in message  # the fake finds two
     assert message.startswith("call\\_1.wav")  # the name as it is, not Markdown emphasis
@@ -95,7 +95,7 @@ def test_the_given_transcript_comes_along_without_its_old_speakers(ctx, tmp_path
         TranscriptLine(2.5, 4.0, "S2", "太失望了", "zh", words=words),
     ]
     first, _ = stored(ctx, tmp_path, config={"transcript": "/gone/call.srt"}, transcript=lines)
-    _, new_id = again.analyze_again(ctx, first.id, 2, "en", REVIEWER, progress=quiet)
+    _, new_id = again.analyze_again(ctx, first.id, 2, "keep", "en", REVIEWER, progress=quiet)
     assert new_id
     given = ctx.analyzer.transcripts[-1]
     assert [(g.start, g.end, g.text) for g in given] == [(x.start, x.end, x.text) for x in lines]
@@ -103,37 +103,37 @@ def test_the_given_transcript_comes_along_without_its_old_speakers(ctx, tmp_path
     assert given[1].words == lines[1].words
     # A transcript the engine made itself (no file given) is made again, not carried.
     first2, _ = stored(ctx, tmp_path, config={"transcribe": True}, transcript=lines)
-    again.analyze_again(ctx, first2.id, 2, "en", REVIEWER, progress=quiet)
+    again.analyze_again(ctx, first2.id, 2, "keep", "en", REVIEWER, progress=quiet)
     assert ctx.analyzer.calls[-1][1].transcript is None
 
 
 def test_the_team_floor_applies_when_the_count_is_left_to_the_engine(ctx, tmp_path):
     first, _ = stored(ctx, tmp_path)
     ctx.store.set_team_setting("conversations", True, by="ada")
-    again.analyze_again(ctx, first.id, 0, "en", REVIEWER, progress=quiet)
+    again.analyze_again(ctx, first.id, 0, "keep", "en", REVIEWER, progress=quiet)
     config = ctx.analyzer.calls[-1][1]
     assert (config.num_speakers, config.min_speakers) == (None, 2)
-    again.analyze_again(ctx, first.id, 1, "en", REVIEWER, progress=quiet)
+    again.analyze_again(ctx, first.id, 1, "keep", "en", REVIEWER, progress=quiet)
     assert ctx.analyzer.calls[-1][1].num_speakers == 1  # a given count stands
 
 
 def test_what_cannot_be_analysed_again_says_why_and_stores_nothing(ctx, tmp_path):
     first, media = stored(ctx, tmp_path)
     before = len(ctx.store.list_calls())
-    message, new_id = again.analyze_again(ctx, first.id, 9, "en", REVIEWER, progress=quiet)
+    message, new_id = again.analyze_again(ctx, first.id, 9, "keep", "en", REVIEWER, progress=quiet)
     assert new_id == "" and "1-8" in message
     # stored without its recording (an import whose input had moved)
     result = diarized(make_result("gone.wav"))
     bare = ctx.store.add_call(result, None, uploaded_by="ada", name="gone.wav")
-    message, new_id = again.analyze_again(ctx, bare.id, 2, "zh", REVIEWER, progress=quiet)
+    message, new_id = again.analyze_again(ctx, bare.id, 2, "keep", "zh", REVIEWER, progress=quiet)
     assert new_id == "" and "gone.wav" in message and "无法在此重新分析" in message
     # a stereo call: one speaker per channel, the count changes nothing
     stereo = ctx.store.add_call(make_result(str(media)), media, uploaded_by="ada", name="s.wav")
-    message, new_id = again.analyze_again(ctx, stereo.id, 2, "en", REVIEWER, progress=quiet)
+    message, new_id = again.analyze_again(ctx, stereo.id, 2, "keep", "en", REVIEWER, progress=quiet)
     assert new_id == "" and "channel of their own" in message
     assert len(ctx.store.list_calls()) == before + 2  # only the two set up here
     with pytest.raises(gr.Error):
-        again.analyze_again(ctx, None, 1, "en", REVIEWER, progress=quiet)
+        again.analyze_again(ctx, None, 1, "keep", "en", REVIEWER, progress=quiet)
 
 
 def test_a_failed_analysis_is_one_line_and_leaves_the_library_as_it_was(ctx, tmp_path):
@@ -143,7 +143,38 @@ def test_a_failed_analysis_is_one_line_and_leaves_the_library_as_it_was(ctx, tmp
         raise RuntimeError(f"decoder gave up on {path}")
 
     ctx.analyzer.analyze = broken
-    message, new_id = again.analyze_again(ctx, first.id, 2, "en", REVIEWER, progress=quiet)
+    message, new_id = again.analyze_again(ctx, first.id, 2, "keep", "en", REVIEWER, progress=quiet)
     assert new_id == "" and message.startswith("call.wav") and "\n" not in message
     assert "/calls/" not in message  # no server path
     assert [c.id for c in ctx.store.list_calls()] == [first.id]
+
+
+def test_the_roles_can_be_set_for_the_new_analysis(ctx, tmp_path):
+    first, media = stored(ctx, tmp_path, config={"channels": ["agent", "customer"]})
+    # Kept as the first analysis had them unless chosen
+    again.analyze_again(ctx, first.id, 0, "keep", "en", REVIEWER, progress=quiet)
+    assert ctx.analyzer.calls[-1][1].channels == ("agent", "customer")
+    # The agent was the voice heard second: the names go the other way round.
+    _, new_id = again.analyze_again(
+        ctx, first.id, 0, "customer_agent", "en", REVIEWER, progress=quiet
+    )
+    assert new_id and ctx.analyzer.calls[-1][1].channels == ("customer", "agent")
+    assert "roles customer_agent" in ctx.store.list_audit()[0].detail
+    again.analyze_again(ctx, first.id, 2, "auto", "en", REVIEWER, progress=quiet)
+    assert (ctx.analyzer.calls[-1][1].channels, ctx.analyzer.calls[-1][1].num_speakers) == (None, 2)
+    # A call whose speakers have a channel each: analysed again for its roles, not a count.
+    stereo = ctx.store.add_call(make_result(str(media)), media, uploaded_by="ada", name="s.wav")
+    calls = len(ctx.analyzer.calls)
+    message, new_id = again.analyze_again(ctx, stereo.id, 0, "keep", "en", REVIEWER, progress=quiet)
+    assert new_id == "" and "choose the roles" in message and len(ctx.analyzer.calls) == calls
+    message, new_id = again.analyze_again(
+        ctx, stereo.id, 2, "customer_agent", "en", REVIEWER, progress=quiet
+    )
+    assert new_id == "" and len(ctx.analyzer.calls) == calls
+    _, new_id = again.analyze_again(
+        ctx, stereo.id, 0, "customer_agent", "zh", REVIEWER, progress=quiet
+    )
+    assert new_id and ctx.analyzer.calls[-1][1].channels == ("customer", "agent")
+    # Roles not on the list are refused before anything runs.
+    message, new_id = again.analyze_again(ctx, first.id, 0, "boss", "en", REVIEWER, progress=quiet)
+    assert new_id == "" and "roles" in message and len(ctx.analyzer.calls) == calls + 1

@@ -285,6 +285,43 @@ def test_a_long_phone_recording_analysed_again_as_one_voice(server):
     assert voices[0] == 1 and voices[1] >= 2
 
 
+def test_a_call_analysed_again_with_the_roles_the_reviewer_heard(server):
+    """The agent of a stereo call was guessed; the reviewer hears the other side answer the
+    phone, chooses the roles for a new analysis, and the new call shows them as given: the
+    left channel the customer, no guess left on screen; the first call stays in the library."""
+    import shutil
+
+    sample = Path(__file__).resolve().parents[1] / "assets" / "sample_call.wav"
+    wav = shutil.copy(sample, server.tmp / "roles_call.wav")
+    context, page = logged_in(server, REVIEWER, "reviewer-roles")
+    try:
+        upload(page, "files", [Path(wav)])
+        page.locator("#analyze").click()
+        summary = page.locator("#summary")
+        summary.get_by_text("guessed").first.wait_for(timeout=RUN_TIMEOUT_MS)
+        page.locator("#again-roles input").first.click()
+        page.get_by_role("option", name="Left channel / first voice: customer", exact=True).click()
+        page.locator("#again").click()
+        page.locator("#again-msg").get_by_text("analysed again").wait_for(timeout=RUN_TIMEOUT_MS)
+        page.wait_for_function(
+            "() => !(document.querySelector('#summary') || {}).innerText.includes('guessed')",
+            timeout=60_000,
+        )
+        shoot(page, server, "#summary", "roles_again", 500)
+    finally:
+        context.close()
+    calls = [c for c in server.store.list_calls() if c.name == "roles_call.wav"]
+    assert len(calls) == 2
+    roles = {}
+    for c in calls:
+        result = server.store.load_result(c.id)
+        roles[c.id] = {s.channel: (s.role, s.role_confidence) for s in result.speakers}
+    given = [r for r in roles.values() if r[0] == ("customer", 1.0)]
+    assert len(given) == 1 and given[0][1] == ("agent", 1.0)
+    guessed = [r for r in roles.values() if r[0][1] != 1.0]
+    assert len(guessed) == 1 and guessed[0][0][0] == "agent"
+
+
 def test_reviewer_has_no_settings_tab(server):
     context, page = logged_in(server, REVIEWER, "reviewer-tabs")
     try:

@@ -272,7 +272,7 @@ def _wire_review(ctx: AppContext, ui: AppWidgets) -> None:
     )  # one run at a time: a second click while it runs would store a second copy
     again_run = off.then(
         bind(again.analyze_again, ctx),
-        [ui.current, ui.review.again_speakers, ui.language],
+        [ui.current, ui.review.again_speakers, ui.review.again_roles, ui.language],
         [ui.review.again_msg, ui.analyze.to_open],
         api_name="analyze_again",
         show_progress="full",

@@ -22,8 +22,9 @@ from analyzer.export import FORMATS, SUFFIXES, export_call  # not in analyzer's 
 from .. import views
 from ..i18n import t
 from . import player as player_mod
+from .again import AGAIN_ROLE_CHOICES, KEEP_ROLES
 from .annotate import AnnotateForm, build_annotate_form
-from .common import AppContext, Texts, frame, selected_row, user_of
+from .common import AppContext, Texts, choices, frame, selected_row, user_of
 from .view import ReviewWidgets
 
 # Moves the player (player.js) to the time the last handler chose.
@@ -55,6 +56,7 @@ class ReviewTab:
     export: gr.Button
     export_file: gr.File
     again_speakers: gr.Number  # the count for a new analysis of the open call (0: estimate)
+    again_roles: gr.Dropdown  # the roles for it (again.AGAIN_ROLE_CHOICES; "keep" by default)
     again: gr.Button
     again_msg: gr.Markdown
 
@@ -117,6 +119,13 @@ def build_review_tab(texts: Texts, lang: str) -> ReviewTab:
                 ),
                 "again_speakers",
             )
+            again_roles = texts.dropdown(
+                "again_roles",
+                lambda lg: choices(AGAIN_ROLE_CHOICES, "again_roles_", lg),
+                lang,
+                value=KEEP_ROLES,
+                elem_id="again-roles",
+            )
             again = texts.key(gr.Button(t("again", lang), elem_id="again"), "again", "value")
         again_msg = gr.Markdown(elem_id="again-msg")
     view = ReviewWidgets(
@@ -138,6 +147,7 @@ def build_review_tab(texts: Texts, lang: str) -> ReviewTab:
         export=export,
         export_file=file,
         again_speakers=again_speakers,
+        again_roles=again_roles,
         again=again,
         again_msg=again_msg,
     )
