@@ -17,7 +17,9 @@
     --turn-z 2 keeps a long call's rescued two-way split only when its clusters take turns)
 
 Sets: ``--length`` short (14 turns of one clip, ~40 s), default (16 turns of 1-3 clips, ~1.3 min),
-3min (34 turns), 30min (330 turns), 12min (130 turns, just past the long-call path); ``--gender``
+3min (34 turns), 30min (330 turns), 12min (130 turns, just past the long-call path),
+30min-single (330 single-clip turns, strict alternation, as the issue's 30-minute mix of two
+alternating actors); ``--moods all`` lets each actor use all seven emotions; ``--gender``
 same (both actors men or both women) or mixed (a man and a woman; RAVDESS odd actors are men).
 Every (speakers, length, gender) set has its own seeds (``_seed_base``); the default set keeps
 the original ones. Validation and test actors stay
@@ -362,6 +364,7 @@ LENGTHS = {  # --length: (turns, most clips per turn); lengths other than "defau
     "3min": (34, 3),  # ~3 min
     "30min": (330, 3),  # ~30 min: talk time per speaker over a long call
     "12min": (130, 3),  # ~12 min: just past the long-call path (longcall.LONG_CALL_UNITS)
+    "30min-single": (330, 1),  # 30 min of single-clip turns taken in strict alternation
 }
 GENDERS = ("any", "same", "mixed")
 
@@ -416,6 +419,7 @@ def make_calls(
     gender: str = "any",
     telephone: bool = False,
     room: bool = False,
+    moods: str = "call",
 ):
     """Yield (name, audio, reference, emotions) for ``n`` seeded simulated calls of
     ``speakers`` different actors (two-speaker calls keep their original seeds); a range
@@ -436,6 +440,8 @@ def make_calls(
             a: {str(e) for e in rng.choice(EMOTIONS, rng.integers(1, 3), replace=False)}
             for a in cast
         }
+        if moods == "all":  # every emotion of every actor (drawn above all the same: seeds)
+            emotions = {a: set(EMOTIONS) for a in cast}
         # One voice never overlaps itself: a one-speaker call only has pauses between turns.
         overlap = 0.15 if count > 1 else 0.0
         audio, ref = simulate_call(
@@ -463,7 +469,7 @@ def embedded_calls(args: argparse.Namespace):
         f"{'val' if args.validation else 'test'}-{counts}-{args.length}-{args.gender}"
         f"{'-tel' if args.telephone else ''}{'-room' if args.room else ''}"
         f"{f'-vad{args.vad_threshold:g}' if args.vad_threshold != 0.5 else ''}"
-        f"{'-chunked' if args.chunked else ''}"
+        f"{'-chunked' if args.chunked else ''}{'-allmoods' if args.moods == 'all' else ''}"
     )
     rows, vad, encoder = None, None, None
     calls = None
@@ -495,6 +501,7 @@ def embedded_calls(args: argparse.Namespace):
                 gender=args.gender,
                 telephone=args.telephone,
                 room=args.room,
+                moods=args.moods,
             )
             for _ in range(i):  # calls already cached: skip their simulation
                 next(calls)
@@ -551,6 +558,10 @@ def main() -> None:
     ap.add_argument("--length", choices=list(LENGTHS), default="default", help="call length set")
     ap.add_argument("--gender", choices=GENDERS, default="any", help="same- or mixed-gender casts")
     ap.add_argument("--telephone", action="store_true", help="through an 8 kHz channel")
+    ap.add_argument(
+        "--moods", choices=("call", "all"), default="call",
+        help="each actor in 1-2 emotions per call (call) or in all seven (all)",
+    )  # fmt: skip
     ap.add_argument(
         "--vad-threshold", type=float, default=0.5,
         help="speech probability at which the mix's speech segments are cut (engine: 0.5)",
@@ -691,7 +702,7 @@ def main() -> None:
         talk_err.append(max(abs(h - t) / t for t, h in talk.values()))
         talk2 = talk_time_errors(ref, hyp2.turns, dur)
         talk_err_given.append(max(abs(h - t) / t for t, h in talk2.values()))
-        if args.length in ("30min", "12min"):
+        if args.length in ("30min", "12min", "30min-single"):
             print("talk time s (true, found): " + ", ".join(
                 f"{r} {t:.0f} / {h:.0f}" for r, (t, h) in talk.items()
             ))  # fmt: skip
