@@ -302,6 +302,24 @@ Verdict: fails (a), so it stays off (no other set run). Passes 0 / 1 / 2: worst 
 error 11.1 / 12.5 / 13.6 % (count given 7.8 / 9.1 / 10.2 %), collar DER 0.061 / 0.072 / 0.079,
 count 92 % each: refitted centroids drift back towards the moods.
 
+Turn-taking beyond the pauses on long calls (session 33; rule written before the candidates'
+figures). In calls of single-clip turns in strict alternation with actors in all their moods
+(``--length 30min-single --moods all``, the shape of the issue's 30-minute mix of two
+alternating actors), the validation 8 kHz calls read collar DER 0.284 and worst talk-time
+error 24 %: almost every pause is a change of voice, so |``pause_change_z``| has nothing to
+compare (best grouping by it 0.53-0.92 of the unit seconds right), while how often the label
+alternates from one speech segment to the next (``longcall.turn_taking_z``) picks the best
+grouping in each of the 8 calls (diagnostic on those calls; 4 finer clusters 0.53-0.92, 8
+finer 0.77-0.92). Candidates: the long call's timing score becomes sqrt(z_pause^2 +
+max(z_alternation, 0)^2) (either tie to the turn-taking; long runs of one label are a mood,
+not a turn), with 4 (``--long-turns 4``) or 8 (``--long-turns 8``) finer clusters. Accepted
+(the better of the two by (a)) if, on the validation calls: (a) the mean over the four
+30-minute 8 kHz sets (standard 12, all moods 8, single-clip all moods 8, single-clip 8) of the
+mean worst talk-time error falls by at least 2 points; (b) no set (those four, 12-minute 8 kHz
+12, same-gender 8 kHz 8, dry 8, 30-minute dry 8) worse by more than 0.005 of mean collar DER
+and no count accuracy lower. Then the test sets once (6 calls each of the new sets, the
+standard 30-minute 6, the 12-minute sets).
+
 Scored: DER with no collar and with a 0.25 s collar (missed, false alarm, confusion), with the
 number of speakers estimated and with it given (num_speakers=--speakers); speaker-count accuracy;
 overlapped-speech precision and recall (count given); cut-ins (count estimated, the engine's
