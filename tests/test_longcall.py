@@ -331,3 +331,31 @@ def test_a_long_calls_two_voices_are_the_grouping_whose_changes_follow_the_pause
         ).max()
         == 0
     )
+
+
+def test_voices_taking_single_turns_in_strict_alternation_are_found_by_it(monkeypatch):
+    # Every pause is a change of voice, drawn from one range: the pauses have nothing to tell,
+    # but the label of the voices alternates from each speech segment to the next while a mood
+    # (drawn anew per segment, moving the embedding more than the voice) does not.
+    rng = np.random.default_rng(12)
+    n_seg = 400
+    segments = np.repeat(np.arange(n_seg), 2)
+    voice = segments % 2
+    mood = rng.integers(0, 2, n_seg)[segments]
+    eye = np.eye(32)
+    units = 0.42 * eye[voice] + 0.9 * eye[2 + mood]
+    units += 0.05 * rng.standard_normal(units.shape) / np.sqrt(32)
+    units /= np.linalg.norm(units, axis=1, keepdims=True)
+    start = np.cumsum(rng.uniform(0.3, 1.0, n_seg) + 3.0)
+    times = np.c_[start, start + 3.0]
+    weights = np.full(len(units), 1.5)
+
+    def agreement(labels: np.ndarray) -> float:
+        same = float(np.mean(labels == voice))
+        return max(same, 1 - same)
+
+    monkeypatch.setattr(longcall, "LONG_TURNS", None)  # the pauses alone
+    assert agreement(cluster_long_call(units, weights, segments=segments, times=times)) < 0.9
+    monkeypatch.setattr(longcall, "LONG_TURNS", 8)
+    found = cluster_long_call(units, weights, segments=segments, times=times)
+    assert found.max() == 1 and agreement(found) > 0.99
