@@ -19,7 +19,8 @@
 Sets: ``--length`` short (14 turns of one clip, ~40 s), default (16 turns of 1-3 clips, ~1.3 min),
 3min (34 turns), 30min (330 turns), 12min (130 turns, just past the long-call path),
 30min-single (330 single-clip turns, strict alternation, as the issue's 30-minute mix of two
-alternating actors); ``--moods all`` lets each actor use all seven emotions; ``--gender``
+alternating actors), 3min-single (60 such turns); ``--moods all`` lets each actor use all
+seven emotions; ``--gender``
 same (both actors men or both women) or mixed (a man and a woman; RAVDESS odd actors are men).
 Every (speakers, length, gender) set has its own seeds (``_seed_base``); the default set keeps
 the original ones. Validation and test actors stay
@@ -330,6 +331,16 @@ once, shipped -> 8: 30-minute 8 kHz (6) 0.034 (6.0 %) -> 0.028 (4.6 %), single-c
 -> 0.138 (12.5 %; one call 0.419 -> 0.514), single-clip (6) 0.150 (32.3 %) -> 0.078 (19.2 %),
 12-minute 8 kHz (12) 0.044 -> 0.032, same-gender (6) 0.058 -> 0.023, dry (8) 0.061 -> 0.047.
 
+Turn-taking beyond the pauses on mid-length calls (session 33; rule written before the
+candidate's figures). The mid-length rule above weighs the pauses alone; in calls of
+single-clip turns in strict alternation (``--length 3min-single``, new sets) almost every pause
+is a change of voice. Candidate ``clustering.TIMING_TURNS`` (``--timing-turns on``): the same
+margin rule (TIMING_MARGIN 2) over the score the long calls now use, sqrt(z_pause^2 +
+max(z_alternation, 0)^2), with the same four finer clusters. Accepted if, on the validation
+calls: (a) the mean collar DER of the new 8 kHz same-gender 3min-single sets (16 calls in one
+or two moods, 16 in all moods) falls by at least 0.02; (b) none of the thirteen validation sets
+of the margin rule is worse by more than 0.005 nor loses count accuracy. Then the test sets once.
+
 Scored: DER with no collar and with a 0.25 s collar (missed, false alarm, confusion), with the
 number of speakers estimated and with it given (num_speakers=--speakers); speaker-count accuracy;
 overlapped-speech precision and recall (count given); cut-ins (count estimated, the engine's
@@ -393,6 +404,7 @@ LENGTHS = {  # --length: (turns, most clips per turn); lengths other than "defau
     "30min": (330, 3),  # ~30 min: talk time per speaker over a long call
     "12min": (130, 3),  # ~12 min: just past the long-call path (longcall.LONG_CALL_UNITS)
     "30min-single": (330, 1),  # 30 min of single-clip turns taken in strict alternation
+    "3min-single": (60, 1),  # ~3 min of single-clip turns taken in strict alternation
 }
 GENDERS = ("any", "same", "mixed")
 
