@@ -656,6 +656,11 @@ def main() -> None:
         "(longcall.LONG_RESEG_PASSES)",
     )  # fmt: skip
     ap.add_argument(
+        "--timing-turns", choices=("on", "off"),
+        help="the mid-length margin also weighs how often the voices alternate "
+        "(clustering.TIMING_TURNS)",
+    )  # fmt: skip
+    ap.add_argument(
         "--timing-margin", type=float, metavar="M",
         help="on mid-length calls, the grouping whose changes follow the pauses best replaces "
         "two voices whose |z| is M lower (clustering.TIMING_MARGIN; 0: off)",
@@ -689,6 +694,8 @@ def main() -> None:
         longcall.LONG_TURNS = args.long_turns or None
     if args.timing_margin is not None:
         clustering.TIMING_MARGIN = args.timing_margin or None
+    if args.timing_turns is not None:
+        clustering.TIMING_TURNS = args.timing_turns == "on"
 
     results: dict[str, list] = {"estimated": [], "given": []}
     counts, seconds, audio_s = [], 0.0, 0.0

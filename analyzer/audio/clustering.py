@@ -41,6 +41,8 @@ TIMING_MARGIN: float | None = 2.0  # two voices made (grouped or split) give way
 # docstring); validation collar DER 3-min same-gender 0.164 -> 0.109, through 8 kHz 0.189 ->
 # 0.140, other sets within 0.001; test 8 kHz default 0.174 -> 0.159, 12-minute 8 kHz 0.061 ->
 # 0.044, same-gender 0.086 -> 0.058, the rest unchanged.
+TIMING_TURNS = False  # when set: that margin is over the score the long calls use, the pauses'
+# |z| combined with how often the voices alternate (``timed_over``); candidate, session 33
 
 
 def cluster_embeddings(
@@ -205,16 +207,23 @@ def timed_over(
     at least TIMING_MIN_SHARE of the weight) whose changes are most tied to the pauses
     (largest |``pause_change_z``|) where that |z| exceeds the labels' own by ``margin``."""
     segment, times = timing
+
+    def tie(grouped: IntArray) -> float:
+        z = abs(pause_change_z(grouped, segment, weights, times))
+        if not TIMING_TURNS:
+            return z
+        return float(np.hypot(z, max(turn_taking_z(grouped, weights, segment), 0.0)))
+
     fine = compact_labels(fine)
     k = int(fine.max()) + 1
     share = np.bincount(fine, weights=weights, minlength=k) / weights.sum()
-    need = abs(pause_change_z(labels, segment, weights, times)) + margin
+    need = tie(labels) + margin
     best = labels
     for mask in range(1, 2 ** (k - 1)):
         side = (mask >> np.arange(k)) & 1
         if min(share[side == 0].sum(), share[side == 1].sum()) < TIMING_MIN_SHARE:
             continue
-        z = abs(pause_change_z(side[fine], segment, weights, times))
+        z = tie(side[fine])
         if z >= need:
             need, best = z, side[fine]
     return best
@@ -357,3 +366,33 @@ def _reassign(
             break
         labels = new
     return labels
+
+
+def segment_labels(labels: IntArray, weights: FloatArray, segments: IntArray) -> IntArray:
+    """One label per speech segment [S] (in the order of ``segments``' first appearance): the
+    label with the most seconds among the segment's units (labels [U], weights [U] seconds,
+    segments [U] the segment index of each unit)."""
+    _, seg = np.unique(segments, return_inverse=True)
+    k = int(labels.max()) + 1
+    seconds = np.zeros((int(seg.max()) + 1, k))
+    np.add.at(seconds, (seg, labels), weights)
+    out: IntArray = np.argmax(seconds, axis=1)
+    return out
+
+
+def turn_taking_z(labels: IntArray, weights: FloatArray, segments: IntArray) -> float:
+    """How far the label changes between consecutive speech segments (each segment's
+    ``segment_labels``, time order) exceed those of shuffled labels with the same shares of
+    segments, in standard errors of the shuffled rate: high when the clusters take turns, about
+    0 when they come and go at random, below 0 when they come in long runs. Units of one
+    segment count once (a long turn cut into several units is one turn)."""
+    per_seg = segment_labels(labels, weights, segments)
+    n = len(per_seg)
+    if n < 3:
+        return 0.0
+    share = np.bincount(per_seg) / n
+    chance = 1.0 - float(np.sum(share**2))
+    if chance <= 0:
+        return 0.0
+    rate = float(np.mean(per_seg[1:] != per_seg[:-1]))
+    return (rate - chance) / float(np.sqrt(chance * (1 - chance) / (n - 1)))

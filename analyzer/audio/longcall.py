@@ -45,7 +45,11 @@ from .clustering import (
     cluster_embeddings,
     group_in_two,
     pause_change_z,
+    segment_labels,
+    turn_taking_z,
 )
+
+__all__ = ["cluster_long_call", "segment_labels", "spread", "timed_in_two", "turn_taking_z"]
 
 LONG_CALL_UNITS = 200  # calls with more clustering units than this (about 10 minutes of speech);
 # validation, the first minutes of the 30-minute calls, count given, collar DER short-call path /
@@ -278,33 +282,3 @@ def _label_all(units: FloatArray, weights: FloatArray, pick: IntArray, some: Int
     order = np.argsort(-np.bincount(labels, weights=weights))
     relabelled: IntArray = np.argsort(order)[labels]
     return relabelled
-
-
-def segment_labels(labels: IntArray, weights: FloatArray, segments: IntArray) -> IntArray:
-    """One label per speech segment [S] (in the order of ``segments``' first appearance): the
-    label with the most seconds among the segment's units (labels [U], weights [U] seconds,
-    segments [U] the segment index of each unit)."""
-    _, seg = np.unique(segments, return_inverse=True)
-    k = int(labels.max()) + 1
-    seconds = np.zeros((int(seg.max()) + 1, k))
-    np.add.at(seconds, (seg, labels), weights)
-    out: IntArray = np.argmax(seconds, axis=1)
-    return out
-
-
-def turn_taking_z(labels: IntArray, weights: FloatArray, segments: IntArray) -> float:
-    """How far the label changes between consecutive speech segments (each segment's
-    ``segment_labels``, time order) exceed those of shuffled labels with the same shares of
-    segments, in standard errors of the shuffled rate: high when the clusters take turns, about
-    0 when they come and go at random, below 0 when they come in long runs. Units of one
-    segment count once (a long turn cut into several units is one turn)."""
-    per_seg = segment_labels(labels, weights, segments)
-    n = len(per_seg)
-    if n < 3:
-        return 0.0
-    share = np.bincount(per_seg) / n
-    chance = 1.0 - float(np.sum(share**2))
-    if chance <= 0:
-        return 0.0
-    rate = float(np.mean(per_seg[1:] != per_seg[:-1]))
-    return (rate - chance) / float(np.sqrt(chance * (1 - chance) / (n - 1)))
