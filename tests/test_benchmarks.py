@@ -127,7 +127,7 @@ def test_diarization_cache_with_gaps_keeps_each_call_at_its_index(tmp_path, monk
     monkeypatch.setattr(d, "SpeakerEncoder", Encoder)
     args = argparse.Namespace(
         validation=False, speakers=1, length="short", gender="any", telephone=False,
-        chunked=False, cache=str(tmp_path), calls=5, room=False, vad_threshold=0.5,
+        chunked=False, cache=str(tmp_path), calls=5, room=False, vad_threshold=0.5, moods="call",
     )  # fmt: skip
     assert [c[0] for c in d.embedded_calls(args)] == [f"call{i}" for i in range(5)]
     for i in (1, 3):  # gaps after a call that is still cached
