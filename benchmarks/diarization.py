@@ -352,6 +352,12 @@ log pause), relabelling the segments of two voices. On the validation 3min-singl
 0.218 -> 0.207: where the two voices were grouped by mood, the fit learns the mood's runs as the
 call's turn-taking (change probability 0.26-0.54) and keeps them; it changed 0-4 % of the
 segments in 14 of 16 calls. Not kept (the code was not committed).
+Another diagnostic (validation only, nothing built): long calls of two voices counted as three
+(5 of the validation calls of 30 minutes; a voice's two moods as two clusters) could be merged
+when a merge into two voices is tied to the turn-taking: the best merge scores 10.4-12.5 there,
+but 5.0-9.2 on new three-voice long calls (``--speakers 3 --length 12min|30min``: merging two of
+three voices taking turns in rotation still changes voice at pauses between turns), too close
+for a rule; and half of those three-voice calls are counted as two already.
 
 Scored: DER with no collar and with a 0.25 s collar (missed, false alarm, confusion), with the
 number of speakers estimated and with it given (num_speakers=--speakers); speaker-count accuracy;
