@@ -362,3 +362,13 @@ def test_diarization_benchmark_names_a_mono_cut_in_by_the_actor_who_cuts_in():
     assert engine_cut_ins(ref, hyp) == [("ravdess_07", 4.5)]
     # Without the overlap a handover is no cut-in.
     assert engine_cut_ins(ref, Turns(hyp.turns, [])) == []
+
+
+def test_mono_talk_time_counts_seconds_of_two_voices_at_once():
+    from analyzer.segment import Segment
+    from benchmarks.mono_talk_time import _two_at_once
+
+    turns = [("a", Segment(0.0, 3.0)), ("b", Segment(2.0, 4.5)), ("a", Segment(4.0, 5.0))]
+    assert _two_at_once(turns) == 1.5  # 2.0-3.0 and 4.0-4.5
+    assert _two_at_once([("a", Segment(0.0, 3.0)), ("a", Segment(1.0, 2.0))]) == 0.0  # one voice
+    assert _two_at_once([]) == 0.0
