@@ -26,8 +26,9 @@ calls of two same-gender actors, ``benchmarks.diarization --length 30min``):
 So at most LONG_MAX_ITEMS units, spread evenly over the call, are clustered; every unit is
 then given to the nearest of the clusters' centroids and a few nearest-centroid passes settle
 the labels over the whole call. Two voices whose split still follows a voice's moods are told
-apart by when they change: over hundreds of turns the voices change at the pauses between
-turns, a mood whatever the pause (``timed_in_two``).
+apart by when they change: over hundreds of turns the voices change at pauses of their own
+kind and take turns from one speech segment to the next, a mood comes and goes whatever the
+pause (``timed_in_two``).
 Memory is bounded by LONG_MAX_ITEMS squared plus what is linear in the units.
 """
 
@@ -106,9 +107,10 @@ LONG_TURNS: int | None = 8  # the timing also weighs how often the label alterna
 # in all moods 0.328 (39.9 %) -> 0.140 (17.9 %); standard 30-minute 0.034 (6.0 %) -> 0.028
 # (4.6 %); 12-minute same-gender 0.058 -> 0.023.
 LONG_TIMING = True  # a long call split into two voices keeps, of that split and the groupings
-# in two of FINE_CLUSTERS finer clusters, the one whose voice changes are most tied to the
-# pauses between speech segments (``timed_in_two``). Rule written first (session 33; the
-# diarization benchmark's docstring): 30-minute 8 kHz calls, off -> on, validation (12) worst
+# in two of finer clusters, the one whose voice changes are most tied to the turn-taking
+# (``timed_in_two``; first the pauses alone over FINE_CLUSTERS, now LONG_TURNS). Rule written
+# first (session 33; the diarization benchmark's docstring): 30-minute 8 kHz calls, the pauses
+# alone over FINE_CLUSTERS, off -> on, validation (12) worst
 # talk-time error 13.7 -> 11.1 % (count given 15.0 -> 7.8 %), collar DER 0.079 -> 0.061; test
 # (6, read once) 17.2 -> 6.0 %, collar DER 0.080 -> 0.034 (the README's three: 12.8 -> 3.1 %).
 
@@ -144,7 +146,7 @@ def cluster_long_call(
     and ``speaker_space`` (the units [U, E] in the learned speaker space) given, regrouped
     from finer clusters in that space (``grouped_in_two``). Where LONG_TIMING is set and
     ``segments`` and ``times`` (each speech segment's (start, end) s [S, 2]) given, two voices
-    are then the grouping whose changes follow the pauses best (``timed_in_two``).
+    are then the grouping whose changes are most tied to the turn-taking (``timed_in_two``).
     """
     labels = _count_and_split(units, weights, num_speakers, max_speakers, segments, min_speakers)
     if LONG_GROUPING and speaker_space is not None and labels.max() == 1:
