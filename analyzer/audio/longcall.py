@@ -110,9 +110,9 @@ LONG_TIMING = True  # a long call split into two voices keeps, of that split and
 # in two of finer clusters, the one whose voice changes are most tied to the turn-taking
 # (``timed_in_two``; first the pauses alone over FINE_CLUSTERS, now LONG_TURNS). Rule written
 # first (session 33; the diarization benchmark's docstring): 30-minute 8 kHz calls, the pauses
-# alone over FINE_CLUSTERS, off -> on, validation (12) worst
-# talk-time error 13.7 -> 11.1 % (count given 15.0 -> 7.8 %), collar DER 0.079 -> 0.061; test
-# (6, read once) 17.2 -> 6.0 %, collar DER 0.080 -> 0.034 (the README's three: 12.8 -> 3.1 %).
+# alone over FINE_CLUSTERS, off -> on, validation (12) worst talk-time error 13.7 -> 11.1 %
+# (count given 15.0 -> 7.8 %), collar DER 0.079 -> 0.061; test (6, read once) 17.2 -> 6.0 %,
+# collar DER 0.080 -> 0.034 (the README's three calls: 12.8 -> 3.1 %).
 
 
 def spread(n: int, most: int) -> IntArray:
