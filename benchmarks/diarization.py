@@ -424,6 +424,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -653,6 +654,32 @@ def save_embedded_call(
     )  # fmt: skip
 
 
+# Candidate switches: --flag -> (module, constant, "on/off" or a number type, what it does). Each
+# sets the constant for this run only; rules and verdicts are in the docstring above.
+SWITCHES: dict[str, tuple[Any, str, Any, str]] = {
+    "--timing": (clustering, "TIMING_GROUPING", "on/off", "choose how finer clusters make two "
+                 "voices by when the voices change, where that is clear"),
+    "--timing-margin": (clustering, "TIMING_MARGIN", float, "on mid-length calls, the grouping "
+                        "whose changes follow the pauses best replaces two voices whose |z| is "
+                        "this much lower (0: off)"),
+    "--timing-turns": (clustering, "TIMING_TURNS", "on/off", "the mid-length margin also weighs "
+                       "how often the voices alternate"),
+    "--turn-z": (longcall, "LONG_TURN_Z", float, "keep a long call's rescued two-way split only "
+                 "when its clusters take turns (0: off)"),
+    "--long-grouping": (longcall, "LONG_GROUPING", "on/off", "regroup a long call's two voices "
+                        "in the speaker space"),
+    "--long-reseg": (longcall, "LONG_RESEG_PASSES", int, "refit a long call's centroids from "
+                     "its resegmentation this many times"),
+    "--long-timing": (longcall, "LONG_TIMING", "on/off", "choose a long call's two voices by "
+                      "when they change"),
+    "--long-turns": (longcall, "LONG_TURNS", int, "a long call's timing also weighs how often "
+                     "the voices alternate, over this many finer clusters (0: off)"),
+    "--second-voice": (speakers, "OVERLAP_KEEP_BOTH", "on/off", "a sure overlap adds a turn of "
+                       "the second voice"),
+}  # fmt: skip
+OFF_AT_ZERO = {"TIMING_MARGIN", "LONG_TURN_Z", "LONG_TURNS"}  # 0 on the command line: None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--calls", type=int, default=20)
@@ -707,67 +734,21 @@ def main() -> None:
         help="at least two voices on a long telephone recording (AnalysisConfig."
         "phone_conversation, attribution.fewest_voices)",
     )  # fmt: skip
-    ap.add_argument(
-        "--turn-z", type=float, default=None,
-        help="keep a long call's rescued two-way split only when its clusters take turns "
-        "(longcall.LONG_TURN_Z; off by default)",
-    )  # fmt: skip
-    ap.add_argument(
-        "--long-grouping", choices=("on", "off"),
-        help="regroup a long call's two voices in the speaker space (longcall.LONG_GROUPING)",
-    )  # fmt: skip
-    ap.add_argument(
-        "--long-reseg", type=int,
-        help="refit a long call's centroids from its resegmentation N times "
-        "(longcall.LONG_RESEG_PASSES)",
-    )  # fmt: skip
-    ap.add_argument(
-        "--timing-turns", choices=("on", "off"),
-        help="the mid-length margin also weighs how often the voices alternate "
-        "(clustering.TIMING_TURNS)",
-    )  # fmt: skip
-    ap.add_argument(
-        "--timing-margin", type=float, metavar="M",
-        help="on mid-length calls, the grouping whose changes follow the pauses best replaces "
-        "two voices whose |z| is M lower (clustering.TIMING_MARGIN; 0: off)",
-    )  # fmt: skip
-    ap.add_argument(
-        "--second-voice", choices=("on", "off"),
-        help="a sure overlap adds a turn of the second voice (speakers.OVERLAP_KEEP_BOTH)",
-    )  # fmt: skip
-    ap.add_argument(
-        "--long-turns", type=int, metavar="K",
-        help="a long call's timing also weighs how often the voices alternate, over K finer "
-        "clusters (longcall.LONG_TURNS; 0: off)",
-    )  # fmt: skip
-    ap.add_argument(
-        "--long-timing", choices=("on", "off"),
-        help="choose a long call's two voices by when they change (longcall.LONG_TIMING)",
-    )  # fmt: skip
-    ap.add_argument(
-        "--timing", choices=("on", "off"),
-        help="choose how finer clusters make two voices by when the voices change, where that "
-        "is clear (clustering.TIMING_GROUPING)",
-    )  # fmt: skip
+    for flag, (module, name, kind, text) in SWITCHES.items():
+        if kind == "on/off":
+            ap.add_argument(flag, choices=("on", "off"), help=f"{text} ({module.__name__}.{name})")
+        else:  # a number; 0 switches the constant off (None) where the constant allows it
+            ap.add_argument(flag, type=kind, help=f"{text} ({module.__name__}.{name})")
     args = ap.parse_args()
-    if args.timing is not None:
-        clustering.TIMING_GROUPING = args.timing == "on"
-    if args.long_reseg is not None:
-        longcall.LONG_RESEG_PASSES = args.long_reseg
-    if args.turn_z is not None:
-        longcall.LONG_TURN_Z = args.turn_z
-    if args.long_grouping is not None:
-        longcall.LONG_GROUPING = args.long_grouping == "on"
-    if args.long_timing is not None:
-        longcall.LONG_TIMING = args.long_timing == "on"
-    if args.long_turns is not None:
-        longcall.LONG_TURNS = args.long_turns or None
-    if args.second_voice is not None:
-        speakers.OVERLAP_KEEP_BOTH = args.second_voice == "on"
-    if args.timing_margin is not None:
-        clustering.TIMING_MARGIN = args.timing_margin or None
-    if args.timing_turns is not None:
-        clustering.TIMING_TURNS = args.timing_turns == "on"
+    for flag, (module, name, kind, _) in SWITCHES.items():
+        value = getattr(args, flag[2:].replace("-", "_"))
+        if value is None:
+            continue
+        if kind == "on/off":
+            value = value == "on"
+        elif name in OFF_AT_ZERO:
+            value = value or None
+        setattr(module, name, value)
 
     results: dict[str, list] = {"estimated": [], "given": []}
     counts, seconds, audio_s = [], 0.0, 0.0
