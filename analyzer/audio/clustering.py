@@ -209,10 +209,7 @@ def timed_over(
     segment, times = timing
 
     def tie(grouped: IntArray) -> float:
-        z = abs(pause_change_z(grouped, segment, weights, times))
-        if not TIMING_TURNS:
-            return z
-        return float(np.hypot(z, max(turn_taking_z(grouped, weights, segment), 0.0)))
+        return turn_tie(grouped, segment, weights, times, alternation=TIMING_TURNS)
 
     fine = compact_labels(fine)
     k = int(fine.max()) + 1
@@ -227,6 +224,24 @@ def timed_over(
         if z >= need:
             need, best = z, side[fine]
     return best
+
+
+def turn_tie(
+    labels: IntArray,
+    segment: IntArray,
+    weights: FloatArray,
+    times: FloatArray,
+    *,
+    alternation: bool,
+) -> float:
+    """How tied the voice changes of ``labels`` are to the turn-taking: |``pause_change_z``|,
+    and with ``alternation`` combined with how often the label alternates between consecutive
+    speech segments (``turn_taking_z``, counted when positive: long runs are a mood, not
+    turns) as sqrt(z_pause^2 + z_alternation^2). Arguments as ``pause_change_z``."""
+    z = abs(pause_change_z(labels, segment, weights, times))
+    if not alternation:
+        return z
+    return float(np.hypot(z, max(turn_taking_z(labels, weights, segment), 0.0)))
 
 
 def pause_change_z(

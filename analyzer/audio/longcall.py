@@ -45,9 +45,9 @@ from .clustering import (
     centroids,
     cluster_embeddings,
     group_in_two,
-    pause_change_z,
     segment_labels,
     turn_taking_z,
+    turn_tie,
 )
 
 __all__ = ["cluster_long_call", "segment_labels", "spread", "timed_in_two", "turn_taking_z"]
@@ -182,11 +182,7 @@ def timed_in_two(
     """
 
     def tie(grouped: IntArray) -> float:
-        """How tied the grouping's changes are to the turn-taking (see LONG_TURNS)."""
-        z = abs(pause_change_z(grouped, segments, weights, times))
-        if LONG_TURNS is None:
-            return z
-        return float(np.hypot(z, max(turn_taking_z(grouped, weights, segments), 0.0)))
+        return turn_tie(grouped, segments, weights, times, alternation=LONG_TURNS is not None)
 
     best = labels
     clearest = tie(labels)
