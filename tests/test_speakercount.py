@@ -183,11 +183,13 @@ def test_the_training_command_names_how_each_call_was_drawn(tmp_path):
         "train-0001.npz": {"name": "a"},
         "train-3000.npz": {"name": "a+b+c", "draw": "multi"},
         "train-3500.npz": {"name": "a+b", "draw": "multi", "voices": [2]},
+        "train-4000.npz": {"name": "a+b", "room": True},
+        "train-4500.npz": {"name": "a+b+c", "draw": "multi", "room": True},
     }
     for name, meta in metas.items():
         np.savez(tmp_path / name, meta=json.dumps(meta))
     draws = [_draw(tmp_path / n) for n in sorted(metas)]
-    assert draws == ["", " --multi", " --multi --voices 2"]
+    assert draws == ["", " --multi", " --multi --voices 2", " --room", " --multi --room"]
     assert _runs([1, 2, 3, 7, 9, 10]) == [(1, 3), (7, 7), (9, 10)]
 
 

@@ -139,18 +139,20 @@ def simulate(
     root: Path = DATA,
     multi: bool = False,
     voices: tuple[int, ...] = MULTI_VOICES,
+    room: bool = False,
 ) -> None:
     """Simulate and embed training calls ``start`` .. ``start + calls - 1`` into ``cache``
     (one npz per call, the diarization benchmark's cache format); ``multi``: short
     multi-party excerpts of ``voices`` voices (``draw_call``), marked so in the call's
-    metadata."""
+    metadata; ``room``: each call heard by one far-field microphone in a room
+    (``benchmarks.simcalls.in_room``, seeded by the call's number) instead of mixed dry."""
     import torch
 
     from analyzer.audio.prosody import analyze_frames
     from analyzer.audio.speakers import SpeakerEncoder
     from analyzer.audio.vad import VoiceActivityDetector, speech_segments
     from benchmarks.diarization import save_embedded_call
-    from benchmarks.simcalls import SR, simulate_call, telephone_band
+    from benchmarks.simcalls import SR, in_room, simulate_call, telephone_band
 
     torch.set_num_threads(1)
     rows, gender = speaker_rows(root, cache / "pieces")
@@ -170,7 +172,10 @@ def simulate(
             n_turns=turns,
             max_clips=max_clips,
             root=root,
+            tracks=room,
         )
+        if room:
+            audio = in_room(audio, SEED * 100_000 + i)
         if tel:
             audio = telephone_band(audio)
         dur = len(audio) / SR
@@ -182,6 +187,8 @@ def simulate(
             meta["draw"] = "multi"
             if voices != MULTI_VOICES:
                 meta["voices"] = list(voices)
+        if room:
+            meta["room"] = True
         save_embedded_call(path, meta, ref, emotions, speech, (spans, owner, emb, f0), None)
         print(f"{i}: {meta['name']} {dur:.0f} s, {len(emb)} windows", flush=True)
 
@@ -244,13 +251,15 @@ def _runs(numbers: list[int]) -> list[tuple[int, int]]:
 
 def _draw(path: Path) -> str:
     """The ``simulate`` options a training call was drawn with: "" (a whole call),
-    " --multi" or " --multi --voices 2" (and so on)."""
+    " --multi" or " --multi --voices 2" (and so on), " --room" after them for a call heard in
+    a room."""
     with np.load(path, allow_pickle=False) as z:
         meta = json.loads(str(z["meta"]))
+    room = " --room" if meta.get("room") else ""
     if meta.get("draw") != "multi":
-        return ""
+        return room
     voices = meta.get("voices")
-    return " --multi" + ("" if voices is None else " --voices " + ",".join(map(str, voices)))
+    return " --multi" + ("" if voices is None else " --voices " + ",".join(map(str, voices))) + room
 
 
 def fit(
@@ -271,7 +280,7 @@ def fit(
     paths = sorted(cache.glob("train-*.npz"))
     calls = [call_rows(p, projection) for p in paths]
     draws = [_draw(p) for p in paths]
-    multi = [d != "" for d in draws]
+    multi = ["--multi" in d for d in draws]
     # short multi-party calls teach only the later steps: one vs two keeps its own calls
     x2, y2 = step_data([c for c, m in zip(calls, multi) if not m], True)
     x3, y3 = step_data(calls, False)
@@ -331,6 +340,9 @@ def main() -> None:
     sim.add_argument(
         "--voices", default="3,4", help="--multi: voices per excerpt, e.g. 2 (comma-separated)"
     )
+    sim.add_argument(
+        "--room", action="store_true", help="heard by one far-field microphone in a room"
+    )
     fitp = sub.add_parser("fit", help="fit the count model on the simulated calls")
     fitp.add_argument("--cache", type=Path, required=True)
     fitp.add_argument("--out", type=Path, default=Path("models/speaker-count-logreg"))
@@ -344,7 +356,9 @@ def main() -> None:
     args = ap.parse_args()
     if args.cmd == "simulate":
         voices = tuple(int(v) for v in args.voices.split(","))
-        simulate(args.cache, args.calls, args.start, multi=args.multi, voices=voices)
+        simulate(
+            args.cache, args.calls, args.start, multi=args.multi, voices=voices, room=args.room
+        )
     else:
         fit(
             args.cache,
