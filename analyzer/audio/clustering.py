@@ -41,10 +41,6 @@ TIMING_MARGIN: float | None = 2.0  # two voices made (grouped or split) give way
 # docstring); validation collar DER 3-min same-gender 0.164 -> 0.109, through 8 kHz 0.189 ->
 # 0.140, other sets within 0.001; test 8 kHz default 0.174 -> 0.159, 12-minute 8 kHz 0.061 ->
 # 0.044, same-gender 0.086 -> 0.058, the rest unchanged.
-TIE_SPACE = False  # candidate (session 34): on those calls two voices are the grouping of
-# TIE_SPACE_CLUSTERS finer clusters that is at once tied to the turn-taking and far apart in the
-# speaker space (``tied_in_space``), instead of the speaker-space grouping and the margin above
-TIE_SPACE_CLUSTERS = 8
 TIMING_TURNS = False  # when set: that margin is over the score the long calls use, the pauses'
 # |z| combined with how often the voices alternate (``timed_over``); candidate, session 33
 
@@ -133,13 +129,7 @@ def cluster_embeddings(
             if not verdict:
                 break
             labels = cand
-    tied = TIE_SPACE and timing is not None and w > TIE_SPACE_CLUSTERS
-    if speaker_space is not None and timing is not None and labels.max() == 1 and tied:
-        need = split_distance + few_items_distance / np.sqrt(w)
-        grouped = tied_in_space(split(TIE_SPACE_CLUSTERS), speaker_space, weights, timing)
-        if _distinct(embeddings, grouped, weights, need):
-            labels = grouped
-    elif speaker_space is not None and labels.max() == 1 and w > FINE_CLUSTERS:
+    if speaker_space is not None and labels.max() == 1 and w > FINE_CLUSTERS:
         fine = split(FINE_CLUSTERS)
         need = split_distance + few_items_distance / np.sqrt(w)
         timed = TIMING_GROUPING and timing is not None
@@ -202,44 +192,6 @@ def group_in_two(
             z = abs(pause_change_z(side[fine], timing[0], weights, timing[1]))
             if z >= TIMING_Z and z > clearest:
                 clearest, best = z, side
-    grouped: IntArray = best[fine]
-    return grouped
-
-
-def tied_in_space(
-    fine: IntArray,
-    embeddings: FloatArray,
-    weights: FloatArray,
-    timing: tuple[IntArray, FloatArray],
-) -> IntArray:
-    """Labels [W] 0/1: the grouping in two of the ``fine`` clusters (each group at least
-    TIMING_MIN_SHARE of the weight) with the largest product of two scores, each of which
-    alone finds the voices' grouping near the top but not always first: how tied its changes
-    are to the turn-taking (``turn_tie`` with alternation) and ``group_in_two``'s separation in
-    the speaker space ``embeddings`` [W, E] (cosine distance of the groups' weighted means times
-    the product of their shares). A product needs no weight between the two. Falls back to the
-    speaker-space grouping when no grouping leaves both groups their share."""
-    segment, times = timing
-    fine = compact_labels(fine)
-    k = int(fine.max()) + 1
-    share = np.bincount(fine, weights=weights, minlength=k) / weights.sum()
-    sums = np.stack(
-        [(embeddings[fine == c] * weights[fine == c, None]).sum(axis=0) for c in range(k)]
-    )
-    best_score, best = -np.inf, None
-    for mask in range(1, 2 ** (k - 1)):
-        side = (mask >> np.arange(k)) & 1
-        left, right = share[side == 0].sum(), share[side == 1].sum()
-        if min(left, right) < TIMING_MIN_SHARE:
-            continue
-        a, b = sums[side == 0].sum(axis=0), sums[side == 1].sum(axis=0)
-        cos = a @ b / max(float(np.linalg.norm(a) * np.linalg.norm(b)), 1e-12)
-        tie = turn_tie(side[fine], segment, weights, times, alternation=True)
-        score = tie * (1 - cos) * left * right
-        if score > best_score:
-            best_score, best = score, side
-    if best is None:
-        return group_in_two(fine, embeddings, weights)
     grouped: IntArray = best[fine]
     return grouped
 
