@@ -51,6 +51,7 @@ RECIPES = {
 MEMBERS = {"v6+bc@m5": 5}  # heads per model (``--members``); other recipes one
 _Z = ("--relative-scale", "speaker")  # the relative head on each speaker's own spread
 _OFFSET = ("--relative-inputs", "offset")  # ... reading the offsets only
+_NEUTRAL = ("--relative-reference", "neutral")  # ... from the speaker's calm windows
 HEAD_ARGS = {  # further ``emotrace train ser`` options of a recipe (session 26)
     "v6+bc@z": [*_Z],
     "v6+bc@zo": [*_Z, *_OFFSET],
@@ -67,6 +68,8 @@ HEAD_ARGS = {  # further ``emotrace train ser`` options of a recipe (session 26)
     # session 28: ... with temperatures from new speakers and new corpora alike, or new speakers
     "v6+bc@zonp": [*_Z, *_OFFSET, "--relative-reference", "neutral", "--calibration", "pooled"],
     "v6+bc@zons": [*_Z, *_OFFSET, "--relative-reference", "neutral", "--calibration", "speakers"],
+    # session 34: ``@zon`` with the extra weight of the gender served worse searched (1, 1.3, 1.6)
+    "v6+bc@zonb": [*_Z, *_OFFSET, *_NEUTRAL, "--gender-boosts", "1,1.3,1.6"],
 }
 # a recipe "BASE@VARIANT" trains on BASE's channels with its own heads or options
 RECIPES.update({name: RECIPES[name.split("@")[0]] for name in [*MEMBERS, *HEAD_ARGS]})
@@ -77,6 +80,7 @@ DECISIONS: dict[str, dict[str, Any]] = {
     "v6+bc@zon#temper": {"unfamiliar": "temper"},
     "v6+bc@zonp#temper": {"unfamiliar": "temper"},
     "v6+bc@zons#temper": {"unfamiliar": "temper"},
+    "v6+bc@zonb#temper": {"unfamiliar": "temper"},
     # and the relative head weighed by how varied the speaker sounds (session 27)
     "v6+bc#temper+gate": {"unfamiliar": "temper", "relative_gate_nats": 0.25},
 }
