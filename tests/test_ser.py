@@ -469,6 +469,32 @@ def test_gender_boost_search_finds_the_worse_served_gender():
     assert off == {"gender": None, "boost": 1.0, "folds": 0}
 
 
+def test_gender_boost_search_reads_relative_heads_as_the_final_model_will():
+    # heads fitted on the offsets alone have a narrower relative input than the default's
+    # offsets and voice; the search once read them with the default and crashed
+    feats, y, speakers, channels, genders = gendered_windows()
+    options = HeadOptions(
+        hidden=0,
+        epochs=10,
+        lr=1e-2,
+        batch_size=64,
+        random_groups=2,
+        gender_boosts=(1.0, 2.0),
+        relative_scale="speaker",
+        relative_inputs="offset",
+        relative_reference="neutral",
+    )
+    arrays, config = fit_model_arrays(
+        feats, y, speakers, channels, options=options, genders=genders
+    )
+    assert config["gender_balance"]["folds"] == 4
+    assert config["gender_balance"]["weaker"] == "male"
+    assert config["relative_inputs"] == "offset" and config["relative_reference"] == "neutral"
+    model = SpeechEmotionModel("t", arrays, config, encoder=None)
+    probs = model.probabilities(feats[:50], groups=list(speakers[:50]))
+    assert probs.shape == (50, len(LABELS)) and np.allclose(probs.sum(axis=1), 1.0)
+
+
 def test_gender_boosts_option_parses_and_rejects_non_positive_weights():
     assert parse_gender_boosts("1, 1.3,1.6") == (1.0, 1.3, 1.6)
     assert parse_gender_boosts("") == (1.0,)  # nothing given: no search

@@ -16,6 +16,7 @@ import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -402,8 +403,7 @@ def select_gender_boost(
     if not scored.any():
         scored = np.ones(len(y), dtype=bool)
     single = replace(options, members=1)
-    config: dict[str, float] = {"min_group_windows": options.min_group_windows}
-    config["relative_weight"] = options.relative_weight
+    config = model_config(options)  # the heads read as the final model will read them
     total = len(boosts) * len(folds)
 
     def per_gender(gender: str | None, boost: float, step: int) -> dict[str, float]:
@@ -443,6 +443,24 @@ def select_gender_boost(
     }
 
 
+def model_config(options: HeadOptions) -> dict[str, Any]:
+    """The model.json entries that say how ``SpeechEmotionModel`` reads heads fitted with
+    ``options`` (the relative head's reference, scale and inputs). Every model built on the
+    way (gender-weight search, calibration probes) is read through them too, so that a head
+    fitted on offsets alone is never read as one fitted on offsets and the voice."""
+    config: dict[str, Any] = {
+        "min_group_windows": options.min_group_windows,
+        "relative_weight": options.relative_weight,
+        "relative_reference": options.relative_reference,
+        "reference_share": options.reference_share,
+    }
+    if (options.relative_scale, options.relative_inputs) != ("global", "both"):  # version 6
+        config["relative_scale"] = options.relative_scale
+        config["relative_inputs"] = options.relative_inputs
+        config["relative_scale_floor"] = options.relative_scale_floor
+    return config
+
+
 def fit_model_arrays(
     features: np.ndarray,
     y: np.ndarray,
@@ -478,17 +496,7 @@ def fit_model_arrays(
     """
     context = speaker_channel_ids(speakers, channels)
     held = np.isin(speakers, sorted(calibration_speakers(speakers.tolist())))
-    config: dict = {
-        "min_group_windows": options.min_group_windows,
-        "relative_weight": options.relative_weight,
-        "relative_reference": options.relative_reference,
-        "reference_share": options.reference_share,
-        "head_options": asdict(options),
-    }
-    if (options.relative_scale, options.relative_inputs) != ("global", "both"):  # version 6
-        config["relative_scale"] = options.relative_scale
-        config["relative_inputs"] = options.relative_inputs
-        config["relative_scale_floor"] = options.relative_scale_floor
+    config = {**model_config(options), "head_options": asdict(options)}
     if weights is None and options.balance:
         weights = balance_weights(speakers, genders, corpora if options.corpus_balance else None)
         if genders is not None:
