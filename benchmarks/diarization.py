@@ -429,6 +429,17 @@ seven sets identical. Calls heard in a room do not teach the count to hear a thi
 voice there: their splits' statistics look like those of fewer voices in a dry call.
 (``train.speaker_count simulate --room`` stays, for the record.)
 
+The bar for a further voice, with rooms in view (session 34; rule written before the
+candidates' figures). The count model's ``more_threshold`` 0.7 (k - 1 or k voices for k >= 3)
+was chosen among 0.5-0.8 on dry validation sets before the room proxy existed; in the room
+proxy three and four voices are under-counted (validation 29 % and 14 % right, above).
+Candidates: 0.5 and 0.6 (the shipped model, that one number changed in a copy of its folder).
+Accepted if, on the validation calls: (a) room short 1-4 voices collar DER falls by at least
+0.02; (b) over the eleven dry validation sets of the session-31 threshold rule the mean collar
+DER is not higher, no set is worse by more than 0.01 and no set's count accuracy falls by more
+than one call. Both passing: the lower mean over (a)'s set and (b)'s sets. Then the test sets
+once.
+
 Turn-taking and the speaker space together on mid-length calls (session 34; rule written
 before the candidate's figures). Finding (validation calls only, a diagnostic over every
 grouping in two of K finer clusters, scored by the share of the speech right before any
