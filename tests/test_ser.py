@@ -495,6 +495,28 @@ def test_gender_boost_search_reads_relative_heads_as_the_final_model_will():
     assert probs.shape == (50, len(LABELS)) and np.allclose(probs.sum(axis=1), 1.0)
 
 
+def test_adapting_reads_the_relative_head_as_the_source_model_was_trained():
+    from train.heads import model_config, reading_options
+
+    trained = HeadOptions(
+        relative_scale="speaker", relative_inputs="offset", relative_reference="neutral"
+    )
+    config = model_config(trained)
+    read = reading_options(config, HeadOptions(epochs=3))  # the command line's defaults
+    assert (read.relative_scale, read.relative_inputs, read.relative_reference) == (
+        "speaker",
+        "offset",
+        "neutral",
+    )
+    assert read.epochs == 3  # the adaptation's own settings stay
+    old = reading_options({"min_group_windows": 4}, trained)  # a model from before the fields
+    assert (old.relative_scale, old.relative_inputs, old.relative_reference) == (
+        "global",
+        "both",
+        "mean",
+    )
+
+
 def test_gender_boosts_option_parses_and_rejects_non_positive_weights():
     assert parse_gender_boosts("1, 1.3,1.6") == (1.0, 1.3, 1.6)
     assert parse_gender_boosts("") == (1.0,)  # nothing given: no search

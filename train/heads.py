@@ -461,6 +461,22 @@ def model_config(options: HeadOptions) -> dict[str, Any]:
     return config
 
 
+def reading_options(config: dict[str, Any], options: HeadOptions) -> HeadOptions:
+    """``options`` with the fields that say how a trained model reads its relative head
+    (``model_config``'s) taken from that model's ``config``, so that heads adapted from it are
+    fed what they were trained on (a model from before a field existed has its default)."""
+    return replace(
+        options,
+        relative_reference=str(config.get("relative_reference", "mean")),
+        reference_share=float(config.get("reference_share", HeadOptions.reference_share)),
+        relative_scale=str(config.get("relative_scale", "global")),
+        relative_inputs=str(config.get("relative_inputs", "both")),
+        relative_scale_floor=float(
+            config.get("relative_scale_floor", HeadOptions.relative_scale_floor)
+        ),
+    )
+
+
 def fit_model_arrays(
     features: np.ndarray,
     y: np.ndarray,

@@ -55,6 +55,7 @@ from .heads import (
     adapt_model_arrays,
     adapted_temperatures,
     fit_model_arrays,
+    reading_options,
 )
 from .ser_eval import concordance, evaluate_ser
 from .ser_features import (
@@ -564,6 +565,7 @@ def adapt_model(
         # each channel (label-free, the engine's ``model_input``), as its heads were trained
         groups = speaker_channel_groups(speakers, channels)
         features = load_ser_model(source).model_input(features, groups)
+    options = reading_options(config, options)  # the heads are read as they were trained
     adapted = adapt_model_arrays(arrays, features, y, speakers, channels, options=options)
     keep = {k: v for k, v in config.items() if k not in ("kind", "loader", "labels", "weights")}
     keep["adapted_from"] = {"model": source.name, "on": about, "epochs": options.epochs}
