@@ -844,6 +844,10 @@ NOTE_TEMPLATES: dict[str, dict[str, str]] = {
         "one_voice_counted": "单声道录音的 {speech_s:.0f} 秒语音中只识别出一个声音："
         "声音相近的两人（同性别、同一条电话线路）可能被识别为一人；"
         "如果这是一段对话，请将说话人数设为 2 后重新分析",
+        "voices_uncertain": "这 {voices} 个声音可能有部分混淆："
+        "声音切换的位置与说话人轮替时的停顿不符（轮替得分 {tie:.1f}，"
+        "低于 {threshold:.1f}）；同一人的两种情绪可能被当成两个声音，"
+        "请先核对说话人标签",
         "phone_conversation": "单声道电话录音中的 {speech_s:.0f} 秒语音按对话处理，"
         "已区分为 {voices} 个声音；如果只有一人说话，请将说话人数设为 1 后重新分析",
         "agent_channel_guessed": "已推测坐席声道：声道 {channel}"

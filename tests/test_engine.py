@@ -510,3 +510,49 @@ def test_the_count_caveat_reads_in_chinese():
 
     phone = _phone_note(2, 75.2).to_dict()
     assert "75 秒" in note_text(phone, "zh") and "说话人数设为 1" in note_text(phone, "zh")
+
+
+def _alternating_call(changes_at_long_pauses: bool, seed: int = 0):
+    """Turns and speech segments of a 40-segment two-voice call: every pause is short (0.2 s)
+    or long (0.9 s) at random; with ``changes_at_long_pauses`` the voice changes exactly at
+    the long ones (talkers taking turns), otherwise at random segments (a mood coming and
+    going whatever the pause)."""
+    from analyzer.audio.turns import Turns
+    from analyzer.segment import Segment
+
+    rng = np.random.default_rng(seed)
+    long_gap = rng.random(40) < 0.4
+    t, voice, turns, speech = 0.0, 0, [], []
+    for k in range(40):
+        if k:
+            t += 0.9 if long_gap[k] else 0.2
+            change = long_gap[k] if changes_at_long_pauses else rng.random() < 0.4
+            voice = 1 - voice if change else voice
+        seg = Segment(t, t + 2.0)
+        speech.append(seg)
+        turns.append((f"S{voice + 1}", seg))
+        t = seg.end
+    return Turns(turns, []), speech
+
+
+def test_voices_whose_changes_follow_the_pauses_are_not_flagged():
+    from analyzer.attribution import UNCERTAIN_TIE, uncertain_voices_note, voices_tie
+    from review.views import note_text
+
+    turns, speech = _alternating_call(True)
+    assert voices_tie(turns, speech) > UNCERTAIN_TIE
+    assert uncertain_voices_note(turns, speech) is None
+    mixed, speech2 = _alternating_call(False)
+    tie = voices_tie(mixed, speech2)
+    assert tie is not None and tie < UNCERTAIN_TIE
+    note = uncertain_voices_note(mixed, speech2)
+    assert note is not None and note.code == "voices_uncertain"
+    assert note.params["voices"] == 2 and note.params["tie"] == round(tie, 2)
+    assert "mixed up" in note.message
+    assert "请先核对说话人标签" in note_text(note.to_dict(), "zh")
+    # too little speech to judge, one voice, or voices anchored by faces: no note
+    assert uncertain_voices_note(mixed, speech2[:20]) is None  # 40 s of speech
+    one = type(mixed)([("S1", s) for s in speech2], [])
+    assert voices_tie(one, speech2) is None and uncertain_voices_note(one, speech2) is None
+    seen = type(mixed)(mixed.turns, [], seen_voices=2)
+    assert uncertain_voices_note(seen, speech2) is None
