@@ -16,8 +16,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from .audio.clustering import turn_tie
-from .audio.speakers import SpeakerEncoder, Turns, channel_turns, diarize
+from .audio.speakers import (
+    UNCERTAIN_MIN_SPEECH_S,
+    UNCERTAIN_TIE,
+    SpeakerEncoder,
+    Turns,
+    channel_turns,
+    diarize,
+    voices_tie,
+)
 from .audio.vad import band_limited, speech_segments
 from .chunks import diarize_in_chunks
 from .coaching.roles import guess_roles
@@ -38,11 +45,6 @@ ONE_VOICE_NOTE_S = 20.0  # s of speech from which one voice counted on a mixed r
 PHONE_MIN_SPEECH_S = 60.0  # s of speech from which a mixed telephone recording is a conversation:
 # through an 8 kHz channel two voices of one gender are counted as one in most three-minute
 # simulated calls (``benchmarks.diarization --telephone``), and no evidence here separates them
-UNCERTAIN_MIN_SPEECH_S = 60.0  # s of speech from which a diarized call's turn-taking is judged
-# (fewer pauses make the score small by chance)
-UNCERTAIN_TIE = 2.0  # a diarized call whose voice changes are less tied to the turn-taking than
-# this (``voices_tie``) gets the note ``voices_uncertain``; chosen on validation calls, see the
-# diarization benchmark's docstring (session 34)
 # Whole-call comparisons and levels run over blocks of this many samples (about 1 minute at
 # 16 kHz), so a long call never needs full-length temporaries beside its audio.
 BLOCK_SAMPLES = 1 << 20
@@ -348,39 +350,6 @@ def _one_voice_note(voices: int, speech_s: float, cfg: AnalysisConfig) -> Note |
         "analyse it again with the number of speakers set to 2",
         speech_s=round(speech_s, 1),
     )
-
-
-def voices_tie(turns: Turns, speech: Sequence[Segment]) -> float | None:
-    """How tied the voice changes of a diarized call are to its turn-taking: each speech
-    segment labelled by the voice holding most of it, then ``clustering.turn_tie`` with
-    alternation (|z| of the pauses before a change against those before the same voice goes
-    on, combined with how often the voice alternates from one segment to the next). Talkers
-    change at pauses of their own kind; voices split by mood change whatever the pause, so a
-    low score marks a call whose voices may be mixed up. None with fewer than two voices
-    among the segments."""
-    names = turns.speakers
-    if len(names) < 2 or not speech:
-        return None
-    step = 0.01
-    end = max(max(s.end for s in speech), max(t.end for _, t in turns.turns))
-    frames = int(np.ceil(end / step)) + 1
-    held = np.zeros((len(names), frames + 1))  # cumulative frames of each voice
-    for k, name in enumerate(names):
-        mask = np.zeros(frames)
-        for seg in turns.of(name):
-            mask[int(seg.start / step) : int(np.ceil(seg.end / step))] = 1.0
-        held[k, 1:] = np.cumsum(mask)
-    a = np.array([int(s.start / step) for s in speech])
-    b = np.array([max(int(np.ceil(s.end / step)), int(s.start / step) + 1) for s in speech])
-    cover = held[:, np.minimum(b, frames)] - held[:, np.minimum(a, frames)]  # [voices, S]
-    keep = cover.max(axis=0) > 0
-    labels = cover.argmax(axis=0)[keep]
-    if len(set(labels.tolist())) < 2:
-        return None
-    times = np.array([(s.start, s.end) for s in speech], float)[keep]
-    weights = times[:, 1] - times[:, 0]
-    order = np.arange(len(labels))
-    return turn_tie(labels, order, weights, times, alternation=True)
 
 
 def uncertain_voices_note(turns: Turns, speech: Sequence[Segment]) -> Note | None:

@@ -561,3 +561,24 @@ def test_two_voices_give_way_to_the_timing_grouping_only_by_a_margin():
     # Voices already made right are kept; a margin no grouping reaches keeps the labels too.
     assert np.array_equal(timed_over(voice, fine, w, timing, 2.0), voice)
     assert np.array_equal(timed_over(mood, fine, w, timing, 50.0), mood)
+
+
+def test_a_second_look_takes_the_grouping_tied_to_the_turn_taking():
+    """``timed_over`` with no margin (the diarizer's second look at a call whose voices may be
+    mixed up): two voices grouped by mood give way to the grouping of the finer clusters whose
+    changes come at the turn-taking pauses; with a margin the labels must be beaten by that
+    much."""
+    from analyzer.audio.clustering import timed_over
+
+    rng = np.random.default_rng(3)
+    voice = np.repeat(np.arange(20) % 2, 2)  # two segments per turn, turns alternate
+    mood = rng.integers(0, 2, 40)
+    fine = 2 * voice + mood  # voices A (0, 1) and B (2, 3), each in two moods
+    pause = np.where(np.r_[True, voice[1:] != voice[:-1]], rng.uniform(0.8, 1.2, 40), 0.2)
+    start = np.cumsum(pause + 2.0)
+    timing = (np.arange(40), np.c_[start, start + 2.0])
+    by_mood = mood.copy()
+    looked = timed_over(by_mood, fine, np.ones(40), timing, 0.0, alternation=True)
+    assert np.array_equal(looked, voice) or np.array_equal(looked, 1 - voice)
+    kept = timed_over(by_mood, fine, np.ones(40), timing, 100.0, alternation=True)
+    assert np.array_equal(kept, by_mood)

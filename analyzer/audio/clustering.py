@@ -60,6 +60,7 @@ def cluster_embeddings(
     speaker_space: FloatArray | None = None,
     accept: Callable[[IntArray, int, Callable[[int], IntArray]], bool | None] | None = None,
     timing: tuple[IntArray, FloatArray] | None = None,
+    second_look: bool = False,
 ) -> IntArray:
     """Cluster L2-normalised embeddings [W, D] into speaker labels [W] (0..k-1, by weight).
 
@@ -96,6 +97,11 @@ def cluster_embeddings(
     timing: (the speech segment [W] each item was cut from, the segments' (start, end) in
     seconds [S, 2]): with TIMING_GROUPING, the grouping of the finer clusters may be chosen by
     when the voices change (``group_in_two``'s ``timing``).
+
+    second_look: with ``timing``, two voices give way to whichever grouping of the finer
+    clusters is most tied to the turn-taking, pauses and alternation (``timed_over`` with no
+    margin): the diarizer's second look at a call whose voices may be mixed up
+    (``speakers.SECOND_LOOK``).
     """
     w = len(embeddings)
     weights = np.ones(w) if weights is None else np.asarray(weights, float)
@@ -138,8 +144,10 @@ def cluster_embeddings(
             if _distinct(embeddings, grouped, weights, need):
                 labels = grouped
                 break
-        if TIMING_MARGIN is not None and timing is not None:
-            labels = timed_over(labels, fine, weights, timing, TIMING_MARGIN)
+        margin = 0.0 if second_look else TIMING_MARGIN
+        if margin is not None and timing is not None:
+            alternate = second_look or TIMING_TURNS
+            labels = timed_over(labels, fine, weights, timing, margin, alternation=alternate)
     # Relabel by weight so label 0 is the speaker with the most speech.
     order = np.argsort(-np.bincount(labels, weights=weights))
     relabelled: IntArray = np.argsort(order)[labels]
@@ -202,14 +210,17 @@ def timed_over(
     weights: FloatArray,
     timing: tuple[IntArray, FloatArray],
     margin: float,
+    *,
+    alternation: bool = False,
 ) -> IntArray:
     """Two voices' ``labels`` [W], or the grouping in two of the ``fine`` clusters (each group
     at least TIMING_MIN_SHARE of the weight) whose changes are most tied to the pauses
-    (largest |``pause_change_z``|) where that |z| exceeds the labels' own by ``margin``."""
+    (largest |``pause_change_z``|, with ``alternation`` combined with how often the voices
+    alternate: ``turn_tie``) where that exceeds the labels' own by ``margin``."""
     segment, times = timing
 
     def tie(grouped: IntArray) -> float:
-        return turn_tie(grouped, segment, weights, times, alternation=TIMING_TURNS)
+        return turn_tie(grouped, segment, weights, times, alternation=alternation)
 
     fine = compact_labels(fine)
     k = int(fine.max()) + 1
