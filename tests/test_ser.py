@@ -8,6 +8,7 @@ import shutil
 import zlib
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -428,6 +429,11 @@ def gendered_windows(
     )
 
 
+def tiny_heads(**options: Any) -> HeadOptions:
+    """Linear heads trained briefly on large batches: the gender-balance tests' settings."""
+    return HeadOptions(hidden=0, lr=1e-2, batch_size=64, random_groups=2, **options)
+
+
 def test_gender_folds_hold_out_both_genders_and_skip_unknown():
     speakers = np.array(["f1", "f2", "f3", "m1", "m2", "m3", "m4", "x1", "x2"])
     genders = np.array(["female"] * 3 + ["male"] * 4 + ["unknown"] * 2)
@@ -444,9 +450,7 @@ def test_gender_folds_hold_out_both_genders_and_skip_unknown():
 
 def test_gender_boost_search_finds_the_worse_served_gender():
     feats, y, speakers, channels, genders = gendered_windows()
-    options = HeadOptions(
-        hidden=0, epochs=30, lr=1e-2, batch_size=64, random_groups=2, gender_boosts=(1.0, 2.0)
-    )
+    options = tiny_heads(epochs=30, gender_boosts=(1.0, 2.0))
     weights = balance_weights(speakers, genders)
     choice = select_gender_boost(feats, y, speakers, channels, genders, weights, options=options)
     assert choice["weaker"] == "male"  # the noisier voices are recognised worse
@@ -473,12 +477,8 @@ def test_gender_boost_search_reads_relative_heads_as_the_final_model_will():
     # heads fitted on the offsets alone have a narrower relative input than the default's
     # offsets and voice; the search once read them with the default and crashed
     feats, y, speakers, channels, genders = gendered_windows()
-    options = HeadOptions(
-        hidden=0,
+    options = tiny_heads(
         epochs=10,
-        lr=1e-2,
-        batch_size=64,
-        random_groups=2,
         gender_boosts=(1.0, 2.0),
         relative_scale="speaker",
         relative_inputs="offset",
@@ -526,15 +526,7 @@ def test_gender_boosts_option_parses_and_rejects_non_positive_weights():
 
 def test_fit_model_arrays_records_the_gender_balance_it_used():
     feats, y, speakers, channels, genders = gendered_windows(1)
-    options = HeadOptions(
-        hidden=0,
-        epochs=30,
-        lr=1e-2,
-        batch_size=64,
-        random_groups=2,
-        members=1,
-        gender_boosts=(3.0,),
-    )
+    options = tiny_heads(epochs=30, members=1, gender_boosts=(3.0,))
     arrays, config = fit_model_arrays(
         feats, y, speakers, channels, options=options, genders=genders
     )
