@@ -572,17 +572,20 @@ from typing import Any
 
 import numpy as np
 
-from analyzer.attribution import UNCERTAIN_MIN_SPEECH_S, UNCERTAIN_TIE, fewest_voices, voices_tie
+from analyzer.attribution import fewest_voices
 from analyzer.audio import clustering, longcall, speakers
 from analyzer.audio.der import diarization_error_rate
 from analyzer.audio.overlap import load_overlap_detector
 from analyzer.audio.prosody import analyze_frames
 from analyzer.audio.speakercount import COUNT_MODEL, load_count_model
 from analyzer.audio.speakers import (
+    UNCERTAIN_MIN_SPEECH_S,
+    UNCERTAIN_TIE,
     SpeakerEncoder,
     diarize_embedded,
     load_projection,
     overlap_segments,
+    voices_tie,
 )
 from analyzer.audio.vad import VoiceActivityDetector, band_limited, speech_segments
 from analyzer.chunks import embed_in_chunks

@@ -536,7 +536,8 @@ def _alternating_call(changes_at_long_pauses: bool, seed: int = 0):
 
 
 def test_voices_whose_changes_follow_the_pauses_are_not_flagged():
-    from analyzer.attribution import UNCERTAIN_TIE, uncertain_voices_note, voices_tie
+    from analyzer.attribution import uncertain_voices_note
+    from analyzer.audio.speakers import UNCERTAIN_TIE, voices_tie
     from review.views import note_text
 
     turns, speech = _alternating_call(True)

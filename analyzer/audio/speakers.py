@@ -595,10 +595,8 @@ def diarize_embedded(
         overlaps = _overlap_near_changes(score, voted, frame_label, seg_of, duration)
     result = Turns(turns, overlaps, k if ulabels_seen is not None else 0)
     mid_length = projection is not None and PROJECTED_MAX_UNITS < len(uemb) <= LONG_CALL_UNITS
-    if SECOND_LOOK and not second_look and mid_length and ulabels_seen is None and k >= 2:
-        heard = sum(s.duration for s in speech)
-        tie = voices_tie(result, speech) if heard >= UNCERTAIN_MIN_SPEECH_S else None
-        if tie is not None and tie < UNCERTAIN_TIE:  # the voices may be moods: look again
+    if SECOND_LOOK and not second_look and mid_length:
+        if untied_voices(result, speech) is not None:  # the voices may be moods: look again
             return diarize_embedded(
                 spans, owner, plain, speech, duration, num_speakers=num_speakers,
                 max_speakers=max_speakers, ids=ids, split_distance=split_distance,
@@ -928,6 +926,17 @@ def _viterbi(
     return path
 
 
+def untied_voices(turns: Turns, speech: Sequence[Segment]) -> float | None:
+    """The turn-taking score (``voices_tie``) of a diarized call whose voices may be mixed up:
+    two or more voices not anchored by faces seen talking, at least UNCERTAIN_MIN_SPEECH_S of
+    speech (fewer pauses make the score small by chance), a score under UNCERTAIN_TIE. None
+    for any other call."""
+    if turns.seen_voices or sum(s.duration for s in speech) < UNCERTAIN_MIN_SPEECH_S:
+        return None
+    tie = voices_tie(turns, speech)
+    return tie if tie is not None and tie < UNCERTAIN_TIE else None
+
+
 def voices_tie(turns: Turns, speech: Sequence[Segment]) -> float | None:
     """How tied the voice changes of a diarized call are to its turn-taking: each speech
     segment labelled by the voice holding most of it, then ``clustering.turn_tie`` with
@@ -939,7 +948,7 @@ def voices_tie(turns: Turns, speech: Sequence[Segment]) -> float | None:
     names = turns.speakers
     if len(names) < 2 or not speech:
         return None
-    step = 0.01
+    step = FRAME_S
     end = max(max(s.end for s in speech), max(t.end for _, t in turns.turns))
     frames = int(np.ceil(end / step)) + 1
     held = np.zeros((len(names), frames + 1))  # cumulative frames of each voice
