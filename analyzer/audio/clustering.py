@@ -216,7 +216,8 @@ def timed_over(
     """Two voices' ``labels`` [W], or the grouping in two of the ``fine`` clusters (each group
     at least TIMING_MIN_SHARE of the weight) whose changes are most tied to the pauses
     (largest |``pause_change_z``|, with ``alternation`` combined with how often the voices
-    alternate: ``turn_tie``) where that exceeds the labels' own by ``margin``."""
+    alternate: ``turn_tie``) where that exceeds the labels' own by more than ``margin``
+    (with no margin: the grouping most tied to the turn-taking, the labels kept on a tie)."""
     segment, times = timing
 
     def tie(grouped: IntArray) -> float:
@@ -232,7 +233,7 @@ def timed_over(
         if min(share[side == 0].sum(), share[side == 1].sum()) < TIMING_MIN_SHARE:
             continue
         z = tie(side[fine])
-        if z >= need:
+        if z > need:
             need, best = z, side[fine]
     return best
 

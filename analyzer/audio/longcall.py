@@ -39,15 +39,14 @@ import numpy as np
 from ..arrays import FloatArray, IntArray
 from .clustering import (
     FINE_CLUSTERS,
-    TIMING_MIN_SHARE,
     _distinct,
     _reassign,
     centroids,
     cluster_embeddings,
     group_in_two,
     segment_labels,
+    timed_over,
     turn_taking_z,
-    turn_tie,
 )
 
 __all__ = ["cluster_long_call", "segment_labels", "spread", "timed_in_two", "turn_taking_z"]
@@ -181,11 +180,6 @@ def timed_in_two(
     alternation), which count for nothing.
     """
 
-    def tie(grouped: IntArray) -> float:
-        return turn_tie(grouped, segments, weights, times, alternation=LONG_TURNS is not None)
-
-    best = labels
-    clearest = tie(labels)
     pick = spread(len(units), LONG_MAX_ITEMS)
     fine_k = FINE_CLUSTERS if LONG_TURNS is None else LONG_TURNS
     if len(pick) <= fine_k:
@@ -193,17 +187,11 @@ def timed_in_two(
     fine = cluster_embeddings(
         units[pick], weights=weights[pick], num_speakers=fine_k, prune_share=LONG_PRUNE_SHARE
     )
-    fine_all = _label_all(units, weights, pick, fine)
-    k = int(fine_all.max()) + 1
-    share = np.bincount(fine_all, weights=weights, minlength=k) / weights.sum()
-    for mask in range(1, 2 ** (k - 1)):
-        side = (mask >> np.arange(k)) & 1
-        if min(share[side == 0].sum(), share[side == 1].sum()) < TIMING_MIN_SHARE:
-            continue
-        grouped = side[fine_all]
-        z = tie(grouped)
-        if z > clearest:
-            clearest, best = z, grouped
+    timing = (segments, times)
+    best = timed_over(
+        labels, _label_all(units, weights, pick, fine), weights, timing, 0.0,
+        alternation=LONG_TURNS is not None,
+    )  # fmt: skip
     order = np.argsort(-np.bincount(best, weights=weights))
     relabelled: IntArray = np.argsort(order)[best]
     return relabelled

@@ -474,12 +474,13 @@ def diarize_embedded(
     unit, uemb, uweight = _units(spans, owner, emb)
     useg = np.zeros(len(uemb), dtype=int)  # the speech segment each unit was cut from
     useg[unit] = owner
+    times = np.array([(s.start, s.end) for s in speech], float)  # each segment (start, end) s
     cemb, rule = uemb, dict[str, Any]()
     if projection is not None and PROJECTED_MAX_UNITS < len(uemb) <= LONG_CALL_UNITS:
         # Longer calls are counted on the plain embeddings; two voices are then told apart by
         # grouping finer (voice x mood) clusters in the speaker space (see cluster_embeddings).
         rule["speaker_space"] = _units(spans, owner, projection(plain))[1]
-        rule["timing"] = (useg, np.array([(s.start, s.end) for s in speech], float))
+        rule["timing"] = (useg, times)
         rule["second_look"] = second_look
     elif projection is not None:
         pemb = projection(plain)
@@ -516,7 +517,7 @@ def diarize_embedded(
                 segments=useg,
                 speaker_space=space,
                 min_speakers=fewest,
-                times=np.array([(s.start, s.end) for s in speech], float),
+                times=times,
             )
         return cluster_embeddings(
             cemb,
