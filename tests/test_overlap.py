@@ -328,3 +328,37 @@ def test_the_edge_zone_covers_each_speech_segments_first_and_last_frames():
     )
     assert not _near_edges(seg_of, 0).any()
     assert not _near_edges(np.full(5, -1), 3).any()
+
+
+def test_the_convolutional_network_gives_in_blocks_what_torch_gives_in_one_pass(monkeypatch):
+    """A "tcn" detector (numpy, read a block at a time) against the same network run by torch
+    over the whole sequence with zero padding, as it is trained: equal probabilities."""
+    torch = pytest.importorskip("torch")
+    import analyzer.audio.overlap as ov
+
+    rng = np.random.default_rng(0)
+    dilations = [1, 2, 4, 1]
+    shapes = [(6, 5, 5), (6, 6, 3), (6, 6, 3), (1, 6, 1)]
+    weights = [(rng.normal(0, 0.4, s).astype(np.float32), rng.normal(0, 0.1, s[0]).astype(np.float32))
+               for s in shapes]  # fmt: skip
+    det = OverlapDetector([], np.full(5, 0.5, np.float32), np.full(5, 2.0, np.float32), (0,),
+                          threshold=0.5, smooth_frames=1, min_s=0.0)  # fmt: skip
+    det.convs = ov.conv_layers(weights, dilations)
+    monkeypatch.setattr(ov, "BLOCK_S", 0.37)  # 37-frame blocks: many block edges
+    feats = rng.normal(0, 1, (203, 5)).astype(np.float32)
+    got = det.probabilities_from_features(feats)
+
+    x = torch.from_numpy(((feats - 0.5) / 2.0).T[None].copy())
+    convs = [torch.nn.Conv1d(s[1], s[0], s[2], dilation=d, padding="same")
+             for s, d in zip(shapes, dilations)]  # fmt: skip
+    with torch.no_grad():
+        for c, (w, b) in zip(convs, weights):
+            c.weight.copy_(torch.from_numpy(w))
+            c.bias.copy_(torch.from_numpy(b))
+        h = torch.relu(convs[0](x))
+        for c in convs[1:-1]:
+            h = h + torch.relu(c(h))
+        want = torch.sigmoid(convs[-1](h))[0, 0].numpy()
+    assert got.shape == (203,)
+    assert np.allclose(got, want, atol=1e-5)
+    assert got.std() > 0.05  # the network is not constant: the comparison means something

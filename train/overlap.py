@@ -43,6 +43,7 @@ from analyzer.audio.overlap import (
     N_MELS,
     OverlapDetector,
     call_normalised,
+    conv_layers,
     frame_features,
     smooth,
 )
@@ -477,6 +478,85 @@ def fit(x_tr, y_tr, x_va, y_va, *, epochs: int, seed: int = 0, hidden=HIDDEN):
     return layers, mean, scale
 
 
+TCN_DILATIONS = (2, 4, 8, 16, 32, 64)  # the residual layers' dilations (reach +-1.27 s in all)
+TCN_FIRST_KERNEL = 5  # frames of the first layer (features -> channels)
+CROP = 2000  # frames per training sequence (20 s) of the convolutional network
+CROPS_PER_BATCH = 16
+
+
+def fit_tcn(f_tr, y_tr, f_va, y_va, *, epochs: int, seed: int = 0, channels: int = 48):
+    """Fit the dilated convolutional network (``overlap.Conv`` layers; torch, CPU) on the
+    joined mixtures' frames [frames, F] (float16 or 32) and labels, on random 20 s crops;
+    early stopping on the held-out mixtures' loss. Returns (weights [(W [out, in, k], b)],
+    dilations, mean, scale): what ``OverlapDetector`` reads for ``"arch": "tcn"``."""
+    import torch
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    mean = f_tr.astype(np.float32).mean(axis=0)
+    scale = f_tr.astype(np.float32).std(axis=0) + 1e-3
+    n_in = f_tr.shape[1]
+    first = torch.nn.Conv1d(n_in, channels, TCN_FIRST_KERNEL, padding="same")
+    blocks = torch.nn.ModuleList(
+        torch.nn.Conv1d(channels, channels, 3, dilation=d, padding="same") for d in TCN_DILATIONS
+    )
+    last = torch.nn.Conv1d(channels, 1, 1)
+    drop = torch.nn.Dropout(0.1)
+    params = [*first.parameters(), *blocks.parameters(), *last.parameters()]
+
+    def forward(x):  # [B, F, T] -> logits [B, T]
+        h = torch.relu(first(x))
+        for b in blocks:
+            h = h + torch.relu(b(drop(h)))
+        return last(h)[:, 0]
+
+    def batch(feats, labels, starts):
+        x = np.stack([feats[a : a + CROP] for a in starts]).astype(np.float32)
+        x = (x - mean) / scale
+        y = np.stack([labels[a : a + CROP] for a in starts]).astype(np.float32)
+        return torch.from_numpy(x.transpose(0, 2, 1).copy()), torch.from_numpy(y)
+
+    pos = float(y_tr.mean())
+    lossf = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor((1 - pos) / max(pos, 1e-3) ** 0.5))
+    opt = torch.optim.AdamW(params, lr=2e-3, weight_decay=1e-3)
+    steps = max(1, len(f_tr) // (CROP * CROPS_PER_BATCH))
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=epochs * steps)
+    va_starts = np.arange(0, max(1, len(f_va) - CROP), CROP)
+    best, best_state = np.inf, None
+    for ep in range(epochs):
+        drop.train()
+        for _ in range(steps):
+            x, y = batch(f_tr, y_tr, rng.integers(0, len(f_tr) - CROP, CROPS_PER_BATCH))
+            opt.zero_grad()
+            loss = lossf(forward(x), y)
+            loss.backward()
+            opt.step()
+            sched.step()
+        drop.eval()
+        losses, probs, truth = [], [], []
+        with torch.no_grad():
+            for i in range(0, len(va_starts), 32):
+                x, y = batch(f_va, y_va, va_starts[i : i + 32])
+                logit = forward(x)
+                losses.append(float(lossf(logit, y)) * len(x))
+                probs.append(torch.sigmoid(logit).numpy().ravel())
+                truth.append(y.numpy().ravel() > 0.5)
+        vl = sum(losses) / len(va_starts)
+        auc = _auc(np.concatenate(probs), np.concatenate(truth))
+        print(f"epoch {ep}: held-out loss {vl:.4f}  AUC {auc:.3f}", flush=True)
+        if vl < best:
+            best = vl
+            best_state = [p.detach().clone() for p in params]
+    if best_state is not None:
+        with torch.no_grad():
+            for p, b in zip(params, best_state):
+                p.copy_(b)
+    convs = [first, *blocks, last]
+    weights = [(c.weight.detach().numpy().copy(), c.bias.detach().numpy().copy()) for c in convs]
+    dilations = [1, *TCN_DILATIONS, 1]
+    return weights, dilations, mean, scale
+
+
 def _auc(p: np.ndarray, y: np.ndarray) -> float:
     order = np.argsort(p)
     ranks = np.empty(len(p))
@@ -663,6 +743,11 @@ def main() -> None:
         help="frame offsets stacked around each frame (v1: 13 from -0.5 to +0.5 s)",
     )  # fmt: skip
     ap.add_argument("--hidden", default="96,48", help="hidden layer sizes, comma-separated")
+    ap.add_argument(
+        "--arch", choices=("mlp", "tcn"), default="mlp",
+        help="mlp: stacked context and ReLU layers; tcn: dilated convolutions over the frames",
+    )  # fmt: skip
+    ap.add_argument("--channels", type=int, default=48, help="tcn: channels per layer")
     ap.add_argument("--fit-step", type=int, default=FIT_STEP, help="frames between fitted frames")
     ap.add_argument(
         "--data-seeds", type=lambda v: [int(x) for x in v.split(",")], default=None,
@@ -711,10 +796,14 @@ def main() -> None:
     held = set(np.random.default_rng(args.seed).choice(libri, LIBRI_HOLDOUT, replace=False))
     fit_spk = sorted(s for s in pool if s not in held)
     out = Path(args.out)
+    extra: dict = {}  # model.json fields of a convolutional network
     if args.decide_only:  # keep the fitted network, choose its decision again
         config = json.loads((out / "model.json").read_text())
         det = OverlapDetector.from_folder(out, config)
-        layers, mean, scale = det.layers, det.mean, det.scale
+        z = np.load(out / str(config["weights"]))
+        weights = [(z[f"w{i}"], z[f"b{i}"]) for i in range(int(config["layers"]))]
+        mean, scale = det.mean, det.scale
+        extra = {k: config[k] for k in ("arch", "dilations") if k in config}
     else:
         parts = []  # per data seed: (fit features, labels, held-out features, labels)
         for seed in args.data_seeds:
@@ -741,24 +830,32 @@ def main() -> None:
         f_tr, y_tr, f_va, y_va = (np.concatenate([p[i] for p in parts]) for i in range(4))
         offsets = CONTEXTS[args.context]
         print(f"fit frames {len(f_tr)} ({y_tr.mean():.1%} overlapped), held-out {len(f_va)}")
-        # Every FIT_STEP-th frame: neighbouring frames' stacked contexts are near copies.
-        layers, mean, scale = fit(
-            stacked_rows(f_tr, offsets, args.fit_step), y_tr[:: args.fit_step],
-            stacked_rows(f_va, offsets, args.fit_step), y_va[:: args.fit_step],
-            epochs=args.epochs, seed=args.seed,
-            hidden=tuple(int(h) for h in args.hidden.split(",")),
-        )  # fmt: skip
+        if args.arch == "tcn":
+            weights, dilations, mean, scale = fit_tcn(
+                f_tr, y_tr, f_va, y_va, epochs=args.epochs, seed=args.seed,
+                channels=args.channels,
+            )  # fmt: skip
+            extra = {"arch": "tcn", "dilations": dilations}
+        else:  # every FIT_STEP-th frame: neighbouring frames' stacked contexts are near copies
+            weights, mean, scale = fit(
+                stacked_rows(f_tr, offsets, args.fit_step), y_tr[:: args.fit_step],
+                stacked_rows(f_va, offsets, args.fit_step), y_va[:: args.fit_step],
+                epochs=args.epochs, seed=args.seed,
+                hidden=tuple(int(h) for h in args.hidden.split(",")),
+            )  # fmt: skip
         det = OverlapDetector(
-            layers, mean, scale, offsets, threshold=0.5, smooth_frames=1, min_s=0.0,
-            call_norm=args.call_norm, pitch_bins=args.pitch_bins,
+            [] if extra else weights, mean, scale, offsets, threshold=0.5, smooth_frames=1,
+            min_s=0.0, call_norm=args.call_norm, pitch_bins=args.pitch_bins,
         )  # fmt: skip
+        if extra:
+            det.convs = conv_layers(weights, extra["dilations"])
     calls = validation_calls(Path(args.bench_cache), args.validation_calls)
     best = choose_decision(det, calls)
     print(f"validation (RAVDESS 13-20): {best}", flush=True)
 
     out.mkdir(parents=True, exist_ok=True)
     arrays = {"mean": mean.astype(np.float32), "scale": scale.astype(np.float32)}
-    for i, (w, b) in enumerate(layers):
+    for i, (w, b) in enumerate(weights):
         arrays[f"w{i}"], arrays[f"b{i}"] = w.astype(np.float32), b.astype(np.float32)
     np.savez(out / "weights.npz", **arrays)
     config = {
@@ -769,7 +866,8 @@ def main() -> None:
         + (f", {det.pitch_bins} pitch profile bands" if det.pitch_bins else ""),
         "pitch_bins": det.pitch_bins,
         "offsets": list(det.offsets),
-        "layers": len(layers),
+        "layers": len(weights),
+        **extra,
         "threshold": best["threshold"],
         "smooth_frames": best["smooth_frames"],
         "min_s": best["min_s"],
@@ -782,6 +880,7 @@ def main() -> None:
         "training": f"python -m train.overlap --out {args.out} --cache DIR --bench-cache DIR "
         f"--mixtures {args.mixtures} --epochs {args.epochs} --seed {args.seed} "
         f"--cutin-share {args.cutin_share} --context {args.context} --hidden {args.hidden} "
+        f"{f'--arch tcn --channels {args.channels} ' if extra else ''}"
         f"--fit-step {args.fit_step} --data-seeds {','.join(map(str, args.data_seeds))}"
         f"{f' --varied-share {args.varied_share}' if args.varied_share else ''}"
         f"{' --call-norm' if args.call_norm else ''}"

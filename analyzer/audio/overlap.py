@@ -182,6 +182,10 @@ class OverlapDetector:
     ``frame_features`` the network reads (0 for versions 1 and 2). A model.json's ``members``
     (each a ``weights`` file, with its own ``call_norm``) are further networks whose
     probabilities are averaged with this one's (an ensemble; one decision for the average).
+    ``convs`` (model.json ``"arch": "tcn"``) replaces the stacked context and the MLP by a
+    dilated 1-D convolutional network over the standardised frames (``Conv``: the first layer
+    maps the features to the channels, the next ones add their output to their input, the last
+    maps the channels to one logit); ``layers`` and ``offsets`` are then unused.
     """
 
     def __init__(
@@ -215,17 +219,19 @@ class OverlapDetector:
         self.pitch_bins = int(pitch_bins)  # frame_features' pitch profile columns it reads
         self.edge_s = float(edge_s)  # s at speech-segment edges where ``threshold`` holds too
         self.members: list[OverlapDetector] = []  # networks averaged with this one
+        self.convs: list[Conv] = []  # a convolutional network instead of the MLP ("tcn")
 
     @classmethod
     def from_folder(cls, folder: Path, config: dict[str, Any]) -> OverlapDetector:
         z = np.load(folder / str(config["weights"]))
         n = int(config["layers"])
-        layers = [(z[f"w{i}"], z[f"b{i}"]) for i in range(n)]
+        tcn = config.get("arch", "mlp") == "tcn"
+        layers = [] if tcn else [(z[f"w{i}"], z[f"b{i}"]) for i in range(n)]
         det = cls(
             layers,
             z["mean"],
             z["scale"],
-            tuple(config["offsets"]),
+            tuple(config.get("offsets", (0,))),
             threshold=float(config["threshold"]),
             smooth_frames=int(config["smooth_frames"]),
             min_s=float(config["min_s"]),
@@ -236,6 +242,10 @@ class OverlapDetector:
             pitch_bins=int(config.get("pitch_bins", 0)),
             edge_s=float(config.get("edge_s", 0.0)),
         )
+        if tcn:
+            det.convs = conv_layers(
+                [(z[f"w{i}"], z[f"b{i}"]) for i in range(n)], config["dilations"]
+            )
         for extra in config.get("members", []):  # an ensemble: more networks, same decision
             det.members.append(cls.from_folder(folder, {**config, **extra, "members": []}))
         return det
@@ -256,6 +266,8 @@ class OverlapDetector:
         """This network's probability per frame of (normalised as fitted) features [T, F]."""
         out = np.zeros(len(feats), dtype=np.float32)
         step = int(BLOCK_S / FRAME_S)  # blocks of frames: memory stays flat on long calls
+        if self.convs:
+            return self._convolved(feats, step)
         reach = max(abs(o) for o in self.offsets)
         for a in range(0, len(feats), step):
             lo, hi = max(0, a - reach), min(len(feats), a + step + reach)
@@ -268,6 +280,26 @@ class OverlapDetector:
                 if i < len(self.layers) - 1:
                     h = np.maximum(h, 0.0)
             out[a : a + len(h)] = 1.0 / (1.0 + np.exp(-np.clip(h[:, 0], -30, 30)))
+        return out
+
+    def _convolved(self, feats: FloatArray, step: int) -> FloatArray:
+        """The convolutional network's probability per frame [T], ``step`` frames at a time,
+        each block read with the network's whole reach on both sides (zeros past the call's
+        ends, as in training), so the blocks give what one pass over the call would."""
+        out = np.zeros(len(feats), dtype=np.float32)
+        reach = sum(c.reach for c in self.convs)
+        x = (feats - self.mean) / self.scale
+        for a in range(0, len(feats), step):
+            lo, hi = a - reach, min(len(feats), a + step) + reach
+            block = x[max(0, lo) : min(len(x), hi)]
+            h = np.pad(block, ((max(0, -lo), max(0, hi - len(x))), (0, 0)))
+            valid = np.zeros(len(h), dtype=bool)  # rows inside the call: padding stays zero
+            valid[max(0, -lo) : max(0, -lo) + len(block)] = True
+            for c in self.convs:
+                h = c(h, valid)
+            n = min(step, len(feats) - a)
+            logit = h[reach : reach + n, 0]
+            out[a : a + n] = 1.0 / (1.0 + np.exp(-np.clip(logit, -30, 30)))
         return out
 
     def probabilities(self, audio: FloatArray, *, sr: int = SAMPLE_RATE) -> FloatArray:
@@ -310,6 +342,52 @@ class OverlapDetector:
             for s in mask_to_segments(self.mask(prob, inside), hop_s=FRAME_S, min_off_s=0.0)
             if s.start < duration
         ]
+
+
+class Conv:
+    """One layer of the convolutional overlap network: a 1-D convolution over frames with
+    ``dilation`` (odd kernel, centred, zero padding as torch's ``padding="same"``), then ReLU
+    and the input added back (``residual``) or, for the first layer, ReLU alone; the last
+    layer (one output channel) is linear. ``weight`` [out, in, kernel] as torch stores it."""
+
+    def __init__(self, weight: FloatArray, bias: FloatArray, dilation: int, *, residual: bool):
+        self.taps = [np.ascontiguousarray(weight[:, :, j].T, dtype=np.float32)
+                     for j in range(weight.shape[2])]  # fmt: skip
+        self.bias = bias.astype(np.float32)
+        self.dilation = int(dilation)
+        self.residual = bool(residual)
+        self.last = weight.shape[0] == 1
+
+    @property
+    def reach(self) -> int:
+        """Frames this layer reads on each side of a frame."""
+        return self.dilation * (len(self.taps) - 1) // 2
+
+    def __call__(self, h: FloatArray, valid: BoolArray) -> FloatArray:
+        """[T, in] -> [T, out]; rows outside ``valid`` (padding past the call's ends) are set
+        to zero after the layer, as the next layer's zero padding would see them."""
+        r, t_n = self.reach, len(h)
+        padded = np.pad(h, ((r, r), (0, 0)))
+        y = np.broadcast_to(self.bias, (t_n, len(self.bias))).copy()
+        for j, w in enumerate(self.taps):
+            y += padded[j * self.dilation : j * self.dilation + t_n] @ w
+        if not self.last:
+            y = np.maximum(y, 0.0)
+            if self.residual:
+                y += h
+        y[~valid] = 0.0
+        return y
+
+
+def conv_layers(weights: list[tuple[FloatArray, FloatArray]], dilations: list[int]) -> list[Conv]:
+    """The convolutional network's layers from its (weight [out, in, kernel], bias) pairs and
+    dilations: the first maps features to channels, the inner ones are residual, the last is
+    the linear read-out."""
+    n = len(weights)
+    return [
+        Conv(w, b, int(d), residual=0 < i < n - 1)
+        for i, ((w, b), d) in enumerate(zip(weights, dilations, strict=True))
+    ]
 
 
 def _fit(mask: BoolArray, n: int) -> BoolArray:
