@@ -339,8 +339,10 @@ def test_the_convolutional_network_gives_in_blocks_what_torch_gives_in_one_pass(
     rng = np.random.default_rng(0)
     dilations = [1, 2, 4, 1]
     shapes = [(6, 5, 5), (6, 6, 3), (6, 6, 3), (1, 6, 1)]
-    weights = [(rng.normal(0, 0.4, s).astype(np.float32), rng.normal(0, 0.1, s[0]).astype(np.float32))
-               for s in shapes]  # fmt: skip
+    weights = [
+        (rng.normal(0, 0.4, s).astype(np.float32), rng.normal(0, 0.1, s[0]).astype(np.float32))
+        for s in shapes
+    ]
     det = OverlapDetector([], np.full(5, 0.5, np.float32), np.full(5, 2.0, np.float32), (0,),
                           threshold=0.5, smooth_frames=1, min_s=0.0)  # fmt: skip
     det.convs = ov.conv_layers(weights, dilations)
@@ -362,3 +364,30 @@ def test_the_convolutional_network_gives_in_blocks_what_torch_gives_in_one_pass(
     assert got.shape == (203,)
     assert np.allclose(got, want, atol=1e-5)
     assert got.std() > 0.05  # the network is not constant: the comparison means something
+
+
+def test_a_convolutional_model_folder_loads_its_layers(tmp_path):
+    """model.json with ``"arch": "tcn"`` gives a detector that runs the folder's convolutions
+    (and no MLP), with the folder's decision."""
+    rng = np.random.default_rng(1)
+    shapes = [(4, 35, 5), (4, 4, 3), (1, 4, 1)]
+    arrays = {"mean": np.zeros(35, np.float32), "scale": np.ones(35, np.float32)}
+    for i, s in enumerate(shapes):
+        arrays[f"w{i}"] = rng.normal(0, 0.3, s).astype(np.float32)
+        arrays[f"b{i}"] = np.zeros(s[0], np.float32)
+    np.savez(tmp_path / "weights.npz", **arrays)
+    config = {"weights": "weights.npz", "layers": 3, "arch": "tcn", "dilations": [1, 2, 1],
+              "threshold": 0.4, "smooth_frames": 5, "min_s": 0.2}  # fmt: skip
+    det = OverlapDetector.from_folder(tmp_path, config)
+    assert det.layers == [] and [c.dilation for c in det.convs] == [1, 2, 1]
+    assert [c.residual for c in det.convs] == [False, True, False] and det.convs[-1].last
+    assert det.threshold == 0.4
+    feats = rng.normal(0, 1, (120, 35)).astype(np.float32)
+    h = np.maximum(
+        sum(np.pad(feats, ((2, 2), (0, 0)))[j : j + 120] @ arrays["w0"][:, :, j].T
+            for j in range(5)), 0.0)  # fmt: skip
+    h = h + np.maximum(
+        sum(np.pad(h, ((2, 2), (0, 0)))[2 * j : 2 * j + 120] @ arrays["w1"][:, :, j].T
+            for j in range(3)), 0.0)  # fmt: skip
+    want = 1 / (1 + np.exp(-(h @ arrays["w2"][:, :, 0].T)[:, 0]))
+    assert np.allclose(det.probabilities_from_features(feats), want, atol=1e-5)
