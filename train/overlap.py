@@ -803,7 +803,7 @@ def main() -> None:
         z = np.load(out / str(config["weights"]))
         weights = [(z[f"w{i}"], z[f"b{i}"]) for i in range(int(config["layers"]))]
         mean, scale = det.mean, det.scale
-        extra = {k: config[k] for k in ("arch", "dilations") if k in config}
+        extra = {k: config[k] for k in ("arch", "dilations", "members") if k in config}
     else:
         parts = []  # per data seed: (fit features, labels, held-out features, labels)
         for seed in args.data_seeds:
@@ -844,10 +844,10 @@ def main() -> None:
                 hidden=tuple(int(h) for h in args.hidden.split(",")),
             )  # fmt: skip
         det = OverlapDetector(
-            [] if extra else weights, mean, scale, offsets, threshold=0.5, smooth_frames=1,
-            min_s=0.0, call_norm=args.call_norm, pitch_bins=args.pitch_bins,
+            [] if args.arch == "tcn" else weights, mean, scale, offsets, threshold=0.5,
+            smooth_frames=1, min_s=0.0, call_norm=args.call_norm, pitch_bins=args.pitch_bins,
         )  # fmt: skip
-        if extra:
+        if args.arch == "tcn":
             det.convs = conv_layers(weights, extra["dilations"])
     calls = validation_calls(Path(args.bench_cache), args.validation_calls)
     best = choose_decision(det, calls)
@@ -880,7 +880,7 @@ def main() -> None:
         "training": f"python -m train.overlap --out {args.out} --cache DIR --bench-cache DIR "
         f"--mixtures {args.mixtures} --epochs {args.epochs} --seed {args.seed} "
         f"--cutin-share {args.cutin_share} --context {args.context} --hidden {args.hidden} "
-        f"{f'--arch tcn --channels {args.channels} ' if extra else ''}"
+        f"{f'--arch tcn --channels {args.channels} ' if args.arch == 'tcn' else ''}"
         f"--fit-step {args.fit_step} --data-seeds {','.join(map(str, args.data_seeds))}"
         f"{f' --varied-share {args.varied_share}' if args.varied_share else ''}"
         f"{' --call-norm' if args.call_norm else ''}"
