@@ -863,8 +863,9 @@ def main() -> None:
         help="cluster the plain GE2E embeddings, without the speaker-space projection",
     )  # fmt: skip
     ap.add_argument(
-        "--overlap", choices=("model", "heuristic"), default="model",
-        help="mono overlap: the learned detector (models/overlap-*) or the old heuristic",
+        "--overlap", default="model",
+        help="mono overlap: 'model' (the shipped detector), an overlap model folder (name or "
+        "path), or 'heuristic' (the old rule)",
     )  # fmt: skip
     ap.add_argument(
         "--count", default=COUNT_MODEL,
@@ -923,7 +924,11 @@ def main() -> None:
     ties: list[float | None] = []  # each call's voices_tie where the engine would judge it
     projection = None if args.plain else load_projection()
     phone_projection = load_projection(args.phone_projection) if args.phone_projection else None
-    detector = load_overlap_detector() if args.overlap == "model" else None
+    detector = (
+        None if args.overlap == "heuristic"
+        else load_overlap_detector() if args.overlap == "model"
+        else load_overlap_detector(args.overlap)
+    )  # fmt: skip
     count_model = None if args.count == "rule" else load_count_model(args.count)
     for name, emotions, ref, speech, (spans, owner, emb, f0, audio), dur, cpu in embedded_calls(
         args

@@ -288,11 +288,11 @@ class OverlapDetector:
         ends, as in training), so the blocks give what one pass over the call would."""
         out = np.zeros(len(feats), dtype=np.float32)
         reach = sum(c.reach for c in self.convs)
-        x = (feats - self.mean) / self.scale
-        for a in range(0, len(feats), step):
-            lo, hi = a - reach, min(len(feats), a + step) + reach
-            block = x[max(0, lo) : min(len(x), hi)]
-            h = np.pad(block, ((max(0, -lo), max(0, hi - len(x))), (0, 0)))
+        t_n = len(feats)
+        for a in range(0, t_n, step):
+            lo, hi = a - reach, min(t_n, a + step) + reach
+            block = (feats[max(0, lo) : min(t_n, hi)] - self.mean) / self.scale
+            h = np.pad(block, ((max(0, -lo), max(0, hi - t_n)), (0, 0)))
             valid = np.zeros(len(h), dtype=bool)  # rows inside the call: padding stays zero
             valid[max(0, -lo) : max(0, -lo) + len(block)] = True
             for c in self.convs:
