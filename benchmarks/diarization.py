@@ -1020,8 +1020,8 @@ def main() -> None:
     print_uncertain(ties, [r[1]["der"] for r in results["estimated"]])
     tp, fp, fn = overlap
     print(
-        f"overlapped speech (k given): precision {tp / max(tp + fp, 1):.2f}, "
-        f"recall {tp / max(tp + fn, 1):.2f} of {(tp + fn) * 0.01:.0f} s"
+        f"overlapped speech (k given): precision {tp / max(tp + fp, 1):.3f}, "
+        f"recall {tp / max(tp + fn, 1):.3f} of {(tp + fn) * 0.01:.0f} s"
     )
     print(
         f"cut-ins (count estimated): found {np.mean(cuts) if cuts else float('nan'):.2f} of "
