@@ -16,7 +16,8 @@ noise; ``--call-norm`` fits on per-call normalised features (``overlap.call_norm
 A frame is overlapped where both voices' speech intervals (silero VAD on each clip alone,
 pauses under 0.3 s bridged, as the benchmark's reference) cover it.
 
-The network (a small MLP on stacked frame features) is fitted with torch here; the engine runs
+The network (a small MLP on stacked frame features; ``--arch tcn``, session 35, a dilated 1-D
+convolutional network over the frames, ``fit_tcn``) is fitted with torch here; the engine runs
 it in numpy. The decision (thresholds near and away from an in-speech speaker change of the
 diarizer, how near, smoothing, shortest run) is then chosen on the benchmark's validation calls
 (RAVDESS actors 13-20, wideband and telephone, ``benchmarks.diarization --validation
