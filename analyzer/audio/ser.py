@@ -763,6 +763,14 @@ class SpeechEmotionModel:
         self.relative_gate = None if gate is None else float(gate)
         if self.relative_gate is not None and not self.relative_gate > 0:
             raise ModelError(f"{name}: relative_gate_nats must be above 0")
+        # speaker groups that sound alike all call read as windows with no group (no relative
+        # head, voice statistics not centred on the group): ``group_variety`` of the absolute
+        # head's readings without the group, nats, under this (None: every group kept;
+        # session 35 candidate, in no shipped model)
+        group_gate = config.get("group_gate_nats")
+        self.group_gate = None if group_gate is None else float(group_gate)
+        if self.group_gate is not None and not self.group_gate > 0:
+            raise ModelError(f"{name}: group_gate_nats must be above 0")
         # what an unfamiliar window gets: "uncertain" (withheld, versions 4-7) or "temper" (its
         # log-probabilities divided by distance / unfamiliar_above, see ``temper_divisor``)
         self.unfamiliar_mode = str(config.get("unfamiliar", "uncertain"))
@@ -865,6 +873,7 @@ class SpeechEmotionModel:
         features = np.asarray(features, dtype=np.float32)
         if len(features) == 0:
             return EmotionScores.empty()
+        groups = self.gated_groups(features, groups)
         features = self.model_input(features, groups)
         # the familiarity distance once: it flattens (``temper``) and flags the windows
         distance = None if self.familiarity is None else self.unfamiliarity(features)
@@ -892,6 +901,24 @@ class SpeechEmotionModel:
             uncertain=uncertain,
             unfamiliar=flags,
         )
+
+    def gated_groups(
+        self, features: FloatArray, groups: Sequence[str] | None
+    ) -> Sequence[str] | None:
+        """``groups`` with each group that sounds alike all call (under ``group_gate``) split
+        into one group per window, so its windows are read as windows with no group; ``groups``
+        itself without a gate. How alike: ``group_variety`` of the absolute head's readings of
+        the windows with no group (``embed``'s features [N, F]), so the decision does not lean
+        on the group statistics it decides about."""
+        if self.group_gate is None or groups is None:
+            return groups
+        plain = self.standardise(self.model_input(features, None))
+        raw = np.mean([dense_forward(a, plain) for a, _, _ in self.members], axis=0)
+        variety = group_variety(np.exp(log_softmax(raw / self.temperature_abs)), groups)
+        return [
+            str(g) if v >= self.group_gate else f"{g}\x00window{i}"
+            for i, (g, v) in enumerate(zip(groups, variety, strict=True))
+        ]
 
     def unfamiliarity(self, features: FloatArray) -> FloatArray:
         """Distance of each window [N] from the training windows (0 for a model without the

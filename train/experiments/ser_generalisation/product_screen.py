@@ -83,6 +83,8 @@ DECISIONS: dict[str, dict[str, Any]] = {
     "v6+bc@zonb#temper": {"unfamiliar": "temper"},
     # and the relative head weighed by how varied the speaker sounds (session 27)
     "v6+bc#temper+gate": {"unfamiliar": "temper", "relative_gate_nats": 0.25},
+    # and a speaker who sounds alike all call read as windows with no group (session 35)
+    "v6+bc#temper+groupgate": {"unfamiliar": "temper", "group_gate_nats": 0.25},
 }
 RECIPES.update({name: RECIPES[name.split("#")[0]] for name in DECISIONS})
 VALIDATION = (*(f"ravdess_{k}" for k in range(13, 17)), "emodb_10")
