@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from test_ser import tiny_arrays  # the plumbing model of the speech tests
 
-from analyzer.audio.ser import FEATURE_DIM, Familiarity, SpeechEmotionModel
+from analyzer.audio.ser import FEATURE_DIM, Familiarity, SpeechEmotionModel, group_variety
 from analyzer.models import ModelError
 from train.ser_ood import (
     corpus_weights,
@@ -196,7 +196,6 @@ def test_unfamiliar_speech_gets_a_note_per_speaker_in_both_languages():
 
 
 def test_group_variety_tells_a_one_emotion_speaker_from_a_varied_one():
-    from analyzer.audio.ser import group_variety
 
     same = np.tile([0.7, 0.1, 0.1, 0.1], (6, 1))
     varied = np.array([[0.7, 0.1, 0.1, 0.1], [0.1, 0.7, 0.1, 0.1]] * 3)
@@ -222,6 +221,33 @@ def test_relative_gate_leaves_a_one_emotion_speaker_to_the_absolute_head():
     assert np.allclose(gated.probabilities(one, groups=["s"] * 8), absolute, atol=1e-3)
     with pytest.raises(ModelError, match="relative_gate"):
         SpeechEmotionModel("t", tiny_arrays(), {"relative_gate_nats": 0}, encoder=None)
+
+
+def test_group_gate_reads_a_speaker_who_sounds_alike_all_call_as_windows_with_no_group():
+    """``group_gate_nats`` (screened in session 35, off in the shipped model): a group whose
+    windows the absolute head, reading them with no group, hears alike is read as ungrouped
+    windows; a varied group keeps its group."""
+    base = SpeechEmotionModel("t", tiny_arrays(), {"min_group_windows": 4}, encoder=None)
+    gated = SpeechEmotionModel(
+        "t", tiny_arrays(), {"min_group_windows": 4, "group_gate_nats": 0.25}, encoder=None
+    )
+    x = np.random.default_rng(0).normal(0, 1, (8, FEATURE_DIM)).astype(np.float32)
+    one = np.repeat(x[:1], 8, axis=0) + 0.001 * x  # one voice, one way: readings alike
+    varied = 30.0 * x  # far apart: the absolute head reads them differently
+    assert group_variety(base.probabilities(varied), ["v"] * 8)[0] > 0.25
+    feats = np.vstack([one, varied])
+    groups = ["s"] * 8 + ["v"] * 8
+    assert gated.gated_groups(feats, groups)[8:] == ["v"] * 8
+    assert len(set(gated.gated_groups(feats, groups)[:8])) == 8  # a group per window
+    got = gated.predict_features(feats, groups=groups).probs
+    alone = base.predict_features(one).probs  # no group at all
+    kept = base.predict_features(varied, groups=["v"] * 8).probs
+    assert not np.allclose(base.predict_features(one, groups=["s"] * 8).probs, alone, atol=1e-4)
+    assert np.allclose(got[:8], alone, atol=1e-5)
+    assert np.allclose(got[8:], kept, atol=1e-5)
+    assert gated.gated_groups(feats, None) is None
+    with pytest.raises(ModelError, match="group_gate"):
+        SpeechEmotionModel("t", tiny_arrays(), {"group_gate_nats": -1}, encoder=None)
 
 
 def test_version_4_model_carries_a_familiarity_check_fitted_without_held_out_speakers():
