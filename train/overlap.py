@@ -451,8 +451,7 @@ def fit(x_tr, y_tr, x_va, y_va, *, epochs: int, seed: int = 0, hidden=HIDDEN):
             mods += [torch.nn.ReLU(), torch.nn.Dropout(0.2)]
     net = torch.nn.Sequential(*mods)
     opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-3)
-    pos = float(yt.mean())
-    lossf = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor((1 - pos) / max(pos, 1e-3) ** 0.5))
+    lossf = _weighted_loss(float(yt.mean()))
     best, best_state = np.inf, None
     for ep in range(epochs):
         net.train()
@@ -494,8 +493,8 @@ def fit_tcn(f_tr, y_tr, f_va, y_va, *, epochs: int, seed: int = 0, channels: int
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    mean = f_tr.astype(np.float32).mean(axis=0)
-    scale = f_tr.astype(np.float32).std(axis=0) + 1e-3
+    mean = f_tr.mean(axis=0, dtype=np.float64).astype(np.float32)  # no float32 copy of the frames
+    scale = f_tr.std(axis=0, dtype=np.float64).astype(np.float32) + 1e-3
     n_in = f_tr.shape[1]
     first = torch.nn.Conv1d(n_in, channels, TCN_FIRST_KERNEL, padding="same")
     blocks = torch.nn.ModuleList(
@@ -517,8 +516,7 @@ def fit_tcn(f_tr, y_tr, f_va, y_va, *, epochs: int, seed: int = 0, channels: int
         y = np.stack([labels[a : a + CROP] for a in starts]).astype(np.float32)
         return torch.from_numpy(x.transpose(0, 2, 1).copy()), torch.from_numpy(y)
 
-    pos = float(y_tr.mean())
-    lossf = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor((1 - pos) / max(pos, 1e-3) ** 0.5))
+    lossf = _weighted_loss(float(y_tr.mean()))
     opt = torch.optim.AdamW(params, lr=2e-3, weight_decay=1e-3)
     steps = max(1, len(f_tr) // (CROP * CROPS_PER_BATCH))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=epochs * steps)
@@ -556,6 +554,14 @@ def fit_tcn(f_tr, y_tr, f_va, y_va, *, epochs: int, seed: int = 0, channels: int
     weights = [(c.weight.detach().numpy().copy(), c.bias.detach().numpy().copy()) for c in convs]
     dilations = [1, *TCN_DILATIONS, 1]
     return weights, dilations, mean, scale
+
+
+def _weighted_loss(pos: float):
+    """Binary cross-entropy with the overlapped frames (share ``pos``) weighted up by the square
+    root of their rarity: both networks' loss."""
+    import torch
+
+    return torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor((1 - pos) / max(pos, 1e-3) ** 0.5))
 
 
 def _auc(p: np.ndarray, y: np.ndarray) -> float:

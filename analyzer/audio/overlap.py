@@ -264,10 +264,10 @@ class OverlapDetector:
 
     def _network(self, feats: FloatArray) -> FloatArray:
         """This network's probability per frame of (normalised as fitted) features [T, F]."""
-        out = np.zeros(len(feats), dtype=np.float32)
         step = int(BLOCK_S / FRAME_S)  # blocks of frames: memory stays flat on long calls
         if self.convs:
             return self._convolved(feats, step)
+        out = np.zeros(len(feats), dtype=np.float32)
         reach = max(abs(o) for o in self.offsets)
         for a in range(0, len(feats), step):
             lo, hi = max(0, a - reach), min(len(feats), a + step + reach)
