@@ -23,6 +23,13 @@ and reports the equal error rate of cosine scoring in several spaces:
 Scored on RAVDESS actors 13-20 (the diarization benchmark's validation actors) only; the test
 actors 01-12 are not read. Run:
 ``python -m train.experiments.speaker_mood --cache DIR``.
+
+``--train-ravdess 8`` (session 36) adds RAVDESS actors 01-08 (four men, four women, every clip)
+to the training voices of the mood directions, and adds ``lda-D``: the product's speaker
+projection fitted on every training voice (D directions). The question: does a corpus whose
+actors speak the same sentences in every emotion teach mood-invariance that the 7 emotional
+TESS / EmoDB voices do not? Actors 09-12 then stay unheard, so a projection fitted that way can
+still be tested on diarization calls of those four.
 """
 
 from __future__ import annotations
@@ -44,11 +51,15 @@ TRAINING_CORPORA = ("tess", "emodb")
 PER_SPEAKER_EMOTION = 20  # clips per (training speaker, emotion) at most, seeded draw
 
 
-def clips() -> list[dict[str, str]]:
+def clips(train_ravdess: int = 0) -> list[dict[str, str]]:
+    """The validation actors' clips, then the training voices' (``train_ravdess``: RAVDESS
+    actors 01 to that number join them with every clip)."""
     with open(DATA / "speech" / "manifest.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     rng = np.random.default_rng(0)
     out = [r for r in rows if r["speaker"] in VALIDATION]
+    heard = {f"ravdess_{i:02d}" for i in range(1, train_ravdess + 1)}
+    out += [r for r in rows if r["speaker"] in heard]
     groups: dict[tuple[str, str], list[dict[str, str]]] = {}
     for r in rows:
         if r["corpus"] in TRAINING_CORPORA and r["label"] != "boredom":
@@ -62,7 +73,7 @@ def clips() -> list[dict[str, str]]:
 
 def embed(rows: list[dict[str, str]], cache: Path) -> np.ndarray:
     """Clip units [N, 256] (mean of the clip's window embeddings, L2-normalised)."""
-    done = cache / "units.npy"
+    done = cache / ("units.npy" if len(rows) == len(clips()) else f"units-{len(rows)}.npy")
     if done.exists():
         units: np.ndarray = np.load(done)
         return units
@@ -140,15 +151,19 @@ def main() -> None:
     ap.add_argument(
         "--whisper-cache", type=Path, help="speech emotion feature cache (adds whisper)"
     )
+    ap.add_argument(
+        "--train-ravdess", type=int, default=0, choices=(0, 2, 4, 6, 8),
+        help="RAVDESS actors 01 to N join the training voices (never 09-12, the test ones)",
+    )  # fmt: skip
     args = ap.parse_args()
     from analyzer.audio.speakers import load_projection
 
     whisper_cache = args.whisper_cache
-    rows = clips()
+    rows = clips(args.train_ravdess)
     units = embed(rows, args.cache)
-    corpus = np.array([r["corpus"] for r in rows])
-    val = np.flatnonzero(corpus == "ravdess")
-    train = np.flatnonzero(corpus != "ravdess")
+    speaker = np.array([r["speaker"] for r in rows])
+    val = np.flatnonzero(np.isin(speaker, sorted(VALIDATION)))
+    train = np.flatnonzero(~np.isin(speaker, sorted(VALIDATION)))
     dirs = mood_directions(units, rows, train)
     proj = load_projection()
     target, nontarget = trials(rows, val)
@@ -160,6 +175,9 @@ def main() -> None:
         removed = units[val] - (units[val] @ dirs[:, :r]) @ dirs[:, :r].T
         spaces[f"nap-{r}"] = normalise(removed)
         spaces[f"wccn+nap-{r}"] = proj(removed)
+    for dims in (16, 32, 64):
+        lda = whisper_lda(units[train], speaker[train], dims)
+        spaces[f"lda-{dims}"] = lda(units[val])
     sims = {name: normalise(x) @ normalise(x).T for name, x in spaces.items()}
     if whisper_cache is not None:
         w = whisper_units(rows, whisper_cache)
@@ -190,16 +208,17 @@ def whisper_units(rows: list[dict[str, str]], cache: Path) -> np.ndarray:
     return out
 
 
-def whisper_lda(x: np.ndarray, speaker: np.ndarray) -> SpeakerProjection:
+def whisper_lda(x: np.ndarray, speaker: np.ndarray, dims: int = 0) -> SpeakerProjection:
     """The speaker projection of the product (``SpeakerProjection``: within-speaker spread
     whitened with shrinkage 0.1, the directions voices differ in most) fitted on ``x``'s
-    speakers, all S - 1 of their directions."""
+    speakers, ``dims`` of their directions (0: all S - 1)."""
     from analyzer.audio.speakers import SpeakerProjection
     from train.speaker_projection import covariances
 
     names = sorted(set(speaker))
     mean, within, between = covariances({s: x[speaker == s] for s in names})
-    return SpeakerProjection(mean, within, between, shrink=0.1, dims=len(names) - 1)
+    keep = min(dims, len(names) - 1) if dims else len(names) - 1
+    return SpeakerProjection(mean, within, between, shrink=0.1, dims=keep)
 
 
 if __name__ == "__main__":
