@@ -10,7 +10,13 @@ import numpy as np
 import pytest
 from test_ser import tiny_arrays  # the plumbing model of the speech tests
 
-from analyzer.audio.ser import FEATURE_DIM, Familiarity, SpeechEmotionModel, group_variety
+from analyzer.audio.ser import (
+    FEATURE_DIM,
+    Familiarity,
+    SpeechEmotionModel,
+    group_variety,
+    label_entropy,
+)
 from analyzer.models import ModelError
 from train.ser_ood import (
     corpus_weights,
@@ -248,6 +254,38 @@ def test_group_gate_reads_a_speaker_who_sounds_alike_all_call_as_windows_with_no
     assert gated.gated_groups(feats, None) is None
     with pytest.raises(ModelError, match="group_gate"):
         SpeechEmotionModel("t", tiny_arrays(), {"group_gate_nats": -1}, encoder=None)
+
+
+def test_label_entropy_keeps_its_value_when_readings_only_flatten():
+    """The entropy of the windows' most likely labels: 0 for one label throughout, log 2 for two
+    labels half and half; flattening every reading (a noisy channel) changes ``group_variety``
+    but not it."""
+    varied = np.array([[0.7, 0.1, 0.1, 0.1], [0.1, 0.7, 0.1, 0.1]] * 3)
+    flat = 0.5 * varied + 0.5 * 0.25  # the same readings, flatter
+    assert label_entropy(np.tile([0.7, 0.1, 0.1, 0.1], (6, 1))) == 0.0
+    assert label_entropy(varied) == pytest.approx(np.log(2))
+    assert label_entropy(flat) == pytest.approx(np.log(2))
+    group = ["g"] * 6
+    assert group_variety(flat, group)[0] < 0.5 * group_variety(varied, group)[0]
+    assert label_entropy(np.zeros((0, 4))) == 0.0
+
+
+def test_group_gate_by_labels_splits_only_the_group_read_as_one_label():
+    """``group_gate_measure: labels`` (session 36): the gate measures each group by the
+    entropy of its windows' most likely labels instead of ``group_variety``."""
+    config = {"min_group_windows": 4, "group_gate_nats": 0.25, "group_gate_measure": "labels"}
+    gated = SpeechEmotionModel("t", tiny_arrays(), config, encoder=None)
+    x = np.random.default_rng(0).normal(0, 1, (8, FEATURE_DIM)).astype(np.float32)
+    one = np.repeat(x[:1], 8, axis=0) + 0.001 * x
+    varied = 30.0 * x
+    base = SpeechEmotionModel("t", tiny_arrays(), {}, encoder=None)
+    assert label_entropy(base.probabilities(varied)) > 0.25
+    assert label_entropy(base.probabilities(one)) == 0.0
+    out = gated.gated_groups(np.vstack([one, varied]), ["s"] * 8 + ["v"] * 8)
+    assert out is not None and list(out[8:]) == ["v"] * 8
+    assert len(set(out[:8])) == 8
+    with pytest.raises(ModelError, match="group_gate_measure"):
+        SpeechEmotionModel("t", tiny_arrays(), {"group_gate_measure": "mood"}, encoder=None)
 
 
 def test_version_4_model_carries_a_familiarity_check_fitted_without_held_out_speakers():

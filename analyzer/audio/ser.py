@@ -473,6 +473,7 @@ class WhisperLayerEncoder(FeatureEncoder):
 # feature kinds a model.json may name in "features" (absent: the CTranslate2 last layer)
 FEATURE_KINDS = ("whisper-last", "whisper-layer1")
 UNFAMILIAR_MODES = ("uncertain", "temper")  # model.json "unfamiliar": withheld, or flattened
+GATE_MEASURES = ("variety", "labels")  # model.json "group_gate_measure"
 
 
 def make_encoder(kind: str = "whisper-last", *, threads: int = 1) -> FeatureEncoder:
@@ -516,6 +517,18 @@ def group_variety(probs: FloatArray, groups: Sequence[str]) -> FloatArray:
         mean = p[members].mean(axis=0)
         out[members] = max(0.0, float(-(mean * np.log(mean)).sum() - own[members].mean()))
     return out
+
+
+def label_entropy(probs: FloatArray) -> float:
+    """Entropy (nats) of the most likely labels of the windows ``probs`` [N, K]: 0 when every
+    window's reading leads with one label, log K when the labels lead equally often. Unlike
+    ``group_variety`` it does not fall when a channel only flattens the readings."""
+    top = np.asarray(probs).argmax(axis=1)
+    if not len(top):
+        return 0.0
+    share = np.bincount(top) / len(top)
+    share = share[share > 0]
+    return float(-(share * np.log(share)).sum())
 
 
 def speaker_offsets(
@@ -771,6 +784,13 @@ class SpeechEmotionModel:
         self.group_gate = None if group_gate is None else float(group_gate)
         if self.group_gate is not None and not self.group_gate > 0:
             raise ModelError(f"{name}: group_gate_nats must be above 0")
+        # what the gate measures: "variety" (``group_variety``, session 35) or "labels"
+        # (``label_entropy`` of the windows' most likely labels, session 36), both in nats
+        self.group_gate_measure = str(config.get("group_gate_measure", "variety"))
+        if self.group_gate_measure not in GATE_MEASURES:
+            raise ModelError(
+                f"{name}: unknown group_gate_measure {self.group_gate_measure!r} in model.json"
+            )
         # what an unfamiliar window gets: "uncertain" (withheld, versions 4-7) or "temper" (its
         # log-probabilities divided by distance / unfamiliar_above, see ``temper_divisor``)
         self.unfamiliar_mode = str(config.get("unfamiliar", "uncertain"))
@@ -907,14 +927,22 @@ class SpeechEmotionModel:
     ) -> Sequence[str] | None:
         """``groups`` with each group that sounds alike all call (under ``group_gate``) split
         into one group per window, so its windows are read as windows with no group; ``groups``
-        itself without a gate. How alike: ``group_variety`` of the absolute head's readings of
-        the windows with no group (``embed``'s features [N, F]), so the decision does not lean
-        on the group statistics it decides about."""
+        itself without a gate. How alike: ``group_gate_measure`` of the absolute head's readings
+        of the windows with no group (``embed``'s features [N, F]), so the decision does not
+        lean on the group statistics it decides about."""
         if self.group_gate is None or groups is None:
             return groups
         plain = self.standardise(self.model_input(features, None))
         raw = np.mean([dense_forward(a, plain) for a, _, _ in self.members], axis=0)
-        variety = group_variety(np.exp(log_softmax(raw / self.temperature_abs)), groups)
+        probs = np.exp(log_softmax(raw / self.temperature_abs))
+        if self.group_gate_measure == "labels":
+            names = np.asarray([str(g) for g in groups])
+            variety = np.zeros(len(names), dtype=np.float32)
+            for name in np.unique(names):
+                members = names == name
+                variety[members] = label_entropy(probs[members])
+        else:
+            variety = group_variety(probs, groups)
         return [
             str(g) if v >= self.group_gate else f"{g}\x00window{i}"
             for i, (g, v) in enumerate(zip(groups, variety, strict=True))
