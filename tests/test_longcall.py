@@ -134,6 +134,39 @@ def test_viterbi_decodes_all_segments_at_once_with_the_same_path():
     ).tolist() == [1]
 
 
+def test_paused_viterbi_without_weight_is_the_plain_one_and_with_it_follows_the_pauses():
+    """``_viterbi_paused``: weight 0 decodes as ``_viterbi``; with weight, segments whose
+    evidence barely leans the wrong way take the voice the call's pauses point to (here a
+    long pause always brings the other voice, a short one never does)."""
+    from analyzer.audio.speakers import _viterbi, _viterbi_paused
+
+    rng = np.random.default_rng(3)
+    n_seg = 80
+    long_pause = rng.random(n_seg - 1) < 0.5
+    truth = np.zeros(n_seg, dtype=int)
+    for s in range(1, n_seg):
+        truth[s] = 1 - truth[s - 1] if long_pause[s - 1] else truth[s - 1]
+    gaps = np.where(long_pause, rng.uniform(0.8, 1.5, n_seg - 1), rng.uniform(0.1, 0.3, n_seg - 1))
+    lengths = rng.integers(20, 60, n_seg)
+    segment = np.repeat(np.arange(n_seg), lengths)
+    lean = np.where(rng.random(n_seg) < 0.2, -0.01, 0.05)  # a fifth lean the wrong way
+    own = np.repeat(truth, lengths)
+    score = np.zeros((len(segment), 2))
+    score[np.arange(len(segment)), own] = 0.5 + np.repeat(lean, lengths)
+    score[np.arange(len(segment)), 1 - own] = 0.5
+    voted = np.ones(len(segment), dtype=bool)
+    plain = _viterbi(score, voted, segment, 20.0, 30.0)
+    unweighted = _viterbi_paused(score, voted, segment, gaps, 20.0, 30.0, weight=0.0)
+    np.testing.assert_array_equal(unweighted, plain)
+    wrong = np.mean(plain != np.repeat(truth, lengths))
+    assert 0.1 < wrong < 0.35
+    chained = _viterbi_paused(score, voted, segment, gaps, 20.0, 30.0, weight=40.0)
+    assert np.mean(chained != np.repeat(truth, lengths)) < 0.25 * wrong
+    # a segment keeps one label where nothing inside it asks for a change
+    for s in range(n_seg):
+        assert len(set(chained[segment == s])) == 1
+
+
 def _two_near(n: int, distance: float, seed: int = 1):
     """n tight unit embeddings [n, 32] of two voices whose centres are ``distance`` apart
     (cosine), alternating every 5 units, with the true labels."""

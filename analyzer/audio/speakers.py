@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..arrays import BoolArray, FloatArray, IntArray
 from ..config import SAMPLE_RATE
@@ -86,6 +87,12 @@ SECOND_LOOK = True  # a mid-length call whose voices may be mixed up (``voices_t
 # UNCERTAIN_TIE) is diarized again with the grouping most tied to the turn-taking
 # (``cluster_embeddings``' ``second_look``); rule and figures in the diarization benchmark's
 # docstring (session 34): validation three-minute sets 0.183 -> 0.150, test 0.179 -> 0.157
+PAUSE_PRIOR = None  # weight of the pause-chained resegmentation (``_viterbi_paused``) on
+# mixed calls of two or more voices and at least PAUSE_MIN_SEGMENTS speech segments (None: off)
+PAUSE_MIN_SEGMENTS = 40
+PAUSE_BINS = 4  # quantile bins of a call's pauses, each with its own chance of a voice change
+PAUSE_ROUNDS = 2  # rounds of learning the chances from the labelling and decoding again
+PAUSE_EDGE_FRAMES = 10  # a voice held for less than this at a segment's edge is its neighbour
 OVERLAP_KEEP_BOTH = True  # a detected overlap adds a turn of the second voice (validation)
 OVERLAP_KEEP_PROB = 0.9  # ... only where the detector is this sure on average (validation
 # collar DER, count given: every detection 0.063, 0.8 and up 0.058, 0.9 0.0577 = none: a false
@@ -576,6 +583,10 @@ def diarize_embedded(
             frame_label[speech_idx] = _viterbi(
                 score[speech_idx], voted[speech_idx], seg_of[speech_idx], SIM_SCALE, change_cost
             )
+        if PAUSE_PRIOR is not None and len(speech) >= PAUSE_MIN_SEGMENTS:
+            frame_label[speech_idx] = _paused_labels(
+                score[speech_idx], voted[speech_idx], seg_of[speech_idx], speech, change_cost
+            )
 
     if ulabels_seen is not None and not ids:  # name the seen voices by talk time too
         talk = np.bincount(frame_label[frame_label >= 0], minlength=k)
@@ -925,6 +936,168 @@ def _viterbi(
         state = back[frame, path[frame]]
         path[frame - 1] = state
     return path
+
+
+def _paused_labels(
+    score: FloatArray,
+    voted: BoolArray,
+    segment: IntArray,
+    speech: Sequence[Segment],
+    change_cost: float,
+) -> IntArray:
+    """``_viterbi_paused`` over the speech frames (``segment`` [T]: each frame's index into
+    ``speech``) with the pauses between the segments the frames belong to."""
+    present = segment[np.r_[True, segment[1:] != segment[:-1]]]
+    gaps = np.array(
+        [max(0.0, speech[b].start - speech[a].end) for a, b in zip(present[:-1], present[1:])]
+    )
+    weight = float(PAUSE_PRIOR) if PAUSE_PRIOR is not None else 0.0
+    return _viterbi_paused(score, voted, segment, gaps, SIM_SCALE, change_cost, weight)
+
+
+def _viterbi_tables(
+    emit: FloatArray, segment: IntArray, change_cost: float, entry: int | None = None
+) -> tuple[FloatArray, NDArray[np.int8]]:
+    """Each segment's best path scores by last label, [S, k] (segments in order of first
+    frame), and the back-pointers [T, k] that trace them, with ``emit`` [T, k] log-evidence, a
+    change inside a segment costing ``change_cost``; ``entry``: every segment starts in this
+    label (the others' paths -inf)."""
+    t_n, k = emit.shape
+    starts = np.flatnonzero(np.r_[True, segment[1:] != segment[:-1]])
+    lengths = np.diff(np.r_[starts, t_n])
+    penalty = np.where(np.eye(k, dtype=bool), 0.0, change_cost)
+    back = np.zeros((t_n, k), dtype=np.int8)
+    acc = emit[starts].copy()
+    if entry is not None:
+        acc[:, np.arange(k) != entry] = -np.inf
+    order = np.argsort(-lengths, kind="stable")
+    s_ord, l_ord, a_ord = starts[order], lengths[order], acc[order]
+    live = len(s_ord)
+    for t in range(1, int(l_ord[0])):
+        while l_ord[live - 1] <= t:
+            live -= 1
+        frame = s_ord[:live] + t
+        cand = a_ord[:live, :, None] - penalty
+        best = np.argmax(cand, axis=1)
+        back[frame] = best
+        a_ord[:live] = np.take_along_axis(cand, best[:, None, :], axis=1)[:, 0] + emit[frame]
+    acc[order] = a_ord
+    return acc, back
+
+
+def _trace(back: NDArray[np.int8], segment: IntArray, last: IntArray) -> IntArray:
+    """Labels [T] traced from each segment's last label ``last`` [S] through ``back`` [T, k]
+    (one back-pointer table per frame, as ``_viterbi_tables`` makes it)."""
+    t_n = len(segment)
+    starts = np.flatnonzero(np.r_[True, segment[1:] != segment[:-1]])
+    lengths = np.diff(np.r_[starts, t_n])
+    order = np.argsort(-lengths, kind="stable")
+    s_ord, l_ord = starts[order], lengths[order]
+    path = np.zeros(t_n, dtype=int)
+    path[s_ord + l_ord - 1] = last[order]
+    live = 0
+    for t in range(int(l_ord[0]) - 1, 0, -1):
+        while live < len(s_ord) and l_ord[live] > t:
+            live += 1
+        frame = s_ord[:live] + t
+        path[frame - 1] = back[frame, path[frame]]
+    return path
+
+
+def _change_odds(labels: IntArray, segment: IntArray, gap_bin: IntArray, bins: int) -> FloatArray:
+    """Per gap bin [bins], the share of the pauses of that kind at which the voice changes
+    (``labels`` [T] on speech frames, ``segment`` [T]; ``gap_bin`` [S - 1] the bin of the pause
+    before each segment but the first), one change and one stay added to each bin."""
+    starts = np.flatnonzero(np.r_[True, segment[1:] != segment[:-1]])
+    ends = np.r_[starts[1:], len(segment)] - 1
+    changed = labels[starts[1:]] != labels[ends[:-1]]
+    n = np.bincount(gap_bin, minlength=bins)
+    c = np.bincount(gap_bin, weights=changed.astype(float), minlength=bins)
+    out: FloatArray = (c + 1.0) / (n + 2.0)
+    return out
+
+
+def _viterbi_paused(
+    score: FloatArray,
+    voted: BoolArray,
+    segment: IntArray,
+    gaps: FloatArray,
+    scale: float,
+    change_cost: float,
+    weight: float,
+    bins: int = PAUSE_BINS,
+    rounds: int = PAUSE_ROUNDS,
+) -> IntArray:
+    """Best label path over speech frames, as ``_viterbi``, with the segments chained by how
+    this call's voices change at its pauses: a pause of the call's g-th quantile bin (``gaps``
+    [S - 1], s, before each segment but the first) lets the voice change with probability
+    p_g, learned from the call's own labelling (``_change_odds``: first the unchained one, then
+    each round's) and weighed by ``weight`` against the frames' evidence. A call whose voices
+    change at any pause alike (p_g flat) is decoded about as before; one whose voices change
+    at pauses of their own kind keeps to them."""
+    k = score.shape[1]
+    emit = np.where(voted[:, None], scale * score, 0.0)
+    tables = [_viterbi_tables(emit, segment, change_cost, entry=e) for e in range(k)]
+    acc_all = np.stack([a for a, _ in tables])  # [entry, S, exit]
+    back_all = np.stack([b for _, b in tables])  # [entry, T, k]
+    labels = _viterbi(score, voted, segment, scale, change_cost)
+    n_seg = acc_all.shape[1]
+    if n_seg < 2 or k < 2:
+        return labels
+    edges = np.quantile(gaps, np.linspace(0, 1, bins + 1)[1:-1])
+    gap_bin = np.searchsorted(edges, gaps, side="right")
+    same = np.eye(k, dtype=bool)
+    starts = np.flatnonzero(np.r_[True, segment[1:] != segment[:-1]])
+    for _ in range(rounds):
+        p = _change_odds(labels, segment, gap_bin, bins)
+        move = weight * np.log(p / (k - 1))  # [bins]
+        stay = weight * np.log1p(-p)
+        best = acc_all[:, 0].max(axis=0)  # [exit]
+        choice = np.zeros((n_seg, k, 2), dtype=int)  # (previous exit, entry) per exit
+        choice[0, :, 1] = acc_all[:, 0].argmax(axis=0)
+        for s in range(1, n_seg):
+            b = gap_bin[s - 1]
+            trans = np.where(same, stay[b], move[b])  # [previous exit, entry]
+            into = (best[:, None] + trans).max(axis=0)  # [entry]
+            via = (best[:, None] + trans).argmax(axis=0)
+            total = into[:, None] + acc_all[:, s]  # [entry, exit]
+            entry = total.argmax(axis=0)
+            best = total[entry, np.arange(k)]
+            choice[s, :, 0] = via[entry]
+            choice[s, :, 1] = entry
+        exits = np.zeros(n_seg, dtype=int)
+        entries = np.zeros(n_seg, dtype=int)
+        exits[-1] = int(best.argmax())
+        for s in range(n_seg - 1, -1, -1):
+            entries[s] = choice[s, exits[s], 1]
+            if s:
+                exits[s - 1] = choice[s, exits[s], 0]
+        seg_entry = np.repeat(entries, np.diff(np.r_[starts, len(segment)]))
+        back = back_all[seg_entry, np.arange(len(segment))]
+        labels = _edge_runs(_trace(back, segment, exits), segment, PAUSE_EDGE_FRAMES)
+    return labels
+
+
+def _edge_runs(labels: IntArray, segment: IntArray, frames: int) -> IntArray:
+    """``labels`` [T] with each segment's first and last runs shorter than ``frames`` given
+    the label next to them inside the segment: a chained decoding may enter a segment in the
+    voice the pause points to and leave it at once for the one the frames show (a change
+    inside speech costs less than a very unlikely pause), which means the change came at the
+    pause."""
+    out = labels.copy()
+    starts = np.flatnonzero(np.r_[True, segment[1:] != segment[:-1]])
+    ends = np.r_[starts[1:], len(segment)]
+    for a, b in zip(starts, ends):
+        if b - a <= frames:
+            continue
+        first = a + int(np.argmax(out[a:b] != out[a]))
+        if out[first] != out[a] and first - a < frames:
+            out[a:first] = out[first]
+        tail = out[a:b][::-1]
+        last = b - int(np.argmax(tail != tail[0]))
+        if out[last - 1] != out[b - 1] and b - last < frames:
+            out[last:b] = out[last - 1]
+    return out
 
 
 def untied_voices(turns: Turns, speech: Sequence[Segment]) -> float | None:
