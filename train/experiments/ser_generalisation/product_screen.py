@@ -85,6 +85,12 @@ DECISIONS: dict[str, dict[str, Any]] = {
     "v6+bc#temper+gate": {"unfamiliar": "temper", "relative_gate_nats": 0.25},
     # and a speaker who sounds alike all call read as windows with no group (session 35)
     "v6+bc#temper+groupgate": {"unfamiliar": "temper", "group_gate_nats": 0.25},
+    # ... measured by the entropy of the windows' most likely labels (session 36)
+    "v6+bc#temper+labelgate": {
+        "unfamiliar": "temper",
+        "group_gate_nats": 0.9,
+        "group_gate_measure": "labels",
+    },
 }
 RECIPES.update({name: RECIPES[name.split("#")[0]] for name in DECISIONS})
 VALIDATION = (*(f"ravdess_{k}" for k in range(13, 17)), "emodb_10")
