@@ -288,6 +288,32 @@ def test_group_gate_by_labels_splits_only_the_group_read_as_one_label():
         SpeechEmotionModel("t", tiny_arrays(), {"group_gate_measure": "mood"}, encoder=None)
 
 
+def test_group_gate_can_spare_a_voice_unlike_the_training_voices():
+    """``group_gate_familiar`` (session 36): a group that reads alike is gated only when its
+    median window is familiar; a voice far from every training window keeps its group (its
+    readings may be alike because the model does not know the voice)."""
+    feats, speakers, corpora, _ = training_set()
+    base = SpeechEmotionModel("t", tiny_arrays(), {}, encoder=None)
+    arrays, above = fit_unfamiliar(base, feats, speakers, corpora, dims=RANK)
+    rng = np.random.default_rng(7)
+    near = np.repeat(feats[:1], 8, axis=0) + 0.001 * rng.normal(size=(8, feats.shape[1]))
+    far_one = (rng.normal(0, 3.0, (1, RANK)) @ subspace(6)).astype(np.float32)
+    far = np.repeat(far_one, 8, axis=0) + 0.001 * rng.normal(size=(8, feats.shape[1]))
+    x = np.vstack([near, far]).astype(np.float32)
+    groups = ["near"] * 8 + ["far"] * 8
+    config = {"unfamiliar_above": above, "unfamiliar": "temper", "min_group_windows": 4}
+    config |= {"group_gate_nats": 0.25, "group_gate_measure": "labels"}
+    plain = SpeechEmotionModel("t", {**tiny_arrays(), **arrays}, config, encoder=None)
+    spared = SpeechEmotionModel(
+        "t", {**tiny_arrays(), **arrays}, {**config, "group_gate_familiar": True}, encoder=None
+    )
+    assert np.median(spared.unfamiliarity(far)) > above > np.median(spared.unfamiliarity(near))
+    both = plain.gated_groups(x, groups)
+    assert both is not None and len(set(both)) == 16  # both read alike: both gated
+    kept = spared.gated_groups(x, groups)
+    assert kept is not None and len(set(kept[:8])) == 8 and list(kept[8:]) == ["far"] * 8
+
+
 def test_version_4_model_carries_a_familiarity_check_fitted_without_held_out_speakers():
     from analyzer.models import load_model
 

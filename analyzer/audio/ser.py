@@ -787,6 +787,9 @@ class SpeechEmotionModel:
         # what the gate measures: "variety" (``group_variety``, session 35) or "labels"
         # (``label_entropy`` of the windows' most likely labels, session 36), both in nats
         self.group_gate_measure = str(config.get("group_gate_measure", "variety"))
+        # only groups whose median window the familiarity check finds familiar are gated
+        # (``unfamiliar_above``; session 36)
+        self.group_gate_familiar = bool(config.get("group_gate_familiar", False))
         if self.group_gate_measure not in GATE_MEASURES:
             raise ModelError(
                 f"{name}: unknown group_gate_measure {self.group_gate_measure!r} in model.json"
@@ -943,9 +946,19 @@ class SpeechEmotionModel:
                 variety[members] = label_entropy(probs[members])
         else:
             variety = group_variety(probs, groups)
+        gate = variety < self.group_gate
+        if self.group_gate_familiar and self.familiarity is not None and gate.any():
+            # a voice unlike the training voices may read alike because the model does not
+            # know it, not because it keeps one emotion: such a group keeps its group
+            names = np.asarray([str(g) for g in groups])
+            distance = self.unfamiliarity(features)
+            for name in np.unique(names[gate]):
+                members = names == name
+                if np.median(distance[members]) > self.unfamiliar_above:
+                    gate[members] = False
         return [
-            str(g) if v >= self.group_gate else f"{g}\x00window{i}"
-            for i, (g, v) in enumerate(zip(groups, variety, strict=True))
+            f"{g}\x00window{i}" if shut else str(g)
+            for i, (g, shut) in enumerate(zip(groups, gate, strict=True))
         ]
 
     def unfamiliarity(self, features: FloatArray) -> FloatArray:

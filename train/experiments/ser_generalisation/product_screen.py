@@ -91,6 +91,13 @@ DECISIONS: dict[str, dict[str, Any]] = {
         "group_gate_nats": 0.9,
         "group_gate_measure": "labels",
     },
+    # ... and only for a speaker the familiarity check finds like the training voices
+    "v6+bc#temper+labelgate+familiar": {
+        "unfamiliar": "temper",
+        "group_gate_nats": 0.9,
+        "group_gate_measure": "labels",
+        "group_gate_familiar": True,
+    },
 }
 RECIPES.update({name: RECIPES[name.split("#")[0]] for name in DECISIONS})
 VALIDATION = (*(f"ravdess_{k}" for k in range(13, 17)), "emodb_10")
