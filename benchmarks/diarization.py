@@ -569,6 +569,17 @@ accuracy falls. Validation sets (count estimated): session 34's eight (3min-same
 chunked) and 12-minute 8 kHz (12, chunked), whose worst talk-time error is also reported.
 Then the test sets (the same ten) read once: shipped if their mean collar DER does not rise
 and no test set is worse by more than 0.01.
+Verdict: **fails (a)**, not shipped, no test set read. Validation collar DER (count accuracy
+unchanged on every set), off / W 10 / 40 / 160: 3min-same 0.101 / 0.099 / 0.099 / 0.099, 8 kHz
+0.129 / 0.129 / 0.125 / 0.126, 8 kHz all moods 0.187 / 0.187 / 0.190 / 0.194, 8 kHz
+single-clip all moods 0.271 / 0.269 / 0.263 / 0.263, single-clip 0.147 / 0.142 / 0.141 /
+0.141, 3min-mixed 0.177 / 0.177 / 0.176 / 0.173, default 0.075 (all), 8 kHz default 0.113
+(all), 30-minute single-clip all moods 0.154 / 0.148 / 0.134 / 0.131 (worst talk-time error
+15.1 / 14.5 / 13.7 / 14.0 %), 12-minute 8 kHz 0.041 / 0.041 / 0.039 / 0.039; mean 0.1395 /
+0.1380 / 0.1355 / 0.1354. The best W (160) gains 0.004, not 0.01, and loses 0.007 on the 8 kHz
+all-moods set. Where a segment's whole clip sits nearer the other voice, its frames outvote
+any pause prior a call can learn; the gain is on the long single-clip calls, where almost
+every pause is a change of voice.
 
 Scored: DER with no collar and with a 0.25 s collar (missed, false alarm, confusion), with the
 number of speakers estimated and with it given (num_speakers=--speakers); speaker-count accuracy;
