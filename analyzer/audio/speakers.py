@@ -903,39 +903,12 @@ def _viterbi(
 
     score: [T, k] similarities (frames no window covered carry no evidence); segment: [T] speech
     segment index per frame. A change costs ``change_cost`` between frames of one segment and
-    nothing between segments. Returns labels [T].
+    nothing between segments, so each segment's best path is independent of the others' (all
+    are decoded together, ``_viterbi_tables``). Returns labels [T].
     """
-    t_n, k = score.shape
     emit = np.where(voted[:, None], scale * score, 0.0)
-    # A change between segments is free, so each segment's best path is independent of the
-    # others': all segments are decoded together, one time step (from their starts) at a time.
-    starts = np.flatnonzero(np.r_[True, segment[1:] != segment[:-1]])
-    lengths = np.diff(np.r_[starts, t_n])
-    order = np.argsort(-lengths, kind="stable")  # longest first: the live ones lead
-    starts, lengths = starts[order], lengths[order]
-    penalty = np.where(np.eye(k, dtype=bool), 0.0, change_cost)  # [from, to]
-    back = np.zeros((t_n, k), dtype=np.int8)
-    acc = emit[starts].copy()  # [segments, k]
-    live = len(starts)
-    for t in range(1, int(lengths[0])):
-        while lengths[live - 1] <= t:
-            live -= 1
-        frame = starts[:live] + t
-        cand = acc[:live, :, None] - penalty  # [segments, from, to]
-        best = np.argmax(cand, axis=1)  # [segments, to]
-        back[frame] = best
-        acc[:live] = np.take_along_axis(cand, best[:, None, :], axis=1)[:, 0] + emit[frame]
-    path = np.zeros(t_n, dtype=int)
-    state = np.argmax(acc, axis=1)  # each segment's best last label
-    path[starts + lengths - 1] = state
-    live = 0
-    for t in range(int(lengths[0]) - 1, 0, -1):
-        while live < len(starts) and lengths[live] > t:
-            live += 1
-        frame = starts[:live] + t
-        state = back[frame, path[frame]]
-        path[frame - 1] = state
-    return path
+    acc, back = _viterbi_tables(emit, segment, change_cost)
+    return _trace(back, segment, np.argmax(acc, axis=1))
 
 
 def _paused_labels(
@@ -961,7 +934,8 @@ def _viterbi_tables(
     """Each segment's best path scores by last label, [S, k] (segments in order of first
     frame), and the back-pointers [T, k] that trace them, with ``emit`` [T, k] log-evidence, a
     change inside a segment costing ``change_cost``; ``entry``: every segment starts in this
-    label (the others' paths -inf)."""
+    label (the others' paths -inf). The segments are decoded together, one time step from
+    their starts at a time, the longest first so that the live ones lead."""
     t_n, k = emit.shape
     starts = np.flatnonzero(np.r_[True, segment[1:] != segment[:-1]])
     lengths = np.diff(np.r_[starts, t_n])
