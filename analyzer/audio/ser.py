@@ -951,7 +951,8 @@ class SpeechEmotionModel:
             # a voice unlike the training voices may read alike because the model does not
             # know it, not because it keeps one emotion: such a group keeps its group
             names = np.asarray([str(g) for g in groups])
-            distance = self.unfamiliarity(features)
+            # the distance ``predict_features`` flattens by: of the model's input with the groups
+            distance = self.unfamiliarity(self.model_input(features, groups))
             for name in np.unique(names[gate]):
                 members = names == name
                 if np.median(distance[members]) > self.unfamiliar_above:
