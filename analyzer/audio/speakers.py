@@ -90,6 +90,7 @@ SECOND_LOOK = True  # a mid-length call whose voices may be mixed up (``voices_t
 PAUSE_PRIOR = None  # weight of the pause-chained resegmentation (``_viterbi_paused``) on
 # mixed calls of two or more voices and at least PAUSE_MIN_SEGMENTS speech segments (None: off)
 PAUSE_MIN_SEGMENTS = 40
+PAUSE_LONG_ONLY = False  # ... or on long calls only (more than LONG_CALL_UNITS units)
 PAUSE_BINS = 4  # quantile bins of a call's pauses, each with its own chance of a voice change
 PAUSE_ROUNDS = 2  # rounds of learning the chances from the labelling and decoding again
 PAUSE_EDGE_FRAMES = 10  # a voice held for less than this at a segment's edge is its neighbour
@@ -583,7 +584,10 @@ def diarize_embedded(
             frame_label[speech_idx] = _viterbi(
                 score[speech_idx], voted[speech_idx], seg_of[speech_idx], SIM_SCALE, change_cost
             )
-        if PAUSE_PRIOR is not None and len(speech) >= PAUSE_MIN_SEGMENTS:
+        chained = (
+            len(uemb) > LONG_CALL_UNITS if PAUSE_LONG_ONLY else len(speech) >= PAUSE_MIN_SEGMENTS
+        )
+        if PAUSE_PRIOR is not None and chained:
             frame_label[speech_idx] = _paused_labels(
                 score[speech_idx], voted[speech_idx], seg_of[speech_idx], speech, change_cost
             )
