@@ -95,6 +95,38 @@ def test_diarize_embedded_takes_the_long_call_path_only_for_many_units(monkeypat
     assert calls == [LONG_CALL_UNITS + 1]
 
 
+def test_only_a_long_call_is_resegmented_along_its_pauses(monkeypatch):
+    """By default (``PAUSE_LONG_ONLY``) the pause-chained resegmentation runs on calls of
+    more than LONG_CALL_UNITS units and not on shorter ones; switched off, on neither."""
+    from analyzer.audio import speakers
+    from analyzer.segment import Segment
+
+    assert speakers.PAUSE_PRIOR is not None and speakers.PAUSE_LONG_ONLY
+    seen = []
+    real = speakers._paused_labels
+
+    def spy(score, voted, segment, speech, change_cost):
+        seen.append(len(speech))
+        return real(score, voted, segment, speech, change_cost)
+
+    monkeypatch.setattr(speakers, "_paused_labels", spy)
+
+    def run(n_units):
+        x, _ = _voices(n_units, 0.5, seed=4)
+        emb = np.concatenate([x, np.zeros((n_units, 224))], axis=1).astype(np.float32)
+        speech = [Segment(2.0 * i, 2.0 * i + 1.5) for i in range(n_units)]
+        spans = np.array([(200 * i, 200 * i + 150) for i in range(n_units)])
+        turns = speakers.diarize_embedded(spans, np.arange(n_units), emb, speech, 2.0 * n_units)
+        assert len(turns.speakers) == 2
+
+    run(LONG_CALL_UNITS)
+    run(LONG_CALL_UNITS + 1)
+    assert seen == [LONG_CALL_UNITS + 1]
+    monkeypatch.setattr(speakers, "PAUSE_PRIOR", None)
+    run(LONG_CALL_UNITS + 1)
+    assert seen == [LONG_CALL_UNITS + 1]
+
+
 def _viterbi_frame_by_frame(score, voted, segment, scale, change_cost):
     """The resegmentation's Viterbi written the plain way: one frame at a time over the call."""
     t_n, k = score.shape

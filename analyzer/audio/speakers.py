@@ -87,10 +87,13 @@ SECOND_LOOK = True  # a mid-length call whose voices may be mixed up (``voices_t
 # UNCERTAIN_TIE) is diarized again with the grouping most tied to the turn-taking
 # (``cluster_embeddings``' ``second_look``); rule and figures in the diarization benchmark's
 # docstring (session 34): validation three-minute sets 0.183 -> 0.150, test 0.179 -> 0.157
-PAUSE_PRIOR = None  # weight of the pause-chained resegmentation (``_viterbi_paused``) on
-# mixed calls of two or more voices and at least PAUSE_MIN_SEGMENTS speech segments (None: off)
+PAUSE_PRIOR: float | None = 160.0  # weight of the pause-chained resegmentation
+# (``_viterbi_paused``) on mixed calls of two or more voices (None: off); rules and figures in
+# the diarization benchmark's docstring (session 36): on every call of PAUSE_MIN_SEGMENTS
+# segments it failed on validation, on long calls only it passed (test 30-minute single-clip
+# calls 0.140 -> 0.129, the issue's 30-minute call's worst talk-time error 13.9 % -> 12.7 %)
 PAUSE_MIN_SEGMENTS = 40
-PAUSE_LONG_ONLY = False  # ... or on long calls only (more than LONG_CALL_UNITS units)
+PAUSE_LONG_ONLY = True  # ... on long calls only (more than LONG_CALL_UNITS units)
 PAUSE_BINS = 4  # quantile bins of a call's pauses, each with its own chance of a voice change
 PAUSE_ROUNDS = 2  # rounds of learning the chances from the labelling and decoding again
 PAUSE_EDGE_FRAMES = 10  # a voice held for less than this at a segment's edge is its neighbour
