@@ -935,11 +935,9 @@ class SpeechEmotionModel:
         lean on the group statistics it decides about."""
         if self.group_gate is None or groups is None:
             return groups
-        plain = self.standardise(self.model_input(features, None))
-        raw = np.mean([dense_forward(a, plain) for a, _, _ in self.members], axis=0)
-        probs = np.exp(log_softmax(raw / self.temperature_abs))
+        probs = self.ungrouped_probabilities(features)
+        names = np.asarray([str(g) for g in groups])
         if self.group_gate_measure == "labels":
-            names = np.asarray([str(g) for g in groups])
             variety = np.zeros(len(names), dtype=np.float32)
             for name in np.unique(names):
                 members = names == name
@@ -950,7 +948,6 @@ class SpeechEmotionModel:
         if self.group_gate_familiar and self.familiarity is not None and gate.any():
             # a voice unlike the training voices may read alike because the model does not
             # know it, not because it keeps one emotion: such a group keeps its group
-            names = np.asarray([str(g) for g in groups])
             # the distance ``predict_features`` flattens by: of the model's input with the groups
             distance = self.unfamiliarity(self.model_input(features, groups))
             for name in np.unique(names[gate]):
@@ -961,6 +958,14 @@ class SpeechEmotionModel:
             f"{g}\x00window{i}" if shut else str(g)
             for i, (g, shut) in enumerate(zip(groups, gate, strict=True))
         ]
+
+    def ungrouped_probabilities(self, features: FloatArray) -> FloatArray:
+        """The absolute head's calibrated probabilities [N, K] of ``embed``'s features read
+        with no speaker group (voice statistics at zero): what the group gate measures."""
+        plain = self.standardise(self.model_input(features, None))
+        raw = np.mean([dense_forward(a, plain) for a, _, _ in self.members], axis=0)
+        out: FloatArray = np.exp(log_softmax(raw / self.temperature_abs))
+        return out
 
     def unfamiliarity(self, features: FloatArray) -> FloatArray:
         """Distance of each window [N] from the training windows (0 for a model without the

@@ -931,8 +931,7 @@ def _paused_labels(
     gaps = np.array(
         [max(0.0, speech[b].start - speech[a].end) for a, b in zip(present[:-1], present[1:])]
     )
-    weight = float(PAUSE_PRIOR) if PAUSE_PRIOR is not None else 0.0
-    return _viterbi_paused(score, voted, segment, gaps, SIM_SCALE, change_cost, weight)
+    return _viterbi_paused(score, voted, segment, gaps, SIM_SCALE, change_cost, PAUSE_PRIOR or 0.0)
 
 
 def _viterbi_tables(
@@ -1021,14 +1020,19 @@ def _viterbi_paused(
     tables = [_viterbi_tables(emit, segment, change_cost, entry=e) for e in range(k)]
     acc_all = np.stack([a for a, _ in tables])  # [entry, S, exit]
     back_all = np.stack([b for _, b in tables])  # [entry, T, k]
-    labels = _viterbi(score, voted, segment, scale, change_cost)
     n_seg = acc_all.shape[1]
+    starts = np.flatnonzero(np.r_[True, segment[1:] != segment[:-1]])
+    frames = np.arange(len(segment))
+    seg_len = np.diff(np.r_[starts, len(segment)])
+    # the unchained decoding from the same tables: each segment's best entry and exit
+    flat = acc_all.transpose(1, 0, 2).reshape(n_seg, k * k).argmax(axis=1)
+    seg_entry = np.repeat(flat // k, seg_len)
+    labels = _trace(back_all[seg_entry, frames], segment, flat % k)
     if n_seg < 2 or k < 2:
         return labels
     edges = np.quantile(gaps, np.linspace(0, 1, bins + 1)[1:-1])
     gap_bin = np.searchsorted(edges, gaps, side="right")
     same = np.eye(k, dtype=bool)
-    starts = np.flatnonzero(np.r_[True, segment[1:] != segment[:-1]])
     for _ in range(rounds):
         p = _change_odds(labels, segment, gap_bin, bins)
         move = weight * np.log(p / (k - 1))  # [bins]
@@ -1053,8 +1057,7 @@ def _viterbi_paused(
             entries[s] = choice[s, exits[s], 1]
             if s:
                 exits[s - 1] = choice[s, exits[s], 0]
-        seg_entry = np.repeat(entries, np.diff(np.r_[starts, len(segment)]))
-        back = back_all[seg_entry, np.arange(len(segment))]
+        back = back_all[np.repeat(entries, seg_len), frames]
         labels = _edge_runs(_trace(back, segment, exits), segment, PAUSE_EDGE_FRAMES)
     return labels
 

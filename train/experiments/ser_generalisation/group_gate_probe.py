@@ -38,13 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analyzer.audio.ser import (
-    SpeechEmotionModel,
-    dense_forward,
-    group_variety,
-    label_entropy,
-    log_softmax,
-)
+from analyzer.audio.ser import SpeechEmotionModel, group_variety, label_entropy
 from analyzer.models import load_model
 from train.experiments.ser_generalisation.product_screen import CONDITIONS, DATA, VALIDATION
 from train.ser_features import extract_features, load_noise_pool, read_manifest
@@ -55,14 +49,6 @@ THRESHOLDS = {
     "labels": (0.3, 0.5, 0.7, 0.9),
     "spread": (0.15, 0.25, 0.35),
 }
-
-
-def plain_probs(model: SpeechEmotionModel, features: np.ndarray) -> np.ndarray:
-    """The absolute head's calibrated probabilities [N, K] of windows read with no group."""
-    plain = model.standardise(model.model_input(features, None))
-    raw = np.mean([dense_forward(a, plain) for a, _, _ in model.members], axis=0)
-    out: np.ndarray = np.exp(log_softmax(raw / model.temperature_abs))
-    return out
 
 
 def measures(probs: np.ndarray) -> dict[str, float]:
@@ -122,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
             cache_dir=args.cache,
             noise=lambda: load_noise_pool(DATA / "read_speech.csv", "eval"),
         )
-        probs = plain_probs(model, table.features)
+        probs = model.ungrouped_probabilities(table.features)
         of_clip = [np.flatnonzero(table.clip == i) for i in range(len(rows))]
         values: dict[str, dict[str, np.ndarray]] = {}
         for kind, groups in kinds.items():
